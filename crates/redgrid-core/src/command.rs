@@ -1,0 +1,799 @@
+//! Commands: what an actor asks for, and the pure decision that turns a command into one event or a
+//! refusal. Order of checks, everywhere: the actor's role (403), the request's state (409), the actor's
+//! scope for this request (403), then every field at once (422).
+
+use crate::area::Level;
+use crate::catalogue::Tier;
+use crate::directory::Directory;
+use crate::error::{Conflict, CoreError, Denial, FieldError, Fields, Lang};
+use crate::ids::{AreaId, CategoryId, PersonId, RequestId, UnitId};
+use crate::person::{Actor, Person, Role, valid_phone};
+use crate::policy::{self, Allowed, CommandKind, Relation, Subject};
+use crate::request::{
+    ActorRef, Attachment, Channel, Event, EventBody, Location, RatedVia, RejectCode, Request,
+    Satisfaction, Status,
+};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+
+/// Limits on free text and lists (characters, items).
+pub mod limits {
+    pub const DESCRIPTION: usize = 2000;
+    pub const ADDRESS: usize = 200;
+    pub const NAME: usize = 50;
+    pub const REASON: usize = 500;
+    pub const NOTE: usize = 1000;
+    pub const SUMMARY: usize = 2000;
+    pub const COMMENT: usize = 500;
+    pub const ATTACHMENTS: usize = 9;
+    pub const ATTACHMENT_NAME: usize = 120;
+    /// The largest cost that can be recorded: 100 million yuan, in fen.
+    pub const COST_FEN: i64 = 10_000_000_000;
+}
+
+/// A new request as filed. Every field is optional here so that every missing or bad one can be
+/// reported at once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SubmitInput {
+    /// How it came in; residents use `app`, `web` or `open311`.
+    pub channel: Option<Channel>,
+    /// What the need is, 1–2000 characters.
+    pub description: Option<String>,
+    /// The grid or community where the need is.
+    pub area_id: Option<AreaId>,
+    /// Street address, up to 200 characters.
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// When staff file on someone's behalf: the person's name (both name and phone, or neither).
+    pub requester_name: Option<String>,
+    pub requester_phone: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A command on an existing request, with its input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Accept {
+        category_id: Option<CategoryId>,
+        /// Defaults to the category's tier.
+        tier: Option<Tier>,
+        urgent: Option<bool>,
+        /// Defaults to the tier's first level (or the category's, when the tier is not given).
+        level: Option<Level>,
+    },
+    Reject {
+        code: Option<RejectCode>,
+        duplicate_of: Option<RequestId>,
+        text: Option<String>,
+    },
+    Dispatch {
+        unit_id: Option<UnitId>,
+    },
+    Return {
+        reason: Option<String>,
+    },
+    Claim {},
+    Note {
+        text: Option<String>,
+        /// True when the note records contact with the requester (counts as the response).
+        contact_made: Option<bool>,
+    },
+    Resolve {
+        summary: Option<String>,
+        #[serde(default)]
+        evidence: Vec<Attachment>,
+        /// Cost in fen (1/100 yuan).
+        cost_fen: Option<i64>,
+    },
+    Verify {
+        passed: Option<bool>,
+        reason: Option<String>,
+    },
+    Rate {
+        resolved: Option<bool>,
+        satisfaction: Option<Satisfaction>,
+        comment: Option<String>,
+    },
+    Close {},
+    Escalate {
+        reason: Option<String>,
+    },
+    Suspend {
+        reason: Option<String>,
+        approver_id: Option<PersonId>,
+    },
+    Resume {},
+    Supervise {
+        order: Option<String>,
+    },
+}
+
+impl Command {
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Command::Accept { .. } => CommandKind::Accept,
+            Command::Reject { .. } => CommandKind::Reject,
+            Command::Dispatch { .. } => CommandKind::Dispatch,
+            Command::Return { .. } => CommandKind::Return,
+            Command::Claim {} => CommandKind::Claim,
+            Command::Note { .. } => CommandKind::Note,
+            Command::Resolve { .. } => CommandKind::Resolve,
+            Command::Verify { .. } => CommandKind::Verify,
+            Command::Rate { .. } => CommandKind::Rate,
+            Command::Close {} => CommandKind::Close,
+            Command::Escalate { .. } => CommandKind::Escalate,
+            Command::Suspend { .. } => CommandKind::Suspend,
+            Command::Resume {} => CommandKind::Resume,
+            Command::Supervise { .. } => CommandKind::Supervise,
+        }
+    }
+
+    /// The records outside the directory this command names, which the caller must look up and
+    /// hand over in [`Facts`] before deciding.
+    pub fn references(&self) -> References {
+        let mut refs = References::default();
+        match self {
+            Command::Reject {
+                duplicate_of: Some(id),
+                ..
+            } => refs.requests.push(*id),
+            Command::Suspend {
+                approver_id: Some(id),
+                ..
+            } => refs.persons.push(*id),
+            Command::Resolve { evidence, .. } => {
+                refs.attachments = evidence.iter().map(|a| a.id.clone()).collect()
+            }
+            _ => {}
+        }
+        refs
+    }
+}
+
+/// The states each command may start from (WORKFLOW.md, "Commands").
+pub fn allowed_from(kind: CommandKind) -> &'static [Status] {
+    use Status::*;
+    match kind {
+        CommandKind::Submit => &[],
+        CommandKind::Accept => &[Submitted],
+        CommandKind::Reject => &[Submitted, Accepted],
+        CommandKind::Dispatch => &[Accepted],
+        CommandKind::Return => &[Dispatched, Claimed],
+        CommandKind::Claim => &[Dispatched],
+        CommandKind::Note => &[Claimed],
+        CommandKind::Resolve => &[Claimed],
+        CommandKind::Verify => &[Resolved],
+        CommandKind::Rate => &[Verified],
+        CommandKind::Close => &[Verified],
+        CommandKind::Escalate => &[Accepted, Dispatched, Claimed],
+        CommandKind::Suspend => &[Dispatched, Claimed],
+        CommandKind::Resume => &[Suspended],
+        CommandKind::Supervise => &[
+            Submitted, Accepted, Dispatched, Claimed, Resolved, Verified, Suspended,
+        ],
+    }
+}
+
+/// A command's name for people (used in messages).
+pub fn command_label(command: &str, lang: Lang) -> &'static str {
+    let zh_en = match command {
+        "submit" => ("点单", "submit"),
+        "accept" => ("受理", "accept"),
+        "reject" => ("不予受理", "reject"),
+        "dispatch" => ("派单", "dispatch"),
+        "return" => ("退单", "return"),
+        "claim" => ("接单", "claim"),
+        "note" => ("办理记录", "note"),
+        "resolve" => ("办结", "resolve"),
+        "verify" => ("验单", "verify"),
+        "rate" => ("评单", "rate"),
+        "close" => ("销号", "close"),
+        "escalate" => ("上报", "escalate"),
+        "suspend" => ("挂账", "suspend"),
+        "resume" => ("恢复办理", "resume"),
+        "supervise" => ("督办", "supervise"),
+        _ => ("操作", "command"),
+    };
+    lang.pick(zh_en.0, zh_en.1)
+}
+
+/// Ids a command names that live outside the directory.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct References {
+    pub persons: Vec<PersonId>,
+    pub requests: Vec<RequestId>,
+    pub attachments: Vec<String>,
+}
+
+/// What the caller looked up for a command's [`References`].
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    pub persons: HashMap<PersonId, Person>,
+    pub requests: HashSet<RequestId>,
+    pub attachments: HashSet<String>,
+}
+
+/// Computes the response and resolution deadlines when a request is dispatched.
+pub trait DeadlinePolicy: Send + Sync {
+    fn deadlines(
+        &self,
+        request: &Request,
+        at: DateTime<Utc>,
+    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+}
+
+/// Per-district settings the core needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long the requester has to rate a verified request before it is closed without a rating.
+    pub rating_window: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rating_window: Duration::days(7),
+        }
+    }
+}
+
+/// Everything a decision may look at besides the request and the command.
+pub struct Ctx<'a> {
+    pub dir: &'a Directory,
+    pub now: DateTime<Utc>,
+    pub settings: &'a Settings,
+    pub facts: &'a Facts,
+    pub deadlines: Option<&'a dyn DeadlinePolicy>,
+}
+
+/// The outcome of a successful decision: the event to append, and the role it was allowed under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub body: EventBody,
+    pub actor: ActorRef,
+}
+
+impl Decision {
+    /// The event this decision appends to `request`.
+    pub fn event_for(&self, request: &Request, at: DateTime<Utc>) -> Event {
+        Event {
+            request_id: request.id,
+            seq: request.version + 1,
+            at,
+            actor: self.actor,
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// A new contact to record as the requester (staff filing on someone's behalf).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewContact {
+    pub name: String,
+    pub phone: String,
+}
+
+/// The outcome of a successful submission decision. When `contact` is set, the store finds or
+/// creates that person (by phone) and puts their id into the `Submitted` event's `requester_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmitDecision {
+    pub body: EventBody,
+    pub actor: ActorRef,
+    pub contact: Option<NewContact>,
+}
+
+fn actor_ref(actor: &Actor, allowed: Allowed) -> ActorRef {
+    ActorRef {
+        person_id: actor.person_id(),
+        role: allowed.role,
+    }
+}
+
+/// The channels a role may file through.
+pub fn channel_allowed(role: Option<Role>, channel: Channel) -> bool {
+    use Channel::*;
+    match role {
+        None => true,
+        Some(Role::Resident | Role::Volunteer | Role::Member) => {
+            matches!(channel, App | Web | Open311)
+        }
+        Some(Role::Supervisor) => matches!(channel, Inspection),
+        Some(_) => !matches!(channel, PowerAlert | Inspection | Open311),
+    }
+}
+
+fn check_attachments(fields: &mut Fields, key: &str, list: &[Attachment], facts: Option<&Facts>) {
+    if list.len() > limits::ATTACHMENTS {
+        fields.push(FieldError::new(key, "too_many").with_limit(limits::ATTACHMENTS as i64));
+    }
+    for (i, a) in list.iter().enumerate() {
+        let valid_id = a.id.len() == 64 && a.id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid_id {
+            fields.add(format!("{key}[{i}].id"), "invalid");
+        } else if facts.is_some_and(|f| !f.attachments.contains(&a.id)) {
+            fields.add(format!("{key}[{i}].id"), "unknown");
+        }
+        fields.text(
+            &format!("{key}[{i}].name"),
+            Some(&a.name),
+            limits::ATTACHMENT_NAME,
+        );
+    }
+}
+
+fn clean(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
+/// Decides a submission (点单). `invalid` carries field errors found while reading the body (wrong
+/// types), so that the refusal lists every bad field at once.
+pub fn decide_submit(
+    actor: &Actor,
+    input: &SubmitInput,
+    invalid: Vec<FieldError>,
+    ctx: &Ctx<'_>,
+) -> Result<SubmitDecision, CoreError> {
+    let mut fields = Fields::new();
+    for e in invalid {
+        fields.push(e);
+    }
+    // The location decides the scope, so check it before the actor.
+    let area = match input.area_id {
+        None => {
+            fields.add("area_id", "required");
+            None
+        }
+        Some(id) => match ctx.dir.area(id) {
+            None => {
+                fields.add("area_id", "unknown");
+                None
+            }
+            Some(a) if !matches!(a.kind, Level::Grid | Level::Community) => {
+                fields.add("area_id", "not_allowed");
+                None
+            }
+            Some(a) => Some(a),
+        },
+    };
+    let allowed = match area {
+        Some(a) => policy::authorize(ctx.dir, actor, CommandKind::Submit, &Subject::NewAt(a.id))?,
+        None => {
+            // Still refuse people who may not file at all before reporting fields.
+            if let Actor::Person(p) = actor
+                && !policy::POLICY.iter().any(|r| {
+                    r.command == CommandKind::Submit
+                        && p.grants.iter().any(|g| Some(g.role) == r.role)
+                })
+            {
+                return Err(CoreError::Forbidden(Denial::RoleNotAllowed));
+            }
+            fields.finish()?;
+            unreachable!("an unknown area always adds a field error")
+        }
+    };
+    let own = allowed.relation == Some(Relation::OwnRequest);
+
+    match input.channel {
+        None => fields.add("channel", "required"),
+        Some(c) if !channel_allowed(allowed.role, c) => fields.add("channel", "not_allowed"),
+        Some(_) => {}
+    }
+    fields.text(
+        "description",
+        input.description.as_deref(),
+        limits::DESCRIPTION,
+    );
+    fields.optional_text("address", input.address.as_deref(), limits::ADDRESS);
+    match (input.lat, input.lon) {
+        (Some(lat), Some(lon)) => {
+            if !(-90.0..=90.0).contains(&lat) {
+                fields.add("lat", "out_of_range");
+            }
+            if !(-180.0..=180.0).contains(&lon) {
+                fields.add("lon", "out_of_range");
+            }
+        }
+        (Some(_), None) => fields.add("lon", "required"),
+        (None, Some(_)) => fields.add("lat", "required"),
+        (None, None) => {}
+    }
+    let name = clean(&input.requester_name);
+    let phone = clean(&input.requester_phone);
+    let contact = if own {
+        if input.requester_name.is_some() {
+            fields.add("requester_name", "not_allowed");
+        }
+        if input.requester_phone.is_some() {
+            fields.add("requester_phone", "not_allowed");
+        }
+        None
+    } else {
+        match (&name, &phone) {
+            (None, None) => None,
+            (Some(_), None) => {
+                fields.add("requester_phone", "required");
+                None
+            }
+            (None, Some(_)) => {
+                fields.add("requester_name", "required");
+                None
+            }
+            (Some(n), Some(p)) => {
+                if n.chars().count() > limits::NAME {
+                    fields.push(
+                        FieldError::new("requester_name", "too_long")
+                            .with_limit(limits::NAME as i64),
+                    );
+                }
+                if !valid_phone(p) {
+                    fields.add("requester_phone", "invalid");
+                }
+                Some(NewContact {
+                    name: n.clone(),
+                    phone: p.chars().filter(|c| c.is_ascii_digit()).collect(),
+                })
+            }
+        }
+    };
+    check_attachments(
+        &mut fields,
+        "attachments",
+        &input.attachments,
+        Some(ctx.facts),
+    );
+    fields.finish()?;
+
+    let area = area.ok_or_else(|| CoreError::validation("area_id", "required"))?;
+    let community_id = ctx.dir.ancestor_at(area.id, Level::Community);
+    let street_id = ctx.dir.ancestor_at(area.id, Level::Street);
+    let (Some(community_id), Some(street_id)) = (community_id, street_id) else {
+        return Err(CoreError::validation("area_id", "not_allowed"));
+    };
+    let grid_id = (area.kind == Level::Grid).then_some(area.id);
+    let body = EventBody::Submitted {
+        channel: input.channel.unwrap_or(Channel::App),
+        description: input
+            .description
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+        requester_id: if own { actor.person_id() } else { None },
+        location: Location {
+            area_id: area.id,
+            street_id,
+            community_id,
+            grid_id,
+            address: clean(&input.address),
+            lat: input.lat,
+            lon: input.lon,
+        },
+        attachments: input.attachments.clone(),
+        level: area.kind,
+    };
+    Ok(SubmitDecision {
+        body,
+        actor: actor_ref(actor, allowed),
+        contact,
+    })
+}
+
+/// Decides a command on an existing request. `invalid` carries field errors found while reading
+/// the body.
+pub fn decide(
+    request: &Request,
+    actor: &Actor,
+    command: &Command,
+    invalid: Vec<FieldError>,
+    ctx: &Ctx<'_>,
+) -> Result<Decision, CoreError> {
+    let kind = command.kind();
+    // 1. Does any of the actor's roles allow this command at all?
+    if let Actor::Person(p) = actor {
+        let any_role = policy::POLICY
+            .iter()
+            .filter(|r| r.command == kind)
+            .any(|r| r.role.is_none() || p.grants.iter().any(|g| Some(g.role) == r.role));
+        if !any_role {
+            return Err(CoreError::Forbidden(Denial::RoleNotAllowed));
+        }
+    }
+    // 2. Is the command allowed from the current state?
+    if !allowed_from(kind).contains(&request.status) {
+        return Err(CoreError::InvalidTransition {
+            command: kind.as_str(),
+            status: request.status,
+        });
+    }
+    // 3. Is the actor in scope for this request?
+    let allowed = policy::authorize(ctx.dir, actor, kind, &Subject::Request(request))?;
+    let by = actor_ref(actor, allowed);
+    // 4. Every field.
+    let mut fields = Fields::new();
+    for e in invalid {
+        fields.push(e);
+    }
+    let body = match command {
+        Command::Accept {
+            category_id,
+            tier,
+            urgent,
+            level,
+        } => {
+            let item = match category_id {
+                None => {
+                    fields.add("category_id", "required");
+                    None
+                }
+                Some(id) => match ctx.dir.item(*id) {
+                    None => {
+                        fields.add("category_id", "unknown");
+                        None
+                    }
+                    Some(i) if !i.active => {
+                        fields.add("category_id", "inactive");
+                        None
+                    }
+                    Some(i) => Some(i),
+                },
+            };
+            let tier = tier.or(item.map(|i| i.default_tier));
+            let level = level.or_else(|| match (command_tier(command), item) {
+                (Some(t), _) => Some(t.default_level()),
+                (None, Some(i)) => Some(i.default_level),
+                (None, None) => None,
+            });
+            if level == Some(Level::Grid) && request.location.grid_id.is_none() {
+                fields.add("level", "not_allowed");
+            }
+            fields.finish()?;
+            let (Some(item), Some(tier), Some(level)) = (item, tier, level) else {
+                return Err(CoreError::validation("category_id", "required"));
+            };
+            EventBody::Accepted {
+                category_id: item.id,
+                tier,
+                urgent: urgent.unwrap_or(false),
+                level,
+            }
+        }
+        Command::Reject {
+            code,
+            duplicate_of,
+            text,
+        } => {
+            match code {
+                None => fields.add("code", "required"),
+                Some(RejectCode::Duplicate) => match duplicate_of {
+                    None => fields.add("duplicate_of", "required"),
+                    Some(id) if *id == request.id => fields.add("duplicate_of", "invalid"),
+                    Some(id) if !ctx.facts.requests.contains(id) => {
+                        fields.add("duplicate_of", "unknown")
+                    }
+                    Some(_) => {}
+                },
+                Some(RejectCode::Other) => fields.text("text", text.as_deref(), limits::REASON),
+                Some(_) => {}
+            }
+            if code.is_some_and(|c| c != RejectCode::Duplicate) && duplicate_of.is_some() {
+                fields.add("duplicate_of", "not_allowed");
+            }
+            fields.optional_text("text", text.as_deref(), limits::REASON);
+            fields.finish()?;
+            EventBody::Rejected {
+                code: code.unwrap_or(RejectCode::Other),
+                duplicate_of: *duplicate_of,
+                text: clean(text),
+            }
+        }
+        Command::Dispatch { unit_id } => {
+            let unit = match unit_id {
+                None => {
+                    fields.add("unit_id", "required");
+                    None
+                }
+                Some(id) => match ctx.dir.unit(*id) {
+                    None => {
+                        fields.add("unit_id", "unknown");
+                        None
+                    }
+                    Some(u) if !u.active => {
+                        fields.add("unit_id", "inactive");
+                        None
+                    }
+                    Some(u) if u.level != request.level => {
+                        fields.add("unit_id", "wrong_level");
+                        None
+                    }
+                    Some(u) if !ctx.dir.contains(u.area_id, request.location.area_id) => {
+                        fields.add("unit_id", "outside_area");
+                        None
+                    }
+                    Some(u) => Some(u),
+                },
+            };
+            fields.finish()?;
+            let unit = unit.ok_or_else(|| CoreError::validation("unit_id", "required"))?;
+            let (respond_due_at, resolve_due_at) = match ctx.deadlines {
+                Some(p) => p.deadlines(request, ctx.now),
+                None => (None, None),
+            };
+            EventBody::Dispatched {
+                unit_id: unit.id,
+                respond_due_at,
+                resolve_due_at,
+            }
+        }
+        Command::Return { reason } => {
+            fields.text("reason", reason.as_deref(), limits::REASON);
+            fields.finish()?;
+            EventBody::Returned {
+                reason: clean(reason).unwrap_or_default(),
+            }
+        }
+        Command::Claim {} => {
+            fields.finish()?;
+            let person_id = actor
+                .person_id()
+                .ok_or(CoreError::Forbidden(Denial::RoleNotAllowed))?;
+            EventBody::Claimed { person_id }
+        }
+        Command::Note { text, contact_made } => {
+            fields.text("text", text.as_deref(), limits::NOTE);
+            fields.finish()?;
+            EventBody::Noted {
+                text: clean(text).unwrap_or_default(),
+                contact_made: contact_made.unwrap_or(false),
+            }
+        }
+        Command::Resolve {
+            summary,
+            evidence,
+            cost_fen,
+        } => {
+            fields.text("summary", summary.as_deref(), limits::SUMMARY);
+            check_attachments(&mut fields, "evidence", evidence, Some(ctx.facts));
+            if let Some(c) = cost_fen
+                && !(0..=limits::COST_FEN).contains(c)
+            {
+                fields.add("cost_fen", "out_of_range");
+            }
+            fields.finish()?;
+            EventBody::Resolved {
+                summary: clean(summary).unwrap_or_default(),
+                evidence: evidence.clone(),
+                cost_fen: *cost_fen,
+            }
+        }
+        Command::Verify { passed, reason } => {
+            if request.claimed_by.is_some() && request.claimed_by == actor.person_id() {
+                return Err(CoreError::Forbidden(Denial::SelfVerification));
+            }
+            match passed {
+                None => fields.add("passed", "required"),
+                Some(false) => fields.text("reason", reason.as_deref(), limits::REASON),
+                Some(true) => fields.optional_text("reason", reason.as_deref(), limits::REASON),
+            }
+            fields.finish()?;
+            EventBody::Verified {
+                passed: passed.unwrap_or(false),
+                reason: clean(reason),
+            }
+        }
+        Command::Rate {
+            resolved,
+            satisfaction,
+            comment,
+        } => {
+            if resolved.is_none() {
+                fields.add("resolved", "required");
+            }
+            if satisfaction.is_none() {
+                fields.add("satisfaction", "required");
+            }
+            fields.optional_text("comment", comment.as_deref(), limits::COMMENT);
+            fields.finish()?;
+            let via = if allowed.relation == Some(Relation::Requester) {
+                RatedVia::Requester
+            } else {
+                RatedVia::FollowUpCall
+            };
+            EventBody::Rated {
+                resolved: resolved.unwrap_or(false),
+                satisfaction: satisfaction.unwrap_or(Satisfaction::Unsatisfied),
+                comment: clean(comment),
+                via,
+            }
+        }
+        Command::Close {} => {
+            fields.finish()?;
+            let verified_at = request.verified_at.unwrap_or(request.updated_at);
+            if ctx.now < verified_at + ctx.settings.rating_window {
+                return Err(CoreError::Conflict(Conflict::RatingWindowOpen));
+            }
+            EventBody::Closed {}
+        }
+        Command::Escalate { reason } => {
+            let Some(to) = request.level.up() else {
+                return Err(CoreError::Conflict(Conflict::TopLevel));
+            };
+            fields.text("reason", reason.as_deref(), limits::REASON);
+            fields.finish()?;
+            EventBody::Escalated {
+                from: request.level,
+                to,
+                reason: clean(reason).unwrap_or_default(),
+            }
+        }
+        Command::Suspend {
+            reason,
+            approver_id,
+        } => {
+            fields.text("reason", reason.as_deref(), limits::REASON);
+            let mut approver_denied = false;
+            match approver_id {
+                None => fields.add("approver_id", "required"),
+                Some(id) if Some(*id) == actor.person_id() => {
+                    fields.add("approver_id", "not_allowed")
+                }
+                Some(id) => match ctx.facts.persons.get(id) {
+                    None => fields.add("approver_id", "unknown"),
+                    Some(p) => {
+                        approver_denied = !policy::may_approve_suspension(ctx.dir, p, request)
+                    }
+                },
+            }
+            fields.finish()?;
+            if approver_denied {
+                return Err(CoreError::Forbidden(Denial::ApproverNotAllowed));
+            }
+            let approver_id =
+                approver_id.ok_or_else(|| CoreError::validation("approver_id", "required"))?;
+            EventBody::Suspended {
+                reason: clean(reason).unwrap_or_default(),
+                approver_id,
+                from: request.status,
+            }
+        }
+        Command::Resume {} => {
+            fields.finish()?;
+            EventBody::Resumed {
+                to: request.suspended_from.unwrap_or(Status::Dispatched),
+            }
+        }
+        Command::Supervise { order } => {
+            fields.text("order", order.as_deref(), limits::REASON);
+            fields.finish()?;
+            EventBody::Supervised {
+                order: clean(order).unwrap_or_default(),
+            }
+        }
+    };
+    Ok(Decision { body, actor: by })
+}
+
+fn command_tier(command: &Command) -> Option<Tier> {
+    match command {
+        Command::Accept { tier, .. } => *tier,
+        _ => None,
+    }
+}
+
+/// Builds an actor for tests and tools.
+pub fn person(id: i64, name: &str, grants: Vec<crate::person::Grant>) -> Actor {
+    Actor::Person(Person {
+        id: PersonId(id),
+        name: name.to_string(),
+        phone: None,
+        grants,
+    })
+}

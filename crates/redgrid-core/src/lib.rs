@@ -1,0 +1,24 @@
+//! redgrid-core: the pure domain of redgrid. No IO, no async, no SQL.
+//!
+//! - [`area`], [`unit`], [`person`], [`catalogue`]: the district's places, organisations, people and
+//!   the category catalogue, held together in a [`directory::Directory`];
+//! - [`request`]: requests, their events, and the projection rebuilt from the events;
+//! - [`command`]: every command of the lifecycle and the pure decision that turns it into an event;
+//! - [`policy`]: the one table that decides who may run which command;
+//! - [`error`]: stable error codes with messages in zh-CN and English.
+
+pub mod area;
+pub mod catalogue;
+pub mod command;
+pub mod directory;
+pub mod error;
+pub mod ids;
+pub mod person;
+pub mod policy;
+pub mod request;
+pub mod unit;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{CoreError, Lang};

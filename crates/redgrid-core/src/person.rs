@@ -1,0 +1,211 @@
+//! People, their roles and the scope each role is held in; the actor of every command.
+
+use crate::area::Level;
+use crate::error::Lang;
+use crate::ids::{AreaId, PersonId, UnitId};
+use serde::{Deserialize, Serialize};
+
+/// A role a person holds. A person may hold several, each in its own scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Resident,
+    Volunteer,
+    Member,
+    GridWorker,
+    CommunityStaff,
+    StreetStaff,
+    DepartmentStaff,
+    Verifier,
+    Supervisor,
+    DistrictAdmin,
+}
+
+impl Role {
+    pub const ALL: [Role; 10] = [
+        Role::Resident,
+        Role::Volunteer,
+        Role::Member,
+        Role::GridWorker,
+        Role::CommunityStaff,
+        Role::StreetStaff,
+        Role::DepartmentStaff,
+        Role::Verifier,
+        Role::Supervisor,
+        Role::DistrictAdmin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Resident => "resident",
+            Role::Volunteer => "volunteer",
+            Role::Member => "member",
+            Role::GridWorker => "grid_worker",
+            Role::CommunityStaff => "community_staff",
+            Role::StreetStaff => "street_staff",
+            Role::DepartmentStaff => "department_staff",
+            Role::Verifier => "verifier",
+            Role::Supervisor => "supervisor",
+            Role::DistrictAdmin => "district_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Role::Resident => lang.pick("居民", "resident"),
+            Role::Volunteer => lang.pick("志愿者", "volunteer"),
+            Role::Member => lang.pick("党员", "party member"),
+            Role::GridWorker => lang.pick("网格员", "grid worker"),
+            Role::CommunityStaff => lang.pick("社区工作人员", "community staff"),
+            Role::StreetStaff => lang.pick("街镇工作人员", "street staff"),
+            Role::DepartmentStaff => lang.pick("部门工作人员", "department staff"),
+            Role::Verifier => lang.pick("党组织验单人", "verifier (party organisation)"),
+            Role::Supervisor => lang.pick("督办人员", "supervisor"),
+            Role::DistrictAdmin => lang.pick("区级管理员", "district administrator"),
+        }
+    }
+
+    /// For staff roles: the handling level whose work they dispatch, escalate and suspend.
+    pub fn staff_level(self) -> Option<Level> {
+        match self {
+            Role::GridWorker => Some(Level::Grid),
+            Role::CommunityStaff => Some(Level::Community),
+            Role::StreetStaff | Role::DepartmentStaff => Some(Level::Street),
+            Role::DistrictAdmin => Some(Level::District),
+            _ => None,
+        }
+    }
+}
+
+/// Where a role applies: an area (and everything below it) or a unit (its members and teams, and the
+/// unit's own area).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Area(AreaId),
+    Unit(UnitId),
+}
+
+/// One role held in one scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Grant {
+    pub role: Role,
+    pub scope: Scope,
+}
+
+/// A person as the directory knows them. Contact data is personal data: handle it with care.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Person {
+    pub id: PersonId,
+    pub name: String,
+    pub phone: Option<String>,
+    pub grants: Vec<Grant>,
+}
+
+/// Who runs a command: a person with their grants, or the system itself (jobs, detectors).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Actor {
+    Person(Person),
+    System,
+}
+
+impl Actor {
+    pub fn person_id(&self) -> Option<PersonId> {
+        match self {
+            Actor::Person(p) => Some(p.id),
+            Actor::System => None,
+        }
+    }
+    pub fn grants(&self) -> &[Grant] {
+        match self {
+            Actor::Person(p) => &p.grants,
+            Actor::System => &[],
+        }
+    }
+}
+
+/// Masks a Chinese name for people with no need to see it: 张三 → 张*, 欧阳娜娜 → 欧***.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        None => String::new(),
+        Some(first) => {
+            let rest = chars.count().max(1);
+            format!("{first}{}", "*".repeat(rest))
+        }
+    }
+}
+
+/// Masks a phone number, keeping the first three and last four digits: 13812341234 → 138****1234.
+pub fn mask_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.len() < 7 {
+        return "*".repeat(digits.len().max(3));
+    }
+    let head: String = digits[..3].iter().collect();
+    let tail: String = digits[digits.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(digits.len() - 7))
+}
+
+/// Checks a phone number: a mainland mobile (11 digits starting with 1) or a fixed line with area
+/// code (e.g. 022-12345678). Spaces and dashes are allowed.
+pub fn valid_phone(phone: &str) -> bool {
+    let digits: String = phone.chars().filter(|c| c.is_ascii_digit()).collect();
+    let allowed = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '-' || c == ' ' || c == '+');
+    if !allowed {
+        return false;
+    }
+    let digits = digits
+        .strip_prefix("86")
+        .filter(|d| d.len() == 11)
+        .unwrap_or(&digits);
+    (digits.len() == 11 && digits.starts_with('1'))
+        || (digits.len() >= 10 && digits.len() <= 12 && digits.starts_with('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_phones_are_masked() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name("王"), "王*");
+        assert_eq!(mask_name(""), "");
+        assert_eq!(mask_phone("13812341234"), "138****1234");
+        assert_eq!(mask_phone("022-2520-4288"), "022****4288");
+        assert_eq!(mask_phone("12"), "***");
+    }
+
+    #[test]
+    fn phones_are_checked() {
+        assert!(valid_phone("13812341234"));
+        assert!(valid_phone("138 1234 1234"));
+        assert!(valid_phone("+86 13812341234"));
+        assert!(valid_phone("022-25204288"));
+        assert!(!valid_phone("1381234123"));
+        assert!(!valid_phone("abc"));
+        assert!(!valid_phone("23812341234"));
+    }
+
+    #[test]
+    fn roles_round_trip_and_have_levels() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::GridWorker.staff_level(), Some(Level::Grid));
+        assert_eq!(Role::DepartmentStaff.staff_level(), Some(Level::Street));
+        assert_eq!(Role::Resident.staff_level(), None);
+    }
+}

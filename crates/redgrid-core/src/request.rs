@@ -1,0 +1,659 @@
+//! Requests, their events, and the projection of a request's state from its events.
+//!
+//! A request's events are append-only and numbered from 1. The `Request` row is a projection: applying
+//! the events in order with [`apply`] rebuilds it exactly, and `redgrid check` does just that.
+
+use crate::area::Level;
+use crate::catalogue::Tier;
+use crate::error::Lang;
+use crate::ids::{AreaId, CategoryId, PersonId, RequestId, UnitId};
+use crate::person::Role;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a request stands in its life (WORKFLOW.md, "States").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Submitted,
+    Accepted,
+    Dispatched,
+    Claimed,
+    Resolved,
+    Verified,
+    Closed,
+    Rejected,
+    Suspended,
+}
+
+impl Status {
+    pub const ALL: [Status; 9] = [
+        Status::Submitted,
+        Status::Accepted,
+        Status::Dispatched,
+        Status::Claimed,
+        Status::Resolved,
+        Status::Verified,
+        Status::Closed,
+        Status::Rejected,
+        Status::Suspended,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "submitted",
+            Status::Accepted => "accepted",
+            Status::Dispatched => "dispatched",
+            Status::Claimed => "claimed",
+            Status::Resolved => "resolved",
+            Status::Verified => "verified",
+            Status::Closed => "closed",
+            Status::Rejected => "rejected",
+            Status::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Closed and rejected requests never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Closed | Status::Rejected)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Status::Submitted => lang.pick("已提交", "submitted"),
+            Status::Accepted => lang.pick("已受理", "accepted"),
+            Status::Dispatched => lang.pick("已派单", "dispatched"),
+            Status::Claimed => lang.pick("办理中", "claimed"),
+            Status::Resolved => lang.pick("已办结待验单", "resolved"),
+            Status::Verified => lang.pick("已验单待评价", "verified"),
+            Status::Closed => lang.pick("已销号", "closed"),
+            Status::Rejected => lang.pick("不予受理", "rejected"),
+            Status::Suspended => lang.pick("挂账", "suspended"),
+        }
+    }
+}
+
+/// How a request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The mobile app or mini-program.
+    App,
+    /// The web site.
+    Web,
+    /// A hotline call taken by staff.
+    Hotline,
+    /// In person at a service window.
+    Window,
+    /// A suggestion box.
+    SuggestionBox,
+    /// Found by a grid worker on patrol.
+    GridPatrol,
+    /// Raised by an electricity-data detector.
+    PowerAlert,
+    /// A supervision group's finding.
+    Inspection,
+    /// An Open311 client.
+    Open311,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 9] = [
+        Channel::App,
+        Channel::Web,
+        Channel::Hotline,
+        Channel::Window,
+        Channel::SuggestionBox,
+        Channel::GridPatrol,
+        Channel::PowerAlert,
+        Channel::Inspection,
+        Channel::Open311,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::App => "app",
+            Channel::Web => "web",
+            Channel::Hotline => "hotline",
+            Channel::Window => "window",
+            Channel::SuggestionBox => "suggestion_box",
+            Channel::GridPatrol => "grid_patrol",
+            Channel::PowerAlert => "power_alert",
+            Channel::Inspection => "inspection",
+            Channel::Open311 => "open311",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Channel::App => lang.pick("移动端", "app"),
+            Channel::Web => lang.pick("网站", "web"),
+            Channel::Hotline => lang.pick("热线", "hotline"),
+            Channel::Window => lang.pick("窗口", "service window"),
+            Channel::SuggestionBox => lang.pick("意见箱", "suggestion box"),
+            Channel::GridPatrol => lang.pick("网格巡查", "grid patrol"),
+            Channel::PowerAlert => lang.pick("电力预警", "power alert"),
+            Channel::Inspection => lang.pick("督导检查", "inspection"),
+            Channel::Open311 => lang.pick("Open311 接口", "Open311"),
+        }
+    }
+}
+
+/// Why a request was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// Not a matter for the district's grassroots governance.
+    OutOfScope,
+    /// The same need was filed already (`duplicate_of` names it).
+    Duplicate,
+    /// Nothing actionable was said.
+    NoContent,
+    /// Something else, explained in the text.
+    Other,
+}
+
+impl RejectCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::OutOfScope => "out_of_scope",
+            RejectCode::Duplicate => "duplicate",
+            RejectCode::NoContent => "no_content",
+            RejectCode::Other => "other",
+        }
+    }
+}
+
+/// How satisfied the requester is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    Satisfied,
+    BasicallySatisfied,
+    Unsatisfied,
+}
+
+impl Satisfaction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Satisfaction::Satisfied => "satisfied",
+            Satisfaction::BasicallySatisfied => "basically_satisfied",
+            Satisfaction::Unsatisfied => "unsatisfied",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Satisfaction> {
+        [
+            Satisfaction::Satisfied,
+            Satisfaction::BasicallySatisfied,
+            Satisfaction::Unsatisfied,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// Who gave a rating: the requester, or staff recording a follow-up call (回访).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RatedVia {
+    Requester,
+    FollowUpCall,
+}
+
+impl RatedVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RatedVia::Requester => "requester",
+            RatedVia::FollowUpCall => "follow_up_call",
+        }
+    }
+}
+
+/// A file attached to a request (photo, document), stored by the store under its content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attachment {
+    /// The SHA-256 of the content, hex: what the upload endpoint returned.
+    pub id: String,
+    pub name: String,
+}
+
+/// The last rating given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rating {
+    pub resolved: bool,
+    pub satisfaction: Satisfaction,
+    pub comment: Option<String>,
+    pub via: RatedVia,
+}
+
+/// Where a request is: its area (a grid or community), with the ancestors fixed at filing time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Location {
+    pub area_id: AreaId,
+    pub street_id: AreaId,
+    pub community_id: AreaId,
+    pub grid_id: Option<AreaId>,
+    pub address: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+/// The current state of a request: the projection of its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Request {
+    pub id: RequestId,
+    pub status: Status,
+    pub channel: Channel,
+    pub description: String,
+    /// The person the need belongs to (None for system-filed requests).
+    pub requester_id: Option<PersonId>,
+    /// Who filed it (staff on a resident's behalf, or the resident); None for the system.
+    pub submitted_by: Option<PersonId>,
+    pub location: Location,
+    pub attachments: Vec<Attachment>,
+    pub category_id: Option<CategoryId>,
+    pub tier: Option<Tier>,
+    pub urgent: bool,
+    /// The level that currently handles the request.
+    pub level: Level,
+    pub unit_id: Option<UnitId>,
+    pub claimed_by: Option<PersonId>,
+    /// While suspended: the state to resume to.
+    pub suspended_from: Option<Status>,
+    pub supervised: bool,
+    pub supervision_count: i32,
+    pub rework_count: i32,
+    pub escalation_count: i32,
+    pub respond_due_at: Option<DateTime<Utc>>,
+    pub resolve_due_at: Option<DateTime<Utc>>,
+    pub responded_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// What the handler reported doing (the last `resolve`).
+    pub resolution: Option<String>,
+    pub cost_fen: Option<i64>,
+    pub rating: Option<Rating>,
+    pub reject_code: Option<RejectCode>,
+    pub duplicate_of: Option<RequestId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The number of events applied: the `seq` of the last one.
+    pub version: i64,
+}
+
+/// Who caused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActorRef {
+    /// None for the system.
+    pub person_id: Option<PersonId>,
+    /// The role the command was allowed under.
+    pub role: Option<Role>,
+}
+
+impl ActorRef {
+    pub const SYSTEM: ActorRef = ActorRef {
+        person_id: None,
+        role: None,
+    };
+}
+
+/// What happened, with everything needed to rebuild the projection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    Submitted {
+        channel: Channel,
+        description: String,
+        requester_id: Option<PersonId>,
+        location: Location,
+        attachments: Vec<Attachment>,
+        level: Level,
+    },
+    Accepted {
+        category_id: CategoryId,
+        tier: Tier,
+        urgent: bool,
+        level: Level,
+    },
+    Rejected {
+        code: RejectCode,
+        duplicate_of: Option<RequestId>,
+        text: Option<String>,
+    },
+    Dispatched {
+        unit_id: UnitId,
+        respond_due_at: Option<DateTime<Utc>>,
+        resolve_due_at: Option<DateTime<Utc>>,
+    },
+    Returned {
+        reason: String,
+    },
+    Claimed {
+        person_id: PersonId,
+    },
+    Noted {
+        text: String,
+        contact_made: bool,
+    },
+    Resolved {
+        summary: String,
+        evidence: Vec<Attachment>,
+        cost_fen: Option<i64>,
+    },
+    Verified {
+        passed: bool,
+        reason: Option<String>,
+    },
+    Rated {
+        resolved: bool,
+        satisfaction: Satisfaction,
+        comment: Option<String>,
+        via: RatedVia,
+    },
+    Closed {},
+    Escalated {
+        from: Level,
+        to: Level,
+        reason: String,
+    },
+    Suspended {
+        reason: String,
+        approver_id: PersonId,
+        from: Status,
+    },
+    Resumed {
+        to: Status,
+    },
+    Supervised {
+        order: String,
+    },
+}
+
+impl EventBody {
+    /// The event's kind as stored in the `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Submitted { .. } => "submitted",
+            EventBody::Accepted { .. } => "accepted",
+            EventBody::Rejected { .. } => "rejected",
+            EventBody::Dispatched { .. } => "dispatched",
+            EventBody::Returned { .. } => "returned",
+            EventBody::Claimed { .. } => "claimed",
+            EventBody::Noted { .. } => "noted",
+            EventBody::Resolved { .. } => "resolved",
+            EventBody::Verified { .. } => "verified",
+            EventBody::Rated { .. } => "rated",
+            EventBody::Closed { .. } => "closed",
+            EventBody::Escalated { .. } => "escalated",
+            EventBody::Suspended { .. } => "suspended",
+            EventBody::Resumed { .. } => "resumed",
+            EventBody::Supervised { .. } => "supervised",
+        }
+    }
+}
+
+/// One event of a request's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Event {
+    pub request_id: RequestId,
+    /// 1 for the submission, then one more for each later event.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: ActorRef,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// Why events could not be replayed into a projection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayError {
+    /// The first event is not a submission, or a later one is.
+    NotSubmittedFirst { seq: i64 },
+    /// Events are not numbered 1, 2, 3, … without gaps.
+    BadSequence { expected: i64, found: i64 },
+    /// An event belongs to another request.
+    WrongRequest { seq: i64 },
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplayError::NotSubmittedFirst { seq } => {
+                write!(
+                    f,
+                    "event {seq}: a request's first event, and only it, must be a submission"
+                )
+            }
+            ReplayError::BadSequence { expected, found } => {
+                write!(f, "expected event {expected}, found event {found}")
+            }
+            ReplayError::WrongRequest { seq } => {
+                write!(f, "event {seq} belongs to another request")
+            }
+        }
+    }
+}
+
+/// Applies one event to the projection. The first event (a submission) creates the request; every
+/// later one changes it. This is the only place where the projection's fields are set.
+pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayError> {
+    let at = event.at;
+    let mut r = match (current, &event.body) {
+        (
+            None,
+            EventBody::Submitted {
+                channel,
+                description,
+                requester_id,
+                location,
+                attachments,
+                level,
+            },
+        ) => {
+            if event.seq != 1 {
+                return Err(ReplayError::BadSequence {
+                    expected: 1,
+                    found: event.seq,
+                });
+            }
+            return Ok(Request {
+                id: event.request_id,
+                status: Status::Submitted,
+                channel: *channel,
+                description: description.clone(),
+                requester_id: *requester_id,
+                submitted_by: event.actor.person_id,
+                location: location.clone(),
+                attachments: attachments.clone(),
+                category_id: None,
+                tier: None,
+                urgent: false,
+                level: *level,
+                unit_id: None,
+                claimed_by: None,
+                suspended_from: None,
+                supervised: false,
+                supervision_count: 0,
+                rework_count: 0,
+                escalation_count: 0,
+                respond_due_at: None,
+                resolve_due_at: None,
+                responded_at: None,
+                resolved_at: None,
+                verified_at: None,
+                closed_at: None,
+                resolution: None,
+                cost_fen: None,
+                rating: None,
+                reject_code: None,
+                duplicate_of: None,
+                created_at: at,
+                updated_at: at,
+                version: 1,
+            });
+        }
+        (None, _) | (Some(_), EventBody::Submitted { .. }) => {
+            return Err(ReplayError::NotSubmittedFirst { seq: event.seq });
+        }
+        (Some(r), _) => r,
+    };
+    if event.request_id != r.id {
+        return Err(ReplayError::WrongRequest { seq: event.seq });
+    }
+    if event.seq != r.version + 1 {
+        return Err(ReplayError::BadSequence {
+            expected: r.version + 1,
+            found: event.seq,
+        });
+    }
+    match &event.body {
+        EventBody::Submitted { .. } => unreachable!("handled above"),
+        EventBody::Accepted {
+            category_id,
+            tier,
+            urgent,
+            level,
+        } => {
+            r.status = Status::Accepted;
+            r.category_id = Some(*category_id);
+            r.tier = Some(*tier);
+            r.urgent = *urgent;
+            r.level = *level;
+        }
+        EventBody::Rejected {
+            code,
+            duplicate_of,
+            text: _,
+        } => {
+            r.status = Status::Rejected;
+            r.reject_code = Some(*code);
+            r.duplicate_of = *duplicate_of;
+            r.closed_at = Some(at);
+        }
+        EventBody::Dispatched {
+            unit_id,
+            respond_due_at,
+            resolve_due_at,
+        } => {
+            r.status = Status::Dispatched;
+            r.unit_id = Some(*unit_id);
+            r.claimed_by = None;
+            r.respond_due_at = *respond_due_at;
+            r.resolve_due_at = *resolve_due_at;
+        }
+        EventBody::Returned { .. } => {
+            r.status = Status::Accepted;
+            r.unit_id = None;
+            r.claimed_by = None;
+        }
+        EventBody::Claimed { person_id } => {
+            r.status = Status::Claimed;
+            r.claimed_by = Some(*person_id);
+            r.responded_at = r.responded_at.or(Some(at));
+        }
+        EventBody::Noted { contact_made, .. } => {
+            if *contact_made {
+                r.responded_at = r.responded_at.or(Some(at));
+            }
+        }
+        EventBody::Resolved {
+            summary,
+            evidence: _,
+            cost_fen,
+        } => {
+            r.status = Status::Resolved;
+            r.resolved_at = Some(at);
+            r.resolution = Some(summary.clone());
+            r.cost_fen = *cost_fen;
+        }
+        EventBody::Verified { passed, .. } => {
+            if *passed {
+                r.status = Status::Verified;
+                r.verified_at = Some(at);
+            } else {
+                r.status = Status::Claimed;
+                r.rework_count += 1;
+            }
+        }
+        EventBody::Rated {
+            resolved,
+            satisfaction,
+            comment,
+            via,
+        } => {
+            r.rating = Some(Rating {
+                resolved: *resolved,
+                satisfaction: *satisfaction,
+                comment: comment.clone(),
+                via: *via,
+            });
+            if *resolved && *satisfaction != Satisfaction::Unsatisfied {
+                r.status = Status::Closed;
+                r.closed_at = Some(at);
+            } else {
+                r.status = Status::Dispatched;
+                r.claimed_by = None;
+                r.verified_at = None;
+                r.rework_count += 1;
+            }
+        }
+        EventBody::Closed {} => {
+            r.status = Status::Closed;
+            r.closed_at = Some(at);
+        }
+        EventBody::Escalated { to, .. } => {
+            r.status = Status::Accepted;
+            r.level = *to;
+            r.unit_id = None;
+            r.claimed_by = None;
+            r.respond_due_at = None;
+            r.resolve_due_at = None;
+            r.escalation_count += 1;
+        }
+        EventBody::Suspended { from, .. } => {
+            r.suspended_from = Some(*from);
+            r.status = Status::Suspended;
+        }
+        EventBody::Resumed { to } => {
+            r.status = *to;
+            r.suspended_from = None;
+        }
+        EventBody::Supervised { .. } => {
+            r.supervised = true;
+            r.supervision_count += 1;
+        }
+    }
+    r.version = event.seq;
+    r.updated_at = at;
+    Ok(r)
+}
+
+/// Rebuilds a request from all its events, in order.
+pub fn replay(events: &[Event]) -> Result<Option<Request>, ReplayError> {
+    let mut current = None;
+    for e in events {
+        current = Some(apply(current, e)?);
+    }
+    Ok(current)
+}

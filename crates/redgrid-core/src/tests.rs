@@ -1,0 +1,1738 @@
+//! The lifecycle, command by command: every transition and every refusal.
+
+use crate::area::{Area, Level};
+use crate::catalogue::{CategoryClass, CategoryItem, Tier};
+use crate::command::{Command, Ctx, Facts, Settings, SubmitInput, decide, decide_submit, person};
+use crate::directory::Directory;
+use crate::error::{Conflict, CoreError, Denial};
+use crate::ids::*;
+use crate::person::{Actor, Grant, Person, Role, Scope};
+use crate::request::*;
+use crate::unit::{Unit, UnitKind};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+const DISTRICT: AreaId = AreaId(1);
+const STREET_A: AreaId = AreaId(10);
+const STREET_B: AreaId = AreaId(20);
+const COMM_A1: AreaId = AreaId(100);
+const COMM_B1: AreaId = AreaId(200);
+const GRID_A1_1: AreaId = AreaId(1000);
+const GRID_A1_2: AreaId = AreaId(1001);
+const GRID_B1_1: AreaId = AreaId(2000);
+
+const U_GRID_A1_1: UnitId = UnitId(1);
+const U_COMM_A1: UnitId = UnitId(2);
+const U_STREET_A: UnitId = UnitId(3);
+const U_DEPT_HOUSING: UnitId = UnitId(4);
+const U_DISTRICT: UnitId = UnitId(5);
+const U_TEAM_A1: UnitId = UnitId(6);
+const U_COMM_B1: UnitId = UnitId(7);
+const U_INACTIVE: UnitId = UnitId(8);
+
+const CAT_GARBAGE: CategoryId = CategoryId(1);
+const CAT_ROAD: CategoryId = CategoryId(2);
+const CAT_OLD: CategoryId = CategoryId(3);
+
+fn area(id: AreaId, parent: Option<AreaId>, kind: Level, code: &str) -> Area {
+    Area {
+        id,
+        parent_id: parent,
+        kind,
+        code: code.into(),
+        name: format!("area {code}"),
+    }
+}
+
+fn unit(id: UnitId, kind: UnitKind, area_id: AreaId, level: Level, parent: Option<UnitId>) -> Unit {
+    Unit {
+        id,
+        name: format!("unit {id}"),
+        kind,
+        area_id,
+        level,
+        parent_id: parent,
+        active: id != U_INACTIVE,
+    }
+}
+
+fn dir() -> Directory {
+    let areas = vec![
+        area(DISTRICT, None, Level::District, "120116"),
+        area(STREET_A, Some(DISTRICT), Level::Street, "120116001"),
+        area(STREET_B, Some(DISTRICT), Level::Street, "120116002"),
+        area(COMM_A1, Some(STREET_A), Level::Community, "120116001001"),
+        area(COMM_B1, Some(STREET_B), Level::Community, "120116002001"),
+        area(GRID_A1_1, Some(COMM_A1), Level::Grid, "12011600100101"),
+        area(GRID_A1_2, Some(COMM_A1), Level::Grid, "12011600100102"),
+        area(GRID_B1_1, Some(COMM_B1), Level::Grid, "12011600200101"),
+    ];
+    let units = vec![
+        unit(
+            U_GRID_A1_1,
+            UnitKind::GridTeam,
+            GRID_A1_1,
+            Level::Grid,
+            None,
+        ),
+        unit(
+            U_COMM_A1,
+            UnitKind::CommunityOffice,
+            COMM_A1,
+            Level::Community,
+            None,
+        ),
+        unit(
+            U_STREET_A,
+            UnitKind::StreetOffice,
+            STREET_A,
+            Level::Street,
+            None,
+        ),
+        unit(
+            U_DEPT_HOUSING,
+            UnitKind::Department,
+            DISTRICT,
+            Level::Street,
+            None,
+        ),
+        unit(
+            U_DISTRICT,
+            UnitKind::DistrictOffice,
+            DISTRICT,
+            Level::District,
+            None,
+        ),
+        unit(
+            U_TEAM_A1,
+            UnitKind::Team,
+            COMM_A1,
+            Level::Community,
+            Some(U_COMM_A1),
+        ),
+        unit(
+            U_COMM_B1,
+            UnitKind::CommunityOffice,
+            COMM_B1,
+            Level::Community,
+            None,
+        ),
+        unit(
+            U_INACTIVE,
+            UnitKind::CommunityOffice,
+            COMM_A1,
+            Level::Community,
+            None,
+        ),
+    ];
+    let classes = vec![CategoryClass {
+        id: ClassId(1),
+        code: "env".into(),
+        name_zh: "市容环境".into(),
+        name_en: "Environment".into(),
+        sort: 1,
+    }];
+    let item = |id: CategoryId, code: &str, tier: Tier, active: bool| CategoryItem {
+        id,
+        class_id: ClassId(1),
+        code: code.into(),
+        name_zh: code.into(),
+        name_en: code.into(),
+        default_tier: tier,
+        default_level: tier.default_level(),
+        active,
+        sort: id.0 as i32,
+    };
+    let items = vec![
+        item(CAT_GARBAGE, "env.garbage", Tier::Micro, true),
+        item(CAT_ROAD, "env.road", Tier::Medium, true),
+        item(CAT_OLD, "env.old", Tier::Minor, false),
+    ];
+    Directory::new(areas, units, classes, items)
+}
+
+fn g(role: Role, scope: Scope) -> Grant {
+    Grant { role, scope }
+}
+
+// People of the fixture.
+fn resident() -> Actor {
+    person(100, "张三", vec![g(Role::Resident, Scope::Area(DISTRICT))])
+}
+fn other_resident() -> Actor {
+    person(101, "李四", vec![g(Role::Resident, Scope::Area(DISTRICT))])
+}
+fn grid_worker() -> Actor {
+    person(
+        200,
+        "王网格",
+        vec![g(Role::GridWorker, Scope::Unit(U_GRID_A1_1))],
+    )
+}
+fn grid_worker_b() -> Actor {
+    person(
+        201,
+        "赵网格",
+        vec![g(Role::GridWorker, Scope::Area(GRID_B1_1))],
+    )
+}
+fn community_staff() -> Actor {
+    person(
+        300,
+        "社区甲",
+        vec![g(Role::CommunityStaff, Scope::Unit(U_COMM_A1))],
+    )
+}
+fn community_staff_b() -> Actor {
+    person(
+        301,
+        "社区乙",
+        vec![g(Role::CommunityStaff, Scope::Unit(U_COMM_B1))],
+    )
+}
+fn street_staff() -> Actor {
+    person(
+        400,
+        "街道甲",
+        vec![g(Role::StreetStaff, Scope::Unit(U_STREET_A))],
+    )
+}
+fn dept_staff() -> Actor {
+    person(
+        450,
+        "住建甲",
+        vec![g(Role::DepartmentStaff, Scope::Unit(U_DEPT_HOUSING))],
+    )
+}
+fn member_of_team() -> Actor {
+    person(500, "党员甲", vec![g(Role::Member, Scope::Unit(U_TEAM_A1))])
+}
+fn volunteer_grid() -> Actor {
+    person(
+        501,
+        "志愿者甲",
+        vec![g(Role::Volunteer, Scope::Unit(U_GRID_A1_1))],
+    )
+}
+fn verifier() -> Actor {
+    person(600, "验单甲", vec![g(Role::Verifier, Scope::Area(COMM_A1))])
+}
+fn verifier_b() -> Actor {
+    person(601, "验单乙", vec![g(Role::Verifier, Scope::Area(COMM_B1))])
+}
+fn supervisor() -> Actor {
+    person(
+        700,
+        "督办甲",
+        vec![g(Role::Supervisor, Scope::Area(DISTRICT))],
+    )
+}
+fn admin() -> Actor {
+    person(
+        900,
+        "区管理员",
+        vec![g(Role::DistrictAdmin, Scope::Area(DISTRICT))],
+    )
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 12, 1, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+struct World {
+    dir: Directory,
+    settings: Settings,
+    facts: Facts,
+    now: DateTime<Utc>,
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            dir: dir(),
+            settings: Settings::default(),
+            facts: Facts::default(),
+            now: t0(),
+        }
+    }
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            dir: &self.dir,
+            now: self.now,
+            settings: &self.settings,
+            facts: &self.facts,
+            deadlines: None,
+        }
+    }
+    fn submit_as(&self, actor: &Actor, input: SubmitInput) -> Result<Request, CoreError> {
+        let d = decide_submit(actor, &input, vec![], &self.ctx())?;
+        let e = Event {
+            request_id: RequestId(1),
+            seq: 1,
+            at: self.now,
+            actor: d.actor,
+            body: d.body,
+        };
+        Ok(apply(None, &e).map_err(|_| CoreError::validation("replay", "invalid"))?)
+    }
+    fn submit(&self) -> Request {
+        self.submit_as(&resident(), garbage_input())
+            .unwrap_or_else(|e| panic!("submit: {e}"))
+    }
+    fn run(&mut self, r: &Request, actor: &Actor, cmd: Command) -> Result<Request, CoreError> {
+        self.now += Duration::minutes(10);
+        let d = decide(r, actor, &cmd, vec![], &self.ctx())?;
+        let e = d.event_for(r, self.now);
+        apply(Some(r.clone()), &e).map_err(|_| CoreError::validation("replay", "invalid"))
+    }
+    fn ok(&mut self, r: &Request, actor: &Actor, cmd: Command) -> Request {
+        self.run(r, actor, cmd.clone())
+            .unwrap_or_else(|e| panic!("{cmd:?} should succeed: {e}"))
+    }
+    fn err(&mut self, r: &Request, actor: &Actor, cmd: Command) -> CoreError {
+        match self.run(r, actor, cmd.clone()) {
+            Ok(_) => panic!("{cmd:?} should be refused"),
+            Err(e) => e,
+        }
+    }
+}
+
+fn garbage_input() -> SubmitInput {
+    SubmitInput {
+        channel: Some(Channel::App),
+        description: Some("楼道垃圾三天没人清运".into()),
+        area_id: Some(GRID_A1_1),
+        address: Some("幸福里3号楼2单元".into()),
+        ..Default::default()
+    }
+}
+
+fn accept(cat: CategoryId) -> Command {
+    Command::Accept {
+        category_id: Some(cat),
+        tier: None,
+        urgent: None,
+        level: None,
+    }
+}
+fn dispatch(u: UnitId) -> Command {
+    Command::Dispatch { unit_id: Some(u) }
+}
+fn resolve() -> Command {
+    Command::Resolve {
+        summary: Some("已联系物业清运完毕".into()),
+        evidence: vec![],
+        cost_fen: Some(0),
+    }
+}
+fn verify(passed: bool) -> Command {
+    Command::Verify {
+        passed: Some(passed),
+        reason: (!passed).then(|| "现场仍有垃圾".to_string()),
+    }
+}
+fn rate(resolved: bool, s: Satisfaction) -> Command {
+    Command::Rate {
+        resolved: Some(resolved),
+        satisfaction: Some(s),
+        comment: None,
+    }
+}
+fn reason(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+fn fields_of(e: &CoreError) -> Vec<(String, &'static str)> {
+    match e {
+        CoreError::Validation(f) => f.iter().map(|f| (f.field.clone(), f.code)).collect(),
+        other => panic!("expected a validation error, got {other}"),
+    }
+}
+
+fn invalid_from(e: &CoreError) -> Status {
+    match e {
+        CoreError::InvalidTransition { status, .. } => *status,
+        other => panic!("expected invalid_transition, got {other}"),
+    }
+}
+
+/// Carries a request to `claimed` at grid level.
+fn claimed(w: &mut World) -> Request {
+    let r = w.submit();
+    let r = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    let r = w.ok(&r, &grid_worker(), dispatch(U_GRID_A1_1));
+    w.ok(&r, &volunteer_grid(), Command::Claim {})
+}
+
+fn verified(w: &mut World) -> Request {
+    let r = claimed(w);
+    let r = w.ok(&r, &volunteer_grid(), resolve());
+    w.ok(&r, &verifier(), verify(true))
+}
+
+// ---------------------------------------------------------------- the main line
+
+#[test]
+fn the_main_line_runs_from_submitted_to_closed() {
+    let mut w = World::new();
+    let r = w.submit();
+    assert_eq!(r.status, Status::Submitted);
+    assert_eq!(r.requester_id, Some(PersonId(100)));
+    assert_eq!(r.level, Level::Grid);
+    assert_eq!(r.location.community_id, COMM_A1);
+    assert_eq!(r.location.street_id, STREET_A);
+    assert_eq!(r.location.grid_id, Some(GRID_A1_1));
+
+    let r = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    assert_eq!(
+        (r.status, r.tier, r.level),
+        (Status::Accepted, Some(Tier::Micro), Level::Grid)
+    );
+    let r = w.ok(&r, &grid_worker(), dispatch(U_GRID_A1_1));
+    assert_eq!(
+        (r.status, r.unit_id),
+        (Status::Dispatched, Some(U_GRID_A1_1))
+    );
+    let r = w.ok(&r, &volunteer_grid(), Command::Claim {});
+    assert_eq!(
+        (r.status, r.claimed_by),
+        (Status::Claimed, Some(PersonId(501)))
+    );
+    assert!(r.responded_at.is_some());
+    let r = w.ok(
+        &r,
+        &volunteer_grid(),
+        Command::Note {
+            text: reason("已电话联系居民"),
+            contact_made: Some(true),
+        },
+    );
+    assert_eq!(r.status, Status::Claimed);
+    let r = w.ok(&r, &volunteer_grid(), resolve());
+    assert_eq!(r.status, Status::Resolved);
+    assert_eq!(r.resolution.as_deref(), Some("已联系物业清运完毕"));
+    let r = w.ok(&r, &verifier(), verify(true));
+    assert_eq!(r.status, Status::Verified);
+    let r = w.ok(&r, &resident(), rate(true, Satisfaction::Satisfied));
+    assert_eq!(r.status, Status::Closed);
+    assert!(r.closed_at.is_some());
+    assert_eq!(r.rating.as_ref().map(|x| x.via), Some(RatedVia::Requester));
+    assert_eq!(r.version, 8);
+    assert_eq!(r.rework_count, 0);
+}
+
+#[test]
+fn replay_rebuilds_the_projection_exactly() {
+    let mut w = World::new();
+    let mut events = Vec::new();
+    let d = decide_submit(&resident(), &garbage_input(), vec![], &w.ctx())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = Event {
+        request_id: RequestId(9),
+        seq: 1,
+        at: w.now,
+        actor: d.actor,
+        body: d.body,
+    };
+    let mut r = apply(None, &first).unwrap_or_else(|e| panic!("{e}"));
+    events.push(first);
+    for (actor, cmd) in [
+        (grid_worker(), accept(CAT_GARBAGE)),
+        (grid_worker(), dispatch(U_GRID_A1_1)),
+        (volunteer_grid(), Command::Claim {}),
+        (volunteer_grid(), resolve()),
+        (verifier(), verify(false)),
+        (volunteer_grid(), resolve()),
+        (verifier(), verify(true)),
+        (resident(), rate(false, Satisfaction::Unsatisfied)),
+    ] {
+        w.now += Duration::hours(1);
+        let d =
+            decide(&r, &actor, &cmd, vec![], &w.ctx()).unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let e = d.event_for(&r, w.now);
+        r = apply(Some(r), &e).unwrap_or_else(|e| panic!("{e}"));
+        events.push(e);
+    }
+    assert_eq!(r.status, Status::Dispatched);
+    assert_eq!(r.rework_count, 2);
+    assert_eq!(replay(&events).ok().flatten(), Some(r));
+}
+
+#[test]
+fn replay_refuses_gaps_and_misplaced_submissions() {
+    let w = World::new();
+    let d = decide_submit(&resident(), &garbage_input(), vec![], &w.ctx())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = Event {
+        request_id: RequestId(1),
+        seq: 1,
+        at: w.now,
+        actor: d.actor,
+        body: d.body,
+    };
+    let mut second = first.clone();
+    second.seq = 2;
+    assert_eq!(
+        replay(&[first.clone(), second]),
+        Err(ReplayError::NotSubmittedFirst { seq: 2 })
+    );
+    let accepted = Event {
+        request_id: RequestId(1),
+        seq: 3,
+        at: w.now,
+        actor: ActorRef::SYSTEM,
+        body: EventBody::Closed {},
+    };
+    assert_eq!(
+        replay(&[first.clone(), accepted.clone()]),
+        Err(ReplayError::BadSequence {
+            expected: 2,
+            found: 3
+        })
+    );
+    assert_eq!(
+        replay(&[accepted]),
+        Err(ReplayError::NotSubmittedFirst { seq: 3 })
+    );
+    let mut other = first.clone();
+    other.request_id = RequestId(2);
+    other.seq = 2;
+    other.body = EventBody::Closed {};
+    assert_eq!(
+        replay(&[first, other]),
+        Err(ReplayError::WrongRequest { seq: 2 })
+    );
+}
+
+// ---------------------------------------------------------------- submit
+
+#[test]
+fn submit_by_staff_on_behalf_records_a_contact() {
+    let w = World::new();
+    let input = SubmitInput {
+        channel: Some(Channel::Hotline),
+        requester_name: Some("刘大爷".into()),
+        requester_phone: Some("138-1234-5678".into()),
+        area_id: Some(COMM_A1),
+        ..garbage_input()
+    };
+    let d = decide_submit(&community_staff(), &input, vec![], &w.ctx())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let contact = d.contact.unwrap_or_else(|| panic!("contact expected"));
+    assert_eq!(contact.phone, "13812345678");
+    assert_eq!(d.actor.role, Some(Role::CommunityStaff));
+    match d.body {
+        EventBody::Submitted {
+            level,
+            requester_id,
+            ..
+        } => {
+            assert_eq!(level, Level::Community);
+            assert_eq!(requester_id, None);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn submit_by_the_system_needs_no_requester() {
+    let w = World::new();
+    let input = SubmitInput {
+        channel: Some(Channel::PowerAlert),
+        ..garbage_input()
+    };
+    let d =
+        decide_submit(&Actor::System, &input, vec![], &w.ctx()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(d.actor, ActorRef::SYSTEM);
+}
+
+#[test]
+fn submit_lists_every_bad_field() {
+    let w = World::new();
+    let input = SubmitInput {
+        channel: None,
+        description: Some("   ".into()),
+        area_id: Some(GRID_A1_1),
+        address: Some("长".repeat(201)),
+        lat: Some(91.0),
+        lon: None,
+        requester_name: Some("x".into()),
+        requester_phone: None,
+        attachments: vec![Attachment {
+            id: "zz".into(),
+            name: "a.jpg".into(),
+        }],
+    };
+    let e = w
+        .submit_as(&resident(), input)
+        .err()
+        .unwrap_or_else(|| panic!("refused"));
+    let f = fields_of(&e);
+    for want in [
+        ("channel", "required"),
+        ("description", "required"),
+        ("address", "too_long"),
+        ("lon", "required"),
+        ("requester_name", "not_allowed"),
+        ("attachments[0].id", "invalid"),
+    ] {
+        assert!(
+            f.contains(&(want.0.to_string(), want.1)),
+            "{want:?} missing in {f:?}"
+        );
+    }
+}
+
+#[test]
+fn submit_refuses_bad_places_channels_and_contacts() {
+    let w = World::new();
+    let no_area = SubmitInput {
+        area_id: None,
+        ..garbage_input()
+    };
+    assert_eq!(
+        fields_of(
+            &w.submit_as(&resident(), no_area)
+                .err()
+                .unwrap_or_else(|| panic!())
+        ),
+        vec![("area_id".into(), "required")]
+    );
+    let unknown = SubmitInput {
+        area_id: Some(AreaId(99999)),
+        ..garbage_input()
+    };
+    assert_eq!(
+        fields_of(
+            &w.submit_as(&resident(), unknown)
+                .err()
+                .unwrap_or_else(|| panic!())
+        ),
+        vec![("area_id".into(), "unknown")]
+    );
+    let street = SubmitInput {
+        area_id: Some(STREET_A),
+        ..garbage_input()
+    };
+    assert_eq!(
+        fields_of(
+            &w.submit_as(&resident(), street)
+                .err()
+                .unwrap_or_else(|| panic!())
+        ),
+        vec![("area_id".into(), "not_allowed")]
+    );
+    let hotline = SubmitInput {
+        channel: Some(Channel::Hotline),
+        ..garbage_input()
+    };
+    assert_eq!(
+        fields_of(
+            &w.submit_as(&resident(), hotline)
+                .err()
+                .unwrap_or_else(|| panic!())
+        ),
+        vec![("channel".into(), "not_allowed")]
+    );
+    let bad_phone = SubmitInput {
+        channel: Some(Channel::Window),
+        requester_name: Some("刘大爷".into()),
+        requester_phone: Some("12345".into()),
+        ..garbage_input()
+    };
+    assert_eq!(
+        fields_of(
+            &w.submit_as(&community_staff(), bad_phone)
+                .err()
+                .unwrap_or_else(|| panic!())
+        ),
+        vec![("requester_phone".into(), "invalid")]
+    );
+    let half_contact = SubmitInput {
+        channel: Some(Channel::Window),
+        requester_name: Some("刘大爷".into()),
+        ..garbage_input()
+    };
+    assert_eq!(
+        fields_of(
+            &w.submit_as(&community_staff(), half_contact)
+                .err()
+                .unwrap_or_else(|| panic!())
+        ),
+        vec![("requester_phone".into(), "required")]
+    );
+    let too_long = SubmitInput {
+        description: Some("字".repeat(2001)),
+        ..garbage_input()
+    };
+    assert_eq!(
+        fields_of(
+            &w.submit_as(&resident(), too_long)
+                .err()
+                .unwrap_or_else(|| panic!())
+        ),
+        vec![("description".into(), "too_long")]
+    );
+}
+
+#[test]
+fn submit_refuses_staff_outside_their_area_and_roles_that_may_not_file() {
+    let w = World::new();
+    // A community-B staffer may not file for a place in community A.
+    assert_eq!(
+        w.submit_as(
+            &community_staff_b(),
+            SubmitInput {
+                channel: Some(Channel::Window),
+                ..garbage_input()
+            }
+        )
+        .err(),
+        Some(CoreError::Forbidden(Denial::OutOfScope))
+    );
+    // A verifier has no submit rule at all.
+    assert_eq!(
+        w.submit_as(&verifier(), garbage_input()).err(),
+        Some(CoreError::Forbidden(Denial::RoleNotAllowed))
+    );
+    assert_eq!(
+        w.submit_as(
+            &verifier(),
+            SubmitInput {
+                area_id: None,
+                ..garbage_input()
+            }
+        )
+        .err(),
+        Some(CoreError::Forbidden(Denial::RoleNotAllowed))
+    );
+    // The system may not use a resident channel? It may: the system files through any channel.
+    assert!(w.submit_as(&Actor::System, garbage_input()).is_ok());
+    // A supervisor files only inspection findings.
+    assert!(
+        w.submit_as(
+            &supervisor(),
+            SubmitInput {
+                channel: Some(Channel::Inspection),
+                ..garbage_input()
+            }
+        )
+        .is_ok()
+    );
+    assert!(w.submit_as(&supervisor(), garbage_input()).is_err());
+}
+
+// ---------------------------------------------------------------- accept / reject
+
+#[test]
+fn accept_takes_category_defaults_and_overrides() {
+    let mut w = World::new();
+    let r = w.submit();
+    let a = w.ok(&r, &community_staff(), accept(CAT_ROAD));
+    assert_eq!((a.tier, a.level), (Some(Tier::Medium), Level::Street));
+    let a = w.ok(
+        &r,
+        &community_staff(),
+        Command::Accept {
+            category_id: Some(CAT_GARBAGE),
+            tier: Some(Tier::Hard),
+            urgent: Some(true),
+            level: None,
+        },
+    );
+    assert_eq!(
+        (a.tier, a.level, a.urgent),
+        (Some(Tier::Hard), Level::District, true)
+    );
+    let a = w.ok(
+        &r,
+        &community_staff(),
+        Command::Accept {
+            category_id: Some(CAT_GARBAGE),
+            tier: None,
+            urgent: None,
+            level: Some(Level::Community),
+        },
+    );
+    assert_eq!((a.tier, a.level), (Some(Tier::Micro), Level::Community));
+}
+
+#[test]
+fn accept_refusals() {
+    let mut w = World::new();
+    let r = w.submit();
+    assert_eq!(
+        w.err(&r, &resident(), accept(CAT_GARBAGE)),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    assert_eq!(
+        w.err(&r, &grid_worker_b(), accept(CAT_GARBAGE)),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    assert_eq!(
+        w.err(&r, &community_staff_b(), accept(CAT_GARBAGE)),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let none = Command::Accept {
+        category_id: None,
+        tier: None,
+        urgent: None,
+        level: None,
+    };
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), none)),
+        vec![("category_id".into(), "required")]
+    );
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), accept(CategoryId(77)))),
+        vec![("category_id".into(), "unknown")]
+    );
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), accept(CAT_OLD))),
+        vec![("category_id".into(), "inactive")]
+    );
+    // A request filed at community level cannot be handled by a grid.
+    let c = w
+        .submit_as(
+            &resident(),
+            SubmitInput {
+                area_id: Some(COMM_A1),
+                ..garbage_input()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        fields_of(&w.err(&c, &community_staff(), accept(CAT_GARBAGE))),
+        vec![("level".into(), "not_allowed")]
+    );
+    let a = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    assert_eq!(
+        invalid_from(&w.err(&a, &grid_worker(), accept(CAT_GARBAGE))),
+        Status::Accepted
+    );
+}
+
+#[test]
+fn reject_from_submitted_and_accepted_with_reasons() {
+    let mut w = World::new();
+    let r = w.submit();
+    let x = w.ok(
+        &r,
+        &community_staff(),
+        Command::Reject {
+            code: Some(RejectCode::NoContent),
+            duplicate_of: None,
+            text: None,
+        },
+    );
+    assert_eq!(
+        (x.status, x.reject_code),
+        (Status::Rejected, Some(RejectCode::NoContent))
+    );
+    let a = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    w.facts.requests.insert(RequestId(42));
+    let x = w.ok(
+        &a,
+        &grid_worker(),
+        Command::Reject {
+            code: Some(RejectCode::Duplicate),
+            duplicate_of: Some(RequestId(42)),
+            text: None,
+        },
+    );
+    assert_eq!(
+        (x.status, x.duplicate_of),
+        (Status::Rejected, Some(RequestId(42)))
+    );
+    // A rejected request is terminal.
+    assert_eq!(
+        invalid_from(&w.err(&x, &grid_worker(), accept(CAT_GARBAGE))),
+        Status::Rejected
+    );
+    assert_eq!(
+        invalid_from(&w.err(&x, &supervisor(), Command::Supervise { order: reason("x") })),
+        Status::Rejected
+    );
+}
+
+#[test]
+fn reject_refusals() {
+    let mut w = World::new();
+    let r = w.submit();
+    let rej = |code, dup: Option<i64>, text: Option<&str>| Command::Reject {
+        code,
+        duplicate_of: dup.map(RequestId),
+        text: text.map(String::from),
+    };
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), rej(None, None, None))),
+        vec![("code".into(), "required")]
+    );
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &grid_worker(),
+            rej(Some(RejectCode::Duplicate), None, None)
+        )),
+        vec![("duplicate_of".into(), "required")]
+    );
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &grid_worker(),
+            rej(Some(RejectCode::Duplicate), Some(5), None)
+        )),
+        vec![("duplicate_of".into(), "unknown")]
+    );
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &grid_worker(),
+            rej(Some(RejectCode::Duplicate), Some(1), None)
+        )),
+        vec![("duplicate_of".into(), "invalid")]
+    );
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), rej(Some(RejectCode::Other), None, None))),
+        vec![("text".into(), "required")]
+    );
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &grid_worker(),
+            rej(Some(RejectCode::NoContent), Some(5), None)
+        )),
+        vec![("duplicate_of".into(), "not_allowed")]
+    );
+    assert_eq!(
+        w.err(
+            &r,
+            &volunteer_grid(),
+            rej(Some(RejectCode::NoContent), None, None)
+        ),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    assert_eq!(
+        w.err(
+            &r,
+            &grid_worker_b(),
+            rej(Some(RejectCode::NoContent), None, None)
+        ),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let d = claimed(&mut w);
+    assert_eq!(
+        invalid_from(&w.err(
+            &d,
+            &grid_worker(),
+            rej(Some(RejectCode::NoContent), None, None)
+        )),
+        Status::Claimed
+    );
+}
+
+// ---------------------------------------------------------------- dispatch / return
+
+#[test]
+fn dispatch_to_departments_at_street_level() {
+    let mut w = World::new();
+    let r = w.submit();
+    let a = w.ok(&r, &community_staff(), accept(CAT_ROAD));
+    assert_eq!(a.level, Level::Street);
+    let d = w.ok(&a, &street_staff(), dispatch(U_DEPT_HOUSING));
+    assert_eq!(d.unit_id, Some(U_DEPT_HOUSING));
+    let d2 = w.ok(&a, &street_staff(), dispatch(U_STREET_A));
+    assert_eq!(d2.unit_id, Some(U_STREET_A));
+}
+
+#[test]
+fn dispatch_refusals() {
+    let mut w = World::new();
+    let r = w.submit();
+    assert_eq!(
+        invalid_from(&w.err(&r, &grid_worker(), dispatch(U_GRID_A1_1))),
+        Status::Submitted
+    );
+    let a = w.ok(&r, &community_staff(), accept(CAT_GARBAGE)); // grid level
+    assert_eq!(
+        w.err(&a, &member_of_team(), dispatch(U_GRID_A1_1)),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    // Community staff are not the grid level's dispatcher.
+    assert_eq!(
+        w.err(&a, &community_staff(), dispatch(U_GRID_A1_1)),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    assert_eq!(
+        w.err(&a, &grid_worker_b(), dispatch(U_GRID_A1_1)),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let none = Command::Dispatch { unit_id: None };
+    assert_eq!(
+        fields_of(&w.err(&a, &grid_worker(), none)),
+        vec![("unit_id".into(), "required")]
+    );
+    assert_eq!(
+        fields_of(&w.err(&a, &grid_worker(), dispatch(UnitId(999)))),
+        vec![("unit_id".into(), "unknown")]
+    );
+    assert_eq!(
+        fields_of(&w.err(&a, &grid_worker(), dispatch(U_COMM_A1))),
+        vec![("unit_id".into(), "wrong_level")]
+    );
+    let c = w.ok(
+        &r,
+        &community_staff(),
+        Command::Accept {
+            category_id: Some(CAT_GARBAGE),
+            tier: None,
+            urgent: None,
+            level: Some(Level::Community),
+        },
+    );
+    assert_eq!(
+        fields_of(&w.err(&c, &community_staff(), dispatch(U_COMM_B1))),
+        vec![("unit_id".into(), "outside_area")]
+    );
+    assert_eq!(
+        fields_of(&w.err(&c, &community_staff(), dispatch(U_INACTIVE))),
+        vec![("unit_id".into(), "inactive")]
+    );
+    assert!(w.run(&c, &community_staff(), dispatch(U_TEAM_A1)).is_ok());
+}
+
+#[test]
+fn return_sends_it_back_to_the_dispatcher() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    let x = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Return {
+            reason: reason("不属于本网格"),
+        },
+    );
+    assert_eq!(
+        (x.status, x.unit_id, x.claimed_by),
+        (Status::Accepted, None, None)
+    );
+    let r = w.submit();
+    let r = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    let r = w.ok(&r, &grid_worker(), dispatch(U_GRID_A1_1));
+    let x = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Return {
+            reason: reason("重复"),
+        },
+    );
+    assert_eq!(x.status, Status::Accepted);
+    let again = w.ok(&x, &grid_worker(), dispatch(U_GRID_A1_1));
+    assert_eq!(again.status, Status::Dispatched);
+}
+
+#[test]
+fn return_refusals() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), Command::Return { reason: None })),
+        vec![("reason".into(), "required")]
+    );
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &grid_worker(),
+            Command::Return {
+                reason: Some("长".repeat(501))
+            }
+        )),
+        vec![("reason".into(), "too_long")]
+    );
+    // Someone outside the assigned unit.
+    assert_eq!(
+        w.err(
+            &r,
+            &community_staff(),
+            Command::Return {
+                reason: reason("x")
+            }
+        ),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    assert_eq!(
+        w.err(
+            &r,
+            &volunteer_grid(),
+            Command::Return {
+                reason: reason("x")
+            }
+        ),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    let s = w.submit();
+    assert_eq!(
+        invalid_from(&w.err(
+            &s,
+            &grid_worker(),
+            Command::Return {
+                reason: reason("x")
+            }
+        )),
+        Status::Submitted
+    );
+}
+
+// ---------------------------------------------------------------- claim / note / resolve
+
+#[test]
+fn claim_by_members_of_a_team_inside_the_unit() {
+    let mut w = World::new();
+    let r = w.submit();
+    let r = w.ok(
+        &r,
+        &community_staff(),
+        Command::Accept {
+            category_id: Some(CAT_GARBAGE),
+            tier: Some(Tier::Minor),
+            urgent: None,
+            level: None,
+        },
+    );
+    let r = w.ok(&r, &community_staff(), dispatch(U_COMM_A1));
+    let c = w.ok(&r, &member_of_team(), Command::Claim {});
+    assert_eq!(c.claimed_by, Some(PersonId(500)));
+}
+
+#[test]
+fn claim_refusals() {
+    let mut w = World::new();
+    let r = w.submit();
+    let r = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    assert_eq!(
+        invalid_from(&w.err(&r, &volunteer_grid(), Command::Claim {})),
+        Status::Accepted
+    );
+    let r = w.ok(&r, &grid_worker(), dispatch(U_GRID_A1_1));
+    assert_eq!(
+        w.err(&r, &member_of_team(), Command::Claim {}),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    assert_eq!(
+        w.err(&r, &resident(), Command::Claim {}),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    let c = w.ok(&r, &volunteer_grid(), Command::Claim {});
+    assert_eq!(
+        invalid_from(&w.err(&c, &grid_worker(), Command::Claim {})),
+        Status::Claimed
+    );
+}
+
+#[test]
+fn note_records_progress_and_contact() {
+    let mut w = World::new();
+    let r = w.submit();
+    let r = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    let r = w.ok(&r, &grid_worker(), dispatch(U_GRID_A1_1));
+    let r = w.ok(&r, &volunteer_grid(), Command::Claim {});
+    let first = r.responded_at;
+    let n = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Note {
+            text: reason("已上门"),
+            contact_made: Some(true),
+        },
+    );
+    assert_eq!(
+        n.responded_at, first,
+        "the first response stays the response"
+    );
+    assert_eq!(n.version, r.version + 1);
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &volunteer_grid(),
+            Command::Note {
+                text: None,
+                contact_made: None
+            }
+        )),
+        vec![("text".into(), "required")]
+    );
+    assert_eq!(
+        w.err(
+            &r,
+            &member_of_team(),
+            Command::Note {
+                text: reason("x"),
+                contact_made: None
+            }
+        ),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let s = w.submit();
+    assert_eq!(
+        invalid_from(&w.err(
+            &s,
+            &volunteer_grid(),
+            Command::Note {
+                text: reason("x"),
+                contact_made: None
+            }
+        )),
+        Status::Submitted
+    );
+}
+
+#[test]
+fn resolve_refusals() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    let bad = Command::Resolve {
+        summary: None,
+        evidence: vec![Attachment {
+            id: "a".repeat(64),
+            name: "".into(),
+        }],
+        cost_fen: Some(-1),
+    };
+    let f = fields_of(&w.err(&r, &volunteer_grid(), bad));
+    assert!(f.contains(&("summary".into(), "required")));
+    assert!(f.contains(&("evidence[0].id".into(), "unknown")));
+    assert!(f.contains(&("evidence[0].name".into(), "required")));
+    assert!(f.contains(&("cost_fen".into(), "out_of_range")));
+    assert_eq!(
+        w.err(&r, &member_of_team(), resolve()),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let x = w.ok(&r, &grid_worker(), resolve());
+    assert_eq!(
+        invalid_from(&w.err(&x, &volunteer_grid(), resolve())),
+        Status::Resolved
+    );
+    // With a known attachment it goes through.
+    w.facts.attachments.insert("b".repeat(64));
+    let ok = Command::Resolve {
+        summary: reason("done"),
+        evidence: vec![Attachment {
+            id: "b".repeat(64),
+            name: "after.jpg".into(),
+        }],
+        cost_fen: None,
+    };
+    assert!(w.run(&r, &volunteer_grid(), ok).is_ok());
+}
+
+// ---------------------------------------------------------------- verify
+
+#[test]
+fn failed_verification_sends_it_back_for_rework() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    let r = w.ok(&r, &volunteer_grid(), resolve());
+    let x = w.ok(&r, &verifier(), verify(false));
+    assert_eq!(
+        (x.status, x.rework_count, x.claimed_by),
+        (Status::Claimed, 1, Some(PersonId(501)))
+    );
+}
+
+#[test]
+fn verify_refusals() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    assert_eq!(
+        invalid_from(&w.err(&r, &verifier(), verify(true))),
+        Status::Claimed
+    );
+    let r = w.ok(&r, &volunteer_grid(), resolve());
+    assert_eq!(
+        w.err(&r, &grid_worker(), verify(true)),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    assert_eq!(
+        w.err(&r, &verifier_b(), verify(true)),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &verifier(),
+            Command::Verify {
+                passed: None,
+                reason: None
+            }
+        )),
+        vec![("passed".into(), "required")]
+    );
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &verifier(),
+            Command::Verify {
+                passed: Some(false),
+                reason: None
+            }
+        )),
+        vec![("reason".into(), "required")]
+    );
+    // The handler may not verify their own work, even when they also hold the verifier role.
+    let both = person(
+        501,
+        "志愿者甲",
+        vec![
+            g(Role::Volunteer, Scope::Unit(U_GRID_A1_1)),
+            g(Role::Verifier, Scope::Area(COMM_A1)),
+        ],
+    );
+    assert_eq!(
+        w.err(&r, &both, verify(true)),
+        CoreError::Forbidden(Denial::SelfVerification)
+    );
+}
+
+// ---------------------------------------------------------------- rate / close
+
+#[test]
+fn rating_closes_or_reopens() {
+    let mut w = World::new();
+    let r = verified(&mut w);
+    let c = w.ok(
+        &r,
+        &resident(),
+        rate(true, Satisfaction::BasicallySatisfied),
+    );
+    assert_eq!(c.status, Status::Closed);
+    let reopened = w.ok(&r, &resident(), rate(true, Satisfaction::Unsatisfied));
+    assert_eq!(
+        (reopened.status, reopened.rework_count, reopened.claimed_by),
+        (Status::Dispatched, 1, None)
+    );
+    let not_resolved = w.ok(&r, &resident(), rate(false, Satisfaction::Satisfied));
+    assert_eq!(not_resolved.status, Status::Dispatched);
+    // Staff recording a follow-up call.
+    let call = w.ok(&r, &community_staff(), rate(true, Satisfaction::Satisfied));
+    assert_eq!(call.rating.map(|x| x.via), Some(RatedVia::FollowUpCall));
+    // The reopened request goes round again.
+    let again = w.ok(&reopened, &volunteer_grid(), Command::Claim {});
+    assert_eq!(again.status, Status::Claimed);
+}
+
+#[test]
+fn rate_refusals() {
+    let mut w = World::new();
+    let r = verified(&mut w);
+    assert_eq!(
+        w.err(&r, &other_resident(), rate(true, Satisfaction::Satisfied)),
+        CoreError::Forbidden(Denial::NotRequester)
+    );
+    assert_eq!(
+        w.err(
+            &r,
+            &community_staff_b(),
+            rate(true, Satisfaction::Satisfied)
+        ),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let bad = Command::Rate {
+        resolved: None,
+        satisfaction: None,
+        comment: Some("长".repeat(501)),
+    };
+    assert_eq!(
+        fields_of(&w.err(&r, &resident(), bad)),
+        vec![
+            ("resolved".into(), "required"),
+            ("satisfaction".into(), "required"),
+            ("comment".into(), "too_long")
+        ]
+    );
+    let c = w.ok(&r, &resident(), rate(true, Satisfaction::Satisfied));
+    assert_eq!(
+        invalid_from(&w.err(&c, &resident(), rate(true, Satisfaction::Satisfied))),
+        Status::Closed
+    );
+}
+
+#[test]
+fn close_waits_for_the_rating_window() {
+    let mut w = World::new();
+    let r = verified(&mut w);
+    assert_eq!(
+        w.err(&r, &Actor::System, Command::Close {}),
+        CoreError::Conflict(Conflict::RatingWindowOpen)
+    );
+    w.now += Duration::days(7);
+    let c = w.ok(&r, &Actor::System, Command::Close {});
+    assert_eq!((c.status, c.rating.clone()), (Status::Closed, None));
+    assert_eq!(
+        w.err(&r, &resident(), Command::Close {}),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    let a = w.ok(&r, &admin(), Command::Close {});
+    assert_eq!(a.status, Status::Closed);
+    assert_eq!(
+        invalid_from(&w.err(&c, &Actor::System, Command::Close {})),
+        Status::Closed
+    );
+}
+
+// ---------------------------------------------------------------- escalate
+
+#[test]
+fn escalation_climbs_the_four_levels() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    let c = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Escalate {
+            reason: reason("网格无法解决"),
+        },
+    );
+    assert_eq!(
+        (c.status, c.level, c.unit_id, c.escalation_count),
+        (Status::Accepted, Level::Community, None, 1)
+    );
+    let c = w.ok(&c, &community_staff(), dispatch(U_COMM_A1));
+    let s = w.ok(
+        &c,
+        &community_staff(),
+        Command::Escalate {
+            reason: reason("需街道协调"),
+        },
+    );
+    assert_eq!(s.level, Level::Street);
+    let d = w.ok(&s, &street_staff(), dispatch(U_DEPT_HOUSING));
+    // The department it was dispatched to may escalate it too.
+    let top = w.ok(
+        &d,
+        &dept_staff(),
+        Command::Escalate {
+            reason: reason("需区级统筹"),
+        },
+    );
+    assert_eq!(top.level, Level::District);
+    assert_eq!(
+        w.err(
+            &top,
+            &admin(),
+            Command::Escalate {
+                reason: reason("x")
+            }
+        ),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    let top_dispatched = w.ok(&top, &admin(), dispatch(U_DISTRICT));
+    let t = person(
+        901,
+        "x",
+        vec![
+            g(Role::StreetStaff, Scope::Area(DISTRICT)),
+            g(Role::GridWorker, Scope::Area(DISTRICT)),
+        ],
+    );
+    assert_eq!(
+        w.err(
+            &top_dispatched,
+            &t,
+            Command::Escalate {
+                reason: reason("x")
+            }
+        ),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+}
+
+#[test]
+fn escalate_refusals() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), Command::Escalate { reason: None })),
+        vec![("reason".into(), "required")]
+    );
+    assert_eq!(
+        w.err(
+            &r,
+            &community_staff(),
+            Command::Escalate {
+                reason: reason("x")
+            }
+        ),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let s = w.submit();
+    assert_eq!(
+        invalid_from(&w.err(
+            &s,
+            &grid_worker(),
+            Command::Escalate {
+                reason: reason("x")
+            }
+        )),
+        Status::Submitted
+    );
+    // At the district the request cannot go higher.
+    let mut top = r.clone();
+    top.level = Level::District;
+    top.status = Status::Accepted;
+    let district_grid_worker = person(
+        902,
+        "x",
+        vec![
+            g(Role::DistrictAdmin, Scope::Area(DISTRICT)),
+            g(Role::GridWorker, Scope::Area(DISTRICT)),
+        ],
+    );
+    let _ = district_grid_worker;
+    let d = person(
+        903,
+        "x",
+        vec![g(Role::DepartmentStaff, Scope::Unit(U_DISTRICT))],
+    );
+    top.unit_id = Some(U_DISTRICT);
+    top.status = Status::Dispatched;
+    assert_eq!(
+        w.err(
+            &top,
+            &d,
+            Command::Escalate {
+                reason: reason("x")
+            }
+        ),
+        CoreError::Conflict(Conflict::TopLevel)
+    );
+}
+
+// ---------------------------------------------------------------- suspend / resume
+
+fn suspend(approver: i64) -> Command {
+    Command::Suspend {
+        reason: reason("需等待管网改造"),
+        approver_id: Some(PersonId(approver)),
+    }
+}
+
+fn with_approvers(w: &mut World) {
+    for a in [
+        community_staff(),
+        community_staff_b(),
+        street_staff(),
+        admin(),
+        resident(),
+    ] {
+        if let Actor::Person(p) = a {
+            w.facts.persons.insert(p.id, p);
+        }
+    }
+}
+
+#[test]
+fn suspend_and_resume_return_to_the_previous_state() {
+    let mut w = World::new();
+    with_approvers(&mut w);
+    let r = claimed(&mut w);
+    let s = w.ok(&r, &grid_worker(), suspend(300));
+    assert_eq!(
+        (s.status, s.suspended_from),
+        (Status::Suspended, Some(Status::Claimed))
+    );
+    let back = w.ok(&s, &grid_worker(), Command::Resume {});
+    assert_eq!(
+        (back.status, back.suspended_from, back.claimed_by),
+        (Status::Claimed, None, r.claimed_by)
+    );
+    let d = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Return {
+            reason: reason("x"),
+        },
+    );
+    let d = w.ok(&d, &grid_worker(), dispatch(U_GRID_A1_1));
+    let s = w.ok(&d, &grid_worker(), suspend(300));
+    assert_eq!(
+        w.ok(&s, &grid_worker(), Command::Resume {}).status,
+        Status::Dispatched
+    );
+}
+
+#[test]
+fn suspend_and_resume_refusals() {
+    let mut w = World::new();
+    with_approvers(&mut w);
+    let r = claimed(&mut w);
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &grid_worker(),
+            Command::Suspend {
+                reason: None,
+                approver_id: None
+            }
+        )),
+        vec![
+            ("reason".into(), "required"),
+            ("approver_id".into(), "required")
+        ]
+    );
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), suspend(4242))),
+        vec![("approver_id".into(), "unknown")]
+    );
+    assert_eq!(
+        fields_of(&w.err(&r, &grid_worker(), suspend(200))),
+        vec![("approver_id".into(), "not_allowed")]
+    );
+    // The approver must be staff of the level above, in this area.
+    assert_eq!(
+        w.err(&r, &grid_worker(), suspend(301)),
+        CoreError::Forbidden(Denial::ApproverNotAllowed)
+    );
+    assert_eq!(
+        w.err(&r, &grid_worker(), suspend(400)),
+        CoreError::Forbidden(Denial::ApproverNotAllowed)
+    );
+    assert_eq!(
+        w.err(&r, &grid_worker(), suspend(100)),
+        CoreError::Forbidden(Denial::ApproverNotAllowed)
+    );
+    assert_eq!(
+        w.err(&r, &volunteer_grid(), suspend(300)),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    assert_eq!(
+        w.err(&r, &grid_worker_b(), suspend(300)),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let s = w.submit();
+    assert_eq!(
+        invalid_from(&w.err(&s, &grid_worker(), suspend(300))),
+        Status::Submitted
+    );
+    assert_eq!(
+        invalid_from(&w.err(&r, &grid_worker(), Command::Resume {})),
+        Status::Claimed
+    );
+    let x = w.ok(&r, &grid_worker(), suspend(300));
+    assert_eq!(
+        invalid_from(&w.err(&x, &volunteer_grid(), Command::Claim {})),
+        Status::Suspended
+    );
+    assert_eq!(
+        w.err(&x, &grid_worker_b(), Command::Resume {}),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+}
+
+// ---------------------------------------------------------------- supervise
+
+#[test]
+fn supervise_marks_any_open_request() {
+    let mut w = World::new();
+    let r = w.submit();
+    let s = w.ok(
+        &r,
+        &supervisor(),
+        Command::Supervise {
+            order: reason("限期三日内办结"),
+        },
+    );
+    assert_eq!(
+        (s.status, s.supervised, s.supervision_count),
+        (Status::Submitted, true, 1)
+    );
+    let s = w.ok(
+        &s,
+        &Actor::System,
+        Command::Supervise {
+            order: reason("超时自动督办"),
+        },
+    );
+    assert_eq!(s.supervision_count, 2);
+    let v = verified(&mut w);
+    assert_eq!(
+        w.ok(&v, &admin(), Command::Supervise { order: reason("x") })
+            .status,
+        Status::Verified
+    );
+}
+
+#[test]
+fn supervise_refusals() {
+    let mut w = World::new();
+    let r = w.submit();
+    assert_eq!(
+        fields_of(&w.err(&r, &supervisor(), Command::Supervise { order: None })),
+        vec![("order".into(), "required")]
+    );
+    assert_eq!(
+        w.err(
+            &r,
+            &grid_worker(),
+            Command::Supervise { order: reason("x") }
+        ),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+    let local = person(701, "x", vec![g(Role::Supervisor, Scope::Area(STREET_B))]);
+    assert_eq!(
+        w.err(&r, &local, Command::Supervise { order: reason("x") }),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    let v = verified(&mut w);
+    let c = w.ok(&v, &resident(), rate(true, Satisfaction::Satisfied));
+    assert_eq!(
+        invalid_from(&w.err(&c, &supervisor(), Command::Supervise { order: reason("x") })),
+        Status::Closed
+    );
+}
+
+#[test]
+fn the_system_may_run_only_its_own_commands() {
+    let mut w = World::new();
+    let r = w.submit();
+    assert_eq!(
+        w.err(&r, &Actor::System, accept(CAT_GARBAGE)),
+        CoreError::Forbidden(Denial::RoleNotAllowed)
+    );
+}
+
+#[test]
+fn every_command_has_a_start_state_and_a_policy_row() {
+    use crate::command::allowed_from;
+    use crate::policy::{CommandKind, POLICY};
+    for k in CommandKind::ALL {
+        assert_eq!(CommandKind::parse(k.as_str()), Some(k));
+        if k != CommandKind::Submit {
+            assert!(!allowed_from(k).is_empty(), "{k:?}");
+        }
+        if k != CommandKind::Close {
+            assert!(
+                POLICY.iter().any(|r| r.command == k),
+                "{k:?} has no policy row"
+            );
+        }
+    }
+    // Terminal states allow nothing.
+    for k in CommandKind::ALL {
+        assert!(!allowed_from(k).contains(&Status::Closed));
+        assert!(!allowed_from(k).contains(&Status::Rejected));
+    }
+}
+
+#[test]
+fn person_struct_round_trips_through_json() {
+    let p = Person {
+        id: PersonId(1),
+        name: "x".into(),
+        phone: None,
+        grants: vec![g(Role::Member, Scope::Unit(UnitId(2)))],
+    };
+    let v = serde_json::to_value(&p).unwrap_or_default();
+    assert_eq!(v["grants"][0]["role"], "member");
+    assert_eq!(v["grants"][0]["scope"]["unit"], 2);
+}
