@@ -1,1 +1,290 @@
+//! redgrid-store: persistence for redgrid.
+//!
+//! One [`Store`] trait with two backends, SQLite (the embedded default) and PostgreSQL. Both share one
+//! body of code (`common.rs`, compiled once per backend with that backend's concrete types) and keep
+//! their own migrations under `migrations/<backend>/` with equal version numbers.
+//!
+//! Every command is one transaction that appends exactly one event and writes the request's new
+//! projection; a refused command writes nothing. The store never decides: the core does, through
+//! the closure handed to [`Store::execute`], inside the transaction.
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redgrid_core::area::{Area, Level};
+use redgrid_core::catalogue::{CategoryClass, CategoryItem, Tier};
+use redgrid_core::command::{Decision, NewContact, SubmitDecision};
+use redgrid_core::directory::Directory;
+use redgrid_core::error::CoreError;
+use redgrid_core::ids::*;
+use redgrid_core::person::{Grant, Person};
+use redgrid_core::request::{Channel, Event, Request, Status};
+use redgrid_core::unit::{Unit, UnitKind};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+mod migrate;
+pub mod postgres;
+pub mod service;
+pub mod sqlite;
+pub mod testing;
+
+pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
+pub use service::Service;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The domain refused (not found, illegal transition, forbidden, invalid, conflict).
+    #[error("{0}")]
+    Core(#[from] CoreError),
+    /// The database failed. Never shown to clients in detail.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Stored data does not make sense (bad enum text, broken JSON, events that do not replay).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// A failure injected by a test (see [`FailPoint`]).
+    #[error("injected failure at {0:?}")]
+    Injected(FailPoint),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Places where tests can make a write transaction fail on purpose, to prove it leaves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailPoint {
+    /// After the event row is written, before the projection is.
+    AfterEventWrite,
+}
+
+/// A new area.
+#[derive(Debug, Clone)]
+pub struct NewArea {
+    pub parent_id: Option<AreaId>,
+    pub kind: Level,
+    pub code: String,
+    pub name: String,
+}
+
+/// A new unit.
+#[derive(Debug, Clone)]
+pub struct NewUnit {
+    pub name: String,
+    pub kind: UnitKind,
+    pub area_id: AreaId,
+    pub level: Level,
+    pub parent_id: Option<UnitId>,
+}
+
+/// A new person with their grants.
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    pub name: String,
+    pub phone: Option<String>,
+    pub grants: Vec<Grant>,
+}
+
+/// A new catalogue class.
+#[derive(Debug, Clone)]
+pub struct NewClass {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub sort: i32,
+}
+
+/// A new catalogue item, or the new values of an existing one.
+#[derive(Debug, Clone)]
+pub struct ItemFields {
+    pub class_id: ClassId,
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub default_tier: Tier,
+    pub default_level: Level,
+    pub active: bool,
+    pub sort: i32,
+}
+
+/// Which requests to list. Every set field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub statuses: Vec<Status>,
+    pub level: Option<Level>,
+    pub unit_id: Option<UnitId>,
+    /// A subtree of the area tree, as the column of its level and the area's id.
+    pub area: Option<(Level, AreaId)>,
+    pub category_id: Option<CategoryId>,
+    pub tier: Option<Tier>,
+    pub channel: Option<Channel>,
+    pub requester_id: Option<PersonId>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Text that must appear in the description.
+    pub text: Option<String>,
+    /// Only ids below this one (the cursor: lists run newest first).
+    pub before_id: Option<RequestId>,
+}
+
+/// What an idempotency key was used for before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub body_hash: String,
+    pub request_id: RequestId,
+}
+
+/// A stored attachment's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentMeta {
+    pub id: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// The idempotency key of a submission, scoped to who sent it.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// `p:<person id>` or `system`.
+    pub actor_key: String,
+    pub key: String,
+    pub body_hash: String,
+}
+
+/// The decision function handed to [`Store::execute`]: it sees the current projection, inside the
+/// transaction, and returns the decision or a refusal.
+pub type Decide<'a> = &'a (dyn Fn(&Request) -> Result<Decision, CoreError> + Send + Sync);
+
+/// Storage for one district.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Applies any migrations not yet applied. Returns the versions applied now.
+    async fn migrate(&self) -> Result<Vec<i64>>;
+    /// The versions applied so far.
+    async fn applied_migrations(&self) -> Result<Vec<i64>>;
+
+    // ---- the directory
+    async fn load_directory(&self) -> Result<Directory>;
+    async fn create_area(&self, new: NewArea) -> Result<Area>;
+    async fn create_unit(&self, new: NewUnit) -> Result<Unit>;
+    async fn create_class(&self, new: NewClass) -> Result<CategoryClass>;
+    async fn create_item(&self, fields: ItemFields) -> Result<CategoryItem>;
+    async fn update_item(&self, id: CategoryId, fields: ItemFields) -> Result<CategoryItem>;
+
+    // ---- people
+    async fn create_person(&self, new: NewPerson) -> Result<Person>;
+    async fn person(&self, id: PersonId) -> Result<Option<Person>>;
+    /// Stores a demo token (hashed) for a person.
+    async fn add_demo_token(&self, person: PersonId, token: &str) -> Result<()>;
+    async fn delete_demo_tokens(&self) -> Result<()>;
+    async fn person_by_demo_token(&self, token: &str) -> Result<Option<Person>>;
+    async fn count_people(&self) -> Result<i64>;
+
+    // ---- requests
+    /// Files a request: writes the projection and its first event (and the requester's contact and
+    /// the idempotency key, when given) in one transaction.
+    async fn submit(
+        &self,
+        decision: SubmitDecision,
+        at: DateTime<Utc>,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Request>;
+    /// Looks up an idempotency key.
+    async fn idempotency(&self, actor_key: &str, key: &str) -> Result<Option<IdempotencyRecord>>;
+    /// Runs one command: in one transaction, reads the request, asks `decide`, appends the event and
+    /// writes the new projection. Nothing is written when `decide` refuses.
+    async fn execute(
+        &self,
+        id: RequestId,
+        at: DateTime<Utc>,
+        decide: Decide<'_>,
+    ) -> Result<(Request, Event)>;
+    async fn request(&self, id: RequestId) -> Result<Option<Request>>;
+    async fn events(&self, id: RequestId) -> Result<Vec<Event>>;
+    async fn list(&self, filter: &ListFilter, limit: i64) -> Result<Vec<Request>>;
+    async fn count(&self, filter: &ListFilter) -> Result<i64>;
+    /// Which of these request ids exist.
+    async fn existing_requests(&self, ids: &[RequestId]) -> Result<HashSet<RequestId>>;
+    /// Request ids in ascending order, after `after`, for walking every request.
+    async fn request_ids(&self, after: Option<RequestId>, limit: i64) -> Result<Vec<RequestId>>;
+
+    // ---- attachments
+    async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta>;
+    async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>>;
+    async fn existing_attachments(&self, ids: &[String]) -> Result<HashSet<String>>;
+
+    // ---- testing
+    /// Makes the next write transactions fail at `point` (None to stop).
+    fn inject_failure(&self, point: Option<FailPoint>);
+    /// Writes raw SQL (tests and `redgrid check` fixtures only).
+    async fn execute_raw(&self, sql: &str) -> Result<u64>;
+}
+
+/// Opens the store a URL names: `sqlite://PATH` (created if missing) or `postgres://…`. Runs the
+/// migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Arc::new(postgres::PgStore::connect(url).await?)
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?)
+        } else {
+            return Err(StoreError::Corrupt(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+            )));
+        };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The SHA-256 of some bytes, in lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        use std::fmt::Write;
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A new contact's identity in the people table: found by phone, created when missing.
+pub(crate) fn contact_of(decision: &SubmitDecision) -> Option<&NewContact> {
+    decision.contact.as_ref()
+}
+
+/// The columns of the `requests` table, in the order `common.rs` reads and writes them.
+macro_rules! request_columns {
+    () => {
+        "id, status, channel, description, requester_id, submitted_by, area_id, street_id, \
+         community_id, grid_id, address, lat, lon, attachments, category_id, tier, urgent, level, \
+         unit_id, claimed_by, suspended_from, supervised, supervision_count, rework_count, \
+         escalation_count, respond_due_at, resolve_due_at, responded_at, resolved_at, verified_at, \
+         closed_at, resolution, cost_fen, rating_resolved, rating_satisfaction, rating_comment, \
+         rating_via, reject_code, duplicate_of, created_at, updated_at, version"
+    };
+}
+pub(crate) use request_columns;

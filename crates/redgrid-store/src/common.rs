@@ -1,0 +1,865 @@
+// The body of both backends. `sqlite.rs` and `postgres.rs` each `include!` this file after defining:
+//   type Db (the sqlx database), type This (the store struct), const BACKEND, const MIGRATIONS,
+//   const SQL_LOCK_REQUEST, const SQL_NEXT_REQUEST_ID, const SQL_TEXT_MATCH, const SQL_MIGRATION_LOCK,
+//   and the inherent methods read_pool(), write_pool(), begin_write() and fail_point().
+// Written once, compiled twice with concrete types: no generic trait-bound puzzles, one behaviour.
+
+use crate::{
+    AttachmentMeta, Backend, Decide, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields,
+    ListFilter, NewArea, NewClass, NewPerson, NewUnit, Result, Store, StoreError,
+    request_columns,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redgrid_core::area::{Area, Level};
+use redgrid_core::catalogue::{CategoryClass, CategoryItem, Tier};
+use redgrid_core::command::SubmitDecision;
+use redgrid_core::directory::Directory;
+use redgrid_core::error::{Conflict, CoreError, Entity};
+use redgrid_core::ids::*;
+use redgrid_core::person::{Grant, Person, Role, Scope};
+use redgrid_core::request::{
+    apply, ActorRef, Attachment, Channel, Event, EventBody, Location, RatedVia, Rating,
+    RejectCode, Request, Satisfaction, Status,
+};
+use redgrid_core::unit::{Unit, UnitKind};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+type Conn = <Db as sqlx::Database>::Connection;
+type DbRow = <Db as sqlx::Database>::Row;
+
+const SQL_INSERT_REQUEST: &str = concat!(
+    "INSERT INTO requests (",
+    request_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, \
+     $37, $38, $39, $40, $41, $42)"
+);
+const SQL_UPDATE_REQUEST: &str = concat!(
+    "UPDATE requests SET (",
+    request_columns!(),
+    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, \
+     $37, $38, $39, $40, $41, $42) WHERE id = $1 AND version = $43"
+);
+const SQL_GET_REQUEST: &str = concat!("SELECT ", request_columns!(), " FROM requests WHERE id = $1");
+const SQL_INSERT_EVENT: &str = "INSERT INTO request_events \
+     (request_id, seq, kind, actor_id, actor_role, at, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const SQL_EVENTS: &str = "SELECT request_id, seq, actor_id, actor_role, at, payload \
+     FROM request_events WHERE request_id = $1 ORDER BY seq";
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {value:?}"))
+}
+
+fn parse_enum<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    parse(value).ok_or_else(|| corrupt(what, value))
+}
+
+fn parse_opt<T>(what: &str, value: Option<String>, parse: fn(&str) -> Option<T>) -> Result<Option<T>> {
+    value.map(|v| parse_enum(what, &v, parse)).transpose()
+}
+
+fn reject_code(s: &str) -> Option<RejectCode> {
+    [RejectCode::OutOfScope, RejectCode::Duplicate, RejectCode::NoContent, RejectCode::Other]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+}
+
+fn rated_via(s: &str) -> Option<RatedVia> {
+    [RatedVia::Requester, RatedVia::FollowUpCall]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+}
+
+fn request_from_row(row: &DbRow) -> Result<Request> {
+    let attachments: String = row.try_get("attachments")?;
+    let attachments: Vec<Attachment> = serde_json::from_str(&attachments)
+        .map_err(|e| StoreError::Corrupt(format!("attachments: {e}")))?;
+    let rating = match row.try_get::<Option<bool>, _>("rating_resolved")? {
+        None => None,
+        Some(resolved) => Some(Rating {
+            resolved,
+            satisfaction: parse_enum(
+                "satisfaction",
+                &row.try_get::<Option<String>, _>("rating_satisfaction")?.unwrap_or_default(),
+                Satisfaction::parse,
+            )?,
+            comment: row.try_get("rating_comment")?,
+            via: parse_enum(
+                "rating via",
+                &row.try_get::<Option<String>, _>("rating_via")?.unwrap_or_default(),
+                rated_via,
+            )?,
+        }),
+    };
+    Ok(Request {
+        id: RequestId(row.try_get("id")?),
+        status: parse_enum("status", &row.try_get::<String, _>("status")?, Status::parse)?,
+        channel: parse_enum("channel", &row.try_get::<String, _>("channel")?, Channel::parse)?,
+        description: row.try_get("description")?,
+        requester_id: row.try_get::<Option<i64>, _>("requester_id")?.map(PersonId),
+        submitted_by: row.try_get::<Option<i64>, _>("submitted_by")?.map(PersonId),
+        location: Location {
+            area_id: AreaId(row.try_get("area_id")?),
+            street_id: AreaId(row.try_get("street_id")?),
+            community_id: AreaId(row.try_get("community_id")?),
+            grid_id: row.try_get::<Option<i64>, _>("grid_id")?.map(AreaId),
+            address: row.try_get("address")?,
+            lat: row.try_get("lat")?,
+            lon: row.try_get("lon")?,
+        },
+        attachments,
+        category_id: row.try_get::<Option<i64>, _>("category_id")?.map(CategoryId),
+        tier: parse_opt("tier", row.try_get("tier")?, Tier::parse)?,
+        urgent: row.try_get("urgent")?,
+        level: parse_enum("level", &row.try_get::<String, _>("level")?, Level::parse)?,
+        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+        claimed_by: row.try_get::<Option<i64>, _>("claimed_by")?.map(PersonId),
+        suspended_from: parse_opt("status", row.try_get("suspended_from")?, Status::parse)?,
+        supervised: row.try_get("supervised")?,
+        supervision_count: row.try_get("supervision_count")?,
+        rework_count: row.try_get("rework_count")?,
+        escalation_count: row.try_get("escalation_count")?,
+        respond_due_at: row.try_get("respond_due_at")?,
+        resolve_due_at: row.try_get("resolve_due_at")?,
+        responded_at: row.try_get("responded_at")?,
+        resolved_at: row.try_get("resolved_at")?,
+        verified_at: row.try_get("verified_at")?,
+        closed_at: row.try_get("closed_at")?,
+        resolution: row.try_get("resolution")?,
+        cost_fen: row.try_get("cost_fen")?,
+        rating,
+        reject_code: parse_opt("reject code", row.try_get("reject_code")?, reject_code)?,
+        duplicate_of: row.try_get::<Option<i64>, _>("duplicate_of")?.map(RequestId),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+/// Binds the 42 projection columns in `request_columns!()` order.
+fn bind_request<'q>(
+    q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+    r: &Request,
+) -> Result<sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>> {
+    let attachments = serde_json::to_string(&r.attachments)
+        .map_err(|e| StoreError::Corrupt(format!("attachments: {e}")))?;
+    let rating = r.rating.as_ref();
+    Ok(q.bind(r.id.0)
+        .bind(r.status.as_str())
+        .bind(r.channel.as_str())
+        .bind(r.description.clone())
+        .bind(r.requester_id.map(|x| x.0))
+        .bind(r.submitted_by.map(|x| x.0))
+        .bind(r.location.area_id.0)
+        .bind(r.location.street_id.0)
+        .bind(r.location.community_id.0)
+        .bind(r.location.grid_id.map(|x| x.0))
+        .bind(r.location.address.clone())
+        .bind(r.location.lat)
+        .bind(r.location.lon)
+        .bind(attachments)
+        .bind(r.category_id.map(|x| x.0))
+        .bind(r.tier.map(|t| t.as_str()))
+        .bind(r.urgent)
+        .bind(r.level.as_str())
+        .bind(r.unit_id.map(|x| x.0))
+        .bind(r.claimed_by.map(|x| x.0))
+        .bind(r.suspended_from.map(|s| s.as_str()))
+        .bind(r.supervised)
+        .bind(r.supervision_count)
+        .bind(r.rework_count)
+        .bind(r.escalation_count)
+        .bind(r.respond_due_at)
+        .bind(r.resolve_due_at)
+        .bind(r.responded_at)
+        .bind(r.resolved_at)
+        .bind(r.verified_at)
+        .bind(r.closed_at)
+        .bind(r.resolution.clone())
+        .bind(r.cost_fen)
+        .bind(rating.map(|x| x.resolved))
+        .bind(rating.map(|x| x.satisfaction.as_str()))
+        .bind(rating.and_then(|x| x.comment.clone()))
+        .bind(rating.map(|x| x.via.as_str()))
+        .bind(r.reject_code.map(|c| c.as_str()))
+        .bind(r.duplicate_of.map(|x| x.0))
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .bind(r.version))
+}
+
+async fn insert_event(conn: &mut Conn, e: &Event) -> Result<()> {
+    let payload =
+        serde_json::to_string(&e.body).map_err(|err| StoreError::Corrupt(format!("event: {err}")))?;
+    sqlx::query(SQL_INSERT_EVENT)
+        .bind(e.request_id.0)
+        .bind(e.seq)
+        .bind(e.body.kind())
+        .bind(e.actor.person_id.map(|p| p.0))
+        .bind(e.actor.role.map(|r| r.as_str()))
+        .bind(e.at)
+        .bind(payload)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+fn event_from_row(row: &DbRow) -> Result<Event> {
+    let payload: String = row.try_get("payload")?;
+    let body: EventBody = serde_json::from_str(&payload)
+        .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+    Ok(Event {
+        request_id: RequestId(row.try_get("request_id")?),
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        actor: ActorRef {
+            person_id: row.try_get::<Option<i64>, _>("actor_id")?.map(PersonId),
+            role: parse_opt("role", row.try_get("actor_role")?, Role::parse)?,
+        },
+        body,
+    })
+}
+
+async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
+    let Some(row) = sqlx::query("SELECT id, name, phone FROM people WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rows = sqlx::query("SELECT role, area_id, unit_id FROM grants WHERE person_id = $1 ORDER BY role")
+        .bind(id.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut grants = Vec::with_capacity(rows.len());
+    for g in rows {
+        let role = parse_enum("role", &g.try_get::<String, _>("role")?, Role::parse)?;
+        let scope = match (
+            g.try_get::<Option<i64>, _>("area_id")?,
+            g.try_get::<Option<i64>, _>("unit_id")?,
+        ) {
+            (Some(a), None) => Scope::Area(AreaId(a)),
+            (None, Some(u)) => Scope::Unit(UnitId(u)),
+            _ => return Err(StoreError::Corrupt(format!("grant of person {id} has no single scope"))),
+        };
+        grants.push(Grant { role, scope });
+    }
+    Ok(Some(Person {
+        id,
+        name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        grants,
+    }))
+}
+
+async fn insert_person(conn: &mut Conn, name: &str, phone: Option<&str>, at: DateTime<Utc>) -> Result<PersonId> {
+    let row = sqlx::query("INSERT INTO people (name, phone, created_at) VALUES ($1, $2, $3) RETURNING id")
+        .bind(name.to_string())
+        .bind(phone.map(String::from))
+        .bind(at)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(unique_to_conflict)?;
+    Ok(PersonId(row.try_get("id")?))
+}
+
+fn unique_to_conflict(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Core(CoreError::Conflict(Conflict::AlreadyExists))
+        }
+        _ => StoreError::Db(e),
+    }
+}
+
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation())
+}
+
+fn area_from_row(row: &DbRow) -> Result<Area> {
+    Ok(Area {
+        id: AreaId(row.try_get("id")?),
+        parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(AreaId),
+        kind: parse_enum("area kind", &row.try_get::<String, _>("kind")?, Level::parse)?,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+    })
+}
+
+fn unit_from_row(row: &DbRow) -> Result<Unit> {
+    Ok(Unit {
+        id: UnitId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        kind: parse_enum("unit kind", &row.try_get::<String, _>("kind")?, UnitKind::parse)?,
+        area_id: AreaId(row.try_get("area_id")?),
+        level: parse_enum("level", &row.try_get::<String, _>("level")?, Level::parse)?,
+        parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(UnitId),
+        active: row.try_get("active")?,
+    })
+}
+
+fn class_from_row(row: &DbRow) -> Result<CategoryClass> {
+    Ok(CategoryClass {
+        id: ClassId(row.try_get("id")?),
+        code: row.try_get("code")?,
+        name_zh: row.try_get("name_zh")?,
+        name_en: row.try_get("name_en")?,
+        sort: row.try_get("sort")?,
+    })
+}
+
+fn item_from_row(row: &DbRow) -> Result<CategoryItem> {
+    Ok(CategoryItem {
+        id: CategoryId(row.try_get("id")?),
+        class_id: ClassId(row.try_get("class_id")?),
+        code: row.try_get("code")?,
+        name_zh: row.try_get("name_zh")?,
+        name_en: row.try_get("name_en")?,
+        default_tier: parse_enum("tier", &row.try_get::<String, _>("default_tier")?, Tier::parse)?,
+        default_level: parse_enum("level", &row.try_get::<String, _>("default_level")?, Level::parse)?,
+        active: row.try_get("active")?,
+        sort: row.try_get("sort")?,
+    })
+}
+
+const ITEM_COLUMNS: &str = "id, class_id, code, name_zh, name_en, default_tier, default_level, active, sort";
+
+fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
+    if !f.statuses.is_empty() {
+        qb.push(" AND status IN (");
+        let mut sep = qb.separated(", ");
+        for s in &f.statuses {
+            sep.push_bind(s.as_str());
+        }
+        qb.push(")");
+    }
+    if let Some(l) = f.level {
+        qb.push(" AND level = ").push_bind(l.as_str());
+    }
+    if let Some(u) = f.unit_id {
+        qb.push(" AND unit_id = ").push_bind(u.0);
+    }
+    if let Some((level, id)) = f.area {
+        let column = match level {
+            Level::District => None,
+            Level::Street => Some(" AND street_id = "),
+            Level::Community => Some(" AND community_id = "),
+            Level::Grid => Some(" AND grid_id = "),
+        };
+        if let Some(c) = column {
+            qb.push(c).push_bind(id.0);
+        }
+    }
+    if let Some(c) = f.category_id {
+        qb.push(" AND category_id = ").push_bind(c.0);
+    }
+    if let Some(t) = f.tier {
+        qb.push(" AND tier = ").push_bind(t.as_str());
+    }
+    if let Some(c) = f.channel {
+        qb.push(" AND channel = ").push_bind(c.as_str());
+    }
+    if let Some(p) = f.requester_id {
+        qb.push(" AND requester_id = ").push_bind(p.0);
+    }
+    if let Some(t) = f.created_from {
+        qb.push(" AND created_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.created_to {
+        qb.push(" AND created_at < ").push_bind(t);
+    }
+    if let Some(t) = f.updated_from {
+        qb.push(" AND updated_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.updated_to {
+        qb.push(" AND updated_at < ").push_bind(t);
+    }
+    if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        qb.push(SQL_TEXT_MATCH)
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(b) = f.before_id {
+        qb.push(" AND id < ").push_bind(b.0);
+    }
+}
+
+#[async_trait]
+impl Store for This {
+    fn backend(&self) -> Backend {
+        BACKEND
+    }
+
+    async fn migrate(&self) -> Result<Vec<i64>> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS redgrid_migrations (version BIGINT PRIMARY KEY, \
+             name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .execute(self.write_pool())
+        .await?;
+        let mut tx = self.begin_write().await?;
+        if let Some(lock) = SQL_MIGRATION_LOCK {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        let rows = sqlx::query("SELECT version, checksum FROM redgrid_migrations")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut applied = std::collections::HashMap::new();
+        for r in rows {
+            applied.insert(r.try_get::<i64, _>("version")?, r.try_get::<String, _>("checksum")?);
+        }
+        let mut now_applied = Vec::new();
+        for m in MIGRATIONS {
+            let sum = crate::migrate::checksum(m.sql);
+            match applied.get(&m.version) {
+                Some(s) if *s == sum => continue,
+                Some(_) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "migration {} ({}) changed after it was applied",
+                        m.version, m.name
+                    )));
+                }
+                None => {}
+            }
+            sqlx::raw_sql(AssertSqlSafe(m.sql)).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO redgrid_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(sum)
+            .bind(Utc::now().to_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+            now_applied.push(m.version);
+        }
+        tx.commit().await?;
+        Ok(now_applied)
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT version FROM redgrid_migrations ORDER BY version")
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>("version")?)).collect()
+    }
+
+    async fn load_directory(&self) -> Result<Directory> {
+        let mut c = self.read_pool().acquire().await?;
+        let areas = sqlx::query("SELECT id, parent_id, kind, code, name FROM areas")
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(area_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let units = sqlx::query("SELECT id, name, kind, area_id, level, parent_id, active FROM units")
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(unit_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let classes = sqlx::query("SELECT id, code, name_zh, name_en, sort FROM category_classes")
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(class_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let items = sqlx::query(AssertSqlSafe(format!("SELECT {ITEM_COLUMNS} FROM category_items")))
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(item_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Directory::new(areas, units, classes, items))
+    }
+
+    async fn create_area(&self, new: NewArea) -> Result<Area> {
+        let row = sqlx::query(
+            "INSERT INTO areas (parent_id, kind, code, name) VALUES ($1, $2, $3, $4) \
+             RETURNING id, parent_id, kind, code, name",
+        )
+        .bind(new.parent_id.map(|p| p.0))
+        .bind(new.kind.as_str())
+        .bind(new.code)
+        .bind(new.name)
+        .fetch_one(self.write_pool())
+        .await
+        .map_err(unique_to_conflict)?;
+        area_from_row(&row)
+    }
+
+    async fn create_unit(&self, new: NewUnit) -> Result<Unit> {
+        let row = sqlx::query(
+            "INSERT INTO units (name, kind, area_id, level, parent_id, active) VALUES ($1, $2, $3, $4, $5, TRUE) \
+             RETURNING id, name, kind, area_id, level, parent_id, active",
+        )
+        .bind(new.name)
+        .bind(new.kind.as_str())
+        .bind(new.area_id.0)
+        .bind(new.level.as_str())
+        .bind(new.parent_id.map(|p| p.0))
+        .fetch_one(self.write_pool())
+        .await
+        .map_err(unique_to_conflict)?;
+        unit_from_row(&row)
+    }
+
+    async fn create_class(&self, new: NewClass) -> Result<CategoryClass> {
+        let row = sqlx::query(
+            "INSERT INTO category_classes (code, name_zh, name_en, sort) VALUES ($1, $2, $3, $4) \
+             RETURNING id, code, name_zh, name_en, sort",
+        )
+        .bind(new.code)
+        .bind(new.name_zh)
+        .bind(new.name_en)
+        .bind(new.sort)
+        .fetch_one(self.write_pool())
+        .await
+        .map_err(unique_to_conflict)?;
+        class_from_row(&row)
+    }
+
+    async fn create_item(&self, f: ItemFields) -> Result<CategoryItem> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO category_items (class_id, code, name_zh, name_en, default_tier, default_level, active, sort) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {ITEM_COLUMNS}"
+        )))
+        .bind(f.class_id.0)
+        .bind(f.code)
+        .bind(f.name_zh)
+        .bind(f.name_en)
+        .bind(f.default_tier.as_str())
+        .bind(f.default_level.as_str())
+        .bind(f.active)
+        .bind(f.sort)
+        .fetch_one(self.write_pool())
+        .await
+        .map_err(unique_to_conflict)?;
+        item_from_row(&row)
+    }
+
+    async fn update_item(&self, id: CategoryId, f: ItemFields) -> Result<CategoryItem> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE category_items SET class_id = $2, code = $3, name_zh = $4, name_en = $5, \
+             default_tier = $6, default_level = $7, active = $8, sort = $9 WHERE id = $1 RETURNING {ITEM_COLUMNS}"
+        )))
+        .bind(id.0)
+        .bind(f.class_id.0)
+        .bind(f.code)
+        .bind(f.name_zh)
+        .bind(f.name_en)
+        .bind(f.default_tier.as_str())
+        .bind(f.default_level.as_str())
+        .bind(f.active)
+        .bind(f.sort)
+        .fetch_optional(self.write_pool())
+        .await
+        .map_err(unique_to_conflict)?;
+        match row {
+            Some(r) => item_from_row(&r),
+            None => Err(CoreError::NotFound {
+                entity: Entity::Category,
+                id: id.0,
+            }
+            .into()),
+        }
+    }
+
+    async fn create_person(&self, new: NewPerson) -> Result<Person> {
+        let mut tx = self.begin_write().await?;
+        let id = insert_person(&mut tx, &new.name, new.phone.as_deref(), Utc::now()).await?;
+        for g in &new.grants {
+            let (area, unit) = match g.scope {
+                Scope::Area(a) => (Some(a.0), None),
+                Scope::Unit(u) => (None, Some(u.0)),
+            };
+            sqlx::query("INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)")
+                .bind(id.0)
+                .bind(g.role.as_str())
+                .bind(area)
+                .bind(unit)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let person = load_person(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
+        tx.commit().await?;
+        Ok(person)
+    }
+
+    async fn person(&self, id: PersonId) -> Result<Option<Person>> {
+        let mut c = self.read_pool().acquire().await?;
+        load_person(&mut c, id).await
+    }
+
+    async fn add_demo_token(&self, person: PersonId, token: &str) -> Result<()> {
+        sqlx::query("INSERT INTO demo_tokens (token_hash, person_id) VALUES ($1, $2)")
+            .bind(crate::sha256_hex(token.as_bytes()))
+            .bind(person.0)
+            .execute(self.write_pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_demo_tokens(&self) -> Result<()> {
+        sqlx::query("DELETE FROM demo_tokens").execute(self.write_pool()).await?;
+        Ok(())
+    }
+
+    async fn person_by_demo_token(&self, token: &str) -> Result<Option<Person>> {
+        let mut c = self.read_pool().acquire().await?;
+        let row = sqlx::query("SELECT person_id FROM demo_tokens WHERE token_hash = $1")
+            .bind(crate::sha256_hex(token.as_bytes()))
+            .fetch_optional(&mut *c)
+            .await?;
+        match row {
+            Some(r) => load_person(&mut c, PersonId(r.try_get("person_id")?)).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn count_people(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM people")
+            .fetch_one(self.read_pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn submit(
+        &self,
+        decision: SubmitDecision,
+        at: DateTime<Utc>,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Request> {
+        let mut tx = self.begin_write().await?;
+        let mut body = decision.body.clone();
+        if let Some(contact) = crate::contact_of(&decision) {
+            let found = sqlx::query("SELECT id FROM people WHERE phone = $1")
+                .bind(contact.phone.clone())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let id = match found {
+                Some(r) => PersonId(r.try_get("id")?),
+                None => insert_person(&mut tx, &contact.name, Some(&contact.phone), at).await?,
+            };
+            if let EventBody::Submitted { requester_id, .. } = &mut body {
+                *requester_id = Some(id);
+            }
+        }
+        let row = sqlx::query(SQL_NEXT_REQUEST_ID).fetch_one(&mut *tx).await?;
+        let id = RequestId(row.try_get("id")?);
+        let event = Event {
+            request_id: id,
+            seq: 1,
+            at,
+            actor: decision.actor,
+            body,
+        };
+        let request = apply(None, &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        bind_request(sqlx::query(SQL_INSERT_REQUEST), &request)?
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, &event).await?;
+        if self.fail_point().load(Ordering::SeqCst) == 1 {
+            return Err(StoreError::Injected(FailPoint::AfterEventWrite));
+        }
+        if let Some(k) = key {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (actor_key, key, body_hash, request_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(k.actor_key)
+            .bind(k.key)
+            .bind(k.body_hash)
+            .bind(id.0)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    async fn idempotency(&self, actor_key: &str, key: &str) -> Result<Option<IdempotencyRecord>> {
+        let row = sqlx::query(
+            "SELECT body_hash, request_id FROM idempotency_keys WHERE actor_key = $1 AND key = $2",
+        )
+        .bind(actor_key.to_string())
+        .bind(key.to_string())
+        .fetch_optional(self.write_pool())
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some(IdempotencyRecord {
+                body_hash: r.try_get("body_hash")?,
+                request_id: RequestId(r.try_get("request_id")?),
+            })),
+        }
+    }
+
+    async fn execute(&self, id: RequestId, at: DateTime<Utc>, decide: Decide<'_>) -> Result<(Request, Event)> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(SQL_LOCK_REQUEST)
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(CoreError::NotFound {
+                entity: Entity::Request,
+                id: id.0,
+            })?;
+        let current = request_from_row(&row)?;
+        let decision = decide(&current)?;
+        let event = decision.event_for(&current, at);
+        let next = apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        insert_event(&mut tx, &event).await?;
+        if self.fail_point().load(Ordering::SeqCst) == 1 {
+            return Err(StoreError::Injected(FailPoint::AfterEventWrite));
+        }
+        let done = bind_request(sqlx::query(SQL_UPDATE_REQUEST), &next)?
+            .bind(current.version)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(CoreError::Conflict(Conflict::ConcurrentUpdate).into());
+        }
+        tx.commit().await?;
+        Ok((next, event))
+    }
+
+    async fn request(&self, id: RequestId) -> Result<Option<Request>> {
+        let row = sqlx::query(SQL_GET_REQUEST)
+            .bind(id.0)
+            .fetch_optional(self.read_pool())
+            .await?;
+        row.as_ref().map(request_from_row).transpose()
+    }
+
+    async fn events(&self, id: RequestId) -> Result<Vec<Event>> {
+        let rows = sqlx::query(SQL_EVENTS)
+            .bind(id.0)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn list(&self, filter: &ListFilter, limit: i64) -> Result<Vec<Request>> {
+        let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", request_columns!(), " FROM requests WHERE 1 = 1"));
+        push_filter(&mut qb, filter);
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        let rows = qb.build().fetch_all(self.read_pool()).await?;
+        rows.iter().map(request_from_row).collect()
+    }
+
+    async fn count(&self, filter: &ListFilter) -> Result<i64> {
+        let mut qb = QueryBuilder::<Db>::new("SELECT COUNT(*) AS n FROM requests WHERE 1 = 1");
+        push_filter(&mut qb, filter);
+        let row = qb.build().fetch_one(self.read_pool()).await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn existing_requests(&self, ids: &[RequestId]) -> Result<HashSet<RequestId>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut qb = QueryBuilder::<Db>::new("SELECT id FROM requests WHERE id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(id.0);
+        }
+        qb.push(")");
+        let rows = qb.build().fetch_all(self.read_pool()).await?;
+        rows.iter()
+            .map(|r| Ok(RequestId(r.try_get("id")?)))
+            .collect()
+    }
+
+    async fn request_ids(&self, after: Option<RequestId>, limit: i64) -> Result<Vec<RequestId>> {
+        let rows = sqlx::query("SELECT id FROM requests WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.map(|a| a.0).unwrap_or(0))
+            .bind(limit)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(RequestId(r.try_get("id")?)))
+            .collect()
+    }
+
+    async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta> {
+        let id = crate::sha256_hex(data);
+        sqlx::query(
+            "INSERT INTO attachments (id, content_type, size, data, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.clone())
+        .bind(content_type.to_string())
+        .bind(data.len() as i64)
+        .bind(data.to_vec())
+        .bind(Utc::now())
+        .execute(self.write_pool())
+        .await?;
+        Ok(AttachmentMeta {
+            id,
+            content_type: content_type.to_string(),
+            size: data.len() as i64,
+        })
+    }
+
+    async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>> {
+        let row = sqlx::query("SELECT id, content_type, size, data FROM attachments WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.read_pool())
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some((
+                AttachmentMeta {
+                    id: r.try_get("id")?,
+                    content_type: r.try_get("content_type")?,
+                    size: r.try_get("size")?,
+                },
+                r.try_get("data")?,
+            ))),
+        }
+    }
+
+    async fn existing_attachments(&self, ids: &[String]) -> Result<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut qb = QueryBuilder::<Db>::new("SELECT id FROM attachments WHERE id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(id.clone());
+        }
+        qb.push(")");
+        let rows = qb.build().fetch_all(self.read_pool()).await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+    }
+
+    fn inject_failure(&self, point: Option<FailPoint>) {
+        let v = match point {
+            None => 0,
+            Some(FailPoint::AfterEventWrite) => 1,
+        };
+        self.fail_point().store(v, Ordering::SeqCst);
+    }
+
+    async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        let r = sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+            .execute(self.write_pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+}
+
+/// Whether a failed submit was a duplicate idempotency key (the caller then re-reads the key).
+pub fn submit_hit_existing_key(e: &StoreError) -> bool {
+    is_unique_violation(e)
+}

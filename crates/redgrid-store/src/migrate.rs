@@ -1,0 +1,27 @@
+//! The migrations of each backend, embedded in the binary. Both lists must carry the same versions
+//! (a test checks it, and that every file in `migrations/` is listed).
+
+/// One schema change.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS_SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "core",
+    sql: include_str!("../migrations/sqlite/0001_core.sql"),
+}];
+
+pub const MIGRATIONS_POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "core",
+    sql: include_str!("../migrations/postgres/0001_core.sql"),
+}];
+
+/// A checksum of a migration's text, to notice a migration edited after it was applied.
+pub fn checksum(sql: &str) -> String {
+    crate::sha256_hex(sql.as_bytes())
+}

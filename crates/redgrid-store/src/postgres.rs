@@ -1,0 +1,110 @@
+//! The PostgreSQL backend, for production. Commands lock their request row (`FOR UPDATE`) inside the
+//! transaction, so two servers sharing one database never interleave on one request.
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::sync::atomic::AtomicU8;
+use std::time::Duration;
+
+type Db = sqlx::Postgres;
+type This = PgStore;
+const BACKEND: Backend = Backend::Postgres;
+const MIGRATIONS: &[crate::Migration] = crate::MIGRATIONS_POSTGRES;
+const SQL_LOCK_REQUEST: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM requests WHERE id = $1 FOR UPDATE"
+);
+const SQL_NEXT_REQUEST_ID: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id";
+const SQL_TEXT_MATCH: &str = " AND description ILIKE ";
+/// Serialises migrations when several servers start at once.
+const SQL_MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7212001)");
+
+/// A PostgreSQL database (or one schema of it).
+pub struct PgStore {
+    pool: PgPool,
+    fail: AtomicU8,
+}
+
+impl PgStore {
+    /// Connects to the database a `postgres://` URL names.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with the given options; tests use this to put each run in its own schema.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(PgStore {
+            pool,
+            fail: AtomicU8::new(0),
+        })
+    }
+
+    /// Connects to `url` with every connection's `search_path` set to `schema`, creating the schema
+    /// when missing.
+    pub async fn connect_schema(url: &str, schema: &str) -> Result<Self> {
+        if !schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Corrupt(format!("bad schema name {schema:?}")));
+        }
+        let base = PgConnectOptions::from_str(url)?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(base.clone())
+            .await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .execute(&admin)
+        .await?;
+        admin.close().await;
+        Self::connect_with(base.options([("search_path", schema)])).await
+    }
+
+    /// Drops a schema made by [`PgStore::connect_schema`].
+    pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        if !schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Corrupt(format!("bad schema name {schema:?}")));
+        }
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(PgConnectOptions::from_str(url)?)
+            .await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&admin)
+        .await?;
+        admin.close().await;
+        Ok(())
+    }
+
+    fn read_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn write_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    fn fail_point(&self) -> &AtomicU8 {
+        &self.fail
+    }
+}
+
+include!("common.rs");

@@ -1,0 +1,419 @@
+//! The service: the one path every interface (API, CLI, demo, benchmark, jobs) takes to run a
+//! command. It looks up what the core needs, lets the core decide inside the store's transaction,
+//! and keeps the in-memory directory fresh.
+
+use crate::{IdempotencyKey, ItemFields, NewArea, NewClass, NewUnit, Result, Store, StoreError};
+use chrono::{DateTime, SubsecRound, Utc};
+use redgrid_core::area::{Area, check_area_code, child_kind};
+use redgrid_core::catalogue::{CategoryClass, CategoryItem, valid_code};
+use redgrid_core::command::{
+    Command, Ctx, DeadlinePolicy, Facts, Settings, SubmitInput, decide, decide_submit,
+};
+use redgrid_core::directory::Directory;
+use redgrid_core::error::{Conflict, CoreError, Denial, Entity, FieldError, Fields};
+use redgrid_core::ids::*;
+use redgrid_core::person::{Actor, Role};
+use redgrid_core::request::{Event, Request, replay};
+use redgrid_core::unit::Unit;
+use std::sync::{Arc, RwLock};
+
+/// Runs commands against a store with the district's directory and settings.
+pub struct Service {
+    store: Arc<dyn Store>,
+    dir: RwLock<Arc<Directory>>,
+    settings: Settings,
+    deadlines: Option<Arc<dyn DeadlinePolicy>>,
+}
+
+/// What `redgrid check` found for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub request_id: RequestId,
+    /// The projection fields that differ from the replay, or a replay error.
+    pub detail: String,
+}
+
+/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so that a
+/// projection read back equals the one computed.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+impl Service {
+    pub async fn new(store: Arc<dyn Store>, settings: Settings) -> Result<Self> {
+        let dir = store.load_directory().await?;
+        Ok(Service {
+            store,
+            dir: RwLock::new(Arc::new(dir)),
+            settings,
+            deadlines: None,
+        })
+    }
+
+    /// Sets the policy that computes deadlines at dispatch.
+    pub fn with_deadlines(mut self, policy: Arc<dyn DeadlinePolicy>) -> Self {
+        self.deadlines = Some(policy);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The directory as of the last load.
+    pub fn directory(&self) -> Arc<Directory> {
+        match self.dir.read() {
+            Ok(d) => d.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads the directory after an administrative change.
+    pub async fn reload(&self) -> Result<()> {
+        let fresh = Arc::new(self.store.load_directory().await?);
+        match self.dir.write() {
+            Ok(mut d) => *d = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(())
+    }
+
+    fn actor_key(actor: &Actor) -> String {
+        match actor.person_id() {
+            Some(p) => format!("p:{p}"),
+            None => "system".into(),
+        }
+    }
+
+    /// Files a request. With an idempotency key, the same key and body return the first request
+    /// (and `false`); the same key with another body is refused.
+    pub async fn submit(
+        &self,
+        actor: &Actor,
+        input: &SubmitInput,
+        invalid: Vec<FieldError>,
+        key: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(Request, bool)> {
+        let key = match key {
+            None => None,
+            Some(k) => {
+                let ok = !k.is_empty()
+                    && k.len() <= MAX_IDEMPOTENCY_KEY
+                    && k.bytes().all(|b| b.is_ascii_graphic());
+                if !ok {
+                    return Err(CoreError::Validation(vec![
+                        FieldError::new("Idempotency-Key", "invalid")
+                            .with_limit(MAX_IDEMPOTENCY_KEY as i64),
+                    ])
+                    .into());
+                }
+                let body =
+                    serde_json::to_vec(input).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Some(IdempotencyKey {
+                    actor_key: Self::actor_key(actor),
+                    key: k.to_string(),
+                    body_hash: crate::sha256_hex(&body),
+                })
+            }
+        };
+        if let Some(k) = &key
+            && let Some(found) = self.replayed(k).await?
+        {
+            return Ok((found, false));
+        }
+        let mut facts = Facts::default();
+        let ids: Vec<String> = input.attachments.iter().map(|a| a.id.clone()).collect();
+        facts.attachments = self.store.existing_attachments(&ids).await?;
+        let dir = self.directory();
+        let ctx = Ctx {
+            dir: &dir,
+            now: at,
+            settings: &self.settings,
+            facts: &facts,
+            deadlines: self.deadlines.as_deref(),
+        };
+        let decision = decide_submit(actor, input, invalid, &ctx)?;
+        match self.store.submit(decision, at, key.clone()).await {
+            Ok(r) => Ok((r, true)),
+            Err(e) => {
+                // Two submissions with one key at once: the loser returns the winner's request.
+                if let Some(k) = &key
+                    && matches!(&e, StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation())
+                    && let Some(found) = self.replayed(k).await?
+                {
+                    return Ok((found, false));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn replayed(&self, k: &IdempotencyKey) -> Result<Option<Request>> {
+        let Some(rec) = self.store.idempotency(&k.actor_key, &k.key).await? else {
+            return Ok(None);
+        };
+        if rec.body_hash != k.body_hash {
+            return Err(CoreError::Conflict(Conflict::IdempotencyKeyReused).into());
+        }
+        self.store
+            .request(rec.request_id)
+            .await?
+            .map(Some)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "idempotency key names missing request {}",
+                    rec.request_id
+                ))
+            })
+    }
+
+    /// Runs a command on a request. Exactly one event is appended, or nothing at all.
+    pub async fn run(
+        &self,
+        id: RequestId,
+        actor: &Actor,
+        command: &Command,
+        invalid: Vec<FieldError>,
+        at: DateTime<Utc>,
+    ) -> Result<(Request, Event)> {
+        let refs = command.references();
+        let mut facts = Facts::default();
+        for p in &refs.persons {
+            if let Some(person) = self.store.person(*p).await? {
+                facts.persons.insert(*p, person);
+            }
+        }
+        facts.requests = self.store.existing_requests(&refs.requests).await?;
+        facts.attachments = self.store.existing_attachments(&refs.attachments).await?;
+        let dir = self.directory();
+        let settings = &self.settings;
+        let deadlines = self.deadlines.as_deref();
+        let decide_fn = |req: &Request| {
+            let ctx = Ctx {
+                dir: &dir,
+                now: at,
+                settings,
+                facts: &facts,
+                deadlines,
+            };
+            decide(req, actor, command, invalid.clone(), &ctx)
+        };
+        self.store.execute(id, at, &decide_fn).await
+    }
+
+    /// A request with its whole timeline.
+    pub async fn timeline(&self, id: RequestId) -> Result<(Request, Vec<Event>)> {
+        let request = self.store.request(id).await?.ok_or(CoreError::NotFound {
+            entity: Entity::Request,
+            id: id.0,
+        })?;
+        let events = self.store.events(id).await?;
+        Ok((request, events))
+    }
+
+    /// Replays one request's events and compares the result with the stored projection.
+    pub async fn check_one(&self, id: RequestId) -> Result<Option<Difference>> {
+        let stored = self.store.request(id).await?;
+        let events = self.store.events(id).await?;
+        let detail = match (replay(&events), stored) {
+            (Err(e), _) => Some(format!("events do not replay: {e}")),
+            (Ok(None), Some(_)) => Some("projection has no events".into()),
+            (Ok(None), None) => None,
+            (Ok(Some(_)), None) => Some("events have no projection".into()),
+            (Ok(Some(rebuilt)), Some(stored)) => diff(&rebuilt, &stored),
+        };
+        Ok(detail.map(|detail| Difference {
+            request_id: id,
+            detail,
+        }))
+    }
+
+    /// Checks every request; calls `progress(done)` now and then.
+    pub async fn check_all(
+        &self,
+        mut progress: impl FnMut(usize),
+    ) -> Result<(usize, Vec<Difference>)> {
+        let mut after = None;
+        let mut checked = 0;
+        let mut diffs = Vec::new();
+        loop {
+            let ids = self.store.request_ids(after, 500).await?;
+            let Some(last) = ids.last().copied() else {
+                break;
+            };
+            for id in ids {
+                if let Some(d) = self.check_one(id).await? {
+                    diffs.push(d);
+                }
+                checked += 1;
+            }
+            progress(checked);
+            after = Some(last);
+        }
+        Ok((checked, diffs))
+    }
+
+    // ------------------------------------------------------------ administration
+
+    fn require_admin(actor: &Actor) -> Result<()> {
+        let ok = match actor {
+            Actor::System => true,
+            Actor::Person(p) => p.grants.iter().any(|g| g.role == Role::DistrictAdmin),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden(Denial::RoleNotAllowed).into())
+        }
+    }
+
+    /// Adds an area under its parent, checking its kind and code against the tree.
+    pub async fn create_area(&self, actor: &Actor, new: NewArea) -> Result<Area> {
+        Self::require_admin(actor)?;
+        let dir = self.directory();
+        let mut fields = Fields::new();
+        let parent = match new.parent_id {
+            None => None,
+            Some(p) => match dir.area(p) {
+                Some(a) => Some(a.clone()),
+                None => {
+                    fields.add("parent_id", "unknown");
+                    None
+                }
+            },
+        };
+        if let Some(p) = &parent
+            && child_kind(p.kind) != Some(new.kind)
+        {
+            fields.add("kind", "not_allowed");
+        }
+        if new.parent_id.is_none() && dir.district().is_some() {
+            fields.add("parent_id", "required");
+        }
+        if let Err(code) = check_area_code(
+            new.kind,
+            &new.code,
+            parent.as_ref().map(|p| p.code.as_str()),
+        ) {
+            fields.add("code", code);
+        }
+        fields.text("name", Some(&new.name), 50);
+        fields.finish()?;
+        let area = self.store.create_area(new).await?;
+        self.reload().await?;
+        Ok(area)
+    }
+
+    /// Adds a unit, checking that its area exists and its level fits.
+    pub async fn create_unit(&self, actor: &Actor, new: NewUnit) -> Result<Unit> {
+        Self::require_admin(actor)?;
+        let dir = self.directory();
+        let mut fields = Fields::new();
+        match dir.area(new.area_id) {
+            None => fields.add("area_id", "unknown"),
+            Some(a) if new.level > a.kind => fields.add("level", "not_allowed"),
+            Some(_) => {}
+        }
+        if let Some(p) = new.parent_id
+            && dir.unit(p).is_none()
+        {
+            fields.add("parent_id", "unknown");
+        }
+        fields.text("name", Some(&new.name), 80);
+        fields.finish()?;
+        let unit = self.store.create_unit(new).await?;
+        self.reload().await?;
+        Ok(unit)
+    }
+
+    /// Adds a catalogue class (district administrators).
+    pub async fn create_class(&self, actor: &Actor, new: NewClass) -> Result<CategoryClass> {
+        Self::require_admin(actor)?;
+        let mut fields = Fields::new();
+        if !valid_code(&new.code) {
+            fields.add("code", "invalid");
+        }
+        fields.text("name_zh", Some(&new.name_zh), 50);
+        fields.text("name_en", Some(&new.name_en), 80);
+        fields.finish()?;
+        let class = self.store.create_class(new).await?;
+        self.reload().await?;
+        Ok(class)
+    }
+
+    fn check_item(&self, f: &ItemFields) -> Result<()> {
+        let dir = self.directory();
+        let mut fields = Fields::new();
+        if dir.class(f.class_id).is_none() {
+            fields.add("class_id", "unknown");
+        }
+        if !valid_code(&f.code) {
+            fields.add("code", "invalid");
+        }
+        fields.text("name_zh", Some(&f.name_zh), 50);
+        fields.text("name_en", Some(&f.name_en), 80);
+        fields.finish()?;
+        Ok(())
+    }
+
+    /// Adds a catalogue item (district administrators).
+    pub async fn create_item(&self, actor: &Actor, f: ItemFields) -> Result<CategoryItem> {
+        Self::require_admin(actor)?;
+        self.check_item(&f)?;
+        let item = self.store.create_item(f).await?;
+        self.reload().await?;
+        Ok(item)
+    }
+
+    /// Changes a catalogue item (district administrators). Requests keep the item they were filed
+    /// under; an inactive item can no longer be chosen.
+    pub async fn update_item(
+        &self,
+        actor: &Actor,
+        id: CategoryId,
+        f: ItemFields,
+    ) -> Result<CategoryItem> {
+        Self::require_admin(actor)?;
+        if self.directory().item(id).is_none() {
+            return Err(CoreError::NotFound {
+                entity: Entity::Category,
+                id: id.0,
+            }
+            .into());
+        }
+        self.check_item(&f)?;
+        let item = self.store.update_item(id, f).await?;
+        self.reload().await?;
+        Ok(item)
+    }
+}
+
+/// Lists the fields in which two projections differ.
+pub fn diff(rebuilt: &Request, stored: &Request) -> Option<String> {
+    if rebuilt == stored {
+        return None;
+    }
+    let a = serde_json::to_value(rebuilt).unwrap_or_default();
+    let b = serde_json::to_value(stored).unwrap_or_default();
+    let mut out = Vec::new();
+    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
+        for (k, va) in a {
+            let vb = b.get(k).cloned().unwrap_or_default();
+            if *va != vb {
+                out.push(format!("{k}: events say {va}, stored {vb}"));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push("projections differ".into());
+    }
+    Some(out.join("; "))
+}

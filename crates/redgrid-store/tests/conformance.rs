@@ -1,0 +1,1069 @@
+//! The storage conformance suite: every test runs unchanged on SQLite and on PostgreSQL.
+
+use chrono::Duration;
+use redgrid_core::area::Level;
+use redgrid_core::command::{Command, SubmitInput};
+use redgrid_core::error::{Conflict, CoreError, Denial};
+use redgrid_core::ids::*;
+use redgrid_core::person::Actor;
+use redgrid_core::request::{Attachment, Channel, Request, Satisfaction, Status};
+use redgrid_store::service::now;
+use redgrid_store::testing::{self, Fixture};
+use redgrid_store::{FailPoint, ItemFields, ListFilter, Service, Store, StoreError};
+use std::sync::Arc;
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = redgrid_store::testing::sqlite().await.expect("sqlite test database");
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = redgrid_store::testing::postgres().await.expect("postgres test database") else {
+                        return;
+                    };
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    migrations_are_recorded_and_idempotent,
+    directory_round_trips,
+    a_request_runs_its_whole_life,
+    every_refusal_leaves_no_trace,
+    a_failure_between_event_and_projection_rolls_back,
+    idempotency_keys_replay_or_refuse,
+    staff_filing_on_behalf_finds_or_creates_the_contact,
+    lists_filter_and_paginate_stably,
+    concurrent_claims_let_exactly_one_win,
+    check_finds_a_tampered_projection,
+    catalogue_is_editable_by_administrators_only,
+    attachments_are_stored_by_content,
+);
+
+fn a(p: &redgrid_core::person::Person) -> Actor {
+    Fixture::actor(p)
+}
+
+fn garbage(f: &Fixture) -> SubmitInput {
+    SubmitInput {
+        channel: Some(Channel::App),
+        description: Some("楼道堆放杂物，影响通行".into()),
+        area_id: Some(f.grid_a1_1.id),
+        address: Some("幸福里3号楼".into()),
+        ..Default::default()
+    }
+}
+
+async fn submit(s: &Service, f: &Fixture) -> Request {
+    s.submit(&a(&f.resident), &garbage(f), vec![], None, now())
+        .await
+        .expect("submit")
+        .0
+}
+
+async fn run(
+    s: &Service,
+    r: &Request,
+    who: &redgrid_core::person::Person,
+    cmd: Command,
+) -> Request {
+    s.run(r.id, &a(who), &cmd, vec![], now())
+        .await
+        .unwrap_or_else(|e| panic!("{cmd:?} by {}: {e}", who.name))
+        .0
+}
+
+fn core_err(e: StoreError) -> CoreError {
+    match e {
+        StoreError::Core(c) => c,
+        other => panic!("expected a domain refusal, got {other}"),
+    }
+}
+
+async fn to_claimed(s: &Service, f: &Fixture) -> Request {
+    let r = submit(s, f).await;
+    let r = run(
+        s,
+        &r,
+        &f.grid_worker,
+        Command::Accept {
+            category_id: Some(f.cat_garbage.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    )
+    .await;
+    let r = run(
+        s,
+        &r,
+        &f.grid_worker,
+        Command::Dispatch {
+            unit_id: Some(f.unit_grid_a1_1.id),
+        },
+    )
+    .await;
+    run(s, &r, &f.volunteer, Command::Claim {}).await
+}
+
+async fn migrations_are_recorded_and_idempotent(store: Arc<dyn Store>) {
+    let expected: Vec<i64> = match store.backend() {
+        redgrid_store::Backend::Sqlite => redgrid_store::MIGRATIONS_SQLITE
+            .iter()
+            .map(|m| m.version)
+            .collect(),
+        redgrid_store::Backend::Postgres => redgrid_store::MIGRATIONS_POSTGRES
+            .iter()
+            .map(|m| m.version)
+            .collect(),
+    };
+    assert_eq!(store.applied_migrations().await.unwrap(), expected);
+    assert!(
+        store.migrate().await.unwrap().is_empty(),
+        "a second run applies nothing"
+    );
+}
+
+async fn directory_round_trips(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let dir = store.load_directory().await.unwrap();
+    assert_eq!(dir.areas().count(), 8);
+    assert_eq!(dir.area(f.grid_a1_1.id), Some(&f.grid_a1_1));
+    assert_eq!(dir.unit(f.unit_dept.id), Some(&f.unit_dept));
+    assert_eq!(dir.item(f.cat_road.id), Some(&f.cat_road));
+    assert!(dir.contains(f.street_a.id, f.grid_a1_1.id));
+    assert!(!dir.contains(f.street_b.id, f.grid_a1_1.id));
+    assert_eq!(
+        store.person(f.dept_staff.id).await.unwrap(),
+        Some(f.dept_staff.clone())
+    );
+    // Bad areas are refused with every field named.
+    let bad = s
+        .create_area(
+            &Actor::System,
+            redgrid_store::NewArea {
+                parent_id: Some(f.comm_a1.id),
+                kind: Level::Street,
+                code: "999".into(),
+                name: "".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    match core_err(bad) {
+        CoreError::Validation(fields) => {
+            let names: Vec<&str> = fields.iter().map(|x| x.field.as_str()).collect();
+            assert_eq!(names, vec!["kind", "code", "name"]);
+        }
+        other => panic!("{other}"),
+    }
+    // A duplicate area code is a conflict.
+    let dup = s
+        .create_area(
+            &Actor::System,
+            redgrid_store::NewArea {
+                parent_id: Some(f.comm_a1.id),
+                kind: Level::Grid,
+                code: f.grid_a1_1.code.clone(),
+                name: "重复".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(core_err(dup), CoreError::Conflict(Conflict::AlreadyExists));
+    // Demo tokens identify people; unknown tokens identify nobody.
+    store
+        .add_demo_token(f.volunteer.id, "tok-volunteer")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .person_by_demo_token("tok-volunteer")
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(f.volunteer.id)
+    );
+    assert_eq!(store.person_by_demo_token("nope").await.unwrap(), None);
+}
+
+async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let r = to_claimed(&s, &f).await;
+    let r = run(
+        &s,
+        &r,
+        &f.volunteer,
+        Command::Note {
+            text: Some("已联系居民".into()),
+            contact_made: Some(true),
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.volunteer,
+        Command::Resolve {
+            summary: Some("已清理".into()),
+            evidence: vec![],
+            cost_fen: Some(1200),
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.verifier,
+        Command::Verify {
+            passed: Some(false),
+            reason: Some("未清理干净".into()),
+        },
+    )
+    .await;
+    assert_eq!((r.status, r.rework_count), (Status::Claimed, 1));
+    let r = run(
+        &s,
+        &r,
+        &f.volunteer,
+        Command::Resolve {
+            summary: Some("已彻底清理".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.verifier,
+        Command::Verify {
+            passed: Some(true),
+            reason: None,
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.resident,
+        Command::Rate {
+            resolved: Some(true),
+            satisfaction: Some(Satisfaction::Satisfied),
+            comment: Some("很及时".into()),
+        },
+    )
+    .await;
+    assert_eq!(r.status, Status::Closed);
+    let (stored, events) = s.timeline(r.id).await.unwrap();
+    assert_eq!(
+        stored, r,
+        "the stored projection is what the command returned"
+    );
+    let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "submitted",
+            "accepted",
+            "dispatched",
+            "claimed",
+            "noted",
+            "resolved",
+            "verified",
+            "resolved",
+            "verified",
+            "rated"
+        ]
+    );
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<i64>>()
+    );
+    assert_eq!(s.check_one(r.id).await.unwrap(), None);
+
+    // Escalation, suspension and supervision through the store too.
+    let r2 = to_claimed(&s, &f).await;
+    let r2 = run(
+        &s,
+        &r2,
+        &f.supervisor,
+        Command::Supervise {
+            order: Some("限期办结".into()),
+        },
+    )
+    .await;
+    let r2 = run(
+        &s,
+        &r2,
+        &f.grid_worker,
+        Command::Suspend {
+            reason: Some("等待施工".into()),
+            approver_id: Some(f.community_staff.id),
+        },
+    )
+    .await;
+    assert_eq!(r2.status, Status::Suspended);
+    let r2 = run(&s, &r2, &f.grid_worker, Command::Resume {}).await;
+    let r2 = run(
+        &s,
+        &r2,
+        &f.grid_worker,
+        Command::Escalate {
+            reason: Some("需社区协调".into()),
+        },
+    )
+    .await;
+    assert_eq!(
+        (r2.status, r2.level, r2.supervised),
+        (Status::Accepted, Level::Community, true)
+    );
+    let r2 = run(
+        &s,
+        &r2,
+        &f.community_staff,
+        Command::Reject {
+            code: Some(redgrid_core::request::RejectCode::Duplicate),
+            duplicate_of: Some(r.id),
+            text: None,
+        },
+    )
+    .await;
+    assert_eq!(r2.status, Status::Rejected);
+    assert_eq!(s.check_one(r2.id).await.unwrap(), None);
+
+    // Closing without a rating after the window.
+    let r3 = to_claimed(&s, &f).await;
+    let r3 = run(
+        &s,
+        &r3,
+        &f.volunteer,
+        Command::Resolve {
+            summary: Some("done".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+    )
+    .await;
+    let r3 = run(
+        &s,
+        &r3,
+        &f.verifier,
+        Command::Verify {
+            passed: Some(true),
+            reason: None,
+        },
+    )
+    .await;
+    let early = s
+        .run(r3.id, &Actor::System, &Command::Close {}, vec![], now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        core_err(early),
+        CoreError::Conflict(Conflict::RatingWindowOpen)
+    );
+    let (closed, ev) = s
+        .run(
+            r3.id,
+            &Actor::System,
+            &Command::Close {},
+            vec![],
+            now() + Duration::days(8),
+        )
+        .await
+        .unwrap();
+    assert_eq!((closed.status, ev.actor.person_id), (Status::Closed, None));
+    let (checked, diffs) = s.check_all(|_| {}).await.unwrap();
+    assert_eq!((checked, diffs), (3, vec![]));
+}
+
+async fn every_refusal_leaves_no_trace(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let r = to_claimed(&s, &f).await;
+    let before = store.request(r.id).await.unwrap().unwrap();
+    let events_before = store.events(r.id).await.unwrap().len();
+    let refusals: Vec<(Actor, Command, &str)> = vec![
+        (a(&f.resident), Command::Claim {}, "role_not_allowed"),
+        (a(&f.grid_worker), Command::Claim {}, "invalid_transition"),
+        (
+            a(&f.community_staff_b),
+            Command::Return {
+                reason: Some("x".into()),
+            },
+            "out_of_scope",
+        ),
+        (
+            a(&f.volunteer),
+            Command::Resolve {
+                summary: None,
+                evidence: vec![],
+                cost_fen: Some(-5),
+            },
+            "validation_failed",
+        ),
+        (
+            a(&f.grid_worker),
+            Command::Suspend {
+                reason: Some("x".into()),
+                approver_id: Some(f.community_staff_b.id),
+            },
+            "approver_not_allowed",
+        ),
+        (
+            a(&f.verifier),
+            Command::Verify {
+                passed: Some(true),
+                reason: None,
+            },
+            "invalid_transition",
+        ),
+    ];
+    for (actor, cmd, code) in refusals {
+        let e = s.run(r.id, &actor, &cmd, vec![], now()).await.unwrap_err();
+        assert_eq!(core_err(e).code(), code, "{cmd:?}");
+    }
+    let missing = s
+        .run(
+            RequestId(999_999),
+            &a(&f.grid_worker),
+            &Command::Claim {},
+            vec![],
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(core_err(missing).code(), "request_not_found");
+    assert_eq!(store.request(r.id).await.unwrap().unwrap(), before);
+    assert_eq!(store.events(r.id).await.unwrap().len(), events_before);
+    // A refused submission writes no request.
+    let n = store.count(&ListFilter::default()).await.unwrap();
+    let bad = SubmitInput {
+        description: None,
+        ..garbage(&f)
+    };
+    assert_eq!(
+        core_err(
+            s.submit(&a(&f.resident), &bad, vec![], None, now())
+                .await
+                .unwrap_err()
+        )
+        .code(),
+        "validation_failed"
+    );
+    assert_eq!(store.count(&ListFilter::default()).await.unwrap(), n);
+}
+
+async fn a_failure_between_event_and_projection_rolls_back(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let r = to_claimed(&s, &f).await;
+    let before = store.request(r.id).await.unwrap().unwrap();
+    store.inject_failure(Some(FailPoint::AfterEventWrite));
+    let e = s
+        .run(
+            r.id,
+            &a(&f.volunteer),
+            &Command::Resolve {
+                summary: Some("x".into()),
+                evidence: vec![],
+                cost_fen: None,
+            },
+            vec![],
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Injected(FailPoint::AfterEventWrite)),
+        "{e}"
+    );
+    let n = store.count(&ListFilter::default()).await.unwrap();
+    let e = s
+        .submit(&a(&f.resident), &garbage(&f), vec![], Some("k-fail"), now())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Injected(_)));
+    store.inject_failure(None);
+    assert_eq!(store.request(r.id).await.unwrap().unwrap(), before);
+    assert_eq!(
+        store.events(r.id).await.unwrap().len() as i64,
+        before.version
+    );
+    assert_eq!(
+        store.count(&ListFilter::default()).await.unwrap(),
+        n,
+        "no half-written submission"
+    );
+    assert_eq!(
+        store
+            .idempotency(&format!("p:{}", f.resident.id), "k-fail")
+            .await
+            .unwrap(),
+        None
+    );
+    // And the same command then goes through.
+    let done = run(
+        &s,
+        &r,
+        &f.volunteer,
+        Command::Resolve {
+            summary: Some("x".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+    )
+    .await;
+    assert_eq!(done.version, before.version + 1);
+    assert_eq!(s.check_one(r.id).await.unwrap(), None);
+}
+
+async fn idempotency_keys_replay_or_refuse(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let (first, created) = s
+        .submit(&a(&f.resident), &garbage(&f), vec![], Some("key-1"), now())
+        .await
+        .unwrap();
+    assert!(created);
+    let (again, created) = s
+        .submit(&a(&f.resident), &garbage(&f), vec![], Some("key-1"), now())
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, first.id);
+    let other = SubmitInput {
+        description: Some("另一件事".into()),
+        ..garbage(&f)
+    };
+    let e = s
+        .submit(&a(&f.resident), &other, vec![], Some("key-1"), now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        core_err(e),
+        CoreError::Conflict(Conflict::IdempotencyKeyReused)
+    );
+    // Keys are per sender.
+    let (theirs, created) = s
+        .submit(
+            &a(&f.other_resident),
+            &garbage(&f),
+            vec![],
+            Some("key-1"),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(theirs.id, first.id);
+    let e = s
+        .submit(
+            &a(&f.resident),
+            &garbage(&f),
+            vec![],
+            Some("bad key with spaces"),
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(core_err(e).code(), "validation_failed");
+    assert_eq!(store.count(&ListFilter::default()).await.unwrap(), 2);
+}
+
+async fn staff_filing_on_behalf_finds_or_creates_the_contact(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let input = SubmitInput {
+        channel: Some(Channel::Hotline),
+        requester_name: Some("刘大爷".into()),
+        requester_phone: Some("139 0000 1111".into()),
+        ..garbage(&f)
+    };
+    let people = store.count_people().await.unwrap();
+    let (r1, _) = s
+        .submit(&a(&f.community_staff), &input, vec![], None, now())
+        .await
+        .unwrap();
+    let (r2, _) = s
+        .submit(&a(&f.community_staff), &input, vec![], None, now())
+        .await
+        .unwrap();
+    assert_eq!(store.count_people().await.unwrap(), people + 1);
+    assert_eq!(r1.requester_id, r2.requester_id);
+    assert_eq!(r1.submitted_by, Some(f.community_staff.id));
+    let contact = store
+        .person(r1.requester_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (contact.name.as_str(), contact.phone.as_deref()),
+        ("刘大爷", Some("13900001111"))
+    );
+    assert_eq!(s.check_one(r1.id).await.unwrap(), None);
+}
+
+async fn lists_filter_and_paginate_stably(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let area = if i % 2 == 0 {
+            f.grid_a1_1.id
+        } else {
+            f.grid_b1_1.id
+        };
+        let input = SubmitInput {
+            area_id: Some(area),
+            description: Some(format!("第{i}件 100%_事")),
+            ..garbage(&f)
+        };
+        ids.push(
+            s.submit(&a(&f.resident), &input, vec![], None, now())
+                .await
+                .unwrap()
+                .0
+                .id,
+        );
+    }
+    let accepted = run(
+        &s,
+        &store.request(ids[0]).await.unwrap().unwrap(),
+        &f.grid_worker,
+        Command::Accept {
+            category_id: Some(f.cat_road.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    )
+    .await;
+    let count = |filter: ListFilter| {
+        let store = store.clone();
+        async move { store.count(&filter).await.unwrap() }
+    };
+    assert_eq!(count(ListFilter::default()).await, 7);
+    assert_eq!(
+        count(ListFilter {
+            statuses: vec![Status::Accepted],
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(ListFilter {
+            statuses: vec![Status::Accepted, Status::Submitted],
+            ..Default::default()
+        })
+        .await,
+        7
+    );
+    assert_eq!(
+        count(ListFilter {
+            level: Some(Level::Street),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(ListFilter {
+            category_id: Some(f.cat_road.id),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(ListFilter {
+            tier: Some(redgrid_core::catalogue::Tier::Medium),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(ListFilter {
+            area: Some((Level::Street, f.street_a.id)),
+            ..Default::default()
+        })
+        .await,
+        4
+    );
+    assert_eq!(
+        count(ListFilter {
+            area: Some((Level::Community, f.comm_b1.id)),
+            ..Default::default()
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        count(ListFilter {
+            area: Some((Level::Grid, f.grid_a1_2.id)),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(ListFilter {
+            area: Some((Level::District, f.district.id)),
+            ..Default::default()
+        })
+        .await,
+        7
+    );
+    assert_eq!(
+        count(ListFilter {
+            channel: Some(Channel::Hotline),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(ListFilter {
+            requester_id: Some(f.resident.id),
+            ..Default::default()
+        })
+        .await,
+        7
+    );
+    assert_eq!(
+        count(ListFilter {
+            text: Some("第3件".into()),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(ListFilter {
+            text: Some("100%_".into()),
+            ..Default::default()
+        })
+        .await,
+        7
+    );
+    assert_eq!(
+        count(ListFilter {
+            text: Some("%".into()),
+            ..Default::default()
+        })
+        .await,
+        7
+    );
+    assert_eq!(
+        count(ListFilter {
+            text: Some("0%x".into()),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    let t = accepted.updated_at;
+    assert_eq!(
+        count(ListFilter {
+            updated_from: Some(t),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(ListFilter {
+            updated_to: Some(t),
+            ..Default::default()
+        })
+        .await,
+        6
+    );
+    assert_eq!(
+        count(ListFilter {
+            created_from: Some(t + Duration::hours(1)),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(ListFilter {
+            created_to: Some(t + Duration::hours(1)),
+            ..Default::default()
+        })
+        .await,
+        7
+    );
+    // Pages of 3, newest first, with a new request arriving mid-walk: no duplicates, nothing skipped.
+    let mut seen = Vec::new();
+    let mut filter = ListFilter::default();
+    let mut pages = 0;
+    loop {
+        let page = store.list(&filter, 3).await.unwrap();
+        if pages == 0 {
+            s.submit(&a(&f.resident), &garbage(&f), vec![], None, now())
+                .await
+                .unwrap();
+        }
+        pages += 1;
+        seen.extend(page.iter().map(|r| r.id));
+        match page.last() {
+            Some(last) if page.len() == 3 => filter.before_id = Some(last.id),
+            _ => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(seen, expected);
+}
+
+async fn concurrent_claims_let_exactly_one_win(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let s = Arc::new(s);
+    let r = submit(&s, &f).await;
+    let r = run(
+        &s,
+        &r,
+        &f.grid_worker,
+        Command::Accept {
+            category_id: Some(f.cat_garbage.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.grid_worker,
+        Command::Dispatch {
+            unit_id: Some(f.unit_grid_a1_1.id),
+        },
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for who in [
+        f.volunteer.clone(),
+        f.grid_worker.clone(),
+        f.volunteer.clone(),
+        f.grid_worker.clone(),
+    ] {
+        let s = s.clone();
+        let id = r.id;
+        tasks.push(tokio::spawn(async move {
+            s.run(id, &Actor::Person(who), &Command::Claim {}, vec![], now())
+                .await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(e) => assert_eq!(core_err(e).code(), "invalid_transition"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.events(r.id).await.unwrap().len(), 4);
+    assert_eq!(s.check_one(r.id).await.unwrap(), None);
+}
+
+async fn check_finds_a_tampered_projection(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let r = to_claimed(&s, &f).await;
+    let ok = submit(&s, &f).await;
+    store
+        .execute_raw(&format!(
+            "UPDATE requests SET status = 'closed', rework_count = 3 WHERE id = {}",
+            r.id
+        ))
+        .await
+        .unwrap();
+    let d = s.check_one(r.id).await.unwrap().expect("a difference");
+    assert!(
+        d.detail.contains("status") && d.detail.contains("rework_count"),
+        "{}",
+        d.detail
+    );
+    store
+        .execute_raw(&format!(
+            "DELETE FROM request_events WHERE request_id = {} AND seq = 2",
+            ok.id
+        ))
+        .await
+        .unwrap_or(0);
+    let (checked, diffs) = s.check_all(|_| {}).await.unwrap();
+    assert_eq!(checked, 2);
+    assert_eq!(
+        diffs.len(),
+        1,
+        "the untouched request checks clean; {diffs:?}"
+    );
+}
+
+async fn catalogue_is_editable_by_administrators_only(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let fields = ItemFields {
+        class_id: f.cat_garbage.class_id,
+        code: "env.noise".into(),
+        name_zh: "噪声扰民".into(),
+        name_en: "Noise".into(),
+        default_tier: redgrid_core::catalogue::Tier::Minor,
+        default_level: Level::Community,
+        active: true,
+        sort: 5,
+    };
+    let e = s
+        .create_item(&a(&f.community_staff), fields.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(core_err(e), CoreError::Forbidden(Denial::RoleNotAllowed));
+    let item = s.create_item(&a(&f.admin), fields.clone()).await.unwrap();
+    assert_eq!(
+        s.directory().item(item.id).map(|i| i.name_zh.as_str()),
+        Some("噪声扰民")
+    );
+    let dup = s
+        .create_item(&a(&f.admin), fields.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(core_err(dup), CoreError::Conflict(Conflict::AlreadyExists));
+    let changed = s
+        .update_item(
+            &a(&f.admin),
+            item.id,
+            ItemFields {
+                active: false,
+                ..fields.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!changed.active);
+    // An inactive item can no longer be chosen.
+    let r = submit(&s, &f).await;
+    let e = s
+        .run(
+            r.id,
+            &a(&f.grid_worker),
+            &Command::Accept {
+                category_id: Some(item.id),
+                tier: None,
+                urgent: None,
+                level: None,
+            },
+            vec![],
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(core_err(e).code(), "validation_failed");
+    let bad = s
+        .update_item(
+            &a(&f.admin),
+            item.id,
+            ItemFields {
+                code: "Bad Code".into(),
+                class_id: ClassId(999),
+                ..fields.clone()
+            },
+        )
+        .await
+        .unwrap_err();
+    match core_err(bad) {
+        CoreError::Validation(v) => assert_eq!(
+            v.iter().map(|x| x.field.as_str()).collect::<Vec<_>>(),
+            ["class_id", "code"]
+        ),
+        other => panic!("{other}"),
+    }
+    let missing = s
+        .update_item(&a(&f.admin), CategoryId(9999), fields)
+        .await
+        .unwrap_err();
+    assert_eq!(core_err(missing).code(), "category_not_found");
+}
+
+async fn attachments_are_stored_by_content(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let meta = store
+        .put_attachment("image/png", b"\x89PNG fake")
+        .await
+        .unwrap();
+    let again = store
+        .put_attachment("image/png", b"\x89PNG fake")
+        .await
+        .unwrap();
+    assert_eq!(meta, again);
+    let (m, data) = store.attachment(&meta.id).await.unwrap().unwrap();
+    assert_eq!((m.size, data.as_slice()), (9, &b"\x89PNG fake"[..]));
+    let input = SubmitInput {
+        attachments: vec![Attachment {
+            id: meta.id.clone(),
+            name: "现场.png".into(),
+        }],
+        ..garbage(&f)
+    };
+    let (r, _) = s
+        .submit(&a(&f.resident), &input, vec![], None, now())
+        .await
+        .unwrap();
+    assert_eq!(r.attachments.len(), 1);
+    let unknown = SubmitInput {
+        attachments: vec![Attachment {
+            id: "0".repeat(64),
+            name: "x.png".into(),
+        }],
+        ..garbage(&f)
+    };
+    match core_err(
+        s.submit(&a(&f.resident), &unknown, vec![], None, now())
+            .await
+            .unwrap_err(),
+    ) {
+        CoreError::Validation(v) => assert_eq!(v[0].field, "attachments[0].id"),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn both_backends_carry_the_same_migration_versions() {
+    let sqlite: Vec<i64> = redgrid_store::MIGRATIONS_SQLITE
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    let pg: Vec<i64> = redgrid_store::MIGRATIONS_POSTGRES
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(sqlite, pg);
+    for (dir, list) in [("sqlite", &sqlite), ("postgres", &pg)] {
+        let mut on_disk: Vec<i64> =
+            std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.split('_').next())
+                        .and_then(|v| v.parse().ok())
+                })
+                .collect();
+        on_disk.sort();
+        assert_eq!(
+            &on_disk, list,
+            "every file in migrations/{dir} is listed, and only those"
+        );
+    }
+}
