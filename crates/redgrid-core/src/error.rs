@@ -209,6 +209,8 @@ impl FieldError {
             ("wrong_level", Lang::En) => "does not match the handling level".into(),
             ("outside_area", Lang::Zh) => "不在诉求所在区域内".into(),
             ("outside_area", Lang::En) => "is outside the request's area".into(),
+            ("unknown_field", Lang::Zh) => "不支持的字段".into(),
+            ("unknown_field", Lang::En) => "is not a known field".into(),
             ("invalid_type", Lang::Zh) => "类型不正确".into(),
             ("invalid_type", Lang::En) => "has the wrong type".into(),
             (_, Lang::Zh) => "格式不正确".into(),

@@ -1,1 +1,89 @@
+//! redgrid-web: the HTTP interfaces. For now the JSON API under `/api` with its OpenAPI document; the
+//! pages and Open311 come in later issues. Handlers stay thin: read the input, ask the service, map
+//! the outcome to HTTP.
 
+pub mod api {
+    pub mod directory;
+    pub mod requests;
+}
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod openapi;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, patch, post};
+use redgrid_store::Service;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+/// What every handler shares.
+pub struct AppState {
+    pub service: Arc<Service>,
+}
+
+/// The largest JSON body accepted.
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+
+async fn openapi_json() -> impl IntoResponse {
+    axum::Json(openapi::ApiDoc::openapi())
+}
+
+async fn fallback(headers: HeaderMap) -> impl IntoResponse {
+    error::ApiError::not_found_route(error::lang_of(&headers))
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// The whole HTTP application.
+pub fn router(state: Arc<AppState>) -> Router {
+    use api::{directory, requests};
+    let attachments = Router::new()
+        .route("/api/attachments", post(directory::upload))
+        .layer(DefaultBodyLimit::max(directory::MAX_ATTACHMENT));
+    Router::new()
+        .route("/api/requests", post(requests::submit).get(requests::list))
+        .route("/api/requests/{id}", get(requests::get))
+        .route("/api/requests/{id}/{command}", post(requests::command))
+        .route("/api/areas", get(directory::areas))
+        .route("/api/areas/{id}", get(directory::area))
+        .route("/api/units", get(directory::units))
+        .route("/api/units/{id}", get(directory::unit))
+        .route("/api/categories", get(directory::categories))
+        .route("/api/categories/classes", post(directory::create_class))
+        .route("/api/categories/items", post(directory::create_item))
+        .route("/api/categories/items/{id}", patch(directory::update_item))
+        .route("/api/me", get(directory::me))
+        .route("/api/attachments/{id}", get(directory::download))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/healthz", get(health))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .merge(attachments)
+        .fallback(fallback)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,394 @@
+//! Requests: file, list, read with the timeline, and run every command of the lifecycle.
+
+use crate::AppState;
+use crate::auth::{actor, sees_only_own};
+use crate::body::{Reader, parse_json};
+use crate::error::{ApiError, lang_of};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use redgrid_core::area::Level;
+use redgrid_core::catalogue::Tier;
+use redgrid_core::command::{Command, SubmitInput};
+use redgrid_core::error::{CoreError, Entity, FieldError, Lang};
+use redgrid_core::ids::*;
+use redgrid_core::person::Actor;
+use redgrid_core::policy::CommandKind;
+use redgrid_core::request::{Channel, Event, RejectCode, Request, Satisfaction, Status};
+use redgrid_store::ListFilter;
+use redgrid_store::service::now;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A request with its whole timeline.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RequestWithTimeline {
+    pub request: Request,
+    pub events: Vec<Event>,
+}
+
+/// The outcome of a command: the request's new state and the event appended.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CommandResult {
+    pub request: Request,
+    pub event: Event,
+}
+
+/// One page of a list, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RequestPage {
+    pub items: Vec<Request>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn parse_id(raw: &str, lang: Lang) -> Result<RequestId, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(RequestId)
+        .ok_or_else(|| {
+            ApiError::core(
+                &CoreError::NotFound {
+                    entity: Entity::Request,
+                    id: 0,
+                },
+                lang,
+            )
+        })
+}
+
+pub(crate) fn read_submit(v: &serde_json::Value) -> (SubmitInput, Vec<FieldError>) {
+    let mut r = Reader::new(v);
+    let input = SubmitInput {
+        channel: r.choice("channel", Channel::parse),
+        description: r.string("description"),
+        area_id: r.id("area_id"),
+        address: r.string("address"),
+        lat: r.f64("lat"),
+        lon: r.f64("lon"),
+        requester_name: r.string("requester_name"),
+        requester_phone: r.string("requester_phone"),
+        attachments: r.attachments("attachments"),
+    };
+    (input, r.finish())
+}
+
+fn reject_code(s: &str) -> Option<RejectCode> {
+    [
+        RejectCode::OutOfScope,
+        RejectCode::Duplicate,
+        RejectCode::NoContent,
+        RejectCode::Other,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == s)
+}
+
+/// Reads the body of a command.
+pub(crate) fn read_command(
+    kind: CommandKind,
+    v: &serde_json::Value,
+) -> Option<(Command, Vec<FieldError>)> {
+    let mut r = Reader::new(v);
+    let cmd = match kind {
+        CommandKind::Submit => return None,
+        CommandKind::Accept => Command::Accept {
+            category_id: r.id("category_id"),
+            tier: r.choice("tier", Tier::parse),
+            urgent: r.bool("urgent"),
+            level: r.choice("level", Level::parse),
+        },
+        CommandKind::Reject => Command::Reject {
+            code: r.choice("code", reject_code),
+            duplicate_of: r.id("duplicate_of"),
+            text: r.string("text"),
+        },
+        CommandKind::Dispatch => Command::Dispatch {
+            unit_id: r.id("unit_id"),
+        },
+        CommandKind::Return => Command::Return {
+            reason: r.string("reason"),
+        },
+        CommandKind::Claim => Command::Claim {},
+        CommandKind::Note => Command::Note {
+            text: r.string("text"),
+            contact_made: r.bool("contact_made"),
+        },
+        CommandKind::Resolve => Command::Resolve {
+            summary: r.string("summary"),
+            evidence: r.attachments("evidence"),
+            cost_fen: r.i64("cost_fen"),
+        },
+        CommandKind::Verify => Command::Verify {
+            passed: r.bool("passed"),
+            reason: r.string("reason"),
+        },
+        CommandKind::Rate => Command::Rate {
+            resolved: r.bool("resolved"),
+            satisfaction: r.choice("satisfaction", Satisfaction::parse),
+            comment: r.string("comment"),
+        },
+        CommandKind::Close => Command::Close {},
+        CommandKind::Escalate => Command::Escalate {
+            reason: r.string("reason"),
+        },
+        CommandKind::Suspend => Command::Suspend {
+            reason: r.string("reason"),
+            approver_id: r.id("approver_id"),
+        },
+        CommandKind::Resume => Command::Resume {},
+        CommandKind::Supervise => Command::Supervise {
+            order: r.string("order"),
+        },
+    };
+    Some((cmd, r.finish()))
+}
+
+/// `POST /api/requests`: file a request (点单).
+#[utoipa::path(post, path = "/api/requests", tag = "requests",
+    request_body = SubmitInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a submission safely: the same key and body return the first request.")),
+    responses(
+        (status = 201, description = "Filed", body = Request),
+        (status = 200, description = "The same key and body were sent before: the first request", body = Request),
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let json = parse_json(&headers, &body)?;
+    let (input, invalid) = read_submit(&json);
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let (request, created) = state
+        .service
+        .submit(&who, &input, invalid, key, now())
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!("/api/requests/{}", request.id);
+    Ok((status, [(header::LOCATION, location)], Json(request)).into_response())
+}
+
+async fn visible(
+    state: &AppState,
+    who: &Actor,
+    id: RequestId,
+    lang: Lang,
+) -> Result<(Request, Vec<Event>), ApiError> {
+    let (request, events) = state
+        .service
+        .timeline(id)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    if sees_only_own(who) && request.requester_id != who.person_id() {
+        // Do not reveal that someone else's request exists.
+        return Err(ApiError::core(
+            &CoreError::NotFound {
+                entity: Entity::Request,
+                id: id.0,
+            },
+            lang,
+        ));
+    }
+    Ok((request, events))
+}
+
+/// `GET /api/requests/{id}`: a request with its full timeline.
+#[utoipa::path(get, path = "/api/requests/{id}", tag = "requests",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = RequestWithTimeline), (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<RequestWithTimeline>, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let id = parse_id(&id, lang)?;
+    let (request, events) = visible(&state, &who, id, lang).await?;
+    Ok(Json(RequestWithTimeline { request, events }))
+}
+
+/// `POST /api/requests/{id}/{command}`: run one command of the lifecycle.
+pub async fn command(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((id, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<CommandResult>, ApiError> {
+    let lang = lang_of(&headers);
+    let kind = CommandKind::parse(&name)
+        .filter(|k| *k != CommandKind::Submit)
+        .ok_or_else(|| ApiError::not_found_route(lang))?;
+    let who = actor(&state, &headers).await?;
+    let id = parse_id(&id, lang)?;
+    if sees_only_own(&who) {
+        visible(&state, &who, id, lang).await?;
+    }
+    let json = parse_json(&headers, &body)?;
+    let (cmd, invalid) =
+        read_command(kind, &json).ok_or_else(|| ApiError::not_found_route(lang))?;
+    let (request, event) = state
+        .service
+        .run(id, &who, &cmd, invalid, now())
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    Ok(Json(CommandResult { request, event }))
+}
+
+/// A date-time in RFC 3339, or a plain date taken as midnight in Asia/Shanghai. For an upper bound a
+/// plain date means the end of that day.
+fn parse_when(s: &str, upper: bool) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    let d = if upper { d.succ_opt()? } else { d };
+    let shanghai = chrono::FixedOffset::east_opt(8 * 3600)?;
+    shanghai
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The most items one page may hold.
+pub const MAX_PAGE: i64 = 200;
+
+/// `GET /api/requests`: list with filters, newest first, with a cursor.
+#[utoipa::path(get, path = "/api/requests", tag = "requests",
+    params(
+        ("status" = Option<String>, Query, description = "Comma-separated states"),
+        ("level" = Option<Level>, Query), ("unit_id" = Option<i64>, Query),
+        ("area_id" = Option<i64>, Query, description = "An area: the request lies in it or below it"),
+        ("category_id" = Option<i64>, Query), ("tier" = Option<Tier>, Query), ("channel" = Option<Channel>, Query),
+        ("created_from" = Option<String>, Query, description = "RFC 3339 time or a date (Asia/Shanghai)"),
+        ("created_to" = Option<String>, Query, description = "Exclusive; a date means the end of that day"),
+        ("updated_from" = Option<String>, Query), ("updated_to" = Option<String>, Query),
+        ("q" = Option<String>, Query, description = "Text in the description"),
+        ("limit" = Option<i64>, Query, description = "1–200, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = RequestPage), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<RequestPage>, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let Query(params) = query
+        .map_err(|e| ApiError::plain(StatusCode::BAD_REQUEST, "malformed_query", &e.body_text()))?;
+    let dir = state.service.directory();
+    let mut filter = ListFilter::default();
+    let mut errors = Vec::new();
+    let mut limit = 50;
+    for (key, value) in &params {
+        let value = value.trim();
+        let mut bad = |code: &'static str| errors.push(FieldError::new(key.clone(), code));
+        match key.as_str() {
+            "status" => {
+                for s in value.split(',').filter(|s| !s.is_empty()) {
+                    match Status::parse(s) {
+                        Some(st) => filter.statuses.push(st),
+                        None => bad("invalid"),
+                    }
+                }
+            }
+            "level" => {
+                filter.level = Level::parse(value).or_else(|| {
+                    bad("invalid");
+                    None
+                })
+            }
+            "tier" => {
+                filter.tier = Tier::parse(value).or_else(|| {
+                    bad("invalid");
+                    None
+                })
+            }
+            "channel" => {
+                filter.channel = Channel::parse(value).or_else(|| {
+                    bad("invalid");
+                    None
+                })
+            }
+            "unit_id" => match value.parse::<i64>() {
+                Ok(u) if dir.unit(UnitId(u)).is_some() => filter.unit_id = Some(UnitId(u)),
+                Ok(_) => bad("unknown"),
+                Err(_) => bad("invalid"),
+            },
+            "category_id" => match value.parse::<i64>() {
+                Ok(c) if dir.item(CategoryId(c)).is_some() => {
+                    filter.category_id = Some(CategoryId(c))
+                }
+                Ok(_) => bad("unknown"),
+                Err(_) => bad("invalid"),
+            },
+            "area_id" => match value.parse::<i64>() {
+                Ok(a) => match dir.area(AreaId(a)) {
+                    Some(area) => filter.area = Some((area.kind, area.id)),
+                    None => bad("unknown"),
+                },
+                Err(_) => bad("invalid"),
+            },
+            "created_from" | "created_to" | "updated_from" | "updated_to" => {
+                match parse_when(value, key.ends_with("_to")) {
+                    None => bad("invalid"),
+                    Some(t) => match key.as_str() {
+                        "created_from" => filter.created_from = Some(t),
+                        "created_to" => filter.created_to = Some(t),
+                        "updated_from" => filter.updated_from = Some(t),
+                        _ => filter.updated_to = Some(t),
+                    },
+                }
+            }
+            "q" => {
+                if value.chars().count() > 100 {
+                    errors.push(FieldError::new("q", "too_long").with_limit(100));
+                } else {
+                    filter.text = Some(value.to_string());
+                }
+            }
+            "limit" => match value.parse::<i64>() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => limit = n,
+                _ => errors.push(FieldError::new("limit", "out_of_range").with_limit(MAX_PAGE)),
+            },
+            "cursor" => match value.strip_prefix('r').and_then(|n| n.parse::<i64>().ok()) {
+                Some(n) => filter.before_id = Some(RequestId(n)),
+                None => bad("invalid"),
+            },
+            _ => bad("unknown_field"),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::core(&CoreError::Validation(errors), lang));
+    }
+    if sees_only_own(&who) {
+        filter.requester_id = who.person_id();
+    }
+    let items = state
+        .service
+        .store()
+        .list(&filter, limit)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|r| format!("r{}", r.id)))
+        .flatten();
+    Ok(Json(RequestPage { items, next_cursor }))
+}

@@ -1,0 +1,142 @@
+//! Reading JSON bodies and query strings field by field, so that a refusal can list every bad field
+//! (wrong types, unknown fields) rather than stopping at the first.
+
+use crate::error::{ApiError, lang_of};
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use redgrid_core::error::FieldError;
+use redgrid_core::request::Attachment;
+use serde_json::{Map, Value};
+
+/// Parses a body as JSON; an empty body counts as `{}`. Malformed JSON is a 400.
+pub fn parse_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::malformed_json(lang_of(headers), &e.to_string()))
+}
+
+/// Reads typed fields out of a JSON object, collecting a [`FieldError`] for each bad one.
+pub struct Reader<'a> {
+    obj: Option<&'a Map<String, Value>>,
+    seen: Vec<&'static str>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(v: &'a Value) -> Self {
+        let mut errors = Vec::new();
+        let obj = v.as_object();
+        if obj.is_none() {
+            errors.push(FieldError::new("body", "invalid_type"));
+        }
+        Reader {
+            obj,
+            seen: Vec::new(),
+            errors,
+        }
+    }
+
+    fn get(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.seen.push(key);
+        self.obj.and_then(|o| o.get(key)).filter(|v| !v.is_null())
+    }
+
+    fn bad(&mut self, key: &str) {
+        self.errors.push(FieldError::new(key, "invalid_type"));
+    }
+
+    pub fn string(&mut self, key: &'static str) -> Option<String> {
+        match self.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                self.bad(key);
+                None
+            }
+        }
+    }
+
+    pub fn bool(&mut self, key: &'static str) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                self.bad(key);
+                None
+            }
+        }
+    }
+
+    pub fn i64(&mut self, key: &'static str) -> Option<i64> {
+        match self.get(key)?.as_i64() {
+            Some(n) => Some(n),
+            None => {
+                self.bad(key);
+                None
+            }
+        }
+    }
+
+    pub fn f64(&mut self, key: &'static str) -> Option<f64> {
+        match self.get(key)?.as_f64() {
+            Some(n) if n.is_finite() => Some(n),
+            _ => {
+                self.bad(key);
+                None
+            }
+        }
+    }
+
+    pub fn id<T: From<i64>>(&mut self, key: &'static str) -> Option<T> {
+        self.i64(key).map(T::from)
+    }
+
+    /// A string that must be one of an enum's values.
+    pub fn choice<T>(&mut self, key: &'static str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let s = self.string(key)?;
+        let v = parse(&s);
+        if v.is_none() {
+            self.errors.push(FieldError::new(key, "invalid"));
+        }
+        v
+    }
+
+    pub fn attachments(&mut self, key: &'static str) -> Vec<Attachment> {
+        let Some(v) = self.get(key) else {
+            return Vec::new();
+        };
+        let Some(list) = v.as_array() else {
+            self.bad(key);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            match (
+                item.get("id").and_then(Value::as_str),
+                item.get("name").and_then(Value::as_str),
+            ) {
+                (Some(id), Some(name)) => out.push(Attachment {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                }),
+                _ => self
+                    .errors
+                    .push(FieldError::new(format!("{key}[{i}]"), "invalid_type")),
+            }
+        }
+        out
+    }
+
+    /// The errors found, including one per field the endpoint does not know.
+    pub fn finish(mut self) -> Vec<FieldError> {
+        if let Some(o) = self.obj {
+            for k in o.keys() {
+                if !self.seen.contains(&k.as_str()) {
+                    self.errors
+                        .push(FieldError::new(k.clone(), "unknown_field"));
+                }
+            }
+        }
+        self.errors
+    }
+}

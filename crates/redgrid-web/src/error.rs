@@ -1,0 +1,109 @@
+//! Errors at the HTTP edge: every refusal becomes its HTTP status and `{code, message}` (plus
+//! `fields` for invalid input and `current_status` for an illegal transition), the message in the
+//! request's language. Database and internal errors are logged and never shown in detail.
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use redgrid_core::error::{CoreError, FieldError, Lang};
+use redgrid_store::StoreError;
+use serde::Serialize;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable code, e.g. `invalid_transition`.
+    pub code: String,
+    /// A human message in zh-CN or English (by `Accept-Language`).
+    pub message: String,
+    /// For `validation_failed`: every bad field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+    /// For `invalid_transition`: the request's current state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+/// The language of the request, from `Accept-Language` (zh-CN unless English is preferred).
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    Lang::from_accept_language(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+impl ApiError {
+    pub fn core(e: &CoreError, lang: Lang) -> Self {
+        let current_status = match e {
+            CoreError::InvalidTransition { status, .. } => Some(status.as_str().to_string()),
+            _ => None,
+        };
+        ApiError {
+            status: StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            body: ErrorBody {
+                code: e.code().to_string(),
+                message: e.message(lang),
+                fields: e.fields(lang),
+                current_status,
+            },
+        }
+    }
+
+    pub fn store(e: StoreError, lang: Lang) -> Self {
+        match e {
+            StoreError::Core(c) => Self::core(&c, lang),
+            other => {
+                tracing::error!(error = %other, "internal error");
+                Self::plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    lang.pick(
+                        "服务器内部错误，请稍后重试",
+                        "internal error; please try again later",
+                    ),
+                )
+            }
+        }
+    }
+
+    pub fn plain(status: StatusCode, code: &str, message: &str) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code: code.to_string(),
+                message: message.to_string(),
+                fields: Vec::new(),
+                current_status: None,
+            },
+        }
+    }
+
+    pub fn malformed_json(lang: Lang, detail: &str) -> Self {
+        let msg = match lang {
+            Lang::Zh => format!("请求体不是有效的 JSON：{detail}"),
+            Lang::En => format!("the body is not valid JSON: {detail}"),
+        };
+        Self::plain(StatusCode::BAD_REQUEST, "malformed_json", &msg)
+    }
+
+    pub fn not_found_route(lang: Lang) -> Self {
+        Self::plain(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            lang.pick("没有这个地址", "no such endpoint"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}

@@ -1,0 +1,604 @@
+//! The JSON API end to end through the router (no socket), on SQLite.
+
+use axum::body::Body;
+use axum::http::{Request as HttpRequest, StatusCode};
+use http_body_util::BodyExt;
+use redgrid_store::testing::{self, Fixture};
+use redgrid_web::{AppState, router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct App {
+    router: axum::Router,
+    f: Fixture,
+    _db: testing::TestDb,
+}
+
+async fn app() -> App {
+    let db = testing::sqlite().await.unwrap();
+    let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    for (p, tok) in [
+        (&f.resident, "resident"),
+        (&f.other_resident, "other"),
+        (&f.grid_worker, "grid"),
+        (&f.community_staff, "community"),
+        (&f.volunteer, "volunteer"),
+        (&f.verifier, "verifier"),
+        (&f.supervisor, "supervisor"),
+        (&f.admin, "admin"),
+    ] {
+        db.store.add_demo_token(p.id, tok).await.unwrap();
+    }
+    let state = Arc::new(AppState {
+        service: Arc::new(service),
+    });
+    App {
+        router: router(state),
+        f,
+        _db: db,
+    }
+}
+
+struct Resp {
+    status: StatusCode,
+    body: Value,
+    headers: axum::http::HeaderMap,
+}
+
+impl App {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut b = HttpRequest::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        for (k, v) in extra {
+            b = b.header(*k, *v);
+        }
+        let req = b.body(Body::from(body.unwrap_or("").to_string())).unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            body,
+            headers,
+        }
+    }
+    async fn post(&self, uri: &str, token: &str, body: Value) -> Resp {
+        self.call("POST", uri, Some(token), Some(&body.to_string()), &[])
+            .await
+    }
+    async fn get(&self, uri: &str, token: &str) -> Resp {
+        self.call("GET", uri, Some(token), None, &[]).await
+    }
+    async fn file(&self, token: &str) -> i64 {
+        let r = self
+            .post("/api/requests", token, json!({"channel": "app", "description": "小区东门路灯不亮", "area_id": self.f.grid_a1_1.id.0}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    }
+    async fn step(&self, id: i64, command: &str, token: &str, body: Value) -> Value {
+        let r = self
+            .post(&format!("/api/requests/{id}/{command}"), token, body)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{command}: {}", r.body);
+        r.body
+    }
+}
+
+#[tokio::test]
+async fn a_request_walks_from_submitted_to_closed_over_http() {
+    let a = app().await;
+    let id = a.file("resident").await;
+    let cat = a.f.cat_garbage.id.0;
+    let unit = a.f.unit_grid_a1_1.id.0;
+    let r = a
+        .step(id, "accept", "grid", json!({"category_id": cat}))
+        .await;
+    assert_eq!(r["request"]["status"], "accepted");
+    assert_eq!(r["event"]["kind"], "accepted");
+    a.step(id, "dispatch", "grid", json!({"unit_id": unit}))
+        .await;
+    a.step(id, "claim", "volunteer", json!({})).await;
+    a.step(
+        id,
+        "note",
+        "volunteer",
+        json!({"text": "已与居民电话联系", "contact_made": true}),
+    )
+    .await;
+    a.step(
+        id,
+        "resolve",
+        "volunteer",
+        json!({"summary": "已更换灯泡", "cost_fen": 3500}),
+    )
+    .await;
+    a.step(id, "verify", "verifier", json!({"passed": true}))
+        .await;
+    let r = a
+        .step(
+            id,
+            "rate",
+            "resident",
+            json!({"resolved": true, "satisfaction": "satisfied", "comment": "谢谢"}),
+        )
+        .await;
+    assert_eq!(r["request"]["status"], "closed");
+    let t = a.get(&format!("/api/requests/{id}"), "resident").await;
+    assert_eq!(t.status, StatusCode::OK);
+    let kinds: Vec<&str> = t.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "submitted",
+            "accepted",
+            "dispatched",
+            "claimed",
+            "noted",
+            "resolved",
+            "verified",
+            "rated"
+        ]
+    );
+    assert_eq!(t.body["request"]["version"], 8);
+}
+
+#[tokio::test]
+async fn refusals_carry_status_code_and_message_in_the_callers_language() {
+    let a = app().await;
+    let id = a.file("resident").await;
+    // 401 without or with a bad token.
+    let r = a.call("GET", "/api/requests", None, None, &[]).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+    let r = a.get("/api/requests", "forged").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // 400 malformed JSON.
+    let r = a
+        .call(
+            "POST",
+            "/api/requests",
+            Some("resident"),
+            Some("{\"channel\":"),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_json"))
+    );
+    // 404 unknown request, bad id, unknown command, unknown route.
+    for uri in [
+        format!("/api/requests/999999/claim"),
+        "/api/requests/abc/claim".into(),
+    ] {
+        let r = a.post(&uri, "volunteer", json!({})).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("request_not_found")),
+            "{uri}"
+        );
+    }
+    let r = a
+        .post(&format!("/api/requests/{id}/teleport"), "grid", json!({}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let r = a.get("/api/nothing-here", "grid").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // 409 names the current state, in Chinese by default and English on request.
+    let r = a
+        .post(&format!("/api/requests/{id}/claim"), "volunteer", json!({}))
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["code"].as_str(),
+            r.body["current_status"].as_str()
+        ),
+        (
+            StatusCode::CONFLICT,
+            Some("invalid_transition"),
+            Some("submitted")
+        )
+    );
+    assert!(
+        r.body["message"].as_str().unwrap().contains("已提交"),
+        "{}",
+        r.body
+    );
+    let r = a
+        .call(
+            "POST",
+            &format!("/api/requests/{id}/claim"),
+            Some("volunteer"),
+            Some("{}"),
+            &[("accept-language", "en-US,en;q=0.9")],
+        )
+        .await;
+    assert!(
+        r.body["message"].as_str().unwrap().contains("submitted"),
+        "{}",
+        r.body
+    );
+    // 403 role, and scope.
+    let r = a
+        .post(
+            &format!("/api/requests/{id}/accept"),
+            "volunteer",
+            json!({"category_id": 1}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role_not_allowed"))
+    );
+    // 422 lists every bad field: wrong types, missing, unknown.
+    let r = a
+        .post(
+            "/api/requests",
+            "resident",
+            json!({"channel": "fax", "description": 5, "area_id": "x", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+    );
+    let fields: Vec<(String, String)> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_string(),
+                f["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("channel", "invalid"),
+        ("description", "invalid_type"),
+        ("area_id", "invalid_type"),
+        ("colour", "unknown_field"),
+    ] {
+        assert!(
+            fields.contains(&(want.0.into(), want.1.into())),
+            "{want:?} in {fields:?}"
+        );
+    }
+    let r = a
+        .post(
+            "/api/requests",
+            "resident",
+            json!({"description": "x".repeat(2001), "area_id": a.f.grid_a1_1.id.0}),
+        )
+        .await;
+    let codes: Vec<&str> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["required", "too_long"], "{}", r.body);
+    assert_eq!(r.body["fields"][1]["message"], "不能超过 2000 个字符");
+    // Nothing above changed the request.
+    let t = a.get(&format!("/api/requests/{id}"), "grid").await;
+    assert_eq!(t.body["request"]["version"], 1);
+    // A non-JSON-object body is a 422 on the body itself.
+    let r = a.post("/api/requests", "resident", json!([1, 2])).await;
+    assert_eq!(r.body["fields"][0]["field"], "body");
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_request_or_refuses_a_different_body() {
+    let a = app().await;
+    let body =
+        json!({"channel": "app", "description": "楼道灯坏了", "area_id": a.f.grid_a1_1.id.0})
+            .to_string();
+    let first = a
+        .call(
+            "POST",
+            "/api/requests",
+            Some("resident"),
+            Some(&body),
+            &[("idempotency-key", "abc-1")],
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert!(first.headers.get("location").is_some());
+    let again = a
+        .call(
+            "POST",
+            "/api/requests",
+            Some("resident"),
+            Some(&body),
+            &[("idempotency-key", "abc-1")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["id"], first.body["id"]);
+    let other = json!({"channel": "app", "description": "另一件事", "area_id": a.f.grid_a1_1.id.0})
+        .to_string();
+    let clash = a
+        .call(
+            "POST",
+            "/api/requests",
+            Some("resident"),
+            Some(&other),
+            &[("idempotency-key", "abc-1")],
+        )
+        .await;
+    assert_eq!(
+        (clash.status, clash.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotency_key_reused"))
+    );
+}
+
+#[tokio::test]
+async fn lists_filter_paginate_and_keep_residents_to_their_own() {
+    let a = app().await;
+    let mine: Vec<i64> = {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            v.push(a.file("resident").await);
+        }
+        v
+    };
+    let theirs = a.file("other").await;
+    a.step(
+        mine[0],
+        "accept",
+        "grid",
+        json!({"category_id": a.f.cat_road.id.0}),
+    )
+    .await;
+    let r = a.get("/api/requests?limit=2", "grid").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    let mut seen = Vec::new();
+    let mut uri = "/api/requests?limit=2".to_string();
+    loop {
+        let page = a.get(&uri, "grid").await;
+        seen.extend(
+            page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["id"].as_i64().unwrap()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/requests?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 6);
+    let r = a.get("/api/requests?status=accepted", "grid").await;
+    assert_eq!(r.body["items"][0]["id"].as_i64(), Some(mine[0]));
+    let r = a
+        .get(
+            &format!(
+                "/api/requests?status=submitted,accepted&area_id={}&tier=medium&level=street",
+                a.f.street_a.id
+            ),
+            "grid",
+        )
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let r = a
+        .get(
+            "/api/requests?q=%E8%B7%AF%E7%81%AF&created_from=2020-01-01&created_to=2099-12-31",
+            "grid",
+        )
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 6);
+    // A resident sees only their own, in lists and by id.
+    let r = a.get("/api/requests", "other").await;
+    let ids: Vec<i64> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![theirs]);
+    let r = a.get(&format!("/api/requests/{}", mine[1]), "other").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Bad parameters are all listed.
+    let r = a.get("/api/requests?status=nope&limit=0&cursor=zz&area_id=999&colour=red&created_from=yesterday", "grid").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "status",
+            "limit",
+            "cursor",
+            "area_id",
+            "colour",
+            "created_from"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn directory_and_catalogue_endpoints() {
+    let a = app().await;
+    let r = a.call("GET", "/api/areas", None, None, &[]).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 8);
+    let r = a
+        .call(
+            "GET",
+            &format!("/api/areas/{}", a.f.grid_a1_1.id),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["path"].as_array().unwrap().len(), 3);
+    let r = a
+        .call(
+            "GET",
+            &format!("/api/areas?parent_id={}", a.f.street_a.id),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    let r = a.call("GET", "/api/areas/424242", None, None, &[]).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("area_not_found"))
+    );
+    let r = a
+        .call("GET", "/api/units?level=street", None, None, &[])
+        .await;
+    assert_eq!(r.body.as_array().unwrap().len(), 2);
+    let r = a.call("GET", "/api/units/424242", None, None, &[]).await;
+    assert_eq!(r.body["code"], "unit_not_found");
+    let r = a.call("GET", "/api/categories", None, None, &[]).await;
+    assert_eq!(r.body[0]["items"].as_array().unwrap().len(), 2);
+    let item = json!({"class_id": a.f.cat_garbage.class_id.0, "code": "env.noise", "name_zh": "噪声扰民", "name_en": "Noise", "default_tier": "minor"});
+    let r = a.post("/api/categories/items", "grid", item.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = a.post("/api/categories/items", "admin", item.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["default_level"], "community");
+    let id = r.body["id"].as_i64().unwrap();
+    let r = a.post("/api/categories/items", "admin", item).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_exists"))
+    );
+    let r = a
+        .call(
+            "PATCH",
+            &format!("/api/categories/items/{id}"),
+            Some("admin"),
+            Some(r#"{"active": false}"#),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["active"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    let r = a
+        .call(
+            "PATCH",
+            "/api/categories/items/9999",
+            Some("admin"),
+            Some("{}"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["code"], "category_not_found");
+    let r = a
+        .post(
+            "/api/categories/classes",
+            "admin",
+            json!({"code": "safety", "name_zh": "平安建设", "name_en": "Safety"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = a.get("/api/me", "verifier").await;
+    assert_eq!(r.body["grants"][0]["role"], "verifier");
+}
+
+#[tokio::test]
+async fn attachments_upload_and_download() {
+    let a = app().await;
+    let req = HttpRequest::builder()
+        .method("POST")
+        .uri("/api/attachments")
+        .header("authorization", "Bearer resident")
+        .header("content-type", "image/png")
+        .body(Body::from(&b"\x89PNG..."[..]))
+        .unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let att = body["id"].as_str().unwrap().to_string();
+    let r = a
+        .post("/api/requests", "resident", json!({"channel": "app", "description": "井盖缺失", "area_id": a.f.grid_a1_1.id.0, "attachments": [{"id": att, "name": "井盖.png"}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let req = HttpRequest::builder()
+        .method("POST")
+        .uri("/api/attachments")
+        .header("authorization", "Bearer resident")
+        .header("content-type", "text/html")
+        .body(Body::from("<script>"))
+        .unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = a
+        .router
+        .clone()
+        .oneshot(
+            HttpRequest::builder()
+                .uri(format!("/api/attachments/{att}"))
+                .header("authorization", "Bearer grid")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "image/png");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint_and_command() {
+    let a = app().await;
+    let r = a.call("GET", "/api/openapi.json", None, None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let paths = r.body["paths"].as_object().unwrap();
+    for cmd in redgrid_core::policy::CommandKind::ALL {
+        if cmd != redgrid_core::policy::CommandKind::Submit {
+            assert!(
+                paths.contains_key(&format!("/api/requests/{{id}}/{}", cmd.as_str())),
+                "{cmd:?}"
+            );
+        }
+    }
+    for p in [
+        "/api/requests",
+        "/api/requests/{id}",
+        "/api/areas",
+        "/api/units",
+        "/api/categories",
+        "/api/me",
+    ] {
+        assert!(paths.contains_key(p), "{p}");
+    }
+    assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
+}
