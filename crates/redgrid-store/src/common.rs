@@ -632,6 +632,22 @@ impl Store for This {
         Ok(row.try_get("n")?)
     }
 
+    async fn people_with_role(&self, role: Role, limit: i64) -> Result<Vec<Person>> {
+        let mut c = self.read_pool().acquire().await?;
+        let rows = sqlx::query("SELECT DISTINCT person_id FROM grants WHERE role = $1 ORDER BY person_id LIMIT $2")
+            .bind(role.as_str())
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            if let Some(p) = load_person(&mut c, PersonId(r.try_get("person_id")?)).await? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
     async fn submit(
         &self,
         decision: SubmitDecision,

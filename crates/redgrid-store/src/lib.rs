@@ -198,6 +198,12 @@ pub trait Store: Send + Sync {
     async fn delete_demo_tokens(&self) -> Result<()>;
     async fn person_by_demo_token(&self, token: &str) -> Result<Option<Person>>;
     async fn count_people(&self) -> Result<i64>;
+    /// People holding `role`, oldest first.
+    async fn people_with_role(
+        &self,
+        role: redgrid_core::person::Role,
+        limit: i64,
+    ) -> Result<Vec<Person>>;
 
     // ---- requests
     /// Files a request: writes the projection and its first event (and the requester's contact and

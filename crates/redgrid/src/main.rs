@@ -1,1 +1,319 @@
-fn main() {}
+//! `redgrid`: the one binary. Serves the API, migrates and checks the database, builds the demo
+//! district, and measures intake throughput.
+
+mod bench;
+mod config;
+mod demo;
+mod demo_data;
+
+use clap::{Parser, Subcommand};
+use config::{Config, ConfigArgs};
+use redgrid_core::command::Settings;
+use redgrid_store::Service;
+use redgrid_web::AppState;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "redgrid",
+    version,
+    about = "红网格 redgrid: party-building-led grassroots governance — from a resident's need to a verified, rated close-out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the JSON API (and run migrations first).
+    Serve(ConfigArgs),
+    /// Apply any pending database migrations and exit.
+    Migrate(ConfigArgs),
+    /// Replay every request's events and compare with the stored projection; exit 1 on any difference.
+    Check(ConfigArgs),
+    /// Build a realistic demo district (once) and serve it, printing how to act as each role.
+    Demo(DemoArgs),
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCmd,
+    },
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Throw away an existing demo database (SQLite only) and build it anew.
+    #[arg(long)]
+    fresh: bool,
+    /// How many requests to file over the period.
+    #[arg(long, default_value_t = 3000)]
+    requests: usize,
+    /// How many residents live in the district.
+    #[arg(long, default_value_t = 1500)]
+    residents: usize,
+    /// Days of history.
+    #[arg(long, default_value_t = 90)]
+    days: i64,
+    /// The random seed: the same seed builds the same district.
+    #[arg(long, default_value_t = 20_261_123)]
+    seed: u64,
+    /// Build (or reuse) the demo and exit without serving.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn open(config: &Config) -> Result<Arc<Service>, String> {
+    let store = redgrid_store::open(&config.database_url)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot open the database {}: {e}",
+                config.database_display()
+            )
+        })?;
+    let settings = Settings {
+        rating_window: chrono::Duration::days(config.rating_window_days),
+    };
+    let service = Service::new(store, settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(service))
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Cmd::Serve(args) => {
+            let config = Config::resolve(&args, Path::new("redgrid-data"))?;
+            let service = open(&config).await?;
+            serve(&config, service, None).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Migrate(args) => {
+            let config = Config::resolve(&args, Path::new("redgrid-data"))?;
+            let service = open(&config).await?;
+            let applied = service
+                .store()
+                .applied_migrations()
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{} ({}): migrations applied: {:?}",
+                config.database_display(),
+                service.store().backend().as_str(),
+                applied
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Check(args) => {
+            let config = Config::resolve(&args, Path::new("redgrid-data"))?;
+            let service = open(&config).await?;
+            let (checked, diffs) = service
+                .check_all(|n| {
+                    if n % 5000 == 0 {
+                        eprintln!("checked {n} requests…");
+                    }
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            for d in &diffs {
+                println!("request {}: {}", d.request_id, d.detail);
+            }
+            println!("checked {checked} requests: {} differences", diffs.len());
+            Ok(if diffs.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Demo(args) => demo_command(args).await,
+        Cmd::Bench { what } => bench::run(what).await.map(|_| ExitCode::SUCCESS),
+    }
+}
+
+async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
+    let config = Config::resolve(&args.config, Path::new("redgrid-demo"))?;
+    if args.fresh {
+        if !config.database_url.starts_with("sqlite:") {
+            return Err(
+                "--fresh only rebuilds a SQLite demo; give an empty PostgreSQL database instead"
+                    .into(),
+            );
+        }
+        let db = config.data_dir.join("redgrid.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let p = format!("{}{suffix}", db.display());
+            if Path::new(&p).exists() {
+                std::fs::remove_file(&p).map_err(|e| format!("cannot remove {p}: {e}"))?;
+            }
+        }
+    }
+    let service = open(&config).await?;
+    let existing = service.directory().district().cloned();
+    let started = std::time::Instant::now();
+    let district = if let Some(d) = existing {
+        eprintln!(
+            "using the existing demo district {} in {} (--fresh rebuilds it)",
+            d.name,
+            config.database_display()
+        );
+        None
+    } else {
+        eprintln!(
+            "building the demo district: {} requests over {} days…",
+            args.requests, args.days
+        );
+        let d = demo::build_district(&service, args.seed, args.residents)
+            .await
+            .map_err(|e| e.to_string())?;
+        demo::build_requests(
+            &service,
+            &d,
+            args.seed,
+            args.requests,
+            args.days,
+            redgrid_store::service::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Some(d)
+    };
+    let store = service.store();
+    store
+        .delete_demo_tokens()
+        .await
+        .map_err(|e| e.to_string())?;
+    let people = match &district {
+        Some(d) => demo::representatives(d),
+        None => demo::representatives_from_store(&service)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    let mut tokens = Vec::new();
+    for (zh, role, person) in people {
+        let token = random_token();
+        store
+            .add_demo_token(person.id, &token)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokens.push((zh, role, person, token));
+    }
+    if let Some(d) = &district {
+        let s = demo::summarize(&service, d)
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "built {} in {:.1}s: {} areas, {} units, {} people; requests by state: {}",
+            d.name,
+            started.elapsed().as_secs_f64(),
+            s.areas,
+            s.units,
+            s.people,
+            s.by_status
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if args.no_serve {
+        print_tokens(&tokens, None);
+        return Ok(ExitCode::SUCCESS);
+    }
+    serve(&config, service, Some(tokens)).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+type Token = (
+    &'static str,
+    &'static str,
+    redgrid_core::person::Person,
+    String,
+);
+
+fn print_tokens(tokens: &[Token], url: Option<&str>) {
+    println!();
+    println!("红网格 redgrid demo");
+    if let Some(url) = url {
+        println!("  API:      {url}/api/requests   (OpenAPI: {url}/api/openapi.json)");
+    }
+    println!("  Act as any of these people with  -H 'Authorization: Bearer TOKEN':");
+    for (zh, role, person, token) in tokens {
+        println!("    {role:<17} {:<10} {:<8} {token}", zh, person.name);
+    }
+    if let (Some(url), Some((_, _, _, t))) = (url, tokens.first()) {
+        println!("  Try:      curl -H 'Authorization: Bearer {t}' '{url}/api/requests?limit=5'");
+    }
+    println!();
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Extremely unlikely; fall back to the clock so the demo still starts.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes.copy_from_slice(&nanos.to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn serve(
+    config: &Config,
+    service: Arc<Service>,
+    tokens: Option<Vec<Token>>,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let url = format!("http://{addr}");
+    match &tokens {
+        Some(t) => print_tokens(t, Some(&url)),
+        None => println!("redgrid serving {url} ({})", config.database_display()),
+    }
+    let state = Arc::new(AppState { service });
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    redgrid_web::serve(listener, state, shutdown)
+        .await
+        .map_err(|e| format!("server stopped: {e}"))
+}
