@@ -376,8 +376,11 @@ pub fn decide_submit(
             {
                 return Err(CoreError::Forbidden(Denial::RoleNotAllowed));
             }
-            fields.finish()?;
-            unreachable!("an unknown area always adds a field error")
+            // An unusable area always added a field error above.
+            return Err(fields
+                .finish()
+                .err()
+                .unwrap_or_else(|| CoreError::validation("area_id", "required")));
         }
     };
     let own = allowed.relation == Some(Relation::OwnRequest);

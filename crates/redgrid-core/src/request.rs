@@ -528,7 +528,9 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
         });
     }
     match &event.body {
-        EventBody::Submitted { .. } => unreachable!("handled above"),
+        EventBody::Submitted { .. } => {
+            return Err(ReplayError::NotSubmittedFirst { seq: event.seq });
+        }
         EventBody::Accepted {
             category_id,
             tier,

@@ -274,7 +274,7 @@ impl World {
             actor: d.actor,
             body: d.body,
         };
-        Ok(apply(None, &e).map_err(|_| CoreError::validation("replay", "invalid"))?)
+        apply(None, &e).map_err(|_| CoreError::validation("replay", "invalid"))
     }
     fn submit(&self) -> Request {
         self.submit_as(&resident(), garbage_input())

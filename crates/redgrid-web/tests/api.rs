@@ -191,7 +191,7 @@ async fn refusals_carry_status_code_and_message_in_the_callers_language() {
     );
     // 404 unknown request, bad id, unknown command, unknown route.
     for uri in [
-        format!("/api/requests/999999/claim"),
+        "/api/requests/999999/claim".to_string(),
         "/api/requests/abc/claim".into(),
     ] {
         let r = a.post(&uri, "volunteer", json!({})).await;

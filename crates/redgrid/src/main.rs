@@ -251,11 +251,12 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
                 .join(", ")
         );
     }
+    let walk = walk_ids(&service, &tokens);
     if args.no_serve {
-        print_tokens(&tokens, None);
+        print_tokens(&tokens, None, &walk);
         return Ok(ExitCode::SUCCESS);
     }
-    serve(&config, service, Some(tokens)).await?;
+    serve(&config, service, Some((tokens, walk))).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -266,7 +267,35 @@ type Token = (
     String,
 );
 
-fn print_tokens(tokens: &[Token], url: Option<&str>) {
+/// Ids for the README's walk: the demo grid worker's grid and team, a grid-level category, and an
+/// approver for suspension (the community staff member).
+fn walk_ids(service: &Service, tokens: &[Token]) -> String {
+    use redgrid_core::person::Scope;
+    let dir = service.directory();
+    let find = |role: &str| tokens.iter().find(|t| t.1 == role);
+    let unit = find("grid_worker").and_then(|t| match t.2.grants.first().map(|g| g.scope) {
+        Some(Scope::Unit(u)) => dir.unit(u),
+        _ => None,
+    });
+    let category = dir
+        .items()
+        .into_iter()
+        .find(|i| i.active && i.default_level == redgrid_core::area::Level::Grid);
+    let token = |role: &str| find(role).map(|t| t.3.clone()).unwrap_or_default();
+    format!(
+        "    export AREA={} UNIT={} CATEGORY={} APPROVER={}\n    export RESIDENT={} GRID={} VOLUNTEER={} VERIFIER={}",
+        unit.map(|u| u.area_id.0).unwrap_or(0),
+        unit.map(|u| u.id.0).unwrap_or(0),
+        category.map(|c| c.id.0).unwrap_or(0),
+        find("community_staff").map(|t| t.2.id.0).unwrap_or(0),
+        token("resident"),
+        token("grid_worker"),
+        token("volunteer"),
+        token("verifier"),
+    )
+}
+
+fn print_tokens(tokens: &[Token], url: Option<&str>, walk: &str) {
     println!();
     println!("红网格 redgrid demo");
     if let Some(url) = url {
@@ -279,6 +308,9 @@ fn print_tokens(tokens: &[Token], url: Option<&str>) {
     if let (Some(url), Some((_, _, _, t))) = (url, tokens.first()) {
         println!("  Try:      curl -H 'Authorization: Bearer {t}' '{url}/api/requests?limit=5'");
     }
+    println!("  For the README's walk through a request's life, paste:");
+    println!("    export RG={}", url.unwrap_or("http://127.0.0.1:8080"));
+    println!("{walk}");
     println!();
 }
 
@@ -298,7 +330,7 @@ fn random_token() -> String {
 async fn serve(
     config: &Config,
     service: Arc<Service>,
-    tokens: Option<Vec<Token>>,
+    tokens: Option<(Vec<Token>, String)>,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -306,7 +338,7 @@ async fn serve(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let url = format!("http://{addr}");
     match &tokens {
-        Some(t) => print_tokens(t, Some(&url)),
+        Some((t, walk)) => print_tokens(t, Some(&url), walk),
         None => println!("redgrid serving {url} ({})", config.database_display()),
     }
     let state = Arc::new(AppState { service });
