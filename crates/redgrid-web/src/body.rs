@@ -3,18 +3,32 @@
 
 use crate::error::{ApiError, lang_of};
 use axum::body::Bytes;
-use axum::http::HeaderMap;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
 use redgrid_core::error::FieldError;
 use redgrid_core::request::Attachment;
 use serde_json::{Map, Value};
 
-/// Parses a body as JSON; an empty body counts as `{}`. Malformed JSON is a 400.
-pub fn parse_json(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+/// Parses a body as JSON; an empty body counts as `{}`. Too large is a 413, malformed JSON a 400.
+pub fn parse_json(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, ApiError> {
+    let lang = lang_of(headers);
+    let body = body.map_err(|_| {
+        ApiError::plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            lang.pick(
+                "请求体过大（上限 256 KB）",
+                "the body is too large (at most 256 KB)",
+            ),
+        )
+    })?;
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(Value::Object(Map::new()));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::malformed_json(lang_of(headers), &e.to_string()))
+    serde_json::from_slice(&body).map_err(|e| ApiError::malformed_json(lang, &e.to_string()))
 }
 
 /// Reads typed fields out of a JSON object, collecting a [`FieldError`] for each bad one.

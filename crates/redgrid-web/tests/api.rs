@@ -309,6 +309,15 @@ async fn refusals_carry_status_code_and_message_in_the_callers_language() {
     // Nothing above changed the request.
     let t = a.get(&format!("/api/requests/{id}"), "grid").await;
     assert_eq!(t.body["request"]["version"], 1);
+    // An oversized body is a 413 in the same JSON shape.
+    let huge = format!("{{\"description\": \"{}\"}}", "长".repeat(100_000));
+    let r = a
+        .call("POST", "/api/requests", Some("resident"), Some(&huge), &[])
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
     // A non-JSON-object body is a 422 on the body itself.
     let r = a.post("/api/requests", "resident", json!([1, 2])).await;
     assert_eq!(r.body["fields"][0]["field"], "body");

@@ -136,6 +136,20 @@ async fn person(service: &Service, names: &mut Names, role: Role, scope: Scope) 
         .await
 }
 
+async fn people(
+    service: &Service,
+    names: &mut Names,
+    n: usize,
+    role: Role,
+    scope: Scope,
+) -> Result<Vec<Person>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(person(service, names, role, scope).await?);
+    }
+    Ok(out)
+}
+
 async fn area(
     service: &Service,
     parent: Option<&Area>,
@@ -213,18 +227,14 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
             None,
         )
         .await?;
-        let mut staff = Vec::new();
-        for _ in 0..2 {
-            staff.push(
-                person(
-                    service,
-                    &mut names,
-                    Role::StreetStaff,
-                    Scope::Unit(office.id),
-                )
-                .await?,
-            );
-        }
+        let staff = people(
+            service,
+            &mut names,
+            2,
+            Role::StreetStaff,
+            Scope::Unit(office.id),
+        )
+        .await?;
         // The street's party working committee verifies street-level work.
         person(service, &mut names, Role::Verifier, Scope::Area(street.id)).await?;
         for ci in 0..per_street {
@@ -261,24 +271,17 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
                 Some(c_office.id),
             )
             .await?;
-            let mut c_staff = Vec::new();
-            for _ in 0..2 {
-                c_staff.push(
-                    person(
-                        service,
-                        &mut names,
-                        Role::CommunityStaff,
-                        Scope::Unit(c_office.id),
-                    )
-                    .await?,
-                );
-            }
+            let c_staff = people(
+                service,
+                &mut names,
+                2,
+                Role::CommunityStaff,
+                Scope::Unit(c_office.id),
+            )
+            .await?;
             let verifier = person(service, &mut names, Role::Verifier, Scope::Area(c.id)).await?;
-            let mut members = Vec::new();
-            for _ in 0..3 {
-                members
-                    .push(person(service, &mut names, Role::Member, Scope::Unit(c_team.id)).await?);
-            }
+            let members =
+                people(service, &mut names, 3, Role::Member, Scope::Unit(c_team.id)).await?;
             let ci_index = communities.len();
             let mut grid_ids = Vec::new();
             let n_grids = 5 + rng.below(4);
@@ -339,18 +342,14 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
             None,
         )
         .await?;
-        let mut staff = Vec::new();
-        for _ in 0..2 {
-            staff.push(
-                person(
-                    service,
-                    &mut names,
-                    Role::DepartmentStaff,
-                    Scope::Unit(u.id),
-                )
-                .await?,
-            );
-        }
+        let staff = people(
+            service,
+            &mut names,
+            2,
+            Role::DepartmentStaff,
+            Scope::Unit(u.id),
+        )
+        .await?;
         departments.push((u, staff));
     }
     let office = unit(
@@ -362,46 +361,30 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
         None,
     )
     .await?;
-    let office_staff = vec![
-        person(
-            service,
-            &mut names,
-            Role::DepartmentStaff,
-            Scope::Unit(office.id),
-        )
-        .await?,
-        person(
-            service,
-            &mut names,
-            Role::DepartmentStaff,
-            Scope::Unit(office.id),
-        )
-        .await?,
-    ];
-    let mut admins = Vec::new();
-    for _ in 0..2 {
-        admins.push(
-            person(
-                service,
-                &mut names,
-                Role::DistrictAdmin,
-                Scope::Area(district.id),
-            )
-            .await?,
-        );
-    }
-    let mut supervisors = Vec::new();
-    for _ in 0..2 {
-        supervisors.push(
-            person(
-                service,
-                &mut names,
-                Role::Supervisor,
-                Scope::Area(district.id),
-            )
-            .await?,
-        );
-    }
+    let office_staff = people(
+        service,
+        &mut names,
+        2,
+        Role::DepartmentStaff,
+        Scope::Unit(office.id),
+    )
+    .await?;
+    let admins = people(
+        service,
+        &mut names,
+        2,
+        Role::DistrictAdmin,
+        Scope::Area(district.id),
+    )
+    .await?;
+    let supervisors = people(
+        service,
+        &mut names,
+        2,
+        Role::Supervisor,
+        Scope::Area(district.id),
+    )
+    .await?;
     person(
         service,
         &mut names,

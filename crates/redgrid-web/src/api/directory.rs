@@ -186,11 +186,11 @@ pub struct ClassBody {
 pub async fn create_class(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
-    let json = parse_json(&headers, &body)?;
+    let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let new = NewClass {
         code: r.string("code").unwrap_or_default(),
@@ -279,11 +279,11 @@ fn read_item(
 pub async fn create_item(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
-    let json = parse_json(&headers, &body)?;
+    let json = parse_json(&headers, body)?;
     let (fields, invalid) = read_item(&json, None);
     if !invalid.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(invalid), lang));
@@ -303,7 +303,7 @@ pub async fn update_item(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(raw): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CategoryItem>, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
@@ -312,7 +312,7 @@ pub async fn update_item(
     let base = id
         .and_then(|id| dir.item(id))
         .ok_or_else(|| not_found(Entity::Category, &raw, lang))?;
-    let json = parse_json(&headers, &body)?;
+    let json = parse_json(&headers, body)?;
     let (fields, invalid) = read_item(&json, Some(base));
     if !invalid.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(invalid), lang));

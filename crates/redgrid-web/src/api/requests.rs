@@ -6,6 +6,7 @@ use crate::body::{Reader, parse_json};
 use crate::error::{ApiError, lang_of};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -162,11 +163,11 @@ pub(crate) fn read_command(
 pub async fn submit(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
-    let json = parse_json(&headers, &body)?;
+    let json = parse_json(&headers, body)?;
     let (input, invalid) = read_submit(&json);
     let key = headers
         .get("idempotency-key")
@@ -230,7 +231,7 @@ pub async fn command(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((id, name)): Path<(String, String)>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CommandResult>, ApiError> {
     let lang = lang_of(&headers);
     let kind = CommandKind::parse(&name)
@@ -241,7 +242,7 @@ pub async fn command(
     if sees_only_own(&who) {
         visible(&state, &who, id, lang).await?;
     }
-    let json = parse_json(&headers, &body)?;
+    let json = parse_json(&headers, body)?;
     let (cmd, invalid) =
         read_command(kind, &json).ok_or_else(|| ApiError::not_found_route(lang))?;
     let (request, event) = state
