@@ -390,6 +390,169 @@ fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
     }
 }
 
+/// One write: a submission or a command. Jobs own everything they need, so a backend may run them
+/// on a writer task, several to a transaction.
+pub(crate) enum Job {
+    Submit {
+        decision: Box<SubmitDecision>,
+        at: DateTime<Utc>,
+        key: Option<IdempotencyKey>,
+    },
+    Execute {
+        id: RequestId,
+        at: DateTime<Utc>,
+        decide: Decide,
+    },
+}
+
+/// What a job wrote.
+pub(crate) enum Done {
+    Submitted(Box<Request>),
+    Executed(Box<(Request, Event)>),
+}
+
+/// Why a job did not complete.
+pub(crate) enum JobError {
+    /// Refused before anything was written: the transaction may go on with other jobs.
+    Refused(StoreError),
+    /// Failed after writing, or in the database: the transaction must be rolled back.
+    Failed(StoreError),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Failed(e.into())
+    }
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        JobError::Failed(e)
+    }
+}
+
+impl JobError {
+    pub(crate) fn into_inner(self) -> StoreError {
+        match self {
+            JobError::Refused(e) | JobError::Failed(e) => e,
+        }
+    }
+}
+
+/// Runs one job inside an open transaction. `fail` injects a failure after the event write.
+async fn run_job(conn: &mut Conn, job: &Job, fail: bool) -> std::result::Result<Done, JobError> {
+    match job {
+        Job::Submit { decision, at, key } => run_submit(conn, decision, *at, key.as_ref(), fail)
+            .await
+            .map(|r| Done::Submitted(Box::new(r))),
+        Job::Execute { id, at, decide } => run_execute(conn, *id, *at, decide, fail)
+            .await
+            .map(|done| Done::Executed(Box::new(done))),
+    }
+}
+
+async fn run_submit(
+    conn: &mut Conn,
+    decision: &SubmitDecision,
+    at: DateTime<Utc>,
+    key: Option<&IdempotencyKey>,
+    fail: bool,
+) -> std::result::Result<Request, JobError> {
+    let mut body = decision.body.clone();
+    if let Some(contact) = crate::contact_of(decision) {
+        let found = sqlx::query("SELECT id FROM people WHERE phone = $1")
+            .bind(contact.phone.clone())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let id = match found {
+            Some(r) => PersonId(r.try_get("id")?),
+            None => insert_person(conn, &contact.name, Some(&contact.phone), at).await?,
+        };
+        if let EventBody::Submitted { requester_id, .. } = &mut body {
+            *requester_id = Some(id);
+        }
+    }
+    let row = sqlx::query(SQL_NEXT_REQUEST_ID).fetch_one(&mut *conn).await?;
+    let id = RequestId(row.try_get("id")?);
+    let event = Event {
+        request_id: id,
+        seq: 1,
+        at,
+        actor: decision.actor,
+        body,
+    };
+    let request = apply(None, &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    bind_request(sqlx::query(SQL_INSERT_REQUEST), &request)?
+        .execute(&mut *conn)
+        .await?;
+    insert_event(conn, &event).await?;
+    if fail {
+        return Err(JobError::Failed(StoreError::Injected(FailPoint::AfterEventWrite)));
+    }
+    if let Some(k) = key {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (actor_key, key, body_hash, request_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(k.actor_key.clone())
+        .bind(k.key.clone())
+        .bind(k.body_hash.clone())
+        .bind(id.0)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(request)
+}
+
+async fn run_execute(
+    conn: &mut Conn,
+    id: RequestId,
+    at: DateTime<Utc>,
+    decide: &Decide,
+    fail: bool,
+) -> std::result::Result<(Request, Event), JobError> {
+    let row = sqlx::query(SQL_LOCK_REQUEST)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(JobError::Refused(
+            CoreError::NotFound {
+                entity: Entity::Request,
+                id: id.0,
+            }
+            .into(),
+        ))?;
+    let current = request_from_row(&row)?;
+    let decision = decide(&current).map_err(|e| JobError::Refused(e.into()))?;
+    let event = decision.event_for(&current, at);
+    let next = apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    insert_event(conn, &event).await?;
+    if fail {
+        return Err(JobError::Failed(StoreError::Injected(FailPoint::AfterEventWrite)));
+    }
+    let done = bind_request(sqlx::query(SQL_UPDATE_REQUEST), &next)?
+        .bind(current.version)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(JobError::Failed(CoreError::Conflict(Conflict::ConcurrentUpdate).into()));
+    }
+    Ok((next, event))
+}
+
+/// Runs one job in a transaction of its own.
+async fn run_alone(pool: &sqlx::Pool<Db>, begin: &'static str, job: &Job, fail: bool) -> Result<Done> {
+    let mut tx = pool.begin_with(begin).await?;
+    match run_job(&mut tx, job, fail).await {
+        Ok(done) => {
+            tx.commit().await?;
+            Ok(done)
+        }
+        Err(e) => Err(e.into_inner()),
+    }
+}
+
 #[async_trait]
 impl Store for This {
     fn backend(&self) -> Backend {
@@ -654,53 +817,14 @@ impl Store for This {
         at: DateTime<Utc>,
         key: Option<IdempotencyKey>,
     ) -> Result<Request> {
-        let mut tx = self.begin_write().await?;
-        let mut body = decision.body.clone();
-        if let Some(contact) = crate::contact_of(&decision) {
-            let found = sqlx::query("SELECT id FROM people WHERE phone = $1")
-                .bind(contact.phone.clone())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let id = match found {
-                Some(r) => PersonId(r.try_get("id")?),
-                None => insert_person(&mut tx, &contact.name, Some(&contact.phone), at).await?,
-            };
-            if let EventBody::Submitted { requester_id, .. } = &mut body {
-                *requester_id = Some(id);
-            }
+        match self.write(Job::Submit {
+                decision: Box::new(decision),
+                at,
+                key,
+            }).await? {
+            Done::Submitted(r) => Ok(*r),
+            Done::Executed(_) => Err(StoreError::Corrupt("writer answered the wrong job".into())),
         }
-        let row = sqlx::query(SQL_NEXT_REQUEST_ID).fetch_one(&mut *tx).await?;
-        let id = RequestId(row.try_get("id")?);
-        let event = Event {
-            request_id: id,
-            seq: 1,
-            at,
-            actor: decision.actor,
-            body,
-        };
-        let request = apply(None, &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        bind_request(sqlx::query(SQL_INSERT_REQUEST), &request)?
-            .execute(&mut *tx)
-            .await?;
-        insert_event(&mut tx, &event).await?;
-        if self.fail_point().load(Ordering::SeqCst) == 1 {
-            return Err(StoreError::Injected(FailPoint::AfterEventWrite));
-        }
-        if let Some(k) = key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (actor_key, key, body_hash, request_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(k.actor_key)
-            .bind(k.key)
-            .bind(k.body_hash)
-            .bind(id.0)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(request)
     }
 
     async fn idempotency(&self, actor_key: &str, key: &str) -> Result<Option<IdempotencyRecord>> {
@@ -720,33 +844,11 @@ impl Store for This {
         }
     }
 
-    async fn execute(&self, id: RequestId, at: DateTime<Utc>, decide: Decide<'_>) -> Result<(Request, Event)> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(SQL_LOCK_REQUEST)
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(CoreError::NotFound {
-                entity: Entity::Request,
-                id: id.0,
-            })?;
-        let current = request_from_row(&row)?;
-        let decision = decide(&current)?;
-        let event = decision.event_for(&current, at);
-        let next = apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        insert_event(&mut tx, &event).await?;
-        if self.fail_point().load(Ordering::SeqCst) == 1 {
-            return Err(StoreError::Injected(FailPoint::AfterEventWrite));
+    async fn execute(&self, id: RequestId, at: DateTime<Utc>, decide: Decide) -> Result<(Request, Event)> {
+        match self.write(Job::Execute { id, at, decide }).await? {
+            Done::Executed(done) => Ok(*done),
+            Done::Submitted(_) => Err(StoreError::Corrupt("writer answered the wrong job".into())),
         }
-        let done = bind_request(sqlx::query(SQL_UPDATE_REQUEST), &next)?
-            .bind(current.version)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Err(CoreError::Conflict(Conflict::ConcurrentUpdate).into());
-        }
-        tx.commit().await?;
-        Ok((next, event))
     }
 
     async fn request(&self, id: RequestId) -> Result<Option<Request>> {

@@ -169,8 +169,9 @@ pub struct IdempotencyKey {
 }
 
 /// The decision function handed to [`Store::execute`]: it sees the current projection, inside the
-/// transaction, and returns the decision or a refusal.
-pub type Decide<'a> = &'a (dyn Fn(&Request) -> Result<Decision, CoreError> + Send + Sync);
+/// transaction, and returns the decision or a refusal. It owns what it needs, so a backend may run it
+/// on a writer task; it may be called again if a batch is retried.
+pub type Decide = Arc<dyn Fn(&Request) -> Result<Decision, CoreError> + Send + Sync>;
 
 /// Storage for one district.
 #[async_trait]
@@ -222,7 +223,7 @@ pub trait Store: Send + Sync {
         &self,
         id: RequestId,
         at: DateTime<Utc>,
-        decide: Decide<'_>,
+        decide: Decide,
     ) -> Result<(Request, Event)>;
     async fn request(&self, id: RequestId) -> Result<Option<Request>>;
     async fn events(&self, id: RequestId) -> Result<Vec<Event>>;

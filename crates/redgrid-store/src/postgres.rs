@@ -105,6 +105,12 @@ impl PgStore {
     fn fail_point(&self) -> &AtomicU8 {
         &self.fail
     }
+
+    /// One transaction per job; concurrent jobs run in parallel on the pool's connections.
+    async fn write(&self, job: Job) -> Result<Done> {
+        let fail = self.fail.load(Ordering::SeqCst) == 1;
+        run_alone(&self.pool, "BEGIN", &job, fail).await
+    }
 }
 
 include!("common.rs");

@@ -194,19 +194,21 @@ impl Service {
         facts.requests = self.store.existing_requests(&refs.requests).await?;
         facts.attachments = self.store.existing_attachments(&refs.attachments).await?;
         let dir = self.directory();
-        let settings = &self.settings;
-        let deadlines = self.deadlines.as_deref();
-        let decide_fn = |req: &Request| {
+        let settings = self.settings.clone();
+        let deadlines = self.deadlines.clone();
+        let actor = actor.clone();
+        let command = command.clone();
+        let decide_fn: crate::Decide = Arc::new(move |req: &Request| {
             let ctx = Ctx {
                 dir: &dir,
                 now: at,
-                settings,
+                settings: &settings,
                 facts: &facts,
-                deadlines,
+                deadlines: deadlines.as_deref(),
             };
-            decide(req, actor, command, invalid.clone(), &ctx)
-        };
-        self.store.execute(id, at, &decide_fn).await
+            decide(req, &actor, &command, invalid.clone(), &ctx)
+        });
+        self.store.execute(id, at, decide_fn).await
     }
 
     /// A request with its whole timeline.

@@ -47,6 +47,7 @@ both_backends!(
     staff_filing_on_behalf_finds_or_creates_the_contact,
     lists_filter_and_paginate_stably,
     concurrent_claims_let_exactly_one_win,
+    concurrent_mixed_commands_land_or_leave_no_trace,
     check_finds_a_tampered_projection,
     catalogue_is_editable_by_administrators_only,
     attachments_are_stored_by_content,
@@ -877,6 +878,76 @@ async fn concurrent_claims_let_exactly_one_win(store: Arc<dyn Store>) {
     assert_eq!(wins, 1);
     assert_eq!(store.events(r.id).await.unwrap().len(), 4);
     assert_eq!(s.check_one(r.id).await.unwrap(), None);
+}
+
+async fn concurrent_mixed_commands_land_or_leave_no_trace(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let s = Arc::new(s);
+    let f = Arc::new(f);
+    let target = submit(&s, &f).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let (s, f) = (s.clone(), f.clone());
+        tasks.push(tokio::spawn(async move {
+            match i % 3 {
+                // A valid submission.
+                0 => s
+                    .submit(&a(&f.resident), &garbage(&f), vec![], None, now())
+                    .await
+                    .map(|_| "filed"),
+                // An invalid one: refused, writes nothing.
+                1 => s
+                    .submit(
+                        &a(&f.resident),
+                        &SubmitInput {
+                            description: None,
+                            ..garbage(&f)
+                        },
+                        vec![],
+                        None,
+                        now(),
+                    )
+                    .await
+                    .map(|_| "filed"),
+                // Everyone tries to accept the same request: one wins.
+                _ => s
+                    .run(
+                        target.id,
+                        &a(&f.grid_worker),
+                        &Command::Accept {
+                            category_id: Some(f.cat_garbage.id),
+                            tier: None,
+                            urgent: None,
+                            level: None,
+                        },
+                        vec![],
+                        now(),
+                    )
+                    .await
+                    .map(|_| "accepted"),
+            }
+        }));
+    }
+    let (mut filed, mut accepted, mut refused) = (0, 0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok("filed") => filed += 1,
+            Ok(_) => accepted += 1,
+            Err(e) => {
+                let code = core_err(e).code();
+                assert!(
+                    code == "validation_failed" || code == "invalid_transition",
+                    "{code}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((filed, accepted, refused), (20, 1, 39));
+    assert_eq!(store.count(&ListFilter::default()).await.unwrap(), 21);
+    assert_eq!(store.events(target.id).await.unwrap().len(), 2);
+    let (checked, diffs) = s.check_all(|_| {}).await.unwrap();
+    assert_eq!((checked, diffs.len()), (21, 0));
 }
 
 async fn check_finds_a_tampered_projection(store: Arc<dyn Store>) {

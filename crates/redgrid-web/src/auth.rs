@@ -5,7 +5,51 @@ use crate::AppState;
 use crate::error::{ApiError, lang_of};
 use axum::http::{HeaderMap, header};
 use redgrid_core::error::{CoreError, Denial};
-use redgrid_core::person::{Actor, Role};
+use redgrid_core::person::{Actor, Person, Role};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Tokens seen in the last `ttl`, with their person. A token that stops working (the accounts issue
+/// will revoke tokens) keeps working here for at most `ttl`; revocation must clear the cache.
+pub struct TokenCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Person)>>,
+}
+
+/// The most tokens remembered at once; past that the cache starts afresh.
+const MAX_CACHED: usize = 10_000;
+
+impl TokenCache {
+    pub fn new(ttl: Duration) -> Self {
+        TokenCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, token: &str) -> Option<Person> {
+        let entries = self.entries.lock().ok()?;
+        let (at, person) = entries.get(token)?;
+        (at.elapsed() < self.ttl).then(|| person.clone())
+    }
+
+    fn put(&self, token: &str, person: &Person) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_CACHED {
+                entries.clear();
+            }
+            entries.insert(token.to_string(), (Instant::now(), person.clone()));
+        }
+    }
+
+    /// Forgets every token (after a revocation or a change of roles).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -21,6 +65,9 @@ pub async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiEr
     let lang = lang_of(headers);
     let unauthenticated = || ApiError::core(&CoreError::Forbidden(Denial::Unauthenticated), lang);
     let token = bearer(headers).ok_or_else(unauthenticated)?;
+    if let Some(person) = state.tokens.get(token) {
+        return Ok(Actor::Person(person));
+    }
     let person = state
         .service
         .store()
@@ -28,6 +75,7 @@ pub async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiEr
         .await
         .map_err(|e| ApiError::store(e, lang))?
         .ok_or_else(unauthenticated)?;
+    state.tokens.put(token, &person);
     Ok(Actor::Person(person))
 }
 

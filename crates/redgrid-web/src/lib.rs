@@ -27,6 +27,17 @@ use utoipa::OpenApi;
 /// What every handler shares.
 pub struct AppState {
     pub service: Arc<Service>,
+    /// Recently seen tokens, so that a busy client does not cost a database lookup per request.
+    pub tokens: auth::TokenCache,
+}
+
+impl AppState {
+    pub fn new(service: Arc<Service>) -> Self {
+        AppState {
+            service,
+            tokens: auth::TokenCache::new(Duration::from_secs(30)),
+        }
+    }
 }
 
 /// The largest JSON body accepted.

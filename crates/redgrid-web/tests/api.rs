@@ -30,9 +30,7 @@ async fn app() -> App {
     ] {
         db.store.add_demo_token(p.id, tok).await.unwrap();
     }
-    let state = Arc::new(AppState {
-        service: Arc::new(service),
-    });
+    let state = Arc::new(AppState::new(Arc::new(service)));
     App {
         router: router(state),
         f,

@@ -202,9 +202,7 @@ async fn intake(
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let state = Arc::new(AppState {
-        service: service.clone(),
-    });
+    let state = Arc::new(AppState::new(service.clone()));
     let server = tokio::spawn(redgrid_web::serve(listener, state, async {
         let _ = stop_rx.await;
     }));

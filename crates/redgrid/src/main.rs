@@ -341,7 +341,7 @@ async fn serve(
         Some((t, walk)) => print_tokens(t, Some(&url), walk),
         None => println!("redgrid serving {url} ({})", config.database_display()),
     }
-    let state = Arc::new(AppState { service });
+    let state = Arc::new(AppState::new(service));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
