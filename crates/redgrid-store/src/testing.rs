@@ -82,7 +82,12 @@ pub fn postgres_url() -> String {
 /// reached outside CI (the reason is printed straight to stderr, uncaptured); under CI (`CI` set)
 /// an unreachable PostgreSQL is an error.
 pub async fn postgres() -> Result<Option<TestDb>> {
-    let url = postgres_url();
+    postgres_at(&postgres_url()).await
+}
+
+/// Like [`postgres`], at a given URL.
+pub async fn postgres_at(url: &str) -> Result<Option<TestDb>> {
+    let url = url.to_string();
     let schema = unique_name();
     match crate::postgres::PgStore::connect_schema(&url, &schema).await {
         Ok(store) => {

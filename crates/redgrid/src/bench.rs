@@ -25,8 +25,11 @@ pub enum BenchCmd {
     /// Intake throughput: submit, accept, dispatch.
     Intake {
         /// Requests to carry through the three commands, per mode and backend.
-        #[arg(long, default_value_t = 3000)]
+        #[arg(long, default_value_t = 10_000)]
         count: usize,
+        /// Unmeasured requests per client first, in each mode (connections, statement caches, pages).
+        #[arg(long, default_value_t = 10)]
+        warmup: usize,
         /// Concurrent clients (each one keep-alive connection).
         #[arg(long, default_value_t = 64)]
         clients: usize,
@@ -43,16 +46,15 @@ pub async fn run(cmd: BenchCmd) -> Result<(), String> {
     match cmd {
         BenchCmd::Intake {
             count,
+            warmup,
             clients,
             backends,
             pg_url,
         } => {
-            if let Some(url) = pg_url {
-                // SAFETY of intent: the test helpers read this variable; set before any task starts.
-                unsafe { std::env::set_var("REDGRID_TEST_PG_URL", url) };
-            }
+            let pg_url = pg_url.unwrap_or_else(testing::postgres_url);
             println!(
-                "redgrid bench intake: {count} requests × (submit, accept, dispatch), {clients} clients"
+                "redgrid bench intake: {count} requests × (submit, accept, dispatch), {clients} clients, \
+                 after {warmup} unmeasured requests per client"
             );
             println!(
                 "{:<9} {:<8} {:>7} {:>9} {:>10} {:>9} {:>9}",
@@ -61,7 +63,10 @@ pub async fn run(cmd: BenchCmd) -> Result<(), String> {
             for b in backends.split(',').map(str::trim) {
                 let db = match b {
                     "sqlite" => testing::sqlite().await.map_err(|e| e.to_string())?,
-                    "postgres" => match testing::postgres().await.map_err(|e| e.to_string())? {
+                    "postgres" => match testing::postgres_at(&pg_url)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
                         Some(db) => db,
                         None => {
                             println!("{b:<9} skipped: PostgreSQL unreachable (set --pg-url)");
@@ -70,7 +75,7 @@ pub async fn run(cmd: BenchCmd) -> Result<(), String> {
                     },
                     other => return Err(format!("unknown backend {other:?}")),
                 };
-                intake(b, db.store.clone(), count, clients).await?;
+                intake(b, db.store.clone(), count, warmup, clients).await?;
             }
             Ok(())
         }
@@ -128,6 +133,7 @@ async fn intake(
     backend: &str,
     store: Arc<dyn Store>,
     count: usize,
+    warmup: usize,
     clients: usize,
 ) -> Result<(), String> {
     let (service, f) = testing::seed(store.clone())
@@ -138,21 +144,26 @@ async fn intake(
     let per_client = count.div_ceil(clients);
 
     // The ceiling: the service directly, no HTTP.
-    let started = Instant::now();
+    let gate = Arc::new(tokio::sync::Barrier::new(clients + 1));
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (s, f) = (service.clone(), f.clone());
+        let (s, f, gate) = (service.clone(), f.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(per_client * 3);
             let resident = Actor::Person(f.resident.clone());
             let worker = Actor::Person(f.grid_worker.clone());
-            for _ in 0..per_client {
+            for i in 0..warmup + per_client {
+                if i == warmup {
+                    gate.wait().await;
+                }
                 let t = Instant::now();
                 let (r, _) = s
                     .submit(&resident, &input(&f), vec![], None, now())
                     .await
                     .map_err(|e| e.to_string())?;
-                lat.push(t.elapsed());
+                if i >= warmup {
+                    lat.push(t.elapsed());
+                }
                 let t = Instant::now();
                 let accept = Command::Accept {
                     category_id: Some(f.cat_garbage.id),
@@ -163,7 +174,9 @@ async fn intake(
                 s.run(r.id, &worker, &accept, vec![], now())
                     .await
                     .map_err(|e| e.to_string())?;
-                lat.push(t.elapsed());
+                if i >= warmup {
+                    lat.push(t.elapsed());
+                }
                 let t = Instant::now();
                 s.run(
                     r.id,
@@ -176,11 +189,15 @@ async fn intake(
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-                lat.push(t.elapsed());
+                if i >= warmup {
+                    lat.push(t.elapsed());
+                }
             }
             Ok::<_, String>(lat)
         }));
     }
+    gate.wait().await;
+    let started = Instant::now();
     let mut lat = Vec::new();
     for t in tasks {
         lat.extend(t.await.map_err(|e| e.to_string())??);
@@ -213,10 +230,11 @@ async fn intake(
     .to_string();
     let accept = serde_json::json!({"category_id": f.cat_garbage.id.0}).to_string();
     let dispatch = serde_json::json!({"unit_id": f.unit_grid_a1_1.id.0}).to_string();
-    let started = Instant::now();
+    let gate = Arc::new(tokio::sync::Barrier::new(clients + 1));
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (body, accept, dispatch) = (body.clone(), accept.clone(), dispatch.clone());
+        let (body, accept, dispatch, gate) =
+            (body.clone(), accept.clone(), dispatch.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr)
                 .await
@@ -228,10 +246,15 @@ async fn intake(
                     .map_err(|e| e.to_string())?;
             tokio::spawn(conn);
             let mut lat = Vec::with_capacity(per_client * 3);
-            for _ in 0..per_client {
+            for i in 0..warmup + per_client {
+                if i == warmup {
+                    gate.wait().await;
+                }
                 let t = Instant::now();
                 let created = post(&mut send, "/api/requests", "bench-resident", &body).await?;
-                lat.push(t.elapsed());
+                if i >= warmup {
+                    lat.push(t.elapsed());
+                }
                 let id = created["id"].as_i64().ok_or("no id in the response")?;
                 let t = Instant::now();
                 post(
@@ -241,7 +264,9 @@ async fn intake(
                     &accept,
                 )
                 .await?;
-                lat.push(t.elapsed());
+                if i >= warmup {
+                    lat.push(t.elapsed());
+                }
                 let t = Instant::now();
                 post(
                     &mut send,
@@ -250,11 +275,15 @@ async fn intake(
                     &dispatch,
                 )
                 .await?;
-                lat.push(t.elapsed());
+                if i >= warmup {
+                    lat.push(t.elapsed());
+                }
             }
             Ok::<_, String>(lat)
         }));
     }
+    gate.wait().await;
+    let started = Instant::now();
     let mut lat = Vec::new();
     for t in tasks {
         lat.extend(t.await.map_err(|e| e.to_string())??);
