@@ -8,6 +8,7 @@
 //! - [`error`]: stable error codes with messages in zh-CN and English.
 
 pub mod area;
+pub mod calendar;
 pub mod catalogue;
 pub mod command;
 pub mod directory;

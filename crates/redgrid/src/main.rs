@@ -36,10 +36,25 @@ enum Cmd {
     Check(ConfigArgs),
     /// Build a realistic demo district (once) and serve it, printing how to act as each role.
     Demo(DemoArgs),
+    /// Work with the district calendar (working hours, holidays, 调休).
+    Calendar {
+        #[command(subcommand)]
+        what: CalendarCmd,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
         what: bench::BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCmd {
+    /// Check calendar files: every problem with its line number; exit 1 if any.
+    Check {
+        /// One or more calendar files (one year each).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
     },
 }
 
@@ -162,7 +177,59 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             })
         }
         Cmd::Demo(args) => demo_command(args).await,
+        Cmd::Calendar {
+            what: CalendarCmd::Check { files },
+        } => Ok(calendar_check(&files)),
         Cmd::Bench { what } => bench::run(what).await.map(|_| ExitCode::SUCCESS),
+    }
+}
+
+fn calendar_check(files: &[std::path::PathBuf]) -> ExitCode {
+    use redgrid_core::calendar::{Calendar, YearCalendar};
+    let mut bad = false;
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{}: cannot read: {e}", file.display());
+                bad = true;
+                continue;
+            }
+        };
+        match YearCalendar::parse(&text) {
+            Err(errors) => {
+                bad = true;
+                for e in errors {
+                    eprintln!("{}:{}: {}", file.display(), e.line, e.message);
+                }
+            }
+            Ok(year) => {
+                let cal = Calendar::new(vec![year.clone()]);
+                let first = chrono::NaiveDate::from_ymd_opt(year.year, 1, 1);
+                let working_days = first
+                    .map(|d| {
+                        d.iter_days()
+                            .take_while(|x| chrono::Datelike::year(x) == year.year)
+                            .filter(|x| !cal.spans(*x).is_empty())
+                            .count()
+                    })
+                    .unwrap_or(0);
+                println!(
+                    "{}: {} — {} working days, {} holidays, {} exchanged workdays, a working day is {} minutes: OK",
+                    file.display(),
+                    year.year,
+                    working_days,
+                    year.holidays.len(),
+                    year.workdays.len(),
+                    cal.day_minutes()
+                );
+            }
+        }
+    }
+    if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
