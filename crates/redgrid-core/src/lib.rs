@@ -11,6 +11,7 @@ pub mod area;
 pub mod calendar;
 pub mod catalogue;
 pub mod command;
+pub mod deadline;
 pub mod directory;
 pub mod error;
 pub mod ids;

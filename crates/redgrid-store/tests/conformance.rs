@@ -51,6 +51,7 @@ both_backends!(
     check_finds_a_tampered_projection,
     catalogue_is_editable_by_administrators_only,
     attachments_are_stored_by_content,
+    dispatch_stores_deadlines_in_working_time,
 );
 
 fn a(p: &redgrid_core::person::Person) -> Actor {
@@ -1137,4 +1138,87 @@ fn both_backends_carry_the_same_migration_versions() {
             "every file in migrations/{dir} is listed, and only those"
         );
     }
+}
+
+async fn dispatch_stores_deadlines_in_working_time(store: Arc<dyn Store>) {
+    use chrono::TimeZone;
+    use redgrid_core::calendar::{Calendar, shanghai};
+    use redgrid_core::deadline::WorkingTimePolicy;
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let s = s.with_deadlines(Arc::new(WorkingTimePolicy::new(Calendar::new(vec![]))));
+    let local = |d: u32, h: u32, m: u32| {
+        shanghai()
+            .with_ymd_and_hms(2026, 11, d, h, m, 0)
+            .single()
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let monday = local(23, 9, 0);
+    let (r, _) = s
+        .submit(&a(&f.resident), &garbage(&f), vec![], None, monday)
+        .await
+        .unwrap();
+    let accept = Command::Accept {
+        category_id: Some(f.cat_garbage.id),
+        tier: None,
+        urgent: None,
+        level: None,
+    };
+    s.run(r.id, &a(&f.grid_worker), &accept, vec![], monday)
+        .await
+        .unwrap();
+    let (d, event) = s
+        .run(
+            r.id,
+            &a(&f.grid_worker),
+            &Command::Dispatch {
+                unit_id: Some(f.unit_grid_a1_1.id),
+            },
+            vec![],
+            monday,
+        )
+        .await
+        .unwrap();
+    // A micro matter: respond within 2 working hours, resolve within 1 working day (7.5 h).
+    assert_eq!(d.respond_due_at, Some(local(23, 11, 0)));
+    assert_eq!(d.resolve_due_at, Some(local(24, 9, 0)));
+    match event.body {
+        redgrid_core::request::EventBody::Dispatched { resolve_due_at, .. } => {
+            assert_eq!(resolve_due_at, d.resolve_due_at)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.request(r.id).await.unwrap().unwrap(), d);
+    assert_eq!(s.check_one(r.id).await.unwrap(), None);
+    // Urgent: clock hours, even on a Friday evening.
+    let friday = local(27, 20, 0);
+    let (u, _) = s
+        .submit(&a(&f.resident), &garbage(&f), vec![], None, friday)
+        .await
+        .unwrap();
+    let urgent = Command::Accept {
+        category_id: Some(f.cat_garbage.id),
+        tier: None,
+        urgent: Some(true),
+        level: None,
+    };
+    s.run(u.id, &a(&f.grid_worker), &urgent, vec![], friday)
+        .await
+        .unwrap();
+    let (u, _) = s
+        .run(
+            u.id,
+            &a(&f.grid_worker),
+            &Command::Dispatch {
+                unit_id: Some(f.unit_grid_a1_1.id),
+            },
+            vec![],
+            friday,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (u.respond_due_at, u.resolve_due_at),
+        (Some(local(27, 22, 0)), Some(local(28, 20, 0)))
+    );
 }

@@ -24,6 +24,9 @@ pub struct ConfigArgs {
     /// Days a requester has to rate before a verified request is closed without a rating.
     #[arg(long, env = "REDGRID_RATING_WINDOW_DAYS")]
     pub rating_window_days: Option<i64>,
+    /// Folder of district calendar files (`*.cal`, one per year); default `<data dir>/calendars`.
+    #[arg(long, env = "REDGRID_CALENDAR_DIR")]
+    pub calendar_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -33,6 +36,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     rating_window_days: Option<i64>,
+    calendar_dir: Option<PathBuf>,
 }
 
 /// The configuration in force.
@@ -42,6 +46,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub rating_window_days: i64,
+    pub calendar_dir: PathBuf,
 }
 
 impl Config {
@@ -82,7 +87,13 @@ impl Config {
                 "rating_window_days must be 1–90, not {rating_window_days}"
             ));
         }
+        let calendar_dir = args
+            .calendar_dir
+            .clone()
+            .or(file.calendar_dir)
+            .unwrap_or_else(|| data_dir.join("calendars"));
         Ok(Config {
+            calendar_dir,
             listen: args
                 .listen
                 .clone()

@@ -113,6 +113,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// The district's calendars: every `*.cal` file in the calendar folder. A file with any problem stops
+/// the start with every problem listed; no folder means Monday–Friday hours without holidays.
+fn load_calendar(dir: &Path) -> Result<redgrid_core::calendar::Calendar, String> {
+    use redgrid_core::calendar::{Calendar, YearCalendar};
+    let mut years = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(_) => {
+            tracing::info!(
+                "no calendar folder {}: Monday–Friday 08:30–12:00, 13:30–17:30, no holidays",
+                dir.display()
+            );
+            return Ok(Calendar::new(years));
+        }
+    };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "cal"))
+        .collect();
+    files.sort();
+    let mut problems = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        match YearCalendar::parse(&text) {
+            Ok(y) if years.iter().any(|x: &YearCalendar| x.year == y.year) => {
+                problems.push(format!("{}: a second calendar for {}", f.display(), y.year))
+            }
+            Ok(y) => years.push(y),
+            Err(errors) => problems.extend(
+                errors
+                    .iter()
+                    .map(|e| format!("{}:{}: {}", f.display(), e.line, e.message)),
+            ),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(format!(
+            "the district calendar has problems:\n  {}",
+            problems.join("\n  ")
+        ));
+    }
+    Ok(Calendar::new(years))
+}
+
 async fn open(config: &Config) -> Result<Arc<Service>, String> {
     let store = redgrid_store::open(&config.database_url)
         .await
@@ -125,9 +170,12 @@ async fn open(config: &Config) -> Result<Arc<Service>, String> {
     let settings = Settings {
         rating_window: chrono::Duration::days(config.rating_window_days),
     };
+    let calendar = load_calendar(&config.calendar_dir)?;
+    let policy = redgrid_core::deadline::WorkingTimePolicy::new(calendar);
     let service = Service::new(store, settings)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_deadlines(Arc::new(policy));
     Ok(Arc::new(service))
 }
 
@@ -250,6 +298,13 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
             }
         }
     }
+    // The demo counts deadlines on the sample calendar unless the folder already has one.
+    let sample = config.calendar_dir.join("2026.cal");
+    if !config.calendar_dir.exists() {
+        std::fs::create_dir_all(&config.calendar_dir)
+            .and_then(|_| std::fs::write(&sample, SAMPLE_CALENDAR))
+            .map_err(|e| format!("cannot write {}: {e}", sample.display()))?;
+    }
     let service = open(&config).await?;
     let existing = service.directory().district().cloned();
     let started = std::time::Instant::now();
@@ -326,6 +381,9 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
     serve(&config, service, Some((tokens, walk))).await?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The sample 2026 calendar shipped with redgrid (to be checked against the official notice).
+const SAMPLE_CALENDAR: &str = include_str!("../../../calendars/2026.cal");
 
 type Token = (
     &'static str,
