@@ -608,4 +608,19 @@ async fn the_openapi_document_lists_every_endpoint_and_command() {
         assert!(paths.contains_key(p), "{p}");
     }
     assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
+    // Every path parameter names a segment of its path; query parameters are not in the path.
+    for (path, item) in paths {
+        for (_, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    p["in"] == "path",
+                    in_path,
+                    "{path}: parameter {name} is in {}",
+                    p["in"]
+                );
+            }
+        }
+    }
 }

@@ -139,7 +139,11 @@ async fn intake(
     let (service, f) = testing::seed(store.clone())
         .await
         .map_err(|e| e.to_string())?;
-    let service = Arc::new(service);
+    // Like `redgrid serve`: deadlines computed at dispatch, on the default calendar.
+    let policy = redgrid_core::deadline::WorkingTimePolicy::new(
+        redgrid_core::calendar::Calendar::new(vec![]),
+    );
+    let service = Arc::new(service.with_deadlines(Arc::new(policy)));
     let f = Arc::new(f);
     let per_client = count.div_ceil(clients);
 

@@ -32,6 +32,7 @@ fn not_found(entity: Entity, raw: &str, lang: Lang) -> ApiError {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AreaQuery {
     /// Only the children of this area.
     pub parent_id: Option<i64>,
@@ -100,6 +101,7 @@ pub async fn area(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnitQuery {
     /// Only units attached to this area.
     pub area_id: Option<i64>,
