@@ -3,6 +3,7 @@
 use crate::area::Level;
 use crate::error::Lang;
 use crate::ids::{CategoryId, ClassId};
+use crate::deadline::Limit;
 use serde::{Deserialize, Serialize};
 
 /// How big a matter is (微事 / 小事 / 中事 / 大事 / 难事).
@@ -85,6 +86,13 @@ pub struct CategoryItem {
     pub name_en: String,
     pub default_tier: Tier,
     pub default_level: Level,
+    /// The item's own response limit (`4h` working hours, `1d` working day, `2ch` clock hours);
+    /// None keeps the tier's.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "4h"))]
+    pub respond_limit: Option<Limit>,
+    /// The item's own resolution limit; None keeps the tier's.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "3d"))]
+    pub resolve_limit: Option<Limit>,
     pub active: bool,
     pub sort: i32,
 }

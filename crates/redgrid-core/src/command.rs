@@ -3,15 +3,15 @@
 //! scope for this request (403), then every field at once (422).
 
 use crate::area::Level;
-use crate::catalogue::Tier;
+use crate::catalogue::{CategoryItem, Tier};
 use crate::directory::Directory;
 use crate::error::{Conflict, CoreError, Denial, FieldError, Fields, Lang};
 use crate::ids::{AreaId, CategoryId, PersonId, RequestId, UnitId};
 use crate::person::{Actor, Person, Role, valid_phone};
 use crate::policy::{self, Allowed, CommandKind, Relation, Subject};
 use crate::request::{
-    ActorRef, Attachment, Channel, Event, EventBody, Location, RatedVia, RejectCode, Request,
-    Satisfaction, Status,
+    ActorRef, Attachment, Channel, Deadlines, Event, EventBody, Light, Location, RatedVia,
+    RejectCode, Request, Satisfaction, Status,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -219,13 +219,28 @@ pub struct Facts {
     pub attachments: HashSet<String>,
 }
 
-/// Computes the response and resolution deadlines when a request is dispatched.
+/// Computes deadlines in the district's working time (see `deadline::WorkingTimePolicy`).
 pub trait DeadlinePolicy: Send + Sync {
+    /// The deadlines of a request handled at `level`, counted from `at` (first dispatch, escalation).
     fn deadlines(
         &self,
         request: &Request,
+        item: Option<&CategoryItem>,
+        level: Level,
         at: DateTime<Utc>,
-    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    ) -> Deadlines;
+    /// Every deadline moved later by the working time between `from` and `to` (a suspension).
+    fn extend(
+        &self,
+        request: &Request,
+        deadlines: Deadlines,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Deadlines;
+    /// The instant `hours` working hours after `at` (for "due within N working hours").
+    fn after_working_hours(&self, at: DateTime<Utc>, hours: i64) -> Option<DateTime<Utc>>;
+    /// The instant `days` working days after `at` (for automatic escalation).
+    fn after_working_days(&self, at: DateTime<Utc>, days: i64) -> Option<DateTime<Utc>>;
 }
 
 /// Per-district settings the core needs.
@@ -233,12 +248,15 @@ pub trait DeadlinePolicy: Send + Sync {
 pub struct Settings {
     /// How long the requester has to rate a verified request before it is closed without a rating.
     pub rating_window: Duration,
+    /// Automatic escalation: a request red for this many working days goes up one level (None: off).
+    pub auto_escalate_after_days: Option<i64>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             rating_window: Duration::days(7),
+            auto_escalate_after_days: None,
         }
     }
 }
@@ -626,14 +644,20 @@ pub fn decide(
             };
             fields.finish()?;
             let unit = unit.ok_or_else(|| CoreError::validation("unit_id", "required"))?;
-            let (respond_due_at, resolve_due_at) = match ctx.deadlines {
-                Some(p) => p.deadlines(request, ctx.now),
-                None => (None, None),
+            // Deadlines are set at the first dispatch and kept when the request is re-routed, so a
+            // return does not restart the clock; an escalation sets new ones.
+            let deadlines = match ctx.deadlines {
+                Some(p) if request.deadlines().is_empty() => p.deadlines(
+                    request,
+                    request.category_id.and_then(|c| ctx.dir.item(c)),
+                    request.level,
+                    ctx.now,
+                ),
+                _ => request.deadlines(),
             };
             EventBody::Dispatched {
                 unit_id: unit.id,
-                respond_due_at,
-                resolve_due_at,
+                deadlines,
             }
         }
         Command::Return { reason } => {
@@ -729,12 +753,42 @@ pub fn decide(
             let Some(to) = request.level.up() else {
                 return Err(CoreError::Conflict(Conflict::TopLevel));
             };
+            if let Actor::System = actor {
+                // Automatic escalation: only when the district turned it on and the request has
+                // been red for the set number of working days.
+                let red_since = request
+                    .next_due_at
+                    .filter(|_| request.light_at(ctx.now) == Some(Light::Red));
+                let ripe = match (ctx.settings.auto_escalate_after_days, red_since, ctx.deadlines) {
+                    (Some(days), Some(due), Some(p)) => {
+                        p.after_working_days(due, days).is_some_and(|t| t <= ctx.now)
+                    }
+                    _ => false,
+                };
+                if !ripe {
+                    return Err(CoreError::Conflict(Conflict::NotOverdueLongEnough));
+                }
+            }
             fields.text("reason", reason.as_deref(), limits::REASON);
             fields.finish()?;
+            let mut deadlines = match ctx.deadlines {
+                Some(p) => p.deadlines(
+                    request,
+                    request.category_id.and_then(|c| ctx.dir.item(c)),
+                    to,
+                    ctx.now,
+                ),
+                None => request.deadlines(),
+            };
+            if request.responded_at.is_some() {
+                deadlines.respond_due_at = request.respond_due_at;
+                deadlines.respond_warn_at = request.respond_warn_at;
+            }
             EventBody::Escalated {
                 from: request.level,
                 to,
                 reason: clean(reason).unwrap_or_default(),
+                deadlines,
             }
         }
         Command::Suspend {
@@ -769,15 +823,35 @@ pub fn decide(
         }
         Command::Resume {} => {
             fields.finish()?;
+            let deadlines = match (ctx.deadlines, request.suspended_at) {
+                (Some(p), Some(since)) => p.extend(request, request.deadlines(), since, ctx.now),
+                _ => request.deadlines(),
+            };
             EventBody::Resumed {
                 to: request.suspended_from.unwrap_or(Status::Dispatched),
+                deadlines,
             }
         }
         Command::Supervise { order } => {
             fields.text("order", order.as_deref(), limits::REASON);
             fields.finish()?;
+            // The system supervises a request once for each deadline it misses.
+            let overdue = match actor {
+                Actor::System => {
+                    let due = request
+                        .next_due_at
+                        .filter(|_| request.light_at(ctx.now) == Some(Light::Red))
+                        .ok_or(CoreError::Conflict(Conflict::NotOverdue))?;
+                    if request.overdue_supervised_for == Some(due) {
+                        return Err(CoreError::Conflict(Conflict::AlreadySupervised));
+                    }
+                    Some(due)
+                }
+                Actor::Person(_) => None,
+            };
             EventBody::Supervised {
                 order: clean(order).unwrap_or_default(),
+                overdue,
             }
         }
     };

@@ -139,6 +139,12 @@ pub enum Conflict {
     AlreadyExists,
     /// The record is still referenced and cannot be removed or deactivated.
     InUse,
+    /// Automatic supervision: the request is not past a deadline.
+    NotOverdue,
+    /// Automatic supervision: the missed deadline was supervised already.
+    AlreadySupervised,
+    /// Automatic escalation: the request has not been red long enough.
+    NotOverdueLongEnough,
 }
 
 impl Conflict {
@@ -150,6 +156,9 @@ impl Conflict {
             Conflict::TopLevel => "cannot_escalate_further",
             Conflict::AlreadyExists => "already_exists",
             Conflict::InUse => "in_use",
+            Conflict::NotOverdue => "not_overdue",
+            Conflict::AlreadySupervised => "already_supervised",
+            Conflict::NotOverdueLongEnough => "not_overdue_long_enough",
         }
     }
 }
@@ -343,6 +352,16 @@ impl CoreError {
                 }
                 (Conflict::InUse, Lang::Zh) => "记录仍在使用中".into(),
                 (Conflict::InUse, Lang::En) => "the record is still in use".into(),
+                (Conflict::NotOverdue, Lang::Zh) => "诉求未超过办理时限".into(),
+                (Conflict::NotOverdue, Lang::En) => "the request is not past a deadline".into(),
+                (Conflict::AlreadySupervised, Lang::Zh) => "该超时诉求已自动督办".into(),
+                (Conflict::AlreadySupervised, Lang::En) => {
+                    "this missed deadline was supervised already".into()
+                }
+                (Conflict::NotOverdueLongEnough, Lang::Zh) => "超时时长未达到自动上报条件".into(),
+                (Conflict::NotOverdueLongEnough, Lang::En) => {
+                    "the request has not been overdue long enough to escalate automatically".into()
+                }
             },
         }
     }

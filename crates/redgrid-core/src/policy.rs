@@ -205,7 +205,7 @@ pub const POLICY: &[Rule] = &[
 ];
 
 /// Commands the system itself may run (jobs, detectors).
-pub const SYSTEM_COMMANDS: &[CommandKind] = &[C::Submit, C::Close, C::Supervise];
+pub const SYSTEM_COMMANDS: &[CommandKind] = &[C::Submit, C::Close, C::Supervise, C::Escalate];
 
 /// What the policy allowed: the role and relation of the first matching row (None for the system).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -254,6 +254,61 @@ pub struct Location {
     pub lon: Option<f64>,
 }
 
+/// A request's deadlines, each with the instant its light turns yellow (when 80% of the allowed time
+/// is used). Computed by the deadline policy and carried in events, so replay needs no calendar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct Deadlines {
+    pub respond_due_at: Option<DateTime<Utc>>,
+    pub respond_warn_at: Option<DateTime<Utc>>,
+    pub resolve_due_at: Option<DateTime<Utc>>,
+    pub resolve_warn_at: Option<DateTime<Utc>>,
+}
+
+impl Deadlines {
+    pub fn is_empty(&self) -> bool {
+        self.respond_due_at.is_none() && self.resolve_due_at.is_none()
+    }
+}
+
+/// A request's traffic light (亮灯), WORKFLOW.md "Lights".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Light {
+    /// Less than 80% of the allowed working time used, or finished on time.
+    Green,
+    /// Between 80% and 100% used.
+    Yellow,
+    /// The deadline has passed, or the request was finished late.
+    Red,
+}
+
+impl Light {
+    pub const ALL: [Light; 3] = [Light::Green, Light::Yellow, Light::Red];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Light::Green => "green",
+            Light::Yellow => "yellow",
+            Light::Red => "red",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Light> {
+        Light::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Light::Green => lang.pick("绿灯", "green"),
+            Light::Yellow => lang.pick("黄灯", "yellow"),
+            Light::Red => lang.pick("红灯", "red"),
+        }
+    }
+}
+
 /// The current state of a request: the projection of its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -283,6 +338,20 @@ pub struct Request {
     pub escalation_count: i32,
     pub respond_due_at: Option<DateTime<Utc>>,
     pub resolve_due_at: Option<DateTime<Utc>>,
+    /// When the respond light turns yellow.
+    pub respond_warn_at: Option<DateTime<Utc>>,
+    /// When the resolve light turns yellow.
+    pub resolve_warn_at: Option<DateTime<Utc>>,
+    /// The deadline that is next due while the request is being handled (derived; drives the light).
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// When the light of `next_due_at` turns yellow (derived).
+    pub next_warn_at: Option<DateTime<Utc>>,
+    /// Once resolved: whether the (last) resolve came by the resolve deadline (derived).
+    pub on_time: Option<bool>,
+    /// While suspended: since when (the clock stops then).
+    pub suspended_at: Option<DateTime<Utc>>,
+    /// The missed deadline the system last supervised, so that each is supervised once.
+    pub overdue_supervised_for: Option<DateTime<Utc>>,
     pub responded_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub verified_at: Option<DateTime<Utc>>,
@@ -291,6 +360,8 @@ pub struct Request {
     pub resolution: Option<String>,
     pub cost_fen: Option<i64>,
     pub rating: Option<Rating>,
+    /// When the last rating was given.
+    pub rated_at: Option<DateTime<Utc>>,
     pub reject_code: Option<RejectCode>,
     pub duplicate_of: Option<RequestId>,
     pub created_at: DateTime<Utc>,
@@ -342,8 +413,9 @@ pub enum EventBody {
     },
     Dispatched {
         unit_id: UnitId,
-        respond_due_at: Option<DateTime<Utc>>,
-        resolve_due_at: Option<DateTime<Utc>>,
+        /// The deadlines: computed at the first dispatch, kept on a later one.
+        #[serde(flatten)]
+        deadlines: Deadlines,
     },
     Returned {
         reason: String,
@@ -375,6 +447,9 @@ pub enum EventBody {
         from: Level,
         to: Level,
         reason: String,
+        /// The new level's deadlines.
+        #[serde(flatten)]
+        deadlines: Deadlines,
     },
     Suspended {
         reason: String,
@@ -383,9 +458,15 @@ pub enum EventBody {
     },
     Resumed {
         to: Status,
+        /// The deadlines, extended by the working time spent suspended.
+        #[serde(flatten)]
+        deadlines: Deadlines,
     },
     Supervised {
         order: String,
+        /// For the system's automatic supervision: the deadline that was missed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        overdue: Option<DateTime<Utc>>,
     },
 }
 
@@ -499,6 +580,13 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 escalation_count: 0,
                 respond_due_at: None,
                 resolve_due_at: None,
+                respond_warn_at: None,
+                resolve_warn_at: None,
+                next_due_at: None,
+                next_warn_at: None,
+                on_time: None,
+                suspended_at: None,
+                overdue_supervised_for: None,
                 responded_at: None,
                 resolved_at: None,
                 verified_at: None,
@@ -506,6 +594,7 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 resolution: None,
                 cost_fen: None,
                 rating: None,
+                rated_at: None,
                 reject_code: None,
                 duplicate_of: None,
                 created_at: at,
@@ -553,16 +642,11 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
             r.duplicate_of = *duplicate_of;
             r.closed_at = Some(at);
         }
-        EventBody::Dispatched {
-            unit_id,
-            respond_due_at,
-            resolve_due_at,
-        } => {
+        EventBody::Dispatched { unit_id, deadlines } => {
             r.status = Status::Dispatched;
             r.unit_id = Some(*unit_id);
             r.claimed_by = None;
-            r.respond_due_at = *respond_due_at;
-            r.resolve_due_at = *resolve_due_at;
+            r.set_deadlines(deadlines);
         }
         EventBody::Returned { .. } => {
             r.status = Status::Accepted;
@@ -610,6 +694,7 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 comment: comment.clone(),
                 via: *via,
             });
+            r.rated_at = Some(at);
             if *resolved && *satisfaction != Satisfaction::Unsatisfied {
                 r.status = Status::Closed;
                 r.closed_at = Some(at);
@@ -624,31 +709,104 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
             r.status = Status::Closed;
             r.closed_at = Some(at);
         }
-        EventBody::Escalated { to, .. } => {
+        EventBody::Escalated { to, deadlines, .. } => {
             r.status = Status::Accepted;
             r.level = *to;
             r.unit_id = None;
             r.claimed_by = None;
-            r.respond_due_at = None;
-            r.resolve_due_at = None;
+            r.set_deadlines(deadlines);
             r.escalation_count += 1;
         }
         EventBody::Suspended { from, .. } => {
             r.suspended_from = Some(*from);
+            r.suspended_at = Some(at);
             r.status = Status::Suspended;
         }
-        EventBody::Resumed { to } => {
+        EventBody::Resumed { to, deadlines } => {
             r.status = *to;
             r.suspended_from = None;
+            r.suspended_at = None;
+            r.set_deadlines(deadlines);
         }
-        EventBody::Supervised { .. } => {
+        EventBody::Supervised { overdue, .. } => {
             r.supervised = true;
             r.supervision_count += 1;
+            if overdue.is_some() {
+                r.overdue_supervised_for = *overdue;
+            }
         }
     }
     r.version = event.seq;
     r.updated_at = at;
+    r.derive_light();
     Ok(r)
+}
+
+impl Request {
+    /// The request's deadlines as one value.
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            respond_due_at: self.respond_due_at,
+            respond_warn_at: self.respond_warn_at,
+            resolve_due_at: self.resolve_due_at,
+            resolve_warn_at: self.resolve_warn_at,
+        }
+    }
+
+    fn set_deadlines(&mut self, d: &Deadlines) {
+        self.respond_due_at = d.respond_due_at;
+        self.respond_warn_at = d.respond_warn_at;
+        self.resolve_due_at = d.resolve_due_at;
+        self.resolve_warn_at = d.resolve_warn_at;
+    }
+
+    /// Sets the derived fields the light and its list filters read: the deadline next due while the
+    /// request is being handled, and once it is resolved whether that came in time.
+    fn derive_light(&mut self) {
+        let handling = matches!(
+            self.status,
+            Status::Accepted | Status::Dispatched | Status::Claimed | Status::Suspended
+        );
+        let next = if !handling {
+            None
+        } else if self.responded_at.is_none() && self.respond_due_at.is_some() {
+            self.respond_due_at.map(|d| (d, self.respond_warn_at.unwrap_or(d)))
+        } else {
+            self.resolve_due_at.map(|d| (d, self.resolve_warn_at.unwrap_or(d)))
+        };
+        self.next_due_at = next.map(|(d, _)| d);
+        self.next_warn_at = next.map(|(_, w)| w);
+        self.on_time = match self.status {
+            Status::Resolved | Status::Verified | Status::Closed => self
+                .resolve_due_at
+                .zip(self.resolved_at)
+                .map(|(due, done)| done <= due),
+            _ => None,
+        };
+    }
+
+    /// The light at an instant: None while no deadline applies (not yet dispatched, rejected, or
+    /// handled without a deadline). A suspended request's light stays as it was when suspended.
+    pub fn light_at(&self, now: DateTime<Utc>) -> Option<Light> {
+        match (self.next_due_at, self.next_warn_at) {
+            (Some(due), Some(warn)) => {
+                let t = match self.status {
+                    Status::Suspended => self.suspended_at.unwrap_or(now),
+                    _ => now,
+                };
+                Some(if t > due {
+                    Light::Red
+                } else if t >= warn {
+                    Light::Yellow
+                } else {
+                    Light::Green
+                })
+            }
+            _ => self
+                .on_time
+                .map(|ok| if ok { Light::Green } else { Light::Red }),
+        }
+    }
 }
 
 /// Rebuilds a request from all its events, in order.

@@ -1,6 +1,8 @@
 //! The lifecycle, command by command: every transition and every refusal.
 
 use crate::area::{Area, Level};
+use crate::calendar::Calendar;
+use crate::deadline::WorkingTimePolicy;
 use crate::catalogue::{CategoryClass, CategoryItem, Tier};
 use crate::command::{Command, Ctx, Facts, Settings, SubmitInput, decide, decide_submit, person};
 use crate::directory::Directory;
@@ -139,6 +141,8 @@ fn dir() -> Directory {
         name_en: code.into(),
         default_tier: tier,
         default_level: tier.default_level(),
+        respond_limit: None,
+        resolve_limit: None,
         active,
         sort: id.0 as i32,
     };
@@ -245,6 +249,7 @@ struct World {
     settings: Settings,
     facts: Facts,
     now: DateTime<Utc>,
+    policy: Option<WorkingTimePolicy>,
 }
 
 impl World {
@@ -254,6 +259,14 @@ impl World {
             settings: Settings::default(),
             facts: Facts::default(),
             now: t0(),
+            policy: None,
+        }
+    }
+    /// A world with deadlines on the default calendar (Mon–Fri 08:30–12:00, 13:30–17:30).
+    fn timed() -> Self {
+        World {
+            policy: Some(WorkingTimePolicy::new(Calendar::new(vec![]))),
+            ..World::new()
         }
     }
     fn ctx(&self) -> Ctx<'_> {
@@ -262,7 +275,10 @@ impl World {
             now: self.now,
             settings: &self.settings,
             facts: &self.facts,
-            deadlines: None,
+            deadlines: self
+                .policy
+                .as_ref()
+                .map(|p| p as &dyn crate::command::DeadlinePolicy),
         }
     }
     fn submit_as(&self, actor: &Actor, input: SubmitInput) -> Result<Request, CoreError> {
@@ -1646,14 +1662,18 @@ fn supervise_marks_any_open_request() {
         (s.status, s.supervised, s.supervision_count),
         (Status::Submitted, true, 1)
     );
-    let s = w.ok(
-        &s,
-        &Actor::System,
-        Command::Supervise {
-            order: reason("超时自动督办"),
-        },
+    // The system supervises only a request past a deadline (see the lights tests).
+    assert_eq!(
+        w.err(
+            &s,
+            &Actor::System,
+            Command::Supervise {
+                order: reason("超时自动督办"),
+            },
+        ),
+        CoreError::Conflict(Conflict::NotOverdue)
     );
-    assert_eq!(s.supervision_count, 2);
+    assert_eq!(s.supervision_count, 1);
     let v = verified(&mut w);
     assert_eq!(
         w.ok(&v, &admin(), Command::Supervise { order: reason("x") })
@@ -1735,4 +1755,207 @@ fn person_struct_round_trips_through_json() {
     let v = serde_json::to_value(&p).unwrap_or_default();
     assert_eq!(v["grants"][0]["role"], "member");
     assert_eq!(v["grants"][0]["scope"]["unit"], 2);
+}
+
+// ---------------------------------------------------------------- deadlines and lights
+
+/// Monday 12 October 2026 at a local (Asia/Shanghai) time.
+fn mon(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 12, h - 8, m, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn tue(h: u32, m: u32) -> DateTime<Utc> {
+    mon(h, m) + Duration::days(1)
+}
+
+fn us(n: i64) -> Duration {
+    Duration::microseconds(n)
+}
+
+/// A micro request dispatched to the grid on Monday at 09:20 (accepted 09:10).
+fn timed_dispatch(w: &mut World) -> Request {
+    let r = w.submit();
+    let r = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    w.ok(&r, &grid_worker(), dispatch(U_GRID_A1_1))
+}
+
+#[test]
+fn dispatch_sets_both_deadlines_with_their_warning_instants() {
+    let mut w = World::timed();
+    let r = timed_dispatch(&mut w);
+    assert_eq!(w.now, mon(9, 20));
+    // Micro: respond in 2 working hours, resolve in 1 working day (450 minutes).
+    assert_eq!(r.respond_due_at, Some(mon(11, 20)));
+    assert_eq!(r.respond_warn_at, Some(mon(10, 56)));
+    assert_eq!(r.resolve_due_at, Some(tue(9, 20)));
+    assert_eq!(r.resolve_warn_at, Some(mon(16, 50)));
+    // The response is due next.
+    assert_eq!((r.next_due_at, r.next_warn_at), (r.respond_due_at, r.respond_warn_at));
+}
+
+#[test]
+fn lights_change_exactly_at_eighty_and_one_hundred_percent() {
+    let mut w = World::timed();
+    let r = timed_dispatch(&mut w);
+    let (warn, due) = (mon(10, 56), mon(11, 20));
+    assert_eq!(r.light_at(w.now), Some(Light::Green));
+    assert_eq!(r.light_at(warn - us(1)), Some(Light::Green));
+    assert_eq!(r.light_at(warn), Some(Light::Yellow));
+    assert_eq!(r.light_at(due), Some(Light::Yellow));
+    assert_eq!(r.light_at(due + us(1)), Some(Light::Red));
+    // Before dispatch there is no deadline and so no light.
+    let s = w.submit();
+    assert_eq!(s.light_at(w.now), None);
+}
+
+#[test]
+fn once_responded_the_resolve_deadline_drives_the_light() {
+    let mut w = World::timed();
+    let r = timed_dispatch(&mut w);
+    w.now = mon(11, 30); // the response is late: red
+    assert_eq!(r.light_at(w.now), Some(Light::Red));
+    let c = w.ok(&r, &volunteer_grid(), Command::Claim {});
+    assert_eq!(c.next_due_at, Some(tue(9, 20)));
+    assert_eq!(c.light_at(w.now), Some(Light::Green));
+    assert_eq!(c.light_at(mon(16, 50)), Some(Light::Yellow));
+    assert_eq!(c.light_at(tue(9, 20) + us(1)), Some(Light::Red));
+}
+
+#[test]
+fn finished_requests_keep_whether_they_were_on_time() {
+    let mut w = World::timed();
+    let r = timed_dispatch(&mut w);
+    let c = w.ok(&r, &volunteer_grid(), Command::Claim {});
+    let done = w.ok(&c, &volunteer_grid(), resolve());
+    assert_eq!((done.on_time, done.next_due_at), (Some(true), None));
+    assert_eq!(done.light_at(w.now + Duration::days(30)), Some(Light::Green));
+    // The same request resolved after its deadline stays red through verification and closing.
+    w.now = tue(10, 0);
+    let late = w.ok(&c, &volunteer_grid(), resolve());
+    assert_eq!(late.on_time, Some(false));
+    let v = w.ok(&late, &verifier(), verify(true));
+    let closed = w.ok(&v, &resident(), rate(true, Satisfaction::Satisfied));
+    assert_eq!(closed.status, Status::Closed);
+    assert_eq!(closed.light_at(w.now + Duration::days(30)), Some(Light::Red));
+}
+
+#[test]
+fn a_suspended_requests_light_stops_and_resume_extends_both_deadlines() {
+    let mut w = World::timed();
+    with_approvers(&mut w);
+    let r = timed_dispatch(&mut w);
+    w.now = mon(10, 0);
+    let s = w.ok(&r, &grid_worker(), suspend(300));
+    assert_eq!(s.suspended_at, Some(mon(10, 10)));
+    // Frozen: green even a week later.
+    assert_eq!(s.light_at(mon(10, 10) + Duration::days(7)), Some(Light::Green));
+    // Resumed Tuesday 10:10: Monday 10:10–17:30 and Tuesday 08:30–10:10 were suspended (7.5 h).
+    w.now = tue(10, 0);
+    let back = w.ok(&s, &grid_worker(), Command::Resume {});
+    assert_eq!(back.status, Status::Dispatched);
+    assert_eq!(back.suspended_at, None);
+    assert_eq!(back.respond_due_at, Some(tue(11, 20)));
+    assert_eq!(back.respond_warn_at, Some(tue(10, 56)));
+    assert_eq!(back.resolve_due_at, Some(tue(9, 20) + Duration::days(1)));
+    assert_eq!(back.light_at(tue(10, 10)), Some(Light::Green));
+}
+
+#[test]
+fn a_return_keeps_the_deadlines_and_an_escalation_sets_the_new_levels() {
+    let mut w = World::timed();
+    let r = timed_dispatch(&mut w);
+    let first = r.deadlines();
+    let back = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Return {
+            reason: reason("不属于本网格"),
+        },
+    );
+    let again = w.ok(&back, &grid_worker(), dispatch(U_GRID_A1_1));
+    assert_eq!(again.deadlines(), first);
+    // Claimed (responded), then escalated to the community at Monday 10:00: the community gets the
+    // minor tier's 3 working days from then; the met response deadline is kept.
+    let c = w.ok(&again, &volunteer_grid(), Command::Claim {});
+    let up = w.ok(
+        &c,
+        &grid_worker(),
+        Command::Escalate {
+            reason: reason("需社区协调"),
+        },
+    );
+    assert_eq!(w.now, mon(10, 0));
+    assert_eq!((up.status, up.level), (Status::Accepted, Level::Community));
+    assert_eq!(up.respond_due_at, first.respond_due_at);
+    assert_eq!(up.resolve_due_at, Some(mon(10, 0) + Duration::days(3)));
+    assert_eq!(up.next_due_at, up.resolve_due_at);
+    // Dispatching at the new level keeps the escalation's deadlines.
+    let d = w.ok(&up, &community_staff(), dispatch(U_COMM_A1));
+    assert_eq!(d.deadlines(), up.deadlines());
+}
+
+#[test]
+fn the_system_supervises_each_missed_deadline_once() {
+    let mut w = World::timed();
+    let r = timed_dispatch(&mut w);
+    let auto = || Command::Supervise {
+        order: reason("超时自动督办"),
+    };
+    w.now = mon(11, 0);
+    assert_eq!(
+        w.err(&r, &Actor::System, auto()),
+        CoreError::Conflict(Conflict::NotOverdue)
+    );
+    w.now = mon(11, 20);
+    let s = w.ok(&r, &Actor::System, auto());
+    assert_eq!(s.overdue_supervised_for, Some(mon(11, 20)));
+    assert_eq!((s.supervised, s.supervision_count), (true, 1));
+    assert_eq!(
+        w.err(&s, &Actor::System, auto()),
+        CoreError::Conflict(Conflict::AlreadySupervised)
+    );
+    // Claimed late, then the resolve deadline is missed too: one more.
+    let c = w.ok(&s, &volunteer_grid(), Command::Claim {});
+    w.now = tue(9, 20);
+    let s2 = w.ok(&c, &Actor::System, auto());
+    assert_eq!(s2.overdue_supervised_for, Some(tue(9, 20)));
+    assert_eq!(s2.supervision_count, 2);
+    let v = w.ok(&s2, &volunteer_grid(), resolve());
+    assert_eq!(
+        w.err(&v, &Actor::System, auto()),
+        CoreError::Conflict(Conflict::NotOverdue)
+    );
+}
+
+#[test]
+fn automatic_escalation_waits_for_the_set_working_days_of_red() {
+    let mut w = World::timed();
+    let r = timed_dispatch(&mut w);
+    let up = || Command::Escalate {
+        reason: reason("超时自动上报"),
+    };
+    w.now = tue(12, 0);
+    // Off by default.
+    assert_eq!(
+        w.err(&r, &Actor::System, up()),
+        CoreError::Conflict(Conflict::NotOverdueLongEnough)
+    );
+    w.settings.auto_escalate_after_days = Some(2);
+    // Red since Monday 11:20; two working days later is Wednesday 11:20.
+    let wed = |h, m| mon(h, m) + Duration::days(2);
+    w.now = wed(11, 0);
+    assert_eq!(
+        w.err(&r, &Actor::System, up()),
+        CoreError::Conflict(Conflict::NotOverdueLongEnough)
+    );
+    w.now = wed(11, 10);
+    let e = w.ok(&r, &Actor::System, up());
+    assert_eq!((e.status, e.level), (Status::Accepted, Level::Community));
+    // The new deadlines are in the future, so it does not go up again.
+    assert_eq!(
+        w.err(&e, &Actor::System, up()),
+        CoreError::Conflict(Conflict::NotOverdueLongEnough)
+    );
 }
