@@ -18,6 +18,7 @@ pub mod ids;
 pub mod person;
 pub mod policy;
 pub mod request;
+pub mod scorecard;
 pub mod unit;
 
 #[cfg(test)]

@@ -1959,3 +1959,54 @@ fn automatic_escalation_waits_for_the_set_working_days_of_red() {
         CoreError::Conflict(Conflict::NotOverdueLongEnough)
     );
 }
+
+#[test]
+fn scorecard_deltas_add_up_to_the_final_contribution() {
+    use crate::scorecard::{Counts, Dim, Grain, contribution, delta};
+    let mut w = World::timed();
+    let steps: Vec<Request> = {
+        let r = timed_dispatch(&mut w);
+        let c = w.ok(&r, &volunteer_grid(), Command::Claim {});
+        let v1 = w.ok(&c, &volunteer_grid(), resolve());
+        let v1 = w.ok(&v1, &verifier(), verify(true));
+        let reopened = w.ok(&v1, &resident(), rate(false, Satisfaction::Unsatisfied));
+        let c2 = w.ok(&reopened, &volunteer_grid(), Command::Claim {});
+        let v2 = w.ok(&c2, &volunteer_grid(), resolve());
+        let v2 = w.ok(&v2, &verifier(), verify(true));
+        let closed = w.ok(&v2, &resident(), rate(true, Satisfaction::BasicallySatisfied));
+        vec![r, c, v1, reopened, c2, v2, closed]
+    };
+    let mut sum: std::collections::BTreeMap<_, Counts> = Default::default();
+    let mut prev: Option<&Request> = None;
+    for s in &steps {
+        for (k, c) in delta(prev, s) {
+            sum.entry(k).or_default().add(&c);
+        }
+        prev = Some(s);
+    }
+    sum.retain(|_, c| !c.is_zero());
+    let last = steps.last().unwrap_or_else(|| panic!("steps"));
+    assert_eq!(sum, contribution(last));
+    // The final request counts once everywhere: responded on time, its last rating, one reworked close.
+    let unit_month: Counts = contribution(last)
+        .iter()
+        .filter(|(k, _)| k.grain == Grain::Month && k.dim == Dim::Unit)
+        .fold(Counts::default(), |mut acc, (_, c)| {
+            acc.add(c);
+            acc
+        });
+    assert_eq!(
+        unit_month,
+        Counts {
+            respond_due: 1,
+            responded_on_time: 1,
+            rated: 1,
+            rated_resolved: 1,
+            satisfied: 0,
+            basically_satisfied: 1,
+            closed: 1,
+            closed_on_time: 1,
+            closed_reworked: 1,
+        }
+    );
+}
