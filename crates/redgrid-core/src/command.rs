@@ -250,6 +250,8 @@ pub struct Settings {
     pub rating_window: Duration,
     /// Automatic escalation: a request red for this many working days goes up one level (None: off).
     pub auto_escalate_after_days: Option<i64>,
+    /// The weights of the scorecard's composite.
+    pub weights: crate::scorecard::Weights,
 }
 
 impl Default for Settings {
@@ -257,6 +259,7 @@ impl Default for Settings {
         Settings {
             rating_window: Duration::days(7),
             auto_escalate_after_days: None,
+            weights: crate::scorecard::Weights::default(),
         }
     }
 }

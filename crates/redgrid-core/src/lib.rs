@@ -14,6 +14,7 @@ pub mod command;
 pub mod deadline;
 pub mod directory;
 pub mod error;
+pub mod notify;
 pub mod ids;
 pub mod person;
 pub mod policy;

@@ -5,9 +5,9 @@
 // Written once, compiled twice with concrete types: no generic trait-bound puzzles, one behaviour.
 
 use crate::{
-    AttachmentMeta, Backend, Decide, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields,
-    ListFilter, NewArea, NewClass, NewPerson, NewUnit, Result, Store, StoreError,
-    request_columns,
+    AttachmentMeta, Backend, Decide, DirectGroup, FailPoint, IdempotencyKey, IdempotencyRecord,
+    ItemFields, ListFilter, NewArea, NewClass, NewPerson, NewUnit, OutboxMessage, Result, Store,
+    StoreError, request_columns,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,8 +23,12 @@ use redgrid_core::request::{
     RejectCode, Request, Satisfaction, Status,
 };
 use redgrid_core::unit::{Unit, UnitKind};
+use redgrid_core::deadline::Limit;
+use redgrid_core::notify::{Target, notices};
+use redgrid_core::request::Light;
+use redgrid_core::scorecard::{self, COUNTER_COLUMNS, Counts, Dim, FactKey, Grain};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 
 type Conn = <Db as sqlx::Database>::Connection;
@@ -33,16 +37,12 @@ type DbRow = <Db as sqlx::Database>::Row;
 const SQL_INSERT_REQUEST: &str = concat!(
     "INSERT INTO requests (",
     request_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, \
-     $37, $38, $39, $40, $41, $42)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50)"
 );
 const SQL_UPDATE_REQUEST: &str = concat!(
     "UPDATE requests SET (",
     request_columns!(),
-    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, \
-     $37, $38, $39, $40, $41, $42) WHERE id = $1 AND version = $43"
+    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50) WHERE id = $1 AND version = $51"
 );
 const SQL_GET_REQUEST: &str = concat!("SELECT ", request_columns!(), " FROM requests WHERE id = $1");
 const SQL_INSERT_EVENT: &str = "INSERT INTO request_events \
@@ -137,10 +137,18 @@ fn request_from_row(row: &DbRow) -> Result<Request> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         version: row.try_get("version")?,
+        respond_warn_at: row.try_get("respond_warn_at")?,
+        resolve_warn_at: row.try_get("resolve_warn_at")?,
+        next_due_at: row.try_get("next_due_at")?,
+        next_warn_at: row.try_get("next_warn_at")?,
+        on_time: row.try_get("on_time")?,
+        suspended_at: row.try_get("suspended_at")?,
+        overdue_supervised_for: row.try_get("overdue_supervised_for")?,
+        rated_at: row.try_get("rated_at")?,
     })
 }
 
-/// Binds the 42 projection columns in `request_columns!()` order.
+/// Binds the 50 projection columns in `request_columns!()` order.
 fn bind_request<'q>(
     q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
     r: &Request,
@@ -189,7 +197,15 @@ fn bind_request<'q>(
         .bind(r.duplicate_of.map(|x| x.0))
         .bind(r.created_at)
         .bind(r.updated_at)
-        .bind(r.version))
+        .bind(r.version)
+        .bind(r.respond_warn_at)
+        .bind(r.resolve_warn_at)
+        .bind(r.next_due_at)
+        .bind(r.next_warn_at)
+        .bind(r.on_time)
+        .bind(r.suspended_at)
+        .bind(r.overdue_supervised_for)
+        .bind(r.rated_at))
 }
 
 async fn insert_event(conn: &mut Conn, e: &Event) -> Result<()> {
@@ -322,12 +338,19 @@ fn item_from_row(row: &DbRow) -> Result<CategoryItem> {
         name_en: row.try_get("name_en")?,
         default_tier: parse_enum("tier", &row.try_get::<String, _>("default_tier")?, Tier::parse)?,
         default_level: parse_enum("level", &row.try_get::<String, _>("default_level")?, Level::parse)?,
+        respond_limit: limit_of("respond limit", row.try_get("respond_limit")?)?,
+        resolve_limit: limit_of("resolve limit", row.try_get("resolve_limit")?)?,
         active: row.try_get("active")?,
         sort: row.try_get("sort")?,
     })
 }
 
-const ITEM_COLUMNS: &str = "id, class_id, code, name_zh, name_en, default_tier, default_level, active, sort";
+const ITEM_COLUMNS: &str =
+    "id, class_id, code, name_zh, name_en, default_tier, default_level, respond_limit, resolve_limit, active, sort";
+
+fn limit_of(what: &str, v: Option<String>) -> Result<Option<Limit>> {
+    v.map(|t| Limit::parse(&t).ok_or_else(|| corrupt(what, &t))).transpose()
+}
 
 fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
     if !f.statuses.is_empty() {
@@ -387,6 +410,193 @@ fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
     }
     if let Some(b) = f.before_id {
         qb.push(" AND id < ").push_bind(b.0);
+    }
+    if let Some((light, now)) = f.light {
+        // The instant the light is read at: a suspended request's clock stopped when suspended.
+        let t = |qb: &mut QueryBuilder<Db>| {
+            qb.push("COALESCE(suspended_at, ").push_bind(now).push(")");
+        };
+        match light {
+            Light::Red => {
+                qb.push(" AND ((next_due_at IS NOT NULL AND next_due_at < ");
+                t(qb);
+                qb.push(") OR on_time = FALSE)");
+            }
+            Light::Yellow => {
+                qb.push(" AND next_due_at IS NOT NULL AND next_warn_at <= ");
+                t(qb);
+                qb.push(" AND next_due_at >= ");
+                t(qb);
+            }
+            Light::Green => {
+                qb.push(" AND ((next_due_at IS NOT NULL AND next_warn_at > ");
+                t(qb);
+                qb.push(") OR on_time = TRUE)");
+            }
+        }
+    }
+    if let Some((from, to)) = f.due_between {
+        qb.push(" AND status <> 'suspended' AND next_due_at >= ")
+            .push_bind(from)
+            .push(" AND next_due_at <= ")
+            .push_bind(to);
+    }
+}
+
+/// Adds a scorecard delta to the fact table (one statement; rows that exist are incremented).
+async fn add_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>) -> Result<()> {
+    // 13 parameters a row; stay well below both backends' parameter limits.
+    let rows: Vec<_> = delta.iter().collect();
+    for chunk in rows.chunks(2000) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO scorecard_facts (grain, dim, bucket, key, respond_due, responded_on_time, \
+             rated, rated_resolved, satisfied, basically_satisfied, closed, closed_on_time, closed_reworked) ",
+        );
+        qb.push_values(chunk.iter(), |mut b, (k, c)| {
+            b.push_bind(k.grain as i16)
+                .push_bind(k.dim as i16)
+                .push_bind(k.bucket)
+                .push_bind(k.key);
+            for v in c.to_array() {
+                b.push_bind(v);
+            }
+        });
+        qb.push(" ON CONFLICT (grain, dim, bucket, key) DO UPDATE SET ");
+        let mut sep = qb.separated(", ");
+        for c in COUNTER_COLUMNS {
+            sep.push(format!("{c} = scorecard_facts.{c} + excluded.{c}"));
+        }
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Writes the notifications an event causes, resolving each target to people.
+async fn add_notices(conn: &mut Conn, event: &Event, after: &Request) -> Result<()> {
+    for (kind, target) in notices(event, after) {
+        let payload = serde_json::json!({
+            "request_id": after.id.0,
+            "seq": event.seq,
+            "kind": kind.as_str(),
+            "status": after.status.as_str(),
+            "title_zh": kind.title(redgrid_core::Lang::Zh),
+            "title_en": kind.title(redgrid_core::Lang::En),
+        })
+        .to_string();
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO outbox (created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
+             next_attempt_at) SELECT DISTINCT ",
+        );
+        qb.push_bind(event.at)
+            .push(", ")
+            .push_bind(after.id.0)
+            .push(", ")
+            .push_bind(event.seq)
+            .push(", ")
+            .push_bind(kind.as_str())
+            .push(", ");
+        match &target {
+            Target::Person(p) => {
+                qb.push_bind(p.0)
+                    .push(", ")
+                    .push_bind(None::<i64>)
+                    .push(", ")
+                    .push_bind(payload)
+                    .push(", ")
+                    .push_bind(event.at)
+                    .push(" FROM people WHERE id = ")
+                    .push_bind(p.0);
+            }
+            Target::Unit(u) => {
+                qb.push("person_id, ")
+                    .push_bind(u.0)
+                    .push(", ")
+                    .push_bind(payload)
+                    .push(", ")
+                    .push_bind(event.at)
+                    .push(" FROM grants WHERE unit_id = ")
+                    .push_bind(u.0);
+            }
+            Target::AreaRoles(areas, roles) => {
+                qb.push("person_id, ")
+                    .push_bind(None::<i64>)
+                    .push(", ")
+                    .push_bind(payload)
+                    .push(", ")
+                    .push_bind(event.at)
+                    .push(" FROM grants WHERE role IN (");
+                let mut sep = qb.separated(", ");
+                for r in roles {
+                    sep.push_bind(r.as_str());
+                }
+                qb.push(")");
+                if !areas.is_empty() {
+                    // Granted on one of the areas, or on a unit located there.
+                    let list = |qb: &mut QueryBuilder<Db>| {
+                        qb.push("(");
+                        let mut sep = qb.separated(", ");
+                        for a in areas {
+                            sep.push_bind(a.0);
+                        }
+                        qb.push(")");
+                    };
+                    qb.push(" AND (area_id IN ");
+                    list(&mut qb);
+                    qb.push(" OR unit_id IN (SELECT id FROM units WHERE area_id IN ");
+                    list(&mut qb);
+                    qb.push("))");
+                } else {
+                    qb.push(" AND area_id IS NOT NULL");
+                }
+            }
+        }
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn counts_from_row(row: &DbRow) -> Result<(i64, Counts)> {
+    let mut a = [0i64; 9];
+    for (i, c) in COUNTER_COLUMNS.iter().enumerate() {
+        a[i] = row.try_get(*c)?;
+    }
+    Ok((row.try_get("k")?, Counts::from_array(a)))
+}
+
+fn message_from_row(row: &DbRow) -> Result<OutboxMessage> {
+    Ok(OutboxMessage {
+        id: row.try_get("id")?,
+        created_at: row.try_get("created_at")?,
+        request_id: RequestId(row.try_get("request_id")?),
+        seq: row.try_get("seq")?,
+        kind: row.try_get("kind")?,
+        recipient_id: row.try_get::<Option<i64>, _>("recipient_id")?.map(PersonId),
+        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+        payload: row.try_get("payload")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
+     attempts, next_attempt_at, delivered_at, last_error";
+
+/// The states in which a request is being handled and its deadline runs.
+const SQL_HANDLING: &str = "status IN ('accepted', 'dispatched', 'claimed')";
+
+/// The SQL expression a plain GROUP BY groups requests by.
+fn direct_key(group: DirectGroup) -> &'static str {
+    match group {
+        DirectGroup::Level => {
+            "(CASE level WHEN 'grid' THEN 1 WHEN 'community' THEN 2 WHEN 'street' THEN 3 ELSE 4 END)"
+        }
+        DirectGroup::Unit => "COALESCE(unit_id, 0)",
+        DirectGroup::Community => "community_id",
+        DirectGroup::Street => "street_id",
+        DirectGroup::Category => "COALESCE(category_id, 0)",
+        DirectGroup::District => "0",
     }
 }
 
@@ -538,6 +748,11 @@ async fn run_execute(
     if done.rows_affected() != 1 {
         return Err(JobError::Failed(CoreError::Conflict(Conflict::ConcurrentUpdate).into()));
     }
+    let facts = scorecard::delta(Some(&current), &next);
+    if !facts.is_empty() {
+        add_facts(conn, &facts).await?;
+    }
+    add_notices(conn, &event, &next).await?;
     Ok((next, event))
 }
 
@@ -690,8 +905,8 @@ impl Store for This {
 
     async fn create_item(&self, f: ItemFields) -> Result<CategoryItem> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO category_items (class_id, code, name_zh, name_en, default_tier, default_level, active, sort) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {ITEM_COLUMNS}"
+            "INSERT INTO category_items (class_id, code, name_zh, name_en, default_tier, default_level, active, sort, \
+             respond_limit, resolve_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {ITEM_COLUMNS}"
         )))
         .bind(f.class_id.0)
         .bind(f.code)
@@ -701,6 +916,8 @@ impl Store for This {
         .bind(f.default_level.as_str())
         .bind(f.active)
         .bind(f.sort)
+        .bind(f.respond_limit.map(|l| l.as_text()))
+        .bind(f.resolve_limit.map(|l| l.as_text()))
         .fetch_one(self.write_pool())
         .await
         .map_err(unique_to_conflict)?;
@@ -710,7 +927,8 @@ impl Store for This {
     async fn update_item(&self, id: CategoryId, f: ItemFields) -> Result<CategoryItem> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE category_items SET class_id = $2, code = $3, name_zh = $4, name_en = $5, \
-             default_tier = $6, default_level = $7, active = $8, sort = $9 WHERE id = $1 RETURNING {ITEM_COLUMNS}"
+             default_tier = $6, default_level = $7, active = $8, sort = $9, respond_limit = $10, \
+             resolve_limit = $11 WHERE id = $1 RETURNING {ITEM_COLUMNS}"
         )))
         .bind(id.0)
         .bind(f.class_id.0)
@@ -721,6 +939,8 @@ impl Store for This {
         .bind(f.default_level.as_str())
         .bind(f.active)
         .bind(f.sort)
+        .bind(f.respond_limit.map(|l| l.as_text()))
+        .bind(f.resolve_limit.map(|l| l.as_text()))
         .fetch_optional(self.write_pool())
         .await
         .map_err(unique_to_conflict)?;
@@ -907,6 +1127,310 @@ impl Store for This {
         rows.iter()
             .map(|r| Ok(RequestId(r.try_get("id")?)))
             .collect()
+    }
+
+    async fn overdue_unsupervised(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id FROM requests WHERE next_due_at < $1 AND {SQL_HANDLING} \
+             AND (overdue_supervised_for IS NULL OR overdue_supervised_for <> next_due_at) \
+             ORDER BY next_due_at, id LIMIT $2"
+        )))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter().map(|r| Ok(RequestId(r.try_get("id")?))).collect()
+    }
+
+    async fn rating_window_ended(&self, cutoff: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
+        let rows = sqlx::query(
+            "SELECT id FROM requests WHERE status = 'verified' AND verified_at <= $1 \
+             ORDER BY verified_at, id LIMIT $2",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter().map(|r| Ok(RequestId(r.try_get("id")?))).collect()
+    }
+
+    async fn red_before(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id FROM requests WHERE next_due_at < $1 AND {SQL_HANDLING} \
+             AND level <> 'district' ORDER BY next_due_at, id LIMIT $2"
+        )))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter().map(|r| Ok(RequestId(r.try_get("id")?))).collect()
+    }
+
+    async fn facts(&self, dim: Dim, ranges: &[(Grain, i32, i32)]) -> Result<Vec<(i64, Counts)>> {
+        if ranges.is_empty() {
+            return Ok(vec![]);
+        }
+        let sums: String = COUNTER_COLUMNS
+            .iter()
+            .map(|c| format!(", CAST(SUM({c}) AS BIGINT) AS {c}"))
+            .collect();
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "SELECT key AS k{sums} FROM scorecard_facts WHERE dim = "
+        ));
+        qb.push_bind(dim as i16).push(" AND (");
+        for (i, (grain, from, to)) in ranges.iter().enumerate() {
+            if i > 0 {
+                qb.push(" OR ");
+            }
+            qb.push("(grain = ")
+                .push_bind(*grain as i16)
+                .push(" AND bucket BETWEEN ")
+                .push_bind(*from)
+                .push(" AND ")
+                .push_bind(*to)
+                .push(")");
+        }
+        qb.push(") GROUP BY key");
+        let rows = qb.build().fetch_all(self.read_pool()).await?;
+        rows.iter().map(counts_from_row).collect()
+    }
+
+    async fn respond_slice(
+        &self,
+        dim: Dim,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, Counts)>> {
+        let key = match dim {
+            Dim::Level => direct_key(DirectGroup::Level),
+            Dim::Unit => direct_key(DirectGroup::Unit),
+            Dim::Community => direct_key(DirectGroup::Community),
+            Dim::Category => direct_key(DirectGroup::Category),
+        };
+        let zeros: String = COUNTER_COLUMNS[2..]
+            .iter()
+            .map(|c| format!(", CAST(0 AS BIGINT) AS {c}"))
+            .collect();
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT CAST({key} AS BIGINT) AS k, CAST(COUNT(*) AS BIGINT) AS respond_due, \
+             CAST(SUM(CASE WHEN responded_at IS NOT NULL AND responded_at <= respond_due_at \
+             THEN 1 ELSE 0 END) AS BIGINT) AS responded_on_time{zeros} \
+             FROM requests WHERE respond_due_at >= $1 AND respond_due_at < $2 GROUP BY k"
+        )))
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter().map(counts_from_row).collect()
+    }
+
+    async fn scorecard_direct(
+        &self,
+        group: DirectGroup,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        respond_to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, Counts)>> {
+        let key = direct_key(group);
+        let resp = "respond_due_at >= $1 AND respond_due_at < $3";
+        let rated = "rated_at >= $1 AND rated_at < $2";
+        let closed = "status = 'closed' AND closed_at >= $1 AND closed_at < $2";
+        let sum = |cond: String, name: &str| {
+            format!("CAST(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS BIGINT) AS {name}")
+        };
+        let cols = [
+            sum(resp.into(), "respond_due"),
+            sum(
+                format!("{resp} AND responded_at IS NOT NULL AND responded_at <= respond_due_at"),
+                "responded_on_time",
+            ),
+            sum(rated.into(), "rated"),
+            sum(format!("{rated} AND rating_resolved = TRUE"), "rated_resolved"),
+            sum(format!("{rated} AND rating_satisfaction = 'satisfied'"), "satisfied"),
+            sum(
+                format!("{rated} AND rating_satisfaction = 'basically_satisfied'"),
+                "basically_satisfied",
+            ),
+            sum(closed.into(), "closed"),
+            sum(
+                format!("{closed} AND (on_time IS NULL OR on_time = TRUE)"),
+                "closed_on_time",
+            ),
+            sum(format!("{closed} AND rework_count > 0"), "closed_reworked"),
+        ]
+        .join(", ");
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT CAST({key} AS BIGINT) AS k, {cols} FROM requests \
+             WHERE ({resp}) OR ({rated}) OR (closed_at >= $1 AND closed_at < $2) GROUP BY k"
+        )))
+        .bind(from)
+        .bind(to)
+        .bind(respond_to)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter().map(counts_from_row).collect()
+    }
+
+    async fn all_facts(&self) -> Result<BTreeMap<FactKey, Counts>> {
+        let cols = COUNTER_COLUMNS.join(", ");
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT grain, dim, bucket, key AS k, {cols} FROM scorecard_facts"
+        )))
+        .fetch_all(self.read_pool())
+        .await?;
+        let mut out = BTreeMap::new();
+        for row in &rows {
+            let (key, counts) = counts_from_row(row)?;
+            let grain = match row.try_get::<i16, _>("grain")? {
+                0 => Grain::Day,
+                1 => Grain::Month,
+                g => return Err(corrupt("grain", &g.to_string())),
+            };
+            let dim = match row.try_get::<i16, _>("dim")? {
+                0 => Dim::Level,
+                1 => Dim::Unit,
+                2 => Dim::Community,
+                3 => Dim::Category,
+                d => return Err(corrupt("dimension", &d.to_string())),
+            };
+            if !counts.is_zero() {
+                out.insert(
+                    FactKey {
+                        grain,
+                        dim,
+                        bucket: row.try_get("bucket")?,
+                        key,
+                    },
+                    counts,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn rebuild_facts(&self) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM scorecard_facts").execute(&mut *tx).await?;
+        let mut after = 0i64;
+        let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
+        loop {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                request_columns!(),
+                " FROM requests WHERE id > $1 ORDER BY id LIMIT 2000"
+            ))
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("id")?;
+            for row in &rows {
+                for (k, c) in scorecard::contribution(&request_from_row(row)?) {
+                    total.entry(k).or_default().add(&c);
+                }
+            }
+        }
+        add_facts(&mut tx, &total).await?;
+        tx.commit().await?;
+        Ok(total.len() as u64)
+    }
+
+    async fn load_projections(&self, requests: &[Request]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let mut facts: BTreeMap<FactKey, Counts> = BTreeMap::new();
+        for r in requests {
+            bind_request(sqlx::query(SQL_INSERT_REQUEST), r)?
+                .execute(&mut *tx)
+                .await?;
+            for (k, c) in scorecard::contribution(r) {
+                facts.entry(k).or_default().add(&c);
+            }
+        }
+        add_facts(&mut tx, &facts).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn due_messages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, id LIMIT $2"
+        )))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.write_pool())
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn lease_message(
+        &self,
+        id: i64,
+        seen_next: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $3 \
+             WHERE id = $1 AND next_attempt_at = $2 AND delivered_at IS NULL",
+        )
+        .bind(id)
+        .bind(seen_next)
+        .bind(lease_until)
+        .execute(self.write_pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn message_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(self.write_pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn message_failed(
+        &self,
+        id: i64,
+        attempts: i32,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1")
+            .bind(id)
+            .bind(attempts)
+            .bind(next)
+            .bind(error.chars().take(500).collect::<String>())
+            .execute(self.write_pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn messages_for(&self, person: PersonId, limit: i64) -> Result<Vec<OutboxMessage>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE recipient_id = $1 ORDER BY id DESC LIMIT $2"
+        )))
+        .bind(person.0)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn outbox_counts(&self) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT CAST(SUM(CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS done, \
+             CAST(SUM(CASE WHEN delivered_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS waiting FROM outbox",
+        )
+        .fetch_one(self.read_pool())
+        .await?;
+        Ok((
+            row.try_get::<Option<i64>, _>("done")?.unwrap_or(0),
+            row.try_get::<Option<i64>, _>("waiting")?.unwrap_or(0),
+        ))
     }
 
     async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta> {

@@ -17,13 +17,18 @@ use redgrid_core::directory::Directory;
 use redgrid_core::error::CoreError;
 use redgrid_core::ids::*;
 use redgrid_core::person::{Grant, Person};
-use redgrid_core::request::{Channel, Event, Request, Status};
+use redgrid_core::deadline::Limit;
+use redgrid_core::request::{Channel, Event, Light, Request, Status};
+use redgrid_core::scorecard::{Counts, Dim, FactKey, Grain};
 use redgrid_core::unit::{Unit, UnitKind};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 mod migrate;
 pub mod postgres;
+pub mod jobs;
+pub mod outbox;
+pub mod scorecard;
 pub mod service;
 pub mod sqlite;
 pub mod testing;
@@ -118,6 +123,8 @@ pub struct ItemFields {
     pub name_en: String,
     pub default_tier: Tier,
     pub default_level: Level,
+    pub respond_limit: Option<Limit>,
+    pub resolve_limit: Option<Limit>,
     pub active: bool,
     pub sort: i32,
 }
@@ -142,6 +149,40 @@ pub struct ListFilter {
     pub text: Option<String>,
     /// Only ids below this one (the cursor: lists run newest first).
     pub before_id: Option<RequestId>,
+    /// Only requests showing this light at this instant.
+    pub light: Option<(Light, DateTime<Utc>)>,
+    /// Only requests being handled whose next deadline falls in `[from, to]` (not suspended).
+    pub due_between: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// A notification waiting in, or delivered from, the outbox.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub request_id: RequestId,
+    /// The event that caused it.
+    pub seq: i64,
+    pub kind: String,
+    pub recipient_id: Option<PersonId>,
+    pub unit_id: Option<UnitId>,
+    /// JSON: the request id, the kind, and the titles in Chinese and English.
+    pub payload: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// The plain-SQL grouping used as the scorecard's reference (tests and the benchmark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectGroup {
+    Level,
+    Unit,
+    Community,
+    Street,
+    Category,
+    District,
 }
 
 /// What an idempotency key was used for before.
@@ -234,6 +275,63 @@ pub trait Store: Send + Sync {
     /// Request ids in ascending order, after `after`, for walking every request.
     async fn request_ids(&self, after: Option<RequestId>, limit: i64) -> Result<Vec<RequestId>>;
 
+    /// Ids of requests past their next deadline that the system has not supervised for it.
+    async fn overdue_unsupervised(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>>;
+    /// Ids of verified requests verified at or before `cutoff` (their rating window has ended).
+    async fn rating_window_ended(&self, cutoff: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>>;
+    /// Ids of requests being handled below the district level whose next deadline passed before
+    /// `before` (candidates for automatic escalation).
+    async fn red_before(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>>;
+
+    // ---- the scorecard
+    /// Sums of the fact table for one dimension over inclusive bucket ranges, per key.
+    async fn facts(&self, dim: Dim, ranges: &[(Grain, i32, i32)]) -> Result<Vec<(i64, Counts)>>;
+    /// Response counts straight from the requests whose respond deadline is in `[from, to)`.
+    async fn respond_slice(
+        &self,
+        dim: Dim,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, Counts)>>;
+    /// The same counts by a plain GROUP BY over the requests (the reference): ratings and closures
+    /// in `[from, to)`, responses due in `[from, respond_to)`.
+    async fn scorecard_direct(
+        &self,
+        group: DirectGroup,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        respond_to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, Counts)>>;
+    /// Every row of the fact table.
+    async fn all_facts(&self) -> Result<std::collections::BTreeMap<FactKey, Counts>>;
+    /// Replaces the fact table with the contributions of every request's projection.
+    async fn rebuild_facts(&self) -> Result<u64>;
+    /// Writes projections without events, with their contributions (the benchmark's loader only).
+    async fn load_projections(&self, requests: &[Request]) -> Result<()>;
+
+    // ---- the outbox
+    /// Undelivered messages due for an attempt at `now`, oldest first.
+    async fn due_messages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>>;
+    /// Takes a message for delivery until `lease_until`; false when another worker took it first.
+    async fn lease_message(
+        &self,
+        id: i64,
+        seen_next: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn message_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
+    async fn message_failed(
+        &self,
+        id: i64,
+        attempts: i32,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> Result<()>;
+    /// A person's messages, newest first.
+    async fn messages_for(&self, person: PersonId, limit: i64) -> Result<Vec<OutboxMessage>>;
+    /// (delivered, waiting) message counts.
+    async fn outbox_counts(&self) -> Result<(i64, i64)>;
+
     // ---- attachments
     async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta>;
     async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>>;
@@ -291,7 +389,9 @@ macro_rules! request_columns {
          unit_id, claimed_by, suspended_from, supervised, supervision_count, rework_count, \
          escalation_count, respond_due_at, resolve_due_at, responded_at, resolved_at, verified_at, \
          closed_at, resolution, cost_fen, rating_resolved, rating_satisfaction, rating_comment, \
-         rating_via, reject_code, duplicate_of, created_at, updated_at, version"
+         rating_via, reject_code, duplicate_of, created_at, updated_at, version, respond_warn_at, \
+         resolve_warn_at, next_due_at, next_warn_at, on_time, suspended_at, overdue_supervised_for, \
+         rated_at"
     };
 }
 pub(crate) use request_columns;

@@ -67,6 +67,45 @@ impl Service {
         &self.settings
     }
 
+    /// The deadline policy, when the district has one (always, under `serve`).
+    pub fn deadline_policy(&self) -> Option<&Arc<dyn DeadlinePolicy>> {
+        self.deadlines.as_ref()
+    }
+
+    /// Compares the scorecard's fact table with the contributions recomputed from every request;
+    /// describes the first differences, or None when they agree.
+    pub async fn check_facts(&self) -> Result<Option<String>> {
+        let mut expected: std::collections::BTreeMap<_, redgrid_core::scorecard::Counts> =
+            Default::default();
+        let mut filter = crate::ListFilter::default();
+        loop {
+            let page = self.store.list(&filter, 1000).await?;
+            let Some(last) = page.last() else { break };
+            filter.before_id = Some(last.id);
+            for r in &page {
+                for (k, c) in redgrid_core::scorecard::contribution(r) {
+                    expected.entry(k).or_default().add(&c);
+                }
+            }
+        }
+        expected.retain(|_, c| !c.is_zero());
+        let stored = self.store.all_facts().await?;
+        if stored == expected {
+            return Ok(None);
+        }
+        let mut notes = Vec::new();
+        for (k, c) in &expected {
+            if stored.get(k) != Some(c) {
+                notes.push(format!("{k:?}: expected {c:?}, stored {:?}", stored.get(k)));
+            }
+        }
+        for k in stored.keys().filter(|k| !expected.contains_key(k)) {
+            notes.push(format!("{k:?}: stored but not expected"));
+        }
+        notes.truncate(5);
+        Ok(Some(notes.join("; ")))
+    }
+
     /// The directory as of the last load.
     pub fn directory(&self) -> Arc<Directory> {
         match self.dir.read() {

@@ -61,6 +61,21 @@ impl Drop for TestDb {
     }
 }
 
+impl TestDb {
+    /// A second, independent store on the same database (its own pool and, on SQLite, its own writer
+    /// task): what a second server process would have.
+    pub async fn reopen(&self) -> Result<Arc<dyn Store>> {
+        Ok(match &self.cleanup {
+            Cleanup::File(dir) => {
+                Arc::new(crate::sqlite::SqliteStore::open(&dir.join("redgrid.db")).await?)
+            }
+            Cleanup::Schema { url, schema } => {
+                Arc::new(crate::postgres::PgStore::connect_schema(url, schema).await?)
+            }
+        })
+    }
+}
+
 /// A fresh SQLite database in a temporary folder, migrated.
 pub async fn sqlite() -> Result<TestDb> {
     let dir = std::env::temp_dir().join(format!("redgrid-test-{}", unique_name()));
@@ -329,6 +344,8 @@ pub async fn seed(store: Arc<dyn Store>) -> Result<(Service, Fixture)> {
         name_en: en.into(),
         default_tier: tier,
         default_level: tier.default_level(),
+        respond_limit: None,
+        resolve_limit: None,
         active: true,
         sort: 1,
     };

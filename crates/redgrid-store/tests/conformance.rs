@@ -993,6 +993,8 @@ async fn catalogue_is_editable_by_administrators_only(store: Arc<dyn Store>) {
         name_en: "Noise".into(),
         default_tier: redgrid_core::catalogue::Tier::Minor,
         default_level: Level::Community,
+        respond_limit: None,
+        resolve_limit: None,
         active: true,
         sort: 5,
     };
@@ -1183,8 +1185,8 @@ async fn dispatch_stores_deadlines_in_working_time(store: Arc<dyn Store>) {
     assert_eq!(d.respond_due_at, Some(local(23, 11, 0)));
     assert_eq!(d.resolve_due_at, Some(local(24, 9, 0)));
     match event.body {
-        redgrid_core::request::EventBody::Dispatched { resolve_due_at, .. } => {
-            assert_eq!(resolve_due_at, d.resolve_due_at)
+        redgrid_core::request::EventBody::Dispatched { deadlines, .. } => {
+            assert_eq!(deadlines.resolve_due_at, d.resolve_due_at)
         }
         other => panic!("{other:?}"),
     }

@@ -115,6 +115,24 @@ impl<'a> Reader<'a> {
         v
     }
 
+    /// A field that may be set to null to clear it: None when absent, Some(None) for null.
+    pub fn nullable_choice<T>(
+        &mut self,
+        key: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<Option<T>> {
+        let present = self.obj.is_some_and(|o| o.contains_key(key));
+        if !present {
+            self.seen.push(key);
+            return None;
+        }
+        if self.obj.and_then(|o| o.get(key)).is_some_and(|v| v.is_null()) {
+            self.seen.push(key);
+            return Some(None);
+        }
+        self.choice(key, parse).map(Some)
+    }
+
     pub fn attachments(&mut self, key: &'static str) -> Vec<Attachment> {
         let Some(v) = self.get(key) else {
             return Vec::new();

@@ -27,6 +27,18 @@ pub struct ConfigArgs {
     /// Folder of district calendar files (`*.cal`, one per year); default `<data dir>/calendars`.
     #[arg(long, env = "REDGRID_CALENDAR_DIR")]
     pub calendar_dir: Option<PathBuf>,
+    /// Escalate a request one level once it has been red this many working days (off by default).
+    #[arg(long, env = "REDGRID_AUTO_ESCALATE_AFTER_DAYS")]
+    pub auto_escalate_after_days: Option<i64>,
+    /// Seconds between rounds of the background jobs (sweeper, closer, escalation, delivery); 0: off.
+    #[arg(long, env = "REDGRID_JOBS_INTERVAL_SECS")]
+    pub jobs_interval_secs: Option<u64>,
+    /// File the log sender appends notifications to; default `<data dir>/notifications.log`.
+    #[arg(long, env = "REDGRID_NOTIFY_LOG")]
+    pub notify_log: Option<PathBuf>,
+    /// An `http://` URL every notification is also POSTed to.
+    #[arg(long, env = "REDGRID_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -37,6 +49,12 @@ struct FileConfig {
     database_url: Option<String>,
     rating_window_days: Option<i64>,
     calendar_dir: Option<PathBuf>,
+    auto_escalate_after_days: Option<i64>,
+    jobs_interval_secs: Option<u64>,
+    notify_log: Option<PathBuf>,
+    webhook_url: Option<String>,
+    /// The composite's weights: response, resolution, satisfaction (summing to 1).
+    composite_weights: Option<[f64; 3]>,
 }
 
 /// The configuration in force.
@@ -47,6 +65,11 @@ pub struct Config {
     pub database_url: String,
     pub rating_window_days: i64,
     pub calendar_dir: PathBuf,
+    pub auto_escalate_after_days: Option<i64>,
+    pub jobs_interval_secs: u64,
+    pub notify_log: PathBuf,
+    pub webhook_url: Option<String>,
+    pub composite_weights: [f64; 3],
 }
 
 impl Config {
@@ -92,7 +115,38 @@ impl Config {
             .clone()
             .or(file.calendar_dir)
             .unwrap_or_else(|| data_dir.join("calendars"));
+        let auto_escalate_after_days = args
+            .auto_escalate_after_days
+            .or(file.auto_escalate_after_days);
+        if let Some(d) = auto_escalate_after_days
+            && !(1..=30).contains(&d)
+        {
+            return Err(format!("auto_escalate_after_days must be 1–30, not {d}"));
+        }
+        let composite_weights = file.composite_weights.unwrap_or([0.1, 0.5, 0.4]);
+        if composite_weights.iter().any(|w| !(0.0..=1.0).contains(w))
+            || (composite_weights.iter().sum::<f64>() - 1.0).abs() > 1e-9
+        {
+            return Err(format!(
+                "composite_weights must be three numbers from 0 to 1 that sum to 1, not {composite_weights:?}"
+            ));
+        }
+        if let Some(url) = args.webhook_url.clone().or(file.webhook_url.clone()) {
+            redgrid_store::outbox::WebhookSender::new(&url, std::time::Duration::from_secs(5))?;
+        }
         Ok(Config {
+            auto_escalate_after_days,
+            jobs_interval_secs: args
+                .jobs_interval_secs
+                .or(file.jobs_interval_secs)
+                .unwrap_or(60),
+            notify_log: args
+                .notify_log
+                .clone()
+                .or(file.notify_log)
+                .unwrap_or_else(|| data_dir.join("notifications.log")),
+            webhook_url: args.webhook_url.clone().or(file.webhook_url),
+            composite_weights,
             calendar_dir,
             listen: args
                 .listen

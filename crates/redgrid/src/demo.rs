@@ -416,6 +416,8 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
                     name_en: spec.name_en.into(),
                     default_tier: tier,
                     default_level: tier.default_level(),
+                    respond_limit: None,
+                    resolve_limit: None,
                     active: true,
                     sort: ii as i32 + 1,
                 })

@@ -167,8 +167,15 @@ async fn open(config: &Config) -> Result<Arc<Service>, String> {
                 config.database_display()
             )
         })?;
+    let [response, resolution, satisfaction] = config.composite_weights;
     let settings = Settings {
         rating_window: chrono::Duration::days(config.rating_window_days),
+        auto_escalate_after_days: config.auto_escalate_after_days,
+        weights: redgrid_core::scorecard::Weights {
+            response,
+            resolution,
+            satisfaction,
+        },
     };
     let calendar = load_calendar(&config.calendar_dir)?;
     let policy = redgrid_core::deadline::WorkingTimePolicy::new(calendar);
@@ -466,11 +473,67 @@ async fn serve(
         Some((t, walk)) => print_tokens(t, Some(&url), walk),
         None => println!("redgrid serving {url} ({})", config.database_display()),
     }
+    let jobs = start_jobs(config, service.clone())?;
     let state = Arc::new(AppState::new(service));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    redgrid_web::serve(listener, state, shutdown)
+    let served = redgrid_web::serve(listener, state, shutdown)
         .await
-        .map_err(|e| format!("server stopped: {e}"))
+        .map_err(|e| format!("server stopped: {e}"));
+    if let Some(j) = jobs {
+        j.abort();
+    }
+    served
+}
+
+/// The configured notification senders: the log file always, the webhook when set.
+fn senders(config: &Config) -> Result<Vec<Arc<dyn redgrid_store::outbox::Sender>>, String> {
+    use redgrid_store::outbox::{LogSender, WebhookSender};
+    let mut out: Vec<Arc<dyn redgrid_store::outbox::Sender>> = vec![Arc::new(LogSender {
+        path: config.notify_log.clone(),
+    })];
+    if let Some(url) = &config.webhook_url {
+        out.push(Arc::new(WebhookSender::new(
+            url,
+            std::time::Duration::from_secs(5),
+        )?));
+    }
+    Ok(out)
+}
+
+/// Runs the background jobs and the outbox delivery every `jobs_interval_secs` in the server
+/// process. Everything they need is in the database, so a restart picks up where it stopped.
+fn start_jobs(
+    config: &Config,
+    service: Arc<Service>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    if config.jobs_interval_secs == 0 {
+        return Ok(None);
+    }
+    let senders = senders(config)?;
+    let every = std::time::Duration::from_secs(config.jobs_interval_secs);
+    Ok(Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let now = redgrid_store::service::now();
+            match service.run_jobs(now).await {
+                Ok(r) if r != Default::default() => eprintln!(
+                    "jobs: {} supervised, {} closed without rating, {} escalated",
+                    r.supervised, r.closed, r.escalated
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("jobs: {e}"),
+            }
+            match redgrid_store::outbox::deliver_due(service.store(), &senders, now, 500).await {
+                Ok(r) if r.failed > 0 => eprintln!(
+                    "notifications: {} delivered, {} failed (will retry)",
+                    r.delivered, r.failed
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("notifications: {e}"),
+            }
+        }
+    })))
 }

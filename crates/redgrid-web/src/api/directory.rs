@@ -11,6 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use redgrid_core::deadline::Limit;
 use redgrid_core::area::{Area, Level};
 use redgrid_core::catalogue::{CategoryClass, CategoryItem, Tier};
 use redgrid_core::error::{CoreError, Entity, Lang};
@@ -224,6 +225,13 @@ pub struct ItemBody {
     default_tier: Tier,
     /// Defaults to the tier's first level.
     default_level: Option<Level>,
+    /// The item's own response limit instead of the tier's: `4h` working hours, `1d` working day,
+    /// `2ch` clock hours; null clears it.
+    #[schema(value_type = Option<String>, example = "4h")]
+    respond_limit: Option<String>,
+    /// The item's own resolution limit (same form); null clears it.
+    #[schema(value_type = Option<String>, example = "3d")]
+    resolve_limit: Option<String>,
     active: Option<bool>,
     sort: Option<i32>,
 }
@@ -243,6 +251,12 @@ fn read_item(
     let level = r
         .choice("default_level", Level::parse)
         .or(base.map(|b| b.default_level));
+    let respond_limit = r
+        .nullable_choice("respond_limit", Limit::parse)
+        .unwrap_or(base.and_then(|b| b.respond_limit));
+    let resolve_limit = r
+        .nullable_choice("resolve_limit", Limit::parse)
+        .unwrap_or(base.and_then(|b| b.resolve_limit));
     let active = r.bool("active").or(base.map(|b| b.active)).unwrap_or(true);
     let sort = r
         .i64("sort")
@@ -268,6 +282,8 @@ fn read_item(
             name_en: name_en.unwrap_or_default(),
             default_tier: tier,
             default_level: level.unwrap_or(tier.default_level()),
+            respond_limit,
+            resolve_limit,
             active,
             sort,
         },

@@ -1,0 +1,229 @@
+//! Delivering the outbox. Commands write notifications in their own transaction (see `common.rs`);
+//! the delivery worker hands each one to every configured sender and marks it delivered only when
+//! all of them accepted it. A failure is retried with exponential backoff (30 s doubling up to an
+//! hour, for ever): nothing is dropped, and a command never waits for a sender. Before sending, the
+//! worker leases the message for a few minutes, so a second worker leaves it alone and a crash
+//! mid-send only delays it. Delivery is at least once: receivers dedupe by the message id.
+
+use crate::{OutboxMessage, Result, Store};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How long a worker holds a message it is sending.
+const LEASE: i64 = 300;
+
+/// Where notifications go.
+#[async_trait]
+pub trait Sender: Send + Sync {
+    fn name(&self) -> String;
+    async fn send(&self, message: &OutboxMessage) -> std::result::Result<(), String>;
+}
+
+/// The JSON a sender delivers for a message.
+pub fn message_json(m: &OutboxMessage) -> String {
+    let payload: serde_json::Value =
+        serde_json::from_str(&m.payload).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "id": m.id,
+        "created_at": m.created_at,
+        "request_id": m.request_id.0,
+        "seq": m.seq,
+        "kind": m.kind,
+        "recipient_id": m.recipient_id.map(|p| p.0),
+        "unit_id": m.unit_id.map(|u| u.0),
+        "payload": payload,
+    })
+    .to_string()
+}
+
+/// Appends one JSON line per message to a file.
+pub struct LogSender {
+    pub path: PathBuf,
+}
+
+#[async_trait]
+impl Sender for LogSender {
+    fn name(&self) -> String {
+        format!("log:{}", self.path.display())
+    }
+
+    async fn send(&self, m: &OutboxMessage) -> std::result::Result<(), String> {
+        let line = message_json(m);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            writeln!(f, "{line}").map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+}
+
+/// POSTs each message as JSON to an `http://` URL (an intranet endpoint; put a TLS-terminating proxy
+/// in front for https). 2xx is success; anything else, a timeout or a refused connection is retried.
+pub struct WebhookSender {
+    host: String,
+    port: u16,
+    path: String,
+    timeout: std::time::Duration,
+}
+
+impl WebhookSender {
+    /// Parses `http://host[:port][/path]`.
+    pub fn new(url: &str, timeout: std::time::Duration) -> std::result::Result<Self, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("webhook URL {url:?}: only http:// is supported"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].to_string()),
+            None => (rest, "/".to_string()),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse::<u16>()
+                    .map_err(|_| format!("webhook URL {url:?}: bad port"))?,
+            ),
+            None => (authority.to_string(), 80),
+        };
+        if host.is_empty() {
+            return Err(format!("webhook URL {url:?}: no host"));
+        }
+        Ok(WebhookSender {
+            host,
+            port,
+            path,
+            timeout,
+        })
+    }
+
+    async fn post(&self, id: i64, body: &str) -> std::result::Result<u16, String> {
+        let mut stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let request = format!(
+            "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nX-Redgrid-Message-Id: {id}\r\nConnection: close\r\n\r\n{body}",
+            self.path,
+            self.host,
+            self.port,
+            body.len()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 512];
+        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+            let n = stream
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let line = String::from_utf8_lossy(&head);
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .ok_or_else(|| "no HTTP status in the answer".to_string())
+    }
+}
+
+#[async_trait]
+impl Sender for WebhookSender {
+    fn name(&self) -> String {
+        format!("webhook:http://{}:{}{}", self.host, self.port, self.path)
+    }
+
+    async fn send(&self, m: &OutboxMessage) -> std::result::Result<(), String> {
+        let body = message_json(m);
+        match tokio::time::timeout(self.timeout, self.post(m.id, &body)).await {
+            Err(_) => Err(format!("timed out after {:?}", self.timeout)),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(code)) if (200..300).contains(&code) => Ok(()),
+            Ok(Ok(code)) => Err(format!("HTTP {code}")),
+        }
+    }
+}
+
+/// The wait before attempt `attempts + 1`: 30 s, 60 s, 120 s, … at most an hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 8) - 1;
+    Duration::seconds((30i64 << exp).min(3600))
+}
+
+/// What one delivery round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub delivered: usize,
+    pub failed: usize,
+}
+
+/// Delivers the messages due at `now` to every sender.
+pub async fn deliver_due(
+    store: &Arc<dyn Store>,
+    senders: &[Arc<dyn Sender>],
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    for m in store.due_messages(now, limit).await? {
+        if !store
+            .lease_message(m.id, m.next_attempt_at, now + Duration::seconds(LEASE))
+            .await?
+        {
+            continue;
+        }
+        let mut errors = Vec::new();
+        for s in senders {
+            if let Err(e) = s.send(&m).await {
+                errors.push(format!("{}: {e}", s.name()));
+            }
+        }
+        if errors.is_empty() {
+            store.message_delivered(m.id, now).await?;
+            report.delivered += 1;
+        } else {
+            let attempts = m.attempts + 1;
+            store
+                .message_failed(m.id, attempts, now + backoff(attempts), &errors.join("; "))
+                .await?;
+            report.failed += 1;
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_an_hour() {
+        let secs: Vec<i64> = (1..=9).map(|a| backoff(a).num_seconds()).collect();
+        assert_eq!(secs, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
+
+    #[test]
+    fn webhook_urls_are_checked() {
+        let t = std::time::Duration::from_secs(1);
+        let w = WebhookSender::new("http://10.0.0.5:9000/hook", t).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(w.name(), "webhook:http://10.0.0.5:9000/hook");
+        assert!(WebhookSender::new("http://intranet", t).is_ok());
+        for bad in ["https://x/hook", "ftp://x", "http://:80/", "http://x:port/"] {
+            assert!(WebhookSender::new(bad, t).is_err(), "{bad}");
+        }
+    }
+}

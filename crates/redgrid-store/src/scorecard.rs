@@ -1,0 +1,259 @@
+//! The scorecard service: rates per unit, level, area or category for a period, from the fact table,
+//! with the response counts of the current day read straight from the requests up to "now".
+
+use crate::{Result, Service};
+use chrono::{DateTime, Utc};
+use redgrid_core::area::Level;
+use redgrid_core::error::Lang;
+use redgrid_core::scorecard::{
+    Counts, Dim, Grain, Period, Rates, day_bucket, day_start, level_of_key, local_date,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How a scorecard groups requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Unit,
+    Level,
+    Street,
+    Community,
+    Category,
+    Class,
+    District,
+}
+
+impl GroupBy {
+    pub const ALL: [GroupBy; 7] = [
+        GroupBy::Unit,
+        GroupBy::Level,
+        GroupBy::Street,
+        GroupBy::Community,
+        GroupBy::Category,
+        GroupBy::Class,
+        GroupBy::District,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Unit => "unit",
+            GroupBy::Level => "level",
+            GroupBy::Street => "street",
+            GroupBy::Community => "community",
+            GroupBy::Category => "category",
+            GroupBy::Class => "class",
+            GroupBy::District => "district",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GroupBy> {
+        GroupBy::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// The stored dimension this grouping is summed from.
+    pub fn dim(self) -> Dim {
+        match self {
+            GroupBy::Unit => Dim::Unit,
+            GroupBy::Level => Dim::Level,
+            GroupBy::Street | GroupBy::Community | GroupBy::District => Dim::Community,
+            GroupBy::Category | GroupBy::Class => Dim::Category,
+        }
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            GroupBy::Unit => lang.pick("单位", "unit"),
+            GroupBy::Level => lang.pick("层级", "level"),
+            GroupBy::Street => lang.pick("街道", "street"),
+            GroupBy::Community => lang.pick("社区", "community"),
+            GroupBy::Category => lang.pick("类别", "category"),
+            GroupBy::Class => lang.pick("大类", "class"),
+            GroupBy::District => lang.pick("全区", "district"),
+        }
+    }
+}
+
+/// One row of a scorecard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreRow {
+    /// The unit, area, category or class id; the level as 1–4 (grid … district); 0 for "none".
+    pub key: i64,
+    pub name_zh: String,
+    pub name_en: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    #[serde(flatten)]
+    pub rates: Rates,
+    /// 1 for the best composite; None without a composite.
+    pub rank: Option<usize>,
+}
+
+/// A scorecard: one row per group, ranked by composite, and the total.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scorecard {
+    pub by: GroupBy,
+    pub period: Period,
+    /// The instant response counts were cut at.
+    pub as_of: DateTime<Utc>,
+    pub rows: Vec<ScoreRow>,
+    pub total: ScoreRow,
+}
+
+impl Service {
+    /// The counts of a dimension for a period, per stored key, as of `now`.
+    pub async fn period_counts(
+        &self,
+        dim: Dim,
+        period: Period,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<i64, Counts>> {
+        let today = local_date(now);
+        let mut out: BTreeMap<i64, Counts> = BTreeMap::new();
+        // Whole days before today: every count is final.
+        let past_end = period.end.min(today);
+        if period.start < past_end {
+            let past = Period {
+                start: period.start,
+                end: past_end,
+            };
+            for (k, c) in self.store().facts(dim, &past.bucket_ranges()).await? {
+                out.entry(k).or_default().add(&c);
+            }
+        }
+        // Today: ratings and closures so far from the day row; responses due so far, straight
+        // from the requests (those due later today are not due yet).
+        if period.start <= today && today < period.end {
+            let b = day_bucket(today);
+            for (k, c) in self.store().facts(dim, &[(Grain::Day, b, b)]).await? {
+                out.entry(k).or_default().add(&c.without_response());
+            }
+            for (k, c) in self.store().respond_slice(dim, day_start(today), now).await? {
+                out.entry(k).or_default().add(&c);
+            }
+        }
+        out.retain(|_, c| !c.is_zero());
+        Ok(out)
+    }
+
+    /// The scorecard of a period grouped by `by`, as of `now`.
+    pub async fn scorecard(
+        &self,
+        by: GroupBy,
+        period: Period,
+        now: DateTime<Utc>,
+    ) -> Result<Scorecard> {
+        let raw = self.period_counts(by.dim(), period, now).await?;
+        let dir = self.directory();
+        // Fold stored keys into the grouping's keys.
+        let mut groups: BTreeMap<i64, Counts> = BTreeMap::new();
+        for (k, c) in &raw {
+            let g = match by {
+                GroupBy::Street => dir
+                    .area(redgrid_core::ids::AreaId(*k))
+                    .and_then(|a| a.parent_id)
+                    .map_or(0, |p| p.0),
+                GroupBy::District => 0,
+                GroupBy::Class => dir
+                    .item(redgrid_core::ids::CategoryId(*k))
+                    .map_or(0, |i| i.class_id.0),
+                _ => *k,
+            };
+            groups.entry(g).or_default().add(c);
+        }
+        // Every group the district has is listed, with dashes where it has no data.
+        let mut names: BTreeMap<i64, (String, String)> = BTreeMap::new();
+        match by {
+            GroupBy::Unit => {
+                for u in dir.units().filter(|u| u.active) {
+                    names.insert(u.id.0, (u.name.clone(), u.name.clone()));
+                }
+            }
+            GroupBy::Level => {
+                for l in Level::ALL {
+                    names.insert(
+                        redgrid_core::scorecard::level_key(l),
+                        (l.label(Lang::Zh).into(), l.label(Lang::En).into()),
+                    );
+                }
+            }
+            GroupBy::Street | GroupBy::Community => {
+                let kind = if by == GroupBy::Street {
+                    Level::Street
+                } else {
+                    Level::Community
+                };
+                for a in dir.areas().filter(|a| a.kind == kind) {
+                    names.insert(a.id.0, (a.name.clone(), a.name.clone()));
+                }
+            }
+            GroupBy::Category => {
+                for i in dir.items().into_iter().filter(|i| i.active) {
+                    names.insert(i.id.0, (i.name_zh.clone(), i.name_en.clone()));
+                }
+            }
+            GroupBy::Class => {
+                for c in dir.classes().iter() {
+                    names.insert(c.id.0, (c.name_zh.clone(), c.name_en.clone()));
+                }
+            }
+            GroupBy::District => {
+                names.insert(0, ("全区".into(), "whole district".into()));
+            }
+        }
+        for k in groups.keys() {
+            names.entry(*k).or_insert_with(|| match (by, level_of_key(*k)) {
+                (GroupBy::Level, Some(l)) => (l.label(Lang::Zh).into(), l.label(Lang::En).into()),
+                _ if *k == 0 => ("未分配".into(), "unassigned".into()),
+                _ => (format!("#{k}"), format!("#{k}")),
+            });
+        }
+        let weights = self.settings().weights;
+        let mut total = Counts::default();
+        let mut rows: Vec<ScoreRow> = names
+            .into_iter()
+            .map(|(key, (name_zh, name_en))| {
+                let counts = groups.get(&key).copied().unwrap_or_default();
+                total.add(&counts);
+                ScoreRow {
+                    key,
+                    name_zh,
+                    name_en,
+                    counts,
+                    rates: counts.rates(&weights),
+                    rank: None,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            let (x, y) = (a.rates.composite, b.rates.composite);
+            match (x, y) {
+                (Some(x), Some(y)) => y.total_cmp(&x),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            }
+            .then(b.counts.rated.cmp(&a.counts.rated))
+            .then(a.key.cmp(&b.key))
+        });
+        for (i, r) in rows.iter_mut().enumerate() {
+            if r.rates.composite.is_some() {
+                r.rank = Some(i + 1);
+            }
+        }
+        Ok(Scorecard {
+            by,
+            period,
+            as_of: now,
+            total: ScoreRow {
+                key: 0,
+                name_zh: "合计".into(),
+                name_en: "total".into(),
+                counts: total,
+                rates: total.rates(&weights),
+                rank: None,
+            },
+            rows,
+        })
+    }
+}

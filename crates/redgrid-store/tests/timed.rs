@@ -1,0 +1,587 @@
+//! Deadlines at work, on both backends: light filters, the scorecard against a plain GROUP BY, the
+//! background jobs (run twice, restarted, two processes at once), the notification outbox and the
+//! catalogue's own limits.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use redgrid_core::calendar::{Calendar, shanghai};
+use redgrid_core::command::{Command, Settings, SubmitInput};
+use redgrid_core::deadline::{Limit, WorkingTimePolicy};
+use redgrid_core::person::{Actor, Person};
+use redgrid_core::request::{Channel, EventBody, Light, Request, Satisfaction, Status};
+use redgrid_core::scorecard::{Counts, Period};
+use redgrid_store::outbox::{Sender, deliver_due};
+use redgrid_store::scorecard::GroupBy;
+use redgrid_store::testing::{self, Fixture, TestDb};
+use redgrid_store::{DirectGroup, ItemFields, ListFilter, OutboxMessage, Service, Store};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = redgrid_store::testing::sqlite().await.expect("sqlite test database");
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = redgrid_store::testing::postgres().await.expect("postgres test database") else {
+                        return;
+                    };
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    light_filters_match_each_requests_light,
+    scorecard_equals_a_plain_group_by_and_a_rebuild,
+    jobs_are_idempotent_across_runs_and_restarts,
+    two_processes_never_append_a_second_event,
+    notifications_are_written_with_the_event_and_retried_until_delivered,
+    catalogue_limits_round_trip_and_set_deadlines,
+);
+
+/// Monday 23 November 2026 plus `days`, at a local time.
+fn at(days: i64, h: u32, m: u32) -> DateTime<Utc> {
+    shanghai()
+        .with_ymd_and_hms(2026, 11, 23, h, m, 0)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+        + Duration::days(days)
+}
+
+fn a(p: &Person) -> Actor {
+    Fixture::actor(p)
+}
+
+async fn timed(store: Arc<dyn Store>, settings: Settings) -> (Service, Fixture) {
+    let (_, f) = testing::seed(store.clone()).await.expect("seed");
+    (service_on(store, settings).await, f)
+}
+
+async fn service_on(store: Arc<dyn Store>, settings: Settings) -> Service {
+    Service::new(store, settings)
+        .await
+        .expect("service")
+        .with_deadlines(Arc::new(WorkingTimePolicy::new(Calendar::new(vec![]))))
+}
+
+async fn go(s: &Service, r: &Request, who: &Person, cmd: Command, t: DateTime<Utc>) -> Request {
+    s.run(r.id, &a(who), &cmd, vec![], t)
+        .await
+        .unwrap_or_else(|e| panic!("{cmd:?} by {}: {e}", who.name))
+        .0
+}
+
+/// A micro request filed, accepted and dispatched to the grid at `t`.
+async fn dispatched(s: &Service, f: &Fixture, t: DateTime<Utc>) -> Request {
+    let input = SubmitInput {
+        channel: Some(Channel::App),
+        description: Some("楼道堆放杂物".into()),
+        area_id: Some(f.grid_a1_1.id),
+        ..Default::default()
+    };
+    let (r, _) = s
+        .submit(&a(&f.resident), &input, vec![], None, t)
+        .await
+        .expect("submit");
+    let r = go(
+        s,
+        &r,
+        &f.grid_worker,
+        Command::Accept {
+            category_id: Some(f.cat_garbage.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+        t,
+    )
+    .await;
+    go(
+        s,
+        &r,
+        &f.grid_worker,
+        Command::Dispatch {
+            unit_id: Some(f.unit_grid_a1_1.id),
+        },
+        t,
+    )
+    .await
+}
+
+async fn closed(s: &Service, f: &Fixture, t: DateTime<Utc>, done: DateTime<Utc>) -> Request {
+    let r = dispatched(s, f, t).await;
+    let r = go(s, &r, &f.volunteer, Command::Claim {}, t).await;
+    let r = go(
+        s,
+        &r,
+        &f.volunteer,
+        Command::Resolve {
+            summary: Some("已清理".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+        done,
+    )
+    .await;
+    let r = go(
+        s,
+        &r,
+        &f.verifier,
+        Command::Verify {
+            passed: Some(true),
+            reason: None,
+        },
+        done,
+    )
+    .await;
+    go(
+        s,
+        &r,
+        &f.resident,
+        Command::Rate {
+            resolved: Some(true),
+            satisfaction: Some(Satisfaction::Satisfied),
+            comment: None,
+        },
+        done,
+    )
+    .await
+}
+
+async fn ids_with(store: &Arc<dyn Store>, filter: ListFilter) -> Vec<i64> {
+    let mut v: Vec<i64> = store
+        .list(&filter, 100)
+        .await
+        .expect("list")
+        .iter()
+        .map(|r| r.id.0)
+        .collect();
+    v.sort();
+    v
+}
+
+async fn light_filters_match_each_requests_light(db: &TestDb) {
+    let store = db.store.clone();
+    let (s, f) = timed(store.clone(), Settings::default()).await;
+    // Dispatched Monday 09:00: respond by 11:00 (yellow from 10:36), resolve by Tuesday 09:00.
+    let a1 = dispatched(&s, &f, at(0, 9, 0)).await;
+    let a2 = dispatched(&s, &f, at(0, 10, 0)).await; // respond by 12:00, yellow from 11:36
+    let on_time = closed(&s, &f, at(0, 9, 0), at(0, 9, 30)).await;
+    let late = closed(&s, &f, at(0, 9, 0), at(1, 9, 30)).await;
+    let fresh = s
+        .submit(
+            &a(&f.resident),
+            &SubmitInput {
+                channel: Some(Channel::App),
+                description: Some("x".into()),
+                area_id: Some(f.grid_a1_1.id),
+                ..Default::default()
+            },
+            vec![],
+            None,
+            at(0, 9, 0),
+        )
+        .await
+        .expect("submit")
+        .0;
+    let all = [&a1, &a2, &on_time, &late, &fresh];
+    for t in [
+        at(0, 10, 35),
+        at(0, 10, 36),
+        at(0, 11, 0),
+        at(0, 11, 0) + Duration::microseconds(1),
+        at(0, 11, 40),
+        at(2, 9, 0),
+    ] {
+        for light in Light::ALL {
+            let want: Vec<i64> = {
+                let mut v: Vec<i64> = all
+                    .iter()
+                    .filter(|r| r.light_at(t) == Some(light))
+                    .map(|r| r.id.0)
+                    .collect();
+                v.sort();
+                v
+            };
+            let got = ids_with(
+                &store,
+                ListFilter {
+                    light: Some((light, t)),
+                    ..Default::default()
+                },
+            )
+            .await;
+            assert_eq!(got, want, "{light:?} at {t}");
+        }
+    }
+    assert_eq!(fresh.light_at(at(5, 9, 0)), None);
+    assert_eq!(late.light_at(at(5, 9, 0)), Some(Light::Red));
+    // Due within 1 working hour of Monday 10:30: a1 (11:00) but not a2 (12:00).
+    let policy = s.deadline_policy().expect("policy");
+    let until = policy
+        .after_working_hours(at(0, 10, 30), 1)
+        .expect("until");
+    let got = ids_with(
+        &store,
+        ListFilter {
+            due_between: Some((at(0, 10, 30), until)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(got, vec![a1.id.0]);
+}
+
+fn as_map(rows: Vec<(i64, Counts)>) -> BTreeMap<i64, Counts> {
+    rows.into_iter().filter(|(_, c)| !c.is_zero()).collect()
+}
+
+async fn scorecard_equals_a_plain_group_by_and_a_rebuild(db: &TestDb) {
+    let store = db.store.clone();
+    let (s, f) = timed(store.clone(), Settings::default()).await;
+    // A spread over two months: on time, late, reworked, unsatisfied, unrated, still open.
+    let mut t = at(-40, 9, 0);
+    for i in 0..12 {
+        let r = dispatched(&s, &f, t).await;
+        if i % 4 != 3 {
+            let r = go(&s, &r, &f.volunteer, Command::Claim {}, t + Duration::hours(i % 3)).await;
+            let done = t + Duration::days(i % 3);
+            let r = go(
+                &s,
+                &r,
+                &f.volunteer,
+                Command::Resolve {
+                    summary: Some("ok".into()),
+                    evidence: vec![],
+                    cost_fen: None,
+                },
+                done,
+            )
+            .await;
+            let r = go(
+                &s,
+                &r,
+                &f.verifier,
+                Command::Verify {
+                    passed: Some(i % 5 != 0),
+                    reason: Some("复核".into()),
+                },
+                done,
+            )
+            .await;
+            if r.status == Status::Verified && i % 2 == 0 {
+                go(
+                    &s,
+                    &r,
+                    &f.resident,
+                    Command::Rate {
+                        resolved: Some(i % 6 != 0),
+                        satisfaction: Some(if i % 6 == 0 {
+                            Satisfaction::Unsatisfied
+                        } else if i % 4 == 0 {
+                            Satisfaction::BasicallySatisfied
+                        } else {
+                            Satisfaction::Satisfied
+                        }),
+                        comment: None,
+                    },
+                    done + Duration::hours(1),
+                )
+                .await;
+            }
+        }
+        t += Duration::days(4);
+    }
+    let now = at(0, 15, 0);
+    let _ = dispatched(&s, &f, at(0, 9, 0)).await; // due today at 11:00: counted
+    let _ = dispatched(&s, &f, at(0, 14, 30)).await; // due 16:30: not due yet at 15:00
+    let periods = ["2026-10", "2026-11", "2026-10-20..2026-11-23", "2026-Q4", "2026", "2026-11-23"];
+    let groups = [
+        (GroupBy::Unit, DirectGroup::Unit),
+        (GroupBy::Level, DirectGroup::Level),
+        (GroupBy::Community, DirectGroup::Community),
+        (GroupBy::Street, DirectGroup::Street),
+        (GroupBy::Category, DirectGroup::Category),
+        (GroupBy::District, DirectGroup::District),
+    ];
+    let mut nonempty = 0;
+    for p in periods {
+        let period = Period::parse(p).expect("period");
+        let respond_to = period.end_instant().min(now);
+        for (by, direct) in groups {
+            let card = s.scorecard(by, period, now).await.expect("scorecard");
+            let ours: BTreeMap<i64, Counts> = card
+                .rows
+                .iter()
+                .filter(|r| !r.counts.is_zero())
+                .map(|r| (r.key, r.counts))
+                .collect();
+            let reference = as_map(
+                store
+                    .scorecard_direct(direct, period.start_instant(), period.end_instant(), respond_to)
+                    .await
+                    .expect("direct"),
+            );
+            assert_eq!(ours, reference, "{p} by {by:?}");
+            let mut total = Counts::default();
+            for c in reference.values() {
+                total.add(c);
+            }
+            assert_eq!(card.total.counts, total);
+            nonempty += usize::from(!total.is_zero());
+        }
+    }
+    assert!(nonempty >= 30, "the workload reaches most periods ({nonempty})");
+    // Today's response counts stop at "now": two were due by 15:00 (11:00 each), a third at 16:30.
+    let today = Period::parse("2026-11-23").expect("p");
+    let at3 = s.scorecard(GroupBy::District, today, now).await.expect("today");
+    assert_eq!(at3.total.counts.respond_due, 2);
+    let at5 = s
+        .scorecard(GroupBy::District, today, at(0, 17, 0))
+        .await
+        .expect("today");
+    assert_eq!(at5.total.counts.respond_due, 3);
+    // The incremental facts equal a rebuild from the projections, and check agrees.
+    let before = store.all_facts().await.expect("facts");
+    assert_eq!(s.check_facts().await.expect("check"), None);
+    store.rebuild_facts().await.expect("rebuild");
+    assert_eq!(store.all_facts().await.expect("facts"), before);
+    store
+        .execute_raw("UPDATE scorecard_facts SET closed = closed + 1 WHERE grain = 1 AND dim = 1")
+        .await
+        .expect("tamper");
+    assert!(s.check_facts().await.expect("check").is_some());
+}
+
+async fn supervise_events(store: &Arc<dyn Store>, ids: &[Request]) -> usize {
+    let mut n = 0;
+    for r in ids {
+        n += store
+            .events(r.id)
+            .await
+            .expect("events")
+            .iter()
+            .filter(|e| matches!(e.body, EventBody::Supervised { .. }) && e.actor.person_id.is_none())
+            .count();
+    }
+    n
+}
+
+async fn jobs_are_idempotent_across_runs_and_restarts(db: &TestDb) {
+    let store = db.store.clone();
+    let settings = Settings {
+        auto_escalate_after_days: Some(1),
+        ..Settings::default()
+    };
+    let (s, f) = timed(store.clone(), settings.clone()).await;
+    let reds: Vec<Request> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(dispatched(&s, &f, at(0, 9, 0)).await);
+        }
+        v
+    };
+    let green = dispatched(&s, &f, at(0, 16, 0)).await;
+    let verified = {
+        let r = dispatched(&s, &f, at(0, 9, 0)).await;
+        let r = go(&s, &r, &f.volunteer, Command::Claim {}, at(0, 9, 10)).await;
+        let r = go(
+            &s,
+            &r,
+            &f.volunteer,
+            Command::Resolve {
+                summary: Some("ok".into()),
+                evidence: vec![],
+                cost_fen: None,
+            },
+            at(0, 9, 20),
+        )
+        .await;
+        go(
+            &s,
+            &r,
+            &f.verifier,
+            Command::Verify {
+                passed: Some(true),
+                reason: None,
+            },
+            at(0, 9, 30),
+        )
+        .await
+    };
+    // Monday 13:00: the three are 2 hours late answering; the rating window is still open.
+    let t1 = at(0, 13, 0);
+    let r1 = s.run_jobs(t1).await.expect("jobs");
+    assert_eq!((r1.supervised, r1.closed, r1.escalated), (3, 0, 0));
+    let r2 = s.run_jobs(t1).await.expect("again");
+    assert_eq!(r2, Default::default(), "a second run does nothing");
+    assert_eq!(supervise_events(&store, &reds).await, 3);
+    // A restart: a new service (and store) on the same database does nothing more either.
+    let s2 = service_on(db.reopen().await.expect("reopen"), settings.clone()).await;
+    assert_eq!(s2.run_jobs(t1).await.expect("restarted"), Default::default());
+    // Eight days later: the rating window has ended; the three have been red for over a working
+    // day, so they go up to the community; the green one missed its deadlines meanwhile.
+    let t2 = at(8, 13, 0);
+    let r3 = s2.run_jobs(t2).await.expect("later");
+    assert_eq!(r3.closed, 1);
+    assert_eq!(r3.escalated, 4);
+    assert_eq!(r3.supervised, 1, "the fourth request turned red and is supervised once");
+    let c = store.request(verified.id).await.expect("get").expect("row");
+    assert_eq!((c.status, c.rating.is_none()), (Status::Closed, true));
+    for r in reds.iter().chain([&green]) {
+        let now = store.request(r.id).await.expect("get").expect("row");
+        assert_eq!((now.status, now.level), (Status::Accepted, redgrid_core::area::Level::Community));
+    }
+    assert_eq!(s2.run_jobs(t2).await.expect("again"), Default::default());
+    let (checked, diffs) = s2.check_all(|_| {}).await.expect("check");
+    assert!(checked >= 5 && diffs.is_empty(), "{diffs:?}");
+}
+
+async fn two_processes_never_append_a_second_event(db: &TestDb) {
+    let store = db.store.clone();
+    let (s, f) = timed(store.clone(), Settings::default()).await;
+    let mut reds = Vec::new();
+    for _ in 0..20 {
+        reds.push(dispatched(&s, &f, at(0, 9, 0)).await);
+    }
+    let other = service_on(db.reopen().await.expect("second store"), Settings::default()).await;
+    let t = at(0, 13, 0);
+    let (a1, b1) = tokio::join!(s.sweep_overdue(t), other.sweep_overdue(t));
+    let (a1, b1) = (a1.expect("first"), b1.expect("second"));
+    assert_eq!(a1 + b1, 20, "each overdue request supervised by exactly one process");
+    assert_eq!(supervise_events(&store, &reds).await, 20);
+}
+
+/// A sender that fails while `fail` is set and counts what it accepted.
+struct Flaky {
+    fail: AtomicBool,
+    sent: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Sender for Flaky {
+    fn name(&self) -> String {
+        "flaky".into()
+    }
+    async fn send(&self, _m: &OutboxMessage) -> Result<(), String> {
+        if self.fail.load(Ordering::SeqCst) {
+            Err("HTTP 503".into())
+        } else {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+}
+
+async fn notifications_are_written_with_the_event_and_retried_until_delivered(db: &TestDb) {
+    let store = db.store.clone();
+    let (s, f) = timed(store.clone(), Settings::default()).await;
+    let t = at(0, 9, 0);
+    let r = dispatched(&s, &f, t).await;
+    // Dispatched to the grid unit: its grid worker and volunteer are told.
+    let to_volunteer = store.messages_for(f.volunteer.id, 10).await.expect("messages");
+    assert_eq!(to_volunteer.len(), 1);
+    assert_eq!(to_volunteer[0].kind, "dispatched");
+    assert_eq!(to_volunteer[0].request_id, r.id);
+    assert_eq!(store.messages_for(f.grid_worker.id, 10).await.expect("m").len(), 1);
+    assert!(store.messages_for(f.resident.id, 10).await.expect("m").is_empty());
+    // Resolved: the verifier; verified: the resident is asked to rate.
+    let r = go(&s, &r, &f.volunteer, Command::Claim {}, t).await;
+    let r = go(
+        &s,
+        &r,
+        &f.volunteer,
+        Command::Resolve {
+            summary: Some("ok".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+        t,
+    )
+    .await;
+    assert_eq!(store.messages_for(f.verifier.id, 10).await.expect("m")[0].kind, "verification_needed");
+    go(
+        &s,
+        &r,
+        &f.verifier,
+        Command::Verify {
+            passed: Some(true),
+            reason: None,
+        },
+        t,
+    )
+    .await;
+    assert_eq!(store.messages_for(f.resident.id, 10).await.expect("m")[0].kind, "please_rate");
+    // A refused command writes no message.
+    let before = store.outbox_counts().await.expect("counts");
+    assert!(
+        s.run(r.id, &a(&f.resident), &Command::Claim {}, vec![], t)
+            .await
+            .is_err()
+    );
+    assert_eq!(store.outbox_counts().await.expect("counts"), before);
+    let waiting = before.1 as usize;
+    assert!(waiting >= 4);
+    // The receiver is down: every message fails, stays, and is retried 30 s later.
+    let flaky = Arc::new(Flaky {
+        fail: AtomicBool::new(true),
+        sent: AtomicUsize::new(0),
+    });
+    let senders: Vec<Arc<dyn Sender>> = vec![flaky.clone()];
+    let r1 = deliver_due(&store, &senders, t, 100).await.expect("deliver");
+    assert_eq!((r1.delivered, r1.failed), (0, waiting));
+    assert_eq!(deliver_due(&store, &senders, t + Duration::seconds(29), 100).await.expect("d").failed, 0);
+    // A restart with the receiver back: everything arrives once, nothing is lost.
+    let store2 = db.reopen().await.expect("reopen");
+    flaky.fail.store(false, Ordering::SeqCst);
+    let r2 = deliver_due(&store2, &senders, t + Duration::seconds(31), 100).await.expect("d");
+    assert_eq!((r2.delivered, r2.failed), (waiting, 0));
+    assert_eq!(flaky.sent.load(Ordering::SeqCst), waiting);
+    assert_eq!(store2.outbox_counts().await.expect("counts"), (waiting as i64, 0));
+    let m = &store2.messages_for(f.resident.id, 1).await.expect("m")[0];
+    assert_eq!(m.attempts, 2);
+    assert!(m.delivered_at.is_some() && m.last_error.is_none());
+}
+
+async fn catalogue_limits_round_trip_and_set_deadlines(db: &TestDb) {
+    let store = db.store.clone();
+    let (s, f) = timed(store.clone(), Settings::default()).await;
+    let item = &f.cat_garbage;
+    let fields = ItemFields {
+        class_id: item.class_id,
+        code: item.code.clone(),
+        name_zh: item.name_zh.clone(),
+        name_en: item.name_en.clone(),
+        default_tier: item.default_tier,
+        default_level: item.default_level,
+        respond_limit: Some(Limit::WorkingHours(1)),
+        resolve_limit: Some(Limit::ClockHours(48)),
+        active: true,
+        sort: item.sort,
+    };
+    let updated = s
+        .update_item(&Actor::System, item.id, fields)
+        .await
+        .expect("update");
+    assert_eq!(updated.respond_limit, Some(Limit::WorkingHours(1)));
+    assert_eq!(updated.resolve_limit, Some(Limit::ClockHours(48)));
+    s.reload().await.expect("reload");
+    let dir = store.load_directory().await.expect("dir");
+    assert_eq!(dir.item(item.id).expect("item").resolve_limit, Some(Limit::ClockHours(48)));
+    let r = dispatched(&s, &f, at(0, 9, 0)).await;
+    assert_eq!(r.respond_due_at, Some(at(0, 10, 0)));
+    assert_eq!(r.resolve_due_at, Some(at(2, 9, 0)));
+}
