@@ -5,6 +5,7 @@
 pub mod api {
     pub mod directory;
     pub mod requests;
+    pub mod scorecard;
 }
 pub mod auth;
 pub mod body;
@@ -74,6 +75,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/categories/items", post(directory::create_item))
         .route("/api/categories/items/{id}", patch(directory::update_item))
         .route("/api/me", get(directory::me))
+        .route("/api/me/messages", get(api::scorecard::messages))
+        .route("/api/scorecard", get(api::scorecard::scorecard))
         .route("/api/attachments/{id}", get(directory::download))
         .route("/api/openapi.json", get(openapi_json))
         .route("/healthz", get(health))

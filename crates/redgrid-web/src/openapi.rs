@@ -1,7 +1,7 @@
 //! The OpenAPI document, served at `/api/openapi.json`. Command bodies are documented here one by
 //! one; the handler that reads them is `api::requests::command`.
 
-use crate::api::{directory, requests};
+use crate::api::{directory, requests, scorecard};
 use crate::error::ErrorBody;
 use redgrid_core::area::Level;
 use redgrid_core::catalogue::Tier;
@@ -202,9 +202,11 @@ command_doc!(
         directory::areas, directory::area, directory::units, directory::unit, directory::categories,
         directory::create_class, directory::create_item, directory::update_item, directory::me,
         directory::upload, directory::download,
+        scorecard::scorecard, scorecard::messages,
     ),
     tags((name = "requests", description = "点单 and the request ledger"),
          (name = "commands", description = "Every command of the lifecycle"),
-         (name = "directory", description = "Areas, units, the catalogue, people")),
+         (name = "directory", description = "Areas, units, the catalogue, people"),
+         (name = "scorecard", description = "三率: response, resolution, satisfaction, on-time and rework rates")),
 )]
 pub struct ApiDoc;

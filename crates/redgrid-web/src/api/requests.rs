@@ -19,7 +19,7 @@ use redgrid_core::error::{CoreError, Entity, FieldError, Lang};
 use redgrid_core::ids::*;
 use redgrid_core::person::Actor;
 use redgrid_core::policy::CommandKind;
-use redgrid_core::request::{Channel, Event, RejectCode, Request, Satisfaction, Status};
+use redgrid_core::request::{Channel, Event, Light, RejectCode, Request, Satisfaction, Status};
 use redgrid_store::ListFilter;
 use redgrid_store::service::now;
 use serde::Serialize;
@@ -29,6 +29,8 @@ use std::sync::Arc;
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RequestWithTimeline {
     pub request: Request,
+    /// The traffic light now; absent while no deadline applies.
+    pub light: Option<Light>,
     pub events: Vec<Event>,
 }
 
@@ -39,10 +41,19 @@ pub struct CommandResult {
     pub event: Event,
 }
 
+/// A request with its light now.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RequestView {
+    #[serde(flatten)]
+    pub request: Request,
+    /// The traffic light at the time of the answer; absent while no deadline applies.
+    pub light: Option<Light>,
+}
+
 /// One page of a list, newest first.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RequestPage {
-    pub items: Vec<Request>,
+    pub items: Vec<RequestView>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
@@ -223,7 +234,11 @@ pub async fn get(
     let who = actor(&state, &headers).await?;
     let id = parse_id(&id, lang)?;
     let (request, events) = visible(&state, &who, id, lang).await?;
-    Ok(Json(RequestWithTimeline { request, events }))
+    Ok(Json(RequestWithTimeline {
+        light: request.light_at(now()),
+        request,
+        events,
+    }))
 }
 
 /// `POST /api/requests/{id}/{command}`: run one command of the lifecycle.
@@ -282,6 +297,8 @@ pub const MAX_PAGE: i64 = 200;
         ("created_to" = Option<String>, Query, description = "Exclusive; a date means the end of that day"),
         ("updated_from" = Option<String>, Query), ("updated_to" = Option<String>, Query),
         ("q" = Option<String>, Query, description = "Text in the description"),
+        ("light" = Option<Light>, Query, description = "Only requests showing this light now"),
+        ("due_within_hours" = Option<i64>, Query, description = "Only requests being handled whose next deadline falls within this many working hours (1–720)"),
         ("limit" = Option<i64>, Query, description = "1–200, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     responses((status = 200, body = RequestPage), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
@@ -298,6 +315,7 @@ pub async fn list(
     let mut filter = ListFilter::default();
     let mut errors = Vec::new();
     let mut limit = 50;
+    let at = now();
     for (key, value) in &params {
         let value = value.trim();
         let mut bad = |code: &'static str| errors.push(FieldError::new(key.clone(), code));
@@ -373,6 +391,23 @@ pub async fn list(
                 Some(n) => filter.before_id = Some(RequestId(n)),
                 None => bad("invalid"),
             },
+            "light" => match Light::parse(value) {
+                Some(l) => filter.light = Some((l, at)),
+                None => bad("invalid"),
+            },
+            "due_within_hours" => match value.parse::<i64>() {
+                Ok(h) if (1..=720).contains(&h) => {
+                    let until = state
+                        .service
+                        .deadline_policy()
+                        .and_then(|p| p.after_working_hours(at, h))
+                        .unwrap_or(at + chrono::Duration::hours(h));
+                    filter.due_between = Some((at, until));
+                }
+                _ => errors.push(
+                    FieldError::new("due_within_hours", "out_of_range").with_limit(720),
+                ),
+            },
             _ => bad("unknown_field"),
         }
     }
@@ -391,5 +426,12 @@ pub async fn list(
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|r| format!("r{}", r.id)))
         .flatten();
+    let items = items
+        .into_iter()
+        .map(|request| RequestView {
+            light: request.light_at(at),
+            request,
+        })
+        .collect();
     Ok(Json(RequestPage { items, next_cursor }))
 }

@@ -1,0 +1,120 @@
+//! The scorecard (三率) and a person's notifications.
+
+use crate::AppState;
+use crate::auth::{actor, sees_only_own};
+use crate::error::{ApiError, lang_of};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use redgrid_core::error::{CoreError, Denial, FieldError};
+use redgrid_core::scorecard::Period;
+use redgrid_store::scorecard::{GroupBy, Scorecard};
+use redgrid_store::service::now;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// `GET /api/scorecard?by=unit&period=2026-10`: rates per group for a period, units ranked by the
+/// composite. Staff only.
+#[utoipa::path(get, path = "/api/scorecard", tag = "scorecard",
+    params(
+        ("by" = Option<String>, Query, description = "unit (default), level, street, community, category, class or district"),
+        ("period" = String, Query, description = "2026-10-05 (day), 2026-10 (month), 2026-Q4 (quarter), 2026 (year) or 2026-10-01..2026-10-15 (days, both included)")),
+    responses((status = 200, description = "The scorecard: rows (ranked) and total; a rate without a denominator is null (shown as —)"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn scorecard(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<Scorecard>, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    if sees_only_own(&who) {
+        return Err(ApiError::core(
+            &CoreError::Forbidden(Denial::RoleNotAllowed),
+            lang,
+        ));
+    }
+    let Query(params) = query
+        .map_err(|e| ApiError::plain(StatusCode::BAD_REQUEST, "malformed_query", &e.body_text()))?;
+    let mut by = GroupBy::Unit;
+    let mut period = None;
+    let mut errors = Vec::new();
+    for (key, value) in &params {
+        match key.as_str() {
+            "by" => match GroupBy::parse(value.trim()) {
+                Some(b) => by = b,
+                None => errors.push(FieldError::new("by", "invalid")),
+            },
+            "period" => match Period::parse(value) {
+                Some(p) => period = Some(p),
+                None => errors.push(FieldError::new("period", "invalid")),
+            },
+            _ => errors.push(FieldError::new(key.clone(), "unknown_field")),
+        }
+    }
+    if period.is_none() && !errors.iter().any(|e| e.field == "period") {
+        errors.push(FieldError::new("period", "required"));
+    }
+    let Some(period) = period.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::core(&CoreError::Validation(errors), lang));
+    };
+    let card = state
+        .service
+        .scorecard(by, period, now())
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    Ok(Json(card))
+}
+
+/// One notification.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub request_id: i64,
+    pub kind: String,
+    pub title: String,
+    pub delivered: bool,
+}
+
+/// `GET /api/me/messages`: the caller's latest notifications (dispatched to your unit, returned,
+/// supervised, verification needed, please rate), newest first.
+#[utoipa::path(get, path = "/api/me/messages", tag = "directory",
+    responses((status = 200, body = Vec<Message>), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn messages(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let Some(me) = who.person_id() else {
+        return Ok(Json(vec![]));
+    };
+    let list = state
+        .service
+        .store()
+        .messages_for(me, 100)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    let title_key = match lang {
+        redgrid_core::Lang::Zh => "title_zh",
+        redgrid_core::Lang::En => "title_en",
+    };
+    Ok(Json(
+        list.into_iter()
+            .map(|m| {
+                let payload: serde_json::Value =
+                    serde_json::from_str(&m.payload).unwrap_or_default();
+                Message {
+                    id: m.id,
+                    created_at: m.created_at,
+                    request_id: m.request_id.0,
+                    kind: m.kind,
+                    title: payload[title_key].as_str().unwrap_or_default().to_string(),
+                    delivered: m.delivered_at.is_some(),
+                }
+            })
+            .collect(),
+    ))
+}
