@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod demo;
 mod demo_data;
+mod report;
 
 use clap::{Parser, Subcommand};
 use config::{Config, ConfigArgs};
@@ -41,6 +42,11 @@ enum Cmd {
         #[command(subcommand)]
         what: CalendarCmd,
     },
+    /// Reports: `report rates` prints or exports the scorecard (三率).
+    Report {
+        #[command(subcommand)]
+        what: ReportCmd,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -56,6 +62,12 @@ enum CalendarCmd {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// Response, resolution, satisfaction, on-time and rework rates and the composite, ranked.
+    Rates(report::RatesArgs),
 }
 
 #[derive(clap::Args)]
@@ -225,7 +237,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 println!("request {}: {}", d.request_id, d.detail);
             }
             println!("checked {checked} requests: {} differences", diffs.len());
-            Ok(if diffs.is_empty() {
+            let facts = service.check_facts().await.map_err(|e| e.to_string())?;
+            match &facts {
+                None => println!("scorecard counts agree with the requests"),
+                Some(d) => println!("scorecard counts differ from the requests: {d}"),
+            }
+            Ok(if diffs.is_empty() && facts.is_none() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -236,6 +253,15 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             what: CalendarCmd::Check { files },
         } => Ok(calendar_check(&files)),
         Cmd::Bench { what } => bench::run(what).await.map(|_| ExitCode::SUCCESS),
+        Cmd::Report {
+            what: ReportCmd::Rates(args),
+        } => {
+            let config = Config::resolve(&args.config, Path::new("redgrid-data"))?;
+            let service = open(&config).await?;
+            let out = report::rates(&service, &args).await?;
+            print!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -380,6 +406,9 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
                 .join(", ")
         );
     }
+    if district.is_some() {
+        show_lights_and_scores(&service).await?;
+    }
     let walk = walk_ids(&service, &tokens);
     if args.no_serve {
         print_tokens(&tokens, None, &walk);
@@ -387,6 +416,50 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
     }
     serve(&config, service, Some((tokens, walk))).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the jobs once (so overdue requests are supervised and unrated ones closed), then prints the
+/// lights of the open requests and the streets' scorecard for the last 90 days.
+async fn show_lights_and_scores(service: &Service) -> Result<(), String> {
+    use redgrid_core::request::{Light, Status};
+    let now = redgrid_store::service::now();
+    let jobs = service.run_jobs(now).await.map_err(|e| e.to_string())?;
+    let mut counts = Vec::new();
+    for light in Light::ALL {
+        let filter = redgrid_store::ListFilter {
+            statuses: vec![
+                Status::Accepted,
+                Status::Dispatched,
+                Status::Claimed,
+                Status::Suspended,
+            ],
+            light: Some((light, now)),
+            ..Default::default()
+        };
+        let n = service
+            .store()
+            .count(&filter)
+            .await
+            .map_err(|e| e.to_string())?;
+        counts.push(format!("{} {n}", light.label(redgrid_core::Lang::Zh)));
+    }
+    eprintln!(
+        "jobs: {} supervised (督办), {} closed without a rating; open requests by light: {}",
+        jobs.supervised,
+        jobs.closed,
+        counts.join(", ")
+    );
+    let today = redgrid_core::scorecard::local_date(now);
+    let period = redgrid_core::scorecard::Period {
+        start: today - chrono::Duration::days(89),
+        end: today + chrono::Duration::days(1),
+    };
+    let card = service
+        .scorecard(redgrid_store::scorecard::GroupBy::Street, period, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprint!("{}", report::table(&card));
+    Ok(())
 }
 
 /// The sample 2026 calendar shipped with redgrid (to be checked against the official notice).

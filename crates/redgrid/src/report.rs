@@ -1,0 +1,194 @@
+//! `redgrid report rates`: the scorecard in the terminal or as an Excel file with Chinese headers.
+
+use redgrid_core::scorecard::{Period, show_rate};
+use redgrid_store::Service;
+use redgrid_store::scorecard::{GroupBy, ScoreRow, Scorecard};
+use std::path::Path;
+
+#[derive(clap::Args)]
+pub struct RatesArgs {
+    #[command(flatten)]
+    pub config: crate::config::ConfigArgs,
+    /// 2026-10-05 (day), 2026-10 (month), 2026-Q4 (quarter), 2026 (year) or 2026-10-01..2026-10-15.
+    #[arg(long)]
+    pub period: String,
+    /// unit, level, street, community, category, class or district.
+    #[arg(long, default_value = "unit")]
+    pub by: String,
+    /// Write an Excel workbook (Chinese headers) instead of printing a table.
+    #[arg(long)]
+    pub xlsx: Option<std::path::PathBuf>,
+}
+
+/// The columns: Chinese header, English header, and the cell of a row.
+type Column = (&'static str, &'static str, fn(&ScoreRow) -> Cell);
+
+pub enum Cell {
+    Text(String),
+    Count(i64),
+    Rate(Option<f64>),
+}
+
+fn rank(r: &ScoreRow) -> Cell {
+    Cell::Text(r.rank.map_or("—".into(), |n| n.to_string()))
+}
+
+pub const COLUMNS: &[Column] = &[
+    ("排名", "rank", rank),
+    ("名称", "name", |r| Cell::Text(r.name_zh.clone())),
+    ("应响应", "responses due", |r| Cell::Count(r.counts.respond_due)),
+    ("按时响应", "on time", |r| Cell::Count(r.counts.responded_on_time)),
+    ("响应率", "response rate", |r| Cell::Rate(r.rates.response_rate)),
+    ("评价数", "rated", |r| Cell::Count(r.counts.rated)),
+    ("解决率", "resolution rate", |r| Cell::Rate(r.rates.resolution_rate)),
+    ("满意率", "satisfaction rate", |r| Cell::Rate(r.rates.satisfaction_rate)),
+    ("销号数", "closed", |r| Cell::Count(r.counts.closed)),
+    ("按时办结率", "on-time rate", |r| Cell::Rate(r.rates.on_time_rate)),
+    ("返工率", "rework rate", |r| Cell::Rate(r.rates.rework_rate)),
+    ("综合得分", "composite", |r| Cell::Rate(r.rates.composite)),
+];
+
+fn text(c: &Cell) -> String {
+    match c {
+        Cell::Text(t) => t.clone(),
+        Cell::Count(n) => n.to_string(),
+        Cell::Rate(r) => show_rate(*r),
+    }
+}
+
+/// Display width in a terminal: CJK and full-width characters take two columns.
+fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let u = c as u32;
+            if (0x1100..=0x115F).contains(&u)
+                || (0x2E80..=0xA4CF).contains(&u)
+                || (0xAC00..=0xD7A3).contains(&u)
+                || (0xF900..=0xFAFF).contains(&u)
+                || (0xFF00..=0xFF60).contains(&u)
+                || (0xFFE0..=0xFFE6).contains(&u)
+            {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+fn pad(s: &str, w: usize, right: bool) -> String {
+    let fill = " ".repeat(w.saturating_sub(width(s)));
+    if right {
+        format!("{fill}{s}")
+    } else {
+        format!("{s}{fill}")
+    }
+}
+
+/// The scorecard as an aligned text table, total last.
+pub fn table(card: &Scorecard) -> String {
+    let mut rows: Vec<Vec<String>> = vec![COLUMNS.iter().map(|c| c.0.to_string()).collect()];
+    for r in card.rows.iter().chain(std::iter::once(&card.total)) {
+        rows.push(COLUMNS.iter().map(|c| text(&(c.2)(r))).collect());
+    }
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|i| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "三率 / scorecard by {} ({}), {} – {} (responses as of {})\n",
+        card.by.label(redgrid_core::Lang::Zh),
+        card.by.as_str(),
+        card.period.start,
+        card.period.end.pred_opt().unwrap_or(card.period.end),
+        card.as_of
+            .with_timezone(&redgrid_core::calendar::shanghai())
+            .format("%Y-%m-%d %H:%M")
+    );
+    for (n, r) in rows.iter().enumerate() {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| pad(cell, widths[i], i != 1))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+        if n == 0 || n == rows.len() - 2 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Writes the scorecard as an Excel workbook: a title line, Chinese headers with the English below,
+/// rates as percentages, "—" where a rate has no denominator.
+pub fn write_xlsx(card: &Scorecard, path: &Path) -> Result<(), String> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
+    sheet.set_name("三率").map_err(err)?;
+    let bold = Format::new().set_bold();
+    let pct = Format::new().set_num_format("0.0%");
+    let title = format!(
+        "三率考核（按{}）{} 至 {}",
+        card.by.label(redgrid_core::Lang::Zh),
+        card.period.start,
+        card.period.end.pred_opt().unwrap_or(card.period.end)
+    );
+    sheet.write_string_with_format(0, 0, &title, &bold).map_err(err)?;
+    for (i, (zh, en, _)) in COLUMNS.iter().enumerate() {
+        let col = i as u16;
+        sheet.write_string_with_format(1, col, *zh, &bold).map_err(err)?;
+        sheet.write_string(2, col, *en).map_err(err)?;
+        sheet
+            .set_column_width(col, if i == 1 { 24 } else { 12 })
+            .map_err(err)?;
+    }
+    for (n, r) in card.rows.iter().chain(std::iter::once(&card.total)).enumerate() {
+        let row = 3 + n as u32;
+        for (i, c) in COLUMNS.iter().enumerate() {
+            let col = i as u16;
+            match (c.2)(r) {
+                Cell::Text(t) => sheet.write_string(row, col, t).map(|_| ()),
+                Cell::Count(v) => sheet.write_number(row, col, v as f64).map(|_| ()),
+                Cell::Rate(Some(x)) => sheet.write_number_with_format(row, col, x, &pct).map(|_| ()),
+                Cell::Rate(None) => sheet.write_string(row, col, "—").map(|_| ()),
+            }
+            .map_err(err)?;
+        }
+    }
+    book.save(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses the arguments, builds the scorecard and prints or writes it.
+pub async fn rates(service: &Service, args: &RatesArgs) -> Result<String, String> {
+    let period = Period::parse(&args.period).ok_or_else(|| {
+        format!(
+            "period {:?} is not a day (2026-10-05), month (2026-10), quarter (2026-Q4), year (2026) \
+             or range (2026-10-01..2026-10-15, not ending before it starts)",
+            args.period
+        )
+    })?;
+    let by = GroupBy::parse(&args.by).ok_or_else(|| {
+        format!(
+            "--by {:?}: use unit, level, street, community, category, class or district",
+            args.by
+        )
+    })?;
+    let card = service
+        .scorecard(by, period, redgrid_store::service::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    match &args.xlsx {
+        Some(path) => {
+            write_xlsx(&card, path)?;
+            Ok(format!(
+                "wrote {} ({} rows)\n",
+                path.display(),
+                card.rows.len() + 1
+            ))
+        }
+        None => Ok(table(&card)),
+    }
+}
