@@ -1,9 +1,9 @@
 //! The category catalogue (事项目录): classes of items, each item with a default tier and level.
 
 use crate::area::Level;
+use crate::deadline::Limit;
 use crate::error::Lang;
 use crate::ids::{CategoryId, ClassId};
-use crate::deadline::Limit;
 use serde::{Deserialize, Serialize};
 
 /// How big a matter is (微事 / 小事 / 中事 / 大事 / 难事).

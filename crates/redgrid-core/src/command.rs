@@ -762,10 +762,14 @@ pub fn decide(
                 let red_since = request
                     .next_due_at
                     .filter(|_| request.light_at(ctx.now) == Some(Light::Red));
-                let ripe = match (ctx.settings.auto_escalate_after_days, red_since, ctx.deadlines) {
-                    (Some(days), Some(due), Some(p)) => {
-                        p.after_working_days(due, days).is_some_and(|t| t <= ctx.now)
-                    }
+                let ripe = match (
+                    ctx.settings.auto_escalate_after_days,
+                    red_since,
+                    ctx.deadlines,
+                ) {
+                    (Some(days), Some(due), Some(p)) => p
+                        .after_working_days(due, days)
+                        .is_some_and(|t| t <= ctx.now),
                     _ => false,
                 };
                 if !ripe {

@@ -33,7 +33,9 @@ impl<'de> Deserialize<'de> for Limit {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         Limit::parse(&text).ok_or_else(|| {
-            serde::de::Error::custom("a limit such as 4h (working hours), 3d (working days) or 24ch (clock hours)")
+            serde::de::Error::custom(
+                "a limit such as 4h (working hours), 3d (working days) or 24ch (clock hours)",
+            )
         })
     }
 }
@@ -277,7 +279,8 @@ impl DeadlinePolicy for WorkingTimePolicy {
     }
 
     fn after_working_days(&self, at: DateTime<Utc>, days: i64) -> Option<DateTime<Utc>> {
-        self.calendar.add(at, days.max(0) * self.calendar.day_minutes())
+        self.calendar
+            .add(at, days.max(0) * self.calendar.day_minutes())
     }
 }
 
@@ -339,7 +342,10 @@ mod tests {
         r: &Request,
         from: DateTime<Utc>,
     ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-        let level = r.tier.map(|t| t.default_level()).unwrap_or(Level::Community);
+        let level = r
+            .tier
+            .map(|t| t.default_level())
+            .unwrap_or(Level::Community);
         let d = p.deadlines(r, None, level, from);
         (d.respond_due_at, d.resolve_due_at)
     }
@@ -386,10 +392,7 @@ mod tests {
             .with_ymd_and_hms(2027, 1, 1, 17, 30, 0)
             .single()
             .map(|t| t.with_timezone(&Utc));
-        assert_eq!(
-            dl(&p, &request(Tier::Hard, false, None), from).1,
-            new_year
-        );
+        assert_eq!(dl(&p, &request(Tier::Hard, false, None), from).1, new_year);
     }
 
     #[test]

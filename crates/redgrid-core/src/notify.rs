@@ -51,14 +51,37 @@ impl NoticeKind {
 
     pub fn title(self, lang: Lang) -> &'static str {
         match self {
-            NoticeKind::Dispatched => lang.pick("有新的派单，请接单办理", "a request was dispatched to your unit"),
-            NoticeKind::Returned => lang.pick("诉求被退回，请重新派单", "a request was returned; please re-route it"),
-            NoticeKind::Escalated => lang.pick("有上报的诉求，请派单", "a request was escalated to your level"),
-            NoticeKind::Supervised => lang.pick("诉求被督办，请尽快办理", "a request is under supervision (督办)"),
-            NoticeKind::VerificationNeeded => lang.pick("有办结的诉求，请验单", "a resolved request needs verification"),
-            NoticeKind::Rework => lang.pick("验单未通过，请返工", "verification failed; please rework"),
-            NoticeKind::PleaseRate => lang.pick("您的诉求已办结，请评价", "your request was resolved; please rate it"),
-            NoticeKind::Reopened => lang.pick("群众评价不满意，请重新办理", "the requester was not satisfied; please handle it again"),
+            NoticeKind::Dispatched => lang.pick(
+                "有新的派单，请接单办理",
+                "a request was dispatched to your unit",
+            ),
+            NoticeKind::Returned => lang.pick(
+                "诉求被退回，请重新派单",
+                "a request was returned; please re-route it",
+            ),
+            NoticeKind::Escalated => lang.pick(
+                "有上报的诉求，请派单",
+                "a request was escalated to your level",
+            ),
+            NoticeKind::Supervised => lang.pick(
+                "诉求被督办，请尽快办理",
+                "a request is under supervision (督办)",
+            ),
+            NoticeKind::VerificationNeeded => lang.pick(
+                "有办结的诉求，请验单",
+                "a resolved request needs verification",
+            ),
+            NoticeKind::Rework => {
+                lang.pick("验单未通过，请返工", "verification failed; please rework")
+            }
+            NoticeKind::PleaseRate => lang.pick(
+                "您的诉求已办结，请评价",
+                "your request was resolved; please rate it",
+            ),
+            NoticeKind::Reopened => lang.pick(
+                "群众评价不满意，请重新办理",
+                "the requester was not satisfied; please handle it again",
+            ),
         }
     }
 }
@@ -86,7 +109,10 @@ fn area_at(r: &Request, level: Level) -> Vec<AreaId> {
 /// The request's area at a level and every area above it up to the street.
 fn areas_from(r: &Request, level: Level) -> Vec<AreaId> {
     let mut out = Vec::new();
-    for l in Level::ALL.into_iter().filter(|l| *l >= level && *l != Level::District) {
+    for l in Level::ALL
+        .into_iter()
+        .filter(|l| *l >= level && *l != Level::District)
+    {
         out.extend(area_at(r, l));
     }
     out.dedup();

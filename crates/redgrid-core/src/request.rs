@@ -770,9 +770,11 @@ impl Request {
         let next = if !handling {
             None
         } else if self.responded_at.is_none() && self.respond_due_at.is_some() {
-            self.respond_due_at.map(|d| (d, self.respond_warn_at.unwrap_or(d)))
+            self.respond_due_at
+                .map(|d| (d, self.respond_warn_at.unwrap_or(d)))
         } else {
-            self.resolve_due_at.map(|d| (d, self.resolve_warn_at.unwrap_or(d)))
+            self.resolve_due_at
+                .map(|d| (d, self.resolve_warn_at.unwrap_or(d)))
         };
         self.next_due_at = next.map(|(d, _)| d);
         self.next_warn_at = next.map(|(_, w)| w);

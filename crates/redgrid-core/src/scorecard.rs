@@ -190,11 +190,12 @@ impl Dim {
     pub const ALL: [Dim; 4] = [Dim::Level, Dim::Unit, Dim::Community, Dim::Category];
 }
 
-/// Day buckets (`yyyymmdd`) and month buckets (`yyyymm`), in Asia/Shanghai.
+/// Day buckets (`yyyymmdd`), month buckets (`yyyymm`) and year buckets (`yyyy`), in Asia/Shanghai.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Grain {
     Day = 0,
     Month = 1,
+    Year = 2,
 }
 
 /// One row of a fact table.
@@ -306,6 +307,7 @@ pub fn contribution(r: &Request) -> BTreeMap<FactKey, Counts> {
         for (grain, bucket) in [
             (Grain::Day, day_bucket(date)),
             (Grain::Month, month_bucket(date)),
+            (Grain::Year, date.year()),
         ] {
             for (dim, key) in keys {
                 out.entry(FactKey {
@@ -410,34 +412,55 @@ impl Period {
         day_start(self.end)
     }
 
-    /// The bucket ranges (inclusive) that exactly cover `[start, end)`: whole months from the month
-    /// table, the rest from the day table.
+    /// The bucket ranges (inclusive) that exactly cover `[start, end)`: whole years from the year
+    /// buckets, whole months from the month buckets, the rest from the day buckets.
     pub fn bucket_ranges(&self) -> Vec<(Grain, i32, i32)> {
         let mut out = Vec::new();
         if self.end <= self.start {
             return out;
         }
-        let first_full = if self.start.day() == 1 {
-            self.start
-        } else {
-            first_of_next_month(self.start)
+        let month_in = |d: NaiveDate| {
+            if d.day() == 1 {
+                d
+            } else {
+                first_of_next_month(d)
+            }
         };
-        let last_full_end = NaiveDate::from_ymd_opt(self.end.year(), self.end.month(), 1)
-            .unwrap_or(self.end);
-        if first_full < last_full_end {
-            if self.start < first_full {
-                out.push((Grain::Day, day_bucket(self.start), day_bucket(prev(first_full))));
-            }
+        let month_out = |d: NaiveDate| NaiveDate::from_ymd_opt(d.year(), d.month(), 1).unwrap_or(d);
+        let (m0, m1) = (month_in(self.start), month_out(self.end));
+        if m0 >= m1 {
             out.push((
-                Grain::Month,
-                month_bucket(first_full),
-                month_bucket(prev(last_full_end)),
+                Grain::Day,
+                day_bucket(self.start),
+                day_bucket(prev(self.end)),
             ));
-            if last_full_end < self.end {
-                out.push((Grain::Day, day_bucket(last_full_end), day_bucket(prev(self.end))));
+            return out;
+        }
+        if self.start < m0 {
+            out.push((Grain::Day, day_bucket(self.start), day_bucket(prev(m0))));
+        }
+        let year_in = |d: NaiveDate| {
+            if d.month() == 1 {
+                d
+            } else {
+                NaiveDate::from_ymd_opt(d.year() + 1, 1, 1).unwrap_or(d)
+            }
+        };
+        let year_out = |d: NaiveDate| NaiveDate::from_ymd_opt(d.year(), 1, 1).unwrap_or(d);
+        let (y0, y1) = (year_in(m0), year_out(m1));
+        if y0 < y1 {
+            if m0 < y0 {
+                out.push((Grain::Month, month_bucket(m0), month_bucket(prev(y0))));
+            }
+            out.push((Grain::Year, y0.year(), y1.year() - 1));
+            if y1 < m1 {
+                out.push((Grain::Month, month_bucket(y1), month_bucket(prev(m1))));
             }
         } else {
-            out.push((Grain::Day, day_bucket(self.start), day_bucket(prev(self.end))));
+            out.push((Grain::Month, month_bucket(m0), month_bucket(prev(m1))));
+        }
+        if m1 < self.end {
+            out.push((Grain::Day, day_bucket(m1), day_bucket(prev(self.end))));
         }
         out
     }
@@ -499,8 +522,16 @@ mod tests {
             })
         );
         for bad in [
-            "", "2026-13", "2026-Q5", "26", "2026-10-32", "2026-10-15..2026-10-01", "last month",
-            "2026-1", "2026-10-01..", "abcd",
+            "",
+            "2026-13",
+            "2026-Q5",
+            "26",
+            "2026-10-32",
+            "2026-10-15..2026-10-01",
+            "last month",
+            "2026-1",
+            "2026-10-01..",
+            "abcd",
         ] {
             assert_eq!(Period::parse(bad), None, "{bad}");
         }
@@ -509,8 +540,25 @@ mod tests {
     #[test]
     fn bucket_ranges_cover_a_period_exactly() {
         let p = |s| Period::parse(s).unwrap_or_else(|| panic!("{s}"));
-        assert_eq!(p("2026-10").bucket_ranges(), vec![(Grain::Month, 202610, 202610)]);
-        assert_eq!(p("2026").bucket_ranges(), vec![(Grain::Month, 202601, 202612)]);
+        assert_eq!(
+            p("2026-10").bucket_ranges(),
+            vec![(Grain::Month, 202610, 202610)]
+        );
+        assert_eq!(p("2026").bucket_ranges(), vec![(Grain::Year, 2026, 2026)]);
+        assert_eq!(
+            p("2016-11-24..2026-11-23").bucket_ranges(),
+            vec![
+                (Grain::Day, 20161124, 20161130),
+                (Grain::Month, 201612, 201612),
+                (Grain::Year, 2017, 2025),
+                (Grain::Month, 202601, 202610),
+                (Grain::Day, 20261101, 20261123)
+            ]
+        );
+        assert_eq!(
+            p("2025-03-01..2026-02-28").bucket_ranges(),
+            vec![(Grain::Month, 202503, 202602)]
+        );
         assert_eq!(
             p("2026-10-05..2026-12-10").bucket_ranges(),
             vec![

@@ -2,9 +2,9 @@
 
 use crate::area::{Area, Level};
 use crate::calendar::Calendar;
-use crate::deadline::WorkingTimePolicy;
 use crate::catalogue::{CategoryClass, CategoryItem, Tier};
 use crate::command::{Command, Ctx, Facts, Settings, SubmitInput, decide, decide_submit, person};
+use crate::deadline::WorkingTimePolicy;
 use crate::directory::Directory;
 use crate::error::{Conflict, CoreError, Denial};
 use crate::ids::*;
@@ -1792,7 +1792,10 @@ fn dispatch_sets_both_deadlines_with_their_warning_instants() {
     assert_eq!(r.resolve_due_at, Some(tue(9, 20)));
     assert_eq!(r.resolve_warn_at, Some(mon(16, 50)));
     // The response is due next.
-    assert_eq!((r.next_due_at, r.next_warn_at), (r.respond_due_at, r.respond_warn_at));
+    assert_eq!(
+        (r.next_due_at, r.next_warn_at),
+        (r.respond_due_at, r.respond_warn_at)
+    );
 }
 
 #[test]
@@ -1830,7 +1833,10 @@ fn finished_requests_keep_whether_they_were_on_time() {
     let c = w.ok(&r, &volunteer_grid(), Command::Claim {});
     let done = w.ok(&c, &volunteer_grid(), resolve());
     assert_eq!((done.on_time, done.next_due_at), (Some(true), None));
-    assert_eq!(done.light_at(w.now + Duration::days(30)), Some(Light::Green));
+    assert_eq!(
+        done.light_at(w.now + Duration::days(30)),
+        Some(Light::Green)
+    );
     // The same request resolved after its deadline stays red through verification and closing.
     w.now = tue(10, 0);
     let late = w.ok(&c, &volunteer_grid(), resolve());
@@ -1838,7 +1844,10 @@ fn finished_requests_keep_whether_they_were_on_time() {
     let v = w.ok(&late, &verifier(), verify(true));
     let closed = w.ok(&v, &resident(), rate(true, Satisfaction::Satisfied));
     assert_eq!(closed.status, Status::Closed);
-    assert_eq!(closed.light_at(w.now + Duration::days(30)), Some(Light::Red));
+    assert_eq!(
+        closed.light_at(w.now + Duration::days(30)),
+        Some(Light::Red)
+    );
 }
 
 #[test]
@@ -1850,7 +1859,10 @@ fn a_suspended_requests_light_stops_and_resume_extends_both_deadlines() {
     let s = w.ok(&r, &grid_worker(), suspend(300));
     assert_eq!(s.suspended_at, Some(mon(10, 10)));
     // Frozen: green even a week later.
-    assert_eq!(s.light_at(mon(10, 10) + Duration::days(7)), Some(Light::Green));
+    assert_eq!(
+        s.light_at(mon(10, 10) + Duration::days(7)),
+        Some(Light::Green)
+    );
     // Resumed Tuesday 10:10: Monday 10:10–17:30 and Tuesday 08:30–10:10 were suspended (7.5 h).
     w.now = tue(10, 0);
     let back = w.ok(&s, &grid_worker(), Command::Resume {});
@@ -1973,7 +1985,11 @@ fn scorecard_deltas_add_up_to_the_final_contribution() {
         let c2 = w.ok(&reopened, &volunteer_grid(), Command::Claim {});
         let v2 = w.ok(&c2, &volunteer_grid(), resolve());
         let v2 = w.ok(&v2, &verifier(), verify(true));
-        let closed = w.ok(&v2, &resident(), rate(true, Satisfaction::BasicallySatisfied));
+        let closed = w.ok(
+            &v2,
+            &resident(),
+            rate(true, Satisfaction::BasicallySatisfied),
+        );
         vec![r, c, v1, reopened, c2, v2, closed]
     };
     let mut sum: std::collections::BTreeMap<_, Counts> = Default::default();

@@ -1284,6 +1284,7 @@ impl Store for This {
             let grain = match row.try_get::<i16, _>("grain")? {
                 0 => Grain::Day,
                 1 => Grain::Month,
+                2 => Grain::Year,
                 g => return Err(corrupt("grain", &g.to_string())),
             };
             let dim = match row.try_get::<i16, _>("dim")? {

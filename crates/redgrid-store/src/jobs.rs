@@ -41,7 +41,12 @@ fn benign(e: &StoreError) -> bool {
 }
 
 impl Service {
-    async fn run_system(&self, id: RequestId, command: &Command, now: DateTime<Utc>) -> Result<bool> {
+    async fn run_system(
+        &self,
+        id: RequestId,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         match self.run(id, &Actor::System, command, vec![], now).await {
             Ok(_) => Ok(true),
             Err(e) if benign(&e) => Ok(false),

@@ -13,21 +13,21 @@ use chrono::{DateTime, Utc};
 use redgrid_core::area::{Area, Level};
 use redgrid_core::catalogue::{CategoryClass, CategoryItem, Tier};
 use redgrid_core::command::{Decision, NewContact, SubmitDecision};
+use redgrid_core::deadline::Limit;
 use redgrid_core::directory::Directory;
 use redgrid_core::error::CoreError;
 use redgrid_core::ids::*;
 use redgrid_core::person::{Grant, Person};
-use redgrid_core::deadline::Limit;
 use redgrid_core::request::{Channel, Event, Light, Request, Status};
 use redgrid_core::scorecard::{Counts, Dim, FactKey, Grain};
 use redgrid_core::unit::{Unit, UnitKind};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-mod migrate;
-pub mod postgres;
 pub mod jobs;
+mod migrate;
 pub mod outbox;
+pub mod postgres;
 pub mod scorecard;
 pub mod service;
 pub mod sqlite;
@@ -278,7 +278,11 @@ pub trait Store: Send + Sync {
     /// Ids of requests past their next deadline that the system has not supervised for it.
     async fn overdue_unsupervised(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>>;
     /// Ids of verified requests verified at or before `cutoff` (their rating window has ended).
-    async fn rating_window_ended(&self, cutoff: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>>;
+    async fn rating_window_ended(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<RequestId>>;
     /// Ids of requests being handled below the district level whose next deadline passed before
     /// `before` (candidates for automatic escalation).
     async fn red_before(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>>;

@@ -219,7 +219,8 @@ mod tests {
     #[test]
     fn webhook_urls_are_checked() {
         let t = std::time::Duration::from_secs(1);
-        let w = WebhookSender::new("http://10.0.0.5:9000/hook", t).unwrap_or_else(|e| panic!("{e}"));
+        let w =
+            WebhookSender::new("http://10.0.0.5:9000/hook", t).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(w.name(), "webhook:http://10.0.0.5:9000/hook");
         assert!(WebhookSender::new("http://intranet", t).is_ok());
         for bad in ["https://x/hook", "ftp://x", "http://:80/", "http://x:port/"] {

@@ -128,7 +128,11 @@ impl Service {
             for (k, c) in self.store().facts(dim, &[(Grain::Day, b, b)]).await? {
                 out.entry(k).or_default().add(&c.without_response());
             }
-            for (k, c) in self.store().respond_slice(dim, day_start(today), now).await? {
+            for (k, c) in self
+                .store()
+                .respond_slice(dim, day_start(today), now)
+                .await?
+            {
                 out.entry(k).or_default().add(&c);
             }
         }
@@ -202,11 +206,15 @@ impl Service {
             }
         }
         for k in groups.keys() {
-            names.entry(*k).or_insert_with(|| match (by, level_of_key(*k)) {
-                (GroupBy::Level, Some(l)) => (l.label(Lang::Zh).into(), l.label(Lang::En).into()),
-                _ if *k == 0 => ("未分配".into(), "unassigned".into()),
-                _ => (format!("#{k}"), format!("#{k}")),
-            });
+            names
+                .entry(*k)
+                .or_insert_with(|| match (by, level_of_key(*k)) {
+                    (GroupBy::Level, Some(l)) => {
+                        (l.label(Lang::Zh).into(), l.label(Lang::En).into())
+                    }
+                    _ if *k == 0 => ("未分配".into(), "unassigned".into()),
+                    _ => (format!("#{k}"), format!("#{k}")),
+                });
         }
         let weights = self.settings().weights;
         let mut total = Counts::default();

@@ -231,9 +231,7 @@ async fn light_filters_match_each_requests_light(db: &TestDb) {
     assert_eq!(late.light_at(at(5, 9, 0)), Some(Light::Red));
     // Due within 1 working hour of Monday 10:30: a1 (11:00) but not a2 (12:00).
     let policy = s.deadline_policy().expect("policy");
-    let until = policy
-        .after_working_hours(at(0, 10, 30), 1)
-        .expect("until");
+    let until = policy.after_working_hours(at(0, 10, 30), 1).expect("until");
     let got = ids_with(
         &store,
         ListFilter {
@@ -257,7 +255,14 @@ async fn scorecard_equals_a_plain_group_by_and_a_rebuild(db: &TestDb) {
     for i in 0..12 {
         let r = dispatched(&s, &f, t).await;
         if i % 4 != 3 {
-            let r = go(&s, &r, &f.volunteer, Command::Claim {}, t + Duration::hours(i % 3)).await;
+            let r = go(
+                &s,
+                &r,
+                &f.volunteer,
+                Command::Claim {},
+                t + Duration::hours(i % 3),
+            )
+            .await;
             let done = t + Duration::days(i % 3);
             let r = go(
                 &s,
@@ -308,7 +313,14 @@ async fn scorecard_equals_a_plain_group_by_and_a_rebuild(db: &TestDb) {
     let now = at(0, 15, 0);
     let _ = dispatched(&s, &f, at(0, 9, 0)).await; // due today at 11:00: counted
     let _ = dispatched(&s, &f, at(0, 14, 30)).await; // due 16:30: not due yet at 15:00
-    let periods = ["2026-10", "2026-11", "2026-10-20..2026-11-23", "2026-Q4", "2026", "2026-11-23"];
+    let periods = [
+        "2026-10",
+        "2026-11",
+        "2026-10-20..2026-11-23",
+        "2026-Q4",
+        "2026",
+        "2026-11-23",
+    ];
     let groups = [
         (GroupBy::Unit, DirectGroup::Unit),
         (GroupBy::Level, DirectGroup::Level),
@@ -331,7 +343,12 @@ async fn scorecard_equals_a_plain_group_by_and_a_rebuild(db: &TestDb) {
                 .collect();
             let reference = as_map(
                 store
-                    .scorecard_direct(direct, period.start_instant(), period.end_instant(), respond_to)
+                    .scorecard_direct(
+                        direct,
+                        period.start_instant(),
+                        period.end_instant(),
+                        respond_to,
+                    )
                     .await
                     .expect("direct"),
             );
@@ -344,10 +361,16 @@ async fn scorecard_equals_a_plain_group_by_and_a_rebuild(db: &TestDb) {
             nonempty += usize::from(!total.is_zero());
         }
     }
-    assert!(nonempty >= 30, "the workload reaches most periods ({nonempty})");
+    assert!(
+        nonempty >= 30,
+        "the workload reaches most periods ({nonempty})"
+    );
     // Today's response counts stop at "now": two were due by 15:00 (11:00 each), a third at 16:30.
     let today = Period::parse("2026-11-23").expect("p");
-    let at3 = s.scorecard(GroupBy::District, today, now).await.expect("today");
+    let at3 = s
+        .scorecard(GroupBy::District, today, now)
+        .await
+        .expect("today");
     assert_eq!(at3.total.counts.respond_due, 2);
     let at5 = s
         .scorecard(GroupBy::District, today, at(0, 17, 0))
@@ -374,7 +397,9 @@ async fn supervise_events(store: &Arc<dyn Store>, ids: &[Request]) -> usize {
             .await
             .expect("events")
             .iter()
-            .filter(|e| matches!(e.body, EventBody::Supervised { .. }) && e.actor.person_id.is_none())
+            .filter(|e| {
+                matches!(e.body, EventBody::Supervised { .. }) && e.actor.person_id.is_none()
+            })
             .count();
     }
     n
@@ -431,19 +456,28 @@ async fn jobs_are_idempotent_across_runs_and_restarts(db: &TestDb) {
     assert_eq!(supervise_events(&store, &reds).await, 3);
     // A restart: a new service (and store) on the same database does nothing more either.
     let s2 = service_on(db.reopen().await.expect("reopen"), settings.clone()).await;
-    assert_eq!(s2.run_jobs(t1).await.expect("restarted"), Default::default());
+    assert_eq!(
+        s2.run_jobs(t1).await.expect("restarted"),
+        Default::default()
+    );
     // Eight days later: the rating window has ended; the three have been red for over a working
     // day, so they go up to the community; the green one missed its deadlines meanwhile.
     let t2 = at(8, 13, 0);
     let r3 = s2.run_jobs(t2).await.expect("later");
     assert_eq!(r3.closed, 1);
     assert_eq!(r3.escalated, 4);
-    assert_eq!(r3.supervised, 1, "the fourth request turned red and is supervised once");
+    assert_eq!(
+        r3.supervised, 1,
+        "the fourth request turned red and is supervised once"
+    );
     let c = store.request(verified.id).await.expect("get").expect("row");
     assert_eq!((c.status, c.rating.is_none()), (Status::Closed, true));
     for r in reds.iter().chain([&green]) {
         let now = store.request(r.id).await.expect("get").expect("row");
-        assert_eq!((now.status, now.level), (Status::Accepted, redgrid_core::area::Level::Community));
+        assert_eq!(
+            (now.status, now.level),
+            (Status::Accepted, redgrid_core::area::Level::Community)
+        );
     }
     assert_eq!(s2.run_jobs(t2).await.expect("again"), Default::default());
     let (checked, diffs) = s2.check_all(|_| {}).await.expect("check");
@@ -457,11 +491,19 @@ async fn two_processes_never_append_a_second_event(db: &TestDb) {
     for _ in 0..20 {
         reds.push(dispatched(&s, &f, at(0, 9, 0)).await);
     }
-    let other = service_on(db.reopen().await.expect("second store"), Settings::default()).await;
+    let other = service_on(
+        db.reopen().await.expect("second store"),
+        Settings::default(),
+    )
+    .await;
     let t = at(0, 13, 0);
     let (a1, b1) = tokio::join!(s.sweep_overdue(t), other.sweep_overdue(t));
     let (a1, b1) = (a1.expect("first"), b1.expect("second"));
-    assert_eq!(a1 + b1, 20, "each overdue request supervised by exactly one process");
+    assert_eq!(
+        a1 + b1,
+        20,
+        "each overdue request supervised by exactly one process"
+    );
     assert_eq!(supervise_events(&store, &reds).await, 20);
 }
 
@@ -492,12 +534,28 @@ async fn notifications_are_written_with_the_event_and_retried_until_delivered(db
     let t = at(0, 9, 0);
     let r = dispatched(&s, &f, t).await;
     // Dispatched to the grid unit: its grid worker and volunteer are told.
-    let to_volunteer = store.messages_for(f.volunteer.id, 10).await.expect("messages");
+    let to_volunteer = store
+        .messages_for(f.volunteer.id, 10)
+        .await
+        .expect("messages");
     assert_eq!(to_volunteer.len(), 1);
     assert_eq!(to_volunteer[0].kind, "dispatched");
     assert_eq!(to_volunteer[0].request_id, r.id);
-    assert_eq!(store.messages_for(f.grid_worker.id, 10).await.expect("m").len(), 1);
-    assert!(store.messages_for(f.resident.id, 10).await.expect("m").is_empty());
+    assert_eq!(
+        store
+            .messages_for(f.grid_worker.id, 10)
+            .await
+            .expect("m")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .messages_for(f.resident.id, 10)
+            .await
+            .expect("m")
+            .is_empty()
+    );
     // Resolved: the verifier; verified: the resident is asked to rate.
     let r = go(&s, &r, &f.volunteer, Command::Claim {}, t).await;
     let r = go(
@@ -512,7 +570,10 @@ async fn notifications_are_written_with_the_event_and_retried_until_delivered(db
         t,
     )
     .await;
-    assert_eq!(store.messages_for(f.verifier.id, 10).await.expect("m")[0].kind, "verification_needed");
+    assert_eq!(
+        store.messages_for(f.verifier.id, 10).await.expect("m")[0].kind,
+        "verification_needed"
+    );
     go(
         &s,
         &r,
@@ -524,7 +585,10 @@ async fn notifications_are_written_with_the_event_and_retried_until_delivered(db
         t,
     )
     .await;
-    assert_eq!(store.messages_for(f.resident.id, 10).await.expect("m")[0].kind, "please_rate");
+    assert_eq!(
+        store.messages_for(f.resident.id, 10).await.expect("m")[0].kind,
+        "please_rate"
+    );
     // A refused command writes no message.
     let before = store.outbox_counts().await.expect("counts");
     assert!(
@@ -541,16 +605,29 @@ async fn notifications_are_written_with_the_event_and_retried_until_delivered(db
         sent: AtomicUsize::new(0),
     });
     let senders: Vec<Arc<dyn Sender>> = vec![flaky.clone()];
-    let r1 = deliver_due(&store, &senders, t, 100).await.expect("deliver");
+    let r1 = deliver_due(&store, &senders, t, 100)
+        .await
+        .expect("deliver");
     assert_eq!((r1.delivered, r1.failed), (0, waiting));
-    assert_eq!(deliver_due(&store, &senders, t + Duration::seconds(29), 100).await.expect("d").failed, 0);
+    assert_eq!(
+        deliver_due(&store, &senders, t + Duration::seconds(29), 100)
+            .await
+            .expect("d")
+            .failed,
+        0
+    );
     // A restart with the receiver back: everything arrives once, nothing is lost.
     let store2 = db.reopen().await.expect("reopen");
     flaky.fail.store(false, Ordering::SeqCst);
-    let r2 = deliver_due(&store2, &senders, t + Duration::seconds(31), 100).await.expect("d");
+    let r2 = deliver_due(&store2, &senders, t + Duration::seconds(31), 100)
+        .await
+        .expect("d");
     assert_eq!((r2.delivered, r2.failed), (waiting, 0));
     assert_eq!(flaky.sent.load(Ordering::SeqCst), waiting);
-    assert_eq!(store2.outbox_counts().await.expect("counts"), (waiting as i64, 0));
+    assert_eq!(
+        store2.outbox_counts().await.expect("counts"),
+        (waiting as i64, 0)
+    );
     let m = &store2.messages_for(f.resident.id, 1).await.expect("m")[0];
     assert_eq!(m.attempts, 2);
     assert!(m.delivered_at.is_some() && m.last_error.is_none());
@@ -580,7 +657,10 @@ async fn catalogue_limits_round_trip_and_set_deadlines(db: &TestDb) {
     assert_eq!(updated.resolve_limit, Some(Limit::ClockHours(48)));
     s.reload().await.expect("reload");
     let dir = store.load_directory().await.expect("dir");
-    assert_eq!(dir.item(item.id).expect("item").resolve_limit, Some(Limit::ClockHours(48)));
+    assert_eq!(
+        dir.item(item.id).expect("item").resolve_limit,
+        Some(Limit::ClockHours(48))
+    );
     let r = dispatched(&s, &f, at(0, 9, 0)).await;
     assert_eq!(r.respond_due_at, Some(at(0, 10, 0)));
     assert_eq!(r.resolve_due_at, Some(at(2, 9, 0)));

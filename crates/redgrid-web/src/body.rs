@@ -126,7 +126,11 @@ impl<'a> Reader<'a> {
             self.seen.push(key);
             return None;
         }
-        if self.obj.and_then(|o| o.get(key)).is_some_and(|v| v.is_null()) {
+        if self
+            .obj
+            .and_then(|o| o.get(key))
+            .is_some_and(|v| v.is_null())
+        {
             self.seen.push(key);
             return Some(None);
         }

@@ -631,18 +631,42 @@ async fn the_openapi_document_lists_every_endpoint_and_command() {
 async fn scorecard_lights_and_messages_over_http() {
     let a = app().await;
     let id = a.file("resident").await;
-    a.step(id, "accept", "grid", json!({"category_id": a.f.cat_garbage.id.0}))
-        .await;
-    a.step(id, "dispatch", "grid", json!({"unit_id": a.f.unit_grid_a1_1.id.0}))
-        .await;
+    a.step(
+        id,
+        "accept",
+        "grid",
+        json!({"category_id": a.f.cat_garbage.id.0}),
+    )
+    .await;
+    a.step(
+        id,
+        "dispatch",
+        "grid",
+        json!({"unit_id": a.f.unit_grid_a1_1.id.0}),
+    )
+    .await;
     // Lists carry each request's light and filter by it; bad values are refused with the field.
     let r = a.get("/api/requests?light=red", "grid").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = a.get("/api/requests", "grid").await;
-    assert!(r.body["items"][0].as_object().unwrap().contains_key("light"));
-    for bad in ["/api/requests?light=blue", "/api/requests?due_within_hours=0", "/api/requests?due_within_hours=x"] {
+    assert!(
+        r.body["items"][0]
+            .as_object()
+            .unwrap()
+            .contains_key("light")
+    );
+    for bad in [
+        "/api/requests?light=blue",
+        "/api/requests?due_within_hours=0",
+        "/api/requests?due_within_hours=x",
+    ] {
         let r = a.get(bad, "grid").await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            r.body
+        );
     }
     let r = a.get("/api/requests?due_within_hours=720", "grid").await;
     assert_eq!(r.status, StatusCode::OK);
@@ -658,14 +682,24 @@ async fn scorecard_lights_and_messages_over_http() {
     assert!(r.body["rows"].as_array().unwrap().len() >= 5);
     assert!(r.body["total"]["response_rate"].is_null());
     assert_eq!(r.body["period"]["start"], "2026-01-01");
-    let r = a.get("/api/scorecard?period=2026-Q4&by=street", "admin").await;
+    let r = a
+        .get("/api/scorecard?period=2026-Q4&by=street", "admin")
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     for (uri, field, code) in [
         ("/api/scorecard", "period", "required"),
         ("/api/scorecard?period=2026-13", "period", "invalid"),
-        ("/api/scorecard?period=2026-10-15..2026-10-01", "period", "invalid"),
+        (
+            "/api/scorecard?period=2026-10-15..2026-10-01",
+            "period",
+            "invalid",
+        ),
         ("/api/scorecard?period=2026-10&by=planet", "by", "invalid"),
-        ("/api/scorecard?period=2026-10&color=red", "color", "unknown_field"),
+        (
+            "/api/scorecard?period=2026-10&color=red",
+            "color",
+            "unknown_field",
+        ),
     ] {
         let r = a.get(uri, "admin").await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}");

@@ -40,10 +40,33 @@ pub enum BenchCmd {
         #[arg(long, env = "REDGRID_BENCH_PG_URL")]
         pg_url: Option<String>,
     },
+    /// Scorecard speed at scale: redgrid's pre-summed counts against a plain GROUP BY.
+    Scorecard {
+        /// Requests to load per backend (the target is 10,000,000).
+        #[arg(long, default_value_t = 10_000_000)]
+        count: usize,
+        /// Backends to measure: sqlite, postgres or both.
+        #[arg(long, default_value = "sqlite,postgres")]
+        backends: String,
+        /// Runs of redgrid's path per case (the best is reported).
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+        #[arg(long, env = "REDGRID_BENCH_PG_URL")]
+        pg_url: Option<String>,
+    },
 }
 
 pub async fn run(cmd: BenchCmd) -> Result<(), String> {
     match cmd {
+        BenchCmd::Scorecard {
+            count,
+            backends,
+            repeat,
+            pg_url,
+        } => {
+            let pg_url = pg_url.unwrap_or_else(testing::postgres_url);
+            crate::bench_scorecard::run(count, &backends, &pg_url, repeat.max(1)).await
+        }
         BenchCmd::Intake {
             count,
             warmup,

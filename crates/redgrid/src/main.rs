@@ -2,6 +2,7 @@
 //! district, and measures intake throughput.
 
 mod bench;
+mod bench_scorecard;
 mod config;
 mod demo;
 mod demo_data;
@@ -259,7 +260,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = Config::resolve(&args.config, Path::new("redgrid-data"))?;
             let service = open(&config).await?;
             let out = report::rates(&service, &args).await?;
-            print!("{out}");
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
             Ok(ExitCode::SUCCESS)
         }
     }

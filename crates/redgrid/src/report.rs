@@ -36,16 +36,32 @@ fn rank(r: &ScoreRow) -> Cell {
 pub const COLUMNS: &[Column] = &[
     ("排名", "rank", rank),
     ("名称", "name", |r| Cell::Text(r.name_zh.clone())),
-    ("应响应", "responses due", |r| Cell::Count(r.counts.respond_due)),
-    ("按时响应", "on time", |r| Cell::Count(r.counts.responded_on_time)),
-    ("响应率", "response rate", |r| Cell::Rate(r.rates.response_rate)),
+    ("应响应", "responses due", |r| {
+        Cell::Count(r.counts.respond_due)
+    }),
+    ("按时响应", "on time", |r| {
+        Cell::Count(r.counts.responded_on_time)
+    }),
+    ("响应率", "response rate", |r| {
+        Cell::Rate(r.rates.response_rate)
+    }),
     ("评价数", "rated", |r| Cell::Count(r.counts.rated)),
-    ("解决率", "resolution rate", |r| Cell::Rate(r.rates.resolution_rate)),
-    ("满意率", "satisfaction rate", |r| Cell::Rate(r.rates.satisfaction_rate)),
+    ("解决率", "resolution rate", |r| {
+        Cell::Rate(r.rates.resolution_rate)
+    }),
+    ("满意率", "satisfaction rate", |r| {
+        Cell::Rate(r.rates.satisfaction_rate)
+    }),
     ("销号数", "closed", |r| Cell::Count(r.counts.closed)),
-    ("按时办结率", "on-time rate", |r| Cell::Rate(r.rates.on_time_rate)),
-    ("返工率", "rework rate", |r| Cell::Rate(r.rates.rework_rate)),
-    ("综合得分", "composite", |r| Cell::Rate(r.rates.composite)),
+    ("按时办结率", "on-time rate", |r| {
+        Cell::Rate(r.rates.on_time_rate)
+    }),
+    ("返工率", "rework rate", |r| {
+        Cell::Rate(r.rates.rework_rate)
+    }),
+    ("综合得分", "composite", |r| {
+        Cell::Rate(r.rates.composite)
+    }),
 ];
 
 fn text(c: &Cell) -> String {
@@ -136,29 +152,41 @@ pub fn write_xlsx(card: &Scorecard, path: &Path) -> Result<(), String> {
         card.period.start,
         card.period.end.pred_opt().unwrap_or(card.period.end)
     );
-    sheet.write_string_with_format(0, 0, &title, &bold).map_err(err)?;
+    sheet
+        .write_string_with_format(0, 0, &title, &bold)
+        .map_err(err)?;
     for (i, (zh, en, _)) in COLUMNS.iter().enumerate() {
         let col = i as u16;
-        sheet.write_string_with_format(1, col, *zh, &bold).map_err(err)?;
+        sheet
+            .write_string_with_format(1, col, *zh, &bold)
+            .map_err(err)?;
         sheet.write_string(2, col, *en).map_err(err)?;
         sheet
             .set_column_width(col, if i == 1 { 24 } else { 12 })
             .map_err(err)?;
     }
-    for (n, r) in card.rows.iter().chain(std::iter::once(&card.total)).enumerate() {
+    for (n, r) in card
+        .rows
+        .iter()
+        .chain(std::iter::once(&card.total))
+        .enumerate()
+    {
         let row = 3 + n as u32;
         for (i, c) in COLUMNS.iter().enumerate() {
             let col = i as u16;
             match (c.2)(r) {
                 Cell::Text(t) => sheet.write_string(row, col, t).map(|_| ()),
                 Cell::Count(v) => sheet.write_number(row, col, v as f64).map(|_| ()),
-                Cell::Rate(Some(x)) => sheet.write_number_with_format(row, col, x, &pct).map(|_| ()),
+                Cell::Rate(Some(x)) => sheet
+                    .write_number_with_format(row, col, x, &pct)
+                    .map(|_| ()),
                 Cell::Rate(None) => sheet.write_string(row, col, "—").map(|_| ()),
             }
             .map_err(err)?;
         }
     }
-    book.save(path).map_err(|e| format!("{}: {e}", path.display()))
+    book.save(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Parses the arguments, builds the scorecard and prints or writes it.

@@ -35,7 +35,7 @@ CREATE INDEX requests_next_due ON requests(next_due_at) WHERE next_due_at IS NOT
 CREATE INDEX requests_respond_due ON requests(respond_due_at) WHERE respond_due_at IS NOT NULL;
 CREATE INDEX requests_verified ON requests(status, verified_at);
 
--- The scorecard's pre-summed counts: grain 0 = day (bucket yyyymmdd), 1 = month (yyyymm), in
+-- The scorecard's pre-summed counts: grain 0 = day (bucket yyyymmdd), 1 = month (yyyymm), 2 = year (yyyy), in
 -- Asia/Shanghai; dim 0 = level, 1 = unit, 2 = community, 3 = category. Kept by every command in the
 -- same transaction as its event; redgrid check recomputes it from the requests.
 CREATE TABLE scorecard_facts (

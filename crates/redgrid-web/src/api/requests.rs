@@ -404,9 +404,9 @@ pub async fn list(
                         .unwrap_or(at + chrono::Duration::hours(h));
                     filter.due_between = Some((at, until));
                 }
-                _ => errors.push(
-                    FieldError::new("due_within_hours", "out_of_range").with_limit(720),
-                ),
+                _ => {
+                    errors.push(FieldError::new("due_within_hours", "out_of_range").with_limit(720))
+                }
             },
             _ => bad("unknown_field"),
         }
