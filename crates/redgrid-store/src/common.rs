@@ -768,6 +768,18 @@ async fn run_alone(pool: &sqlx::Pool<Db>, begin: &'static str, job: &Job, fail: 
     }
 }
 
+impl This {
+    /// Request ids from a query whose `$1` is an instant and `$2` the limit (the jobs' candidates).
+    async fn ids_before(&self, sql: String, t: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(t)
+            .bind(limit)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter().map(|r| Ok(RequestId(r.try_get("id")?))).collect()
+    }
+}
+
 #[async_trait]
 impl Store for This {
     fn backend(&self) -> Backend {
@@ -1130,40 +1142,26 @@ impl Store for This {
     }
 
     async fn overdue_unsupervised(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT id FROM requests WHERE next_due_at < $1 AND {SQL_HANDLING} \
              AND (overdue_supervised_for IS NULL OR overdue_supervised_for <> next_due_at) \
              ORDER BY next_due_at, id LIMIT $2"
-        )))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter().map(|r| Ok(RequestId(r.try_get("id")?))).collect()
+        );
+        self.ids_before(sql, now, limit).await
     }
 
     async fn rating_window_ended(&self, cutoff: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
-        let rows = sqlx::query(
-            "SELECT id FROM requests WHERE status = 'verified' AND verified_at <= $1 \
-             ORDER BY verified_at, id LIMIT $2",
-        )
-        .bind(cutoff)
-        .bind(limit)
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter().map(|r| Ok(RequestId(r.try_get("id")?))).collect()
+        let sql = "SELECT id FROM requests WHERE status = 'verified' AND verified_at <= $1 \
+                   ORDER BY verified_at, id LIMIT $2";
+        self.ids_before(sql.to_string(), cutoff, limit).await
     }
 
     async fn red_before(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT id FROM requests WHERE next_due_at < $1 AND {SQL_HANDLING} \
              AND level <> 'district' ORDER BY next_due_at, id LIMIT $2"
-        )))
-        .bind(before)
-        .bind(limit)
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter().map(|r| Ok(RequestId(r.try_get("id")?))).collect()
+        );
+        self.ids_before(sql, before, limit).await
     }
 
     async fn facts(&self, dim: Dim, ranges: &[(Grain, i32, i32)]) -> Result<Vec<(i64, Counts)>> {

@@ -44,10 +44,10 @@ struct Shape {
 }
 
 async fn shape(service: &Service) -> Result<Shape, String> {
-    let d = crate::demo::build_district(service, 7, 200)
+    crate::demo::build_district(service, 7, 200)
         .await
         .map_err(|e| e.to_string())?;
-    let _ = d;
+    service.reload().await.map_err(|e| e.to_string())?;
     let dir = service.directory();
     let communities = dir
         .areas()
@@ -202,9 +202,6 @@ pub async fn run_one(store: Arc<dyn Store>, count: usize, repeat: usize) -> Resu
         .await
         .map_err(|e| e.to_string())?;
     let s = shape(&service).await?;
-    let service = Service::new(store.clone(), Settings::default())
-        .await
-        .map_err(|e| e.to_string())?;
     let now = redgrid_store::service::now();
     let mut rng = Rng(42);
     let t0 = Instant::now();
