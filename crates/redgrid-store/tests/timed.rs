@@ -9,7 +9,7 @@ use redgrid_core::deadline::{Limit, WorkingTimePolicy};
 use redgrid_core::person::{Actor, Person};
 use redgrid_core::request::{Channel, EventBody, Light, Request, Satisfaction, Status};
 use redgrid_core::scorecard::{Counts, Period};
-use redgrid_store::outbox::{Sender, deliver_due};
+use redgrid_store::outbox::{Sender, WebhookSender, deliver_due};
 use redgrid_store::scorecard::GroupBy;
 use redgrid_store::testing::{self, Fixture, TestDb};
 use redgrid_store::{DirectGroup, ItemFields, ListFilter, OutboxMessage, Service, Store};
@@ -48,6 +48,7 @@ both_backends!(
     jobs_are_idempotent_across_runs_and_restarts,
     two_processes_never_append_a_second_event,
     notifications_are_written_with_the_event_and_retried_until_delivered,
+    webhook_retries_errors_and_timeouts_without_blocking_commands,
     catalogue_limits_round_trip_and_set_deadlines,
 );
 
@@ -664,4 +665,200 @@ async fn catalogue_limits_round_trip_and_set_deadlines(db: &TestDb) {
     let r = dispatched(&s, &f, at(0, 9, 0)).await;
     assert_eq!(r.respond_due_at, Some(at(0, 10, 0)));
     assert_eq!(r.resolve_due_at, Some(at(2, 9, 0)));
+}
+
+/// What the test webhook receiver does with each connection, in order.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Status(u16),
+    /// Reads the request and holds the connection without answering until released.
+    Hold,
+}
+
+/// One POST as the receiver saw it.
+struct Received {
+    message_id: String,
+    body: serde_json::Value,
+}
+
+/// A real HTTP receiver on a local port, answering connections by `script` (then 200 for ever).
+async fn receiver(
+    script: Vec<Answer>,
+) -> (
+    String,
+    Arc<tokio::sync::Mutex<Vec<Received>>>,
+    Arc<tokio::sync::Notify>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/hooks/redgrid",
+        listener.local_addr().expect("addr")
+    );
+    let got = Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (got2, release2) = (got.clone(), release.clone());
+    tokio::spawn(async move {
+        let mut n = 0usize;
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let answer = script.get(n).copied().unwrap_or(Answer::Status(200));
+            n += 1;
+            let (got, release) = (got2.clone(), release2.clone());
+            tokio::spawn(async move {
+                // Read the head, then the body by Content-Length.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                let head_end = loop {
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    let k = sock.read(&mut chunk).await.unwrap_or(0);
+                    if k == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..k]);
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let header = |name: &str| {
+                    head.lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.trim()
+                                .eq_ignore_ascii_case(name)
+                                .then(|| v.trim().to_string())
+                        })
+                        .unwrap_or_default()
+                };
+                let len: usize = header("content-length").parse().unwrap_or(0);
+                while buf.len() < head_end + len {
+                    let k = sock.read(&mut chunk).await.unwrap_or(0);
+                    if k == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..k]);
+                }
+                assert!(head.starts_with("POST /hooks/redgrid HTTP/1.1"), "{head}");
+                assert_eq!(header("content-type"), "application/json");
+                match answer {
+                    Answer::Hold => {
+                        release.notified().await;
+                    }
+                    Answer::Status(code) => {
+                        if code == 200 {
+                            let body = serde_json::from_slice(&buf[head_end..head_end + len])
+                                .expect("JSON body");
+                            got.lock().await.push(Received {
+                                message_id: header("x-redgrid-message-id"),
+                                body,
+                            });
+                        }
+                        let reply = format!(
+                            "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                        let _ = sock.write_all(reply.as_bytes()).await;
+                    }
+                }
+            });
+        }
+    });
+    (url, got, release)
+}
+
+async fn webhook_retries_errors_and_timeouts_without_blocking_commands(db: &TestDb) {
+    let store = db.store.clone();
+    let (s, f) = timed(store.clone(), Settings::default()).await;
+    let t = at(0, 9, 0);
+    let r = dispatched(&s, &f, t).await;
+    let (_, waiting) = store.outbox_counts().await.expect("counts");
+    assert_eq!(waiting, 2, "the grid worker and the volunteer are told");
+    let n = waiting as usize;
+    // Round 1: the receiver answers 500; round 2: it holds the connection past the timeout;
+    // round 3: it answers 200.
+    let mut script = vec![Answer::Status(500); n];
+    script.extend(vec![Answer::Hold; n]);
+    let (url, got, release) = receiver(script).await;
+    let hook: Arc<dyn Sender> =
+        Arc::new(WebhookSender::new(&url, std::time::Duration::from_secs(2)).expect("webhook URL"));
+    let senders = vec![hook];
+    let r1 = deliver_due(&store, &senders, t, 100)
+        .await
+        .expect("round 1");
+    assert_eq!((r1.delivered, r1.failed), (0, n));
+    let m = &store.messages_for(f.volunteer.id, 1).await.expect("m")[0];
+    assert_eq!(m.attempts, 1);
+    assert!(m.delivered_at.is_none());
+    assert!(
+        m.last_error.as_deref().unwrap_or("").contains("HTTP 500"),
+        "{:?}",
+        m.last_error
+    );
+    // Round 2 hangs on the receiver; a command meanwhile is not held up by it.
+    let t2 = t + Duration::seconds(31);
+    let round2 = {
+        let (store, senders) = (store.clone(), senders.clone());
+        tokio::spawn(async move { deliver_due(&store, &senders, t2, 100).await })
+    };
+    let claimed = go(&s, &r, &f.volunteer, Command::Claim {}, t2).await;
+    assert_eq!(claimed.status, Status::Claimed);
+    assert!(
+        !round2.is_finished(),
+        "the command finished while the receiver still held the delivery"
+    );
+    let r2 = round2.await.expect("join").expect("round 2");
+    assert_eq!((r2.delivered, r2.failed), (0, n));
+    let m = &store.messages_for(f.volunteer.id, 1).await.expect("m")[0];
+    assert_eq!(m.attempts, 2);
+    assert!(
+        m.last_error.as_deref().unwrap_or("").contains("timed out"),
+        "{:?}",
+        m.last_error
+    );
+    release.notify_waiters();
+    // Not yet due (the second wait is 60 s), then delivered once each; a later round sends nothing.
+    let t3 = t2 + Duration::seconds(59);
+    assert_eq!(
+        deliver_due(&store, &senders, t3, 100)
+            .await
+            .expect("early")
+            .failed,
+        0
+    );
+    assert!(got.lock().await.is_empty());
+    let t4 = t2 + Duration::seconds(61);
+    let r3 = deliver_due(&store, &senders, t4, 100)
+        .await
+        .expect("round 3");
+    assert_eq!((r3.delivered, r3.failed), (n, 0));
+    let again = deliver_due(&store, &senders, t4 + Duration::hours(2), 100)
+        .await
+        .expect("again");
+    assert_eq!((again.delivered, again.failed), (0, 0));
+    let got = got.lock().await;
+    assert_eq!(got.len(), n);
+    let mut ids: Vec<String> = got.iter().map(|g| g.message_id.clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "each message arrives once");
+    for g in got.iter() {
+        assert_eq!(g.body["id"].to_string(), g.message_id);
+        assert_eq!(g.body["kind"], "dispatched");
+        assert_eq!(g.body["request_id"], r.id.0);
+        assert_eq!(g.body["payload"]["title_zh"], "有新的派单，请接单办理");
+    }
+    assert_eq!(
+        store.outbox_counts().await.expect("counts"),
+        (waiting, 0),
+        "a claim tells nobody; nothing waits"
+    );
+    let m = &store.messages_for(f.volunteer.id, 5).await.expect("m");
+    let first = m
+        .iter()
+        .find(|m| m.kind == "dispatched")
+        .expect("dispatched");
+    assert_eq!(first.attempts, 3);
+    assert!(first.delivered_at.is_some() && first.last_error.is_none());
 }

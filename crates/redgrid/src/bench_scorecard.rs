@@ -68,8 +68,17 @@ async fn shape(service: &Service) -> Result<Shape, String> {
 }
 
 /// One synthetic request's projection, consistent with what the lifecycle would have produced.
-fn synth(rng: &mut Rng, id: i64, s: &Shape, now: DateTime<Utc>, span_days: i64) -> Request {
-    let created = now - Duration::minutes(rng.below((span_days * 24 * 60) as u64) as i64);
+/// Requests arrive in order over the span (as a district's ledger grows), `created` being the
+/// request's slot start; a random offset within its slot keeps the times irregular.
+fn synth(
+    rng: &mut Rng,
+    id: i64,
+    s: &Shape,
+    now: DateTime<Utc>,
+    created: DateTime<Utc>,
+    slot_secs: i64,
+) -> Request {
+    let created = (created + Duration::seconds(rng.below(slot_secs.max(1) as u64) as i64)).min(now);
     let (community, street) = s.communities[rng.below(s.communities.len() as u64) as usize];
     let (unit, level) = s.units[rng.below(s.units.len() as u64) as usize];
     let (category, tier) = s.items[rng.below(s.items.len() as u64) as usize];
@@ -205,12 +214,19 @@ pub async fn run_one(store: Arc<dyn Store>, count: usize, repeat: usize) -> Resu
     let now = redgrid_store::service::now();
     let mut rng = Rng(42);
     let t0 = Instant::now();
-    let chunk = 20_000;
+    let chunk = 50_000;
+    let span_secs = 3650 * 24 * 3600i64;
+    let slot_secs = span_secs / count.max(1) as i64;
+    let start = now - Duration::seconds(span_secs);
     let mut id = 1i64;
     while (id as usize) <= count {
         let n = chunk.min(count + 1 - id as usize);
-        let batch: Vec<Request> = (0..n)
-            .map(|i| synth(&mut rng, id + i as i64, &s, now, 3650))
+        let batch: Vec<Request> = (0..n as i64)
+            .map(|i| {
+                let k = id + i;
+                let slot = start + Duration::seconds(span_secs * (k - 1) / count as i64);
+                synth(&mut rng, k, &s, now, slot, slot_secs)
+            })
             .collect();
         store
             .load_projections(&batch)
