@@ -67,6 +67,7 @@ pub enum Entity {
     Person,
     Category,
     CategoryClass,
+    Token,
 }
 
 impl Entity {
@@ -78,6 +79,7 @@ impl Entity {
             Entity::Person => "person",
             Entity::Category => "category",
             Entity::CategoryClass => "category_class",
+            Entity::Token => "api_token",
         }
     }
     fn zh(self) -> &'static str {
@@ -88,6 +90,7 @@ impl Entity {
             Entity::Person => "人员",
             Entity::Category => "事项",
             Entity::CategoryClass => "事项大类",
+            Entity::Token => "接口令牌",
         }
     }
 }
@@ -108,6 +111,18 @@ pub enum Denial {
     ApproverNotAllowed,
     /// No valid credentials were presented.
     Unauthenticated,
+    /// The login name and password do not match an account.
+    BadCredentials,
+    /// The session has ended (expired or logged out); log in again.
+    SessionExpired,
+    /// The API token was revoked or has expired.
+    TokenRevoked,
+    /// The account is disabled.
+    AccountDisabled,
+    /// A browser request that changes something came without the session's CSRF token.
+    CsrfFailed,
+    /// The old password given for a change is wrong.
+    WrongPassword,
 }
 
 impl Denial {
@@ -119,6 +134,12 @@ impl Denial {
             Denial::SelfVerification => "self_verification",
             Denial::ApproverNotAllowed => "approver_not_allowed",
             Denial::Unauthenticated => "unauthenticated",
+            Denial::BadCredentials => "bad_credentials",
+            Denial::SessionExpired => "session_expired",
+            Denial::TokenRevoked => "token_revoked",
+            Denial::AccountDisabled => "account_disabled",
+            Denial::CsrfFailed => "csrf_failed",
+            Denial::WrongPassword => "wrong_password",
         }
     }
 }
@@ -262,6 +283,7 @@ impl CoreError {
                 Entity::Person => "person_not_found",
                 Entity::Category => "category_not_found",
                 Entity::CategoryClass => "category_class_not_found",
+                Entity::Token => "api_token_not_found",
             },
             CoreError::InvalidTransition { .. } => "invalid_transition",
             CoreError::Forbidden(d) => d.code(),
@@ -275,7 +297,12 @@ impl CoreError {
         match self {
             CoreError::NotFound { .. } => 404,
             CoreError::InvalidTransition { .. } => 409,
-            CoreError::Forbidden(Denial::Unauthenticated) => 401,
+            CoreError::Forbidden(
+                Denial::Unauthenticated
+                | Denial::BadCredentials
+                | Denial::SessionExpired
+                | Denial::TokenRevoked,
+            ) => 401,
             CoreError::Forbidden(_) => 403,
             CoreError::Validation(_) => 422,
             CoreError::Conflict(_) => 409,
@@ -321,6 +348,26 @@ impl CoreError {
                 }
                 (Denial::Unauthenticated, Lang::Zh) => "未登录或令牌无效".into(),
                 (Denial::Unauthenticated, Lang::En) => "missing or invalid credentials".into(),
+                (Denial::BadCredentials, Lang::Zh) => "账号或密码不正确".into(),
+                (Denial::BadCredentials, Lang::En) => "wrong login name or password".into(),
+                (Denial::SessionExpired, Lang::Zh) => "登录已过期，请重新登录".into(),
+                (Denial::SessionExpired, Lang::En) => "your session has ended; log in again".into(),
+                (Denial::TokenRevoked, Lang::Zh) => "接口令牌已吊销或过期".into(),
+                (Denial::TokenRevoked, Lang::En) => {
+                    "the API token was revoked or has expired".into()
+                }
+                (Denial::AccountDisabled, Lang::Zh) => "账号已停用，请联系管理员".into(),
+                (Denial::AccountDisabled, Lang::En) => {
+                    "the account is disabled; ask an administrator".into()
+                }
+                (Denial::CsrfFailed, Lang::Zh) => {
+                    "页面已失效（缺少或错误的安全令牌），请刷新后重试".into()
+                }
+                (Denial::CsrfFailed, Lang::En) => {
+                    "missing or wrong CSRF token; reload the page and try again".into()
+                }
+                (Denial::WrongPassword, Lang::Zh) => "原密码不正确".into(),
+                (Denial::WrongPassword, Lang::En) => "the current password is wrong".into(),
             },
             CoreError::Validation(fields) => {
                 let list: Vec<String> = fields.iter().map(|f| f.field.clone()).collect();

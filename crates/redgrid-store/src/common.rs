@@ -5,6 +5,7 @@
 // Written once, compiled twice with concrete types: no generic trait-bound puzzles, one behaviour.
 
 use crate::{
+    Account, ApiToken, Change, SessionRow,
     AttachmentMeta, Backend, Decide, DirectGroup, FailPoint, IdempotencyKey, IdempotencyRecord,
     ItemFields, ListFilter, NewArea, NewClass, NewPerson, NewUnit, OutboxMessage, Result, Store,
     StoreError, request_columns,
@@ -29,6 +30,7 @@ use redgrid_core::request::Light;
 use redgrid_core::scorecard::{self, COUNTER_COLUMNS, Counts, Dim, FactKey, Grain};
 use sqlx::{AssertSqlSafe, QueryBuilder, Row};
 use std::collections::{BTreeMap, HashSet};
+use crate::audit::{self, AuditKind, AuditRecord, AuditRow, EventRow};
 use std::sync::atomic::Ordering;
 
 type Conn = <Db as sqlx::Database>::Connection;
@@ -222,7 +224,9 @@ fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
         .bind(r.rated_at))
 }
 
-async fn insert_event(conn: &mut Conn, e: &Event) -> Result<()> {
+/// Writes an event row; returns its audit record, for [`chain_append`] at the end of the transaction
+/// (so the chain's head is held as briefly as possible).
+async fn insert_event(conn: &mut Conn, e: &Event) -> Result<AuditRecord> {
     let payload =
         serde_json::to_string(&e.body).map_err(|err| StoreError::Corrupt(format!("event: {err}")))?;
     sqlx::query(SQL_INSERT_EVENT)
@@ -232,10 +236,57 @@ async fn insert_event(conn: &mut Conn, e: &Event) -> Result<()> {
         .bind(e.actor.person_id.map(|p| p.0))
         .bind(e.actor.role.map(|r| r.as_str()))
         .bind(e.at)
-        .bind(payload)
+        .bind(payload.clone())
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    Ok(AuditRecord::event(e, &payload))
+}
+
+/// Appends a record to the audit chain. The head row is locked (PostgreSQL) or the write lock is
+/// held (SQLite) until the transaction ends, so records join one at a time and never fork.
+async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i64> {
+    let head = sqlx::query(SQL_LOCK_AUDIT_HEAD).fetch_one(&mut *conn).await?;
+    let seq = head.try_get::<i64, _>("seq")? + 1;
+    let prev: String = head.try_get("hash")?;
+    let hash = audit::chain_hash(&prev, seq, rec);
+    sqlx::query(
+        "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(seq)
+    .bind(rec.at)
+    .bind(rec.kind.as_str())
+    .bind(rec.actor_id.map(|p| p.0))
+    .bind(rec.request_id.map(|r| r.0))
+    .bind(rec.event_seq)
+    .bind(rec.payload.clone())
+    .bind(prev)
+    .bind(hash.clone())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(seq)
+}
+
+fn audit_row_from(row: &DbRow) -> Result<AuditRow> {
+    let kind: String = row.try_get("kind")?;
+    Ok(AuditRow {
+        seq: row.try_get("seq")?,
+        record: AuditRecord {
+            at: row.try_get("at")?,
+            kind: parse_enum("audit kind", &kind, AuditKind::parse)?,
+            actor_id: row.try_get::<Option<i64>, _>("actor_id")?.map(PersonId),
+            request_id: row.try_get::<Option<i64>, _>("request_id")?.map(RequestId),
+            event_seq: row.try_get("event_seq")?,
+            payload: row.try_get("payload")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
 }
 
 fn event_from_row(row: &DbRow) -> Result<Event> {
@@ -709,7 +760,7 @@ async fn run_submit(
     bind_request(sqlx::query(SQL_INSERT_REQUEST), &request)?
         .execute(&mut *conn)
         .await?;
-    insert_event(conn, &event).await?;
+    let audit = insert_event(conn, &event).await?;
     if fail {
         return Err(JobError::Failed(StoreError::Injected(FailPoint::AfterEventWrite)));
     }
@@ -726,6 +777,7 @@ async fn run_submit(
         .execute(&mut *conn)
         .await?;
     }
+    chain_append(conn, &audit).await?;
     Ok(request)
 }
 
@@ -751,7 +803,7 @@ async fn run_execute(
     let decision = decide(&current).map_err(|e| JobError::Refused(e.into()))?;
     let event = decision.event_for(&current, at);
     let next = apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    insert_event(conn, &event).await?;
+    let audit = insert_event(conn, &event).await?;
     if fail {
         return Err(JobError::Failed(StoreError::Injected(FailPoint::AfterEventWrite)));
     }
@@ -767,6 +819,7 @@ async fn run_execute(
         add_facts(conn, &facts).await?;
     }
     add_notices(conn, &event, &next).await?;
+    chain_append(conn, &audit).await?;
     Ok((next, event))
 }
 
@@ -780,6 +833,129 @@ async fn run_alone(pool: &sqlx::Pool<Db>, begin: &'static str, job: &Job, fail: 
         }
         Err(e) => Err(e.into_inner()),
     }
+}
+
+fn item_details(item: &CategoryItem) -> serde_json::Value {
+    serde_json::json!({
+        "item_id": item.id.0, "class_id": item.class_id.0, "code": item.code, "name_zh": item.name_zh,
+        "default_tier": item.default_tier.as_str(), "default_level": item.default_level.as_str(),
+        "active": item.active, "respond_limit": item.respond_limit.map(|l| l.as_text()),
+        "resolve_limit": item.resolve_limit.map(|l| l.as_text()),
+    })
+}
+
+fn grants_details(p: &Person) -> serde_json::Value {
+    let grants: Vec<serde_json::Value> = p
+        .grants
+        .iter()
+        .map(|g| match g.scope {
+            Scope::Area(a) => serde_json::json!({"role": g.role.as_str(), "area_id": a.0}),
+            Scope::Unit(u) => serde_json::json!({"role": g.role.as_str(), "unit_id": u.0}),
+        })
+        .collect();
+    serde_json::json!({ "person_id": p.id.0, "grants": grants })
+}
+
+const ACCOUNT_COLUMNS: &str = "a.person_id, a.username, a.password_hash, a.disabled, a.must_change, \
+     a.created_at, a.password_changed_at";
+const TOKEN_COLUMNS: &str = "id, token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
+     expires_at, revoked_at";
+
+fn account_from_row(row: &DbRow) -> Result<Account> {
+    Ok(Account {
+        person_id: PersonId(row.try_get("person_id")?),
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        disabled: row.try_get("disabled")?,
+        must_change: row.try_get("must_change")?,
+        created_at: row.try_get("created_at")?,
+        password_changed_at: row.try_get("password_changed_at")?,
+    })
+}
+
+fn session_from_row(row: &DbRow) -> Result<SessionRow> {
+    Ok(SessionRow {
+        token_hash: row.try_get("token_hash")?,
+        person_id: PersonId(row.try_get("person_id")?),
+        csrf_token: row.try_get("csrf_token")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+fn token_from_row(row: &DbRow) -> Result<ApiToken> {
+    let roles: String = row.try_get("roles")?;
+    let roles: Vec<String> = serde_json::from_str(&roles)
+        .map_err(|e| StoreError::Corrupt(format!("token roles: {e}")))?;
+    let areas: String = row.try_get("area_ids")?;
+    let areas: Vec<i64> = serde_json::from_str(&areas)
+        .map_err(|e| StoreError::Corrupt(format!("token areas: {e}")))?;
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        token_hash: row.try_get("token_hash")?,
+        prefix: row.try_get("prefix")?,
+        name: row.try_get("name")?,
+        person_id: PersonId(row.try_get("person_id")?),
+        roles: roles
+            .iter()
+            .map(|r| parse_enum("role", r, Role::parse))
+            .collect::<Result<_>>()?,
+        area_ids: areas.into_iter().map(AreaId).collect(),
+        created_by: row.try_get::<Option<i64>, _>("created_by")?.map(PersonId),
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+/// Puts the events written before the audit chain existed into it, oldest first (migration 3).
+async fn chain_existing_events(conn: &mut Conn) -> Result<()> {
+    let mut after = (0i64, 0i64);
+    loop {
+        let rows = event_rows_after(conn, after, 5000).await?;
+        let Some(last) = rows.last() else { break };
+        after = (last.request_id, last.seq);
+        for e in &rows {
+            chain_append(
+                conn,
+                &AuditRecord {
+                    at: e.at,
+                    kind: AuditKind::Event,
+                    actor_id: e.actor_id.map(PersonId),
+                    request_id: Some(RequestId(e.request_id)),
+                    event_seq: Some(e.seq),
+                    payload: audit::event_digest(e),
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn event_rows_after(conn: &mut Conn, after: (i64, i64), limit: i64) -> Result<Vec<EventRow>> {
+    let rows = sqlx::query(
+        "SELECT request_id, seq, kind, actor_id, actor_role, at, payload FROM request_events \
+         WHERE request_id > $1 OR (request_id = $1 AND seq > $2) ORDER BY request_id, seq LIMIT $3",
+    )
+    .bind(after.0)
+    .bind(after.1)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(EventRow {
+                request_id: r.try_get("request_id")?,
+                seq: r.try_get("seq")?,
+                kind: r.try_get("kind")?,
+                actor_id: r.try_get("actor_id")?,
+                actor_role: r.try_get("actor_role")?,
+                at: r.try_get("at")?,
+                payload: r.try_get("payload")?,
+            })
+        })
+        .collect()
 }
 
 impl This {
@@ -832,6 +1008,9 @@ impl Store for This {
                 None => {}
             }
             sqlx::raw_sql(AssertSqlSafe(m.sql)).execute(&mut *tx).await?;
+            if m.version == 3 {
+                chain_existing_events(&mut tx).await?;
+            }
             sqlx::query(
                 "INSERT INTO redgrid_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
             )
@@ -883,7 +1062,8 @@ impl Store for This {
         Ok(Directory::new(areas, units, classes, items))
     }
 
-    async fn create_area(&self, new: NewArea) -> Result<Area> {
+    async fn create_area(&self, new: NewArea, by: Change) -> Result<Area> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO areas (parent_id, kind, code, name) VALUES ($1, $2, $3, $4) \
              RETURNING id, parent_id, kind, code, name",
@@ -892,13 +1072,21 @@ impl Store for This {
         .bind(new.kind.as_str())
         .bind(new.code)
         .bind(new.name)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
-        area_from_row(&row)
+        let area = area_from_row(&row)?;
+        let details = serde_json::json!({
+            "area_id": area.id.0, "parent_id": area.parent_id.map(|p| p.0), "kind": area.kind.as_str(),
+            "code": area.code, "name": area.name,
+        });
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_area", details)).await?;
+        tx.commit().await?;
+        Ok(area)
     }
 
-    async fn create_unit(&self, new: NewUnit) -> Result<Unit> {
+    async fn create_unit(&self, new: NewUnit, by: Change) -> Result<Unit> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO units (name, kind, area_id, level, parent_id, active) VALUES ($1, $2, $3, $4, $5, TRUE) \
              RETURNING id, name, kind, area_id, level, parent_id, active",
@@ -908,13 +1096,21 @@ impl Store for This {
         .bind(new.area_id.0)
         .bind(new.level.as_str())
         .bind(new.parent_id.map(|p| p.0))
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
-        unit_from_row(&row)
+        let unit = unit_from_row(&row)?;
+        let details = serde_json::json!({
+            "unit_id": unit.id.0, "name": unit.name, "kind": unit.kind.as_str(), "area_id": unit.area_id.0,
+            "level": unit.level.as_str(), "parent_id": unit.parent_id.map(|p| p.0),
+        });
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_unit", details)).await?;
+        tx.commit().await?;
+        Ok(unit)
     }
 
-    async fn create_class(&self, new: NewClass) -> Result<CategoryClass> {
+    async fn create_class(&self, new: NewClass, by: Change) -> Result<CategoryClass> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO category_classes (code, name_zh, name_en, sort) VALUES ($1, $2, $3, $4) \
              RETURNING id, code, name_zh, name_en, sort",
@@ -923,13 +1119,20 @@ impl Store for This {
         .bind(new.name_zh)
         .bind(new.name_en)
         .bind(new.sort)
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
-        class_from_row(&row)
+        let class = class_from_row(&row)?;
+        let details = serde_json::json!({
+            "class_id": class.id.0, "code": class.code, "name_zh": class.name_zh, "sort": class.sort,
+        });
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_class", details)).await?;
+        tx.commit().await?;
+        Ok(class)
     }
 
-    async fn create_item(&self, f: ItemFields) -> Result<CategoryItem> {
+    async fn create_item(&self, f: ItemFields, by: Change) -> Result<CategoryItem> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO category_items (class_id, code, name_zh, name_en, default_tier, default_level, active, sort, \
              respond_limit, resolve_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {ITEM_COLUMNS}"
@@ -944,13 +1147,17 @@ impl Store for This {
         .bind(f.sort)
         .bind(f.respond_limit.map(|l| l.as_text()))
         .bind(f.resolve_limit.map(|l| l.as_text()))
-        .fetch_one(self.write_pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
-        item_from_row(&row)
+        let item = item_from_row(&row)?;
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_item", item_details(&item))).await?;
+        tx.commit().await?;
+        Ok(item)
     }
 
-    async fn update_item(&self, id: CategoryId, f: ItemFields) -> Result<CategoryItem> {
+    async fn update_item(&self, id: CategoryId, f: ItemFields, by: Change) -> Result<CategoryItem> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE category_items SET class_id = $2, code = $3, name_zh = $4, name_en = $5, \
              default_tier = $6, default_level = $7, active = $8, sort = $9, respond_limit = $10, \
@@ -967,22 +1174,27 @@ impl Store for This {
         .bind(f.sort)
         .bind(f.respond_limit.map(|l| l.as_text()))
         .bind(f.resolve_limit.map(|l| l.as_text()))
-        .fetch_optional(self.write_pool())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
-        match row {
-            Some(r) => item_from_row(&r),
-            None => Err(CoreError::NotFound {
-                entity: Entity::Category,
-                id: id.0,
+        let item = match row {
+            Some(r) => item_from_row(&r)?,
+            None => {
+                return Err(CoreError::NotFound {
+                    entity: Entity::Category,
+                    id: id.0,
+                }
+                .into());
             }
-            .into()),
-        }
+        };
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "update_item", item_details(&item))).await?;
+        tx.commit().await?;
+        Ok(item)
     }
 
-    async fn create_person(&self, new: NewPerson) -> Result<Person> {
+    async fn create_person(&self, new: NewPerson, by: Change) -> Result<Person> {
         let mut tx = self.begin_write().await?;
-        let id = insert_person(&mut tx, &new.name, new.phone.as_deref(), Utc::now()).await?;
+        let id = insert_person(&mut tx, &new.name, new.phone.as_deref(), by.at).await?;
         for g in &new.grants {
             let (area, unit) = match g.scope {
                 Scope::Area(a) => (Some(a.0), None),
@@ -999,6 +1211,8 @@ impl Store for This {
         let person = load_person(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
+        // Who holds which roles; never the name or phone (the chain is read by auditors).
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_person", grants_details(&person))).await?;
         tx.commit().await?;
         Ok(person)
     }
@@ -1519,6 +1733,199 @@ impl Store for This {
             Some(FailPoint::AfterEventWrite) => 1,
         };
         self.fail_point().store(v, Ordering::SeqCst);
+    }
+
+    async fn set_account(&self, a: &Account, action: &str, by: Change) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO accounts (person_id, username, password_hash, disabled, must_change, created_at, \
+             password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (person_id) DO UPDATE SET \
+             username = excluded.username, password_hash = excluded.password_hash, disabled = excluded.disabled, \
+             must_change = excluded.must_change, password_changed_at = excluded.password_changed_at",
+        )
+        .bind(a.person_id.0)
+        .bind(a.username.clone())
+        .bind(a.password_hash.clone())
+        .bind(a.disabled)
+        .bind(a.must_change)
+        .bind(a.created_at)
+        .bind(a.password_changed_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_to_conflict)?;
+        sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+            .bind(a.person_id.0)
+            .execute(&mut *tx)
+            .await?;
+        // Never the password or its hash.
+        let details = serde_json::json!({
+            "person_id": a.person_id.0, "username": a.username, "disabled": a.disabled,
+            "must_change": a.must_change,
+        });
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, action, details)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn account_by_login(&self, login: &str) -> Result<Option<Account>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN people p ON p.id = a.person_id \
+             WHERE a.username = $1 OR p.phone = $1 ORDER BY CASE WHEN a.username = $1 THEN 0 ELSE 1 END LIMIT 1"
+        )))
+        .bind(login)
+        .fetch_optional(self.read_pool())
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn account(&self, person: PersonId) -> Result<Option<Account>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.person_id = $1"
+        )))
+        .bind(person.0)
+        .fetch_optional(self.read_pool())
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn create_session(&self, s: &SessionRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, person_id, csrf_token, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $4)",
+        )
+        .bind(s.token_hash.clone())
+        .bind(s.person_id.0)
+        .bind(s.csrf_token.clone())
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(self.write_pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT token_hash, person_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.read_pool())
+        .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.write_pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.write_pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn create_api_token(&self, t: &ApiToken, by: Change) -> Result<ApiToken> {
+        let roles: Vec<&str> = t.roles.iter().map(|r| r.as_str()).collect();
+        let areas: Vec<i64> = t.area_ids.iter().map(|a| a.0).collect();
+        let roles = serde_json::to_string(&roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let areas = serde_json::to_string(&areas).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO api_tokens (token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {TOKEN_COLUMNS}"
+        )))
+        .bind(t.token_hash.clone())
+        .bind(t.prefix.clone())
+        .bind(t.name.clone())
+        .bind(t.person_id.0)
+        .bind(roles.clone())
+        .bind(areas.clone())
+        .bind(t.created_by.map(|p| p.0))
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(unique_to_conflict)?;
+        let stored = token_from_row(&row)?;
+        let details = serde_json::json!({
+            "token_id": stored.id, "prefix": stored.prefix, "name": stored.name,
+            "person_id": stored.person_id.0, "roles": roles, "area_ids": areas,
+            "expires_at": stored.expires_at,
+        });
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_api_token", details)).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
+        )))
+        .bind(token_hash)
+        .fetch_optional(self.read_pool())
+        .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"
+        )))
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_api_token(&self, id: i64, by: Change) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(by.at)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let details = serde_json::json!({ "token_id": id });
+        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "revoke_api_token", details)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn append_audit(&self, record: &AuditRecord) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let seq = chain_append(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash \
+             FROM audit_chain WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter().map(audit_row_from).collect()
+    }
+
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(self.read_pool())
+            .await?;
+        Ok((row.try_get("seq")?, row.try_get("hash")?))
+    }
+
+    async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<EventRow>> {
+        let mut conn = self.read_pool().acquire().await?;
+        event_rows_after(&mut conn, after, limit).await
     }
 
     async fn execute_raw(&self, sql: &str) -> Result<u64> {

@@ -24,6 +24,8 @@ use redgrid_core::unit::{Unit, UnitKind};
 use std::collections::HashSet;
 use std::sync::Arc;
 
+pub mod accounts;
+pub mod audit;
 pub mod jobs;
 mod migrate;
 pub mod outbox;
@@ -214,6 +216,74 @@ pub struct IdempotencyKey {
 /// on a writer task; it may be called again if a batch is retried.
 pub type Decide = Arc<dyn Fn(&Request) -> Result<Decision, CoreError> + Send + Sync>;
 
+/// A person's login (see `accounts.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub person_id: PersonId,
+    pub username: Option<String>,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+    pub disabled: bool,
+    /// Set when an administrator chose the password: the person must pick their own.
+    pub must_change: bool,
+    pub created_at: DateTime<Utc>,
+    pub password_changed_at: DateTime<Utc>,
+}
+
+/// A browser session, found by the SHA-256 of its cookie token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub person_id: PersonId,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A token for an integration: it acts for `person_id`, within `roles` and `area_ids` only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    #[serde(skip)]
+    pub token_hash: String,
+    /// The token's first characters, to tell tokens apart in lists.
+    pub prefix: String,
+    pub name: String,
+    pub person_id: PersonId,
+    pub roles: Vec<redgrid_core::person::Role>,
+    /// Empty: wherever the person's grants reach.
+    pub area_ids: Vec<AreaId>,
+    pub created_by: Option<PersonId>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Who makes an administrative change, and when: it joins the audit chain in the change's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub at: DateTime<Utc>,
+    pub by: Option<PersonId>,
+}
+
+impl Change {
+    /// A change made now by `actor` (None for the system).
+    pub fn by(actor: &redgrid_core::person::Actor) -> Change {
+        Change {
+            at: service::now(),
+            by: actor.person_id(),
+        }
+    }
+
+    /// A change made now by the system (set-up, imports, the demo).
+    pub fn system() -> Change {
+        Change {
+            at: service::now(),
+            by: None,
+        }
+    }
+}
+
 /// Storage for one district.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -226,14 +296,19 @@ pub trait Store: Send + Sync {
 
     // ---- the directory
     async fn load_directory(&self) -> Result<Directory>;
-    async fn create_area(&self, new: NewArea) -> Result<Area>;
-    async fn create_unit(&self, new: NewUnit) -> Result<Unit>;
-    async fn create_class(&self, new: NewClass) -> Result<CategoryClass>;
-    async fn create_item(&self, fields: ItemFields) -> Result<CategoryItem>;
-    async fn update_item(&self, id: CategoryId, fields: ItemFields) -> Result<CategoryItem>;
+    async fn create_area(&self, new: NewArea, by: Change) -> Result<Area>;
+    async fn create_unit(&self, new: NewUnit, by: Change) -> Result<Unit>;
+    async fn create_class(&self, new: NewClass, by: Change) -> Result<CategoryClass>;
+    async fn create_item(&self, fields: ItemFields, by: Change) -> Result<CategoryItem>;
+    async fn update_item(
+        &self,
+        id: CategoryId,
+        fields: ItemFields,
+        by: Change,
+    ) -> Result<CategoryItem>;
 
     // ---- people
-    async fn create_person(&self, new: NewPerson) -> Result<Person>;
+    async fn create_person(&self, new: NewPerson, by: Change) -> Result<Person>;
     async fn person(&self, id: PersonId) -> Result<Option<Person>>;
     /// Stores a demo token (hashed) for a person.
     async fn add_demo_token(&self, person: PersonId, token: &str) -> Result<()>;
@@ -344,6 +419,35 @@ pub trait Store: Send + Sync {
     // ---- testing
     /// Makes the next write transactions fail at `point` (None to stop).
     fn inject_failure(&self, point: Option<FailPoint>);
+    // ---- accounts, sessions and API tokens (see `accounts.rs`)
+    /// Creates or replaces a person's login; a new password ends all their sessions. `action` names
+    /// the change in the audit chain (`create_account`, `reset_password`, `change_password`).
+    async fn set_account(&self, account: &Account, action: &str, by: Change) -> Result<()>;
+    /// The account whose username, or whose person's phone, is `login`.
+    async fn account_by_login(&self, login: &str) -> Result<Option<Account>>;
+    async fn account(&self, person: PersonId) -> Result<Option<Account>>;
+    async fn create_session(&self, session: &SessionRow) -> Result<()>;
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Removes sessions that ended before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Stores a new API token (its `id` is assigned here).
+    async fn create_api_token(&self, token: &ApiToken, by: Change) -> Result<ApiToken>;
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
+    /// Revokes a token; false when there is no such token or it was revoked already.
+    async fn revoke_api_token(&self, id: i64, by: Change) -> Result<bool>;
+
+    // ---- the audit chain (see `audit.rs`)
+    /// Appends one record (an administrative change or a reveal) in a transaction of its own.
+    async fn append_audit(&self, record: &audit::AuditRecord) -> Result<i64>;
+    /// Chain records after `after`, in order.
+    async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<audit::AuditRow>>;
+    /// The head: the last record's number and hash.
+    async fn audit_head(&self) -> Result<(i64, String)>;
+    /// Event rows as stored, ordered by request and number, after `after`.
+    async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<audit::EventRow>>;
+
     /// Writes raw SQL (tests and `redgrid check` fixtures only).
     async fn execute_raw(&self, sql: &str) -> Result<u64>;
 }

@@ -20,6 +20,11 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
         name: "deadlines_scorecard_outbox",
         sql: include_str!("../migrations/sqlite/0002_deadlines_scorecard_outbox.sql"),
     },
+    Migration {
+        version: 3,
+        name: "accounts_audit",
+        sql: include_str!("../migrations/sqlite/0003_accounts_audit.sql"),
+    },
 ];
 
 pub const MIGRATIONS_POSTGRES: &[Migration] = &[
@@ -32,6 +37,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
         version: 2,
         name: "deadlines_scorecard_outbox",
         sql: include_str!("../migrations/postgres/0002_deadlines_scorecard_outbox.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "accounts_audit",
+        sql: include_str!("../migrations/postgres/0003_accounts_audit.sql"),
     },
 ];
 

@@ -16,6 +16,7 @@ const SQL_LOCK_REQUEST: &str = concat!(
     " FROM requests WHERE id = $1 FOR UPDATE"
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id";
+const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 const SQL_TEXT_MATCH: &str = " AND description ILIKE ";
 /// Serialises migrations when several servers start at once.
 const SQL_MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7212001)");

@@ -2,7 +2,9 @@
 //! command. It looks up what the core needs, lets the core decide inside the store's transaction,
 //! and keeps the in-memory directory fresh.
 
-use crate::{IdempotencyKey, ItemFields, NewArea, NewClass, NewUnit, Result, Store, StoreError};
+use crate::{
+    Change, IdempotencyKey, ItemFields, NewArea, NewClass, NewUnit, Result, Store, StoreError,
+};
 use chrono::{DateTime, SubsecRound, Utc};
 use redgrid_core::area::{Area, check_area_code, child_kind};
 use redgrid_core::catalogue::{CategoryClass, CategoryItem, valid_code};
@@ -348,7 +350,7 @@ impl Service {
         }
         fields.text("name", Some(&new.name), 50);
         fields.finish()?;
-        let area = self.store.create_area(new).await?;
+        let area = self.store.create_area(new, Change::by(actor)).await?;
         self.reload().await?;
         Ok(area)
     }
@@ -370,7 +372,7 @@ impl Service {
         }
         fields.text("name", Some(&new.name), 80);
         fields.finish()?;
-        let unit = self.store.create_unit(new).await?;
+        let unit = self.store.create_unit(new, Change::by(actor)).await?;
         self.reload().await?;
         Ok(unit)
     }
@@ -385,7 +387,7 @@ impl Service {
         fields.text("name_zh", Some(&new.name_zh), 50);
         fields.text("name_en", Some(&new.name_en), 80);
         fields.finish()?;
-        let class = self.store.create_class(new).await?;
+        let class = self.store.create_class(new, Change::by(actor)).await?;
         self.reload().await?;
         Ok(class)
     }
@@ -409,7 +411,7 @@ impl Service {
     pub async fn create_item(&self, actor: &Actor, f: ItemFields) -> Result<CategoryItem> {
         Self::require_admin(actor)?;
         self.check_item(&f)?;
-        let item = self.store.create_item(f).await?;
+        let item = self.store.create_item(f, Change::by(actor)).await?;
         self.reload().await?;
         Ok(item)
     }
@@ -431,7 +433,7 @@ impl Service {
             .into());
         }
         self.check_item(&f)?;
-        let item = self.store.update_item(id, f).await?;
+        let item = self.store.update_item(id, f, Change::by(actor)).await?;
         self.reload().await?;
         Ok(item)
     }

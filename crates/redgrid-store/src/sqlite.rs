@@ -32,6 +32,7 @@ const SQL_LOCK_REQUEST: &str = concat!(
     " FROM requests WHERE id = $1"
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 AS id FROM requests";
+const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 const SQL_TEXT_MATCH: &str = " AND description LIKE ";
 /// `BEGIN IMMEDIATE` already takes SQLite's write lock.
 const SQL_MIGRATION_LOCK: Option<&str> = None;

@@ -2,7 +2,7 @@
 //! both backends and a small seeded district.
 
 use crate::{
-    ItemFields, NewArea, NewClass, NewPerson, NewUnit, Result, Service, Store, StoreError,
+    Change, ItemFields, NewArea, NewClass, NewPerson, NewUnit, Result, Service, Store, StoreError,
 };
 use redgrid_core::area::{Area, Level};
 use redgrid_core::catalogue::{CategoryItem, Tier};
@@ -368,81 +368,114 @@ pub async fn seed(store: Arc<dyn Store>) -> Result<(Service, Fixture)> {
     };
     let g = |role, scope| Grant { role, scope };
     let resident = store
-        .create_person(person(
-            "张三",
-            "13800000001",
-            vec![g(Role::Resident, Scope::Area(district.id))],
-        ))
+        .create_person(
+            person(
+                "张三",
+                "13800000001",
+                vec![g(Role::Resident, Scope::Area(district.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let other_resident = store
-        .create_person(person(
-            "李四",
-            "13800000002",
-            vec![g(Role::Resident, Scope::Area(district.id))],
-        ))
+        .create_person(
+            person(
+                "李四",
+                "13800000002",
+                vec![g(Role::Resident, Scope::Area(district.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let grid_worker = store
-        .create_person(person(
-            "王网格",
-            "13800000003",
-            vec![g(Role::GridWorker, Scope::Unit(unit_grid_a1_1.id))],
-        ))
+        .create_person(
+            person(
+                "王网格",
+                "13800000003",
+                vec![g(Role::GridWorker, Scope::Unit(unit_grid_a1_1.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let community_staff = store
-        .create_person(person(
-            "赵社区",
-            "13800000004",
-            vec![g(Role::CommunityStaff, Scope::Unit(unit_comm_a1.id))],
-        ))
+        .create_person(
+            person(
+                "赵社区",
+                "13800000004",
+                vec![g(Role::CommunityStaff, Scope::Unit(unit_comm_a1.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let community_staff_b = store
-        .create_person(person(
-            "钱社区",
-            "13800000005",
-            vec![g(Role::CommunityStaff, Scope::Unit(unit_comm_b1.id))],
-        ))
+        .create_person(
+            person(
+                "钱社区",
+                "13800000005",
+                vec![g(Role::CommunityStaff, Scope::Unit(unit_comm_b1.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let street_staff = store
-        .create_person(person(
-            "孙街道",
-            "13800000006",
-            vec![g(Role::StreetStaff, Scope::Unit(unit_street_a.id))],
-        ))
+        .create_person(
+            person(
+                "孙街道",
+                "13800000006",
+                vec![g(Role::StreetStaff, Scope::Unit(unit_street_a.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let dept_staff = store
-        .create_person(person(
-            "周住建",
-            "13800000007",
-            vec![g(Role::DepartmentStaff, Scope::Unit(unit_dept.id))],
-        ))
+        .create_person(
+            person(
+                "周住建",
+                "13800000007",
+                vec![g(Role::DepartmentStaff, Scope::Unit(unit_dept.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let volunteer = store
-        .create_person(person(
-            "吴志愿",
-            "13800000008",
-            vec![g(Role::Volunteer, Scope::Unit(unit_grid_a1_1.id))],
-        ))
+        .create_person(
+            person(
+                "吴志愿",
+                "13800000008",
+                vec![g(Role::Volunteer, Scope::Unit(unit_grid_a1_1.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let verifier = store
-        .create_person(person(
-            "郑验单",
-            "13800000009",
-            vec![g(Role::Verifier, Scope::Area(comm_a1.id))],
-        ))
+        .create_person(
+            person(
+                "郑验单",
+                "13800000009",
+                vec![g(Role::Verifier, Scope::Area(comm_a1.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let supervisor = store
-        .create_person(person(
-            "冯督办",
-            "13800000010",
-            vec![g(Role::Supervisor, Scope::Area(district.id))],
-        ))
+        .create_person(
+            person(
+                "冯督办",
+                "13800000010",
+                vec![g(Role::Supervisor, Scope::Area(district.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     let admin = store
-        .create_person(person(
-            "陈管理",
-            "13800000011",
-            vec![g(Role::DistrictAdmin, Scope::Area(district.id))],
-        ))
+        .create_person(
+            person(
+                "陈管理",
+                "13800000011",
+                vec![g(Role::DistrictAdmin, Scope::Area(district.id))],
+            ),
+            Change::system(),
+        )
         .await?;
     Ok((
         service,

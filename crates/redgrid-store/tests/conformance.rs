@@ -7,6 +7,7 @@ use redgrid_core::error::{Conflict, CoreError, Denial};
 use redgrid_core::ids::*;
 use redgrid_core::person::Actor;
 use redgrid_core::request::{Attachment, Channel, Request, Satisfaction, Status};
+use redgrid_store::audit::{self, AuditRecord, Finding};
 use redgrid_store::service::now;
 use redgrid_store::testing::{self, Fixture};
 use redgrid_store::{FailPoint, ItemFields, ListFilter, Service, Store, StoreError};
@@ -52,6 +53,7 @@ both_backends!(
     catalogue_is_editable_by_administrators_only,
     attachments_are_stored_by_content,
     dispatch_stores_deadlines_in_working_time,
+    audit_verify_finds_every_kind_of_tampering,
 );
 
 fn a(p: &redgrid_core::person::Person) -> Actor {
@@ -1222,5 +1224,222 @@ async fn dispatch_stores_deadlines_in_working_time(store: Arc<dyn Store>) {
     assert_eq!(
         (u.respond_due_at, u.resolve_due_at),
         (Some(local(27, 22, 0)), Some(local(28, 20, 0)))
+    );
+}
+
+async fn findings(store: &Arc<dyn Store>, anchors: &[(i64, String)]) -> Vec<Finding> {
+    audit::verify(store, anchors)
+        .await
+        .expect("verify")
+        .findings
+}
+
+async fn audit_verify_finds_every_kind_of_tampering(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let r = to_claimed(&s, &f).await;
+    let other = submit(&s, &f).await;
+    store
+        .append_audit(&AuditRecord::admin(
+            now(),
+            Some(f.admin.id),
+            "test_change",
+            serde_json::json!({"what": "a setting"}),
+        ))
+        .await
+        .unwrap();
+    let v = audit::verify(&store, &[]).await.unwrap();
+    assert_eq!(v.findings, vec![], "an untouched chain verifies");
+    assert!(v.events >= 4 && v.records >= v.events, "{v:?}");
+    let (head_seq, head_hash) = store.audit_head().await.unwrap();
+    assert_eq!(
+        (head_seq, head_hash.clone()),
+        (v.head_seq, v.head_hash.clone())
+    );
+    let anchors = vec![(head_seq, head_hash)];
+    let chain = store.audit_rows(0, 100_000).await.unwrap();
+    let rec_of = |req: RequestId, seq: i64| {
+        chain
+            .iter()
+            .find(|c| c.record.request_id == Some(req) && c.record.event_seq == Some(seq))
+            .map(|c| c.seq)
+            .expect("the event's record")
+    };
+
+    // 1. An event's payload changed.
+    let events = store.event_rows((r.id.0, 1), 1).await.unwrap();
+    let original = events[0].payload.clone();
+    store
+        .execute_raw(&format!(
+            "UPDATE request_events SET payload = '{}' WHERE request_id = {} AND seq = 2",
+            format!("{original} ").replace('\'', "''"),
+            r.id
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        findings(&store, &anchors).await,
+        vec![Finding::EventChanged {
+            request_id: r.id.0,
+            seq: 2
+        }]
+    );
+    store
+        .execute_raw(&format!(
+            "UPDATE request_events SET payload = '{}' WHERE request_id = {} AND seq = 2",
+            original.replace('\'', "''"),
+            r.id
+        ))
+        .await
+        .unwrap();
+    assert_eq!(findings(&store, &anchors).await, vec![]);
+
+    // 2. A chain record changed (the administrative change's actor).
+    let admin_seq = head_seq;
+    store
+        .execute_raw(&format!(
+            "UPDATE audit_chain SET actor_id = NULL WHERE seq = {admin_seq}"
+        ))
+        .await
+        .unwrap();
+    let found = findings(&store, &anchors).await;
+    assert!(
+        found.contains(&Finding::BadHash { seq: admin_seq }),
+        "{found:?}"
+    );
+    store
+        .execute_raw(&format!(
+            "UPDATE audit_chain SET actor_id = {} WHERE seq = {admin_seq}",
+            f.admin.id
+        ))
+        .await
+        .unwrap();
+    assert_eq!(findings(&store, &anchors).await, vec![]);
+
+    // 3. Two records swapped (reordered).
+    let (a, b) = (rec_of(r.id, 2), rec_of(r.id, 3));
+    let swap = |x: i64, y: i64| {
+        format!(
+            "UPDATE audit_chain SET seq = -1 WHERE seq = {x}; \
+             UPDATE audit_chain SET seq = {x} WHERE seq = {y}; \
+             UPDATE audit_chain SET seq = {y} WHERE seq = -1"
+        )
+    };
+    store.execute_raw(&swap(a, b)).await.unwrap();
+    let found = findings(&store, &anchors).await;
+    assert!(found.contains(&Finding::BrokenLink { seq: a }), "{found:?}");
+    store.execute_raw(&swap(a, b)).await.unwrap();
+    assert_eq!(findings(&store, &anchors).await, vec![]);
+
+    // 4. An event inserted behind the chain's back.
+    store
+        .execute_raw(&format!(
+            "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+             SELECT request_id, 99, kind, actor_id, actor_role, at, payload FROM request_events \
+             WHERE request_id = {} AND seq = 3",
+            r.id
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        findings(&store, &anchors).await,
+        vec![Finding::EventNotInChain {
+            request_id: r.id.0,
+            seq: 99
+        }]
+    );
+    store
+        .execute_raw(&format!(
+            "DELETE FROM request_events WHERE request_id = {} AND seq = 99",
+            r.id
+        ))
+        .await
+        .unwrap();
+
+    // 5. A record inserted into the chain after the head, without a valid link.
+    store
+        .execute_raw(&format!(
+            "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash) \
+             SELECT {n}, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash FROM audit_chain WHERE seq = {admin_seq}",
+            n = head_seq + 1
+        ))
+        .await
+        .unwrap();
+    let found = findings(&store, &anchors).await;
+    assert!(
+        found.contains(&Finding::BrokenLink { seq: head_seq + 1 }),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&Finding::Head {
+            head_seq,
+            last_seq: head_seq + 1
+        }),
+        "{found:?}"
+    );
+    store
+        .execute_raw(&format!(
+            "DELETE FROM audit_chain WHERE seq = {}",
+            head_seq + 1
+        ))
+        .await
+        .unwrap();
+    assert_eq!(findings(&store, &anchors).await, vec![]);
+
+    // 6. An event row deleted.
+    store
+        .execute_raw(&format!(
+            "DELETE FROM request_events WHERE request_id = {} AND seq = 1",
+            other.id
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        findings(&store, &anchors).await,
+        vec![Finding::EventMissing {
+            request_id: other.id.0,
+            seq: 1
+        }]
+    );
+
+    // 7. A chain record deleted from the middle.
+    let gone = rec_of(r.id, 2);
+    store
+        .execute_raw(&format!("DELETE FROM audit_chain WHERE seq = {gone}"))
+        .await
+        .unwrap();
+    let found = findings(&store, &anchors).await;
+    assert!(
+        found.contains(&Finding::Gap {
+            expected: gone,
+            found: gone + 1
+        }),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&Finding::EventNotInChain {
+            request_id: r.id.0,
+            seq: 2
+        }),
+        "{found:?}"
+    );
+
+    // 8. The tail cut off and the head rewritten to match: only an anchor shows it.
+    store
+        .execute_raw(&format!(
+            "DELETE FROM audit_chain WHERE seq >= {admin_seq}; \
+             UPDATE audit_head SET seq = {p}, hash = (SELECT hash FROM audit_chain WHERE seq = {p}) WHERE id = 1",
+            p = admin_seq - 1
+        ))
+        .await
+        .unwrap();
+    let found = findings(&store, &[]).await;
+    assert!(
+        !found.iter().any(|f| matches!(f, Finding::Anchor { .. })),
+        "{found:?}"
+    );
+    let found = findings(&store, &anchors).await;
+    assert!(
+        found.contains(&Finding::Anchor { seq: head_seq }),
+        "{found:?}"
     );
 }

@@ -128,11 +128,14 @@ impl Names {
 async fn person(service: &Service, names: &mut Names, role: Role, scope: Scope) -> Result<Person> {
     service
         .store()
-        .create_person(NewPerson {
-            name: names.name(),
-            phone: Some(names.phone()),
-            grants: vec![Grant { role, scope }],
-        })
+        .create_person(
+            NewPerson {
+                name: names.name(),
+                phone: Some(names.phone()),
+                grants: vec![Grant { role, scope }],
+            },
+            redgrid_store::Change::system(),
+        )
         .await
 }
 

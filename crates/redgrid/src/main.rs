@@ -1,6 +1,7 @@
 //! `redgrid`: the one binary. Serves the API, migrates and checks the database, builds the demo
 //! district, and measures intake throughput.
 
+mod audit_cmd;
 mod bench;
 mod bench_scorecard;
 mod config;
@@ -47,6 +48,11 @@ enum Cmd {
     Report {
         #[command(subcommand)]
         what: ReportCmd,
+    },
+    /// The tamper-evident audit chain: `audit verify`, `audit anchor`.
+    Audit {
+        #[command(subcommand)]
+        what: audit_cmd::AuditCmd,
     },
     /// Benchmarks that print figures.
     Bench {
@@ -254,6 +260,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             what: CalendarCmd::Check { files },
         } => Ok(calendar_check(&files)),
         Cmd::Bench { what } => bench::run(what).await.map(|_| ExitCode::SUCCESS),
+        Cmd::Audit { what } => audit_cmd::run(what).await,
         Cmd::Report {
             what: ReportCmd::Rates(args),
         } => {
@@ -587,11 +594,20 @@ fn start_jobs(
     }
     let senders = senders(config)?;
     let every = std::time::Duration::from_secs(config.jobs_interval_secs);
+    let anchors = audit_cmd::default_anchors(config);
     Ok(Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let mut last_anchor: Option<chrono::DateTime<chrono::Utc>> = None;
         loop {
             tick.tick().await;
             let now = redgrid_store::service::now();
+            // Keep the chain's head outside the database at most hourly (see `redgrid audit`).
+            if last_anchor.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
+                match audit_cmd::append_anchor(service.store(), &anchors).await {
+                    Ok(_) => last_anchor = Some(now),
+                    Err(e) => eprintln!("audit anchor: {e}"),
+                }
+            }
             match service.run_jobs(now).await {
                 Ok(r) if r != Default::default() => eprintln!(
                     "jobs: {} supervised, {} closed without rating, {} escalated",

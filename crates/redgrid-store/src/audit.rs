@@ -1,0 +1,417 @@
+//! The district's tamper-evident audit chain.
+//!
+//! Every request event, every administrative change and every reveal of a person's unmasked data is
+//! appended to one chain, in the transaction that makes the change. A record's hash covers the hash
+//! before it and the record itself; an event's record carries the SHA-256 of the event row (its
+//! digest), so the event rows themselves are covered too. [`verify`] walks the chain and the events
+//! and reports every changed, inserted, reordered or deleted record.
+//!
+//! What a chain cannot show by itself is the loss of its newest records together with their events
+//! (a cut-off tail). Anchors close that gap: `redgrid audit anchor` prints the head's sequence number
+//! and hash, to be kept outside the database (a printed daily report, another machine), and
+//! `redgrid audit verify --anchors FILE` checks each anchored record is still there, unchanged.
+
+use crate::{Result, Store};
+use chrono::{DateTime, SecondsFormat, Utc};
+use redgrid_core::ids::{PersonId, RequestId};
+use redgrid_core::request::Event;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a record stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// A request event; the payload is the event row's digest.
+    Event,
+    /// An administrative change; the payload is JSON saying what changed.
+    Admin,
+    /// Someone was shown a person's unmasked data; the payload is JSON: whose, which fields, why.
+    Reveal,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Event => "event",
+            AuditKind::Admin => "admin",
+            AuditKind::Reveal => "reveal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditKind> {
+        [AuditKind::Event, AuditKind::Admin, AuditKind::Reveal]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A record about to join the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    pub kind: AuditKind,
+    pub actor_id: Option<PersonId>,
+    pub request_id: Option<RequestId>,
+    pub event_seq: Option<i64>,
+    pub payload: String,
+}
+
+impl AuditRecord {
+    /// The record of an administrative change: `action` (e.g. `create_unit`) and its details.
+    pub fn admin(
+        at: DateTime<Utc>,
+        actor_id: Option<PersonId>,
+        action: &str,
+        details: serde_json::Value,
+    ) -> AuditRecord {
+        AuditRecord {
+            at,
+            kind: AuditKind::Admin,
+            actor_id,
+            request_id: None,
+            event_seq: None,
+            payload: serde_json::json!({ "action": action, "details": details }).to_string(),
+        }
+    }
+
+    /// The record of a reveal: who saw whose data, which fields, and the reason they gave.
+    pub fn reveal(
+        at: DateTime<Utc>,
+        actor_id: PersonId,
+        whose: Option<PersonId>,
+        request_id: Option<RequestId>,
+        fields: &[&str],
+        reason: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            at,
+            kind: AuditKind::Reveal,
+            actor_id: Some(actor_id),
+            request_id,
+            event_seq: None,
+            payload: serde_json::json!({
+                "whose": whose.map(|p| p.0),
+                "fields": fields,
+                "reason": reason,
+            })
+            .to_string(),
+        }
+    }
+
+    /// The record of a request event whose stored payload is `payload`.
+    pub fn event(e: &Event, payload: &str) -> AuditRecord {
+        AuditRecord {
+            at: e.at,
+            kind: AuditKind::Event,
+            actor_id: e.actor.person_id,
+            request_id: Some(e.request_id),
+            event_seq: Some(e.seq),
+            payload: event_digest(&EventRow {
+                request_id: e.request_id.0,
+                seq: e.seq,
+                kind: e.body.kind().to_string(),
+                actor_id: e.actor.person_id.map(|p| p.0),
+                actor_role: e.actor.role.map(|r| r.as_str().to_string()),
+                at: e.at,
+                payload: payload.to_string(),
+            }),
+        }
+    }
+}
+
+/// A stored chain record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub record: AuditRecord,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// An event row as stored, for its digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub request_id: i64,
+    pub seq: i64,
+    pub kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_role: Option<String>,
+    pub at: DateTime<Utc>,
+    pub payload: String,
+}
+
+/// Instants as text with microseconds: what both backends keep.
+fn instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// The SHA-256 of an event row: every column, in order, one per line.
+pub fn event_digest(e: &EventRow) -> String {
+    let text = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        e.request_id,
+        e.seq,
+        e.kind,
+        opt(e.actor_id),
+        opt(e.actor_role.as_deref()),
+        instant(e.at),
+        e.payload
+    );
+    crate::sha256_hex(text.as_bytes())
+}
+
+/// The hash of record `seq` following `prev_hash`.
+pub fn chain_hash(prev_hash: &str, seq: i64, r: &AuditRecord) -> String {
+    let text = format!(
+        "{prev_hash}\n{seq}\n{}\n{}\n{}\n{}\n{}\n{}",
+        r.kind.as_str(),
+        instant(r.at),
+        opt(r.actor_id.map(|p| p.0)),
+        opt(r.request_id.map(|r| r.0)),
+        opt(r.event_seq),
+        r.payload
+    );
+    crate::sha256_hex(text.as_bytes())
+}
+
+/// One thing `verify` found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The chain skips or repeats a sequence number (a record deleted or inserted).
+    Gap { expected: i64, found: i64 },
+    /// A record's `prev_hash` is not the hash of the record before it (reordered or inserted).
+    BrokenLink { seq: i64 },
+    /// A record's hash does not match its contents (changed).
+    BadHash { seq: i64 },
+    /// The head row disagrees with the chain's last record.
+    Head { head_seq: i64, last_seq: i64 },
+    /// An event row whose digest differs from its chain record (the event was changed).
+    EventChanged { request_id: i64, seq: i64 },
+    /// An event row with no chain record (inserted behind the chain's back).
+    EventNotInChain { request_id: i64, seq: i64 },
+    /// A chain record whose event row is gone (deleted).
+    EventMissing { request_id: i64, seq: i64 },
+    /// An anchored record is missing or differs.
+    Anchor { seq: i64 },
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Gap { expected, found } => write!(
+                f,
+                "chain: expected record {expected}, found {found} (records deleted or inserted)"
+            ),
+            Finding::BrokenLink { seq } => write!(
+                f,
+                "chain: record {seq} does not follow the record before it (reordered or inserted)"
+            ),
+            Finding::BadHash { seq } => {
+                write!(
+                    f,
+                    "chain: record {seq} was changed (its hash does not match)"
+                )
+            }
+            Finding::Head { head_seq, last_seq } => write!(
+                f,
+                "chain: the head says {head_seq} records, the chain ends at {last_seq} (records deleted at the end)"
+            ),
+            Finding::EventChanged { request_id, seq } => {
+                write!(
+                    f,
+                    "request {request_id} event {seq}: changed after it was written"
+                )
+            }
+            Finding::EventNotInChain { request_id, seq } => write!(
+                f,
+                "request {request_id} event {seq}: not in the chain (inserted behind its back)"
+            ),
+            Finding::EventMissing { request_id, seq } => {
+                write!(
+                    f,
+                    "request {request_id} event {seq}: deleted (the chain has it)"
+                )
+            }
+            Finding::Anchor { seq } => write!(
+                f,
+                "anchor: record {seq} is missing or differs from the anchored hash"
+            ),
+        }
+    }
+}
+
+/// What `verify` read and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verification {
+    pub records: i64,
+    pub events: i64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub findings: Vec<Finding>,
+}
+
+/// The most findings reported (the count of records read still covers everything).
+const MAX_FINDINGS: usize = 1000;
+
+fn note(v: &mut Verification, f: Finding) {
+    if v.findings.len() < MAX_FINDINGS {
+        v.findings.push(f);
+    }
+}
+
+/// Walks the whole chain and every event row. `anchors` are (seq, hash) pairs kept outside the
+/// database; each must still be in the chain unchanged.
+pub async fn verify(store: &Arc<dyn Store>, anchors: &[(i64, String)]) -> Result<Verification> {
+    let mut v = Verification::default();
+    let mut prev_hash = String::new();
+    let mut expected = 1i64;
+    let mut events_in_chain: HashMap<(i64, i64), String> = HashMap::new();
+    let mut anchored: HashMap<i64, &str> = anchors.iter().map(|(s, h)| (*s, h.as_str())).collect();
+    let page = 5000;
+    let mut after = 0i64;
+    loop {
+        let rows = store.audit_rows(after, page).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        for row in &rows {
+            v.records += 1;
+            if row.seq != expected {
+                note(
+                    &mut v,
+                    Finding::Gap {
+                        expected,
+                        found: row.seq,
+                    },
+                );
+            }
+            if row.prev_hash != prev_hash {
+                note(&mut v, Finding::BrokenLink { seq: row.seq });
+            }
+            if chain_hash(&row.prev_hash, row.seq, &row.record) != row.hash {
+                note(&mut v, Finding::BadHash { seq: row.seq });
+            }
+            if let Some(h) = anchored.remove(&row.seq)
+                && h != row.hash
+            {
+                note(&mut v, Finding::Anchor { seq: row.seq });
+            }
+            if row.record.kind == AuditKind::Event
+                && let (Some(r), Some(s)) = (row.record.request_id, row.record.event_seq)
+            {
+                events_in_chain.insert((r.0, s), row.record.payload.clone());
+            }
+            prev_hash = row.hash.clone();
+            expected = row.seq + 1;
+            v.head_seq = row.seq;
+        }
+    }
+    v.head_hash = prev_hash;
+    for seq in anchored.into_keys() {
+        note(&mut v, Finding::Anchor { seq });
+    }
+    let (head_seq, _) = store.audit_head().await?;
+    if head_seq != v.head_seq {
+        let last_seq = v.head_seq;
+        note(&mut v, Finding::Head { head_seq, last_seq });
+    }
+    let mut after_event = (0i64, 0i64);
+    loop {
+        let rows = store.event_rows(after_event, page).await?;
+        let Some(last) = rows.last() else { break };
+        after_event = (last.request_id, last.seq);
+        for e in &rows {
+            v.events += 1;
+            match events_in_chain.remove(&(e.request_id, e.seq)) {
+                None => note(
+                    &mut v,
+                    Finding::EventNotInChain {
+                        request_id: e.request_id,
+                        seq: e.seq,
+                    },
+                ),
+                Some(digest) if digest != event_digest(e) => note(
+                    &mut v,
+                    Finding::EventChanged {
+                        request_id: e.request_id,
+                        seq: e.seq,
+                    },
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    let mut missing: Vec<(i64, i64)> = events_in_chain.into_keys().collect();
+    missing.sort_unstable();
+    for (request_id, seq) in missing {
+        note(&mut v, Finding::EventMissing { request_id, seq });
+    }
+    Ok(v)
+}
+
+/// Parses an anchors file: one `seq hash` pair a line; `#` starts a comment.
+pub fn parse_anchors(text: &str) -> std::result::Result<Vec<(i64, String)>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        let (Some(seq), Some(hash), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("line {}: expected `<seq> <hash>`", i + 1));
+        };
+        let seq: i64 = seq
+            .parse()
+            .map_err(|_| format!("line {}: {seq:?} is not a record number", i + 1))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("line {}: {hash:?} is not a SHA-256 hash", i + 1));
+        }
+        out.push((seq, hash.to_ascii_lowercase()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_parse_with_line_numbers() {
+        let h = "a".repeat(64);
+        let ok = parse_anchors(&format!("# daily\n12 {h}\n\n30 {h} # Monday\n"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok, vec![(12, h.clone()), (30, h.clone())]);
+        assert!(parse_anchors("x abc").unwrap_err().starts_with("line 1:"));
+        assert!(
+            parse_anchors(&format!("1 {h}\n2 zz"))
+                .unwrap_err()
+                .starts_with("line 2:")
+        );
+        assert!(parse_anchors(&format!("1 {h} extra")).is_err());
+    }
+
+    #[test]
+    fn a_hash_covers_every_field_and_the_link() {
+        let t = DateTime::<Utc>::from_timestamp(1_700_000_000, 123_456_000).unwrap_or_default();
+        let r = AuditRecord::admin(
+            t,
+            Some(PersonId(3)),
+            "create_unit",
+            serde_json::json!({"id": 9}),
+        );
+        let h = chain_hash("", 1, &r);
+        assert_eq!(h, chain_hash("", 1, &r));
+        assert_ne!(h, chain_hash("x", 1, &r));
+        assert_ne!(h, chain_hash("", 2, &r));
+        let mut other = r.clone();
+        other.actor_id = Some(PersonId(4));
+        assert_ne!(h, chain_hash("", 1, &other));
+        let mut other = r.clone();
+        other.payload.push(' ');
+        assert_ne!(h, chain_hash("", 1, &other));
+    }
+}
