@@ -1,23 +1,47 @@
-//! Who is calling. Until the accounts issue lands, a caller names themself with a per-person demo
-//! token (`Authorization: Bearer <token>`) that `redgrid demo` prints; tokens are stored hashed.
+//! Who is calling, and may they.
+//!
+//! A caller presents one of:
+//! - the session cookie `redgrid_session` set by `POST /api/login` (browsers). Requests that change
+//!   something must also carry the session's CSRF token in the `X-CSRF-Token` header;
+//! - `Authorization: Bearer rgt_…`, an API token (integrations), which acts within its roles and areas;
+//! - `Authorization: Bearer <demo token>`, the per-person tokens `redgrid demo` prints.
+//!
+//! Credentials are remembered for a few seconds so a busy client does not cost a database lookup per
+//! request; logging out, changing a password or revoking a token forgets them at once in this process
+//! (another server process notices within the same few seconds).
 
 use crate::AppState;
 use crate::error::{ApiError, lang_of};
-use axum::http::{HeaderMap, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use redgrid_core::error::{CoreError, Denial};
 use redgrid_core::person::{Actor, Person, Role};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use redgrid_store::accounts::{Credential, TOKEN_PREFIX};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Tokens seen in the last `ttl`, with their person. A token that stops working (the accounts issue
-/// will revoke tokens) keeps working here for at most `ttl`; revocation must clear the cache.
-pub struct TokenCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Person)>>,
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "redgrid_session";
+/// The header carrying the CSRF token on changes made with a session cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A resolved caller: the person, and the CSRF token when they came with a session cookie.
+#[derive(Debug, Clone)]
+struct Caller {
+    person: Person,
+    csrf: Option<String>,
 }
 
-/// The most tokens remembered at once; past that the cache starts afresh.
+/// Credentials seen in the last `ttl`.
+pub struct TokenCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Caller)>>,
+}
+
+/// The most credentials remembered at once; past that the cache starts afresh.
 const MAX_CACHED: usize = 10_000;
 
 impl TokenCache {
@@ -28,22 +52,22 @@ impl TokenCache {
         }
     }
 
-    fn get(&self, token: &str) -> Option<Person> {
+    fn get(&self, key: &str) -> Option<Caller> {
         let entries = self.entries.lock().ok()?;
-        let (at, person) = entries.get(token)?;
-        (at.elapsed() < self.ttl).then(|| person.clone())
+        let (at, caller) = entries.get(key)?;
+        (at.elapsed() < self.ttl).then(|| caller.clone())
     }
 
-    fn put(&self, token: &str, person: &Person) {
+    fn put(&self, key: &str, caller: &Caller) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_CACHED {
                 entries.clear();
             }
-            entries.insert(token.to_string(), (Instant::now(), person.clone()));
+            entries.insert(key.to_string(), (Instant::now(), caller.clone()));
         }
     }
 
-    /// Forgets every token (after a revocation or a change of roles).
+    /// Forgets every credential (after a logout, a password change or a revocation).
     pub fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.clear();
@@ -60,23 +84,94 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The calling person, or 401 `unauthenticated`.
-pub async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
+/// The session cookie's value, if the request has one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
     let lang = lang_of(headers);
-    let unauthenticated = || ApiError::core(&CoreError::Forbidden(Denial::Unauthenticated), lang);
-    let token = bearer(headers).ok_or_else(unauthenticated)?;
-    if let Some(person) = state.tokens.get(token) {
-        return Ok(Actor::Person(person));
+    let fail = |e| ApiError::store(e, lang);
+    let now = redgrid_store::service::now();
+    if let Some(token) = bearer(headers) {
+        let key = format!("b:{token}");
+        if let Some(c) = state.tokens.get(&key) {
+            return Ok(Some(c));
+        }
+        let person = if token.starts_with(TOKEN_PREFIX) {
+            match state
+                .service
+                .token_credential(token, now)
+                .await
+                .map_err(fail)?
+            {
+                Credential::Token { person, .. } | Credential::Session { person, .. } => person,
+            }
+        } else {
+            state
+                .service
+                .store()
+                .person_by_demo_token(token)
+                .await
+                .map_err(fail)?
+                .ok_or_else(|| {
+                    ApiError::core(&CoreError::Forbidden(Denial::Unauthenticated), lang)
+                })?
+        };
+        let caller = Caller { person, csrf: None };
+        state.tokens.put(&key, &caller);
+        return Ok(Some(caller));
     }
-    let person = state
-        .service
-        .store()
-        .person_by_demo_token(token)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?
-        .ok_or_else(unauthenticated)?;
-    state.tokens.put(token, &person);
-    Ok(Actor::Person(person))
+    if let Some(token) = session_cookie(headers) {
+        let key = format!("s:{token}");
+        if let Some(c) = state.tokens.get(&key) {
+            return Ok(Some(c));
+        }
+        let caller = match state
+            .service
+            .session_credential(token, now)
+            .await
+            .map_err(fail)?
+        {
+            Credential::Session { person, csrf_token } => Caller {
+                person,
+                csrf: Some(csrf_token),
+            },
+            Credential::Token { person, .. } => Caller { person, csrf: None },
+        };
+        state.tokens.put(&key, &caller);
+        return Ok(Some(caller));
+    }
+    Ok(None)
+}
+
+/// The calling person, or 401.
+pub async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    match resolve(state, headers).await? {
+        Some(c) => Ok(Actor::Person(c.person)),
+        None => Err(ApiError::core(
+            &CoreError::Forbidden(Denial::Unauthenticated),
+            lang_of(headers),
+        )),
+    }
+}
+
+/// The calling person if there is one (public endpoints that show more to staff).
+pub async fn optional_actor(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Actor>, ApiError> {
+    Ok(resolve(state, headers)
+        .await?
+        .map(|c| Actor::Person(c.person)))
 }
 
 /// Whether the actor sees only their own requests: people who hold no role but `resident`.
@@ -84,5 +179,194 @@ pub fn sees_only_own(actor: &Actor) -> bool {
     match actor {
         Actor::System => false,
         Actor::Person(p) => p.grants.iter().all(|g| g.role == Role::Resident),
+    }
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Refuses a change made with a session cookie unless it carries the session's CSRF token. Bearer
+/// tokens are not sent by browsers on their own, so they need none; logging in needs none either.
+pub async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let headers = req.headers();
+    if safe
+        || bearer(headers).is_some()
+        || session_cookie(headers).is_none()
+        || req.uri().path() == "/api/login"
+    {
+        return next.run(req).await;
+    }
+    let lang = lang_of(headers);
+    let caller = match resolve(&state, headers).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return next.run(req).await,
+        Err(e) => return e.into_response(),
+    };
+    let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    match (caller.csrf.as_deref(), sent) {
+        (Some(expected), Some(sent)) if same_secret(expected, sent) => next.run(req).await,
+        _ => ApiError::core(&CoreError::Forbidden(Denial::CsrfFailed), lang).into_response(),
+    }
+}
+
+/// Failed logins remembered per account and per client address, over a sliding window.
+pub struct Throttle {
+    window: Duration,
+    per_account: usize,
+    per_address: usize,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl Throttle {
+    /// At most `per_account` failures per login name and `per_address` per address in `window`.
+    pub fn new(window: Duration, per_account: usize, per_address: usize) -> Self {
+        Throttle {
+            window,
+            per_account,
+            per_address,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(login: &str, address: &str) -> [(String, bool); 2] {
+        [
+            (format!("a:{}", login.trim().to_lowercase()), true),
+            (format!("ip:{address}"), false),
+        ]
+    }
+
+    /// Seconds to wait before trying again, when either limit is reached.
+    pub fn retry_after(&self, login: &str, address: &str) -> Option<u64> {
+        let mut map = self.failures.lock().ok()?;
+        let mut wait: Option<Duration> = None;
+        for (key, is_account) in Self::keys(login, address) {
+            let limit = if is_account {
+                self.per_account
+            } else {
+                self.per_address
+            };
+            if let Some(q) = map.get_mut(&key) {
+                while q.front().is_some_and(|t| t.elapsed() >= self.window) {
+                    q.pop_front();
+                }
+                if q.len() >= limit
+                    && let Some(oldest) = q.front()
+                {
+                    let left = self.window.saturating_sub(oldest.elapsed());
+                    wait = Some(wait.map_or(left, |w| w.max(left)));
+                }
+            }
+        }
+        wait.map(|w| w.as_secs().max(1))
+    }
+
+    pub fn failed(&self, login: &str, address: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.clear();
+            }
+            for (key, _) in Self::keys(login, address) {
+                map.entry(key).or_default().push_back(Instant::now());
+            }
+        }
+    }
+
+    pub fn succeeded(&self, login: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&format!("a:{}", login.trim().to_lowercase()));
+        }
+    }
+}
+
+/// The `Set-Cookie` value for a new session (or, with `None`, one that removes it).
+pub fn session_set_cookie(token: Option<&str>, max_age_secs: i64, secure: bool) -> HeaderValue {
+    let value = match token {
+        Some(t) => format!(
+            "{SESSION_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+            if secure { "; Secure" } else { "" }
+        ),
+        None => format!(
+            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            if secure { "; Secure" } else { "" }
+        ),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Security headers on every response: no inline script, no framing, no sniffing, no referrer
+/// leaking request ids, and nothing personal kept in caches.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("lang=zh; redgrid_session=abc123; other=1"),
+        );
+        assert_eq!(session_cookie(&h), Some("abc123"));
+        h.insert(header::COOKIE, HeaderValue::from_static("redgrid_session="));
+        assert_eq!(session_cookie(&h), None);
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abcd", "abcd"));
+        assert!(!same_secret("abcd", "abce"));
+        assert!(!same_secret("abcd", "abc"));
+    }
+
+    #[test]
+    fn throttling_counts_per_account_and_per_address() {
+        let t = Throttle::new(Duration::from_secs(60), 3, 5);
+        for _ in 0..3 {
+            assert_eq!(t.retry_after("Zhang", "10.0.0.1"), None);
+            t.failed("Zhang", "10.0.0.1");
+        }
+        let wait = t.retry_after("zhang", "10.0.0.9").unwrap_or(0);
+        assert!((1..=60).contains(&wait), "{wait}");
+        assert_eq!(t.retry_after("li", "10.0.0.9"), None);
+        t.failed("li", "10.0.0.1");
+        t.failed("wang", "10.0.0.1");
+        assert!(
+            t.retry_after("zhao", "10.0.0.1").is_some(),
+            "the address is over its limit"
+        );
+        t.succeeded("zhang");
+        assert_eq!(t.retry_after("zhang", "10.0.0.9"), None);
     }
 }

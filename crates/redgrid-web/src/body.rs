@@ -163,6 +163,27 @@ impl<'a> Reader<'a> {
         out
     }
 
+    /// An array whose every item `parse` accepts; a bad item is reported as `key[i]`.
+    pub fn list<T>(&mut self, key: &'static str, parse: impl Fn(&Value) -> Option<T>) -> Vec<T> {
+        let Some(v) = self.get(key) else {
+            return Vec::new();
+        };
+        let Some(items) = v.as_array() else {
+            self.bad(key);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match parse(item) {
+                Some(x) => out.push(x),
+                None => self
+                    .errors
+                    .push(FieldError::new(format!("{key}[{i}]"), "invalid")),
+            }
+        }
+        out
+    }
+
     /// The errors found, including one per field the endpoint does not know.
     pub fn finish(mut self) -> Vec<FieldError> {
         if let Some(o) = self.obj {

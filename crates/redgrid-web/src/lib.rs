@@ -3,6 +3,7 @@
 //! the outcome to HTTP.
 
 pub mod api {
+    pub mod accounts;
     pub mod directory;
     pub mod requests;
     pub mod scorecard;
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use redgrid_store::Service;
 use std::future::Future;
 use std::sync::Arc;
@@ -28,15 +29,26 @@ use utoipa::OpenApi;
 /// What every handler shares.
 pub struct AppState {
     pub service: Arc<Service>,
-    /// Recently seen tokens, so that a busy client does not cost a database lookup per request.
+    /// Recently seen credentials, so that a busy client does not cost a database lookup per request.
     pub tokens: auth::TokenCache,
+    /// Failed logins per login name and per address.
+    pub throttle: auth::Throttle,
+    /// How long a login lasts.
+    pub session_hours: i64,
+    /// Mark cookies `Secure` (the server is reached over TLS, e.g. behind a TLS proxy). Also set per
+    /// request when the proxy says `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
 }
 
 impl AppState {
     pub fn new(service: Arc<Service>) -> Self {
         AppState {
             service,
-            tokens: auth::TokenCache::new(Duration::from_secs(30)),
+            tokens: auth::TokenCache::new(Duration::from_secs(10)),
+            // Five failures per login name, twenty per address, in fifteen minutes.
+            throttle: auth::Throttle::new(Duration::from_secs(15 * 60), 5, 20),
+            session_hours: 12,
+            secure_cookies: false,
         }
     }
 }
@@ -58,7 +70,7 @@ async fn health() -> &'static str {
 
 /// The whole HTTP application.
 pub fn router(state: Arc<AppState>) -> Router {
-    use api::{directory, requests};
+    use api::{accounts, directory, requests};
     let attachments = Router::new()
         .route("/api/attachments", post(directory::upload))
         .layer(DefaultBodyLimit::max(directory::MAX_ATTACHMENT));
@@ -75,6 +87,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/categories/items", post(directory::create_item))
         .route("/api/categories/items/{id}", patch(directory::update_item))
         .route("/api/me", get(directory::me))
+        .route("/api/login", post(accounts::login))
+        .route("/api/logout", post(accounts::logout))
+        .route("/api/me/password", post(accounts::change_password))
+        .route("/api/accounts", post(accounts::set_account))
+        .route(
+            "/api/tokens",
+            post(accounts::create_token).get(accounts::tokens),
+        )
+        .route("/api/tokens/{id}", delete(accounts::revoke_token))
         .route("/api/me/messages", get(api::scorecard::messages))
         .route("/api/scorecard", get(api::scorecard::scorecard))
         .route("/api/attachments/{id}", get(directory::download))
@@ -87,6 +108,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::csrf_guard,
+        ))
+        .layer(axum::middleware::from_fn(auth::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -97,7 +123,10 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

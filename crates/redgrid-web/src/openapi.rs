@@ -1,7 +1,7 @@
 //! The OpenAPI document, served at `/api/openapi.json`. Command bodies are documented here one by
 //! one; the handler that reads them is `api::requests::command`.
 
-use crate::api::{directory, requests, scorecard};
+use crate::api::{accounts, directory, requests, scorecard};
 use crate::error::ErrorBody;
 use redgrid_core::area::Level;
 use redgrid_core::catalogue::Tier;
@@ -195,7 +195,8 @@ command_doc!(
 #[openapi(
     info(title = "redgrid API", description = "红网格: the demand-to-closure chain of party-building-led grassroots governance. \
         Errors are `{code, message}` with the message in zh-CN or English by Accept-Language. \
-        Authenticate with `Authorization: Bearer <token>`."),
+        Authenticate with `Authorization: Bearer <token>` (an API token), or log in at `/api/login` for a \
+        session cookie and send its `csrf_token` as `X-CSRF-Token` with every change."),
     paths(
         requests::submit, requests::list, requests::get,
         accept, reject, dispatch, return_, claim, note, resolve, verify, rate, close, escalate, suspend, resume, supervise,
@@ -203,10 +204,13 @@ command_doc!(
         directory::create_class, directory::create_item, directory::update_item, directory::me,
         directory::upload, directory::download,
         scorecard::scorecard, scorecard::messages,
+        accounts::login, accounts::logout, accounts::change_password, accounts::set_account,
+        accounts::create_token, accounts::tokens, accounts::revoke_token,
     ),
     tags((name = "requests", description = "点单 and the request ledger"),
          (name = "commands", description = "Every command of the lifecycle"),
          (name = "directory", description = "Areas, units, the catalogue, people"),
+         (name = "accounts", description = "Logging in, passwords and API tokens"),
          (name = "scorecard", description = "三率: response, resolution, satisfaction, on-time and rework rates")),
 )]
 pub struct ApiDoc;

@@ -709,3 +709,392 @@ async fn scorecard_lights_and_messages_over_http() {
     let r = a.get("/api/scorecard?period=2026-10", "resident").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+/// Sends `method uri` with a session cookie and, optionally, a CSRF token.
+async fn with_cookie(
+    app: &App,
+    method: &str,
+    uri: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
+    let cookie = format!("redgrid_session={cookie}");
+    let mut extra = vec![("cookie", cookie.as_str())];
+    if let Some(c) = csrf {
+        extra.push(("x-csrf-token", c));
+    }
+    let body = body.map(|b| b.to_string());
+    app.call(method, uri, None, body.as_deref(), &extra).await
+}
+
+async fn login(app: &App, login: &str, password: &str) -> Resp {
+    app.call(
+        "POST",
+        "/api/login",
+        None,
+        Some(&json!({"login": login, "password": password}).to_string()),
+        &[("accept-language", "en")],
+    )
+    .await
+}
+
+fn session_of(r: &Resp) -> String {
+    let set = r.headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    set.trim_start_matches("redgrid_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn logins_sessions_csrf_throttling_and_api_tokens() {
+    let app = app().await;
+    let f = &app.f;
+    let store = app._db.store.clone();
+    // Only an administrator gives logins; weak passwords are refused field by field.
+    let body = json!({"person_id": f.grid_worker.id.0, "username": "gw1", "password": "grid worker 2026", "must_change": false});
+    let r = app.post("/api/accounts", "grid", body.clone()).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role_not_allowed"))
+    );
+    let r = app
+        .post(
+            "/api/accounts",
+            "admin",
+            json!({"person_id": f.grid_worker.id.0, "password": "short1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["fields"][0]["field"], "password");
+    let r = app
+        .post(
+            "/api/accounts",
+            "admin",
+            json!({"person_id": 999_999, "password": "long enough 1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(
+        app.post("/api/accounts", "admin", body).await.status,
+        StatusCode::NO_CONTENT
+    );
+    // The chain records the change, never the password.
+    let chain = store.audit_rows(0, 10_000).await.unwrap();
+    let last = chain.last().unwrap();
+    assert!(
+        last.record.payload.contains("create_account"),
+        "{}",
+        last.record.payload
+    );
+    assert!(
+        !last.record.payload.contains("grid worker 2026")
+            && !last.record.payload.contains("argon2")
+    );
+
+    // Wrong password and unknown login look the same.
+    for (l, p) in [("gw1", "wrong password 1"), ("nobody", "grid worker 2026")] {
+        let r = login(&app, l, p).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("bad_credentials"))
+        );
+        assert!(r.headers.get("set-cookie").is_none());
+    }
+    let r = login(&app, "", "").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // By username or by the phone on the record.
+    let r = login(&app, "13800000003", "grid worker 2026").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = login(&app, "gw1", "grid worker 2026").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["person"]["id"], f.grid_worker.id.0);
+    assert_eq!(r.body["must_change"], false);
+    let csrf = r.body["csrf_token"].as_str().unwrap().to_string();
+    let cookie = session_of(&r);
+    let me = with_cookie(&app, "GET", "/api/me", &cookie, None, None).await;
+    assert_eq!(
+        (me.status, me.body["id"].as_i64()),
+        (StatusCode::OK, Some(f.grid_worker.id.0))
+    );
+    for h in [
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+    ] {
+        assert!(me.headers.contains_key(h), "{h}");
+    }
+    assert!(
+        me.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+
+    // A change with the cookie needs the session's CSRF token; a refused one writes nothing.
+    let before = store.count(&Default::default()).await.unwrap();
+    let filing =
+        json!({"channel": "grid_patrol", "description": "井盖破损", "area_id": f.grid_a1_1.id.0});
+    for bad in [None, Some("not-the-token")] {
+        let r = with_cookie(
+            &app,
+            "POST",
+            "/api/requests",
+            &cookie,
+            bad,
+            Some(filing.clone()),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("csrf_failed")),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(store.count(&Default::default()).await.unwrap(), before);
+    let r = with_cookie(
+        &app,
+        "POST",
+        "/api/requests",
+        &cookie,
+        Some(&csrf),
+        Some(filing),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // A forged session.
+    let r = with_cookie(&app, "GET", "/api/me", "0123456789abcdef", None, None).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_expired"))
+    );
+
+    // Logging out ends the session everywhere.
+    let r = with_cookie(&app, "POST", "/api/logout", &cookie, Some(&csrf), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(
+        r.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let r = with_cookie(&app, "GET", "/api/me", &cookie, None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // Five failures for a login name: the sixth try waits, even with the right password.
+    for _ in 0..5 {
+        assert_eq!(
+            login(&app, "gw1", "wrong password 1").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = login(&app, "gw1", "grid worker 2026").await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts"))
+    );
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+
+    // Password change: the current one is required; afterwards old sessions are gone.
+    app.post(
+        "/api/accounts",
+        "admin",
+        json!({"person_id": f.volunteer.id.0, "username": "vol", "password": "volunteer pw 1"}),
+    )
+    .await;
+    let r = login(&app, "vol", "volunteer pw 1").await;
+    assert_eq!(r.body["must_change"], true, "set by an administrator");
+    let (cookie, csrf) = (
+        session_of(&r),
+        r.body["csrf_token"].as_str().unwrap().to_string(),
+    );
+    let change = |cur: &str, new: &str| json!({"current_password": cur, "new_password": new});
+    let r = with_cookie(
+        &app,
+        "POST",
+        "/api/me/password",
+        &cookie,
+        Some(&csrf),
+        Some(change("nope nope 1", "my own pw 22")),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("wrong_password"))
+    );
+    let r = with_cookie(
+        &app,
+        "POST",
+        "/api/me/password",
+        &cookie,
+        Some(&csrf),
+        Some(change("volunteer pw 1", "short")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = with_cookie(
+        &app,
+        "POST",
+        "/api/me/password",
+        &cookie,
+        Some(&csrf),
+        Some(change("volunteer pw 1", "my own pw 22")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(
+        with_cookie(&app, "GET", "/api/me", &cookie, None, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&app, "vol", "volunteer pw 1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = login(&app, "vol", "my own pw 22").await;
+    assert_eq!(
+        (r.status, r.body["must_change"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+
+    // API tokens: made by administrators, shown once, limited to roles and areas, revocable.
+    let mk = |roles: Value, areas: Value| json!({"person_id": f.community_staff.id.0, "name": "hotline integration", "roles": roles, "area_ids": areas});
+    let r = app
+        .post(
+            "/api/tokens",
+            "community",
+            mk(json!(["community_staff"]), json!([])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post(
+            "/api/tokens",
+            "admin",
+            mk(json!(["district_admin"]), json!([])),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("roles"))
+    );
+    let r = app
+        .post(
+            "/api/tokens",
+            "admin",
+            mk(json!(["no_such_role"]), json!([])),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("roles[0]"))
+    );
+    let r = app
+        .post(
+            "/api/tokens",
+            "admin",
+            mk(json!(["community_staff"]), json!([])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let token = r.body["token"].as_str().unwrap().to_string();
+    let token_id = r.body["api_token"]["id"].as_i64().unwrap();
+    assert!(token.starts_with("rgt_"));
+    let me = app.get("/api/me", &token).await;
+    assert_eq!(
+        (me.status, me.body["id"].as_i64()),
+        (StatusCode::OK, Some(f.community_staff.id.0))
+    );
+    let list = app.get("/api/tokens", "admin").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        !list.body.to_string().contains(&token) && !list.body.to_string().contains("token_hash")
+    );
+    // A token limited to another street acts with no grants there: it cannot even see the request.
+    let r = app
+        .post(
+            "/api/tokens",
+            "admin",
+            mk(json!(["community_staff"]), json!([f.street_b.id.0])),
+        )
+        .await;
+    let narrow = r.body["token"].as_str().unwrap().to_string();
+    let id = app.file("resident").await;
+    let r = app
+        .post(
+            &format!("/api/requests/{id}/accept"),
+            &narrow,
+            json!({"category_id": f.cat_garbage.id.0}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(
+        app.get(&format!("/api/requests/{id}"), "admin").await.body["request"]["status"],
+        "submitted"
+    );
+    let r = app
+        .post(
+            &format!("/api/requests/{id}/accept"),
+            &token,
+            json!({"category_id": f.cat_garbage.id.0}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Revoked: refused at once.
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/api/tokens/{token_id}"),
+            Some("admin"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/api/tokens/{token_id}"),
+            Some("admin"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app.get("/api/me", &token).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_revoked"))
+    );
+    let r = app.get("/api/me", "rgt_forged0000").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Every account and token change is in the chain, and the chain verifies.
+    let v = redgrid_store::audit::verify(&store, &[]).await.unwrap();
+    assert_eq!(v.findings, vec![]);
+    let actions: Vec<String> = store
+        .audit_rows(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.record.kind == redgrid_store::audit::AuditKind::Admin)
+        .map(|r| r.record.payload)
+        .collect();
+    for a in [
+        "create_account",
+        "change_password",
+        "create_api_token",
+        "revoke_api_token",
+    ] {
+        assert!(actions.iter().any(|p| p.contains(a)), "{a}");
+    }
+}

@@ -39,6 +39,12 @@ pub struct ConfigArgs {
     /// An `http://` URL every notification is also POSTed to.
     #[arg(long, env = "REDGRID_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
+    /// Hours a login lasts (1–720; default 12).
+    #[arg(long, env = "REDGRID_SESSION_HOURS")]
+    pub session_hours: Option<i64>,
+    /// Mark the session cookie Secure (set when users reach redgrid over https, e.g. via a TLS proxy).
+    #[arg(long, env = "REDGRID_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -53,6 +59,8 @@ struct FileConfig {
     jobs_interval_secs: Option<u64>,
     notify_log: Option<PathBuf>,
     webhook_url: Option<String>,
+    session_hours: Option<i64>,
+    secure_cookies: Option<bool>,
     /// The composite's weights: response, resolution, satisfaction (summing to 1).
     composite_weights: Option<[f64; 3]>,
 }
@@ -70,6 +78,8 @@ pub struct Config {
     pub notify_log: PathBuf,
     pub webhook_url: Option<String>,
     pub composite_weights: [f64; 3],
+    pub session_hours: i64,
+    pub secure_cookies: bool,
 }
 
 impl Config {
@@ -134,7 +144,13 @@ impl Config {
         if let Some(url) = args.webhook_url.clone().or(file.webhook_url.clone()) {
             redgrid_store::outbox::WebhookSender::new(&url, std::time::Duration::from_secs(5))?;
         }
+        let session_hours = args.session_hours.or(file.session_hours).unwrap_or(12);
+        if !(1..=720).contains(&session_hours) {
+            return Err(format!("session_hours must be 1–720, not {session_hours}"));
+        }
         Ok(Config {
+            session_hours,
+            secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             auto_escalate_after_days,
             jobs_interval_secs: args
                 .jobs_interval_secs

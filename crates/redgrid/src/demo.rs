@@ -162,12 +162,15 @@ async fn area(
 ) -> Result<Area> {
     service
         .store()
-        .create_area(NewArea {
-            parent_id: parent.map(|p| p.id),
-            kind,
-            code,
-            name,
-        })
+        .create_area(
+            NewArea {
+                parent_id: parent.map(|p| p.id),
+                kind,
+                code,
+                name,
+            },
+            redgrid_store::Change::system(),
+        )
         .await
 }
 
@@ -181,13 +184,16 @@ async fn unit(
 ) -> Result<Unit> {
     service
         .store()
-        .create_unit(NewUnit {
-            name,
-            kind,
-            area_id: area,
-            level,
-            parent_id: parent,
-        })
+        .create_unit(
+            NewUnit {
+                name,
+                kind,
+                area_id: area,
+                level,
+                parent_id: parent,
+            },
+            redgrid_store::Change::system(),
+        )
         .await
 }
 
@@ -401,29 +407,35 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
     for (ci, class) in data::CATALOGUE.iter().enumerate() {
         let c = service
             .store()
-            .create_class(NewClass {
-                code: class.code.into(),
-                name_zh: class.name_zh.into(),
-                name_en: class.name_en.into(),
-                sort: ci as i32 + 1,
-            })
+            .create_class(
+                NewClass {
+                    code: class.code.into(),
+                    name_zh: class.name_zh.into(),
+                    name_en: class.name_en.into(),
+                    sort: ci as i32 + 1,
+                },
+                redgrid_store::Change::system(),
+            )
             .await?;
         for (ii, spec) in class.items.iter().enumerate() {
             let tier = Tier::parse(spec.tier).unwrap_or(Tier::Minor);
             let item = service
                 .store()
-                .create_item(ItemFields {
-                    class_id: c.id,
-                    code: spec.code.into(),
-                    name_zh: spec.name_zh.into(),
-                    name_en: spec.name_en.into(),
-                    default_tier: tier,
-                    default_level: tier.default_level(),
-                    respond_limit: None,
-                    resolve_limit: None,
-                    active: true,
-                    sort: ii as i32 + 1,
-                })
+                .create_item(
+                    ItemFields {
+                        class_id: c.id,
+                        code: spec.code.into(),
+                        name_zh: spec.name_zh.into(),
+                        name_en: spec.name_en.into(),
+                        default_tier: tier,
+                        default_level: tier.default_level(),
+                        respond_limit: None,
+                        resolve_limit: None,
+                        active: true,
+                        sort: ii as i32 + 1,
+                    },
+                    redgrid_store::Change::system(),
+                )
                 .await?;
             items.push((item, spec));
         }

@@ -1,6 +1,7 @@
 //! `redgrid`: the one binary. Serves the API, migrates and checks the database, builds the demo
 //! district, and measures intake throughput.
 
+mod admin_cmd;
 mod audit_cmd;
 mod bench;
 mod bench_scorecard;
@@ -48,6 +49,11 @@ enum Cmd {
     Report {
         #[command(subcommand)]
         what: ReportCmd,
+    },
+    /// Accounts: `admin create` makes the first district administrator; `admin reset-password`.
+    Admin {
+        #[command(subcommand)]
+        what: admin_cmd::AdminCmd,
     },
     /// The tamper-evident audit chain: `audit verify`, `audit anchor`.
     Audit {
@@ -261,6 +267,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         } => Ok(calendar_check(&files)),
         Cmd::Bench { what } => bench::run(what).await.map(|_| ExitCode::SUCCESS),
         Cmd::Audit { what } => audit_cmd::run(what).await,
+        Cmd::Admin { what } => admin_cmd::run(what).await,
         Cmd::Report {
             what: ReportCmd::Rates(args),
         } => {
@@ -394,6 +401,24 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
             .add_demo_token(person.id, &token)
             .await
             .map_err(|e| e.to_string())?;
+        // A login per role: the username is the role's name, the password the same for all.
+        if store
+            .account(person.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            service
+                .set_login(
+                    &redgrid_core::person::Actor::System,
+                    person.id,
+                    Some(role),
+                    DEMO_PASSWORD,
+                    false,
+                )
+                .await
+                .map_err(|e| format!("demo login for {role}: {e}"))?;
+        }
         tokens.push((zh, role, person, token));
     }
     if let Some(d) = &district {
@@ -514,7 +539,11 @@ fn print_tokens(tokens: &[Token], url: Option<&str>, walk: &str) {
     if let Some(url) = url {
         println!("  API:      {url}/api/requests   (OpenAPI: {url}/api/openapi.json)");
     }
-    println!("  Act as any of these people with  -H 'Authorization: Bearer TOKEN':");
+    println!(
+        "  Log in (POST /api/login) as any of them with username = role, password {DEMO_PASSWORD};"
+    );
+    println!("  or act as them with  -H 'Authorization: Bearer TOKEN':");
+    println!("    {:<17} {:<10} {:<8} token", "username", "role", "name");
     for (zh, role, person, token) in tokens {
         println!("    {role:<17} {:<10} {:<8} {token}", zh, person.name);
     }
@@ -526,6 +555,9 @@ fn print_tokens(tokens: &[Token], url: Option<&str>, walk: &str) {
     println!("{walk}");
     println!();
 }
+
+/// Every demo login's password (the demo is for trying redgrid out, never for real data).
+const DEMO_PASSWORD: &str = "redgrid-demo-2026";
 
 fn random_token() -> String {
     let mut bytes = [0u8; 16];
@@ -555,7 +587,10 @@ async fn serve(
         None => println!("redgrid serving {url} ({})", config.database_display()),
     }
     let jobs = start_jobs(config, service.clone())?;
-    let state = Arc::new(AppState::new(service));
+    let mut state = AppState::new(service);
+    state.session_hours = config.session_hours;
+    state.secure_cookies = config.secure_cookies;
+    let state = Arc::new(state);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,0 +1,383 @@
+//! Logging in and out, passwords, and API tokens.
+
+use crate::AppState;
+use crate::auth::{actor, session_cookie, session_set_cookie};
+use crate::body::{Reader, parse_json};
+use crate::error::{ApiError, lang_of};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use redgrid_core::error::{CoreError, Denial};
+use redgrid_core::ids::{AreaId, PersonId};
+use redgrid_core::person::{Actor, Person, Role};
+use redgrid_store::ApiToken;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The body of `POST /api/login`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct LoginBody {
+    /// A username, or the phone number on the person's record.
+    login: String,
+    password: String,
+}
+
+/// What a successful login returns (the session itself is in the `Set-Cookie` header).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginAnswer {
+    #[schema(value_type = Object)]
+    pub person: Person,
+    /// Send this in the `X-CSRF-Token` header with every request that changes something.
+    pub csrf_token: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The password was set by an administrator: choose your own (`POST /api/me/password`).
+    pub must_change: bool,
+}
+
+fn validation(invalid: Vec<redgrid_core::error::FieldError>, lang: redgrid_core::Lang) -> ApiError {
+    ApiError::core(&CoreError::Validation(invalid), lang)
+}
+
+fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    state.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// `POST /api/login`: opens a session. Wrong credentials: 401 `bad_credentials`; too many failures
+/// for the login name or the address: 429 `too_many_attempts` with `Retry-After`.
+#[utoipa::path(post, path = "/api/login", tag = "accounts", request_body = LoginBody,
+    responses((status = 200, body = LoginAnswer), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody)))]
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned();
+    let lang = lang_of(&headers);
+    let json = match axum::body::to_bytes(body, crate::MAX_JSON_BODY).await {
+        Ok(bytes) => parse_json(&headers, Ok(bytes))?,
+        Err(_) => {
+            return Err(ApiError::plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                lang.pick(
+                    "请求体过大（上限 256 KB）",
+                    "the body is too large (at most 256 KB)",
+                ),
+            ));
+        }
+    };
+    let mut r = Reader::new(&json);
+    let login = r.string("login");
+    let password = r.string("password");
+    let mut invalid = r.finish();
+    if login.as_deref().is_none_or(|l| l.trim().is_empty()) {
+        invalid.push(redgrid_core::error::FieldError::new("login", "required"));
+    }
+    if password.as_deref().is_none_or(str::is_empty) {
+        invalid.push(redgrid_core::error::FieldError::new("password", "required"));
+    }
+    if !invalid.is_empty() {
+        return Err(validation(invalid, lang));
+    }
+    let (login, password) = (login.unwrap_or_default(), password.unwrap_or_default());
+    let address = peer.map_or_else(|| "unknown".to_string(), |p| p.0.ip().to_string());
+    if let Some(wait) = state.throttle.retry_after(&login, &address) {
+        let mut res = ApiError::plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            &match lang {
+                redgrid_core::Lang::Zh => format!("登录失败次数过多，请 {wait} 秒后再试"),
+                redgrid_core::Lang::En => {
+                    format!("too many failed logins; try again in {wait} seconds")
+                }
+            },
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(res);
+    }
+    let session = match state
+        .service
+        .login(&login, &password, state.session_hours)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            if matches!(
+                &e,
+                redgrid_store::StoreError::Core(CoreError::Forbidden(Denial::BadCredentials))
+            ) {
+                state.throttle.failed(&login, &address);
+            }
+            return Err(ApiError::store(e, lang));
+        }
+    };
+    state.throttle.succeeded(&login);
+    let cookie = session_set_cookie(
+        Some(&session.token),
+        state.session_hours * 3600,
+        secure(&state, &headers),
+    );
+    let answer = LoginAnswer {
+        person: session.person,
+        csrf_token: session.row.csrf_token,
+        expires_at: session.row.expires_at,
+        must_change: session.must_change,
+    };
+    let mut res = Json(answer).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// `POST /api/logout`: ends the session and removes the cookie.
+#[utoipa::path(post, path = "/api/logout", tag = "accounts",
+    responses((status = 204), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    if let Some(token) = session_cookie(&headers) {
+        state
+            .service
+            .logout(token)
+            .await
+            .map_err(|e| ApiError::store(e, lang))?;
+        state.tokens.clear();
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session_set_cookie(None, 0, secure(&state, &headers)),
+    );
+    Ok(res)
+}
+
+/// The body of `POST /api/me/password`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PasswordBody {
+    current_password: String,
+    /// At least 10 characters, of at least two kinds (letters, digits, others).
+    new_password: String,
+}
+
+/// `POST /api/me/password`: changes one's own password; every session of the person ends.
+#[utoipa::path(post, path = "/api/me/password", tag = "accounts", request_body = PasswordBody,
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn change_password(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let json = parse_json(&headers, body)?;
+    let mut r = Reader::new(&json);
+    let old = r.string("current_password").unwrap_or_default();
+    let new = r.string("new_password").unwrap_or_default();
+    let invalid = r.finish();
+    if !invalid.is_empty() {
+        return Err(validation(invalid, lang));
+    }
+    let Actor::Person(p) = who else {
+        return Err(ApiError::core(
+            &CoreError::Forbidden(Denial::RoleNotAllowed),
+            lang,
+        ));
+    };
+    state
+        .service
+        .change_password(p.id, &old, &new)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    state.tokens.clear();
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session_set_cookie(None, 0, secure(&state, &headers)),
+    );
+    Ok(res)
+}
+
+/// The body of `POST /api/accounts`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AccountBody {
+    person_id: i64,
+    /// Optional: people can always log in with the phone on their record.
+    username: Option<String>,
+    password: String,
+    /// Default true: the person must choose their own password at the next login.
+    must_change: Option<bool>,
+}
+
+/// `POST /api/accounts`: gives a person a login or resets their password (district administrators).
+#[utoipa::path(post, path = "/api/accounts", tag = "accounts", request_body = AccountBody,
+    responses((status = 204), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn set_account(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let json = parse_json(&headers, body)?;
+    let mut r = Reader::new(&json);
+    let person: Option<PersonId> = r.id("person_id");
+    let username = r.string("username");
+    let password = r.string("password").unwrap_or_default();
+    let must_change = r.bool("must_change").unwrap_or(true);
+    let mut invalid = r.finish();
+    if person.is_none() {
+        invalid.push(redgrid_core::error::FieldError::new(
+            "person_id",
+            "required",
+        ));
+    }
+    if !invalid.is_empty() {
+        return Err(validation(invalid, lang));
+    }
+    state
+        .service
+        .set_login(
+            &who,
+            person.unwrap_or(PersonId(0)),
+            username.as_deref(),
+            &password,
+            must_change,
+        )
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    state.tokens.clear();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The body of `POST /api/tokens`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenBody {
+    person_id: i64,
+    name: String,
+    /// Roles the person holds that the token may use.
+    roles: Vec<String>,
+    /// Areas the token is limited to (empty: wherever the person's grants reach).
+    area_ids: Option<Vec<i64>>,
+    /// Days until it stops working (1–3650; default never).
+    valid_days: Option<i64>,
+}
+
+/// A new token: `token` is shown this once and cannot be recovered.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NewToken {
+    pub token: String,
+    #[schema(value_type = Object)]
+    pub api_token: ApiToken,
+}
+
+/// `POST /api/tokens`: makes an API token (district administrators).
+#[utoipa::path(post, path = "/api/tokens", tag = "accounts", request_body = TokenBody,
+    responses((status = 201, body = NewToken), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let json = parse_json(&headers, body)?;
+    let mut r = Reader::new(&json);
+    let person: Option<PersonId> = r.id("person_id");
+    let name = r.string("name").unwrap_or_default();
+    let roles = r.list("roles", |v| v.as_str().and_then(Role::parse));
+    let areas = r.list("area_ids", |v| v.as_i64().map(AreaId));
+    let valid_days = r.i64("valid_days");
+    let mut invalid = r.finish();
+    if person.is_none() {
+        invalid.push(redgrid_core::error::FieldError::new(
+            "person_id",
+            "required",
+        ));
+    }
+    if !invalid.is_empty() {
+        return Err(validation(invalid, lang));
+    }
+    let (token, api_token) = state
+        .service
+        .create_api_token(
+            &who,
+            person.unwrap_or(PersonId(0)),
+            &name,
+            &roles,
+            &areas,
+            valid_days,
+        )
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    Ok((StatusCode::CREATED, Json(NewToken { token, api_token })).into_response())
+}
+
+/// `GET /api/tokens`: every API token, without the tokens themselves (district administrators).
+#[utoipa::path(get, path = "/api/tokens", tag = "accounts",
+    responses((status = 200, body = Vec<Object>), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn tokens(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ApiToken>>, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    state
+        .service
+        .api_tokens(&who)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::store(e, lang))
+}
+
+/// `DELETE /api/tokens/{id}`: revokes a token at once (district administrators).
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "accounts",
+    params(("id" = i64, Path, description = "the token's id")),
+    responses((status = 204), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn revoke_token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let id = id.parse::<i64>().map_err(|_| {
+        ApiError::core(
+            &CoreError::NotFound {
+                entity: redgrid_core::error::Entity::Token,
+                id: 0,
+            },
+            lang,
+        )
+    })?;
+    state
+        .service
+        .revoke_api_token(&who, id)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    state.tokens.clear();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
