@@ -63,3 +63,13 @@ CREATE TABLE audit_head (
     hash TEXT NOT NULL
 );
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
+
+-- Notifications find their recipients by unit, by area and by role.
+CREATE INDEX grants_unit ON grants(unit_id) WHERE unit_id IS NOT NULL;
+CREATE INDEX grants_area ON grants(area_id) WHERE area_id IS NOT NULL;
+CREATE INDEX grants_role ON grants(role);
+
+-- Rows that refer to a request, indexed by it: SQLite checks these references whenever a request
+-- row is written, and without an index that meant reading the whole outbox on every command.
+CREATE INDEX outbox_request ON outbox(request_id);
+CREATE INDEX idempotency_keys_request ON idempotency_keys(request_id);
