@@ -121,7 +121,10 @@ pub async fn run(what: AdminCmd) -> Result<ExitCode, String> {
             // Check the login before creating the person, so a refusal leaves nothing behind.
             let mut fields = redgrid_core::error::Fields::new();
             redgrid_store::accounts::check_password(&mut fields, "password", &pw);
-            fields.finish().map_err(|e| format!("password: {e}"))?;
+            fields.finish().map_err(|_| {
+                "the password needs at least 10 characters, of at least two kinds (letters, digits, others)"
+                    .to_string()
+            })?;
             if service
                 .store()
                 .account_by_login(&username)
