@@ -55,6 +55,22 @@ pub fn password_matches(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// [`hash_password`] on a blocking thread: argon2 is slow on purpose and must not stall the server.
+async fn hash_off_thread(password: &str) -> Result<String> {
+    let pw = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("password hash: {e}")))?
+}
+
+/// [`password_matches`] on a blocking thread.
+async fn matches_off_thread(hash: &str, password: &str) -> bool {
+    let (hash, pw) = (hash.to_string(), password.to_string());
+    tokio::task::spawn_blocking(move || password_matches(&hash, &pw))
+        .await
+        .unwrap_or(false)
+}
+
 /// A hash to verify against when the login names no account, so that a wrong name costs as long
 /// as a wrong password (no telling which names exist by timing).
 fn decoy_hash() -> &'static str {
@@ -111,16 +127,6 @@ impl Service {
         CoreError::Forbidden(d).into()
     }
 
-    fn require_admin_person(actor: &Actor) -> Result<Option<PersonId>> {
-        match actor {
-            Actor::System => Ok(None),
-            Actor::Person(p) if p.grants.iter().any(|g| g.role == Role::DistrictAdmin) => {
-                Ok(Some(p.id))
-            }
-            Actor::Person(_) => Err(Self::forbidden(Denial::RoleNotAllowed)),
-        }
-    }
-
     /// Gives `person` a login, or replaces its password (district administrators, or the system for
     /// `redgrid admin create` and the demo). `must_change` makes them choose their own at next login.
     pub async fn set_login(
@@ -131,7 +137,7 @@ impl Service {
         password: &str,
         must_change: bool,
     ) -> Result<()> {
-        let by = Self::require_admin_person(actor)?;
+        let by = Self::require_admin(actor)?;
         let mut fields = Fields::new();
         if let Some(u) = username
             && !valid_username(u)
@@ -154,7 +160,7 @@ impl Service {
             username: username
                 .map(str::to_string)
                 .or_else(|| existing.as_ref().and_then(|a| a.username.clone())),
-            password_hash: hash_password(password)?,
+            password_hash: hash_off_thread(password).await?,
             disabled: false,
             must_change,
             created_at: existing.as_ref().map_or(at, |a| a.created_at),
@@ -174,16 +180,10 @@ impl Service {
     pub async fn login(&self, login: &str, password: &str, hours: i64) -> Result<NewSession> {
         let account = self.store().account_by_login(login.trim()).await?;
         let Some(account) = account else {
-            let _ = password_matches(decoy_hash(), password);
+            let _ = matches_off_thread(decoy_hash(), password).await;
             return Err(Self::forbidden(Denial::BadCredentials));
         };
-        let hash = account.password_hash.clone();
-        let pw = password.to_string();
-        // argon2 is deliberately slow: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || password_matches(&hash, &pw))
-            .await
-            .unwrap_or(false);
-        if !ok {
+        if !matches_off_thread(&account.password_hash, password).await {
             return Err(Self::forbidden(Denial::BadCredentials));
         }
         if account.disabled {
@@ -285,7 +285,7 @@ impl Service {
         let Some(account) = self.store().account(person).await? else {
             return Err(Self::forbidden(Denial::WrongPassword));
         };
-        if !password_matches(&account.password_hash, old) {
+        if !matches_off_thread(&account.password_hash, old).await {
             return Err(Self::forbidden(Denial::WrongPassword));
         }
         let mut fields = Fields::new();
@@ -296,7 +296,7 @@ impl Service {
         fields.finish()?;
         let at = now();
         let account = Account {
-            password_hash: hash_password(new)?,
+            password_hash: hash_off_thread(new).await?,
             must_change: false,
             password_changed_at: at,
             ..account
@@ -324,7 +324,7 @@ impl Service {
         areas: &[AreaId],
         valid_days: Option<i64>,
     ) -> Result<(String, ApiToken)> {
-        let by = Self::require_admin_person(actor)?;
+        let by = Self::require_admin(actor)?;
         let mut fields = Fields::new();
         fields.text("name", Some(name), 80);
         let holder = self.store().person(person).await?;
@@ -369,13 +369,13 @@ impl Service {
 
     /// Every API token (district administrators); never the tokens themselves.
     pub async fn api_tokens(&self, actor: &Actor) -> Result<Vec<ApiToken>> {
-        Self::require_admin_person(actor)?;
+        Self::require_admin(actor)?;
         self.store().api_tokens().await
     }
 
     /// Revokes a token at once (district administrators).
     pub async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<()> {
-        let by = Self::require_admin_person(actor)?;
+        let by = Self::require_admin(actor)?;
         if self
             .store()
             .revoke_api_token(id, Change { at: now(), by })

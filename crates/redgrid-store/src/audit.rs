@@ -15,7 +15,7 @@ use crate::{Result, Store};
 use chrono::{DateTime, SecondsFormat, Utc};
 use redgrid_core::ids::{PersonId, RequestId};
 use redgrid_core::request::Event;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// What a record stands for.
@@ -269,7 +269,6 @@ pub async fn verify(store: &Arc<dyn Store>, anchors: &[(i64, String)]) -> Result
     let mut v = Verification::default();
     let mut prev_hash = String::new();
     let mut expected = 1i64;
-    let mut events_in_chain: HashMap<(i64, i64), String> = HashMap::new();
     let mut anchored: HashMap<i64, &str> = anchors.iter().map(|(s, h)| (*s, h.as_str())).collect();
     let page = 5000;
     let mut after = 0i64;
@@ -299,11 +298,6 @@ pub async fn verify(store: &Arc<dyn Store>, anchors: &[(i64, String)]) -> Result
             {
                 note(&mut v, Finding::Anchor { seq: row.seq });
             }
-            if row.record.kind == AuditKind::Event
-                && let (Some(r), Some(s)) = (row.record.request_id, row.record.event_seq)
-            {
-                events_in_chain.insert((r.0, s), row.record.payload.clone());
-            }
             prev_hash = row.hash.clone();
             expected = row.seq + 1;
             v.head_seq = row.seq;
@@ -318,36 +312,64 @@ pub async fn verify(store: &Arc<dyn Store>, anchors: &[(i64, String)]) -> Result
         let last_seq = v.head_seq;
         note(&mut v, Finding::Head { head_seq, last_seq });
     }
-    let mut after_event = (0i64, 0i64);
+    // Events against the chain's event records: both read in (request, number) order and merged,
+    // so memory stays one page whatever the size of the ledger.
+    let mut events: VecDeque<EventRow> = VecDeque::new();
+    let mut chained: VecDeque<(i64, i64, String)> = VecDeque::new();
+    let (mut events_after, mut chained_after) = ((0i64, 0i64), (0i64, 0i64));
+    let (mut events_done, mut chained_done) = (false, false);
     loop {
-        let rows = store.event_rows(after_event, page).await?;
-        let Some(last) = rows.last() else { break };
-        after_event = (last.request_id, last.seq);
-        for e in &rows {
-            v.events += 1;
-            match events_in_chain.remove(&(e.request_id, e.seq)) {
-                None => note(
-                    &mut v,
-                    Finding::EventNotInChain {
-                        request_id: e.request_id,
-                        seq: e.seq,
-                    },
-                ),
-                Some(digest) if digest != event_digest(e) => note(
-                    &mut v,
-                    Finding::EventChanged {
-                        request_id: e.request_id,
-                        seq: e.seq,
-                    },
-                ),
-                Some(_) => {}
+        if events.is_empty() && !events_done {
+            events.extend(store.event_rows(events_after, page).await?);
+            match events.back() {
+                Some(last) => events_after = (last.request_id, last.seq),
+                None => events_done = true,
             }
         }
-    }
-    let mut missing: Vec<(i64, i64)> = events_in_chain.into_keys().collect();
-    missing.sort_unstable();
-    for (request_id, seq) in missing {
-        note(&mut v, Finding::EventMissing { request_id, seq });
+        if chained.is_empty() && !chained_done {
+            chained.extend(store.chain_event_digests(chained_after, page).await?);
+            match chained.back() {
+                Some(last) => chained_after = (last.0, last.1),
+                None => chained_done = true,
+            }
+        }
+        let event_key = events.front().map(|e| (e.request_id, e.seq));
+        let chain_key = chained.front().map(|c| (c.0, c.1));
+        match (event_key, chain_key) {
+            (None, None) => break,
+            (Some(ek), ck) if ck.is_none_or(|ck| ek < ck) => {
+                v.events += 1;
+                events.pop_front();
+                note(
+                    &mut v,
+                    Finding::EventNotInChain {
+                        request_id: ek.0,
+                        seq: ek.1,
+                    },
+                );
+            }
+            (ek, Some(ck)) if ek.is_none_or(|ek| ck < ek) => {
+                chained.pop_front();
+                note(
+                    &mut v,
+                    Finding::EventMissing {
+                        request_id: ck.0,
+                        seq: ck.1,
+                    },
+                );
+            }
+            _ => {
+                v.events += 1;
+                let (Some(e), Some((request_id, seq, digest))) =
+                    (events.pop_front(), chained.pop_front())
+                else {
+                    break;
+                };
+                if digest != event_digest(&e) {
+                    note(&mut v, Finding::EventChanged { request_id, seq });
+                }
+            }
+        }
     }
     Ok(v)
 }

@@ -1923,6 +1923,26 @@ impl Store for This {
         Ok((row.try_get("seq")?, row.try_get("hash")?))
     }
 
+    async fn chain_event_digests(
+        &self,
+        after: (i64, i64),
+        limit: i64,
+    ) -> Result<Vec<(i64, i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT request_id, event_seq, payload FROM audit_chain WHERE kind = 'event' \
+             AND (request_id > $1 OR (request_id = $1 AND event_seq > $2)) \
+             ORDER BY request_id, event_seq LIMIT $3",
+        )
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("request_id")?, r.try_get("event_seq")?, r.try_get("payload")?)))
+            .collect()
+    }
+
     async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<EventRow>> {
         let mut conn = self.read_pool().acquire().await?;
         event_rows_after(&mut conn, after, limit).await

@@ -445,6 +445,12 @@ pub trait Store: Send + Sync {
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<audit::AuditRow>>;
     /// The head: the last record's number and hash.
     async fn audit_head(&self) -> Result<(i64, String)>;
+    /// The chain's event records as (request, event number, digest), in that order, after `after`.
+    async fn chain_event_digests(
+        &self,
+        after: (i64, i64),
+        limit: i64,
+    ) -> Result<Vec<(i64, i64, String)>>;
     /// Event rows as stored, ordered by request and number, after `after`.
     async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<audit::EventRow>>;
 

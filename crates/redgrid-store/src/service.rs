@@ -306,15 +306,14 @@ impl Service {
 
     // ------------------------------------------------------------ administration
 
-    fn require_admin(actor: &Actor) -> Result<()> {
-        let ok = match actor {
-            Actor::System => true,
-            Actor::Person(p) => p.grants.iter().any(|g| g.role == Role::DistrictAdmin),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(CoreError::Forbidden(Denial::RoleNotAllowed).into())
+    /// District administrators (and the system) only; returns who it is, for the audit chain.
+    pub(crate) fn require_admin(actor: &Actor) -> Result<Option<PersonId>> {
+        match actor {
+            Actor::System => Ok(None),
+            Actor::Person(p) if p.grants.iter().any(|g| g.role == Role::DistrictAdmin) => {
+                Ok(Some(p.id))
+            }
+            Actor::Person(_) => Err(CoreError::Forbidden(Denial::RoleNotAllowed).into()),
         }
     }
 

@@ -143,6 +143,16 @@ pub async fn login(
     Ok(res)
 }
 
+/// 204 with a `Set-Cookie` that removes the session cookie.
+fn session_ended(state: &AppState, headers: &HeaderMap) -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session_set_cookie(None, 0, secure(state, headers)),
+    );
+    res
+}
+
 /// `POST /api/logout`: ends the session and removes the cookie.
 #[utoipa::path(post, path = "/api/logout", tag = "accounts",
     responses((status = 204), (status = 403, body = crate::error::ErrorBody)))]
@@ -159,12 +169,7 @@ pub async fn logout(
             .map_err(|e| ApiError::store(e, lang))?;
         state.tokens.clear();
     }
-    let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        session_set_cookie(None, 0, secure(&state, &headers)),
-    );
-    Ok(res)
+    Ok(session_ended(&state, &headers))
 }
 
 /// The body of `POST /api/me/password`.
@@ -207,12 +212,7 @@ pub async fn change_password(
         .await
         .map_err(|e| ApiError::store(e, lang))?;
     state.tokens.clear();
-    let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        session_set_cookie(None, 0, secure(&state, &headers)),
-    );
-    Ok(res)
+    Ok(session_ended(&state, &headers))
 }
 
 /// The body of `POST /api/accounts`.
