@@ -389,12 +389,7 @@ pub fn decide_submit(
         Some(a) => policy::authorize(ctx.dir, actor, CommandKind::Submit, &Subject::NewAt(a.id))?,
         None => {
             // Still refuse people who may not file at all before reporting fields.
-            if let Actor::Person(p) = actor
-                && !policy::POLICY.iter().any(|r| {
-                    r.command == CommandKind::Submit
-                        && p.grants.iter().any(|g| Some(g.role) == r.role)
-                })
-            {
+            if !policy::role_may(actor, policy::Action::Run(CommandKind::Submit)) {
                 return Err(CoreError::Forbidden(Denial::RoleNotAllowed));
             }
             // An unusable area always added a field error above.
@@ -521,27 +516,36 @@ pub fn decide(
     ctx: &Ctx<'_>,
 ) -> Result<Decision, CoreError> {
     let kind = command.kind();
-    // 1. Does any of the actor's roles allow this command at all?
-    if let Actor::Person(p) = actor {
-        let any_role = policy::POLICY
-            .iter()
-            .filter(|r| r.command == kind)
-            .any(|r| r.role.is_none() || p.grants.iter().any(|g| Some(g.role) == r.role));
-        if !any_role {
-            return Err(CoreError::Forbidden(Denial::RoleNotAllowed));
-        }
+    // 1. Does any role of the actor appear for this command at all? (Says nothing about the request.)
+    if !policy::role_may(actor, policy::Action::Run(kind)) {
+        return Err(CoreError::Forbidden(Denial::RoleNotAllowed));
     }
-    // 2. Is the command allowed from the current state?
+    // 2. May the actor see the request? If not, it does not exist for them.
+    if policy::permit(
+        ctx.dir,
+        actor,
+        policy::Action::View,
+        &Subject::Request(request),
+    )
+    .is_err()
+    {
+        return Err(CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: request.id.0,
+        });
+    }
+    // 3. May the actor run this command on this request? Decided before the state, so that a
+    // refused actor learns nothing more about the request.
+    let allowed = policy::authorize(ctx.dir, actor, kind, &Subject::Request(request))?;
+    // 4. Is the command allowed from the current state?
     if !allowed_from(kind).contains(&request.status) {
         return Err(CoreError::InvalidTransition {
             command: kind.as_str(),
             status: request.status,
         });
     }
-    // 3. Is the actor in scope for this request?
-    let allowed = policy::authorize(ctx.dir, actor, kind, &Subject::Request(request))?;
     let by = actor_ref(actor, allowed);
-    // 4. Every field.
+    // 5. Every field.
     let mut fields = Fields::new();
     for e in invalid {
         fields.push(e);

@@ -123,6 +123,8 @@ pub enum Denial {
     CsrfFailed,
     /// The old password given for a change is wrong.
     WrongPassword,
+    /// The account must choose a new password before doing anything else.
+    PasswordChangeRequired,
 }
 
 impl Denial {
@@ -140,6 +142,7 @@ impl Denial {
             Denial::AccountDisabled => "account_disabled",
             Denial::CsrfFailed => "csrf_failed",
             Denial::WrongPassword => "wrong_password",
+            Denial::PasswordChangeRequired => "password_change_required",
         }
     }
 }
@@ -368,6 +371,12 @@ impl CoreError {
                 }
                 (Denial::WrongPassword, Lang::Zh) => "原密码不正确".into(),
                 (Denial::WrongPassword, Lang::En) => "the current password is wrong".into(),
+                (Denial::PasswordChangeRequired, Lang::Zh) => {
+                    "请先修改初始密码（POST /api/me/password）".into()
+                }
+                (Denial::PasswordChangeRequired, Lang::En) => {
+                    "choose a new password first (POST /api/me/password)".into()
+                }
             },
             CoreError::Validation(fields) => {
                 let list: Vec<String> = fields.iter().map(|f| f.field.clone()).collect();

@@ -155,6 +155,60 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(digits.len() - 7))
 }
 
+/// Masks the numbers in free text that could identify a person — phone numbers, ID numbers, bank
+/// cards: every run of 7 or more digits (single spaces or dashes inside, a final X for ID numbers)
+/// keeps its first three and last four digits. Separated groups must each hold 3 or more digits, so
+/// dates (2026-10-05) stay as they are. "请联系13812341234" → "请联系138****1234";
+/// "110101199003071234" → "110***********1234".
+pub fn mask_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let digits_from = |k: usize| chars[k..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // A run: a group of digits, then (when it has 3 or more) more groups of 3 or more, each after
+        // a single space or dash.
+        let mut end = i + digits_from(i);
+        let mut digits = end - i;
+        while digits >= 3 && end + 1 < chars.len() && matches!(chars[end], '-' | ' ') {
+            let next = digits_from(end + 1);
+            if next < 3 {
+                break;
+            }
+            digits += next;
+            end += 1 + next;
+        }
+        if digits == 17 && end < chars.len() && matches!(chars[end], 'X' | 'x') {
+            digits += 1;
+            end += 1;
+        }
+        if digits >= 7 {
+            let mut seen = 0;
+            for &c in &chars[i..end] {
+                if c.is_ascii_digit() || c == 'X' || c == 'x' {
+                    seen += 1;
+                    out.push(if seen <= 3 || seen > digits - 4 {
+                        c
+                    } else {
+                        '*'
+                    });
+                } else {
+                    out.push(c);
+                }
+            }
+        } else {
+            out.extend(&chars[i..end]);
+        }
+        i = end;
+    }
+    out
+}
+
 /// Checks a phone number: a mainland mobile (11 digits starting with 1) or a fixed line with area
 /// code (e.g. 022-12345678). Spaces and dashes are allowed.
 pub fn valid_phone(phone: &str) -> bool {
@@ -186,6 +240,32 @@ mod tests {
         assert_eq!(mask_phone("13812341234"), "138****1234");
         assert_eq!(mask_phone("022-2520-4288"), "022****4288");
         assert_eq!(mask_phone("12"), "***");
+    }
+
+    #[test]
+    fn numbers_in_text_are_masked() {
+        assert_eq!(mask_text("请联系13812341234谢谢"), "请联系138****1234谢谢");
+        assert_eq!(mask_text("电话 138-1234-1234"), "电话 138-****-1234");
+        assert_eq!(
+            mask_text("身份证110101199003071234"),
+            "身份证110***********1234"
+        );
+        assert_eq!(
+            mask_text("身份证11010119900307123X"),
+            "身份证110***********123X"
+        );
+        assert_eq!(mask_text("固话022-25204288"), "固话022-****4288");
+        assert_eq!(
+            mask_text("3号楼2单元501室，共12户"),
+            "3号楼2单元501室，共12户"
+        );
+        assert_eq!(mask_text("2026-10-05 报修"), "2026-10-05 报修");
+        assert_eq!(mask_text(""), "");
+        assert_eq!(mask_text("拨13812341234 5次"), "拨138****1234 5次");
+        assert_eq!(
+            mask_text("2026-10-05 13812341234"),
+            "2026-10-05 138****1234"
+        );
     }
 
     #[test]

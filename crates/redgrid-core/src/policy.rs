@@ -1,7 +1,10 @@
-//! The one policy table: which role, in which relation to a request, may run which command.
+//! The one policy table: which role, in which relation to a request or an area, may do what — run
+//! each command, see a request, reveal the personal data in it, read the scorecard, administer the
+//! district.
 //!
-//! Deny by default: a command not listed for a role is refused. The API, the pages and the jobs all
-//! ask [`authorize`]; nothing else decides permissions.
+//! Deny by default: an action not listed for a role is refused. The API, the pages and the jobs all
+//! ask [`permit`] (or [`authorize`] for commands, or [`visibility`] for lists, which is derived from
+//! the same rows); nothing else decides permissions.
 
 use crate::directory::Directory;
 use crate::error::{CoreError, Denial};
@@ -72,6 +75,47 @@ impl CommandKind {
     }
 }
 
+/// Everything the policy decides: the commands, and what may be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Run a command of the lifecycle.
+    Run(CommandKind),
+    /// See a request with its timeline, and find it in lists (views are masked: the address only to
+    /// community level, names and phones in free text starred).
+    View,
+    /// See the requester's name, phone and exact address unmasked. For staff each reveal states why
+    /// and is logged in the audit chain; for the requester it is their own data.
+    Reveal,
+    /// Read the scorecard (rates and rankings) of the units and areas in scope.
+    Assess,
+    /// Change the directory, the catalogue, accounts and API tokens.
+    Administer,
+}
+
+impl Action {
+    /// Every action, for tests and the access matrix.
+    pub fn all() -> Vec<Action> {
+        let mut v: Vec<Action> = CommandKind::ALL.into_iter().map(Action::Run).collect();
+        v.extend([
+            Action::View,
+            Action::Reveal,
+            Action::Assess,
+            Action::Administer,
+        ]);
+        v
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Run(c) => c.as_str(),
+            Action::View => "view",
+            Action::Reveal => "reveal",
+            Action::Assess => "assess",
+            Action::Administer => "administer",
+        }
+    }
+}
+
 /// How the actor's grant must relate to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relation {
@@ -87,24 +131,43 @@ pub enum Relation {
     Handler,
     /// The actor is the request's requester.
     Requester,
+    /// Anywhere in the district (no row uses it today; the access-matrix test loosens rows to it).
+    Anywhere,
 }
 
 /// One row of the policy table. `role: None` means "any role".
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
-    pub command: CommandKind,
+    pub action: Action,
     pub role: Option<Role>,
     pub relation: Relation,
 }
 
 const fn rule(command: CommandKind, role: Role, relation: Relation) -> Rule {
     Rule {
-        command,
+        action: Action::Run(command),
         role: Some(role),
         relation,
     }
 }
 
+const fn may(action: Action, role: Role, relation: Relation) -> Rule {
+    Rule {
+        action,
+        role: Some(role),
+        relation,
+    }
+}
+
+const fn anyone(action: Action, relation: Relation) -> Rule {
+    Rule {
+        action,
+        role: None,
+        relation,
+    }
+}
+
+use Action as A;
 use CommandKind as C;
 use Relation as R;
 use Role::*;
@@ -151,20 +214,12 @@ pub const POLICY: &[Rule] = &[
     rule(C::Claim, DepartmentStaff, R::AssignedUnit),
     rule(C::Claim, DistrictAdmin, R::AssignedUnit),
     // 办理 / 办结: the handler, or staff of the assigned unit.
-    Rule {
-        command: C::Note,
-        role: None,
-        relation: R::Handler,
-    },
+    anyone(Action::Run(C::Note), R::Handler),
     rule(C::Note, GridWorker, R::AssignedUnit),
     rule(C::Note, CommunityStaff, R::AssignedUnit),
     rule(C::Note, StreetStaff, R::AssignedUnit),
     rule(C::Note, DepartmentStaff, R::AssignedUnit),
-    Rule {
-        command: C::Resolve,
-        role: None,
-        relation: R::Handler,
-    },
+    anyone(Action::Run(C::Resolve), R::Handler),
     rule(C::Resolve, GridWorker, R::AssignedUnit),
     rule(C::Resolve, CommunityStaff, R::AssignedUnit),
     rule(C::Resolve, StreetStaff, R::AssignedUnit),
@@ -172,11 +227,7 @@ pub const POLICY: &[Rule] = &[
     // 验单: the party organisation's verifier for the area.
     rule(C::Verify, Verifier, R::InArea),
     // 评单: the requester, or staff recording a follow-up call.
-    Rule {
-        command: C::Rate,
-        role: None,
-        relation: R::Requester,
-    },
+    anyone(Action::Run(C::Rate), R::Requester),
     rule(C::Rate, GridWorker, R::InArea),
     rule(C::Rate, CommunityStaff, R::InArea),
     rule(C::Rate, StreetStaff, R::InArea),
@@ -202,9 +253,50 @@ pub const POLICY: &[Rule] = &[
     // 督办.
     rule(C::Supervise, Supervisor, R::InArea),
     rule(C::Supervise, DistrictAdmin, R::InArea),
+    // Seeing a request: its requester and handler; the members of the unit it is dispatched to (they
+    // claim from that queue); staff, verifiers and supervisors of the area it lies in. Departments see
+    // what is dispatched to them, not the whole district.
+    anyone(A::View, R::Requester),
+    anyone(A::View, R::Handler),
+    may(A::View, Member, R::AssignedUnit),
+    may(A::View, Volunteer, R::AssignedUnit),
+    may(A::View, GridWorker, R::AssignedUnit),
+    may(A::View, CommunityStaff, R::AssignedUnit),
+    may(A::View, StreetStaff, R::AssignedUnit),
+    may(A::View, DepartmentStaff, R::AssignedUnit),
+    may(A::View, DistrictAdmin, R::AssignedUnit),
+    may(A::View, GridWorker, R::InArea),
+    may(A::View, CommunityStaff, R::InArea),
+    may(A::View, StreetStaff, R::InArea),
+    may(A::View, Verifier, R::InArea),
+    may(A::View, Supervisor, R::InArea),
+    may(A::View, DistrictAdmin, R::InArea),
+    // Unmasked personal data (PIPL: only where there is a need): the requester's own; the person who
+    // handles it and the staff of the unit it is dispatched to (they must call or visit); the grid
+    // worker and community staff who know the household; the verifier who calls back. Street staff,
+    // supervisors and administrators see masked data only.
+    anyone(A::Reveal, R::Requester),
+    anyone(A::Reveal, R::Handler),
+    may(A::Reveal, GridWorker, R::AssignedUnit),
+    may(A::Reveal, CommunityStaff, R::AssignedUnit),
+    may(A::Reveal, StreetStaff, R::AssignedUnit),
+    may(A::Reveal, DepartmentStaff, R::AssignedUnit),
+    may(A::Reveal, GridWorker, R::InArea),
+    may(A::Reveal, CommunityStaff, R::InArea),
+    may(A::Reveal, Verifier, R::InArea),
+    // The scorecard of the units and areas in one's area; aggregates over the whole district (by
+    // level, category, class) need a district-wide grant.
+    may(A::Assess, GridWorker, R::InArea),
+    may(A::Assess, CommunityStaff, R::InArea),
+    may(A::Assess, StreetStaff, R::InArea),
+    may(A::Assess, Verifier, R::InArea),
+    may(A::Assess, Supervisor, R::InArea),
+    may(A::Assess, DistrictAdmin, R::InArea),
+    // The directory, the catalogue, accounts and tokens.
+    may(A::Administer, DistrictAdmin, R::InArea),
 ];
 
-/// Commands the system itself may run (jobs, detectors).
+/// Commands the system itself may run (jobs, detectors). The system also reads everything.
 pub const SYSTEM_COMMANDS: &[CommandKind] = &[C::Submit, C::Close, C::Supervise, C::Escalate];
 
 /// What the policy allowed: the role and relation of the first matching row (None for the system).
@@ -214,24 +306,56 @@ pub struct Allowed {
     pub relation: Option<Relation>,
 }
 
-/// The subject of a check: an existing request, or the location of a request about to be filed.
+/// The subject of a check.
 pub enum Subject<'a> {
+    /// An existing request.
     Request(&'a Request),
+    /// The location of a request about to be filed.
     NewAt(crate::ids::AreaId),
+    /// An area (a scorecard row of a unit, street or community lies in it).
+    Area(crate::ids::AreaId),
+    /// The whole district (administration; scorecards summed over the district).
+    District,
 }
 
-/// Decides whether `actor` may run `command` on `subject`. Refuses with `role_not_allowed` when no role
-/// of the actor appears for the command, and with `out_of_scope` (or `not_requester`) when a role
-/// appears but not in the right relation.
+/// Decides whether `actor` may run `command` on `subject`: [`permit`] for [`Action::Run`].
 pub fn authorize(
     dir: &Directory,
     actor: &Actor,
     command: CommandKind,
     subject: &Subject<'_>,
 ) -> Result<Allowed, CoreError> {
+    permit(dir, actor, Action::Run(command), subject)
+}
+
+/// Decides whether `actor` may take `action` on `subject` under [`POLICY`]. Refuses with
+/// `role_not_allowed` when no role of the actor appears for the action, and with `out_of_scope` (or
+/// `not_requester`) when a role appears but not in the right relation.
+pub fn permit(
+    dir: &Directory,
+    actor: &Actor,
+    action: Action,
+    subject: &Subject<'_>,
+) -> Result<Allowed, CoreError> {
+    permit_under(POLICY, dir, actor, action, subject)
+}
+
+/// [`permit`] under another table: the access-matrix test loosens rows one at a time with it.
+pub fn permit_under(
+    table: &[Rule],
+    dir: &Directory,
+    actor: &Actor,
+    action: Action,
+    subject: &Subject<'_>,
+) -> Result<Allowed, CoreError> {
     let person = match actor {
         Actor::System => {
-            return if SYSTEM_COMMANDS.contains(&command) {
+            let ok = match action {
+                Action::Run(c) => SYSTEM_COMMANDS.contains(&c),
+                Action::View | Action::Assess => true,
+                Action::Reveal | Action::Administer => false,
+            };
+            return if ok {
                 Ok(Allowed {
                     role: None,
                     relation: None,
@@ -244,7 +368,7 @@ pub fn authorize(
     };
     let mut role_matched = false;
     let mut requester_only = true;
-    for rule in POLICY.iter().filter(|r| r.command == command) {
+    for rule in table.iter().filter(|r| r.action == action) {
         for grant in &person.grants {
             if rule.role.is_some_and(|r| r != grant.role) {
                 continue;
@@ -270,6 +394,17 @@ pub fn authorize(
     }
 }
 
+/// Whether any role of the actor appears for `action` at all (before looking at the subject).
+pub fn role_may(actor: &Actor, action: Action) -> bool {
+    match actor {
+        Actor::System => true,
+        Actor::Person(p) => POLICY
+            .iter()
+            .filter(|r| r.action == action)
+            .any(|r| r.role.is_none() || p.grants.iter().any(|g| Some(g.role) == r.role)),
+    }
+}
+
 fn relation_holds(
     dir: &Directory,
     person: crate::ids::PersonId,
@@ -277,16 +412,21 @@ fn relation_holds(
     relation: Relation,
     subject: &Subject<'_>,
 ) -> bool {
+    let grant_area = dir.grant_area(grant);
     let location = match subject {
-        Subject::Request(r) => r.location.area_id,
-        Subject::NewAt(a) => *a,
+        Subject::Request(r) => Some(r.location.area_id),
+        Subject::NewAt(a) | Subject::Area(a) => Some(*a),
+        Subject::District => None,
     };
-    let grant_contains = || {
-        dir.grant_area(grant)
-            .is_some_and(|area| dir.contains(area, location))
+    let grant_contains = || match (grant_area, location) {
+        (Some(g), Some(l)) => dir.contains(g, l),
+        // The whole district: only a grant held at its root covers it.
+        (Some(g), None) => dir.area(g).is_some_and(|a| a.parent_id.is_none()),
+        _ => false,
     };
     match (relation, subject) {
-        (Relation::OwnRequest, Subject::NewAt(_)) => dir.area(location).is_some(),
+        (Relation::Anywhere, _) => true,
+        (Relation::OwnRequest, Subject::NewAt(a)) => dir.area(*a).is_some(),
         (Relation::InArea, _) => grant_contains(),
         (Relation::AtLevel, Subject::Request(r)) => {
             grant.role.staff_level() == Some(r.level) && grant_contains()
@@ -299,6 +439,94 @@ fn relation_holds(
         (Relation::Requester, Subject::Request(r)) => r.requester_id == Some(person),
         _ => false,
     }
+}
+
+/// Which requests an actor may see, as a filter a store can apply to a list: derived from the
+/// [`Action::View`] rows of [`POLICY`], so lists and counts never include what [`permit`] would
+/// refuse.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Visibility {
+    /// Everything (the system, or a district-wide grant).
+    pub all: bool,
+    /// Requests this person filed.
+    pub requester: Option<crate::ids::PersonId>,
+    /// Requests this person claimed.
+    pub handler: Option<crate::ids::PersonId>,
+    /// Requests dispatched to one of these units.
+    pub units: Vec<crate::ids::UnitId>,
+    /// Requests lying in one of these areas (given with the area's level); with a handling level,
+    /// only while the request is at that level.
+    pub areas: Vec<(
+        crate::area::Level,
+        crate::ids::AreaId,
+        Option<crate::area::Level>,
+    )>,
+}
+
+/// The [`Visibility`] of `actor` under [`POLICY`].
+pub fn visibility(dir: &Directory, actor: &Actor) -> Visibility {
+    visibility_under(POLICY, dir, actor)
+}
+
+/// [`visibility`] under another table.
+pub fn visibility_under(table: &[Rule], dir: &Directory, actor: &Actor) -> Visibility {
+    let person = match actor {
+        Actor::System => {
+            return Visibility {
+                all: true,
+                ..Visibility::default()
+            };
+        }
+        Actor::Person(p) => p,
+    };
+    let mut v = Visibility::default();
+    for rule in table.iter().filter(|r| r.action == Action::View) {
+        for grant in &person.grants {
+            if rule.role.is_some_and(|r| r != grant.role) {
+                continue;
+            }
+            let area = dir.grant_area(grant).and_then(|a| dir.area(a));
+            match rule.relation {
+                Relation::Anywhere => v.all = true,
+                Relation::Requester => v.requester = Some(person.id),
+                Relation::Handler => v.handler = Some(person.id),
+                Relation::AssignedUnit => {
+                    if let Scope::Unit(mut u) = grant.scope {
+                        // The grant's unit and every unit it lies within.
+                        for _ in 0..8 {
+                            if !v.units.contains(&u) {
+                                v.units.push(u);
+                            }
+                            match dir.unit(u).and_then(|x| x.parent_id) {
+                                Some(p) => u = p,
+                                None => break,
+                            }
+                        }
+                    }
+                }
+                Relation::InArea | Relation::AtLevel => {
+                    let level = (rule.relation == Relation::AtLevel)
+                        .then(|| grant.role.staff_level())
+                        .flatten();
+                    if rule.relation == Relation::AtLevel && level.is_none() {
+                        continue;
+                    }
+                    match area {
+                        Some(a) if a.parent_id.is_none() && level.is_none() => v.all = true,
+                        Some(a) => {
+                            let entry = (a.kind, a.id, level);
+                            if !v.areas.contains(&entry) {
+                                v.areas.push(entry);
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                Relation::OwnRequest => {}
+            }
+        }
+    }
+    v
 }
 
 /// Whether `approver` may approve suspending `request`: staff of the level above (a district

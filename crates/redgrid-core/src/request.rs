@@ -202,6 +202,14 @@ impl Satisfaction {
         .into_iter()
         .find(|x| x.as_str() == s)
     }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Satisfaction::Satisfied => lang.pick("满意", "satisfied"),
+            Satisfaction::BasicallySatisfied => lang.pick("基本满意", "basically satisfied"),
+            Satisfaction::Unsatisfied => lang.pick("不满意", "unsatisfied"),
+        }
+    }
 }
 
 /// Who gave a rating: the requester, or staff recording a follow-up call (回访).
@@ -470,7 +478,53 @@ pub enum EventBody {
     },
 }
 
+impl Location {
+    /// The location shown to someone without a need for the exact place: the street, community and
+    /// grid only.
+    pub fn masked(&self) -> Location {
+        Location {
+            address: None,
+            lat: None,
+            lon: None,
+            ..self.clone()
+        }
+    }
+}
+
 impl EventBody {
+    /// The event's body with the exact place removed and numbers in its texts masked
+    /// ([`crate::person::mask_text`]).
+    pub fn masked(&self) -> EventBody {
+        use crate::person::mask_text as m;
+        let mo = |t: &Option<String>| t.as_deref().map(m);
+        let mut b = self.clone();
+        match &mut b {
+            EventBody::Submitted {
+                description,
+                location,
+                ..
+            } => {
+                *description = m(description);
+                *location = location.masked();
+            }
+            EventBody::Rejected { text, .. } => *text = mo(text),
+            EventBody::Returned { reason }
+            | EventBody::Escalated { reason, .. }
+            | EventBody::Suspended { reason, .. } => *reason = m(reason),
+            EventBody::Noted { text, .. } => *text = m(text),
+            EventBody::Resolved { summary, .. } => *summary = m(summary),
+            EventBody::Verified { reason, .. } => *reason = mo(reason),
+            EventBody::Rated { comment, .. } => *comment = mo(comment),
+            EventBody::Supervised { order, .. } => *order = m(order),
+            EventBody::Accepted { .. }
+            | EventBody::Dispatched { .. }
+            | EventBody::Claimed { .. }
+            | EventBody::Closed {}
+            | EventBody::Resumed { .. } => {}
+        }
+        b
+    }
+
     /// The event's kind as stored in the `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -504,6 +558,16 @@ pub struct Event {
     pub actor: ActorRef,
     #[serde(flatten)]
     pub body: EventBody,
+}
+
+impl Event {
+    /// The event as shown without a need for personal data (see [`EventBody::masked`]).
+    pub fn masked(&self) -> Event {
+        Event {
+            body: self.body.masked(),
+            ..self.clone()
+        }
+    }
 }
 
 /// Why events could not be replayed into a projection.
@@ -743,6 +807,20 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
 }
 
 impl Request {
+    /// The request as shown to someone without a need for the personal data in it: the place only to
+    /// community level, and numbers in its texts masked.
+    pub fn masked(&self) -> Request {
+        use crate::person::mask_text as m;
+        let mut r = self.clone();
+        r.location = r.location.masked();
+        r.description = m(&r.description);
+        r.resolution = r.resolution.as_deref().map(m);
+        if let Some(rating) = &mut r.rating {
+            rating.comment = rating.comment.as_deref().map(m);
+        }
+        r
+    }
+
     /// The request's deadlines as one value.
     pub fn deadlines(&self) -> Deadlines {
         Deadlines {

@@ -784,11 +784,17 @@ fn accept_refusals() {
     );
     assert_eq!(
         w.err(&r, &grid_worker_b(), accept(CAT_GARBAGE)),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     assert_eq!(
         w.err(&r, &community_staff_b(), accept(CAT_GARBAGE)),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let none = Command::Accept {
         category_id: None,
@@ -935,7 +941,10 @@ fn reject_refusals() {
             &grid_worker_b(),
             rej(Some(RejectCode::NoContent), None, None)
         ),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let d = claimed(&mut w);
     assert_eq!(
@@ -982,7 +991,10 @@ fn dispatch_refusals() {
     );
     assert_eq!(
         w.err(&a, &grid_worker_b(), dispatch(U_GRID_A1_1)),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let none = Command::Dispatch { unit_id: None };
     assert_eq!(
@@ -1088,15 +1100,16 @@ fn return_refusals() {
         CoreError::Forbidden(Denial::RoleNotAllowed)
     );
     let s = w.submit();
+    // Not yet dispatched: no unit holds it, so nobody may return it (refused before the state).
     assert_eq!(
-        invalid_from(&w.err(
+        w.err(
             &s,
             &grid_worker(),
             Command::Return {
                 reason: reason("x")
             }
-        )),
-        Status::Submitted
+        ),
+        CoreError::Forbidden(Denial::OutOfScope)
     );
 }
 
@@ -1126,14 +1139,21 @@ fn claim_refusals() {
     let mut w = World::new();
     let r = w.submit();
     let r = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    // Not yet in the unit's queue: the volunteer cannot see it.
     assert_eq!(
-        invalid_from(&w.err(&r, &volunteer_grid(), Command::Claim {})),
-        Status::Accepted
+        w.err(&r, &volunteer_grid(), Command::Claim {}),
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let r = w.ok(&r, &grid_worker(), dispatch(U_GRID_A1_1));
     assert_eq!(
         w.err(&r, &member_of_team(), Command::Claim {}),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     assert_eq!(
         w.err(&r, &resident(), Command::Claim {}),
@@ -1187,19 +1207,26 @@ fn note_records_progress_and_contact() {
                 contact_made: None
             }
         ),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let s = w.submit();
+    // Before dispatch the volunteer cannot see it.
     assert_eq!(
-        invalid_from(&w.err(
+        w.err(
             &s,
             &volunteer_grid(),
             Command::Note {
                 text: reason("x"),
                 contact_made: None
             }
-        )),
-        Status::Submitted
+        ),
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
 }
 
@@ -1222,7 +1249,10 @@ fn resolve_refusals() {
     assert!(f.contains(&("cost_fen".into(), "out_of_range")));
     assert_eq!(
         w.err(&r, &member_of_team(), resolve()),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let x = w.ok(&r, &grid_worker(), resolve());
     assert_eq!(
@@ -1271,7 +1301,10 @@ fn verify_refusals() {
     );
     assert_eq!(
         w.err(&r, &verifier_b(), verify(true)),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     assert_eq!(
         fields_of(&w.err(
@@ -1343,7 +1376,10 @@ fn rate_refusals() {
     let r = verified(&mut w);
     assert_eq!(
         w.err(&r, &other_resident(), rate(true, Satisfaction::Satisfied)),
-        CoreError::Forbidden(Denial::NotRequester)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     assert_eq!(
         w.err(
@@ -1351,7 +1387,10 @@ fn rate_refusals() {
             &community_staff_b(),
             rate(true, Satisfaction::Satisfied)
         ),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let bad = Command::Rate {
         resolved: None,
@@ -1623,7 +1662,10 @@ fn suspend_and_resume_refusals() {
     );
     assert_eq!(
         w.err(&r, &grid_worker_b(), suspend(300)),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let s = w.submit();
     assert_eq!(
@@ -1641,7 +1683,10 @@ fn suspend_and_resume_refusals() {
     );
     assert_eq!(
         w.err(&x, &grid_worker_b(), Command::Resume {}),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
 }
 
@@ -1701,7 +1746,10 @@ fn supervise_refusals() {
     let local = person(701, "x", vec![g(Role::Supervisor, Scope::Area(STREET_B))]);
     assert_eq!(
         w.err(&r, &local, Command::Supervise { order: reason("x") }),
-        CoreError::Forbidden(Denial::OutOfScope)
+        CoreError::NotFound {
+            entity: crate::error::Entity::Request,
+            id: 1
+        }
     );
     let v = verified(&mut w);
     let c = w.ok(&v, &resident(), rate(true, Satisfaction::Satisfied));
@@ -1732,7 +1780,9 @@ fn every_command_has_a_start_state_and_a_policy_row() {
         }
         if k != CommandKind::Close {
             assert!(
-                POLICY.iter().any(|r| r.command == k),
+                POLICY
+                    .iter()
+                    .any(|r| r.action == crate::policy::Action::Run(k)),
                 "{k:?} has no policy row"
             );
         }

@@ -116,8 +116,13 @@ pub struct NewSession {
 /// What a presented credential turned out to be.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    /// A browser session, with the CSRF token its changes must carry.
-    Session { person: Person, csrf_token: String },
+    /// A browser session, with the CSRF token its changes must carry, and whether the account must
+    /// change its password before anything else.
+    Session {
+        person: Person,
+        csrf_token: String,
+        must_change: bool,
+    },
     /// An API token: the person restricted to the token's roles and areas.
     Token { person: Person, token_id: i64 },
 }
@@ -137,7 +142,7 @@ impl Service {
         password: &str,
         must_change: bool,
     ) -> Result<()> {
-        let by = Self::require_admin(actor)?;
+        let by = self.require_admin(actor)?;
         let mut fields = Fields::new();
         if let Some(u) = username
             && !valid_username(u)
@@ -230,9 +235,9 @@ impl Service {
             return Err(Self::forbidden(Denial::SessionExpired));
         }
         let account = self.store().account(s.person_id).await?;
-        if account.as_ref().is_none_or(|a| a.disabled) {
+        let Some(account) = account.filter(|a| !a.disabled) else {
             return Err(Self::forbidden(Denial::AccountDisabled));
-        }
+        };
         let person = self
             .store()
             .person(s.person_id)
@@ -241,6 +246,7 @@ impl Service {
         Ok(Credential::Session {
             person,
             csrf_token: s.csrf_token,
+            must_change: account.must_change,
         })
     }
 
@@ -324,7 +330,7 @@ impl Service {
         areas: &[AreaId],
         valid_days: Option<i64>,
     ) -> Result<(String, ApiToken)> {
-        let by = Self::require_admin(actor)?;
+        let by = self.require_admin(actor)?;
         let mut fields = Fields::new();
         fields.text("name", Some(name), 80);
         let holder = self.store().person(person).await?;
@@ -369,13 +375,13 @@ impl Service {
 
     /// Every API token (district administrators); never the tokens themselves.
     pub async fn api_tokens(&self, actor: &Actor) -> Result<Vec<ApiToken>> {
-        Self::require_admin(actor)?;
+        self.require_admin(actor)?;
         self.store().api_tokens().await
     }
 
     /// Revokes a token at once (district administrators).
     pub async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<()> {
-        let by = Self::require_admin(actor)?;
+        let by = self.require_admin(actor)?;
         if self
             .store()
             .revoke_api_token(id, Change { at: now(), by })

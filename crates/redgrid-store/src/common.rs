@@ -418,6 +418,39 @@ fn limit_of(what: &str, v: Option<String>) -> Result<Option<Limit>> {
 }
 
 fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
+    if let Some(v) = f.visible.as_ref().filter(|v| !v.all) {
+        // Deny by default: with no clause the list is empty.
+        qb.push(" AND (1 = 0");
+        if let Some(p) = v.requester {
+            qb.push(" OR requester_id = ").push_bind(p.0);
+        }
+        if let Some(p) = v.handler {
+            qb.push(" OR claimed_by = ").push_bind(p.0);
+        }
+        if !v.units.is_empty() {
+            qb.push(" OR unit_id IN (");
+            let mut sep = qb.separated(", ");
+            for u in &v.units {
+                sep.push_bind(u.0);
+            }
+            qb.push(")");
+        }
+        for (kind, id, level) in &v.areas {
+            qb.push(" OR (");
+            match kind {
+                // The whole district (only with a handling level; otherwise `all` is set).
+                Level::District => qb.push("area_id IS NOT NULL"),
+                Level::Street => qb.push("street_id = ").push_bind(id.0),
+                Level::Community => qb.push("community_id = ").push_bind(id.0),
+                Level::Grid => qb.push("grid_id = ").push_bind(id.0),
+            };
+            if let Some(l) = level {
+                qb.push(" AND level = ").push_bind(l.as_str());
+            }
+            qb.push(")");
+        }
+        qb.push(")");
+    }
     if !f.statuses.is_empty() {
         qb.push(" AND status IN (");
         let mut sep = qb.separated(", ");
@@ -428,6 +461,9 @@ fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
     }
     if let Some(l) = f.level {
         qb.push(" AND level = ").push_bind(l.as_str());
+    }
+    if f.flagged {
+        qb.push(" AND (supervision_count > 0 OR rework_count > 0)");
     }
     if let Some(u) = f.unit_id {
         qb.push(" AND unit_id = ").push_bind(u.0);

@@ -1,4 +1,5 @@
-//! Background jobs: the overdue sweeper, the rating-window closer and automatic escalation. Each
+//! Background jobs: the overdue sweeper, the rating-window closer, automatic escalation and the
+//! expired-session sweep. Each
 //! job finds candidates with a query, then runs an ordinary command as the system. The command
 //! re-checks everything inside its transaction (with the row locked on PostgreSQL, on the single
 //! writer on SQLite), so running a job twice, after a restart, or in two processes at once never
@@ -20,6 +21,8 @@ pub struct JobReport {
     pub supervised: usize,
     pub closed: usize,
     pub escalated: usize,
+    /// Sessions past their expiry, deleted.
+    pub sessions_expired: u64,
 }
 
 /// Refusals that mean "someone else did it already" or "not yet": not errors for a job.
@@ -125,6 +128,7 @@ impl Service {
             supervised: self.sweep_overdue(now).await?,
             closed: self.close_unrated(now).await?,
             escalated: self.auto_escalate(now).await?,
+            sessions_expired: self.store().delete_expired_sessions(now).await?,
         })
     }
 }

@@ -155,6 +155,10 @@ pub struct ListFilter {
     pub light: Option<(Light, DateTime<Utc>)>,
     /// Only requests being handled whose next deadline falls in `[from, to]` (not suspended).
     pub due_between: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Only requests that were supervised (督办) or sent back for rework: the rectification list.
+    pub flagged: bool,
+    /// Only what the caller may see (from the policy table); None for the system.
+    pub visible: Option<redgrid_core::policy::Visibility>,
 }
 
 /// A notification waiting in, or delivered from, the outbox.

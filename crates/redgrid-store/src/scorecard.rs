@@ -5,6 +5,10 @@ use crate::{Result, Service};
 use chrono::{DateTime, Utc};
 use redgrid_core::area::Level;
 use redgrid_core::error::Lang;
+use redgrid_core::error::{CoreError, Denial};
+use redgrid_core::ids::{AreaId, UnitId};
+use redgrid_core::person::Actor;
+use redgrid_core::policy::{self, Action, Subject};
 use redgrid_core::scorecard::{
     Counts, Dim, Grain, Period, Rates, day_bucket, day_start, level_of_key, local_date,
 };
@@ -233,22 +237,7 @@ impl Service {
                 }
             })
             .collect();
-        rows.sort_by(|a, b| {
-            let (x, y) = (a.rates.composite, b.rates.composite);
-            match (x, y) {
-                (Some(x), Some(y)) => y.total_cmp(&x),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            }
-            .then(b.counts.rated.cmp(&a.counts.rated))
-            .then(a.key.cmp(&b.key))
-        });
-        for (i, r) in rows.iter_mut().enumerate() {
-            if r.rates.composite.is_some() {
-                r.rank = Some(i + 1);
-            }
-        }
+        rank(&mut rows);
         Ok(Scorecard {
             by,
             period,
@@ -263,5 +252,68 @@ impl Service {
             },
             rows,
         })
+    }
+}
+
+/// Orders rows by composite (best first; rows without one last), then by ratings, then by key, and
+/// numbers the ranks.
+fn rank(rows: &mut [ScoreRow]) {
+    rows.sort_by(|a, b| {
+        let (x, y) = (a.rates.composite, b.rates.composite);
+        match (x, y) {
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        }
+        .then(b.counts.rated.cmp(&a.counts.rated))
+        .then(a.key.cmp(&b.key))
+    });
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.rank = r.rates.composite.is_some().then_some(i + 1);
+    }
+}
+
+impl Service {
+    /// The scorecard as `actor` may read it (the policy's `assess` rows): everything with a
+    /// district-wide grant; otherwise only the units, streets or communities inside the actor's
+    /// areas, ranked among themselves, with the total of those rows. Groupings summed over the whole
+    /// district (level, category, class, district) need a district-wide grant.
+    pub async fn scorecard_for(
+        &self,
+        actor: &Actor,
+        by: GroupBy,
+        period: Period,
+        now: DateTime<Utc>,
+    ) -> Result<Scorecard> {
+        let dir = self.directory();
+        let whole = policy::permit(&dir, actor, Action::Assess, &Subject::District);
+        if whole.is_ok() {
+            return self.scorecard(by, period, now).await;
+        }
+        if !policy::role_may(actor, Action::Assess) {
+            return Err(CoreError::Forbidden(Denial::RoleNotAllowed).into());
+        }
+        if !matches!(by, GroupBy::Unit | GroupBy::Street | GroupBy::Community) {
+            return Err(CoreError::Forbidden(Denial::OutOfScope).into());
+        }
+        let mut card = self.scorecard(by, period, now).await?;
+        card.rows.retain(|row| {
+            let area = match by {
+                GroupBy::Unit => dir.unit(UnitId(row.key)).map(|u| u.area_id),
+                _ => dir.area(AreaId(row.key)).map(|a| a.id),
+            };
+            area.is_some_and(|a| {
+                policy::permit(&dir, actor, Action::Assess, &Subject::Area(a)).is_ok()
+            })
+        });
+        let mut total = Counts::default();
+        for r in &card.rows {
+            total.add(&r.counts);
+        }
+        card.total.counts = total;
+        card.total.rates = total.rates(&self.settings().weights);
+        rank(&mut card.rows);
+        Ok(card)
     }
 }

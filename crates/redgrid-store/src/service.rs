@@ -12,9 +12,10 @@ use redgrid_core::command::{
     Command, Ctx, DeadlinePolicy, Facts, Settings, SubmitInput, decide, decide_submit,
 };
 use redgrid_core::directory::Directory;
-use redgrid_core::error::{Conflict, CoreError, Denial, Entity, FieldError, Fields};
+use redgrid_core::error::{Conflict, CoreError, Entity, FieldError, Fields};
 use redgrid_core::ids::*;
-use redgrid_core::person::{Actor, Role};
+use redgrid_core::person::Actor;
+use redgrid_core::policy::{self, Action, Subject};
 use redgrid_core::request::{Event, Request, replay};
 use redgrid_core::unit::Unit;
 use std::sync::{Arc, RwLock};
@@ -39,6 +40,18 @@ pub struct Difference {
 /// projection read back equals the one computed.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
+}
+
+/// The longest reason a reveal may give.
+pub const MAX_REVEAL_REASON: usize = 200;
+
+/// What [`Service::reveal`] shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Revealed {
+    pub request: Request,
+    pub events: Vec<Event>,
+    pub requester_name: Option<String>,
+    pub requester_phone: Option<String>,
 }
 
 /// The longest idempotency key accepted.
@@ -262,6 +275,131 @@ impl Service {
         Ok((request, events))
     }
 
+    /// A request with its timeline as `actor` may see it: refused as not found when the policy does
+    /// not let them see it; masked unless it is their own request (staff reveal with [`Self::reveal`]).
+    pub async fn view(&self, actor: &Actor, id: RequestId) -> Result<(Request, Vec<Event>)> {
+        let (request, events) = self.timeline(id).await?;
+        let dir = self.directory();
+        let subject = Subject::Request(&request);
+        if policy::permit(&dir, actor, Action::View, &subject).is_err() {
+            return Err(CoreError::NotFound {
+                entity: Entity::Request,
+                id: id.0,
+            }
+            .into());
+        }
+        if Self::sees_unmasked(&dir, actor, &request) {
+            return Ok((request, events));
+        }
+        let events = events.iter().map(Event::masked).collect();
+        Ok((request.masked(), events))
+    }
+
+    /// A request as `actor` may see it (masked unless theirs), e.g. the answer to a command.
+    pub fn present_request(&self, actor: &Actor, request: Request) -> Request {
+        if Self::sees_unmasked(&self.directory(), actor, &request) {
+            request
+        } else {
+            request.masked()
+        }
+    }
+
+    /// A request and one of its events as `actor` may see them.
+    pub fn present(&self, actor: &Actor, request: Request, event: Event) -> (Request, Event) {
+        if Self::sees_unmasked(&self.directory(), actor, &request) {
+            (request, event)
+        } else {
+            (request.masked(), event.masked())
+        }
+    }
+
+    /// Whether `actor` sees `request` unmasked without revealing: the system, and the requester.
+    fn sees_unmasked(dir: &Directory, actor: &Actor, request: &Request) -> bool {
+        matches!(actor, Actor::System)
+            || policy::permit(dir, actor, Action::Reveal, &Subject::Request(request))
+                .is_ok_and(|a| a.relation == Some(policy::Relation::Requester))
+    }
+
+    /// One page of requests that `actor` may see, masked as in [`Self::view`]. The filter is narrowed
+    /// to the actor's [`policy::Visibility`] in the query, and every row is checked again here.
+    pub async fn list_visible(
+        &self,
+        actor: &Actor,
+        filter: &crate::ListFilter,
+        limit: i64,
+    ) -> Result<Vec<Request>> {
+        let dir = self.directory();
+        let mut filter = filter.clone();
+        filter.visible = Some(policy::visibility(&dir, actor));
+        let rows = self.store.list(&filter, limit).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| policy::permit(&dir, actor, Action::View, &Subject::Request(r)).is_ok())
+            .map(|r| {
+                if Self::sees_unmasked(&dir, actor, &r) {
+                    r
+                } else {
+                    r.masked()
+                }
+            })
+            .collect())
+    }
+
+    /// Shows `actor` the personal data in a request — the requester's name and phone, the exact
+    /// address and the texts unmasked — when the policy lets them reveal it. Staff must say why, and
+    /// each reveal joins the audit chain (who, whose, when, why); requesters see their own freely.
+    pub async fn reveal(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Revealed> {
+        let (request, events) = self.timeline(id).await?;
+        let dir = self.directory();
+        let subject = Subject::Request(&request);
+        if policy::permit(&dir, actor, Action::View, &subject).is_err() {
+            return Err(CoreError::NotFound {
+                entity: Entity::Request,
+                id: id.0,
+            }
+            .into());
+        }
+        let allowed = policy::permit(&dir, actor, Action::Reveal, &subject)?;
+        let own = allowed.relation == Some(policy::Relation::Requester);
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if let (Actor::Person(p), false) = (actor, own) {
+            let Some(reason) = reason else {
+                return Err(CoreError::validation("reason", "required").into());
+            };
+            if reason.chars().count() > MAX_REVEAL_REASON {
+                return Err(CoreError::Validation(vec![
+                    FieldError::new("reason", "too_long").with_limit(MAX_REVEAL_REASON as i64),
+                ])
+                .into());
+            }
+            let record = crate::audit::AuditRecord::reveal(
+                at,
+                p.id,
+                request.requester_id,
+                Some(id),
+                &["requester_name", "requester_phone", "address", "texts"],
+                reason,
+            );
+            self.store.append_audit(&record).await?;
+        }
+        let contact = match request.requester_id {
+            Some(p) => self.store.person(p).await?,
+            None => None,
+        };
+        Ok(Revealed {
+            requester_name: contact.as_ref().map(|c| c.name.clone()),
+            requester_phone: contact.and_then(|c| c.phone),
+            request,
+            events,
+        })
+    }
+
     /// Replays one request's events and compares the result with the stored projection.
     pub async fn check_one(&self, id: RequestId) -> Result<Option<Difference>> {
         let stored = self.store.request(id).await?;
@@ -307,19 +445,20 @@ impl Service {
     // ------------------------------------------------------------ administration
 
     /// District administrators (and the system) only; returns who it is, for the audit chain.
-    pub(crate) fn require_admin(actor: &Actor) -> Result<Option<PersonId>> {
+    pub(crate) fn require_admin(&self, actor: &Actor) -> Result<Option<PersonId>> {
         match actor {
             Actor::System => Ok(None),
-            Actor::Person(p) if p.grants.iter().any(|g| g.role == Role::DistrictAdmin) => {
+            Actor::Person(p) => {
+                let dir = self.directory();
+                policy::permit(&dir, actor, Action::Administer, &Subject::District)?;
                 Ok(Some(p.id))
             }
-            Actor::Person(_) => Err(CoreError::Forbidden(Denial::RoleNotAllowed).into()),
         }
     }
 
     /// Adds an area under its parent, checking its kind and code against the tree.
     pub async fn create_area(&self, actor: &Actor, new: NewArea) -> Result<Area> {
-        Self::require_admin(actor)?;
+        self.require_admin(actor)?;
         let dir = self.directory();
         let mut fields = Fields::new();
         let parent = match new.parent_id {
@@ -356,7 +495,7 @@ impl Service {
 
     /// Adds a unit, checking that its area exists and its level fits.
     pub async fn create_unit(&self, actor: &Actor, new: NewUnit) -> Result<Unit> {
-        Self::require_admin(actor)?;
+        self.require_admin(actor)?;
         let dir = self.directory();
         let mut fields = Fields::new();
         match dir.area(new.area_id) {
@@ -378,7 +517,7 @@ impl Service {
 
     /// Adds a catalogue class (district administrators).
     pub async fn create_class(&self, actor: &Actor, new: NewClass) -> Result<CategoryClass> {
-        Self::require_admin(actor)?;
+        self.require_admin(actor)?;
         let mut fields = Fields::new();
         if !valid_code(&new.code) {
             fields.add("code", "invalid");
@@ -408,7 +547,7 @@ impl Service {
 
     /// Adds a catalogue item (district administrators).
     pub async fn create_item(&self, actor: &Actor, f: ItemFields) -> Result<CategoryItem> {
-        Self::require_admin(actor)?;
+        self.require_admin(actor)?;
         self.check_item(&f)?;
         let item = self.store.create_item(f, Change::by(actor)).await?;
         self.reload().await?;
@@ -423,7 +562,7 @@ impl Service {
         id: CategoryId,
         f: ItemFields,
     ) -> Result<CategoryItem> {
-        Self::require_admin(actor)?;
+        self.require_admin(actor)?;
         if self.directory().item(id).is_none() {
             return Err(CoreError::NotFound {
                 entity: Entity::Category,

@@ -402,8 +402,17 @@ async fn every_refusal_leaves_no_trace(store: Arc<dyn Store>) {
     let refusals: Vec<(Actor, Command, &str)> = vec![
         (a(&f.resident), Command::Claim {}, "role_not_allowed"),
         (a(&f.grid_worker), Command::Claim {}, "invalid_transition"),
+        // Another community's staff cannot see the request at all.
         (
             a(&f.community_staff_b),
+            Command::Return {
+                reason: Some("x".into()),
+            },
+            "request_not_found",
+        ),
+        // Community A's staff see it but it is not dispatched to their unit.
+        (
+            a(&f.community_staff),
             Command::Return {
                 reason: Some("x".into()),
             },

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use redgrid_core::error::{CoreError, Denial};
-use redgrid_core::person::{Actor, Person, Role};
+use redgrid_core::person::{Actor, Person};
 use redgrid_store::accounts::{Credential, TOKEN_PREFIX};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,8 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 struct Caller {
     person: Person,
     csrf: Option<String>,
+    /// The account must choose a new password before anything else.
+    must_change: bool,
 }
 
 /// Credentials seen in the last `ttl`.
@@ -126,7 +128,11 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>
                     ApiError::core(&CoreError::Forbidden(Denial::Unauthenticated), lang)
                 })?
         };
-        let caller = Caller { person, csrf: None };
+        let caller = Caller {
+            person,
+            csrf: None,
+            must_change: false,
+        };
         state.tokens.put(&key, &caller);
         return Ok(Some(caller));
     }
@@ -141,11 +147,20 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>
             .await
             .map_err(fail)?
         {
-            Credential::Session { person, csrf_token } => Caller {
+            Credential::Session {
+                person,
+                csrf_token,
+                must_change,
+            } => Caller {
                 person,
                 csrf: Some(csrf_token),
+                must_change,
             },
-            Credential::Token { person, .. } => Caller { person, csrf: None },
+            Credential::Token { person, .. } => Caller {
+                person,
+                csrf: None,
+                must_change: false,
+            },
         };
         state.tokens.put(&key, &caller);
         return Ok(Some(caller));
@@ -153,32 +168,35 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>
     Ok(None)
 }
 
-/// The calling person, or 401.
+/// The calling person, or 401; 403 `password_change_required` while the account must choose a new
+/// password (see [`actor_before_password_change`]).
 pub async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    let lang = lang_of(headers);
+    match resolve(state, headers).await? {
+        Some(c) if c.must_change => Err(ApiError::core(
+            &CoreError::Forbidden(Denial::PasswordChangeRequired),
+            lang,
+        )),
+        Some(c) => Ok(Actor::Person(c.person)),
+        None => Err(ApiError::core(
+            &CoreError::Forbidden(Denial::Unauthenticated),
+            lang,
+        )),
+    }
+}
+
+/// The calling person, even when their account must still change its password: only for reading
+/// who one is and for changing the password.
+pub async fn actor_before_password_change(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Actor, ApiError> {
     match resolve(state, headers).await? {
         Some(c) => Ok(Actor::Person(c.person)),
         None => Err(ApiError::core(
             &CoreError::Forbidden(Denial::Unauthenticated),
             lang_of(headers),
         )),
-    }
-}
-
-/// The calling person if there is one (public endpoints that show more to staff).
-pub async fn optional_actor(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Actor>, ApiError> {
-    Ok(resolve(state, headers)
-        .await?
-        .map(|c| Actor::Person(c.person)))
-}
-
-/// Whether the actor sees only their own requests: people who hold no role but `resident`.
-pub fn sees_only_own(actor: &Actor) -> bool {
-    match actor {
-        Actor::System => false,
-        Actor::Person(p) => p.grants.iter().all(|g| g.role == Role::Resident),
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod api {
     pub mod accounts;
     pub mod directory;
+    pub mod public;
     pub mod requests;
     pub mod scorecard;
 }
@@ -77,7 +78,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/requests", post(requests::submit).get(requests::list))
         .route("/api/requests/{id}", get(requests::get))
+        .route("/api/requests/{id}/reveal", post(requests::reveal))
         .route("/api/requests/{id}/{command}", post(requests::command))
+        .route("/api/public/{list}", get(api::public::list))
         .route("/api/areas", get(directory::areas))
         .route("/api/areas/{id}", get(directory::area))
         .route("/api/units", get(directory::units))

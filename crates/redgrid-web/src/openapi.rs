@@ -1,7 +1,7 @@
 //! The OpenAPI document, served at `/api/openapi.json`. Command bodies are documented here one by
 //! one; the handler that reads them is `api::requests::command`.
 
-use crate::api::{accounts, directory, requests, scorecard};
+use crate::api::{accounts, directory, public, requests, scorecard};
 use crate::error::ErrorBody;
 use redgrid_core::area::Level;
 use redgrid_core::catalogue::Tier;
@@ -198,7 +198,7 @@ command_doc!(
         Authenticate with `Authorization: Bearer <token>` (an API token), or log in at `/api/login` for a \
         session cookie and send its `csrf_token` as `X-CSRF-Token` with every change."),
     paths(
-        requests::submit, requests::list, requests::get,
+        requests::submit, requests::list, requests::get, requests::reveal, public::list,
         accept, reject, dispatch, return_, claim, note, resolve, verify, rate, close, escalate, suspend, resume, supervise,
         directory::areas, directory::area, directory::units, directory::unit, directory::categories,
         directory::create_class, directory::create_item, directory::update_item, directory::me,
@@ -211,6 +211,7 @@ command_doc!(
          (name = "commands", description = "Every command of the lifecycle"),
          (name = "directory", description = "Areas, units, the catalogue, people"),
          (name = "accounts", description = "Logging in, passwords and API tokens"),
+         (name = "public", description = "The public need, result and rectification lists (no login; personal data masked)"),
          (name = "scorecard", description = "三率: response, resolution, satisfaction, on-time and rework rates")),
 )]
 pub struct ApiDoc;

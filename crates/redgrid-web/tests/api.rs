@@ -210,7 +210,11 @@ async fn refusals_carry_status_code_and_message_in_the_callers_language() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // 409 names the current state, in Chinese by default and English on request.
     let r = a
-        .post(&format!("/api/requests/{id}/claim"), "volunteer", json!({}))
+        .post(
+            &format!("/api/requests/{id}/dispatch"),
+            "grid",
+            json!({"unit_id": a.f.unit_grid_a1_1.id.0}),
+        )
         .await;
     assert_eq!(
         (
@@ -232,9 +236,9 @@ async fn refusals_carry_status_code_and_message_in_the_callers_language() {
     let r = a
         .call(
             "POST",
-            &format!("/api/requests/{id}/claim"),
-            Some("volunteer"),
-            Some("{}"),
+            &format!("/api/requests/{id}/dispatch"),
+            Some("grid"),
+            Some(&json!({"unit_id": a.f.unit_grid_a1_1.id.0}).to_string()),
             &[("accept-language", "en-US,en;q=0.9")],
         )
         .await;
@@ -1037,7 +1041,8 @@ async fn logins_sessions_csrf_throttling_and_api_tokens() {
             json!({"category_id": f.cat_garbage.id.0}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.body["code"], "role_not_allowed");
     assert_eq!(
         app.get(&format!("/api/requests/{id}"), "admin").await.body["request"]["status"],
         "submitted"

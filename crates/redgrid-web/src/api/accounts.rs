@@ -1,7 +1,7 @@
 //! Logging in and out, passwords, and API tokens.
 
 use crate::AppState;
-use crate::auth::{actor, session_cookie, session_set_cookie};
+use crate::auth::{actor, actor_before_password_change, session_cookie, session_set_cookie};
 use crate::body::{Reader, parse_json};
 use crate::error::{ApiError, lang_of};
 use axum::Json;
@@ -191,7 +191,7 @@ pub async fn change_password(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    let who = actor(&state, &headers).await?;
+    let who = actor_before_password_change(&state, &headers).await?;
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let old = r.string("current_password").unwrap_or_default();

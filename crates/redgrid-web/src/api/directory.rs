@@ -349,7 +349,7 @@ pub async fn me(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Person>, ApiError> {
-    match actor(&state, &headers).await? {
+    match crate::auth::actor_before_password_change(&state, &headers).await? {
         Actor::Person(p) => Ok(Json(p)),
         Actor::System => Err(ApiError::not_found_route(lang_of(&headers))),
     }

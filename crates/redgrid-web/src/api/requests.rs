@@ -1,7 +1,7 @@
 //! Requests: file, list, read with the timeline, and run every command of the lifecycle.
 
 use crate::AppState;
-use crate::auth::{actor, sees_only_own};
+use crate::auth::actor;
 use crate::body::{Reader, parse_json};
 use crate::error::{ApiError, lang_of};
 use axum::Json;
@@ -17,7 +17,6 @@ use redgrid_core::catalogue::Tier;
 use redgrid_core::command::{Command, SubmitInput};
 use redgrid_core::error::{CoreError, Entity, FieldError, Lang};
 use redgrid_core::ids::*;
-use redgrid_core::person::Actor;
 use redgrid_core::policy::CommandKind;
 use redgrid_core::request::{Channel, Event, Light, RejectCode, Request, Satisfaction, Status};
 use redgrid_store::ListFilter;
@@ -188,6 +187,7 @@ pub async fn submit(
         .submit(&who, &input, invalid, key, now())
         .await
         .map_err(|e| ApiError::store(e, lang))?;
+    let request = state.service.present_request(&who, request);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -195,30 +195,6 @@ pub async fn submit(
     };
     let location = format!("/api/requests/{}", request.id);
     Ok((status, [(header::LOCATION, location)], Json(request)).into_response())
-}
-
-async fn visible(
-    state: &AppState,
-    who: &Actor,
-    id: RequestId,
-    lang: Lang,
-) -> Result<(Request, Vec<Event>), ApiError> {
-    let (request, events) = state
-        .service
-        .timeline(id)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
-    if sees_only_own(who) && request.requester_id != who.person_id() {
-        // Do not reveal that someone else's request exists.
-        return Err(ApiError::core(
-            &CoreError::NotFound {
-                entity: Entity::Request,
-                id: id.0,
-            },
-            lang,
-        ));
-    }
-    Ok((request, events))
 }
 
 /// `GET /api/requests/{id}`: a request with its full timeline.
@@ -233,7 +209,11 @@ pub async fn get(
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     let id = parse_id(&id, lang)?;
-    let (request, events) = visible(&state, &who, id, lang).await?;
+    let (request, events) = state
+        .service
+        .view(&who, id)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
     Ok(Json(RequestWithTimeline {
         light: request.light_at(now()),
         request,
@@ -254,9 +234,6 @@ pub async fn command(
         .ok_or_else(|| ApiError::not_found_route(lang))?;
     let who = actor(&state, &headers).await?;
     let id = parse_id(&id, lang)?;
-    if sees_only_own(&who) {
-        visible(&state, &who, id, lang).await?;
-    }
     let json = parse_json(&headers, body)?;
     let (cmd, invalid) =
         read_command(kind, &json).ok_or_else(|| ApiError::not_found_route(lang))?;
@@ -265,7 +242,55 @@ pub async fn command(
         .run(id, &who, &cmd, invalid, now())
         .await
         .map_err(|e| ApiError::store(e, lang))?;
+    let (request, event) = state.service.present(&who, request, event);
     Ok(Json(CommandResult { request, event }))
+}
+
+/// What a reveal gives: the request and its timeline unmasked, and the requester's contact.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RevealedView {
+    pub request: Request,
+    pub events: Vec<Event>,
+    pub requester_name: Option<String>,
+    pub requester_phone: Option<String>,
+}
+
+/// `POST /api/requests/{id}/reveal`: the personal data in a request, unmasked, for staff with a need
+/// (the handler, the assigned unit, the grid and community, the verifier). Give `reason`; each reveal
+/// is logged in the audit chain with who, whose, when and why.
+#[utoipa::path(post, path = "/api/requests/{id}/reveal", tag = "requests",
+    params(("id" = i64, Path)),
+    request_body(content = serde_json::Value, description = "{\"reason\": \"回访核实\"}"),
+    responses((status = 200, body = RevealedView), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn reveal(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RevealedView>, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let id = parse_id(&id, lang)?;
+    let json = parse_json(&headers, body)?;
+    let mut r = Reader::new(&json);
+    let reason = r.string("reason");
+    let invalid = r.finish();
+    if !invalid.is_empty() {
+        return Err(ApiError::core(&CoreError::Validation(invalid), lang));
+    }
+    let shown = state
+        .service
+        .reveal(&who, id, reason.as_deref(), now())
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    Ok(Json(RevealedView {
+        request: shown.request,
+        events: shown.events,
+        requester_name: shown.requester_name,
+        requester_phone: shown.requester_phone,
+    }))
 }
 
 /// A date-time in RFC 3339, or a plain date taken as midnight in Asia/Shanghai. For an upper bound a
@@ -414,13 +439,9 @@ pub async fn list(
     if !errors.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(errors), lang));
     }
-    if sees_only_own(&who) {
-        filter.requester_id = who.person_id();
-    }
     let items = state
         .service
-        .store()
-        .list(&filter, limit)
+        .list_visible(&who, &filter, limit)
         .await
         .map_err(|e| ApiError::store(e, lang))?;
     let next_cursor = (items.len() as i64 == limit)

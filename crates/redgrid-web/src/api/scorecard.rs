@@ -1,13 +1,13 @@
 //! The scorecard (三率) and a person's notifications.
 
 use crate::AppState;
-use crate::auth::{actor, sees_only_own};
+use crate::auth::actor;
 use crate::error::{ApiError, lang_of};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use redgrid_core::error::{CoreError, Denial, FieldError};
+use redgrid_core::error::{CoreError, FieldError};
 use redgrid_core::scorecard::Period;
 use redgrid_store::scorecard::{GroupBy, Scorecard};
 use redgrid_store::service::now;
@@ -15,7 +15,8 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// `GET /api/scorecard?by=unit&period=2026-10`: rates per group for a period, units ranked by the
-/// composite. Staff only.
+/// composite. Staff with the policy's `assess` rows; outside a district-wide grant only the units and
+/// areas in one's own area.
 #[utoipa::path(get, path = "/api/scorecard", tag = "scorecard",
     params(
         ("by" = Option<String>, Query, description = "unit (default), level, street, community, category, class or district"),
@@ -29,12 +30,6 @@ pub async fn scorecard(
 ) -> Result<Json<Scorecard>, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
-    if sees_only_own(&who) {
-        return Err(ApiError::core(
-            &CoreError::Forbidden(Denial::RoleNotAllowed),
-            lang,
-        ));
-    }
     let Query(params) = query
         .map_err(|e| ApiError::plain(StatusCode::BAD_REQUEST, "malformed_query", &e.body_text()))?;
     let mut by = GroupBy::Unit;
@@ -61,7 +56,7 @@ pub async fn scorecard(
     };
     let card = state
         .service
-        .scorecard(by, period, now())
+        .scorecard_for(&who, by, period, now())
         .await
         .map_err(|e| ApiError::store(e, lang))?;
     Ok(Json(card))

@@ -1,0 +1,363 @@
+//! The public lists, open without login: the need list (需求清单), the result list (成果清单) and the
+//! rectification list (整改清单), as JSON pages or as CSV and Excel exports.
+//!
+//! They carry no personal data: no requester, no handler, no exact address (the place only to
+//! community level), and numbers that could be phones or ID numbers masked in every text. Requests
+//! still being filed (not yet accepted) and rejected ones are not listed.
+
+use crate::AppState;
+use crate::error::{ApiError, lang_of};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use redgrid_core::error::{CoreError, FieldError, Lang};
+use redgrid_core::ids::RequestId;
+use redgrid_core::request::{Request, Status};
+use redgrid_store::ListFilter;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Which public list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicList {
+    /// Accepted requests still being handled.
+    Needs,
+    /// Closed requests with what was done and how the resident rated it.
+    Results,
+    /// Requests that were supervised or sent back for rework, and where they stand.
+    Rectifications,
+}
+
+impl PublicList {
+    pub const ALL: [PublicList; 3] = [
+        PublicList::Needs,
+        PublicList::Results,
+        PublicList::Rectifications,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicList::Needs => "needs",
+            PublicList::Results => "results",
+            PublicList::Rectifications => "rectifications",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PublicList> {
+        PublicList::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    pub fn title(self, lang: Lang) -> &'static str {
+        match self {
+            PublicList::Needs => lang.pick("需求清单", "Need list"),
+            PublicList::Results => lang.pick("成果清单", "Result list"),
+            PublicList::Rectifications => lang.pick("整改清单", "Rectification list"),
+        }
+    }
+
+    fn filter(self) -> ListFilter {
+        let statuses = match self {
+            PublicList::Needs => vec![
+                Status::Accepted,
+                Status::Dispatched,
+                Status::Claimed,
+                Status::Resolved,
+                Status::Verified,
+                Status::Suspended,
+            ],
+            PublicList::Results => vec![Status::Closed],
+            PublicList::Rectifications => vec![
+                Status::Accepted,
+                Status::Dispatched,
+                Status::Claimed,
+                Status::Resolved,
+                Status::Verified,
+                Status::Suspended,
+                Status::Closed,
+            ],
+        };
+        ListFilter {
+            statuses,
+            flagged: self == PublicList::Rectifications,
+            ..ListFilter::default()
+        }
+    }
+}
+
+/// One row of a public list. Nothing in it identifies a person.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicItem {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub street: String,
+    pub community: String,
+    pub category: String,
+    /// The need, with numbers that could identify a person masked.
+    pub description: String,
+    pub status: String,
+    /// The unit handling it.
+    pub unit: String,
+    /// What was done (masked like the description).
+    pub resolution: Option<String>,
+    pub satisfaction: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// How often it was supervised (督办) and sent back for rework.
+    pub supervision_count: i32,
+    pub rework_count: i32,
+}
+
+/// One page of a public list, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicPage {
+    pub list: String,
+    pub title: String,
+    pub items: Vec<PublicItem>,
+    pub next_cursor: Option<String>,
+}
+
+/// The most rows an export holds (the newest).
+pub const MAX_EXPORT: usize = 5000;
+
+fn item(state: &AppState, r: &Request, lang: Lang) -> PublicItem {
+    let dir = state.service.directory();
+    let shown = r.masked();
+    let area_name = |id| dir.area(id).map(|a| a.name.clone()).unwrap_or_default();
+    PublicItem {
+        id: shown.id.0,
+        created_at: shown.created_at,
+        street: area_name(shown.location.street_id),
+        community: area_name(shown.location.community_id),
+        category: shown
+            .category_id
+            .and_then(|c| dir.item(c))
+            .map(|i| lang.pick(&i.name_zh, &i.name_en).to_string())
+            .unwrap_or_default(),
+        description: shown.description,
+        status: shown.status.label(lang).to_string(),
+        unit: shown
+            .unit_id
+            .and_then(|u| dir.unit(u))
+            .map(|u| u.name.clone())
+            .unwrap_or_default(),
+        resolution: shown.resolution,
+        satisfaction: shown
+            .rating
+            .as_ref()
+            .map(|r| r.satisfaction.label(lang).to_string()),
+        closed_at: shown.closed_at,
+        supervision_count: shown.supervision_count,
+        rework_count: shown.rework_count,
+    }
+}
+
+/// `GET /api/public/{list}`: `needs`, `results` or `rectifications`, masked; `format=csv` or
+/// `format=xlsx` exports the newest rows (up to 5,000) with headers in the caller's language.
+#[utoipa::path(get, path = "/api/public/{list}", tag = "public",
+    params(("list" = String, Path, description = "needs, results or rectifications"),
+        ("format" = Option<String>, Query, description = "json (default), csv or xlsx"),
+        ("limit" = Option<i64>, Query, description = "1–200, default 50 (JSON pages)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = PublicPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let which = PublicList::parse(&name).ok_or_else(|| ApiError::not_found_route(lang))?;
+    let Query(params) = query
+        .map_err(|e| ApiError::plain(StatusCode::BAD_REQUEST, "malformed_query", &e.body_text()))?;
+    let mut filter = which.filter();
+    let mut limit = 50;
+    let mut format = "json";
+    let mut errors = Vec::new();
+    for (key, value) in &params {
+        match key.as_str() {
+            "format" => match value.as_str() {
+                "json" => format = "json",
+                "csv" => format = "csv",
+                "xlsx" => format = "xlsx",
+                _ => errors.push(FieldError::new("format", "invalid")),
+            },
+            "limit" => match value.parse::<i64>() {
+                Ok(n) if (1..=crate::api::requests::MAX_PAGE).contains(&n) => limit = n,
+                _ => errors.push(
+                    FieldError::new("limit", "out_of_range")
+                        .with_limit(crate::api::requests::MAX_PAGE),
+                ),
+            },
+            "cursor" => match value.strip_prefix('r').and_then(|n| n.parse::<i64>().ok()) {
+                Some(n) => filter.before_id = Some(RequestId(n)),
+                None => errors.push(FieldError::new("cursor", "invalid")),
+            },
+            _ => errors.push(FieldError::new(key.clone(), "unknown_field")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::core(&CoreError::Validation(errors), lang));
+    }
+    let store = state.service.store();
+    if format == "json" {
+        let rows = store
+            .list(&filter, limit)
+            .await
+            .map_err(|e| ApiError::store(e, lang))?;
+        let next_cursor = (rows.len() as i64 == limit)
+            .then(|| rows.last().map(|r| format!("r{}", r.id)))
+            .flatten();
+        let items = rows.iter().map(|r| item(&state, r, lang)).collect();
+        return Ok(Json(PublicPage {
+            list: which.as_str().into(),
+            title: which.title(lang).into(),
+            items,
+            next_cursor,
+        })
+        .into_response());
+    }
+    let mut items = Vec::new();
+    while items.len() < MAX_EXPORT {
+        let page = store
+            .list(&filter, 500)
+            .await
+            .map_err(|e| ApiError::store(e, lang))?;
+        let Some(last) = page.last() else { break };
+        filter.before_id = Some(last.id);
+        let full = page.len() == 500;
+        items.extend(page.iter().map(|r| item(&state, r, lang)));
+        if !full {
+            break;
+        }
+    }
+    items.truncate(MAX_EXPORT);
+    let name = format!("redgrid-{}.{format}", which.as_str());
+    let disposition = format!("attachment; filename=\"{name}\"");
+    if format == "csv" {
+        let body = to_csv(&items, lang);
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    let body = to_xlsx(which, &items, lang).map_err(|e| {
+        tracing::error!("xlsx export failed: {e}");
+        ApiError::plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "export_failed",
+            lang.pick("导出失败，请稍后重试", "the export failed; try again later"),
+        )
+    })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The column headers of an export.
+fn headers(lang: Lang) -> [&'static str; 13] {
+    [
+        lang.pick("编号", "No."),
+        lang.pick("提出时间", "Filed"),
+        lang.pick("街道", "Street"),
+        lang.pick("社区", "Community"),
+        lang.pick("类别", "Category"),
+        lang.pick("诉求内容", "Need"),
+        lang.pick("状态", "Status"),
+        lang.pick("承办单位", "Handling unit"),
+        lang.pick("办理结果", "What was done"),
+        lang.pick("满意度", "Satisfaction"),
+        lang.pick("销号时间", "Closed"),
+        lang.pick("督办次数", "Supervisions"),
+        lang.pick("返工次数", "Rework"),
+    ]
+}
+
+/// A time as local (Asia/Shanghai) minutes, as Excel users read it.
+fn local(t: DateTime<Utc>) -> String {
+    match chrono::FixedOffset::east_opt(8 * 3600) {
+        Some(tz) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        None => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
+fn cells(i: &PublicItem) -> [String; 13] {
+    [
+        i.id.to_string(),
+        local(i.created_at),
+        i.street.clone(),
+        i.community.clone(),
+        i.category.clone(),
+        i.description.clone(),
+        i.status.clone(),
+        i.unit.clone(),
+        i.resolution.clone().unwrap_or_default(),
+        i.satisfaction.clone().unwrap_or_default(),
+        i.closed_at.map(local).unwrap_or_default(),
+        i.supervision_count.to_string(),
+        i.rework_count.to_string(),
+    ]
+}
+
+/// CSV with a UTF-8 byte-order mark, so that Excel opens the Chinese text correctly. Cells that
+/// begin like a formula are prefixed with an apostrophe.
+fn to_csv(items: &[PublicItem], lang: Lang) -> Vec<u8> {
+    let mut out = String::from("\u{feff}");
+    let quote = |s: &str| {
+        let s = if s.starts_with(['=', '+', '-', '@']) {
+            format!("'{s}")
+        } else {
+            s.to_string()
+        };
+        format!("\"{}\"", s.replace('"', "\"\""))
+    };
+    let row = |out: &mut String, cols: &[&str]| {
+        let line: Vec<String> = cols.iter().map(|c| quote(c)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    };
+    row(&mut out, &headers(lang));
+    for i in items {
+        let c = cells(i);
+        let refs: Vec<&str> = c.iter().map(String::as_str).collect();
+        row(&mut out, &refs);
+    }
+    out.into_bytes()
+}
+
+fn to_xlsx(which: PublicList, items: &[PublicItem], lang: Lang) -> Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(which.title(lang)).map_err(err)?;
+    let bold = Format::new().set_bold();
+    for (c, h) in headers(lang).iter().enumerate() {
+        sheet
+            .write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(err)?;
+    }
+    for (r, i) in items.iter().enumerate() {
+        for (c, v) in cells(i).iter().enumerate() {
+            sheet
+                .write_string((r + 1) as u32, c as u16, v)
+                .map_err(err)?;
+        }
+    }
+    sheet.set_column_width(5, 40).map_err(err)?;
+    sheet.set_column_width(8, 40).map_err(err)?;
+    book.save_to_buffer().map_err(err)
+}
