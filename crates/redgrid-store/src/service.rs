@@ -445,7 +445,7 @@ impl Service {
     // ------------------------------------------------------------ administration
 
     /// District administrators (and the system) only; returns who it is, for the audit chain.
-    pub(crate) fn require_admin(&self, actor: &Actor) -> Result<Option<PersonId>> {
+    pub fn require_admin(&self, actor: &Actor) -> Result<Option<PersonId>> {
         match actor {
             Actor::System => Ok(None),
             Actor::Person(p) => {

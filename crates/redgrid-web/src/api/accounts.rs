@@ -239,6 +239,10 @@ pub async fn set_account(
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
+    state
+        .service
+        .require_admin(&who)
+        .map_err(|e| ApiError::store(e, lang))?;
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let person: Option<PersonId> = r.id("person_id");
@@ -303,6 +307,10 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
+    state
+        .service
+        .require_admin(&who)
+        .map_err(|e| ApiError::store(e, lang))?;
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let person: Option<PersonId> = r.id("person_id");

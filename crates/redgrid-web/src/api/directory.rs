@@ -193,6 +193,10 @@ pub async fn create_class(
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
+    state
+        .service
+        .require_admin(&who)
+        .map_err(|e| ApiError::store(e, lang))?;
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let new = NewClass {
@@ -301,6 +305,10 @@ pub async fn create_item(
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
+    state
+        .service
+        .require_admin(&who)
+        .map_err(|e| ApiError::store(e, lang))?;
     let json = parse_json(&headers, body)?;
     let (fields, invalid) = read_item(&json, None);
     if !invalid.is_empty() {
@@ -325,6 +333,10 @@ pub async fn update_item(
 ) -> Result<Json<CategoryItem>, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
+    state
+        .service
+        .require_admin(&who)
+        .map_err(|e| ApiError::store(e, lang))?;
     let dir = state.service.directory();
     let id = raw.parse::<i64>().ok().map(CategoryId);
     let base = id
