@@ -1103,3 +1103,186 @@ async fn logins_sessions_csrf_throttling_and_api_tokens() {
         assert!(actions.iter().any(|p| p.contains(a)), "{a}");
     }
 }
+
+#[tokio::test]
+async fn views_are_masked_reveals_are_logged_and_public_lists_carry_no_personal_data() {
+    let app = app().await;
+    let f = &app.f;
+    let store = app._db.store.clone();
+    let r = app
+        .post(
+            "/api/requests",
+            "resident",
+            json!({"channel": "app", "description": "楼道灯坏了，请回电13912345678",
+                   "area_id": f.grid_a1_1.id.0, "address": "幸福里3号楼2单元501", "lat": 39.01, "lon": 117.7}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    // The requester sees their own request as filed.
+    let own = app.get(&format!("/api/requests/{id}"), "resident").await;
+    assert_eq!(
+        own.body["request"]["location"]["address"],
+        "幸福里3号楼2单元501"
+    );
+    assert!(
+        own.body["request"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("13912345678")
+    );
+    // Staff see it masked: the place to community level, numbers starred, in the item, the
+    // timeline and the list.
+    let seen = app.get(&format!("/api/requests/{id}"), "grid").await;
+    assert_eq!(seen.status, StatusCode::OK);
+    let text = seen.body.to_string();
+    assert!(
+        !text.contains("13912345678") && !text.contains("501"),
+        "{text}"
+    );
+    assert!(text.contains("139****5678"), "{text}");
+    assert_eq!(seen.body["request"]["location"]["address"], Value::Null);
+    assert_eq!(seen.body["request"]["location"]["lat"], Value::Null);
+    assert_eq!(
+        seen.body["request"]["location"]["community_id"],
+        f.comm_a1.id.0
+    );
+    let list = app.get("/api/requests", "grid").await;
+    assert!(!list.body.to_string().contains("13912345678"));
+    // Another resident does not learn it exists.
+    let other = app.get(&format!("/api/requests/{id}"), "other").await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    // Revealing needs a reason, is refused to roles without a need, and is logged.
+    let before = store.audit_head().await.unwrap().0;
+    let r = app
+        .post(&format!("/api/requests/{id}/reveal"), "grid", json!({}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+    );
+    let r = app
+        .post(
+            &format!("/api/requests/{id}/reveal"),
+            "supervisor",
+            json!({"reason": "想看看"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app
+        .post(
+            &format!("/api/requests/{id}/reveal"),
+            "other",
+            json!({"reason": "想看看"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        store.audit_head().await.unwrap().0,
+        before,
+        "refusals log nothing"
+    );
+    let r = app
+        .post(
+            &format!("/api/requests/{id}/reveal"),
+            "grid",
+            json!({"reason": "上门前电话联系居民"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["requester_name"], "张三");
+    assert_eq!(r.body["requester_phone"], "13800000001");
+    assert_eq!(
+        r.body["request"]["location"]["address"],
+        "幸福里3号楼2单元501"
+    );
+    let chain = store.audit_rows(before, 10).await.unwrap();
+    assert_eq!(chain.len(), 1);
+    let rec = &chain[0].record;
+    assert_eq!(rec.kind.as_str(), "reveal");
+    assert_eq!(rec.actor_id, Some(f.grid_worker.id));
+    assert_eq!(rec.request_id, Some(redgrid_core::ids::RequestId(id)));
+    let payload: Value = serde_json::from_str(&rec.payload).unwrap();
+    assert_eq!(payload["whose"], f.resident.id.0);
+    assert_eq!(payload["reason"], "上门前电话联系居民");
+    // The requester's own reveal is not a disclosure and is not logged.
+    let r = app
+        .post(&format!("/api/requests/{id}/reveal"), "resident", json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(store.audit_head().await.unwrap().0, before + 1);
+    // The public lists (no login): accepted requests only, masked, in JSON, CSV and Excel.
+    app.step(
+        id,
+        "accept",
+        "grid",
+        json!({"category_id": f.cat_garbage.id.0}),
+    )
+    .await;
+    let page = app.call("GET", "/api/public/needs", None, None, &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body["items"][0]["id"], id);
+    assert_eq!(page.body["items"][0]["community"], "幸福里社区");
+    let csv = app
+        .call("GET", "/api/public/needs?format=csv", None, None, &[])
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    for body in [page.body.to_string()] {
+        assert!(!body.contains("13912345678") && !body.contains("501") && !body.contains("张三"));
+    }
+    let bad = app
+        .call("GET", "/api/public/nothing", None, None, &[])
+        .await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    let bad = app
+        .call("GET", "/api/public/needs?format=pdf", None, None, &[])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_new_password_must_be_chosen_before_anything_else() {
+    let app = app().await;
+    let f = &app.f;
+    let r = app
+        .post(
+            "/api/accounts",
+            "admin",
+            json!({"person_id": f.verifier.id.0, "username": "yan", "password": "initial pass 2026"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let r = login(&app, "yan", "initial pass 2026").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let cookie = session_of(&r);
+    let csrf = r.body["csrf_token"].as_str().unwrap().to_string();
+    let r = with_cookie(&app, "GET", "/api/requests", &cookie, None, None).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("password_change_required"))
+    );
+    let r = with_cookie(&app, "GET", "/api/me", &cookie, None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = with_cookie(
+        &app,
+        "POST",
+        "/api/me/password",
+        &cookie,
+        Some(&csrf),
+        Some(json!({"current_password": "initial pass 2026", "new_password": "my own pass 2026"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    // A password change ends every session; the next login works normally.
+    let r = login(&app, "yan", "my own pass 2026").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let cookie = session_of(&r);
+    let r = with_cookie(&app, "GET", "/api/requests", &cookie, None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

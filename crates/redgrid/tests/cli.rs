@@ -33,8 +33,12 @@ async fn demo_then_check_then_tamper_then_check() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     for role in [
         "resident",
-        "grid_worker",
         "volunteer",
+        "member",
+        "grid_worker",
+        "community_staff",
+        "street_staff",
+        "department_staff",
         "verifier",
         "supervisor",
         "district_admin",
@@ -109,4 +113,163 @@ fn calendar_check_reports_every_bad_line_and_passes_the_sample() {
         assert!(stderr.contains(line), "{line} in {stderr}");
     }
     let _ = std::fs::remove_file(bad);
+}
+
+/// Runs of 7 or more digits: phone numbers, ID numbers and bank cards look like this; nothing public
+/// should contain one.
+fn long_digit_runs(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            if run.len() >= 7 {
+                found.push(run.clone());
+            }
+            run.clear();
+        }
+    }
+    found
+}
+
+/// The text in the cells of an .xlsx: every `<t>` element of its shared strings and sheets (the
+/// rest of the XML is layout: widths and sizes in long numbers).
+fn xlsx_text(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an xlsx is a zip");
+    let mut cells = Vec::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        if name.starts_with("xl/") && name.ends_with(".xml") {
+            let mut xml = String::new();
+            f.read_to_string(&mut xml).unwrap();
+            for part in xml.split("<t").skip(1) {
+                if let Some((open, rest)) = part.split_once('>')
+                    && (open.is_empty() || open.starts_with(' '))
+                    && let Some((t, _)) = rest.split_once("</t>")
+                {
+                    cells.push(t.to_string());
+                }
+            }
+        }
+    }
+    assert!(!cells.is_empty(), "an export has cells");
+    cells.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_public_page_and_export_of_the_demo_is_free_of_personal_data() {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let dir = std::env::temp_dir().join(format!("redgrid-scan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let out = redgrid(&[
+        "demo",
+        "--no-serve",
+        "--requests",
+        "400",
+        "--residents",
+        "120",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = redgrid_store::open(&format!("sqlite://{d}/redgrid.db"))
+        .await
+        .unwrap();
+    // Every person's full name and phone in the demo.
+    let mut names = Vec::new();
+    let mut phones = Vec::new();
+    let mut misses = 0;
+    let mut id = 1;
+    while misses < 50 {
+        match store.person(redgrid_core::ids::PersonId(id)).await.unwrap() {
+            Some(p) => {
+                misses = 0;
+                names.push(p.name.clone());
+                phones.extend(p.phone.clone());
+            }
+            None => misses += 1,
+        }
+        id += 1;
+    }
+    assert!(names.len() > 100, "the demo has people: {}", names.len());
+    let service = redgrid_store::Service::new(store, Default::default())
+        .await
+        .unwrap();
+    let app = redgrid_web::router(std::sync::Arc::new(redgrid_web::AppState::new(
+        std::sync::Arc::new(service),
+    )));
+    let get = |uri: String, lang: &'static str| {
+        let app = app.clone();
+        async move {
+            let req = axum::http::Request::builder()
+                .uri(&uri)
+                .header("accept-language", lang)
+                .body(Body::empty())
+                .unwrap();
+            let res = app.oneshot(req).await.unwrap();
+            assert_eq!(res.status(), 200, "{uri}");
+            res.into_body().collect().await.unwrap().to_bytes().to_vec()
+        }
+    };
+    let mut pages = 0;
+    let mut rows = 0;
+    for list in ["needs", "results", "rectifications"] {
+        for lang in ["zh-CN", "en"] {
+            // Every JSON page, following the cursor.
+            let mut cursor = String::new();
+            loop {
+                let body = get(format!("/api/public/{list}?limit=200{cursor}"), lang).await;
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let text = String::from_utf8(body).unwrap();
+                scan(&format!("{list} json"), &text, &names, &phones);
+                pages += 1;
+                rows += v["items"].as_array().map_or(0, |a| a.len());
+                match v["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => break,
+                }
+            }
+            let csv = get(format!("/api/public/{list}?format=csv"), lang).await;
+            scan(
+                &format!("{list} csv"),
+                &String::from_utf8(csv).unwrap(),
+                &names,
+                &phones,
+            );
+            let xlsx = get(format!("/api/public/{list}?format=xlsx"), lang).await;
+            scan(&format!("{list} xlsx"), &xlsx_text(&xlsx), &names, &phones);
+            pages += 2;
+        }
+    }
+    assert!(rows > 100, "the lists have rows to scan: {rows}");
+    println!(
+        "scanned {pages} public pages and exports ({rows} JSON rows) for {} names and {} phones",
+        names.len(),
+        phones.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn scan(what: &str, text: &str, names: &[String], phones: &[String]) {
+    let runs = long_digit_runs(text);
+    assert!(
+        runs.is_empty(),
+        "{what} carries digit runs like phones or IDs: {runs:?}"
+    );
+    for n in names.iter().filter(|n| n.chars().count() >= 2) {
+        assert!(!text.contains(n.as_str()), "{what} carries the name {n}");
+    }
+    for p in phones {
+        assert!(!text.contains(p.as_str()), "{what} carries the phone {p}");
+    }
 }
