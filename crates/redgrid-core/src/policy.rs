@@ -396,9 +396,14 @@ pub fn permit_under(
 
 /// Whether any role of the actor appears for `action` at all (before looking at the subject).
 pub fn role_may(actor: &Actor, action: Action) -> bool {
+    role_may_under(POLICY, actor, action)
+}
+
+/// [`role_may`] under another table.
+pub fn role_may_under(table: &[Rule], actor: &Actor, action: Action) -> bool {
     match actor {
         Actor::System => true,
-        Actor::Person(p) => POLICY
+        Actor::Person(p) => table
             .iter()
             .filter(|r| r.action == action)
             .any(|r| r.role.is_none() || p.grants.iter().any(|g| Some(g.role) == r.role)),

@@ -278,16 +278,8 @@ impl Service {
     /// A request with its timeline as `actor` may see it: refused as not found when the policy does
     /// not let them see it; masked unless it is their own request (staff reveal with [`Self::reveal`]).
     pub async fn view(&self, actor: &Actor, id: RequestId) -> Result<(Request, Vec<Event>)> {
-        let (request, events) = self.timeline(id).await?;
+        let (request, events) = self.visible_timeline(actor, id).await?;
         let dir = self.directory();
-        let subject = Subject::Request(&request);
-        if policy::permit(&dir, actor, Action::View, &subject).is_err() {
-            return Err(CoreError::NotFound {
-                entity: Entity::Request,
-                id: id.0,
-            }
-            .into());
-        }
         if Self::sees_unmasked(&dir, actor, &request) {
             return Ok((request, events));
         }
@@ -311,6 +303,25 @@ impl Service {
         } else {
             (request.masked(), event.masked())
         }
+    }
+
+    /// The request and its timeline unmasked, when the policy lets `actor` see it at all; refused as
+    /// not found otherwise, so that nobody learns what they may not see.
+    async fn visible_timeline(
+        &self,
+        actor: &Actor,
+        id: RequestId,
+    ) -> Result<(Request, Vec<Event>)> {
+        let (request, events) = self.timeline(id).await?;
+        let dir = self.directory();
+        if policy::permit(&dir, actor, Action::View, &Subject::Request(&request)).is_err() {
+            return Err(CoreError::NotFound {
+                entity: Entity::Request,
+                id: id.0,
+            }
+            .into());
+        }
+        Ok((request, events))
     }
 
     /// Whether `actor` sees `request` unmasked without revealing: the system, and the requester.
@@ -355,17 +366,9 @@ impl Service {
         reason: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<Revealed> {
-        let (request, events) = self.timeline(id).await?;
+        let (request, events) = self.visible_timeline(actor, id).await?;
         let dir = self.directory();
-        let subject = Subject::Request(&request);
-        if policy::permit(&dir, actor, Action::View, &subject).is_err() {
-            return Err(CoreError::NotFound {
-                entity: Entity::Request,
-                id: id.0,
-            }
-            .into());
-        }
-        let allowed = policy::permit(&dir, actor, Action::Reveal, &subject)?;
+        let allowed = policy::permit(&dir, actor, Action::Reveal, &Subject::Request(&request))?;
         let own = allowed.relation == Some(policy::Relation::Requester);
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if let (Actor::Person(p), false) = (actor, own) {

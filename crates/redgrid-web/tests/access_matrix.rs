@@ -542,13 +542,7 @@ fn model(
     let permit = |actor: &Actor, action, subject: &Subject<'_>| {
         policy::permit_under(table, dir, actor, action, subject).is_ok()
     };
-    let role_may = |actor: &Actor, action| match actor {
-        Actor::System => true,
-        Actor::Person(p) => table
-            .iter()
-            .filter(|r| r.action == action)
-            .any(|r| r.role.is_none() || p.grants.iter().any(|g| Some(g.role) == r.role)),
-    };
+    let role_may = |actor: &Actor, action| policy::role_may_under(table, actor, action);
     for c in cast {
         let actor = Actor::Person(c.person.clone());
         // The table's own decision for every action and subject, whether or not an endpoint shows
