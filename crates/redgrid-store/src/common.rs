@@ -1763,6 +1763,24 @@ impl Store for This {
         rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
     }
 
+    async fn requests_with_attachment(&self, id: &str, limit: i64) -> Result<Vec<RequestId>> {
+        // Hex digits only, so the pattern holds no LIKE wildcard.
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT DISTINCT request_id FROM request_events \
+             WHERE kind IN ('submitted', 'resolved') AND payload LIKE $1 ORDER BY request_id LIMIT $2",
+        )
+        .bind(format!("%\"id\":\"{id}\"%"))
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(RequestId(r.try_get::<i64, _>("request_id")?)))
+            .collect()
+    }
+
     fn inject_failure(&self, point: Option<FailPoint>) {
         let v = match point {
             None => 0,

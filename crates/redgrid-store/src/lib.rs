@@ -419,6 +419,9 @@ pub trait Store: Send + Sync {
     async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta>;
     async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>>;
     async fn existing_attachments(&self, ids: &[String]) -> Result<HashSet<String>>;
+    /// The requests whose submission or resolution carries attachment `id` (a hex digest), at most
+    /// `limit`. Reads the events: fine for downloads, not for bulk use.
+    async fn requests_with_attachment(&self, id: &str, limit: i64) -> Result<Vec<RequestId>>;
 
     // ---- testing
     /// Makes the next write transactions fail at `point` (None to stop).

@@ -324,6 +324,20 @@ impl Service {
         Ok((request, events))
     }
 
+    /// Whether `actor` may download attachment `id`: it is attached to a request they may see (deny
+    /// by default: an upload not yet attached to a request is downloadable by nobody).
+    pub async fn may_see_attachment(&self, actor: &Actor, id: &str) -> Result<bool> {
+        let dir = self.directory();
+        for rid in self.store.requests_with_attachment(id, 50).await? {
+            if let Some(r) = self.store.request(rid).await?
+                && policy::permit(&dir, actor, Action::View, &Subject::Request(&r)).is_ok()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Whether `actor` sees `request` unmasked without revealing: the system, and the requester.
     fn sees_unmasked(dir: &Directory, actor: &Actor, request: &Request) -> bool {
         matches!(actor, Actor::System)

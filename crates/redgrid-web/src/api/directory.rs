@@ -436,7 +436,8 @@ pub async fn upload(
         .into_response())
 }
 
-/// `GET /api/attachments/{id}`.
+/// `GET /api/attachments/{id}`: for people who may see a request that carries the file; 404 for
+/// everyone else (and for files not attached to any request).
 #[utoipa::path(get, path = "/api/attachments/{id}", tag = "requests", params(("id" = String, Path)),
     responses((status = 200, description = "The file"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn download(
@@ -445,13 +446,23 @@ pub async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    actor(&state, &headers).await?;
-    let found = state
+    let who = actor(&state, &headers).await?;
+    // Only people who may see a request that carries the file.
+    let may = state
         .service
-        .store()
-        .attachment(&id)
+        .may_see_attachment(&who, &id)
         .await
         .map_err(|e| ApiError::store(e, lang))?;
+    let found = if may {
+        state
+            .service
+            .store()
+            .attachment(&id)
+            .await
+            .map_err(|e| ApiError::store(e, lang))?
+    } else {
+        None
+    };
     let (meta, data) = found.ok_or_else(|| {
         ApiError::plain(
             StatusCode::NOT_FOUND,
