@@ -607,6 +607,21 @@ async fn the_openapi_document_lists_every_endpoint_and_command() {
     let r = a.call("GET", "/api/openapi.json", None, None, &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     let paths = r.body["paths"].as_object().unwrap();
+    // Every operation id is unique (client generators and validators require it).
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(
+                    ids.insert(id.to_string()),
+                    "{method} {path}: operationId {id} repeats"
+                );
+            }
+        }
+    }
+    for p in ["/api/public/{list}", "/api/requests/{id}/reveal"] {
+        assert!(paths.contains_key(p), "{p}");
+    }
     for cmd in redgrid_core::policy::CommandKind::ALL {
         if cmd != redgrid_core::policy::CommandKind::Submit {
             assert!(

@@ -155,7 +155,7 @@ fn item(state: &AppState, r: &Request, lang: Lang) -> PublicItem {
 
 /// `GET /api/public/{list}`: `needs`, `results` or `rectifications`, masked; `format=csv` or
 /// `format=xlsx` exports the newest rows (up to 5,000) with headers in the caller's language.
-#[utoipa::path(get, path = "/api/public/{list}", tag = "public",
+#[utoipa::path(get, path = "/api/public/{list}", tag = "public", operation_id = "public_list",
     params(("list" = String, Path, description = "needs, results or rectifications"),
         ("format" = Option<String>, Query, description = "json (default), csv or xlsx"),
         ("limit" = Option<i64>, Query, description = "1–200, default 50 (JSON pages)"),
