@@ -185,6 +185,17 @@ pub async fn actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiEr
     }
 }
 
+/// The calling person when the policy lets them administer the district (checked before a body is
+/// read, so that others learn nothing from field errors); 401 or 403 otherwise.
+pub async fn admin_actor(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    let who = actor(state, headers).await?;
+    state
+        .service
+        .require_admin(&who)
+        .map_err(|e| ApiError::store(e, lang_of(headers)))?;
+    Ok(who)
+}
+
 /// The calling person, even when their account must still change its password: only for reading
 /// who one is and for changing the password.
 pub async fn actor_before_password_change(

@@ -238,11 +238,7 @@ pub async fn set_account(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    let who = actor(&state, &headers).await?;
-    state
-        .service
-        .require_admin(&who)
-        .map_err(|e| ApiError::store(e, lang))?;
+    let who = crate::auth::admin_actor(&state, &headers).await?;
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let person: Option<PersonId> = r.id("person_id");
@@ -306,11 +302,7 @@ pub async fn create_token(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    let who = actor(&state, &headers).await?;
-    state
-        .service
-        .require_admin(&who)
-        .map_err(|e| ApiError::store(e, lang))?;
+    let who = crate::auth::admin_actor(&state, &headers).await?;
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let person: Option<PersonId> = r.id("person_id");

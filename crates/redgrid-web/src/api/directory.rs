@@ -192,11 +192,7 @@ pub async fn create_class(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    let who = actor(&state, &headers).await?;
-    state
-        .service
-        .require_admin(&who)
-        .map_err(|e| ApiError::store(e, lang))?;
+    let who = crate::auth::admin_actor(&state, &headers).await?;
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let new = NewClass {
@@ -304,11 +300,7 @@ pub async fn create_item(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    let who = actor(&state, &headers).await?;
-    state
-        .service
-        .require_admin(&who)
-        .map_err(|e| ApiError::store(e, lang))?;
+    let who = crate::auth::admin_actor(&state, &headers).await?;
     let json = parse_json(&headers, body)?;
     let (fields, invalid) = read_item(&json, None);
     if !invalid.is_empty() {
@@ -332,11 +324,7 @@ pub async fn update_item(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CategoryItem>, ApiError> {
     let lang = lang_of(&headers);
-    let who = actor(&state, &headers).await?;
-    state
-        .service
-        .require_admin(&who)
-        .map_err(|e| ApiError::store(e, lang))?;
+    let who = crate::auth::admin_actor(&state, &headers).await?;
     let dir = state.service.directory();
     let id = raw.parse::<i64>().ok().map(CategoryId);
     let base = id

@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use redgrid_core::directory::Directory;
 use redgrid_core::error::{CoreError, FieldError, Lang};
 use redgrid_core::ids::RequestId;
 use redgrid_core::request::{Request, Status};
@@ -121,8 +122,7 @@ pub struct PublicPage {
 /// The most rows an export holds (the newest).
 pub const MAX_EXPORT: usize = 5000;
 
-fn item(state: &AppState, r: &Request, lang: Lang) -> PublicItem {
-    let dir = state.service.directory();
+fn item(dir: &Directory, r: &Request, lang: Lang) -> PublicItem {
     let shown = r.masked();
     let area_name = |id| dir.area(id).map(|a| a.name.clone()).unwrap_or_default();
     PublicItem {
@@ -201,6 +201,7 @@ pub async fn list(
         return Err(ApiError::core(&CoreError::Validation(errors), lang));
     }
     let store = state.service.store();
+    let dir = state.service.directory();
     if format == "json" {
         let rows = store
             .list(&filter, limit)
@@ -209,7 +210,7 @@ pub async fn list(
         let next_cursor = (rows.len() as i64 == limit)
             .then(|| rows.last().map(|r| format!("r{}", r.id)))
             .flatten();
-        let items = rows.iter().map(|r| item(&state, r, lang)).collect();
+        let items = rows.iter().map(|r| item(&dir, r, lang)).collect();
         return Ok(Json(PublicPage {
             list: which.as_str().into(),
             title: which.title(lang).into(),
@@ -227,7 +228,7 @@ pub async fn list(
         let Some(last) = page.last() else { break };
         filter.before_id = Some(last.id);
         let full = page.len() == 500;
-        items.extend(page.iter().map(|r| item(&state, r, lang)));
+        items.extend(page.iter().map(|r| item(&dir, r, lang)));
         if !full {
             break;
         }
