@@ -68,6 +68,9 @@ pub enum Entity {
     Category,
     CategoryClass,
     Token,
+    PartyOrg,
+    Campaign,
+    Suggestion,
 }
 
 impl Entity {
@@ -80,6 +83,9 @@ impl Entity {
             Entity::Category => "category",
             Entity::CategoryClass => "category_class",
             Entity::Token => "api_token",
+            Entity::PartyOrg => "party_org",
+            Entity::Campaign => "campaign",
+            Entity::Suggestion => "suggestion",
         }
     }
     fn zh(self) -> &'static str {
@@ -91,6 +97,9 @@ impl Entity {
             Entity::Category => "事项",
             Entity::CategoryClass => "事项大类",
             Entity::Token => "接口令牌",
+            Entity::PartyOrg => "党组织",
+            Entity::Campaign => "活动项目",
+            Entity::Suggestion => "意见建议",
         }
     }
 }
@@ -287,6 +296,9 @@ impl CoreError {
                 Entity::Category => "category_not_found",
                 Entity::CategoryClass => "category_class_not_found",
                 Entity::Token => "api_token_not_found",
+                Entity::PartyOrg => "party_org_not_found",
+                Entity::Campaign => "campaign_not_found",
+                Entity::Suggestion => "suggestion_not_found",
             },
             CoreError::InvalidTransition { .. } => "invalid_transition",
             CoreError::Forbidden(d) => d.code(),

@@ -4,6 +4,7 @@
 //!   the category catalogue, held together in a [`directory::Directory`];
 //! - [`request`]: requests, their events, and the projection rebuilt from the events;
 //! - [`command`]: every command of the lifecycle and the pure decision that turns it into an event;
+//! - [`org`]: party organisations, members, pairings, alliances, activities and campaign figures;
 //! - [`policy`]: the one table that decides who may run which command;
 //! - [`error`]: stable error codes with messages in zh-CN and English.
 
@@ -16,6 +17,7 @@ pub mod directory;
 pub mod error;
 pub mod ids;
 pub mod notify;
+pub mod org;
 pub mod person;
 pub mod policy;
 pub mod request;

@@ -90,6 +90,9 @@ pub enum Action {
     Assess,
     /// Change the directory, the catalogue, accounts and API tokens.
     Administer,
+    /// Keep the organisation registers (party organisations, members, pairings, alliances) and
+    /// record activities of the organisations in scope.
+    Organise,
 }
 
 impl Action {
@@ -101,6 +104,7 @@ impl Action {
             Action::Reveal,
             Action::Assess,
             Action::Administer,
+            Action::Organise,
         ]);
         v
     }
@@ -112,6 +116,7 @@ impl Action {
             Action::Reveal => "reveal",
             Action::Assess => "assess",
             Action::Administer => "administer",
+            Action::Organise => "organise",
         }
     }
 }
@@ -294,6 +299,12 @@ pub const POLICY: &[Rule] = &[
     may(A::Assess, DistrictAdmin, R::InArea),
     // The directory, the catalogue, accounts and tokens.
     may(A::Administer, DistrictAdmin, R::InArea),
+    // The organisation registers and the activity ledger: the organisation department at the
+    // district; street and community staff and the verifying party organisation for their area.
+    may(A::Organise, DistrictAdmin, R::InArea),
+    may(A::Organise, StreetStaff, R::InArea),
+    may(A::Organise, CommunityStaff, R::InArea),
+    may(A::Organise, Verifier, R::InArea),
 ];
 
 /// Commands the system itself may run (jobs, detectors). The system also reads everything.
@@ -353,7 +364,7 @@ pub fn permit_under(
             let ok = match action {
                 Action::Run(c) => SYSTEM_COMMANDS.contains(&c),
                 Action::View | Action::Assess => true,
-                Action::Reveal | Action::Administer => false,
+                Action::Reveal | Action::Administer | Action::Organise => false,
             };
             return if ok {
                 Ok(Allowed {

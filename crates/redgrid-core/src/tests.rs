@@ -54,6 +54,7 @@ fn unit(id: UnitId, kind: UnitKind, area_id: AreaId, level: Level, parent: Optio
         level,
         parent_id: parent,
         active: id != U_INACTIVE,
+        code: None,
     }
 }
 

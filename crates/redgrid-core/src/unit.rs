@@ -24,10 +24,12 @@ pub enum UnitKind {
     DistrictOffice,
     Enterprise,
     SocialOrganisation,
+    /// 党建联盟: an alliance of several units, which handles requests like a unit.
+    Alliance,
 }
 
 impl UnitKind {
-    pub const ALL: [UnitKind; 8] = [
+    pub const ALL: [UnitKind; 9] = [
         UnitKind::Department,
         UnitKind::StreetOffice,
         UnitKind::CommunityOffice,
@@ -36,6 +38,7 @@ impl UnitKind {
         UnitKind::DistrictOffice,
         UnitKind::Enterprise,
         UnitKind::SocialOrganisation,
+        UnitKind::Alliance,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,11 +51,20 @@ impl UnitKind {
             UnitKind::DistrictOffice => "district_office",
             UnitKind::Enterprise => "enterprise",
             UnitKind::SocialOrganisation => "social_organisation",
+            UnitKind::Alliance => "alliance",
         }
     }
 
     pub fn parse(s: &str) -> Option<UnitKind> {
         UnitKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Reads a spreadsheet cell: the Chinese or English label, or the identifier.
+    pub fn from_cell(s: &str) -> Option<UnitKind> {
+        let s = s.trim();
+        UnitKind::ALL.into_iter().find(|k| {
+            k.as_str() == s || k.label(Lang::Zh) == s || k.label(Lang::En).eq_ignore_ascii_case(s)
+        })
     }
 
     pub fn label(self, lang: Lang) -> &'static str {
@@ -65,6 +77,7 @@ impl UnitKind {
             UnitKind::DistrictOffice => lang.pick("区级机构", "district office"),
             UnitKind::Enterprise => lang.pick("企业", "enterprise"),
             UnitKind::SocialOrganisation => lang.pick("社会组织", "social organisation"),
+            UnitKind::Alliance => lang.pick("党建联盟", "alliance"),
         }
     }
 }
@@ -82,4 +95,7 @@ pub struct Unit {
     /// For teams: the unit they belong to.
     pub parent_id: Option<UnitId>,
     pub active: bool,
+    /// The unit's code in the district's register (e.g. its unified social credit code): the key by
+    /// which the unit register is imported.
+    pub code: Option<String>,
 }

@@ -381,6 +381,7 @@ fn unit_from_row(row: &DbRow) -> Result<Unit> {
         level: parse_enum("level", &row.try_get::<String, _>("level")?, Level::parse)?,
         parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(UnitId),
         active: row.try_get("active")?,
+        code: row.try_get("code")?,
     })
 }
 
@@ -1077,7 +1078,7 @@ impl Store for This {
             .iter()
             .map(area_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let units = sqlx::query("SELECT id, name, kind, area_id, level, parent_id, active FROM units")
+        let units = sqlx::query("SELECT id, name, kind, area_id, level, parent_id, active, code FROM units")
             .fetch_all(&mut *c)
             .await?
             .iter()
@@ -1124,14 +1125,15 @@ impl Store for This {
     async fn create_unit(&self, new: NewUnit, by: Change) -> Result<Unit> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
-            "INSERT INTO units (name, kind, area_id, level, parent_id, active) VALUES ($1, $2, $3, $4, $5, TRUE) \
-             RETURNING id, name, kind, area_id, level, parent_id, active",
+            "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
+             RETURNING id, name, kind, area_id, level, parent_id, active, code",
         )
         .bind(new.name)
         .bind(new.kind.as_str())
         .bind(new.area_id.0)
         .bind(new.level.as_str())
         .bind(new.parent_id.map(|p| p.0))
+        .bind(new.code)
         .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;

@@ -28,11 +28,15 @@ pub mod accounts;
 pub mod audit;
 pub mod jobs;
 mod migrate;
+pub mod org;
+pub mod organise;
 pub mod outbox;
 pub mod postgres;
+pub mod registers;
 pub mod scorecard;
 pub mod service;
 pub mod sqlite;
+pub mod tabular;
 pub mod testing;
 
 pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
@@ -97,6 +101,8 @@ pub struct NewUnit {
     pub area_id: AreaId,
     pub level: Level,
     pub parent_id: Option<UnitId>,
+    /// The unit's code in the district's register; None when it has none.
+    pub code: Option<String>,
 }
 
 /// A new person with their grants.
@@ -290,7 +296,7 @@ impl Change {
 
 /// Storage for one district.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: org::OrgStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Applies any migrations not yet applied. Returns the versions applied now.

@@ -25,6 +25,11 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
         name: "accounts_audit",
         sql: include_str!("../migrations/sqlite/0003_accounts_audit.sql"),
     },
+    Migration {
+        version: 4,
+        name: "organisation",
+        sql: include_str!("../migrations/sqlite/0004_organisation.sql"),
+    },
 ];
 
 pub const MIGRATIONS_POSTGRES: &[Migration] = &[
@@ -42,6 +47,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
         version: 3,
         name: "accounts_audit",
         sql: include_str!("../migrations/postgres/0003_accounts_audit.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "organisation",
+        sql: include_str!("../migrations/postgres/0004_organisation.sql"),
     },
 ];
 

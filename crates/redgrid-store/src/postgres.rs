@@ -115,3 +115,4 @@ impl PgStore {
 }
 
 include!("common.rs");
+include!("org_common.rs");

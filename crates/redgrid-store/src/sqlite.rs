@@ -199,3 +199,4 @@ impl SqliteStore {
 }
 
 include!("common.rs");
+include!("org_common.rs");

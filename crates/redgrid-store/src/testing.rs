@@ -259,6 +259,7 @@ pub async fn seed(store: Arc<dyn Store>) -> Result<(Service, Fixture)> {
         area_id,
         level,
         parent_id: None,
+        code: None,
     };
     let unit_grid_a1_1 = service
         .create_unit(

@@ -112,6 +112,7 @@ async fn run_matrix(store: Arc<dyn Store>) {
                 area_id: f.district.id,
                 level: redgrid_core::area::Level::Street,
                 parent_id: None,
+                code: None,
             },
         )
         .await
@@ -125,6 +126,7 @@ async fn run_matrix(store: Arc<dyn Store>) {
                 area_id: f.grid_b1_1.id,
                 level: redgrid_core::area::Level::Grid,
                 parent_id: None,
+                code: None,
             },
         )
         .await
@@ -567,7 +569,7 @@ fn model(
                         ));
                     }
                 }
-                Action::Assess | Action::Administer => {
+                Action::Assess | Action::Administer | Action::Organise => {
                     for (label, subject) in [
                         ("district", Subject::District),
                         ("area_in", Subject::Area(f.grid_a1_1.id)),

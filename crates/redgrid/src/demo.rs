@@ -191,6 +191,7 @@ async fn unit(
                 area_id: area,
                 level,
                 parent_id: parent,
+                code: None,
             },
             redgrid_store::Change::system(),
         )

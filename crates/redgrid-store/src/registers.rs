@@ -1,0 +1,1967 @@
+//! The organisation registers (台账) as spreadsheets: their columns with Chinese headers, the import
+//! (a dry run that lists every bad row; a real run that is all-or-nothing and updates by natural
+//! key), the templates and the exports.
+//!
+//! Validation is pure: it reads the sheet and a snapshot of what the database already holds
+//! ([`Lookups`]) and produces either a [`Plan`] of rows with every reference resolvable, or the list
+//! of issues. The store then applies a plan in one transaction ([`crate::org::OrgStore::apply_import`]).
+
+use crate::tabular::{self, Cell, OutSheet, ReadError, Sheet};
+use chrono::NaiveDate;
+use redgrid_core::Lang;
+use redgrid_core::area::Level;
+use redgrid_core::ids::{AreaId, PersonId, UnitId};
+use redgrid_core::org::{MemberKind, OrgKind, PairingKind, TargetKind, parse_date, valid_mobile};
+use redgrid_core::unit::UnitKind;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// A register that can be exported (and, for the first seven, imported).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Register {
+    Areas,
+    Units,
+    PartyOrgs,
+    Members,
+    Volunteers,
+    Targets,
+    Pairings,
+    Alliances,
+    Activities,
+    Suggestions,
+}
+
+impl Register {
+    pub const ALL: [Register; 10] = [
+        Register::Areas,
+        Register::Units,
+        Register::PartyOrgs,
+        Register::Members,
+        Register::Volunteers,
+        Register::Targets,
+        Register::Pairings,
+        Register::Alliances,
+        Register::Activities,
+        Register::Suggestions,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Register::Areas => "areas",
+            Register::Units => "units",
+            Register::PartyOrgs => "party_orgs",
+            Register::Members => "members",
+            Register::Volunteers => "volunteers",
+            Register::Targets => "targets",
+            Register::Pairings => "pairings",
+            Register::Alliances => "alliances",
+            Register::Activities => "activities",
+            Register::Suggestions => "suggestions",
+        }
+    }
+
+    /// Reads a register's name: the identifier, with `-` allowed for `_`.
+    pub fn parse(s: &str) -> Option<Register> {
+        let s = s.trim().replace('-', "_");
+        Register::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Register::Areas => lang.pick("区划网格", "areas and grids"),
+            Register::Units => lang.pick("单位", "units"),
+            Register::PartyOrgs => lang.pick("党组织", "party organisations"),
+            Register::Members => lang.pick("党员", "members"),
+            Register::Volunteers => lang.pick("志愿者", "volunteers"),
+            Register::Targets => lang.pick("服务对象", "grassroots targets"),
+            Register::Pairings => lang.pick("结对共建", "pairings"),
+            Register::Alliances => lang.pick("党建联盟", "alliances"),
+            Register::Activities => lang.pick("活动台账", "activity ledger"),
+            Register::Suggestions => lang.pick("意见建议", "suggestions"),
+        }
+    }
+
+    /// Whether the register can be imported from a spreadsheet.
+    pub fn importable(self) -> bool {
+        !matches!(
+            self,
+            Register::Alliances | Register::Activities | Register::Suggestions
+        )
+    }
+
+    /// The register's columns, in order.
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            Register::Areas => AREA_COLUMNS,
+            Register::Units => UNIT_COLUMNS,
+            Register::PartyOrgs => ORG_COLUMNS,
+            Register::Members => MEMBER_COLUMNS,
+            Register::Volunteers => VOLUNTEER_COLUMNS,
+            Register::Targets => TARGET_COLUMNS,
+            Register::Pairings => PAIRING_COLUMNS,
+            Register::Alliances => ALLIANCE_COLUMNS,
+            Register::Activities => ACTIVITY_COLUMNS,
+            Register::Suggestions => SUGGESTION_COLUMNS,
+        }
+    }
+}
+
+/// One column of a register.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Column {
+    pub key: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+    pub required: bool,
+    /// How to fill it in (shown in the template's instructions sheet).
+    pub help_zh: &'static str,
+    pub help_en: &'static str,
+}
+
+impl Column {
+    pub fn header(&self, lang: Lang) -> &'static str {
+        lang.pick(self.zh, self.en)
+    }
+}
+
+const fn col(
+    key: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    required: bool,
+    help_zh: &'static str,
+    help_en: &'static str,
+) -> Column {
+    Column {
+        key,
+        zh,
+        en,
+        required,
+        help_zh,
+        help_en,
+    }
+}
+
+const AREA_COLUMNS: &[Column] = &[
+    col(
+        "code",
+        "区划代码",
+        "area code",
+        true,
+        "区 6 位、街镇 9 位、社区（村）12 位、网格 14–16 位；上级由代码前缀确定",
+        "district 6 digits, street 9, community 12, grid 14–16; the parent is the code's prefix",
+    ),
+    col(
+        "name",
+        "名称",
+        "name",
+        true,
+        "不超过 100 字",
+        "at most 100 characters",
+    ),
+];
+
+const UNIT_COLUMNS: &[Column] = &[
+    col(
+        "code",
+        "单位编码",
+        "unit code",
+        true,
+        "统一社会信用代码或本区编号，唯一",
+        "unified social credit code or the district's own number; unique",
+    ),
+    col(
+        "name",
+        "单位名称",
+        "unit name",
+        true,
+        "同一区域内不重名",
+        "unique within its area",
+    ),
+    col(
+        "kind",
+        "单位类型",
+        "unit kind",
+        true,
+        "区级部门、街镇、社区（村）、网格、工作组、区级机构、企业、社会组织",
+        "department, street office, community office, grid team, team, district office, enterprise, social organisation",
+    ),
+    col(
+        "area_code",
+        "所在区划代码",
+        "area code",
+        true,
+        "单位所在区域的区划代码",
+        "the code of the area the unit serves",
+    ),
+    col(
+        "level",
+        "处置层级",
+        "handling level",
+        false,
+        "网格、村居、街镇、部门、区级；留空按单位类型确定",
+        "grid, community, street, district; empty: by the unit's kind",
+    ),
+    col(
+        "parent_code",
+        "上级单位编码",
+        "parent unit code",
+        false,
+        "工作组所属单位",
+        "for teams: the unit they belong to",
+    ),
+];
+
+const ORG_COLUMNS: &[Column] = &[
+    col(
+        "code",
+        "组织编码",
+        "organisation code",
+        true,
+        "党组织的唯一编码",
+        "the organisation's unique code",
+    ),
+    col(
+        "name",
+        "组织名称",
+        "organisation name",
+        true,
+        "不超过 100 字",
+        "at most 100 characters",
+    ),
+    col(
+        "kind",
+        "组织类别",
+        "organisation kind",
+        true,
+        "党委、党总支、党支部、临时党支部、党小组",
+        "committee, general branch, branch, temporary branch, party group",
+    ),
+    col(
+        "parent_code",
+        "上级组织编码",
+        "parent organisation code",
+        false,
+        "上级党组织（可在同一文件中）；党支部的上级须为党委或党总支",
+        "the parent (may be in the same file); a branch sits under a committee or a general branch",
+    ),
+    col(
+        "unit_code",
+        "所属单位编码",
+        "unit code",
+        false,
+        "机关、企业等单位的党组织填写",
+        "for the party organisation of an organ, enterprise or other unit",
+    ),
+    col(
+        "area_code",
+        "所在区划代码",
+        "area code",
+        false,
+        "留空时取所属单位的区域",
+        "empty: the unit's area",
+    ),
+    col(
+        "secretary",
+        "书记",
+        "secretary",
+        false,
+        "书记姓名",
+        "the secretary's name",
+    ),
+];
+
+const MEMBER_COLUMNS: &[Column] = &[
+    col(
+        "name",
+        "姓名",
+        "name",
+        true,
+        "不超过 50 字",
+        "at most 50 characters",
+    ),
+    col(
+        "phone",
+        "手机号",
+        "phone",
+        true,
+        "11 位手机号，唯一；再次导入时按手机号更新",
+        "11-digit mobile number; unique; a re-import updates by it",
+    ),
+    col(
+        "org_code",
+        "所在党组织编码",
+        "party organisation code",
+        true,
+        "组织关系所在的党组织",
+        "the organisation that holds the membership",
+    ),
+    col(
+        "kind",
+        "党员类别",
+        "member kind",
+        false,
+        "党员、在职党员、下沉干部；留空为党员",
+        "member, in-service member, deployed cadre; empty: member",
+    ),
+    col(
+        "home_community_code",
+        "报到社区代码",
+        "home community code",
+        false,
+        "在职党员必填：居住地社区的区划代码",
+        "required for in-service members: the community where they live",
+    ),
+    col(
+        "grid_code",
+        "所在网格代码",
+        "grid code",
+        false,
+        "参加红网格党小组的网格",
+        "the red grid whose party group they serve in",
+    ),
+    col(
+        "joined_on",
+        "入党日期",
+        "joined on",
+        false,
+        "如 2010-07-01",
+        "e.g. 2010-07-01",
+    ),
+    col(
+        "period_from",
+        "下沉开始日期",
+        "deployed from",
+        false,
+        "下沉干部必填",
+        "required for deployed cadres",
+    ),
+    col(
+        "period_to",
+        "下沉结束日期",
+        "deployed until",
+        false,
+        "下沉干部必填，不早于开始日期",
+        "required for deployed cadres; not before the start",
+    ),
+];
+
+const VOLUNTEER_COLUMNS: &[Column] = &[
+    col(
+        "name",
+        "姓名",
+        "name",
+        true,
+        "不超过 50 字",
+        "at most 50 characters",
+    ),
+    col(
+        "phone",
+        "手机号",
+        "phone",
+        true,
+        "11 位手机号，唯一",
+        "11-digit mobile number; unique",
+    ),
+    col(
+        "area_code",
+        "服务区划代码",
+        "area code",
+        true,
+        "服务的社区或网格",
+        "the community or grid served",
+    ),
+    col(
+        "skills",
+        "服务专长",
+        "skills",
+        false,
+        "如 维修、法律咨询、理发",
+        "e.g. repairs, legal advice, haircuts",
+    ),
+    col(
+        "registered_on",
+        "注册日期",
+        "registered on",
+        false,
+        "如 2024-03-05",
+        "e.g. 2024-03-05",
+    ),
+];
+
+const TARGET_COLUMNS: &[Column] = &[
+    col(
+        "code",
+        "对象编码",
+        "target code",
+        true,
+        "服务对象的唯一编码",
+        "the target's unique code",
+    ),
+    col(
+        "name",
+        "对象名称",
+        "target name",
+        true,
+        "社区、村、企业名称或住户（户主）",
+        "the community, village, enterprise or household",
+    ),
+    col(
+        "kind",
+        "对象类别",
+        "target kind",
+        true,
+        "社区、村、企业、住户",
+        "community, village, enterprise, household",
+    ),
+    col(
+        "area_code",
+        "所在区划代码",
+        "area code",
+        true,
+        "对象所在的社区或网格",
+        "the community or grid where it is",
+    ),
+    col(
+        "unit_code",
+        "关联单位编码",
+        "unit code",
+        false,
+        "企业在单位名录中的编码",
+        "an enterprise's unit code",
+    ),
+    col(
+        "tags",
+        "标签",
+        "tags",
+        false,
+        "如 独居老人、低保户、重点企业",
+        "e.g. elderly living alone, key enterprise",
+    ),
+];
+
+const PAIRING_COLUMNS: &[Column] = &[
+    col(
+        "kind",
+        "结对类型",
+        "pairing kind",
+        true,
+        "支部联基层、1+1共建、党员联户、包联",
+        "branch link, co-build, household pairing, liaison",
+    ),
+    col(
+        "org_code",
+        "党组织编码",
+        "party organisation code",
+        false,
+        "党员联户以外的结对必填",
+        "required except for household pairings",
+    ),
+    col(
+        "member_phone",
+        "党员手机号",
+        "member phone",
+        false,
+        "党员联户必填",
+        "required for household pairings",
+    ),
+    col(
+        "target_code",
+        "对象编码",
+        "target code",
+        true,
+        "服务对象登记中的编码",
+        "a code from the target register",
+    ),
+    col(
+        "starts_on",
+        "开始日期",
+        "starts on",
+        true,
+        "如 2026-01-01",
+        "e.g. 2026-01-01",
+    ),
+    col(
+        "ends_on",
+        "结束日期",
+        "ends on",
+        false,
+        "留空为长期",
+        "empty: open-ended",
+    ),
+    col("responsible", "责任人", "responsible person", false, "", ""),
+    col(
+        "goals",
+        "结对目标",
+        "goals",
+        false,
+        "不超过 500 字",
+        "at most 500 characters",
+    ),
+];
+
+const ALLIANCE_COLUMNS: &[Column] = &[
+    col("code", "联盟编码", "alliance code", true, "", ""),
+    col("name", "联盟名称", "alliance name", true, "", ""),
+    col(
+        "lead_org_code",
+        "牵头党组织编码",
+        "lead organisation code",
+        false,
+        "",
+        "",
+    ),
+    col("members", "成员单位", "member units", false, "", ""),
+    col("groups", "工作组", "working groups", false, "", ""),
+    col("goals", "工作目标", "goals", false, "", ""),
+];
+
+const ACTIVITY_COLUMNS: &[Column] = &[
+    col("held_on", "活动日期", "date", true, "", ""),
+    col("kind", "活动类型", "kind", true, "", ""),
+    col("org_code", "党组织编码", "organisation code", true, "", ""),
+    col("org_name", "党组织", "organisation", false, "", ""),
+    col("title", "活动内容", "title", true, "", ""),
+    col("target", "服务对象", "target", false, "", ""),
+    col(
+        "participants",
+        "参与党员人数",
+        "members taking part",
+        false,
+        "",
+        "",
+    ),
+    col(
+        "people_served",
+        "服务群众人数",
+        "people served",
+        false,
+        "",
+        "",
+    ),
+    col("suggestions", "收集意见建议", "suggestions", false, "", ""),
+    col(
+        "problems_solved",
+        "解决问题",
+        "problems solved",
+        false,
+        "",
+        "",
+    ),
+    col("donation_items", "捐赠物品", "donated items", false, "", ""),
+    col(
+        "donation_value",
+        "捐赠价值（元）",
+        "donated value (yuan)",
+        false,
+        "",
+        "",
+    ),
+    col("hours", "志愿服务时长", "volunteer hours", false, "", ""),
+];
+
+const SUGGESTION_COLUMNS: &[Column] = &[
+    col("id", "编号", "id", true, "", ""),
+    col("taken_on", "收集日期", "taken on", true, "", ""),
+    col("area", "区域", "area", true, "", ""),
+    col("text", "意见建议", "suggestion", true, "", ""),
+    col("activity_id", "活动编号", "activity", false, "", ""),
+    col("request_id", "转为诉求编号", "request", false, "", ""),
+];
+
+/// One problem found in a file: a file-level problem has row 0.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportIssue {
+    /// The row as the spreadsheet shows it (the header is row 1); 0 for the file as a whole.
+    pub row: usize,
+    /// The column's header in the report's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// A stable code: `missing_column`, `required`, `invalid`, `bad_date`, `unknown_area`, …
+    pub code: &'static str,
+    /// The cell as read.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    pub message: String,
+}
+
+/// What an import did, or would do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportReport {
+    pub register: Register,
+    /// csv, xlsx or xls; empty when the file could not be read.
+    pub file_kind: String,
+    pub dry_run: bool,
+    /// Data rows read.
+    pub rows: usize,
+    /// Rows that create a record / update one found by its natural key.
+    pub created: usize,
+    pub updated: usize,
+    /// Whether the rows were written (never when there is any issue, or on a dry run).
+    pub imported: bool,
+    /// Headers the file has that the register does not use (ignored).
+    pub ignored_columns: Vec<String>,
+    pub issues: Vec<ImportIssue>,
+}
+
+impl ImportReport {
+    fn new(register: Register, dry_run: bool) -> Self {
+        ImportReport {
+            register,
+            file_kind: String::new(),
+            dry_run,
+            rows: 0,
+            created: 0,
+            updated: 0,
+            imported: false,
+            ignored_columns: Vec::new(),
+            issues: Vec::new(),
+        }
+    }
+
+    /// A report refusing the whole file.
+    pub fn refused_file(register: Register, dry_run: bool, e: &ReadError, lang: Lang) -> Self {
+        let mut r = ImportReport::new(register, dry_run);
+        r.issues.push(ImportIssue {
+            row: 0,
+            column: None,
+            code: e.code(),
+            value: String::new(),
+            message: e.message(lang),
+        });
+        r
+    }
+}
+
+/// What the database holds already, keyed as the files key it.
+#[derive(Debug, Clone, Default)]
+pub struct Lookups {
+    /// Area code → (id, kind).
+    pub areas: HashMap<String, (AreaId, Level)>,
+    /// Unit code → (id, area).
+    pub units: HashMap<String, (UnitId, AreaId)>,
+    /// (area, unit name) → (id, code): names are unique in an area.
+    pub unit_names: HashMap<(AreaId, String), (UnitId, Option<String>)>,
+    /// Party organisation code → (id, kind, parent id).
+    pub orgs: HashMap<String, (i64, OrgKind, Option<i64>)>,
+    /// Target code → (id, kind).
+    pub targets: HashMap<String, (i64, TargetKind)>,
+    /// Member phone → person.
+    pub members: HashMap<String, PersonId>,
+    /// Volunteer phone → person.
+    pub volunteers: HashMap<String, PersonId>,
+    /// Pairing natural keys.
+    pub pairings: HashSet<String>,
+}
+
+/// A reference to a record that exists already or is created earlier in the same import.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ref<T> {
+    Id(T),
+    Code(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AreaRow {
+    pub code: String,
+    pub name: String,
+    pub kind: Level,
+    pub parent: Option<Ref<AreaId>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitRow {
+    pub code: String,
+    pub name: String,
+    pub kind: UnitKind,
+    pub area_id: AreaId,
+    pub level: Level,
+    pub parent: Option<Ref<UnitId>>,
+    /// An existing unit without a code, found by its area and name: it takes this code.
+    pub adopt: Option<UnitId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgRow {
+    pub code: String,
+    pub name: String,
+    pub kind: OrgKind,
+    pub parent: Option<Ref<i64>>,
+    pub unit_id: Option<UnitId>,
+    pub area_id: AreaId,
+    pub secretary: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub name: String,
+    pub phone: String,
+    pub party_org_id: i64,
+    pub kind: MemberKind,
+    pub home_community_id: Option<AreaId>,
+    pub grid_id: Option<AreaId>,
+    pub joined_on: Option<NaiveDate>,
+    pub period_from: Option<NaiveDate>,
+    pub period_to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolunteerRow {
+    pub name: String,
+    pub phone: String,
+    pub area_id: AreaId,
+    pub skills: String,
+    pub registered_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRow {
+    pub code: String,
+    pub name: String,
+    pub kind: TargetKind,
+    pub area_id: AreaId,
+    pub unit_id: Option<UnitId>,
+    pub tags: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairingRow {
+    pub natural_key: String,
+    pub kind: PairingKind,
+    pub party_org_id: Option<i64>,
+    pub member_id: Option<PersonId>,
+    pub target_id: i64,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub responsible: String,
+    pub goals: String,
+}
+
+/// Rows ready to write, parents before children.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Areas(Vec<AreaRow>),
+    Units(Vec<UnitRow>),
+    PartyOrgs(Vec<OrgRow>),
+    Members(Vec<MemberRow>),
+    Volunteers(Vec<VolunteerRow>),
+    Targets(Vec<TargetRow>),
+    Pairings(Vec<PairingRow>),
+}
+
+impl Plan {
+    pub fn len(&self) -> usize {
+        match self {
+            Plan::Areas(v) => v.len(),
+            Plan::Units(v) => v.len(),
+            Plan::PartyOrgs(v) => v.len(),
+            Plan::Members(v) => v.len(),
+            Plan::Volunteers(v) => v.len(),
+            Plan::Targets(v) => v.len(),
+            Plan::Pairings(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The natural key of a pairing: its kind, who holds it and its target.
+pub fn pairing_key(
+    kind: PairingKind,
+    org: Option<i64>,
+    member: Option<PersonId>,
+    target: i64,
+) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        kind.as_str(),
+        org.unwrap_or(0),
+        member.map(|m| m.0).unwrap_or(0),
+        target
+    )
+}
+
+fn issue_message(code: &str, lang: Lang, detail: &str) -> String {
+    let zh = |s: &str| s.to_string();
+    match (code, lang) {
+        ("missing_column", Lang::Zh) => format!("缺少必填列「{detail}」"),
+        ("missing_column", Lang::En) => format!("the required column \"{detail}\" is missing"),
+        ("duplicate_column", Lang::Zh) => format!("列「{detail}」出现了不止一次"),
+        ("duplicate_column", Lang::En) => format!("the column \"{detail}\" appears more than once"),
+        ("required", Lang::Zh) => zh("必填项为空"),
+        ("required", Lang::En) => "is required".into(),
+        ("too_long", Lang::Zh) => format!("过长（不能超过 {detail} 个字）"),
+        ("too_long", Lang::En) => format!("is too long (at most {detail} characters)"),
+        ("bad_date", Lang::Zh) => zh("日期格式不正确，应如 2026-03-05"),
+        ("bad_date", Lang::En) => "is not a date such as 2026-03-05".into(),
+        ("bad_phone", Lang::Zh) => zh("手机号应为 1 开头的 11 位数字"),
+        ("bad_phone", Lang::En) => "is not an 11-digit mobile number starting with 1".into(),
+        ("bad_code", Lang::Zh) => format!("编码格式不正确：{detail}"),
+        ("bad_code", Lang::En) => format!("is not a valid code: {detail}"),
+        ("unknown_value", Lang::Zh) => format!("不是可选值，可选：{detail}"),
+        ("unknown_value", Lang::En) => format!("is not one of: {detail}"),
+        ("unknown_area", Lang::Zh) => zh("区划代码不存在（请先导入区划网格）"),
+        ("unknown_area", Lang::En) => "names no known area (import the areas first)".into(),
+        ("wrong_area_kind", Lang::Zh) => format!("区划级别不符，应为{detail}"),
+        ("wrong_area_kind", Lang::En) => format!("is the wrong kind of area; expected {detail}"),
+        ("unknown_parent", Lang::Zh) => zh("上级不存在（既不在系统中，也不在本文件中）"),
+        ("unknown_parent", Lang::En) => "names no parent in the system or in this file".into(),
+        ("unknown_unit", Lang::Zh) => zh("单位编码不存在（请先导入单位）"),
+        ("unknown_unit", Lang::En) => "names no known unit (import the units first)".into(),
+        ("unknown_party_org", Lang::Zh) => zh("党组织编码不存在（请先导入党组织）"),
+        ("unknown_party_org", Lang::En) => {
+            "names no known party organisation (import them first)".into()
+        }
+        ("unknown_target", Lang::Zh) => zh("对象编码不存在（请先导入服务对象）"),
+        ("unknown_target", Lang::En) => "names no known target (import the targets first)".into(),
+        ("unknown_member", Lang::Zh) => zh("该手机号不是已登记的党员（请先导入党员）"),
+        ("unknown_member", Lang::En) => {
+            "is not a registered member's phone (import them first)".into()
+        }
+        ("duplicate_key", Lang::Zh) => format!("与第 {detail} 行重复"),
+        ("duplicate_key", Lang::En) => format!("duplicates row {detail}"),
+        ("wrong_parent_kind", Lang::Zh) => format!("上级组织类别不符：{detail}"),
+        ("wrong_parent_kind", Lang::En) => format!("cannot sit under that parent: {detail}"),
+        ("cycle", Lang::Zh) => zh("上下级关系形成了循环"),
+        ("cycle", Lang::En) => "the parents form a cycle".into(),
+        ("name_taken", Lang::Zh) => zh("同一区域内已有同名单位（编码不同）"),
+        ("name_taken", Lang::En) => "another unit in this area has this name".into(),
+        ("bad_period", Lang::Zh) => zh("结束日期早于开始日期"),
+        ("bad_period", Lang::En) => "ends before it starts".into(),
+        ("not_allowed", Lang::Zh) => format!("不允许：{detail}"),
+        ("not_allowed", Lang::En) => format!("not allowed: {detail}"),
+        (_, Lang::Zh) => format!("内容不正确 {detail}"),
+        (_, Lang::En) => format!("is invalid {detail}"),
+    }
+}
+
+/// Reads one sheet's rows against a register, collecting issues.
+struct Reader<'a> {
+    register: Register,
+    lang: Lang,
+    /// Column key → index in the file's rows.
+    at: HashMap<&'static str, usize>,
+    issues: Vec<ImportIssue>,
+    row: usize,
+    cells: &'a [String],
+}
+
+impl<'a> Reader<'a> {
+    fn column(&self, key: &str) -> Option<String> {
+        self.register
+            .columns()
+            .iter()
+            .find(|c| c.key == key)
+            .map(|c| c.header(self.lang).to_string())
+    }
+
+    fn issue(&mut self, key: &str, code: &'static str, value: &str, detail: &str) {
+        let column = self.column(key);
+        let message = issue_message(code, self.lang, detail);
+        self.issues.push(ImportIssue {
+            row: self.row,
+            column,
+            code,
+            value: value.to_string(),
+            message,
+        });
+    }
+
+    fn raw(&self, key: &str) -> &'a str {
+        self.at
+            .get(key)
+            .and_then(|i| self.cells.get(*i))
+            .map(|s| s.as_str())
+            .unwrap_or("")
+    }
+
+    /// A text cell; `required` adds an issue when it is empty; longer than `max` is an issue.
+    fn text(&mut self, key: &str, required: bool, max: usize) -> Option<String> {
+        let v = self.raw(key).trim();
+        if v.is_empty() {
+            if required {
+                self.issue(key, "required", "", "");
+            }
+            return None;
+        }
+        if v.chars().count() > max {
+            self.issue(key, "too_long", v, &max.to_string());
+            return None;
+        }
+        Some(v.to_string())
+    }
+
+    fn date(&mut self, key: &str, required: bool) -> Option<NaiveDate> {
+        let v = self.text(key, required, 40)?;
+        let d = parse_date(&v);
+        if d.is_none() {
+            self.issue(key, "bad_date", &v, "");
+        }
+        d
+    }
+
+    fn phone(&mut self, key: &str, required: bool) -> Option<String> {
+        let v = self.text(key, required, 20)?;
+        let digits: String = v.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if valid_mobile(&digits) {
+            Some(digits)
+        } else {
+            self.issue(key, "bad_phone", &v, "");
+            None
+        }
+    }
+
+    fn word<T: Copy>(
+        &mut self,
+        key: &str,
+        required: bool,
+        from_cell: fn(&str) -> Option<T>,
+        all: &[T],
+        label: fn(T, Lang) -> &'static str,
+    ) -> Option<T> {
+        let v = self.text(key, required, 40)?;
+        let w = from_cell(&v);
+        if w.is_none() {
+            let choices: Vec<&str> = all.iter().map(|w| label(*w, self.lang)).collect();
+            let sep = self.lang.pick("、", ", ");
+            self.issue(key, "unknown_value", &v, &choices.join(sep));
+        }
+        w
+    }
+
+    /// An area code that must exist (in the database) and be of one of `kinds` (any when empty).
+    fn area(
+        &mut self,
+        key: &str,
+        required: bool,
+        lookups: &Lookups,
+        kinds: &[Level],
+    ) -> Option<AreaId> {
+        let v = self.text(key, required, 20)?;
+        match lookups.areas.get(&v) {
+            None => {
+                self.issue(key, "unknown_area", &v, "");
+                None
+            }
+            Some((_, kind)) if !kinds.is_empty() && !kinds.contains(kind) => {
+                let names: Vec<&str> = kinds.iter().map(|k| k.label(self.lang)).collect();
+                self.issue(key, "wrong_area_kind", &v, &names.join("/"));
+                None
+            }
+            Some((id, _)) => Some(*id),
+        }
+    }
+}
+
+/// Maps the file's headers to the register's columns: Chinese or English header, or the key; a
+/// trailing `*` (the template's mark for required columns) and spaces are ignored.
+fn map_headers(
+    register: Register,
+    headers: &[String],
+    lang: Lang,
+    report: &mut ImportReport,
+) -> Option<HashMap<&'static str, usize>> {
+    let norm = |s: &str| -> String {
+        s.trim()
+            .trim_end_matches(['*', '＊'])
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_lowercase()
+    };
+    let mut at: HashMap<&'static str, usize> = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = norm(h);
+        if h.is_empty() {
+            continue;
+        }
+        let found = register
+            .columns()
+            .iter()
+            .find(|c| h == norm(c.zh) || h == norm(c.en) || h == c.key);
+        match found {
+            Some(c) => {
+                if at.insert(c.key, i).is_some() {
+                    report.issues.push(ImportIssue {
+                        row: 1,
+                        column: Some(c.header(lang).to_string()),
+                        code: "duplicate_column",
+                        value: headers[i].clone(),
+                        message: issue_message("duplicate_column", lang, c.header(lang)),
+                    });
+                }
+            }
+            None => report.ignored_columns.push(headers[i].trim().to_string()),
+        }
+    }
+    for c in register.columns().iter().filter(|c| c.required) {
+        if !at.contains_key(c.key) {
+            report.issues.push(ImportIssue {
+                row: 1,
+                column: Some(c.header(lang).to_string()),
+                code: "missing_column",
+                value: String::new(),
+                message: issue_message("missing_column", lang, c.header(lang)),
+            });
+        }
+    }
+    report.issues.is_empty().then_some(at)
+}
+
+/// Validates a sheet against a register and what the database holds. Returns the report (with
+/// `created`/`updated` counted) and, when there is no issue, the plan to apply.
+pub fn validate(
+    register: Register,
+    sheet: &Sheet,
+    lookups: &Lookups,
+    dry_run: bool,
+    lang: Lang,
+) -> (ImportReport, Option<Plan>) {
+    let mut report = ImportReport::new(register, dry_run);
+    report.file_kind = sheet.kind.as_str().to_string();
+    report.rows = sheet.rows.len();
+    if !register.importable() {
+        report.issues.push(ImportIssue {
+            row: 0,
+            column: None,
+            code: "not_importable",
+            value: String::new(),
+            message: lang
+                .pick(
+                    "该登记表只能在系统中录入，不能导入",
+                    "this register is kept in the system and cannot be imported",
+                )
+                .to_string(),
+        });
+        return (report, None);
+    }
+    let Some(at) = map_headers(register, &sheet.headers, lang, &mut report) else {
+        return (report, None);
+    };
+    let mut rd = Reader {
+        register,
+        lang,
+        at,
+        issues: Vec::new(),
+        row: 0,
+        cells: &[],
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    // Records a row's natural key; a repeat is an issue on the later row.
+    let mut key_once = |rd: &mut Reader<'_>, col: &str, key: String, shown: &str| -> bool {
+        match seen.get(&key) {
+            Some(first) => {
+                let first = first.to_string();
+                rd.issue(col, "duplicate_key", shown, &first);
+                false
+            }
+            None => {
+                seen.insert(key, rd.row);
+                true
+            }
+        }
+    };
+    let plan = match register {
+        Register::Areas => {
+            let mut rows = Vec::new();
+            let in_file: HashSet<&str> = sheet
+                .rows
+                .iter()
+                .filter_map(|(_, r)| rd.at.get("code").and_then(|i| r.get(*i)))
+                .map(|s| s.trim())
+                .collect();
+            for (n, cells) in &sheet.rows {
+                rd.row = *n;
+                rd.cells = cells;
+                let code = rd.text("code", true, 20);
+                let name = rd.text("name", true, 100);
+                let Some(code) = code else { continue };
+                if !code.bytes().all(|b| b.is_ascii_digit()) {
+                    rd.issue(
+                        "code",
+                        "bad_code",
+                        &code,
+                        rd.lang.pick("只能是数字", "digits only"),
+                    );
+                    continue;
+                }
+                let kind = Level::ALL
+                    .into_iter()
+                    .find(|l| l.code_len().contains(&code.len()));
+                let Some(kind) = kind else {
+                    rd.issue(
+                        "code",
+                        "bad_code",
+                        &code,
+                        rd.lang
+                            .pick("位数应为 6、9、12 或 14–16", "6, 9, 12 or 14–16 digits"),
+                    );
+                    continue;
+                };
+                if !key_once(&mut rd, "code", code.clone(), &code) {
+                    continue;
+                }
+                let parent = match kind {
+                    Level::District => {
+                        let other = lookups
+                            .areas
+                            .iter()
+                            .any(|(c, (_, k))| *k == Level::District && *c != code);
+                        if other {
+                            rd.issue(
+                                "code",
+                                "not_allowed",
+                                &code,
+                                rd.lang.pick(
+                                    "系统中已有另一个区",
+                                    "the system holds another district",
+                                ),
+                            );
+                            continue;
+                        }
+                        None
+                    }
+                    _ => {
+                        let p = &code[..match kind {
+                            Level::Street => 6,
+                            Level::Community => 9,
+                            _ => 12,
+                        }];
+                        if let Some((id, _)) = lookups.areas.get(p) {
+                            Some(Ref::Id(*id))
+                        } else if in_file.contains(p) {
+                            Some(Ref::Code(p.to_string()))
+                        } else {
+                            rd.issue("code", "unknown_parent", &code, "");
+                            continue;
+                        }
+                    }
+                };
+                let Some(name) = name else { continue };
+                if lookups.areas.contains_key(&code) {
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+                rows.push(AreaRow {
+                    code,
+                    name,
+                    kind,
+                    parent,
+                });
+            }
+            rows.sort_by_key(|r| r.code.len());
+            Plan::Areas(rows)
+        }
+        Register::Units => {
+            let mut rows = Vec::new();
+            let in_file: HashSet<String> = sheet
+                .rows
+                .iter()
+                .filter_map(|(_, r)| rd.at.get("code").and_then(|i| r.get(*i)))
+                .map(|s| s.trim().to_string())
+                .collect();
+            let mut names: HashMap<(AreaId, String), usize> = HashMap::new();
+            for (n, cells) in &sheet.rows {
+                rd.row = *n;
+                rd.cells = cells;
+                let code = rd.text("code", true, 40);
+                let name = rd.text("name", true, 100);
+                let kind = rd.word(
+                    "kind",
+                    true,
+                    UnitKind::from_cell,
+                    &UnitKind::ALL,
+                    UnitKind::label,
+                );
+                let area = rd.area("area_code", true, lookups, &[]);
+                let level_text = rd.text("level", false, 20);
+                let parent = rd.text("parent_code", false, 40);
+                let (Some(code), Some(name), Some(kind), Some(area)) = (code, name, kind, area)
+                else {
+                    continue;
+                };
+                if !key_once(&mut rd, "code", code.clone(), &code) {
+                    continue;
+                }
+                let area_kind = lookups
+                    .areas
+                    .values()
+                    .find(|(id, _)| *id == area)
+                    .map(|(_, k)| *k)
+                    .unwrap_or(Level::District);
+                let level = match level_text {
+                    Some(t) => match level_from_cell(&t) {
+                        Some(l) => l,
+                        None => {
+                            let choices = Level::ALL.map(|l| l.label(rd.lang)).join("/");
+                            rd.issue("level", "unknown_value", &t, &choices);
+                            continue;
+                        }
+                    },
+                    None => default_level(kind, area_kind),
+                };
+                let parent = match parent {
+                    None => None,
+                    Some(p) if p == code => {
+                        rd.issue("parent_code", "cycle", &p, "");
+                        continue;
+                    }
+                    Some(p) => match lookups.units.get(&p) {
+                        Some((id, _)) => Some(Ref::Id(*id)),
+                        None if in_file.contains(&p) => Some(Ref::Code(p)),
+                        None => {
+                            rd.issue("parent_code", "unknown_unit", &p, "");
+                            continue;
+                        }
+                    },
+                };
+                let name_key = (area, name.clone());
+                if let Some(first) = names.insert(name_key.clone(), rd.row) {
+                    rd.issue("name", "duplicate_key", &name, &first.to_string());
+                    continue;
+                }
+                let mut adopt = None;
+                match (lookups.unit_names.get(&name_key), lookups.units.get(&code)) {
+                    (Some((_, Some(other))), _) if *other != code => {
+                        rd.issue("name", "name_taken", &name, "");
+                        continue;
+                    }
+                    (Some((id, None)), None) => adopt = Some(*id),
+                    (Some((_, None)), Some(_)) => {
+                        rd.issue("name", "name_taken", &name, "");
+                        continue;
+                    }
+                    _ => {}
+                }
+                if lookups.units.contains_key(&code) || adopt.is_some() {
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+                rows.push(UnitRow {
+                    code,
+                    name,
+                    kind,
+                    area_id: area,
+                    level,
+                    parent,
+                    adopt,
+                });
+            }
+            if let Some(cyc) = first_cycle(rows.iter().map(|r| {
+                (
+                    r.code.clone(),
+                    match &r.parent {
+                        Some(Ref::Code(c)) => Some(c.clone()),
+                        _ => None,
+                    },
+                )
+            })) {
+                rd.row = sheet
+                    .rows
+                    .iter()
+                    .find(|(_, c)| {
+                        rd.at.get("code").and_then(|i| c.get(*i)).map(|s| s.trim())
+                            == Some(cyc.as_str())
+                    })
+                    .map(|(n, _)| *n)
+                    .unwrap_or(0);
+                rd.issue("parent_code", "cycle", &cyc, "");
+            }
+            let order = depth_order(
+                rows.iter()
+                    .map(|r| {
+                        (
+                            r.code.clone(),
+                            match &r.parent {
+                                Some(Ref::Code(c)) => Some(c.clone()),
+                                _ => None,
+                            },
+                        )
+                    })
+                    .collect(),
+            );
+            Plan::Units(reorder(rows, &order, |r| r.code.clone()))
+        }
+        Register::PartyOrgs => {
+            let mut rows = Vec::new();
+            let kinds_in_file: HashMap<String, OrgKind> = sheet
+                .rows
+                .iter()
+                .filter_map(|(_, r)| {
+                    let code = rd
+                        .at
+                        .get("code")
+                        .and_then(|i| r.get(*i))?
+                        .trim()
+                        .to_string();
+                    let kind = rd
+                        .at
+                        .get("kind")
+                        .and_then(|i| r.get(*i))
+                        .and_then(|k| OrgKind::from_cell(k))?;
+                    Some((code, kind))
+                })
+                .collect();
+            for (n, cells) in &sheet.rows {
+                rd.row = *n;
+                rd.cells = cells;
+                let code = rd.text("code", true, 40);
+                let name = rd.text("name", true, 100);
+                let kind = rd.word(
+                    "kind",
+                    true,
+                    OrgKind::from_cell,
+                    OrgKind::ALL,
+                    OrgKind::label,
+                );
+                let parent = rd.text("parent_code", false, 40);
+                let unit = rd.text("unit_code", false, 40);
+                let area = rd.area("area_code", false, lookups, &[]);
+                let secretary = rd.text("secretary", false, 50).unwrap_or_default();
+                let (Some(code), Some(name), Some(kind)) = (code, name, kind) else {
+                    continue;
+                };
+                if !key_once(&mut rd, "code", code.clone(), &code) {
+                    continue;
+                }
+                let unit = match unit {
+                    None => None,
+                    Some(u) => match lookups.units.get(&u) {
+                        Some(found) => Some(*found),
+                        None => {
+                            rd.issue("unit_code", "unknown_unit", &u, "");
+                            continue;
+                        }
+                    },
+                };
+                let area = match (area, unit) {
+                    (Some(a), _) => a,
+                    (None, Some((_, a))) => a,
+                    (None, None) => {
+                        if rd.raw("area_code").trim().is_empty() {
+                            rd.issue("area_code", "required", "", "");
+                        }
+                        continue;
+                    }
+                };
+                let parent = match parent {
+                    None => None,
+                    Some(p) if p == code => {
+                        rd.issue("parent_code", "cycle", &p, "");
+                        continue;
+                    }
+                    Some(p) => {
+                        let (r, pk) = match (lookups.orgs.get(&p), kinds_in_file.get(&p)) {
+                            (_, Some(k)) => (Ref::Code(p.clone()), *k),
+                            (Some((id, k, _)), None) => (Ref::Id(*id), *k),
+                            (None, None) => {
+                                rd.issue("parent_code", "unknown_parent", &p, "");
+                                continue;
+                            }
+                        };
+                        if !kind.may_sit_under(pk) {
+                            let detail = format!("{} → {}", kind.label(rd.lang), pk.label(rd.lang));
+                            rd.issue("parent_code", "wrong_parent_kind", &p, &detail);
+                            continue;
+                        }
+                        // A parent that is also in the file is written in the same import.
+                        Some(match r {
+                            Ref::Code(c)
+                                if lookups.orgs.contains_key(&c)
+                                    && !kinds_in_file.contains_key(&c) =>
+                            {
+                                Ref::Id(lookups.orgs[&c].0)
+                            }
+                            other => other,
+                        })
+                    }
+                };
+                if lookups.orgs.contains_key(&code) {
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+                rows.push(OrgRow {
+                    code,
+                    name,
+                    kind,
+                    parent,
+                    unit_id: unit.map(|u| u.0),
+                    area_id: area,
+                    secretary,
+                });
+            }
+            let links: Vec<(String, Option<String>)> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.code.clone(),
+                        match &r.parent {
+                            Some(Ref::Code(c)) => Some(c.clone()),
+                            _ => None,
+                        },
+                    )
+                })
+                .collect();
+            // A cycle may also run through the database: a row whose parent (in the database)
+            // sits under the row itself.
+            let cyc = first_cycle(links.iter().cloned()).or_else(|| db_cycle(&rows, lookups));
+            if let Some(cyc) = cyc {
+                rd.row = sheet
+                    .rows
+                    .iter()
+                    .find(|(_, c)| {
+                        rd.at.get("code").and_then(|i| c.get(*i)).map(|s| s.trim())
+                            == Some(cyc.as_str())
+                    })
+                    .map(|(n, _)| *n)
+                    .unwrap_or(0);
+                rd.issue("parent_code", "cycle", &cyc, "");
+            }
+            let order = depth_order(links);
+            Plan::PartyOrgs(reorder(rows, &order, |r| r.code.clone()))
+        }
+        Register::Members => {
+            let mut rows = Vec::with_capacity(sheet.rows.len());
+            for (n, cells) in &sheet.rows {
+                rd.row = *n;
+                rd.cells = cells;
+                let name = rd.text("name", true, 50);
+                let phone = rd.phone("phone", true);
+                let org = rd.text("org_code", true, 40);
+                let kind = rd
+                    .word(
+                        "kind",
+                        false,
+                        MemberKind::from_cell,
+                        MemberKind::ALL,
+                        MemberKind::label,
+                    )
+                    .unwrap_or(MemberKind::Regular);
+                let home = rd.area("home_community_code", false, lookups, &[Level::Community]);
+                let grid = rd.area("grid_code", false, lookups, &[Level::Grid]);
+                let joined_on = rd.date("joined_on", false);
+                let period_from = rd.date("period_from", false);
+                let period_to = rd.date("period_to", false);
+                let (Some(name), Some(phone), Some(org)) = (name, phone, org) else {
+                    continue;
+                };
+                if !key_once(&mut rd, "phone", phone.clone(), &phone) {
+                    continue;
+                }
+                let Some((org_id, _, _)) = lookups.orgs.get(&org) else {
+                    rd.issue("org_code", "unknown_party_org", &org, "");
+                    continue;
+                };
+                match kind {
+                    MemberKind::InService if home.is_none() => {
+                        if rd.raw("home_community_code").trim().is_empty() {
+                            rd.issue("home_community_code", "required", "", "");
+                        }
+                        continue;
+                    }
+                    MemberKind::DeployedCadre if period_from.is_none() || period_to.is_none() => {
+                        for k in ["period_from", "period_to"] {
+                            if rd.raw(k).trim().is_empty() {
+                                rd.issue(k, "required", "", "");
+                            }
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+                if let (Some(f), Some(t)) = (period_from, period_to)
+                    && t < f
+                {
+                    rd.issue("period_to", "bad_period", rd.raw("period_to"), "");
+                    continue;
+                }
+                if lookups.members.contains_key(&phone) {
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+                rows.push(MemberRow {
+                    name,
+                    phone,
+                    party_org_id: *org_id,
+                    kind,
+                    home_community_id: home,
+                    grid_id: grid,
+                    joined_on,
+                    period_from,
+                    period_to,
+                });
+            }
+            Plan::Members(rows)
+        }
+        Register::Volunteers => {
+            let mut rows = Vec::new();
+            for (n, cells) in &sheet.rows {
+                rd.row = *n;
+                rd.cells = cells;
+                let name = rd.text("name", true, 50);
+                let phone = rd.phone("phone", true);
+                let area = rd.area(
+                    "area_code",
+                    true,
+                    lookups,
+                    &[Level::Community, Level::Grid, Level::Street],
+                );
+                let skills = rd.text("skills", false, 200).unwrap_or_default();
+                let registered_on = rd.date("registered_on", false);
+                let (Some(name), Some(phone), Some(area)) = (name, phone, area) else {
+                    continue;
+                };
+                if !key_once(&mut rd, "phone", phone.clone(), &phone) {
+                    continue;
+                }
+                if lookups.volunteers.contains_key(&phone) {
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+                rows.push(VolunteerRow {
+                    name,
+                    phone,
+                    area_id: area,
+                    skills,
+                    registered_on,
+                });
+            }
+            Plan::Volunteers(rows)
+        }
+        Register::Targets => {
+            let mut rows = Vec::new();
+            for (n, cells) in &sheet.rows {
+                rd.row = *n;
+                rd.cells = cells;
+                let code = rd.text("code", true, 40);
+                let name = rd.text("name", true, 100);
+                let kind = rd.word(
+                    "kind",
+                    true,
+                    TargetKind::from_cell,
+                    TargetKind::ALL,
+                    TargetKind::label,
+                );
+                let area = rd.area(
+                    "area_code",
+                    true,
+                    lookups,
+                    &[Level::Street, Level::Community, Level::Grid],
+                );
+                let unit = rd.text("unit_code", false, 40);
+                let tags = rd.text("tags", false, 200).unwrap_or_default();
+                let (Some(code), Some(name), Some(kind), Some(area)) = (code, name, kind, area)
+                else {
+                    continue;
+                };
+                if !key_once(&mut rd, "code", code.clone(), &code) {
+                    continue;
+                }
+                let unit_id = match unit {
+                    None => None,
+                    Some(u) => match lookups.units.get(&u) {
+                        Some((id, _)) => Some(*id),
+                        None => {
+                            rd.issue("unit_code", "unknown_unit", &u, "");
+                            continue;
+                        }
+                    },
+                };
+                if let Some(existing) = lookups.targets.get(&code) {
+                    let _ = existing;
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+                rows.push(TargetRow {
+                    code,
+                    name,
+                    kind,
+                    area_id: area,
+                    unit_id,
+                    tags,
+                });
+            }
+            Plan::Targets(rows)
+        }
+        Register::Pairings => {
+            let mut rows = Vec::new();
+            for (n, cells) in &sheet.rows {
+                rd.row = *n;
+                rd.cells = cells;
+                let kind = rd.word(
+                    "kind",
+                    true,
+                    PairingKind::from_cell,
+                    PairingKind::ALL,
+                    PairingKind::label,
+                );
+                let org = rd.text("org_code", false, 40);
+                let member = rd.phone("member_phone", false);
+                let target = rd.text("target_code", true, 40);
+                let starts_on = rd.date("starts_on", true);
+                let ends_on = rd.date("ends_on", false);
+                let responsible = rd.text("responsible", false, 50).unwrap_or_default();
+                let goals = rd.text("goals", false, 500).unwrap_or_default();
+                let (Some(kind), Some(target), Some(starts_on)) = (kind, target, starts_on) else {
+                    continue;
+                };
+                if ends_on.is_some_and(|e| e < starts_on) {
+                    rd.issue("ends_on", "bad_period", rd.raw("ends_on"), "");
+                    continue;
+                }
+                let Some((target_id, target_kind)) = lookups.targets.get(&target).copied() else {
+                    rd.issue("target_code", "unknown_target", &target, "");
+                    continue;
+                };
+                if !kind.fits(target_kind) {
+                    let detail =
+                        format!("{} → {}", kind.label(rd.lang), target_kind.label(rd.lang));
+                    rd.issue("target_code", "not_allowed", &target, &detail);
+                    continue;
+                }
+                let (org_id, member_id) = if kind.held_by_member() {
+                    let Some(phone) = member else {
+                        if rd.raw("member_phone").trim().is_empty() {
+                            rd.issue("member_phone", "required", "", "");
+                        }
+                        continue;
+                    };
+                    match lookups.members.get(&phone) {
+                        Some(p) => (None, Some(*p)),
+                        None => {
+                            rd.issue("member_phone", "unknown_member", &phone, "");
+                            continue;
+                        }
+                    }
+                } else {
+                    let Some(code) = org else {
+                        rd.issue("org_code", "required", "", "");
+                        continue;
+                    };
+                    match lookups.orgs.get(&code) {
+                        Some((id, _, _)) => (Some(*id), None),
+                        None => {
+                            rd.issue("org_code", "unknown_party_org", &code, "");
+                            continue;
+                        }
+                    }
+                };
+                let natural_key = pairing_key(kind, org_id, member_id, target_id);
+                if !key_once(&mut rd, "target_code", natural_key.clone(), &target) {
+                    continue;
+                }
+                if lookups.pairings.contains(&natural_key) {
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+                rows.push(PairingRow {
+                    natural_key,
+                    kind,
+                    party_org_id: org_id,
+                    member_id,
+                    target_id,
+                    starts_on,
+                    ends_on,
+                    responsible,
+                    goals,
+                });
+            }
+            Plan::Pairings(rows)
+        }
+        Register::Alliances | Register::Activities | Register::Suggestions => {
+            Plan::Areas(Vec::new())
+        }
+    };
+    report.issues.extend(rd.issues);
+    report.issues.sort_by_key(|i| i.row);
+    if report.issues.is_empty() {
+        (report, Some(plan))
+    } else {
+        report.created = 0;
+        report.updated = 0;
+        (report, None)
+    }
+}
+
+fn level_from_cell(s: &str) -> Option<Level> {
+    let s = s.trim();
+    Level::ALL.into_iter().find(|l| {
+        l.as_str() == s
+            || l.label(Lang::Zh) == s
+            || l.label(Lang::En).eq_ignore_ascii_case(s)
+            || (*l == Level::Street && (s == "街镇" || s == "部门"))
+            || (*l == Level::Community && (s == "社区" || s == "村"))
+    })
+}
+
+/// The level a unit of `kind` handles at, when the file leaves it empty.
+fn default_level(kind: UnitKind, area: Level) -> Level {
+    match kind {
+        UnitKind::Department | UnitKind::StreetOffice => Level::Street,
+        UnitKind::CommunityOffice => Level::Community,
+        UnitKind::GridTeam => Level::Grid,
+        UnitKind::DistrictOffice => Level::District,
+        _ => area,
+    }
+}
+
+/// The first code on a cycle of in-file parent links, if any.
+fn first_cycle(links: impl Iterator<Item = (String, Option<String>)>) -> Option<String> {
+    let parent: HashMap<String, Option<String>> = links.collect();
+    let mut codes: Vec<&String> = parent.keys().collect();
+    codes.sort();
+    for start in codes {
+        let mut cur = parent.get(start).cloned().flatten();
+        let mut steps = 0;
+        while let Some(c) = cur {
+            if &c == start {
+                return Some(start.clone());
+            }
+            steps += 1;
+            if steps > parent.len() {
+                break;
+            }
+            cur = parent.get(&c).cloned().flatten();
+        }
+    }
+    None
+}
+
+/// A row whose parent, followed up through the database, comes back to the row itself.
+fn db_cycle(rows: &[OrgRow], lookups: &Lookups) -> Option<String> {
+    let by_id: HashMap<i64, (&String, Option<i64>)> = lookups
+        .orgs
+        .iter()
+        .map(|(c, (id, _, p))| (*id, (c, *p)))
+        .collect();
+    for r in rows {
+        let Some(Ref::Id(mut cur)) = r.parent.clone() else {
+            continue;
+        };
+        for _ in 0..64 {
+            let Some((code, parent)) = by_id.get(&cur) else {
+                break;
+            };
+            if **code == r.code {
+                return Some(r.code.clone());
+            }
+            match parent {
+                Some(p) => cur = *p,
+                None => break,
+            }
+        }
+    }
+    None
+}
+
+/// Codes in an order where each in-file parent comes before its children.
+fn depth_order(links: Vec<(String, Option<String>)>) -> HashMap<String, usize> {
+    let parent: HashMap<String, Option<String>> = links.into_iter().collect();
+    let mut depth = HashMap::new();
+    for code in parent.keys() {
+        let mut d = 0;
+        let mut cur = parent.get(code).cloned().flatten();
+        while let Some(c) = cur {
+            d += 1;
+            if d > parent.len() {
+                break;
+            }
+            cur = parent.get(&c).cloned().flatten();
+        }
+        depth.insert(code.clone(), d);
+    }
+    depth
+}
+
+fn reorder<T>(
+    mut rows: Vec<T>,
+    depth: &HashMap<String, usize>,
+    code: impl Fn(&T) -> String,
+) -> Vec<T> {
+    rows.sort_by_key(|r| depth.get(&code(r)).copied().unwrap_or(0));
+    rows
+}
+
+/// The template of a register: the header row (required columns marked `*`) and a second sheet that
+/// explains each column.
+pub fn template(register: Register, lang: Lang) -> Result<Vec<u8>, String> {
+    let headers = register
+        .columns()
+        .iter()
+        .map(|c| {
+            if c.required {
+                format!("{}*", c.header(lang))
+            } else {
+                c.header(lang).to_string()
+            }
+        })
+        .collect();
+    let help = register
+        .columns()
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::from(c.header(lang)),
+                Cell::from(if c.required {
+                    lang.pick("必填", "required")
+                } else {
+                    lang.pick("选填", "optional")
+                }),
+                Cell::from(lang.pick(c.help_zh, c.help_en)),
+            ]
+        })
+        .collect();
+    tabular::write_xlsx(&[
+        OutSheet {
+            name: register.label(lang).to_string(),
+            headers,
+            rows: Vec::new(),
+        },
+        OutSheet {
+            name: lang.pick("填写说明", "instructions").to_string(),
+            headers: vec![
+                lang.pick("列", "column").to_string(),
+                lang.pick("是否必填", "required").to_string(),
+                lang.pick("填写要求", "how to fill it in").to_string(),
+            ],
+            rows: help,
+        },
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sheet(headers: &[&str], rows: &[&[&str]]) -> Sheet {
+        Sheet {
+            kind: tabular::FileKind::Csv,
+            headers: headers.iter().map(|s| s.to_string()).collect(),
+            rows: rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i + 2, r.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    fn lookups() -> Lookups {
+        let mut l = Lookups::default();
+        l.areas
+            .insert("120116".into(), (AreaId(1), Level::District));
+        l.areas
+            .insert("120116001".into(), (AreaId(2), Level::Street));
+        l.areas
+            .insert("120116001001".into(), (AreaId(3), Level::Community));
+        l.orgs.insert("D".into(), (10, OrgKind::Committee, None));
+        l.orgs.insert("B".into(), (11, OrgKind::Branch, Some(10)));
+        l
+    }
+
+    #[test]
+    fn org_parents_in_the_same_file_come_first_and_kinds_are_checked() {
+        let s = sheet(
+            &[
+                "组织编码",
+                "组织名称",
+                "组织类别",
+                "上级组织编码",
+                "所在区划代码",
+            ],
+            &[
+                &["G1", "第一党小组", "党小组", "B2", "120116001001"],
+                &["B2", "第二支部", "党支部", "D", "120116001"],
+                &["X", "坏的", "党委", "B", "120116"],
+            ],
+        );
+        let (r, plan) = validate(Register::PartyOrgs, &s, &lookups(), true, Lang::Zh);
+        assert!(plan.is_none());
+        assert_eq!(r.issues.len(), 1);
+        assert_eq!(
+            (r.issues[0].row, r.issues[0].code),
+            (4, "wrong_parent_kind")
+        );
+        let s = sheet(
+            &[
+                "组织编码",
+                "组织名称",
+                "组织类别",
+                "上级组织编码",
+                "所在区划代码",
+            ],
+            &[
+                &["G1", "第一党小组", "党小组", "B2", "120116001001"],
+                &["B2", "第二支部", "党支部", "D", "120116001"],
+            ],
+        );
+        let (r, plan) = validate(Register::PartyOrgs, &s, &lookups(), true, Lang::Zh);
+        assert!(r.issues.is_empty(), "{:?}", r.issues);
+        let Some(Plan::PartyOrgs(rows)) = plan else {
+            panic!()
+        };
+        assert_eq!(rows[0].code, "B2");
+        assert_eq!(rows[1].parent, Some(Ref::Code("B2".into())));
+        assert_eq!(rows[0].parent, Some(Ref::Id(10)));
+    }
+
+    #[test]
+    fn cycles_in_the_file_are_found() {
+        let s = sheet(
+            &[
+                "组织编码",
+                "组织名称",
+                "组织类别",
+                "上级组织编码",
+                "所在区划代码",
+            ],
+            &[
+                &["C1", "一", "党委", "C2", "120116"],
+                &["C2", "二", "党委", "C1", "120116"],
+            ],
+        );
+        let (r, _) = validate(Register::PartyOrgs, &s, &lookups(), true, Lang::En);
+        assert!(r.issues.iter().any(|i| i.code == "cycle"), "{:?}", r.issues);
+        // Through the database: D (in the database, no parent) re-imported under its own child B.
+        let s = sheet(
+            &[
+                "组织编码",
+                "组织名称",
+                "组织类别",
+                "上级组织编码",
+                "所在区划代码",
+            ],
+            &[
+                &["D", "区委", "党委", "C9", "120116"],
+                &["C9", "下级党委", "党委", "D", "120116"],
+            ],
+        );
+        let (r, _) = validate(Register::PartyOrgs, &s, &lookups(), true, Lang::En);
+        assert!(r.issues.iter().any(|i| i.code == "cycle"), "{:?}", r.issues);
+    }
+
+    #[test]
+    fn headers_may_be_english_keys_or_marked_required() {
+        let s = sheet(
+            &["name*", "Phone", " 所在党组织编码 * ", "备注"],
+            &[&["张三", "138 0000 1111", "B", "x"]],
+        );
+        let (r, plan) = validate(Register::Members, &s, &lookups(), false, Lang::Zh);
+        assert!(r.issues.is_empty(), "{:?}", r.issues);
+        assert_eq!(r.ignored_columns, vec!["备注"]);
+        let Some(Plan::Members(rows)) = plan else {
+            panic!()
+        };
+        assert_eq!(rows[0].phone, "13800001111");
+        assert_eq!(r.created, 1);
+    }
+}
