@@ -364,7 +364,7 @@ mod org_impl {
 
         async fn apply_import(&self, plan: &Plan, details: serde_json::Value, by: Change) -> Result<()> {
             let mut tx = self.begin_write().await?;
-            apply_plan(&mut *tx, plan, by.at).await?;
+            apply_plan(&mut tx, plan, by.at).await?;
             if self.fail_point().load(Ordering::SeqCst) == 1 {
                 return Err(StoreError::Injected(FailPoint::AfterEventWrite));
             }

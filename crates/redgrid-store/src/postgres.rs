@@ -36,6 +36,9 @@ impl PgStore {
 
     /// Connects with the given options; tests use this to put each run in its own schema.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        // A transaction abandoned half-way (a dropped future whose rollback was never flushed) must
+        // not hold its row locks forever: the server ends such a session after 30 s idle in it.
+        let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(30))

@@ -5,6 +5,7 @@
 pub mod api {
     pub mod accounts;
     pub mod directory;
+    pub mod org;
     pub mod public;
     pub mod requests;
     pub mod scorecard;
@@ -72,6 +73,9 @@ async fn health() -> &'static str {
 /// The whole HTTP application.
 pub fn router(state: Arc<AppState>) -> Router {
     use api::{accounts, directory, requests};
+    let imports = Router::new()
+        .route("/api/org/{register}/import", post(api::org::import))
+        .layer(DefaultBodyLimit::max(api::org::MAX_IMPORT_UPLOAD));
     let attachments = Router::new()
         .route("/api/attachments", post(directory::upload))
         .layer(DefaultBodyLimit::max(directory::MAX_ATTACHMENT));
@@ -101,11 +105,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/tokens/{id}", delete(accounts::revoke_token))
         .route("/api/me/messages", get(api::scorecard::messages))
         .route("/api/scorecard", get(api::scorecard::scorecard))
+        .route("/api/org/{register}", get(api::org::export))
+        .route("/api/org/{register}/template", get(api::org::template))
+        .route(
+            "/api/org/activities",
+            post(api::org::record_activity).get(api::org::export_activities),
+        )
+        .route(
+            "/api/org/suggestions/{id}/request",
+            post(api::org::suggestion_to_request),
+        )
+        .route(
+            "/api/org/campaigns/{code}/stats",
+            get(api::org::campaign_stats),
+        )
         .route("/api/attachments/{id}", get(directory::download))
         .route("/api/openapi.json", get(openapi_json))
         .route("/healthz", get(health))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .merge(attachments)
+        .merge(imports)
         .fallback(fallback)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -206,12 +206,15 @@ command_doc!(
         scorecard::scorecard, scorecard::messages,
         accounts::login, accounts::logout, accounts::change_password, accounts::set_account,
         accounts::create_token, accounts::tokens, accounts::revoke_token,
+        crate::api::org::import, crate::api::org::template, crate::api::org::export,
+        crate::api::org::campaign_stats, crate::api::org::record_activity, crate::api::org::suggestion_to_request,
     ),
     tags((name = "requests", description = "点单 and the request ledger"),
          (name = "commands", description = "Every command of the lifecycle"),
          (name = "directory", description = "Areas, units, the catalogue, people"),
          (name = "accounts", description = "Logging in, passwords and API tokens"),
          (name = "public", description = "The public need, result and rectification lists (no login; personal data masked)"),
+         (name = "organisation", description = "Party organisations, members, pairings, alliances, activities and campaign statistics; Excel import and export"),
          (name = "scorecard", description = "三率: response, resolution, satisfaction, on-time and rework rates")),
 )]
 pub struct ApiDoc;

@@ -1,8 +1,9 @@
 //! The JSON API end to end through the router (no socket), on SQLite.
 
 use axum::body::Body;
-use axum::http::{Request as HttpRequest, StatusCode};
+use axum::http::{Request as HttpRequest, StatusCode, header};
 use http_body_util::BodyExt;
+use redgrid_store::org::OrgStore;
 use redgrid_store::testing::{self, Fixture};
 use redgrid_web::{AppState, router};
 use serde_json::{Value, json};
@@ -1314,4 +1315,194 @@ async fn a_new_password_must_be_chosen_before_anything_else() {
     let cookie = session_of(&r);
     let r = with_cookie(&app, "GET", "/api/requests", &cookie, None, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisation_registers_import_export_activities_and_campaign_figures_over_http() {
+    let app = app().await;
+    let orgs = "组织编码,组织名称,组织类别,上级组织编码,所在区划代码\nD1,区直机关工委,党委,,120116\nB1,第一支部,党支部,D1,120116001001\n";
+    // Only an organiser may import; a dry run reports and writes nothing; the real run imports.
+    let r = app
+        .call(
+            "POST",
+            "/api/org/party_orgs/import?dry_run=true",
+            Some("community"),
+            Some(orgs),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app
+        .call(
+            "POST",
+            "/api/org/party_orgs/import?dry_run=true",
+            Some("admin"),
+            Some(orgs),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["created"].as_i64(), r.body["imported"].as_bool()),
+        (Some(2), Some(false))
+    );
+    let r = app
+        .call(
+            "POST",
+            "/api/org/party_orgs/import",
+            Some("admin"),
+            Some(orgs),
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["imported"], true, "{}", r.body);
+    // A bad file: 422 with every bad row, in English on request.
+    let bad = "姓名,手机号,所在党组织编码\n甲,123,B1\n乙,13900000001,NOPE\n";
+    let r = app
+        .call(
+            "POST",
+            "/api/org/members/import",
+            Some("admin"),
+            Some(bad),
+            &[("accept-language", "en")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let issues = r.body["issues"].as_array().unwrap();
+    assert_eq!(issues.len(), 2);
+    assert_eq!(
+        (issues[0]["row"].as_i64(), issues[0]["code"].as_str()),
+        (Some(2), Some("bad_phone"))
+    );
+    assert_eq!(issues[1]["column"], "party organisation code");
+    let r = app
+        .call(
+            "POST",
+            "/api/org/members/import",
+            Some("admin"),
+            Some("%PDF-1.4"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["issues"][0]["code"], "unsupported_file_type");
+    let r = app
+        .call(
+            "POST",
+            "/api/org/nope/import",
+            Some("admin"),
+            Some(orgs),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Export and template are spreadsheets.
+    let r = app
+        .call("GET", "/api/org/party_orgs", Some("admin"), None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
+    let r = app
+        .call(
+            "GET",
+            "/api/org/party_orgs?format=csv",
+            Some("admin"),
+            None,
+            &[],
+        )
+        .await;
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let r = app
+        .call("GET", "/api/org/members/template", Some("admin"), None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app
+        .call("GET", "/api/org/party_orgs", Some("grid"), None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // An activity: refusals first, then recorded.
+    let store_orgs = r#"{"kind":"visit","held_on":"2026-03-01","party_org_id":"x","title":""}"#;
+    let r = app
+        .call(
+            "POST",
+            "/api/org/activities",
+            Some("admin"),
+            Some(store_orgs),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let orgs = app._db.store.party_orgs().await.unwrap();
+    let b1 = orgs.iter().find(|o| o.code == "B1").unwrap().id;
+    let d1 = orgs.iter().find(|o| o.code == "D1").unwrap().id;
+    let body = json!({"kind": "visit", "held_on": "2026-03-01", "party_org_id": b1, "title": "走访",
+        "people_served": 4, "suggestions": ["增设公交站"]});
+    let r = app
+        .post("/api/org/activities", "community", body.clone())
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "community staff record in their area: {}",
+        r.body
+    );
+    let r = app.post("/api/org/activities", "grid", body).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // A campaign's figures: JSON and xlsx; unknown campaign 404; not for community staff.
+    let day = |s: &str| redgrid_core::org::parse_date(s).unwrap();
+    app._db
+        .store
+        .create_campaign(
+            &redgrid_store::org::NewCampaign {
+                code: "C26".into(),
+                name: "千个支部联基层".into(),
+                starts_on: day("2026-01-01"),
+                ends_on: day("2026-12-31"),
+                root_org_id: Some(d1),
+                require_pairing: true,
+            },
+            redgrid_store::Change::system(),
+        )
+        .await
+        .unwrap();
+    let r = app.get("/api/org/campaigns/C26/stats", "admin").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (
+            r.body["total"]["visits"].as_i64(),
+            r.body["total"]["suggestions"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(r.body["branches_unpaired"], 1);
+    let r = app
+        .get(
+            "/api/org/campaigns/C26/stats?format=xlsx&from=2026-03-01&to=2026-03-31",
+            "admin",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
+    let r = app.get("/api/org/campaigns/C26/stats", "community").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app.get("/api/org/campaigns/NOPE/stats", "admin").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = app
+        .get("/api/org/campaigns/NOPE/stats?from=someday", "admin")
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }

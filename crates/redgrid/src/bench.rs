@@ -22,6 +22,17 @@ mod bytes_free {
 
 #[derive(Subcommand)]
 pub enum BenchCmd {
+    /// Importing the member register from xlsx and from CSV: rows/s and total time.
+    Import {
+        /// Member rows per file.
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        /// Backends to measure: sqlite, postgres or both.
+        #[arg(long, default_value = "sqlite,postgres")]
+        backends: String,
+        #[arg(long, env = "REDGRID_BENCH_PG_URL")]
+        pg_url: Option<String>,
+    },
     /// Intake throughput: submit, accept, dispatch.
     Intake {
         /// Requests to carry through the three commands, per mode and backend.
@@ -58,6 +69,14 @@ pub enum BenchCmd {
 
 pub async fn run(cmd: BenchCmd) -> Result<(), String> {
     match cmd {
+        BenchCmd::Import {
+            rows,
+            backends,
+            pg_url,
+        } => {
+            let pg_url = pg_url.unwrap_or_else(testing::postgres_url);
+            crate::org_cmd::bench_import(rows, &backends, &pg_url).await
+        }
         BenchCmd::Scorecard {
             count,
             backends,

@@ -53,47 +53,47 @@ impl Rng {
     }
 }
 
-struct GridInfo {
-    area: Area,
-    team: Unit,
-    worker: Person,
-    helpers: Vec<Person>,
-    community: usize,
+pub(crate) struct GridInfo {
+    pub(crate) area: Area,
+    pub(crate) team: Unit,
+    pub(crate) worker: Person,
+    pub(crate) helpers: Vec<Person>,
+    pub(crate) community: usize,
 }
 
-struct CommunityInfo {
-    area: Area,
-    office: Unit,
-    team: Unit,
-    staff: Vec<Person>,
-    verifier: Person,
-    members: Vec<Person>,
-    street: usize,
-    grids: Vec<usize>,
+pub(crate) struct CommunityInfo {
+    pub(crate) area: Area,
+    pub(crate) office: Unit,
+    pub(crate) team: Unit,
+    pub(crate) staff: Vec<Person>,
+    pub(crate) verifier: Person,
+    pub(crate) members: Vec<Person>,
+    pub(crate) street: usize,
+    pub(crate) grids: Vec<usize>,
 }
 
-struct StreetInfo {
-    office: Unit,
-    staff: Vec<Person>,
+pub(crate) struct StreetInfo {
+    pub(crate) office: Unit,
+    pub(crate) staff: Vec<Person>,
 }
 
-struct Resident {
-    person: Person,
-    grid: usize,
+pub(crate) struct Resident {
+    pub(crate) person: Person,
+    pub(crate) grid: usize,
 }
 
 /// The demo district: who is who, for driving requests and for printing demo tokens.
 pub struct District {
-    pub name: String,
-    grids: Vec<GridInfo>,
-    communities: Vec<CommunityInfo>,
-    streets: Vec<StreetInfo>,
-    departments: Vec<(Unit, Vec<Person>)>,
-    district_office: (Unit, Vec<Person>),
-    admins: Vec<Person>,
-    supervisors: Vec<Person>,
-    residents: Vec<Resident>,
-    items: Vec<(CategoryItem, &'static ItemSpec)>,
+    pub(crate) name: String,
+    pub(crate) grids: Vec<GridInfo>,
+    pub(crate) communities: Vec<CommunityInfo>,
+    pub(crate) streets: Vec<StreetInfo>,
+    pub(crate) departments: Vec<(Unit, Vec<Person>)>,
+    pub(crate) district_office: (Unit, Vec<Person>),
+    pub(crate) admins: Vec<Person>,
+    pub(crate) supervisors: Vec<Person>,
+    pub(crate) residents: Vec<Resident>,
+    pub(crate) items: Vec<(CategoryItem, &'static ItemSpec)>,
 }
 
 /// What the demo built.
@@ -104,13 +104,19 @@ pub struct Summary {
     pub by_status: BTreeMap<&'static str, usize>,
 }
 
-struct Names {
+pub(crate) struct Names {
     rng: Rng,
     phone: u64,
 }
 
 impl Names {
-    fn name(&mut self) -> String {
+    pub(crate) fn new(seed: u64) -> Self {
+        Names {
+            rng: Rng::new(seed),
+            phone: 0,
+        }
+    }
+    pub(crate) fn name(&mut self) -> String {
         format!(
             "{}{}",
             self.rng.pick(data::SURNAMES),

@@ -8,6 +8,8 @@ mod bench_scorecard;
 mod config;
 mod demo;
 mod demo_data;
+mod demo_org;
+mod org_cmd;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +61,12 @@ enum Cmd {
     Audit {
         #[command(subcommand)]
         what: audit_cmd::AuditCmd,
+    },
+    /// The organisation registers: `org import`, `org export`, `org template`; campaign reports:
+    /// `org stats`, `org campaigns`.
+    Org {
+        #[command(subcommand)]
+        what: org_cmd::OrgCmd,
     },
     /// Benchmarks that print figures.
     Bench {
@@ -268,6 +276,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Bench { what } => bench::run(what).await.map(|_| ExitCode::SUCCESS),
         Cmd::Audit { what } => audit_cmd::run(what).await,
         Cmd::Admin { what } => admin_cmd::run(what).await,
+        Cmd::Org { what } => org_cmd::run(what).await,
         Cmd::Report {
             what: ReportCmd::Rates(args),
         } => {
@@ -381,6 +390,14 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+        let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+        let o = demo_org::build(&service, &d, args.seed, today)
+            .await
+            .map_err(|e| format!("the demo's organisation: {e}"))?;
+        eprintln!(
+            "organisation: {} party organisations, {} members, {} pairings, {} activities over the last year",
+            o.party_orgs, o.members, o.pairings, o.activities
+        );
         Some(d)
     };
     let store = service.store();

@@ -57,7 +57,9 @@ async fn demo_then_check_then_tamper_then_check() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("checked 60 requests: 0 differences"));
+    // 60 filed requests, plus the suggestions the demo's organisation turned into requests.
+    let checked = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(checked.contains("requests: 0 differences"), "{checked}");
 
     // Running the demo again reuses the district.
     let out = redgrid(&["demo", "--no-serve", "--data-dir", d]);
@@ -272,4 +274,117 @@ fn scan(what: &str, text: &str, names: &[String], phones: &[String]) {
     for p in phones {
         assert!(!text.contains(p.as_str()), "{what} carries the phone {p}");
     }
+}
+
+#[test]
+fn the_demo_has_an_organisation_whose_registers_round_trip_and_whose_campaign_reports() {
+    let dir = std::env::temp_dir().join(format!("redgrid-cli-org-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let out = redgrid(&[
+        "demo",
+        "--no-serve",
+        "--requests",
+        "120",
+        "--residents",
+        "60",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("party organisations"), "{err}");
+    // The campaigns and their statistics, printed and as a workbook with Chinese headers.
+    let out = redgrid(&["org", "campaigns", "--data-dir", d]);
+    let campaigns = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(campaigns.contains("DJYL-12M"), "{campaigns}");
+    let xlsx = dir.join("stats.xlsx");
+    let out = redgrid(&[
+        "org",
+        "stats",
+        "DJYL-12M",
+        "--xlsx",
+        xlsx.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("走访调研") && text.contains("个党组织"),
+        "{text}"
+    );
+    let book = xlsx_text(&std::fs::read(&xlsx).unwrap());
+    assert!(
+        book.contains("走访调研（次）") && book.contains("合计"),
+        "{book}"
+    );
+    // A register exported and imported again: every row is an update, nothing is created.
+    let members = dir.join("members.xlsx");
+    let out = redgrid(&[
+        "org",
+        "export",
+        "members",
+        "-o",
+        members.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = redgrid(&[
+        "org",
+        "import",
+        "members",
+        members.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("新增 0"), "{text}");
+    // A bad file: exit 1, every bad row listed, nothing imported.
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "姓名,手机号,所在党组织编码\n甲,123,C001-1\n乙,13900000001,NOPE\n",
+    )
+    .unwrap();
+    let out = redgrid(&[
+        "org",
+        "import",
+        "members",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "--lang",
+        "en",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("row 2") && text.contains("row 3") && text.contains("nothing imported"),
+        "{text}"
+    );
+    let template = dir.join("t.xlsx");
+    let out = redgrid(&[
+        "org",
+        "template",
+        "pairings",
+        "-o",
+        template.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(xlsx_text(&std::fs::read(&template).unwrap()).contains("结对类型*"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,485 @@
+//! The organisation registers over HTTP: import (with a dry run), export and templates of each
+//! register, the activity ledger, suggestions that become requests, and campaign statistics.
+
+use crate::AppState;
+use crate::auth::actor;
+use crate::body::parse_json;
+use crate::error::{ApiError, lang_of};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use redgrid_core::error::{CoreError, FieldError, Lang};
+use redgrid_core::ids::{AreaId, PersonId, RequestId};
+use redgrid_core::org::{ActivityKind, CampaignStats, parse_date};
+use redgrid_store::org::NewActivity;
+use redgrid_store::organise::{self, stats_workbook};
+use redgrid_store::registers::{self, ImportReport, Register};
+use redgrid_store::tabular;
+use std::sync::Arc;
+
+/// The largest import upload (the same limit the importer applies).
+pub const MAX_IMPORT_UPLOAD: usize = tabular::MAX_IMPORT_BYTES as usize;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn register(s: &str, lang: Lang) -> Result<Register, ApiError> {
+    Register::parse(s).ok_or_else(|| {
+        ApiError::plain(
+            StatusCode::NOT_FOUND,
+            "register_not_found",
+            lang.pick("没有这个登记表", "no such register"),
+        )
+    })
+}
+
+fn query(
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::plain(StatusCode::BAD_REQUEST, "malformed_query", &e.body_text()))
+}
+
+fn file(bytes: Vec<u8>, name: &str, content_type: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+fn export_failed(lang: Lang, e: String) -> ApiError {
+    tracing::error!("export failed: {e}");
+    ApiError::plain(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "export_failed",
+        lang.pick("导出失败，请稍后重试", "the export failed; try again later"),
+    )
+}
+
+/// `POST /api/org/{register}/import?dry_run=true`: the body is the file itself (xlsx, xls or csv).
+/// 200 with the report when every row is good (written unless a dry run); 422 with the report —
+/// every bad row with its row, column and reason — when any is bad, and then nothing is written.
+#[utoipa::path(post, path = "/api/org/{register}/import", tag = "organisation",
+    params(("register" = String, Path, description = "areas, units, party_orgs, members, volunteers, targets or pairings"),
+        ("dry_run" = Option<bool>, Query, description = "only check and report")),
+    request_body(content = Vec<u8>, description = "the spreadsheet file", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The import report"), (status = 422, description = "The import report listing every bad row; nothing was written"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
+pub async fn import(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let r = register(&name, lang)?;
+    let mut dry_run = false;
+    for (k, v) in query(q)? {
+        match (k.as_str(), v.as_str()) {
+            ("dry_run", "true" | "1") => dry_run = true,
+            ("dry_run", "false" | "0") => dry_run = false,
+            _ => {
+                return Err(ApiError::core(
+                    &CoreError::Validation(vec![FieldError::new(k, "invalid")]),
+                    lang,
+                ));
+            }
+        }
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(_) => {
+            let e = tabular::ReadError::TooLarge {
+                size: MAX_IMPORT_UPLOAD as u64 + 1,
+                limit: MAX_IMPORT_UPLOAD as u64,
+            };
+            return Err(ApiError::plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                e.code(),
+                &e.message(lang),
+            ));
+        }
+    };
+    let report = state
+        .service
+        .import_register(&who, r, &body, dry_run, lang)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    let status = if report.issues.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(report)))
+}
+
+/// `GET /api/org/{register}/template`: an empty import workbook with the required columns marked.
+#[utoipa::path(get, path = "/api/org/{register}/template", tag = "organisation",
+    params(("register" = String, Path, description = "an importable register")),
+    responses((status = 200, description = "An xlsx template"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn template(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    state
+        .service
+        .require_organiser(&who, &redgrid_core::policy::Subject::District)
+        .map_err(|e| ApiError::store(e, lang))?;
+    let r = register(&name, lang)?;
+    if !r.importable() {
+        return Err(ApiError::plain(
+            StatusCode::NOT_FOUND,
+            "not_importable",
+            lang.pick(
+                "该登记表只能在系统中录入，没有导入模板",
+                "this register is kept in the system and has no import template",
+            ),
+        ));
+    }
+    let bytes = registers::template(r, lang).map_err(|e| export_failed(lang, e))?;
+    Ok(file(
+        bytes,
+        &format!("redgrid-{}-template.xlsx", r.as_str()),
+        XLSX,
+    ))
+}
+
+/// `GET /api/org/{register}?format=xlsx|csv&from=&to=`: the whole register with Chinese headers
+/// (English with `Accept-Language: en`). Activities and suggestions: those of `[from, to]` (default
+/// this year).
+#[utoipa::path(get, path = "/api/org/{register}", tag = "organisation",
+    params(("register" = String, Path, description = "any register"),
+        ("format" = Option<String>, Query, description = "xlsx (default) or csv"),
+        ("from" = Option<String>, Query, description = "first day, e.g. 2026-01-01"),
+        ("to" = Option<String>, Query, description = "last day")),
+    responses((status = 200, description = "The register as a spreadsheet"), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn export(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let r = register(&name, lang)?;
+    let (y0, y1) = organise::year_bounds(organise::this_year())
+        .ok_or_else(|| export_failed(lang, "year".into()))?;
+    let (mut from, mut to, mut csv) = (y0, y1, false);
+    let mut errors = Vec::new();
+    for (k, v) in query(q)? {
+        match k.as_str() {
+            "format" if v == "csv" => csv = true,
+            "format" if v == "xlsx" => csv = false,
+            "from" => match parse_date(&v) {
+                Some(d) => from = d,
+                None => errors.push(FieldError::new("from", "invalid")),
+            },
+            "to" => match parse_date(&v) {
+                Some(d) => to = d,
+                None => errors.push(FieldError::new("to", "invalid")),
+            },
+            _ => errors.push(FieldError::new(k, "invalid")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::core(&CoreError::Validation(errors), lang));
+    }
+    let sheet = state
+        .service
+        .register_sheet(&who, r, lang, from, to)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    if csv {
+        let bytes = tabular::write_csv(&sheet.headers, &sheet.rows);
+        return Ok(file(
+            bytes,
+            &format!("redgrid-{}.csv", r.as_str()),
+            "text/csv; charset=utf-8",
+        ));
+    }
+    let bytes = tabular::write_xlsx(&[sheet]).map_err(|e| export_failed(lang, e))?;
+    Ok(file(bytes, &format!("redgrid-{}.xlsx", r.as_str()), XLSX))
+}
+
+/// `GET /api/org/campaigns/{code}/stats?from=&to=&format=json|xlsx`: a campaign's figures in total
+/// and per unit, and how many branches have no pairing.
+#[utoipa::path(get, path = "/api/org/campaigns/{code}/stats", tag = "organisation",
+    params(("code" = String, Path, description = "the campaign's code"),
+        ("from" = Option<String>, Query, description = "first day (default: the campaign's start)"),
+        ("to" = Option<String>, Query, description = "last day (default: the campaign's end)"),
+        ("format" = Option<String>, Query, description = "json (default) or xlsx")),
+    responses((status = 200, description = "The statistics"), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn campaign_stats(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let (mut from, mut to, mut xlsx) = (None::<NaiveDate>, None::<NaiveDate>, false);
+    let mut errors = Vec::new();
+    for (k, v) in query(q)? {
+        match k.as_str() {
+            "format" if v == "xlsx" => xlsx = true,
+            "format" if v == "json" => xlsx = false,
+            "from" => {
+                from = parse_date(&v).or_else(|| {
+                    errors.push(FieldError::new("from", "invalid"));
+                    None
+                })
+            }
+            "to" => {
+                to = parse_date(&v).or_else(|| {
+                    errors.push(FieldError::new("to", "invalid"));
+                    None
+                })
+            }
+            _ => errors.push(FieldError::new(k, "invalid")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::core(&CoreError::Validation(errors), lang));
+    }
+    let svc = &state.service;
+    let stats: CampaignStats = svc
+        .campaign_stats(&who, &code, from, to)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    if !xlsx {
+        return Ok(Json(stats).into_response());
+    }
+    let (_, unpaired) = svc
+        .unpaired(&who, &code, Some(stats.from), Some(stats.to))
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    let bytes = stats_workbook(&stats, &unpaired, lang).map_err(|e| export_failed(lang, e))?;
+    Ok(file(
+        bytes,
+        &format!("redgrid-campaign-{}.xlsx", stats.campaign.id),
+        XLSX,
+    ))
+}
+
+/// `POST /api/org/activities`: records an activity of an organisation in the caller's scope.
+/// Body: `{kind, held_on, party_org_id, pairing_id?, target_id?, title, participants?: [person id],
+/// people_served?, donation_items?, donation_value_fen?, hours?, suggestions?: [text],
+/// request_ids?: [id]}`.
+#[utoipa::path(post, path = "/api/org/activities", tag = "organisation",
+    responses((status = 201, description = "`{id}` of the new activity"), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn record_activity(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let v = parse_json(&headers, body)?;
+    let mut errors = Vec::new();
+    let obj = v.as_object();
+    let get = |k: &str| obj.and_then(|o| o.get(k));
+    let known = [
+        "kind",
+        "held_on",
+        "party_org_id",
+        "pairing_id",
+        "target_id",
+        "title",
+        "participants",
+        "people_served",
+        "donation_items",
+        "donation_value_fen",
+        "hours",
+        "suggestions",
+        "request_ids",
+    ];
+    if let Some(o) = obj {
+        for k in o.keys().filter(|k| !known.contains(&k.as_str())) {
+            errors.push(FieldError::new(k.clone(), "unknown_field"));
+        }
+    } else {
+        errors.push(FieldError::new("body", "invalid_type"));
+    }
+    let kind = match get("kind").and_then(|k| k.as_str()) {
+        Some(k) => ActivityKind::parse(k).or_else(|| {
+            errors.push(FieldError::new("kind", "invalid"));
+            None
+        }),
+        None => {
+            errors.push(FieldError::new("kind", "required"));
+            None
+        }
+    };
+    let held_on = match get("held_on").and_then(|k| k.as_str()) {
+        Some(d) => parse_date(d).or_else(|| {
+            errors.push(FieldError::new("held_on", "invalid"));
+            None
+        }),
+        None => {
+            errors.push(FieldError::new("held_on", "required"));
+            None
+        }
+    };
+    let int = |errors: &mut Vec<FieldError>, k: &str| -> Option<i64> {
+        match get(k) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(x) => x.as_i64().or_else(|| {
+                errors.push(FieldError::new(k, "invalid_type"));
+                None
+            }),
+        }
+    };
+    let party_org_id = int(&mut errors, "party_org_id");
+    if party_org_id.is_none() && !errors.iter().any(|e| e.field == "party_org_id") {
+        errors.push(FieldError::new("party_org_id", "required"));
+    }
+    let pairing_id = int(&mut errors, "pairing_id");
+    let target_id = int(&mut errors, "target_id");
+    let people_served = int(&mut errors, "people_served").unwrap_or(0);
+    let donation_value_fen = int(&mut errors, "donation_value_fen").unwrap_or(0);
+    let text = |errors: &mut Vec<FieldError>, k: &str| -> String {
+        match get(k) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(x) => x.as_str().map(str::to_string).unwrap_or_else(|| {
+                errors.push(FieldError::new(k, "invalid_type"));
+                String::new()
+            }),
+        }
+    };
+    let title = text(&mut errors, "title");
+    let donation_items = text(&mut errors, "donation_items");
+    let hours = match get("hours") {
+        None | Some(serde_json::Value::Null) => 0.0,
+        Some(x) => x.as_f64().unwrap_or_else(|| {
+            errors.push(FieldError::new("hours", "invalid_type"));
+            0.0
+        }),
+    };
+    let ids = |errors: &mut Vec<FieldError>, k: &str| -> Vec<i64> {
+        match get(k) {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .filter_map(|(i, x)| {
+                    x.as_i64().or_else(|| {
+                        errors.push(FieldError::new(format!("{k}[{i}]"), "invalid_type"));
+                        None
+                    })
+                })
+                .collect(),
+            Some(_) => {
+                errors.push(FieldError::new(k, "invalid_type"));
+                Vec::new()
+            }
+        }
+    };
+    let participants = ids(&mut errors, "participants");
+    let request_ids = ids(&mut errors, "request_ids");
+    let suggestions: Vec<String> = match get("suggestions") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| {
+                x.as_str().map(str::to_string).or_else(|| {
+                    errors.push(FieldError::new(format!("suggestions[{i}]"), "invalid_type"));
+                    None
+                })
+            })
+            .collect(),
+        Some(_) => {
+            errors.push(FieldError::new("suggestions", "invalid_type"));
+            Vec::new()
+        }
+    };
+    let (Some(kind), Some(held_on), Some(party_org_id)) = (kind, held_on, party_org_id) else {
+        return Err(ApiError::core(&CoreError::Validation(errors), lang));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::core(&CoreError::Validation(errors), lang));
+    }
+    let id = state
+        .service
+        .record_activity(
+            &who,
+            NewActivity {
+                kind,
+                held_on,
+                party_org_id,
+                pairing_id,
+                target_id,
+                title,
+                participants: participants.into_iter().map(PersonId).collect(),
+                people_served,
+                donation_items,
+                donation_value_fen,
+                hours,
+                suggestions: suggestions.into_iter().map(|s| (AreaId(0), s)).collect(),
+                request_ids: request_ids.into_iter().map(RequestId).collect(),
+                recorded_by: None,
+            },
+        )
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+/// `POST /api/org/suggestions/{id}/request` with `{"area_id": …}` (optional): files the
+/// suggestion as a request (channel `suggestion_box`); a suggestion becomes at most one request.
+#[utoipa::path(post, path = "/api/org/suggestions/{id}/request", tag = "organisation",
+    params(("id" = i64, Path, description = "the suggestion")),
+    responses((status = 201, description = "The new request"), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn suggestion_to_request(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<redgrid_core::request::Request>), ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let v = parse_json(&headers, body)?;
+    let area = match v.get("area_id") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(x) => Some(AreaId(x.as_i64().ok_or_else(|| {
+            ApiError::core(
+                &CoreError::Validation(vec![FieldError::new("area_id", "invalid_type")]),
+                lang,
+            )
+        })?)),
+    };
+    let r = state
+        .service
+        .suggestion_to_request(&who, id, area)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    let r = state.service.present_request(&who, r);
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// `GET /api/org/activities`: the activity ledger as a spreadsheet (the export of that register).
+pub async fn export_activities(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    export(state, Path("activities".to_string()), headers, q).await
+}
