@@ -3,7 +3,6 @@
 use axum::body::Body;
 use axum::http::{Request as HttpRequest, StatusCode, header};
 use http_body_util::BodyExt;
-use redgrid_store::org::OrgStore;
 use redgrid_store::testing::{self, Fixture};
 use redgrid_web::{AppState, router};
 use serde_json::{Value, json};
