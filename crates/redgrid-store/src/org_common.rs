@@ -86,8 +86,19 @@ mod org_impl {
         })
     }
 
-    fn needs_flush<T>(r: &Option<Ref<T>>, written: &HashMap<String, i64>) -> bool {
-        matches!(r, Some(Ref::Code(c)) if !written.contains_key(c))
+    /// Where the batch starting at `start` ends: at most CHUNK rows, and before the first row whose
+    /// parent (in the same file) is not written yet. A batch always holds at least one row.
+    fn batch_end(parents: &[Option<Ref<i64>>], start: usize, written: &HashMap<String, i64>) -> usize {
+        let waits = |r: &Option<Ref<i64>>| matches!(r, Some(Ref::Code(c)) if !written.contains_key(c));
+        let mut end = start + 1;
+        while end < parents.len() && end - start < CHUNK && !waits(&parents[end]) {
+            end += 1;
+        }
+        end
+    }
+
+    fn resolve_all(parents: &[Option<Ref<i64>>], written: &HashMap<String, i64>) -> Result<Vec<Option<i64>>> {
+        parents.iter().map(|p| resolve(p, written)).collect()
     }
 
     fn returned_codes(rows: Vec<DbRow>, written: &mut HashMap<String, i64>) -> Result<()> {
@@ -120,18 +131,13 @@ mod org_impl {
         let mut written: HashMap<String, i64> = HashMap::new();
         match plan {
             Plan::Areas(rows) => {
+                let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
                 let mut start = 0;
                 while start < rows.len() {
-                    let mut end = start;
-                    while end < rows.len() && end - start < CHUNK && !needs_flush(&as_i64(&rows[end].parent), &written) {
-                        end += 1;
-                    }
+                    let end = batch_end(&refs, start, &written);
                     let batch = &rows[start..end];
+                    let parents = resolve_all(&refs[start..end], &written)?;
                     let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO areas (parent_id, kind, code, name) ");
-                    let mut parents = Vec::with_capacity(batch.len());
-                    for r in batch {
-                        parents.push(resolve(&as_i64(&r.parent), &written)?);
-                    }
                     qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
                         b.push_bind(p).push_bind(r.kind.as_str()).push_bind(r.code.clone()).push_bind(r.name.clone());
                     });
@@ -151,17 +157,12 @@ mod org_impl {
                             .await?;
                     }
                 }
+                let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
                 let mut start = 0;
                 while start < rows.len() {
-                    let mut end = start;
-                    while end < rows.len() && end - start < CHUNK && !needs_flush(&as_i64(&rows[end].parent), &written) {
-                        end += 1;
-                    }
+                    let end = batch_end(&refs, start, &written);
                     let batch = &rows[start..end];
-                    let mut parents = Vec::with_capacity(batch.len());
-                    for r in batch {
-                        parents.push(resolve(&as_i64(&r.parent), &written)?);
-                    }
+                    let parents = resolve_all(&refs[start..end], &written)?;
                     let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO units (name, kind, area_id, level, parent_id, active, code) ");
                     qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
                         b.push_bind(r.name.clone()).push_bind(r.kind.as_str()).push_bind(r.area_id.0)
@@ -176,17 +177,12 @@ mod org_impl {
                 }
             }
             Plan::PartyOrgs(rows) => {
+                let refs: Vec<_> = rows.iter().map(|r| r.parent.clone()).collect();
                 let mut start = 0;
                 while start < rows.len() {
-                    let mut end = start;
-                    while end < rows.len() && end - start < CHUNK && !needs_flush(&rows[end].parent, &written) {
-                        end += 1;
-                    }
+                    let end = batch_end(&refs, start, &written);
                     let batch = &rows[start..end];
-                    let mut parents = Vec::with_capacity(batch.len());
-                    for r in batch {
-                        parents.push(resolve(&r.parent, &written)?);
-                    }
+                    let parents = resolve_all(&refs[start..end], &written)?;
                     let mut qb: QueryBuilder<Db> = QueryBuilder::new(
                         "INSERT INTO party_orgs (code, name, kind, parent_id, unit_id, area_id, secretary, updated_at) ");
                     qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {

@@ -30,7 +30,9 @@ pub const MAX_LINKED_REQUESTS: usize = 100;
 
 /// Today in China (UTC+8), for "not in the future" checks.
 pub fn today() -> NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+    chrono::Utc::now()
+        .with_timezone(&redgrid_core::calendar::shanghai())
+        .date_naive()
 }
 
 fn invalid(errors: Vec<FieldError>) -> StoreError {
@@ -242,12 +244,15 @@ impl Service {
                     .map(|t| (t.id, t.code))
                     .collect();
                 let pairings = store.pairings().await?;
-                let holders: HashSet<PersonId> =
-                    pairings.iter().filter_map(|p| p.member_id).collect();
-                let mut phones = HashMap::new();
-                for p in holders {
-                    if let Some(person) = store.person(p).await? {
-                        phones.insert(p, person.phone.unwrap_or_default());
+                // Household pairings are held by members: their phones come from the member register.
+                let mut phones: HashMap<PersonId, String> = HashMap::new();
+                if pairings.iter().any(|p| p.member_id.is_some()) {
+                    let mut after = None;
+                    loop {
+                        let page = store.members(after, 10_000).await?;
+                        let Some(last) = page.last() else { break };
+                        after = Some(last.person_id);
+                        phones.extend(page.into_iter().map(|m| (m.person_id, m.phone)));
                     }
                 }
                 pairings

@@ -1252,39 +1252,11 @@ pub fn validate(
                     adopt,
                 });
             }
-            if let Some(cyc) = first_cycle(rows.iter().map(|r| {
-                (
-                    r.code.clone(),
-                    match &r.parent {
-                        Some(Ref::Code(c)) => Some(c.clone()),
-                        _ => None,
-                    },
-                )
-            })) {
-                rd.row = sheet
-                    .rows
-                    .iter()
-                    .find(|(_, c)| {
-                        rd.at.get("code").and_then(|i| c.get(*i)).map(|s| s.trim())
-                            == Some(cyc.as_str())
-                    })
-                    .map(|(n, _)| *n)
-                    .unwrap_or(0);
-                rd.issue("parent_code", "cycle", &cyc, "");
+            let links = parent_links(rows.iter().map(|r| (&r.code, &r.parent)));
+            if let Some(cyc) = first_cycle(links.iter().cloned()) {
+                report_cycle(&mut rd, sheet, &cyc);
             }
-            let order = depth_order(
-                rows.iter()
-                    .map(|r| {
-                        (
-                            r.code.clone(),
-                            match &r.parent {
-                                Some(Ref::Code(c)) => Some(c.clone()),
-                                _ => None,
-                            },
-                        )
-                    })
-                    .collect(),
-            );
+            let order = depth_order(links);
             Plan::Units(reorder(rows, &order, |r| r.code.clone()))
         }
         Register::PartyOrgs => {
@@ -1369,16 +1341,8 @@ pub fn validate(
                             rd.issue("parent_code", "wrong_parent_kind", &p, &detail);
                             continue;
                         }
-                        // A parent that is also in the file is written in the same import.
-                        Some(match r {
-                            Ref::Code(c)
-                                if lookups.orgs.contains_key(&c)
-                                    && !kinds_in_file.contains_key(&c) =>
-                            {
-                                Ref::Id(lookups.orgs[&c].0)
-                            }
-                            other => other,
-                        })
+                        // A parent in the file is written before its children, in the same import.
+                        Some(r)
                     }
                 };
                 if lookups.orgs.contains_key(&code) {
@@ -1396,32 +1360,12 @@ pub fn validate(
                     secretary,
                 });
             }
-            let links: Vec<(String, Option<String>)> = rows
-                .iter()
-                .map(|r| {
-                    (
-                        r.code.clone(),
-                        match &r.parent {
-                            Some(Ref::Code(c)) => Some(c.clone()),
-                            _ => None,
-                        },
-                    )
-                })
-                .collect();
+            let links = parent_links(rows.iter().map(|r| (&r.code, &r.parent)));
             // A cycle may also run through the database: a row whose parent (in the database)
             // sits under the row itself.
             let cyc = first_cycle(links.iter().cloned()).or_else(|| db_cycle(&rows, lookups));
             if let Some(cyc) = cyc {
-                rd.row = sheet
-                    .rows
-                    .iter()
-                    .find(|(_, c)| {
-                        rd.at.get("code").and_then(|i| c.get(*i)).map(|s| s.trim())
-                            == Some(cyc.as_str())
-                    })
-                    .map(|(n, _)| *n)
-                    .unwrap_or(0);
-                rd.issue("parent_code", "cycle", &cyc, "");
+                report_cycle(&mut rd, sheet, &cyc);
             }
             let order = depth_order(links);
             Plan::PartyOrgs(reorder(rows, &order, |r| r.code.clone()))
@@ -1575,8 +1519,7 @@ pub fn validate(
                         }
                     },
                 };
-                if let Some(existing) = lookups.targets.get(&code) {
-                    let _ = existing;
+                if lookups.targets.contains_key(&code) {
                     report.updated += 1;
                 } else {
                     report.created += 1;
@@ -1713,6 +1656,32 @@ fn default_level(kind: UnitKind, area: Level) -> Level {
         UnitKind::DistrictOffice => Level::District,
         _ => area,
     }
+}
+
+/// Each row's code with its parent's code when that parent is written in the same file.
+fn parent_links<'r, T: 'r>(
+    rows: impl Iterator<Item = (&'r String, &'r Option<Ref<T>>)>,
+) -> Vec<(String, Option<String>)> {
+    rows.map(|(code, parent)| {
+        let in_file = match parent {
+            Some(Ref::Code(c)) => Some(c.clone()),
+            _ => None,
+        };
+        (code.clone(), in_file)
+    })
+    .collect()
+}
+
+/// Reports a cycle on the row that carries `code`.
+fn report_cycle(rd: &mut Reader<'_>, sheet: &Sheet, code: &str) {
+    let at = rd.at.get("code").copied();
+    rd.row = sheet
+        .rows
+        .iter()
+        .find(|(_, c)| at.and_then(|i| c.get(i)).map(|s| s.trim()) == Some(code))
+        .map(|(n, _)| *n)
+        .unwrap_or(0);
+    rd.issue("parent_code", "cycle", code, "");
 }
 
 /// The first code on a cycle of in-file parent links, if any.

@@ -511,3 +511,32 @@ pub async fn seed(store: Arc<dyn Store>) -> Result<(Service, Fixture)> {
         },
     ))
 }
+
+/// Declares each named `async fn(Arc<dyn Store>)` as two tests: one on a fresh SQLite database and
+/// one on a fresh PostgreSQL schema (skipped with a printed reason when no PostgreSQL is reachable
+/// outside CI). The storage suites use it so that every test runs unchanged on both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::testing::sqlite().await.expect("sqlite test database");
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $crate::testing::postgres().await.expect("postgres test database") else {
+                        return;
+                    };
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+    };
+}

@@ -13,30 +13,7 @@ use redgrid_store::testing::{self, Fixture};
 use redgrid_store::{FailPoint, ItemFields, ListFilter, Service, Store, StoreError};
 use std::sync::Arc;
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = redgrid_store::testing::sqlite().await.expect("sqlite test database");
-                    super::$name(db.store.clone()).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = redgrid_store::testing::postgres().await.expect("postgres test database") else {
-                        return;
-                    };
-                    super::$name(db.store.clone()).await;
-                }
-            )*
-        }
-    };
-}
+use redgrid_store::both_backends;
 
 both_backends!(
     migrations_are_recorded_and_idempotent,

@@ -16,30 +16,7 @@ use redgrid_store::testing::{self, Fixture};
 use redgrid_store::{Change, FailPoint, NewPerson, Service, Store, StoreError};
 use std::sync::Arc;
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = redgrid_store::testing::sqlite().await.expect("sqlite test database");
-                    super::$name(db.store.clone()).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = redgrid_store::testing::postgres().await.expect("postgres test database") else {
-                        return;
-                    };
-                    super::$name(db.store.clone()).await;
-                }
-            )*
-        }
-    };
-}
+use redgrid_store::both_backends;
 
 both_backends!(
     registers_import_after_a_dry_run_and_reimport_updates_in_place,

@@ -390,7 +390,7 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
-        let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+        let today = redgrid_store::organise::today();
         let o = demo_org::build(&service, &d, args.seed, today)
             .await
             .map_err(|e| format!("the demo's organisation: {e}"))?;
