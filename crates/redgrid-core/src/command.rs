@@ -52,6 +52,9 @@ pub struct SubmitInput {
     pub requester_phone: Option<String>,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The category the resident thinks fits (a suggestion: staff confirm or change it on accepting).
+    #[serde(default)]
+    pub category_id: Option<CategoryId>,
 }
 
 /// A command on an existing request, with its input.
@@ -469,6 +472,13 @@ pub fn decide_submit(
         &input.attachments,
         Some(ctx.facts),
     );
+    if let Some(id) = input.category_id {
+        match ctx.dir.item(id) {
+            None => fields.add("category_id", "unknown"),
+            Some(i) if !i.active => fields.add("category_id", "inactive"),
+            Some(_) => {}
+        }
+    }
     fields.finish()?;
 
     let area = area.ok_or_else(|| CoreError::validation("area_id", "required"))?;
@@ -498,6 +508,7 @@ pub fn decide_submit(
         },
         attachments: input.attachments.clone(),
         level: area.kind,
+        category_id: input.category_id,
     };
     Ok(SubmitDecision {
         body,
@@ -557,12 +568,13 @@ pub fn decide(
             urgent,
             level,
         } => {
-            let item = match category_id {
+            // Without a category, the one suggested on submission (if any) is taken.
+            let item = match category_id.or(request.category_id) {
                 None => {
                     fields.add("category_id", "required");
                     None
                 }
-                Some(id) => match ctx.dir.item(*id) {
+                Some(id) => match ctx.dir.item(id) {
                     None => {
                         fields.add("category_id", "unknown");
                         None

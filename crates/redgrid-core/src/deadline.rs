@@ -327,6 +327,7 @@ mod tests {
                 },
                 attachments: vec![],
                 level: crate::area::Level::Community,
+                category_id: None,
             },
         };
         let mut r = crate::request::apply(None, &e).unwrap_or_else(|e| panic!("{e}"));

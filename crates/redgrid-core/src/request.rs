@@ -407,6 +407,9 @@ pub enum EventBody {
         location: Location,
         attachments: Vec<Attachment>,
         level: Level,
+        /// The category suggested by whoever filed it; confirmed or changed on accepting.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category_id: Option<CategoryId>,
     },
     Accepted {
         category_id: CategoryId,
@@ -614,6 +617,7 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 location,
                 attachments,
                 level,
+                category_id,
             },
         ) => {
             if event.seq != 1 {
@@ -631,7 +635,7 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 submitted_by: event.actor.person_id,
                 location: location.clone(),
                 attachments: attachments.clone(),
-                category_id: None,
+                category_id: *category_id,
                 tier: None,
                 urgent: false,
                 level: *level,

@@ -317,6 +317,7 @@ impl World {
 
 fn garbage_input() -> SubmitInput {
     SubmitInput {
+        category_id: None,
         channel: Some(Channel::App),
         description: Some("楼道垃圾三天没人清运".into()),
         area_id: Some(GRID_A1_1),
@@ -528,6 +529,7 @@ fn replay_refuses_gaps_and_misplaced_submissions() {
 fn submit_by_staff_on_behalf_records_a_contact() {
     let w = World::new();
     let input = SubmitInput {
+        category_id: None,
         channel: Some(Channel::Hotline),
         requester_name: Some("刘大爷".into()),
         requester_phone: Some("138-1234-5678".into()),
@@ -556,6 +558,7 @@ fn submit_by_staff_on_behalf_records_a_contact() {
 fn submit_by_the_system_needs_no_requester() {
     let w = World::new();
     let input = SubmitInput {
+        category_id: None,
         channel: Some(Channel::PowerAlert),
         ..garbage_input()
     };
@@ -568,6 +571,7 @@ fn submit_by_the_system_needs_no_requester() {
 fn submit_lists_every_bad_field() {
     let w = World::new();
     let input = SubmitInput {
+        category_id: None,
         channel: None,
         description: Some("   ".into()),
         area_id: Some(GRID_A1_1),
@@ -605,6 +609,7 @@ fn submit_lists_every_bad_field() {
 fn submit_refuses_bad_places_channels_and_contacts() {
     let w = World::new();
     let no_area = SubmitInput {
+        category_id: None,
         area_id: None,
         ..garbage_input()
     };
@@ -617,6 +622,7 @@ fn submit_refuses_bad_places_channels_and_contacts() {
         vec![("area_id".into(), "required")]
     );
     let unknown = SubmitInput {
+        category_id: None,
         area_id: Some(AreaId(99999)),
         ..garbage_input()
     };
@@ -629,6 +635,7 @@ fn submit_refuses_bad_places_channels_and_contacts() {
         vec![("area_id".into(), "unknown")]
     );
     let street = SubmitInput {
+        category_id: None,
         area_id: Some(STREET_A),
         ..garbage_input()
     };
@@ -641,6 +648,7 @@ fn submit_refuses_bad_places_channels_and_contacts() {
         vec![("area_id".into(), "not_allowed")]
     );
     let hotline = SubmitInput {
+        category_id: None,
         channel: Some(Channel::Hotline),
         ..garbage_input()
     };
@@ -653,6 +661,7 @@ fn submit_refuses_bad_places_channels_and_contacts() {
         vec![("channel".into(), "not_allowed")]
     );
     let bad_phone = SubmitInput {
+        category_id: None,
         channel: Some(Channel::Window),
         requester_name: Some("刘大爷".into()),
         requester_phone: Some("12345".into()),
@@ -667,6 +676,7 @@ fn submit_refuses_bad_places_channels_and_contacts() {
         vec![("requester_phone".into(), "invalid")]
     );
     let half_contact = SubmitInput {
+        category_id: None,
         channel: Some(Channel::Window),
         requester_name: Some("刘大爷".into()),
         ..garbage_input()
@@ -680,6 +690,7 @@ fn submit_refuses_bad_places_channels_and_contacts() {
         vec![("requester_phone".into(), "required")]
     );
     let too_long = SubmitInput {
+        category_id: None,
         description: Some("字".repeat(2001)),
         ..garbage_input()
     };
@@ -701,6 +712,7 @@ fn submit_refuses_staff_outside_their_area_and_roles_that_may_not_file() {
         w.submit_as(
             &community_staff_b(),
             SubmitInput {
+                category_id: None,
                 channel: Some(Channel::Window),
                 ..garbage_input()
             }
@@ -717,6 +729,7 @@ fn submit_refuses_staff_outside_their_area_and_roles_that_may_not_file() {
         w.submit_as(
             &verifier(),
             SubmitInput {
+                category_id: None,
                 area_id: None,
                 ..garbage_input()
             }
@@ -731,6 +744,7 @@ fn submit_refuses_staff_outside_their_area_and_roles_that_may_not_file() {
         w.submit_as(
             &supervisor(),
             SubmitInput {
+                category_id: None,
                 channel: Some(Channel::Inspection),
                 ..garbage_input()
             }
@@ -820,6 +834,7 @@ fn accept_refusals() {
         .submit_as(
             &resident(),
             SubmitInput {
+                category_id: None,
                 area_id: Some(COMM_A1),
                 ..garbage_input()
             },
@@ -2076,4 +2091,82 @@ fn scorecard_deltas_add_up_to_the_final_contribution() {
             closed_reworked: 1,
         }
     );
+}
+
+// ---------------------------------------------------------------- a suggested category
+
+#[test]
+fn a_category_suggested_on_submission_is_kept_until_staff_accept() {
+    let mut w = World::new();
+    let unknown = w.submit_as(
+        &resident(),
+        SubmitInput {
+            category_id: Some(CategoryId(999)),
+            ..garbage_input()
+        },
+    );
+    let e = unknown
+        .err()
+        .unwrap_or_else(|| panic!("an unknown category must be refused"));
+    assert_eq!(fields_of(&e), vec![("category_id".into(), "unknown")]);
+    let inactive = w.submit_as(
+        &resident(),
+        SubmitInput {
+            category_id: Some(CAT_OLD),
+            ..garbage_input()
+        },
+    );
+    let e = inactive
+        .err()
+        .unwrap_or_else(|| panic!("an inactive category must be refused"));
+    assert_eq!(fields_of(&e), vec![("category_id".into(), "inactive")]);
+    let r = w
+        .submit_as(
+            &resident(),
+            SubmitInput {
+                category_id: Some(CAT_ROAD),
+                ..garbage_input()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.category_id, Some(CAT_ROAD));
+    assert_eq!(r.tier, None, "the tier comes with acceptance");
+    // Accepting without a category takes the suggestion, with its tier.
+    let accepted = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Accept {
+            category_id: None,
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    );
+    assert_eq!(accepted.category_id, Some(CAT_ROAD));
+    assert_eq!(accepted.tier, Some(Tier::Medium));
+    // Staff may change it.
+    let r2 = w
+        .submit_as(
+            &resident(),
+            SubmitInput {
+                category_id: Some(CAT_ROAD),
+                ..garbage_input()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let changed = w.ok(&r2, &grid_worker(), accept(CAT_GARBAGE));
+    assert_eq!(changed.category_id, Some(CAT_GARBAGE));
+    // Without a suggestion, accepting still needs one.
+    let plain = w.submit();
+    let e = w.err(
+        &plain,
+        &grid_worker(),
+        Command::Accept {
+            category_id: None,
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    );
+    assert_eq!(fields_of(&e), vec![("category_id".into(), "required")]);
 }

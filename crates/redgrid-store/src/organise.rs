@@ -551,6 +551,7 @@ impl Service {
             return Err(invalid(vec![FieldError::new("area_id", "outside_area")]));
         }
         let input = SubmitInput {
+            category_id: None,
             channel: Some(Channel::SuggestionBox),
             description: Some(s.text.clone()),
             area_id: Some(area.unwrap_or(s.area_id)),

@@ -39,6 +39,7 @@ fn a(p: &redgrid_core::person::Person) -> Actor {
 
 fn garbage(f: &Fixture) -> SubmitInput {
     SubmitInput {
+        category_id: None,
         channel: Some(Channel::App),
         description: Some("楼道堆放杂物，影响通行".into()),
         area_id: Some(f.grid_a1_1.id),
@@ -441,6 +442,7 @@ async fn every_refusal_leaves_no_trace(store: Arc<dyn Store>) {
     // A refused submission writes no request.
     let n = store.count(&ListFilter::default()).await.unwrap();
     let bad = SubmitInput {
+        category_id: None,
         description: None,
         ..garbage(&f)
     };
@@ -533,6 +535,7 @@ async fn idempotency_keys_replay_or_refuse(store: Arc<dyn Store>) {
     assert!(!created);
     assert_eq!(again.id, first.id);
     let other = SubmitInput {
+        category_id: None,
         description: Some("另一件事".into()),
         ..garbage(&f)
     };
@@ -574,6 +577,7 @@ async fn idempotency_keys_replay_or_refuse(store: Arc<dyn Store>) {
 async fn staff_filing_on_behalf_finds_or_creates_the_contact(store: Arc<dyn Store>) {
     let (s, f) = testing::seed(store.clone()).await.unwrap();
     let input = SubmitInput {
+        category_id: None,
         channel: Some(Channel::Hotline),
         requester_name: Some("刘大爷".into()),
         requester_phone: Some("139 0000 1111".into()),
@@ -613,6 +617,7 @@ async fn lists_filter_and_paginate_stably(store: Arc<dyn Store>) {
             f.grid_b1_1.id
         };
         let input = SubmitInput {
+            category_id: None,
             area_id: Some(area),
             description: Some(format!("第{i}件 100%_事")),
             ..garbage(&f)
@@ -889,6 +894,7 @@ async fn concurrent_mixed_commands_land_or_leave_no_trace(store: Arc<dyn Store>)
                     .submit(
                         &a(&f.resident),
                         &SubmitInput {
+                            category_id: None,
                             description: None,
                             ..garbage(&f)
                         },
@@ -1071,6 +1077,7 @@ async fn attachments_are_stored_by_content(store: Arc<dyn Store>) {
     let (m, data) = store.attachment(&meta.id).await.unwrap().unwrap();
     assert_eq!((m.size, data.as_slice()), (9, &b"\x89PNG fake"[..]));
     let input = SubmitInput {
+        category_id: None,
         attachments: vec![Attachment {
             id: meta.id.clone(),
             name: "现场.png".into(),
@@ -1083,6 +1090,7 @@ async fn attachments_are_stored_by_content(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(r.attachments.len(), 1);
     let unknown = SubmitInput {
+        category_id: None,
         attachments: vec![Attachment {
             id: "0".repeat(64),
             name: "x.png".into(),

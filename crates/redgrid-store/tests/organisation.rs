@@ -707,6 +707,7 @@ async fn activities_suggestions_and_campaign_statistics(store: Arc<dyn Store>) {
         .unwrap();
     // A request that gets solved, and one that stays open.
     let submit = |text: &str| redgrid_core::command::SubmitInput {
+        category_id: None,
         channel: Some(redgrid_core::request::Channel::GridPatrol),
         description: Some(text.into()),
         area_id: Some(f.grid_a1_1.id),
@@ -1127,6 +1128,7 @@ async fn an_alliance_claims_requests_like_a_unit(store: Arc<dyn Store>) {
         .unwrap();
     let gw = Fixture::actor(&f.grid_worker);
     let input = redgrid_core::command::SubmitInput {
+        category_id: None,
         channel: Some(redgrid_core::request::Channel::GridPatrol),
         description: Some("码头企业反映货车通行难".into()),
         area_id: Some(f.grid_a1_1.id),

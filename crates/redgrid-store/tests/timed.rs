@@ -88,6 +88,7 @@ async fn go(s: &Service, r: &Request, who: &Person, cmd: Command, t: DateTime<Ut
 /// A micro request filed, accepted and dispatched to the grid at `t`.
 async fn dispatched(s: &Service, f: &Fixture, t: DateTime<Utc>) -> Request {
     let input = SubmitInput {
+        category_id: None,
         channel: Some(Channel::App),
         description: Some("楼道堆放杂物".into()),
         area_id: Some(f.grid_a1_1.id),
@@ -186,6 +187,7 @@ async fn light_filters_match_each_requests_light(db: &TestDb) {
         .submit(
             &a(&f.resident),
             &SubmitInput {
+                category_id: None,
                 channel: Some(Channel::App),
                 description: Some("x".into()),
                 area_id: Some(f.grid_a1_1.id),
