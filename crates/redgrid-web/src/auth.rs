@@ -211,6 +211,31 @@ pub async fn actor_before_password_change(
     }
 }
 
+/// Who is behind a page request: the person, the session's CSRF token (empty when they came with a
+/// bearer token) and whether they must change their password first.
+pub struct PageCaller {
+    pub person: Person,
+    pub csrf: String,
+    pub must_change: bool,
+}
+
+/// The caller of a page, or None when nobody (or an ended session) is logged in.
+pub async fn page_caller(state: &AppState, headers: &HeaderMap) -> Option<PageCaller> {
+    match resolve(state, headers).await {
+        Ok(Some(c)) => Some(PageCaller {
+            person: c.person,
+            csrf: c.csrf.unwrap_or_default(),
+            must_change: c.must_change,
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a form's CSRF token is the session's (compared in constant time).
+pub fn csrf_matches(expected: &str, sent: &str) -> bool {
+    !expected.is_empty() && same_secret(expected, sent)
+}
+
 /// Compares two secrets in time that does not depend on where they differ.
 fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -222,6 +247,8 @@ fn same_secret(a: &str, b: &str) -> bool {
 
 /// Refuses a change made with a session cookie unless it carries the session's CSRF token. Bearer
 /// tokens are not sent by browsers on their own, so they need none; logging in needs none either.
+/// The pages (everything outside `/api/`) post plain forms: their handlers check the form's `_csrf`
+/// field against the session instead.
 pub async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let headers = req.headers();
@@ -229,6 +256,7 @@ pub async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: 
         || bearer(headers).is_some()
         || session_cookie(headers).is_none()
         || req.uri().path() == "/api/login"
+        || !req.uri().path().starts_with("/api/")
     {
         return next.run(req).await;
     }

@@ -1,5 +1,5 @@
-//! redgrid-web: the HTTP interfaces. For now the JSON API under `/api` with its OpenAPI document; the
-//! pages and Open311 come in later issues. Handlers stay thin: read the input, ask the service, map
+//! redgrid-web: the HTTP interfaces: the web pages (`ui`), and the JSON API under `/api` with its
+//! OpenAPI document; Open311 comes in a later issue. Handlers stay thin: read the input, ask the service, map
 //! the outcome to HTTP.
 
 pub mod api {
@@ -14,6 +14,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod openapi;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -62,8 +63,13 @@ async fn openapi_json() -> impl IntoResponse {
     axum::Json(openapi::ApiDoc::openapi())
 }
 
-async fn fallback(headers: HeaderMap) -> impl IntoResponse {
-    error::ApiError::not_found_route(error::lang_of(&headers))
+/// Unknown paths: JSON under `/api/`, a page elsewhere.
+async fn fallback(uri: axum::http::Uri, headers: HeaderMap) -> axum::response::Response {
+    if uri.path().starts_with("/api/") || uri.path().starts_with("/open311/") {
+        error::ApiError::not_found_route(error::lang_of(&headers)).into_response()
+    } else {
+        ui::page_fallback(headers).await
+    }
 }
 
 async fn health() -> &'static str {
@@ -125,6 +131,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .merge(attachments)
         .merge(imports)
+        .merge(ui::router())
         .fallback(fallback)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -65,6 +65,7 @@ async fn step(s: &Service, id: RequestId, who: &Person, cmd: Command) {
 
 async fn file(s: &Service, who: &Person, area: AreaId) -> RequestId {
     let input = SubmitInput {
+        category_id: None,
         channel: Some(Channel::App),
         description: Some("楼道灯坏了，联系电话13912345678".into()),
         area_id: Some(area),

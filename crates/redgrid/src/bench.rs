@@ -163,6 +163,7 @@ impl Figures {
 
 fn input(f: &Fixture) -> SubmitInput {
     SubmitInput {
+        category_id: None,
         channel: Some(Channel::App),
         description: Some("小区东门路灯不亮，晚上出行不便".into()),
         area_id: Some(f.grid_a1_1.id),

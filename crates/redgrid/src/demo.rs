@@ -841,6 +841,7 @@ pub async fn build_requests(
             )
         };
         let input = SubmitInput {
+            category_id: None,
             channel: Some(channel),
             description: Some(rng.pick(spec.descriptions).to_string()),
             area_id: Some(grid.area.id),
@@ -1062,13 +1063,21 @@ pub async fn representatives_from_store(
     ];
     let mut out = Vec::new();
     for (zh, role) in roles {
-        if let Some(p) = service
-            .store()
-            .people_with_role(role, 1)
-            .await?
-            .into_iter()
-            .next()
-        {
+        // The person who already has the role's demo login, else the first with the role.
+        let by_login = match service.store().account_by_login(role.as_str()).await? {
+            Some(a) => service.store().person(a.person_id).await?,
+            None => None,
+        };
+        let person = match by_login {
+            Some(p) => Some(p),
+            None => service
+                .store()
+                .people_with_role(role, 1)
+                .await?
+                .into_iter()
+                .next(),
+        };
+        if let Some(p) = person {
             out.push((zh, role.as_str(), p));
         }
     }

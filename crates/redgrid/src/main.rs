@@ -554,10 +554,13 @@ fn print_tokens(tokens: &[Token], url: Option<&str>, walk: &str) {
     println!();
     println!("红网格 redgrid demo");
     if let Some(url) = url {
+        println!(
+            "  Pages:    {url}/   (网页：居民点单、工作台、数据看板；zh-CN, English switch at the top)"
+        );
         println!("  API:      {url}/api/requests   (OpenAPI: {url}/api/openapi.json)");
     }
     println!(
-        "  Log in (POST /api/login) as any of them with username = role, password {DEMO_PASSWORD};"
+        "  Log in (on the pages, or POST /api/login) as any of them with username = role, password {DEMO_PASSWORD};"
     );
     println!("  or act as them with  -H 'Authorization: Bearer TOKEN':");
     println!("    {:<17} {:<10} {:<8} token", "username", "role", "name");

@@ -59,7 +59,7 @@ impl PublicList {
         }
     }
 
-    fn filter(self) -> ListFilter {
+    pub fn filter(self) -> ListFilter {
         let statuses = match self {
             PublicList::Needs => vec![
                 Status::Accepted,
@@ -122,7 +122,7 @@ pub struct PublicPage {
 /// The most rows an export holds (the newest).
 pub const MAX_EXPORT: usize = 5000;
 
-fn item(dir: &Directory, r: &Request, lang: Lang) -> PublicItem {
+pub fn item(dir: &Directory, r: &Request, lang: Lang) -> PublicItem {
     let shown = r.masked();
     let area_name = |id| dir.area(id).map(|a| a.name.clone()).unwrap_or_default();
     PublicItem {

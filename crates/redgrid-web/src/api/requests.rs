@@ -85,6 +85,7 @@ pub(crate) fn read_submit(v: &serde_json::Value) -> (SubmitInput, Vec<FieldError
         requester_name: r.string("requester_name"),
         requester_phone: r.string("requester_phone"),
         attachments: r.attachments("attachments"),
+        category_id: r.id("category_id"),
     };
     (input, r.finish())
 }

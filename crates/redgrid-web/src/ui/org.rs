@@ -1,0 +1,631 @@
+//! The organisation pages: the registers (party organisations, members, volunteers, targets,
+//! pairings, alliances, activities, suggestions) as tables with Excel export, the spreadsheet import
+//! with its dry-run report, recording an activity, and campaign statistics.
+
+use super::requests::{Field, Opt, OptGroup};
+use super::{Ctx, Errors, FormData, PageError, PageResult, ctx_login, render, see_other};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use chrono::NaiveDate;
+use redgrid_core::error::{CoreError, FieldError, Lang};
+use redgrid_core::ids::RequestId;
+use redgrid_core::org::{ActivityKind, Campaign};
+use redgrid_core::policy::{self, Action, Subject};
+use redgrid_store::StoreError;
+use redgrid_store::org::NewActivity;
+use redgrid_store::organise::{figure_cells, figure_headers, today};
+use redgrid_store::registers::{ImportReport, Register};
+use redgrid_store::tabular::Cell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The most rows a register page shows at once (the export has them all).
+const PAGE_ROWS: usize = 100;
+
+fn cell_text(c: &Cell) -> String {
+    match c {
+        Cell::Text(s) => s.clone(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Num(n) => format!("{n:.2}"),
+        Cell::Date(d) => d.to_string(),
+        Cell::Empty => String::new(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "org.html")]
+pub struct OrgPage {
+    pub c: Ctx,
+    pub registers: Vec<(&'static str, &'static str, bool)>,
+    pub register: &'static str,
+    pub register_label: String,
+    pub importable: bool,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub total_rows: usize,
+    pub page: usize,
+    pub pages: usize,
+    pub campaigns: Vec<Campaign>,
+    pub import_registers: Vec<(&'static str, &'static str)>,
+    pub report: Option<ImportReport>,
+    pub report_register: String,
+    pub activity: Vec<Field>,
+    pub activity_error: String,
+    pub may_read: bool,
+}
+
+fn may_read_registers(state: &AppState, c: &Ctx) -> bool {
+    c.actor().is_some_and(|a| {
+        let dir = state.service.directory();
+        policy::permit(&dir, &a, Action::Organise, &Subject::District).is_ok()
+    })
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct RegisterQuery {
+    page: Option<usize>,
+}
+
+async fn org_page(
+    state: &AppState,
+    c: Ctx,
+    register: Register,
+    page: usize,
+    report: Option<ImportReport>,
+    activity_values: &HashMap<String, String>,
+    activity_errors: &Errors,
+) -> PageResult {
+    let lang = c.lang;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let may_read = may_read_registers(state, &c);
+    let dir = state.service.directory();
+    // Organisers of a street or community may still record activities; the registers and campaign
+    // figures are district-wide.
+    let may_organise_somewhere = actor.grants().iter().any(|g| {
+        dir.grant_area(g).is_some_and(|a| {
+            policy::permit(&dir, &actor, Action::Organise, &Subject::Area(a)).is_ok()
+        })
+    });
+    if !may_read && !may_organise_somewhere {
+        return Err(PageError::core(
+            &CoreError::Forbidden(redgrid_core::error::Denial::RoleNotAllowed),
+            lang,
+            &c.here,
+        ));
+    }
+    let (headers, rows, total_rows, pages) = if may_read {
+        let (from, to) = (
+            NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default(),
+            today(),
+        );
+        let sheet = state
+            .service
+            .register_sheet(&actor, register, lang, from, to)
+            .await
+            .map_err(|e| PageError::store(e, lang, &c.here))?;
+        let total = sheet.rows.len();
+        let pages = total.div_ceil(PAGE_ROWS).max(1);
+        let page = page.clamp(1, pages);
+        let rows = sheet
+            .rows
+            .iter()
+            .skip((page - 1) * PAGE_ROWS)
+            .take(PAGE_ROWS)
+            .map(|r| r.iter().map(cell_text).collect())
+            .collect();
+        (sheet.headers, rows, total, pages)
+    } else {
+        (vec![], vec![], 0, 1)
+    };
+    let campaigns = if may_read {
+        match state.service.store().campaigns().await {
+            Ok(c) => c,
+            Err(e) => return Err(PageError::store(e, lang, "/org")),
+        }
+    } else {
+        vec![]
+    };
+    // The organisations this person may record activities for.
+    let orgs = state
+        .service
+        .store()
+        .party_orgs()
+        .await
+        .map_err(|e| PageError::store(e, lang, "/org"))?;
+    let mut org_opts: Vec<Opt> = orgs
+        .iter()
+        .filter(|o| {
+            policy::permit(&dir, &actor, Action::Organise, &Subject::Area(o.area_id)).is_ok()
+        })
+        .map(|o| Opt {
+            value: o.id.to_string(),
+            label: format!("{}（{}）", o.name, o.kind.label(lang)),
+        })
+        .collect();
+    org_opts.sort_by(|a, b| a.label.cmp(&b.label));
+    let activity = activity_fields(&c, org_opts, activity_values, activity_errors);
+    let report_register = report
+        .as_ref()
+        .map(|r| r.register.label(lang).to_string())
+        .unwrap_or_default();
+    let status = match &report {
+        Some(r) if !r.issues.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
+        _ if !activity_errors.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::OK,
+    };
+    let mut res = render(&OrgPage {
+        registers: Register::ALL
+            .iter()
+            .map(|r| (r.as_str(), r.label(lang), *r == register))
+            .collect(),
+        register: register.as_str(),
+        register_label: register.label(lang).to_string(),
+        importable: register.importable(),
+        headers,
+        rows,
+        total_rows,
+        page: page.clamp(1, pages),
+        pages,
+        campaigns,
+        import_registers: Register::ALL
+            .iter()
+            .filter(|r| r.importable())
+            .map(|r| (r.as_str(), r.label(lang)))
+            .collect(),
+        report,
+        report_register,
+        activity,
+        activity_error: activity_errors.general.clone().unwrap_or_default(),
+        may_read,
+        c,
+    });
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+fn activity_fields(
+    c: &Ctx,
+    orgs: Vec<Opt>,
+    values: &HashMap<String, String>,
+    errors: &Errors,
+) -> Vec<Field> {
+    let mk = |name: &'static str, label: &str, kind: &'static str| {
+        let mut f = Field {
+            name,
+            label: label.to_string(),
+            kind,
+            required: false,
+            value: values.get(name).cloned().unwrap_or_default(),
+            groups: vec![],
+            error: errors.of(name).to_string(),
+            hint: String::new(),
+        };
+        if name == "held_on" && f.value.is_empty() {
+            f.value = today().to_string();
+        }
+        f
+    };
+    let mut org = mk(
+        "party_org_id",
+        c.t("党组织", "Party organisation"),
+        "select",
+    );
+    org.required = true;
+    org.groups.push(OptGroup {
+        label: String::new(),
+        opts: std::iter::once(Opt {
+            value: String::new(),
+            label: c.t("— 请选择 —", "— choose —").into(),
+        })
+        .chain(orgs)
+        .collect(),
+    });
+    let mut kind = mk("kind", c.t("活动类型", "Kind"), "select");
+    kind.required = true;
+    kind.groups.push(OptGroup {
+        label: String::new(),
+        opts: ActivityKind::ALL
+            .iter()
+            .map(|k| Opt {
+                value: k.as_str().into(),
+                label: k.label(c.lang).into(),
+            })
+            .collect(),
+    });
+    let mut held = mk("held_on", c.t("日期", "Date"), "date");
+    held.required = true;
+    let mut title = mk("title", c.t("活动主题", "Title"), "text");
+    title.required = true;
+    vec![
+        org,
+        kind,
+        held,
+        title,
+        mk("people_served", c.t("服务人数", "People served"), "number"),
+        mk("hours", c.t("服务时长（小时）", "Hours"), "text"),
+        mk("donation_items", c.t("捐赠物资", "Donated items"), "text"),
+        mk(
+            "donation_value",
+            c.t("捐赠价值（元）", "Donated value (yuan)"),
+            "text",
+        ),
+        mk(
+            "suggestion",
+            c.t("收集的意见建议（选填）", "A suggestion heard (optional)"),
+            "textarea",
+        ),
+        mk(
+            "request_ids",
+            c.t(
+                "解决的诉求编号（逗号分隔，选填）",
+                "Requests solved (numbers, comma-separated)",
+            ),
+            "text",
+        ),
+    ]
+}
+
+/// `GET /org`: the registers' index (party organisations first).
+pub async fn index(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<RegisterQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    org_page(
+        &state,
+        c,
+        Register::PartyOrgs,
+        q.page.unwrap_or(1),
+        None,
+        &HashMap::new(),
+        &Errors::default(),
+    )
+    .await
+}
+
+/// `GET /org/{register}`: one register as a table, 100 rows a page, with its exports.
+pub async fn register(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(name): Path<String>,
+    Query(q): Query<RegisterQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let register = Register::parse(&name).ok_or_else(|| PageError::not_found(c.lang))?;
+    org_page(
+        &state,
+        c,
+        register,
+        q.page.unwrap_or(1),
+        None,
+        &HashMap::new(),
+        &Errors::default(),
+    )
+    .await
+}
+
+/// `POST /org/import` (multipart: `register`, `file`, `dry_run`): checks a spreadsheet and, unless it
+/// is a dry run, imports it all or nothing; the report lists every bad row.
+pub async fn import(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let lang = c.lang;
+    let bad_form = || {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            lang,
+            lang.pick("上传失败", "Upload failed"),
+            lang.pick(
+                "文件没有完整上传（上限 64 MB），请返回重试。",
+                "The file did not arrive whole (at most 64 MB); go back and try again.",
+            ),
+        )
+    };
+    let mut multipart = multipart.map_err(|_| bad_form())?;
+    let mut pairs = Vec::new();
+    let mut file: Option<Vec<u8>> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                if name == "file" {
+                    file = Some(field.bytes().await.map_err(|_| bad_form())?.to_vec());
+                } else {
+                    pairs.push((name, field.text().await.unwrap_or_default()));
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return Err(bad_form()),
+        }
+    }
+    let form = FormData { pairs };
+    form.check_csrf(&c)?;
+    let actor = c.actor().ok_or_else(|| PageError::Login("/org".into()))?;
+    let register = form
+        .get("register")
+        .and_then(Register::parse)
+        .unwrap_or(Register::PartyOrgs);
+    let dry_run = form.get("dry_run").is_some();
+    let bytes = file.unwrap_or_default();
+    let report = state
+        .service
+        .import_register(&actor, register, &bytes, dry_run, lang)
+        .await
+        .map_err(|e| PageError::store(e, lang, "/org"))?;
+    let page_c = Ctx {
+        here: format!("/org/{}", register.as_str()),
+        ..c
+    };
+    org_page(
+        &state,
+        page_c,
+        register,
+        1,
+        Some(report),
+        &HashMap::new(),
+        &Errors::default(),
+    )
+    .await
+}
+
+fn money_fen(v: Option<String>, name: &'static str, errors: &mut Vec<FieldError>) -> i64 {
+    match v {
+        None => 0,
+        Some(s) => match s.parse::<f64>() {
+            Ok(y) if y.is_finite() && y >= 0.0 => (y * 100.0).round() as i64,
+            _ => {
+                errors.push(FieldError::new(name, "invalid"));
+                0
+            }
+        },
+    }
+}
+
+/// `POST /org/activities`: records one activity in the ledger.
+pub async fn record_activity(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let lang = c.lang;
+    let form = FormData { pairs };
+    form.check_csrf(&c)?;
+    let actor = c.actor().ok_or_else(|| PageError::Login("/org".into()))?;
+    let mut errors = Vec::new();
+    let org = form.number("party_org_id", &mut errors);
+    if org.is_none() && !errors.iter().any(|e| e.field == "party_org_id") {
+        errors.push(FieldError::new("party_org_id", "required"));
+    }
+    let kind = form.get("kind").and_then(ActivityKind::parse);
+    if kind.is_none() {
+        errors.push(FieldError::new("kind", "required"));
+    }
+    let held_on = match form.text("held_on") {
+        None => {
+            errors.push(FieldError::new("held_on", "required"));
+            None
+        }
+        Some(s) => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.push(FieldError::new("held_on", "invalid"));
+                None
+            }
+        },
+    };
+    let people_served = form.number("people_served", &mut errors).unwrap_or(0);
+    let hours = match form.text("hours") {
+        None => 0.0,
+        Some(h) => h.parse::<f64>().unwrap_or_else(|_| {
+            errors.push(FieldError::new("hours", "invalid"));
+            0.0
+        }),
+    };
+    let donation_value_fen = money_fen(form.text("donation_value"), "donation_value", &mut errors);
+    let mut request_ids = Vec::new();
+    if let Some(list) = form.text("request_ids") {
+        for part in list.split([',', '，', ' ']).filter(|p| !p.is_empty()) {
+            match part.trim_start_matches('#').parse::<i64>() {
+                Ok(n) => request_ids.push(RequestId(n)),
+                Err(_) => errors.push(FieldError::new("request_ids", "invalid")),
+            }
+        }
+    }
+    let outcome = match (org, kind, held_on) {
+        (Some(org), Some(kind), Some(held_on)) if errors.is_empty() => {
+            let new = NewActivity {
+                kind,
+                held_on,
+                party_org_id: org,
+                pairing_id: None,
+                target_id: None,
+                title: form.text("title").unwrap_or_default(),
+                participants: vec![],
+                people_served,
+                donation_items: form.text("donation_items").unwrap_or_default(),
+                donation_value_fen,
+                hours,
+                suggestions: form
+                    .text("suggestion")
+                    .map(|s| vec![(redgrid_core::ids::AreaId(0), s)])
+                    .unwrap_or_default(),
+                request_ids,
+                recorded_by: None,
+            };
+            state.service.record_activity(&actor, new).await
+        }
+        _ => Err(CoreError::Validation(errors).into()),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other("/org/activities?done=recorded")),
+        Err(StoreError::Core(e)) if e.http_status() == 422 || e.http_status() == 404 => {
+            let mut errs = Errors::from_core(&e, lang);
+            // `request_ids[2]` and the like are shown at the list's field.
+            let keys: Vec<String> = errs.by_field.keys().cloned().collect();
+            for k in keys {
+                if let Some((base, _)) = k.split_once('[')
+                    && let Some(v) = errs.by_field.remove(&k)
+                {
+                    errs.by_field.entry(base.to_string()).or_insert(v);
+                }
+            }
+            if let Some(v) = errs.by_field.remove("suggestions") {
+                errs.by_field.insert("suggestion".into(), v);
+            }
+            let page_c = Ctx {
+                here: "/org/activities".into(),
+                ..c
+            };
+            org_page(
+                &state,
+                page_c,
+                Register::Activities,
+                1,
+                None,
+                &form.values(),
+                &errs,
+            )
+            .await
+        }
+        Err(e) => Err(PageError::store(e, lang, "/org")),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "campaign.html")]
+pub struct CampaignPage {
+    pub c: Ctx,
+    pub campaign: Campaign,
+    pub from: String,
+    pub to: String,
+    pub headline: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub total: Vec<String>,
+    pub covered: i64,
+    pub unpaired: Vec<String>,
+    pub error: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct PeriodQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /org/campaigns/{code}?from&to`: a campaign's figures in total and per unit, the branches
+/// without a pairing, and the Excel export.
+pub async fn campaign(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(code): Path<String>,
+    Query(q): Query<PeriodQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let lang = c.lang;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let mut error = String::new();
+    let mut date = |s: &Option<String>| -> Option<NaiveDate> {
+        let s = s.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+        match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                error = lang
+                    .pick("日期格式应为 2026-01-31。", "Dates look like 2026-01-31.")
+                    .into();
+                None
+            }
+        }
+    };
+    let (from, to) = (date(&q.from), date(&q.to));
+    let fail = |e| PageError::store(e, lang, "/org");
+    let stats = match state.service.campaign_stats(&actor, &code, from, to).await {
+        Ok(s) => s,
+        Err(StoreError::Core(e)) if e.http_status() == 422 => {
+            error = e.message(lang);
+            state
+                .service
+                .campaign_stats(&actor, &code, None, None)
+                .await
+                .map_err(fail)?
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let (_, unpaired) = state
+        .service
+        .unpaired(&actor, &code, Some(stats.from), Some(stats.to))
+        .await
+        .map_err(fail)?;
+    let texts = |cells: Vec<Cell>| cells.iter().map(cell_text).collect::<Vec<_>>();
+    let mut headers_row = vec![lang.pick("单位", "Unit").to_string()];
+    headers_row.extend(figure_headers(lang));
+    let rows = stats
+        .units
+        .iter()
+        .map(|u| {
+            let mut r = vec![u.unit_name.clone()];
+            r.extend(texts(figure_cells(&u.figures)));
+            r
+        })
+        .collect();
+    let mut total = vec![lang.pick("合计", "Total").to_string()];
+    total.extend(texts(figure_cells(&stats.total)));
+    let t = &stats.total;
+    let headline = match lang {
+        Lang::Zh => format!(
+            "{}至{}，{}个党支部、{}名党员参与，结对{}个基层对象，走访{}次，开展宣传{}场、主题党日{}次、志愿服务{}次，收集意见建议{}条，解决问题{}个，服务群众{}人次。",
+            stats.from,
+            stats.to,
+            t.branches,
+            t.members,
+            t.targets_paired,
+            t.visits,
+            t.publicity_sessions,
+            t.theme_days,
+            t.volunteer_services,
+            t.suggestions,
+            t.problems_solved,
+            t.people_served
+        ),
+        Lang::En => format!(
+            "From {} to {}: {} branches and {} members took part, {} targets paired, {} visits, {} publicity sessions, {} theme days, {} volunteer services, {} suggestions heard, {} problems solved, {} people served.",
+            stats.from,
+            stats.to,
+            t.branches,
+            t.members,
+            t.targets_paired,
+            t.visits,
+            t.publicity_sessions,
+            t.theme_days,
+            t.volunteer_services,
+            t.suggestions,
+            t.problems_solved,
+            t.people_served
+        ),
+    };
+    Ok(render(&CampaignPage {
+        from: stats.from.to_string(),
+        to: stats.to.to_string(),
+        headline,
+        headers: headers_row,
+        rows,
+        total,
+        covered: stats.branches_covered,
+        unpaired: unpaired.iter().map(|o| o.name.clone()).collect(),
+        error,
+        campaign: stats.campaign,
+        c,
+    }))
+}

@@ -1,0 +1,1608 @@
+//! The request pages: filing (点单), my requests, a request with its timeline and the actions the
+//! viewer may take now, the staff work queue with bulk dispatch, what waits for verification, and the
+//! red list with supervision.
+
+use super::{Ctx, Errors, FormData, PageError, PageResult, ctx_login, form_key, render, see_other};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use redgrid_core::area::Level;
+use redgrid_core::catalogue::Tier;
+use redgrid_core::command::{Command, SubmitInput, allowed_from, command_label};
+use redgrid_core::directory::Directory;
+use redgrid_core::error::{CoreError, FieldError, Lang};
+use redgrid_core::ids::*;
+use redgrid_core::person::{Actor, Role};
+use redgrid_core::policy::{self, CommandKind, Subject};
+use redgrid_core::request::{
+    Attachment, Channel, Event, EventBody, Light, RejectCode, Request, Satisfaction, Status,
+};
+use redgrid_store::service::now;
+use redgrid_store::{ListFilter, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The largest photo a resident may attach.
+pub const MAX_PHOTO: usize = crate::api::directory::MAX_ATTACHMENT;
+
+/// One option of a select.
+pub struct Opt {
+    pub value: String,
+    pub label: String,
+}
+
+/// Options under a heading (an empty heading: no `<optgroup>`).
+pub struct OptGroup {
+    pub label: String,
+    pub opts: Vec<Opt>,
+}
+
+/// One field of a form, rendered by `field.html`.
+pub struct Field {
+    pub name: &'static str,
+    pub label: String,
+    /// `text`, `textarea`, `select`, `checkbox`, `number` or `radio`.
+    pub kind: &'static str,
+    pub required: bool,
+    pub value: String,
+    pub groups: Vec<OptGroup>,
+    pub error: String,
+    pub hint: String,
+}
+
+impl Field {
+    fn new(name: &'static str, label: &str, kind: &'static str) -> Self {
+        Field {
+            name,
+            label: label.to_string(),
+            kind,
+            required: false,
+            value: String::new(),
+            groups: Vec::new(),
+            error: String::new(),
+            hint: String::new(),
+        }
+    }
+
+    fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    fn options(mut self, opts: Vec<(String, String)>) -> Self {
+        self.groups.push(OptGroup {
+            label: String::new(),
+            opts: opts
+                .into_iter()
+                .map(|(value, label)| Opt { value, label })
+                .collect(),
+        });
+        self
+    }
+
+    fn hint(mut self, h: &str) -> Self {
+        self.hint = h.to_string();
+        self
+    }
+
+    /// The element id of this field inside the form `prefix` (a page may hold several forms).
+    pub fn id_in(&self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.name)
+    }
+}
+
+/// The first, empty option of a select ("choose", "all", "not sure").
+pub fn first_option(label: &str) -> OptGroup {
+    OptGroup {
+        label: String::new(),
+        opts: vec![Opt {
+            value: String::new(),
+            label: label.to_string(),
+        }],
+    }
+}
+
+/// The select of units to dispatch to (only those that fit `only`, when given).
+fn unit_field(c: &Ctx, dir: &Directory, only: Option<&Request>, label: &str) -> Field {
+    let mut u = Field::new("unit_id", label, "select").required();
+    u.groups.push(first_option(c.t("— 请选择 —", "— choose —")));
+    u.groups.extend(unit_groups(dir, c.lang, only));
+    u
+}
+
+/// A form for one command on the request page.
+pub struct ActionForm {
+    pub command: &'static str,
+    pub label: String,
+    pub fields: Vec<Field>,
+    /// Shown open (it was just refused).
+    pub open: bool,
+    pub error: String,
+    /// The primary action of this page for this person (drawn prominently).
+    pub primary: bool,
+}
+
+/// One row of a request list.
+pub struct Row {
+    pub id: i64,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub light: &'static str,
+    pub light_label: &'static str,
+    pub due: String,
+    pub left: String,
+    pub category: String,
+    pub place: String,
+    pub excerpt: String,
+    pub created: String,
+    pub unit: String,
+    pub supervised: bool,
+    pub level: &'static str,
+}
+
+/// How long until `due`, or how long past it, in words.
+pub fn time_left(due: DateTime<Utc>, at: DateTime<Utc>, lang: Lang) -> String {
+    let secs = (due - at).num_seconds();
+    let m = secs.abs() / 60;
+    let (d, h, mi) = (m / 1440, (m % 1440) / 60, m % 60);
+    let span = match lang {
+        Lang::Zh if d > 0 => format!("{d}天{h}小时"),
+        Lang::Zh if h > 0 => format!("{h}小时{mi}分"),
+        Lang::Zh => format!("{mi}分钟"),
+        Lang::En if d > 0 => format!("{d} d {h} h"),
+        Lang::En if h > 0 => format!("{h} h {mi} min"),
+        Lang::En => format!("{mi} min"),
+    };
+    match (secs >= 0, lang) {
+        (true, Lang::Zh) => format!("剩余 {span}"),
+        (true, Lang::En) => format!("{span} left"),
+        (false, Lang::Zh) => format!("超时 {span}"),
+        (false, Lang::En) => format!("{span} overdue"),
+    }
+}
+
+fn category_name(dir: &Directory, id: Option<CategoryId>, lang: Lang) -> String {
+    id.and_then(|c| dir.item(c))
+        .map(|i| lang.pick(&i.name_zh, &i.name_en).to_string())
+        .unwrap_or_default()
+}
+
+fn area_name(dir: &Directory, id: Option<AreaId>) -> String {
+    id.and_then(|a| dir.area(a))
+        .map(|a| a.name.clone())
+        .unwrap_or_default()
+}
+
+fn unit_name(dir: &Directory, id: Option<UnitId>) -> String {
+    id.and_then(|u| dir.unit(u))
+        .map(|u| u.name.clone())
+        .unwrap_or_default()
+}
+
+/// The place of a request for lists: community and grid (never the exact address).
+fn place(dir: &Directory, r: &Request) -> String {
+    let community = area_name(dir, Some(r.location.community_id));
+    match r.location.grid_id {
+        Some(g) => format!("{community} · {}", area_name(dir, Some(g))),
+        None => community,
+    }
+}
+
+pub fn row(dir: &Directory, r: &Request, at: DateTime<Utc>, lang: Lang) -> Row {
+    let handling = !r.status.is_terminal() && r.status != Status::Suspended;
+    let light = if handling { r.light_at(at) } else { None };
+    let excerpt: String = r.description.chars().take(60).collect();
+    let excerpt = if r.description.chars().count() > 60 {
+        format!("{excerpt}…")
+    } else {
+        excerpt
+    };
+    Row {
+        id: r.id.0,
+        status: r.status.as_str(),
+        status_label: r.status.label(lang),
+        light: light.map(Light::as_str).unwrap_or(""),
+        light_label: light.map(|l| l.label(lang)).unwrap_or(""),
+        due: match (handling, r.next_due_at) {
+            (true, Some(d)) => super::local_time(&d),
+            _ => String::new(),
+        },
+        left: match (handling, r.next_due_at) {
+            (true, Some(d)) => time_left(d, at, lang),
+            _ => String::new(),
+        },
+        category: category_name(dir, r.category_id, lang),
+        place: place(dir, r),
+        excerpt,
+        created: super::local_time(&r.created_at),
+        unit: unit_name(dir, r.unit_id),
+        supervised: r.supervised,
+        level: r.level.label(lang),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filing a request.
+
+#[derive(Template)]
+#[template(path = "file.html")]
+pub struct FilePage {
+    pub c: Ctx,
+    pub fields: Vec<Field>,
+    pub key: String,
+    pub photo_id: String,
+    pub photo_name: String,
+    pub errors: Errors,
+}
+
+fn category_groups(dir: &Directory, lang: Lang) -> Vec<OptGroup> {
+    let items = dir.items();
+    dir.classes()
+        .iter()
+        .map(|class| OptGroup {
+            label: lang.pick(&class.name_zh, &class.name_en).to_string(),
+            opts: items
+                .iter()
+                .filter(|i| i.class_id == class.id && i.active)
+                .map(|i| Opt {
+                    value: i.id.0.to_string(),
+                    label: lang.pick(&i.name_zh, &i.name_en).to_string(),
+                })
+                .collect(),
+        })
+        .filter(|g| !g.opts.is_empty())
+        .collect()
+}
+
+/// Communities and their grids, by street: where a need can be filed.
+fn place_groups(dir: &Directory) -> Vec<OptGroup> {
+    let mut streets: Vec<_> = dir.areas().filter(|a| a.kind == Level::Street).collect();
+    streets.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut out = Vec::new();
+    for s in streets {
+        let mut opts = Vec::new();
+        let mut communities: Vec<_> = dir
+            .areas()
+            .filter(|a| a.kind == Level::Community && a.parent_id == Some(s.id))
+            .collect();
+        communities.sort_by(|a, b| a.code.cmp(&b.code));
+        for c in communities {
+            opts.push(Opt {
+                value: c.id.0.to_string(),
+                label: c.name.clone(),
+            });
+            let mut grids: Vec<_> = dir
+                .areas()
+                .filter(|a| a.kind == Level::Grid && a.parent_id == Some(c.id))
+                .collect();
+            grids.sort_by(|a, b| a.code.cmp(&b.code));
+            for g in grids {
+                opts.push(Opt {
+                    value: g.id.0.to_string(),
+                    label: format!("{} · {}", c.name, g.name),
+                });
+            }
+        }
+        out.push(OptGroup {
+            label: s.name.clone(),
+            opts,
+        });
+    }
+    out
+}
+
+fn file_fields(
+    c: &Ctx,
+    dir: &Directory,
+    values: &HashMap<String, String>,
+    errors: &Errors,
+    default_area: Option<AreaId>,
+) -> Vec<Field> {
+    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
+    let mut category = Field::new("category_id", c.t("诉求类别", "Category"), "select").hint(c.t(
+        "选一个最接近的类别；不确定可不选，工作人员会帮您归类。",
+        "Pick the closest; if unsure leave it, staff will classify it.",
+    ));
+    category
+        .groups
+        .push(first_option(c.t("— 不确定 —", "— not sure —")));
+    category.groups.extend(category_groups(dir, c.lang));
+    category.value = v("category_id");
+    let mut area = Field::new(
+        "area_id",
+        c.t("所在社区或网格", "Community or grid"),
+        "select",
+    )
+    .required()
+    .hint(c.t(
+        "诉求发生的地方，选到网格更快派到身边的网格员。",
+        "Where the need is; choosing the grid reaches your grid worker faster.",
+    ));
+    area.groups
+        .push(first_option(c.t("— 请选择 —", "— choose —")));
+    area.groups.extend(place_groups(dir));
+    area.value = values
+        .get("area_id")
+        .cloned()
+        .or_else(|| default_area.map(|a| a.0.to_string()))
+        .unwrap_or_default();
+    let mut description = Field::new("description", c.t("诉求内容", "What is needed"), "textarea")
+        .required()
+        .hint(c.t(
+            "写清楚什么事、在哪里、希望怎么解决（最多 2000 字）。",
+            "Say what, where, and what you would like done (up to 2000 characters).",
+        ));
+    description.value = v("description");
+    let mut address = Field::new(
+        "address",
+        c.t("详细地址（选填）", "Address (optional)"),
+        "text",
+    )
+    .hint(c.t(
+        "只给处理人员看，公开清单不显示。",
+        "Only the people handling it see this; public lists never show it.",
+    ));
+    address.value = v("address");
+    let mut out = vec![category, area, description, address];
+    for f in &mut out {
+        f.error = errors.of(f.name).to_string();
+    }
+    out
+}
+
+/// The area a person's own grants point at (a resident filing for their own grid, say).
+fn own_area(dir: &Directory, actor: &Actor) -> Option<AreaId> {
+    actor.grants().iter().find_map(|g| {
+        let a = dir.grant_area(g)?;
+        let area = dir.area(a)?;
+        matches!(area.kind, Level::Grid | Level::Community).then_some(a)
+    })
+}
+
+/// `GET /file`: the form to file a request.
+pub async fn file_form(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let dir = state.service.directory();
+    let errors = Errors::default();
+    let default_area = c.actor().and_then(|a| own_area(&dir, &a));
+    let fields = file_fields(&c, &dir, &HashMap::new(), &errors, default_area);
+    Ok(render(&FilePage {
+        c,
+        fields,
+        key: form_key(),
+        photo_id: String::new(),
+        photo_name: String::new(),
+        errors,
+    }))
+}
+
+/// The allowed photo types.
+const PHOTO_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+
+/// `POST /file` (multipart: the fields and an optional photo): files the request and shows it.
+pub async fn file_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let lang = c.lang;
+    let mut pairs = Vec::new();
+    let mut photo: Option<(String, String, Vec<u8>)> = None;
+    let mut field_errors: Vec<FieldError> = Vec::new();
+    let too_big = || {
+        PageError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            lang,
+            lang.pick("文件太大", "File too large"),
+            lang.pick(
+                "照片不能超过 10 MB，请返回缩小后重试。",
+                "A photo may be at most 10 MB; go back and choose a smaller one.",
+            ),
+        )
+    };
+    let mut multipart = multipart.map_err(|_| {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            lang,
+            lang.pick("表单有误", "Bad form"),
+            lang.pick(
+                "表单格式不对，请返回重试。",
+                "The form was not sent correctly; go back and try again.",
+            ),
+        )
+    })?;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
+            Err(_) => {
+                return Err(PageError::new(
+                    StatusCode::BAD_REQUEST,
+                    lang,
+                    lang.pick("表单有误", "Bad form"),
+                    lang.pick(
+                        "表单没有传完整，请重试。",
+                        "The form arrived incomplete; try again.",
+                    ),
+                ));
+            }
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "photo" {
+            let file_name = field.file_name().unwrap_or("photo").to_string();
+            let ctype = field.content_type().unwrap_or_default().to_string();
+            let data = match field.bytes().await {
+                Ok(b) => b,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
+                Err(_) => return Err(too_big()),
+            };
+            if data.is_empty() {
+                continue;
+            }
+            if data.len() > MAX_PHOTO {
+                field_errors.push(FieldError::new("photo", "too_large"));
+                continue;
+            }
+            if !PHOTO_TYPES.contains(&ctype.as_str()) {
+                field_errors.push(FieldError::new("photo", "not_allowed"));
+                continue;
+            }
+            photo = Some((file_name, ctype, data.to_vec()));
+        } else {
+            let text = field.text().await.unwrap_or_default();
+            pairs.push((name, text));
+        }
+    }
+    let form = FormData { pairs };
+    form.check_csrf(&c)?;
+    let Some(actor) = c.actor() else {
+        return Err(PageError::Login("/file".into()));
+    };
+    let dir = state.service.directory();
+    let mut attachments = Vec::new();
+    let (mut photo_id, mut photo_name) = (
+        form.text("photo_id").unwrap_or_default(),
+        form.text("photo_name").unwrap_or_default(),
+    );
+    if let Some((file_name, ctype, data)) = photo {
+        let meta = state
+            .service
+            .store()
+            .put_attachment(&ctype, &data)
+            .await
+            .map_err(|e| PageError::store(e, lang, "/file"))?;
+        photo_id = meta.id;
+        photo_name = file_name;
+    }
+    if !photo_id.is_empty() {
+        attachments.push(Attachment {
+            id: photo_id.clone(),
+            name: if photo_name.is_empty() {
+                "photo".into()
+            } else {
+                photo_name.clone()
+            },
+        });
+    }
+    let area_id = form.number("area_id", &mut field_errors).map(AreaId);
+    let category_id = form
+        .number("category_id", &mut field_errors)
+        .map(CategoryId);
+    let input = SubmitInput {
+        channel: Some(Channel::Web),
+        description: form.text("description"),
+        area_id,
+        address: form.text("address"),
+        lat: None,
+        lon: None,
+        requester_name: None,
+        requester_phone: None,
+        attachments,
+        category_id,
+    };
+    let key = form.text("key");
+    let refused = |e: &CoreError, c: Ctx, photo_id: String, photo_name: String| {
+        let errors = Errors::from_core(e, c.lang);
+        let fields = file_fields(&c, &dir, &form.values(), &errors, None);
+        let mut res = render(&FilePage {
+            c,
+            fields,
+            key: form.text("key").unwrap_or_else(form_key),
+            photo_id,
+            photo_name,
+            errors,
+        });
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        res
+    };
+    match state
+        .service
+        .submit(&actor, &input, field_errors, key.as_deref(), now())
+        .await
+    {
+        Ok((request, _)) => Ok(see_other(&format!("/requests/{}?done=filed", request.id))),
+        Err(StoreError::Core(e)) if e.http_status() == 422 => {
+            Ok(refused(&e, c, photo_id, photo_name))
+        }
+        Err(e) => Err(PageError::store(e, lang, "/file")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists.
+
+#[derive(Template)]
+#[template(path = "list.html")]
+pub struct ListPage {
+    pub c: Ctx,
+    pub title: String,
+    pub intro: String,
+    pub rows: Vec<Row>,
+    /// `mine`, `queue`, `verify` or `redlist`.
+    pub mode: &'static str,
+    pub filters: Vec<Field>,
+    pub units: Vec<Field>,
+    pub next: String,
+    pub empty: String,
+    pub results: Vec<(i64, bool, String)>,
+}
+
+impl ListPage {
+    pub fn selectable(&self) -> bool {
+        self.mode == "queue" && !self.units.is_empty()
+    }
+}
+
+async fn list_rows(
+    state: &AppState,
+    c: &Ctx,
+    filter: &ListFilter,
+    limit: i64,
+) -> Result<(Vec<Row>, String), PageError> {
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let rows = state
+        .service
+        .list_visible(&actor, filter, limit)
+        .await
+        .map_err(|e| PageError::store(e, c.lang, &c.here))?;
+    let next = if rows.len() as i64 == limit {
+        rows.last().map(|r| r.id.0.to_string()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let dir = state.service.directory();
+    let at = now();
+    Ok((
+        rows.iter().map(|r| row(&dir, r, at, c.lang)).collect(),
+        next,
+    ))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ListQuery {
+    status: Option<String>,
+    light: Option<String>,
+    level: Option<String>,
+    category_id: Option<String>,
+    area_id: Option<String>,
+    q: Option<String>,
+    before: Option<String>,
+}
+
+/// `GET /mine`: the requests I filed, newest first.
+pub async fn mine(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let me = c.person.as_ref().map(|p| p.id);
+    let filter = ListFilter {
+        requester_id: me,
+        before_id: q.before.and_then(|b| b.parse().ok()).map(RequestId),
+        ..Default::default()
+    };
+    let (rows, next) = list_rows(&state, &c, &filter, 50).await?;
+    Ok(render(&ListPage {
+        title: c.t("我的诉求", "My requests").into(),
+        intro: c
+            .t(
+                "您提交的诉求和办理进度。办结并经党组织验单后，请点开评价（评单）。",
+                "What you filed and where it stands. Once it is resolved and verified, open it to rate it.",
+            )
+            .into(),
+        empty: c
+            .t("您还没有提交过诉求。", "You have not filed any request yet.")
+            .into(),
+        c,
+        rows,
+        mode: "mine",
+        filters: vec![],
+        units: vec![],
+        next,
+        results: vec![],
+    }))
+}
+
+/// The states still being worked.
+const OPEN: [Status; 7] = [
+    Status::Submitted,
+    Status::Accepted,
+    Status::Dispatched,
+    Status::Claimed,
+    Status::Resolved,
+    Status::Verified,
+    Status::Suspended,
+];
+
+fn queue_filters(c: &Ctx, dir: &Directory, q: &ListQuery) -> Vec<Field> {
+    let any = || (String::new(), c.t("全部", "all").to_string());
+    let mut status = Field::new("status", c.t("状态", "Status"), "select").options(
+        std::iter::once((
+            String::new(),
+            c.t("办理中（全部）", "open (all)").to_string(),
+        ))
+        .chain(
+            Status::ALL
+                .iter()
+                .map(|s| (s.as_str().to_string(), s.label(c.lang).to_string())),
+        )
+        .collect(),
+    );
+    status.value = q.status.clone().unwrap_or_default();
+    let mut light = Field::new("light", c.t("亮灯", "Light"), "select").options(
+        std::iter::once(any())
+            .chain(
+                Light::ALL
+                    .iter()
+                    .map(|l| (l.as_str().to_string(), l.label(c.lang).to_string())),
+            )
+            .collect(),
+    );
+    light.value = q.light.clone().unwrap_or_default();
+    let mut level = Field::new("level", c.t("层级", "Level"), "select").options(
+        std::iter::once(any())
+            .chain(
+                Level::ALL
+                    .iter()
+                    .map(|l| (l.as_str().to_string(), l.label(c.lang).to_string())),
+            )
+            .collect(),
+    );
+    level.value = q.level.clone().unwrap_or_default();
+    let mut category = Field::new("category_id", c.t("类别", "Category"), "select");
+    category.groups.push(first_option(c.t("全部", "all")));
+    category.groups.extend(category_groups(dir, c.lang));
+    category.value = q.category_id.clone().unwrap_or_default();
+    let mut area = Field::new("area_id", c.t("地区", "Area"), "select");
+    area.groups.push(first_option(c.t("全部", "all")));
+    area.groups.extend(place_groups(dir));
+    area.value = q.area_id.clone().unwrap_or_default();
+    let mut text = Field::new("q", c.t("关键词", "Text"), "text");
+    text.value = q.q.clone().unwrap_or_default();
+    vec![status, light, level, category, area, text]
+}
+
+/// Reads the queue's filters; unknown values are reported next to their field.
+fn queue_filter(dir: &Directory, q: &ListQuery, filters: &mut [Field], lang: Lang) -> ListFilter {
+    let mut f = ListFilter::default();
+    let mut bad = |name: &str| {
+        if let Some(field) = filters.iter_mut().find(|x| x.name == name) {
+            field.error = lang.pick("无效的取值", "not a valid choice").to_string();
+        }
+    };
+    let some = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    match some(&q.status) {
+        None => f.statuses = OPEN.to_vec(),
+        Some(s) => match Status::parse(&s) {
+            Some(st) => f.statuses = vec![st],
+            None => {
+                bad("status");
+                f.statuses = OPEN.to_vec();
+            }
+        },
+    }
+    if let Some(l) = some(&q.light) {
+        match Light::parse(&l) {
+            Some(l) => f.light = Some((l, now())),
+            None => bad("light"),
+        }
+    }
+    if let Some(l) = some(&q.level) {
+        match Level::parse(&l) {
+            Some(l) => f.level = Some(l),
+            None => bad("level"),
+        }
+    }
+    if let Some(cat) = some(&q.category_id) {
+        match cat.parse::<i64>().ok().map(CategoryId) {
+            Some(id) if dir.item(id).is_some() => f.category_id = Some(id),
+            _ => bad("category_id"),
+        }
+    }
+    if let Some(a) = some(&q.area_id) {
+        match a.parse::<i64>().ok().and_then(|a| dir.area(AreaId(a))) {
+            Some(area) => f.area = Some((area.kind, area.id)),
+            None => bad("area_id"),
+        }
+    }
+    if let Some(t) = some(&q.q) {
+        f.text = Some(t.chars().take(100).collect());
+    }
+    f.before_id = q
+        .before
+        .as_deref()
+        .and_then(|b| b.parse().ok())
+        .map(RequestId);
+    f
+}
+
+/// Units to dispatch to, by level.
+fn unit_groups(dir: &Directory, lang: Lang, only: Option<&Request>) -> Vec<OptGroup> {
+    let mut out = Vec::new();
+    for level in Level::ALL {
+        let mut units: Vec<_> = dir
+            .units()
+            .filter(|u| u.active && u.level == level)
+            .filter(|u| {
+                only.is_none_or(|r| {
+                    u.level == r.level && dir.contains(u.area_id, r.location.area_id)
+                })
+            })
+            .collect();
+        if units.is_empty() {
+            continue;
+        }
+        units.sort_by(|a, b| a.name.cmp(&b.name));
+        out.push(OptGroup {
+            label: level.label(lang).to_string(),
+            opts: units
+                .into_iter()
+                .map(|u| Opt {
+                    value: u.id.0.to_string(),
+                    label: u.name.clone(),
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
+fn may_dispatch(c: &Ctx) -> bool {
+    c.has(Role::GridWorker)
+        || c.has(Role::CommunityStaff)
+        || c.has(Role::StreetStaff)
+        || c.has(Role::DistrictAdmin)
+}
+
+/// `GET /queue`: the work queue of my level and scope, with lights, time left and filters.
+pub async fn queue(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let dir = state.service.directory();
+    let mut filters = queue_filters(&c, &dir, &q);
+    let filter = queue_filter(&dir, &q, &mut filters, c.lang);
+    let (rows, next) = list_rows(&state, &c, &filter, 100).await?;
+    let units = if may_dispatch(&c) {
+        vec![unit_field(&c, &dir, None, c.t("派往单位", "Dispatch to"))]
+    } else {
+        vec![]
+    };
+    Ok(render(&ListPage {
+        title: c.t("工作台", "Work queue").into(),
+        intro: c
+            .t(
+                "您的层级和范围内正在办理的诉求。红灯已超时，黄灯即将到期。勾选已受理的诉求可批量派单。",
+                "Requests being handled in your level and scope. Red is overdue, yellow is due soon. Tick accepted requests to dispatch them together.",
+            )
+            .into(),
+        empty: c
+            .t("没有符合条件的诉求。", "No request matches.")
+            .into(),
+        c,
+        rows,
+        mode: "queue",
+        filters,
+        units,
+        next,
+        results: vec![],
+    }))
+}
+
+/// `POST /queue/dispatch`: dispatches every ticked request to one unit; shows what happened to each.
+pub async fn bulk_dispatch(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let form = FormData { pairs };
+    form.check_csrf(&c)?;
+    let actor = c.actor().ok_or_else(|| PageError::Login("/queue".into()))?;
+    let dir = state.service.directory();
+    let mut errors = Vec::new();
+    let unit = form.number("unit_id", &mut errors).map(UnitId);
+    let ids: Vec<RequestId> = form
+        .all("id")
+        .iter()
+        .filter_map(|v| v.parse::<i64>().ok())
+        .map(RequestId)
+        .collect();
+    let mut results = Vec::new();
+    if unit.is_none() {
+        results.push((
+            0,
+            false,
+            c.t("请选择派往单位。", "Choose the unit to dispatch to.")
+                .to_string(),
+        ));
+    } else if ids.is_empty() {
+        results.push((
+            0,
+            false,
+            c.t("请至少勾选一条诉求。", "Tick at least one request.")
+                .to_string(),
+        ));
+    } else {
+        for id in ids.iter().take(200) {
+            let cmd = Command::Dispatch { unit_id: unit };
+            match state.service.run(*id, &actor, &cmd, vec![], now()).await {
+                Ok(_) => results.push((
+                    id.0,
+                    true,
+                    format!(
+                        "{} → {}",
+                        c.t("已派单", "dispatched"),
+                        unit_name(&dir, unit)
+                    ),
+                )),
+                Err(StoreError::Core(e)) => {
+                    let mut msg = e.message(c.lang);
+                    for f in e.fields(c.lang) {
+                        msg.push_str(&format!("（{}）", f.message));
+                    }
+                    results.push((id.0, false, msg))
+                }
+                Err(e) => return Err(PageError::store(e, c.lang, "/queue")),
+            }
+        }
+    }
+    let q = ListQuery::default();
+    let mut filters = queue_filters(&c, &dir, &q);
+    let filter = queue_filter(&dir, &q, &mut filters, c.lang);
+    let (rows, next) = list_rows(&state, &c, &filter, 100).await?;
+    let mut u = unit_field(&c, &dir, None, c.t("派往单位", "Dispatch to"));
+    u.value = unit.map(|u| u.0.to_string()).unwrap_or_default();
+    let failed = results.iter().any(|r| !r.1);
+    let mut res = render(&ListPage {
+        title: c.t("工作台", "Work queue").into(),
+        intro: c
+            .t(
+                "批量派单的结果见下。",
+                "The outcome of the bulk dispatch is below.",
+            )
+            .into(),
+        empty: c.t("没有符合条件的诉求。", "No request matches.").into(),
+        c,
+        rows,
+        mode: "queue",
+        filters,
+        units: vec![u],
+        next,
+        results,
+    });
+    if failed {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
+/// `GET /verify`: resolved requests waiting for the party organisation's verification (验单).
+pub async fn to_verify(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let filter = ListFilter {
+        statuses: vec![Status::Resolved],
+        before_id: q.before.and_then(|b| b.parse().ok()).map(RequestId),
+        ..Default::default()
+    };
+    let (rows, next) = list_rows(&state, &c, &filter, 100).await?;
+    Ok(render(&ListPage {
+        title: c.t("待验单", "Waiting for verification").into(),
+        intro: c
+            .t(
+                "已办结、等待党组织核验的诉求。点开一条，电话或上门回访后填写验单结果。",
+                "Resolved requests waiting for the party organisation to check. Open one, call or visit, then record the result.",
+            )
+            .into(),
+        empty: c.t("没有待验单的诉求。", "Nothing waits for verification.").into(),
+        c,
+        rows,
+        mode: "verify",
+        filters: vec![],
+        units: vec![],
+        next,
+        results: vec![],
+    }))
+}
+
+/// `GET /redlist`: requests showing a red light, with the supervise action (亮灯督办).
+pub async fn red_list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let filter = ListFilter {
+        statuses: OPEN.to_vec(),
+        light: Some((Light::Red, now())),
+        before_id: q.before.and_then(|b| b.parse().ok()).map(RequestId),
+        ..Default::default()
+    };
+    let (rows, next) = list_rows(&state, &c, &filter, 100).await?;
+    Ok(render(&ListPage {
+        title: c.t("亮灯督办", "Red list").into(),
+        intro: c
+            .t(
+                "已超过时限（红灯）的诉求。填写督办意见后提交，承办单位会收到督办通知。",
+                "Requests past their deadline (red). Write a supervision order; the handling unit is notified.",
+            )
+            .into(),
+        empty: c.t("目前没有红灯诉求。", "No request is red now.").into(),
+        c,
+        rows,
+        mode: "redlist",
+        filters: vec![],
+        units: vec![],
+        next,
+        results: vec![],
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// One request.
+
+/// One entry of the timeline as shown.
+pub struct TimelineEntry {
+    pub at: String,
+    pub label: &'static str,
+    pub who: String,
+    pub detail: String,
+    pub kind: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+pub struct RequestPage {
+    pub c: Ctx,
+    pub r: Request,
+    pub row: Row,
+    pub address: String,
+    pub tier: String,
+    pub rating: String,
+    pub photos: Vec<(String, String)>,
+    pub timeline: Vec<TimelineEntry>,
+    pub actions: Vec<ActionForm>,
+    pub own: bool,
+}
+
+fn event_label(kind: &str, lang: Lang) -> &'static str {
+    let (zh, en) = match kind {
+        "submitted" => ("提交诉求（点单）", "Filed"),
+        "accepted" => ("受理", "Accepted"),
+        "rejected" => ("不予受理", "Rejected"),
+        "dispatched" => ("派单", "Dispatched"),
+        "returned" => ("退单", "Returned"),
+        "claimed" => ("接单", "Claimed"),
+        "noted" => ("办理记录", "Note"),
+        "resolved" => ("办结", "Resolved"),
+        "verified" => ("验单", "Verified"),
+        "rated" => ("评单", "Rated"),
+        "closed" => ("销号", "Closed"),
+        "escalated" => ("上报", "Escalated"),
+        "suspended" => ("挂账", "Suspended"),
+        "resumed" => ("恢复办理", "Resumed"),
+        "supervised" => ("督办", "Supervised"),
+        _ => ("记录", "Event"),
+    };
+    lang.pick(zh, en)
+}
+
+fn reject_label(code: RejectCode, lang: Lang) -> &'static str {
+    match code {
+        RejectCode::OutOfScope => lang.pick("不属于受理范围", "out of scope"),
+        RejectCode::Duplicate => lang.pick("重复诉求", "duplicate"),
+        RejectCode::NoContent => lang.pick("无实际内容", "nothing actionable"),
+        RejectCode::Other => lang.pick("其他原因", "other"),
+    }
+}
+
+fn yes_no(b: bool, lang: Lang) -> &'static str {
+    if b {
+        lang.pick("是", "yes")
+    } else {
+        lang.pick("否", "no")
+    }
+}
+
+fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
+    let who = match (e.actor.person_id, e.actor.role) {
+        (None, _) => lang.pick("系统", "system").to_string(),
+        (Some(_), Some(role)) => role.label(lang).to_string(),
+        (Some(_), None) => String::new(),
+    };
+    let detail = match &e.body {
+        EventBody::Submitted { description, .. } => description.clone(),
+        EventBody::Accepted {
+            category_id,
+            tier,
+            urgent,
+            level,
+        } => {
+            let mut s = format!(
+                "{} · {} · {}",
+                category_name(dir, Some(*category_id), lang),
+                tier.label(lang),
+                level.label(lang)
+            );
+            if *urgent {
+                s.push_str(lang.pick(" · 紧急", " · urgent"));
+            }
+            s
+        }
+        EventBody::Rejected {
+            code,
+            duplicate_of,
+            text,
+        } => {
+            let mut s = reject_label(*code, lang).to_string();
+            if let Some(d) = duplicate_of {
+                s.push_str(&format!(" #{d}"));
+            }
+            if let Some(t) = text {
+                s.push_str(&format!("：{t}"));
+            }
+            s
+        }
+        EventBody::Dispatched { unit_id, .. } => unit_name(dir, Some(*unit_id)),
+        EventBody::Returned { reason } => reason.clone(),
+        EventBody::Claimed { .. } => String::new(),
+        EventBody::Noted { text, contact_made } => {
+            if *contact_made {
+                format!(
+                    "{text}（{}）",
+                    lang.pick("已联系居民", "resident contacted")
+                )
+            } else {
+                text.clone()
+            }
+        }
+        EventBody::Resolved {
+            summary, cost_fen, ..
+        } => match cost_fen {
+            Some(f) => format!(
+                "{summary}（{} {:.2} {}）",
+                lang.pick("费用", "cost"),
+                *f as f64 / 100.0,
+                lang.pick("元", "yuan")
+            ),
+            None => summary.clone(),
+        },
+        EventBody::Verified { passed, reason } => {
+            let s = if *passed {
+                lang.pick("核验通过", "passed")
+            } else {
+                lang.pick("核验未通过，返工", "failed; back for rework")
+            };
+            match reason {
+                Some(r) => format!("{s}：{r}"),
+                None => s.to_string(),
+            }
+        }
+        EventBody::Rated {
+            resolved,
+            satisfaction,
+            comment,
+            ..
+        } => {
+            let mut s = format!(
+                "{}{} · {}",
+                lang.pick("问题解决：", "resolved: "),
+                yes_no(*resolved, lang),
+                satisfaction.label(lang)
+            );
+            if let Some(cm) = comment {
+                s.push_str(&format!(" · {cm}"));
+            }
+            s
+        }
+        EventBody::Closed {} => String::new(),
+        EventBody::Escalated {
+            from, to, reason, ..
+        } => format!("{} → {}：{reason}", from.label(lang), to.label(lang)),
+        EventBody::Suspended { reason, .. } => reason.clone(),
+        EventBody::Resumed { .. } => String::new(),
+        EventBody::Supervised { order, .. } => order.clone(),
+    };
+    TimelineEntry {
+        at: super::local_time(&e.at),
+        label: event_label(e.body.kind(), lang),
+        who,
+        detail,
+        kind: e.body.kind(),
+    }
+}
+
+/// The commands `actor` may run on `r` now: the state allows them and the policy grants them.
+pub fn allowed_commands(dir: &Directory, actor: &Actor, r: &Request) -> Vec<CommandKind> {
+    CommandKind::ALL
+        .into_iter()
+        .filter(|k| *k != CommandKind::Submit)
+        .filter(|k| allowed_from(*k).contains(&r.status))
+        .filter(|k| policy::authorize(dir, actor, *k, &Subject::Request(r)).is_ok())
+        .collect()
+}
+
+/// The form of one command, with the values typed and the errors of a refused attempt.
+fn action_form(
+    c: &Ctx,
+    dir: &Directory,
+    r: &Request,
+    kind: CommandKind,
+    values: &HashMap<String, String>,
+    errors: Option<&Errors>,
+) -> ActionForm {
+    let lang = c.lang;
+    let v = |k: &str| values.get(k).cloned().unwrap_or_default();
+    let yes_no_opts = || {
+        vec![
+            (String::new(), c.t("— 请选择 —", "— choose —").to_string()),
+            ("true".to_string(), c.t("是", "yes").to_string()),
+            ("false".to_string(), c.t("否", "no").to_string()),
+        ]
+    };
+    let mut fields = match kind {
+        CommandKind::Accept => {
+            let mut cat = Field::new("category_id", c.t("类别", "Category"), "select").required();
+            cat.groups
+                .push(first_option(c.t("— 请选择 —", "— choose —")));
+            cat.groups.extend(category_groups(dir, lang));
+            cat.value = values
+                .get("category_id")
+                .cloned()
+                .or_else(|| r.category_id.map(|c| c.0.to_string()))
+                .unwrap_or_default();
+            let tier = Field::new("tier", c.t("事项分级", "Tier"), "select").options(
+                std::iter::once((String::new(), c.t("按类别默认", "category default").into()))
+                    .chain(
+                        Tier::ALL
+                            .iter()
+                            .map(|t| (t.as_str().to_string(), t.label(lang).to_string())),
+                    )
+                    .collect(),
+            );
+            let level = Field::new("level", c.t("办理层级", "Level"), "select").options(
+                std::iter::once((String::new(), c.t("按分级默认", "tier default").into()))
+                    .chain(
+                        Level::ALL
+                            .iter()
+                            .map(|l| (l.as_str().to_string(), l.label(lang).to_string())),
+                    )
+                    .collect(),
+            );
+            let urgent = Field::new("urgent", c.t("紧急", "Urgent"), "checkbox");
+            vec![cat, tier, level, urgent]
+        }
+        CommandKind::Reject => vec![
+            Field::new("code", c.t("不予受理原因", "Reason"), "select")
+                .required()
+                .options(
+                    std::iter::once((String::new(), c.t("— 请选择 —", "— choose —").into()))
+                        .chain(
+                            [
+                                RejectCode::OutOfScope,
+                                RejectCode::Duplicate,
+                                RejectCode::NoContent,
+                                RejectCode::Other,
+                            ]
+                            .iter()
+                            .map(|k| (k.as_str().to_string(), reject_label(*k, lang).into())),
+                        )
+                        .collect(),
+                ),
+            Field::new(
+                "duplicate_of",
+                c.t("重复的诉求编号", "Duplicate of request no."),
+                "number",
+            ),
+            Field::new("text", c.t("说明", "Explanation"), "textarea"),
+        ],
+        CommandKind::Dispatch => {
+            vec![unit_field(c, dir, Some(r), c.t("派往单位", "Unit"))]
+        }
+        CommandKind::Return | CommandKind::Escalate => {
+            vec![Field::new("reason", c.t("理由", "Reason"), "textarea").required()]
+        }
+        CommandKind::Note => vec![
+            Field::new("text", c.t("办理情况", "What was done"), "textarea").required(),
+            Field::new(
+                "contact_made",
+                c.t("已与居民联系", "Contacted the resident"),
+                "checkbox",
+            ),
+        ],
+        CommandKind::Resolve => vec![
+            Field::new("summary", c.t("办理结果", "Result"), "textarea").required(),
+            Field::new(
+                "cost_fen",
+                c.t("费用（元，选填）", "Cost (yuan, optional)"),
+                "text",
+            ),
+        ],
+        CommandKind::Verify => vec![
+            Field::new("passed", c.t("核验通过", "Passed"), "select")
+                .required()
+                .options(yes_no_opts()),
+            Field::new(
+                "reason",
+                c.t("核验说明（不通过时必填）", "Notes (required when it fails)"),
+                "textarea",
+            ),
+        ],
+        CommandKind::Rate => vec![
+            Field::new(
+                "resolved",
+                c.t("问题解决了吗", "Was it resolved?"),
+                "select",
+            )
+            .required()
+            .options(yes_no_opts()),
+            Field::new("satisfaction", c.t("满意度", "Satisfaction"), "select")
+                .required()
+                .options(
+                    std::iter::once((String::new(), c.t("— 请选择 —", "— choose —").into()))
+                        .chain(
+                            [
+                                Satisfaction::Satisfied,
+                                Satisfaction::BasicallySatisfied,
+                                Satisfaction::Unsatisfied,
+                            ]
+                            .iter()
+                            .map(|s| (s.as_str().to_string(), s.label(lang).to_string())),
+                        )
+                        .collect(),
+                ),
+            Field::new(
+                "comment",
+                c.t("意见（选填）", "Comment (optional)"),
+                "textarea",
+            ),
+        ],
+        CommandKind::Suspend => vec![
+            Field::new("reason", c.t("挂账理由", "Reason"), "textarea").required(),
+            Field::new(
+                "approver_id",
+                c.t(
+                    "批准人编号（上一级）",
+                    "Approver's person no. (level above)",
+                ),
+                "number",
+            )
+            .required(),
+        ],
+        CommandKind::Supervise => {
+            vec![Field::new("order", c.t("督办意见", "Supervision order"), "textarea").required()]
+        }
+        CommandKind::Claim | CommandKind::Close | CommandKind::Resume | CommandKind::Submit => {
+            vec![]
+        }
+    };
+    for f in &mut fields {
+        if f.value.is_empty() {
+            f.value = v(f.name);
+        }
+        if let Some(e) = errors {
+            f.error = e.of(f.name).to_string();
+        }
+    }
+    let primary = matches!(
+        (kind, r.status),
+        (CommandKind::Accept, Status::Submitted)
+            | (CommandKind::Dispatch, Status::Accepted)
+            | (CommandKind::Claim, Status::Dispatched)
+            | (CommandKind::Resolve, Status::Claimed)
+            | (CommandKind::Verify, Status::Resolved)
+            | (CommandKind::Rate, Status::Verified)
+    );
+    ActionForm {
+        command: kind.as_str(),
+        label: command_label(kind.as_str(), lang).to_string(),
+        fields,
+        open: errors.is_some(),
+        error: errors.and_then(|e| e.general.clone()).unwrap_or_default(),
+        primary,
+    }
+}
+
+/// Reads a command from a posted form (the same fields as the JSON API).
+pub fn command_from_form(kind: CommandKind, form: &FormData) -> (Command, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let choice =
+        |name: &'static str, errors: &mut Vec<FieldError>, parse: &dyn Fn(&str) -> Option<()>| {
+            if let Some(v) = form.text(name)
+                && parse(&v).is_none()
+            {
+                errors.push(FieldError::new(name, "invalid"));
+            }
+        };
+    let flag = |name: &str| -> Option<bool> {
+        match form.text(name).as_deref() {
+            Some("true" | "on" | "1") => Some(true),
+            Some("false" | "0") => Some(false),
+            _ => None,
+        }
+    };
+    let cmd = match kind {
+        CommandKind::Accept => {
+            choice("tier", &mut errors, &|v| Tier::parse(v).map(|_| ()));
+            choice("level", &mut errors, &|v| Level::parse(v).map(|_| ()));
+            Command::Accept {
+                category_id: form.number("category_id", &mut errors).map(CategoryId),
+                tier: form.text("tier").and_then(|v| Tier::parse(&v)),
+                urgent: Some(flag("urgent").unwrap_or(false)),
+                level: form.text("level").and_then(|v| Level::parse(&v)),
+            }
+        }
+        CommandKind::Reject => {
+            let code = form.text("code");
+            let parsed = code.as_deref().and_then(|c| {
+                [
+                    RejectCode::OutOfScope,
+                    RejectCode::Duplicate,
+                    RejectCode::NoContent,
+                    RejectCode::Other,
+                ]
+                .into_iter()
+                .find(|k| k.as_str() == c)
+            });
+            if code.is_some() && parsed.is_none() {
+                errors.push(FieldError::new("code", "invalid"));
+            }
+            Command::Reject {
+                code: parsed,
+                duplicate_of: form.number("duplicate_of", &mut errors).map(RequestId),
+                text: form.text("text"),
+            }
+        }
+        CommandKind::Dispatch => Command::Dispatch {
+            unit_id: form.number("unit_id", &mut errors).map(UnitId),
+        },
+        CommandKind::Return => Command::Return {
+            reason: form.text("reason"),
+        },
+        CommandKind::Claim => Command::Claim {},
+        CommandKind::Note => Command::Note {
+            text: form.text("text"),
+            contact_made: Some(flag("contact_made").unwrap_or(false)),
+        },
+        CommandKind::Resolve => {
+            let cost = form.text("cost_fen").and_then(|v| match v.parse::<f64>() {
+                Ok(y) if y.is_finite() && (0.0..1e10).contains(&y) => {
+                    Some((y * 100.0).round() as i64)
+                }
+                _ => {
+                    errors.push(FieldError::new("cost_fen", "invalid"));
+                    None
+                }
+            });
+            Command::Resolve {
+                summary: form.text("summary"),
+                evidence: vec![],
+                cost_fen: cost,
+            }
+        }
+        CommandKind::Verify => Command::Verify {
+            passed: flag("passed"),
+            reason: form.text("reason"),
+        },
+        CommandKind::Rate => {
+            let sat = form.text("satisfaction");
+            let parsed = sat.as_deref().and_then(Satisfaction::parse);
+            if sat.is_some() && parsed.is_none() {
+                errors.push(FieldError::new("satisfaction", "invalid"));
+            }
+            Command::Rate {
+                resolved: flag("resolved"),
+                satisfaction: parsed,
+                comment: form.text("comment"),
+            }
+        }
+        CommandKind::Close => Command::Close {},
+        CommandKind::Escalate => Command::Escalate {
+            reason: form.text("reason"),
+        },
+        CommandKind::Suspend => Command::Suspend {
+            reason: form.text("reason"),
+            approver_id: form.number("approver_id", &mut errors).map(PersonId),
+        },
+        CommandKind::Resume => Command::Resume {},
+        CommandKind::Supervise | CommandKind::Submit => Command::Supervise {
+            order: form.text("order"),
+        },
+    };
+    (cmd, errors)
+}
+
+async fn request_page(
+    state: &AppState,
+    c: Ctx,
+    id: RequestId,
+    failed: Option<(CommandKind, HashMap<String, String>, Errors)>,
+) -> PageResult {
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let (r, events) = state
+        .service
+        .view(&actor, id)
+        .await
+        .map_err(|e| PageError::store(e, c.lang, &c.here))?;
+    let dir = state.service.directory();
+    let lang = c.lang;
+    let own = c.person.as_ref().map(|p| p.id) == r.requester_id && r.requester_id.is_some();
+    let mut actions: Vec<ActionForm> = allowed_commands(&dir, &actor, &r)
+        .into_iter()
+        .map(|k| match &failed {
+            Some((fk, values, errors)) if *fk == k => {
+                action_form(&c, &dir, &r, k, values, Some(errors))
+            }
+            _ => action_form(&c, &dir, &r, k, &HashMap::new(), None),
+        })
+        .collect();
+    // A refused command that is no longer allowed (the state moved on) still shows why.
+    if let Some((fk, values, errors)) = &failed
+        && !actions.iter().any(|a| a.command == fk.as_str())
+    {
+        let mut f = action_form(&c, &dir, &r, *fk, values, Some(errors));
+        f.fields.clear();
+        actions.insert(0, f);
+    }
+    actions.sort_by_key(|a| !a.primary);
+    let row = row(&dir, &r, now(), lang);
+    let tier = r
+        .tier
+        .map(|t| t.label(lang).to_string())
+        .unwrap_or_default();
+    let rating = r
+        .rating
+        .as_ref()
+        .map(|x| {
+            format!(
+                "{}{} · {}",
+                lang.pick("问题解决：", "resolved: "),
+                yes_no(x.resolved, lang),
+                x.satisfaction.label(lang)
+            )
+        })
+        .unwrap_or_default();
+    let mut photos: Vec<(String, String)> = r
+        .attachments
+        .iter()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect();
+    for e in &events {
+        if let EventBody::Resolved { evidence, .. } = &e.body {
+            photos.extend(evidence.iter().map(|a| (a.id.clone(), a.name.clone())));
+        }
+    }
+    let timeline = events.iter().map(|e| entry(&dir, e, lang)).collect();
+    let address = r.location.address.clone().unwrap_or_default();
+    let status = if failed.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut res = render(&RequestPage {
+        c,
+        r,
+        row,
+        address,
+        tier,
+        rating,
+        photos,
+        timeline,
+        actions,
+        own,
+    });
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+fn parse_id(raw: &str, lang: Lang) -> Result<RequestId, PageError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(RequestId)
+        .ok_or_else(|| PageError::not_found(lang))
+}
+
+/// `GET /requests/{id}`: the request, its timeline, and the actions I may take now.
+pub async fn page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let id = parse_id(&id, c.lang)?;
+    request_page(&state, c, id, None).await
+}
+
+/// `POST /requests/{id}/{command}`: runs one command from its form. Success goes back to the page
+/// (or to `back`, e.g. the red list); a refusal shows the page again with the form open, what was
+/// typed, and each error next to its field.
+pub async fn command_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((id, name)): Path<(String, String)>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    let lang = c.lang;
+    let form = FormData { pairs };
+    form.check_csrf(&c)?;
+    let id = parse_id(&id, lang)?;
+    let kind = CommandKind::parse(&name)
+        .filter(|k| *k != CommandKind::Submit)
+        .ok_or_else(|| PageError::not_found(lang))?;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let (cmd, invalid) = command_from_form(kind, &form);
+    match state.service.run(id, &actor, &cmd, invalid, now()).await {
+        Ok(_) => {
+            let back = form
+                .get("back")
+                .filter(|b| *b == "/redlist" || *b == "/verify" || *b == "/queue")
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("/requests/{id}"));
+            Ok(see_other(&format!("{back}?done={}", kind.as_str())))
+        }
+        Err(StoreError::Core(e)) => {
+            if matches!(e, CoreError::NotFound { .. }) {
+                return Err(PageError::core(&e, lang, &c.here));
+            }
+            let errors = Errors::from_core(&e, lang);
+            let page_c = super::Ctx {
+                here: format!("/requests/{id}"),
+                ..c
+            };
+            request_page(&state, page_c, id, Some((kind, form.values(), errors))).await
+        }
+        Err(e) => Err(PageError::store(e, lang, &c.here)),
+    }
+}
+
+impl IntoResponse for ListPage {
+    fn into_response(self) -> axum::response::Response {
+        render(&self)
+    }
+}
