@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""The browser test: a request's whole life through the pages, in headless Chromium.
+
+A resident files a request on a 360-px phone screen (a refused form first, then a good one, and a
+double click that must not file twice); a grid worker accepts it and dispatches it from the work
+queue; a volunteer of the grid's team claims and resolves it; the community's verifier verifies it;
+the resident rates it (a refused rating first) and it is closed. Then the English switch, the public
+lists without login, and each role's main page. With --screenshots DIR it saves a PNG of each page.
+
+Usage: walk.py --base http://127.0.0.1:PORT --area GRID_AREA_ID --unit GRID_TEAM_UNIT_ID
+                [--screenshots DIR]
+
+Needs Debian's chromium and chromium-driver and the PyPI package selenium.
+"""
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+PASSWORD = "redgrid-demo-2026"
+PHONE = (360, 780)
+DESK = (1280, 900)
+
+
+class Walk:
+    def __init__(self, base, shots):
+        self.base = base.rstrip("/")
+        self.shots = shots
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+        for flag in [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--hide-scrollbars", "--force-device-scale-factor=1",
+            "--lang=en-US",
+        ]:
+            opts.add_argument(flag)
+        opts.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="redgrid-chromium-"))
+        service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+        self.d = webdriver.Chrome(options=opts, service=service)
+        self.d.set_page_load_timeout(60)
+        self.size(PHONE)
+        self.steps = 0
+
+    # -- helpers -------------------------------------------------------------------------------
+    def size(self, wh):
+        self.d.set_window_size(*wh)
+
+    def go(self, path):
+        self.d.get(self.base + path)
+
+    def text(self):
+        return self.d.find_element(By.TAG_NAME, "body").text
+
+    def ok(self, cond, what):
+        self.steps += 1
+        if not cond:
+            print("FAIL:", what)
+            print("  at", self.d.current_url)
+            print("  page:", self.text()[:1500])
+            self.shot("failure")
+            sys.exit(1)
+        print("ok", self.steps, "-", what)
+
+    def shot(self, name, full=True):
+        if not self.shots:
+            return
+        os.makedirs(self.shots, exist_ok=True)
+        if full:
+            h = self.d.execute_script("return document.documentElement.scrollHeight")
+            w = self.d.get_window_size()["width"]
+            self.d.set_window_size(w, min(max(h + 120, 600), 2400))
+        self.d.save_screenshot(os.path.join(self.shots, name + ".png"))
+        print("   screenshot", name + ".png")
+
+    def shot_sized(self, name, wh):
+        self.size(wh)
+        self.d.refresh()
+        self.shot(name)
+
+    def no_sideways_scroll(self, what):
+        w = self.d.execute_script("return document.documentElement.scrollWidth")
+        inner = self.d.execute_script("return window.innerWidth")
+        self.ok(w <= inner, f"{what}: no sideways scrolling at {inner} px (content {w} px)")
+
+    def click_and_wait(self, element):
+        """Clicks something that loads a new page, and waits until the new page is there."""
+        old = self.d.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(self.d, 30).until(EC.staleness_of(old))
+        WebDriverWait(self.d, 30).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def login(self, user):
+        self.d.delete_all_cookies()
+        self.go("/login")
+        self.d.find_element(By.ID, "login").send_keys(user)
+        self.d.find_element(By.ID, "password").send_keys(PASSWORD)
+        self.click_and_wait(self.d.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        self.ok("/login" not in self.d.current_url, f"{user} logs in")
+
+    def action(self, command):
+        """The form of one command on a request page (opened if folded)."""
+        det = self.d.find_element(By.ID, "act-" + command)
+        if not det.get_attribute("open"):
+            det.find_element(By.TAG_NAME, "summary").click()
+        return det.find_element(By.TAG_NAME, "form")
+
+    def has_action(self, command):
+        return len(self.d.find_elements(By.ID, "act-" + command)) == 1
+
+    def status(self):
+        return self.d.find_element(By.CSS_SELECTOR, "h1 .badge.status").text
+
+    # -- the walk ------------------------------------------------------------------------------
+    def run(self, area, unit):
+        d = self.d
+        # The home page explains filing, following and rating, without login.
+        self.go("/")
+        t = self.text()
+        self.ok("我要点单" in t and "我的诉求" in t and "评单" in t, "the home page says how to file, follow and rate")
+        self.no_sideways_scroll("home")
+        self.shot("home-zh")
+
+        # The resident files: first a refused form, then a good one.
+        self.login("resident")
+        self.go("/file")
+        self.ok(d.find_element(By.CSS_SELECTOR, "label[for=file-description]").text.startswith("诉求内容"),
+                "the filing form has labelled fields")
+        Select(d.find_element(By.ID, "file-area_id")).select_by_value(str(area))
+        d.find_element(By.ID, "file-address").send_keys("3号楼2单元")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "form.card button[type=submit]"))
+        err = d.find_elements(By.ID, "file-description-e")
+        self.ok(len(err) == 1 and err[0].text.strip() != "", "an empty description is refused next to its field")
+        self.ok("Traceback" not in self.text() and "panicked" not in self.text(), "no trace is shown")
+        self.ok(Select(d.find_element(By.ID, "file-area_id")).first_selected_option.get_attribute("value") == str(area)
+                and d.find_element(By.ID, "file-address").get_attribute("value") == "3号楼2单元",
+                "what was typed is kept")
+        self.shot("resident-file-refused")
+        tag = "".join(chr(ord("A") + int(ch)) for ch in str(int(time.time()))[-6:])
+        marker = "浏览器测试 %s：楼道灯坏了，晚上看不清台阶" % tag
+        Select(d.find_element(By.ID, "file-category_id")).select_by_index(1)
+        d.find_element(By.ID, "file-description").send_keys(marker)
+        # Two clicks in a row: the page must send the form once.
+        old = d.find_element(By.TAG_NAME, "html")
+        d.execute_script(
+            "var f=document.querySelector('form.card'); f.requestSubmit(); f.requestSubmit();")
+        WebDriverWait(d, 30).until(EC.staleness_of(old))
+        WebDriverWait(d, 30).until(
+            lambda d: "/requests/" in d.current_url
+            and d.execute_script("return document.readyState") == "complete")
+        self.ok(re.search(r"/requests/\d+", d.current_url) is not None, "the request is filed and shown")
+        rid = re.search(r"/requests/(\d+)", d.current_url).group(1)
+        self.ok("诉求已提交" in self.text(), "a confirmation is shown")
+        self.ok(self.status() == "已提交", "it is submitted")
+        self.no_sideways_scroll("request page")
+        self.shot("resident-request-zh")
+        self.go("/mine")
+        self.ok(self.text().count(marker[:20]) == 1, "a double submit filed one request, not two")
+        self.shot("resident-mine")
+
+        # The grid worker accepts it, then dispatches it from the work queue (bulk dispatch).
+        self.size(DESK)
+        self.login("grid_worker")
+        self.go(f"/requests/{rid}")
+        self.ok(self.has_action("accept") and not self.has_action("verify"),
+                "the grid worker sees accept and not verify")
+        form = self.action("accept")
+        Select(form.find_element(By.NAME, "level")).select_by_value("grid")
+        self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        self.ok(self.status() == "已受理", "accepted (受理)")
+        self.go("/queue?status=accepted")
+        self.shot("grid-worker-queue")
+        box = d.find_element(By.ID, f"pick-{rid}")
+        box.click()
+        Select(d.find_element(By.ID, "bulk-unit_id")).select_by_value(str(unit))
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "#bulk .bulk button[type=submit]"))
+        self.ok(f"#{rid}" in self.text() and "已派单" in self.text(), "dispatched from the queue (派单)")
+
+        # A volunteer of the grid's team claims it and resolves it.
+        self.size(PHONE)
+        self.login("volunteer")
+        self.go("/queue")
+        self.ok(f"#{rid}" in self.text(), "the volunteer finds it in their queue")
+        self.go(f"/requests/{rid}")
+        self.click_and_wait(self.action("claim").find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        self.ok(self.status() == "办理中", "claimed (接单)")
+        form = self.action("resolve")
+        form.find_element(By.NAME, "summary").send_keys("已更换楼道声控灯 2 盏")
+        self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        self.ok(self.status() == "已办结待验单", "resolved (办结)")
+        self.shot("volunteer-request")
+
+        # The verifier finds it waiting, and a refusal first: failing without a reason.
+        self.size(DESK)
+        self.login("verifier")
+        self.go("/verify")
+        self.ok(f"#{rid}" in self.text(), "it waits for verification")
+        self.shot("verifier-list")
+        self.go(f"/requests/{rid}")
+        form = self.action("verify")
+        Select(form.find_element(By.NAME, "passed")).select_by_value("true")
+        self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        self.ok(self.status() == "已验单待评价", "verified (验单)")
+
+        # The resident rates: a refused rating first, then a good one; that closes it.
+        self.size(PHONE)
+        self.login("resident")
+        self.go(f"/requests/{rid}")
+        self.ok("请在下面评价" in self.text(), "the resident is asked to rate")
+        self.click_and_wait(self.action("rate").find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        errs = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#act-rate .error")]
+        self.ok(len(errs) >= 2 and all(e.strip() for e in errs),
+                "an empty rating is refused with a readable message next to each field: " + " / ".join(errs))
+        self.shot("resident-rate-refused")
+        form = self.action("rate")
+        Select(form.find_element(By.NAME, "resolved")).select_by_value("true")
+        Select(form.find_element(By.NAME, "satisfaction")).select_by_value("satisfied")
+        form.find_element(By.NAME, "comment").send_keys("很及时，谢谢")
+        self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        self.ok(self.status() == "已销号", "rated (评单) and closed (销号)")
+        tl = self.text()
+        for step in ["提交诉求", "受理", "派单", "接单", "办结", "验单", "评单", "销号"]:
+            self.ok(step in tl, f"the timeline shows {step}")
+        self.shot("resident-closed")
+
+        # A refusal from the state machine: the request is closed, nothing more can be done.
+        self.ok(not self.has_action("rate"), "a closed request offers no rating")
+
+        # English.
+        self.go(f"/requests/{rid}")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "a.lang"))
+        self.ok("Timeline" in self.text() and "closed" in self.text(), "the English switch works")
+        self.shot("resident-request-en")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "a.lang"))
+        self.ok("办理过程" in self.text(), "and back to Chinese")
+
+        # Public lists without login, masked.
+        self.d.delete_all_cookies()
+        self.go("/public/results")
+        self.ok("成果清单" in self.text(), "the result list opens without login")
+        self.ok(re.search(r"\d{7,}", self.text()) is None, "no phone- or ID-like number in the public list")
+        self.ok("3号楼2单元" not in self.text(), "no exact address in the public list")
+        self.no_sideways_scroll("public list")
+        self.shot("public-results")
+
+        # Each role's main page.
+        self.size(DESK)
+        self.login("supervisor")
+        self.go("/redlist")
+        self.ok("亮灯督办" in self.text(), "the supervisor's red list")
+        self.shot("supervisor-redlist")
+        self.login("district_admin")
+        self.go("/dashboard")
+        self.ok(len(d.find_elements(By.CSS_SELECTOR, "svg.chart")) >= 3, "the dashboard draws its charts")
+        self.shot("admin-dashboard")
+        self.go("/scorecard?by=street&period=" + time.strftime("%Y"))
+        self.ok("综合得分" in self.text(), "the scorecard ranks")
+        self.shot("admin-scorecard")
+        self.go("/org")
+        self.ok("组织建设" in self.text() and len(d.find_elements(By.CSS_SELECTOR, "table tbody tr")) > 0,
+                "the organisation registers")
+        self.shot("admin-org")
+        self.login("community_staff")
+        self.go("/queue")
+        self.shot("community-staff-queue")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "a.lang"))
+        self.ok("Work queue" in self.text(), "the queue in English")
+        self.shot("community-staff-queue-en")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "a.lang"))
+        print(f"browser walk passed: {self.steps} checks, request #{rid}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--area", required=True, type=int)
+    ap.add_argument("--unit", required=True, type=int)
+    ap.add_argument("--screenshots")
+    a = ap.parse_args()
+    w = Walk(a.base, a.screenshots)
+    try:
+        w.run(a.area, a.unit)
+    finally:
+        w.d.quit()
+
+
+if __name__ == "__main__":
+    main()
