@@ -3,8 +3,10 @@
 
 A resident files a request on a 360-px phone screen (a refused form first, then a good one, and a
 double click that must not file twice); a grid worker accepts it and dispatches it from the work
-queue; a volunteer of the grid's team claims and resolves it; the community's verifier verifies it;
-the resident rates it (a refused rating first) and it is closed. Then the English switch, the public
+queue; a volunteer of the grid's team claims and resolves it; the community's verifier verifies it
+(a refused verification first: failing it needs a reason); the resident rates it (a refused rating
+first) and it is closed. The filing form, the work queue and the dashboard are checked for sideways
+scrolling at 360 px. Then the English switch, the public
 lists without login, and each role's main page. With --screenshots DIR it saves a PNG of each page.
 
 Usage: walk.py --base http://127.0.0.1:PORT --area GRID_AREA_ID --unit GRID_TEAM_UNIT_ID
@@ -133,6 +135,7 @@ class Walk:
         # The resident files: first a refused form, then a good one.
         self.login("resident")
         self.go("/file")
+        self.no_sideways_scroll("filing form")
         self.ok(d.find_element(By.CSS_SELECTOR, "label[for=file-description]").text.startswith("诉求内容"),
                 "the filing form has labelled fields")
         Select(d.find_element(By.ID, "file-area_id")).select_by_value(str(area))
@@ -190,6 +193,7 @@ class Walk:
         self.login("volunteer")
         self.go("/queue")
         self.ok(f"#{rid}" in self.text(), "the volunteer finds it in their queue")
+        self.no_sideways_scroll("work queue")
         self.go(f"/requests/{rid}")
         self.click_and_wait(self.action("claim").find_element(By.CSS_SELECTOR, "button[type=submit]"))
         self.ok(self.status() == "办理中", "claimed (接单)")
@@ -206,6 +210,19 @@ class Walk:
         self.ok(f"#{rid}" in self.text(), "it waits for verification")
         self.shot("verifier-list")
         self.go(f"/requests/{rid}")
+        form = self.action("verify")
+        Select(form.find_element(By.NAME, "passed")).select_by_value("false")
+        self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        err = d.find_elements(By.ID, "verify-reason-e")
+        self.ok(len(err) == 1 and err[0].text.strip() != "",
+                "failing verification without a reason is refused next to the reason field")
+        reason = d.find_element(By.ID, "verify-reason")
+        self.ok(reason.get_attribute("aria-invalid") == "true"
+                and reason.get_attribute("aria-describedby") == "verify-reason-e",
+                "the error is linked to its field")
+        self.ok("Traceback" not in self.text() and "panicked" not in self.text(), "no trace is shown")
+        self.ok(self.status() == "已办结待验单", "the refused verification changed nothing")
+        self.shot("verifier-verify-refused")
         form = self.action("verify")
         Select(form.find_element(By.NAME, "passed")).select_by_value("true")
         self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
@@ -262,6 +279,10 @@ class Walk:
         self.go("/dashboard")
         self.ok(len(d.find_elements(By.CSS_SELECTOR, "svg.chart")) >= 3, "the dashboard draws its charts")
         self.shot("admin-dashboard")
+        self.size(PHONE)
+        self.go("/dashboard")
+        self.no_sideways_scroll("dashboard")
+        self.size(DESK)
         self.go("/scorecard?by=street&period=" + time.strftime("%Y"))
         self.ok("综合得分" in self.text(), "the scorecard ranks")
         self.shot("admin-scorecard")

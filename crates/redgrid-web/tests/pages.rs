@@ -4,9 +4,13 @@
 
 use axum::body::Body;
 use axum::http::{Request as HttpRequest, StatusCode, header};
+use chrono::{DateTime, Duration, Utc};
 use http_body_util::BodyExt;
-use redgrid_core::person::Actor;
-use redgrid_core::request::Status;
+use redgrid_core::area::Level;
+use redgrid_core::command::{Command, SubmitInput};
+use redgrid_core::ids::{RequestId, UnitId};
+use redgrid_core::person::{Actor, Grant, Person, Role, Scope};
+use redgrid_core::request::{Channel, Status};
 use redgrid_store::testing::{self, Fixture};
 use redgrid_web::{AppState, router};
 use std::sync::Arc;
@@ -16,6 +20,7 @@ const PASSWORD: &str = "page-test-pw-2026";
 
 struct App {
     router: axum::Router,
+    state: Arc<AppState>,
     f: Fixture,
     db: testing::TestDb,
 }
@@ -50,8 +55,24 @@ impl Page {
 }
 
 async fn app() -> App {
+    app_with(false).await
+}
+
+/// The pages over the fixture district; with `deadlines`, the service computes deadlines at dispatch
+/// (in working time), so that a request dispatched long ago shows red.
+async fn app_with(deadlines: bool) -> App {
     let db = testing::sqlite().await.unwrap();
     let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let service = if deadlines {
+        redgrid_store::Service::new(db.store.clone(), redgrid_core::command::Settings::default())
+            .await
+            .unwrap()
+            .with_deadlines(Arc::new(redgrid_core::deadline::WorkingTimePolicy::new(
+                redgrid_core::calendar::Calendar::new(vec![]),
+            )))
+    } else {
+        service
+    };
     for (p, user) in [
         (&f.resident, "resident"),
         (&f.other_resident, "other"),
@@ -61,6 +82,8 @@ async fn app() -> App {
         (&f.verifier, "verifier"),
         (&f.supervisor, "supervisor"),
         (&f.admin, "admin"),
+        (&f.dept_staff, "dept"),
+        (&f.community_staff_b, "community_b"),
     ] {
         service
             .set_login(&Actor::System, p.id, Some(user), PASSWORD, false)
@@ -69,7 +92,8 @@ async fn app() -> App {
     }
     let state = Arc::new(AppState::new(Arc::new(service)));
     App {
-        router: router(state),
+        router: router(state.clone()),
+        state,
         f,
         db,
     }
@@ -204,6 +228,109 @@ impl App {
             .await;
         assert_eq!(p.status, StatusCode::SEE_OTHER, "{command}: {}", p.html);
         assert_eq!(p.location, format!("/requests/{id}?done={command}"));
+    }
+
+    /// A person with these grants and a login `user`.
+    async fn person(&self, user: &str, phone: &str, grants: Vec<Grant>) -> Person {
+        let p = self
+            .db
+            .store
+            .create_person(
+                redgrid_store::NewPerson {
+                    name: format!("测试{user}"),
+                    phone: Some(phone.into()),
+                    grants,
+                },
+                redgrid_store::Change::system(),
+            )
+            .await
+            .unwrap();
+        self.state
+            .service
+            .set_login(&Actor::System, p.id, Some(user), PASSWORD, false)
+            .await
+            .unwrap();
+        p
+    }
+
+    /// Runs a command through the service at `at` (to put a request's history in the past).
+    async fn run_at(&self, id: i64, who: &Person, cmd: Command, at: DateTime<Utc>) {
+        self.state
+            .service
+            .run(RequestId(id), &Actor::Person(who.clone()), &cmd, vec![], at)
+            .await
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    }
+
+    /// A request filed by the resident through the service at `at` (in grid a1-1, garbage).
+    async fn file_at(&self, description: &str, at: DateTime<Utc>) -> i64 {
+        let input = SubmitInput {
+            channel: Some(Channel::Web),
+            description: Some(description.into()),
+            area_id: Some(self.f.grid_a1_1.id),
+            category_id: Some(self.f.cat_garbage.id),
+            ..Default::default()
+        };
+        let (r, _) = self
+            .state
+            .service
+            .submit(&Fixture::actor(&self.f.resident), &input, vec![], None, at)
+            .await
+            .unwrap();
+        r.id.0
+    }
+
+    /// Filed, accepted at `level` and dispatched to `unit` at `at`.
+    async fn dispatched_at(
+        &self,
+        description: &str,
+        level: Level,
+        unit: UnitId,
+        at: DateTime<Utc>,
+    ) -> i64 {
+        let id = self.file_at(description, at).await;
+        let accepter = if level == Level::District {
+            &self.f.admin
+        } else {
+            &self.f.grid_worker
+        };
+        self.run_at(
+            id,
+            accepter,
+            Command::Accept {
+                category_id: None,
+                tier: None,
+                urgent: None,
+                level: Some(level),
+            },
+            at,
+        )
+        .await;
+        let dispatcher = match level {
+            Level::Grid => &self.f.grid_worker,
+            Level::Community => &self.f.community_staff,
+            Level::Street => &self.f.street_staff,
+            Level::District => &self.f.admin,
+        };
+        self.run_at(
+            id,
+            dispatcher,
+            Command::Dispatch {
+                unit_id: Some(unit),
+            },
+            at,
+        )
+        .await;
+        id
+    }
+
+    /// Posts a command's form and returns the page (a refusal is the request page again, 422).
+    async fn command(&self, id: i64, command: &str, cookie: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf(cookie).await;
+        let mut form = vec![("_csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post(&format!("/requests/{id}/{command}"), cookie, &form)
+            .await
     }
 
     async fn file(&self, cookie: &str, description: &str, category: Option<i64>) -> i64 {
@@ -421,8 +548,11 @@ async fn filing_keeps_what_was_typed_on_a_refusal_and_files_once_on_a_double_sub
         )
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(p.field_error("file-photo").is_none());
-    assert!(p.html.contains("class=\"error\""));
+    assert!(p.field_error("file-photo").is_some(), "{}", p.html);
+    assert!(
+        p.html
+            .contains("aria-invalid=\"true\" aria-describedby=\"file-photo-e\"")
+    );
     assert_eq!(a.count().await, before);
 
     // Without the form's CSRF token: refused, nothing filed.
@@ -903,4 +1033,973 @@ async fn the_import_page_reports_a_dry_run_row_by_row_and_writes_nothing_on_erro
         )
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+}
+
+/// The session cookie set by a response (a login).
+fn session_of(p: &Page) -> String {
+    p.cookies
+        .iter()
+        .find(|c| c.starts_with("redgrid_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A party organisation imported through the page; its id.
+async fn party_org(a: &App, admin: &str) -> String {
+    let csrf = a.csrf(admin).await;
+    let district = a.f.district.code.clone();
+    let csv = format!(
+        "code,name,kind,parent_code,unit_code,area_code,secretary\nD1,区委,党委,,,{district},王书记\n"
+    );
+    let p = a
+        .post_multipart(
+            "/org/import",
+            admin,
+            &[("_csrf", &csrf), ("register", "party_orgs")],
+            Some(("file", "text/csv", csv.as_bytes())),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    a.db.store.party_orgs().await.unwrap()[0].id.to_string()
+}
+
+#[tokio::test]
+async fn the_password_page_says_each_refusal_at_its_field() {
+    let a = app().await;
+    let other = a.login("other").await;
+    let form = a.get("/password", &other).await;
+    assert_eq!(form.status, StatusCode::OK);
+    // The label states the store's real minimum.
+    assert!(form.html.contains("至少 10 位"), "{}", form.html);
+    assert!(form.html.contains("aria-required=\"true\""));
+    let csrf = form.hidden("_csrf");
+    let send = |cookie: String, old: &'static str, new: &'static str, again: &'static str| {
+        let csrf = csrf.clone();
+        let a = &a;
+        async move {
+            a.post(
+                "/password",
+                &cookie,
+                &[
+                    ("_csrf", &csrf),
+                    ("old", old),
+                    ("new", new),
+                    ("again", again),
+                ],
+            )
+            .await
+        }
+    };
+    // Too short: said at the new password, in the page's language.
+    let p = send(other.clone(), PASSWORD, "short-1", "short-1").await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p.field_error("new").as_deref(), Some("新密码至少 10 位"));
+    assert!(
+        p.html
+            .contains("aria-invalid=\"true\" aria-describedby=\"new-e\"")
+    );
+    no_trace(&p);
+    let p = send(
+        format!("{other}; redgrid_lang=en"),
+        PASSWORD,
+        "short-1",
+        "short-1",
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        p.field_error("new").as_deref(),
+        Some("the new password must have at least 10 characters")
+    );
+    // Too simple, and the same as the old one: at the new password too.
+    let p = send(other.clone(), PASSWORD, "aaaaaaaaaaaa", "aaaaaaaaaaaa").await;
+    assert_eq!(
+        p.field_error("new").as_deref(),
+        Some("新密码须包含字母、数字、符号中的至少两种")
+    );
+    let p = send(other.clone(), PASSWORD, PASSWORD, PASSWORD).await;
+    assert_eq!(
+        p.field_error("new").as_deref(),
+        Some("新密码不能与原密码相同")
+    );
+    // A wrong current password is said at the current password; a mismatch at the repeat.
+    let p = send(
+        other.clone(),
+        "wrong-password-9",
+        "another-pw-2026",
+        "another-pw-2026",
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.field_error("old").is_some(), "{}", p.html);
+    assert!(p.field_error("new").is_none());
+    let p = send(
+        other.clone(),
+        PASSWORD,
+        "another-pw-2026",
+        "another-pw-2027",
+    )
+    .await;
+    assert!(p.field_error("again").is_some());
+    // A good change goes on with a confirmation.
+    let p = send(
+        other.clone(),
+        PASSWORD,
+        "another-pw-2026",
+        "another-pw-2026",
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(p.location, "/?done=password");
+}
+
+#[tokio::test]
+async fn a_donation_value_the_store_refuses_is_said_at_its_field() {
+    let a = app().await;
+    let admin = a.login("admin").await;
+    let org = party_org(&a, &admin).await;
+    let csrf = a.csrf(&admin).await;
+    let today = redgrid_store::organise::today().to_string();
+    let activity = |value: &'static str| {
+        let (csrf, org, today, admin) = (csrf.clone(), org.clone(), today.clone(), admin.clone());
+        let a = &a;
+        async move {
+            a.post(
+                "/org/activities",
+                &admin,
+                &[
+                    ("_csrf", &csrf),
+                    ("party_org_id", &org),
+                    ("kind", "volunteer_service"),
+                    ("held_on", &today),
+                    ("title", "爱心捐赠"),
+                    ("donation_value", value),
+                ],
+            )
+            .await
+        }
+    };
+    // Beyond what the ledger records (checked by the store, named `donation_value_fen` there).
+    let p = activity("2000000000").await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
+    assert_eq!(
+        p.field_error("act-donation_value").as_deref(),
+        Some("超出允许范围"),
+        "{}",
+        p.html
+    );
+    assert!(p.html.contains("value=\"2000000000\""));
+    assert!(p.html.contains("value=\"爱心捐赠\""));
+    // Not a number (checked by the page).
+    let p = activity("五百").await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.field_error("act-donation_value").is_some());
+    // A good value is recorded.
+    let p = activity("500.5").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    // The confirmation is a page (the ledger), not the post-only address.
+    let ledger = a.get(&p.location, &admin).await;
+    assert_eq!(ledger.status, StatusCode::OK, "{}", p.location);
+    assert!(ledger.html.contains("活动已记入台账"));
+    assert!(ledger.html.contains("爱心捐赠"));
+}
+
+#[tokio::test]
+async fn escalate_is_offered_only_where_there_is_a_level_above() {
+    let a = app().await;
+    // Staff of the district's own office: a request at district level can go no higher.
+    a.person(
+        "district_office",
+        "13800000099",
+        vec![Grant {
+            role: Role::DepartmentStaff,
+            scope: Scope::Unit(a.f.unit_district.id),
+        }],
+    )
+    .await;
+    let top = a
+        .dispatched_at(
+            "区级诉求",
+            Level::District,
+            a.f.unit_district.id,
+            Utc::now(),
+        )
+        .await;
+    let office = a.login("district_office").await;
+    let page = a.get(&format!("/requests/{top}"), &office).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("id=\"act-claim\""));
+    assert!(!page.html.contains("id=\"act-escalate\""), "{}", page.html);
+    // Forging the form is refused readably, and nothing changes.
+    let p = a
+        .command(top, "escalate", &office, &[("reason", "再上报一级")])
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.html.contains("已在区级办理，不能再上报"), "{}", p.html);
+    assert_eq!(a.status_of(top).await, Status::Dispatched);
+    // At street level the department may escalate to the district.
+    let street = a
+        .dispatched_at("街道级诉求", Level::Street, a.f.unit_dept.id, Utc::now())
+        .await;
+    let dept = a.login("dept").await;
+    let page = a.get(&format!("/requests/{street}"), &dept).await;
+    assert!(page.html.contains("id=\"act-escalate\""), "{}", page.html);
+}
+
+#[tokio::test]
+async fn close_is_offered_to_the_administrator_only_once_the_rating_window_has_ended() {
+    let a = app().await;
+    let f = &a.f;
+    let verified = |id: i64, at: DateTime<Utc>| {
+        let a = &a;
+        async move {
+            a.run_at(id, &a.f.volunteer, Command::Claim {}, at).await;
+            a.run_at(
+                id,
+                &a.f.volunteer,
+                Command::Resolve {
+                    summary: Some("已清运".into()),
+                    evidence: vec![],
+                    cost_fen: None,
+                },
+                at,
+            )
+            .await;
+            a.run_at(
+                id,
+                &a.f.verifier,
+                Command::Verify {
+                    passed: Some(true),
+                    reason: None,
+                },
+                at,
+            )
+            .await;
+        }
+    };
+    let ago = Utc::now() - Duration::days(10);
+    let old = a
+        .dispatched_at("十天前验单的诉求", Level::Grid, f.unit_grid_a1_1.id, ago)
+        .await;
+    verified(old, ago).await;
+    let now = Utc::now();
+    let fresh = a
+        .dispatched_at("刚验单的诉求", Level::Grid, f.unit_grid_a1_1.id, now)
+        .await;
+    verified(fresh, now).await;
+    let admin = a.login("admin").await;
+    // The resident still has days to rate: no close, and a forged close is refused readably.
+    let page = a.get(&format!("/requests/{fresh}"), &admin).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.html.contains("id=\"act-close\""), "{}", page.html);
+    let p = a.command(fresh, "close", &admin, &[]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.html.contains("评价期尚未结束"), "{}", p.html);
+    assert_eq!(a.status_of(fresh).await, Status::Verified);
+    // The window has ended: close is offered and goes through.
+    let page = a.get(&format!("/requests/{old}"), &admin).await;
+    assert!(page.html.contains("id=\"act-close\""), "{}", page.html);
+    a.step(old, "close", &admin, &[]).await;
+    assert_eq!(a.status_of(old).await, Status::Closed);
+}
+
+#[tokio::test]
+async fn verify_is_not_offered_to_the_verifier_who_handled_the_request() {
+    let a = app().await;
+    // A verifier of the community who is also a volunteer of the grid's team.
+    let both = a
+        .person(
+            "verifier_volunteer",
+            "13800000098",
+            vec![
+                Grant {
+                    role: Role::Verifier,
+                    scope: Scope::Area(a.f.comm_a1.id),
+                },
+                Grant {
+                    role: Role::Volunteer,
+                    scope: Scope::Unit(a.f.unit_grid_a1_1.id),
+                },
+            ],
+        )
+        .await;
+    let now = Utc::now();
+    let id = a
+        .dispatched_at("自己办理的诉求", Level::Grid, a.f.unit_grid_a1_1.id, now)
+        .await;
+    a.run_at(id, &both, Command::Claim {}, now).await;
+    a.run_at(
+        id,
+        &both,
+        Command::Resolve {
+            summary: Some("已处理".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+        now,
+    )
+    .await;
+    let own = a.login("verifier_volunteer").await;
+    let page = a.get(&format!("/requests/{id}"), &own).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.html.contains("id=\"act-verify\""), "{}", page.html);
+    let p = a.command(id, "verify", &own, &[("passed", "true")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.html.contains("办理人不能验收自己办理的诉求"),
+        "{}",
+        p.html
+    );
+    assert_eq!(a.status_of(id).await, Status::Resolved);
+    // Another verifier of the community may.
+    let verifier = a.login("verifier").await;
+    let page = a.get(&format!("/requests/{id}"), &verifier).await;
+    assert!(page.html.contains("id=\"act-verify\""));
+    a.step(id, "verify", &verifier, &[("passed", "true")]).await;
+    assert_eq!(a.status_of(id).await, Status::Verified);
+}
+
+#[tokio::test]
+async fn work_pages_refuse_other_roles_readably() {
+    let a = app().await;
+    let resident = a.login("resident").await;
+    for path in ["/queue", "/verify", "/redlist", "/dashboard"] {
+        let p = a.get(path, &resident).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}: {}", p.html);
+        assert!(p.html.contains("无权查看"), "{path}");
+        assert!(p.html.contains("role=\"alert\""), "{path}");
+        assert!(!p.html.contains("/supervise"), "{path}");
+        assert!(!p.html.contains("name=\"order\""), "{path}");
+        no_trace(&p);
+        let p = a.get(path, &format!("{resident}; redgrid_lang=en")).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(p.html.contains("<html lang=\"en\">"));
+        assert!(p.html.contains("Not allowed"), "{path}");
+    }
+    // A forged bulk dispatch from a resident is refused too.
+    let csrf = a.csrf(&resident).await;
+    let p = a
+        .post("/queue/dispatch", &resident, &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    // Each page opens for the roles it is for, and only for them.
+    for (user, path, status) in [
+        ("volunteer", "/queue", StatusCode::OK),
+        ("verifier", "/verify", StatusCode::OK),
+        ("supervisor", "/redlist", StatusCode::OK),
+        ("grid", "/dashboard", StatusCode::OK),
+        ("volunteer", "/verify", StatusCode::FORBIDDEN),
+        ("verifier", "/redlist", StatusCode::FORBIDDEN),
+        ("grid", "/redlist", StatusCode::FORBIDDEN),
+        ("volunteer", "/dashboard", StatusCode::FORBIDDEN),
+    ] {
+        let cookie = a.login(user).await;
+        let p = a.get(path, &cookie).await;
+        assert_eq!(p.status, status, "{user} {path}: {}", p.html);
+    }
+}
+
+#[tokio::test]
+async fn an_account_that_must_change_its_password_goes_straight_to_the_password_page() {
+    let a = app().await;
+    a.state
+        .service
+        .set_login(
+            &Actor::System,
+            a.f.other_resident.id,
+            Some("other"),
+            PASSWORD,
+            true,
+        )
+        .await
+        .unwrap();
+    let p = a
+        .post(
+            "/login",
+            "",
+            &[
+                ("login", "other"),
+                ("password", PASSWORD),
+                ("next", "/mine"),
+            ],
+        )
+        .await;
+    assert_eq!(p.location, "/password?next=/mine");
+    let cookie = session_of(&p);
+    // Any page: straight to the password page (not to the login page), and back afterwards.
+    let p = a.get("/file", &cookie).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location, "/password?next=/file");
+    let p = a
+        .post("/queue/dispatch", &cookie, &[("status", "accepted")])
+        .await;
+    assert_eq!(p.location, "/password?next=/queue%3Fstatus%3Daccepted");
+    let form = a.get("/password?next=/file", &cookie).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_eq!(form.hidden("next"), "/file");
+    let csrf = form.hidden("_csrf");
+    let p = a
+        .post(
+            "/password",
+            &cookie,
+            &[
+                ("_csrf", &csrf),
+                ("next", "/file"),
+                ("old", PASSWORD),
+                ("new", "my-own-pw-2026"),
+                ("again", "my-own-pw-2026"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(p.location, "/file?done=password");
+}
+
+#[tokio::test]
+async fn a_form_posted_after_the_session_ended_comes_back_to_its_page() {
+    let a = app().await;
+    let resident = a.login("resident").await;
+    let id = a.file(&resident, "会话过期后提交", None).await;
+    // Logging in again returns to a page that can be opened, never to the post-only address.
+    for (path, cookie, form, next) in [
+        (
+            format!("/requests/{id}/rate"),
+            "",
+            vec![("resolved", "true")],
+            format!("/requests/{id}"),
+        ),
+        (
+            format!("/requests/{id}/supervise"),
+            "redgrid_session=ended",
+            vec![("back", "/redlist"), ("order", "督办")],
+            "/redlist".to_string(),
+        ),
+        (
+            "/queue/dispatch".to_string(),
+            "",
+            vec![("status", "accepted"), ("id", "1")],
+            "/queue%3Fstatus%3Daccepted".to_string(),
+        ),
+        (
+            "/org/activities".to_string(),
+            "",
+            vec![("title", "走访")],
+            "/org/activities".to_string(),
+        ),
+    ] {
+        let p = a.post(&path, cookie, &form).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(p.location, format!("/login?next={next}"), "{path}");
+    }
+    let p = a
+        .post_multipart("/org/import", "", &[("register", "members")], None)
+        .await;
+    assert_eq!(p.location, "/login?next=/org");
+    // Those addresses are pages.
+    let admin = a.login("admin").await;
+    for path in [
+        format!("/requests/{id}"),
+        "/redlist".into(),
+        "/queue?status=accepted".into(),
+        "/org/activities".into(),
+        "/org".into(),
+    ] {
+        assert_eq!(a.get(&path, &admin).await.status, StatusCode::OK, "{path}");
+    }
+    // The language switch of a page shown by a post goes back to that page.
+    let grid = a.login("grid").await;
+    let csrf = a.csrf(&grid).await;
+    let unit = a.f.unit_grid_a1_1.id.0.to_string();
+    let p = a
+        .post(
+            "/queue/dispatch",
+            &grid,
+            &[("_csrf", &csrf), ("status", "accepted"), ("unit_id", &unit)],
+        )
+        .await;
+    assert!(
+        p.html
+            .contains("/lang?to=en&#38;next=/queue%3Fstatus%3Daccepted\""),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("next=/queue/dispatch"));
+    let p = a
+        .command(id, "accept", &grid, &[("category_id", "999999")])
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.html.contains(&format!("next=/requests/{id}\"")),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains(&format!("next=/requests/{id}/accept")));
+}
+
+#[tokio::test]
+async fn bulk_dispatch_without_a_unit_says_so_at_the_unit_field_and_keeps_the_filters() {
+    let a = app().await;
+    let resident = a.login("resident").await;
+    let grid = a.login("grid").await;
+    let one = a
+        .file(&resident, "批量派单没选单位", Some(a.f.cat_garbage.id.0))
+        .await;
+    a.step(one, "accept", &grid, &[("level", "grid")]).await;
+    let queue = a.get("/queue?status=accepted&level=grid", &grid).await;
+    // The bulk form carries the filters in force.
+    assert!(
+        queue
+            .html
+            .contains("<input type=\"hidden\" name=\"status\" value=\"accepted\">")
+    );
+    assert!(
+        queue
+            .html
+            .contains("<input type=\"hidden\" name=\"level\" value=\"grid\">")
+    );
+    let csrf = queue.hidden("_csrf");
+    let s1 = one.to_string();
+    let p = a
+        .post(
+            "/queue/dispatch",
+            &grid,
+            &[
+                ("_csrf", &csrf),
+                ("status", "accepted"),
+                ("level", "grid"),
+                ("id", &s1),
+                ("unit_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        p.field_error("bulk-unit_id").as_deref(),
+        Some("请选择派往单位。"),
+        "{}",
+        p.html
+    );
+    assert!(
+        p.html
+            .contains("aria-invalid=\"true\" aria-describedby=\"bulk-unit_id-e\"")
+    );
+    assert!(!p.html.contains("批量派单结果"), "not in the results list");
+    assert!(p.html.contains("<option value=\"accepted\" selected>"));
+    assert!(p.html.contains("<option value=\"grid\" selected>"));
+    assert!(
+        p.html
+            .contains("<input type=\"hidden\" name=\"status\" value=\"accepted\">")
+    );
+    assert_eq!(a.status_of(one).await, Status::Accepted);
+    // With a unit: dispatched, on the same filtered queue.
+    let unit = a.f.unit_grid_a1_1.id.0.to_string();
+    let p = a
+        .post(
+            "/queue/dispatch",
+            &grid,
+            &[
+                ("_csrf", &csrf),
+                ("status", "accepted"),
+                ("level", "grid"),
+                ("id", &s1),
+                ("unit_id", &unit),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert_eq!(a.status_of(one).await, Status::Dispatched);
+    assert!(p.html.contains("<option value=\"accepted\" selected>"));
+    assert_eq!(p.html.matches("class=\"ok\"").count(), 1);
+}
+
+#[tokio::test]
+async fn the_next_page_keeps_the_filters_and_changes_only_before() {
+    let a = app().await;
+    for n in 0..101 {
+        a.file_at(&format!("第{n}条诉求"), Utc::now()).await;
+    }
+    let grid = a.login("grid").await;
+    let area = a.f.grid_a1_1.id.0.to_string();
+    let p = a
+        .get(
+            &format!("/queue?status=submitted&area_id={area}&before=999999&done=bulk"),
+            &grid,
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    let needle = format!("href=\"/queue?status=submitted&#38;area_id={area}&#38;before=");
+    let start = p.html.find(&needle).unwrap_or_else(|| panic!("{}", p.html)) + 6;
+    let end = p.html[start..].find('"').unwrap() + start;
+    let next = p.html[start..end].replace("&#38;", "&");
+    assert_eq!(next.matches("before=").count(), 1);
+    assert!(!next.contains("done="));
+    let p = a.get(&next, &grid).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("<option value=\"submitted\" selected>"));
+    assert!(
+        p.html
+            .contains(&format!("<option value=\"{area}\" selected>"))
+    );
+    assert_eq!(p.html.matches("class=\"req light-").count(), 1);
+    assert!(!p.html.contains("下一页"));
+    // Lists without filters page on their own address.
+    let resident = a.login("resident").await;
+    let p = a.get("/mine", &resident).await;
+    assert!(p.html.contains("href=\"/mine?before="), "{}", p.html);
+}
+
+#[tokio::test]
+async fn malformed_addresses_and_forms_get_a_readable_page() {
+    let a = app().await;
+    let admin = a.login("admin").await;
+    for path in ["/org?page=x", "/org/members?page=-1"] {
+        let p = a.get(path, &admin).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(p.html.contains("<!doctype html>"));
+        assert!(p.html.contains("地址有误"), "{path}: {}", p.html);
+        assert!(p.html.contains("role=\"alert\""));
+        assert!(!p.html.contains("Failed to deserialize"));
+    }
+    let p = a
+        .get("/org?page=x", &format!("{admin}; redgrid_lang=en"))
+        .await;
+    assert!(p.html.contains("Bad address"));
+    // A body that is not a form, on every page that reads one.
+    let resident = a.login("resident").await;
+    let id = a.file(&resident, "表单格式", None).await;
+    for path in [
+        "/org/activities".to_string(),
+        "/queue/dispatch".into(),
+        "/password".into(),
+        "/logout".into(),
+        format!("/requests/{id}/claim"),
+    ] {
+        let req = HttpRequest::post(path.as_str())
+            .header(header::COOKIE, &admin)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from("hello"))
+            .unwrap();
+        let p = a.send(req).await;
+        assert_eq!(p.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}");
+        assert!(p.html.contains("<!doctype html>"), "{path}");
+        assert!(p.html.contains("表单有误"), "{path}: {}", p.html);
+        assert!(!p.html.contains("Content-Type"), "{path}");
+        no_trace(&p);
+    }
+}
+
+#[tokio::test]
+async fn reject_escalate_return_and_suspend_refuse_without_a_reason_then_go_through() {
+    let a = app().await;
+    let resident = a.login("resident").await;
+    let grid = a.login("grid").await;
+    let cat = Some(a.f.cat_garbage.id.0);
+    let unit = a.f.unit_grid_a1_1.id.0.to_string();
+
+    // Reject (不予受理): a reason code is required.
+    let id = a.file(&resident, "不属于受理范围", None).await;
+    let p = a.command(id, "reject", &grid, &[("text", "说明")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.field_error("reject-code").is_some(), "{}", p.html);
+    assert!(p.html.contains(">说明</textarea>"));
+    assert_eq!(a.status_of(id).await, Status::Submitted);
+    a.step(id, "reject", &grid, &[("code", "out_of_scope")])
+        .await;
+    assert_eq!(a.status_of(id).await, Status::Rejected);
+
+    // Escalate (上报): a reason is required; then the request goes up a level.
+    let id = a.file(&resident, "网格解决不了", cat).await;
+    a.step(id, "accept", &grid, &[("level", "grid")]).await;
+    let page = a.get(&format!("/requests/{id}"), &grid).await;
+    assert!(page.html.contains("id=\"act-escalate\""));
+    let p = a.command(id, "escalate", &grid, &[("reason", "  ")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.field_error("escalate-reason").is_some(), "{}", p.html);
+    let level = |id: i64| {
+        let a = &a;
+        async move {
+            a.db.store
+                .request(RequestId(id))
+                .await
+                .unwrap()
+                .unwrap()
+                .level
+        }
+    };
+    assert_eq!(level(id).await, Level::Grid);
+    a.step(id, "escalate", &grid, &[("reason", "需社区协调物业")])
+        .await;
+    assert_eq!(level(id).await, Level::Community);
+
+    // Return (退单): the team sends it back with a reason.
+    let id = a.file(&resident, "派错了单位", cat).await;
+    a.step(id, "accept", &grid, &[("level", "grid")]).await;
+    a.step(id, "dispatch", &grid, &[("unit_id", &unit)]).await;
+    let p = a.command(id, "return", &grid, &[]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.field_error("return-reason").is_some(), "{}", p.html);
+    assert_eq!(a.status_of(id).await, Status::Dispatched);
+    a.step(id, "return", &grid, &[("reason", "不属于本网格党小组")])
+        .await;
+    assert_eq!(a.status_of(id).await, Status::Accepted);
+
+    // Suspend (挂账): a reason and an approver of the level above are required.
+    let id = a.file(&resident, "需要等待施工", cat).await;
+    a.step(id, "accept", &grid, &[("level", "grid")]).await;
+    a.step(id, "dispatch", &grid, &[("unit_id", &unit)]).await;
+    let p = a.command(id, "suspend", &grid, &[]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.field_error("suspend-reason").is_some(), "{}", p.html);
+    assert!(p.field_error("suspend-approver_id").is_some());
+    assert_eq!(a.status_of(id).await, Status::Dispatched);
+    let approver = a.f.community_staff.id.0.to_string();
+    a.step(
+        id,
+        "suspend",
+        &grid,
+        &[("reason", "待管网改造后处理"), ("approver_id", &approver)],
+    )
+    .await;
+    assert_eq!(a.status_of(id).await, Status::Suspended);
+    let page = a.get(&format!("/requests/{id}"), &grid).await;
+    assert!(page.html.contains("id=\"act-resume\""));
+}
+
+#[tokio::test]
+async fn the_red_list_supervises_what_is_red_refusing_an_empty_order() {
+    let a = app_with(true).await;
+    let unit = a.f.unit_grid_a1_1.id;
+    let red = a
+        .dispatched_at(
+            "一个月没人管",
+            Level::Grid,
+            unit,
+            Utc::now() - Duration::days(30),
+        )
+        .await;
+    let fresh = a
+        .dispatched_at("刚刚派出", Level::Grid, unit, Utc::now())
+        .await;
+    let supervisor = a.login("supervisor").await;
+    let list = a.get("/redlist", &supervisor).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.html
+            .contains(&format!("action=\"/requests/{red}/supervise\"")),
+        "{}",
+        list.html
+    );
+    assert!(!list.html.contains(&format!("/requests/{fresh}\"")));
+    let csrf = list.hidden("_csrf");
+    // An empty order: refused next to the field, nothing recorded.
+    let p = a
+        .post(
+            &format!("/requests/{red}/supervise"),
+            &supervisor,
+            &[("_csrf", &csrf), ("back", "/redlist"), ("order", " ")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.field_error("supervise-order").is_some(), "{}", p.html);
+    let stored = |id: i64| {
+        let a = &a;
+        async move { a.db.store.request(RequestId(id)).await.unwrap().unwrap() }
+    };
+    assert_eq!(stored(red).await.supervision_count, 0);
+    // With an order: back to the red list with a confirmation.
+    let p = a
+        .post(
+            &format!("/requests/{red}/supervise"),
+            &supervisor,
+            &[
+                ("_csrf", &csrf),
+                ("back", "/redlist"),
+                ("order", "请于明日12时前办结并反馈"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(p.location, "/redlist?done=supervise");
+    assert_eq!(stored(red).await.supervision_count, 1);
+    let list = a.get(&p.location, &supervisor).await;
+    assert!(list.html.contains("督办已完成"));
+    assert!(list.html.contains("class=\"badge sup\""));
+}
+
+#[tokio::test]
+async fn a_bad_campaign_date_is_kept_and_said_at_its_own_field() {
+    let a = app().await;
+    let day = |s: &str| redgrid_core::org::parse_date(s).unwrap();
+    a.db.store
+        .create_campaign(
+            &redgrid_store::org::NewCampaign {
+                code: "C26".into(),
+                name: "千个支部联基层".into(),
+                starts_on: day("2026-01-01"),
+                ends_on: day("2026-12-31"),
+                root_org_id: None,
+                require_pairing: true,
+            },
+            redgrid_store::Change::system(),
+        )
+        .await
+        .unwrap();
+    let admin = a.login("admin").await;
+    // Not a date: at the start, as typed; the end is kept.
+    let p = a
+        .get("/org/campaigns/C26?from=2026-02-30&to=2026-03-31", &admin)
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    let e = p.field_error("cp-from").unwrap_or_default();
+    assert!(e.contains("2026-02-30"), "{}", p.html);
+    assert!(p.field_error("cp-to").is_none());
+    assert!(p.html.contains("value=\"2026-02-30\""));
+    assert!(p.html.contains("value=\"2026-03-31\""));
+    assert!(
+        p.html
+            .contains("aria-invalid=\"true\" aria-describedby=\"cp-from-e\"")
+    );
+    assert!(p.html.contains("活动全程"));
+    // The end before the start: at the end.
+    let p = a
+        .get("/org/campaigns/C26?from=2026-03-31&to=2026-03-01", &admin)
+        .await;
+    assert!(p.field_error("cp-to").is_some(), "{}", p.html);
+    assert!(p.field_error("cp-from").is_none());
+    assert!(p.html.contains("value=\"2026-03-31\""));
+    assert!(p.html.contains("value=\"2026-03-01\""));
+    // A good period: no error, its figures.
+    let p = a
+        .get("/org/campaigns/C26?from=2026-03-01&to=2026-03-31", &admin)
+        .await;
+    assert!(p.field_error("cp-from").is_none() && p.field_error("cp-to").is_none());
+    assert!(p.html.contains("2026-03-01至2026-03-31"), "{}", p.html);
+    assert!(!p.html.contains("活动全程"));
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_submitted_requests_as_open_and_leaves_gaps_for_months_without_ratings()
+ {
+    let a = app().await;
+    let admin = a.login("admin").await;
+    let dash = a.get("/dashboard", &admin).await;
+    assert_eq!(dash.status, StatusCode::OK);
+    // Nothing rated yet: twelve months of counts, no satisfaction or response points at 0 %.
+    assert_eq!(dash.html.matches(" 新增诉求: ").count(), 12);
+    assert!(!dash.html.contains(" 满意率: "), "{}", dash.html);
+    assert!(!dash.html.contains(" 响应率: "));
+    // A request just filed (not yet accepted) is open on the dashboard as on the lists.
+    let resident = a.login("resident").await;
+    let id = a.file(&resident, "刚提交的诉求", None).await;
+    let dash = a.get("/dashboard", &admin).await;
+    assert!(
+        dash.html
+            .contains("<strong>1</strong><span>正在办理</span>"),
+        "{}",
+        dash.html
+    );
+    let home = a.get("/", "").await;
+    assert!(home.html.contains("<strong>1</strong> 件正在办理"));
+    let queue = a.get("/queue", &admin).await;
+    assert!(queue.html.contains(&format!("/requests/{id}\"")));
+}
+
+#[tokio::test]
+async fn an_unknown_import_register_is_refused_next_to_its_field() {
+    let a = app().await;
+    let admin = a.login("admin").await;
+    let csrf = a.csrf(&admin).await;
+    let before = a.db.store.party_orgs().await.unwrap().len();
+    let district = a.f.district.code.clone();
+    let csv = format!(
+        "code,name,kind,parent_code,unit_code,area_code,secretary\nD1,区委,党委,,,{district},王书记\n"
+    );
+    for register in ["nope", "activities", ""] {
+        let p = a
+            .post_multipart(
+                "/org/import",
+                &admin,
+                &[("_csrf", &csrf), ("register", register)],
+                Some(("file", "text/csv", csv.as_bytes())),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{register}");
+        assert!(
+            p.field_error("imp-register").is_some(),
+            "{register}: {}",
+            p.html
+        );
+        assert!(
+            p.html
+                .contains("aria-invalid=\"true\" aria-describedby=\"imp-register-e\"")
+        );
+        assert!(!p.html.contains("导入结果"), "{register}");
+        assert_eq!(a.db.store.party_orgs().await.unwrap().len(), before);
+    }
+}
+
+#[tokio::test]
+async fn a_photo_cut_off_in_transit_is_an_upload_failure_not_too_large() {
+    let a = app().await;
+    let resident = a.login("resident").await;
+    let csrf = a.csrf(&resident).await;
+    let before = a.count().await;
+    let boundary = "----redgridtestboundary";
+    let mut body = Vec::new();
+    for (k, v) in [
+        ("_csrf", csrf.as_str()),
+        ("key", "cut-off"),
+        ("description", "照片没传完"),
+    ] {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+    body.extend(b"\x89PNG\r\n\x1a\n0000 and then the connection broke");
+    let req = HttpRequest::post("/file")
+        .header(header::COOKIE, &resident)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let p = a.send(req).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.html);
+    assert!(p.html.contains("上传失败"), "{}", p.html);
+    assert!(!p.html.contains("文件太大"));
+    no_trace(&p);
+    assert_eq!(a.count().await, before);
+}
+
+#[tokio::test]
+async fn required_fields_say_so_to_assistive_technology() {
+    let a = app().await;
+    let resident = a.login("resident").await;
+    let form = a.get("/file", &resident).await;
+    assert!(
+        form.html
+            .contains("<textarea id=\"file-description\" name=\"description\" rows=\"4\" aria-required=\"true\""),
+        "{}",
+        form.html
+    );
+    assert!(
+        form.html
+            .contains("<select id=\"file-area_id\" name=\"area_id\" aria-required=\"true\"")
+    );
+    // Optional fields do not.
+    assert!(
+        form.html
+            .contains("<select id=\"file-category_id\" name=\"category_id\" aria-describedby")
+    );
+    assert!(
+        !form
+            .html
+            .contains("name=\"address\" type=\"text\" value=\"\" aria-required")
+    );
 }

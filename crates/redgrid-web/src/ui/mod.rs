@@ -17,13 +17,14 @@ use crate::auth::{self, PageCaller};
 use askama::Template;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{FromRequest, FromRequestParts, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header, request::Parts};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use redgrid_core::error::{CoreError, Denial, FieldError, Lang};
 use redgrid_core::person::{Actor, Person, Role};
+use redgrid_core::request::Status;
 use redgrid_store::StoreError;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,11 +92,22 @@ impl Ctx {
 
     /// Staff who work requests (accept, dispatch, handle, verify or supervise).
     pub fn is_staff(&self) -> bool {
-        self.person.as_ref().is_some_and(|p| {
-            p.grants
-                .iter()
-                .any(|g| !matches!(g.role, Role::Resident | Role::Volunteer | Role::Member))
-        })
+        self.person.as_ref().is_some_and(is_staff)
+    }
+
+    /// Refuses the page unless `allowed`: a readable 403 in the page's language saying who the page
+    /// is for.
+    pub fn require(&self, allowed: bool, zh: &str, en: &str) -> Result<(), PageError> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                self.lang,
+                self.t("无权查看", "Not allowed"),
+                self.t(zh, en),
+            ))
+        }
     }
 
     pub fn actor(&self) -> Option<Actor> {
@@ -160,25 +172,62 @@ pub fn page_lang(headers: &HeaderMap) -> Lang {
     }
 }
 
+/// The states of a request still being worked (neither closed nor rejected), submitted included:
+/// one list for the home page, the queue, the red list and the dashboard.
+pub fn open_states() -> Vec<Status> {
+    Status::ALL
+        .into_iter()
+        .filter(|s| !s.is_terminal())
+        .collect()
+}
+
+fn holds(p: &Person, role: Role) -> bool {
+    p.grants.iter().any(|g| g.role == role)
+}
+
+/// Staff who work requests (any role but resident, volunteer and member).
+pub fn is_staff(p: &Person) -> bool {
+    p.grants
+        .iter()
+        .any(|g| !matches!(g.role, Role::Resident | Role::Volunteer | Role::Member))
+}
+
+/// Who has a work queue (`/queue`): staff, and the members and volunteers who claim requests.
+pub fn works_queue(p: &Person) -> bool {
+    is_staff(p) || holds(p, Role::Member) || holds(p, Role::Volunteer)
+}
+
+/// Who has the verification list (`/verify`): the roles that may verify.
+pub fn verifies(p: &Person) -> bool {
+    redgrid_core::policy::role_may(
+        &Actor::Person(p.clone()),
+        redgrid_core::policy::Action::Run(redgrid_core::policy::CommandKind::Verify),
+    )
+}
+
+/// Who has the red list (`/redlist`): the roles that may supervise.
+pub fn supervises(p: &Person) -> bool {
+    redgrid_core::policy::role_may(
+        &Actor::Person(p.clone()),
+        redgrid_core::policy::Action::Run(redgrid_core::policy::CommandKind::Supervise),
+    )
+}
+
 fn nav_for(lang: Lang, person: Option<&Person>, path: &str) -> Vec<Nav> {
-    let has = |r: Role| person.is_some_and(|p| p.grants.iter().any(|g| g.role == r));
-    let staff = person.is_some_and(|p| {
-        p.grants
-            .iter()
-            .any(|g| !matches!(g.role, Role::Resident | Role::Volunteer | Role::Member))
-    });
+    let has = |r: Role| person.is_some_and(|p| holds(p, r));
+    let staff = person.is_some_and(is_staff);
     let mut items: Vec<(&'static str, &'static str)> = vec![("/", lang.pick("首页", "Home"))];
     if person.is_some() {
         items.push(("/file", lang.pick("我要点单", "File a request")));
         items.push(("/mine", lang.pick("我的诉求", "My requests")));
     }
-    if staff || has(Role::Member) || has(Role::Volunteer) {
+    if person.is_some_and(works_queue) {
         items.push(("/queue", lang.pick("工作台", "Work queue")));
     }
-    if has(Role::Verifier) {
+    if person.is_some_and(verifies) {
         items.push(("/verify", lang.pick("待验单", "To verify")));
     }
-    if has(Role::Supervisor) || has(Role::DistrictAdmin) {
+    if person.is_some_and(supervises) {
         items.push(("/redlist", lang.pick("亮灯督办", "Red list")));
     }
     if staff {
@@ -211,6 +260,8 @@ fn nav_for(lang: Lang, person: Option<&Person>, path: &str) -> Vec<Nav> {
 pub enum PageError {
     /// Not logged in: go to the login page and come back.
     Login(String),
+    /// Go to another page first (an account that must change its password goes to `/password`).
+    Redirect(String),
     Message {
         status: StatusCode,
         lang: Lang,
@@ -237,6 +288,46 @@ impl PageError {
             lang.pick(
                 "没有这个页面，或者您无权查看。",
                 "There is no such page, or you may not see it.",
+            ),
+        )
+    }
+
+    /// A form that could not be read (wrong content type, too large, cut off): said readably, with
+    /// the status of the rejection.
+    pub fn bad_form(status: StatusCode, lang: Lang) -> Self {
+        let (status, message) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            (
+                status,
+                lang.pick(
+                    "提交的内容太大，请返回上一页缩短后重试。",
+                    "What was sent is too large; go back, shorten it and try again.",
+                ),
+            )
+        } else {
+            (
+                if status.is_client_error() {
+                    status
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                lang.pick(
+                    "表单没有正确提交，请返回上一页刷新后重试。",
+                    "The form was not sent correctly; go back, reload the page and try again.",
+                ),
+            )
+        };
+        Self::new(status, lang, lang.pick("表单有误", "Bad form"), message)
+    }
+
+    /// An address whose query this page does not understand (`/org?page=x`).
+    pub fn bad_query(lang: Lang) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            lang,
+            lang.pick("地址有误", "Bad address"),
+            lang.pick(
+                "地址中的参数不对，请返回上一页重试。",
+                "The address carries a value this page does not understand; go back and try again.",
             ),
         )
     }
@@ -291,6 +382,7 @@ impl IntoResponse for PageError {
             PageError::Login(next) => {
                 Redirect::to(&format!("/login?next={}", url_encode(&next))).into_response()
             }
+            PageError::Redirect(to) => Redirect::to(&to).into_response(),
             PageError::Message {
                 status,
                 lang,
@@ -363,19 +455,67 @@ pub async fn ctx(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Ctx {
     }
 }
 
-/// Like [`ctx`], but the page needs someone logged in (and their password changed, when required).
+/// Like [`ctx`], but the page needs someone logged in (and their password changed, when required:
+/// such an account goes straight to `/password`, and comes back here after).
 pub async fn ctx_login(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Ctx, PageError> {
     let here = uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".into());
+    ctx_login_at(state, headers, uri, here).await
+}
+
+/// [`ctx_login`] for a handler of a posted form: `page` is the address of the page the form belongs
+/// to (something a browser can GET). Logging in comes back there, not to the post-only address, and
+/// the language switch of the page shown returns there too.
+pub async fn ctx_login_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    page: String,
+) -> Result<Ctx, PageError> {
     match auth::page_caller(state, headers).await {
-        None => Err(PageError::Login(here)),
-        Some(c) if c.must_change => Err(PageError::Login(format!(
+        None => Err(PageError::Login(page)),
+        Some(c) if c.must_change => Err(PageError::Redirect(format!(
             "/password?next={}",
-            url_encode(&here)
+            url_encode(&page)
         ))),
-        Some(_) => Ok(ctx(state, headers, uri).await),
+        Some(_) => {
+            let mut c = ctx(state, headers, uri).await;
+            c.here = page;
+            Ok(c)
+        }
+    }
+}
+
+/// A posted `application/x-www-form-urlencoded` form, read as [`FormData`]; a body that cannot be
+/// read is a readable page (in the page's language), not the framework's plain-text rejection.
+pub struct PageForm(pub FormData);
+
+impl<S: Send + Sync> FromRequest<S> for PageForm {
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
+        let lang = page_lang(req.headers());
+        match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
+            Ok(axum::Form(pairs)) => Ok(PageForm(FormData { pairs })),
+            Err(e) => Err(PageError::bad_form(e.status(), lang)),
+        }
+    }
+}
+
+/// A page's query string; one that does not fit (`?page=x`) is a readable 400 page.
+pub struct PageQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        let lang = page_lang(&parts.headers);
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(PageQuery(v)),
+            Err(_) => Err(PageError::bad_query(lang)),
+        }
     }
 }
 
@@ -561,7 +701,7 @@ struct LangQuery {
 }
 
 /// `GET /lang?to=en&next=/queue`: remembers the language in a cookie and goes back.
-async fn switch_lang(Query(q): Query<LangQuery>) -> Response {
+async fn switch_lang(PageQuery(q): PageQuery<LangQuery>) -> Response {
     let to = if q.to.as_deref() == Some("en") {
         "en"
     } else {
@@ -601,19 +741,11 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) 
                 .await
         }
     };
-    use redgrid_core::request::Status as S;
     let lang = c.lang;
-    let open = count(vec![
-        S::Accepted,
-        S::Dispatched,
-        S::Claimed,
-        S::Resolved,
-        S::Verified,
-        S::Suspended,
-    ])
-    .await
-    .map_err(|e| PageError::store(e, lang, "/"))?;
-    let closed = count(vec![S::Closed])
+    let open = count(open_states())
+        .await
+        .map_err(|e| PageError::store(e, lang, "/"))?;
+    let closed = count(vec![Status::Closed])
         .await
         .map_err(|e| PageError::store(e, lang, "/"))?;
     Ok(render(&HomePage {
@@ -642,7 +774,7 @@ async fn login_form(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<NextQuery>,
+    PageQuery(q): PageQuery<NextQuery>,
 ) -> Response {
     let c = ctx(&state, &headers, &uri).await;
     render(&LoginPage {
@@ -735,10 +867,9 @@ async fn logout(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+    PageForm(form): PageForm,
 ) -> PageResult {
     let c = ctx(&state, &headers, &uri).await;
-    let form = FormData { pairs };
     if c.person.is_some() {
         form.check_csrf(&c)?;
     }
@@ -764,23 +895,73 @@ struct PasswordPage {
     c: Ctx,
     next: String,
     errors: Errors,
+    /// The shortest password allowed.
+    min: usize,
+}
+
+impl PasswordPage {
+    fn new(c: Ctx, next: String, errors: Errors) -> Self {
+        PasswordPage {
+            c,
+            next,
+            errors,
+            min: redgrid_store::accounts::MIN_PASSWORD,
+        }
+    }
+}
+
+/// The refusals of a password change, at the page's fields: the store names the new password
+/// `new_password` (the form calls it `new`), and its codes get the page's own words.
+fn password_errors(e: &CoreError, lang: Lang) -> Errors {
+    use redgrid_store::accounts::{MAX_PASSWORD, MIN_PASSWORD};
+    let mut errors = Errors::from_core(e, lang);
+    if matches!(e, CoreError::Forbidden(Denial::WrongPassword)) {
+        errors.general = None;
+        errors.by_field.insert("old".into(), e.message(lang));
+    }
+    if let Some(f) = e
+        .fields(lang)
+        .into_iter()
+        .find(|f| f.field == "new_password")
+    {
+        errors.by_field.remove("new_password");
+        let msg = match (f.code, lang) {
+            ("too_short", Lang::Zh) => format!("新密码至少 {MIN_PASSWORD} 位"),
+            ("too_short", Lang::En) => {
+                format!("the new password must have at least {MIN_PASSWORD} characters")
+            }
+            ("too_long", Lang::Zh) => format!("新密码不能超过 {MAX_PASSWORD} 位"),
+            ("too_long", Lang::En) => {
+                format!("the new password may have at most {MAX_PASSWORD} characters")
+            }
+            ("too_simple", Lang::Zh) => "新密码须包含字母、数字、符号中的至少两种".into(),
+            ("too_simple", Lang::En) => {
+                "the new password needs two of: letters, digits, symbols".into()
+            }
+            ("unchanged", Lang::Zh) => "新密码不能与原密码相同".into(),
+            ("unchanged", Lang::En) => "the new password must differ from the current one".into(),
+            _ => f.message,
+        };
+        errors.by_field.insert("new".into(), msg);
+    }
+    errors
 }
 
 async fn password_form(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<NextQuery>,
+    PageQuery(q): PageQuery<NextQuery>,
 ) -> PageResult {
     let c = ctx(&state, &headers, &uri).await;
     if c.person.is_none() {
         return Err(PageError::Login(uri.to_string()));
     }
-    Ok(render(&PasswordPage {
+    Ok(render(&PasswordPage::new(
         c,
-        next: safe_next(q.next.as_deref()),
-        errors: Errors::default(),
-    }))
+        safe_next(q.next.as_deref()),
+        Errors::default(),
+    )))
 }
 
 /// `POST /password`: changes one's own password (the old one is required).
@@ -788,15 +969,20 @@ async fn password_post(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+    PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx(&state, &headers, &uri).await;
-    let Some(person) = c.person.clone() else {
-        return Err(PageError::Login("/password".into()));
-    };
-    let form = FormData { pairs };
-    form.check_csrf(&c)?;
+    let mut c = ctx(&state, &headers, &uri).await;
     let next = safe_next(form.get("next"));
+    // The page the form belongs to (for the language switch and for logging in again).
+    c.here = if next == "/" {
+        "/password".into()
+    } else {
+        format!("/password?next={}", url_encode(&next))
+    };
+    let Some(person) = c.person.clone() else {
+        return Err(PageError::Login(c.here.clone()));
+    };
+    form.check_csrf(&c)?;
     let old = form.get("old").unwrap_or_default();
     let new = form.get("new").unwrap_or_default();
     let again = form.get("again").unwrap_or_default();
@@ -808,7 +994,7 @@ async fn password_post(
             lang.pick("两次输入的新密码不一致", "the two new passwords differ")
                 .into(),
         );
-        let mut res = render(&PasswordPage { c, next, errors });
+        let mut res = render(&PasswordPage::new(c, next, errors));
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(res);
     }
@@ -821,12 +1007,8 @@ async fn password_post(
             )))
         }
         Err(StoreError::Core(e)) => {
-            let mut errors = Errors::from_core(&e, lang);
-            if matches!(e, CoreError::Forbidden(Denial::WrongPassword)) {
-                errors.general = None;
-                errors.by_field.insert("old".into(), e.message(lang));
-            }
-            let mut res = render(&PasswordPage { c, next, errors });
+            let errors = password_errors(&e, lang);
+            let mut res = render(&PasswordPage::new(c, next, errors));
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(res)
         }
@@ -871,7 +1053,10 @@ pub fn router() -> Router<Arc<AppState>> {
             "/org/import",
             post(org::import).layer(DefaultBodyLimit::max(crate::api::org::MAX_IMPORT_UPLOAD)),
         )
-        .route("/org/activities", post(org::record_activity))
+        .route(
+            "/org/activities",
+            get(org::activities).post(org::record_activity),
+        )
         .route("/org/campaigns/{code}", get(org::campaign))
         .route("/org/{register}", get(org::register))
         .layer(DefaultBodyLimit::max(crate::MAX_JSON_BODY))

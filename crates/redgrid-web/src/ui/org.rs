@@ -3,10 +3,13 @@
 //! with its dry-run report, recording an activity, and campaign statistics.
 
 use super::requests::{Field, Opt, OptGroup};
-use super::{Ctx, Errors, FormData, PageError, PageResult, ctx_login, render, see_other};
+use super::{
+    Ctx, Errors, FormData, PageError, PageForm, PageQuery, PageResult, ctx_login, ctx_login_at,
+    render, see_other,
+};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use chrono::NaiveDate;
 use redgrid_core::error::{CoreError, FieldError, Lang};
@@ -53,7 +56,19 @@ pub struct OrgPage {
     pub report_register: String,
     pub activity: Vec<Field>,
     pub activity_error: String,
+    /// The register chosen for an import was refused (unknown, or not importable).
+    pub import_error: String,
     pub may_read: bool,
+}
+
+/// What a posted form hands to the organisation page: an import report, or the activity form as
+/// typed with its errors, or a refused import register.
+#[derive(Default)]
+struct OrgForms {
+    report: Option<ImportReport>,
+    activity_values: HashMap<String, String>,
+    activity_errors: Errors,
+    import_error: String,
 }
 
 fn may_read_registers(state: &AppState, c: &Ctx) -> bool {
@@ -73,10 +88,15 @@ async fn org_page(
     c: Ctx,
     register: Register,
     page: usize,
-    report: Option<ImportReport>,
-    activity_values: &HashMap<String, String>,
-    activity_errors: &Errors,
+    forms: OrgForms,
 ) -> PageResult {
+    let OrgForms {
+        report,
+        activity_values,
+        activity_errors,
+        import_error,
+    } = forms;
+    let (activity_values, activity_errors) = (&activity_values, &activity_errors);
     let lang = c.lang;
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let may_read = may_read_registers(state, &c);
@@ -152,7 +172,9 @@ async fn org_page(
         .unwrap_or_default();
     let status = match &report {
         Some(r) if !r.issues.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
-        _ if !activity_errors.is_empty() => StatusCode::UNPROCESSABLE_ENTITY,
+        _ if !activity_errors.is_empty() || !import_error.is_empty() => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         _ => StatusCode::OK,
     };
     let mut res = render(&OrgPage {
@@ -178,6 +200,7 @@ async fn org_page(
         report_register,
         activity,
         activity_error: activity_errors.general.clone().unwrap_or_default(),
+        import_error,
         may_read,
         c,
     });
@@ -272,7 +295,7 @@ pub async fn index(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<RegisterQuery>,
+    PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
     org_page(
@@ -280,9 +303,7 @@ pub async fn index(
         c,
         Register::PartyOrgs,
         q.page.unwrap_or(1),
-        None,
-        &HashMap::new(),
-        &Errors::default(),
+        OrgForms::default(),
     )
     .await
 }
@@ -293,7 +314,7 @@ pub async fn register(
     headers: HeaderMap,
     uri: Uri,
     Path(name): Path<String>,
-    Query(q): Query<RegisterQuery>,
+    PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
     let register = Register::parse(&name).ok_or_else(|| PageError::not_found(c.lang))?;
@@ -302,9 +323,26 @@ pub async fn register(
         c,
         register,
         q.page.unwrap_or(1),
-        None,
-        &HashMap::new(),
-        &Errors::default(),
+        OrgForms::default(),
+    )
+    .await
+}
+
+/// `GET /org/activities`: the activity ledger (the same page as `/org/{register}`; this address also
+/// takes the activity form's posts, so it needs its own route).
+pub async fn activities(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    PageQuery(q): PageQuery<RegisterQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    org_page(
+        &state,
+        c,
+        Register::Activities,
+        q.page.unwrap_or(1),
+        OrgForms::default(),
     )
     .await
 }
@@ -317,7 +355,7 @@ pub async fn import(
     uri: Uri,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
+    let c = ctx_login_at(&state, &headers, &uri, "/org".into()).await?;
     let lang = c.lang;
     let bad_form = || {
         PageError::new(
@@ -340,7 +378,7 @@ pub async fn import(
                 if name == "file" {
                     file = Some(field.bytes().await.map_err(|_| bad_form())?.to_vec());
                 } else {
-                    pairs.push((name, field.text().await.unwrap_or_default()));
+                    pairs.push((name, field.text().await.map_err(|_| bad_form())?));
                 }
             }
             Ok(None) => break,
@@ -350,10 +388,33 @@ pub async fn import(
     let form = FormData { pairs };
     form.check_csrf(&c)?;
     let actor = c.actor().ok_or_else(|| PageError::Login("/org".into()))?;
-    let register = form
+    // The register is chosen from a list; anything else is refused next to it, importing nothing.
+    let Some(register) = form
         .get("register")
         .and_then(Register::parse)
-        .unwrap_or(Register::PartyOrgs);
+        .filter(|r| r.importable())
+    else {
+        let import_error = match form.text("register") {
+            None => c.t("请选择台账。", "Choose a register.").to_string(),
+            Some(_) => c
+                .t(
+                    "没有这个可导入的台账，请从列表中选择。",
+                    "There is no such register to import into; choose one from the list.",
+                )
+                .to_string(),
+        };
+        return org_page(
+            &state,
+            c,
+            Register::PartyOrgs,
+            1,
+            OrgForms {
+                import_error,
+                ..OrgForms::default()
+            },
+        )
+        .await;
+    };
     let dry_run = form.get("dry_run").is_some();
     let bytes = file.unwrap_or_default();
     let report = state
@@ -370,9 +431,10 @@ pub async fn import(
         page_c,
         register,
         1,
-        Some(report),
-        &HashMap::new(),
-        &Errors::default(),
+        OrgForms {
+            report: Some(report),
+            ..OrgForms::default()
+        },
     )
     .await
 }
@@ -395,13 +457,12 @@ pub async fn record_activity(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+    PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
+    let c = ctx_login_at(&state, &headers, &uri, "/org/activities".into()).await?;
     let lang = c.lang;
-    let form = FormData { pairs };
     form.check_csrf(&c)?;
-    let actor = c.actor().ok_or_else(|| PageError::Login("/org".into()))?;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let mut errors = Vec::new();
     let org = form.number("party_org_id", &mut errors);
     if org.is_none() && !errors.iter().any(|e| e.field == "party_org_id") {
@@ -480,21 +541,25 @@ pub async fn record_activity(
                     errs.by_field.entry(base.to_string()).or_insert(v);
                 }
             }
-            if let Some(v) = errs.by_field.remove("suggestions") {
-                errs.by_field.insert("suggestion".into(), v);
+            // The store's names for what the form calls otherwise.
+            for (stored, shown) in [
+                ("suggestions", "suggestion"),
+                ("donation_value_fen", "donation_value"),
+            ] {
+                if let Some(v) = errs.by_field.remove(stored) {
+                    errs.by_field.entry(shown.into()).or_insert(v);
+                }
             }
-            let page_c = Ctx {
-                here: "/org/activities".into(),
-                ..c
-            };
             org_page(
                 &state,
-                page_c,
+                c,
                 Register::Activities,
                 1,
-                None,
-                &form.values(),
-                &errs,
+                OrgForms {
+                    activity_values: form.values(),
+                    activity_errors: errs,
+                    ..OrgForms::default()
+                },
             )
             .await
         }
@@ -515,6 +580,12 @@ pub struct CampaignPage {
     pub total: Vec<String>,
     pub covered: i64,
     pub unpaired: Vec<String>,
+    /// The period as typed (shown again as typed when refused).
+    pub from_value: String,
+    pub to_value: String,
+    /// Errors next to each date, and a note when the figures shown are not for the dates typed.
+    pub from_error: String,
+    pub to_error: String,
     pub error: String,
 }
 
@@ -531,38 +602,80 @@ pub async fn campaign(
     headers: HeaderMap,
     uri: Uri,
     Path(code): Path<String>,
-    Query(q): Query<PeriodQuery>,
+    PageQuery(q): PageQuery<PeriodQuery>,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
     let lang = c.lang;
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
-    let mut error = String::new();
-    let mut date = |s: &Option<String>| -> Option<NaiveDate> {
-        let s = s.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+    let typed = |s: &Option<String>| s.as_deref().map(str::trim).unwrap_or("").to_string();
+    let (from_typed, to_typed) = (typed(&q.from), typed(&q.to));
+    let date = |s: &str, error: &mut String| -> Option<NaiveDate> {
+        if s.is_empty() {
+            return None;
+        }
         match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                error = lang
-                    .pick("日期格式应为 2026-01-31。", "Dates look like 2026-01-31.")
-                    .into();
+                *error = match lang {
+                    Lang::Zh => format!("「{s}」不是有效日期，日期格式应为 2026-01-31。"),
+                    Lang::En => format!("“{s}” is not a date; dates look like 2026-01-31."),
+                };
                 None
             }
         }
     };
-    let (from, to) = (date(&q.from), date(&q.to));
+    let (mut from_error, mut to_error) = (String::new(), String::new());
+    let from = date(&from_typed, &mut from_error);
+    let to = date(&to_typed, &mut to_error);
+    let mut error = String::new();
     let fail = |e| PageError::store(e, lang, "/org");
-    let stats = match state.service.campaign_stats(&actor, &code, from, to).await {
-        Ok(s) => s,
-        Err(StoreError::Core(e)) if e.http_status() == 422 => {
-            error = e.message(lang);
-            state
-                .service
-                .campaign_stats(&actor, &code, None, None)
-                .await
-                .map_err(fail)?
-        }
-        Err(e) => return Err(fail(e)),
+    let whole = || async {
+        state
+            .service
+            .campaign_stats(&actor, &code, None, None)
+            .await
+            .map_err(fail)
     };
+    let stats = if !from_error.is_empty() || !to_error.is_empty() {
+        whole().await?
+    } else {
+        match state.service.campaign_stats(&actor, &code, from, to).await {
+            Ok(s) => s,
+            Err(StoreError::Core(e)) if e.http_status() == 422 => {
+                // Said at the date it is about (the end before the start: at the end).
+                let errs = Errors::from_core(&e, lang);
+                if !errs.of("from").is_empty() {
+                    from_error = lang
+                        .pick(
+                            "开始日期须在活动期内。",
+                            "The start must be within the campaign.",
+                        )
+                        .into();
+                }
+                if !errs.of("to").is_empty() {
+                    to_error = lang
+                        .pick(
+                            "结束日期不能早于开始日期，且须在活动期内。",
+                            "The end may not be before the start, and must be within the campaign.",
+                        )
+                        .into();
+                }
+                if from_error.is_empty() && to_error.is_empty() {
+                    error = e.message(lang);
+                }
+                whole().await?
+            }
+            Err(e) => return Err(fail(e)),
+        }
+    };
+    if !from_error.is_empty() || !to_error.is_empty() {
+        error = lang
+            .pick(
+                "下面的数字是活动全程的。",
+                "The figures below cover the whole campaign.",
+            )
+            .into();
+    }
     let (_, unpaired) = state
         .service
         .unpaired(&actor, &code, Some(stats.from), Some(stats.to))
@@ -615,7 +728,19 @@ pub async fn campaign(
             t.people_served
         ),
     };
+    let refused = !from_error.is_empty() || !to_error.is_empty();
+    let shown = |typed: String, actual: NaiveDate| {
+        if refused || !typed.is_empty() {
+            typed
+        } else {
+            actual.to_string()
+        }
+    };
     Ok(render(&CampaignPage {
+        from_value: shown(from_typed, stats.from),
+        to_value: shown(to_typed, stats.to),
+        from_error,
+        to_error,
         from: stats.from.to_string(),
         to: stats.to.to_string(),
         headline,

@@ -1,17 +1,17 @@
 //! The public lists (no login), the scorecard with unit rankings, and the dashboard.
 
 use super::svg::{self, Series};
-use super::{Ctx, PageError, PageResult, ctx, ctx_login, render};
+use super::{Ctx, PageError, PageQuery, PageResult, ctx, ctx_login, open_states, render};
 use crate::AppState;
 use crate::api::public::{PublicItem, PublicList};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use chrono::{Datelike, Months, NaiveDate};
 use redgrid_core::area::Level;
 use redgrid_core::ids::{AreaId, RequestId};
 use redgrid_core::policy;
-use redgrid_core::request::{Light, Status};
+use redgrid_core::request::Light;
 use redgrid_core::scorecard::{Period, show_rate};
 use redgrid_store::ListFilter;
 use redgrid_store::scorecard::{GroupBy, Scorecard};
@@ -46,7 +46,7 @@ pub async fn public(
     headers: HeaderMap,
     uri: Uri,
     Path(name): Path<String>,
-    Query(q): Query<BeforeQuery>,
+    PageQuery(q): PageQuery<BeforeQuery>,
 ) -> PageResult {
     let c = ctx(&state, &headers, &uri).await;
     let which = PublicList::parse(&name).ok_or_else(|| PageError::not_found(c.lang))?;
@@ -149,7 +149,7 @@ pub async fn scorecard(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<ScoreQuery>,
+    PageQuery(q): PageQuery<ScoreQuery>,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
@@ -249,15 +249,6 @@ pub struct DashboardPage {
     pub months: Vec<(String, i64, i64)>,
 }
 
-const OPEN: [Status; 6] = [
-    Status::Accepted,
-    Status::Dispatched,
-    Status::Claimed,
-    Status::Resolved,
-    Status::Verified,
-    Status::Suspended,
-];
-
 /// The district (or, for staff of a street or community, their area) at a glance: headline figures
 /// in the seed reports' words, a year of trends, rates by unit, lights by level and the area tree.
 pub async fn dashboard(
@@ -266,6 +257,11 @@ pub async fn dashboard(
     uri: Uri,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
+    c.require(
+        c.is_staff(),
+        "数据看板只对工作人员开放。",
+        "The dashboard is for staff.",
+    )?;
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let lang = c.lang;
     let fail = |e| PageError::store(e, lang, "/dashboard");
@@ -295,7 +291,7 @@ pub async fn dashboard(
     .await
     .map_err(fail)?;
     let open = count(ListFilter {
-        statuses: OPEN.to_vec(),
+        statuses: open_states(),
         ..base.clone()
     })
     .await
@@ -306,7 +302,7 @@ pub async fn dashboard(
         let mut counts = [0i64; 3];
         for (k, light) in Light::ALL.iter().enumerate() {
             counts[k] = count(ListFilter {
-                statuses: OPEN.to_vec(),
+                statuses: open_states(),
                 level: Some(level),
                 light: Some((*light, at)),
                 ..base.clone()
@@ -382,19 +378,20 @@ pub async fn dashboard(
         let n_closed = month_card.as_ref().map_or(0, |t| t.counts.closed);
         let label = format!("{}-{:02}", start.year() % 100, start.month());
         labels.push(label.clone());
-        filed_series.push(n_filed as f64);
-        closed_series.push(n_closed as f64);
+        filed_series.push(Some(n_filed as f64));
+        closed_series.push(Some(n_closed as f64));
+        // A month with nothing to rate is a gap in the line, not 0 %.
         sat_series.push(
             month_card
                 .as_ref()
                 .and_then(|t| t.rates.satisfaction_rate)
-                .map_or(0.0, |v| v * 100.0),
+                .map(|v| v * 100.0),
         );
         resp_series.push(
             month_card
                 .as_ref()
                 .and_then(|t| t.rates.response_rate)
-                .map_or(0.0, |v| v * 100.0),
+                .map(|v| v * 100.0),
         );
         months.push((label, n_filed, n_closed));
     }
@@ -497,7 +494,7 @@ pub async fn dashboard(
         let (mut s_open, mut s_red, mut s_closed) = (0, 0, 0);
         for cm in communities {
             let in_area = ListFilter {
-                statuses: OPEN.to_vec(),
+                statuses: open_states(),
                 area: Some((Level::Community, cm.id)),
                 ..base.clone()
             };

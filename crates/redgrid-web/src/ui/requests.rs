@@ -2,21 +2,24 @@
 //! viewer may take now, the staff work queue with bulk dispatch, what waits for verification, and the
 //! red list with supervision.
 
-use super::{Ctx, Errors, FormData, PageError, PageResult, ctx_login, form_key, render, see_other};
+use super::{
+    Ctx, Errors, FormData, PageError, PageForm, PageQuery, PageResult, ctx_login, ctx_login_at,
+    form_key, open_states, render, see_other,
+};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use redgrid_core::area::Level;
 use redgrid_core::catalogue::Tier;
-use redgrid_core::command::{Command, SubmitInput, allowed_from, command_label};
+use redgrid_core::command::{Command, Ctx as DecideCtx, Facts, SubmitInput, command_label, decide};
 use redgrid_core::directory::Directory;
 use redgrid_core::error::{CoreError, FieldError, Lang};
 use redgrid_core::ids::*;
 use redgrid_core::person::{Actor, Role};
-use redgrid_core::policy::{self, CommandKind, Subject};
+use redgrid_core::policy::CommandKind;
 use redgrid_core::request::{
     Attachment, Channel, Event, EventBody, Light, RejectCode, Request, Satisfaction, Status,
 };
@@ -141,6 +144,8 @@ pub struct Row {
     pub unit: String,
     pub supervised: bool,
     pub level: &'static str,
+    /// The viewer may supervise it now (the red list shows the supervision form only then).
+    pub supervise: bool,
 }
 
 /// How long until `due`, or how long past it, in words.
@@ -221,6 +226,7 @@ pub fn row(dir: &Directory, r: &Request, at: DateTime<Utc>, lang: Lang) -> Row {
         unit: unit_name(dir, r.unit_id),
         supervised: r.supervised,
         level: r.level.label(lang),
+        supervise: false,
     }
 }
 
@@ -409,6 +415,18 @@ pub async fn file_post(
             ),
         )
     };
+    // A photo (or a field) that did not arrive whole: the connection broke or the form was cut off.
+    let upload_failed = || {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            lang,
+            lang.pick("上传失败", "Upload failed"),
+            lang.pick(
+                "照片或表单没有完整上传，请检查网络后返回重试。",
+                "The photo or the form did not arrive whole; check the connection, go back and try again.",
+            ),
+        )
+    };
     let mut multipart = multipart.map_err(|_| {
         PageError::new(
             StatusCode::BAD_REQUEST,
@@ -444,7 +462,7 @@ pub async fn file_post(
             let data = match field.bytes().await {
                 Ok(b) => b,
                 Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
-                Err(_) => return Err(too_big()),
+                Err(_) => return Err(upload_failed()),
             };
             if data.is_empty() {
                 continue;
@@ -459,14 +477,18 @@ pub async fn file_post(
             }
             photo = Some((file_name, ctype, data.to_vec()));
         } else {
-            let text = field.text().await.unwrap_or_default();
+            let text = match field.text().await {
+                Ok(t) => t,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
+                Err(_) => return Err(upload_failed()),
+            };
             pairs.push((name, text));
         }
     }
     let form = FormData { pairs };
     form.check_csrf(&c)?;
     let Some(actor) = c.actor() else {
-        return Err(PageError::Login("/file".into()));
+        return Err(PageError::Login(c.here.clone()));
     };
     let dir = state.service.directory();
     let mut attachments = Vec::new();
@@ -552,6 +574,10 @@ pub struct ListPage {
     pub mode: &'static str,
     pub filters: Vec<Field>,
     pub units: Vec<Field>,
+    /// The queue's filters in force, carried by the bulk-dispatch form so that its result page
+    /// shows the same queue.
+    pub keep: Vec<(&'static str, String)>,
+    /// The address of the next page ("" when this is the last): the same filters, a new `before`.
     pub next: String,
     pub empty: String,
     pub results: Vec<(i64, bool, String)>,
@@ -563,29 +589,54 @@ impl ListPage {
     }
 }
 
+/// One page of a list: the requests, their rows, and the id to continue before ("" at the end).
 async fn list_rows(
     state: &AppState,
     c: &Ctx,
     filter: &ListFilter,
     limit: i64,
-) -> Result<(Vec<Row>, String), PageError> {
+) -> Result<(Vec<Request>, Vec<Row>, String), PageError> {
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
-    let rows = state
+    let requests = state
         .service
         .list_visible(&actor, filter, limit)
         .await
         .map_err(|e| PageError::store(e, c.lang, &c.here))?;
-    let next = if rows.len() as i64 == limit {
-        rows.last().map(|r| r.id.0.to_string()).unwrap_or_default()
+    let next = if requests.len() as i64 == limit {
+        requests
+            .last()
+            .map(|r| r.id.0.to_string())
+            .unwrap_or_default()
     } else {
         String::new()
     };
     let dir = state.service.directory();
     let at = now();
-    Ok((
-        rows.iter().map(|r| row(&dir, r, at, c.lang)).collect(),
-        next,
-    ))
+    let rows = requests.iter().map(|r| row(&dir, r, at, c.lang)).collect();
+    Ok((requests, rows, next))
+}
+
+/// The address of a list's next page: `path` with the filters in `keep` and `before` (the only
+/// value that changes); "" when there is no next page.
+pub fn next_href(path: &str, keep: &[(&'static str, String)], before: &str) -> String {
+    if before.is_empty() {
+        return String::new();
+    }
+    let mut pairs = keep.to_vec();
+    pairs.push(("before", before.to_string()));
+    with_query(path, &pairs)
+}
+
+/// `path` with `pairs` as its query string (none when empty), values percent-encoded.
+fn with_query(path: &str, pairs: &[(&'static str, String)]) -> String {
+    if pairs.is_empty() {
+        return path.to_string();
+    }
+    let parts: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", super::url_encode(v)))
+        .collect();
+    format!("{path}?{}", parts.join("&"))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -599,12 +650,53 @@ pub struct ListQuery {
     before: Option<String>,
 }
 
+impl ListQuery {
+    /// The queue's filters read back from a posted form (the bulk-dispatch form carries them).
+    fn from_form(form: &FormData) -> Self {
+        let get = |k: &str| form.get(k).map(str::to_string);
+        ListQuery {
+            status: get("status"),
+            light: get("light"),
+            level: get("level"),
+            category_id: get("category_id"),
+            area_id: get("area_id"),
+            q: get("q"),
+            before: None,
+        }
+    }
+
+    /// The filters that are set, by name, without `before` (for links and hidden inputs).
+    fn filters(&self) -> Vec<(&'static str, String)> {
+        [
+            ("status", &self.status),
+            ("light", &self.light),
+            ("level", &self.level),
+            ("category_id", &self.category_id),
+            ("area_id", &self.area_id),
+            ("q", &self.q),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| (k, v.to_string()))
+        })
+        .collect()
+    }
+
+    /// The queue's address with these filters.
+    fn queue_href(&self) -> String {
+        with_query("/queue", &self.filters())
+    }
+}
+
 /// `GET /mine`: the requests I filed, newest first.
 pub async fn mine(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
     let me = c.person.as_ref().map(|p| p.id);
@@ -613,7 +705,7 @@ pub async fn mine(
         before_id: q.before.and_then(|b| b.parse().ok()).map(RequestId),
         ..Default::default()
     };
-    let (rows, next) = list_rows(&state, &c, &filter, 50).await?;
+    let (_, rows, next) = list_rows(&state, &c, &filter, 50).await?;
     Ok(render(&ListPage {
         title: c.t("我的诉求", "My requests").into(),
         intro: c
@@ -630,21 +722,11 @@ pub async fn mine(
         mode: "mine",
         filters: vec![],
         units: vec![],
-        next,
+        keep: vec![],
+        next: next_href("/mine", &[], &next),
         results: vec![],
     }))
 }
-
-/// The states still being worked.
-const OPEN: [Status; 7] = [
-    Status::Submitted,
-    Status::Accepted,
-    Status::Dispatched,
-    Status::Claimed,
-    Status::Resolved,
-    Status::Verified,
-    Status::Suspended,
-];
 
 fn queue_filters(c: &Ctx, dir: &Directory, q: &ListQuery) -> Vec<Field> {
     let any = || (String::new(), c.t("全部", "all").to_string());
@@ -704,12 +786,12 @@ fn queue_filter(dir: &Directory, q: &ListQuery, filters: &mut [Field], lang: Lan
     };
     let some = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     match some(&q.status) {
-        None => f.statuses = OPEN.to_vec(),
+        None => f.statuses = open_states(),
         Some(s) => match Status::parse(&s) {
             Some(st) => f.statuses = vec![st],
             None => {
                 bad("status");
-                f.statuses = OPEN.to_vec();
+                f.statuses = open_states();
             }
         },
     }
@@ -786,55 +868,101 @@ fn may_dispatch(c: &Ctx) -> bool {
         || c.has(Role::DistrictAdmin)
 }
 
-/// `GET /queue`: the work queue of my level and scope, with lights, time left and filters.
-pub async fn queue(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<ListQuery>,
+const QUEUE_FOR: (&str, &str) = (
+    "工作台只对工作人员、党员和志愿者开放。您提交的诉求在“我的诉求”里。",
+    "The work queue is for staff, party members and volunteers. What you filed is under “My requests”.",
+);
+
+/// The queue page: its filters (with errors next to bad ones), one page of rows, the bulk-dispatch
+/// form (for dispatchers) and the results of a bulk dispatch.
+async fn queue_page(
+    state: &AppState,
+    c: Ctx,
+    q: &ListQuery,
+    unit: Option<Field>,
+    results: Vec<(i64, bool, String)>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     let dir = state.service.directory();
-    let mut filters = queue_filters(&c, &dir, &q);
-    let filter = queue_filter(&dir, &q, &mut filters, c.lang);
-    let (rows, next) = list_rows(&state, &c, &filter, 100).await?;
+    let mut filters = queue_filters(&c, &dir, q);
+    let filter = queue_filter(&dir, q, &mut filters, c.lang);
+    let (_, rows, next) = list_rows(state, &c, &filter, 100).await?;
+    let mut results = results;
     let units = if may_dispatch(&c) {
-        vec![unit_field(&c, &dir, None, c.t("派往单位", "Dispatch to"))]
+        let u = unit.unwrap_or_else(|| unit_field(&c, &dir, None, c.t("派往单位", "Dispatch to")));
+        // The unit's field is only on the page with the rows; with none, the message goes on top.
+        if rows.is_empty() && !u.error.is_empty() {
+            results.push((0, false, u.error.clone()));
+        }
+        vec![u]
     } else {
         vec![]
     };
-    Ok(render(&ListPage {
+    let keep = q.filters();
+    let failed = results.iter().any(|r| !r.1) || units.iter().any(|u| !u.error.is_empty());
+    let intro = if results.is_empty() && !failed {
+        c.t(
+            "您的层级和范围内正在办理的诉求。红灯已超时，黄灯即将到期。勾选已受理的诉求可批量派单。",
+            "Requests being handled in your level and scope. Red is overdue, yellow is due soon. Tick accepted requests to dispatch them together.",
+        )
+    } else if results.is_empty() {
+        c.t(
+            "没有派单：请看下面标红的地方。",
+            "Nothing was dispatched; see the message below.",
+        )
+    } else {
+        c.t(
+            "批量派单的结果见下。",
+            "The outcome of the bulk dispatch is below.",
+        )
+    };
+    let mut res = render(&ListPage {
         title: c.t("工作台", "Work queue").into(),
-        intro: c
-            .t(
-                "您的层级和范围内正在办理的诉求。红灯已超时，黄灯即将到期。勾选已受理的诉求可批量派单。",
-                "Requests being handled in your level and scope. Red is overdue, yellow is due soon. Tick accepted requests to dispatch them together.",
-            )
-            .into(),
-        empty: c
-            .t("没有符合条件的诉求。", "No request matches.")
-            .into(),
+        intro: intro.into(),
+        empty: c.t("没有符合条件的诉求。", "No request matches.").into(),
         c,
         rows,
         mode: "queue",
         filters,
         units,
-        next,
-        results: vec![],
-    }))
+        next: next_href("/queue", &keep, &next),
+        keep,
+        results,
+    });
+    if failed {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
 }
 
-/// `POST /queue/dispatch`: dispatches every ticked request to one unit; shows what happened to each.
+fn works_queue(c: &Ctx) -> bool {
+    c.person.as_ref().is_some_and(super::works_queue)
+}
+
+/// `GET /queue`: the work queue of my level and scope, with lights, time left and filters.
+pub async fn queue(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    PageQuery(q): PageQuery<ListQuery>,
+) -> PageResult {
+    let c = ctx_login(&state, &headers, &uri).await?;
+    c.require(works_queue(&c), QUEUE_FOR.0, QUEUE_FOR.1)?;
+    queue_page(&state, c, &q, None, vec![]).await
+}
+
+/// `POST /queue/dispatch`: dispatches every ticked request to one unit; shows what happened to each,
+/// on the queue with the filters it was sent from. Without a unit, says so at the unit's field.
 pub async fn bulk_dispatch(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+    PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
-    let form = FormData { pairs };
+    let q = ListQuery::from_form(&form);
+    let c = ctx_login_at(&state, &headers, &uri, q.queue_href()).await?;
     form.check_csrf(&c)?;
-    let actor = c.actor().ok_or_else(|| PageError::Login("/queue".into()))?;
+    c.require(works_queue(&c), QUEUE_FOR.0, QUEUE_FOR.1)?;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let dir = state.service.directory();
     let mut errors = Vec::new();
     let unit = form.number("unit_id", &mut errors).map(UnitId);
@@ -844,14 +972,13 @@ pub async fn bulk_dispatch(
         .filter_map(|v| v.parse::<i64>().ok())
         .map(RequestId)
         .collect();
+    let mut u = unit_field(&c, &dir, None, c.t("派往单位", "Dispatch to"));
+    u.value = form.get("unit_id").unwrap_or_default().to_string();
     let mut results = Vec::new();
     if unit.is_none() {
-        results.push((
-            0,
-            false,
-            c.t("请选择派往单位。", "Choose the unit to dispatch to.")
-                .to_string(),
-        ));
+        u.error = c
+            .t("请选择派往单位。", "Choose the unit to dispatch to.")
+            .to_string();
     } else if ids.is_empty() {
         results.push((
             0,
@@ -879,38 +1006,11 @@ pub async fn bulk_dispatch(
                     }
                     results.push((id.0, false, msg))
                 }
-                Err(e) => return Err(PageError::store(e, c.lang, "/queue")),
+                Err(e) => return Err(PageError::store(e, c.lang, &c.here)),
             }
         }
     }
-    let q = ListQuery::default();
-    let mut filters = queue_filters(&c, &dir, &q);
-    let filter = queue_filter(&dir, &q, &mut filters, c.lang);
-    let (rows, next) = list_rows(&state, &c, &filter, 100).await?;
-    let mut u = unit_field(&c, &dir, None, c.t("派往单位", "Dispatch to"));
-    u.value = unit.map(|u| u.0.to_string()).unwrap_or_default();
-    let failed = results.iter().any(|r| !r.1);
-    let mut res = render(&ListPage {
-        title: c.t("工作台", "Work queue").into(),
-        intro: c
-            .t(
-                "批量派单的结果见下。",
-                "The outcome of the bulk dispatch is below.",
-            )
-            .into(),
-        empty: c.t("没有符合条件的诉求。", "No request matches.").into(),
-        c,
-        rows,
-        mode: "queue",
-        filters,
-        units: vec![u],
-        next,
-        results,
-    });
-    if failed {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    queue_page(&state, c, &q, Some(u), results).await
 }
 
 /// `GET /verify`: resolved requests waiting for the party organisation's verification (验单).
@@ -918,15 +1018,20 @@ pub async fn to_verify(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
+    c.require(
+        c.person.as_ref().is_some_and(super::verifies),
+        "待验单只对党组织的核验人员开放。",
+        "The verification list is for the party organisation's verifiers.",
+    )?;
     let filter = ListFilter {
         statuses: vec![Status::Resolved],
         before_id: q.before.and_then(|b| b.parse().ok()).map(RequestId),
         ..Default::default()
     };
-    let (rows, next) = list_rows(&state, &c, &filter, 100).await?;
+    let (_, rows, next) = list_rows(&state, &c, &filter, 100).await?;
     Ok(render(&ListPage {
         title: c.t("待验单", "Waiting for verification").into(),
         intro: c
@@ -941,26 +1046,40 @@ pub async fn to_verify(
         mode: "verify",
         filters: vec![],
         units: vec![],
-        next,
+        keep: vec![],
+        next: next_href("/verify", &[], &next),
         results: vec![],
     }))
 }
 
-/// `GET /redlist`: requests showing a red light, with the supervise action (亮灯督办).
+/// `GET /redlist`: requests showing a red light, with the supervise action (亮灯督办) on each one the
+/// viewer may supervise now.
 pub async fn red_list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
+    c.require(
+        c.person.as_ref().is_some_and(super::supervises),
+        "亮灯督办只对督查人员和区级管理员开放。",
+        "The red list is for supervisors and district administrators.",
+    )?;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let at = now();
     let filter = ListFilter {
-        statuses: OPEN.to_vec(),
-        light: Some((Light::Red, now())),
+        statuses: open_states(),
+        light: Some((Light::Red, at)),
         before_id: q.before.and_then(|b| b.parse().ok()).map(RequestId),
         ..Default::default()
     };
-    let (rows, next) = list_rows(&state, &c, &filter, 100).await?;
+    let (requests, mut rows, next) = list_rows(&state, &c, &filter, 100).await?;
+    let dir = state.service.directory();
+    for (row, r) in rows.iter_mut().zip(&requests) {
+        row.supervise =
+            allowed_commands(&state, &dir, &actor, r, at).contains(&CommandKind::Supervise);
+    }
     Ok(render(&ListPage {
         title: c.t("亮灯督办", "Red list").into(),
         intro: c
@@ -975,7 +1094,8 @@ pub async fn red_list(
         mode: "redlist",
         filters: vec![],
         units: vec![],
-        next,
+        keep: vec![],
+        next: next_href("/redlist", &[], &next),
         results: vec![],
     }))
 }
@@ -1154,13 +1274,84 @@ fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
     }
 }
 
-/// The commands `actor` may run on `r` now: the state allows them and the policy grants them.
-pub fn allowed_commands(dir: &Directory, actor: &Actor, r: &Request) -> Vec<CommandKind> {
+/// A command of `kind` with every field left empty: what a dry run of its form decides on.
+fn blank(kind: CommandKind) -> Option<Command> {
+    Some(match kind {
+        CommandKind::Submit => return None,
+        CommandKind::Accept => Command::Accept {
+            category_id: None,
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+        CommandKind::Reject => Command::Reject {
+            code: None,
+            duplicate_of: None,
+            text: None,
+        },
+        CommandKind::Dispatch => Command::Dispatch { unit_id: None },
+        CommandKind::Return => Command::Return { reason: None },
+        CommandKind::Claim => Command::Claim {},
+        CommandKind::Note => Command::Note {
+            text: None,
+            contact_made: None,
+        },
+        CommandKind::Resolve => Command::Resolve {
+            summary: None,
+            evidence: vec![],
+            cost_fen: None,
+        },
+        CommandKind::Verify => Command::Verify {
+            passed: None,
+            reason: None,
+        },
+        CommandKind::Rate => Command::Rate {
+            resolved: None,
+            satisfaction: None,
+            comment: None,
+        },
+        CommandKind::Close => Command::Close {},
+        CommandKind::Escalate => Command::Escalate { reason: None },
+        CommandKind::Suspend => Command::Suspend {
+            reason: None,
+            approver_id: None,
+        },
+        CommandKind::Resume => Command::Resume {},
+        CommandKind::Supervise => Command::Supervise { order: None },
+    })
+}
+
+/// The commands `actor` may run on `r` now: exactly those the core would accept once their form is
+/// filled in. Each is decided in a dry run (nothing is stored) with the service's settings and
+/// deadline policy at `at`, with its fields left empty: a refusal about the fields only means
+/// "fill in the form"; any other refusal (the role, the scope, the state, the handler verifying
+/// their own work, the rating window still open, no level above to escalate to) means the action
+/// is not offered.
+pub fn allowed_commands(
+    state: &AppState,
+    dir: &Directory,
+    actor: &Actor,
+    r: &Request,
+    at: DateTime<Utc>,
+) -> Vec<CommandKind> {
+    let facts = Facts::default();
+    let ctx = DecideCtx {
+        dir,
+        now: at,
+        settings: state.service.settings(),
+        facts: &facts,
+        deadlines: state.service.deadline_policy().map(|p| p.as_ref()),
+    };
     CommandKind::ALL
         .into_iter()
-        .filter(|k| *k != CommandKind::Submit)
-        .filter(|k| allowed_from(*k).contains(&r.status))
-        .filter(|k| policy::authorize(dir, actor, *k, &Subject::Request(r)).is_ok())
+        .filter(|k| {
+            blank(*k).is_some_and(|cmd| {
+                matches!(
+                    decide(r, actor, &cmd, vec![], &ctx),
+                    Ok(_) | Err(CoreError::Validation(_))
+                )
+            })
+        })
         .collect()
 }
 
@@ -1469,7 +1660,7 @@ async fn request_page(
     let dir = state.service.directory();
     let lang = c.lang;
     let own = c.person.as_ref().map(|p| p.id) == r.requester_id && r.requester_id.is_some();
-    let mut actions: Vec<ActionForm> = allowed_commands(&dir, &actor, &r)
+    let mut actions: Vec<ActionForm> = allowed_commands(state, &dir, &actor, &r, now())
         .into_iter()
         .map(|k| match &failed {
             Some((fk, values, errors)) if *fk == k => {
@@ -1565,27 +1756,26 @@ pub async fn command_post(
     headers: HeaderMap,
     uri: Uri,
     Path((id, name)): Path<(String, String)>,
-    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+    PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
+    let id = parse_id(&id, super::page_lang(&headers))?;
+    // The page the form was on: a list it came from, or the request's page (never this post-only
+    // address), for logging in again and for the language switch.
+    let back = form
+        .get("back")
+        .filter(|b| *b == "/redlist" || *b == "/verify" || *b == "/queue")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("/requests/{id}"));
+    let c = ctx_login_at(&state, &headers, &uri, back.clone()).await?;
     let lang = c.lang;
-    let form = FormData { pairs };
     form.check_csrf(&c)?;
-    let id = parse_id(&id, lang)?;
     let kind = CommandKind::parse(&name)
         .filter(|k| *k != CommandKind::Submit)
         .ok_or_else(|| PageError::not_found(lang))?;
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let (cmd, invalid) = command_from_form(kind, &form);
     match state.service.run(id, &actor, &cmd, invalid, now()).await {
-        Ok(_) => {
-            let back = form
-                .get("back")
-                .filter(|b| *b == "/redlist" || *b == "/verify" || *b == "/queue")
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("/requests/{id}"));
-            Ok(see_other(&format!("{back}?done={}", kind.as_str())))
-        }
+        Ok(_) => Ok(see_other(&format!("{back}?done={}", kind.as_str()))),
         Err(StoreError::Core(e)) => {
             if matches!(e, CoreError::NotFound { .. }) {
                 return Err(PageError::core(&e, lang, &c.here));

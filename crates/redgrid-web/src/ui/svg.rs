@@ -48,11 +48,12 @@ fn number(v: f64) -> String {
     }
 }
 
-/// One line of a line chart.
+/// One line of a line chart. `None` is a point with no figure (a month with nothing to rate, say):
+/// the line is broken there rather than drawn through zero.
 pub struct Series<'a> {
     pub name: &'a str,
     pub colour: &'a str,
-    pub values: Vec<f64>,
+    pub values: Vec<Option<f64>>,
 }
 
 /// A line chart over labelled points (e.g. months), with a legend.
@@ -62,7 +63,7 @@ pub fn line_chart(title: &str, labels: &[String], series: &[Series<'_>]) -> Stri
     let max = nice_max(
         series
             .iter()
-            .flat_map(|s| s.values.iter().copied())
+            .flat_map(|s| s.values.iter().flatten().copied())
             .fold(0.0, f64::max),
     );
     let n = labels.len().max(2);
@@ -100,19 +101,28 @@ pub fn line_chart(title: &str, labels: &[String], series: &[Series<'_>]) -> Stri
         }
     }
     for (k, ser) in series.iter().enumerate() {
-        let pts: Vec<String> = ser
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
-            .collect();
-        let _ = write!(
-            s,
-            r#"<polyline fill="none" stroke="{c}" stroke-width="2.5" points="{p}"/>"#,
-            c = ser.colour,
-            p = pts.join(" ")
-        );
+        // One polyline per run of points with a figure.
+        let mut runs: Vec<Vec<String>> = vec![Vec::new()];
         for (i, v) in ser.values.iter().enumerate() {
+            match v {
+                Some(v) => {
+                    if let Some(run) = runs.last_mut() {
+                        run.push(format!("{:.1},{:.1}", x(i), y(*v)));
+                    }
+                }
+                None => runs.push(Vec::new()),
+            }
+        }
+        for run in runs.iter().filter(|r| r.len() > 1) {
+            let _ = write!(
+                s,
+                r#"<polyline fill="none" stroke="{c}" stroke-width="2.5" points="{p}"/>"#,
+                c = ser.colour,
+                p = run.join(" ")
+            );
+        }
+        for (i, v) in ser.values.iter().enumerate() {
+            let Some(v) = v else { continue };
             let _ = write!(
                 s,
                 r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"><title>{} {}: {}</title></circle>"#,
@@ -281,11 +291,42 @@ mod tests {
             &[Series {
                 name: "n",
                 colour: RED,
-                values: vec![1.0, 2.0, 3.0],
+                values: vec![Some(1.0), Some(2.0), Some(3.0)],
             }],
         );
         assert_eq!(svg.matches("<circle").count(), 3);
+        assert_eq!(svg.matches("<polyline").count(), 1);
         let bars = light_bars("l", &[("grid".into(), [3, 2, 1])]);
         assert!(bars.contains("3/2/1"));
+    }
+
+    #[test]
+    fn a_point_without_a_figure_is_a_gap_not_zero() {
+        let labels: Vec<String> = (1..=5).map(|i| i.to_string()).collect();
+        let svg = line_chart(
+            "t",
+            &labels,
+            &[Series {
+                name: "n",
+                colour: RED,
+                values: vec![Some(50.0), Some(60.0), None, Some(80.0), Some(90.0)],
+            }],
+        );
+        // Four points, two lines (1–2 and 4–5), nothing drawn at 3 and no zero.
+        assert_eq!(svg.matches("<circle").count(), 4);
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(!svg.contains("3 n:"));
+        // Nothing at all: no line, no point.
+        let empty = line_chart(
+            "e",
+            &labels,
+            &[Series {
+                name: "n",
+                colour: RED,
+                values: vec![None; 5],
+            }],
+        );
+        assert_eq!(empty.matches("<circle").count(), 0);
+        assert_eq!(empty.matches("<polyline").count(), 0);
     }
 }
