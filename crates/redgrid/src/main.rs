@@ -10,6 +10,7 @@ mod demo;
 mod demo_data;
 mod demo_org;
 mod org_cmd;
+mod power_cmd;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -67,6 +68,11 @@ enum Cmd {
     Org {
         #[command(subcommand)]
         what: org_cmd::OrgCmd,
+    },
+    /// Electricity data: `power synth`, `meters`, `ingest`, `analyze`, `eval`, `bench`.
+    Power {
+        #[command(subcommand)]
+        what: power_cmd::PowerCmd,
     },
     /// Benchmarks that print figures.
     Bench {
@@ -277,6 +283,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Audit { what } => audit_cmd::run(what).await,
         Cmd::Admin { what } => admin_cmd::run(what).await,
         Cmd::Org { what } => org_cmd::run(what).await,
+        Cmd::Power { what } => tokio::task::block_in_place(|| power_cmd::run(what)),
         Cmd::Report {
             what: ReportCmd::Rates(args),
         } => {

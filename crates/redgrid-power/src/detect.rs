@@ -1,0 +1,930 @@
+//! The detectors. One pass streams over a district's stored readings month by month, in blocks
+//! of meters spread over the cores; each row becomes its [`DayFeatures`], and each meter's
+//! features go through its detectors in day order:
+//!
+//! - **vacancy** (房屋空置): a run of days whose use stays near the fridge-and-standby floor (daily
+//!   total and active slots below thresholds) that lasts at least a week, with low day-to-day
+//!   variation, is a vacancy spell, tiered at 7, 14, 30 and 180 days; an alert is raised when a
+//!   spell reaches `alert_days`. Days of exact zeros are a dead meter and days with no rows a
+//!   removed meter (`fault`), never vacancy;
+//! - **group rental** (群租房): each occupied dwelling's level, evening share, peak–valley spread,
+//!   night share and weekend ratio, as robust z-scores against the dwellings of its community;
+//!   the score ranks them and dwellings above the thresholds are flagged;
+//! - **routine** (独居老人异常): for households under watch (the fact `elderly_alone` and consent),
+//!   the last weeks of normal days teach the first activity time, daily total, night use and
+//!   longest quiet stretch; a day with no activity by the morning limit, a long flat line, unusual
+//!   night use or a sharp drop is an alert with a severity;
+//! - **resumption** (复工电力指数): each enterprise's daily use over its baseline daily average; at
+//!   or above the threshold it counts as resumed, summed by sector and by street.
+//!
+//! Thresholds come from [`Config`] (a TOML file; every field has a default).
+
+use crate::features::{DayFeatures, Layout, NONE, day_features};
+use crate::format::PowerStore;
+use crate::meters::{MeterKind, Registry};
+use crate::{Day, Result, month_of, weekday_of};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Watts above the day's base load that count as someone using something.
+    pub active_watts: f32,
+    pub vacancy: VacancyConfig,
+    pub group_rental: GroupConfig,
+    pub routine: RoutineConfig,
+    pub resumption: ResumptionConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct VacancyConfig {
+    /// A vacant-looking day uses at most this much (kWh).
+    pub max_daily_kwh: f32,
+    /// … and has at most this many active hours.
+    pub max_active_hours: f32,
+    /// The spell's daily totals vary at most this much (standard deviation over mean).
+    pub max_variation: f32,
+    /// The shortest spell that counts.
+    pub min_days: u32,
+    /// A spell raises an alert when it reaches this many days.
+    pub alert_days: u32,
+    /// Days of zeros (or of no readings) before a meter counts as dead (or removed).
+    pub fault_days: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupConfig {
+    /// The combined score at or above which a dwelling is flagged.
+    pub min_score: f32,
+    /// … whose level must also be at least this many robust deviations above its peers'.
+    pub min_level_z: f32,
+    /// Occupied days needed before a dwelling is scored.
+    pub min_days: u32,
+    /// Communities with fewer scored dwellings are compared with the whole district.
+    pub min_peers: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutineConfig {
+    /// Normal days to learn before alerting, and the most kept.
+    pub learn_days: usize,
+    pub window_days: usize,
+    /// No activity by this time (hours, e.g. 10.0 = 10:00) is an alert, or later if the
+    /// household usually starts later (its 90th percentile plus `margin_hours`).
+    pub morning_by: f32,
+    pub margin_hours: f32,
+    /// A quiet stretch between 06:00 and 22:00 of at least this many hours is a flat line.
+    pub flat_hours: f32,
+    /// Night use above the usual by this factor and by at least `night_min_kwh`.
+    pub night_factor: f32,
+    pub night_min_kwh: f32,
+    /// A day below this share of the usual total.
+    pub drop_ratio: f32,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResumptionConfig {
+    /// Daily use at or above this share of the baseline daily average counts as resumed.
+    pub threshold: f32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            active_watts: 250.0,
+            vacancy: VacancyConfig::default(),
+            group_rental: GroupConfig::default(),
+            routine: RoutineConfig::default(),
+            resumption: ResumptionConfig::default(),
+        }
+    }
+}
+
+impl Default for VacancyConfig {
+    fn default() -> Self {
+        VacancyConfig {
+            max_daily_kwh: 4.0,
+            max_active_hours: 2.5,
+            max_variation: 0.5,
+            min_days: 7,
+            alert_days: 30,
+            fault_days: 7,
+        }
+    }
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            min_score: 6.0,
+            min_level_z: 2.5,
+            min_days: 14,
+            min_peers: 20,
+        }
+    }
+}
+
+impl Default for RoutineConfig {
+    fn default() -> Self {
+        RoutineConfig {
+            learn_days: 10,
+            window_days: 28,
+            morning_by: 10.0,
+            margin_hours: 1.0,
+            flat_hours: 6.0,
+            night_factor: 1.8,
+            night_min_kwh: 0.5,
+            drop_ratio: 0.35,
+        }
+    }
+}
+
+impl Default for ResumptionConfig {
+    fn default() -> Self {
+        ResumptionConfig { threshold: 0.3 }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file of thresholds; unknown keys are refused.
+    pub fn parse(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| crate::PowerError(format!("detector settings: {e}")))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DetectorKind {
+    Vacancy,
+    GroupRental,
+    Routine,
+    Fault,
+}
+
+impl DetectorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetectorKind::Vacancy => "vacancy",
+            DetectorKind::GroupRental => "group_rental",
+            DetectorKind::Routine => "routine",
+            DetectorKind::Fault => "fault",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Vacancy, Self::GroupRental, Self::Routine, Self::Fault]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            DetectorKind::Vacancy => "房屋空置",
+            DetectorKind::GroupRental => "疑似群租",
+            DetectorKind::Routine => "独居老人用电异常",
+            DetectorKind::Fault => "电表故障",
+        }
+    }
+}
+
+/// A detector's finding about one meter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub meter: u32,
+    pub detector: DetectorKind,
+    /// What exactly: `vacant_30d`, `no_morning`, `flat_line`, `night_use`, `sharp_drop`,
+    /// `dead_meter`, `no_data`, `group_rental`.
+    pub reasons: Vec<&'static str>,
+    /// The day the alert is about, and the first day of what it describes.
+    pub day: Day,
+    pub since: Day,
+    /// 1 low, 2 medium, 3 high.
+    pub severity: u8,
+    pub score: f32,
+}
+
+/// A run of days: a vacancy or fault spell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spell {
+    pub meter: u32,
+    pub from: Day,
+    pub to: Day,
+    pub mean_kwh: f32,
+}
+
+impl Spell {
+    pub fn days(&self) -> u32 {
+        (self.to - self.from + 1) as u32
+    }
+    /// 7, 14, 30 or 180: the longest tier the spell reaches.
+    pub fn tier(&self) -> u32 {
+        [180, 30, 14, 7]
+            .into_iter()
+            .find(|&t| self.days() >= t)
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupScore {
+    pub meter: u32,
+    pub score: f32,
+    pub level_z: f32,
+    pub mean_kwh: f32,
+    pub flagged: bool,
+}
+
+/// The resumption index: per enterprise per day, and summed by sector and by street.
+#[derive(Clone, Debug, Default)]
+pub struct Resumption {
+    /// (meter, day, daily kWh, baseline daily average kWh).
+    pub daily: Vec<(u32, Day, f64, f64)>,
+    /// The first day each enterprise reached the threshold after a day below it.
+    pub resumed_on: BTreeMap<u32, Vec<Day>>,
+    pub threshold: f32,
+}
+
+impl Resumption {
+    /// Per group (sector or street) and day: (Σ use, Σ baseline, resumed, enterprises).
+    pub fn by<F: Fn(u32) -> String>(
+        &self,
+        group: F,
+    ) -> BTreeMap<(String, Day), (f64, f64, u32, u32)> {
+        let mut out: BTreeMap<(String, Day), (f64, f64, u32, u32)> = BTreeMap::new();
+        for &(m, d, use_kwh, base) in &self.daily {
+            let e = out.entry((group(m), d)).or_default();
+            e.0 += use_kwh;
+            e.1 += base;
+            e.2 += (use_kwh >= self.threshold as f64 * base) as u32;
+            e.3 += 1;
+        }
+        out
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    pub alerts: Vec<Alert>,
+    pub vacancy: Vec<Spell>,
+    pub faults: Vec<Spell>,
+    pub group_rental: Vec<GroupScore>,
+    pub resumption: Resumption,
+    pub rows: u64,
+    pub readings: u64,
+    pub first_day: Option<Day>,
+    pub last_day: Option<Day>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Routine {
+    first: Vec<u8>,
+    total: Vec<f32>,
+    night: Vec<f32>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Ent {
+    base_sum: f64,
+    base_days: u32,
+    below: bool,
+}
+
+#[derive(Clone, Debug)]
+struct MeterState {
+    last_day: Day,
+    first_day: Day,
+    run_start: Day,
+    run_len: u32,
+    run_sum: f64,
+    run_sumsq: f64,
+    run_alerted: bool,
+    dead_start: Day,
+    dead_len: u32,
+    occ_days: u32,
+    sum_total: f64,
+    sum_evening: f64,
+    sum_night: f64,
+    sum_spread: f64,
+    weekday: (f64, u32),
+    weekend: (f64, u32),
+    routine: Option<Box<Routine>>,
+    ent: Option<Box<Ent>>,
+}
+
+impl MeterState {
+    fn new() -> Self {
+        MeterState {
+            last_day: Day::MIN,
+            first_day: Day::MIN,
+            run_start: 0,
+            run_len: 0,
+            run_sum: 0.0,
+            run_sumsq: 0.0,
+            run_alerted: false,
+            dead_start: 0,
+            dead_len: 0,
+            occ_days: 0,
+            sum_total: 0.0,
+            sum_evening: 0.0,
+            sum_night: 0.0,
+            sum_spread: 0.0,
+            weekday: (0.0, 0),
+            weekend: (0.0, 0),
+            routine: None,
+            ent: None,
+        }
+    }
+}
+
+struct Out {
+    alerts: Vec<Alert>,
+    vacancy: Vec<Spell>,
+    faults: Vec<Spell>,
+    resumption: Vec<(u32, Day, f64, f64)>,
+    resumed: Vec<(u32, Day)>,
+}
+
+impl Out {
+    fn new() -> Self {
+        Out {
+            alerts: Vec::new(),
+            vacancy: Vec::new(),
+            faults: Vec::new(),
+            resumption: Vec::new(),
+            resumed: Vec::new(),
+        }
+    }
+}
+
+struct Ctx<'a> {
+    cfg: &'a Config,
+    registry: &'a Registry,
+    /// Per meter: under routine watch.
+    watch: Vec<bool>,
+}
+
+impl Ctx<'_> {
+    fn close_run(&self, m: u32, s: &mut MeterState, out: &mut Out) {
+        let v = &self.cfg.vacancy;
+        if s.run_len >= v.min_days {
+            let n = s.run_len as f64;
+            let mean = s.run_sum / n;
+            let var = (s.run_sumsq / n - mean * mean).max(0.0);
+            if mean <= 0.0 || var.sqrt() / mean <= v.max_variation as f64 {
+                out.vacancy.push(Spell {
+                    meter: m,
+                    from: s.run_start,
+                    to: s.run_start + s.run_len as Day - 1,
+                    mean_kwh: mean as f32,
+                });
+            }
+        }
+        s.run_len = 0;
+        s.run_sum = 0.0;
+        s.run_sumsq = 0.0;
+        s.run_alerted = false;
+    }
+
+    fn close_dead(&self, m: u32, s: &mut MeterState, out: &mut Out) {
+        if s.dead_len >= self.cfg.vacancy.fault_days {
+            out.faults.push(Spell {
+                meter: m,
+                from: s.dead_start,
+                to: s.dead_start + s.dead_len as Day - 1,
+                mean_kwh: 0.0,
+            });
+        }
+        s.dead_len = 0;
+    }
+
+    fn step(
+        &self,
+        m: u32,
+        s: &mut MeterState,
+        day: Day,
+        f: &DayFeatures,
+        layout: &Layout,
+        out: &mut Out,
+    ) {
+        let Some(meter) = self.registry.get(m) else {
+            return;
+        };
+        if s.first_day == Day::MIN {
+            s.first_day = day;
+        }
+        let gap = s.last_day != Day::MIN && day > s.last_day + 1;
+        s.last_day = day;
+        if gap {
+            self.close_run(m, s, out);
+            self.close_dead(m, s, out);
+        }
+        let v = &self.cfg.vacancy;
+        let dead = f.present > 0 && f.max == 0.0;
+        if dead {
+            if s.dead_len == 0 {
+                s.dead_start = day;
+            }
+            s.dead_len += 1;
+            if s.dead_len == v.fault_days {
+                out.alerts.push(Alert {
+                    meter: m,
+                    detector: DetectorKind::Fault,
+                    reasons: vec!["dead_meter"],
+                    day,
+                    since: s.dead_start,
+                    severity: 1,
+                    score: 0.0,
+                });
+            }
+            self.close_run(m, s, out);
+            return;
+        }
+        self.close_dead(m, s, out);
+        match meter.kind {
+            MeterKind::Enterprise => self.enterprise(m, meter, s, day, f, out),
+            MeterKind::Dwelling => {
+                let active_hours = f.active as f32 * layout.quarters as f32 / 4.0;
+                let full = f.present as usize * 2 >= layout.slots;
+                let vacant =
+                    full && f.total <= v.max_daily_kwh && active_hours <= v.max_active_hours;
+                if vacant {
+                    if s.run_len == 0 {
+                        s.run_start = day;
+                    }
+                    s.run_len += 1;
+                    s.run_sum += f.total as f64;
+                    s.run_sumsq += (f.total as f64) * (f.total as f64);
+                    if s.run_len >= v.alert_days && !s.run_alerted {
+                        s.run_alerted = true;
+                        let n = s.run_len as f64;
+                        let mean = s.run_sum / n;
+                        out.alerts.push(Alert {
+                            meter: m,
+                            detector: DetectorKind::Vacancy,
+                            reasons: vec![if s.run_len >= 180 {
+                                "vacant_180d"
+                            } else {
+                                "vacant_30d"
+                            }],
+                            day,
+                            since: s.run_start,
+                            severity: 1,
+                            score: mean as f32,
+                        });
+                    }
+                } else {
+                    self.close_run(m, s, out);
+                    if full {
+                        s.occ_days += 1;
+                        s.sum_total += f.total as f64;
+                        s.sum_evening += f.evening as f64;
+                        s.sum_night += f.night as f64;
+                        let mean_slot = f.total / f.present.max(1) as f32;
+                        if mean_slot > 0.0 {
+                            s.sum_spread += ((f.max - f.min) / mean_slot) as f64;
+                        }
+                        let w = if weekday_of(day) >= 5 {
+                            &mut s.weekend
+                        } else {
+                            &mut s.weekday
+                        };
+                        w.0 += f.total as f64;
+                        w.1 += 1;
+                    }
+                }
+                if self.watch[m as usize] && layout.intraday() {
+                    self.routine(m, s, day, f, vacant, out);
+                }
+            }
+        }
+    }
+
+    fn routine(
+        &self,
+        m: u32,
+        s: &mut MeterState,
+        day: Day,
+        f: &DayFeatures,
+        vacant_like: bool,
+        out: &mut Out,
+    ) {
+        let c = &self.cfg.routine;
+        let r = s.routine.get_or_insert_with(Default::default);
+        let _ = vacant_like;
+        let mut reasons = Vec::new();
+        let mut severity = 0u8;
+        if r.total.len() >= c.learn_days {
+            let mut first: Vec<u8> = r.first.clone();
+            first.sort_unstable();
+            let p90 = first[(first.len() * 9 / 10).min(first.len() - 1)] as f32 / 4.0;
+            let limit = c.morning_by.max(p90 + c.margin_hours);
+            let first_h = if f.first_active == NONE {
+                99.0
+            } else {
+                f.first_active as f32 / 4.0
+            };
+            if first_h > limit {
+                reasons.push("no_morning");
+                severity = severity.max(if f.first_active == NONE { 3 } else { 2 });
+            }
+            if f.longest_flat as f32 / 4.0 >= c.flat_hours {
+                reasons.push("flat_line");
+                severity = severity.max(3);
+            }
+            let night = median(&r.night);
+            if f.night > night * c.night_factor && f.night > night + c.night_min_kwh {
+                reasons.push("night_use");
+                severity = severity.max(1);
+            }
+            if f.total < median(&r.total) * c.drop_ratio {
+                reasons.push("sharp_drop");
+                severity = severity.max(2);
+            }
+        }
+        if reasons.is_empty() {
+            if f.first_active != NONE {
+                r.first.push(f.first_active);
+                r.total.push(f.total);
+                r.night.push(f.night);
+                if r.total.len() > c.window_days {
+                    r.first.remove(0);
+                    r.total.remove(0);
+                    r.night.remove(0);
+                }
+            }
+        } else {
+            out.alerts.push(Alert {
+                meter: m,
+                detector: DetectorKind::Routine,
+                reasons,
+                day,
+                since: day,
+                severity,
+                score: severity as f32,
+            });
+        }
+    }
+
+    fn enterprise(
+        &self,
+        m: u32,
+        meter: &crate::Meter,
+        s: &mut MeterState,
+        day: Day,
+        f: &DayFeatures,
+        out: &mut Out,
+    ) {
+        let Some((from, to)) = meter.baseline else {
+            return;
+        };
+        let e = s.ent.get_or_insert_with(Default::default);
+        if day >= from && day <= to {
+            e.base_sum += f.total as f64;
+            e.base_days += 1;
+            return;
+        }
+        if day < from || e.base_days == 0 {
+            return;
+        }
+        let base = e.base_sum / e.base_days as f64;
+        let total = f.total as f64;
+        out.resumption.push((m, day, total, base));
+        let resumed = total >= self.cfg.resumption.threshold as f64 * base;
+        if resumed && e.below {
+            out.resumed.push((m, day));
+        }
+        e.below = !resumed;
+    }
+}
+
+fn median(v: &[f32]) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s[s.len() / 2]
+}
+
+const BLOCK: usize = 16_384;
+
+/// Runs every detector over a district's stored readings (optionally only days in `range`).
+pub fn analyze(
+    store: &PowerStore,
+    district: &str,
+    registry: &Registry,
+    cfg: &Config,
+    range: Option<(Day, Day)>,
+    threads: usize,
+) -> Result<Analysis> {
+    let watch: Vec<bool> = registry
+        .meters()
+        .iter()
+        .map(|m| m.routine_watch())
+        .collect();
+    let ctx = Ctx {
+        cfg,
+        registry,
+        watch,
+    };
+    let mut states: Vec<MeterState> = (0..registry.len()).map(|_| MeterState::new()).collect();
+    let mut analysis = Analysis::default();
+    let mut outs: Vec<Out> = Vec::new();
+    let months: Vec<(i32, u32)> = store
+        .months(district)
+        .into_iter()
+        .filter(|&m| range.is_none_or(|(a, b)| m >= month_of(a) && m <= month_of(b)))
+        .collect();
+    let rows = AtomicUsize::new(0);
+    let readings = AtomicUsize::new(0);
+    let first = Mutex::new((Day::MAX, Day::MIN));
+    for month in months {
+        let segments = store.segments(district, month)?;
+        if segments.is_empty() {
+            continue;
+        }
+        let blocks: Vec<Mutex<(usize, &mut [MeterState])>> = states
+            .chunks_mut(BLOCK)
+            .enumerate()
+            .map(|(i, c)| Mutex::new((i, c)))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let results: Vec<Result<Out>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = (0..threads.max(1))
+                .map(|_| {
+                    sc.spawn(|| -> Result<Out> {
+                        let mut out = Out::new();
+                        let mut buf: Vec<u16> = Vec::new();
+                        let mut feats: Vec<(u32, Day, DayFeatures)> = Vec::new();
+                        let mut seen = (Day::MAX, Day::MIN);
+                        loop {
+                            let b = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(slot) = blocks.get(b) else { break };
+                            let mut guard = slot.lock().map_err(|_| {
+                                crate::PowerError("a detector thread failed".into())
+                            })?;
+                            let (bi, states) = &mut *guard;
+                            let from = (*bi * BLOCK) as u32;
+                            let to = from + states.len() as u32;
+                            feats.clear();
+                            let mut layout = Layout::new(96);
+                            let mut n_read = 0usize;
+                            for seg in &segments {
+                                let rr = seg.rows_of_meters(from, to);
+                                if rr.is_empty() {
+                                    continue;
+                                }
+                                layout = Layout::new(seg.slots);
+                                let aw = cfg.active_watts / 4.0;
+                                seg.read_values(rr.clone(), &mut buf)?;
+                                for (k, row) in rr.clone().enumerate() {
+                                    let day = seg.days[row];
+                                    if range.is_some_and(|(a, z)| day < a || day > z) {
+                                        continue;
+                                    }
+                                    let meter = seg.meters[row];
+                                    let watch =
+                                        ctx.watch.get(meter as usize).copied().unwrap_or(false);
+                                    let q = &buf[k * seg.slots..(k + 1) * seg.slots];
+                                    let f = day_features(
+                                        q,
+                                        seg.scales[row],
+                                        seg.missing[row],
+                                        &layout,
+                                        aw,
+                                        watch,
+                                    );
+                                    feats.push((meter, day, f));
+                                    seen = (seen.0.min(day), seen.1.max(day));
+                                }
+                                n_read += rr.len() * seg.slots;
+                            }
+                            if segments.len() > 1 {
+                                feats.sort_by_key(|&(m, d, _)| (m, d));
+                            }
+                            rows.fetch_add(feats.len(), Ordering::Relaxed);
+                            readings.fetch_add(n_read, Ordering::Relaxed);
+                            for &(m, d, ref f) in &feats {
+                                let s = &mut states[(m - from) as usize];
+                                if d <= s.last_day {
+                                    continue;
+                                }
+                                ctx.step(m, s, d, f, &layout, &mut out);
+                            }
+                        }
+                        if let Ok(mut g) = first.lock() {
+                            g.0 = g.0.min(seen.0);
+                            g.1 = g.1.max(seen.1);
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| crate::err("a detector thread failed"))
+                })
+                .collect()
+        });
+        for r in results {
+            outs.push(r?);
+        }
+    }
+    let (first_day, last_day) = first.into_inner().unwrap_or((Day::MAX, Day::MIN));
+    let mut tail = Out::new();
+    for (i, s) in states.iter_mut().enumerate() {
+        let m = i as u32;
+        ctx.close_run(m, s, &mut tail);
+        ctx.close_dead(m, s, &mut tail);
+        // A meter that stopped reporting well before the end is removed (or its data is missing).
+        if s.last_day != Day::MIN
+            && last_day != Day::MIN
+            && s.last_day + (cfg.vacancy.fault_days as Day) < last_day
+        {
+            tail.faults.push(Spell {
+                meter: m,
+                from: s.last_day + 1,
+                to: last_day,
+                mean_kwh: 0.0,
+            });
+            tail.alerts.push(Alert {
+                meter: m,
+                detector: DetectorKind::Fault,
+                reasons: vec!["no_data"],
+                day: last_day,
+                since: s.last_day + 1,
+                severity: 1,
+                score: 0.0,
+            });
+        }
+    }
+    outs.push(tail);
+    let mut resumed: BTreeMap<u32, Vec<Day>> = BTreeMap::new();
+    for o in outs {
+        analysis.alerts.extend(o.alerts);
+        analysis.vacancy.extend(o.vacancy);
+        analysis.faults.extend(o.faults);
+        analysis.resumption.daily.extend(o.resumption);
+        for (m, d) in o.resumed {
+            resumed.entry(m).or_default().push(d);
+        }
+    }
+    for v in resumed.values_mut() {
+        v.sort_unstable();
+    }
+    analysis.resumption.resumed_on = resumed;
+    analysis.resumption.threshold = cfg.resumption.threshold;
+    analysis
+        .resumption
+        .daily
+        .sort_by_key(|&(m, d, _, _)| (m, d));
+    analysis.group_rental = group_scores(&states, registry, cfg);
+    for g in analysis.group_rental.iter().filter(|g| g.flagged) {
+        let s = &states[g.meter as usize];
+        analysis.alerts.push(Alert {
+            meter: g.meter,
+            detector: DetectorKind::GroupRental,
+            reasons: vec!["group_rental"],
+            day: s.last_day,
+            since: s.first_day,
+            severity: 2,
+            score: g.score,
+        });
+    }
+    analysis
+        .alerts
+        .sort_by_key(|a| (a.day, a.meter, a.detector));
+    analysis.vacancy.sort_by_key(|s| (s.meter, s.from));
+    analysis.faults.sort_by_key(|s| (s.meter, s.from));
+    analysis.rows = rows.into_inner() as u64;
+    analysis.readings = readings.into_inner() as u64;
+    if first_day <= last_day {
+        analysis.first_day = Some(first_day);
+        analysis.last_day = Some(last_day);
+    }
+    Ok(analysis)
+}
+
+fn robust(values: &mut [f32]) -> (f32, f32) {
+    let med = median(values);
+    for v in values.iter_mut() {
+        *v = (*v - med).abs();
+    }
+    let mad = median(values) * 1.4826;
+    (med, mad.max(1e-6))
+}
+
+fn group_scores(states: &[MeterState], registry: &Registry, cfg: &Config) -> Vec<GroupScore> {
+    let g = &cfg.group_rental;
+    // Features per scored dwelling: level, evening share, spread, night share, weekend ratio.
+    let mut rows: Vec<(u32, [f32; 5])> = Vec::new();
+    for (i, s) in states.iter().enumerate() {
+        let Some(m) = registry.get(i as u32) else {
+            continue;
+        };
+        if m.kind != MeterKind::Dwelling || s.occ_days < g.min_days || s.sum_total <= 0.0 {
+            continue;
+        }
+        let n = s.occ_days as f64;
+        let weekend = if s.weekend.1 > 0 && s.weekday.1 > 0 && s.weekday.0 > 0.0 {
+            (s.weekend.0 / s.weekend.1 as f64) / (s.weekday.0 / s.weekday.1 as f64)
+        } else {
+            1.0
+        };
+        rows.push((
+            i as u32,
+            [
+                (s.sum_total / n) as f32,
+                (s.sum_evening / s.sum_total) as f32,
+                (s.sum_spread / n) as f32,
+                (s.sum_night / s.sum_total) as f32,
+                weekend as f32,
+            ],
+        ));
+    }
+    let mut by_community: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, (m, _)) in rows.iter().enumerate() {
+        if let Some(meter) = registry.get(*m) {
+            by_community.entry(meter.community()).or_default().push(k);
+        }
+    }
+    let all: Vec<usize> = (0..rows.len()).collect();
+    let stats = |members: &[usize]| -> [(f32, f32); 5] {
+        let mut out = [(0.0, 1.0); 5];
+        for (j, o) in out.iter_mut().enumerate() {
+            let mut v: Vec<f32> = members.iter().map(|&k| rows[k].1[j]).collect();
+            *o = robust(&mut v);
+        }
+        out
+    };
+    let district = stats(&all);
+    let mut scores = Vec::with_capacity(rows.len());
+    for members in by_community.values() {
+        let st = if members.len() >= g.min_peers {
+            stats(members)
+        } else {
+            district
+        };
+        for &k in members {
+            let (m, x) = rows[k];
+            let z: Vec<f32> = (0..5).map(|j| (x[j] - st[j].0) / st[j].1).collect();
+            // Level counts in full; shape (evening, spread, night, weekend) half each.
+            let score = z[0].max(0.0) + 0.5 * z[1..].iter().map(|v| v.clamp(0.0, 6.0)).sum::<f32>();
+            scores.push(GroupScore {
+                meter: m,
+                score,
+                level_z: z[0],
+                mean_kwh: x[0],
+                flagged: score >= g.min_score && z[0] >= g.min_level_z,
+            });
+        }
+    }
+    scores.sort_by(|a, b| b.score.total_cmp(&a.score));
+    scores
+}
+
+/// A meter's daily totals (kWh) over `[from, to]`, for an alert's evidence chart.
+pub fn daily_totals(
+    store: &PowerStore,
+    district: &str,
+    meter: u32,
+    from: Day,
+    to: Day,
+) -> Result<Vec<(Day, f32)>> {
+    let mut out = Vec::new();
+    let mut months: Vec<(i32, u32)> = Vec::new();
+    for d in from..=to {
+        let m = month_of(d);
+        if months.last() != Some(&m) {
+            months.push(m);
+        }
+    }
+    let mut buf = Vec::new();
+    for m in months {
+        for seg in store.segments(district, m)? {
+            let rr = seg.rows_of_meters(meter, meter + 1);
+            if rr.is_empty() {
+                continue;
+            }
+            seg.read_values(rr.clone(), &mut buf)?;
+            let layout = Layout::new(seg.slots);
+            for (k, row) in rr.enumerate() {
+                let d = seg.days[row];
+                if d < from || d > to {
+                    continue;
+                }
+                let q = &buf[k * seg.slots..(k + 1) * seg.slots];
+                let f = day_features(q, seg.scales[row], seg.missing[row], &layout, 0.0, false);
+                out.push((d, f.total));
+            }
+        }
+    }
+    out.sort_by_key(|&(d, _)| d);
+    Ok(out)
+}

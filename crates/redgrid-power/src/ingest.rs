@@ -1,0 +1,632 @@
+//! Reading ingestion: the power company's CSV exports, checked row by row before anything is
+//! stored.
+//!
+//! A file has a header naming three columns — the meter (`meter`, `户号`, `电表号`), the time
+//! (`time`, `date`, `时间`, `日期`) and the reading (`kwh`, `电量`, `用电量`) — in any order, and one
+//! reading a line. A time is a date (`2026-03-01`: a daily total) or the start of an interval
+//! (`2026-03-01T00:15:00+08:00`, `2026-03-01 00:15`; without a zone it is the district's). The
+//! interval (15, 30 or 60 minutes, or daily) is found from the times.
+//!
+//! Problems are counted by kind, with the first examples and their line numbers:
+//! - the file is refused whole for wrong columns, a truncated last line, mixed intervals, times
+//!   out of order for a meter, times in another zone, and meters of another district;
+//! - bad rows (unknown meter, duplicate, already stored, not a number, negative, impossible)
+//!   refuse the file too unless the operator asks to skip them, and then they are listed;
+//! - gaps (missing intervals) are reported and stored as missing slots.
+//!
+//! Nothing is written unless the file is accepted, and then it is written as one batch.
+
+use crate::format::{PowerStore, encode_row, key};
+use crate::meters::{MeterKind, Registry};
+use crate::{Day, Result, day_of, month_of};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+/// Splits one CSV line (quotes with doubled quotes inside).
+pub fn split_csv(line: &str) -> Vec<String> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+pub fn push_csv_cell(out: &mut String, cell: &str) {
+    if cell.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&cell.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(cell);
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub district: String,
+    /// Store the good rows and list the bad ones, instead of refusing the file.
+    pub skip_bad_rows: bool,
+    /// The district's offset from UTC in minutes (China: 480).
+    pub zone_minutes: i32,
+    /// The most a dwelling or an enterprise can use in a quarter-hour (kWh).
+    pub dwelling_max_kwh_per_quarter: f64,
+    pub enterprise_max_kwh_per_quarter: f64,
+}
+
+impl Options {
+    pub fn new(district: &str) -> Self {
+        Options {
+            district: district.into(),
+            skip_bad_rows: false,
+            zone_minutes: 480,
+            dwelling_max_kwh_per_quarter: 15.0,
+            enterprise_max_kwh_per_quarter: 25_000.0,
+        }
+    }
+}
+
+/// The kinds of problem, in the order a report lists them.
+pub const FILE_PROBLEMS: [&str; 6] = [
+    "columns",
+    "truncated",
+    "mixed_intervals",
+    "out_of_order",
+    "time_zone",
+    "other_district",
+];
+pub const ROW_PROBLEMS: [&str; 7] = [
+    "fields",
+    "unknown_meter",
+    "bad_time",
+    "bad_value",
+    "negative",
+    "impossible",
+    "duplicate",
+];
+
+pub fn problem_text(kind: &str, zh: bool) -> &'static str {
+    match (kind, zh) {
+        ("columns", true) => "表头不对",
+        ("columns", false) => "wrong columns",
+        ("truncated", true) => "文件不完整（最后一行被截断）",
+        ("truncated", false) => "the file is truncated",
+        ("mixed_intervals", true) => "采集间隔不一致",
+        ("mixed_intervals", false) => "mixed intervals",
+        ("out_of_order", true) => "同一电表的时间顺序颠倒",
+        ("out_of_order", false) => "times out of order for a meter",
+        ("time_zone", true) => "时间不是本区时区",
+        ("time_zone", false) => "a time in another time zone",
+        ("other_district", true) => "电表属于其他区",
+        ("other_district", false) => "a meter of another district",
+        ("fields", true) => "列数不对",
+        ("fields", false) => "wrong number of fields",
+        ("unknown_meter", true) => "电表不在台账中",
+        ("unknown_meter", false) => "unknown meter",
+        ("bad_time", true) => "时间格式不对",
+        ("bad_time", false) => "not a time",
+        ("bad_value", true) => "电量不是数字",
+        ("bad_value", false) => "not a number",
+        ("negative", true) => "电量为负",
+        ("negative", false) => "negative reading",
+        ("impossible", true) => "电量超出可能范围",
+        ("impossible", false) => "impossible reading",
+        ("duplicate", true) => "重复读数（文件内或已入库）",
+        ("duplicate", false) => "duplicate reading (in the file or already stored)",
+        ("gap", true) => "缺少时段（按缺失保存）",
+        ("gap", false) => "missing intervals (stored as missing)",
+        (_, true) => "其他问题",
+        (_, false) => "other problem",
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Problem {
+    pub count: u64,
+    /// (line, what was found), the first few.
+    pub examples: Vec<(u64, String)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub lines: u64,
+    pub readings: u64,
+    pub meter_days: u64,
+    pub interval_minutes: Option<u16>,
+    pub problems: BTreeMap<String, Problem>,
+    pub gaps: Problem,
+    pub ingested: bool,
+    pub segments: usize,
+}
+
+impl Report {
+    fn add(&mut self, kind: &str, line: u64, what: impl Into<String>) {
+        let p = self.problems.entry(kind.to_string()).or_default();
+        p.count += 1;
+        if p.examples.len() < 5 {
+            p.examples.push((line, what.into()));
+        }
+    }
+
+    pub fn refused_for_file(&self) -> bool {
+        FILE_PROBLEMS.iter().any(|k| self.problems.contains_key(*k))
+    }
+
+    pub fn bad_rows(&self) -> u64 {
+        ROW_PROBLEMS
+            .iter()
+            .filter_map(|k| self.problems.get(*k))
+            .map(|p| p.count)
+            .sum()
+    }
+
+    /// The report as text, in Chinese or English.
+    pub fn render(&self, zh: bool) -> String {
+        let mut s = String::new();
+        let kinds = FILE_PROBLEMS.iter().chain(ROW_PROBLEMS.iter());
+        for k in kinds {
+            if let Some(p) = self.problems.get(*k) {
+                s.push_str(&format!("  {} ({k}): {}\n", problem_text(k, zh), p.count));
+                for (line, what) in &p.examples {
+                    if zh {
+                        s.push_str(&format!("    第 {line} 行: {what}\n"));
+                    } else {
+                        s.push_str(&format!("    line {line}: {what}\n"));
+                    }
+                }
+            }
+        }
+        if self.gaps.count > 0 {
+            s.push_str(&format!(
+                "  {} (gap): {}\n",
+                problem_text("gap", zh),
+                self.gaps.count
+            ));
+            for (line, what) in &self.gaps.examples {
+                s.push_str(&format!(
+                    "    {} {line}: {what}\n",
+                    if zh { "第" } else { "line" }
+                ));
+            }
+        }
+        s
+    }
+}
+
+struct Parsed {
+    meter: u32,
+    /// Minutes since 1970-01-01 00:00 local time.
+    minute: i64,
+    wh: f64,
+    line: u64,
+}
+
+enum Time {
+    Day(Day),
+    Minute(i64),
+}
+
+fn parse_time(s: &str, zone_minutes: i32) -> std::result::Result<Time, &'static str> {
+    let s = s.trim();
+    if s.len() == 10 {
+        let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| "bad_time")?;
+        return Ok(Time::Day(day_of(d)));
+    }
+    if s.len() < 16 {
+        return Err("bad_time");
+    }
+    let (date, rest) = s.split_at(10);
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| "bad_time")?;
+    let rest = rest.strip_prefix(['T', ' ']).ok_or("bad_time")?;
+    let (clock, zone) = match rest.find(['+', '-', 'Z']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let mut parts = clock.split(':');
+    let h: i64 = parts
+        .next()
+        .and_then(|x| x.parse().ok())
+        .ok_or("bad_time")?;
+    let m: i64 = parts
+        .next()
+        .and_then(|x| x.parse().ok())
+        .ok_or("bad_time")?;
+    let sec: f64 = match parts.next() {
+        Some(x) => x.parse().map_err(|_| "bad_time")?,
+        None => 0.0,
+    };
+    if !(0..24).contains(&h) || !(0..60).contains(&m) || sec != 0.0 {
+        return Err("bad_time");
+    }
+    if !zone.is_empty() {
+        let offset = if zone == "Z" {
+            0
+        } else {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let digits: String = zone[1..].chars().filter(|c| c.is_ascii_digit()).collect();
+            let (zh, zm) = match digits.len() {
+                2 => (digits.parse::<i32>().map_err(|_| "bad_time")?, 0),
+                4 => (
+                    digits[..2].parse::<i32>().map_err(|_| "bad_time")?,
+                    digits[2..].parse::<i32>().map_err(|_| "bad_time")?,
+                ),
+                _ => return Err("bad_time"),
+            };
+            sign * (zh * 60 + zm)
+        };
+        if offset != zone_minutes {
+            return Err("time_zone");
+        }
+    }
+    Ok(Time::Minute(day_of(d) as i64 * 1440 + h * 60 + m))
+}
+
+fn find_column(names: &[String], options: &[&str]) -> Option<usize> {
+    names.iter().position(|n| {
+        let n = n.trim().trim_start_matches('\u{feff}').to_lowercase();
+        options.iter().any(|o| *o == n)
+    })
+}
+
+/// Checks a CSV file of readings and, if it is good, stores it as one batch. `progress` gets
+/// the bytes read so far.
+pub fn ingest_csv(
+    store: &PowerStore,
+    registry: &Registry,
+    input: &mut dyn BufRead,
+    options: &Options,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Report> {
+    let mut report = Report::default();
+    let mut line = String::new();
+    let mut bytes = 0u64;
+    let n = input.read_line(&mut line)?;
+    bytes += n as u64;
+    if n == 0 {
+        report.add("columns", 1, "the file is empty");
+        return Ok(report);
+    }
+    let names = split_csv(line.trim_end_matches('\n'));
+    let meter_at = find_column(
+        &names,
+        &["meter", "meter_id", "code", "户号", "电表号", "电表"],
+    );
+    let time_at = find_column(
+        &names,
+        &[
+            "time",
+            "timestamp",
+            "datetime",
+            "date",
+            "时间",
+            "日期",
+            "采集时间",
+        ],
+    );
+    let value_at = find_column(
+        &names,
+        &["kwh", "value", "reading", "电量", "用电量", "电量(kwh)"],
+    );
+    let (Some(mi), Some(ti), Some(vi)) = (meter_at, time_at, value_at) else {
+        report.add(
+            "columns",
+            1,
+            format!(
+                "need meter, time and kwh columns (户号, 时间, 电量); found {}",
+                names.join(",").trim()
+            ),
+        );
+        return Ok(report);
+    };
+    let width = names.len();
+    let mut rows: Vec<Parsed> = Vec::new();
+    let mut daily = None::<bool>;
+    let mut last: Vec<i64> = vec![i64::MIN; registry.len()];
+    let mut line_no = 1u64;
+    loop {
+        line.clear();
+        let n = input.read_line(&mut line)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        line_no += 1;
+        if line_no.is_multiple_of(65_536) {
+            progress(bytes);
+        }
+        let complete = line.ends_with('\n');
+        let text = line.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let cells = split_csv(text);
+        let cut = |report: &mut Report| {
+            report.add(
+                "truncated",
+                line_no,
+                format!("the file ends inside this line: {text:?}"),
+            );
+        };
+        if cells.len() != width {
+            if complete {
+                report.add(
+                    "fields",
+                    line_no,
+                    format!("{} fields, the header has {width}: {text:?}", cells.len()),
+                );
+            } else {
+                cut(&mut report);
+            }
+            continue;
+        }
+        let code = cells[mi].trim();
+        let Some(meter) = registry.index_of(code) else {
+            if code.len() >= 6
+                && !code.starts_with(&options.district)
+                && code.bytes().take(6).all(|b| b.is_ascii_digit())
+            {
+                report.add("other_district", line_no, code.to_string());
+            } else {
+                report.add("unknown_meter", line_no, code.to_string());
+            }
+            continue;
+        };
+        let Some(m) = registry.get(meter) else {
+            continue;
+        };
+        if m.district() != options.district {
+            report.add(
+                "other_district",
+                line_no,
+                format!("{code} is in district {}", m.district()),
+            );
+            continue;
+        }
+        let minute = match parse_time(&cells[ti], options.zone_minutes) {
+            Ok(Time::Day(d)) => {
+                if daily == Some(false) {
+                    report.add(
+                        "mixed_intervals",
+                        line_no,
+                        format!("a date among times: {}", cells[ti].trim()),
+                    );
+                    continue;
+                }
+                daily = Some(true);
+                d as i64 * 1440
+            }
+            Ok(Time::Minute(t)) => {
+                if daily == Some(true) {
+                    report.add(
+                        "mixed_intervals",
+                        line_no,
+                        format!("a time among dates: {}", cells[ti].trim()),
+                    );
+                    continue;
+                }
+                daily = Some(false);
+                t
+            }
+            Err(kind) => {
+                if !complete {
+                    cut(&mut report);
+                } else {
+                    report.add(kind, line_no, cells[ti].trim().to_string());
+                }
+                continue;
+            }
+        };
+        let raw = cells[vi].trim();
+        if !complete && (raw.is_empty() || raw.ends_with(['.', '-', 'e', 'E'])) {
+            cut(&mut report);
+            continue;
+        }
+        let kwh: f64 = match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() => v,
+            _ => {
+                if complete {
+                    report.add("bad_value", line_no, raw.to_string());
+                } else {
+                    cut(&mut report);
+                }
+                continue;
+            }
+        };
+        if kwh < 0.0 {
+            report.add("negative", line_no, raw.to_string());
+            continue;
+        }
+        let prev = last[meter as usize];
+        if minute < prev {
+            report.add(
+                "out_of_order",
+                line_no,
+                format!("{code} {} comes after a later time", cells[ti].trim()),
+            );
+            continue;
+        }
+        if minute == prev {
+            report.add("duplicate", line_no, format!("{code} {}", cells[ti].trim()));
+            continue;
+        }
+        last[meter as usize] = minute;
+        rows.push(Parsed {
+            meter,
+            minute,
+            wh: kwh * 1000.0,
+            line: line_no,
+        });
+    }
+    progress(bytes);
+    report.lines = line_no;
+    // The interval: the smallest step any meter takes; every time must sit on it.
+    let interval: i64 = if daily == Some(true) {
+        1440
+    } else {
+        let mut step = i64::MAX;
+        let mut by_meter: Vec<usize> = (0..rows.len()).collect();
+        by_meter.sort_by_key(|&i| (rows[i].meter, rows[i].minute));
+        for w in by_meter.windows(2) {
+            let (a, b) = (&rows[w[0]], &rows[w[1]]);
+            if a.meter == b.meter {
+                step = step.min(b.minute - a.minute);
+            }
+        }
+        if step == i64::MAX {
+            step = 60;
+        }
+        if ![15, 30, 60].contains(&step) {
+            report.add(
+                "mixed_intervals",
+                0,
+                format!("a step of {step} minutes (15, 30 or 60 expected)"),
+            );
+            return Ok(report);
+        }
+        let mut steps: BTreeMap<u32, i64> = BTreeMap::new();
+        for w in by_meter.windows(2) {
+            let (a, b) = (&rows[w[0]], &rows[w[1]]);
+            if a.meter == b.meter {
+                let e = steps.entry(a.meter).or_insert(i64::MAX);
+                *e = (*e).min(b.minute - a.minute);
+            }
+        }
+        for &i in &by_meter {
+            let r = &rows[i];
+            let own = steps.get(&r.meter).copied().unwrap_or(step);
+            if r.minute % step != 0 || own != step {
+                report.add(
+                    "mixed_intervals",
+                    r.line,
+                    format!(
+                        "{} reads every {own} minutes, the file every {step}",
+                        registry.get(r.meter).map_or("", |m| m.code.as_str())
+                    ),
+                );
+            }
+        }
+        step
+    };
+    report.interval_minutes = Some(interval as u16);
+    // Impossible readings, by the meter's kind and the interval.
+    let quarters = interval as f64 / 15.0;
+    rows.retain(|r| {
+        let cap = match registry.get(r.meter).map(|m| m.kind) {
+            Some(MeterKind::Enterprise) => options.enterprise_max_kwh_per_quarter,
+            _ => options.dwelling_max_kwh_per_quarter,
+        } * quarters
+            * 1000.0;
+        if r.wh > cap {
+            report.add(
+                "impossible",
+                r.line,
+                format!("{} kWh in {interval} minutes", r.wh / 1000.0),
+            );
+            false
+        } else {
+            true
+        }
+    });
+    // Already stored meter-days.
+    let mut months: Vec<(i32, u32)> = rows
+        .iter()
+        .map(|r| month_of((r.minute / 1440) as Day))
+        .collect();
+    months.sort_unstable();
+    months.dedup();
+    let stored = store.stored_keys(&options.district, &months)?;
+    if !stored.is_empty() {
+        rows.retain(|r| {
+            let k = key(r.meter, (r.minute / 1440) as Day);
+            if stored.binary_search(&k).is_ok() {
+                report.add(
+                    "duplicate",
+                    r.line,
+                    "this meter's day is already stored".to_string(),
+                );
+                false
+            } else {
+                true
+            }
+        });
+    }
+    if report.refused_for_file() || (report.bad_rows() > 0 && !options.skip_bad_rows) {
+        return Ok(report);
+    }
+    // Group into meter-days and write, month by month.
+    rows.sort_by_key(|r| (month_of((r.minute / 1440) as Day), r.meter, r.minute));
+    let slots = (1440 / interval) as usize;
+    let mut batch = store.begin(&options.district)?;
+    let written: Result<()> = (|| {
+        let mut i = 0;
+        let mut wh = vec![f64::NAN; slots];
+        let mut q = vec![0u16; slots];
+        while i < rows.len() {
+            let month = month_of((rows[i].minute / 1440) as Day);
+            let mut w = batch.segment(month, interval as u16)?;
+            report.segments += 1;
+            while i < rows.len() && month_of((rows[i].minute / 1440) as Day) == month {
+                let (meter, day) = (rows[i].meter, (rows[i].minute / 1440) as Day);
+                wh.fill(f64::NAN);
+                let first_line = rows[i].line;
+                while i < rows.len()
+                    && rows[i].meter == meter
+                    && (rows[i].minute / 1440) as Day == day
+                {
+                    wh[((rows[i].minute % 1440) / interval) as usize] = rows[i].wh;
+                    report.readings += 1;
+                    i += 1;
+                }
+                let (scale, missing) = encode_row(&wh, &mut q);
+                if missing > 0 {
+                    report.gaps.count += missing as u64;
+                    if report.gaps.examples.len() < 5 {
+                        let code = registry.get(meter).map_or("", |m| m.code.as_str());
+                        report.gaps.examples.push((
+                            first_line,
+                            format!(
+                                "{code} {}: {missing} of {slots} intervals missing",
+                                crate::date_of(day)
+                            ),
+                        ));
+                    }
+                }
+                if w.rows() >= crate::format::MAX_ROWS {
+                    w.finish()?;
+                    w = batch.segment(month, interval as u16)?;
+                    report.segments += 1;
+                }
+                w.push(meter, day, scale, missing, &q)?;
+                report.meter_days += 1;
+            }
+            w.finish()?;
+        }
+        Ok(())
+    })();
+    match written {
+        Ok(()) => {
+            batch.commit(&format!(
+                "ingest lines={} readings={}",
+                report.lines, report.readings
+            ))?;
+            report.ingested = true;
+            Ok(report)
+        }
+        Err(e) => {
+            batch.abandon();
+            Err(e)
+        }
+    }
+}

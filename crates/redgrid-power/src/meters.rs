@@ -1,0 +1,333 @@
+//! The meter register (电表台账): each meter is one electricity account, linked to a dwelling or to
+//! an enterprise in a grid. A meter's position in the register is its number in the stored
+//! readings, so the register only ever appends; a re-import updates a meter in place by its code.
+//!
+//! The register is a CSV file (`meters.csv` in the district's folder) with a header in English or
+//! Chinese: `code,kind,grid_code,address,facts,consent,sector,baseline_from,baseline_to`
+//! (`户号,类型,网格编码,地址,户情,同意日期,行业,基准开始,基准结束`). It holds personal data (addresses,
+//! household facts): the folder is created readable by its owner only.
+
+use crate::{Day, PowerError, Result, day_of, err};
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeterKind {
+    Dwelling,
+    Enterprise,
+}
+
+impl MeterKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeterKind::Dwelling => "dwelling",
+            MeterKind::Enterprise => "enterprise",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "dwelling" | "住户" | "居民" => Some(MeterKind::Dwelling),
+            "enterprise" | "企业" => Some(MeterKind::Enterprise),
+            _ => None,
+        }
+    }
+}
+
+/// The household fact that, with consent, puts a dwelling under routine watch.
+pub const ELDERLY_ALONE: &str = "elderly_alone";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meter {
+    /// The power company's account number (户号).
+    pub code: String,
+    pub kind: MeterKind,
+    /// The grid's area code; its first 12 digits are the community, its first 6 the district.
+    pub grid_code: String,
+    pub address: String,
+    /// Household facts, such as `elderly_alone` (独居老人).
+    pub facts: Vec<String>,
+    /// When the household agreed to routine monitoring; without it no routine alert is raised.
+    pub consent: Option<NaiveDate>,
+    /// An enterprise's sector (行业).
+    pub sector: String,
+    /// An enterprise's baseline period (inclusive days), e.g. the previous December.
+    pub baseline: Option<(Day, Day)>,
+}
+
+impl Meter {
+    pub fn district(&self) -> &str {
+        self.grid_code.get(..6).unwrap_or(&self.grid_code)
+    }
+    pub fn community(&self) -> &str {
+        self.grid_code.get(..12).unwrap_or(&self.grid_code)
+    }
+    /// A dwelling whose elderly resident lives alone and agreed to be watched.
+    pub fn routine_watch(&self) -> bool {
+        self.kind == MeterKind::Dwelling
+            && self.consent.is_some()
+            && self.facts.iter().any(|f| f == ELDERLY_ALONE)
+    }
+}
+
+pub const HEADER: &str =
+    "code,kind,grid_code,address,facts,consent,sector,baseline_from,baseline_to";
+
+const COLUMNS: [(&str, &str); 9] = [
+    ("code", "户号"),
+    ("kind", "类型"),
+    ("grid_code", "网格编码"),
+    ("address", "地址"),
+    ("facts", "户情"),
+    ("consent", "同意日期"),
+    ("sector", "行业"),
+    ("baseline_from", "基准开始"),
+    ("baseline_to", "基准结束"),
+];
+
+/// A district's meters, in register order.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    meters: Vec<Meter>,
+    by_code: HashMap<String, u32>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.meters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.meters.is_empty()
+    }
+
+    pub fn meters(&self) -> &[Meter] {
+        &self.meters
+    }
+
+    pub fn get(&self, index: u32) -> Option<&Meter> {
+        self.meters.get(index as usize)
+    }
+
+    pub fn index_of(&self, code: &str) -> Option<u32> {
+        self.by_code.get(code).copied()
+    }
+
+    /// Adds a meter, or updates the one with the same code; returns its index.
+    pub fn upsert(&mut self, m: Meter) -> u32 {
+        if let Some(&i) = self.by_code.get(&m.code) {
+            self.meters[i as usize] = m;
+            return i;
+        }
+        let i = self.meters.len() as u32;
+        self.by_code.insert(m.code.clone(), i);
+        self.meters.push(m);
+        i
+    }
+
+    /// Reads a register file. Every bad line is reported (line number and reason); nothing is
+    /// returned unless the whole file is good.
+    pub fn parse(text: &str) -> std::result::Result<Vec<Meter>, Vec<String>> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut lines = text.lines().enumerate();
+        let mut problems = Vec::new();
+        let Some((_, header)) = lines.next() else {
+            return Err(vec!["line 1: the file is empty".into()]);
+        };
+        let names = crate::ingest::split_csv(header);
+        let mut at = [usize::MAX; 9];
+        for (i, n) in names.iter().enumerate() {
+            let n = n.trim().trim_end_matches('*');
+            if let Some(c) = COLUMNS.iter().position(|(en, zh)| *en == n || *zh == n) {
+                at[c] = i;
+            }
+        }
+        for (c, (en, zh)) in COLUMNS.iter().enumerate().take(3) {
+            if at[c] == usize::MAX {
+                problems.push(format!("line 1: the column {en} ({zh}) is missing"));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (n, line) in lines {
+            let line_no = n + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let cells = crate::ingest::split_csv(line);
+            let cell = |c: usize| {
+                cells
+                    .get(at[c])
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default()
+            };
+            let mut bad = |what: &str, value: &str| {
+                problems.push(format!("line {line_no}: {what} {value:?}"));
+            };
+            let code = cell(0);
+            if code.is_empty() || code.len() > 40 {
+                bad(
+                    "a meter code is required (at most 40 characters), got",
+                    &code,
+                );
+                continue;
+            }
+            if let Some(first) = seen.insert(code.clone(), line_no) {
+                bad(&format!("the meter is already on line {first}:"), &code);
+                continue;
+            }
+            let Some(kind) = MeterKind::parse(&cell(1)) else {
+                bad("the kind must be dwelling or enterprise, got", &cell(1));
+                continue;
+            };
+            let grid_code = cell(2);
+            if grid_code.len() < 14 || !grid_code.bytes().all(|b| b.is_ascii_digit()) {
+                bad(
+                    "the grid code must be a grid's area code (14 or more digits), got",
+                    &grid_code,
+                );
+                continue;
+            }
+            let date = |c: usize| -> std::result::Result<Option<NaiveDate>, String> {
+                let v = cell(c);
+                if v.is_empty() {
+                    return Ok(None);
+                }
+                NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|_| v)
+            };
+            let (consent, from, to) = match (date(5), date(7), date(8)) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                (Err(v), _, _) | (_, Err(v), _) | (_, _, Err(v)) => {
+                    bad("a date must be YYYY-MM-DD, got", &v);
+                    continue;
+                }
+            };
+            let baseline = match (from, to) {
+                (Some(f), Some(t)) if f <= t => Some((day_of(f), day_of(t))),
+                (None, None) => None,
+                _ => {
+                    bad(
+                        "the baseline needs a start and an end, the end not before the start:",
+                        &format!("{} {}", cell(7), cell(8)),
+                    );
+                    continue;
+                }
+            };
+            out.push(Meter {
+                code,
+                kind,
+                grid_code,
+                address: cell(3),
+                facts: cell(4)
+                    .split([';', '；', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                consent,
+                sector: cell(6),
+                baseline,
+            });
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn to_csv(&self) -> String {
+        let mut s = String::with_capacity(self.meters.len() * 80 + 100);
+        s.push_str(HEADER);
+        s.push('\n');
+        for m in &self.meters {
+            let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+            let (bf, bt) = match m.baseline {
+                Some((f, t)) => (crate::date_of(f).to_string(), crate::date_of(t).to_string()),
+                None => (String::new(), String::new()),
+            };
+            let row = [
+                m.code.as_str(),
+                m.kind.as_str(),
+                &m.grid_code,
+                &m.address,
+                &m.facts.join(";"),
+                &date(m.consent),
+                &m.sector,
+                &bf,
+                &bt,
+            ];
+            for (i, cell) in row.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                crate::ingest::push_csv_cell(&mut s, cell);
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Loads the district's register, or an empty one when there is none yet.
+    pub fn load(path: &Path) -> Result<Registry> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::new()),
+            Err(e) => return err(format!("cannot read {}: {e}", path.display())),
+        };
+        let meters = Registry::parse(&text)
+            .map_err(|p| PowerError(format!("{}: {}", path.display(), p.join("; "))))?;
+        let mut r = Registry::new();
+        for m in meters {
+            r.upsert(m);
+        }
+        Ok(r)
+    }
+
+    /// Writes the register in one step (a new file renamed over the old one).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::format::write_atomically(path, self.to_csv().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_register_reads_back_and_refuses_bad_lines() {
+        let text = "户号,类型,网格编码,地址,户情,同意日期\n\
+                    M1,住户,12011600100100101,海韵社区3号楼,elderly_alone,2026-01-05\n\
+                    M2,enterprise,12011600100100101,港城路8号,,\n";
+        let ms = Registry::parse(text).unwrap();
+        assert_eq!(ms.len(), 2);
+        assert!(ms[0].routine_watch());
+        assert_eq!(ms[0].community(), "120116001001");
+        assert_eq!(ms[1].kind, MeterKind::Enterprise);
+        let mut r = Registry::new();
+        for m in ms {
+            r.upsert(m);
+        }
+        let again = Registry::parse(&r.to_csv()).unwrap();
+        assert_eq!(again, r.meters());
+
+        let bad = "code,kind,grid_code\nM1,house,12011600100100101\nM2,dwelling,1201\nM3,dwelling,12011600100100101\nM3,dwelling,12011600100100101\n";
+        let p = Registry::parse(bad).unwrap_err();
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(
+            p[0].starts_with("line 2:")
+                && p[1].starts_with("line 3:")
+                && p[2].starts_with("line 5:")
+        );
+        let p = Registry::parse("code,kind\n").unwrap_err();
+        assert!(p[0].contains("grid_code"));
+    }
+}

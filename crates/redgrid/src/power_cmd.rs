@@ -1,0 +1,704 @@
+//! `redgrid power`: the electricity data of the red grid — synthesise a city, import meters and
+//! readings, run the detectors, measure them against labels, and benchmark them.
+
+use crate::config::{Config, ConfigArgs};
+use redgrid_power::detect::{self, Analysis, DetectorKind};
+use redgrid_power::format::PowerStore;
+use redgrid_power::synth::{self, SynthConfig};
+use redgrid_power::{Registry, date_of, day_of};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(clap::Subcommand)]
+pub enum PowerCmd {
+    /// Write a synthetic city (meters × days of readings) with labelled ground truth.
+    Synth(SynthArgs),
+    /// Import or update the meter register from a CSV file (户号,类型,网格编码,…).
+    Meters {
+        #[command(flatten)]
+        config: ConfigArgs,
+        file: PathBuf,
+        #[arg(long, default_value = "120116")]
+        district: String,
+    },
+    /// Check and store CSV files of readings (all or nothing per file).
+    Ingest {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = "120116")]
+        district: String,
+        /// Store the good rows and list the bad ones instead of refusing the file.
+        #[arg(long)]
+        skip_bad_rows: bool,
+        /// Report in English (default Chinese).
+        #[arg(long, default_value = "zh")]
+        lang: String,
+    },
+    /// Run every detector over the stored readings and print what they found.
+    Analyze {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, default_value = "120116")]
+        district: String,
+        /// Detector thresholds (TOML); defaults in docs/developers/power-detectors.md.
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+    },
+    /// Measure the detectors against a synthetic city's labels.
+    Eval {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, default_value = "120116")]
+        district: String,
+        #[arg(long)]
+        labels: PathBuf,
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
+    },
+    /// Benchmark the detectors against DuckDB and Polars on the same synthetic readings.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+pub struct SynthArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[arg(long, default_value_t = 10_000)]
+    meters: usize,
+    #[arg(long, default_value_t = 180)]
+    days: u32,
+    /// First day (default: 2025-12-01, so the period holds a December baseline and Spring Festival).
+    #[arg(long)]
+    start: Option<chrono::NaiveDate>,
+    /// Minutes per reading: 15, 30, 60 or 1440 (daily).
+    #[arg(long, default_value_t = 15)]
+    interval: u16,
+    #[arg(long, default_value_t = 20_261_201)]
+    seed: u64,
+    #[arg(long, default_value = "120116")]
+    district: String,
+    /// Where to write the labels (default `<data dir>/power/labels-<district>.csv`).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Write the readings as a CSV file to ingest (and the register next to it) instead of storing them.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Where the synthetic readings go (kept between runs and reused).
+    #[arg(long, default_value = "redgrid-bench-power")]
+    dir: PathBuf,
+    #[arg(long, default_value_t = 1_000_000)]
+    meters: usize,
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Meters in the subset handed to DuckDB and Polars (in memory, 96 columns).
+    #[arg(long, default_value_t = 100_000)]
+    ref_meters: usize,
+    /// Skip the Python reference run.
+    #[arg(long)]
+    no_reference: bool,
+}
+
+fn store_of(args: &ConfigArgs) -> Result<(Config, PowerStore), String> {
+    let config = Config::resolve(args, Path::new("redgrid-data"))?;
+    let store = PowerStore::new(config.data_dir.join("power"));
+    Ok((config, store))
+}
+
+fn thresholds(path: &Option<PathBuf>) -> Result<detect::Config, String> {
+    match path {
+        None => Ok(detect::Config::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            detect::Config::parse(&text).map_err(|e| format!("{}: {e}", p.display()))
+        }
+    }
+}
+
+fn progress_bar(label: &str) -> impl Fn(u64, u64) + Sync + '_ {
+    let start = Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    move |done: u64, total: u64| {
+        let pct = if total == 0 {
+            100.0
+        } else {
+            done as f64 * 100.0 / total as f64
+        };
+        let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        if tty {
+            let bar = "#".repeat((pct / 5.0) as usize);
+            eprint!("\r{label} [{bar:<20}] {pct:5.1}%  {rate:.0}/s ");
+            if done >= total {
+                eprintln!();
+            }
+        } else if done >= total {
+            eprintln!("{label}: {done} in {:.1} s", start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+pub fn run(cmd: PowerCmd) -> Result<ExitCode, String> {
+    match cmd {
+        PowerCmd::Synth(a) => synth_cmd(a),
+        PowerCmd::Meters {
+            config,
+            file,
+            district,
+        } => {
+            let (_, store) = store_of(&config)?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let meters = match Registry::parse(&text) {
+                Ok(m) => m,
+                Err(problems) => {
+                    eprintln!("{}: refused, nothing imported:", file.display());
+                    for p in problems {
+                        eprintln!("  {p}");
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            if let Some(m) = meters.iter().find(|m| m.district() != district) {
+                eprintln!(
+                    "{}: meter {} is in district {}, not {district}; nothing imported",
+                    file.display(),
+                    m.code,
+                    m.district()
+                );
+                return Ok(ExitCode::from(1));
+            }
+            let path = store.registry_path(&district);
+            let mut reg = Registry::load(&path).map_err(|e| e.to_string())?;
+            let before = reg.len();
+            for m in meters {
+                reg.upsert(m);
+            }
+            reg.save(&path).map_err(|e| e.to_string())?;
+            println!(
+                "meters: {} new, {} in the register",
+                reg.len() - before,
+                reg.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PowerCmd::Ingest {
+            config,
+            files,
+            district,
+            skip_bad_rows,
+            lang,
+        } => {
+            let (_, store) = store_of(&config)?;
+            let zh = lang != "en";
+            let registry =
+                Registry::load(&store.registry_path(&district)).map_err(|e| e.to_string())?;
+            let mut options = redgrid_power::ingest::Options::new(&district);
+            options.skip_bad_rows = skip_bad_rows;
+            let mut failed = false;
+            for f in files {
+                let file = std::fs::File::open(&f)
+                    .map_err(|e| format!("cannot open {}: {e}", f.display()))?;
+                let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+                let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+                let bar = progress_bar("ingest");
+                let started = Instant::now();
+                let report = redgrid_power::ingest::ingest_csv(
+                    &store,
+                    &registry,
+                    &mut input,
+                    &options,
+                    &mut |b| bar(b, total),
+                )
+                .map_err(|e| format!("{}: {e}", f.display()))?;
+                let secs = started.elapsed().as_secs_f64();
+                if report.ingested {
+                    if zh {
+                        println!(
+                            "{}: 已入库 {} 条读数（{} 个电表日，间隔 {} 分钟），{:.1} 秒",
+                            f.display(),
+                            report.readings,
+                            report.meter_days,
+                            report.interval_minutes.unwrap_or(0),
+                            secs
+                        );
+                    } else {
+                        println!(
+                            "{}: stored {} readings ({} meter-days, every {} minutes) in {:.1} s",
+                            f.display(),
+                            report.readings,
+                            report.meter_days,
+                            report.interval_minutes.unwrap_or(0),
+                            secs
+                        );
+                    }
+                } else {
+                    failed = true;
+                    if zh {
+                        println!("{}: 未入库（{} 行），问题如下：", f.display(), report.lines);
+                    } else {
+                        println!(
+                            "{}: refused, nothing stored ({} lines):",
+                            f.display(),
+                            report.lines
+                        );
+                    }
+                }
+                print!("{}", report.render(zh));
+            }
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        PowerCmd::Analyze {
+            config,
+            district,
+            thresholds: t,
+            from,
+            to,
+        } => {
+            let (_, store) = store_of(&config)?;
+            let cfg = thresholds(&t)?;
+            let registry =
+                Registry::load(&store.registry_path(&district)).map_err(|e| e.to_string())?;
+            let range = match (from, to) {
+                (None, None) => None,
+                (f, t) => Some((f.map_or(i32::MIN, day_of), t.map_or(i32::MAX, day_of))),
+            };
+            let started = Instant::now();
+            let a = detect::analyze(&store, &district, &registry, &cfg, range, threads())
+                .map_err(|e| e.to_string())?;
+            let secs = started.elapsed().as_secs_f64();
+            print_analysis(&a, &registry, secs);
+            Ok(ExitCode::SUCCESS)
+        }
+        PowerCmd::Eval {
+            config,
+            district,
+            labels,
+            thresholds: t,
+        } => {
+            let (_, store) = store_of(&config)?;
+            let cfg = thresholds(&t)?;
+            let registry =
+                Registry::load(&store.registry_path(&district)).map_err(|e| e.to_string())?;
+            let text = std::fs::read_to_string(&labels)
+                .map_err(|e| format!("cannot read {}: {e}", labels.display()))?;
+            let labels =
+                redgrid_power::eval::Labels::parse(&text, &registry).map_err(|e| e.to_string())?;
+            let started = Instant::now();
+            let a = detect::analyze(&store, &district, &registry, &cfg, None, threads())
+                .map_err(|e| e.to_string())?;
+            let secs = started.elapsed().as_secs_f64();
+            let check = redgrid_power::eval::recount_index(&store, &district, &registry)
+                .map_err(|e| e.to_string())?;
+            let e = redgrid_power::eval::evaluate(&a, &labels, &registry, &check);
+            println!(
+                "analysed {} meters, {} readings in {:.2} s",
+                registry.len(),
+                a.readings,
+                secs
+            );
+            print_eval(&e);
+            Ok(ExitCode::SUCCESS)
+        }
+        PowerCmd::Bench(b) => bench(b),
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn synth_cmd(a: SynthArgs) -> Result<ExitCode, String> {
+    let (_, store) = store_of(&a.config)?;
+    if ![15, 30, 60, 1440].contains(&a.interval) {
+        return Err(format!(
+            "--interval must be 15, 30, 60 or 1440, not {}",
+            a.interval
+        ));
+    }
+    if a.district.len() != 6 || !a.district.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "--district must be a 6-digit code, not {}",
+            a.district
+        ));
+    }
+    if a.meters == 0 || a.days == 0 {
+        return Err("--meters and --days must be at least 1".into());
+    }
+    let start = a
+        .start
+        .unwrap_or_else(|| chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap_or_default());
+    let mut cfg = SynthConfig::new(a.meters, a.days, day_of(start));
+    cfg.seed = a.seed;
+    cfg.interval_minutes = a.interval;
+    cfg.district = a.district.clone();
+    let started = Instant::now();
+    let plans = if let Some(csv) = &a.csv {
+        let plans: Vec<synth::Plan> = (0..cfg.meters).map(|i| synth::plan(&cfg, i)).collect();
+        let mut reg = Registry::new();
+        for p in &plans {
+            reg.upsert(p.meter.clone());
+        }
+        let meters_path = csv.with_file_name(format!(
+            "{}-meters.csv",
+            csv.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("readings")
+        ));
+        reg.save(&meters_path).map_err(|e| e.to_string())?;
+        let f = std::fs::File::create(csv)
+            .map_err(|e| format!("cannot create {}: {e}", csv.display()))?;
+        let mut out = std::io::BufWriter::new(f);
+        let lines = synth::write_csv(&cfg, &plans, &mut out).map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+        println!(
+            "wrote {lines} readings to {} and {} meters to {}",
+            csv.display(),
+            plans.len(),
+            meters_path.display()
+        );
+        plans
+    } else {
+        let bar = progress_bar("synth");
+        let (summary, plans) = synth::write_store(&cfg, &store, &bar).map_err(|e| e.to_string())?;
+        println!(
+            "stored {} meters × {} days: {} readings in {} segments under {} ({:.1} s)",
+            summary.meters,
+            cfg.days,
+            summary.readings,
+            summary.segments,
+            store.district_dir(&cfg.district).display(),
+            started.elapsed().as_secs_f64()
+        );
+        plans
+    };
+    let labels = a
+        .labels
+        .clone()
+        .unwrap_or_else(|| store.root.join(format!("labels-{}.csv", cfg.district)));
+    if let Some(dir) = labels.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let f = std::fs::File::create(&labels)
+        .map_err(|e| format!("cannot create {}: {e}", labels.display()))?;
+    let mut out = std::io::BufWriter::new(f);
+    synth::write_labels(&cfg, &plans, &mut out).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    println!("labels: {}", labels.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_analysis(a: &Analysis, registry: &Registry, secs: f64) {
+    let per = |k: DetectorKind| a.alerts.iter().filter(|x| x.detector == k).count();
+    println!(
+        "{} meters, {} meter-days, {} readings ({} – {}) in {:.2} s: {:.0} readings/s",
+        registry.len(),
+        a.rows,
+        a.readings,
+        a.first_day
+            .map(date_of)
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        a.last_day
+            .map(date_of)
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        secs,
+        a.readings as f64 / secs.max(1e-9)
+    );
+    for k in [
+        DetectorKind::Vacancy,
+        DetectorKind::GroupRental,
+        DetectorKind::Routine,
+        DetectorKind::Fault,
+    ] {
+        println!("  {} ({}): {} alerts", k.name_zh(), k.as_str(), per(k));
+    }
+    let tiers = |t: u32| a.vacancy.iter().filter(|s| s.tier() == t).count();
+    println!(
+        "  vacancy spells: {} of a week, {} of two weeks, {} of a month, {} of six months",
+        tiers(7),
+        tiers(14),
+        tiers(30),
+        tiers(180)
+    );
+    println!("  group rental, highest scores:");
+    for g in a.group_rental.iter().take(5) {
+        let m = registry.get(g.meter);
+        println!(
+            "    {} score {:.1} (level z {:.1}, {:.1} kWh/day){}",
+            m.map_or("?", |m| m.code.as_str()),
+            g.score,
+            g.level_z,
+            g.mean_kwh,
+            if g.flagged { " flagged" } else { "" }
+        );
+    }
+    let sectors = a
+        .resumption
+        .by(|m| registry.get(m).map_or(String::new(), |x| x.sector.clone()));
+    if let Some(last) = a.resumption.daily.iter().map(|x| x.1).max() {
+        println!(
+            "  resumption index on {} (use ÷ baseline; resumed ≥ {:.0}%):",
+            date_of(last),
+            a.resumption.threshold * 100.0
+        );
+        for ((sector, d), (u, b, r, n)) in &sectors {
+            if *d == last {
+                println!(
+                    "    {sector}: {:.1}%, {r} of {n} resumed",
+                    if *b > 0.0 { u / b * 100.0 } else { 0.0 }
+                );
+            }
+        }
+    }
+}
+
+fn print_eval(e: &redgrid_power::eval::Evaluation) {
+    let v = &e.vacancy_days;
+    println!(
+        "vacancy (days): precision {:.3} recall {:.3} F1 {:.3}  (tp {} fp {} fn {})",
+        v.precision(),
+        v.recall(),
+        v.f1(),
+        v.tp,
+        v.fp,
+        v.fn_
+    );
+    let f = &e.faults;
+    println!(
+        "meter faults (meters): precision {:.3} recall {:.3}  (tp {} fp {} fn {})",
+        f.precision(),
+        f.recall(),
+        f.tp,
+        f.fp,
+        f.fn_
+    );
+    let g = &e.group_rental;
+    println!(
+        "group rental (dwellings flagged): precision {:.3} recall {:.3}  (tp {} fp {} fn {})",
+        g.precision(),
+        g.recall(),
+        g.tp,
+        g.fp,
+        g.fn_
+    );
+    if let Some((p, r, k)) = e.group_rental_ranked {
+        println!("group rental (ranking): precision {p:.3} at recall {r:.3} in the top {k}");
+    }
+    let r = &e.routine_breaks;
+    println!(
+        "routine breaks: recall {:.3} ({} of {}), false alerts {} = {:.2} per household per 90 days ({} households, {} days)",
+        r.recall(),
+        r.tp,
+        r.tp + r.fn_,
+        r.fp,
+        e.routine_false_per_90_days,
+        e.routine_households,
+        e.routine_days
+    );
+    for (k, (found, n)) in &e.routine_by_kind {
+        println!("  {k}: {found} of {n} found");
+    }
+    for (k, n) in &e.routine_false_by_reason {
+        println!("  alert days that met no break, with reason {k}: {n}");
+    }
+    println!(
+        "resumption: {} of {} resumption days exactly as labelled; index max difference from a recount {:.2e}",
+        e.resumption_exact.0, e.resumption_exact.1, e.resumption_index_max_error
+    );
+}
+
+/// Peak resident memory of this process since the last reset, in bytes (Linux).
+fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn bench(b: BenchArgs) -> Result<ExitCode, String> {
+    let store = PowerStore::new(b.dir.join("power"));
+    let district = "120116";
+    let stamp = b.dir.join(format!("city-{}x{}.txt", b.meters, b.days));
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default();
+    let mut cfg = SynthConfig::new(b.meters, b.days, day_of(start));
+    cfg.district = district.into();
+    if !stamp.exists() {
+        let _ = std::fs::remove_dir_all(&b.dir);
+        std::fs::create_dir_all(&b.dir).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let bar = progress_bar("synth");
+        let (summary, _) = synth::write_store(&cfg, &store, &bar).map_err(|e| e.to_string())?;
+        println!(
+            "synthetic city: {} meters × {} days × 96 = {} readings, written in {:.1} s",
+            b.meters,
+            b.days,
+            summary.readings,
+            started.elapsed().as_secs_f64()
+        );
+        std::fs::write(&stamp, "ok").map_err(|e| e.to_string())?;
+    } else {
+        println!("reusing the synthetic city in {}", b.dir.display());
+    }
+    let registry = Registry::load(&store.registry_path(district)).map_err(|e| e.to_string())?;
+    let cfg_d = detect::Config::default();
+    // Warm the page cache once, then measure.
+    let _ = detect::analyze(&store, district, &registry, &cfg_d, None, threads())
+        .map_err(|e| e.to_string())?;
+    reset_peak_rss();
+    let base_rss = peak_rss().unwrap_or(0);
+    let started = Instant::now();
+    let a = detect::analyze(&store, district, &registry, &cfg_d, None, threads())
+        .map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let peak = peak_rss().unwrap_or(0);
+    let rate = a.readings as f64 / secs;
+    println!(
+        "redgrid detectors, all four, {} threads: {} readings in {:.2} s = {:.3} G readings/s; peak memory {:.0} MiB (register and process included; {:.0} MiB before the run)",
+        threads(),
+        a.readings,
+        secs,
+        rate / 1e9,
+        peak as f64 / 1048576.0,
+        base_rss as f64 / 1048576.0
+    );
+    println!("  alerts: {}", a.alerts.len());
+    if b.no_reference {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The same features for a subset, by redgrid and by DuckDB and Polars over the same values.
+    let month = store
+        .months(district)
+        .first()
+        .copied()
+        .ok_or("no readings")?;
+    let segs = store.segments(district, month).map_err(|e| e.to_string())?;
+    let ref_meters = b.ref_meters.min(b.meters) as u32;
+    let dump = b.dir.join("reference.f32");
+    let mut rows = 0usize;
+    {
+        let f = std::fs::File::create(&dump).map_err(|e| e.to_string())?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 22, f);
+        let mut buf = Vec::new();
+        for s in &segs {
+            let rr = s.rows_of_meters(0, ref_meters);
+            if rr.is_empty() {
+                continue;
+            }
+            s.read_values(rr.clone(), &mut buf)
+                .map_err(|e| e.to_string())?;
+            for (k, row) in rr.enumerate() {
+                let unit = (redgrid_power::format::unit_wh(s.scales[row]) / 1000.0) as f32;
+                for &v in &buf[k * s.slots..(k + 1) * s.slots] {
+                    out.write_all(&(v as f32 * unit).to_le_bytes())
+                        .map_err(|e| e.to_string())?;
+                }
+                rows += 1;
+            }
+        }
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    let readings = rows * 96;
+    // redgrid's feature pass alone over the subset (from stored segments, page cache warm).
+    let layout = redgrid_power::features::Layout::new(96);
+    let mut best = f64::MAX;
+    let mut checksum = 0.0f64;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let sums: Vec<f64> = std::thread::scope(|sc| {
+            let parts: Vec<_> = segs
+                .chunks(segs.len().div_ceil(threads()).max(1))
+                .map(|chunk| {
+                    sc.spawn(move || {
+                        let mut buf = Vec::new();
+                        let mut acc = 0.0f64;
+                        for s in chunk {
+                            let rr = s.rows_of_meters(0, ref_meters);
+                            if rr.is_empty() || s.read_values(rr.clone(), &mut buf).is_err() {
+                                continue;
+                            }
+                            for (k, row) in rr.enumerate() {
+                                let f = redgrid_power::features::day_features(
+                                    &buf[k * 96..(k + 1) * 96],
+                                    s.scales[row],
+                                    s.missing[row],
+                                    &layout,
+                                    62.5,
+                                    false,
+                                );
+                                acc +=
+                                    (f.total + f.max + f.min + f.night / f.total.max(1e-9)) as f64;
+                            }
+                        }
+                        acc
+                    })
+                })
+                .collect();
+            parts.into_iter().map(|h| h.join().unwrap_or(0.0)).collect()
+        });
+        checksum = sums.iter().sum();
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    let ours = readings as f64 / best;
+    println!("reference subset: {rows} meter-days × 96 = {readings} readings");
+    println!(
+        "  redgrid features (sum, max, min, night share): {:.3} G readings/s (checksum {checksum:.1})",
+        ours / 1e9
+    );
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/power_bench_reference.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&dump)
+        .arg(rows.to_string())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            for line in text.lines() {
+                let mut parts = line.split_whitespace();
+                if let (Some(name), Some(secs)) = (
+                    parts.next(),
+                    parts.next().and_then(|s| s.parse::<f64>().ok()),
+                ) {
+                    let theirs = readings as f64 / secs;
+                    println!(
+                        "  {name}: {:.3} G readings/s; redgrid features ÷ {name} = {:.1}×; redgrid detectors (full run) ÷ {name} = {:.1}×",
+                        theirs / 1e9,
+                        ours / theirs,
+                        rate / theirs
+                    );
+                } else {
+                    println!("  {line}");
+                }
+            }
+        }
+        Ok(o) => println!(
+            "  the reference run failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => println!("  the reference run could not start (python3): {e}"),
+    }
+    let _ = std::fs::remove_file(&dump);
+    Ok(ExitCode::SUCCESS)
+}
