@@ -212,7 +212,7 @@ pub fn run(cmd: PowerCmd) -> Result<ExitCode, String> {
                     .map_err(|e| format!("cannot open {}: {e}", f.display()))?;
                 let total = file.metadata().map(|m| m.len()).unwrap_or(0);
                 let mut input = std::io::BufReader::with_capacity(1 << 20, file);
-                let bar = progress_bar("ingest");
+                let bar = progress_bar("ingest, bytes read");
                 let started = Instant::now();
                 let report = redgrid_power::ingest::ingest_csv(
                     &store,
