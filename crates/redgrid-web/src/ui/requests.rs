@@ -743,26 +743,31 @@ fn queue_filters(c: &Ctx, dir: &Directory, q: &ListQuery) -> Vec<Field> {
         .collect(),
     );
     status.value = q.status.clone().unwrap_or_default();
-    let mut light = Field::new("light", c.t("亮灯", "Light"), "select").options(
-        std::iter::once(any())
-            .chain(
-                Light::ALL
-                    .iter()
-                    .map(|l| (l.as_str().to_string(), l.label(c.lang).to_string())),
-            )
+    let choice =
+        |name: &'static str, label: &str, values: Vec<(String, String)>, value: &Option<String>| {
+            let mut f = Field::new(name, label, "select")
+                .options(std::iter::once(any()).chain(values).collect());
+            f.value = value.clone().unwrap_or_default();
+            f
+        };
+    let light = choice(
+        "light",
+        c.t("亮灯", "Light"),
+        Light::ALL
+            .iter()
+            .map(|l| (l.as_str().to_string(), l.label(c.lang).to_string()))
             .collect(),
+        &q.light,
     );
-    light.value = q.light.clone().unwrap_or_default();
-    let mut level = Field::new("level", c.t("层级", "Level"), "select").options(
-        std::iter::once(any())
-            .chain(
-                Level::ALL
-                    .iter()
-                    .map(|l| (l.as_str().to_string(), l.label(c.lang).to_string())),
-            )
+    let level = choice(
+        "level",
+        c.t("层级", "Level"),
+        Level::ALL
+            .iter()
+            .map(|l| (l.as_str().to_string(), l.label(c.lang).to_string()))
             .collect(),
+        &q.level,
     );
-    level.value = q.level.clone().unwrap_or_default();
     let mut category = Field::new("category_id", c.t("类别", "Category"), "select");
     category.groups.push(first_option(c.t("全部", "all")));
     category.groups.extend(category_groups(dir, c.lang));
