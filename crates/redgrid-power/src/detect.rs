@@ -86,6 +86,9 @@ pub struct RoutineConfig {
     pub night_min_kwh: f32,
     /// A day below this share of the usual total.
     pub drop_ratio: f32,
+    /// The least energy (Wh above the base load) a burst of activity needs to count as someone
+    /// up and about; shorter bursts are thermostats and kettles.
+    pub burst_wh: f32,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -111,7 +114,7 @@ impl Default for VacancyConfig {
     fn default() -> Self {
         VacancyConfig {
             max_daily_kwh: 4.0,
-            max_active_hours: 2.5,
+            max_active_hours: 4.5,
             max_variation: 0.5,
             min_days: 7,
             alert_days: 30,
@@ -142,6 +145,7 @@ impl Default for RoutineConfig {
             night_factor: 1.8,
             night_min_kwh: 0.5,
             drop_ratio: 0.35,
+            burst_wh: 300.0,
         }
     }
 }
@@ -279,11 +283,52 @@ pub struct Analysis {
     pub last_day: Option<Day>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Routine {
-    first: Vec<u8>,
-    total: Vec<f32>,
-    night: Vec<f32>,
+    /// The last normal days, a ring of at most `MAX_WINDOW`.
+    first: [u8; MAX_WINDOW],
+    total: [f32; MAX_WINDOW],
+    night: [f32; MAX_WINDOW],
+    len: usize,
+    next: usize,
+}
+
+/// The most normal days a routine remembers (`window_days` is capped here).
+pub const MAX_WINDOW: usize = 32;
+
+impl Default for Routine {
+    fn default() -> Self {
+        Routine {
+            first: [0; MAX_WINDOW],
+            total: [0.0; MAX_WINDOW],
+            night: [0.0; MAX_WINDOW],
+            len: 0,
+            next: 0,
+        }
+    }
+}
+
+impl Routine {
+    fn push(&mut self, window: usize, f: &DayFeatures) {
+        let cap = window.clamp(1, MAX_WINDOW);
+        self.first[self.next] = f.first_active;
+        self.total[self.next] = f.total;
+        self.night[self.next] = f.night;
+        self.next = (self.next + 1) % cap;
+        self.len = (self.len + 1).min(cap);
+    }
+}
+
+/// The value at `share` (0–1) of the sorted values, on the stack.
+fn quantile_f32(v: &[f32], share: f32) -> f32 {
+    let mut a = [0.0f32; MAX_WINDOW];
+    let n = v.len().min(MAX_WINDOW);
+    if n == 0 {
+        return 0.0;
+    }
+    a[..n].copy_from_slice(&v[..n]);
+    let k = ((n as f32 * share) as usize).min(n - 1);
+    *a[..n].select_nth_unstable_by(k, |x, y| x.total_cmp(y)).1
 }
 
 #[derive(Clone, Debug, Default)]
@@ -497,30 +542,22 @@ impl Ctx<'_> {
                     }
                 }
                 if self.watch[m as usize] && layout.intraday() {
-                    self.routine(m, s, day, f, vacant, out);
+                    self.routine(m, s, day, f, out);
                 }
             }
         }
     }
 
-    fn routine(
-        &self,
-        m: u32,
-        s: &mut MeterState,
-        day: Day,
-        f: &DayFeatures,
-        vacant_like: bool,
-        out: &mut Out,
-    ) {
+    fn routine(&self, m: u32, s: &mut MeterState, day: Day, f: &DayFeatures, out: &mut Out) {
         let c = &self.cfg.routine;
         let r = s.routine.get_or_insert_with(Default::default);
-        let _ = vacant_like;
         let mut reasons = Vec::new();
         let mut severity = 0u8;
-        if r.total.len() >= c.learn_days {
-            let mut first: Vec<u8> = r.first.clone();
-            first.sort_unstable();
-            let p90 = first[(first.len() * 9 / 10).min(first.len() - 1)] as f32 / 4.0;
+        if r.len >= c.learn_days {
+            let mut first = r.first;
+            let n = r.len;
+            let k = (n * 9 / 10).min(n - 1);
+            let p90 = *first[..n].select_nth_unstable(k).1 as f32 / 4.0;
             let limit = c.morning_by.max(p90 + c.margin_hours);
             let first_h = if f.first_active == NONE {
                 99.0
@@ -535,26 +572,19 @@ impl Ctx<'_> {
                 reasons.push("flat_line");
                 severity = severity.max(3);
             }
-            let night = median(&r.night);
+            let night = quantile_f32(&r.night[..n], 0.5);
             if f.night > night * c.night_factor && f.night > night + c.night_min_kwh {
                 reasons.push("night_use");
                 severity = severity.max(1);
             }
-            if f.total < median(&r.total) * c.drop_ratio {
+            if f.total < quantile_f32(&r.total[..n], 0.5) * c.drop_ratio {
                 reasons.push("sharp_drop");
                 severity = severity.max(2);
             }
         }
         if reasons.is_empty() {
             if f.first_active != NONE {
-                r.first.push(f.first_active);
-                r.total.push(f.total);
-                r.night.push(f.night);
-                if r.total.len() > c.window_days {
-                    r.first.remove(0);
-                    r.total.remove(0);
-                    r.night.remove(0);
-                }
+                r.push(c.window_days, f);
             }
         } else {
             out.alerts.push(Alert {
@@ -601,13 +631,13 @@ impl Ctx<'_> {
     }
 }
 
-fn median(v: &[f32]) -> f32 {
+/// The median, found in place (the slice is reordered).
+fn median_in_place(v: &mut [f32]) -> f32 {
     if v.is_empty() {
         return 0.0;
     }
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    s[s.len() / 2]
+    let k = v.len() / 2;
+    *v.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
 }
 
 const BLOCK: usize = 16_384;
@@ -673,12 +703,14 @@ pub fn analyze(
                             feats.clear();
                             let mut layout = Layout::new(96);
                             let mut n_read = 0usize;
+                            let mut sources = 0usize;
                             for seg in &segments {
                                 let rr = seg.rows_of_meters(from, to);
                                 if rr.is_empty() {
                                     continue;
                                 }
                                 layout = Layout::new(seg.slots);
+                                sources += 1;
                                 let aw = cfg.active_watts / 4.0;
                                 seg.read_values(rr.clone(), &mut buf)?;
                                 for (k, row) in rr.clone().enumerate() {
@@ -696,14 +728,14 @@ pub fn analyze(
                                         seg.missing[row],
                                         &layout,
                                         aw,
-                                        watch,
+                                        watch.then_some(cfg.routine.burst_wh),
                                     );
                                     feats.push((meter, day, f));
                                     seen = (seen.0.min(day), seen.1.max(day));
                                 }
                                 n_read += rr.len() * seg.slots;
                             }
-                            if segments.len() > 1 {
+                            if sources > 1 {
                                 feats.sort_by_key(|&(m, d, _)| (m, d));
                             }
                             rows.fetch_add(feats.len(), Ordering::Relaxed);
@@ -812,11 +844,11 @@ pub fn analyze(
 }
 
 fn robust(values: &mut [f32]) -> (f32, f32) {
-    let med = median(values);
+    let med = median_in_place(values);
     for v in values.iter_mut() {
         *v = (*v - med).abs();
     }
-    let mad = median(values) * 1.4826;
+    let mad = median_in_place(values) * 1.4826;
     (med, mad.max(1e-6))
 }
 
@@ -863,17 +895,20 @@ fn group_scores(states: &[MeterState], registry: &Registry, cfg: &Config) -> Vec
         }
         out
     };
-    let district = stats(&all);
+    // The district's figures are needed only for communities too small to compare within.
+    let district = by_community
+        .values()
+        .any(|m| m.len() < g.min_peers)
+        .then(|| stats(&all));
     let mut scores = Vec::with_capacity(rows.len());
     for members in by_community.values() {
-        let st = if members.len() >= g.min_peers {
-            stats(members)
-        } else {
-            district
+        let st = match district {
+            Some(d) if members.len() < g.min_peers => d,
+            _ => stats(members),
         };
         for &k in members {
             let (m, x) = rows[k];
-            let z: Vec<f32> = (0..5).map(|j| (x[j] - st[j].0) / st[j].1).collect();
+            let z: [f32; 5] = std::array::from_fn(|j| (x[j] - st[j].0) / st[j].1);
             // Level counts in full; shape (evening, spread, night, weekend) half each.
             let score = z[0].max(0.0) + 0.5 * z[1..].iter().map(|v| v.clamp(0.0, 6.0)).sum::<f32>();
             scores.push(GroupScore {
@@ -920,7 +955,7 @@ pub fn daily_totals(
                     continue;
                 }
                 let q = &buf[k * seg.slots..(k + 1) * seg.slots];
-                let f = day_features(q, seg.scales[row], seg.missing[row], &layout, 0.0, false);
+                let f = day_features(q, seg.scales[row], seg.missing[row], &layout, 0.0, None);
                 out.push((d, f.total));
             }
         }

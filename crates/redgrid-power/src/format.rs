@@ -328,8 +328,11 @@ impl Segment {
     pub fn read_values(&self, range: std::ops::Range<usize>, buf: &mut Vec<u16>) -> Result<()> {
         use std::os::unix::fs::FileExt;
         let n = (range.end - range.start) * self.slots;
-        buf.clear();
-        buf.resize(n, 0);
+        // Grow only: a reused buffer is not zeroed again before every read.
+        if buf.len() < n {
+            buf.resize(n, 0);
+        }
+        buf.truncate(n);
         let at = HEADER_LEN + (range.start * self.slots * 2) as u64;
         if cfg!(target_endian = "little") {
             // SAFETY: u16 has no invalid bit patterns and the byte view covers exactly the

@@ -644,7 +644,7 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
                                     s.missing[row],
                                     &layout,
                                     62.5,
-                                    false,
+                                    None,
                                 );
                                 acc +=
                                     (f.total + f.max + f.min + f.night / f.total.max(1e-9)) as f64;
