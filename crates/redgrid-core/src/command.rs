@@ -10,8 +10,8 @@ use crate::ids::{AreaId, CategoryId, PersonId, RequestId, UnitId};
 use crate::person::{Actor, Person, Role, valid_phone};
 use crate::policy::{self, Allowed, CommandKind, Relation, Subject};
 use crate::request::{
-    ActorRef, Attachment, Channel, Deadlines, Event, EventBody, Light, Location, RatedVia,
-    RejectCode, Request, Satisfaction, Status,
+    ActorRef, AlertOutcome, Attachment, Channel, Deadlines, Event, EventBody, Light, Location,
+    RatedVia, RejectCode, Request, Satisfaction, Status,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,9 @@ pub enum Command {
         evidence: Vec<Attachment>,
         /// Cost in fen (1/100 yuan).
         cost_fen: Option<i64>,
+        /// For a power alert, what the visit found: required there, refused elsewhere.
+        #[serde(default)]
+        outcome: Option<AlertOutcome>,
     },
     Verify {
         passed: Option<bool>,
@@ -705,8 +708,14 @@ pub fn decide(
             summary,
             evidence,
             cost_fen,
+            outcome,
         } => {
             fields.text("summary", summary.as_deref(), limits::SUMMARY);
+            match (request.channel == Channel::PowerAlert, outcome) {
+                (true, None) => fields.add("outcome", "required"),
+                (false, Some(_)) => fields.add("outcome", "not_allowed"),
+                _ => {}
+            }
             check_attachments(&mut fields, "evidence", evidence, Some(ctx.facts));
             if let Some(c) = cost_fen
                 && !(0..=limits::COST_FEN).contains(c)
@@ -718,6 +727,7 @@ pub fn decide(
                 summary: clean(summary).unwrap_or_default(),
                 evidence: evidence.clone(),
                 cost_fen: *cost_fen,
+                outcome: *outcome,
             }
         }
         Command::Verify { passed, reason } => {

@@ -239,6 +239,44 @@ pub struct Attachment {
     pub name: String,
 }
 
+/// What checking a power alert found (预警核查结果).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AlertOutcome {
+    /// The alert was right.
+    Confirmed,
+    /// Nothing was wrong.
+    FalseAlarm,
+    /// Nobody could check (no one home, no access).
+    Unverifiable,
+}
+
+impl AlertOutcome {
+    pub const ALL: [AlertOutcome; 3] = [
+        AlertOutcome::Confirmed,
+        AlertOutcome::FalseAlarm,
+        AlertOutcome::Unverifiable,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertOutcome::Confirmed => "confirmed",
+            AlertOutcome::FalseAlarm => "false_alarm",
+            AlertOutcome::Unverifiable => "unverifiable",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+    pub fn label(self, lang: crate::error::Lang) -> &'static str {
+        match self {
+            AlertOutcome::Confirmed => lang.pick("属实", "confirmed"),
+            AlertOutcome::FalseAlarm => lang.pick("误报", "false alarm"),
+            AlertOutcome::Unverifiable => lang.pick("无法核实", "could not check"),
+        }
+    }
+}
+
 /// The last rating given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -442,6 +480,9 @@ pub enum EventBody {
         summary: String,
         evidence: Vec<Attachment>,
         cost_fen: Option<i64>,
+        /// A power alert's outcome.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<AlertOutcome>,
     },
     Verified {
         passed: bool,
@@ -735,6 +776,7 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
             summary,
             evidence: _,
             cost_fen,
+            outcome: _,
         } => {
             r.status = Status::Resolved;
             r.resolved_at = Some(at);

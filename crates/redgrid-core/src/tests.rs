@@ -339,6 +339,7 @@ fn dispatch(u: UnitId) -> Command {
 }
 fn resolve() -> Command {
     Command::Resolve {
+        outcome: None,
         summary: Some("已联系物业清运完毕".into()),
         evidence: vec![],
         cost_fen: Some(0),
@@ -1251,6 +1252,7 @@ fn resolve_refusals() {
     let mut w = World::new();
     let r = claimed(&mut w);
     let bad = Command::Resolve {
+        outcome: None,
         summary: None,
         evidence: vec![Attachment {
             id: "a".repeat(64),
@@ -1278,6 +1280,7 @@ fn resolve_refusals() {
     // With a known attachment it goes through.
     w.facts.attachments.insert("b".repeat(64));
     let ok = Command::Resolve {
+        outcome: None,
         summary: reason("done"),
         evidence: vec![Attachment {
             id: "b".repeat(64),
@@ -2169,4 +2172,47 @@ fn a_category_suggested_on_submission_is_kept_until_staff_accept() {
         },
     );
     assert_eq!(fields_of(&e), vec![("category_id".into(), "required")]);
+}
+
+// ---------------------------------------------------------------- power alert outcomes
+
+#[test]
+fn a_power_alert_is_resolved_only_with_its_outcome_and_other_requests_never_take_one() {
+    let mut w = World::new();
+    let mut r = claimed(&mut w);
+    r.channel = Channel::PowerAlert;
+    let e = w.err(&r, &volunteer_grid(), resolve());
+    assert_eq!(fields_of(&e), vec![("outcome".into(), "required")]);
+    let with = |o| Command::Resolve {
+        outcome: Some(o),
+        summary: Some("入户核实，房屋确实空置".into()),
+        evidence: vec![],
+        cost_fen: None,
+    };
+    let d = decide(
+        &r,
+        &volunteer_grid(),
+        &with(AlertOutcome::Confirmed),
+        vec![],
+        &w.ctx(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ev = d.event_for(&r, w.now);
+    assert!(matches!(
+        ev.body,
+        EventBody::Resolved {
+            outcome: Some(AlertOutcome::Confirmed),
+            ..
+        }
+    ));
+    let done = w.ok(&r, &volunteer_grid(), with(AlertOutcome::FalseAlarm));
+    assert_eq!(done.status, Status::Resolved);
+    let plain = claimed(&mut w);
+    let e = w.err(&plain, &volunteer_grid(), with(AlertOutcome::Unverifiable));
+    assert_eq!(fields_of(&e), vec![("outcome".into(), "not_allowed")]);
+    assert_eq!(
+        AlertOutcome::parse("false_alarm"),
+        Some(AlertOutcome::FalseAlarm)
+    );
+    assert_eq!(AlertOutcome::parse("maybe"), None);
 }

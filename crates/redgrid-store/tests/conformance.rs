@@ -199,6 +199,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         &r,
         &f.volunteer,
         Command::Resolve {
+            outcome: None,
             summary: Some("已清理".into()),
             evidence: vec![],
             cost_fen: Some(1200),
@@ -221,6 +222,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         &r,
         &f.volunteer,
         Command::Resolve {
+            outcome: None,
             summary: Some("已彻底清理".into()),
             evidence: vec![],
             cost_fen: None,
@@ -333,6 +335,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         &r3,
         &f.volunteer,
         Command::Resolve {
+            outcome: None,
             summary: Some("done".into()),
             evidence: vec![],
             cost_fen: None,
@@ -399,6 +402,7 @@ async fn every_refusal_leaves_no_trace(store: Arc<dyn Store>) {
         (
             a(&f.volunteer),
             Command::Resolve {
+                outcome: None,
                 summary: None,
                 evidence: vec![],
                 cost_fen: Some(-5),
@@ -468,6 +472,7 @@ async fn a_failure_between_event_and_projection_rolls_back(store: Arc<dyn Store>
             r.id,
             &a(&f.volunteer),
             &Command::Resolve {
+                outcome: None,
                 summary: Some("x".into()),
                 evidence: vec![],
                 cost_fen: None,
@@ -511,6 +516,7 @@ async fn a_failure_between_event_and_projection_rolls_back(store: Arc<dyn Store>
         &r,
         &f.volunteer,
         Command::Resolve {
+            outcome: None,
             summary: Some("x".into()),
             evidence: vec![],
             cost_fen: None,

@@ -755,6 +755,7 @@ async fn activities_suggestions_and_campaign_statistics(store: Arc<dyn Store>) {
         solved.id,
         &vol,
         &Command::Resolve {
+            outcome: None,
             summary: Some("更换灯泡".into()),
             evidence: vec![],
             cost_fen: None,

@@ -131,6 +131,7 @@ async fn closed(s: &Service, f: &Fixture, t: DateTime<Utc>, done: DateTime<Utc>)
         &r,
         &f.volunteer,
         Command::Resolve {
+            outcome: None,
             summary: Some("已清理".into()),
             evidence: vec![],
             cost_fen: None,
@@ -272,6 +273,7 @@ async fn scorecard_equals_a_plain_group_by_and_a_rebuild(db: &TestDb) {
                 &r,
                 &f.volunteer,
                 Command::Resolve {
+                    outcome: None,
                     summary: Some("ok".into()),
                     evidence: vec![],
                     cost_fen: None,
@@ -431,6 +433,7 @@ async fn jobs_are_idempotent_across_runs_and_restarts(db: &TestDb) {
             &r,
             &f.volunteer,
             Command::Resolve {
+                outcome: None,
                 summary: Some("ok".into()),
                 evidence: vec![],
                 cost_fen: None,
@@ -566,6 +569,7 @@ async fn notifications_are_written_with_the_event_and_retried_until_delivered(db
         &r,
         &f.volunteer,
         Command::Resolve {
+            outcome: None,
             summary: Some("ok".into()),
             evidence: vec![],
             cost_fen: None,

@@ -61,6 +61,9 @@ pub struct ResolveBody {
     evidence: Option<Vec<Attachment>>,
     /// Cost in fen (1/100 yuan).
     cost_fen: Option<i64>,
+    /// Required for a power alert (channel `power_alert`), refused for anything else: what the
+    /// check found.
+    outcome: Option<redgrid_core::request::AlertOutcome>,
 }
 
 #[derive(ToSchema)]

@@ -94,6 +94,7 @@ fn dispatch(u: UnitId) -> Command {
 
 fn resolve() -> Command {
     Command::Resolve {
+        outcome: None,
         summary: Some("已修好".into()),
         evidence: vec![],
         cost_fen: None,

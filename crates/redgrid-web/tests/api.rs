@@ -1505,3 +1505,75 @@ async fn organisation_registers_import_export_activities_and_campaign_figures_ov
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_power_alert_is_resolved_with_what_the_check_found_and_nothing_else_takes_one() {
+    let a = app().await;
+    let service = redgrid_store::Service::new(a._db.store.clone(), Default::default())
+        .await
+        .unwrap();
+    let input = redgrid_core::command::SubmitInput {
+        channel: Some(redgrid_core::request::Channel::PowerAlert),
+        description: Some("电力预警·房屋空置：自2026-10-01起连续一个月以上用电接近零。".into()),
+        area_id: Some(a.f.grid_a1_1.id),
+        ..Default::default()
+    };
+    let (r, _) = service
+        .submit(
+            &redgrid_core::person::Actor::System,
+            &input,
+            vec![],
+            Some("power-vacancy-M1-1"),
+            redgrid_store::service::now(),
+        )
+        .await
+        .unwrap();
+    let id = r.id.0;
+    let cat = a.f.cat_garbage.id.0;
+    let unit = a.f.unit_grid_a1_1.id.0;
+    a.step(id, "accept", "grid", json!({"category_id": cat}))
+        .await;
+    a.step(id, "dispatch", "grid", json!({"unit_id": unit}))
+        .await;
+    a.step(id, "claim", "volunteer", json!({})).await;
+    let path = format!("/api/requests/{id}/resolve");
+    let no = a
+        .post(&path, "volunteer", json!({"summary": "入户核实"}))
+        .await;
+    assert_eq!(no.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", no.body);
+    assert_eq!(no.body["fields"][0]["field"], "outcome");
+    assert_eq!(no.body["fields"][0]["code"], "required");
+    let bad = a
+        .post(
+            &path,
+            "volunteer",
+            json!({"summary": "入户核实", "outcome": "maybe"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let ok = a
+        .step(
+            id,
+            "resolve",
+            "volunteer",
+            json!({"summary": "入户核实，房屋空置", "outcome": "confirmed"}),
+        )
+        .await;
+    assert_eq!(ok["event"]["outcome"], "confirmed", "{ok}");
+    // An ordinary request refuses an outcome.
+    let other = a.file("resident").await;
+    a.step(other, "accept", "grid", json!({"category_id": cat}))
+        .await;
+    a.step(other, "dispatch", "grid", json!({"unit_id": unit}))
+        .await;
+    a.step(other, "claim", "volunteer", json!({})).await;
+    let r = a
+        .post(
+            &format!("/api/requests/{other}/resolve"),
+            "volunteer",
+            json!({"summary": "已修好", "outcome": "confirmed"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["code"], "not_allowed");
+}

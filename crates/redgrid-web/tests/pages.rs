@@ -1261,6 +1261,7 @@ async fn close_is_offered_to_the_administrator_only_once_the_rating_window_has_e
                 id,
                 &a.f.volunteer,
                 Command::Resolve {
+                    outcome: None,
                     summary: Some("已清运".into()),
                     evidence: vec![],
                     cost_fen: None,
@@ -1335,6 +1336,7 @@ async fn verify_is_not_offered_to_the_verifier_who_handled_the_request() {
         id,
         &both,
         Command::Resolve {
+            outcome: None,
             summary: Some("已处理".into()),
             evidence: vec![],
             cost_fen: None,

@@ -725,6 +725,7 @@ impl<'a> Walk<'a> {
                 self.run(
                     &handler,
                     Command::Resolve {
+                        outcome: None,
                         summary: Some(summary),
                         evidence: vec![],
                         cost_fen: cost,

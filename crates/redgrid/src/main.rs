@@ -11,6 +11,7 @@ mod demo_data;
 mod demo_org;
 mod org_cmd;
 mod power_cmd;
+mod power_file;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -405,6 +406,12 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
             "organisation: {} party organisations, {} members, {} pairings, {} activities over the last year",
             o.party_orgs, o.members, o.pairings, o.activities
         );
+        let (meters, filed) =
+            power_cmd::demo_city(&service, &config.data_dir, args.seed, 800, 75).await?;
+        eprintln!(
+            "electricity: {meters} meters over 75 days; {} power alerts of the last two weeks filed as requests in their grids",
+            filed.new
+        );
         Some(d)
     };
     let store = service.store();
@@ -657,12 +664,29 @@ fn start_jobs(
     let senders = senders(config)?;
     let every = std::time::Duration::from_secs(config.jobs_interval_secs);
     let anchors = audit_cmd::default_anchors(config);
+    let power = redgrid_power::format::PowerStore::new(config.data_dir.join("power"));
     Ok(Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         let mut last_anchor: Option<chrono::DateTime<chrono::Utc>> = None;
+        let mut last_power: Option<chrono::DateTime<chrono::Utc>> = None;
         loop {
             tick.tick().await;
             let now = redgrid_store::service::now();
+            // Once a day, every district's electricity data through the detectors, and the
+            // alerts of the last two days filed for the grids (an alert filed before is not
+            // filed again).
+            if last_power.is_none_or(|t| now - t >= chrono::Duration::hours(24)) {
+                last_power = Some(now);
+                for district in power.districts() {
+                    match power_cmd::scheduled(&service, &power, &district).await {
+                        Ok(f) if f.new > 0 => {
+                            eprintln!("power {district}: {} alerts filed as requests", f.new)
+                        }
+                        Ok(_) => {}
+                        Err(e) => eprintln!("power {district}: {e}"),
+                    }
+                }
+            }
             // Keep the chain's head outside the database at most hourly (see `redgrid audit`).
             if last_anchor.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
                 match audit_cmd::append_anchor(service.store(), &anchors).await {

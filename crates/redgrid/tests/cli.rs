@@ -388,3 +388,94 @@ fn the_demo_has_an_organisation_whose_registers_round_trip_and_whose_campaign_re
     assert!(xlsx_text(&std::fs::read(&template).unwrap()).contains("结对类型*"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_them() {
+    let dir = std::env::temp_dir().join(format!("redgrid-cli-power-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let out = redgrid(&[
+        "demo",
+        "--no-serve",
+        "--requests",
+        "60",
+        "--residents",
+        "40",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("power alerts"), "{err}");
+    let district = std::fs::read_dir(dir.join("power"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().into_string().unwrap())
+        .find(|n| n.len() == 6)
+        .expect("a district folder");
+    let ledger =
+        std::fs::read_to_string(dir.join("power").join(&district).join("alerts.csv")).unwrap();
+    let rows: Vec<&str> = ledger.lines().skip(1).collect();
+    assert!(!rows.is_empty(), "the demo filed alerts");
+    // Every filed alert is a power_alert request in a grid, and none carries the address in its text.
+    let store = redgrid_store::open(&format!("sqlite://{d}/redgrid.db"))
+        .await
+        .unwrap();
+    for row in &rows {
+        let id: i64 = row.split(',').next().unwrap().parse().unwrap();
+        let r = store
+            .request(redgrid_core::ids::RequestId(id))
+            .await
+            .unwrap()
+            .expect("the request");
+        assert_eq!(r.channel, redgrid_core::request::Channel::PowerAlert);
+        assert!(r.description.starts_with("电力预警"), "{}", r.description);
+        assert!(!r.description.contains("号楼"), "{}", r.description);
+        assert_eq!(r.attachments.len(), 1, "the evidence chart");
+    }
+    // Analysing again files nothing twice.
+    let out = redgrid(&[
+        "power",
+        "analyze",
+        "--data-dir",
+        d,
+        "--district",
+        &district,
+        "--file",
+        "--recent-days",
+        "14",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("filed 0 new requests"), "{text}");
+    let again =
+        std::fs::read_to_string(dir.join("power").join(&district).join("alerts.csv")).unwrap();
+    assert_eq!(again.lines().count(), ledger.lines().count());
+    // Precision: every filed alert counted, none checked yet.
+    let out = redgrid(&[
+        "power",
+        "precision",
+        "--data-dir",
+        d,
+        "--district",
+        &district,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let filed: u64 = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(filed as usize, rows.len(), "{text}");
+    assert!(text.contains('—'), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

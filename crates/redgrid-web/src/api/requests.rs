@@ -132,6 +132,7 @@ pub(crate) fn read_command(
             contact_made: r.bool("contact_made"),
         },
         CommandKind::Resolve => Command::Resolve {
+            outcome: r.choice("outcome", redgrid_core::request::AlertOutcome::parse),
             summary: r.string("summary"),
             evidence: r.attachments("evidence"),
             cost_fen: r.i64("cost_fen"),

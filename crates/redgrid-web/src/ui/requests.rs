@@ -21,7 +21,8 @@ use redgrid_core::ids::*;
 use redgrid_core::person::{Actor, Role};
 use redgrid_core::policy::CommandKind;
 use redgrid_core::request::{
-    Attachment, Channel, Event, EventBody, Light, RejectCode, Request, Satisfaction, Status,
+    AlertOutcome, Attachment, Channel, Event, EventBody, Light, RejectCode, Request, Satisfaction,
+    Status,
 };
 use redgrid_store::service::now;
 use redgrid_store::{ListFilter, StoreError};
@@ -1224,15 +1225,23 @@ fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
             }
         }
         EventBody::Resolved {
-            summary, cost_fen, ..
-        } => match cost_fen {
-            Some(f) => format!(
+            summary,
+            cost_fen,
+            outcome,
+            ..
+        } => match (cost_fen, outcome) {
+            (_, Some(o)) => format!(
+                "{}：{} · {summary}",
+                lang.pick("预警核查", "alert check"),
+                o.label(lang)
+            ),
+            (Some(f), None) => format!(
                 "{summary}（{} {:.2} {}）",
                 lang.pick("费用", "cost"),
                 *f as f64 / 100.0,
                 lang.pick("元", "yuan")
             ),
-            None => summary.clone(),
+            (None, None) => summary.clone(),
         },
         EventBody::Verified { passed, reason } => {
             let s = if *passed {
@@ -1302,6 +1311,7 @@ fn blank(kind: CommandKind) -> Option<Command> {
             contact_made: None,
         },
         CommandKind::Resolve => Command::Resolve {
+            outcome: None,
             summary: None,
             evidence: vec![],
             cost_fen: None,
@@ -1448,14 +1458,33 @@ fn action_form(
                 "checkbox",
             ),
         ],
-        CommandKind::Resolve => vec![
-            Field::new("summary", c.t("办理结果", "Result"), "textarea").required(),
-            Field::new(
+        CommandKind::Resolve => {
+            let mut fields = Vec::new();
+            if r.channel == Channel::PowerAlert {
+                let mut opts = vec![(String::new(), c.t("— 请选择 —", "— choose —").to_string())];
+                opts.extend(
+                    AlertOutcome::ALL
+                        .iter()
+                        .map(|o| (o.as_str().to_string(), o.label(lang).to_string())),
+                );
+                fields.push(
+                    Field::new(
+                        "outcome",
+                        c.t("预警核查结果", "What the check found"),
+                        "select",
+                    )
+                    .required()
+                    .options(opts),
+                );
+            }
+            fields.push(Field::new("summary", c.t("办理结果", "Result"), "textarea").required());
+            fields.push(Field::new(
                 "cost_fen",
                 c.t("费用（元，选填）", "Cost (yuan, optional)"),
                 "text",
-            ),
-        ],
+            ));
+            fields
+        }
         CommandKind::Verify => vec![
             Field::new("passed", c.t("核验通过", "Passed"), "select")
                 .required()
@@ -1612,7 +1641,15 @@ pub fn command_from_form(kind: CommandKind, form: &FormData) -> (Command, Vec<Fi
                     None
                 }
             });
+            let outcome = form.text("outcome").and_then(|v| {
+                let o = AlertOutcome::parse(&v);
+                if o.is_none() {
+                    errors.push(FieldError::new("outcome", "invalid"));
+                }
+                o
+            });
             Command::Resolve {
+                outcome,
                 summary: form.text("summary"),
                 evidence: vec![],
                 cost_fen: cost,
