@@ -55,6 +55,9 @@ pub struct SubmitInput {
     /// The category the resident thinks fits (a suggestion: staff confirm or change it on accepting).
     #[serde(default)]
     pub category_id: Option<CategoryId>,
+    /// Only the system may file a restricted request (seen by the grid and the community only).
+    #[serde(default)]
+    pub restricted: bool,
 }
 
 /// A command on an existing request, with its input.
@@ -475,6 +478,9 @@ pub fn decide_submit(
         &input.attachments,
         Some(ctx.facts),
     );
+    if input.restricted && !matches!(actor, Actor::System) {
+        fields.add("restricted", "not_allowed");
+    }
     if let Some(id) = input.category_id {
         match ctx.dir.item(id) {
             None => fields.add("category_id", "unknown"),
@@ -512,6 +518,7 @@ pub fn decide_submit(
         attachments: input.attachments.clone(),
         level: area.kind,
         category_id: input.category_id,
+        restricted: input.restricted,
     };
     Ok(SubmitDecision {
         body,

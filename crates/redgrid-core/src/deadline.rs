@@ -313,6 +313,7 @@ mod tests {
             at: at(11, 23, 9, 0),
             actor: crate::request::ActorRef::SYSTEM,
             body: crate::request::EventBody::Submitted {
+                restricted: false,
                 channel: crate::request::Channel::App,
                 description: "x".into(),
                 requester_id: None,

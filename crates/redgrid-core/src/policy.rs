@@ -339,6 +339,17 @@ pub fn authorize(
     permit(dir, actor, Action::Run(command), subject)
 }
 
+/// The roles that reach a restricted request (an elderly person's routine alert) through their
+/// area: the grid and the community. Everyone else reaches it only by handling it (its assigned
+/// unit, whoever claimed it).
+pub const RESTRICTED_ROLES: [Role; 3] = [Role::GridWorker, Role::CommunityStaff, Role::Verifier];
+
+/// Whether a rule still applies when the request is restricted.
+pub fn applies_to_restricted(rule: &Rule) -> bool {
+    matches!(rule.relation, Relation::Handler | Relation::AssignedUnit)
+        || rule.role.is_some_and(|r| RESTRICTED_ROLES.contains(&r))
+}
+
 /// Decides whether `actor` may take `action` on `subject` under [`POLICY`]. Refuses with
 /// `role_not_allowed` when no role of the actor appears for the action, and with `out_of_scope` (or
 /// `not_requester`) when a role appears but not in the right relation.
@@ -379,7 +390,11 @@ pub fn permit_under(
     };
     let mut role_matched = false;
     let mut requester_only = true;
-    for rule in table.iter().filter(|r| r.action == action) {
+    let restricted = matches!(subject, Subject::Request(r) if r.restricted);
+    for rule in table
+        .iter()
+        .filter(|r| r.action == action && (!restricted || applies_to_restricted(r)))
+    {
         for grant in &person.grants {
             if rule.role.is_some_and(|r| r != grant.role) {
                 continue;
@@ -477,6 +492,9 @@ pub struct Visibility {
         crate::ids::AreaId,
         Option<crate::area::Level>,
     )>,
+    /// Which restricted requests: the same, from the rules that apply to them
+    /// ([`applies_to_restricted`]); None sees none.
+    pub restricted: Option<Box<Visibility>>,
 }
 
 /// The [`Visibility`] of `actor` under [`POLICY`].
@@ -488,13 +506,31 @@ pub fn visibility(dir: &Directory, actor: &Actor) -> Visibility {
 pub fn visibility_under(table: &[Rule], dir: &Directory, actor: &Actor) -> Visibility {
     let person = match actor {
         Actor::System => {
-            return Visibility {
+            let all = Visibility {
                 all: true,
                 ..Visibility::default()
+            };
+            return Visibility {
+                restricted: Some(Box::new(all.clone())),
+                ..all
             };
         }
         Actor::Person(p) => p,
     };
+    let sub: Vec<Rule> = table
+        .iter()
+        .copied()
+        .filter(applies_to_restricted)
+        .collect();
+    let mut v = visibility_of(table, dir, person);
+    let r = visibility_of(&sub, dir, person);
+    if r != Visibility::default() {
+        v.restricted = Some(Box::new(r));
+    }
+    v
+}
+
+fn visibility_of(table: &[Rule], dir: &Directory, person: &crate::person::Person) -> Visibility {
     let mut v = Visibility::default();
     for rule in table.iter().filter(|r| r.action == Action::View) {
         for grant in &person.grants {

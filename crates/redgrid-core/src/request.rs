@@ -408,6 +408,10 @@ pub struct Request {
     pub rating: Option<Rating>,
     /// When the last rating was given.
     pub rated_at: Option<DateTime<Utc>>,
+    /// Seen only by the grid and the community (an elderly person's routine alert): see
+    /// [`crate::policy::RESTRICTED_ROLES`].
+    #[serde(default)]
+    pub restricted: bool,
     pub reject_code: Option<RejectCode>,
     pub duplicate_of: Option<RequestId>,
     pub created_at: DateTime<Utc>,
@@ -448,6 +452,9 @@ pub enum EventBody {
         /// The category suggested by whoever filed it; confirmed or changed on accepting.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         category_id: Option<CategoryId>,
+        /// Filed by the system as restricted to the grid and the community.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        restricted: bool,
     },
     Accepted {
         category_id: CategoryId,
@@ -659,6 +666,7 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 attachments,
                 level,
                 category_id,
+                restricted,
             },
         ) => {
             if event.seq != 1 {
@@ -704,6 +712,7 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 cost_fen: None,
                 rating: None,
                 rated_at: None,
+                restricted: *restricted,
                 reject_code: None,
                 duplicate_of: None,
                 created_at: at,

@@ -573,6 +573,7 @@ fn submit_lists_every_bad_field() {
     let w = World::new();
     let input = SubmitInput {
         category_id: None,
+        restricted: false,
         channel: None,
         description: Some("   ".into()),
         area_id: Some(GRID_A1_1),

@@ -39,12 +39,12 @@ type DbRow = <Db as sqlx::Database>::Row;
 const SQL_INSERT_REQUEST: &str = concat!(
     "INSERT INTO requests (",
     request_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51)"
 );
 const SQL_UPDATE_REQUEST: &str = concat!(
     "UPDATE requests SET (",
     request_columns!(),
-    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50) WHERE id = $1 AND version = $51"
+    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51) WHERE id = $1 AND version = $52"
 );
 const SQL_GET_REQUEST: &str = concat!("SELECT ", request_columns!(), " FROM requests WHERE id = $1");
 const SQL_INSERT_EVENT: &str = "INSERT INTO request_events \
@@ -147,6 +147,7 @@ fn request_from_row(row: &DbRow) -> Result<Request> {
         suspended_at: row.try_get("suspended_at")?,
         overdue_supervised_for: row.try_get("overdue_supervised_for")?,
         rated_at: row.try_get("rated_at")?,
+        restricted: row.try_get("restricted")?,
     })
 }
 
@@ -167,7 +168,7 @@ impl<'a, 'qb> Binder for &'a mut sqlx::query_builder::Separated<'qb, Db, &'stati
     }
 }
 
-/// Binds the 50 projection columns in `request_columns!()` order.
+/// Binds the 51 projection columns in `request_columns!()` order.
 fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
     let attachments = serde_json::to_string(&r.attachments)
         .map_err(|e| StoreError::Corrupt(format!("attachments: {e}")))?;
@@ -221,7 +222,8 @@ fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
         .bind(r.on_time)
         .bind(r.suspended_at)
         .bind(r.overdue_supervised_for)
-        .bind(r.rated_at))
+        .bind(r.rated_at)
+        .bind(r.restricted))
 }
 
 /// Writes an event row; returns its audit record, for [`chain_append`] at the end of the transaction
@@ -418,39 +420,56 @@ fn limit_of(what: &str, v: Option<String>) -> Result<Option<Limit>> {
     v.map(|t| Limit::parse(&t).ok_or_else(|| corrupt(what, &t))).transpose()
 }
 
-fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
-    if let Some(v) = f.visible.as_ref().filter(|v| !v.all) {
-        // Deny by default: with no clause the list is empty.
-        qb.push(" AND (1 = 0");
-        if let Some(p) = v.requester {
-            qb.push(" OR requester_id = ").push_bind(p.0);
-        }
-        if let Some(p) = v.handler {
-            qb.push(" OR claimed_by = ").push_bind(p.0);
-        }
-        if !v.units.is_empty() {
-            qb.push(" OR unit_id IN (");
-            let mut sep = qb.separated(", ");
-            for u in &v.units {
-                sep.push_bind(u.0);
-            }
-            qb.push(")");
-        }
-        for (kind, id, level) in &v.areas {
-            qb.push(" OR (");
-            match kind {
-                // The whole district (only with a handling level; otherwise `all` is set).
-                Level::District => qb.push("area_id IS NOT NULL"),
-                Level::Street => qb.push("street_id = ").push_bind(id.0),
-                Level::Community => qb.push("community_id = ").push_bind(id.0),
-                Level::Grid => qb.push("grid_id = ").push_bind(id.0),
-            };
-            if let Some(l) = level {
-                qb.push(" AND level = ").push_bind(l.as_str());
-            }
-            qb.push(")");
+/// ` AND (…)`: the requests `v` may see (deny by default: with no clause the list is empty).
+fn push_visible(qb: &mut QueryBuilder<Db>, v: &redgrid_core::policy::Visibility) {
+    if v.all {
+        return;
+    }
+    qb.push(" AND (1 = 0");
+    if let Some(p) = v.requester {
+        qb.push(" OR requester_id = ").push_bind(p.0);
+    }
+    if let Some(p) = v.handler {
+        qb.push(" OR claimed_by = ").push_bind(p.0);
+    }
+    if !v.units.is_empty() {
+        qb.push(" OR unit_id IN (");
+        let mut sep = qb.separated(", ");
+        for u in &v.units {
+            sep.push_bind(u.0);
         }
         qb.push(")");
+    }
+    for (kind, id, level) in &v.areas {
+        qb.push(" OR (");
+        match kind {
+            // The whole district (only with a handling level; otherwise `all` is set).
+            Level::District => qb.push("area_id IS NOT NULL"),
+            Level::Street => qb.push("street_id = ").push_bind(id.0),
+            Level::Community => qb.push("community_id = ").push_bind(id.0),
+            Level::Grid => qb.push("grid_id = ").push_bind(id.0),
+        };
+        if let Some(l) = level {
+            qb.push(" AND level = ").push_bind(l.as_str());
+        }
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
+    if let Some(v) = &f.visible {
+        // Ordinary requests by the caller's visibility, restricted ones by its restricted part.
+        qb.push(" AND ((restricted = ").push_bind(false);
+        push_visible(qb, v);
+        qb.push(") OR (restricted = ").push_bind(true);
+        match &v.restricted {
+            Some(r) => push_visible(qb, r),
+            None => {
+                qb.push(" AND 1 = 0");
+            }
+        }
+        qb.push("))");
     }
     if !f.statuses.is_empty() {
         qb.push(" AND status IN (");

@@ -518,7 +518,7 @@ macro_rules! request_columns {
          closed_at, resolution, cost_fen, rating_resolved, rating_satisfaction, rating_comment, \
          rating_via, reject_code, duplicate_of, created_at, updated_at, version, respond_warn_at, \
          resolve_warn_at, next_due_at, next_warn_at, on_time, suspended_at, overdue_supervised_for, \
-         rated_at"
+         rated_at, restricted"
     };
 }
 pub(crate) use request_columns;

@@ -30,6 +30,11 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
         name: "organisation",
         sql: include_str!("../migrations/sqlite/0004_organisation.sql"),
     },
+    Migration {
+        version: 5,
+        name: "restricted",
+        sql: include_str!("../migrations/sqlite/0005_restricted.sql"),
+    },
 ];
 
 pub const MIGRATIONS_POSTGRES: &[Migration] = &[
@@ -52,6 +57,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
         version: 4,
         name: "organisation",
         sql: include_str!("../migrations/postgres/0004_organisation.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "restricted",
+        sql: include_str!("../migrations/postgres/0005_restricted.sql"),
     },
 ];
 

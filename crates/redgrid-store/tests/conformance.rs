@@ -31,6 +31,7 @@ both_backends!(
     attachments_are_stored_by_content,
     dispatch_stores_deadlines_in_working_time,
     audit_verify_finds_every_kind_of_tampering,
+    restricted_requests_reach_only_the_grid_and_the_community,
 );
 
 fn a(p: &redgrid_core::person::Person) -> Actor {
@@ -1441,5 +1442,118 @@ async fn audit_verify_finds_every_kind_of_tampering(store: Arc<dyn Store>) {
     assert!(
         found.contains(&Finding::Anchor { seq: head_seq }),
         "{found:?}"
+    );
+}
+
+async fn restricted_requests_reach_only_the_grid_and_the_community(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let alert = SubmitInput {
+        channel: Some(Channel::PowerAlert),
+        description: Some("电力预警·独居老人用电异常：早间无用电活动。".into()),
+        area_id: Some(f.grid_a1_1.id),
+        restricted: true,
+        ..Default::default()
+    };
+    // Only the system may file one.
+    let e = s
+        .submit(&a(&f.grid_worker), &alert, vec![], None, now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(core_err(e), CoreError::Validation(v) if v.iter().any(|x| x.field == "restricted"))
+    );
+    let (r, _) = s
+        .submit(&Actor::System, &alert, vec![], None, now())
+        .await
+        .unwrap();
+    assert!(r.restricted);
+    assert!(
+        store.request(r.id).await.unwrap().unwrap().restricted,
+        "stored"
+    );
+    let plain = submit(&s, &f).await;
+    let sees = |p: &redgrid_core::person::Person| {
+        let (s, p, id) = (&s, p.clone(), r.id);
+        async move {
+            let listed = s
+                .list_visible(&a(&p), &ListFilter::default(), 100)
+                .await
+                .unwrap()
+                .iter()
+                .any(|x| x.id == id);
+            let viewed = s.view(&a(&p), id).await.is_ok();
+            assert_eq!(listed, viewed, "{}: the list and the page agree", p.name);
+            listed
+        }
+    };
+    for p in [&f.grid_worker, &f.community_staff, &f.verifier] {
+        assert!(sees(p).await, "{} sees it", p.name);
+    }
+    for p in [
+        &f.street_staff,
+        &f.supervisor,
+        &f.admin,
+        &f.resident,
+        &f.community_staff_b,
+        &f.volunteer,
+    ] {
+        assert!(!sees(p).await, "{} must not see it", p.name);
+    }
+    // The ordinary request is still seen as before.
+    for p in [&f.street_staff, &f.admin, &f.supervisor] {
+        let listed = s
+            .list_visible(&a(p), &ListFilter::default(), 100)
+            .await
+            .unwrap();
+        assert!(listed.iter().any(|x| x.id == plain.id), "{}", p.name);
+    }
+    // Handling opens it to the handling unit: dispatched to the grid's unit, its volunteer sees it.
+    let r = run(
+        &s,
+        &r,
+        &f.grid_worker,
+        Command::Accept {
+            category_id: Some(f.cat_garbage.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.grid_worker,
+        Command::Dispatch {
+            unit_id: Some(f.unit_grid_a1_1.id),
+        },
+    )
+    .await;
+    assert!(sees(&f.volunteer).await, "the assigned unit's volunteer");
+    let r = run(&s, &r, &f.volunteer, Command::Claim {}).await;
+    assert_eq!(r.claimed_by, Some(f.volunteer.id));
+    // Never on a public list.
+    let all = ListFilter {
+        visible: Some(redgrid_core::policy::Visibility {
+            all: true,
+            ..Default::default()
+        }),
+        ..ListFilter::default()
+    };
+    assert!(
+        !store
+            .list(&all, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.id == r.id)
+    );
+    assert!(
+        store
+            .list(&all, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.id == plain.id)
     );
 }

@@ -139,6 +139,7 @@ fn synth(
         }
     });
     Request {
+        restricted: false,
         id: RequestId(id),
         status,
         channel: Channel::App,

@@ -842,6 +842,7 @@ pub async fn build_requests(
             )
         };
         let input = SubmitInput {
+            restricted: false,
             category_id: None,
             channel: Some(channel),
             description: Some(rng.pick(spec.descriptions).to_string()),

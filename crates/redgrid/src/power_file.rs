@@ -148,6 +148,8 @@ pub async fn file_alerts(
                 id: meta.id,
                 name: "用电曲线.svg".into(),
             }],
+            // An elderly person's routine is for the grid and the community only.
+            restricted: a.detector == DetectorKind::Routine,
             ..Default::default()
         };
         match service

@@ -83,6 +83,11 @@ impl PublicList {
         ListFilter {
             statuses,
             flagged: self == PublicList::Rectifications,
+            // Everything but restricted requests (routine alerts never reach a public list).
+            visible: Some(redgrid_core::policy::Visibility {
+                all: true,
+                ..Default::default()
+            }),
             ..ListFilter::default()
         }
     }

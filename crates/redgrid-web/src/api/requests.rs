@@ -76,6 +76,7 @@ fn parse_id(raw: &str, lang: Lang) -> Result<RequestId, ApiError> {
 pub(crate) fn read_submit(v: &serde_json::Value) -> (SubmitInput, Vec<FieldError>) {
     let mut r = Reader::new(v);
     let input = SubmitInput {
+        restricted: false,
         channel: r.choice("channel", Channel::parse),
         description: r.string("description"),
         area_id: r.id("area_id"),

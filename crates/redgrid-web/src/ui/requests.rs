@@ -522,6 +522,7 @@ pub async fn file_post(
         .number("category_id", &mut field_errors)
         .map(CategoryId);
     let input = SubmitInput {
+        restricted: false,
         channel: Some(Channel::Web),
         description: form.text("description"),
         area_id,
