@@ -280,6 +280,153 @@ fn find_column(names: &[String], options: &[&str]) -> Option<usize> {
     })
 }
 
+const METER_NAMES: [&str; 6] = ["meter", "meter_id", "code", "户号", "电表号", "电表"];
+const TIME_NAMES: [&str; 7] = [
+    "time",
+    "timestamp",
+    "datetime",
+    "date",
+    "时间",
+    "日期",
+    "采集时间",
+];
+const VALUE_NAMES: [&str; 6] = ["kwh", "value", "reading", "电量", "用电量", "电量(kwh)"];
+
+/// Checks rows one at a time (from any file format) and keeps the good ones.
+struct Checker<'a> {
+    registry: &'a Registry,
+    options: &'a Options,
+    report: Report,
+    rows: Vec<Parsed>,
+    daily: Option<bool>,
+    last: Vec<i64>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(registry: &'a Registry, options: &'a Options) -> Self {
+        Checker {
+            registry,
+            options,
+            report: Report::default(),
+            rows: Vec::new(),
+            daily: None,
+            last: vec![i64::MIN; registry.len()],
+        }
+    }
+
+    /// One row: the meter's code, the time and the reading as text. `complete` is false for a
+    /// CSV's last line without its newline (a cut there is a truncated file).
+    fn row(&mut self, line_no: u64, code: &str, time: &str, raw: &str, complete: bool, text: &str) {
+        let report = &mut self.report;
+        let cut = |report: &mut Report| {
+            report.add(
+                "truncated",
+                line_no,
+                format!("the file ends inside this line: {text:?}"),
+            );
+        };
+        let code = code.trim();
+        let Some(meter) = self.registry.index_of(code) else {
+            if code.len() >= 6
+                && !code.starts_with(&self.options.district)
+                && code.bytes().take(6).all(|b| b.is_ascii_digit())
+            {
+                report.add("other_district", line_no, code.to_string());
+            } else if !complete {
+                cut(report);
+            } else {
+                report.add("unknown_meter", line_no, code.to_string());
+            }
+            return;
+        };
+        let Some(m) = self.registry.get(meter) else {
+            return;
+        };
+        if m.district() != self.options.district {
+            report.add(
+                "other_district",
+                line_no,
+                format!("{code} is in district {}", m.district()),
+            );
+            return;
+        }
+        let minute = match parse_time(time, self.options.zone_minutes) {
+            Ok(Time::Day(d)) => {
+                if self.daily == Some(false) {
+                    report.add(
+                        "mixed_intervals",
+                        line_no,
+                        format!("a date among times: {}", time.trim()),
+                    );
+                    return;
+                }
+                self.daily = Some(true);
+                d as i64 * 1440
+            }
+            Ok(Time::Minute(t)) => {
+                if self.daily == Some(true) {
+                    report.add(
+                        "mixed_intervals",
+                        line_no,
+                        format!("a time among dates: {}", time.trim()),
+                    );
+                    return;
+                }
+                self.daily = Some(false);
+                t
+            }
+            Err(kind) => {
+                if !complete {
+                    cut(report);
+                } else {
+                    report.add(kind, line_no, time.trim().to_string());
+                }
+                return;
+            }
+        };
+        let raw = raw.trim();
+        if !complete && (raw.is_empty() || raw.ends_with(['.', '-', 'e', 'E'])) {
+            cut(report);
+            return;
+        }
+        let kwh: f64 = match raw.parse::<f64>() {
+            Ok(v) if v.is_finite() => v,
+            _ => {
+                if complete {
+                    report.add("bad_value", line_no, raw.to_string());
+                } else {
+                    cut(report);
+                }
+                return;
+            }
+        };
+        if kwh < 0.0 {
+            report.add("negative", line_no, raw.to_string());
+            return;
+        }
+        let prev = self.last[meter as usize];
+        if minute < prev {
+            report.add(
+                "out_of_order",
+                line_no,
+                format!("{code} {} comes after a later time", time.trim()),
+            );
+            return;
+        }
+        if minute == prev {
+            report.add("duplicate", line_no, format!("{code} {}", time.trim()));
+            return;
+        }
+        self.last[meter as usize] = minute;
+        self.rows.push(Parsed {
+            meter,
+            minute,
+            wh: kwh * 1000.0,
+            line: line_no,
+        });
+    }
+}
+
 /// Checks a CSV file of readings and, if it is good, stores it as one batch. `progress` gets
 /// the bytes read so far.
 pub fn ingest_csv(
@@ -289,38 +436,22 @@ pub fn ingest_csv(
     options: &Options,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Report> {
-    let mut report = Report::default();
+    let mut checker = Checker::new(registry, options);
     let mut line = String::new();
     let mut bytes = 0u64;
     let n = input.read_line(&mut line)?;
     bytes += n as u64;
     if n == 0 {
-        report.add("columns", 1, "the file is empty");
-        return Ok(report);
+        checker.report.add("columns", 1, "the file is empty");
+        return Ok(checker.report);
     }
     let names = split_csv(line.trim_end_matches('\n'));
-    let meter_at = find_column(
-        &names,
-        &["meter", "meter_id", "code", "户号", "电表号", "电表"],
-    );
-    let time_at = find_column(
-        &names,
-        &[
-            "time",
-            "timestamp",
-            "datetime",
-            "date",
-            "时间",
-            "日期",
-            "采集时间",
-        ],
-    );
-    let value_at = find_column(
-        &names,
-        &["kwh", "value", "reading", "电量", "用电量", "电量(kwh)"],
-    );
-    let (Some(mi), Some(ti), Some(vi)) = (meter_at, time_at, value_at) else {
-        report.add(
+    let (Some(mi), Some(ti), Some(vi)) = (
+        find_column(&names, &METER_NAMES),
+        find_column(&names, &TIME_NAMES),
+        find_column(&names, &VALUE_NAMES),
+    ) else {
+        checker.report.add(
             "columns",
             1,
             format!(
@@ -328,12 +459,9 @@ pub fn ingest_csv(
                 names.join(",").trim()
             ),
         );
-        return Ok(report);
+        return Ok(checker.report);
     };
     let width = names.len();
-    let mut rows: Vec<Parsed> = Vec::new();
-    let mut daily = None::<bool>;
-    let mut last: Vec<i64> = vec![i64::MIN; registry.len()];
     let mut line_no = 1u64;
     loop {
         line.clear();
@@ -352,125 +480,40 @@ pub fn ingest_csv(
             continue;
         }
         let cells = split_csv(text);
-        let cut = |report: &mut Report| {
-            report.add(
-                "truncated",
-                line_no,
-                format!("the file ends inside this line: {text:?}"),
-            );
-        };
         if cells.len() != width {
             if complete {
-                report.add(
+                checker.report.add(
                     "fields",
                     line_no,
                     format!("{} fields, the header has {width}: {text:?}", cells.len()),
                 );
             } else {
-                cut(&mut report);
+                checker.report.add(
+                    "truncated",
+                    line_no,
+                    format!("the file ends inside this line: {text:?}"),
+                );
             }
             continue;
         }
-        let code = cells[mi].trim();
-        let Some(meter) = registry.index_of(code) else {
-            if code.len() >= 6
-                && !code.starts_with(&options.district)
-                && code.bytes().take(6).all(|b| b.is_ascii_digit())
-            {
-                report.add("other_district", line_no, code.to_string());
-            } else {
-                report.add("unknown_meter", line_no, code.to_string());
-            }
-            continue;
-        };
-        let Some(m) = registry.get(meter) else {
-            continue;
-        };
-        if m.district() != options.district {
-            report.add(
-                "other_district",
-                line_no,
-                format!("{code} is in district {}", m.district()),
-            );
-            continue;
-        }
-        let minute = match parse_time(&cells[ti], options.zone_minutes) {
-            Ok(Time::Day(d)) => {
-                if daily == Some(false) {
-                    report.add(
-                        "mixed_intervals",
-                        line_no,
-                        format!("a date among times: {}", cells[ti].trim()),
-                    );
-                    continue;
-                }
-                daily = Some(true);
-                d as i64 * 1440
-            }
-            Ok(Time::Minute(t)) => {
-                if daily == Some(true) {
-                    report.add(
-                        "mixed_intervals",
-                        line_no,
-                        format!("a time among dates: {}", cells[ti].trim()),
-                    );
-                    continue;
-                }
-                daily = Some(false);
-                t
-            }
-            Err(kind) => {
-                if !complete {
-                    cut(&mut report);
-                } else {
-                    report.add(kind, line_no, cells[ti].trim().to_string());
-                }
-                continue;
-            }
-        };
-        let raw = cells[vi].trim();
-        if !complete && (raw.is_empty() || raw.ends_with(['.', '-', 'e', 'E'])) {
-            cut(&mut report);
-            continue;
-        }
-        let kwh: f64 = match raw.parse::<f64>() {
-            Ok(v) if v.is_finite() => v,
-            _ => {
-                if complete {
-                    report.add("bad_value", line_no, raw.to_string());
-                } else {
-                    cut(&mut report);
-                }
-                continue;
-            }
-        };
-        if kwh < 0.0 {
-            report.add("negative", line_no, raw.to_string());
-            continue;
-        }
-        let prev = last[meter as usize];
-        if minute < prev {
-            report.add(
-                "out_of_order",
-                line_no,
-                format!("{code} {} comes after a later time", cells[ti].trim()),
-            );
-            continue;
-        }
-        if minute == prev {
-            report.add("duplicate", line_no, format!("{code} {}", cells[ti].trim()));
-            continue;
-        }
-        last[meter as usize] = minute;
-        rows.push(Parsed {
-            meter,
-            minute,
-            wh: kwh * 1000.0,
-            line: line_no,
-        });
+        checker.row(line_no, &cells[mi], &cells[ti], &cells[vi], complete, text);
     }
     progress(bytes);
-    report.lines = line_no;
+    checker.report.lines = line_no;
+    finish(store, checker)
+}
+
+/// Checks the kept rows together (interval, limits, what is stored already) and, if the whole
+/// file is good, writes it as one batch.
+fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
+    let Checker {
+        registry,
+        options,
+        mut report,
+        mut rows,
+        daily,
+        ..
+    } = checker;
     // The interval: the smallest step any meter takes; every time must sit on it.
     let interval: i64 = if daily == Some(true) {
         1440
@@ -629,4 +672,133 @@ pub fn ingest_csv(
             Err(e)
         }
     }
+}
+
+/// Checks a Parquet file of readings (columns named as for CSV; the meter a string or an
+/// integer, the time a timestamp, a date or a string, the reading any number) and, if it is
+/// good, stores it as one batch. Problems name the row (counting from 1) where CSV names the line.
+/// Timestamps marked as UTC are turned into the district's time; unmarked ones are taken as local.
+pub fn ingest_parquet(
+    store: &PowerStore,
+    registry: &Registry,
+    file: std::fs::File,
+    options: &Options,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Report> {
+    use parquet::basic::LogicalType;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let mut checker = Checker::new(registry, options);
+    let reader = match SerializedFileReader::new(file) {
+        Ok(r) => r,
+        Err(e) => {
+            checker
+                .report
+                .add("truncated", 0, format!("not a complete Parquet file ({e})"));
+            return Ok(checker.report);
+        }
+    };
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let names: Vec<String> = (0..schema.num_columns())
+        .map(|i| schema.column(i).name().to_string())
+        .collect();
+    let (Some(mi), Some(ti), Some(vi)) = (
+        find_column(&names, &METER_NAMES),
+        find_column(&names, &TIME_NAMES),
+        find_column(&names, &VALUE_NAMES),
+    ) else {
+        checker.report.add(
+            "columns",
+            0,
+            format!(
+                "need meter, time and kwh columns (户号, 时间, 电量); found {}",
+                names.join(",")
+            ),
+        );
+        return Ok(checker.report);
+    };
+    let utc = matches!(
+        schema.column(ti).logical_type_ref(),
+        Some(LogicalType::Timestamp(t)) if t.is_adjusted_to_u_t_c
+    );
+    let zone = options.zone_minutes as i64;
+    let offset = format!(
+        "{}{:02}:{:02}",
+        if zone < 0 { '-' } else { '+' },
+        zone.abs() / 60,
+        zone.abs() % 60
+    );
+    let stamp = |micros: i64| -> String {
+        let shifted = if utc {
+            micros + zone * 60_000_000
+        } else {
+            micros
+        };
+        let secs = shifted.div_euclid(1_000_000);
+        let t = chrono::DateTime::from_timestamp(secs, 0)
+            .map(|d| d.naive_utc())
+            .unwrap_or_default();
+        let sub = shifted.rem_euclid(1_000_000);
+        let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let base = if sub != 0 {
+            format!("{base}.{sub:06}")
+        } else {
+            base
+        };
+        format!("{base}{offset}")
+    };
+    let text = |f: &Field| -> String {
+        match f {
+            Field::Str(s) => s.clone(),
+            Field::Int(v) => v.to_string(),
+            Field::Long(v) => v.to_string(),
+            Field::UInt(v) => v.to_string(),
+            Field::ULong(v) => v.to_string(),
+            Field::Float(v) => v.to_string(),
+            Field::Double(v) => v.to_string(),
+            Field::Decimal(_) => "decimal".to_string(),
+            Field::Date(d) => crate::date_of(*d).to_string(),
+            Field::TimestampMillis(t) => stamp(t * 1000),
+            Field::TimestampMicros(t) => stamp(*t),
+            Field::Null => String::new(),
+            other => format!("{other}"),
+        }
+    };
+    let rows = match reader.get_row_iter(None) {
+        Ok(r) => r,
+        Err(e) => {
+            checker
+                .report
+                .add("truncated", 0, format!("cannot read the rows ({e})"));
+            return Ok(checker.report);
+        }
+    };
+    let mut n = 0u64;
+    for row in rows {
+        n += 1;
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                checker
+                    .report
+                    .add("truncated", n, format!("the file breaks off here ({e})"));
+                break;
+            }
+        };
+        let cells: Vec<&Field> = row.get_column_iter().map(|(_, f)| f).collect();
+        let (Some(m), Some(t), Some(v)) = (cells.get(mi), cells.get(ti), cells.get(vi)) else {
+            checker
+                .report
+                .add("fields", n, "a row without all three columns");
+            continue;
+        };
+        let (m, t, v) = (text(m), text(t), text(v));
+        checker.row(n, &m, &t, &v, true, "");
+        if n.is_multiple_of(65_536) {
+            progress(n);
+        }
+    }
+    progress(n);
+    checker.report.lines = n;
+    finish(store, checker)
 }

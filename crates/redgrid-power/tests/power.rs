@@ -328,3 +328,138 @@ fn thresholds_come_from_toml_and_unknown_keys_are_refused() {
     );
     assert!(detect::Config::parse("[vacancy]\nalert_dayz = 14\n").is_err());
 }
+
+/// Writes a Parquet file of (meter, UTC timestamp, kWh) rows, as the power company's tools do.
+fn parquet_file(path: &std::path::Path, rows: &[(&str, i64, f64)], utc: bool) {
+    use parquet::basic::Compression;
+    use parquet::column::writer::ColumnWriter;
+    use parquet::data_type::ByteArray;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use std::sync::Arc;
+    let schema = Arc::new(
+        parquet::schema::parser::parse_message_type(&format!(
+            "message readings {{ required binary meter (UTF8); required int64 time (TIMESTAMP(MICROS,{utc})); required double kwh; }}"
+        ))
+        .unwrap(),
+    );
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build(),
+    );
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = SerializedFileWriter::new(file, schema, props).unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let mut i = 0;
+    while let Some(mut col) = rg.next_column().unwrap() {
+        match col.untyped() {
+            ColumnWriter::ByteArrayColumnWriter(c) => {
+                let v: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(r.0)).collect();
+                c.write_batch(&v, None, None).unwrap();
+            }
+            ColumnWriter::Int64ColumnWriter(c) => {
+                let v: Vec<i64> = rows.iter().map(|r| r.1).collect();
+                c.write_batch(&v, None, None).unwrap();
+            }
+            ColumnWriter::DoubleColumnWriter(c) => {
+                let v: Vec<f64> = rows.iter().map(|r| r.2).collect();
+                c.write_batch(&v, None, None).unwrap();
+            }
+            _ => panic!("column {i}"),
+        }
+        col.close().unwrap();
+        i += 1;
+    }
+    rg.close().unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn parquet_files_are_read_like_csv_with_utc_times_turned_local() {
+    let dir = temp("parquet");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = PowerStore::new(dir.join("store"));
+    let mut o = Options::new("120116");
+    o.skip_bad_rows = false;
+    // 2026-03-01 00:00 in +08:00 is 2026-02-28 16:00 UTC.
+    let local_midnight_utc = day_of(chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()) as i64
+        * 86_400_000_000
+        - 8 * 3_600_000_000;
+    let hour = 3_600_000_000i64;
+    let rows: Vec<(&str, i64, f64)> = (0..24)
+        .map(|h| ("M1", local_midnight_utc + h * hour, 0.5))
+        .collect();
+    let path = dir.join("good.parquet");
+    parquet_file(&path, &rows, true);
+    let r = redgrid_power::ingest::ingest_parquet(
+        &store,
+        &registry(),
+        std::fs::File::open(&path).unwrap(),
+        &o,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(r.ingested, "{}", r.render(false));
+    assert_eq!(
+        (r.readings, r.meter_days, r.interval_minutes),
+        (24, 1, Some(60))
+    );
+    let t = detect::daily_totals(
+        &store,
+        "120116",
+        0,
+        day_of(chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()),
+        day_of(chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()),
+    )
+    .unwrap();
+    assert_eq!(t.len(), 1, "all 24 hours fall on the local day");
+    assert!((t[0].1 - 12.0).abs() < 1e-4);
+    // Sent again: duplicates, nothing added.
+    let again = redgrid_power::ingest::ingest_parquet(
+        &store,
+        &registry(),
+        std::fs::File::open(&path).unwrap(),
+        &o,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(!again.ingested);
+    assert_eq!(again.problems["duplicate"].count, 24);
+    // Bad rows name their row; a cut file is refused; wrong columns are refused.
+    let bad: Vec<(&str, i64, f64)> = vec![
+        ("M1", local_midnight_utc + 30 * hour, -1.0),
+        ("NOPE", local_midnight_utc + 30 * hour, 1.0),
+    ];
+    let path = dir.join("bad.parquet");
+    parquet_file(&path, &bad, true);
+    let r = redgrid_power::ingest::ingest_parquet(
+        &store,
+        &registry(),
+        std::fs::File::open(&path).unwrap(),
+        &o,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(!r.ingested);
+    assert_eq!(r.problems["negative"].examples[0].0, 1);
+    assert_eq!(r.problems["unknown_meter"].examples[0].0, 2);
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.join("cut.parquet");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let r = redgrid_power::ingest::ingest_parquet(
+        &store,
+        &registry(),
+        std::fs::File::open(&cut).unwrap(),
+        &o,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(
+        !r.ingested && r.problems.contains_key("truncated"),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(stored(&store), 1, "only the good file is stored");
+    let _ = std::fs::remove_dir_all(&dir);
+}

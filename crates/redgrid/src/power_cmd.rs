@@ -23,7 +23,7 @@ pub enum PowerCmd {
         #[arg(long, default_value = "120116")]
         district: String,
     },
-    /// Check and store CSV files of readings (all or nothing per file).
+    /// Check and store CSV or Parquet files of readings (all or nothing per file).
     Ingest {
         #[command(flatten)]
         config: ConfigArgs,
@@ -224,16 +224,32 @@ pub fn run(cmd: PowerCmd) -> Result<ExitCode, String> {
                 let file = std::fs::File::open(&f)
                     .map_err(|e| format!("cannot open {}: {e}", f.display()))?;
                 let total = file.metadata().map(|m| m.len()).unwrap_or(0);
-                let mut input = std::io::BufReader::with_capacity(1 << 20, file);
-                let bar = progress_bar("ingest, bytes read");
+                let mut magic = [0u8; 4];
+                let parquet = {
+                    use std::os::unix::fs::FileExt;
+                    file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"PAR1"
+                };
                 let started = Instant::now();
-                let report = redgrid_power::ingest::ingest_csv(
-                    &store,
-                    &registry,
-                    &mut input,
-                    &options,
-                    &mut |b| bar(b, total),
-                )
+                let report = if parquet {
+                    let bar = progress_bar("ingest, rows read");
+                    redgrid_power::ingest::ingest_parquet(
+                        &store,
+                        &registry,
+                        file,
+                        &options,
+                        &mut |n| bar(n, u64::MAX),
+                    )
+                } else {
+                    let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+                    let bar = progress_bar("ingest, bytes read");
+                    redgrid_power::ingest::ingest_csv(
+                        &store,
+                        &registry,
+                        &mut input,
+                        &options,
+                        &mut |b| bar(b, total),
+                    )
+                }
                 .map_err(|e| format!("{}: {e}", f.display()))?;
                 let secs = started.elapsed().as_secs_f64();
                 if report.ingested {

@@ -437,7 +437,10 @@ async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_the
         assert!(!r.description.contains("号楼"), "{}", r.description);
         assert_eq!(r.attachments.len(), 1, "the evidence chart");
         let routine = row.split(',').nth(1) == Some("routine");
-        assert_eq!(r.restricted, routine, "only routine alerts are restricted: {row}");
+        assert_eq!(
+            r.restricted, routine,
+            "only routine alerts are restricted: {row}"
+        );
     }
     // Analysing again files nothing twice.
     let out = redgrid(&[
