@@ -554,30 +554,37 @@ impl Ctx<'_> {
         let mut reasons = Vec::new();
         let mut severity = 0u8;
         if r.len >= c.learn_days {
-            let mut first = r.first;
             let n = r.len;
-            let k = (n * 9 / 10).min(n - 1);
-            let p90 = *first[..n].select_nth_unstable(k).1 as f32 / 4.0;
-            let limit = c.morning_by.max(p90 + c.margin_hours);
             let first_h = if f.first_active == NONE {
                 99.0
             } else {
                 f.first_active as f32 / 4.0
             };
-            if first_h > limit {
-                reasons.push("no_morning");
-                severity = severity.max(if f.first_active == NONE { 3 } else { 2 });
+            // Each usual figure is worked out only when the day could break it.
+            if first_h > c.morning_by {
+                let mut first = r.first;
+                let k = (n * 9 / 10).min(n - 1);
+                let p90 = *first[..n].select_nth_unstable(k).1 as f32 / 4.0;
+                if first_h > c.morning_by.max(p90 + c.margin_hours) {
+                    reasons.push("no_morning");
+                    severity = severity.max(if f.first_active == NONE { 3 } else { 2 });
+                }
             }
             if f.longest_flat as f32 / 4.0 >= c.flat_hours {
                 reasons.push("flat_line");
                 severity = severity.max(3);
             }
-            let night = quantile_f32(&r.night[..n], 0.5);
-            if f.night > night * c.night_factor && f.night > night + c.night_min_kwh {
-                reasons.push("night_use");
-                severity = severity.max(1);
+            if f.night > c.night_min_kwh {
+                let night = quantile_f32(&r.night[..n], 0.5);
+                if f.night > night * c.night_factor && f.night > night + c.night_min_kwh {
+                    reasons.push("night_use");
+                    severity = severity.max(1);
+                }
             }
-            if f.total < quantile_f32(&r.total[..n], 0.5) * c.drop_ratio {
+            let most = r.total[..n].iter().fold(0.0f32, |a, &b| a.max(b));
+            if f.total < most * c.drop_ratio
+                && f.total < quantile_f32(&r.total[..n], 0.5) * c.drop_ratio
+            {
                 reasons.push("sharp_drop");
                 severity = severity.max(2);
             }
@@ -641,6 +648,8 @@ fn median_in_place(v: &mut [f32]) -> f32 {
 }
 
 const BLOCK: usize = 16_384;
+/// Rows read at a time: 2,048 rows of 96 readings are 384 KiB, within a core's cache.
+const CHUNK_ROWS: usize = 2048;
 
 /// Runs every detector over a district's stored readings (optionally only days in `range`).
 pub fn analyze(
@@ -703,50 +712,68 @@ pub fn analyze(
                             feats.clear();
                             let mut layout = Layout::new(96);
                             let mut n_read = 0usize;
-                            let mut sources = 0usize;
+                            let sources = segments
+                                .iter()
+                                .filter(|seg| !seg.rows_of_meters(from, to).is_empty())
+                                .count();
+                            let aw = cfg.active_watts / 4.0;
+                            let mut n_rows = 0usize;
                             for seg in &segments {
                                 let rr = seg.rows_of_meters(from, to);
                                 if rr.is_empty() {
                                     continue;
                                 }
                                 layout = Layout::new(seg.slots);
-                                sources += 1;
-                                let aw = cfg.active_watts / 4.0;
-                                seg.read_values(rr.clone(), &mut buf)?;
-                                for (k, row) in rr.clone().enumerate() {
-                                    let day = seg.days[row];
-                                    if range.is_some_and(|(a, z)| day < a || day > z) {
-                                        continue;
+                                // Read in chunks that stay in the core's cache while they are
+                                // worked on.
+                                let mut at = rr.start;
+                                while at < rr.end {
+                                    let end = (at + CHUNK_ROWS).min(rr.end);
+                                    seg.read_values(at..end, &mut buf)?;
+                                    for (k, row) in (at..end).enumerate() {
+                                        let day = seg.days[row];
+                                        if range.is_some_and(|(a, z)| day < a || day > z) {
+                                            continue;
+                                        }
+                                        let meter = seg.meters[row];
+                                        let watch = ctx.watch[meter as usize];
+                                        let q = &buf[k * seg.slots..(k + 1) * seg.slots];
+                                        let f = day_features(
+                                            q,
+                                            seg.scales[row],
+                                            seg.missing[row],
+                                            &layout,
+                                            aw,
+                                            watch.then_some(cfg.routine.burst_wh),
+                                        );
+                                        seen = (seen.0.min(day), seen.1.max(day));
+                                        n_rows += 1;
+                                        if sources == 1 {
+                                            // Rows are in (meter, day) order already.
+                                            let s = &mut states[(meter - from) as usize];
+                                            if day > s.last_day {
+                                                ctx.step(meter, s, day, &f, &layout, &mut out);
+                                            }
+                                        } else {
+                                            feats.push((meter, day, f));
+                                        }
                                     }
-                                    let meter = seg.meters[row];
-                                    let watch =
-                                        ctx.watch.get(meter as usize).copied().unwrap_or(false);
-                                    let q = &buf[k * seg.slots..(k + 1) * seg.slots];
-                                    let f = day_features(
-                                        q,
-                                        seg.scales[row],
-                                        seg.missing[row],
-                                        &layout,
-                                        aw,
-                                        watch.then_some(cfg.routine.burst_wh),
-                                    );
-                                    feats.push((meter, day, f));
-                                    seen = (seen.0.min(day), seen.1.max(day));
+                                    at = end;
                                 }
                                 n_read += rr.len() * seg.slots;
                             }
                             if sources > 1 {
                                 feats.sort_by_key(|&(m, d, _)| (m, d));
-                            }
-                            rows.fetch_add(feats.len(), Ordering::Relaxed);
-                            readings.fetch_add(n_read, Ordering::Relaxed);
-                            for &(m, d, ref f) in &feats {
-                                let s = &mut states[(m - from) as usize];
-                                if d <= s.last_day {
-                                    continue;
+                                for &(m, d, ref f) in &feats {
+                                    let s = &mut states[(m - from) as usize];
+                                    if d <= s.last_day {
+                                        continue;
+                                    }
+                                    ctx.step(m, s, d, f, &layout, &mut out);
                                 }
-                                ctx.step(m, s, d, f, &layout, &mut out);
                             }
+                            rows.fetch_add(n_rows, Ordering::Relaxed);
+                            readings.fetch_add(n_read, Ordering::Relaxed);
                         }
                         if let Ok(mut g) = first.lock() {
                             g.0 = g.0.min(seen.0);
@@ -906,6 +933,20 @@ fn group_scores(states: &[MeterState], registry: &Registry, cfg: &Config) -> Vec
             Some(d) if members.len() < g.min_peers => d,
             _ => stats(members),
         };
+        score_members(members, &rows, &st, g, &mut scores);
+    }
+    scores.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.meter.cmp(&b.meter)));
+    scores
+}
+
+fn score_members(
+    members: &[usize],
+    rows: &[(u32, [f32; 5])],
+    st: &[(f32, f32); 5],
+    g: &GroupConfig,
+    scores: &mut Vec<GroupScore>,
+) {
+    {
         for &k in members {
             let (m, x) = rows[k];
             let z: [f32; 5] = std::array::from_fn(|j| (x[j] - st[j].0) / st[j].1);
@@ -920,8 +961,6 @@ fn group_scores(states: &[MeterState], registry: &Registry, cfg: &Config) -> Vec
             });
         }
     }
-    scores.sort_by(|a, b| b.score.total_cmp(&a.score));
-    scores
 }
 
 /// A meter's daily totals (kWh) over `[from, to]`, for an alert's evidence chart.

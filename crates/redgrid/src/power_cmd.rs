@@ -691,25 +691,38 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
         out.flush().map_err(|e| e.to_string())?;
     }
     let readings = rows * 96;
-    // redgrid's feature pass alone over the subset (from stored segments, page cache warm).
+    // redgrid's feature pass alone over the subset, from the stored segments (page cache warm):
+    // the subset's rows split evenly over the cores.
     let layout = redgrid_power::features::Layout::new(96);
+    let mut parts: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        let rr = s.rows_of_meters(0, ref_meters);
+        let step = 2048;
+        let mut at = rr.start;
+        while at < rr.end {
+            parts.push((i, at..(at + step).min(rr.end)));
+            at += step;
+        }
+    }
     let mut best = f64::MAX;
     let mut checksum = 0.0f64;
     for _ in 0..3 {
         let started = Instant::now();
+        let next = std::sync::atomic::AtomicUsize::new(0);
         let sums: Vec<f64> = std::thread::scope(|sc| {
-            let parts: Vec<_> = segs
-                .chunks(segs.len().div_ceil(threads()).max(1))
-                .map(|chunk| {
-                    sc.spawn(move || {
+            let handles: Vec<_> = (0..threads())
+                .map(|_| {
+                    sc.spawn(|| {
                         let mut buf = Vec::new();
                         let mut acc = 0.0f64;
-                        for s in chunk {
-                            let rr = s.rows_of_meters(0, ref_meters);
-                            if rr.is_empty() || s.read_values(rr.clone(), &mut buf).is_err() {
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((i, rr)) = parts.get(k) else { break };
+                            let s = &segs[*i];
+                            if s.read_values(rr.clone(), &mut buf).is_err() {
                                 continue;
                             }
-                            for (k, row) in rr.enumerate() {
+                            for (k, row) in rr.clone().enumerate() {
                                 let f = redgrid_power::features::day_features(
                                     &buf[k * 96..(k + 1) * 96],
                                     s.scales[row],
@@ -726,7 +739,10 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
                     })
                 })
                 .collect();
-            parts.into_iter().map(|h| h.join().unwrap_or(0.0)).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0.0))
+                .collect()
         });
         checksum = sums.iter().sum();
         best = best.min(started.elapsed().as_secs_f64());
@@ -734,7 +750,8 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
     let ours = readings as f64 / best;
     println!("reference subset: {rows} meter-days × 96 = {readings} readings");
     println!(
-        "  redgrid features (sum, max, min, night share): {:.3} G readings/s (checksum {checksum:.1})",
+        "  redgrid features (sum, max, min, night share), {} threads: {:.3} G readings/s (checksum {checksum:.1})",
+        threads(),
         ours / 1e9
     );
     let script =
@@ -743,17 +760,20 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
         .arg(&script)
         .arg(&dump)
         .arg(rows.to_string())
+        .arg((rows / 3).to_string())
         .output();
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
             for line in text.lines() {
                 let mut parts = line.split_whitespace();
-                if let (Some(name), Some(secs)) = (
+                let fields = (
                     parts.next(),
                     parts.next().and_then(|s| s.parse::<f64>().ok()),
-                ) {
-                    let theirs = readings as f64 / secs;
+                    parts.next().and_then(|s| s.parse::<f64>().ok()),
+                );
+                if let (Some(name), Some(secs), Some(n)) = fields {
+                    let theirs = n / secs;
                     println!(
                         "  {name}: {:.3} G readings/s; redgrid features ÷ {name} = {:.1}×; redgrid detectors (full run) ÷ {name} = {:.1}×",
                         theirs / 1e9,
