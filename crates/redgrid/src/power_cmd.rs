@@ -57,6 +57,9 @@ pub enum PowerCmd {
         /// With `--file`: how many of the last days' alerts to file (0 = every alert found).
         #[arg(long, default_value_t = 7)]
         recent_days: i32,
+        /// Write the resumption index over time (per day, by sector and by street) to this CSV.
+        #[arg(long)]
+        resumption: Option<PathBuf>,
     },
     /// Each detector's filed alerts and what the checks found: precision per detector.
     Precision {
@@ -300,6 +303,7 @@ pub fn run(cmd: PowerCmd) -> Result<ExitCode, String> {
             to,
             file,
             recent_days,
+            resumption,
         } => {
             let (conf, store) = store_of(&config)?;
             let cfg = thresholds(&t)?;
@@ -314,6 +318,10 @@ pub fn run(cmd: PowerCmd) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             let secs = started.elapsed().as_secs_f64();
             print_analysis(&a, &registry, secs);
+            if let Some(path) = resumption {
+                write_resumption(&a, &registry, &path)?;
+                println!("resumption index by day, sector and street: {}", path.display());
+            }
             if file {
                 let since = match (recent_days, a.last_day) {
                     (0, _) | (_, None) => None,
@@ -875,4 +883,23 @@ pub async fn scheduled(
     .map_err(|e| e.to_string())??;
     let since = analysis.last_day.map(|d| d - 1);
     crate::power_file::file_alerts(service, store, district, &registry, &analysis, since).await
+}
+
+/// The resumption index over time: one line per day and sector or street, with Σ use ÷ Σ baseline
+/// and how many enterprises reached the threshold. UTF-8 with a BOM, so Excel opens it.
+fn write_resumption(a: &Analysis, registry: &Registry, path: &Path) -> Result<(), String> {
+    let mut out = String::from("\u{feff}date,group,name,index,resumed,enterprises\n");
+    let sector = a.resumption.by(|m| registry.get(m).map_or(String::new(), |x| x.sector.clone()));
+    let street = a.resumption.by(|m| {
+        registry
+            .get(m)
+            .map_or(String::new(), |x| x.grid_code.get(..9).unwrap_or("").to_string())
+    });
+    for (kind, rows) in [("sector", sector), ("street", street)] {
+        for ((name, d), (u, b, r, n)) in rows {
+            let index = if b > 0.0 { u / b } else { 0.0 };
+            out.push_str(&format!("{},{kind},{name},{index:.4},{r},{n}\n", date_of(d)));
+        }
+    }
+    std::fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
