@@ -320,7 +320,10 @@ pub fn run(cmd: PowerCmd) -> Result<ExitCode, String> {
             print_analysis(&a, &registry, secs);
             if let Some(path) = resumption {
                 write_resumption(&a, &registry, &path)?;
-                println!("resumption index by day, sector and street: {}", path.display());
+                println!(
+                    "resumption index by day, sector and street: {}",
+                    path.display()
+                );
             }
             if file {
                 let since = match (recent_days, a.last_day) {
@@ -889,16 +892,21 @@ pub async fn scheduled(
 /// and how many enterprises reached the threshold. UTF-8 with a BOM, so Excel opens it.
 fn write_resumption(a: &Analysis, registry: &Registry, path: &Path) -> Result<(), String> {
     let mut out = String::from("\u{feff}date,group,name,index,resumed,enterprises\n");
-    let sector = a.resumption.by(|m| registry.get(m).map_or(String::new(), |x| x.sector.clone()));
+    let sector = a
+        .resumption
+        .by(|m| registry.get(m).map_or(String::new(), |x| x.sector.clone()));
     let street = a.resumption.by(|m| {
-        registry
-            .get(m)
-            .map_or(String::new(), |x| x.grid_code.get(..9).unwrap_or("").to_string())
+        registry.get(m).map_or(String::new(), |x| {
+            x.grid_code.get(..9).unwrap_or("").to_string()
+        })
     });
     for (kind, rows) in [("sector", sector), ("street", street)] {
         for ((name, d), (u, b, r, n)) in rows {
             let index = if b > 0.0 { u / b } else { 0.0 };
-            out.push_str(&format!("{},{kind},{name},{index:.4},{r},{n}\n", date_of(d)));
+            out.push_str(&format!(
+                "{},{kind},{name},{index:.4},{r},{n}\n",
+                date_of(d)
+            ));
         }
     }
     std::fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))
