@@ -162,22 +162,15 @@ pub async fn file_alerts(
             )
             .await
         {
-            Ok((r, true)) => {
-                filed.new += 1;
-                lines.push_str(&format!(
-                    "{},{},{},{},{},{},{}\n",
-                    r.id.0,
-                    a.detector.as_str(),
-                    m.code,
-                    date_of(a.day),
-                    date_of(a.since),
-                    a.severity,
-                    a.reasons.join(";")
-                ));
-            }
-            Ok((r, false)) => {
-                filed.already += 1;
-                if !known.contains(&r.id) {
+            Ok((r, created)) => {
+                if created {
+                    filed.new += 1;
+                } else {
+                    filed.already += 1;
+                }
+                // A request filed before but missing from the ledger (say, the ledger was
+                // restored from an older backup) is noted again.
+                if created || !known.contains(&r.id) {
                     lines.push_str(&format!(
                         "{},{},{},{},{},{},{}\n",
                         r.id.0,
