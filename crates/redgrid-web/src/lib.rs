@@ -13,6 +13,7 @@ pub mod api {
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod open311;
 pub mod openapi;
 pub mod ui;
 
@@ -91,6 +92,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/requests/{id}/reveal", post(requests::reveal))
         .route("/api/requests/{id}/{command}", post(requests::command))
         .route("/api/public/{list}", get(api::public::list))
+        .route("/open311/v2/{resource}", get(open311::resource))
+        .route("/open311/v2/{collection}/{file}", get(open311::member))
         .route("/api/areas", get(directory::areas))
         .route("/api/areas/{id}", get(directory::area))
         .route("/api/units", get(directory::units))

@@ -1577,3 +1577,248 @@ async fn a_power_alert_is_resolved_with_what_the_check_found_and_nothing_else_ta
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.body["fields"][0]["code"], "not_allowed");
 }
+
+async fn raw(a: &App, uri: &str) -> (StatusCode, String, String) {
+    let req = HttpRequest::builder().uri(uri).body(Body::empty()).unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).unwrap(), ctype)
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[tokio::test]
+async fn open311_discovery_services_and_definitions_in_json_and_xml() {
+    let a = app().await;
+    let (st, body, ctype) = raw(&a, "/open311/v2/discovery.json").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(ctype.starts_with("application/json"));
+    let d = json_of(&body);
+    assert!(d.is_object(), "discovery is one object");
+    assert_eq!(
+        d["endpoints"][0]["specification"],
+        "http://wiki.open311.org/GeoReport_v2"
+    );
+    let (_, xml, ctype) = raw(&a, "/open311/v2/discovery.xml").await;
+    assert!(ctype.starts_with("text/xml"));
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><discovery>"),
+        "{xml}"
+    );
+    assert!(!xml.contains("xmlns"));
+
+    let (st, body, _) = raw(&a, "/open311/v2/services.json").await;
+    assert_eq!(st, StatusCode::OK);
+    let list = json_of(&body);
+    let services = list.as_array().expect("a top-level array");
+    let code = a.f.cat_garbage.code.clone();
+    let s = services
+        .iter()
+        .find(|s| s["service_code"] == code.as_str())
+        .expect("the catalogue's item");
+    for k in ["service_name", "description", "type", "keywords", "group"] {
+        assert!(s[k].is_string(), "{k} in {s}");
+    }
+    assert_eq!(s["metadata"], false);
+    let (_, xml, _) = raw(&a, "/open311/v2/services.xml").await;
+    assert!(
+        xml.contains(&format!("<service><service_code>{code}</service_code>")),
+        "{xml}"
+    );
+
+    for path in [
+        format!("/open311/v2/services/{code}.json"),
+        format!("/open311/v2/service/{code}.json"),
+    ] {
+        let (st, body, _) = raw(&a, &path).await;
+        assert_eq!(st, StatusCode::OK, "{path}");
+        let d = json_of(&body);
+        assert_eq!(d[0]["service_code"], code.as_str());
+        assert!(d[0]["attributes"].as_array().unwrap().is_empty());
+    }
+    let (st, xml, _) = raw(&a, &format!("/open311/v2/services/{code}.xml")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(xml.contains("<service_definition><service_code>"), "{xml}");
+    // Refusals come in the requested format.
+    let (st, body, _) = raw(&a, "/open311/v2/services/NOPE.json").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert_eq!(json_of(&body)[0]["code"], 404);
+    let (st, xml, _) = raw(&a, "/open311/v2/services/NOPE.xml").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert!(
+        xml.contains("<errors><error><code>404</code><description>"),
+        "{xml}"
+    );
+    let (st, _, _) = raw(&a, "/open311/v2/services.html").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _, _) = raw(&a, "/open311/v2/nothing.json").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn open311_requests_are_public_masked_filtered_and_refused_clearly() {
+    let a = app().await;
+    let cat = a.f.cat_garbage.id.0;
+    let unit = a.f.unit_grid_a1_1.id.0;
+    let code = a.f.cat_garbage.code.clone();
+    // A request still being filed is not public; once accepted it is.
+    let hidden = a.file("resident").await;
+    let id = a.file("resident").await;
+    a.step(id, "accept", "grid", json!({"category_id": cat}))
+        .await;
+    a.step(id, "dispatch", "grid", json!({"unit_id": unit}))
+        .await;
+    let (st, body, _) = raw(&a, "/open311/v2/requests.json").await;
+    assert_eq!(st, StatusCode::OK);
+    let list = json_of(&body);
+    let rows = list.as_array().unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r["service_request_id"] != hidden.to_string().as_str())
+    );
+    let r = rows
+        .iter()
+        .find(|r| r["service_request_id"] == id.to_string().as_str())
+        .expect("the accepted request");
+    assert_eq!(r["status"], "open");
+    assert_eq!(r["service_code"], code.as_str());
+    assert!(r["status_notes"].is_string());
+    assert!(r["agency_responsible"].as_str().unwrap().len() > 1);
+    assert!(
+        r["requested_datetime"]
+            .as_str()
+            .unwrap()
+            .ends_with("+08:00")
+    );
+    // Nothing of the requester, and the place only to community level.
+    let text = r.to_string();
+    assert!(!text.contains(a.f.resident.name.as_str()), "{text}");
+    if let Some(phone) = &a.f.resident.phone {
+        assert!(!text.contains(phone.as_str()), "{text}");
+    }
+    assert!(!text.contains("first_name") && !text.contains("phone") && !text.contains("email"));
+    assert!(
+        r["address"].as_str().unwrap().contains(&a.f.comm_a1.name),
+        "{r}"
+    );
+    // One request, in both formats.
+    let (st, body, _) = raw(&a, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(json_of(&body).as_array().unwrap().len(), 1);
+    let (_, xml, _) = raw(&a, &format!("/open311/v2/requests/{id}.xml")).await;
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests><request><service_request_id>"), "{xml}");
+    for missing in [
+        format!("/open311/v2/requests/{hidden}.json"),
+        "/open311/v2/requests/999999.json".to_string(),
+        "/open311/v2/requests/x.json".to_string(),
+    ] {
+        let (st, body, _) = raw(&a, &missing).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(json_of(&body)[0]["code"], 404);
+    }
+    // Filters: ids override the rest; service_code; status; dates.
+    let app_ref = &a;
+    let q = |p: String| async move {
+        json_of(
+            &raw(app_ref, &format!("/open311/v2/requests.json?{p}"))
+                .await
+                .1,
+        )
+    };
+    let by_id = q(format!("service_request_id={id},{hidden}&status=closed")).await;
+    assert_eq!(
+        by_id.as_array().unwrap().len(),
+        1,
+        "the id list wins over status"
+    );
+    assert_eq!(
+        q(format!("service_code={code}"))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(q("status=closed".into()).await.as_array().unwrap().len(), 0);
+    assert_eq!(
+        q("status=open,closed".into())
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        q("start_date=2020-01-01T00:00:00%2B08:00&end_date=2020-02-01T00:00:00%2B08:00".into())
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        q("page=2&page_size=1".into())
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        q("jurisdiction_id=".into()).await.as_array().unwrap().len(),
+        1,
+        "an empty parameter counts as absent"
+    );
+    for (p, status) in [
+        ("start_date=yesterday", StatusCode::BAD_REQUEST),
+        ("start_date=2026-01-01T00:00:00", StatusCode::BAD_REQUEST),
+        (
+            "start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "start_date=2026-06-01T00:00:00Z&end_date=2026-01-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("status=pending", StatusCode::BAD_REQUEST),
+        ("service_code=NOPE", StatusCode::BAD_REQUEST),
+        ("page=0", StatusCode::BAD_REQUEST),
+        ("page_size=500", StatusCode::BAD_REQUEST),
+        ("service_request_id=1,x", StatusCode::BAD_REQUEST),
+        ("jurisdiction_id=999999", StatusCode::NOT_FOUND),
+    ] {
+        let (st, body, _) = raw(&a, &format!("/open311/v2/requests.json?{p}")).await;
+        assert_eq!(st, status, "{p}: {body}");
+        let e = json_of(&body);
+        assert_eq!(e[0]["code"], status.as_u16(), "{p}");
+        assert!(e[0]["description"].as_str().unwrap().len() > 5);
+        let (st, xml, _) = raw(&a, &format!("/open311/v2/requests.xml?{p}")).await;
+        assert_eq!(st, status);
+        assert!(xml.contains("<errors><error>"), "{xml}");
+    }
+    // Updates: the request's events in the window, oldest first.
+    let (st, body, _) = raw(&a, "/open311/v2/servicerequestupdates.json").await;
+    assert_eq!(st, StatusCode::OK);
+    let ups = json_of(&body);
+    let mine: Vec<&Value> = ups
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["service_request_id"] == id.to_string().as_str())
+        .collect();
+    assert_eq!(mine.len(), 3, "submitted, accepted, dispatched: {ups}");
+    assert!(mine.iter().all(|u| u["status"] == "open"));
+    let (_, xml, _) = raw(&a, "/open311/v2/servicerequestupdates.xml").await;
+    assert!(
+        xml.contains("<service_request_updates><request_update><update_id>"),
+        "{xml}"
+    );
+}
