@@ -86,13 +86,18 @@ pub fn router(state: Arc<AppState>) -> Router {
     let attachments = Router::new()
         .route("/api/attachments", post(directory::upload))
         .layer(DefaultBodyLimit::max(directory::MAX_ATTACHMENT));
+    let open311_routes = Router::new()
+        .route(
+            "/open311/v2/{resource}",
+            get(open311::resource).post(open311::post_request),
+        )
+        .layer(DefaultBodyLimit::max(open311::MAX_MEDIA + (1 << 16)));
     Router::new()
         .route("/api/requests", post(requests::submit).get(requests::list))
         .route("/api/requests/{id}", get(requests::get))
         .route("/api/requests/{id}/reveal", post(requests::reveal))
         .route("/api/requests/{id}/{command}", post(requests::command))
         .route("/api/public/{list}", get(api::public::list))
-        .route("/open311/v2/{resource}", get(open311::resource))
         .route("/open311/v2/{collection}/{file}", get(open311::member))
         .route("/api/areas", get(directory::areas))
         .route("/api/areas/{id}", get(directory::area))
@@ -134,6 +139,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .merge(attachments)
         .merge(imports)
+        .merge(open311_routes)
         .merge(ui::router())
         .fallback(fallback)
         .layer(TimeoutLayer::with_status_code(

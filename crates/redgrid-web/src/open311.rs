@@ -1,11 +1,11 @@
-//! Open311 GeoReport v2 (`/open311/v2`), read side: discovery, the service list and definitions,
-//! requests (a list, or one), and FixMyStreet's `servicerequestupdates`. Every resource answers in
+//! Open311 GeoReport v2 (`/open311/v2`): discovery, the service list and definitions, requests (a
+//! list, one, or filed), tokens, and FixMyStreet's `servicerequestupdates`. Every resource answers in
 //! JSON (a top-level array) or XML (UTF-8 declaration, no namespace) by its suffix; errors come in
 //! the same format as a list of `{code, description}`.
 //!
 //! Requests are shown as on the public lists: never a requester's name, phone or e-mail, the place
 //! to community level only, numbers in texts starred, and no restricted request (routine alerts).
-//! Filing (`POST requests`) is not built yet.
+//! `POST requests` files a request through the `open311` channel as the `api_key`'s account.
 
 use crate::AppState;
 use crate::api::public::item;
@@ -136,7 +136,7 @@ fn render(format: Format, status: StatusCode, root: &str, item: &str, list: &[Ob
     r
 }
 
-/// One object (discovery): a JSON object, or `<root>…</root>`.
+/// One object (discovery, a service definition): a JSON object, or `<root>…</root>`.
 fn render_one(format: Format, root: &str, o: &Obj) -> Response {
     let (body, ctype) = match format {
         Format::Json => (json_obj(o).to_string(), "application/json; charset=utf-8"),
@@ -317,11 +317,26 @@ pub async fn member(
                 ("service_code", s(item.code.clone())),
                 ("attributes", V::List("attribute", Vec::new())),
             ];
+            // A definition is one object (JSON) under one root (XML).
+            Ok(render_one(format, "service_definition", &o))
+        }
+        "tokens" => {
+            // Requests are filed at once, so a token is the request's own id.
+            let id: i64 = key
+                .parse()
+                .map_err(|_| Open311Error::new(StatusCode::NOT_FOUND, format, "no such token"))?;
+            let r = public_request(&state, RequestId(id))
+                .await
+                .ok_or_else(|| Open311Error::new(StatusCode::NOT_FOUND, format, "no such token"))?;
+            let o: Obj = vec![
+                ("service_request_id", s(r.id.0.to_string())),
+                ("token", s(r.id.0.to_string())),
+            ];
             Ok(render(
                 format,
                 StatusCode::OK,
-                "service_definition",
-                "service_definition",
+                "service_requests",
+                "request",
                 &[o],
             ))
         }
@@ -337,7 +352,7 @@ pub async fn member(
                 StatusCode::OK,
                 "service_requests",
                 "request",
-                &[request_obj(&dir, &r, lang)],
+                &[request_obj(&dir, &r, lang, false)],
             ))
         }
         _ => Err(Open311Error::new(
@@ -348,12 +363,13 @@ pub async fn member(
     }
 }
 
-/// The statuses a public caller sees (not yet accepted and rejected requests are not shown).
+/// The statuses Open311 shows: all but rejected requests (a client that has just filed a request
+/// finds it at once; what staff refused, often spam or a duplicate, is not shown).
 fn public_statuses() -> Vec<Status> {
     Status::ALL
         .iter()
         .copied()
-        .filter(|s| !matches!(s, Status::Submitted | Status::Rejected))
+        .filter(|s| *s != Status::Rejected)
         .collect()
 }
 
@@ -370,13 +386,13 @@ async fn public_request(state: &AppState, id: RequestId) -> Option<Request> {
     (!r.restricted && public_statuses().contains(&r.status)).then_some(r)
 }
 
-fn request_obj(dir: &Directory, r: &Request, lang: Lang) -> Obj {
+fn request_obj(dir: &Directory, r: &Request, lang: Lang, extensions: bool) -> Obj {
     let shown = item(dir, r, lang);
     let code = r
         .category_id
         .and_then(|c| dir.item(c))
         .map(|i| i.code.clone());
-    vec![
+    let mut o: Obj = vec![
         ("service_request_id", s(r.id.0.to_string())),
         ("status", s(open311_status(r.status))),
         ("status_notes", s(r.status.label(lang))),
@@ -397,7 +413,14 @@ fn request_obj(dir: &Directory, r: &Request, lang: Lang) -> Obj {
         ("address_id", s(r.location.community_id.0.to_string())),
         ("zipcode", s("")),
         ("media_url", s("")),
-    ]
+    ];
+    if extensions {
+        // redgrid's own state and handling level, for clients that ask for them.
+        o.push(("detailed_status", s(r.status.as_str())));
+        o.push(("level", s(r.level.as_str())));
+        o.push(("supervised", V::B(r.supervised)));
+    }
+    o
 }
 
 /// Reads `start_date` / `end_date` (W3C datetimes with a zone, at most 90 days apart; by default
@@ -468,6 +491,7 @@ async fn requests(
             .map(|(_, v)| v.as_str())
     };
     let bad = |m: &str| Open311Error::new(StatusCode::BAD_REQUEST, format, m);
+    let extensions = get("extensions") == Some("true");
     if let Some(j) = get("jurisdiction_id")
         && j != district_code(dir)
     {
@@ -486,7 +510,7 @@ async fn requests(
                 .parse()
                 .map_err(|_| bad("service_request_id must be a comma-separated list of numbers"))?;
             if let Some(r) = public_request(state, RequestId(id)).await {
-                out.push(request_obj(dir, &r, lang));
+                out.push(request_obj(dir, &r, lang, extensions));
             }
         }
         return Ok(render(
@@ -568,7 +592,7 @@ async fn requests(
         })
         .skip((page - 1) * page_size)
         .take(page_size)
-        .map(|r| request_obj(dir, r, lang))
+        .map(|r| request_obj(dir, r, lang, extensions))
         .collect();
     Ok(render(
         format,
@@ -670,4 +694,246 @@ fn kind_label(kind: &str, lang: Lang) -> String {
         other => (other, other),
     };
     lang.pick(zh, en).to_string()
+}
+
+/// The most a `media` upload may hold.
+pub const MAX_MEDIA: usize = crate::api::directory::MAX_ATTACHMENT;
+
+/// What a POST carried: its fields and, from multipart, one `media` file.
+struct Posted {
+    fields: Vec<(String, String)>,
+    media: Option<(String, Vec<u8>)>,
+}
+
+async fn read_post(req: axum::extract::Request, format: Format) -> Result<Posted, Open311Error> {
+    use axum::extract::FromRequest;
+    let bad = |m: &str| Open311Error::new(StatusCode::BAD_REQUEST, format, m);
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if ctype.starts_with("multipart/form-data") {
+        let mut mp = axum::extract::Multipart::from_request(req, &())
+            .await
+            .map_err(|_| bad("the multipart body could not be read"))?;
+        let mut posted = Posted {
+            fields: Vec::new(),
+            media: None,
+        };
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|_| bad("the multipart body could not be read (or media is over 10 MB)"))?
+        {
+            let name = field.name().unwrap_or("").to_string();
+            if name == "media" {
+                let ct = field.content_type().unwrap_or("").to_string();
+                let data = field
+                    .bytes()
+                    .await
+                    .map_err(|_| bad("media could not be read (at most 10 MB)"))?;
+                if !data.is_empty() {
+                    posted.media = Some((ct, data.to_vec()));
+                }
+            } else {
+                let value = field
+                    .text()
+                    .await
+                    .map_err(|_| bad("a field could not be read"))?;
+                posted.fields.push((name, value));
+            }
+        }
+        Ok(posted)
+    } else {
+        let axum::Form(fields) = axum::Form::<Vec<(String, String)>>::from_request(req, &())
+            .await
+            .map_err(|_| bad("send application/x-www-form-urlencoded or multipart/form-data"))?;
+        Ok(Posted {
+            fields,
+            media: None,
+        })
+    }
+}
+
+/// The area a posted location names: `address_id` (a community's or grid's area id), or the
+/// grid or community whose name appears in `address_string` (the longest name wins).
+fn area_of(
+    dir: &Directory,
+    get: &dyn Fn(&str) -> Option<String>,
+    format: Format,
+) -> Result<redgrid_core::ids::AreaId, Open311Error> {
+    use redgrid_core::area::Level;
+    let bad = |m: String| Open311Error::new(StatusCode::BAD_REQUEST, format, m);
+    if let Some(id) = get("address_id") {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| bad("address_id must be a community's or a grid's area id".into()))?;
+        return match dir.area(redgrid_core::ids::AreaId(id)) {
+            Some(a) if matches!(a.kind, Level::Community | Level::Grid) => Ok(a.id),
+            _ => Err(bad(format!(
+                "address_id {id} is not a community or a grid of this district"
+            ))),
+        };
+    }
+    if let Some(text) = get("address_string") {
+        let found = dir
+            .areas()
+            .filter(|a| matches!(a.kind, Level::Community | Level::Grid))
+            .filter(|a| !a.name.is_empty() && text.contains(&a.name))
+            .max_by_key(|a| (a.name.chars().count(), a.kind == Level::Grid));
+        return found.map(|a| a.id).ok_or_else(|| {
+            bad(format!(
+                "address_string names no community or grid of this district: {text}"
+            ))
+        });
+    }
+    if get("lat").is_some() || get("long").is_some() {
+        return Err(bad(
+            "lat/long alone cannot place a request here: send address_id (a community's or grid's area id) or an address_string naming the community".into(),
+        ));
+    }
+    Err(bad(
+        "a location is required: address_id, or address_string naming the community".into(),
+    ))
+}
+
+/// `POST /open311/v2/requests.{json,xml}`: files a request through the `open311` channel as the
+/// account the `api_key` belongs to (a resident, volunteer or member account of the client).
+pub async fn post_request(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    req: axum::extract::Request,
+) -> Result311 {
+    use redgrid_core::command::SubmitInput;
+    use redgrid_core::request::{Attachment, Channel};
+    let (name, format) = split_format(&file)?;
+    if name != "requests" {
+        return Err(Open311Error::new(
+            StatusCode::NOT_FOUND,
+            format,
+            "only requests can be posted",
+        ));
+    }
+    let lang = lang_of(req.headers());
+    let posted = read_post(req, format).await?;
+    let get = |k: &str| {
+        posted
+            .fields
+            .iter()
+            .find(|(n, v)| n == k && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let forbidden = || {
+        Open311Error::new(
+            StatusCode::FORBIDDEN,
+            format,
+            "api_key is missing or not valid",
+        )
+    };
+    let key = get("api_key").ok_or_else(forbidden)?;
+    let mut headers = axum::http::HeaderMap::new();
+    let bearer = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| forbidden())?;
+    headers.insert(header::AUTHORIZATION, bearer);
+    let actor = crate::auth::actor(&state, &headers)
+        .await
+        .map_err(|_| forbidden())?;
+    let dir = state.service.directory();
+    let bad = |m: String| Open311Error::new(StatusCode::BAD_REQUEST, format, m);
+    if let Some(j) = get("jurisdiction_id")
+        && j != district_code(&dir)
+    {
+        return Err(Open311Error::new(
+            StatusCode::NOT_FOUND,
+            format,
+            format!("no such jurisdiction_id: {j}"),
+        ));
+    }
+    let code = get("service_code").ok_or_else(|| bad("service_code is required".into()))?;
+    let item = dir
+        .items()
+        .into_iter()
+        .find(|i| i.active && i.code == code)
+        .ok_or_else(|| bad(format!("no such service_code: {code}")))?;
+    // No service has attributes yet: any attribute is refused by name.
+    if let Some((n, _)) = posted
+        .fields
+        .iter()
+        .find(|(n, _)| n.starts_with("attribute["))
+    {
+        return Err(bad(format!(
+            "service {code} has no attribute {}",
+            n.trim_start_matches("attribute[").trim_end_matches(']')
+        )));
+    }
+    let area = area_of(&dir, &get, format)?;
+    let mut attachments = Vec::new();
+    if let Some((ctype, data)) = &posted.media {
+        const TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+        if !TYPES.contains(&ctype.as_str()) {
+            return Err(bad("media must be a JPEG, PNG, WebP or GIF picture".into()));
+        }
+        let meta = state
+            .service
+            .store()
+            .put_attachment(ctype, data)
+            .await
+            .map_err(|_| {
+                Open311Error::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format,
+                    "media could not be stored",
+                )
+            })?;
+        attachments.push(Attachment {
+            id: meta.id,
+            name: "media".into(),
+        });
+    }
+    let input = SubmitInput {
+        channel: Some(Channel::Open311),
+        description: get("description"),
+        area_id: Some(area),
+        address: get("address_string"),
+        category_id: Some(item.id),
+        attachments,
+        ..Default::default()
+    };
+    let (r, _) = state
+        .service
+        .submit(&actor, &input, vec![], None, redgrid_store::service::now())
+        .await
+        .map_err(|e| {
+            let api = crate::error::ApiError::store(e, lang);
+            let status = match api.status {
+                StatusCode::FORBIDDEN => StatusCode::FORBIDDEN,
+                StatusCode::INTERNAL_SERVER_ERROR => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let fields: Vec<String> = api
+                .body
+                .fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect();
+            let description = if fields.is_empty() {
+                api.body.message
+            } else {
+                format!("{} ({})", api.body.message, fields.join("; "))
+            };
+            Open311Error::new(status, format, description)
+        })?;
+    let o: Obj = vec![
+        ("service_request_id", s(r.id.0.to_string())),
+        ("service_notice", s("")),
+        ("account_id", V::Null),
+    ];
+    Ok(render(
+        format,
+        StatusCode::OK,
+        "service_requests",
+        "request",
+        &[o],
+    ))
 }

@@ -1641,12 +1641,21 @@ async fn open311_discovery_services_and_definitions_in_json_and_xml() {
         let (st, body, _) = raw(&a, &path).await;
         assert_eq!(st, StatusCode::OK, "{path}");
         let d = json_of(&body);
-        assert_eq!(d[0]["service_code"], code.as_str());
-        assert!(d[0]["attributes"].as_array().unwrap().is_empty());
+        assert_eq!(
+            d["service_code"],
+            code.as_str(),
+            "a definition is one object"
+        );
+        assert!(d["attributes"].as_array().unwrap().is_empty());
     }
     let (st, xml, _) = raw(&a, &format!("/open311/v2/services/{code}.xml")).await;
     assert_eq!(st, StatusCode::OK);
-    assert!(xml.contains("<service_definition><service_code>"), "{xml}");
+    assert!(
+        xml.starts_with(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><service_definition><service_code>"
+        ),
+        "{xml}"
+    );
     // Refusals come in the requested format.
     let (st, body, _) = raw(&a, "/open311/v2/services/NOPE.json").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
@@ -1669,8 +1678,15 @@ async fn open311_requests_are_public_masked_filtered_and_refused_clearly() {
     let cat = a.f.cat_garbage.id.0;
     let unit = a.f.unit_grid_a1_1.id.0;
     let code = a.f.cat_garbage.code.clone();
-    // A request still being filed is not public; once accepted it is.
+    // A rejected request is not shown; a filed one is at once.
     let hidden = a.file("resident").await;
+    a.step(
+        hidden,
+        "reject",
+        "grid",
+        json!({"code": "out_of_scope", "text": "不属于本区"}),
+    )
+    .await;
     let id = a.file("resident").await;
     a.step(id, "accept", "grid", json!({"category_id": cat}))
         .await;
@@ -1804,6 +1820,20 @@ async fn open311_requests_are_public_masked_filtered_and_refused_clearly() {
         assert_eq!(st, status);
         assert!(xml.contains("<errors><error>"), "{xml}");
     }
+    // The list in XML, and redgrid's own state with extensions=true.
+    let (_, xml, _) = raw(&a, "/open311/v2/requests.xml").await;
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests><request>"),
+        "{xml}"
+    );
+    assert!(!xml.contains("detailed_status"));
+    let ext = q("extensions=true".into()).await;
+    assert_eq!(ext[0]["detailed_status"], "dispatched", "{ext}");
+    let (_, xml, _) = raw(&a, "/open311/v2/requests.xml?extensions=true").await;
+    assert!(
+        xml.contains("<detailed_status>dispatched</detailed_status>"),
+        "{xml}"
+    );
     // Updates: the request's events in the window, oldest first.
     let (st, body, _) = raw(&a, "/open311/v2/servicerequestupdates.json").await;
     assert_eq!(st, StatusCode::OK);
@@ -1821,4 +1851,214 @@ async fn open311_requests_are_public_masked_filtered_and_refused_clearly() {
         xml.contains("<service_request_updates><request_update><update_id>"),
         "{xml}"
     );
+}
+
+async fn post_form(a: &App, uri: &str, form: &str) -> (StatusCode, String) {
+    let req = HttpRequest::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_string()))
+        .unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn open311_files_requests_with_an_api_key_and_refuses_every_bad_post() {
+    let a = app().await;
+    let code = a.f.cat_garbage.code.clone();
+    let area = a.f.grid_a1_1.id.0;
+    let good = format!(
+        "api_key=resident&service_code={code}&address_id={area}&description={}",
+        enc("小区北门垃圾桶满了两天")
+    );
+    let (st, body) = post_form(&a, "/open311/v2/requests.json", &good).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let id = json_of(&body)[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The request is there, through the open311 channel, with the service as its suggested category.
+    let (st, body, _) = raw(&a, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let r = &json_of(&body)[0];
+    assert_eq!(r["service_code"], code.as_str());
+    assert_eq!(r["status"], "open");
+    let mine = a.get(&format!("/api/requests/{id}"), "resident").await;
+    assert_eq!(mine.body["request"]["channel"], "open311");
+    let (st, body, _) = raw(&a, &format!("/open311/v2/tokens/{id}.json")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(json_of(&body)[0]["service_request_id"], id.as_str());
+    let (_, xml, _) = raw(&a, &format!("/open311/v2/tokens/{id}.xml")).await;
+    assert!(xml.contains(&format!("<token>{id}</token>")), "{xml}");
+    let (st, _, _) = raw(&a, "/open311/v2/tokens/999999.json").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // A community named in address_string places it; XML answers in XML.
+    let by_name = format!(
+        "api_key=resident&service_code={code}&address_string={}&description={}",
+        enc(&format!("{}3号楼", a.f.comm_a1.name)),
+        enc("楼道灯不亮")
+    );
+    let (st, xml) = post_form(&a, "/open311/v2/requests.xml", &by_name).await;
+    assert_eq!(st, StatusCode::OK, "{xml}");
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests><request><service_request_id>"), "{xml}");
+    // An empty jurisdiction_id counts as absent; the district's own code is accepted.
+    let (st, _) = post_form(
+        &a,
+        "/open311/v2/requests.json",
+        &format!("{good}&jurisdiction_id="),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let district = a.f.district.code.clone();
+    let (st, _) = post_form(
+        &a,
+        "/open311/v2/requests.json",
+        &format!("{good}&jurisdiction_id={district}"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    // Refusals, each in the requested format, and nothing filed by any of them.
+    let before = a.get("/api/requests?limit=200", "admin").await.body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let cases: Vec<(String, StatusCode)> = vec![
+        (
+            format!("service_code={code}&address_id={area}&description=x"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            format!("api_key=wrong&service_code={code}&address_id={area}&description=x"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            format!("api_key=&service_code={code}&address_id={area}&description=x"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            format!("{good}&jurisdiction_id=999999"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            format!("api_key=resident&address_id={area}&description=x"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("api_key=resident&service_code=NOPE&address_id={area}&description=x"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("api_key=resident&service_code={code}&description=x"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("api_key=resident&service_code={code}&lat=39.0&long=117.7&description=x"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("api_key=resident&service_code={code}&address_id=999999&description=x"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!(
+                "api_key=resident&service_code={code}&address_string={}&description=x",
+                enc("火星")
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("api_key=resident&service_code={code}&address_id={area}"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("{good}&{}={}", enc("attribute[colour]"), "red"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("api_key=grid&service_code={code}&address_id={area}&description=x"),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (form, status) in &cases {
+        let (st, body) = post_form(&a, "/open311/v2/requests.json", form).await;
+        assert_eq!(st, *status, "{form}: {body}");
+        let e = json_of(&body);
+        assert_eq!(e[0]["code"], status.as_u16(), "{form}");
+        assert!(e[0]["description"].as_str().unwrap().len() > 3, "{body}");
+        let (st, xml) = post_form(&a, "/open311/v2/requests.xml", form).await;
+        assert_eq!(st, *status);
+        assert!(xml.contains("<errors><error><code>"), "{xml}");
+    }
+    let after = a.get("/api/requests?limit=200", "admin").await.body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "no refused post filed anything");
+    // Multipart with a picture, and a file that is not one.
+    let boundary = "XyZ";
+    let multipart = |ctype: &str, data: &[u8]| {
+        let mut b = Vec::new();
+        for (k, v) in [
+            ("api_key", "resident"),
+            ("service_code", code.as_str()),
+            ("description", "路面坑洼"),
+        ] {
+            b.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        b.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"address_id\"\r\n\r\n{area}\r\n").as_bytes());
+        b.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"p\"\r\nContent-Type: {ctype}\r\n\r\n").as_bytes());
+        b.extend_from_slice(data);
+        b.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        b
+    };
+    for (ctype, data, status) in [
+        ("image/png", &b"\x89PNG\r\n\x1a\nfake"[..], StatusCode::OK),
+        ("application/pdf", &b"%PDF-1.4"[..], StatusCode::BAD_REQUEST),
+    ] {
+        let req = HttpRequest::builder()
+            .method("POST")
+            .uri("/open311/v2/requests.json")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(multipart(ctype, data)))
+            .unwrap();
+        let res = a.router.clone().oneshot(req).await.unwrap();
+        let st = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(st, status, "{ctype}: {}", String::from_utf8_lossy(&bytes));
+        if st == StatusCode::OK {
+            let id = json_of(std::str::from_utf8(&bytes).unwrap())[0]["service_request_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let r = a.get(&format!("/api/requests/{id}"), "resident").await;
+            assert_eq!(
+                r.body["request"]["attachments"].as_array().unwrap().len(),
+                1
+            );
+        }
+    }
 }
