@@ -891,11 +891,22 @@ pub async fn post_request(
             name: "media".into(),
         });
     }
+    let coordinate = |k: &str| -> Result<Option<f64>, Open311Error> {
+        get(k)
+            .map(|v| {
+                v.parse::<f64>()
+                    .map_err(|_| bad(format!("{k} must be a number in degrees")))
+            })
+            .transpose()
+    };
+    let (lat, lon) = (coordinate("lat")?, coordinate("long")?);
     let input = SubmitInput {
         channel: Some(Channel::Open311),
         description: get("description"),
         area_id: Some(area),
         address: get("address_string"),
+        lat,
+        lon,
         category_id: Some(item.id),
         attachments,
         ..Default::default()

@@ -1917,6 +1917,24 @@ async fn open311_files_requests_with_an_api_key_and_refuses_every_bad_post() {
     let (st, xml) = post_form(&a, "/open311/v2/requests.xml", &by_name).await;
     assert_eq!(st, StatusCode::OK, "{xml}");
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests><request><service_request_id>"), "{xml}");
+    // Coordinates given with the place are kept.
+    let (st, body) = post_form(
+        &a,
+        "/open311/v2/requests.json",
+        &format!("{good}&lat=39.02&long=117.71"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let with = json_of(&body)[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mine = a.get(&format!("/api/requests/{with}"), "resident").await;
+    assert_eq!(
+        mine.body["request"]["location"]["lat"], 39.02,
+        "{}",
+        mine.body
+    );
     // An empty jurisdiction_id counts as absent; the district's own code is accepted.
     let (st, _) = post_form(
         &a,
@@ -1994,6 +2012,11 @@ async fn open311_files_requests_with_an_api_key_and_refuses_every_bad_post() {
             format!("api_key=grid&service_code={code}&address_id={area}&description=x"),
             StatusCode::BAD_REQUEST,
         ),
+        (
+            format!("{good}&lat=north&long=117.7"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (format!("{good}&lat=91&long=117.7"), StatusCode::BAD_REQUEST),
     ];
     for (form, status) in &cases {
         let (st, body) = post_form(&a, "/open311/v2/requests.json", form).await;
