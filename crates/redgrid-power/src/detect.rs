@@ -907,12 +907,28 @@ fn group_scores(states: &[MeterState], registry: &Registry, cfg: &Config) -> Vec
             ],
         ));
     }
-    let mut by_community: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // Meters of a community are mostly registered together, so the last community found is
+    // tried before the map.
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut last: Option<(&str, usize)> = None;
     for (k, (m, _)) in rows.iter().enumerate() {
-        if let Some(meter) = registry.get(*m) {
-            by_community.entry(meter.community()).or_default().push(k);
-        }
+        let Some(meter) = registry.get(*m) else {
+            continue;
+        };
+        let c = meter.community();
+        let at = match last {
+            Some((lc, at)) if lc == c => at,
+            _ => *index.entry(c).or_insert_with(|| {
+                groups.push((c, Vec::new()));
+                groups.len() - 1
+            }),
+        };
+        last = Some((c, at));
+        groups[at].1.push(k);
     }
+    groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let by_community: Vec<Vec<usize>> = groups.into_iter().map(|(_, g)| g).collect();
     let all: Vec<usize> = (0..rows.len()).collect();
     let stats = |members: &[usize]| -> [(f32, f32); 5] {
         let mut out = [(0.0, 1.0); 5];
@@ -924,11 +940,11 @@ fn group_scores(states: &[MeterState], registry: &Registry, cfg: &Config) -> Vec
     };
     // The district's figures are needed only for communities too small to compare within.
     let district = by_community
-        .values()
+        .iter()
         .any(|m| m.len() < g.min_peers)
         .then(|| stats(&all));
     let mut scores = Vec::with_capacity(rows.len());
-    for members in by_community.values() {
+    for members in &by_community {
         let st = match district {
             Some(d) if members.len() < g.min_peers => d,
             _ => stats(members),

@@ -60,7 +60,11 @@ pub fn encode_row(wh: &[f64], out: &mut [u16]) -> (u8, u8) {
 
 /// The Wh that one unit of a row with this scale stands for.
 pub fn unit_wh(scale: u8) -> f64 {
-    10f64.powi(scale as i32)
+    const UNITS: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+    match UNITS.get(scale as usize) {
+        Some(&u) => u,
+        None => 10f64.powi(scale as i32),
+    }
 }
 
 /// A 64-bit checksum over 8-byte words (and the tail), fast enough to run while writing.
