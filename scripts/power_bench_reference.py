@@ -20,7 +20,8 @@ detectors are timed from its stored segments:
 - duckdb-table-long: DuckDB's own database file holding the long table.
 
 The long runs use the first LONG_ROWS meter-days. Prints one line per run:
-name, best seconds of 3, readings, and a description. The packages are for the benchmark only:
+name, best seconds of 3, readings, and a description; and, untimed, a line
+"check ENGINE Σtotal Σmax Σmin Σnight" over the wide data, which the bench compares with its own. The packages are for the benchmark only:
     pip install duckdb polars numpy pyarrow
 """
 import os
@@ -112,6 +113,13 @@ try:
         ]
 
     df = pl.DataFrame({c: values[:, i] for i, c in enumerate(cols)})
+    # Untimed: the answers' sums, which the bench compares with redgrid's.
+    f64 = [pl.col(c).cast(pl.Float64) for c in cols]
+    got = df.select(
+        pl.sum_horizontal(f64).sum().alias("t"), pl.max_horizontal(f64).sum().alias("mx"),
+        pl.min_horizontal(f64).sum().alias("mn"), pl.sum_horizontal(f64[:24]).sum().alias("n"),
+    ).row(0)
+    print("check polars-wide", *got, flush=True)
     report("polars-wide", best(lambda: df.select(wide_exprs()).height), rows * 96,
            "in memory: 96 float32 columns")
     del df
@@ -163,6 +171,11 @@ try:
     )
     run = lambda sql: con.execute(sql).fetchall()  # noqa: E731
     con.register("readings", pa.table({c: values[:, i] for i, c in enumerate(cols)}))
+    check = (
+        "SELECT sum({s}), sum(greatest({c})), sum(least({c})), sum({n}) FROM readings"
+    ).format(s=" + ".join(f"{c}::DOUBLE" for c in cols), c=", ".join(cols),
+             n=" + ".join(f"{c}::DOUBLE" for c in night))
+    print("check duckdb-wide", *con.execute(check).fetchone(), flush=True)
     q = wide_sql.format(src="readings")
     report("duckdb-wide", best(lambda: run(q)), rows * 96, "in memory: 96 float32 columns")
     con.unregister("readings")

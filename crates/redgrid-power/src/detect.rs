@@ -670,7 +670,14 @@ pub fn analyze(
         registry,
         watch,
     };
-    let mut states: Vec<MeterState> = (0..registry.len()).map(|_| MeterState::new()).collect();
+    // The meters' state, one vector per block of meters, each made by the thread that first
+    // works on the block (so both cores fill it, and it is local to the one that uses it).
+    let n_meters = registry.len();
+    let block_len = |bi: usize| BLOCK.min(n_meters - bi * BLOCK);
+    let fresh =
+        |bi: usize| -> Vec<MeterState> { (0..block_len(bi)).map(|_| MeterState::new()).collect() };
+    let mut states: Vec<Vec<MeterState>> =
+        (0..n_meters.div_ceil(BLOCK)).map(|_| Vec::new()).collect();
     let mut analysis = Analysis::default();
     let mut outs: Vec<Out> = Vec::new();
     let months: Vec<(i32, u32)> = store
@@ -686,8 +693,8 @@ pub fn analyze(
         if segments.is_empty() {
             continue;
         }
-        let blocks: Vec<Mutex<(usize, &mut [MeterState])>> = states
-            .chunks_mut(BLOCK)
+        let blocks: Vec<Mutex<(usize, &mut Vec<MeterState>)>> = states
+            .iter_mut()
             .enumerate()
             .map(|(i, c)| Mutex::new((i, c)))
             .collect();
@@ -707,6 +714,9 @@ pub fn analyze(
                                 crate::PowerError("a detector thread failed".into())
                             })?;
                             let (bi, states) = &mut *guard;
+                            if states.is_empty() {
+                                **states = fresh(*bi);
+                            }
                             let from = (*bi * BLOCK) as u32;
                             let to = from + states.len() as u32;
                             feats.clear();
@@ -797,7 +807,12 @@ pub fn analyze(
     }
     let (first_day, last_day) = first.into_inner().unwrap_or((Day::MAX, Day::MIN));
     let mut tail = Out::new();
-    for (i, s) in states.iter_mut().enumerate() {
+    for (bi, b) in states.iter_mut().enumerate() {
+        if b.is_empty() {
+            *b = fresh(bi);
+        }
+    }
+    for (i, s) in states.iter_mut().flatten().enumerate() {
         let m = i as u32;
         ctx.close_run(m, s, &mut tail);
         ctx.close_dead(m, s, &mut tail);
@@ -845,7 +860,8 @@ pub fn analyze(
         .sort_by_key(|&(m, d, _, _)| (m, d));
     analysis.group_rental = group_scores(&states, registry, cfg);
     for g in analysis.group_rental.iter().filter(|g| g.flagged) {
-        let s = &states[g.meter as usize];
+        let m = g.meter as usize;
+        let s = &states[m / BLOCK][m % BLOCK];
         analysis.alerts.push(Alert {
             meter: g.meter,
             detector: DetectorKind::GroupRental,
@@ -879,11 +895,11 @@ fn robust(values: &mut [f32]) -> (f32, f32) {
     (med, mad.max(1e-6))
 }
 
-fn group_scores(states: &[MeterState], registry: &Registry, cfg: &Config) -> Vec<GroupScore> {
+fn group_scores(states: &[Vec<MeterState>], registry: &Registry, cfg: &Config) -> Vec<GroupScore> {
     let g = &cfg.group_rental;
     // Features per scored dwelling: level, evening share, spread, night share, weekend ratio.
     let mut rows: Vec<(u32, [f32; 5])> = Vec::new();
-    for (i, s) in states.iter().enumerate() {
+    for (i, s) in states.iter().flatten().enumerate() {
         let Some(m) = registry.get(i as u32) else {
             continue;
         };

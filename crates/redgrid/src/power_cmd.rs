@@ -118,7 +118,7 @@ pub struct BenchArgs {
     meters: usize,
     #[arg(long, default_value_t = 30)]
     days: u32,
-    /// Meters in the subset handed to DuckDB and Polars (in memory, 96 columns).
+    /// Meters in the subset handed to DuckDB and Polars (in memory and as files, wide and long).
     #[arg(long, default_value_t = 100_000)]
     ref_meters: usize,
     /// Skip the Python reference run.
@@ -656,7 +656,9 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
     for _ in 0..3 {
         drop(a.take());
         reset_peak_rss();
-        base_rss = base_rss.max(peak_rss().unwrap_or(0));
+        if base_rss == 0 {
+            base_rss = peak_rss().unwrap_or(0);
+        }
         let started = Instant::now();
         let run = detect::analyze(&store, district, &registry, &cfg_d, None, threads())
             .map_err(|e| e.to_string())?;
@@ -672,7 +674,7 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
         .map(|s| format!("{:.3}", a.readings as f64 / s / 1e9))
         .collect();
     println!(
-        "redgrid detectors, all four, {} threads: {} readings in {:.2} s = {:.3} G readings/s (best of 3 runs: {} G/s); peak memory {:.0} MiB (register and process included; {:.0} MiB before a run)",
+        "redgrid detectors, all four, {} threads: {} readings in {:.2} s = {:.3} G readings/s (best of 3 runs: {} G/s); peak memory {:.0} MiB (register and process included; {:.0} MiB before the first run)",
         threads(),
         a.readings,
         secs,
@@ -741,16 +743,17 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
         }
     }
     let mut best = f64::MAX;
-    let mut checksum = 0.0f64;
+    // Σ total, Σ max, Σ min and Σ night over the subset, to check the references' answers.
+    let mut checksum = [0.0f64; 4];
     for _ in 0..3 {
         let started = Instant::now();
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let sums: Vec<f64> = std::thread::scope(|sc| {
+        let sums: Vec<[f64; 4]> = std::thread::scope(|sc| {
             let handles: Vec<_> = (0..threads())
                 .map(|_| {
                     sc.spawn(|| {
                         let mut buf = Vec::new();
-                        let mut acc = 0.0f64;
+                        let mut acc = [0.0f64; 4];
                         loop {
                             let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some((i, rr)) = parts.get(k) else { break };
@@ -767,8 +770,10 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
                                     62.5,
                                     None,
                                 );
-                                acc +=
-                                    (f.total + f.max + f.min + f.night / f.total.max(1e-9)) as f64;
+                                acc[0] += f.total as f64;
+                                acc[1] += f.max as f64;
+                                acc[2] += f.min as f64;
+                                acc[3] += f.night as f64;
                             }
                         }
                         acc
@@ -777,18 +782,21 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or(0.0))
+                .map(|h| h.join().unwrap_or([f64::NAN; 4]))
                 .collect()
         });
-        checksum = sums.iter().sum();
+        checksum = sums
+            .iter()
+            .fold([0.0; 4], |a, b| std::array::from_fn(|j| a[j] + b[j]));
         best = best.min(started.elapsed().as_secs_f64());
     }
     let ours = readings as f64 / best;
     println!("reference subset: {rows} meter-days × 96 = {readings} readings");
     println!(
-        "  redgrid features (sum, max, min, night share), {} threads: {:.3} G readings/s (checksum {checksum:.1})",
+        "  redgrid features (sum, max, min, night share), {} threads: {:.3} G readings/s (Σ total {:.1} kWh)",
         threads(),
-        ours / 1e9
+        ours / 1e9,
+        checksum[0]
     );
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/power_bench_reference.py");
@@ -805,6 +813,26 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
             let text = String::from_utf8_lossy(&o.stdout);
             for line in text.lines() {
                 let mut parts = line.split_whitespace();
+                if line.starts_with("check ") {
+                    let name = parts.nth(1).unwrap_or("?");
+                    let theirs: Vec<f64> = parts.filter_map(|x| x.parse().ok()).collect();
+                    let worst = (0..4)
+                        .map(|j| match theirs.get(j) {
+                            Some(t) => (t - checksum[j]).abs() / checksum[j].abs().max(1e-9),
+                            None => f64::INFINITY,
+                        })
+                        .fold(0.0f64, f64::max);
+                    if worst <= 1e-4 {
+                        println!(
+                            "  {name} answers the same Σ total, Σ max, Σ min and Σ night as redgrid (largest relative difference {worst:.1e})"
+                        );
+                    } else {
+                        println!(
+                            "  {name} DIFFERS from redgrid: Σ total, max, min, night {theirs:?} against {checksum:?}"
+                        );
+                    }
+                    continue;
+                }
                 let fields = (
                     parts.next(),
                     parts.next().and_then(|s| s.parse::<f64>().ok()),
