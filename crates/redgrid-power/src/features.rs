@@ -127,7 +127,6 @@ struct Basic {
     night: u32,
     evening: u32,
     present: u32,
-    threshold: u16,
     bits: u128,
 }
 
@@ -183,13 +182,13 @@ fn basic(q: &[u16], missing: u8, layout: &Layout, step: f32) -> Basic {
         night,
         evening,
         present,
-        threshold: threshold_of(min, step),
         bits: 0,
     };
     if present > 0 && layout.intraday() {
         // Active: a slot whose use exceeds the day's base load by the threshold.
+        let threshold = threshold_of(min, step);
         for (i, &v) in q.iter().enumerate() {
-            if v > b.threshold && v != MISSING {
+            if v > threshold && v != MISSING {
                 b.bits |= 1u128 << i;
             }
         }
@@ -288,7 +287,6 @@ unsafe fn basic96_avx2(q: &[u16], step: f32) -> Basic {
         night,
         evening,
         present: 96,
-        threshold,
         bits,
     }
 }
