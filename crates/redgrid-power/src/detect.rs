@@ -19,8 +19,8 @@
 //!
 //! Thresholds come from [`Config`] (a TOML file; every field has a default).
 
-use crate::features::{DayFeatures, Layout, NONE, day_features};
-use crate::format::PowerStore;
+use crate::features::{DayFeatures, Layout, NONE, day_features, rows_features};
+use crate::format::{PowerStore, Segment};
 use crate::meters::{MeterKind, Registry};
 use crate::{Day, Result, month_of, weekday_of};
 use serde::Deserialize;
@@ -410,10 +410,24 @@ struct Ctx<'a> {
     registry: &'a Registry,
     /// Per meter: under routine watch.
     watch: Vec<bool>,
+    /// Per meter: its kind, read here rather than from the register's larger records.
+    kinds: Vec<MeterKind>,
 }
 
 impl Ctx<'_> {
+    /// Ends the meter's near-zero run, if it has one, keeping it as a spell if it was long and
+    /// flat enough.
+    #[inline(always)]
     fn close_run(&self, m: u32, s: &mut MeterState, out: &mut Out) {
+        // A run's sums and flag are zero whenever its length is.
+        if s.run_len > 0 {
+            self.end_run(m, s, out);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_run(&self, m: u32, s: &mut MeterState, out: &mut Out) {
         let v = &self.cfg.vacancy;
         if s.run_len >= v.min_days {
             let n = s.run_len as f64;
@@ -434,7 +448,16 @@ impl Ctx<'_> {
         s.run_alerted = false;
     }
 
+    #[inline(always)]
     fn close_dead(&self, m: u32, s: &mut MeterState, out: &mut Out) {
+        if s.dead_len > 0 {
+            self.end_dead(m, s, out);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_dead(&self, m: u32, s: &mut MeterState, out: &mut Out) {
         if s.dead_len >= self.cfg.vacancy.fault_days {
             out.faults.push(Spell {
                 meter: m,
@@ -446,6 +469,9 @@ impl Ctx<'_> {
         s.dead_len = 0;
     }
 
+    /// One meter-day through the vacancy, fault, group-rental and routine detectors (and the
+    /// resumption index for an enterprise). Inlined into the scan; what is rare is not.
+    #[inline(always)]
     fn step(
         &self,
         m: u32,
@@ -455,7 +481,7 @@ impl Ctx<'_> {
         layout: &Layout,
         out: &mut Out,
     ) {
-        let Some(meter) = self.registry.get(m) else {
+        let Some(&kind) = self.kinds.get(m as usize) else {
             return;
         };
         if s.first_day == Day::MIN {
@@ -475,22 +501,14 @@ impl Ctx<'_> {
             }
             s.dead_len += 1;
             if s.dead_len == v.fault_days {
-                out.alerts.push(Alert {
-                    meter: m,
-                    detector: DetectorKind::Fault,
-                    reasons: vec!["dead_meter"],
-                    day,
-                    since: s.dead_start,
-                    severity: 1,
-                    score: 0.0,
-                });
+                dead_alert(m, s, day, out);
             }
             self.close_run(m, s, out);
             return;
         }
         self.close_dead(m, s, out);
-        match meter.kind {
-            MeterKind::Enterprise => self.enterprise(m, meter, s, day, f, out),
+        match kind {
+            MeterKind::Enterprise => self.enterprise(m, s, day, f, out),
             MeterKind::Dwelling => {
                 let active_hours = f.active as f32 * layout.quarters as f32 / 4.0;
                 let full = f.present as usize * 2 >= layout.slots;
@@ -504,22 +522,7 @@ impl Ctx<'_> {
                     s.run_sum += f.total as f64;
                     s.run_sumsq += (f.total as f64) * (f.total as f64);
                     if s.run_len >= v.alert_days && !s.run_alerted {
-                        s.run_alerted = true;
-                        let n = s.run_len as f64;
-                        let mean = s.run_sum / n;
-                        out.alerts.push(Alert {
-                            meter: m,
-                            detector: DetectorKind::Vacancy,
-                            reasons: vec![if s.run_len >= 180 {
-                                "vacant_180d"
-                            } else {
-                                "vacant_30d"
-                            }],
-                            day,
-                            since: s.run_start,
-                            severity: 1,
-                            score: mean as f32,
-                        });
+                        vacancy_alert(m, s, day, out);
                     }
                 } else {
                     self.close_run(m, s, out);
@@ -548,6 +551,7 @@ impl Ctx<'_> {
         }
     }
 
+    #[inline(never)]
     fn routine(&self, m: u32, s: &mut MeterState, day: Day, f: &DayFeatures, out: &mut Out) {
         let c = &self.cfg.routine;
         let r = s.routine.get_or_insert_with(Default::default);
@@ -606,16 +610,9 @@ impl Ctx<'_> {
         }
     }
 
-    fn enterprise(
-        &self,
-        m: u32,
-        meter: &crate::Meter,
-        s: &mut MeterState,
-        day: Day,
-        f: &DayFeatures,
-        out: &mut Out,
-    ) {
-        let Some((from, to)) = meter.baseline else {
+    #[inline(never)]
+    fn enterprise(&self, m: u32, s: &mut MeterState, day: Day, f: &DayFeatures, out: &mut Out) {
+        let Some((from, to)) = self.registry.get(m).and_then(|meter| meter.baseline) else {
             return;
         };
         let e = s.ent.get_or_insert_with(Default::default);
@@ -638,6 +635,40 @@ impl Ctx<'_> {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn dead_alert(m: u32, s: &MeterState, day: Day, out: &mut Out) {
+    out.alerts.push(Alert {
+        meter: m,
+        detector: DetectorKind::Fault,
+        reasons: vec!["dead_meter"],
+        day,
+        since: s.dead_start,
+        severity: 1,
+        score: 0.0,
+    });
+}
+
+#[cold]
+#[inline(never)]
+fn vacancy_alert(m: u32, s: &mut MeterState, day: Day, out: &mut Out) {
+    s.run_alerted = true;
+    let mean = s.run_sum / s.run_len as f64;
+    out.alerts.push(Alert {
+        meter: m,
+        detector: DetectorKind::Vacancy,
+        reasons: vec![if s.run_len >= 180 {
+            "vacant_180d"
+        } else {
+            "vacant_30d"
+        }],
+        day,
+        since: s.run_start,
+        severity: 1,
+        score: mean as f32,
+    });
+}
+
 /// The median, found in place (the slice is reordered).
 fn median_in_place(v: &mut [f32]) -> f32 {
     if v.is_empty() {
@@ -648,8 +679,9 @@ fn median_in_place(v: &mut [f32]) -> f32 {
 }
 
 const BLOCK: usize = 16_384;
-/// Rows read at a time: 2,048 rows of 96 readings are 384 KiB, within a core's cache.
-const CHUNK_ROWS: usize = 2048;
+/// Rows read at a time: 512 rows of 96 readings are 96 KiB, so the copy out of the page cache
+/// lands in, and is read back from, the core's own cache.
+const CHUNK_ROWS: usize = 512;
 
 /// Runs every detector over a district's stored readings (optionally only days in `range`).
 pub fn analyze(
@@ -665,10 +697,12 @@ pub fn analyze(
         .iter()
         .map(|m| m.routine_watch())
         .collect();
+    let kinds: Vec<MeterKind> = registry.meters().iter().map(|m| m.kind).collect();
     let ctx = Ctx {
         cfg,
         registry,
         watch,
+        kinds,
     };
     // The meters' state, one vector per block of meters, each made by the thread that first
     // works on the block (so both cores fill it, and it is local to the one that uses it).
@@ -706,6 +740,7 @@ pub fn analyze(
                         let mut out = Out::new();
                         let mut buf: Vec<u16> = Vec::new();
                         let mut feats: Vec<(u32, Day, DayFeatures)> = Vec::new();
+                        let mut fbuf: Vec<DayFeatures> = Vec::with_capacity(CHUNK_ROWS);
                         let mut seen = (Day::MAX, Day::MIN);
                         loop {
                             let b = next.fetch_add(1, Ordering::Relaxed);
@@ -722,17 +757,25 @@ pub fn analyze(
                             feats.clear();
                             let mut layout = Layout::new(96);
                             let mut n_read = 0usize;
-                            let sources = segments
+                            // The segments holding this block's meters, each with its rows.
+                            let mut parts: Vec<(&Segment, std::ops::Range<usize>)> = segments
                                 .iter()
-                                .filter(|seg| !seg.rows_of_meters(from, to).is_empty())
-                                .count();
+                                .map(|seg| (seg, seg.rows_of_meters(from, to)))
+                                .filter(|(_, rr)| !rr.is_empty())
+                                .collect();
+                            // Rows are in (meter, day) order within a segment. When no two
+                            // segments share a meter (one ingest per meter and month, as a
+                            // synthetic city or a monthly file gives), each meter's days come
+                            // in order from its one segment, and rows go straight to the
+                            // detectors; otherwise they are gathered and sorted first.
+                            parts.sort_by_key(|(seg, rr)| seg.meters[rr.start]);
+                            let streaming = parts.windows(2).all(|w| {
+                                w[0].0.meters[w[0].1.end - 1] < w[1].0.meters[w[1].1.start]
+                            });
                             let aw = cfg.active_watts / 4.0;
+                            let burst_wh = cfg.routine.burst_wh;
                             let mut n_rows = 0usize;
-                            for seg in &segments {
-                                let rr = seg.rows_of_meters(from, to);
-                                if rr.is_empty() {
-                                    continue;
-                                }
+                            for (seg, rr) in &parts {
                                 layout = Layout::new(seg.slots);
                                 // Read in chunks that stay in the core's cache while they are
                                 // worked on.
@@ -740,39 +783,37 @@ pub fn analyze(
                                 while at < rr.end {
                                     let end = (at + CHUNK_ROWS).min(rr.end);
                                     seg.read_values(at..end, &mut buf)?;
-                                    for (k, row) in (at..end).enumerate() {
-                                        let day = seg.days[row];
+                                    let meters = &seg.meters[at..end];
+                                    let days = &seg.days[at..end];
+                                    rows_features(
+                                        &buf,
+                                        &seg.scales[at..end],
+                                        &seg.missing[at..end],
+                                        &layout,
+                                        aw,
+                                        |k| ctx.watch[meters[k] as usize].then_some(burst_wh),
+                                        &mut fbuf,
+                                    );
+                                    for ((&meter, &day), f) in meters.iter().zip(days).zip(&fbuf) {
                                         if range.is_some_and(|(a, z)| day < a || day > z) {
                                             continue;
                                         }
-                                        let meter = seg.meters[row];
-                                        let watch = ctx.watch[meter as usize];
-                                        let q = &buf[k * seg.slots..(k + 1) * seg.slots];
-                                        let f = day_features(
-                                            q,
-                                            seg.scales[row],
-                                            seg.missing[row],
-                                            &layout,
-                                            aw,
-                                            watch.then_some(cfg.routine.burst_wh),
-                                        );
                                         seen = (seen.0.min(day), seen.1.max(day));
                                         n_rows += 1;
-                                        if sources == 1 {
-                                            // Rows are in (meter, day) order already.
+                                        if streaming {
                                             let s = &mut states[(meter - from) as usize];
                                             if day > s.last_day {
-                                                ctx.step(meter, s, day, &f, &layout, &mut out);
+                                                ctx.step(meter, s, day, f, &layout, &mut out);
                                             }
                                         } else {
-                                            feats.push((meter, day, f));
+                                            feats.push((meter, day, *f));
                                         }
                                     }
                                     at = end;
                                 }
                                 n_read += rr.len() * seg.slots;
                             }
-                            if sources > 1 {
+                            if !streaming {
                                 feats.sort_by_key(|&(m, d, _)| (m, d));
                                 for &(m, d, ref f) in &feats {
                                     let s = &mut states[(m - from) as usize];

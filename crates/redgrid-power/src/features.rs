@@ -75,18 +75,90 @@ pub fn day_features(
     burst_wh: Option<f32>,
 ) -> DayFeatures {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor has just been found to support AVX2.
-        return unsafe { day_features_avx2(q, scale, missing, layout, active_wh, burst_wh) };
+    if has_avx2() {
+        // SAFETY: the processor has just been found to support AVX2 and POPCNT.
+        return unsafe { day_features_avx2_one(q, scale, missing, layout, active_wh, burst_wh) };
     }
     features_of(q, scale, missing, layout, active_wh, burst_wh)
 }
 
-/// The same code compiled for AVX2, chosen at run time so the binary still runs on older
-/// processors. Full quarter-hour days (the common case) take a hand-written kernel.
+/// Whether this processor runs the AVX2 kernels (checked once per call site, cached by std).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn day_features_avx2(
+#[inline(always)]
+fn has_avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt")
+}
+
+/// The features of consecutive rows of one segment, cleared into `out` (one per row): row `k`
+/// is `q[k * slots..(k + 1) * slots]` with `scales[k]` and `missing[k]`, and `burst(k)` is
+/// what [`day_features`] takes as `burst_wh` for it. The same answers as calling
+/// [`day_features`] row by row, without a call and a processor check per row.
+pub fn rows_features<B: Fn(usize) -> Option<f32>>(
+    q: &[u16],
+    scales: &[u8],
+    missing: &[u8],
+    layout: &Layout,
+    active_wh: f32,
+    burst: B,
+    out: &mut Vec<DayFeatures>,
+) {
+    out.clear();
+    let rows = scales.len().min(missing.len());
+    let slots = layout.slots;
+    if q.len() < rows * slots {
+        // Rows without their readings have no features; the caller's slices disagree.
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the processor has just been found to support AVX2 and POPCNT.
+        unsafe { rows_features_avx2(q, scales, missing, layout, active_wh, burst, out) };
+        return;
+    }
+    for k in 0..rows {
+        out.push(features_of(
+            &q[k * slots..(k + 1) * slots],
+            scales[k],
+            missing[k],
+            layout,
+            active_wh,
+            burst(k),
+        ));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn rows_features_avx2<B: Fn(usize) -> Option<f32>>(
+    q: &[u16],
+    scales: &[u8],
+    missing: &[u8],
+    layout: &Layout,
+    active_wh: f32,
+    burst: B,
+    out: &mut Vec<DayFeatures>,
+) {
+    let rows = scales.len().min(missing.len());
+    let slots = layout.slots;
+    out.reserve(rows);
+    // Each scale's units, worked out once per batch rather than once per row.
+    let table: [Units; 10] = std::array::from_fn(|s| Units::of(s as u8, active_wh, layout));
+    for (k, row) in q.chunks_exact(slots).take(rows).enumerate() {
+        let u = match table.get(scales[k] as usize) {
+            Some(&u) => u,
+            None => Units::of(scales[k], active_wh, layout),
+        };
+        // SAFETY: the caller checked AVX2 and POPCNT.
+        let f = unsafe { day_features_x86(row, &u, missing[k], layout, burst(k)) };
+        out.push(f);
+    }
+}
+
+/// One day's features compiled for AVX2, chosen at run time so the binary still runs on older
+/// processors.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn day_features_avx2_one(
     q: &[u16],
     scale: u8,
     missing: u8,
@@ -94,14 +166,33 @@ unsafe fn day_features_avx2(
     active_wh: f32,
     burst_wh: Option<f32>,
 ) -> DayFeatures {
-    let step = active_step(active_wh, layout, scale);
+    let u = Units::of(scale, active_wh, layout);
+    // SAFETY: this function is compiled for AVX2 and POPCNT, which its caller checked.
+    unsafe { day_features_x86(q, &u, missing, layout, burst_wh) }
+}
+
+/// A day's features where AVX2 is enabled: full quarter-hour days (the common case) take a
+/// hand-written kernel. Inlined into the functions compiled for AVX2, so that the kernel's
+/// intrinsics become single instructions there.
+///
+/// # Safety
+/// Only for functions compiled with AVX2 and POPCNT enabled, on a processor that has them.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn day_features_x86(
+    q: &[u16],
+    u: &Units,
+    missing: u8,
+    layout: &Layout,
+    burst_wh: Option<f32>,
+) -> DayFeatures {
     let b = if missing == 0 && layout.slots == 96 && q.len() >= 96 {
         // SAFETY: AVX2 is enabled for this function and `q` holds at least 96 values.
-        unsafe { basic96_avx2(q, step) }
+        unsafe { basic96_avx2(q, u.step) }
     } else {
-        basic(q, missing, layout, step)
+        basic(q, missing, layout, u.step)
     };
-    finish(q, scale, layout, burst_wh, &b)
+    finish(q, u, layout, burst_wh, &b)
 }
 
 #[inline(always)]
@@ -113,14 +204,13 @@ fn features_of(
     active_wh: f32,
     burst_wh: Option<f32>,
 ) -> DayFeatures {
-    let step = active_step(active_wh, layout, scale);
-    let b = basic(q, missing, layout, step);
-    finish(q, scale, layout, burst_wh, &b)
+    let u = Units::of(scale, active_wh, layout);
+    let b = basic(q, missing, layout, u.step);
+    finish(q, &u, layout, burst_wh, &b)
 }
 
 /// The first pass's figures, in stored units. `bits` has bit `i` set when slot `i` is active.
 struct Basic {
-    n: usize,
     sum: u32,
     min: u16,
     max: u16,
@@ -130,10 +220,25 @@ struct Basic {
     bits: u128,
 }
 
-/// How far above the day's base load (in stored units) a slot must be to count as active.
-#[inline(always)]
-fn active_step(active_wh: f32, layout: &Layout, scale: u8) -> f32 {
-    (active_wh * layout.quarters as f32) / (unit_wh(scale) as f32)
+/// A scale's units: Wh and kWh per stored unit, and how far above the day's base load (in
+/// stored units) a slot must be to count as active.
+#[derive(Clone, Copy)]
+struct Units {
+    wh: f32,
+    kwh: f32,
+    step: f32,
+}
+
+impl Units {
+    #[inline(always)]
+    fn of(scale: u8, active_wh: f32, layout: &Layout) -> Units {
+        let wh = unit_wh(scale) as f32;
+        Units {
+            wh,
+            kwh: wh / 1000.0,
+            step: (active_wh * layout.quarters as f32) / wh,
+        }
+    }
 }
 
 #[inline(always)]
@@ -175,7 +280,6 @@ fn basic(q: &[u16], missing: u8, layout: &Layout, step: f32) -> Basic {
         (sum, min, max.saturating_sub(1), night, evening, present)
     };
     let mut b = Basic {
-        n,
         sum,
         min,
         max,
@@ -198,8 +302,14 @@ fn basic(q: &[u16], missing: u8, layout: &Layout, step: f32) -> Basic {
 
 /// The first pass for a full day of 96 quarter-hours: six 16-value registers, loaded once.
 /// Gives exactly what [`basic`] gives for such a day.
+///
+/// # Safety
+/// As [`day_features_x86`]: only where AVX2 is enabled.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[inline(always)]
+// The body is one sequence of intrinsics, each needing AVX2: the whole function is the unsafe
+// context (its contract above), rather than one `unsafe` block per intrinsic.
+#[allow(unsafe_op_in_unsafe_fn)]
 unsafe fn basic96_avx2(q: &[u16], step: f32) -> Basic {
     use std::arch::x86_64::*;
     let q = &q[..96];
@@ -233,9 +343,15 @@ unsafe fn basic96_avx2(q: &[u16], step: f32) -> Basic {
     let flipped = _mm_xor_si128(hi, _mm_set1_epi16(-1));
     let max = 0xffff - (_mm_cvtsi128_si32(_mm_minpos_epu16(flipped)) & 0xffff) as u16;
     // Sums: v ^ 0x8000 read as i16 is v − 32768, and pairs of those add exactly in i32.
-    let flip = _mm256_set1_epi16(i16::MIN);
-    let ones = _mm256_set1_epi16(1);
-    let pair = |x: __m256i| _mm256_madd_epi16(_mm256_xor_si256(x, flip), ones);
+    // Helpers are inlined functions, not closures: a closure would be compiled on its own,
+    // without AVX2, and call every intrinsic out of line.
+    #[inline(always)]
+    unsafe fn pair(x: __m256i) -> __m256i {
+        _mm256_madd_epi16(
+            _mm256_xor_si256(x, _mm256_set1_epi16(i16::MIN)),
+            _mm256_set1_epi16(1),
+        )
+    }
     let s: [__m256i; 6] = [
         pair(v[0]),
         pair(v[1]),
@@ -253,34 +369,37 @@ unsafe fn basic96_avx2(q: &[u16], step: f32) -> Basic {
     // half of register 4 and register 5).
     let night = _mm256_add_epi32(s[0], _mm256_and_si256(s[1], low_half));
     let evening = _mm256_add_epi32(_mm256_andnot_si256(low_half, s[4]), s[5]);
-    let hsum = |x: __m256i| {
+    #[inline(always)]
+    unsafe fn hsum(x: __m256i) -> i32 {
         let a = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x));
         let a = _mm_add_epi32(a, _mm_shuffle_epi32::<0b0100_1110>(a));
         let a = _mm_add_epi32(a, _mm_shuffle_epi32::<0b1011_0001>(a));
         _mm_cvtsi128_si32(a)
-    };
+    }
     let sum = (hsum(total) + 32768 * 96) as u32;
     let night = (hsum(night) + 32768 * 24) as u32;
     let evening = (hsum(evening) + 32768 * 24) as u32;
     let threshold = threshold_of(min, step);
-    // Active slots: v > threshold (as v = max(v, threshold + 1)) and not missing.
+    // Active slots: v > threshold (as v = max(v, threshold + 1)). No slot is missing on this
+    // path (the row's missing count is 0), so none needs leaving out.
     let above = _mm256_set1_epi16(threshold.wrapping_add(1) as i16);
-    let gone = _mm256_set1_epi16(-1);
-    let active = |x: __m256i| {
-        _mm256_andnot_si256(
-            _mm256_cmpeq_epi16(x, gone),
-            _mm256_cmpeq_epi16(_mm256_max_epu16(x, above), x),
-        )
-    };
+    #[inline(always)]
+    unsafe fn active(x: __m256i, above: __m256i) -> __m256i {
+        _mm256_cmpeq_epi16(_mm256_max_epu16(x, above), x)
+    }
     // Two registers of 16-bit masks packed to one of bytes, put back in slot order, one bit each.
-    let bits32 = |a: __m256i, b: __m256i| {
-        let packed =
-            _mm256_permute4x64_epi64::<0b1101_1000>(_mm256_packs_epi16(active(a), active(b)));
+    #[inline(always)]
+    unsafe fn bits32(a: __m256i, b: __m256i, above: __m256i) -> u128 {
+        let packed = _mm256_permute4x64_epi64::<0b1101_1000>(_mm256_packs_epi16(
+            active(a, above),
+            active(b, above),
+        ));
         _mm256_movemask_epi8(packed) as u32 as u128
-    };
-    let bits = bits32(v[0], v[1]) | bits32(v[2], v[3]) << 32 | bits32(v[4], v[5]) << 64;
+    }
+    let bits = bits32(v[0], v[1], above)
+        | bits32(v[2], v[3], above) << 32
+        | bits32(v[4], v[5], above) << 64;
     Basic {
-        n: 96,
         sum,
         min,
         max,
@@ -293,8 +412,8 @@ unsafe fn basic96_avx2(q: &[u16], step: f32) -> Basic {
 
 /// Turns the first pass into features, and runs the second (routine) pass when asked.
 #[inline(always)]
-fn finish(q: &[u16], scale: u8, layout: &Layout, burst_wh: Option<f32>, b: &Basic) -> DayFeatures {
-    let unit = unit_wh(scale) as f32 / 1000.0;
+fn finish(q: &[u16], u: &Units, layout: &Layout, burst_wh: Option<f32>, b: &Basic) -> DayFeatures {
+    let unit = u.kwh;
     let present = b.present;
     let mut f = DayFeatures {
         total: b.sum as f32 * unit,
@@ -319,21 +438,26 @@ fn finish(q: &[u16], scale: u8, layout: &Layout, burst_wh: Option<f32>, b: &Basi
         // Sustained activity: a burst of active slots that uses at least `burst_wh` above the
         // base load. A short burst is a thermostat (a water heater keeping its tank warm, a
         // fridge defrost) or a kettle, and says little about whether someone is up and about.
-        let burst = burst_wh / unit_wh(scale) as f32;
-        let base = b.min as f32;
+        let burst = burst_wh / u.wh;
+        let base = b.min as u32;
         let mut first = NONE as usize;
         let mut longest = 0usize;
         let mut quiet_from = layout.day_start;
-        let mut bits = b.bits;
-        while bits != 0 {
-            // The next run of active slots, start..i.
-            let start = bits.trailing_zeros() as usize;
-            let i = (start + (!(bits >> start)).trailing_zeros() as usize).min(b.n);
-            bits = if i >= 128 { 0 } else { bits & (u128::MAX << i) };
-            let mut energy = 0.0f32;
-            for &v in &q[start..i] {
-                energy += v as f32 - base;
-            }
+        // Runs of active slots: a start is an active slot after an inactive one, an end (the
+        // run's last slot) an active slot before an inactive one; the k-th start and the k-th
+        // end bound the k-th run. Taking the lowest bit of each in turn walks the runs in
+        // order without shifting by a run's length.
+        let mut starts = b.bits & !(b.bits << 1);
+        let mut ends = b.bits & !(b.bits >> 1);
+        while starts != 0 {
+            let start = starts.trailing_zeros() as usize;
+            let i = (ends.trailing_zeros() as usize + 1).min(q.len());
+            starts &= starts - 1;
+            ends &= ends - 1;
+            // Energy above the base load, exactly, in stored units (the run's slots are all
+            // present and at least the base).
+            let run: u32 = q[start..i].iter().map(|&v| v as u32).sum();
+            let energy = run.saturating_sub(base * (i - start) as u32) as f32;
             if energy < burst {
                 continue;
             }
@@ -432,6 +556,56 @@ mod tests {
             cases += 1;
         }
         assert_eq!(cases, 20_000);
+    }
+
+    #[test]
+    fn a_batch_of_rows_gives_what_each_row_gives_alone() {
+        let mut r = crate::rng::Rng::new(11);
+        for slots in [96usize, 48, 24, 1] {
+            let l = Layout::new(slots);
+            let rows = 300;
+            let mut q = Vec::new();
+            let mut scales = Vec::new();
+            let mut missing = Vec::new();
+            for k in 0..rows {
+                let base = r.int(0, 40) as u16;
+                let mut row: Vec<u16> = (0..slots)
+                    .map(|_| {
+                        if r.chance(0.3) {
+                            r.int(0, 3_000) as u16
+                        } else {
+                            base
+                        }
+                    })
+                    .collect();
+                // Some rows with missing slots, and scales beyond the table (computed apart).
+                let gone = if k % 5 == 0 { 1 + k % slots.min(4) } else { 0 };
+                for v in row.iter_mut().take(gone) {
+                    *v = MISSING;
+                }
+                q.extend(row);
+                scales.push([0u8, 1, 2, 3, 12][k % 5]);
+                missing.push(gone as u8);
+            }
+            let burst = |k: usize| k.is_multiple_of(3).then_some(150.0f32);
+            let mut out = vec![DayFeatures::default(); 7];
+            rows_features(&q, &scales, &missing, &l, 62.5, burst, &mut out);
+            assert_eq!(out.len(), rows, "one per row, the old contents cleared");
+            for (k, f) in out.iter().enumerate() {
+                let alone = day_features(
+                    &q[k * slots..(k + 1) * slots],
+                    scales[k],
+                    missing[k],
+                    &l,
+                    62.5,
+                    burst(k),
+                );
+                assert_eq!(*f, alone, "{slots} slots, row {k}");
+            }
+            // Readings shorter than the rows claim: nothing, rather than a panic.
+            rows_features(&q[..slots], &scales, &missing, &l, 62.5, burst, &mut out);
+            assert!(out.is_empty());
+        }
     }
 
     #[test]

@@ -463,3 +463,92 @@ fn parquet_files_are_read_like_csv_with_utc_times_turned_local() {
     assert_eq!(stored(&store), 1, "only the good file is stored");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Copies a store's readings into a new store, splitting each month's rows into segments by
+/// `part(meter, day)` (segment 0, 1, …), and its register.
+fn resplit(from: &PowerStore, to_dir: &std::path::Path, part: &dyn Fn(u32, i32) -> usize) {
+    let to = PowerStore::new(to_dir);
+    let mut batch = to.begin("120116").unwrap();
+    for month in from.months("120116") {
+        for seg in from.segments("120116", month).unwrap() {
+            let mut buf = Vec::new();
+            seg.read_values(0..seg.rows(), &mut buf).unwrap();
+            let mut writers: Vec<Option<redgrid_power::format::SegmentWriter>> = Vec::new();
+            for row in 0..seg.rows() {
+                let p = part(seg.meters[row], seg.days[row]);
+                if writers.len() <= p {
+                    writers.resize_with(p + 1, || None);
+                }
+                let w = match &mut writers[p] {
+                    Some(w) => w,
+                    slot => slot.insert(batch.segment(month, seg.interval_minutes).unwrap()),
+                };
+                w.push(
+                    seg.meters[row],
+                    seg.days[row],
+                    seg.scales[row],
+                    seg.missing[row],
+                    &buf[row * seg.slots..(row + 1) * seg.slots],
+                )
+                .unwrap();
+            }
+            for w in writers.into_iter().flatten() {
+                w.finish().unwrap();
+            }
+        }
+    }
+    batch.commit("resplit").unwrap();
+    std::fs::copy(from.registry_path("120116"), to.registry_path("120116")).unwrap();
+}
+
+#[test]
+fn the_findings_do_not_depend_on_how_the_readings_are_split_into_segments() {
+    let dir = temp("split");
+    let store = PowerStore::new(dir.join("one"));
+    let start = day_of(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+    let mut cfg = SynthConfig::new(400, 62, start);
+    cfg.threads = 2;
+    synth::write_store(&cfg, &store, &|_, _| {}).unwrap();
+    let registry = Registry::load(&store.registry_path("120116")).unwrap();
+    let months = store.months("120116");
+    assert!(
+        months
+            .iter()
+            .all(|&m| store.segments("120116", m).unwrap().len() == 1),
+        "one segment a month to start from"
+    );
+    // Meters in three runs, a segment each (no meter in two: rows are read as they come);
+    // meters dealt out over three segments, and days split over two (segments share meters:
+    // rows are gathered and sorted first).
+    resplit(&store, &dir.join("meters"), &|m, _| (m / 150) as usize);
+    resplit(&store, &dir.join("dealt"), &|m, _| (m % 3) as usize);
+    resplit(&store, &dir.join("days"), &|_, d| (d % 2) as usize);
+    let run = |root: &str| {
+        let s = PowerStore::new(dir.join(root));
+        assert!(s.months("120116") == months);
+        detect::analyze(&s, "120116", &registry, &detect::Config::default(), None, 2).unwrap()
+    };
+    let one = run("one");
+    assert!(!one.alerts.is_empty() && !one.vacancy.is_empty());
+    for other in ["meters", "dealt", "days"] {
+        let a = run(other);
+        assert!(
+            PowerStore::new(dir.join(other))
+                .segments("120116", months[0])
+                .unwrap()
+                .len()
+                > 1
+        );
+        assert_eq!((a.rows, a.readings), (one.rows, one.readings), "{other}");
+        assert_eq!(a.alerts, one.alerts, "{other}: alerts");
+        assert_eq!(a.vacancy, one.vacancy, "{other}: vacant spells");
+        assert_eq!(a.faults, one.faults, "{other}: faults");
+        assert_eq!(a.resumption.daily, one.resumption.daily, "{other}: index");
+        assert_eq!(
+            a.group_rental.len(),
+            one.group_rental.len(),
+            "{other}: scored dwellings"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
