@@ -681,7 +681,7 @@ fn median_in_place(v: &mut [f32]) -> f32 {
 const BLOCK: usize = 16_384;
 /// Rows read at a time: 512 rows of 96 readings are 96 KiB, so the copy out of the page cache
 /// lands in, and is read back from, the core's own cache.
-const CHUNK_ROWS: usize = 512;
+pub const CHUNK_ROWS: usize = 512;
 
 /// Runs every detector over a district's stored readings (optionally only days in `range`).
 pub fn analyze(
@@ -899,7 +899,7 @@ pub fn analyze(
         .resumption
         .daily
         .sort_by_key(|&(m, d, _, _)| (m, d));
-    analysis.group_rental = group_scores(&states, registry, cfg);
+    analysis.group_rental = group_scores(&states, registry, &ctx.kinds, cfg, threads);
     for g in analysis.group_rental.iter().filter(|g| g.flagged) {
         let m = g.meter as usize;
         let s = &states[m / BLOCK][m % BLOCK];
@@ -936,56 +936,81 @@ fn robust(values: &mut [f32]) -> (f32, f32) {
     (med, mad.max(1e-6))
 }
 
-fn group_scores(states: &[Vec<MeterState>], registry: &Registry, cfg: &Config) -> Vec<GroupScore> {
+fn group_scores(
+    states: &[Vec<MeterState>],
+    registry: &Registry,
+    kinds: &[MeterKind],
+    cfg: &Config,
+    threads: usize,
+) -> Vec<GroupScore> {
     let g = &cfg.group_rental;
+    let two = threads >= 2 && states.len() >= 2;
     // Features per scored dwelling: level, evening share, spread, night share, weekend ratio.
-    let mut rows: Vec<(u32, [f32; 5])> = Vec::new();
-    for (i, s) in states.iter().flatten().enumerate() {
-        let Some(m) = registry.get(i as u32) else {
-            continue;
-        };
-        if m.kind != MeterKind::Dwelling || s.occ_days < g.min_days || s.sum_total <= 0.0 {
-            continue;
+    // Each half of the blocks on its own core when there are two, then joined in order.
+    let features = |blocks: &[Vec<MeterState>], first: usize| -> Vec<(u32, [f32; 5])> {
+        let mut rows = Vec::new();
+        for (i, s) in blocks.iter().flatten().enumerate() {
+            let i = first + i;
+            if kinds.get(i) != Some(&MeterKind::Dwelling)
+                || s.occ_days < g.min_days
+                || s.sum_total <= 0.0
+            {
+                continue;
+            }
+            let n = s.occ_days as f64;
+            let weekend = if s.weekend.1 > 0 && s.weekday.1 > 0 && s.weekday.0 > 0.0 {
+                (s.weekend.0 / s.weekend.1 as f64) / (s.weekday.0 / s.weekday.1 as f64)
+            } else {
+                1.0
+            };
+            rows.push((
+                i as u32,
+                [
+                    (s.sum_total / n) as f32,
+                    (s.sum_evening / s.sum_total) as f32,
+                    (s.sum_spread / n) as f32,
+                    (s.sum_night / s.sum_total) as f32,
+                    weekend as f32,
+                ],
+            ));
         }
-        let n = s.occ_days as f64;
-        let weekend = if s.weekend.1 > 0 && s.weekday.1 > 0 && s.weekday.0 > 0.0 {
-            (s.weekend.0 / s.weekend.1 as f64) / (s.weekday.0 / s.weekday.1 as f64)
-        } else {
-            1.0
-        };
-        rows.push((
-            i as u32,
-            [
-                (s.sum_total / n) as f32,
-                (s.sum_evening / s.sum_total) as f32,
-                (s.sum_spread / n) as f32,
-                (s.sum_night / s.sum_total) as f32,
-                weekend as f32,
-            ],
-        ));
-    }
-    // Meters of a community are mostly registered together, so the last community found is
-    // tried before the map.
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
-    let mut last: Option<(&str, usize)> = None;
+        rows
+    };
+    let rows: Vec<(u32, [f32; 5])> = if two {
+        let half = states.len() / 2;
+        let (a, b) = states.split_at(half);
+        let first_b: usize = a.iter().map(Vec::len).sum();
+        let (mut ra, rb) = std::thread::scope(|sc| {
+            let hb = sc.spawn(|| features(b, first_b));
+            let ra = features(a, 0);
+            (ra, hb.join())
+        });
+        // A panic on the other core is raised here, as it would be on this one.
+        ra.extend(rb.unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        ra
+    } else {
+        features(states, 0)
+    };
+    // Dwellings grouped by their community's number in the register, then the communities put
+    // in the order of their codes (so the scores do not depend on the register's order).
+    let names = registry.communities();
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
     for (k, (m, _)) in rows.iter().enumerate() {
-        let Some(meter) = registry.get(*m) else {
-            continue;
-        };
-        let c = meter.community();
-        let at = match last {
-            Some((lc, at)) if lc == c => at,
-            _ => *index.entry(c).or_insert_with(|| {
-                groups.push((c, Vec::new()));
-                groups.len() - 1
-            }),
-        };
-        last = Some((c, at));
-        groups[at].1.push(k);
+        if let Some(group) = registry
+            .community_of(*m)
+            .and_then(|c| groups.get_mut(c as usize))
+        {
+            group.push(k);
+        }
     }
-    groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let by_community: Vec<Vec<usize>> = groups.into_iter().map(|(_, g)| g).collect();
+    let mut numbers: Vec<usize> = (0..names.len())
+        .filter(|&c| !groups[c].is_empty())
+        .collect();
+    numbers.sort_unstable_by(|&a, &b| names[a].cmp(&names[b]));
+    let by_community: Vec<Vec<usize>> = numbers
+        .into_iter()
+        .map(|c| std::mem::take(&mut groups[c]))
+        .collect();
     let all: Vec<usize> = (0..rows.len()).collect();
     let stats = |members: &[usize]| -> [(f32, f32); 5] {
         let mut out = [(0.0, 1.0); 5];
@@ -1000,15 +1025,53 @@ fn group_scores(states: &[Vec<MeterState>], registry: &Registry, cfg: &Config) -
         .iter()
         .any(|m| m.len() < g.min_peers)
         .then(|| stats(&all));
-    let mut scores = Vec::with_capacity(rows.len());
-    for members in &by_community {
-        let st = match district {
-            Some(d) if members.len() < g.min_peers => d,
-            _ => stats(members),
-        };
-        score_members(members, &rows, &st, g, &mut scores);
+    let score_all = |communities: &[Vec<usize>]| -> Vec<GroupScore> {
+        let mut scores = Vec::new();
+        for members in communities {
+            let st = match district {
+                Some(d) if members.len() < g.min_peers => d,
+                _ => stats(members),
+            };
+            score_members(members, &rows, &st, g, &mut scores);
+        }
+        scores
+    };
+    // Communities are scored apart from each other: half of the dwellings on each core.
+    let order =
+        |a: &GroupScore, b: &GroupScore| b.score.total_cmp(&a.score).then(a.meter.cmp(&b.meter));
+    if !two || by_community.len() < 2 {
+        let mut scores = score_all(&by_community);
+        scores.sort_unstable_by(order);
+        return scores;
     }
-    scores.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.meter.cmp(&b.meter)));
+    let mut at = 0;
+    let mut seen = 0;
+    while at < by_community.len() && seen * 2 < rows.len() {
+        seen += by_community[at].len();
+        at += 1;
+    }
+    let (a, b) = by_community.split_at(at.min(by_community.len() - 1).max(1));
+    let (mut sa, sb) = std::thread::scope(|sc| {
+        let hb = sc.spawn(|| {
+            let mut sb = score_all(b);
+            sb.sort_unstable_by(order);
+            sb
+        });
+        let mut sa = score_all(a);
+        sa.sort_unstable_by(order);
+        (sa, hb.join())
+    });
+    let sb = sb.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    // The two sorted halves merged.
+    let mut scores = Vec::with_capacity(sa.len() + sb.len());
+    let mut ib = sb.into_iter().peekable();
+    for x in sa.drain(..) {
+        while let Some(y) = ib.next_if(|y| order(y, &x).is_lt()) {
+            scores.push(y);
+        }
+        scores.push(x);
+    }
+    scores.extend(ib);
     scores
 }
 

@@ -90,6 +90,10 @@ const COLUMNS: [(&str, &str); 9] = [
 pub struct Registry {
     meters: Vec<Meter>,
     by_code: HashMap<String, u32>,
+    /// Per meter, the number of its community (see [`Meter::community`]) in `communities`.
+    community_of: Vec<u32>,
+    communities: Vec<String>,
+    community_index: HashMap<String, u32>,
 }
 
 impl Registry {
@@ -117,15 +121,39 @@ impl Registry {
         self.by_code.get(code).copied()
     }
 
+    /// The number of meter `index`'s community, and the communities by number: meters are
+    /// grouped by these rather than by comparing their grid codes.
+    pub fn community_of(&self, index: u32) -> Option<u32> {
+        self.community_of.get(index as usize).copied()
+    }
+
+    pub fn communities(&self) -> &[String] {
+        &self.communities
+    }
+
+    fn community_number(&mut self, m: &Meter) -> u32 {
+        let c = m.community();
+        if let Some(&n) = self.community_index.get(c) {
+            return n;
+        }
+        let n = self.communities.len() as u32;
+        self.communities.push(c.to_string());
+        self.community_index.insert(c.to_string(), n);
+        n
+    }
+
     /// Adds a meter, or updates the one with the same code; returns its index.
     pub fn upsert(&mut self, m: Meter) -> u32 {
+        let community = self.community_number(&m);
         if let Some(&i) = self.by_code.get(&m.code) {
             self.meters[i as usize] = m;
+            self.community_of[i as usize] = community;
             return i;
         }
         let i = self.meters.len() as u32;
         self.by_code.insert(m.code.clone(), i);
         self.meters.push(m);
+        self.community_of.push(community);
         i
     }
 
@@ -318,6 +346,14 @@ mod tests {
         }
         let again = Registry::parse(&r.to_csv()).unwrap();
         assert_eq!(again, r.meters());
+        // Both meters are in one community; moving one to another grid moves its community.
+        assert_eq!((r.community_of(0), r.community_of(1)), (Some(0), Some(0)));
+        let mut moved = r.meters()[1].clone();
+        moved.grid_code = "12011600200300101".into();
+        assert_eq!(r.upsert(moved), 1);
+        assert_eq!(r.community_of(1), Some(1));
+        assert_eq!(r.communities(), ["120116001001", "120116002003"]);
+        assert_eq!(r.community_of(2), None);
 
         let bad = "code,kind,grid_code\nM1,house,12011600100100101\nM2,dwelling,1201\nM3,dwelling,12011600100100101\nM3,dwelling,12011600100100101\n";
         let p = Registry::parse(bad).unwrap_err();

@@ -735,7 +735,7 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
     let mut parts: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     for (i, s) in segs.iter().enumerate() {
         let rr = s.rows_of_meters(0, ref_meters);
-        let step = 2048;
+        let step = redgrid_power::detect::CHUNK_ROWS;
         let mut at = rr.start;
         while at < rr.end {
             parts.push((i, at..(at + step).min(rr.end)));
@@ -753,6 +753,7 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
                 .map(|_| {
                     sc.spawn(|| {
                         let mut buf = Vec::new();
+                        let mut feats = Vec::new();
                         let mut acc = [0.0f64; 4];
                         loop {
                             let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -761,15 +762,17 @@ fn bench(b: BenchArgs) -> Result<ExitCode, String> {
                             if s.read_values(rr.clone(), &mut buf).is_err() {
                                 continue;
                             }
-                            for (k, row) in rr.clone().enumerate() {
-                                let f = redgrid_power::features::day_features(
-                                    &buf[k * 96..(k + 1) * 96],
-                                    s.scales[row],
-                                    s.missing[row],
-                                    &layout,
-                                    62.5,
-                                    None,
-                                );
+                            // The detectors' own feature pass, a chunk of rows at a time.
+                            redgrid_power::features::rows_features(
+                                &buf,
+                                &s.scales[rr.clone()],
+                                &s.missing[rr.clone()],
+                                &layout,
+                                62.5,
+                                |_| None,
+                                &mut feats,
+                            );
+                            for f in &feats {
                                 acc[0] += f.total as f64;
                                 acc[1] += f.max as f64;
                                 acc[2] += f.min as f64;
