@@ -109,49 +109,76 @@ pub fn rows_features<B: Fn(usize) -> Option<f32>>(
         // Rows without their readings have no features; the caller's slices disagree.
         return;
     }
+    let chunk = Chunk {
+        q,
+        scales,
+        missing,
+        layout,
+        active_wh,
+    };
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the processor has just been found to support AVX2 and POPCNT.
-        unsafe { rows_features_avx2(q, scales, missing, layout, active_wh, burst, out) };
+        unsafe { rows_features_avx2(&chunk, burst, out) };
         return;
     }
-    for k in 0..rows {
-        out.push(features_of(
-            &q[k * slots..(k + 1) * slots],
-            scales[k],
-            missing[k],
-            layout,
-            active_wh,
-            burst(k),
-        ));
+    chunk.each_row(burst, out, |row, u, missing, burst_wh| {
+        features_with(row, u, missing, layout, burst_wh)
+    });
+}
+
+/// The rows [`rows_features`] was given, checked to hold their readings.
+struct Chunk<'a> {
+    q: &'a [u16],
+    scales: &'a [u8],
+    missing: &'a [u8],
+    layout: &'a Layout,
+    active_wh: f32,
+}
+
+impl Chunk<'_> {
+    /// Pushes `day(row, units, missing, burst_wh)` for each row, with each scale's units worked
+    /// out once per chunk rather than once per row.
+    #[inline(always)]
+    fn each_row<B, D>(&self, burst: B, out: &mut Vec<DayFeatures>, day: D)
+    where
+        B: Fn(usize) -> Option<f32>,
+        D: Fn(&[u16], &Units, u8, Option<f32>) -> DayFeatures,
+    {
+        let rows = self.scales.len().min(self.missing.len());
+        out.reserve(rows);
+        let units = |s: u8| Units::of(s, self.active_wh, self.layout);
+        let table: [Units; 10] = std::array::from_fn(|s| units(s as u8));
+        for (k, row) in self
+            .q
+            .chunks_exact(self.layout.slots)
+            .take(rows)
+            .enumerate()
+        {
+            let scale = self.scales[k];
+            let u = match table.get(scale as usize) {
+                Some(&u) => u,
+                None => units(scale),
+            };
+            out.push(day(row, &u, self.missing[k], burst(k)));
+        }
     }
 }
 
+/// [`Chunk::each_row`] compiled for AVX2: the closure below inherits this function's target
+/// features, so the kernel is inlined into the loop.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn rows_features_avx2<B: Fn(usize) -> Option<f32>>(
-    q: &[u16],
-    scales: &[u8],
-    missing: &[u8],
-    layout: &Layout,
-    active_wh: f32,
+    chunk: &Chunk,
     burst: B,
     out: &mut Vec<DayFeatures>,
 ) {
-    let rows = scales.len().min(missing.len());
-    let slots = layout.slots;
-    out.reserve(rows);
-    // Each scale's units, worked out once per batch rather than once per row.
-    let table: [Units; 10] = std::array::from_fn(|s| Units::of(s as u8, active_wh, layout));
-    for (k, row) in q.chunks_exact(slots).take(rows).enumerate() {
-        let u = match table.get(scales[k] as usize) {
-            Some(&u) => u,
-            None => Units::of(scales[k], active_wh, layout),
-        };
+    let layout = chunk.layout;
+    chunk.each_row(burst, out, |row, u, missing, burst_wh| {
         // SAFETY: the caller checked AVX2 and POPCNT.
-        let f = unsafe { day_features_x86(row, &u, missing[k], layout, burst(k)) };
-        out.push(f);
-    }
+        unsafe { day_features_x86(row, u, missing, layout, burst_wh) }
+    });
 }
 
 /// One day's features compiled for AVX2, chosen at run time so the binary still runs on older
@@ -204,9 +231,26 @@ fn features_of(
     active_wh: f32,
     burst_wh: Option<f32>,
 ) -> DayFeatures {
-    let u = Units::of(scale, active_wh, layout);
+    features_with(
+        q,
+        &Units::of(scale, active_wh, layout),
+        missing,
+        layout,
+        burst_wh,
+    )
+}
+
+/// The plain code's features of a day in units `u`.
+#[inline(always)]
+fn features_with(
+    q: &[u16],
+    u: &Units,
+    missing: u8,
+    layout: &Layout,
+    burst_wh: Option<f32>,
+) -> DayFeatures {
     let b = basic(q, missing, layout, u.step);
-    finish(q, &u, layout, burst_wh, &b)
+    finish(q, u, layout, burst_wh, &b)
 }
 
 /// The first pass's figures, in stored units. `bits` has bit `i` set when slot `i` is active.
