@@ -328,6 +328,11 @@ impl Segment {
         a..b
     }
 
+    /// Where the readings column lies in the file: its byte offset and length.
+    pub fn values_span(&self) -> (u64, u64) {
+        (HEADER_LEN, (self.rows() * self.slots * 2) as u64)
+    }
+
     /// Reads the readings of rows `range` into `buf` (row after row).
     pub fn read_values(&self, range: std::ops::Range<usize>, buf: &mut Vec<u16>) -> Result<()> {
         use std::os::unix::fs::FileExt;

@@ -10,6 +10,7 @@ mod demo;
 mod demo_data;
 mod demo_org;
 mod org_cmd;
+mod power_ceiling;
 mod power_cmd;
 mod power_file;
 mod report;
