@@ -296,7 +296,6 @@ fn four_plain(values: &[u16], scales: &[u8]) -> [f64; 4] {
 #[target_feature(enable = "avx2")]
 unsafe fn four_avx2(values: &[u16], scales: &[u8]) -> [f64; 4] {
     use std::arch::x86_64::*;
-    let kwh: [f64; 10] = std::array::from_fn(|k| unit_wh(k as u8) * 1e-3);
     let ones = _mm256_set1_epi16(1);
     let missing = _mm256_set1_epi16(-1);
     let flip = _mm256_set1_epi16(i16::MIN);
@@ -308,6 +307,8 @@ unsafe fn four_avx2(values: &[u16], scales: &[u8]) -> [f64; 4] {
         let x = _mm_add_epi32(x, _mm_shuffle_epi32::<0xb1>(x));
         _mm_cvtsi128_si32(x)
     };
+    // Integer sums per row scale, turned into kWh once at the end.
+    let mut by_scale = [[0u64; 4]; 10];
     let mut acc = [0.0f64; 4];
     for (row, &scale) in values.chunks_exact(96).zip(scales) {
         let at = row.as_ptr().cast::<__m256i>();
@@ -328,8 +329,8 @@ unsafe fn four_avx2(values: &[u16], scales: &[u8]) -> [f64; 4] {
             max = _mm256_max_epu16(max, kept);
             min = _mm256_min_epu16(min, v);
         }
-        let total = (hsum(sum) as i64 + 32768 * 96) as f64;
-        let night = (hsum(night) as i64 + 32768 * 24) as f64;
+        let total = (hsum(sum) + 32768 * 96) as u64;
+        let night = (hsum(night) + 32768 * 24) as u64;
         let max = _mm_max_epu16(
             _mm256_castsi256_si128(max),
             _mm256_extracti128_si256::<1>(max),
@@ -342,14 +343,26 @@ unsafe fn four_avx2(values: &[u16], scales: &[u8]) -> [f64; 4] {
         );
         let min = _mm_extract_epi16::<0>(_mm_minpos_epu16(min));
         let min = if min == MISSING as i32 { 0 } else { min };
-        let unit = match kwh.get(scale as usize) {
-            Some(&u) => u,
-            None => unit_wh(scale) * 1e-3,
-        };
-        acc[0] += total * unit;
-        acc[1] += max as f64 * unit;
-        acc[2] += min as f64 * unit;
-        acc[3] += night * unit;
+        let row = [total, max as u64, min as u64, night];
+        match by_scale.get_mut(scale as usize) {
+            Some(b) => {
+                for (b, r) in b.iter_mut().zip(row) {
+                    *b += r;
+                }
+            }
+            None => {
+                let unit = unit_wh(scale) * 1e-3;
+                for (a, r) in acc.iter_mut().zip(row) {
+                    *a += r as f64 * unit;
+                }
+            }
+        }
+    }
+    for (k, b) in by_scale.iter().enumerate() {
+        let unit = unit_wh(k as u8) * 1e-3;
+        for (a, &r) in acc.iter_mut().zip(b) {
+            *a += r as f64 * unit;
+        }
     }
     acc
 }
