@@ -921,9 +921,9 @@ fn read_ceilings(store: &PowerStore, district: &str, detectors: f64) -> Result<C
     })?;
     let pread = n as f64 / secs;
     let mut mapped = None;
-    if power_ceiling::read_mmap(&segs, threads())?.is_some() {
+    if power_ceiling::CAN_MAP {
         let (n, secs) = power_ceiling::best_of_3(|| {
-            let (n, sum) = power_ceiling::read_mmap(&segs, threads())?.unwrap_or_default();
+            let (n, sum) = power_ceiling::read_mmap(&segs, threads())?;
             sums.1 = sum;
             Ok(n)
         })?;
