@@ -24,7 +24,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 PASSWORD = "redgrid-demo-2026"
@@ -93,13 +93,32 @@ class Walk:
         inner = self.d.execute_script("return window.innerWidth")
         self.ok(w <= inner, f"{what}: no sideways scrolling at {inner} px (content {w} px)")
 
+    def mark_page(self):
+        """Marks the current page's window. A new document starts with a fresh
+        window object, so the mark is gone once the next page is there. This
+        avoids holding an element of the old page, whose staleness check races
+        with the navigation and can fail with an inspector error instead of a
+        stale-element one."""
+        self.d.execute_script("window.__rgOldPage = true;")
+
+    def wait_new_page(self, also=lambda d: True):
+        """Waits until the marked page is replaced by a fully loaded new one."""
+        def ready(d):
+            try:
+                return d.execute_script(
+                    "return window.__rgOldPage !== true && document.readyState === 'complete';"
+                ) and also(d)
+            except WebDriverException:
+                # Mid-navigation the script may have no document to run in.
+                return False
+
+        WebDriverWait(self.d, 30).until(ready)
+
     def click_and_wait(self, element):
         """Clicks something that loads a new page, and waits until the new page is there."""
-        old = self.d.find_element(By.TAG_NAME, "html")
+        self.mark_page()
         element.click()
-        WebDriverWait(self.d, 30).until(EC.staleness_of(old))
-        WebDriverWait(self.d, 30).until(
-            lambda d: d.execute_script("return document.readyState") == "complete")
+        self.wait_new_page()
 
     def login(self, user):
         self.d.delete_all_cookies()
@@ -153,13 +172,10 @@ class Walk:
         Select(d.find_element(By.ID, "file-category_id")).select_by_index(1)
         d.find_element(By.ID, "file-description").send_keys(marker)
         # Two clicks in a row: the page must send the form once.
-        old = d.find_element(By.TAG_NAME, "html")
+        self.mark_page()
         d.execute_script(
             "var f=document.querySelector('form.card'); f.requestSubmit(); f.requestSubmit();")
-        WebDriverWait(d, 30).until(EC.staleness_of(old))
-        WebDriverWait(d, 30).until(
-            lambda d: "/requests/" in d.current_url
-            and d.execute_script("return document.readyState") == "complete")
+        self.wait_new_page(lambda d: "/requests/" in d.current_url)
         self.ok(re.search(r"/requests/\d+", d.current_url) is not None, "the request is filed and shown")
         rid = re.search(r"/requests/(\d+)", d.current_url).group(1)
         self.ok("诉求已提交" in self.text(), "a confirmation is shown")
