@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The reference for `redgrid power bench`: the same per-meter-day features (sum, max, min, night
+"""The reference for `redgrid-bench power`: the same per-meter-day features (sum, max, min, night
 share = use 00:00-06:00 / the day's use) computed by DuckDB and by Polars over the same readings.
 
 Called by the bench as

@@ -51,7 +51,7 @@ impl Tier {
         }
     }
 
-    /// The level a matter of this tier is handled at first (WORKFLOW.md, "Tiers, levels and time limits").
+    /// The level a matter of this tier is handled at first (docs/design/lifecycle.md, "Tiers, levels and time limits").
     pub fn default_level(self) -> Level {
         match self {
             Tier::Micro => Level::Grid,

@@ -165,7 +165,7 @@ impl Command {
     }
 }
 
-/// The states each command may start from (WORKFLOW.md, "Commands").
+/// The states each command may start from (docs/design/lifecycle.md, "Commands").
 pub fn allowed_from(kind: CommandKind) -> &'static [Status] {
     use Status::*;
     match kind {

@@ -1,4 +1,4 @@
-//! The deadline policy: how long each tier may take to respond and to resolve (WORKFLOW.md, "Tiers,
+//! The deadline policy: how long each tier may take to respond and to resolve (docs/design/lifecycle.md, "Tiers,
 //! levels and time limits"), counted in the district's working time; urgent requests in clock time;
 //! per-category overrides kept in the catalogue. Deadlines are computed at the first dispatch, again at
 //! each escalation, extended on resume, and stored on the request.
@@ -47,7 +47,7 @@ pub struct Limits {
     pub resolve: Limit,
 }
 
-/// WORKFLOW.md's defaults for a tier.
+/// docs/design/lifecycle.md's defaults for a tier.
 pub fn default_limits(tier: Tier) -> Limits {
     use Limit::*;
     match tier {
@@ -141,7 +141,7 @@ pub struct WorkingTimePolicy {
 }
 
 impl WorkingTimePolicy {
-    /// WORKFLOW.md's defaults on the given calendar.
+    /// docs/design/lifecycle.md's defaults on the given calendar.
     pub fn new(calendar: Calendar) -> Self {
         WorkingTimePolicy {
             calendar,

@@ -2,7 +2,7 @@
 //! pairings (结对), alliances (党建联盟), the activity ledger and campaign statistics.
 //!
 //! The registers are what districts keep in Excel today; the store holds them and imports them (see
-//! `redgrid_store::registers`). This module has the vocabulary, the rules that need no database, and
+//! `redgrid_app::registers`). This module has the vocabulary, the rules that need no database, and
 //! the arithmetic of a campaign's statistics.
 
 use crate::error::Lang;

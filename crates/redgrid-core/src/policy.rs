@@ -11,7 +11,7 @@ use crate::error::{CoreError, Denial};
 use crate::person::{Actor, Role, Scope};
 use crate::request::Request;
 
-/// The commands of WORKFLOW.md.
+/// The commands of docs/design/lifecycle.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CommandKind {
     Submit,

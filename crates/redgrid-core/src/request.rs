@@ -11,7 +11,7 @@ use crate::person::Role;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Where a request stands in its life (WORKFLOW.md, "States").
+/// Where a request stands in its life (docs/design/lifecycle.md, "States").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -318,7 +318,7 @@ impl Deadlines {
     }
 }
 
-/// A request's traffic light (亮灯), WORKFLOW.md "Lights".
+/// A request's traffic light (亮灯), docs/design/lifecycle.md "Lights".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]

@@ -1,5 +1,5 @@
 //! The scorecard (三率): response, resolution, satisfaction, on-time and rework rates and the composite
-//! (WORKFLOW.md, "Rates"), per unit, level, area or category, for any period.
+//! (docs/design/lifecycle.md, "Rates"), per unit, level, area or category, for any period.
 //!
 //! Each request contributes counts to day and month buckets of a few dimensions, decided by its
 //! projection alone ([`contribution`]). When a command changes a request, the store adds the
@@ -109,7 +109,7 @@ impl Counts {
     }
 }
 
-/// The weights of the composite score; WORKFLOW.md's defaults are 0.1, 0.5 and 0.4.
+/// The weights of the composite score; docs/design/lifecycle.md's defaults are 0.1, 0.5 and 0.4.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Weights {

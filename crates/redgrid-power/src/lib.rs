@@ -75,6 +75,35 @@ pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
     Err(PowerError(msg.into()))
 }
 
+/// The worker threads a detector run or a synthetic city uses: one per core.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// A progress callback for the long steps (synth, ingest): a bar on a terminal, one closing line in
+/// a log.
+pub fn progress_bar(label: &str) -> impl Fn(u64, u64) + Sync + '_ {
+    let start = std::time::Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    move |done: u64, total: u64| {
+        let pct = if total == 0 {
+            100.0
+        } else {
+            done as f64 * 100.0 / total as f64
+        };
+        let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        if tty {
+            let bar = "#".repeat((pct / 5.0) as usize);
+            eprint!("\r{label} [{bar:<20}] {pct:5.1}%  {rate:.0}/s ");
+            if done >= total {
+                eprintln!();
+            }
+        } else if done >= total {
+            eprintln!("{label}: {done} in {:.1} s", start.elapsed().as_secs_f64());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

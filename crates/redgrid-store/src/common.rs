@@ -1,82 +1,101 @@
-// The body of both backends. `sqlite.rs` and `postgres.rs` each `include!` this file after defining:
-//   type Db (the sqlx database), type This (the store struct), const BACKEND, const MIGRATIONS,
-//   const SQL_LOCK_REQUEST, const SQL_NEXT_REQUEST_ID, const SQL_TEXT_MATCH, const SQL_MIGRATION_LOCK,
-//   and the inherent methods read_pool(), write_pool(), begin_write() and fail_point().
-// Written once, compiled twice with concrete types: no generic trait-bound puzzles, one behaviour.
+//! The body of both backends, written once. `sqlite.rs` and `postgres.rs` each declare this file as
+//! their child module `common` (with `#[path]`), after defining the dialect: `type Db` (the sqlx
+//! database), `type This` (the store struct), `BACKEND`, `MIGRATIONS`, the few statements that differ
+//! (`SQL_LOCK_REQUEST`, `SQL_NEXT_REQUEST_ID`, `SQL_LOCK_AUDIT_HEAD`, `SQL_TEXT_MATCH`,
+//! `SQL_MIGRATION_LOCK`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
+//! `write()` (one job: SQLite's writer task, PostgreSQL's pool) and `fail_point()`. Compiled twice with concrete types: no generic trait-bound puzzles, one behaviour,
+//! and rustfmt and clippy see it like any other module.
 
-use crate::{
-    Account, ApiToken, Change, SessionRow,
-    AttachmentMeta, Backend, Decide, DirectGroup, FailPoint, IdempotencyKey, IdempotencyRecord,
-    ItemFields, ListFilter, NewArea, NewClass, NewPerson, NewUnit, OutboxMessage, Result, Store,
-    StoreError, request_columns,
+use super::{
+    BACKEND, Db, MIGRATIONS, SQL_LOCK_AUDIT_HEAD, SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK,
+    SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH, This,
 };
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use redgrid_core::area::{Area, Level};
-use redgrid_core::catalogue::{CategoryClass, CategoryItem, Tier};
-use redgrid_core::command::SubmitDecision;
-use redgrid_core::directory::Directory;
-use redgrid_core::error::{Conflict, CoreError, Entity};
-use redgrid_core::ids::*;
-use redgrid_core::person::{Grant, Person, Role, Scope};
-use redgrid_core::request::{
-    apply, ActorRef, Attachment, Channel, Event, EventBody, Location, RatedVia, Rating,
-    RejectCode, Request, Satisfaction, Status,
+pub(super) use crate::audit::{self, AuditKind, AuditRecord, AuditRow, EventRow};
+pub(super) use crate::prelude::*;
+pub(super) use crate::{
+    Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change, Decide, DirectGroup, FailPoint,
+    IdempotencyKey, IdempotencyRecord, ItemFields, ListFilter, NewArea, NewClass, NewPerson,
+    NewUnit, OutboxMessage, Result, SessionRow, StoreError, request_columns,
 };
-use redgrid_core::unit::{Unit, UnitKind};
-use redgrid_core::deadline::Limit;
-use redgrid_core::notify::{Target, notices};
-use redgrid_core::request::Light;
-use redgrid_core::scorecard::{self, COUNTER_COLUMNS, Counts, Dim, FactKey, Grain};
-use sqlx::{AssertSqlSafe, QueryBuilder, Row};
-use std::collections::{BTreeMap, HashSet};
-use crate::audit::{self, AuditKind, AuditRecord, AuditRow, EventRow};
-use std::sync::atomic::Ordering;
+pub(super) use async_trait::async_trait;
+pub(super) use chrono::{DateTime, Utc};
+pub(super) use redgrid_core::area::{Area, Level};
+pub(super) use redgrid_core::catalogue::{CategoryClass, CategoryItem, Tier};
+pub(super) use redgrid_core::command::SubmitDecision;
+pub(super) use redgrid_core::deadline::Limit;
+pub(super) use redgrid_core::directory::Directory;
+pub(super) use redgrid_core::error::{Conflict, CoreError, Entity};
+pub(super) use redgrid_core::ids::*;
+pub(super) use redgrid_core::notify::{Target, notices};
+pub(super) use redgrid_core::person::{Grant, Person, Role, Scope};
+pub(super) use redgrid_core::request::Light;
+pub(super) use redgrid_core::request::{
+    ActorRef, Attachment, Channel, Event, EventBody, Location, RatedVia, Rating, RejectCode,
+    Request, Satisfaction, Status, apply,
+};
+pub(super) use redgrid_core::scorecard::{self, COUNTER_COLUMNS, Counts, Dim, FactKey, Grain};
+pub(super) use redgrid_core::unit::{Unit, UnitKind};
+pub(super) use sqlx::{AssertSqlSafe, QueryBuilder, Row};
+pub(super) use std::collections::{BTreeMap, HashSet};
+pub(super) use std::sync::atomic::Ordering;
 
-type Conn = <Db as sqlx::Database>::Connection;
-type DbRow = <Db as sqlx::Database>::Row;
+pub(super) type Conn = <Db as sqlx::Database>::Connection;
+pub(super) type DbRow = <Db as sqlx::Database>::Row;
 
-const SQL_INSERT_REQUEST: &str = concat!(
+pub(super) const SQL_INSERT_REQUEST: &str = concat!(
     "INSERT INTO requests (",
     request_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51)"
 );
-const SQL_UPDATE_REQUEST: &str = concat!(
+pub(super) const SQL_UPDATE_REQUEST: &str = concat!(
     "UPDATE requests SET (",
     request_columns!(),
     ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51) WHERE id = $1 AND version = $52"
 );
-const SQL_GET_REQUEST: &str = concat!("SELECT ", request_columns!(), " FROM requests WHERE id = $1");
-const SQL_INSERT_EVENT: &str = "INSERT INTO request_events \
+pub(super) const SQL_GET_REQUEST: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM requests WHERE id = $1"
+);
+pub(super) const SQL_INSERT_EVENT: &str = "INSERT INTO request_events \
      (request_id, seq, kind, actor_id, actor_role, at, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-const SQL_EVENTS: &str = "SELECT request_id, seq, actor_id, actor_role, at, payload \
+pub(super) const SQL_EVENTS: &str = "SELECT request_id, seq, actor_id, actor_role, at, payload \
      FROM request_events WHERE request_id = $1 ORDER BY seq";
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?}"))
 }
 
-fn parse_enum<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+pub(super) fn parse_enum<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
     parse(value).ok_or_else(|| corrupt(what, value))
 }
 
-fn parse_opt<T>(what: &str, value: Option<String>, parse: fn(&str) -> Option<T>) -> Result<Option<T>> {
+pub(super) fn parse_opt<T>(
+    what: &str,
+    value: Option<String>,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>> {
     value.map(|v| parse_enum(what, &v, parse)).transpose()
 }
 
-fn reject_code(s: &str) -> Option<RejectCode> {
-    [RejectCode::OutOfScope, RejectCode::Duplicate, RejectCode::NoContent, RejectCode::Other]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+pub(super) fn reject_code(s: &str) -> Option<RejectCode> {
+    [
+        RejectCode::OutOfScope,
+        RejectCode::Duplicate,
+        RejectCode::NoContent,
+        RejectCode::Other,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == s)
 }
 
-fn rated_via(s: &str) -> Option<RatedVia> {
+pub(super) fn rated_via(s: &str) -> Option<RatedVia> {
     [RatedVia::Requester, RatedVia::FollowUpCall]
         .into_iter()
         .find(|c| c.as_str() == s)
 }
 
-fn request_from_row(row: &DbRow) -> Result<Request> {
+pub(super) fn request_from_row(row: &DbRow) -> Result<Request> {
     let attachments: String = row.try_get("attachments")?;
     let attachments: Vec<Attachment> = serde_json::from_str(&attachments)
         .map_err(|e| StoreError::Corrupt(format!("attachments: {e}")))?;
@@ -86,21 +105,31 @@ fn request_from_row(row: &DbRow) -> Result<Request> {
             resolved,
             satisfaction: parse_enum(
                 "satisfaction",
-                &row.try_get::<Option<String>, _>("rating_satisfaction")?.unwrap_or_default(),
+                &row.try_get::<Option<String>, _>("rating_satisfaction")?
+                    .unwrap_or_default(),
                 Satisfaction::parse,
             )?,
             comment: row.try_get("rating_comment")?,
             via: parse_enum(
                 "rating via",
-                &row.try_get::<Option<String>, _>("rating_via")?.unwrap_or_default(),
+                &row.try_get::<Option<String>, _>("rating_via")?
+                    .unwrap_or_default(),
                 rated_via,
             )?,
         }),
     };
     Ok(Request {
         id: RequestId(row.try_get("id")?),
-        status: parse_enum("status", &row.try_get::<String, _>("status")?, Status::parse)?,
-        channel: parse_enum("channel", &row.try_get::<String, _>("channel")?, Channel::parse)?,
+        status: parse_enum(
+            "status",
+            &row.try_get::<String, _>("status")?,
+            Status::parse,
+        )?,
+        channel: parse_enum(
+            "channel",
+            &row.try_get::<String, _>("channel")?,
+            Channel::parse,
+        )?,
         description: row.try_get("description")?,
         requester_id: row.try_get::<Option<i64>, _>("requester_id")?.map(PersonId),
         submitted_by: row.try_get::<Option<i64>, _>("submitted_by")?.map(PersonId),
@@ -114,7 +143,9 @@ fn request_from_row(row: &DbRow) -> Result<Request> {
             lon: row.try_get("lon")?,
         },
         attachments,
-        category_id: row.try_get::<Option<i64>, _>("category_id")?.map(CategoryId),
+        category_id: row
+            .try_get::<Option<i64>, _>("category_id")?
+            .map(CategoryId),
         tier: parse_opt("tier", row.try_get("tier")?, Tier::parse)?,
         urgent: row.try_get("urgent")?,
         level: parse_enum("level", &row.try_get::<String, _>("level")?, Level::parse)?,
@@ -135,7 +166,9 @@ fn request_from_row(row: &DbRow) -> Result<Request> {
         cost_fen: row.try_get("cost_fen")?,
         rating,
         reject_code: parse_opt("reject code", row.try_get("reject_code")?, reject_code)?,
-        duplicate_of: row.try_get::<Option<i64>, _>("duplicate_of")?.map(RequestId),
+        duplicate_of: row
+            .try_get::<Option<i64>, _>("duplicate_of")?
+            .map(RequestId),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         version: row.try_get("version")?,
@@ -152,7 +185,7 @@ fn request_from_row(row: &DbRow) -> Result<Request> {
 }
 
 /// Where a projection's values go: a one-row query, or one row of a multi-row insert.
-trait Binder: Sized {
+pub(super) trait Binder: Sized {
     fn bind<T: for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db>>(self, value: T) -> Self;
 }
 
@@ -169,7 +202,7 @@ impl<'a, 'qb> Binder for &'a mut sqlx::query_builder::Separated<'qb, Db, &'stati
 }
 
 /// Binds the 51 projection columns in `request_columns!()` order.
-fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
+pub(super) fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
     let attachments = serde_json::to_string(&r.attachments)
         .map_err(|e| StoreError::Corrupt(format!("attachments: {e}")))?;
     let rating = r.rating.as_ref();
@@ -228,9 +261,9 @@ fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
 
 /// Writes an event row; returns its audit record, for [`chain_append`] at the end of the transaction
 /// (so the chain's head is held as briefly as possible).
-async fn insert_event(conn: &mut Conn, e: &Event) -> Result<AuditRecord> {
-    let payload =
-        serde_json::to_string(&e.body).map_err(|err| StoreError::Corrupt(format!("event: {err}")))?;
+pub(super) async fn insert_event(conn: &mut Conn, e: &Event) -> Result<AuditRecord> {
+    let payload = serde_json::to_string(&e.body)
+        .map_err(|err| StoreError::Corrupt(format!("event: {err}")))?;
     sqlx::query(SQL_INSERT_EVENT)
         .bind(e.request_id.0)
         .bind(e.seq)
@@ -246,8 +279,10 @@ async fn insert_event(conn: &mut Conn, e: &Event) -> Result<AuditRecord> {
 
 /// Appends a record to the audit chain. The head row is locked (PostgreSQL) or the write lock is
 /// held (SQLite) until the transaction ends, so records join one at a time and never fork.
-async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i64> {
-    let head = sqlx::query(SQL_LOCK_AUDIT_HEAD).fetch_one(&mut *conn).await?;
+pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i64> {
+    let head = sqlx::query(SQL_LOCK_AUDIT_HEAD)
+        .fetch_one(&mut *conn)
+        .await?;
     let seq = head.try_get::<i64, _>("seq")? + 1;
     let prev: String = head.try_get("hash")?;
     let hash = audit::chain_hash(&prev, seq, rec);
@@ -274,7 +309,7 @@ async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i64> {
     Ok(seq)
 }
 
-fn audit_row_from(row: &DbRow) -> Result<AuditRow> {
+pub(super) fn audit_row_from(row: &DbRow) -> Result<AuditRow> {
     let kind: String = row.try_get("kind")?;
     Ok(AuditRow {
         seq: row.try_get("seq")?,
@@ -291,7 +326,7 @@ fn audit_row_from(row: &DbRow) -> Result<AuditRow> {
     })
 }
 
-fn event_from_row(row: &DbRow) -> Result<Event> {
+pub(super) fn event_from_row(row: &DbRow) -> Result<Event> {
     let payload: String = row.try_get("payload")?;
     let body: EventBody = serde_json::from_str(&payload)
         .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
@@ -307,7 +342,7 @@ fn event_from_row(row: &DbRow) -> Result<Event> {
     })
 }
 
-async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
+pub(super) async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
     let Some(row) = sqlx::query("SELECT id, name, phone FROM people WHERE id = $1")
         .bind(id.0)
         .fetch_optional(&mut *conn)
@@ -315,10 +350,11 @@ async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
     else {
         return Ok(None);
     };
-    let rows = sqlx::query("SELECT role, area_id, unit_id FROM grants WHERE person_id = $1 ORDER BY role")
-        .bind(id.0)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT role, area_id, unit_id FROM grants WHERE person_id = $1 ORDER BY role")
+            .bind(id.0)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut grants = Vec::with_capacity(rows.len());
     for g in rows {
         let role = parse_enum("role", &g.try_get::<String, _>("role")?, Role::parse)?;
@@ -328,7 +364,11 @@ async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
         ) {
             (Some(a), None) => Scope::Area(AreaId(a)),
             (None, Some(u)) => Scope::Unit(UnitId(u)),
-            _ => return Err(StoreError::Corrupt(format!("grant of person {id} has no single scope"))),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "grant of person {id} has no single scope"
+                )));
+            }
         };
         grants.push(Grant { role, scope });
     }
@@ -340,45 +380,54 @@ async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
     }))
 }
 
-async fn insert_person(conn: &mut Conn, name: &str, phone: Option<&str>, at: DateTime<Utc>) -> Result<PersonId> {
-    let row = sqlx::query("INSERT INTO people (name, phone, created_at) VALUES ($1, $2, $3) RETURNING id")
-        .bind(name.to_string())
-        .bind(phone.map(String::from))
-        .bind(at)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(unique_to_conflict)?;
+pub(super) async fn insert_person(
+    conn: &mut Conn,
+    name: &str,
+    phone: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<PersonId> {
+    let row = sqlx::query(
+        "INSERT INTO people (name, phone, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(name.to_string())
+    .bind(phone.map(String::from))
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(unique_to_conflict)?;
     Ok(PersonId(row.try_get("id")?))
 }
 
-fn unique_to_conflict(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Core(CoreError::Conflict(Conflict::AlreadyExists))
-        }
-        _ => StoreError::Db(e),
+pub(super) fn unique_to_conflict(e: sqlx::Error) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Duplicate(_) => StoreError::Core(CoreError::Conflict(Conflict::AlreadyExists)),
+        other => other,
     }
 }
 
-fn is_unique_violation(e: &StoreError) -> bool {
-    matches!(e, StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation())
-}
-
-fn area_from_row(row: &DbRow) -> Result<Area> {
+pub(super) fn area_from_row(row: &DbRow) -> Result<Area> {
     Ok(Area {
         id: AreaId(row.try_get("id")?),
         parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(AreaId),
-        kind: parse_enum("area kind", &row.try_get::<String, _>("kind")?, Level::parse)?,
+        kind: parse_enum(
+            "area kind",
+            &row.try_get::<String, _>("kind")?,
+            Level::parse,
+        )?,
         code: row.try_get("code")?,
         name: row.try_get("name")?,
     })
 }
 
-fn unit_from_row(row: &DbRow) -> Result<Unit> {
+pub(super) fn unit_from_row(row: &DbRow) -> Result<Unit> {
     Ok(Unit {
         id: UnitId(row.try_get("id")?),
         name: row.try_get("name")?,
-        kind: parse_enum("unit kind", &row.try_get::<String, _>("kind")?, UnitKind::parse)?,
+        kind: parse_enum(
+            "unit kind",
+            &row.try_get::<String, _>("kind")?,
+            UnitKind::parse,
+        )?,
         area_id: AreaId(row.try_get("area_id")?),
         level: parse_enum("level", &row.try_get::<String, _>("level")?, Level::parse)?,
         parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(UnitId),
@@ -387,7 +436,7 @@ fn unit_from_row(row: &DbRow) -> Result<Unit> {
     })
 }
 
-fn class_from_row(row: &DbRow) -> Result<CategoryClass> {
+pub(super) fn class_from_row(row: &DbRow) -> Result<CategoryClass> {
     Ok(CategoryClass {
         id: ClassId(row.try_get("id")?),
         code: row.try_get("code")?,
@@ -397,15 +446,23 @@ fn class_from_row(row: &DbRow) -> Result<CategoryClass> {
     })
 }
 
-fn item_from_row(row: &DbRow) -> Result<CategoryItem> {
+pub(super) fn item_from_row(row: &DbRow) -> Result<CategoryItem> {
     Ok(CategoryItem {
         id: CategoryId(row.try_get("id")?),
         class_id: ClassId(row.try_get("class_id")?),
         code: row.try_get("code")?,
         name_zh: row.try_get("name_zh")?,
         name_en: row.try_get("name_en")?,
-        default_tier: parse_enum("tier", &row.try_get::<String, _>("default_tier")?, Tier::parse)?,
-        default_level: parse_enum("level", &row.try_get::<String, _>("default_level")?, Level::parse)?,
+        default_tier: parse_enum(
+            "tier",
+            &row.try_get::<String, _>("default_tier")?,
+            Tier::parse,
+        )?,
+        default_level: parse_enum(
+            "level",
+            &row.try_get::<String, _>("default_level")?,
+            Level::parse,
+        )?,
         respond_limit: limit_of("respond limit", row.try_get("respond_limit")?)?,
         resolve_limit: limit_of("resolve limit", row.try_get("resolve_limit")?)?,
         active: row.try_get("active")?,
@@ -413,15 +470,15 @@ fn item_from_row(row: &DbRow) -> Result<CategoryItem> {
     })
 }
 
-const ITEM_COLUMNS: &str =
-    "id, class_id, code, name_zh, name_en, default_tier, default_level, respond_limit, resolve_limit, active, sort";
+pub(super) const ITEM_COLUMNS: &str = "id, class_id, code, name_zh, name_en, default_tier, default_level, respond_limit, resolve_limit, active, sort";
 
-fn limit_of(what: &str, v: Option<String>) -> Result<Option<Limit>> {
-    v.map(|t| Limit::parse(&t).ok_or_else(|| corrupt(what, &t))).transpose()
+pub(super) fn limit_of(what: &str, v: Option<String>) -> Result<Option<Limit>> {
+    v.map(|t| Limit::parse(&t).ok_or_else(|| corrupt(what, &t)))
+        .transpose()
 }
 
 /// ` AND (…)`: the requests `v` may see (deny by default: with no clause the list is empty).
-fn push_visible(qb: &mut QueryBuilder<Db>, v: &redgrid_core::policy::Visibility) {
+pub(super) fn push_visible(qb: &mut QueryBuilder<Db>, v: &redgrid_core::policy::Visibility) {
     if v.all {
         return;
     }
@@ -457,7 +514,7 @@ fn push_visible(qb: &mut QueryBuilder<Db>, v: &redgrid_core::policy::Visibility)
     qb.push(")");
 }
 
-fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
+pub(super) fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
     if let Some(v) = &f.visible {
         // Ordinary requests by the caller's visibility, restricted ones by its restricted part.
         qb.push(" AND ((restricted = ").push_bind(false);
@@ -524,7 +581,10 @@ fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
         qb.push(" AND updated_at < ").push_bind(t);
     }
     if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         qb.push(SQL_TEXT_MATCH)
             .push_bind(format!("%{escaped}%"))
             .push(" ESCAPE '\\'");
@@ -565,7 +625,7 @@ fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
 }
 
 /// Adds a scorecard delta to the fact table (one statement; rows that exist are incremented).
-async fn add_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>) -> Result<()> {
+pub(super) async fn add_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>) -> Result<()> {
     // 13 parameters a row; stay well below both backends' parameter limits.
     let rows: Vec<_> = delta.iter().collect();
     for chunk in rows.chunks(2000) {
@@ -593,7 +653,7 @@ async fn add_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>) -> Result
 }
 
 /// Writes the notifications an event causes, resolving each target to people.
-async fn add_notices(conn: &mut Conn, event: &Event, after: &Request) -> Result<()> {
+pub(super) async fn add_notices(conn: &mut Conn, event: &Event, after: &Request) -> Result<()> {
     for (kind, target) in notices(event, after) {
         let payload = serde_json::json!({
             "request_id": after.id.0,
@@ -676,7 +736,7 @@ async fn add_notices(conn: &mut Conn, event: &Event, after: &Request) -> Result<
     Ok(())
 }
 
-fn counts_from_row(row: &DbRow) -> Result<(i64, Counts)> {
+pub(super) fn counts_from_row(row: &DbRow) -> Result<(i64, Counts)> {
     let mut a = [0i64; 9];
     for (i, c) in COUNTER_COLUMNS.iter().enumerate() {
         a[i] = row.try_get(*c)?;
@@ -684,7 +744,7 @@ fn counts_from_row(row: &DbRow) -> Result<(i64, Counts)> {
     Ok((row.try_get("k")?, Counts::from_array(a)))
 }
 
-fn message_from_row(row: &DbRow) -> Result<OutboxMessage> {
+pub(super) fn message_from_row(row: &DbRow) -> Result<OutboxMessage> {
     Ok(OutboxMessage {
         id: row.try_get("id")?,
         created_at: row.try_get("created_at")?,
@@ -701,14 +761,14 @@ fn message_from_row(row: &DbRow) -> Result<OutboxMessage> {
     })
 }
 
-const OUTBOX_COLUMNS: &str = "id, created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
+pub(super) const OUTBOX_COLUMNS: &str = "id, created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
      attempts, next_attempt_at, delivered_at, last_error";
 
 /// The states in which a request is being handled and its deadline runs.
-const SQL_HANDLING: &str = "status IN ('accepted', 'dispatched', 'claimed')";
+pub(super) const SQL_HANDLING: &str = "status IN ('accepted', 'dispatched', 'claimed')";
 
 /// The SQL expression a plain GROUP BY groups requests by.
-fn direct_key(group: DirectGroup) -> &'static str {
+pub(super) fn direct_key(group: DirectGroup) -> &'static str {
     match group {
         DirectGroup::Level => {
             "(CASE level WHEN 'grid' THEN 1 WHEN 'community' THEN 2 WHEN 'street' THEN 3 ELSE 4 END)"
@@ -723,7 +783,7 @@ fn direct_key(group: DirectGroup) -> &'static str {
 
 /// One write: a submission or a command. Jobs own everything they need, so a backend may run them
 /// on a writer task, several to a transaction.
-pub(crate) enum Job {
+pub(super) enum Job {
     Submit {
         decision: Box<SubmitDecision>,
         at: DateTime<Utc>,
@@ -737,13 +797,13 @@ pub(crate) enum Job {
 }
 
 /// What a job wrote.
-pub(crate) enum Done {
+pub(super) enum Done {
     Submitted(Box<Request>),
     Executed(Box<(Request, Event)>),
 }
 
 /// Why a job did not complete.
-pub(crate) enum JobError {
+pub(super) enum JobError {
     /// Refused before anything was written: the transaction may go on with other jobs.
     Refused(StoreError),
     /// Failed after writing, or in the database: the transaction must be rolled back.
@@ -771,7 +831,11 @@ impl JobError {
 }
 
 /// Runs one job inside an open transaction. `fail` injects a failure after the event write.
-async fn run_job(conn: &mut Conn, job: &Job, fail: bool) -> std::result::Result<Done, JobError> {
+pub(super) async fn run_job(
+    conn: &mut Conn,
+    job: &Job,
+    fail: bool,
+) -> std::result::Result<Done, JobError> {
     match job {
         Job::Submit { decision, at, key } => run_submit(conn, decision, *at, key.as_ref(), fail)
             .await
@@ -782,7 +846,7 @@ async fn run_job(conn: &mut Conn, job: &Job, fail: bool) -> std::result::Result<
     }
 }
 
-async fn run_submit(
+pub(super) async fn run_submit(
     conn: &mut Conn,
     decision: &SubmitDecision,
     at: DateTime<Utc>,
@@ -803,7 +867,9 @@ async fn run_submit(
             *requester_id = Some(id);
         }
     }
-    let row = sqlx::query(SQL_NEXT_REQUEST_ID).fetch_one(&mut *conn).await?;
+    let row = sqlx::query(SQL_NEXT_REQUEST_ID)
+        .fetch_one(&mut *conn)
+        .await?;
     let id = RequestId(row.try_get("id")?);
     let event = Event {
         request_id: id,
@@ -818,7 +884,9 @@ async fn run_submit(
         .await?;
     let audit = insert_event(conn, &event).await?;
     if fail {
-        return Err(JobError::Failed(StoreError::Injected(FailPoint::AfterEventWrite)));
+        return Err(JobError::Failed(StoreError::Injected(
+            FailPoint::AfterEventWrite,
+        )));
     }
     if let Some(k) = key {
         sqlx::query(
@@ -837,7 +905,7 @@ async fn run_submit(
     Ok(request)
 }
 
-async fn run_execute(
+pub(super) async fn run_execute(
     conn: &mut Conn,
     id: RequestId,
     at: DateTime<Utc>,
@@ -858,17 +926,22 @@ async fn run_execute(
     let current = request_from_row(&row)?;
     let decision = decide(&current).map_err(|e| JobError::Refused(e.into()))?;
     let event = decision.event_for(&current, at);
-    let next = apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let next =
+        apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let audit = insert_event(conn, &event).await?;
     if fail {
-        return Err(JobError::Failed(StoreError::Injected(FailPoint::AfterEventWrite)));
+        return Err(JobError::Failed(StoreError::Injected(
+            FailPoint::AfterEventWrite,
+        )));
     }
     let done = bind_request(sqlx::query(SQL_UPDATE_REQUEST), &next)?
         .bind(current.version)
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() != 1 {
-        return Err(JobError::Failed(CoreError::Conflict(Conflict::ConcurrentUpdate).into()));
+        return Err(JobError::Failed(
+            CoreError::Conflict(Conflict::ConcurrentUpdate).into(),
+        ));
     }
     let facts = scorecard::delta(Some(&current), &next);
     if !facts.is_empty() {
@@ -880,7 +953,12 @@ async fn run_execute(
 }
 
 /// Runs one job in a transaction of its own.
-async fn run_alone(pool: &sqlx::Pool<Db>, begin: &'static str, job: &Job, fail: bool) -> Result<Done> {
+pub(super) async fn run_alone(
+    pool: &sqlx::Pool<Db>,
+    begin: &'static str,
+    job: &Job,
+    fail: bool,
+) -> Result<Done> {
     let mut tx = pool.begin_with(begin).await?;
     match run_job(&mut tx, job, fail).await {
         Ok(done) => {
@@ -891,7 +969,7 @@ async fn run_alone(pool: &sqlx::Pool<Db>, begin: &'static str, job: &Job, fail: 
     }
 }
 
-fn item_details(item: &CategoryItem) -> serde_json::Value {
+pub(super) fn item_details(item: &CategoryItem) -> serde_json::Value {
     serde_json::json!({
         "item_id": item.id.0, "class_id": item.class_id.0, "code": item.code, "name_zh": item.name_zh,
         "default_tier": item.default_tier.as_str(), "default_level": item.default_level.as_str(),
@@ -900,7 +978,7 @@ fn item_details(item: &CategoryItem) -> serde_json::Value {
     })
 }
 
-fn grants_details(p: &Person) -> serde_json::Value {
+pub(super) fn grants_details(p: &Person) -> serde_json::Value {
     let grants: Vec<serde_json::Value> = p
         .grants
         .iter()
@@ -912,12 +990,12 @@ fn grants_details(p: &Person) -> serde_json::Value {
     serde_json::json!({ "person_id": p.id.0, "grants": grants })
 }
 
-const ACCOUNT_COLUMNS: &str = "a.person_id, a.username, a.password_hash, a.disabled, a.must_change, \
+pub(super) const ACCOUNT_COLUMNS: &str = "a.person_id, a.username, a.password_hash, a.disabled, a.must_change, \
      a.created_at, a.password_changed_at";
-const TOKEN_COLUMNS: &str = "id, token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
+pub(super) const TOKEN_COLUMNS: &str = "id, token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
      expires_at, revoked_at";
 
-fn account_from_row(row: &DbRow) -> Result<Account> {
+pub(super) fn account_from_row(row: &DbRow) -> Result<Account> {
     Ok(Account {
         person_id: PersonId(row.try_get("person_id")?),
         username: row.try_get("username")?,
@@ -929,7 +1007,7 @@ fn account_from_row(row: &DbRow) -> Result<Account> {
     })
 }
 
-fn session_from_row(row: &DbRow) -> Result<SessionRow> {
+pub(super) fn session_from_row(row: &DbRow) -> Result<SessionRow> {
     Ok(SessionRow {
         token_hash: row.try_get("token_hash")?,
         person_id: PersonId(row.try_get("person_id")?),
@@ -939,7 +1017,7 @@ fn session_from_row(row: &DbRow) -> Result<SessionRow> {
     })
 }
 
-fn token_from_row(row: &DbRow) -> Result<ApiToken> {
+pub(super) fn token_from_row(row: &DbRow) -> Result<ApiToken> {
     let roles: String = row.try_get("roles")?;
     let roles: Vec<String> = serde_json::from_str(&roles)
         .map_err(|e| StoreError::Corrupt(format!("token roles: {e}")))?;
@@ -965,7 +1043,7 @@ fn token_from_row(row: &DbRow) -> Result<ApiToken> {
 }
 
 /// Puts the events written before the audit chain existed into it, oldest first (migration 3).
-async fn chain_existing_events(conn: &mut Conn) -> Result<()> {
+pub(super) async fn chain_existing_events(conn: &mut Conn) -> Result<()> {
     let mut after = (0i64, 0i64);
     loop {
         let rows = event_rows_after(conn, after, 5000).await?;
@@ -989,7 +1067,11 @@ async fn chain_existing_events(conn: &mut Conn) -> Result<()> {
     Ok(())
 }
 
-async fn event_rows_after(conn: &mut Conn, after: (i64, i64), limit: i64) -> Result<Vec<EventRow>> {
+pub(super) async fn event_rows_after(
+    conn: &mut Conn,
+    after: (i64, i64),
+    limit: i64,
+) -> Result<Vec<EventRow>> {
     let rows = sqlx::query(
         "SELECT request_id, seq, kind, actor_id, actor_role, at, payload FROM request_events \
          WHERE request_id > $1 OR (request_id = $1 AND seq > $2) ORDER BY request_id, seq LIMIT $3",
@@ -1016,18 +1098,25 @@ async fn event_rows_after(conn: &mut Conn, after: (i64, i64), limit: i64) -> Res
 
 impl This {
     /// Request ids from a query whose `$1` is an instant and `$2` the limit (the jobs' candidates).
-    async fn ids_before(&self, sql: String, t: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
+    async fn ids_before(
+        &self,
+        sql: String,
+        t: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<RequestId>> {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(t)
             .bind(limit)
             .fetch_all(self.read_pool())
             .await?;
-        rows.iter().map(|r| Ok(RequestId(r.try_get("id")?))).collect()
+        rows.iter()
+            .map(|r| Ok(RequestId(r.try_get("id")?)))
+            .collect()
     }
 }
 
 #[async_trait]
-impl Store for This {
+impl Schema for This {
     fn backend(&self) -> Backend {
         BACKEND
     }
@@ -1048,7 +1137,10 @@ impl Store for This {
             .await?;
         let mut applied = std::collections::HashMap::new();
         for r in rows {
-            applied.insert(r.try_get::<i64, _>("version")?, r.try_get::<String, _>("checksum")?);
+            applied.insert(
+                r.try_get::<i64, _>("version")?,
+                r.try_get::<String, _>("checksum")?,
+            );
         }
         let mut now_applied = Vec::new();
         for m in MIGRATIONS {
@@ -1063,7 +1155,9 @@ impl Store for This {
                 }
                 None => {}
             }
-            sqlx::raw_sql(AssertSqlSafe(m.sql)).execute(&mut *tx).await?;
+            sqlx::raw_sql(AssertSqlSafe(m.sql))
+                .execute(&mut *tx)
+                .await?;
             if m.version == 3 {
                 chain_existing_events(&mut tx).await?;
             }
@@ -1086,9 +1180,14 @@ impl Store for This {
         let rows = sqlx::query("SELECT version FROM redgrid_migrations ORDER BY version")
             .fetch_all(self.read_pool())
             .await?;
-        rows.iter().map(|r| Ok(r.try_get::<i64, _>("version")?)).collect()
+        rows.iter()
+            .map(|r| Ok(r.try_get::<i64, _>("version")?))
+            .collect()
     }
+}
 
+#[async_trait]
+impl DirectoryStore for This {
     async fn load_directory(&self) -> Result<Directory> {
         let mut c = self.read_pool().acquire().await?;
         let areas = sqlx::query("SELECT id, parent_id, kind, code, name FROM areas")
@@ -1097,24 +1196,28 @@ impl Store for This {
             .iter()
             .map(area_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let units = sqlx::query("SELECT id, name, kind, area_id, level, parent_id, active, code FROM units")
-            .fetch_all(&mut *c)
-            .await?
-            .iter()
-            .map(unit_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let units = sqlx::query(
+            "SELECT id, name, kind, area_id, level, parent_id, active, code FROM units",
+        )
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(unit_from_row)
+        .collect::<Result<Vec<_>>>()?;
         let classes = sqlx::query("SELECT id, code, name_zh, name_en, sort FROM category_classes")
             .fetch_all(&mut *c)
             .await?
             .iter()
             .map(class_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let items = sqlx::query(AssertSqlSafe(format!("SELECT {ITEM_COLUMNS} FROM category_items")))
-            .fetch_all(&mut *c)
-            .await?
-            .iter()
-            .map(item_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let items = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM category_items"
+        )))
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(item_from_row)
+        .collect::<Result<Vec<_>>>()?;
         Ok(Directory::new(areas, units, classes, items))
     }
 
@@ -1136,7 +1239,11 @@ impl Store for This {
             "area_id": area.id.0, "parent_id": area.parent_id.map(|p| p.0), "kind": area.kind.as_str(),
             "code": area.code, "name": area.name,
         });
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_area", details)).await?;
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "create_area", details),
+        )
+        .await?;
         tx.commit().await?;
         Ok(area)
     }
@@ -1161,7 +1268,11 @@ impl Store for This {
             "unit_id": unit.id.0, "name": unit.name, "kind": unit.kind.as_str(), "area_id": unit.area_id.0,
             "level": unit.level.as_str(), "parent_id": unit.parent_id.map(|p| p.0),
         });
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_unit", details)).await?;
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "create_unit", details),
+        )
+        .await?;
         tx.commit().await?;
         Ok(unit)
     }
@@ -1183,7 +1294,11 @@ impl Store for This {
         let details = serde_json::json!({
             "class_id": class.id.0, "code": class.code, "name_zh": class.name_zh, "sort": class.sort,
         });
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_class", details)).await?;
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "create_class", details),
+        )
+        .await?;
         tx.commit().await?;
         Ok(class)
     }
@@ -1208,7 +1323,11 @@ impl Store for This {
         .await
         .map_err(unique_to_conflict)?;
         let item = item_from_row(&row)?;
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_item", item_details(&item))).await?;
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "create_item", item_details(&item)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(item)
     }
@@ -1244,7 +1363,11 @@ impl Store for This {
                 .into());
             }
         };
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "update_item", item_details(&item))).await?;
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "update_item", item_details(&item)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(item)
     }
@@ -1257,19 +1380,25 @@ impl Store for This {
                 Scope::Area(a) => (Some(a.0), None),
                 Scope::Unit(u) => (None, Some(u.0)),
             };
-            sqlx::query("INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)")
-                .bind(id.0)
-                .bind(g.role.as_str())
-                .bind(area)
-                .bind(unit)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id.0)
+            .bind(g.role.as_str())
+            .bind(area)
+            .bind(unit)
+            .execute(&mut *tx)
+            .await?;
         }
         let person = load_person(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
         // Who holds which roles; never the name or phone (the chain is read by auditors).
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_person", grants_details(&person))).await?;
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "create_person", grants_details(&person)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(person)
     }
@@ -1277,32 +1406,6 @@ impl Store for This {
     async fn person(&self, id: PersonId) -> Result<Option<Person>> {
         let mut c = self.read_pool().acquire().await?;
         load_person(&mut c, id).await
-    }
-
-    async fn add_demo_token(&self, person: PersonId, token: &str) -> Result<()> {
-        sqlx::query("INSERT INTO demo_tokens (token_hash, person_id) VALUES ($1, $2)")
-            .bind(crate::sha256_hex(token.as_bytes()))
-            .bind(person.0)
-            .execute(self.write_pool())
-            .await?;
-        Ok(())
-    }
-
-    async fn delete_demo_tokens(&self) -> Result<()> {
-        sqlx::query("DELETE FROM demo_tokens").execute(self.write_pool()).await?;
-        Ok(())
-    }
-
-    async fn person_by_demo_token(&self, token: &str) -> Result<Option<Person>> {
-        let mut c = self.read_pool().acquire().await?;
-        let row = sqlx::query("SELECT person_id FROM demo_tokens WHERE token_hash = $1")
-            .bind(crate::sha256_hex(token.as_bytes()))
-            .fetch_optional(&mut *c)
-            .await?;
-        match row {
-            Some(r) => load_person(&mut c, PersonId(r.try_get("person_id")?)).await,
-            None => Ok(None),
-        }
     }
 
     async fn count_people(&self) -> Result<i64> {
@@ -1314,11 +1417,13 @@ impl Store for This {
 
     async fn people_with_role(&self, role: Role, limit: i64) -> Result<Vec<Person>> {
         let mut c = self.read_pool().acquire().await?;
-        let rows = sqlx::query("SELECT DISTINCT person_id FROM grants WHERE role = $1 ORDER BY person_id LIMIT $2")
-            .bind(role.as_str())
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT DISTINCT person_id FROM grants WHERE role = $1 ORDER BY person_id LIMIT $2",
+        )
+        .bind(role.as_str())
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             if let Some(p) = load_person(&mut c, PersonId(r.try_get("person_id")?)).await? {
@@ -1327,6 +1432,53 @@ impl Store for This {
         }
         Ok(out)
     }
+}
+
+#[async_trait]
+impl RequestStore for This {
+    async fn link_power_alert(&self, link: &AlertLink, at: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO power_alert_links \
+             (request_id, district, detector, meter, day, since, severity, reasons, linked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(link.request_id.0)
+        .bind(&link.district)
+        .bind(&link.detector)
+        .bind(&link.meter)
+        .bind(link.day)
+        .bind(link.since)
+        .bind(link.severity)
+        .bind(&link.reasons)
+        .bind(at)
+        .execute(self.write_pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn power_alert_links(&self, district: &str) -> Result<Vec<AlertLink>> {
+        let rows = sqlx::query(
+            "SELECT request_id, district, detector, meter, day, since, severity, reasons \
+             FROM power_alert_links WHERE district = $1 ORDER BY request_id",
+        )
+        .bind(district)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AlertLink {
+                    request_id: RequestId(r.try_get("request_id")?),
+                    district: r.try_get("district")?,
+                    detector: r.try_get("detector")?,
+                    meter: r.try_get("meter")?,
+                    day: r.try_get("day")?,
+                    since: r.try_get("since")?,
+                    severity: r.try_get("severity")?,
+                    reasons: r.try_get("reasons")?,
+                })
+            })
+            .collect()
+    }
 
     async fn submit(
         &self,
@@ -1334,11 +1486,14 @@ impl Store for This {
         at: DateTime<Utc>,
         key: Option<IdempotencyKey>,
     ) -> Result<Request> {
-        match self.write(Job::Submit {
+        match self
+            .write(Job::Submit {
                 decision: Box::new(decision),
                 at,
                 key,
-            }).await? {
+            })
+            .await?
+        {
             Done::Submitted(r) => Ok(*r),
             Done::Executed(_) => Err(StoreError::Corrupt("writer answered the wrong job".into())),
         }
@@ -1361,7 +1516,12 @@ impl Store for This {
         }
     }
 
-    async fn execute(&self, id: RequestId, at: DateTime<Utc>, decide: Decide) -> Result<(Request, Event)> {
+    async fn execute(
+        &self,
+        id: RequestId,
+        at: DateTime<Utc>,
+        decide: Decide,
+    ) -> Result<(Request, Event)> {
         match self.write(Job::Execute { id, at, decide }).await? {
             Done::Executed(done) => Ok(*done),
             Done::Submitted(_) => Err(StoreError::Corrupt("writer answered the wrong job".into())),
@@ -1385,7 +1545,11 @@ impl Store for This {
     }
 
     async fn list(&self, filter: &ListFilter, limit: i64) -> Result<Vec<Request>> {
-        let mut qb = QueryBuilder::<Db>::new(concat!("SELECT ", request_columns!(), " FROM requests WHERE 1 = 1"));
+        let mut qb = QueryBuilder::<Db>::new(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM requests WHERE 1 = 1"
+        ));
         push_filter(&mut qb, filter);
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
         let rows = qb.build().fetch_all(self.read_pool()).await?;
@@ -1435,7 +1599,11 @@ impl Store for This {
         self.ids_before(sql, now, limit).await
     }
 
-    async fn rating_window_ended(&self, cutoff: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>> {
+    async fn rating_window_ended(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<RequestId>> {
         let sql = "SELECT id FROM requests WHERE status = 'verified' AND verified_at <= $1 \
                    ORDER BY verified_at, id LIMIT $2";
         self.ids_before(sql.to_string(), cutoff, limit).await
@@ -1448,7 +1616,10 @@ impl Store for This {
         );
         self.ids_before(sql, before, limit).await
     }
+}
 
+#[async_trait]
+impl ScorecardStore for This {
     async fn facts(&self, dim: Dim, ranges: &[(Grain, i32, i32)]) -> Result<Vec<(i64, Counts)>> {
         if ranges.is_empty() {
             return Ok(vec![]);
@@ -1528,8 +1699,14 @@ impl Store for This {
                 "responded_on_time",
             ),
             sum(rated.into(), "rated"),
-            sum(format!("{rated} AND rating_resolved = TRUE"), "rated_resolved"),
-            sum(format!("{rated} AND rating_satisfaction = 'satisfied'"), "satisfied"),
+            sum(
+                format!("{rated} AND rating_resolved = TRUE"),
+                "rated_resolved",
+            ),
+            sum(
+                format!("{rated} AND rating_satisfaction = 'satisfied'"),
+                "satisfied",
+            ),
             sum(
                 format!("{rated} AND rating_satisfaction = 'basically_satisfied'"),
                 "basically_satisfied",
@@ -1591,65 +1768,10 @@ impl Store for This {
         }
         Ok(out)
     }
+}
 
-    async fn rebuild_facts(&self) -> Result<u64> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM scorecard_facts").execute(&mut *tx).await?;
-        let mut after = 0i64;
-        let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
-        loop {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                request_columns!(),
-                " FROM requests WHERE id > $1 ORDER BY id LIMIT 2000"
-            ))
-            .bind(after)
-            .fetch_all(&mut *tx)
-            .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.try_get("id")?;
-            for row in &rows {
-                for (k, c) in scorecard::contribution(&request_from_row(row)?) {
-                    total.entry(k).or_default().add(&c);
-                }
-            }
-        }
-        add_facts(&mut tx, &total).await?;
-        tx.commit().await?;
-        Ok(total.len() as u64)
-    }
-
-    async fn load_projections(&self, requests: &[Request]) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let mut facts: BTreeMap<FactKey, Counts> = BTreeMap::new();
-        // 50 parameters a row: 400 rows stay below both backends' parameter limits.
-        for chunk in requests.chunks(400) {
-            let mut qb = QueryBuilder::<Db>::new(concat!(
-                "INSERT INTO requests (",
-                request_columns!(),
-                ") "
-            ));
-            let mut failed = None;
-            qb.push_values(chunk, |mut row, r| {
-                if let Err(e) = bind_request(&mut row, r) {
-                    failed = Some(e);
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            qb.build().execute(&mut *tx).await?;
-            for r in chunk {
-                for (k, c) in scorecard::contribution(r) {
-                    facts.entry(k).or_default().add(&c);
-                }
-            }
-        }
-        add_facts(&mut tx, &facts).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
+#[async_trait]
+impl OutboxStore for This {
     async fn due_messages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
@@ -1698,13 +1820,15 @@ impl Store for This {
         next: DateTime<Utc>,
         error: &str,
     ) -> Result<()> {
-        sqlx::query("UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1")
-            .bind(id)
-            .bind(attempts)
-            .bind(next)
-            .bind(error.chars().take(500).collect::<String>())
-            .execute(self.write_pool())
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(attempts)
+        .bind(next)
+        .bind(error.chars().take(500).collect::<String>())
+        .execute(self.write_pool())
+        .await?;
         Ok(())
     }
 
@@ -1731,7 +1855,10 @@ impl Store for This {
             row.try_get::<Option<i64>, _>("waiting")?.unwrap_or(0),
         ))
     }
+}
 
+#[async_trait]
+impl AttachmentStore for This {
     async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta> {
         let id = crate::sha256_hex(data);
         sqlx::query(
@@ -1781,7 +1908,9 @@ impl Store for This {
         }
         qb.push(")");
         let rows = qb.build().fetch_all(self.read_pool()).await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("id")?))
+            .collect()
     }
 
     async fn requests_with_attachment(&self, id: &str, limit: i64) -> Result<Vec<RequestId>> {
@@ -1801,15 +1930,10 @@ impl Store for This {
             .map(|r| Ok(RequestId(r.try_get::<i64, _>("request_id")?)))
             .collect()
     }
+}
 
-    fn inject_failure(&self, point: Option<FailPoint>) {
-        let v = match point {
-            None => 0,
-            Some(FailPoint::AfterEventWrite) => 1,
-        };
-        self.fail_point().store(v, Ordering::SeqCst);
-    }
-
+#[async_trait]
+impl AccountStore for This {
     async fn set_account(&self, a: &Account, action: &str, by: Change) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -1907,8 +2031,10 @@ impl Store for This {
     async fn create_api_token(&self, t: &ApiToken, by: Change) -> Result<ApiToken> {
         let roles: Vec<&str> = t.roles.iter().map(|r| r.as_str()).collect();
         let areas: Vec<i64> = t.area_ids.iter().map(|a| a.0).collect();
-        let roles = serde_json::to_string(&roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let areas = serde_json::to_string(&areas).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let roles =
+            serde_json::to_string(&roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let areas =
+            serde_json::to_string(&areas).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO api_tokens (token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
@@ -1932,7 +2058,11 @@ impl Store for This {
             "person_id": stored.person_id.0, "roles": roles, "area_ids": areas,
             "expires_at": stored.expires_at,
         });
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_api_token", details)).await?;
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "create_api_token", details),
+        )
+        .await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -1958,20 +2088,29 @@ impl Store for This {
 
     async fn revoke_api_token(&self, id: i64, by: Change) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(by.at)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(by.at)
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
         let details = serde_json::json!({ "token_id": id });
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "revoke_api_token", details)).await?;
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "revoke_api_token", details),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
+}
 
+#[async_trait]
+impl AuditStore for This {
     async fn append_audit(&self, record: &AuditRecord) -> Result<i64> {
         let mut tx = self.begin_write().await?;
         let seq = chain_append(&mut tx, record).await?;
@@ -2014,13 +2153,91 @@ impl Store for This {
         .fetch_all(self.read_pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("request_id")?, r.try_get("event_seq")?, r.try_get("payload")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("request_id")?,
+                    r.try_get("event_seq")?,
+                    r.try_get("payload")?,
+                ))
+            })
             .collect()
     }
 
     async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<EventRow>> {
         let mut conn = self.read_pool().acquire().await?;
         event_rows_after(&mut conn, after, limit).await
+    }
+}
+
+#[cfg(feature = "testing")]
+#[async_trait]
+impl TestHooks for This {
+    async fn rebuild_facts(&self) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM scorecard_facts")
+            .execute(&mut *tx)
+            .await?;
+        let mut after = 0i64;
+        let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
+        loop {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                request_columns!(),
+                " FROM requests WHERE id > $1 ORDER BY id LIMIT 2000"
+            ))
+            .bind(after)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("id")?;
+            for row in &rows {
+                for (k, c) in scorecard::contribution(&request_from_row(row)?) {
+                    total.entry(k).or_default().add(&c);
+                }
+            }
+        }
+        add_facts(&mut tx, &total).await?;
+        tx.commit().await?;
+        Ok(total.len() as u64)
+    }
+
+    async fn load_projections(&self, requests: &[Request]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let mut facts: BTreeMap<FactKey, Counts> = BTreeMap::new();
+        // 50 parameters a row: 400 rows stay below both backends' parameter limits.
+        for chunk in requests.chunks(400) {
+            let mut qb = QueryBuilder::<Db>::new(concat!(
+                "INSERT INTO requests (",
+                request_columns!(),
+                ") "
+            ));
+            let mut failed = None;
+            qb.push_values(chunk, |mut row, r| {
+                if let Err(e) = bind_request(&mut row, r) {
+                    failed = Some(e);
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            qb.build().execute(&mut *tx).await?;
+            for r in chunk {
+                for (k, c) in scorecard::contribution(r) {
+                    facts.entry(k).or_default().add(&c);
+                }
+            }
+        }
+        add_facts(&mut tx, &facts).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn inject_failure(&self, point: Option<FailPoint>) {
+        let v = match point {
+            None => 0,
+            Some(FailPoint::AfterEventWrite) => 1,
+        };
+        self.fail_point().store(v, Ordering::SeqCst);
     }
 
     async fn execute_raw(&self, sql: &str) -> Result<u64> {
@@ -2029,9 +2246,4 @@ impl Store for This {
             .await?;
         Ok(r.rows_affected())
     }
-}
-
-/// Whether a failed submit was a duplicate idempotency key (the caller then re-reads the key).
-pub fn submit_hit_existing_key(e: &StoreError) -> bool {
-    is_unique_violation(e)
 }

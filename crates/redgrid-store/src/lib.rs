@@ -1,4 +1,5 @@
-//! redgrid-store: persistence for redgrid.
+//! redgrid-store: persistence for redgrid, and nothing else: the service, imports, accounts and
+//! jobs that use it live in `redgrid-app`.
 //!
 //! One [`Store`] trait with two backends, SQLite (the embedded default) and PostgreSQL. Both share one
 //! body of code (`common.rs`, compiled once per backend with that backend's concrete types) and keep
@@ -24,23 +25,21 @@ use redgrid_core::unit::{Unit, UnitKind};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-pub mod accounts;
 pub mod audit;
-pub mod jobs;
 mod migrate;
 pub mod org;
-pub mod organise;
-pub mod outbox;
+pub mod plan;
 pub mod postgres;
-pub mod registers;
-pub mod scorecard;
-pub mod service;
 pub mod sqlite;
-pub mod tabular;
-pub mod testing;
 
 pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
-pub use service::Service;
+
+/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so that a
+/// projection read back equals the one computed.
+pub fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +63,15 @@ pub enum StoreError {
     /// The domain refused (not found, illegal transition, forbidden, invalid, conflict).
     #[error("{0}")]
     Core(#[from] CoreError),
-    /// The database failed. Never shown to clients in detail.
+    /// A row with the same unique key is already stored (the constraint or message says which).
+    #[error("duplicate: {0}")]
+    Duplicate(String),
+    /// The database could not be reached in time (pool timeout, closed pool, connection lost).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database failed otherwise. Never shown to clients in detail.
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(String),
     /// Stored data does not make sense (bad enum text, broken JSON, events that do not replay).
     #[error("corrupt data: {0}")]
     Corrupt(String),
@@ -76,6 +81,21 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The driver's errors stop here: callers see what kind of failure it was, never a sqlx type.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Duplicate(d.constraint().unwrap_or(d.message()).to_string())
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Db(e.to_string()),
+        }
+    }
+}
 
 /// Places where tests can make a write transaction fail on purpose, to prove it leaves nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +246,7 @@ pub struct IdempotencyKey {
 /// on a writer task; it may be called again if a batch is retried.
 pub type Decide = Arc<dyn Fn(&Request) -> Result<Decision, CoreError> + Send + Sync>;
 
-/// A person's login (see `accounts.rs`).
+/// A person's login (see `redgrid_app::accounts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub person_id: PersonId,
@@ -269,6 +289,25 @@ pub struct ApiToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// Which power alert a `power_alert` request was filed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertLink {
+    pub request_id: RequestId,
+    /// The district's code, as the electricity data is kept under it.
+    pub district: String,
+    /// The detector's code (`vacancy`, `group_rental`, `routine`, `fault`).
+    pub detector: String,
+    /// The meter's code.
+    pub meter: String,
+    /// The day the alert is about, and the first day of what it describes.
+    pub day: chrono::NaiveDate,
+    pub since: chrono::NaiveDate,
+    /// 1 low, 2 medium, 3 high.
+    pub severity: i32,
+    /// The detector's reasons, separated by `;`.
+    pub reasons: String,
+}
+
 /// Who makes an administrative change, and when: it joins the audit chain in the change's transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Change {
@@ -280,7 +319,7 @@ impl Change {
     /// A change made now by `actor` (None for the system).
     pub fn by(actor: &redgrid_core::person::Actor) -> Change {
         Change {
-            at: service::now(),
+            at: now(),
             by: actor.person_id(),
         }
     }
@@ -288,23 +327,25 @@ impl Change {
     /// A change made now by the system (set-up, imports, the demo).
     pub fn system() -> Change {
         Change {
-            at: service::now(),
+            at: now(),
             by: None,
         }
     }
 }
 
-/// Storage for one district.
+/// The schema: which backend, and its migrations.
 #[async_trait]
-pub trait Store: org::OrgStore + Send + Sync {
+pub trait Schema: Send + Sync {
     fn backend(&self) -> Backend;
-
     /// Applies any migrations not yet applied. Returns the versions applied now.
     async fn migrate(&self) -> Result<Vec<i64>>;
     /// The versions applied so far.
     async fn applied_migrations(&self) -> Result<Vec<i64>>;
+}
 
-    // ---- the directory
+/// The district's directory (areas, units, the catalogue) and its people.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
     async fn load_directory(&self) -> Result<Directory>;
     async fn create_area(&self, new: NewArea, by: Change) -> Result<Area>;
     async fn create_unit(&self, new: NewUnit, by: Change) -> Result<Unit>;
@@ -316,14 +357,8 @@ pub trait Store: org::OrgStore + Send + Sync {
         fields: ItemFields,
         by: Change,
     ) -> Result<CategoryItem>;
-
-    // ---- people
     async fn create_person(&self, new: NewPerson, by: Change) -> Result<Person>;
     async fn person(&self, id: PersonId) -> Result<Option<Person>>;
-    /// Stores a demo token (hashed) for a person.
-    async fn add_demo_token(&self, person: PersonId, token: &str) -> Result<()>;
-    async fn delete_demo_tokens(&self) -> Result<()>;
-    async fn person_by_demo_token(&self, token: &str) -> Result<Option<Person>>;
     async fn count_people(&self) -> Result<i64>;
     /// People holding `role`, oldest first.
     async fn people_with_role(
@@ -331,8 +366,15 @@ pub trait Store: org::OrgStore + Send + Sync {
         role: redgrid_core::person::Role,
         limit: i64,
     ) -> Result<Vec<Person>>;
+}
 
-    // ---- requests
+/// Requests: filing, commands in one transaction each, reads, the jobs' queries, and the link from power alerts to their requests.
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Notes which power alert a request was filed for; false when the request was linked before.
+    async fn link_power_alert(&self, link: &AlertLink, at: DateTime<Utc>) -> Result<bool>;
+    /// The district's power alerts filed as requests, oldest request first.
+    async fn power_alert_links(&self, district: &str) -> Result<Vec<AlertLink>>;
     /// Files a request: writes the projection and its first event (and the requester's contact and
     /// the idempotency key, when given) in one transaction.
     async fn submit(
@@ -359,7 +401,6 @@ pub trait Store: org::OrgStore + Send + Sync {
     async fn existing_requests(&self, ids: &[RequestId]) -> Result<HashSet<RequestId>>;
     /// Request ids in ascending order, after `after`, for walking every request.
     async fn request_ids(&self, after: Option<RequestId>, limit: i64) -> Result<Vec<RequestId>>;
-
     /// Ids of requests past their next deadline that the system has not supervised for it.
     async fn overdue_unsupervised(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>>;
     /// Ids of verified requests verified at or before `cutoff` (their rating window has ended).
@@ -371,8 +412,11 @@ pub trait Store: org::OrgStore + Send + Sync {
     /// Ids of requests being handled below the district level whose next deadline passed before
     /// `before` (candidates for automatic escalation).
     async fn red_before(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<RequestId>>;
+}
 
-    // ---- the scorecard
+/// The scorecard's pre-summed counts.
+#[async_trait]
+pub trait ScorecardStore: Send + Sync {
     /// Sums of the fact table for one dimension over inclusive bucket ranges, per key.
     async fn facts(&self, dim: Dim, ranges: &[(Grain, i32, i32)]) -> Result<Vec<(i64, Counts)>>;
     /// Response counts straight from the requests whose respond deadline is in `[from, to)`.
@@ -393,12 +437,11 @@ pub trait Store: org::OrgStore + Send + Sync {
     ) -> Result<Vec<(i64, Counts)>>;
     /// Every row of the fact table.
     async fn all_facts(&self) -> Result<std::collections::BTreeMap<FactKey, Counts>>;
-    /// Replaces the fact table with the contributions of every request's projection.
-    async fn rebuild_facts(&self) -> Result<u64>;
-    /// Writes projections without events, with their contributions (the benchmark's loader only).
-    async fn load_projections(&self, requests: &[Request]) -> Result<()>;
+}
 
-    // ---- the outbox
+/// The outbox of notifications and its delivery state.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Undelivered messages due for an attempt at `now`, oldest first.
     async fn due_messages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>>;
     /// Takes a message for delivery until `lease_until`; false when another worker took it first.
@@ -420,19 +463,22 @@ pub trait Store: org::OrgStore + Send + Sync {
     async fn messages_for(&self, person: PersonId, limit: i64) -> Result<Vec<OutboxMessage>>;
     /// (delivered, waiting) message counts.
     async fn outbox_counts(&self) -> Result<(i64, i64)>;
+}
 
-    // ---- attachments
+/// Attachments: pictures and charts, stored by content.
+#[async_trait]
+pub trait AttachmentStore: Send + Sync {
     async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta>;
     async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>>;
     async fn existing_attachments(&self, ids: &[String]) -> Result<HashSet<String>>;
     /// The requests whose submission or resolution carries attachment `id` (a hex digest), at most
     /// `limit`. Reads the events: fine for downloads, not for bulk use.
     async fn requests_with_attachment(&self, id: &str, limit: i64) -> Result<Vec<RequestId>>;
+}
 
-    // ---- testing
-    /// Makes the next write transactions fail at `point` (None to stop).
-    fn inject_failure(&self, point: Option<FailPoint>);
-    // ---- accounts, sessions and API tokens (see `accounts.rs`)
+/// Accounts, sessions and API tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// Creates or replaces a person's login; a new password ends all their sessions. `action` names
     /// the change in the audit chain (`create_account`, `reset_password`, `change_password`).
     async fn set_account(&self, account: &Account, action: &str, by: Change) -> Result<()>;
@@ -450,8 +496,11 @@ pub trait Store: org::OrgStore + Send + Sync {
     async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
     /// Revokes a token; false when there is no such token or it was revoked already.
     async fn revoke_api_token(&self, id: i64, by: Change) -> Result<bool>;
+}
 
-    // ---- the audit chain (see `audit.rs`)
+/// The audit chain's rows and head.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     /// Appends one record (an administrative change or a reveal) in a transaction of its own.
     async fn append_audit(&self, record: &audit::AuditRecord) -> Result<i64>;
     /// Chain records after `after`, in order.
@@ -466,9 +515,92 @@ pub trait Store: org::OrgStore + Send + Sync {
     ) -> Result<Vec<(i64, i64, String)>>;
     /// Event rows as stored, ordered by request and number, after `after`.
     async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<audit::EventRow>>;
+}
 
+/// Hooks for test suites and benchmarks only (feature `testing`): injected failures, raw SQL, bulk loads.
+#[cfg(feature = "testing")]
+#[async_trait]
+pub trait TestHooks: Send + Sync {
+    /// Replaces the fact table with the contributions of every request's projection.
+    async fn rebuild_facts(&self) -> Result<u64>;
+    /// Writes projections without events, with their contributions (the benchmark's loader only).
+    async fn load_projections(&self, requests: &[Request]) -> Result<()>;
+    /// Makes the next write transactions fail at `point` (None to stop).
+    fn inject_failure(&self, point: Option<FailPoint>);
     /// Writes raw SQL (tests and `redgrid check` fixtures only).
     async fn execute_raw(&self, sql: &str) -> Result<u64>;
+}
+
+/// Storage for one district: every role trait at once. An `Arc<dyn Store>` offers all their methods
+/// as they are; code that holds a concrete backend imports the role traits through [`prelude`].
+#[cfg(not(feature = "testing"))]
+pub trait Store:
+    Schema
+    + DirectoryStore
+    + RequestStore
+    + ScorecardStore
+    + OutboxStore
+    + AttachmentStore
+    + AccountStore
+    + AuditStore
+    + org::OrgStore
+{
+}
+#[cfg(not(feature = "testing"))]
+impl<
+    T: Schema
+        + DirectoryStore
+        + RequestStore
+        + ScorecardStore
+        + OutboxStore
+        + AttachmentStore
+        + AccountStore
+        + AuditStore
+        + org::OrgStore,
+> Store for T
+{
+}
+
+/// Storage for one district, with the test hooks (feature `testing`).
+#[cfg(feature = "testing")]
+pub trait Store:
+    Schema
+    + DirectoryStore
+    + RequestStore
+    + ScorecardStore
+    + OutboxStore
+    + AttachmentStore
+    + AccountStore
+    + AuditStore
+    + TestHooks
+    + org::OrgStore
+{
+}
+#[cfg(feature = "testing")]
+impl<
+    T: Schema
+        + DirectoryStore
+        + RequestStore
+        + ScorecardStore
+        + OutboxStore
+        + AttachmentStore
+        + AccountStore
+        + AuditStore
+        + TestHooks
+        + org::OrgStore,
+> Store for T
+{
+}
+
+/// The role traits, for `use redgrid_store::prelude::*;` wherever a store's methods are called.
+pub mod prelude {
+    #[cfg(feature = "testing")]
+    pub use crate::TestHooks;
+    pub use crate::org::OrgStore;
+    pub use crate::{
+        AccountStore, AttachmentStore, AuditStore, DirectoryStore, OutboxStore, RequestStore,
+        Schema, ScorecardStore, Store,
+    };
 }
 
 /// Opens the store a URL names: `sqlite://PATH` (created if missing) or `postgres://…`. Runs the

@@ -1,7 +1,7 @@
 //! Storage of the organisation registers, the activity ledger and campaigns (both backends share
 //! `org_common.rs`). Every [`crate::Store`] is an [`OrgStore`].
 
-use crate::registers::{Lookups, Plan};
+use crate::plan::{Lookups, Plan};
 use crate::{Change, Result};
 use async_trait::async_trait;
 use chrono::NaiveDate;

@@ -1,395 +1,503 @@
-// The organisation registers for both backends: `sqlite.rs` and `postgres.rs` include this file
-// after `common.rs`, with the same type aliases (Db, This, Conn, DbRow).
+//! The organisation registers for both backends: `sqlite.rs` and `postgres.rs` declare this file as
+//! their module `org_common`, beside `common` (whose helpers it uses).
 
-mod org_impl {
-    use super::*;
-    use crate::org::{NewActivity, NewAlliance, NewCampaign, OrgCounts, OrgStore};
-    use crate::registers::{Lookups, Plan, Ref};
-    use chrono::NaiveDate;
-    use redgrid_core::org::{
-        Activity, ActivityFacts, ActivityKind, Alliance, AllianceGroup, Campaign, Member,
-        MemberKind, OrgKind, Pairing, PairingKind, PartyOrg, StatsInput, Suggestion, Target,
-        TargetKind, Volunteer,
-    };
-    use std::collections::HashMap;
+use super::common::*;
+use super::{Db, This};
+use crate::org::{NewActivity, NewAlliance, NewCampaign, OrgCounts, OrgStore};
+use crate::plan::{Lookups, Plan, Ref};
+use chrono::NaiveDate;
+use redgrid_core::org::{
+    Activity, ActivityFacts, ActivityKind, Alliance, AllianceGroup, Campaign, Member, MemberKind,
+    OrgKind, Pairing, PairingKind, PartyOrg, StatsInput, Suggestion, Target, TargetKind, Volunteer,
+};
+use std::collections::HashMap;
 
-    /// Rows per multi-row statement: well under both backends' limits on bound values.
-    const CHUNK: usize = 1000;
+/// Rows per multi-row statement: well under both backends' limits on bound values.
+const CHUNK: usize = 1000;
 
-    fn org_from_row(row: &DbRow) -> Result<PartyOrg> {
-        Ok(PartyOrg {
-            id: row.try_get("id")?,
-            code: row.try_get("code")?,
-            name: row.try_get("name")?,
-            kind: parse_enum("org kind", &row.try_get::<String, _>("kind")?, OrgKind::parse)?,
-            parent_id: row.try_get("parent_id")?,
-            unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
-            area_id: AreaId(row.try_get("area_id")?),
-            secretary: row.try_get("secretary")?,
-        })
+fn org_from_row(row: &DbRow) -> Result<PartyOrg> {
+    Ok(PartyOrg {
+        id: row.try_get("id")?,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        kind: parse_enum(
+            "org kind",
+            &row.try_get::<String, _>("kind")?,
+            OrgKind::parse,
+        )?,
+        parent_id: row.try_get("parent_id")?,
+        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+        area_id: AreaId(row.try_get("area_id")?),
+        secretary: row.try_get("secretary")?,
+    })
+}
+
+fn pairing_from_row(row: &DbRow) -> Result<Pairing> {
+    Ok(Pairing {
+        id: row.try_get("id")?,
+        kind: parse_enum(
+            "pairing kind",
+            &row.try_get::<String, _>("kind")?,
+            PairingKind::parse,
+        )?,
+        party_org_id: row.try_get("party_org_id")?,
+        member_id: row.try_get::<Option<i64>, _>("member_id")?.map(PersonId),
+        target_id: row.try_get("target_id")?,
+        starts_on: row.try_get("starts_on")?,
+        ends_on: row.try_get("ends_on")?,
+        responsible: row.try_get("responsible")?,
+        goals: row.try_get("goals")?,
+    })
+}
+
+fn suggestion_from_row(row: &DbRow) -> Result<Suggestion> {
+    Ok(Suggestion {
+        id: row.try_get("id")?,
+        activity_id: row.try_get("activity_id")?,
+        area_id: AreaId(row.try_get("area_id")?),
+        text: row.try_get("text")?,
+        taken_on: row.try_get("taken_on")?,
+        request_id: row.try_get::<Option<i64>, _>("request_id")?.map(RequestId),
+    })
+}
+
+fn campaign_from_row(row: &DbRow) -> Result<Campaign> {
+    Ok(Campaign {
+        id: row.try_get("id")?,
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        starts_on: row.try_get("starts_on")?,
+        ends_on: row.try_get("ends_on")?,
+        root_org_id: row.try_get("root_org_id")?,
+        require_pairing: row.try_get("require_pairing")?,
+    })
+}
+
+/// Resolves a reference against records written earlier in this import.
+fn resolve(r: &Option<Ref<i64>>, written: &HashMap<String, i64>) -> Result<Option<i64>> {
+    match r {
+        None => Ok(None),
+        Some(Ref::Id(id)) => Ok(Some(*id)),
+        Some(Ref::Code(c)) => written.get(c).copied().map(Some).ok_or_else(|| {
+            StoreError::Corrupt(format!("import plan names {c:?} before writing it"))
+        }),
     }
+}
 
-    fn pairing_from_row(row: &DbRow) -> Result<Pairing> {
-        Ok(Pairing {
-            id: row.try_get("id")?,
-            kind: parse_enum("pairing kind", &row.try_get::<String, _>("kind")?, PairingKind::parse)?,
-            party_org_id: row.try_get("party_org_id")?,
-            member_id: row.try_get::<Option<i64>, _>("member_id")?.map(PersonId),
-            target_id: row.try_get("target_id")?,
-            starts_on: row.try_get("starts_on")?,
-            ends_on: row.try_get("ends_on")?,
-            responsible: row.try_get("responsible")?,
-            goals: row.try_get("goals")?,
-        })
+fn as_i64<T: Copy + Into<i64>>(r: &Option<Ref<T>>) -> Option<Ref<i64>> {
+    r.clone().map(|r| match r {
+        Ref::Id(a) => Ref::Id(a.into()),
+        Ref::Code(c) => Ref::Code(c),
+    })
+}
+
+/// Where the batch starting at `start` ends: at most CHUNK rows, and before the first row whose
+/// parent (in the same file) is not written yet. A batch always holds at least one row.
+fn batch_end(parents: &[Option<Ref<i64>>], start: usize, written: &HashMap<String, i64>) -> usize {
+    let waits = |r: &Option<Ref<i64>>| matches!(r, Some(Ref::Code(c)) if !written.contains_key(c));
+    let mut end = start + 1;
+    while end < parents.len() && end - start < CHUNK && !waits(&parents[end]) {
+        end += 1;
     }
+    end
+}
 
-    fn suggestion_from_row(row: &DbRow) -> Result<Suggestion> {
-        Ok(Suggestion {
-            id: row.try_get("id")?,
-            activity_id: row.try_get("activity_id")?,
-            area_id: AreaId(row.try_get("area_id")?),
-            text: row.try_get("text")?,
-            taken_on: row.try_get("taken_on")?,
-            request_id: row.try_get::<Option<i64>, _>("request_id")?.map(RequestId),
-        })
+fn resolve_all(
+    parents: &[Option<Ref<i64>>],
+    written: &HashMap<String, i64>,
+) -> Result<Vec<Option<i64>>> {
+    parents.iter().map(|p| resolve(p, written)).collect()
+}
+
+fn returned_codes(rows: Vec<DbRow>, written: &mut HashMap<String, i64>) -> Result<()> {
+    for r in rows {
+        written.insert(r.try_get("code")?, r.try_get("id")?);
     }
+    Ok(())
+}
 
-    fn campaign_from_row(row: &DbRow) -> Result<Campaign> {
-        Ok(Campaign {
-            id: row.try_get("id")?,
-            code: row.try_get("code")?,
-            name: row.try_get("name")?,
-            starts_on: row.try_get("starts_on")?,
-            ends_on: row.try_get("ends_on")?,
-            root_org_id: row.try_get("root_org_id")?,
-            require_pairing: row.try_get("require_pairing")?,
-        })
+/// Upserts people by phone; returns phone → id.
+async fn upsert_people(
+    conn: &mut Conn,
+    people: &[(&str, &str)],
+    at: DateTime<Utc>,
+) -> Result<HashMap<String, i64>> {
+    let mut qb: QueryBuilder<Db> =
+        QueryBuilder::new("INSERT INTO people (name, phone, created_at) ");
+    qb.push_values(people, |mut b, (name, phone)| {
+        b.push_bind(name.to_string())
+            .push_bind(phone.to_string())
+            .push_bind(at);
+    });
+    qb.push(" ON CONFLICT (phone) DO UPDATE SET name = excluded.name RETURNING id, phone");
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(r.try_get("phone")?, r.try_get("id")?);
     }
+    Ok(out)
+}
 
-    /// Resolves a reference against records written earlier in this import.
-    fn resolve(r: &Option<Ref<i64>>, written: &HashMap<String, i64>) -> Result<Option<i64>> {
-        match r {
-            None => Ok(None),
-            Some(Ref::Id(id)) => Ok(Some(*id)),
-            Some(Ref::Code(c)) => written
-                .get(c)
-                .copied()
-                .map(Some)
-                .ok_or_else(|| StoreError::Corrupt(format!("import plan names {c:?} before writing it"))),
+async fn apply_plan(conn: &mut Conn, plan: &Plan, at: DateTime<Utc>) -> Result<()> {
+    let mut written: HashMap<String, i64> = HashMap::new();
+    match plan {
+        Plan::Areas(rows) => {
+            let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
+            let mut start = 0;
+            while start < rows.len() {
+                let end = batch_end(&refs, start, &written);
+                let batch = &rows[start..end];
+                let parents = resolve_all(&refs[start..end], &written)?;
+                let mut qb: QueryBuilder<Db> =
+                    QueryBuilder::new("INSERT INTO areas (parent_id, kind, code, name) ");
+                qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
+                    b.push_bind(p)
+                        .push_bind(r.kind.as_str())
+                        .push_bind(r.code.clone())
+                        .push_bind(r.name.clone());
+                });
+                qb.push(
+                    " ON CONFLICT (code) DO UPDATE SET name = excluded.name RETURNING id, code",
+                );
+                let got = qb.build().fetch_all(&mut *conn).await?;
+                returned_codes(got, &mut written)?;
+                start = end;
+            }
         }
-    }
-
-    fn as_i64<T: Copy + Into<i64>>(r: &Option<Ref<T>>) -> Option<Ref<i64>> {
-        r.clone().map(|r| match r {
-            Ref::Id(a) => Ref::Id(a.into()),
-            Ref::Code(c) => Ref::Code(c),
-        })
-    }
-
-    /// Where the batch starting at `start` ends: at most CHUNK rows, and before the first row whose
-    /// parent (in the same file) is not written yet. A batch always holds at least one row.
-    fn batch_end(parents: &[Option<Ref<i64>>], start: usize, written: &HashMap<String, i64>) -> usize {
-        let waits = |r: &Option<Ref<i64>>| matches!(r, Some(Ref::Code(c)) if !written.contains_key(c));
-        let mut end = start + 1;
-        while end < parents.len() && end - start < CHUNK && !waits(&parents[end]) {
-            end += 1;
-        }
-        end
-    }
-
-    fn resolve_all(parents: &[Option<Ref<i64>>], written: &HashMap<String, i64>) -> Result<Vec<Option<i64>>> {
-        parents.iter().map(|p| resolve(p, written)).collect()
-    }
-
-    fn returned_codes(rows: Vec<DbRow>, written: &mut HashMap<String, i64>) -> Result<()> {
-        for r in rows {
-            written.insert(r.try_get("code")?, r.try_get("id")?);
-        }
-        Ok(())
-    }
-
-    /// Upserts people by phone; returns phone → id.
-    async fn upsert_people(
-        conn: &mut Conn,
-        people: &[(&str, &str)],
-        at: DateTime<Utc>,
-    ) -> Result<HashMap<String, i64>> {
-        let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO people (name, phone, created_at) ");
-        qb.push_values(people, |mut b, (name, phone)| {
-            b.push_bind(name.to_string()).push_bind(phone.to_string()).push_bind(at);
-        });
-        qb.push(" ON CONFLICT (phone) DO UPDATE SET name = excluded.name RETURNING id, phone");
-        let rows = qb.build().fetch_all(&mut *conn).await?;
-        let mut out = HashMap::with_capacity(rows.len());
-        for r in rows {
-            out.insert(r.try_get("phone")?, r.try_get("id")?);
-        }
-        Ok(out)
-    }
-
-    async fn apply_plan(conn: &mut Conn, plan: &Plan, at: DateTime<Utc>) -> Result<()> {
-        let mut written: HashMap<String, i64> = HashMap::new();
-        match plan {
-            Plan::Areas(rows) => {
-                let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
-                let mut start = 0;
-                while start < rows.len() {
-                    let end = batch_end(&refs, start, &written);
-                    let batch = &rows[start..end];
-                    let parents = resolve_all(&refs[start..end], &written)?;
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO areas (parent_id, kind, code, name) ");
-                    qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
-                        b.push_bind(p).push_bind(r.kind.as_str()).push_bind(r.code.clone()).push_bind(r.name.clone());
-                    });
-                    qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name RETURNING id, code");
-                    let got = qb.build().fetch_all(&mut *conn).await?;
-                    returned_codes(got, &mut written)?;
-                    start = end;
+        Plan::Units(rows) => {
+            for r in rows {
+                if let Some(id) = r.adopt {
+                    sqlx::query("UPDATE units SET code = $1 WHERE id = $2 AND code IS NULL")
+                        .bind(r.code.clone())
+                        .bind(id.0)
+                        .execute(&mut *conn)
+                        .await?;
                 }
             }
-            Plan::Units(rows) => {
-                for r in rows {
-                    if let Some(id) = r.adopt {
-                        sqlx::query("UPDATE units SET code = $1 WHERE id = $2 AND code IS NULL")
-                            .bind(r.code.clone())
-                            .bind(id.0)
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                }
-                let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
-                let mut start = 0;
-                while start < rows.len() {
-                    let end = batch_end(&refs, start, &written);
-                    let batch = &rows[start..end];
-                    let parents = resolve_all(&refs[start..end], &written)?;
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO units (name, kind, area_id, level, parent_id, active, code) ");
-                    qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
-                        b.push_bind(r.name.clone()).push_bind(r.kind.as_str()).push_bind(r.area_id.0)
-                            .push_bind(r.level.as_str()).push_bind(p).push_bind(true).push_bind(r.code.clone());
-                    });
-                    qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+            let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
+            let mut start = 0;
+            while start < rows.len() {
+                let end = batch_end(&refs, start, &written);
+                let batch = &rows[start..end];
+                let parents = resolve_all(&refs[start..end], &written)?;
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                    "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) ",
+                );
+                qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
+                    b.push_bind(r.name.clone())
+                        .push_bind(r.kind.as_str())
+                        .push_bind(r.area_id.0)
+                        .push_bind(r.level.as_str())
+                        .push_bind(p)
+                        .push_bind(true)
+                        .push_bind(r.code.clone());
+                });
+                qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
                              area_id = excluded.area_id, level = excluded.level, parent_id = excluded.parent_id \
                              RETURNING id, code");
-                    let got = qb.build().fetch_all(&mut *conn).await.map_err(unique_to_conflict)?;
-                    returned_codes(got, &mut written)?;
-                    start = end;
-                }
+                let got = qb
+                    .build()
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(unique_to_conflict)?;
+                returned_codes(got, &mut written)?;
+                start = end;
             }
-            Plan::PartyOrgs(rows) => {
-                let refs: Vec<_> = rows.iter().map(|r| r.parent.clone()).collect();
-                let mut start = 0;
-                while start < rows.len() {
-                    let end = batch_end(&refs, start, &written);
-                    let batch = &rows[start..end];
-                    let parents = resolve_all(&refs[start..end], &written)?;
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-                        "INSERT INTO party_orgs (code, name, kind, parent_id, unit_id, area_id, secretary, updated_at) ");
-                    qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
-                        b.push_bind(r.code.clone()).push_bind(r.name.clone()).push_bind(r.kind.as_str()).push_bind(p)
-                            .push_bind(r.unit_id.map(|u| u.0)).push_bind(r.area_id.0).push_bind(r.secretary.clone()).push_bind(at);
-                    });
-                    qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+        }
+        Plan::PartyOrgs(rows) => {
+            let refs: Vec<_> = rows.iter().map(|r| r.parent.clone()).collect();
+            let mut start = 0;
+            while start < rows.len() {
+                let end = batch_end(&refs, start, &written);
+                let batch = &rows[start..end];
+                let parents = resolve_all(&refs[start..end], &written)?;
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                    "INSERT INTO party_orgs (code, name, kind, parent_id, unit_id, area_id, secretary, updated_at) ",
+                );
+                qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
+                    b.push_bind(r.code.clone())
+                        .push_bind(r.name.clone())
+                        .push_bind(r.kind.as_str())
+                        .push_bind(p)
+                        .push_bind(r.unit_id.map(|u| u.0))
+                        .push_bind(r.area_id.0)
+                        .push_bind(r.secretary.clone())
+                        .push_bind(at);
+                });
+                qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
                              parent_id = excluded.parent_id, unit_id = excluded.unit_id, area_id = excluded.area_id, \
                              secretary = excluded.secretary, updated_at = excluded.updated_at RETURNING id, code");
-                    let got = qb.build().fetch_all(&mut *conn).await?;
-                    returned_codes(got, &mut written)?;
-                    start = end;
-                }
+                let got = qb.build().fetch_all(&mut *conn).await?;
+                returned_codes(got, &mut written)?;
+                start = end;
             }
-            Plan::Members(rows) => {
-                for batch in rows.chunks(CHUNK) {
-                    let people: Vec<(&str, &str)> = batch.iter().map(|r| (r.name.as_str(), r.phone.as_str())).collect();
-                    let ids = upsert_people(conn, &people, at).await?;
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-                        "INSERT INTO members (person_id, party_org_id, kind, home_community_id, grid_id, joined_on, \
-                         period_from, period_to, updated_at) ");
-                    qb.push_values(batch, |mut b, r| {
-                        b.push_bind(ids.get(&r.phone).copied()).push_bind(r.party_org_id).push_bind(r.kind.as_str())
-                            .push_bind(r.home_community_id.map(|a| a.0)).push_bind(r.grid_id.map(|a| a.0))
-                            .push_bind(r.joined_on).push_bind(r.period_from).push_bind(r.period_to).push_bind(at);
-                    });
-                    qb.push(" ON CONFLICT (person_id) DO UPDATE SET party_org_id = excluded.party_org_id, kind = excluded.kind, \
+        }
+        Plan::Members(rows) => {
+            for batch in rows.chunks(CHUNK) {
+                let people: Vec<(&str, &str)> = batch
+                    .iter()
+                    .map(|r| (r.name.as_str(), r.phone.as_str()))
+                    .collect();
+                let ids = upsert_people(conn, &people, at).await?;
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                    "INSERT INTO members (person_id, party_org_id, kind, home_community_id, grid_id, joined_on, \
+                         period_from, period_to, updated_at) ",
+                );
+                qb.push_values(batch, |mut b, r| {
+                    b.push_bind(ids.get(&r.phone).copied())
+                        .push_bind(r.party_org_id)
+                        .push_bind(r.kind.as_str())
+                        .push_bind(r.home_community_id.map(|a| a.0))
+                        .push_bind(r.grid_id.map(|a| a.0))
+                        .push_bind(r.joined_on)
+                        .push_bind(r.period_from)
+                        .push_bind(r.period_to)
+                        .push_bind(at);
+                });
+                qb.push(" ON CONFLICT (person_id) DO UPDATE SET party_org_id = excluded.party_org_id, kind = excluded.kind, \
                              home_community_id = excluded.home_community_id, grid_id = excluded.grid_id, \
                              joined_on = excluded.joined_on, period_from = excluded.period_from, \
                              period_to = excluded.period_to, updated_at = excluded.updated_at");
-                    qb.build().execute(&mut *conn).await?;
-                }
-            }
-            Plan::Volunteers(rows) => {
-                for batch in rows.chunks(CHUNK) {
-                    let people: Vec<(&str, &str)> = batch.iter().map(|r| (r.name.as_str(), r.phone.as_str())).collect();
-                    let ids = upsert_people(conn, &people, at).await?;
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-                        "INSERT INTO volunteers (person_id, area_id, skills, registered_on, updated_at) ");
-                    qb.push_values(batch, |mut b, r| {
-                        b.push_bind(ids.get(&r.phone).copied()).push_bind(r.area_id.0).push_bind(r.skills.clone())
-                            .push_bind(r.registered_on).push_bind(at);
-                    });
-                    qb.push(" ON CONFLICT (person_id) DO UPDATE SET area_id = excluded.area_id, skills = excluded.skills, \
-                             registered_on = excluded.registered_on, updated_at = excluded.updated_at");
-                    qb.build().execute(&mut *conn).await?;
-                }
-            }
-            Plan::Targets(rows) => {
-                for batch in rows.chunks(CHUNK) {
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-                        "INSERT INTO targets (code, name, kind, area_id, unit_id, tags, updated_at) ");
-                    qb.push_values(batch, |mut b, r| {
-                        b.push_bind(r.code.clone()).push_bind(r.name.clone()).push_bind(r.kind.as_str())
-                            .push_bind(r.area_id.0).push_bind(r.unit_id.map(|u| u.0)).push_bind(r.tags.clone()).push_bind(at);
-                    });
-                    qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
-                             area_id = excluded.area_id, unit_id = excluded.unit_id, tags = excluded.tags, \
-                             updated_at = excluded.updated_at");
-                    qb.build().execute(&mut *conn).await?;
-                }
-            }
-            Plan::Pairings(rows) => {
-                for batch in rows.chunks(CHUNK) {
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-                        "INSERT INTO pairings (natural_key, kind, party_org_id, member_id, target_id, starts_on, ends_on, \
-                         responsible, goals, updated_at) ");
-                    qb.push_values(batch, |mut b, r| {
-                        b.push_bind(r.natural_key.clone()).push_bind(r.kind.as_str()).push_bind(r.party_org_id)
-                            .push_bind(r.member_id.map(|m| m.0)).push_bind(r.target_id).push_bind(r.starts_on)
-                            .push_bind(r.ends_on).push_bind(r.responsible.clone()).push_bind(r.goals.clone()).push_bind(at);
-                    });
-                    qb.push(" ON CONFLICT (natural_key) DO UPDATE SET starts_on = excluded.starts_on, \
-                             ends_on = excluded.ends_on, responsible = excluded.responsible, goals = excluded.goals, \
-                             updated_at = excluded.updated_at");
-                    qb.build().execute(&mut *conn).await?;
-                }
+                qb.build().execute(&mut *conn).await?;
             }
         }
+        Plan::Volunteers(rows) => {
+            for batch in rows.chunks(CHUNK) {
+                let people: Vec<(&str, &str)> = batch
+                    .iter()
+                    .map(|r| (r.name.as_str(), r.phone.as_str()))
+                    .collect();
+                let ids = upsert_people(conn, &people, at).await?;
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                    "INSERT INTO volunteers (person_id, area_id, skills, registered_on, updated_at) ",
+                );
+                qb.push_values(batch, |mut b, r| {
+                    b.push_bind(ids.get(&r.phone).copied())
+                        .push_bind(r.area_id.0)
+                        .push_bind(r.skills.clone())
+                        .push_bind(r.registered_on)
+                        .push_bind(at);
+                });
+                qb.push(" ON CONFLICT (person_id) DO UPDATE SET area_id = excluded.area_id, skills = excluded.skills, \
+                             registered_on = excluded.registered_on, updated_at = excluded.updated_at");
+                qb.build().execute(&mut *conn).await?;
+            }
+        }
+        Plan::Targets(rows) => {
+            for batch in rows.chunks(CHUNK) {
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                    "INSERT INTO targets (code, name, kind, area_id, unit_id, tags, updated_at) ",
+                );
+                qb.push_values(batch, |mut b, r| {
+                    b.push_bind(r.code.clone())
+                        .push_bind(r.name.clone())
+                        .push_bind(r.kind.as_str())
+                        .push_bind(r.area_id.0)
+                        .push_bind(r.unit_id.map(|u| u.0))
+                        .push_bind(r.tags.clone())
+                        .push_bind(at);
+                });
+                qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+                             area_id = excluded.area_id, unit_id = excluded.unit_id, tags = excluded.tags, \
+                             updated_at = excluded.updated_at");
+                qb.build().execute(&mut *conn).await?;
+            }
+        }
+        Plan::Pairings(rows) => {
+            for batch in rows.chunks(CHUNK) {
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                    "INSERT INTO pairings (natural_key, kind, party_org_id, member_id, target_id, starts_on, ends_on, \
+                         responsible, goals, updated_at) ",
+                );
+                qb.push_values(batch, |mut b, r| {
+                    b.push_bind(r.natural_key.clone())
+                        .push_bind(r.kind.as_str())
+                        .push_bind(r.party_org_id)
+                        .push_bind(r.member_id.map(|m| m.0))
+                        .push_bind(r.target_id)
+                        .push_bind(r.starts_on)
+                        .push_bind(r.ends_on)
+                        .push_bind(r.responsible.clone())
+                        .push_bind(r.goals.clone())
+                        .push_bind(at);
+                });
+                qb.push(" ON CONFLICT (natural_key) DO UPDATE SET starts_on = excluded.starts_on, \
+                             ends_on = excluded.ends_on, responsible = excluded.responsible, goals = excluded.goals, \
+                             updated_at = excluded.updated_at");
+                qb.build().execute(&mut *conn).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn alliance_rows(pool: &sqlx::Pool<Db>, only: Option<i64>) -> Result<Vec<Alliance>> {
+    let rows = sqlx::query(
+        "SELECT id, code, name, unit_id, lead_org_id, goals FROM alliances \
+             WHERE ($1 IS NULL OR id = $1) ORDER BY code",
+    )
+    .bind(only)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get("id")?;
+        let members = sqlx::query(
+            "SELECT unit_id FROM alliance_units WHERE alliance_id = $1 ORDER BY unit_id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        let groups = sqlx::query(
+            "SELECT name, focus, leader FROM alliance_groups WHERE alliance_id = $1 ORDER BY name",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        out.push(Alliance {
+            id,
+            code: r.try_get("code")?,
+            name: r.try_get("name")?,
+            unit_id: UnitId(r.try_get("unit_id")?),
+            lead_org_id: r.try_get("lead_org_id")?,
+            goals: r.try_get("goals")?,
+            member_unit_ids: members
+                .iter()
+                .map(|m| m.try_get::<i64, _>("unit_id").map(UnitId))
+                .collect::<std::result::Result<_, _>>()?,
+            groups: groups
+                .iter()
+                .map(|g| {
+                    Ok(AllianceGroup {
+                        name: g.try_get("name")?,
+                        focus: g.try_get("focus")?,
+                        leader: g.try_get("leader")?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+        });
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl OrgStore for This {
+    async fn org_lookups(&self) -> Result<Lookups> {
+        let pool = self.read_pool();
+        let mut l = Lookups::default();
+        for r in sqlx::query("SELECT id, code, kind FROM areas")
+            .fetch_all(pool)
+            .await?
+        {
+            let kind = parse_enum("level", &r.try_get::<String, _>("kind")?, Level::parse)?;
+            l.areas
+                .insert(r.try_get("code")?, (AreaId(r.try_get("id")?), kind));
+        }
+        for r in sqlx::query("SELECT id, code, area_id, name FROM units")
+            .fetch_all(pool)
+            .await?
+        {
+            let id = UnitId(r.try_get("id")?);
+            let area = AreaId(r.try_get("area_id")?);
+            let code: Option<String> = r.try_get("code")?;
+            if let Some(c) = &code {
+                l.units.insert(c.clone(), (id, area));
+            }
+            l.unit_names.insert((area, r.try_get("name")?), (id, code));
+        }
+        for r in sqlx::query("SELECT id, code, kind, parent_id FROM party_orgs")
+            .fetch_all(pool)
+            .await?
+        {
+            let kind = parse_enum("org kind", &r.try_get::<String, _>("kind")?, OrgKind::parse)?;
+            l.orgs.insert(
+                r.try_get("code")?,
+                (r.try_get("id")?, kind, r.try_get("parent_id")?),
+            );
+        }
+        for r in sqlx::query("SELECT id, code, kind FROM targets")
+            .fetch_all(pool)
+            .await?
+        {
+            let kind = parse_enum(
+                "target kind",
+                &r.try_get::<String, _>("kind")?,
+                TargetKind::parse,
+            )?;
+            l.targets
+                .insert(r.try_get("code")?, (r.try_get("id")?, kind));
+        }
+        for r in sqlx::query(
+            "SELECT p.phone, m.person_id FROM members m JOIN people p ON p.id = m.person_id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            if let Some(phone) = r.try_get::<Option<String>, _>("phone")? {
+                l.members.insert(phone, PersonId(r.try_get("person_id")?));
+            }
+        }
+        for r in sqlx::query(
+            "SELECT p.phone, v.person_id FROM volunteers v JOIN people p ON p.id = v.person_id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            if let Some(phone) = r.try_get::<Option<String>, _>("phone")? {
+                l.volunteers
+                    .insert(phone, PersonId(r.try_get("person_id")?));
+            }
+        }
+        for r in sqlx::query("SELECT natural_key FROM pairings")
+            .fetch_all(pool)
+            .await?
+        {
+            l.pairings.insert(r.try_get("natural_key")?);
+        }
+        Ok(l)
+    }
+
+    async fn apply_import(
+        &self,
+        plan: &Plan,
+        details: serde_json::Value,
+        by: Change,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        apply_plan(&mut tx, plan, by.at).await?;
+        if self.fail_point().load(Ordering::SeqCst) == 1 {
+            return Err(StoreError::Injected(FailPoint::AfterEventWrite));
+        }
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "import", details),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn alliance_rows(pool: &sqlx::Pool<Db>, only: Option<i64>) -> Result<Vec<Alliance>> {
-        let rows = sqlx::query(
-            "SELECT id, code, name, unit_id, lead_org_id, goals FROM alliances \
-             WHERE ($1 IS NULL OR id = $1) ORDER BY code",
-        )
-        .bind(only)
-        .fetch_all(pool)
-        .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let id: i64 = r.try_get("id")?;
-            let members = sqlx::query("SELECT unit_id FROM alliance_units WHERE alliance_id = $1 ORDER BY unit_id")
-                .bind(id)
-                .fetch_all(pool)
-                .await?;
-            let groups = sqlx::query("SELECT name, focus, leader FROM alliance_groups WHERE alliance_id = $1 ORDER BY name")
-                .bind(id)
-                .fetch_all(pool)
-                .await?;
-            out.push(Alliance {
-                id,
-                code: r.try_get("code")?,
-                name: r.try_get("name")?,
-                unit_id: UnitId(r.try_get("unit_id")?),
-                lead_org_id: r.try_get("lead_org_id")?,
-                goals: r.try_get("goals")?,
-                member_unit_ids: members
-                    .iter()
-                    .map(|m| m.try_get::<i64, _>("unit_id").map(UnitId))
-                    .collect::<std::result::Result<_, _>>()?,
-                groups: groups
-                    .iter()
-                    .map(|g| {
-                        Ok(AllianceGroup {
-                            name: g.try_get("name")?,
-                            focus: g.try_get("focus")?,
-                            leader: g.try_get("leader")?,
-                        })
-                    })
-                    .collect::<Result<_>>()?,
-            });
-        }
-        Ok(out)
-    }
-
-    #[async_trait]
-    impl OrgStore for This {
-        async fn org_lookups(&self) -> Result<Lookups> {
-            let pool = self.read_pool();
-            let mut l = Lookups::default();
-            for r in sqlx::query("SELECT id, code, kind FROM areas").fetch_all(pool).await? {
-                let kind = parse_enum("level", &r.try_get::<String, _>("kind")?, Level::parse)?;
-                l.areas.insert(r.try_get("code")?, (AreaId(r.try_get("id")?), kind));
-            }
-            for r in sqlx::query("SELECT id, code, area_id, name FROM units").fetch_all(pool).await? {
-                let id = UnitId(r.try_get("id")?);
-                let area = AreaId(r.try_get("area_id")?);
-                let code: Option<String> = r.try_get("code")?;
-                if let Some(c) = &code {
-                    l.units.insert(c.clone(), (id, area));
-                }
-                l.unit_names.insert((area, r.try_get("name")?), (id, code));
-            }
-            for r in sqlx::query("SELECT id, code, kind, parent_id FROM party_orgs").fetch_all(pool).await? {
-                let kind = parse_enum("org kind", &r.try_get::<String, _>("kind")?, OrgKind::parse)?;
-                l.orgs.insert(r.try_get("code")?, (r.try_get("id")?, kind, r.try_get("parent_id")?));
-            }
-            for r in sqlx::query("SELECT id, code, kind FROM targets").fetch_all(pool).await? {
-                let kind = parse_enum("target kind", &r.try_get::<String, _>("kind")?, TargetKind::parse)?;
-                l.targets.insert(r.try_get("code")?, (r.try_get("id")?, kind));
-            }
-            for r in sqlx::query("SELECT p.phone, m.person_id FROM members m JOIN people p ON p.id = m.person_id")
-                .fetch_all(pool)
-                .await?
-            {
-                if let Some(phone) = r.try_get::<Option<String>, _>("phone")? {
-                    l.members.insert(phone, PersonId(r.try_get("person_id")?));
-                }
-            }
-            for r in sqlx::query("SELECT p.phone, v.person_id FROM volunteers v JOIN people p ON p.id = v.person_id")
-                .fetch_all(pool)
-                .await?
-            {
-                if let Some(phone) = r.try_get::<Option<String>, _>("phone")? {
-                    l.volunteers.insert(phone, PersonId(r.try_get("person_id")?));
-                }
-            }
-            for r in sqlx::query("SELECT natural_key FROM pairings").fetch_all(pool).await? {
-                l.pairings.insert(r.try_get("natural_key")?);
-            }
-            Ok(l)
-        }
-
-        async fn apply_import(&self, plan: &Plan, details: serde_json::Value, by: Change) -> Result<()> {
-            let mut tx = self.begin_write().await?;
-            apply_plan(&mut tx, plan, by.at).await?;
-            if self.fail_point().load(Ordering::SeqCst) == 1 {
-                return Err(StoreError::Injected(FailPoint::AfterEventWrite));
-            }
-            chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "import", details)).await?;
-            tx.commit().await?;
-            Ok(())
-        }
-
-        async fn party_orgs(&self) -> Result<Vec<PartyOrg>> {
-            sqlx::query("SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs ORDER BY code")
+    async fn party_orgs(&self) -> Result<Vec<PartyOrg>> {
+        sqlx::query("SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs ORDER BY code")
                 .fetch_all(self.read_pool())
                 .await?
                 .iter()
                 .map(org_from_row)
                 .collect()
-        }
+    }
 
-        async fn party_org(&self, id: i64) -> Result<Option<PartyOrg>> {
-            sqlx::query("SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs WHERE id = $1")
+    async fn party_org(&self, id: i64) -> Result<Option<PartyOrg>> {
+        sqlx::query("SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs WHERE id = $1")
                 .bind(id)
                 .fetch_optional(self.read_pool())
                 .await?
                 .as_ref()
                 .map(org_from_row)
                 .transpose()
-        }
+    }
 
-        async fn members(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Member>> {
-            let rows = sqlx::query(
+    async fn members(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
                 "SELECT m.person_id, p.name, p.phone, m.party_org_id, m.kind, m.home_community_id, m.grid_id, \
                  m.joined_on, m.period_from, m.period_to FROM members m JOIN people p ON p.id = m.person_id \
                  WHERE m.person_id > $1 ORDER BY m.person_id LIMIT $2",
@@ -398,69 +506,81 @@ mod org_impl {
             .bind(limit)
             .fetch_all(self.read_pool())
             .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Member {
-                        person_id: PersonId(r.try_get("person_id")?),
-                        name: r.try_get("name")?,
-                        phone: r.try_get::<Option<String>, _>("phone")?.unwrap_or_default(),
-                        party_org_id: r.try_get("party_org_id")?,
-                        kind: parse_enum("member kind", &r.try_get::<String, _>("kind")?, MemberKind::parse)?,
-                        home_community_id: r.try_get::<Option<i64>, _>("home_community_id")?.map(AreaId),
-                        grid_id: r.try_get::<Option<i64>, _>("grid_id")?.map(AreaId),
-                        joined_on: r.try_get("joined_on")?,
-                        period_from: r.try_get("period_from")?,
-                        period_to: r.try_get("period_to")?,
-                    })
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    person_id: PersonId(r.try_get("person_id")?),
+                    name: r.try_get("name")?,
+                    phone: r.try_get::<Option<String>, _>("phone")?.unwrap_or_default(),
+                    party_org_id: r.try_get("party_org_id")?,
+                    kind: parse_enum(
+                        "member kind",
+                        &r.try_get::<String, _>("kind")?,
+                        MemberKind::parse,
+                    )?,
+                    home_community_id: r
+                        .try_get::<Option<i64>, _>("home_community_id")?
+                        .map(AreaId),
+                    grid_id: r.try_get::<Option<i64>, _>("grid_id")?.map(AreaId),
+                    joined_on: r.try_get("joined_on")?,
+                    period_from: r.try_get("period_from")?,
+                    period_to: r.try_get("period_to")?,
                 })
-                .collect()
-        }
+            })
+            .collect()
+    }
 
-        async fn volunteers(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Volunteer>> {
-            let rows = sqlx::query(
-                "SELECT v.person_id, p.name, p.phone, v.area_id, v.skills, v.registered_on \
+    async fn volunteers(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Volunteer>> {
+        let rows = sqlx::query(
+            "SELECT v.person_id, p.name, p.phone, v.area_id, v.skills, v.registered_on \
                  FROM volunteers v JOIN people p ON p.id = v.person_id \
                  WHERE v.person_id > $1 ORDER BY v.person_id LIMIT $2",
-            )
-            .bind(after.map(|p| p.0).unwrap_or(0))
-            .bind(limit)
-            .fetch_all(self.read_pool())
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Volunteer {
-                        person_id: PersonId(r.try_get("person_id")?),
-                        name: r.try_get("name")?,
-                        phone: r.try_get::<Option<String>, _>("phone")?.unwrap_or_default(),
-                        area_id: AreaId(r.try_get("area_id")?),
-                        skills: r.try_get("skills")?,
-                        registered_on: r.try_get("registered_on")?,
-                    })
+        )
+        .bind(after.map(|p| p.0).unwrap_or(0))
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Volunteer {
+                    person_id: PersonId(r.try_get("person_id")?),
+                    name: r.try_get("name")?,
+                    phone: r.try_get::<Option<String>, _>("phone")?.unwrap_or_default(),
+                    area_id: AreaId(r.try_get("area_id")?),
+                    skills: r.try_get("skills")?,
+                    registered_on: r.try_get("registered_on")?,
                 })
-                .collect()
-        }
+            })
+            .collect()
+    }
 
-        async fn targets(&self) -> Result<Vec<Target>> {
-            let rows = sqlx::query("SELECT id, code, name, kind, area_id, unit_id, tags FROM targets ORDER BY code")
-                .fetch_all(self.read_pool())
-                .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Target {
-                        id: r.try_get("id")?,
-                        code: r.try_get("code")?,
-                        name: r.try_get("name")?,
-                        kind: parse_enum("target kind", &r.try_get::<String, _>("kind")?, TargetKind::parse)?,
-                        area_id: AreaId(r.try_get("area_id")?),
-                        unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
-                        tags: r.try_get("tags")?,
-                    })
+    async fn targets(&self) -> Result<Vec<Target>> {
+        let rows = sqlx::query(
+            "SELECT id, code, name, kind, area_id, unit_id, tags FROM targets ORDER BY code",
+        )
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Target {
+                    id: r.try_get("id")?,
+                    code: r.try_get("code")?,
+                    name: r.try_get("name")?,
+                    kind: parse_enum(
+                        "target kind",
+                        &r.try_get::<String, _>("kind")?,
+                        TargetKind::parse,
+                    )?,
+                    area_id: AreaId(r.try_get("area_id")?),
+                    unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+                    tags: r.try_get("tags")?,
                 })
-                .collect()
-        }
+            })
+            .collect()
+    }
 
-        async fn pairings(&self) -> Result<Vec<Pairing>> {
-            sqlx::query(
+    async fn pairings(&self) -> Result<Vec<Pairing>> {
+        sqlx::query(
                 "SELECT id, kind, party_org_id, member_id, target_id, starts_on, ends_on, responsible, goals \
                  FROM pairings ORDER BY id",
             )
@@ -469,50 +589,50 @@ mod org_impl {
             .iter()
             .map(pairing_from_row)
             .collect()
-        }
+    }
 
-        async fn alliances(&self) -> Result<Vec<Alliance>> {
-            alliance_rows(self.read_pool(), None).await
-        }
+    async fn alliances(&self) -> Result<Vec<Alliance>> {
+        alliance_rows(self.read_pool(), None).await
+    }
 
-        async fn create_alliance(&self, new: &NewAlliance, by: Change) -> Result<Alliance> {
-            let mut tx = self.begin_write().await?;
-            let unit: i64 = sqlx::query(
-                "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) \
+    async fn create_alliance(&self, new: &NewAlliance, by: Change) -> Result<Alliance> {
+        let mut tx = self.begin_write().await?;
+        let unit: i64 = sqlx::query(
+            "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) \
                  VALUES ($1, 'alliance', $2, $3, NULL, TRUE, $4) RETURNING id",
-            )
-            .bind(new.name.clone())
-            .bind(new.area_id.0)
-            .bind(new.level.as_str())
-            .bind(format!("ALLIANCE-{}", new.code))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(unique_to_conflict)?
-            .try_get("id")?;
-            let id: i64 = sqlx::query(
-                "INSERT INTO alliances (code, name, unit_id, lead_org_id, goals, created_at) \
+        )
+        .bind(new.name.clone())
+        .bind(new.area_id.0)
+        .bind(new.level.as_str())
+        .bind(format!("ALLIANCE-{}", new.code))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(unique_to_conflict)?
+        .try_get("id")?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO alliances (code, name, unit_id, lead_org_id, goals, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(new.code.clone())
-            .bind(new.name.clone())
-            .bind(unit)
-            .bind(new.lead_org_id)
-            .bind(new.goals.clone())
-            .bind(by.at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(unique_to_conflict)?
-            .try_get("id")?;
-            for u in &new.member_unit_ids {
-                sqlx::query("INSERT INTO alliance_units (alliance_id, unit_id) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(u.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique_to_conflict)?;
-            }
-            for g in &new.groups {
-                sqlx::query("INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)")
+        )
+        .bind(new.code.clone())
+        .bind(new.name.clone())
+        .bind(unit)
+        .bind(new.lead_org_id)
+        .bind(new.goals.clone())
+        .bind(by.at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(unique_to_conflict)?
+        .try_get("id")?;
+        for u in &new.member_unit_ids {
+            sqlx::query("INSERT INTO alliance_units (alliance_id, unit_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(u.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(unique_to_conflict)?;
+        }
+        for g in &new.groups {
+            sqlx::query("INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)")
                     .bind(id)
                     .bind(g.name.clone())
                     .bind(g.focus.clone())
@@ -520,24 +640,28 @@ mod org_impl {
                     .execute(&mut *tx)
                     .await
                     .map_err(unique_to_conflict)?;
-            }
-            let details = serde_json::json!({
-                "alliance_id": id, "code": new.code, "name": new.name, "unit_id": unit,
-                "member_unit_ids": new.member_unit_ids.iter().map(|u| u.0).collect::<Vec<_>>(),
-            });
-            chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_alliance", details)).await?;
-            tx.commit().await?;
-            alliance_rows(self.read_pool(), Some(id))
-                .await?
-                .pop()
-                .ok_or_else(|| StoreError::Corrupt("alliance vanished after its creation".into()))
         }
+        let details = serde_json::json!({
+            "alliance_id": id, "code": new.code, "name": new.name, "unit_id": unit,
+            "member_unit_ids": new.member_unit_ids.iter().map(|u| u.0).collect::<Vec<_>>(),
+        });
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "create_alliance", details),
+        )
+        .await?;
+        tx.commit().await?;
+        alliance_rows(self.read_pool(), Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("alliance vanished after its creation".into()))
+    }
 
-        async fn record_activities(&self, new: &[NewActivity], by: Change) -> Result<Vec<i64>> {
-            let mut tx = self.begin_write().await?;
-            let mut ids = Vec::with_capacity(new.len());
-            for a in new {
-                let id: i64 = sqlx::query(
+    async fn record_activities(&self, new: &[NewActivity], by: Change) -> Result<Vec<i64>> {
+        let mut tx = self.begin_write().await?;
+        let mut ids = Vec::with_capacity(new.len());
+        for a in new {
+            let id: i64 = sqlx::query(
                     "INSERT INTO activities (kind, held_on, party_org_id, pairing_id, target_id, title, people_served, \
                      donation_items, donation_value_fen, hours, recorded_by, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
@@ -557,44 +681,62 @@ mod org_impl {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("id")?;
-                if !a.participants.is_empty() {
-                    let mut people = a.participants.clone();
-                    people.sort();
-                    people.dedup();
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO activity_participants (activity_id, person_id) ");
-                    qb.push_values(&people, |mut b, p| {
-                        b.push_bind(id).push_bind(p.0);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                if !a.request_ids.is_empty() {
-                    let mut reqs = a.request_ids.clone();
-                    reqs.sort();
-                    reqs.dedup();
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO activity_requests (activity_id, request_id) ");
-                    qb.push_values(&reqs, |mut b, r| {
-                        b.push_bind(id).push_bind(r.0);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                if !a.suggestions.is_empty() {
-                    let mut qb: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO suggestions (activity_id, area_id, text, taken_on) ");
-                    qb.push_values(&a.suggestions, |mut b, (area, text)| {
-                        b.push_bind(id).push_bind(area.0).push_bind(text.clone()).push_bind(a.held_on);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                ids.push(id);
+            if !a.participants.is_empty() {
+                let mut people = a.participants.clone();
+                people.sort();
+                people.dedup();
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                    "INSERT INTO activity_participants (activity_id, person_id) ",
+                );
+                qb.push_values(&people, |mut b, p| {
+                    b.push_bind(id).push_bind(p.0);
+                });
+                qb.build().execute(&mut *tx).await?;
             }
-            let details = serde_json::json!({ "activities": ids.len(), "first_id": ids.first(), "last_id": ids.last() });
-            chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "record_activities", details)).await?;
-            tx.commit().await?;
-            Ok(ids)
+            if !a.request_ids.is_empty() {
+                let mut reqs = a.request_ids.clone();
+                reqs.sort();
+                reqs.dedup();
+                let mut qb: QueryBuilder<Db> =
+                    QueryBuilder::new("INSERT INTO activity_requests (activity_id, request_id) ");
+                qb.push_values(&reqs, |mut b, r| {
+                    b.push_bind(id).push_bind(r.0);
+                });
+                qb.build().execute(&mut *tx).await?;
+            }
+            if !a.suggestions.is_empty() {
+                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+                    "INSERT INTO suggestions (activity_id, area_id, text, taken_on) ",
+                );
+                qb.push_values(&a.suggestions, |mut b, (area, text)| {
+                    b.push_bind(id)
+                        .push_bind(area.0)
+                        .push_bind(text.clone())
+                        .push_bind(a.held_on);
+                });
+                qb.build().execute(&mut *tx).await?;
+            }
+            ids.push(id);
         }
+        let details = serde_json::json!({ "activities": ids.len(), "first_id": ids.first(), "last_id": ids.last() });
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "record_activities", details),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
 
-        async fn activities(&self, from: NaiveDate, to: NaiveDate, after: Option<i64>, limit: i64) -> Result<Vec<Activity>> {
-            let pool = self.read_pool();
-            let rows = sqlx::query(
+    async fn activities(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Activity>> {
+        let pool = self.read_pool();
+        let rows = sqlx::query(
                 "SELECT id, kind, held_on, party_org_id, pairing_id, target_id, title, people_served, donation_items, \
                  donation_value_fen, hours FROM activities WHERE held_on >= $1 AND held_on <= $2 AND id > $3 \
                  ORDER BY id LIMIT $4",
@@ -605,44 +747,49 @@ mod org_impl {
             .bind(limit)
             .fetch_all(pool)
             .await?;
-            let mut out: Vec<Activity> = Vec::with_capacity(rows.len());
-            for r in &rows {
-                out.push(Activity {
-                    id: r.try_get("id")?,
-                    kind: parse_enum("activity kind", &r.try_get::<String, _>("kind")?, ActivityKind::parse)?,
-                    held_on: r.try_get("held_on")?,
-                    party_org_id: r.try_get("party_org_id")?,
-                    pairing_id: r.try_get("pairing_id")?,
-                    target_id: r.try_get("target_id")?,
-                    title: r.try_get("title")?,
-                    participants: Vec::new(),
-                    people_served: r.try_get("people_served")?,
-                    donation_items: r.try_get("donation_items")?,
-                    donation_value_fen: r.try_get("donation_value_fen")?,
-                    hours: r.try_get("hours")?,
-                    suggestions: Vec::new(),
-                    request_ids: Vec::new(),
-                });
-            }
-            let (Some(first), Some(last)) = (out.first().map(|a| a.id), out.last().map(|a| a.id)) else {
-                return Ok(out);
-            };
-            let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-            for r in sqlx::query("SELECT activity_id, person_id FROM activity_participants WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY person_id")
+        let mut out: Vec<Activity> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(Activity {
+                id: r.try_get("id")?,
+                kind: parse_enum(
+                    "activity kind",
+                    &r.try_get::<String, _>("kind")?,
+                    ActivityKind::parse,
+                )?,
+                held_on: r.try_get("held_on")?,
+                party_org_id: r.try_get("party_org_id")?,
+                pairing_id: r.try_get("pairing_id")?,
+                target_id: r.try_get("target_id")?,
+                title: r.try_get("title")?,
+                participants: Vec::new(),
+                people_served: r.try_get("people_served")?,
+                donation_items: r.try_get("donation_items")?,
+                donation_value_fen: r.try_get("donation_value_fen")?,
+                hours: r.try_get("hours")?,
+                suggestions: Vec::new(),
+                request_ids: Vec::new(),
+            });
+        }
+        let (Some(first), Some(last)) = (out.first().map(|a| a.id), out.last().map(|a| a.id))
+        else {
+            return Ok(out);
+        };
+        let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+        for r in sqlx::query("SELECT activity_id, person_id FROM activity_participants WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY person_id")
                 .bind(first).bind(last).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     out[*i].participants.push(PersonId(r.try_get("person_id")?));
                 }
             }
-            for r in sqlx::query("SELECT activity_id, request_id FROM activity_requests WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY request_id")
+        for r in sqlx::query("SELECT activity_id, request_id FROM activity_requests WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY request_id")
                 .bind(first).bind(last).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     out[*i].request_ids.push(RequestId(r.try_get("request_id")?));
                 }
             }
-            for r in sqlx::query("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY id")
+        for r in sqlx::query("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY id")
                 .bind(first).bind(last).fetch_all(pool).await?
             {
                 let s = suggestion_from_row(&r)?;
@@ -650,50 +797,58 @@ mod org_impl {
                     out[*i].suggestions.push(s);
                 }
             }
-            Ok(out)
-        }
+        Ok(out)
+    }
 
-        async fn suggestion(&self, id: i64) -> Result<Option<Suggestion>> {
-            sqlx::query("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE id = $1")
+    async fn suggestion(&self, id: i64) -> Result<Option<Suggestion>> {
+        sqlx::query("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE id = $1")
                 .bind(id)
                 .fetch_optional(self.read_pool())
                 .await?
                 .as_ref()
                 .map(suggestion_from_row)
                 .transpose()
-        }
+    }
 
-        async fn suggestions(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<Suggestion>> {
-            sqlx::query("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions \
-                         WHERE taken_on >= $1 AND taken_on <= $2 ORDER BY id")
-                .bind(from)
-                .bind(to)
-                .fetch_all(self.read_pool())
-                .await?
-                .iter()
-                .map(suggestion_from_row)
-                .collect()
-        }
+    async fn suggestions(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<Suggestion>> {
+        sqlx::query(
+            "SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions \
+                         WHERE taken_on >= $1 AND taken_on <= $2 ORDER BY id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.read_pool())
+        .await?
+        .iter()
+        .map(suggestion_from_row)
+        .collect()
+    }
 
-        async fn link_suggestion(&self, id: i64, request: RequestId, by: Change) -> Result<bool> {
-            let mut tx = self.begin_write().await?;
-            let n = sqlx::query("UPDATE suggestions SET request_id = $1 WHERE id = $2 AND request_id IS NULL")
-                .bind(request.0)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 1 {
-                let details = serde_json::json!({ "suggestion_id": id, "request_id": request.0 });
-                chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "suggestion_to_request", details)).await?;
-            }
-            tx.commit().await?;
-            Ok(n == 1)
+    async fn link_suggestion(&self, id: i64, request: RequestId, by: Change) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE suggestions SET request_id = $1 WHERE id = $2 AND request_id IS NULL",
+        )
+        .bind(request.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            let details = serde_json::json!({ "suggestion_id": id, "request_id": request.0 });
+            chain_append(
+                &mut tx,
+                &AuditRecord::admin(by.at, by.by, "suggestion_to_request", details),
+            )
+            .await?;
         }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
 
-        async fn create_campaign(&self, new: &NewCampaign, by: Change) -> Result<Campaign> {
-            let mut tx = self.begin_write().await?;
-            let row = sqlx::query(
+    async fn create_campaign(&self, new: &NewCampaign, by: Change) -> Result<Campaign> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
                 "INSERT INTO campaigns (code, name, starts_on, ends_on, root_org_id, require_pairing, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  RETURNING id, code, name, starts_on, ends_on, root_org_id, require_pairing",
@@ -708,29 +863,37 @@ mod org_impl {
             .fetch_one(&mut *tx)
             .await
             .map_err(unique_to_conflict)?;
-            let c = campaign_from_row(&row)?;
-            let details = serde_json::json!({ "campaign_id": c.id, "code": c.code, "name": c.name });
-            chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, "create_campaign", details)).await?;
-            tx.commit().await?;
-            Ok(c)
-        }
+        let c = campaign_from_row(&row)?;
+        let details = serde_json::json!({ "campaign_id": c.id, "code": c.code, "name": c.name });
+        chain_append(
+            &mut tx,
+            &AuditRecord::admin(by.at, by.by, "create_campaign", details),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
 
-        async fn campaigns(&self) -> Result<Vec<Campaign>> {
-            sqlx::query("SELECT id, code, name, starts_on, ends_on, root_org_id, require_pairing FROM campaigns ORDER BY starts_on DESC, code")
+    async fn campaigns(&self) -> Result<Vec<Campaign>> {
+        sqlx::query("SELECT id, code, name, starts_on, ends_on, root_org_id, require_pairing FROM campaigns ORDER BY starts_on DESC, code")
                 .fetch_all(self.read_pool())
                 .await?
                 .iter()
                 .map(campaign_from_row)
                 .collect()
-        }
+    }
 
-        async fn stats_input(&self, from: NaiveDate, to: NaiveDate) -> Result<(StatsInput, HashMap<PersonId, i64>)> {
-            let pool = self.read_pool();
-            let mut input = StatsInput {
-                orgs: self.party_orgs().await?,
-                ..Default::default()
-            };
-            input.pairings = sqlx::query(
+    async fn stats_input(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(StatsInput, HashMap<PersonId, i64>)> {
+        let pool = self.read_pool();
+        let mut input = StatsInput {
+            orgs: self.party_orgs().await?,
+            ..Default::default()
+        };
+        input.pairings = sqlx::query(
                 "SELECT id, kind, party_org_id, member_id, target_id, starts_on, ends_on, responsible, goals \
                  FROM pairings WHERE starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $1) ORDER BY id",
             )
@@ -741,33 +904,37 @@ mod org_impl {
             .iter()
             .map(pairing_from_row)
             .collect::<Result<_>>()?;
-            let rows = sqlx::query(
-                "SELECT id, kind, party_org_id, target_id, people_served, donation_value_fen, hours \
+        let rows = sqlx::query(
+            "SELECT id, kind, party_org_id, target_id, people_served, donation_value_fen, hours \
                  FROM activities WHERE held_on >= $1 AND held_on <= $2 ORDER BY id",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?;
-            let mut index = HashMap::with_capacity(rows.len());
-            for r in &rows {
-                let id: i64 = r.try_get("id")?;
-                index.insert(id, input.activities.len());
-                input.activities.push(ActivityFacts {
-                    id,
-                    kind: parse_enum("activity kind", &r.try_get::<String, _>("kind")?, ActivityKind::parse)?,
-                    party_org_id: r.try_get("party_org_id")?,
-                    target_id: r.try_get("target_id")?,
-                    participants: Vec::new(),
-                    people_served: r.try_get("people_served")?,
-                    donation_value_fen: r.try_get("donation_value_fen")?,
-                    hours: r.try_get("hours")?,
-                    suggestions: 0,
-                    suggestions_to_requests: 0,
-                    solved_requests: Vec::new(),
-                });
-            }
-            for r in sqlx::query(
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?;
+        let mut index = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            index.insert(id, input.activities.len());
+            input.activities.push(ActivityFacts {
+                id,
+                kind: parse_enum(
+                    "activity kind",
+                    &r.try_get::<String, _>("kind")?,
+                    ActivityKind::parse,
+                )?,
+                party_org_id: r.try_get("party_org_id")?,
+                target_id: r.try_get("target_id")?,
+                participants: Vec::new(),
+                people_served: r.try_get("people_served")?,
+                donation_value_fen: r.try_get("donation_value_fen")?,
+                hours: r.try_get("hours")?,
+                suggestions: 0,
+                suggestions_to_requests: 0,
+                solved_requests: Vec::new(),
+            });
+        }
+        for r in sqlx::query(
                 "SELECT ap.activity_id, ap.person_id FROM activity_participants ap \
                  JOIN activities a ON a.id = ap.activity_id WHERE a.held_on >= $1 AND a.held_on <= $2",
             )
@@ -777,7 +944,7 @@ mod org_impl {
                     input.activities[*i].participants.push(PersonId(r.try_get("person_id")?));
                 }
             }
-            for r in sqlx::query(
+        for r in sqlx::query(
                 "SELECT s.activity_id, COUNT(*) AS n, COUNT(s.request_id) AS to_requests FROM suggestions s \
                  JOIN activities a ON a.id = s.activity_id WHERE a.held_on >= $1 AND a.held_on <= $2 \
                  GROUP BY s.activity_id",
@@ -789,7 +956,7 @@ mod org_impl {
                     input.activities[*i].suggestions_to_requests = r.try_get("to_requests")?;
                 }
             }
-            for r in sqlx::query(
+        for r in sqlx::query(
                 "SELECT ar.activity_id, ar.request_id FROM activity_requests ar \
                  JOIN activities a ON a.id = ar.activity_id JOIN requests r ON r.id = ar.request_id \
                  WHERE a.held_on >= $1 AND a.held_on <= $2 AND r.status IN ('resolved', 'verified', 'closed') \
@@ -801,20 +968,28 @@ mod org_impl {
                     input.activities[*i].solved_requests.push(RequestId(r.try_get("request_id")?));
                 }
             }
-            let mut member_orgs = HashMap::new();
-            for r in sqlx::query("SELECT person_id, party_org_id FROM members").fetch_all(pool).await? {
-                let p = PersonId(r.try_get("person_id")?);
-                input.member_ids.insert(p);
-                member_orgs.insert(p, r.try_get("party_org_id")?);
-            }
-            for r in sqlx::query("SELECT id, name FROM units").fetch_all(pool).await? {
-                input.unit_names.insert(UnitId(r.try_get("id")?), r.try_get("name")?);
-            }
-            Ok((input, member_orgs))
+        let mut member_orgs = HashMap::new();
+        for r in sqlx::query("SELECT person_id, party_org_id FROM members")
+            .fetch_all(pool)
+            .await?
+        {
+            let p = PersonId(r.try_get("person_id")?);
+            input.member_ids.insert(p);
+            member_orgs.insert(p, r.try_get("party_org_id")?);
         }
+        for r in sqlx::query("SELECT id, name FROM units")
+            .fetch_all(pool)
+            .await?
+        {
+            input
+                .unit_names
+                .insert(UnitId(r.try_get("id")?), r.try_get("name")?);
+        }
+        Ok((input, member_orgs))
+    }
 
-        async fn org_counts(&self) -> Result<OrgCounts> {
-            let row = sqlx::query(
+    async fn org_counts(&self) -> Result<OrgCounts> {
+        let row = sqlx::query(
                 "SELECT (SELECT COUNT(*) FROM party_orgs) AS party_orgs, (SELECT COUNT(*) FROM members) AS members, \
                  (SELECT COUNT(*) FROM volunteers) AS volunteers, (SELECT COUNT(*) FROM targets) AS targets, \
                  (SELECT COUNT(*) FROM pairings) AS pairings, (SELECT COUNT(*) FROM alliances) AS alliances, \
@@ -823,17 +998,16 @@ mod org_impl {
             )
             .fetch_one(self.read_pool())
             .await?;
-            Ok(OrgCounts {
-                party_orgs: row.try_get("party_orgs")?,
-                members: row.try_get("members")?,
-                volunteers: row.try_get("volunteers")?,
-                targets: row.try_get("targets")?,
-                pairings: row.try_get("pairings")?,
-                alliances: row.try_get("alliances")?,
-                activities: row.try_get("activities")?,
-                suggestions: row.try_get("suggestions")?,
-                campaigns: row.try_get("campaigns")?,
-            })
-        }
+        Ok(OrgCounts {
+            party_orgs: row.try_get("party_orgs")?,
+            members: row.try_get("members")?,
+            volunteers: row.try_get("volunteers")?,
+            targets: row.try_get("targets")?,
+            pairings: row.try_get("pairings")?,
+            alliances: row.try_get("alliances")?,
+            activities: row.try_get("activities")?,
+            suggestions: row.try_get("suggestions")?,
+            campaigns: row.try_get("campaigns")?,
+        })
     }
 }

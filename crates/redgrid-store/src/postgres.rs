@@ -117,5 +117,13 @@ impl PgStore {
     }
 }
 
-include!("common.rs");
-include!("org_common.rs");
+// The body shared by both backends: real modules, compiled once per backend with this file's
+// `Db`, `This` and dialect constants (see common.rs).
+// Loaded by both backends on purpose: once per concrete `Db`.
+#[allow(clippy::duplicate_mod)]
+#[path = "common.rs"]
+mod common;
+#[allow(clippy::duplicate_mod)]
+#[path = "org_common.rs"]
+mod org_common;
+use common::*;

@@ -4,7 +4,6 @@
 //! - the session cookie `redgrid_session` set by `POST /api/login` (browsers). Requests that change
 //!   something must also carry the session's CSRF token in the `X-CSRF-Token` header;
 //! - `Authorization: Bearer rgt_…`, an API token (integrations), which acts within its roles and areas;
-//! - `Authorization: Bearer <demo token>`, the per-person tokens `redgrid demo` prints.
 //!
 //! Credentials are remembered for a few seconds so a busy client does not cost a database lookup per
 //! request; logging out, changing a password or revoking a token forgets them at once in this process
@@ -16,9 +15,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use redgrid_app::accounts::{Credential, TOKEN_PREFIX};
 use redgrid_core::error::{CoreError, Denial};
 use redgrid_core::person::{Actor, Person};
-use redgrid_store::accounts::{Credential, TOKEN_PREFIX};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -102,31 +101,25 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
     let lang = lang_of(headers);
     let fail = |e| ApiError::store(e, lang);
-    let now = redgrid_store::service::now();
+    let now = redgrid_app::service::now();
     if let Some(token) = bearer(headers) {
         let key = format!("b:{token}");
         if let Some(c) = state.tokens.get(&key) {
             return Ok(Some(c));
         }
-        let person = if token.starts_with(TOKEN_PREFIX) {
-            match state
-                .service
-                .token_credential(token, now)
-                .await
-                .map_err(fail)?
-            {
-                Credential::Token { person, .. } | Credential::Session { person, .. } => person,
-            }
-        } else {
-            state
-                .service
-                .store()
-                .person_by_demo_token(token)
-                .await
-                .map_err(fail)?
-                .ok_or_else(|| {
-                    ApiError::core(&CoreError::Forbidden(Denial::Unauthenticated), lang)
-                })?
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Err(ApiError::core(
+                &CoreError::Forbidden(Denial::Unauthenticated),
+                lang,
+            ));
+        }
+        let person = match state
+            .service
+            .token_credential(token, now)
+            .await
+            .map_err(fail)?
+        {
+            Credential::Token { person, .. } | Credential::Session { person, .. } => person,
         };
         let caller = Caller {
             person,

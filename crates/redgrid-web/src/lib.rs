@@ -1,5 +1,5 @@
 //! redgrid-web: the HTTP interfaces: the web pages (`ui`), and the JSON API under `/api` with its
-//! OpenAPI document; Open311 comes in a later issue. Handlers stay thin: read the input, ask the service, map
+//! OpenAPI document, and Open311 GeoReport v2 (`open311.rs`). Handlers stay thin: read the input, ask the service, map
 //! the outcome to HTTP.
 
 pub mod api {
@@ -22,7 +22,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
-use redgrid_store::Service;
+use redgrid_app::Service;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -325,8 +325,8 @@ pub async fn member(
             let id: i64 = key
                 .parse()
                 .map_err(|_| Open311Error::new(StatusCode::NOT_FOUND, format, "no such token"))?;
-            let r = public_request(&state, RequestId(id))
-                .await
+            let r = public_request(&state, format, RequestId(id))
+                .await?
                 .ok_or_else(|| Open311Error::new(StatusCode::NOT_FOUND, format, "no such token"))?;
             let o: Obj = vec![
                 ("service_request_id", s(r.id.0.to_string())),
@@ -344,9 +344,11 @@ pub async fn member(
             let id: i64 = key.parse().map_err(|_| {
                 Open311Error::new(StatusCode::NOT_FOUND, format, "no such service_request_id")
             })?;
-            let r = public_request(&state, RequestId(id)).await.ok_or_else(|| {
-                Open311Error::new(StatusCode::NOT_FOUND, format, "no such service_request_id")
-            })?;
+            let r = public_request(&state, format, RequestId(id))
+                .await?
+                .ok_or_else(|| {
+                    Open311Error::new(StatusCode::NOT_FOUND, format, "no such service_request_id")
+                })?;
             Ok(render(
                 format,
                 StatusCode::OK,
@@ -381,9 +383,22 @@ fn open311_status(s: Status) -> &'static str {
     }
 }
 
-async fn public_request(state: &AppState, id: RequestId) -> Option<Request> {
-    let r = state.service.store().request(id).await.ok()??;
-    (!r.restricted && public_statuses().contains(&r.status)).then_some(r)
+/// A request as Open311 may show it: none when it does not exist, is restricted or is not public
+/// yet. A database failure is a 500 with a generic description (logged), never a 404.
+async fn public_request(
+    state: &AppState,
+    format: Format,
+    id: RequestId,
+) -> Result<Option<Request>, Open311Error> {
+    let r = state.service.store().request(id).await.map_err(|e| {
+        tracing::error!(error = %e, "open311: reading a request");
+        Open311Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format,
+            "internal error; please try again later",
+        )
+    })?;
+    Ok(r.filter(|r| !r.restricted && public_statuses().contains(&r.status)))
 }
 
 fn request_obj(dir: &Directory, r: &Request, lang: Lang, extensions: bool) -> Obj {
@@ -509,7 +524,7 @@ async fn requests(
                 .trim()
                 .parse()
                 .map_err(|_| bad("service_request_id must be a comma-separated list of numbers"))?;
-            if let Some(r) = public_request(state, RequestId(id)).await {
+            if let Some(r) = public_request(state, format, RequestId(id)).await? {
                 out.push(request_obj(dir, &r, lang, extensions));
             }
         }
@@ -913,7 +928,7 @@ pub async fn post_request(
     };
     let (r, _) = state
         .service
-        .submit(&actor, &input, vec![], None, redgrid_store::service::now())
+        .submit(&actor, &input, vec![], None, redgrid_app::service::now())
         .await
         .map_err(|e| {
             let api = crate::error::ApiError::store(e, lang);

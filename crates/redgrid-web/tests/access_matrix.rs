@@ -14,15 +14,16 @@
 use axum::body::Body;
 use axum::http::{Request as HttpRequest, StatusCode};
 use http_body_util::BodyExt;
+use redgrid_app::Service;
+use redgrid_app::service::now;
+use redgrid_app::testing::{self, Fixture};
 use redgrid_core::command::{Command, SubmitInput};
 use redgrid_core::directory::Directory;
 use redgrid_core::ids::*;
 use redgrid_core::person::{Actor, Grant, Person, Role, Scope};
 use redgrid_core::policy::{self, Action, CommandKind, POLICY, Relation, Rule, Subject};
 use redgrid_core::request::{Channel, Request};
-use redgrid_store::service::now;
-use redgrid_store::testing::{self, Fixture};
-use redgrid_store::{Change, NewPerson, NewUnit, Service, Store};
+use redgrid_store::{Change, NewPerson, NewUnit, Store};
 use redgrid_web::{AppState, router};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -133,7 +134,7 @@ async fn run_matrix(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let cast = make_cast(&store, &f).await;
+    let cast = make_cast(&service, &store, &f).await;
     let by = |label: &str| -> &Person {
         &cast
             .iter()
@@ -680,7 +681,7 @@ fn model(
 }
 
 /// Every role twice: held in an area and held in a unit, all on side A of the district.
-async fn make_cast(store: &Arc<dyn Store>, f: &Fixture) -> Vec<CastMember> {
+async fn make_cast(service: &Service, store: &Arc<dyn Store>, f: &Fixture) -> Vec<CastMember> {
     let mut cast = Vec::new();
     for (n, role) in Role::ALL.into_iter().enumerate() {
         let area = match role {
@@ -717,8 +718,7 @@ async fn make_cast(store: &Arc<dyn Store>, f: &Fixture) -> Vec<CastMember> {
                 )
                 .await
                 .unwrap();
-            let token = format!("matrix-{label}");
-            store.add_demo_token(person.id, &token).await.unwrap();
+            let token = testing::api_token(service, &person).await.unwrap();
             cast.push(CastMember {
                 label,
                 person,

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Request as HttpRequest, StatusCode, header};
 use http_body_util::BodyExt;
-use redgrid_store::testing::{self, Fixture};
+use redgrid_app::testing::{self, Fixture};
 use redgrid_web::{AppState, router};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -12,12 +12,15 @@ use tower::ServiceExt;
 struct App {
     router: axum::Router,
     f: Fixture,
+    /// Each person's short name in these tests → their API token.
+    tokens: std::collections::HashMap<&'static str, String>,
     _db: testing::TestDb,
 }
 
 async fn app() -> App {
     let db = testing::sqlite().await.unwrap();
     let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let mut tokens = std::collections::HashMap::new();
     for (p, tok) in [
         (&f.resident, "resident"),
         (&f.other_resident, "other"),
@@ -28,12 +31,13 @@ async fn app() -> App {
         (&f.supervisor, "supervisor"),
         (&f.admin, "admin"),
     ] {
-        db.store.add_demo_token(p.id, tok).await.unwrap();
+        tokens.insert(tok, testing::api_token(&service, p).await.unwrap());
     }
     let state = Arc::new(AppState::new(Arc::new(service)));
     App {
         router: router(state),
         f,
+        tokens,
         _db: db,
     }
 }
@@ -55,6 +59,8 @@ impl App {
     ) -> Resp {
         let mut b = HttpRequest::builder().method(method).uri(uri);
         if let Some(t) = token {
+            // A short name stands for that person's token; anything else is sent as it is.
+            let t = self.tokens.get(t).map_or(t, String::as_str);
             b = b.header("authorization", format!("Bearer {t}"));
         }
         if body.is_some() {
@@ -550,7 +556,7 @@ async fn attachments_upload_and_download() {
     let req = HttpRequest::builder()
         .method("POST")
         .uri("/api/attachments")
-        .header("authorization", "Bearer resident")
+        .header("authorization", format!("Bearer {}", a.tokens["resident"]))
         .header("content-type", "image/png")
         .body(Body::from(&b"\x89PNG..."[..]))
         .unwrap();
@@ -566,7 +572,7 @@ async fn attachments_upload_and_download() {
     let req = HttpRequest::builder()
         .method("POST")
         .uri("/api/attachments")
-        .header("authorization", "Bearer resident")
+        .header("authorization", format!("Bearer {}", a.tokens["resident"]))
         .header("content-type", "text/html")
         .body(Body::from("<script>"))
         .unwrap();
@@ -578,7 +584,7 @@ async fn attachments_upload_and_download() {
         .oneshot(
             HttpRequest::builder()
                 .uri(format!("/api/attachments/{att}"))
-                .header("authorization", "Bearer grid")
+                .header("authorization", format!("Bearer {}", a.tokens["grid"]))
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -592,7 +598,7 @@ async fn attachments_upload_and_download() {
         .oneshot(
             HttpRequest::builder()
                 .uri(format!("/api/attachments/{att}"))
-                .header("authorization", "Bearer other")
+                .header("authorization", format!("Bearer {}", a.tokens["other"]))
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -1509,7 +1515,7 @@ async fn organisation_registers_import_export_activities_and_campaign_figures_ov
 #[tokio::test]
 async fn a_power_alert_is_resolved_with_what_the_check_found_and_nothing_else_takes_one() {
     let a = app().await;
-    let service = redgrid_store::Service::new(a._db.store.clone(), Default::default())
+    let service = redgrid_app::Service::new(a._db.store.clone(), Default::default())
         .await
         .unwrap();
     let input = redgrid_core::command::SubmitInput {
@@ -1524,7 +1530,7 @@ async fn a_power_alert_is_resolved_with_what_the_check_found_and_nothing_else_ta
             &input,
             vec![],
             Some("power-vacancy-M1-1"),
-            redgrid_store::service::now(),
+            redgrid_app::service::now(),
         )
         .await
         .unwrap();
@@ -1854,11 +1860,21 @@ async fn open311_requests_are_public_masked_filtered_and_refused_clearly() {
 }
 
 async fn post_form(a: &App, uri: &str, form: &str) -> (StatusCode, String) {
+    // `api_key=<short name>` stands for that person's token.
+    let form = match form
+        .strip_prefix("api_key=")
+        .and_then(|rest| rest.split_once('&'))
+    {
+        Some((short, rest)) if a.tokens.contains_key(short) => {
+            format!("api_key={}&{rest}", a.tokens[short])
+        }
+        _ => form.to_string(),
+    };
     let req = HttpRequest::builder()
         .method("POST")
         .uri(uri)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_string()))
+        .body(Body::from(form))
         .unwrap();
     let res = a.router.clone().oneshot(req).await.unwrap();
     let status = res.status();
@@ -2038,7 +2054,7 @@ async fn open311_files_requests_with_an_api_key_and_refuses_every_bad_post() {
     let multipart = |ctype: &str, data: &[u8]| {
         let mut b = Vec::new();
         for (k, v) in [
-            ("api_key", "resident"),
+            ("api_key", a.tokens["resident"].as_str()),
             ("service_code", code.as_str()),
             ("description", "路面坑洼"),
         ] {

@@ -6,12 +6,12 @@ use axum::body::Body;
 use axum::http::{Request as HttpRequest, StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
 use http_body_util::BodyExt;
+use redgrid_app::testing::{self, Fixture};
 use redgrid_core::area::Level;
 use redgrid_core::command::{Command, SubmitInput};
 use redgrid_core::ids::{RequestId, UnitId};
 use redgrid_core::person::{Actor, Grant, Person, Role, Scope};
 use redgrid_core::request::{Channel, Status};
-use redgrid_store::testing::{self, Fixture};
 use redgrid_web::{AppState, router};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -64,7 +64,7 @@ async fn app_with(deadlines: bool) -> App {
     let db = testing::sqlite().await.unwrap();
     let (service, f) = testing::seed(db.store.clone()).await.unwrap();
     let service = if deadlines {
-        redgrid_store::Service::new(db.store.clone(), redgrid_core::command::Settings::default())
+        redgrid_app::Service::new(db.store.clone(), redgrid_core::command::Settings::default())
             .await
             .unwrap()
             .with_deadlines(Arc::new(redgrid_core::deadline::WorkingTimePolicy::new(
@@ -1017,7 +1017,7 @@ async fn the_import_page_reports_a_dry_run_row_by_row_and_writes_nothing_on_erro
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(p.field_error("act-held_on").is_some(), "{}", p.html);
     assert!(p.html.contains("value=\"走访\""));
-    let today = redgrid_store::organise::today().to_string();
+    let today = redgrid_app::organise::today().to_string();
     let p = a
         .post(
             "/org/activities",
@@ -1162,7 +1162,7 @@ async fn a_donation_value_the_store_refuses_is_said_at_its_field() {
     let admin = a.login("admin").await;
     let org = party_org(&a, &admin).await;
     let csrf = a.csrf(&admin).await;
-    let today = redgrid_store::organise::today().to_string();
+    let today = redgrid_app::organise::today().to_string();
     let activity = |value: &'static str| {
         let (csrf, org, today, admin) = (csrf.clone(), org.clone(), today.clone(), admin.clone());
         let a = &a;

@@ -1,9 +1,11 @@
 //! `redgrid admin`: the first district administrator, and password resets from the server itself.
 
+use anyhow::Context;
+
 use crate::config::{Config, ConfigArgs};
+use redgrid_app::accounts::random_hex;
 use redgrid_core::area::Level;
 use redgrid_core::person::{Actor, Grant, Role, Scope};
-use redgrid_store::accounts::random_hex;
 use redgrid_store::{Change, NewArea, NewPerson};
 use std::io::BufRead;
 use std::path::Path;
@@ -50,22 +52,22 @@ pub enum AdminCmd {
 }
 
 /// The password to set: read from stdin, or made up (then it must be changed at first login).
-fn password(from_stdin: bool) -> Result<(String, bool), String> {
+fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password: {e}"))?;
+            .context("cannot read the password")?;
         let pw = line.trim_end_matches(['\r', '\n']).to_string();
         Ok((pw, false))
     } else {
-        let made = format!("Rg-{}", random_hex(8).map_err(|e| e.to_string())?);
+        let made = format!("Rg-{}", random_hex(8)?);
         Ok((made, true))
     }
 }
 
-pub async fn run(what: AdminCmd) -> Result<ExitCode, String> {
+pub async fn run(what: AdminCmd) -> anyhow::Result<ExitCode> {
     match what {
         AdminCmd::Create {
             config,
@@ -85,10 +87,11 @@ pub async fn run(what: AdminCmd) -> Result<ExitCode, String> {
             ) {
                 (Some(d), None, None) => d,
                 (Some(d), _, _) => {
-                    return Err(format!(
+                    anyhow::bail!(
                         "the district {} ({}) exists already; leave out --district-code and --district-name",
-                        d.name, d.code
-                    ));
+                        d.name,
+                        d.code
+                    );
                 }
                 (None, Some(code), Some(dname)) => service
                     .create_area(
@@ -101,38 +104,32 @@ pub async fn run(what: AdminCmd) -> Result<ExitCode, String> {
                         },
                     )
                     .await
-                    .map_err(|e| format!("cannot create the district: {e}"))?,
+                    .context("cannot create the district")?,
                 (None, _, _) => {
-                    return Err(
+                    anyhow::bail!(
                         "the database has no district yet: give --district-code (6 digits) and --district-name"
-                            .into(),
                     );
                 }
             };
             if name.trim().is_empty() || name.chars().count() > 50 {
-                return Err("--name must be 1–50 characters".into());
+                anyhow::bail!("--name must be 1–50 characters");
             }
             if let Some(p) = &phone
                 && !redgrid_core::person::valid_phone(p)
             {
-                return Err(format!("--phone {p:?} is not a mobile number"));
+                anyhow::bail!("--phone {p:?} is not a mobile number");
             }
             let (pw, made_up) = password(password_stdin)?;
             // Check the login before creating the person, so a refusal leaves nothing behind.
             let mut fields = redgrid_core::error::Fields::new();
-            redgrid_store::accounts::check_password(&mut fields, "password", &pw);
+            redgrid_app::accounts::check_password(&mut fields, "password", &pw);
             fields.finish().map_err(|_| {
-                "the password needs at least 10 characters, of at least two kinds (letters, digits, others)"
-                    .to_string()
+                anyhow::anyhow!(
+                    "the password needs at least 10 characters, of at least two kinds (letters, digits, others)"
+                )
             })?;
-            if service
-                .store()
-                .account_by_login(&username)
-                .await
-                .map_err(|e| e.to_string())?
-                .is_some()
-            {
-                return Err(format!("the username {username:?} is taken"));
+            if service.store().account_by_login(&username).await?.is_some() {
+                anyhow::bail!("the username {username:?} is taken");
             }
             let person = service
                 .store()
@@ -148,11 +145,11 @@ pub async fn run(what: AdminCmd) -> Result<ExitCode, String> {
                     Change::system(),
                 )
                 .await
-                .map_err(|e| format!("cannot create the person: {e}"))?;
+                .context("cannot create the person")?;
             service
                 .set_login(&Actor::System, person.id, Some(&username), &pw, made_up)
                 .await
-                .map_err(|e| format!("cannot set the login: {e}"))?;
+                .context("cannot set the login")?;
             println!(
                 "district administrator {} (person {}) of {} can log in as {username:?}",
                 person.name, person.id, district.name
@@ -172,14 +169,13 @@ pub async fn run(what: AdminCmd) -> Result<ExitCode, String> {
             let account = service
                 .store()
                 .account_by_login(&login)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no account with the username or phone {login:?}"))?;
+                .await?
+                .with_context(|| format!("no account with the username or phone {login:?}"))?;
             let (pw, made_up) = password(password_stdin)?;
             service
                 .set_login(&Actor::System, account.person_id, None, &pw, made_up)
                 .await
-                .map_err(|e| format!("cannot set the password: {e}"))?;
+                .context("cannot set the password")?;
             println!("new password set for person {}", account.person_id);
             if made_up {
                 println!("password (shown once; to be changed at the next login): {pw}");

@@ -1,5 +1,7 @@
 //! `redgrid audit`: verify the district's hash chain, and keep anchors of it outside the database.
 
+use anyhow::Context;
+
 use crate::config::{Config, ConfigArgs};
 use redgrid_store::Store;
 use redgrid_store::audit;
@@ -36,8 +38,8 @@ pub fn default_anchors(config: &Config) -> PathBuf {
 }
 
 /// Appends the chain's head to `file` unless it is the last line already; returns the line written.
-pub async fn append_anchor(store: &Arc<dyn Store>, file: &Path) -> Result<Option<String>, String> {
-    let (seq, hash) = store.audit_head().await.map_err(|e| e.to_string())?;
+pub async fn append_anchor(store: &Arc<dyn Store>, file: &Path) -> anyhow::Result<Option<String>> {
+    let (seq, hash) = store.audit_head().await?;
     if seq == 0 {
         return Ok(None);
     }
@@ -50,13 +52,13 @@ pub async fn append_anchor(store: &Arc<dyn Store>, file: &Path) -> Result<Option
         .create(true)
         .append(true)
         .open(file)
-        .map_err(|e| format!("{}: {e}", file.display()))?;
-    writeln!(f, "{line} # {}", redgrid_store::service::now().to_rfc3339())
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+        .with_context(|| format!("{}", file.display()))?;
+    writeln!(f, "{line} # {}", redgrid_app::service::now().to_rfc3339())
+        .with_context(|| format!("{}", file.display()))?;
     Ok(Some(line))
 }
 
-pub async fn run(what: AuditCmd) -> Result<ExitCode, String> {
+pub async fn run(what: AuditCmd) -> anyhow::Result<ExitCode> {
     match what {
         AuditCmd::Verify { config, anchors } => {
             let config = Config::resolve(&config, Path::new("redgrid-data"))?;
@@ -64,15 +66,14 @@ pub async fn run(what: AuditCmd) -> Result<ExitCode, String> {
             let file = anchors.or_else(|| Some(default_anchors(&config)).filter(|f| f.exists()));
             let anchors = match &file {
                 Some(f) => {
-                    let text =
-                        std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-                    audit::parse_anchors(&text).map_err(|e| format!("{}: {e}", f.display()))?
+                    let text = std::fs::read_to_string(f)
+                        .with_context(|| format!("cannot read {}", f.display()))?;
+                    audit::parse_anchors(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?
                 }
                 None => vec![],
             };
-            let v = audit::verify(service.store(), &anchors)
-                .await
-                .map_err(|e| e.to_string())?;
+            let v = audit::verify(service.store(), &anchors).await?;
             for f in &v.findings {
                 println!("{f}");
             }
@@ -102,11 +103,7 @@ pub async fn run(what: AuditCmd) -> Result<ExitCode, String> {
                     None => println!("{} already ends with the head", file.display()),
                 },
                 None => {
-                    let (seq, hash) = service
-                        .store()
-                        .audit_head()
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let (seq, hash) = service.store().audit_head().await?;
                     println!("{seq} {hash}");
                 }
             }

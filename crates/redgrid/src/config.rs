@@ -1,6 +1,8 @@
 //! Configuration: command-line flags, then `REDGRID_*` environment variables, then a TOML file
 //! (`--config FILE`, or `redgrid.toml` in the data directory), then defaults.
 
+use anyhow::Context;
+
 use clap::Args;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -84,7 +86,7 @@ pub struct Config {
 
 impl Config {
     /// Merges flags/env with the file and the defaults. `default_dir` differs for `demo`.
-    pub fn resolve(args: &ConfigArgs, default_dir: &Path) -> Result<Config, String> {
+    pub fn resolve(args: &ConfigArgs, default_dir: &Path) -> anyhow::Result<Config> {
         let file_path = args.config.clone().or_else(|| {
             let dir = args
                 .data_dir
@@ -97,8 +99,8 @@ impl Config {
             None => FileConfig::default(),
             Some(p) => {
                 let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("{}", p.display()))?
             }
         };
         let data_dir = args
@@ -116,9 +118,7 @@ impl Config {
             .or(file.rating_window_days)
             .unwrap_or(7);
         if !(1..=90).contains(&rating_window_days) {
-            return Err(format!(
-                "rating_window_days must be 1–90, not {rating_window_days}"
-            ));
+            anyhow::bail!("rating_window_days must be 1–90, not {rating_window_days}");
         }
         let calendar_dir = args
             .calendar_dir
@@ -131,22 +131,23 @@ impl Config {
         if let Some(d) = auto_escalate_after_days
             && !(1..=30).contains(&d)
         {
-            return Err(format!("auto_escalate_after_days must be 1–30, not {d}"));
+            anyhow::bail!("auto_escalate_after_days must be 1–30, not {d}");
         }
         let composite_weights = file.composite_weights.unwrap_or([0.1, 0.5, 0.4]);
         if composite_weights.iter().any(|w| !(0.0..=1.0).contains(w))
             || (composite_weights.iter().sum::<f64>() - 1.0).abs() > 1e-9
         {
-            return Err(format!(
+            anyhow::bail!(
                 "composite_weights must be three numbers from 0 to 1 that sum to 1, not {composite_weights:?}"
-            ));
+            );
         }
         if let Some(url) = args.webhook_url.clone().or(file.webhook_url.clone()) {
-            redgrid_store::outbox::WebhookSender::new(&url, std::time::Duration::from_secs(5))?;
+            redgrid_app::outbox::WebhookSender::new(&url, std::time::Duration::from_secs(5))
+                .map_err(anyhow::Error::msg)?;
         }
         let session_hours = args.session_hours.or(file.session_hours).unwrap_or(12);
         if !(1..=720).contains(&session_hours) {
-            return Err(format!("session_hours must be 1–720, not {session_hours}"));
+            anyhow::bail!("session_hours must be 1–720, not {session_hours}");
         }
         Ok(Config {
             session_hours,
@@ -229,6 +230,7 @@ mod tests {
             Path::new("x"),
         )
         .unwrap_err();
+        let err = format!("{err:#}");
         assert!(err.contains("unknown field"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
         let c = Config::resolve(&ConfigArgs::default(), Path::new("/tmp/none-here")).unwrap();

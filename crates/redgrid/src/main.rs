@@ -1,24 +1,20 @@
 //! `redgrid`: the one binary. Serves the API, migrates and checks the database, builds the demo
-//! district, and measures intake throughput.
+//! district. (The benchmarks are the separate `redgrid-bench` program.)
+
+use anyhow::Context;
 
 mod admin_cmd;
 mod audit_cmd;
-mod bench;
-mod bench_scorecard;
 mod config;
-mod demo;
-mod demo_data;
-mod demo_org;
 mod org_cmd;
-mod power_ceiling;
 mod power_cmd;
 mod power_file;
 mod report;
 
 use clap::{Parser, Subcommand};
 use config::{Config, ConfigArgs};
+use redgrid_app::Service;
 use redgrid_core::command::Settings;
-use redgrid_store::Service;
 use redgrid_web::AppState;
 use std::path::Path;
 use std::process::ExitCode;
@@ -71,15 +67,10 @@ enum Cmd {
         #[command(subcommand)]
         what: org_cmd::OrgCmd,
     },
-    /// Electricity data: `power synth`, `meters`, `ingest`, `analyze`, `eval`, `bench`.
+    /// Electricity data: `power synth`, `meters`, `ingest`, `analyze`, `eval`.
     Power {
         #[command(subcommand)]
         what: power_cmd::PowerCmd,
-    },
-    /// Benchmarks that print figures.
-    Bench {
-        #[command(subcommand)]
-        what: bench::BenchCmd,
     },
 }
 
@@ -148,7 +139,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -156,7 +147,7 @@ fn main() -> ExitCode {
 
 /// The district's calendars: every `*.cal` file in the calendar folder. A file with any problem stops
 /// the start with every problem listed; no folder means Monday–Friday hours without holidays.
-fn load_calendar(dir: &Path) -> Result<redgrid_core::calendar::Calendar, String> {
+fn load_calendar(dir: &Path) -> anyhow::Result<redgrid_core::calendar::Calendar> {
     use redgrid_core::calendar::{Calendar, YearCalendar};
     let mut years = Vec::new();
     let entries = match std::fs::read_dir(dir) {
@@ -177,7 +168,7 @@ fn load_calendar(dir: &Path) -> Result<redgrid_core::calendar::Calendar, String>
     let mut problems = Vec::new();
     for f in files {
         let text =
-            std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
         match YearCalendar::parse(&text) {
             Ok(y) if years.iter().any(|x: &YearCalendar| x.year == y.year) => {
                 problems.push(format!("{}: a second calendar for {}", f.display(), y.year))
@@ -191,23 +182,18 @@ fn load_calendar(dir: &Path) -> Result<redgrid_core::calendar::Calendar, String>
         }
     }
     if !problems.is_empty() {
-        return Err(format!(
+        anyhow::bail!(
             "the district calendar has problems:\n  {}",
             problems.join("\n  ")
-        ));
+        );
     }
     Ok(Calendar::new(years))
 }
 
-async fn open(config: &Config) -> Result<Arc<Service>, String> {
+async fn open(config: &Config) -> anyhow::Result<Arc<Service>> {
     let store = redgrid_store::open(&config.database_url)
         .await
-        .map_err(|e| {
-            format!(
-                "cannot open the database {}: {e}",
-                config.database_display()
-            )
-        })?;
+        .with_context(|| format!("cannot open the database {}", config.database_display()))?;
     let [response, resolution, satisfaction] = config.composite_weights;
     let settings = Settings {
         rating_window: chrono::Duration::days(config.rating_window_days),
@@ -221,13 +207,12 @@ async fn open(config: &Config) -> Result<Arc<Service>, String> {
     let calendar = load_calendar(&config.calendar_dir)?;
     let policy = redgrid_core::deadline::WorkingTimePolicy::new(calendar);
     let service = Service::new(store, settings)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .with_deadlines(Arc::new(policy));
     Ok(Arc::new(service))
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, String> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Serve(args) => {
             let config = Config::resolve(&args, Path::new("redgrid-data"))?;
@@ -238,11 +223,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Migrate(args) => {
             let config = Config::resolve(&args, Path::new("redgrid-data"))?;
             let service = open(&config).await?;
-            let applied = service
-                .store()
-                .applied_migrations()
-                .await
-                .map_err(|e| e.to_string())?;
+            let applied = service.store().applied_migrations().await?;
             println!(
                 "{} ({}): migrations applied: {:?}",
                 config.database_display(),
@@ -260,13 +241,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         eprintln!("checked {n} requests…");
                     }
                 })
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             for d in &diffs {
                 println!("request {}: {}", d.request_id, d.detail);
             }
             println!("checked {checked} requests: {} differences", diffs.len());
-            let facts = service.check_facts().await.map_err(|e| e.to_string())?;
+            let facts = service.check_facts().await?;
             match &facts {
                 None => println!("scorecard counts agree with the requests"),
                 Some(d) => println!("scorecard counts differ from the requests: {d}"),
@@ -281,7 +261,6 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Calendar {
             what: CalendarCmd::Check { files },
         } => Ok(calendar_check(&files)),
-        Cmd::Bench { what } => bench::run(what).await.map(|_| ExitCode::SUCCESS),
         Cmd::Audit { what } => audit_cmd::run(what).await,
         Cmd::Admin { what } => admin_cmd::run(what).await,
         Cmd::Org { what } => org_cmd::run(what).await,
@@ -347,20 +326,19 @@ fn calendar_check(files: &[std::path::PathBuf]) -> ExitCode {
     }
 }
 
-async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
+async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = Config::resolve(&args.config, Path::new("redgrid-demo"))?;
     if args.fresh {
         if !config.database_url.starts_with("sqlite:") {
-            return Err(
+            anyhow::bail!(
                 "--fresh only rebuilds a SQLite demo; give an empty PostgreSQL database instead"
-                    .into(),
             );
         }
         let db = config.data_dir.join("redgrid.db");
         for suffix in ["", "-wal", "-shm"] {
             let p = format!("{}{suffix}", db.display());
             if Path::new(&p).exists() {
-                std::fs::remove_file(&p).map_err(|e| format!("cannot remove {p}: {e}"))?;
+                std::fs::remove_file(&p).with_context(|| format!("cannot remove {p}"))?;
             }
         }
     }
@@ -369,7 +347,7 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
     if !config.calendar_dir.exists() {
         std::fs::create_dir_all(&config.calendar_dir)
             .and_then(|_| std::fs::write(&sample, SAMPLE_CALENDAR))
-            .map_err(|e| format!("cannot write {}: {e}", sample.display()))?;
+            .with_context(|| format!("cannot write {}", sample.display()))?;
     }
     let service = open(&config).await?;
     let existing = service.directory().district().cloned();
@@ -386,23 +364,20 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
             "building the demo district: {} requests over {} days…",
             args.requests, args.days
         );
-        let d = demo::build_district(&service, args.seed, args.residents)
-            .await
-            .map_err(|e| e.to_string())?;
-        demo::build_requests(
+        let d = redgrid_app::demo::build_district(&service, args.seed, args.residents).await?;
+        redgrid_app::demo::build_requests(
             &service,
             &d,
             args.seed,
             args.requests,
             args.days,
-            redgrid_store::service::now(),
+            redgrid_app::service::now(),
         )
-        .await
-        .map_err(|e| e.to_string())?;
-        let today = redgrid_store::organise::today();
-        let o = demo_org::build(&service, &d, args.seed, today)
+        .await?;
+        let today = redgrid_app::organise::today();
+        let o = redgrid_app::demo::org::build(&service, &d, args.seed, today)
             .await
-            .map_err(|e| format!("the demo's organisation: {e}"))?;
+            .context("the demo's organisation")?;
         eprintln!(
             "organisation: {} party organisations, {} members, {} pairings, {} activities over the last year",
             o.party_orgs, o.members, o.pairings, o.activities
@@ -416,30 +391,32 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
         Some(d)
     };
     let store = service.store();
-    store
-        .delete_demo_tokens()
-        .await
-        .map_err(|e| e.to_string())?;
+    let system = redgrid_core::person::Actor::System;
+    // The demo's people act through ordinary API tokens: the ones an earlier start made are revoked,
+    // and each representative gets a new one with every role they hold.
+    for t in service.api_tokens(&system).await? {
+        if t.name == DEMO_TOKEN_NAME && t.revoked_at.is_none() {
+            service.revoke_api_token(&system, t.id).await?;
+        }
+    }
     let people = match &district {
-        Some(d) => demo::representatives(d),
-        None => demo::representatives_from_store(&service)
-            .await
-            .map_err(|e| e.to_string())?,
+        Some(d) => redgrid_app::demo::representatives(d),
+        None => redgrid_app::demo::representatives_from_store(&service).await?,
     };
     let mut tokens = Vec::new();
     for (zh, role, person) in people {
-        let token = random_token();
-        store
-            .add_demo_token(person.id, &token)
+        let mut roles: Vec<redgrid_core::person::Role> = Vec::new();
+        for g in &person.grants {
+            if !roles.contains(&g.role) {
+                roles.push(g.role);
+            }
+        }
+        let (token, _) = service
+            .create_api_token(&system, person.id, DEMO_TOKEN_NAME, &roles, &[], None)
             .await
-            .map_err(|e| e.to_string())?;
+            .with_context(|| format!("the demo token for {role}"))?;
         // A login per role: the username is the role's name, the password the same for all.
-        if store
-            .account(person.id)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none()
-        {
+        if store.account(person.id).await?.is_none() {
             service
                 .set_login(
                     &redgrid_core::person::Actor::System,
@@ -449,14 +426,12 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
                     false,
                 )
                 .await
-                .map_err(|e| format!("demo login for {role}: {e}"))?;
+                .with_context(|| format!("demo login for {role}"))?;
         }
         tokens.push((zh, role, person, token));
     }
     if let Some(d) = &district {
-        let s = demo::summarize(&service, d)
-            .await
-            .map_err(|e| e.to_string())?;
+        let s = redgrid_app::demo::summarize(&service, d).await?;
         eprintln!(
             "built {} in {:.1}s: {} areas, {} units, {} people; requests by state: {}",
             d.name,
@@ -485,10 +460,10 @@ async fn demo_command(args: DemoArgs) -> Result<ExitCode, String> {
 
 /// Runs the jobs once (so overdue requests are supervised and unrated ones closed), then prints the
 /// lights of the open requests and the streets' scorecard for the last 90 days.
-async fn show_lights_and_scores(service: &Service) -> Result<(), String> {
+async fn show_lights_and_scores(service: &Service) -> anyhow::Result<()> {
     use redgrid_core::request::{Light, Status};
-    let now = redgrid_store::service::now();
-    let jobs = service.run_jobs(now).await.map_err(|e| e.to_string())?;
+    let now = redgrid_app::service::now();
+    let jobs = service.run_jobs(now).await?;
     let mut counts = Vec::new();
     for light in Light::ALL {
         let filter = redgrid_store::ListFilter {
@@ -501,11 +476,7 @@ async fn show_lights_and_scores(service: &Service) -> Result<(), String> {
             light: Some((light, now)),
             ..Default::default()
         };
-        let n = service
-            .store()
-            .count(&filter)
-            .await
-            .map_err(|e| e.to_string())?;
+        let n = service.store().count(&filter).await?;
         counts.push(format!("{} {n}", light.label(redgrid_core::Lang::Zh)));
     }
     eprintln!(
@@ -520,9 +491,8 @@ async fn show_lights_and_scores(service: &Service) -> Result<(), String> {
         end: today + chrono::Duration::days(1),
     };
     let card = service
-        .scorecard(redgrid_store::scorecard::GroupBy::Street, period, now)
-        .await
-        .map_err(|e| e.to_string())?;
+        .scorecard(redgrid_app::scorecard::GroupBy::Street, period, now)
+        .await?;
     eprint!("{}", report::table(&card));
     Ok(())
 }
@@ -594,28 +564,18 @@ fn print_tokens(tokens: &[Token], url: Option<&str>, walk: &str) {
 /// Every demo login's password (the demo is for trying redgrid out, never for real data).
 const DEMO_PASSWORD: &str = "redgrid-demo-2026";
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Extremely unlikely; fall back to the clock so the demo still starts.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes.copy_from_slice(&nanos.to_le_bytes());
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// The name of the API tokens the demo makes (and revokes when it starts again).
+const DEMO_TOKEN_NAME: &str = "redgrid demo";
 
 async fn serve(
     config: &Config,
     service: Arc<Service>,
     tokens: Option<(Vec<Token>, String)>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     match &tokens {
         Some((t, walk)) => print_tokens(t, Some(&url), walk),
@@ -631,7 +591,7 @@ async fn serve(
     };
     let served = redgrid_web::serve(listener, state, shutdown)
         .await
-        .map_err(|e| format!("server stopped: {e}"));
+        .context("server stopped");
     if let Some(j) = jobs {
         j.abort();
     }
@@ -639,16 +599,16 @@ async fn serve(
 }
 
 /// The configured notification senders: the log file always, the webhook when set.
-fn senders(config: &Config) -> Result<Vec<Arc<dyn redgrid_store::outbox::Sender>>, String> {
-    use redgrid_store::outbox::{LogSender, WebhookSender};
-    let mut out: Vec<Arc<dyn redgrid_store::outbox::Sender>> = vec![Arc::new(LogSender {
+fn senders(config: &Config) -> anyhow::Result<Vec<Arc<dyn redgrid_app::outbox::Sender>>> {
+    use redgrid_app::outbox::{LogSender, WebhookSender};
+    let mut out: Vec<Arc<dyn redgrid_app::outbox::Sender>> = vec![Arc::new(LogSender {
         path: config.notify_log.clone(),
     })];
     if let Some(url) = &config.webhook_url {
-        out.push(Arc::new(WebhookSender::new(
-            url,
-            std::time::Duration::from_secs(5),
-        )?));
+        out.push(Arc::new(
+            WebhookSender::new(url, std::time::Duration::from_secs(5))
+                .map_err(anyhow::Error::msg)?,
+        ));
     }
     Ok(out)
 }
@@ -658,7 +618,7 @@ fn senders(config: &Config) -> Result<Vec<Arc<dyn redgrid_store::outbox::Sender>
 fn start_jobs(
     config: &Config,
     service: Arc<Service>,
-) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if config.jobs_interval_secs == 0 {
         return Ok(None);
     }
@@ -672,7 +632,7 @@ fn start_jobs(
         let mut last_power: Option<chrono::DateTime<chrono::Utc>> = None;
         loop {
             tick.tick().await;
-            let now = redgrid_store::service::now();
+            let now = redgrid_app::service::now();
             // Once a day, every district's electricity data through the detectors, and the
             // alerts of the last two days filed for the grids (an alert filed before is not
             // filed again).
@@ -703,7 +663,7 @@ fn start_jobs(
                 Ok(_) => {}
                 Err(e) => eprintln!("jobs: {e}"),
             }
-            match redgrid_store::outbox::deliver_due(service.store(), &senders, now, 500).await {
+            match redgrid_app::outbox::deliver_due(service.store(), &senders, now, 500).await {
                 Ok(r) if r.failed > 0 => eprintln!(
                     "notifications: {} delivered, {} failed (will retry)",
                     r.delivered, r.failed

@@ -1,18 +1,18 @@
 //! `redgrid org`: import, export and templates of the organisation registers, and campaign
-//! reports; `redgrid bench import`: the import benchmark.
+//! reports.
+
+use anyhow::Context;
 
 use crate::config::{Config, ConfigArgs};
 use chrono::NaiveDate;
+use redgrid_app::organise::{self, figure_cells, figure_headers, stats_workbook};
+use redgrid_app::registers::{self, ImportReport, Register};
+use redgrid_app::tabular::{self, Cell, OutSheet};
 use redgrid_core::Lang;
 use redgrid_core::org::parse_date;
 use redgrid_core::person::Actor;
-use redgrid_store::organise::{self, figure_cells, figure_headers, stats_workbook};
-use redgrid_store::registers::{self, ImportReport, Register};
-use redgrid_store::tabular::{self, Cell, OutSheet};
-use redgrid_store::testing;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 #[derive(clap::Subcommand)]
 pub enum OrgCmd {
@@ -80,24 +80,24 @@ pub enum OrgCmd {
     },
 }
 
-fn lang(s: &str) -> Result<Lang, String> {
+fn lang(s: &str) -> anyhow::Result<Lang> {
     match s {
         "zh" | "zh-CN" => Ok(Lang::Zh),
         "en" => Ok(Lang::En),
-        other => Err(format!("unknown language {other:?}: use zh or en")),
+        other => anyhow::bail!("unknown language {other:?}: use zh or en"),
     }
 }
 
-fn register(s: &str) -> Result<Register, String> {
+fn register(s: &str) -> anyhow::Result<Register> {
     Register::parse(s).ok_or_else(|| {
         let names: Vec<&str> = Register::ALL.iter().map(|r| r.as_str()).collect();
-        format!("unknown register {s:?}: use one of {}", names.join(", "))
+        anyhow::anyhow!("unknown register {s:?}: use one of {}", names.join(", "))
     })
 }
 
-fn date(s: Option<String>, what: &str) -> Result<Option<NaiveDate>, String> {
+fn date(s: Option<String>, what: &str) -> anyhow::Result<Option<NaiveDate>> {
     s.map(|v| {
-        parse_date(&v).ok_or_else(|| format!("--{what}: {v:?} is not a date such as 2026-03-05"))
+        parse_date(&v).with_context(|| format!("--{what}: {v:?} is not a date such as 2026-03-05"))
     })
     .transpose()
 }
@@ -185,33 +185,33 @@ pub fn print_report(r: &ImportReport, lang: Lang) -> bool {
 }
 
 /// The bytes of a file to import, refusing a file over the limit before reading it.
-pub fn read_import_file(path: &Path, lang: Lang) -> Result<Vec<u8>, String> {
+pub fn read_import_file(path: &Path, lang: Lang) -> anyhow::Result<Vec<u8>> {
     let size = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .with_context(|| format!("{}", path.display()))?
         .len();
     if size > tabular::MAX_IMPORT_BYTES {
         let e = tabular::ReadError::TooLarge {
             size,
             limit: tabular::MAX_IMPORT_BYTES,
         };
-        return Err(format!("{} ({})", e.message(lang), e.code()));
+        anyhow::bail!("{} ({})", e.message(lang), e.code());
     }
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn write_sheet(path: &Path, sheet: OutSheet) -> Result<(), String> {
+fn write_sheet(path: &Path, sheet: OutSheet) -> anyhow::Result<()> {
     let bytes = if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
     {
         tabular::write_csv(&sheet.headers, &sheet.rows)
     } else {
-        tabular::write_xlsx(&[sheet])?
+        tabular::write_xlsx(&[sheet]).map_err(anyhow::Error::msg)?
     };
-    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
-pub async fn run(what: OrgCmd) -> Result<ExitCode, String> {
+pub async fn run(what: OrgCmd) -> anyhow::Result<ExitCode> {
     let data = Path::new("redgrid-data");
     match what {
         OrgCmd::Import {
@@ -226,8 +226,7 @@ pub async fn run(what: OrgCmd) -> Result<ExitCode, String> {
             let service = crate::open(&Config::resolve(&config, data)?).await?;
             let report = service
                 .import_register(&Actor::System, r, &bytes, dry_run, l)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             Ok(if print_report(&report, l) {
                 ExitCode::SUCCESS
             } else {
@@ -243,14 +242,13 @@ pub async fn run(what: OrgCmd) -> Result<ExitCode, String> {
             lang: l,
         } => {
             let (r, l) = (register(&r)?, lang(&l)?);
-            let (y0, y1) = organise::year_bounds(organise::this_year()).ok_or("bad year")?;
+            let (y0, y1) = organise::year_bounds(organise::this_year()).context("bad year")?;
             let from = date(from, "from")?.unwrap_or(y0);
             let to = date(to, "to")?.unwrap_or(y1);
             let service = crate::open(&Config::resolve(&config, data)?).await?;
             let sheet = service
                 .register_sheet(&Actor::System, r, l, from, to)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let n = sheet.rows.len();
             write_sheet(&output, sheet)?;
             println!("{}: {n} rows → {}", r.label(l), output.display());
@@ -263,12 +261,15 @@ pub async fn run(what: OrgCmd) -> Result<ExitCode, String> {
         } => {
             let (r, l) = (register(&r)?, lang(&l)?);
             if !r.importable() {
-                return Err(format!(
+                anyhow::bail!(
                     "{} is kept in the system and has no import template",
                     r.as_str()
-                ));
+                );
             }
-            std::fs::write(&output, registers::template(r, l)?).map_err(|e| e.to_string())?;
+            std::fs::write(
+                &output,
+                registers::template(r, l).map_err(anyhow::Error::msg)?,
+            )?;
             println!("{} → {}", r.label(l), output.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -284,30 +285,23 @@ pub async fn run(what: OrgCmd) -> Result<ExitCode, String> {
             let (from, to) = (date(from, "from")?, date(to, "to")?);
             let service = crate::open(&Config::resolve(&config, data)?).await?;
             let sys = Actor::System;
-            let stats = service
-                .campaign_stats(&sys, &campaign, from, to)
-                .await
-                .map_err(|e| e.to_string())?;
+            let stats = service.campaign_stats(&sys, &campaign, from, to).await?;
             let (_, unpaired) = service
                 .unpaired(&sys, &campaign, Some(stats.from), Some(stats.to))
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             print_stats(&stats, &unpaired, l);
             if let Some(path) = xlsx {
-                std::fs::write(&path, stats_workbook(&stats, &unpaired, l)?)
-                    .map_err(|e| e.to_string())?;
+                std::fs::write(
+                    &path,
+                    stats_workbook(&stats, &unpaired, l).map_err(anyhow::Error::msg)?,
+                )?;
                 println!("→ {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
         OrgCmd::Campaigns { config } => {
             let service = crate::open(&Config::resolve(&config, data)?).await?;
-            for c in service
-                .store()
-                .campaigns()
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            for c in service.store().campaigns().await? {
                 println!("{}\t{}\t{} – {}", c.code, c.name, c.starts_on, c.ends_on);
             }
             Ok(ExitCode::SUCCESS)
@@ -407,152 +401,4 @@ pub fn print_stats(
             println!("  … {}", unpaired.len() - 20);
         }
     }
-}
-
-/// `redgrid bench import`: members from xlsx and from CSV, on each backend, into a district whose
-/// areas and party organisations exist. Prints rows/s and the total time of each import (reading,
-/// validating and writing), for a first import (all created) and a re-import (all updated).
-pub async fn bench_import(rows: usize, backends: &str, pg_url: &str) -> Result<(), String> {
-    println!("redgrid bench import: {rows} member rows (target: ≤ 10 s per 100,000 rows)");
-    let (csv, xlsx) = member_files(rows)?;
-    println!(
-        "files: csv {:.1} MB, xlsx {:.1} MB",
-        csv.len() as f64 / 1e6,
-        xlsx.len() as f64 / 1e6
-    );
-    println!(
-        "{:<9} {:<5} {:<9} {:>8} {:>9} {:>10} {:>9} {:>9}",
-        "backend", "file", "pass", "rows", "seconds", "rows/s", "read s", "write s"
-    );
-    for b in backends.split(',').map(str::trim) {
-        for (kind, bytes) in [("csv", &csv), ("xlsx", &xlsx)] {
-            let db = match b {
-                "sqlite" => testing::sqlite().await.map_err(|e| e.to_string())?,
-                "postgres" => match testing::postgres_at(pg_url)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    Some(db) => db,
-                    None => {
-                        println!("{b:<9} skipped: PostgreSQL unreachable (set --pg-url)");
-                        break;
-                    }
-                },
-                other => return Err(format!("unknown backend {other:?}")),
-            };
-            let (service, _) = testing::seed(db.store.clone())
-                .await
-                .map_err(|e| e.to_string())?;
-            let orgs = "组织编码,组织名称,组织类别,上级组织编码,所在区划代码\nBENCH-C,基准党委,党委,,120116\nBENCH-B,基准支部,党支部,BENCH-C,120116001001\n";
-            let rep = service
-                .import_register(
-                    &Actor::System,
-                    Register::PartyOrgs,
-                    orgs.as_bytes(),
-                    false,
-                    Lang::Zh,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            if !rep.imported {
-                return Err(format!(
-                    "setting up the organisations failed: {:?}",
-                    rep.issues
-                ));
-            }
-            for pass in ["create", "update"] {
-                let t0 = Instant::now();
-                let sheet = tabular::read(bytes).map_err(|e| e.code().to_string())?;
-                let read_s = t0.elapsed().as_secs_f64();
-                let rep = service
-                    .import_register(&Actor::System, Register::Members, bytes, false, Lang::Zh)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let total = t0.elapsed().as_secs_f64() - read_s;
-                if !rep.imported || rep.rows != rows || sheet.rows.len() != rows {
-                    return Err(format!(
-                        "the import did not go through: {:?}",
-                        rep.issues.first()
-                    ));
-                }
-                let expected = if pass == "create" {
-                    (rows, 0)
-                } else {
-                    (0, rows)
-                };
-                if (rep.created, rep.updated) != expected {
-                    return Err(format!(
-                        "{pass}: created {} updated {}",
-                        rep.created, rep.updated
-                    ));
-                }
-                println!(
-                    "{b:<9} {kind:<5} {pass:<9} {rows:>8} {total:>9.2} {:>10.0} {read_s:>9.2} {:>9.2}",
-                    rows as f64 / total.max(1e-9),
-                    total - read_s
-                );
-            }
-        }
-    }
-    println!(
-        "seconds: the whole import as `redgrid org import` runs it (read, check, write in one transaction);"
-    );
-    println!(
-        "read s: reading the file alone (measured separately, included in seconds); write s = seconds − read s"
-    );
-    Ok(())
-}
-
-/// A member register of `rows` rows, as CSV and as xlsx.
-fn member_files(rows: usize) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let headers: Vec<String> = [
-        "姓名",
-        "手机号",
-        "所在党组织编码",
-        "党员类别",
-        "报到社区代码",
-        "所在网格代码",
-        "入党日期",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let surnames = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
-    let given = [
-        "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰",
-    ];
-    let data: Vec<Vec<Cell>> = (0..rows)
-        .map(|i| {
-            let in_service = i % 3 == 0;
-            vec![
-                Cell::Text(format!(
-                    "{}{}{}",
-                    surnames[i % 10],
-                    given[(i / 10) % 12],
-                    given[(i / 120) % 12]
-                )),
-                Cell::Text(format!("139{:08}", i)),
-                Cell::Text("BENCH-B".into()),
-                Cell::Text(if in_service { "在职党员" } else { "党员" }.into()),
-                Cell::Text(if in_service {
-                    "120116001001".into()
-                } else {
-                    String::new()
-                }),
-                Cell::Text(if i % 5 == 0 {
-                    "12011600100101".into()
-                } else {
-                    String::new()
-                }),
-                Cell::Text(format!("{}-{:02}-01", 1980 + i % 40, 1 + i % 12)),
-            ]
-        })
-        .collect();
-    let csv = tabular::write_csv(&headers, &data);
-    let xlsx = tabular::write_xlsx(&[OutSheet {
-        name: "党员".into(),
-        headers,
-        rows: data,
-    }])?;
-    Ok((csv, xlsx))
 }

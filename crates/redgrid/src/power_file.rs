@@ -1,24 +1,16 @@
-//! Power alerts become requests: each alert is filed by the system in its meter's grid (channel
-//! `power_alert`) with a chart of the days around it, and noted in the district's alert ledger
-//! (`<data dir>/power/<district>/alerts.csv`). When the request is resolved, the handler records
-//! what the check found; `precision` reads those outcomes back per detector.
+//! Power alerts become requests: the detectors' alerts described for a grid worker, with a chart of
+//! the days around each, handed to `redgrid_app::power_alerts`, which files them in their meters'
+//! grids and links each request to its alert in the database. `precision` reads the outcomes back.
 
-use redgrid_core::command::SubmitInput;
-use redgrid_core::ids::{AreaId, RequestId};
-use redgrid_core::person::Actor;
-use redgrid_core::request::{AlertOutcome, Attachment, Channel, EventBody};
+use anyhow::Context;
+use redgrid_app::Service;
+use redgrid_app::power_alerts::{Filing, Outcomes, PowerAlert};
+use redgrid_core::ids::RequestId;
 use redgrid_power::detect::{Alert, Analysis, DetectorKind, daily_totals};
 use redgrid_power::format::PowerStore;
 use redgrid_power::{Registry, date_of};
-use redgrid_store::Service;
-use std::collections::{BTreeMap, HashMap};
-
-#[derive(Debug, Default)]
-pub struct Filed {
-    pub new: usize,
-    pub already: usize,
-    pub no_grid: usize,
-}
+use redgrid_store::AlertLink;
+use std::collections::BTreeMap;
 
 fn reason_zh(r: &str) -> &'static str {
     match r {
@@ -54,39 +46,62 @@ pub fn describe(a: &Alert) -> String {
     )
 }
 
-fn ledger_path(store: &PowerStore, district: &str) -> std::path::PathBuf {
+/// The old alert ledger beside the data (`power/<district>/alerts.csv`), from before the links were
+/// kept in the database.
+fn legacy_ledger(store: &PowerStore, district: &str) -> std::path::PathBuf {
     store.district_dir(district).join("alerts.csv")
 }
 
-const LEDGER_HEADER: &str = "request_id,detector,meter,day,since,severity,reasons";
-
-/// The ledger's rows: request id → (detector, meter code).
-pub fn read_ledger(
+/// Moves an old `alerts.csv` ledger into the database once, then renames it `alerts.csv.imported`.
+/// Its columns: request_id, detector, meter, day, since, severity, reasons.
+pub async fn import_legacy_ledger(
+    service: &Service,
     store: &PowerStore,
     district: &str,
-) -> Result<Vec<(RequestId, DetectorKind, String)>, String> {
-    let path = ledger_path(store, district);
+) -> anyhow::Result<usize> {
+    let path = legacy_ledger(store, district);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let mut out = Vec::new();
+    let mut links = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         let c: Vec<&str> = line.split(',').collect();
+        let date = |k: usize| {
+            c.get(k)
+                .and_then(|v| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+        };
         let parsed = (|| {
-            Some((
-                RequestId(c.first()?.parse().ok()?),
-                DetectorKind::parse(c.get(1)?)?,
-                c.get(2)?.to_string(),
-            ))
+            Some(AlertLink {
+                request_id: RequestId(c.first()?.parse().ok()?),
+                district: district.to_string(),
+                detector: DetectorKind::parse(c.get(1)?)?.as_str().to_string(),
+                meter: c.get(2)?.to_string(),
+                day: date(3)?,
+                since: date(4)?,
+                severity: c.get(5)?.parse().ok()?,
+                reasons: c.get(6).unwrap_or(&"").to_string(),
+            })
         })();
         match parsed {
-            Some(row) => out.push(row),
-            None => return Err(format!("{}: line {} is broken", path.display(), i + 1)),
+            Some(l) => links.push(l),
+            None => anyhow::bail!("{}: line {} is broken", path.display(), i + 1),
         }
     }
-    Ok(out)
+    let new = service.link_power_alerts(&links).await?;
+    let done = path.with_extension("csv.imported");
+    std::fs::rename(&path, &done)
+        .with_context(|| format!("cannot rename {} to {}", path.display(), done.display()))?;
+    Ok(new)
+}
+
+/// How many alerts were filed as new requests, were filed before, or have no grid in the district.
+#[derive(Debug, Default)]
+pub struct Filed {
+    pub new: usize,
+    pub already: usize,
+    pub no_grid: usize,
 }
 
 /// Files the alerts whose day is on or after `since` (all when `None`). An alert filed before
@@ -98,15 +113,9 @@ pub async fn file_alerts(
     registry: &Registry,
     analysis: &Analysis,
     since: Option<i32>,
-) -> Result<Filed, String> {
-    let dir = service.directory();
-    let grids: HashMap<&str, AreaId> = dir.areas().map(|a| (a.code.as_str(), a.id)).collect();
+) -> anyhow::Result<Filed> {
+    import_legacy_ledger(service, store, district).await?;
     let mut filed = Filed::default();
-    let mut lines = String::new();
-    let known: std::collections::HashSet<RequestId> = read_ledger(store, district)?
-        .into_iter()
-        .map(|r| r.0)
-        .collect();
     for a in analysis
         .alerts
         .iter()
@@ -115,141 +124,51 @@ pub async fn file_alerts(
         let Some(m) = registry.get(a.meter) else {
             continue;
         };
-        let Some(&area) = grids.get(m.grid_code.as_str()) else {
-            filed.no_grid += 1;
-            continue;
-        };
-        let key = format!("power-{}-{}-{}", a.detector.as_str(), m.code, a.since);
         let days = daily_totals(
             store,
             district,
             a.meter,
             a.since.max(a.day - 30) - 7,
             a.day + 3,
-        )
-        .map_err(|e| e.to_string())?;
-        let svg = redgrid_power::svg::daily_chart(
-            &days,
-            a.since,
-            a.day,
-            &format!("{} {}", a.detector.name_zh(), m.code),
-        );
-        let meta = service
-            .store()
-            .put_attachment("image/svg+xml", svg.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let input = SubmitInput {
-            channel: Some(Channel::PowerAlert),
-            description: Some(describe(a)),
-            area_id: Some(area),
-            address: Some(m.address.clone()).filter(|s| !s.is_empty()),
-            attachments: vec![Attachment {
-                id: meta.id,
-                name: "用电曲线.svg".into(),
-            }],
-            // An elderly person's routine is for the grid and the community only.
+        )?;
+        let alert = PowerAlert {
+            district: district.to_string(),
+            detector: a.detector.as_str().to_string(),
+            meter: m.code.clone(),
+            grid_code: m.grid_code.clone(),
+            address: m.address.clone(),
+            day: date_of(a.day),
+            since: date_of(a.since),
+            severity: a.severity,
+            reasons: a.reasons.iter().map(|r| r.to_string()).collect(),
+            description: describe(a),
             restricted: a.detector == DetectorKind::Routine,
-            ..Default::default()
+            chart_svg: redgrid_power::svg::daily_chart(
+                &days,
+                a.since,
+                a.day,
+                &format!("{} {}", a.detector.name_zh(), m.code),
+            ),
         };
         match service
-            .submit(
-                &Actor::System,
-                &input,
-                vec![],
-                Some(&key),
-                redgrid_store::service::now(),
-            )
+            .file_power_alert(&alert)
             .await
+            .with_context(|| format!("filing the alert for meter {}", m.code))?
         {
-            Ok((r, created)) => {
-                if created {
-                    filed.new += 1;
-                } else {
-                    filed.already += 1;
-                }
-                // A request filed before but missing from the ledger (say, the ledger was
-                // restored from an older backup) is noted again.
-                if created || !known.contains(&r.id) {
-                    lines.push_str(&format!(
-                        "{},{},{},{},{},{},{}\n",
-                        r.id.0,
-                        a.detector.as_str(),
-                        m.code,
-                        date_of(a.day),
-                        date_of(a.since),
-                        a.severity,
-                        a.reasons.join(";")
-                    ));
-                }
-            }
-            // The same alert seen again with other figures (a longer spell, a new score).
-            Err(redgrid_store::StoreError::Core(redgrid_core::error::CoreError::Conflict(_))) => {
-                filed.already += 1
-            }
-            Err(e) => return Err(format!("filing the alert for meter {}: {e}", m.code)),
+            Filing::New => filed.new += 1,
+            Filing::Already => filed.already += 1,
+            Filing::NoGrid => filed.no_grid += 1,
         }
-    }
-    if !lines.is_empty() {
-        use std::io::Write;
-        let path = ledger_path(store, district);
-        let fresh = !path.exists();
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        if fresh {
-            writeln!(f, "{LEDGER_HEADER}").map_err(|e| e.to_string())?;
-        }
-        f.write_all(lines.as_bytes()).map_err(|e| e.to_string())?;
-        f.sync_all().map_err(|e| e.to_string())?;
     }
     Ok(filed)
 }
 
-/// Per detector: filed, confirmed, false alarms, could not check, still open.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Outcomes {
-    pub filed: u64,
-    pub confirmed: u64,
-    pub false_alarm: u64,
-    pub unverifiable: u64,
-}
-
-impl Outcomes {
-    /// Confirmed ÷ (confirmed + false alarms); none before any was checked.
-    pub fn precision(&self) -> Option<f64> {
-        let n = self.confirmed + self.false_alarm;
-        (n > 0).then(|| self.confirmed as f64 / n as f64)
-    }
-}
-
-/// Reads each filed alert's request and the outcome of its last resolution.
+/// Each detector's filed alerts and what the checks found.
 pub async fn outcomes(
     service: &Service,
     store: &PowerStore,
     district: &str,
-) -> Result<BTreeMap<DetectorKind, Outcomes>, String> {
-    let mut out: BTreeMap<DetectorKind, Outcomes> = BTreeMap::new();
-    for (id, kind, _) in read_ledger(store, district)? {
-        let e = out.entry(kind).or_default();
-        e.filed += 1;
-        let events = service
-            .store()
-            .events(id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let last = events.iter().rev().find_map(|ev| match &ev.body {
-            EventBody::Resolved { outcome, .. } => Some(*outcome),
-            _ => None,
-        });
-        match last.flatten() {
-            Some(AlertOutcome::Confirmed) => e.confirmed += 1,
-            Some(AlertOutcome::FalseAlarm) => e.false_alarm += 1,
-            Some(AlertOutcome::Unverifiable) => e.unverifiable += 1,
-            None => {}
-        }
-    }
-    Ok(out)
+) -> anyhow::Result<BTreeMap<String, Outcomes>> {
+    import_legacy_ledger(service, store, district).await?;
+    Ok(service.power_alert_outcomes(district).await?)
 }

@@ -1,8 +1,8 @@
 //! `redgrid report rates`: the scorecard in the terminal or as an Excel file with Chinese headers.
 
+use redgrid_app::Service;
+use redgrid_app::scorecard::{GroupBy, ScoreRow, Scorecard};
 use redgrid_core::scorecard::{Period, show_rate};
-use redgrid_store::Service;
-use redgrid_store::scorecard::{GroupBy, ScoreRow, Scorecard};
 use std::path::Path;
 
 #[derive(clap::Args)]
@@ -138,11 +138,11 @@ pub fn table(card: &Scorecard) -> String {
 
 /// Writes the scorecard as an Excel workbook: a title line, Chinese headers with the English below,
 /// rates as percentages, "—" where a rate has no denominator.
-pub fn write_xlsx(card: &Scorecard, path: &Path) -> Result<(), String> {
+pub fn write_xlsx(card: &Scorecard, path: &Path) -> anyhow::Result<()> {
     use rust_xlsxwriter::{Format, Workbook};
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
+    let err = |e: rust_xlsxwriter::XlsxError| anyhow::anyhow!("{e}");
     sheet.set_name("三率").map_err(err)?;
     let bold = Format::new().set_bold();
     let pct = Format::new().set_num_format("0.0%");
@@ -186,28 +186,27 @@ pub fn write_xlsx(card: &Scorecard, path: &Path) -> Result<(), String> {
         }
     }
     book.save(path)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 /// Parses the arguments, builds the scorecard and prints or writes it.
-pub async fn rates(service: &Service, args: &RatesArgs) -> Result<String, String> {
+pub async fn rates(service: &Service, args: &RatesArgs) -> anyhow::Result<String> {
     let period = Period::parse(&args.period).ok_or_else(|| {
-        format!(
+        anyhow::anyhow!(
             "period {:?} is not a day (2026-10-05), month (2026-10), quarter (2026-Q4), year (2026) \
              or range (2026-10-01..2026-10-15, not ending before it starts)",
             args.period
         )
     })?;
     let by = GroupBy::parse(&args.by).ok_or_else(|| {
-        format!(
+        anyhow::anyhow!(
             "--by {:?}: use unit, level, street, community, category, class or district",
             args.by
         )
     })?;
     let card = service
-        .scorecard(by, period, redgrid_store::service::now())
-        .await
-        .map_err(|e| e.to_string())?;
+        .scorecard(by, period, redgrid_app::service::now())
+        .await?;
     match &args.xlsx {
         Some(path) => {
             write_xlsx(&card, path)?;

@@ -204,7 +204,7 @@ async fn every_public_page_and_export_of_the_demo_is_free_of_personal_data() {
         id += 1;
     }
     assert!(names.len() > 100, "the demo has people: {}", names.len());
-    let service = redgrid_store::Service::new(store, Default::default())
+    let service = redgrid_app::Service::new(store, Default::default())
         .await
         .unwrap();
     let app = redgrid_web::router(std::sync::Arc::new(redgrid_web::AppState::new(
@@ -417,18 +417,23 @@ async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_the
         .map(|e| e.file_name().into_string().unwrap())
         .find(|n| n.len() == 6)
         .expect("a district folder");
-    let ledger =
-        std::fs::read_to_string(dir.join("power").join(&district).join("alerts.csv")).unwrap();
-    let rows: Vec<&str> = ledger.lines().skip(1).collect();
-    assert!(!rows.is_empty(), "the demo filed alerts");
-    // Every filed alert is a power_alert request in a grid, and none carries the address in its text.
+    // Every filed alert is linked in the database to a power_alert request in a grid, and none
+    // carries the address in its text.
     let store = redgrid_store::open(&format!("sqlite://{d}/redgrid.db"))
         .await
         .unwrap();
-    for row in &rows {
-        let id: i64 = row.split(',').next().unwrap().parse().unwrap();
+    let links = store.power_alert_links(&district).await.unwrap();
+    assert!(!links.is_empty(), "the demo filed alerts");
+    assert!(
+        !dir.join("power")
+            .join(&district)
+            .join("alerts.csv")
+            .exists(),
+        "the links are in the database, not in a file beside it"
+    );
+    for link in &links {
         let r = store
-            .request(redgrid_core::ids::RequestId(id))
+            .request(link.request_id)
             .await
             .unwrap()
             .expect("the request");
@@ -436,12 +441,13 @@ async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_the
         assert!(r.description.starts_with("电力预警"), "{}", r.description);
         assert!(!r.description.contains("号楼"), "{}", r.description);
         assert_eq!(r.attachments.len(), 1, "the evidence chart");
-        let routine = row.split(',').nth(1) == Some("routine");
         assert_eq!(
-            r.restricted, routine,
-            "only routine alerts are restricted: {row}"
+            r.restricted,
+            link.detector == "routine",
+            "only routine alerts are restricted: {link:?}"
         );
     }
+    drop(store);
     // Analysing again files nothing twice.
     let out = redgrid(&[
         "power",
@@ -461,9 +467,26 @@ async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_the
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("filed 0 new requests"), "{text}");
-    let again =
-        std::fs::read_to_string(dir.join("power").join(&district).join("alerts.csv")).unwrap();
-    assert_eq!(again.lines().count(), ledger.lines().count());
+    let store = redgrid_store::open(&format!("sqlite://{d}/redgrid.db"))
+        .await
+        .unwrap();
+    assert_eq!(store.power_alert_links(&district).await.unwrap(), links);
+    // An installation from before the links were in the database has them in alerts.csv: they are
+    // moved in on the next run, and the file is renamed.
+    store
+        .execute_raw("DELETE FROM power_alert_links")
+        .await
+        .unwrap();
+    drop(store);
+    let mut csv = String::from("request_id,detector,meter,day,since,severity,reasons\n");
+    for l in &links {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            l.request_id.0, l.detector, l.meter, l.day, l.since, l.severity, l.reasons
+        ));
+    }
+    let legacy = dir.join("power").join(&district).join("alerts.csv");
+    std::fs::write(&legacy, csv).unwrap();
     // Precision: every filed alert counted, none checked yet.
     let out = redgrid(&[
         "power",
@@ -480,7 +503,14 @@ async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_the
         .skip(1)
         .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
         .sum();
-    assert_eq!(filed as usize, rows.len(), "{text}");
+    assert_eq!(filed as usize, links.len(), "{text}");
     assert!(text.contains('—'), "{text}");
+    assert!(!legacy.exists());
+    assert!(legacy.with_extension("csv.imported").exists());
+    let store = redgrid_store::open(&format!("sqlite://{d}/redgrid.db"))
+        .await
+        .unwrap();
+    assert_eq!(store.power_alert_links(&district).await.unwrap(), links);
+    drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,13 +12,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use redgrid_app::organise::{self, stats_workbook};
+use redgrid_app::registers::{self, ImportReport, Register};
+use redgrid_app::tabular;
 use redgrid_core::error::{CoreError, FieldError, Lang};
 use redgrid_core::ids::{AreaId, PersonId, RequestId};
 use redgrid_core::org::{ActivityKind, CampaignStats, parse_date};
 use redgrid_store::org::NewActivity;
-use redgrid_store::organise::{self, stats_workbook};
-use redgrid_store::registers::{self, ImportReport, Register};
-use redgrid_store::tabular;
 use std::sync::Arc;
 
 /// The largest import upload (the same limit the importer applies).

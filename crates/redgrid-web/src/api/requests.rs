@@ -12,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use redgrid_app::service::now;
 use redgrid_core::area::Level;
 use redgrid_core::catalogue::Tier;
 use redgrid_core::command::{Command, SubmitInput};
@@ -20,7 +21,6 @@ use redgrid_core::ids::*;
 use redgrid_core::policy::CommandKind;
 use redgrid_core::request::{Channel, Event, Light, RejectCode, Request, Satisfaction, Status};
 use redgrid_store::ListFilter;
-use redgrid_store::service::now;
 use serde::Serialize;
 use std::sync::Arc;
 

@@ -7,10 +7,10 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use redgrid_app::scorecard::{GroupBy, Scorecard};
+use redgrid_app::service::now;
 use redgrid_core::error::{CoreError, FieldError};
 use redgrid_core::scorecard::Period;
-use redgrid_store::scorecard::{GroupBy, Scorecard};
-use redgrid_store::service::now;
 use serde::Serialize;
 use std::sync::Arc;
 

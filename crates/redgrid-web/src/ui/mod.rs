@@ -655,7 +655,7 @@ impl Errors {
 
 /// A fresh random key for a form, so that a second submit of the same form files nothing new.
 pub fn form_key() -> String {
-    redgrid_store::accounts::random_hex(16).unwrap_or_default()
+    redgrid_app::accounts::random_hex(16).unwrap_or_default()
 }
 
 /// A redirect after a successful post.
@@ -905,7 +905,7 @@ impl PasswordPage {
             c,
             next,
             errors,
-            min: redgrid_store::accounts::MIN_PASSWORD,
+            min: redgrid_app::accounts::MIN_PASSWORD,
         }
     }
 }
@@ -913,7 +913,7 @@ impl PasswordPage {
 /// The refusals of a password change, at the page's fields: the store names the new password
 /// `new_password` (the form calls it `new`), and its codes get the page's own words.
 fn password_errors(e: &CoreError, lang: Lang) -> Errors {
-    use redgrid_store::accounts::{MAX_PASSWORD, MIN_PASSWORD};
+    use redgrid_app::accounts::{MAX_PASSWORD, MIN_PASSWORD};
     let mut errors = Errors::from_core(e, lang);
     if matches!(e, CoreError::Forbidden(Denial::WrongPassword)) {
         errors.general = None;

@@ -12,15 +12,15 @@ use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use chrono::NaiveDate;
+use redgrid_app::organise::{figure_cells, figure_headers, today};
+use redgrid_app::registers::{ImportReport, Register};
+use redgrid_app::tabular::Cell;
 use redgrid_core::error::{CoreError, FieldError, Lang};
 use redgrid_core::ids::RequestId;
 use redgrid_core::org::{ActivityKind, Campaign};
 use redgrid_core::policy::{self, Action, Subject};
 use redgrid_store::StoreError;
 use redgrid_store::org::NewActivity;
-use redgrid_store::organise::{figure_cells, figure_headers, today};
-use redgrid_store::registers::{ImportReport, Register};
-use redgrid_store::tabular::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 

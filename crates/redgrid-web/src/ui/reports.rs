@@ -8,14 +8,14 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use chrono::{Datelike, Months, NaiveDate};
+use redgrid_app::scorecard::{GroupBy, Scorecard};
+use redgrid_app::service::now;
 use redgrid_core::area::Level;
 use redgrid_core::ids::{AreaId, RequestId};
 use redgrid_core::policy;
 use redgrid_core::request::Light;
 use redgrid_core::scorecard::{Period, show_rate};
 use redgrid_store::ListFilter;
-use redgrid_store::scorecard::{GroupBy, Scorecard};
-use redgrid_store::service::now;
 use std::sync::Arc;
 
 #[derive(Template)]
@@ -114,7 +114,7 @@ pub struct ScorecardPage {
     pub chart: String,
 }
 
-fn line(row: &redgrid_store::scorecard::ScoreRow, lang: redgrid_core::Lang) -> ScoreLine {
+fn line(row: &redgrid_app::scorecard::ScoreRow, lang: redgrid_core::Lang) -> ScoreLine {
     ScoreLine {
         rank: row.rank.map(|r| r.to_string()).unwrap_or_default(),
         name: lang.pick(&row.name_zh, &row.name_en).to_string(),
@@ -464,7 +464,7 @@ pub async fn dashboard(
     );
     // The area tree: streets and their communities, with open, red and the year's figures.
     let mut tree = Vec::new();
-    let community_rows: std::collections::HashMap<i64, &redgrid_store::scorecard::ScoreRow> = card
+    let community_rows: std::collections::HashMap<i64, &redgrid_app::scorecard::ScoreRow> = card
         .iter()
         .flat_map(|c| c.rows.iter())
         .map(|r| (r.key, r))

@@ -12,6 +12,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use redgrid_app::service::now;
 use redgrid_core::area::Level;
 use redgrid_core::catalogue::Tier;
 use redgrid_core::command::{Command, Ctx as DecideCtx, Facts, SubmitInput, command_label, decide};
@@ -24,7 +25,6 @@ use redgrid_core::request::{
     AlertOutcome, Attachment, Channel, Event, EventBody, Light, RejectCode, Request, Satisfaction,
     Status,
 };
-use redgrid_store::service::now;
 use redgrid_store::{ListFilter, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;

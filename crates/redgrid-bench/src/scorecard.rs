@@ -5,14 +5,15 @@
 //! counts, and prints the times and the ratio.
 
 use chrono::{DateTime, Duration, Utc};
+use redgrid_app::Service;
+use redgrid_app::testing;
 use redgrid_core::area::Level;
 use redgrid_core::catalogue::Tier;
 use redgrid_core::command::Settings;
 use redgrid_core::ids::*;
 use redgrid_core::request::{Channel, Location, RatedVia, Rating, Request, Satisfaction, Status};
 use redgrid_core::scorecard::{Counts, Dim, Period, local_date};
-use redgrid_store::testing;
-use redgrid_store::{DirectGroup, Service, Store};
+use redgrid_store::{DirectGroup, Store};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,7 +45,7 @@ struct Shape {
 }
 
 async fn shape(service: &Service) -> Result<Shape, String> {
-    crate::demo::build_district(service, 7, 200)
+    redgrid_app::demo::build_district(service, 7, 200)
         .await
         .map_err(|e| e.to_string())?;
     service.reload().await.map_err(|e| e.to_string())?;
@@ -212,7 +213,7 @@ pub async fn run_one(store: Arc<dyn Store>, count: usize, repeat: usize) -> Resu
         .await
         .map_err(|e| e.to_string())?;
     let s = shape(&service).await?;
-    let now = redgrid_store::service::now();
+    let now = redgrid_app::service::now();
     let mut rng = Rng(42);
     let t0 = Instant::now();
     let chunk = 50_000;

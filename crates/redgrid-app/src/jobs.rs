@@ -5,12 +5,13 @@
 //! writer on SQLite), so running a job twice, after a restart, or in two processes at once never
 //! appends a second event: the late runner is refused and counts nothing.
 
-use crate::{Result, Service, StoreError};
+use crate::Service;
 use chrono::{DateTime, Utc};
 use redgrid_core::command::Command;
 use redgrid_core::error::{Conflict, CoreError};
 use redgrid_core::ids::RequestId;
 use redgrid_core::person::Actor;
+use redgrid_store::{Result, StoreError};
 
 /// How many candidates a job takes per query.
 const PAGE: i64 = 500;

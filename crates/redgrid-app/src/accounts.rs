@@ -9,13 +9,13 @@
 //!   sessions.
 
 use crate::service::{Service, now};
-use crate::{Account, ApiToken, Change, Result, SessionRow, StoreError};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Duration, Utc};
 use redgrid_core::error::{CoreError, Denial, Entity, Fields};
 use redgrid_core::ids::{AreaId, PersonId};
 use redgrid_core::person::{Actor, Person, Role};
+use redgrid_store::{Account, ApiToken, Change, Result, SessionRow, StoreError};
 
 /// API tokens start with this, so they are easy to spot in logs and leaked files.
 pub const TOKEN_PREFIX: &str = "rgt_";
@@ -202,7 +202,7 @@ impl Service {
         let token = random_hex(32)?;
         let at = now();
         let row = SessionRow {
-            token_hash: crate::sha256_hex(token.as_bytes()),
+            token_hash: redgrid_store::sha256_hex(token.as_bytes()),
             person_id: person.id,
             csrf_token: random_hex(32)?,
             created_at: at,
@@ -220,13 +220,13 @@ impl Service {
     /// Ends the session with this cookie token (nothing happens for an unknown token).
     pub async fn logout(&self, token: &str) -> Result<()> {
         self.store()
-            .delete_session(&crate::sha256_hex(token.as_bytes()))
+            .delete_session(&redgrid_store::sha256_hex(token.as_bytes()))
             .await
     }
 
     /// The person and CSRF token of a live session.
     pub async fn session_credential(&self, token: &str, at: DateTime<Utc>) -> Result<Credential> {
-        let hash = crate::sha256_hex(token.as_bytes());
+        let hash = redgrid_store::sha256_hex(token.as_bytes());
         let Some(s) = self.store().session(&hash).await? else {
             return Err(Self::forbidden(Denial::SessionExpired));
         };
@@ -252,7 +252,7 @@ impl Service {
 
     /// The person an API token acts as: only their grants within the token's roles and areas.
     pub async fn token_credential(&self, token: &str, at: DateTime<Utc>) -> Result<Credential> {
-        let hash = crate::sha256_hex(token.as_bytes());
+        let hash = redgrid_store::sha256_hex(token.as_bytes());
         let Some(t) = self.store().api_token_by_hash(&hash).await? else {
             return Err(Self::forbidden(Denial::Unauthenticated));
         };
@@ -355,7 +355,7 @@ impl Service {
         let at = now();
         let stored = ApiToken {
             id: 0,
-            token_hash: crate::sha256_hex(token.as_bytes()),
+            token_hash: redgrid_store::sha256_hex(token.as_bytes()),
             prefix: token.chars().take(TOKEN_PREFIX.len() + 6).collect(),
             name: name.trim().to_string(),
             person_id: person,

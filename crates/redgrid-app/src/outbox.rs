@@ -5,9 +5,9 @@
 //! worker leases the message for a few minutes, so a second worker leaves it alone and a crash
 //! mid-send only delays it. Delivery is at least once: receivers dedupe by the message id.
 
-use crate::{OutboxMessage, Result, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use redgrid_store::{OutboxMessage, Result, Store};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The scorecard service: rates per unit, level, area or category for a period, from the fact table,
 //! with the response counts of the current day read straight from the requests up to "now".
 
-use crate::{Result, Service};
+use crate::Service;
 use chrono::{DateTime, Utc};
 use redgrid_core::area::Level;
 use redgrid_core::error::Lang;
@@ -12,6 +12,7 @@ use redgrid_core::policy::{self, Action, Subject};
 use redgrid_core::scorecard::{
     Counts, Dim, Grain, Period, Rates, day_bucket, day_start, level_of_key, local_date,
 };
+use redgrid_store::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -1,6 +1,9 @@
 //! The storage conformance suite: every test runs unchanged on SQLite and on PostgreSQL.
 
 use chrono::Duration;
+use redgrid_app::Service;
+use redgrid_app::service::now;
+use redgrid_app::testing::{self, Fixture};
 use redgrid_core::area::Level;
 use redgrid_core::command::{Command, SubmitInput};
 use redgrid_core::error::{Conflict, CoreError, Denial};
@@ -8,12 +11,10 @@ use redgrid_core::ids::*;
 use redgrid_core::person::Actor;
 use redgrid_core::request::{Attachment, Channel, Request, Satisfaction, Status};
 use redgrid_store::audit::{self, AuditRecord, Finding};
-use redgrid_store::service::now;
-use redgrid_store::testing::{self, Fixture};
-use redgrid_store::{FailPoint, ItemFields, ListFilter, Service, Store, StoreError};
+use redgrid_store::{FailPoint, ItemFields, ListFilter, Store, StoreError};
 use std::sync::Arc;
 
-use redgrid_store::both_backends;
+use redgrid_app::both_backends;
 
 both_backends!(
     migrations_are_recorded_and_idempotent,
@@ -166,20 +167,6 @@ async fn directory_round_trips(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert_eq!(core_err(dup), CoreError::Conflict(Conflict::AlreadyExists));
-    // Demo tokens identify people; unknown tokens identify nobody.
-    store
-        .add_demo_token(f.volunteer.id, "tok-volunteer")
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .person_by_demo_token("tok-volunteer")
-            .await
-            .unwrap()
-            .map(|p| p.id),
-        Some(f.volunteer.id)
-    );
-    assert_eq!(store.person_by_demo_token("nope").await.unwrap(), None);
 }
 
 async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
@@ -1111,37 +1098,6 @@ async fn attachments_are_stored_by_content(store: Arc<dyn Store>) {
     ) {
         CoreError::Validation(v) => assert_eq!(v[0].field, "attachments[0].id"),
         other => panic!("{other}"),
-    }
-}
-
-#[test]
-fn both_backends_carry_the_same_migration_versions() {
-    let sqlite: Vec<i64> = redgrid_store::MIGRATIONS_SQLITE
-        .iter()
-        .map(|m| m.version)
-        .collect();
-    let pg: Vec<i64> = redgrid_store::MIGRATIONS_POSTGRES
-        .iter()
-        .map(|m| m.version)
-        .collect();
-    assert_eq!(sqlite, pg);
-    for (dir, list) in [("sqlite", &sqlite), ("postgres", &pg)] {
-        let mut on_disk: Vec<i64> =
-            std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-                .unwrap()
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|n| n.split('_').next())
-                        .and_then(|v| v.parse().ok())
-                })
-                .collect();
-        on_disk.sort();
-        assert_eq!(
-            &on_disk, list,
-            "every file in migrations/{dir} is listed, and only those"
-        );
     }
 }
 

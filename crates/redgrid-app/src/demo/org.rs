@@ -2,7 +2,9 @@
 //! an alliance, two campaigns and a year of activities. The registers go in through the same
 //! spreadsheet import a district uses (so the demo exercises it), the activities through the store.
 
+use crate::Service;
 use crate::demo::{District, Rng};
+use crate::registers::Register;
 use chrono::{Datelike, Duration, NaiveDate};
 use redgrid_core::Lang;
 use redgrid_core::area::Level;
@@ -11,8 +13,7 @@ use redgrid_core::org::{ActivityKind, AllianceGroup};
 use redgrid_core::person::Actor;
 use redgrid_core::request::Status;
 use redgrid_store::org::{NewActivity, NewAlliance, NewCampaign};
-use redgrid_store::registers::Register;
-use redgrid_store::{ListFilter, Result, Service, StoreError};
+use redgrid_store::{ListFilter, Result, StoreError};
 use std::collections::HashMap;
 
 const ENTERPRISES: &[&str] = &[

@@ -2,6 +2,11 @@
 //! every test on SQLite and on PostgreSQL.
 
 use chrono::NaiveDate;
+use redgrid_app::Service;
+use redgrid_app::registers::{ImportReport, Register};
+use redgrid_app::service::now;
+use redgrid_app::tabular::{self, Cell, OutSheet};
+use redgrid_app::testing::{self, Fixture};
 use redgrid_core::Lang;
 use redgrid_core::command::Command;
 use redgrid_core::error::{CoreError, Denial};
@@ -9,14 +14,10 @@ use redgrid_core::ids::*;
 use redgrid_core::org::{AllianceGroup, MemberKind, OrgKind, PairingKind};
 use redgrid_core::person::{Actor, Grant, Role, Scope};
 use redgrid_store::org::{NewActivity, NewAlliance, NewCampaign};
-use redgrid_store::registers::{ImportReport, Register};
-use redgrid_store::service::now;
-use redgrid_store::tabular::{self, Cell, OutSheet};
-use redgrid_store::testing::{self, Fixture};
-use redgrid_store::{Change, FailPoint, NewPerson, Service, Store, StoreError};
+use redgrid_store::{Change, FailPoint, NewPerson, Store, StoreError};
 use std::sync::Arc;
 
-use redgrid_store::both_backends;
+use redgrid_app::both_backends;
 
 both_backends!(
     registers_import_after_a_dry_run_and_reimport_updates_in_place,
@@ -668,7 +669,7 @@ async fn only_organisers_import_and_only_in_scope_record(store: Arc<dyn Store>) 
     let before = store.org_counts().await.unwrap();
     let mut bad = act(in_a);
     bad.title = " ".into();
-    bad.held_on = redgrid_store::organise::today() + chrono::Duration::days(2);
+    bad.held_on = redgrid_app::organise::today() + chrono::Duration::days(2);
     bad.people_served = -1;
     bad.participants = vec![PersonId(987_654)];
     bad.request_ids = vec![RequestId(987_654)];
@@ -1044,7 +1045,7 @@ async fn activities_suggestions_and_campaign_statistics(store: Arc<dyn Store>) {
         "{err:?}"
     );
     // The workbook opens with Chinese headers and the total first.
-    let bytes = redgrid_store::organise::stats_workbook(&st, &[], Lang::Zh).unwrap();
+    let bytes = redgrid_app::organise::stats_workbook(&st, &[], Lang::Zh).unwrap();
     let sheet = tabular::read(&bytes).unwrap();
     assert_eq!(sheet.headers[0], "单位");
     assert!(sheet.headers.contains(&"走访调研（次）".to_string()));
@@ -1260,6 +1261,6 @@ async fn registers_export_with_chinese_headers_and_read_back(store: Arc<dyn Stor
     );
     // The template: starred required headers and an instructions sheet; it reads back as headers
     // with no rows (refused as empty, which is what importing a blank template should say).
-    let t = redgrid_store::registers::template(Register::Members, Lang::Zh).unwrap();
+    let t = redgrid_app::registers::template(Register::Members, Lang::Zh).unwrap();
     assert_eq!(tabular::read(&t).unwrap_err().code(), "empty_file");
 }

@@ -4,15 +4,16 @@
 //!
 //! Validation is pure: it reads the sheet and a snapshot of what the database already holds
 //! ([`Lookups`]) and produces either a [`Plan`] of rows with every reference resolvable, or the list
-//! of issues. The store then applies a plan in one transaction ([`crate::org::OrgStore::apply_import`]).
+//! of issues. The store then applies a plan in one transaction ([`redgrid_store::org::OrgStore::apply_import`]).
 
 use crate::tabular::{self, Cell, OutSheet, ReadError, Sheet};
 use chrono::NaiveDate;
 use redgrid_core::Lang;
 use redgrid_core::area::Level;
-use redgrid_core::ids::{AreaId, PersonId, UnitId};
+use redgrid_core::ids::AreaId;
 use redgrid_core::org::{MemberKind, OrgKind, PairingKind, TargetKind, parse_date, valid_mobile};
 use redgrid_core::unit::UnitKind;
+pub use redgrid_store::plan::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -632,156 +633,6 @@ impl ImportReport {
         });
         r
     }
-}
-
-/// What the database holds already, keyed as the files key it.
-#[derive(Debug, Clone, Default)]
-pub struct Lookups {
-    /// Area code → (id, kind).
-    pub areas: HashMap<String, (AreaId, Level)>,
-    /// Unit code → (id, area).
-    pub units: HashMap<String, (UnitId, AreaId)>,
-    /// (area, unit name) → (id, code): names are unique in an area.
-    pub unit_names: HashMap<(AreaId, String), (UnitId, Option<String>)>,
-    /// Party organisation code → (id, kind, parent id).
-    pub orgs: HashMap<String, (i64, OrgKind, Option<i64>)>,
-    /// Target code → (id, kind).
-    pub targets: HashMap<String, (i64, TargetKind)>,
-    /// Member phone → person.
-    pub members: HashMap<String, PersonId>,
-    /// Volunteer phone → person.
-    pub volunteers: HashMap<String, PersonId>,
-    /// Pairing natural keys.
-    pub pairings: HashSet<String>,
-}
-
-/// A reference to a record that exists already or is created earlier in the same import.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Ref<T> {
-    Id(T),
-    Code(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AreaRow {
-    pub code: String,
-    pub name: String,
-    pub kind: Level,
-    pub parent: Option<Ref<AreaId>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnitRow {
-    pub code: String,
-    pub name: String,
-    pub kind: UnitKind,
-    pub area_id: AreaId,
-    pub level: Level,
-    pub parent: Option<Ref<UnitId>>,
-    /// An existing unit without a code, found by its area and name: it takes this code.
-    pub adopt: Option<UnitId>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrgRow {
-    pub code: String,
-    pub name: String,
-    pub kind: OrgKind,
-    pub parent: Option<Ref<i64>>,
-    pub unit_id: Option<UnitId>,
-    pub area_id: AreaId,
-    pub secretary: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemberRow {
-    pub name: String,
-    pub phone: String,
-    pub party_org_id: i64,
-    pub kind: MemberKind,
-    pub home_community_id: Option<AreaId>,
-    pub grid_id: Option<AreaId>,
-    pub joined_on: Option<NaiveDate>,
-    pub period_from: Option<NaiveDate>,
-    pub period_to: Option<NaiveDate>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct VolunteerRow {
-    pub name: String,
-    pub phone: String,
-    pub area_id: AreaId,
-    pub skills: String,
-    pub registered_on: Option<NaiveDate>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TargetRow {
-    pub code: String,
-    pub name: String,
-    pub kind: TargetKind,
-    pub area_id: AreaId,
-    pub unit_id: Option<UnitId>,
-    pub tags: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct PairingRow {
-    pub natural_key: String,
-    pub kind: PairingKind,
-    pub party_org_id: Option<i64>,
-    pub member_id: Option<PersonId>,
-    pub target_id: i64,
-    pub starts_on: NaiveDate,
-    pub ends_on: Option<NaiveDate>,
-    pub responsible: String,
-    pub goals: String,
-}
-
-/// Rows ready to write, parents before children.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Plan {
-    Areas(Vec<AreaRow>),
-    Units(Vec<UnitRow>),
-    PartyOrgs(Vec<OrgRow>),
-    Members(Vec<MemberRow>),
-    Volunteers(Vec<VolunteerRow>),
-    Targets(Vec<TargetRow>),
-    Pairings(Vec<PairingRow>),
-}
-
-impl Plan {
-    pub fn len(&self) -> usize {
-        match self {
-            Plan::Areas(v) => v.len(),
-            Plan::Units(v) => v.len(),
-            Plan::PartyOrgs(v) => v.len(),
-            Plan::Members(v) => v.len(),
-            Plan::Volunteers(v) => v.len(),
-            Plan::Targets(v) => v.len(),
-            Plan::Pairings(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The natural key of a pairing: its kind, who holds it and its target.
-pub fn pairing_key(
-    kind: PairingKind,
-    org: Option<i64>,
-    member: Option<PersonId>,
-    target: i64,
-) -> String {
-    format!(
-        "{}|{}|{}|{}",
-        kind.as_str(),
-        org.unwrap_or(0),
-        member.map(|m| m.0).unwrap_or(0),
-        target
-    )
 }
 
 fn issue_message(code: &str, lang: Lang, detail: &str) -> String {

@@ -2,10 +2,7 @@
 //! command. It looks up what the core needs, lets the core decide inside the store's transaction,
 //! and keeps the in-memory directory fresh.
 
-use crate::{
-    Change, IdempotencyKey, ItemFields, NewArea, NewClass, NewUnit, Result, Store, StoreError,
-};
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use redgrid_core::area::{Area, check_area_code, child_kind};
 use redgrid_core::catalogue::{CategoryClass, CategoryItem, valid_code};
 use redgrid_core::command::{
@@ -18,6 +15,9 @@ use redgrid_core::person::Actor;
 use redgrid_core::policy::{self, Action, Subject};
 use redgrid_core::request::{Event, Request, replay};
 use redgrid_core::unit::Unit;
+use redgrid_store::{
+    Change, IdempotencyKey, ItemFields, NewArea, NewClass, NewUnit, Result, Store, StoreError,
+};
 use std::sync::{Arc, RwLock};
 
 /// Runs commands against a store with the district's directory and settings.
@@ -36,11 +36,7 @@ pub struct Difference {
     pub detail: String,
 }
 
-/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so that a
-/// projection read back equals the one computed.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
+pub use redgrid_store::now;
 
 /// The longest reason a reveal may give.
 pub const MAX_REVEAL_REASON: usize = 200;
@@ -92,7 +88,7 @@ impl Service {
     pub async fn check_facts(&self) -> Result<Option<String>> {
         let mut expected: std::collections::BTreeMap<_, redgrid_core::scorecard::Counts> =
             Default::default();
-        let mut filter = crate::ListFilter::default();
+        let mut filter = redgrid_store::ListFilter::default();
         loop {
             let page = self.store.list(&filter, 1000).await?;
             let Some(last) = page.last() else { break };
@@ -174,7 +170,7 @@ impl Service {
                 Some(IdempotencyKey {
                     actor_key: Self::actor_key(actor),
                     key: k.to_string(),
-                    body_hash: crate::sha256_hex(&body),
+                    body_hash: redgrid_store::sha256_hex(&body),
                 })
             }
         };
@@ -200,7 +196,7 @@ impl Service {
             Err(e) => {
                 // Two submissions with one key at once: the loser returns the winner's request.
                 if let Some(k) = &key
-                    && matches!(&e, StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation())
+                    && matches!(&e, StoreError::Duplicate(_))
                     && let Some(found) = self.replayed(k).await?
                 {
                     return Ok((found, false));
@@ -252,7 +248,7 @@ impl Service {
         let deadlines = self.deadlines.clone();
         let actor = actor.clone();
         let command = command.clone();
-        let decide_fn: crate::Decide = Arc::new(move |req: &Request| {
+        let decide_fn: redgrid_store::Decide = Arc::new(move |req: &Request| {
             let ctx = Ctx {
                 dir: &dir,
                 now: at,
@@ -350,7 +346,7 @@ impl Service {
     pub async fn list_visible(
         &self,
         actor: &Actor,
-        filter: &crate::ListFilter,
+        filter: &redgrid_store::ListFilter,
         limit: i64,
     ) -> Result<Vec<Request>> {
         let dir = self.directory();
@@ -395,7 +391,7 @@ impl Service {
                 ])
                 .into());
             }
-            let record = crate::audit::AuditRecord::reveal(
+            let record = redgrid_store::audit::AuditRecord::reveal(
                 at,
                 p.id,
                 request.requester_id,

@@ -3,16 +3,17 @@
 //! catalogue's own limits.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use redgrid_app::Service;
+use redgrid_app::outbox::{Sender, WebhookSender, deliver_due};
+use redgrid_app::scorecard::GroupBy;
+use redgrid_app::testing::{self, Fixture, TestDb};
 use redgrid_core::calendar::{Calendar, shanghai};
 use redgrid_core::command::{Command, Settings, SubmitInput};
 use redgrid_core::deadline::{Limit, WorkingTimePolicy};
 use redgrid_core::person::{Actor, Person};
 use redgrid_core::request::{Channel, EventBody, Light, Request, Satisfaction, Status};
 use redgrid_core::scorecard::{Counts, Period};
-use redgrid_store::outbox::{Sender, WebhookSender, deliver_due};
-use redgrid_store::scorecard::GroupBy;
-use redgrid_store::testing::{self, Fixture, TestDb};
-use redgrid_store::{DirectGroup, ItemFields, ListFilter, OutboxMessage, Service, Store};
+use redgrid_store::{DirectGroup, ItemFields, ListFilter, OutboxMessage, Store};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,7 +24,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = redgrid_store::testing::sqlite().await.expect("sqlite test database");
+                    let db = redgrid_app::testing::sqlite().await.expect("sqlite test database");
                     super::$name(&db).await;
                 }
             )*
@@ -32,7 +33,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some(db) = redgrid_store::testing::postgres().await.expect("postgres test database") else {
+                    let Some(db) = redgrid_app::testing::postgres().await.expect("postgres test database") else {
                         return;
                     };
                     super::$name(&db).await;

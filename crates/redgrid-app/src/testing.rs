@@ -1,15 +1,18 @@
-//! Test support shared by the store's, the web's and the binary's test suites: throwaway databases on
+//! Test support (feature `testing`) shared by the test suites of redgrid-app, redgrid-web and the binary,
+//! and by the benchmarks: throwaway databases on
 //! both backends and a small seeded district.
 
-use crate::{
-    Change, ItemFields, NewArea, NewClass, NewPerson, NewUnit, Result, Service, Store, StoreError,
-};
+use crate::Service;
 use redgrid_core::area::{Area, Level};
 use redgrid_core::catalogue::{CategoryItem, Tier};
 use redgrid_core::command::Settings;
 use redgrid_core::ids::*;
 use redgrid_core::person::{Actor, Grant, Person, Role, Scope};
 use redgrid_core::unit::{Unit, UnitKind};
+use redgrid_store::prelude::*;
+use redgrid_store::{
+    Change, ItemFields, NewArea, NewClass, NewPerson, NewUnit, Result, Store, StoreError,
+};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,7 +55,8 @@ impl Drop for TestDb {
                         .enable_all()
                         .build()
                     {
-                        let _ = rt.block_on(crate::postgres::PgStore::drop_schema(&url, &schema));
+                        let _ = rt
+                            .block_on(redgrid_store::postgres::PgStore::drop_schema(&url, &schema));
                     }
                 })
                 .join();
@@ -67,10 +71,10 @@ impl TestDb {
     pub async fn reopen(&self) -> Result<Arc<dyn Store>> {
         Ok(match &self.cleanup {
             Cleanup::File(dir) => {
-                Arc::new(crate::sqlite::SqliteStore::open(&dir.join("redgrid.db")).await?)
+                Arc::new(redgrid_store::sqlite::SqliteStore::open(&dir.join("redgrid.db")).await?)
             }
             Cleanup::Schema { url, schema } => {
-                Arc::new(crate::postgres::PgStore::connect_schema(url, schema).await?)
+                Arc::new(redgrid_store::postgres::PgStore::connect_schema(url, schema).await?)
             }
         })
     }
@@ -79,7 +83,7 @@ impl TestDb {
 /// A fresh SQLite database in a temporary folder, migrated.
 pub async fn sqlite() -> Result<TestDb> {
     let dir = std::env::temp_dir().join(format!("redgrid-test-{}", unique_name()));
-    let store = crate::sqlite::SqliteStore::open(&dir.join("redgrid.db")).await?;
+    let store = redgrid_store::sqlite::SqliteStore::open(&dir.join("redgrid.db")).await?;
     store.migrate().await?;
     Ok(TestDb {
         store: Arc::new(store),
@@ -104,7 +108,7 @@ pub async fn postgres() -> Result<Option<TestDb>> {
 pub async fn postgres_at(url: &str) -> Result<Option<TestDb>> {
     let url = url.to_string();
     let schema = unique_name();
-    match crate::postgres::PgStore::connect_schema(&url, &schema).await {
+    match redgrid_store::postgres::PgStore::connect_schema(&url, &schema).await {
         Ok(store) => {
             store.migrate().await?;
             Ok(Some(TestDb {
@@ -539,4 +543,19 @@ macro_rules! both_backends {
             )*
         }
     };
+}
+
+/// An ordinary API token for `person`, with every role they hold, made by the system: how test
+/// suites and benchmarks act as someone over HTTP.
+pub async fn api_token(service: &Service, person: &Person) -> Result<String> {
+    let mut roles = Vec::new();
+    for g in &person.grants {
+        if !roles.contains(&g.role) {
+            roles.push(g.role);
+        }
+    }
+    let (token, _) = service
+        .create_api_token(&Actor::System, person.id, "test", &roles, &[], None)
+        .await?;
+    Ok(token)
 }

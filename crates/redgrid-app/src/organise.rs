@@ -2,11 +2,9 @@
 //! exports of the registers, alliances, the activity ledger, suggestions that become requests, and
 //! campaigns with their statistics. Every entry point checks the policy table first.
 
-use crate::org::{NewActivity, NewAlliance, NewCampaign};
 use crate::registers::{self, ImportReport, Register};
 use crate::service::{Service, now};
 use crate::tabular::{self, Cell, OutSheet};
-use crate::{Change, Result, StoreError};
 use chrono::{Datelike, NaiveDate};
 use redgrid_core::Lang;
 use redgrid_core::command::SubmitInput;
@@ -18,6 +16,8 @@ use redgrid_core::org::{
 use redgrid_core::person::Actor;
 use redgrid_core::policy::{self, Action, Subject};
 use redgrid_core::request::{Channel, Request};
+use redgrid_store::org::{NewActivity, NewAlliance, NewCampaign};
+use redgrid_store::{Change, Result, StoreError};
 use std::collections::{HashMap, HashSet};
 
 /// The longest activity title, suggestion and donation description.
@@ -87,7 +87,7 @@ impl Service {
         };
         let details = serde_json::json!({
             "register": register.as_str(),
-            "file_sha256": crate::sha256_hex(bytes),
+            "file_sha256": redgrid_store::sha256_hex(bytes),
             "file_kind": report.file_kind,
             "rows": report.rows,
             "created": report.created,

@@ -2,8 +2,12 @@
 //! (every request is carried by the service, step by step, with back-dated times), so that the
 //! ledger, `redgrid check` and every later report see exactly what real use would produce.
 
-use crate::demo_data::{self as data, ItemSpec};
+pub mod data;
+pub mod org;
+
+use crate::Service;
 use chrono::{DateTime, Duration, Utc};
+use data::ItemSpec;
 use redgrid_core::area::{Area, Level};
 use redgrid_core::catalogue::{CategoryItem, Tier};
 use redgrid_core::command::{Command, SubmitInput};
@@ -11,13 +15,11 @@ use redgrid_core::ids::*;
 use redgrid_core::person::{Actor, Grant, Person, Role, Scope};
 use redgrid_core::request::{Channel, RejectCode, Request, Satisfaction, Status};
 use redgrid_core::unit::{Unit, UnitKind};
-use redgrid_store::{
-    ItemFields, NewArea, NewClass, NewPerson, NewUnit, Result, Service, StoreError,
-};
+use redgrid_store::{ItemFields, NewArea, NewClass, NewPerson, NewUnit, Result, StoreError};
 use std::collections::BTreeMap;
 
 /// A small deterministic random generator (SplitMix64): the same seed builds the same district.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
@@ -84,7 +86,7 @@ pub(crate) struct Resident {
 
 /// The demo district: who is who, for driving requests and for printing demo tokens.
 pub struct District {
-    pub(crate) name: String,
+    pub name: String,
     pub(crate) grids: Vec<GridInfo>,
     pub(crate) communities: Vec<CommunityInfo>,
     pub(crate) streets: Vec<StreetInfo>,

@@ -1,127 +1,22 @@
-//! `redgrid bench intake`: submit + accept + dispatch over HTTP by concurrent keep-alive clients, and
+//! `redgrid-bench intake`: submit + accept + dispatch over HTTP by concurrent keep-alive clients, and
 //! the same commands straight through the service (the ceiling), on SQLite and on PostgreSQL. Prints
 //! throughput, p50/p99 latency and the ratio API ÷ ceiling. A program that prints figures, never a
 //! test that asserts times.
 
 use bytes_free::Body;
-use clap::Subcommand;
 use http_body_util::BodyExt;
+use redgrid_app::service::now;
+use redgrid_app::testing::{self, Fixture};
 use redgrid_core::command::{Command, SubmitInput};
 use redgrid_core::person::Actor;
 use redgrid_core::request::Channel;
 use redgrid_store::Store;
-use redgrid_store::service::now;
-use redgrid_store::testing::{self, Fixture};
 use redgrid_web::AppState;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod bytes_free {
     pub type Body = http_body_util::Full<axum::body::Bytes>;
-}
-
-#[derive(Subcommand)]
-pub enum BenchCmd {
-    /// Importing the member register from xlsx and from CSV: rows/s and total time.
-    Import {
-        /// Member rows per file.
-        #[arg(long, default_value_t = 100_000)]
-        rows: usize,
-        /// Backends to measure: sqlite, postgres or both.
-        #[arg(long, default_value = "sqlite,postgres")]
-        backends: String,
-        #[arg(long, env = "REDGRID_BENCH_PG_URL")]
-        pg_url: Option<String>,
-    },
-    /// Intake throughput: submit, accept, dispatch.
-    Intake {
-        /// Requests to carry through the three commands, per mode and backend.
-        #[arg(long, default_value_t = 10_000)]
-        count: usize,
-        /// Unmeasured requests per client first, in each mode (connections, statement caches, pages).
-        #[arg(long, default_value_t = 10)]
-        warmup: usize,
-        /// Concurrent clients (each one keep-alive connection).
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        /// Backends to measure: sqlite, postgres or both.
-        #[arg(long, default_value = "sqlite,postgres")]
-        backends: String,
-        /// PostgreSQL to use (a throwaway schema is made and dropped); default REDGRID_TEST_PG_URL or the local server.
-        #[arg(long, env = "REDGRID_BENCH_PG_URL")]
-        pg_url: Option<String>,
-    },
-    /// Scorecard speed at scale: redgrid's pre-summed counts against a plain GROUP BY.
-    Scorecard {
-        /// Requests to load per backend (the issue's target is 10,000,000).
-        #[arg(long, default_value_t = 10_000_000)]
-        count: usize,
-        /// Backends to measure: sqlite, postgres or both.
-        #[arg(long, default_value = "sqlite,postgres")]
-        backends: String,
-        /// Runs of redgrid's path per case (the best is reported).
-        #[arg(long, default_value_t = 5)]
-        repeat: usize,
-        #[arg(long, env = "REDGRID_BENCH_PG_URL")]
-        pg_url: Option<String>,
-    },
-}
-
-pub async fn run(cmd: BenchCmd) -> Result<(), String> {
-    match cmd {
-        BenchCmd::Import {
-            rows,
-            backends,
-            pg_url,
-        } => {
-            let pg_url = pg_url.unwrap_or_else(testing::postgres_url);
-            crate::org_cmd::bench_import(rows, &backends, &pg_url).await
-        }
-        BenchCmd::Scorecard {
-            count,
-            backends,
-            repeat,
-            pg_url,
-        } => {
-            let pg_url = pg_url.unwrap_or_else(testing::postgres_url);
-            crate::bench_scorecard::run(count, &backends, &pg_url, repeat.max(1)).await
-        }
-        BenchCmd::Intake {
-            count,
-            warmup,
-            clients,
-            backends,
-            pg_url,
-        } => {
-            let pg_url = pg_url.unwrap_or_else(testing::postgres_url);
-            println!(
-                "redgrid bench intake: {count} requests × (submit, accept, dispatch), {clients} clients, \
-                 after {warmup} unmeasured requests per client"
-            );
-            println!(
-                "{:<9} {:<8} {:>7} {:>9} {:>10} {:>9} {:>9}",
-                "backend", "mode", "ops", "seconds", "ops/s", "p50 ms", "p99 ms"
-            );
-            for b in backends.split(',').map(str::trim) {
-                let db = match b {
-                    "sqlite" => testing::sqlite().await.map_err(|e| e.to_string())?,
-                    "postgres" => match testing::postgres_at(&pg_url)
-                        .await
-                        .map_err(|e| e.to_string())?
-                    {
-                        Some(db) => db,
-                        None => {
-                            println!("{b:<9} skipped: PostgreSQL unreachable (set --pg-url)");
-                            continue;
-                        }
-                    },
-                    other => return Err(format!("unknown backend {other:?}")),
-                };
-                intake(b, db.store.clone(), count, warmup, clients).await?;
-            }
-            Ok(())
-        }
-    }
 }
 
 struct Figures {
@@ -172,7 +67,7 @@ fn input(f: &Fixture) -> SubmitInput {
     }
 }
 
-async fn intake(
+pub async fn intake(
     backend: &str,
     store: Arc<dyn Store>,
     count: usize,
@@ -253,12 +148,10 @@ async fn intake(
     ceiling.print(backend, "ceiling");
 
     // The API: a real server on a free port, keep-alive HTTP/1.1 clients.
-    store
-        .add_demo_token(f.resident.id, "bench-resident")
+    let resident_token = testing::api_token(&service, &f.resident)
         .await
         .map_err(|e| e.to_string())?;
-    store
-        .add_demo_token(f.grid_worker.id, "bench-worker")
+    let worker_token = testing::api_token(&service, &f.grid_worker)
         .await
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -282,6 +175,7 @@ async fn intake(
     for _ in 0..clients {
         let (body, accept, dispatch, gate) =
             (body.clone(), accept.clone(), dispatch.clone(), gate.clone());
+        let (resident, worker) = (resident_token.clone(), worker_token.clone());
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr)
                 .await
@@ -298,7 +192,7 @@ async fn intake(
                     gate.wait().await;
                 }
                 let t = Instant::now();
-                let created = post(&mut send, "/api/requests", "bench-resident", &body).await?;
+                let created = post(&mut send, "/api/requests", &resident, &body).await?;
                 if i >= warmup {
                     lat.push(t.elapsed());
                 }
@@ -307,7 +201,7 @@ async fn intake(
                 post(
                     &mut send,
                     &format!("/api/requests/{id}/accept"),
-                    "bench-worker",
+                    &worker,
                     &accept,
                 )
                 .await?;
@@ -318,7 +212,7 @@ async fn intake(
                 post(
                     &mut send,
                     &format!("/api/requests/{id}/dispatch"),
-                    "bench-worker",
+                    &worker,
                     &dispatch,
                 )
                 .await?;

@@ -1,0 +1,23 @@
+//! redgrid-app: the application layer. Every interface (the JSON API, the pages, Open311, the CLI,
+//! the demo and the jobs) runs redgrid's use cases through the [`Service`] here: requests and their
+//! commands, accounts and sessions, the organisation registers with their spreadsheet imports and
+//! exports, the scorecard, the background jobs and notification delivery.
+//!
+//! The core (`redgrid-core`) decides; the store (`redgrid-store`) persists; this crate looks up what
+//! the core needs, asks the policy table, and hands the store the decision to run in one transaction.
+
+pub mod accounts;
+pub mod demo;
+pub mod jobs;
+pub mod organise;
+pub mod outbox;
+pub mod power_alerts;
+pub mod registers;
+pub mod scorecard;
+pub mod service;
+pub mod tabular;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use redgrid_store::{Result, StoreError};
+pub use service::Service;

@@ -1,0 +1,157 @@
+//! Power alerts become requests. The detectors (`redgrid-power`) find an alert; this use case files
+//! it, as the system, in its meter's grid (channel `power_alert`, idempotent per detector, meter and
+//! first day), with its chart attached, and links the request to the alert in the database. When the
+//! request is resolved the handler records what the check found; [`Service::power_alert_outcomes`]
+//! reads those outcomes back per detector.
+
+use crate::Service;
+use crate::service::now;
+use chrono::NaiveDate;
+use redgrid_core::command::SubmitInput;
+use redgrid_core::error::CoreError;
+use redgrid_core::person::Actor;
+use redgrid_core::request::{AlertOutcome, Attachment, Channel, EventBody};
+use redgrid_store::{AlertLink, Result, StoreError};
+use std::collections::BTreeMap;
+
+/// One alert to file, as the detectors described it.
+#[derive(Debug, Clone)]
+pub struct PowerAlert {
+    /// The district's code, as its electricity data is kept under it.
+    pub district: String,
+    /// The detector's code (`vacancy`, `group_rental`, `routine`, `fault`).
+    pub detector: String,
+    pub meter: String,
+    /// The code of the meter's grid.
+    pub grid_code: String,
+    /// The household's address, as the meter register has it (masked by the policy like any
+    /// request's place).
+    pub address: String,
+    pub day: NaiveDate,
+    pub since: NaiveDate,
+    /// 1 low, 2 medium, 3 high.
+    pub severity: u8,
+    pub reasons: Vec<String>,
+    /// What was seen and what to check, in words a grid worker understands.
+    pub description: String,
+    /// An elderly person's routine is for the grid and the community only.
+    pub restricted: bool,
+    /// The chart of the days around the alert (SVG).
+    pub chart_svg: String,
+}
+
+/// What filing one alert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filing {
+    /// A new request was filed.
+    New,
+    /// The alert was filed before (the same detector, meter and first day).
+    Already,
+    /// The meter's grid is not an area of the district.
+    NoGrid,
+}
+
+/// Per detector: filed, confirmed, false alarms, could not check.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Outcomes {
+    pub filed: u64,
+    pub confirmed: u64,
+    pub false_alarm: u64,
+    pub unverifiable: u64,
+}
+
+impl Outcomes {
+    /// Confirmed ÷ (confirmed + false alarms); none before any was checked.
+    pub fn precision(&self) -> Option<f64> {
+        let n = self.confirmed + self.false_alarm;
+        (n > 0).then(|| self.confirmed as f64 / n as f64)
+    }
+}
+
+impl Service {
+    /// Files one alert as a request and links it. Filing the same alert again files nothing; a
+    /// request filed before but not linked (say, after restoring an older backup) is linked again.
+    pub async fn file_power_alert(&self, a: &PowerAlert) -> Result<Filing> {
+        let dir = self.directory();
+        let Some(area) = dir.areas().find(|g| g.code == a.grid_code).map(|g| g.id) else {
+            return Ok(Filing::NoGrid);
+        };
+        let key = format!("power-{}-{}-{}", a.detector, a.meter, a.since);
+        let chart = self
+            .store()
+            .put_attachment("image/svg+xml", a.chart_svg.as_bytes())
+            .await?;
+        let input = SubmitInput {
+            channel: Some(Channel::PowerAlert),
+            description: Some(a.description.clone()),
+            area_id: Some(area),
+            address: Some(a.address.clone()).filter(|s| !s.is_empty()),
+            attachments: vec![Attachment {
+                id: chart.id,
+                name: "用电曲线.svg".into(),
+            }],
+            restricted: a.restricted,
+            ..Default::default()
+        };
+        let (request, created) = match self
+            .submit(&Actor::System, &input, vec![], Some(&key), now())
+            .await
+        {
+            Ok(done) => done,
+            // The same alert seen again with other figures (a longer spell, a new score).
+            Err(StoreError::Core(CoreError::Conflict(_))) => return Ok(Filing::Already),
+            Err(e) => return Err(e),
+        };
+        let link = AlertLink {
+            request_id: request.id,
+            district: a.district.clone(),
+            detector: a.detector.clone(),
+            meter: a.meter.clone(),
+            day: a.day,
+            since: a.since,
+            severity: i32::from(a.severity),
+            reasons: a.reasons.join(";"),
+        };
+        self.store().link_power_alert(&link, now()).await?;
+        Ok(if created {
+            Filing::New
+        } else {
+            Filing::Already
+        })
+    }
+
+    /// Links requests filed before the links were kept in the database (the old `alerts.csv`);
+    /// returns how many were new.
+    pub async fn link_power_alerts(&self, links: &[AlertLink]) -> Result<usize> {
+        let mut new = 0;
+        for l in links {
+            if self.store().request(l.request_id).await?.is_some()
+                && self.store().link_power_alert(l, now()).await?
+            {
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+
+    /// Each detector's filed alerts and the outcome of each one's last resolution.
+    pub async fn power_alert_outcomes(&self, district: &str) -> Result<BTreeMap<String, Outcomes>> {
+        let mut out: BTreeMap<String, Outcomes> = BTreeMap::new();
+        for link in self.store().power_alert_links(district).await? {
+            let e = out.entry(link.detector).or_default();
+            e.filed += 1;
+            let events = self.store().events(link.request_id).await?;
+            let last = events.iter().rev().find_map(|ev| match &ev.body {
+                EventBody::Resolved { outcome, .. } => Some(*outcome),
+                _ => None,
+            });
+            match last.flatten() {
+                Some(AlertOutcome::Confirmed) => e.confirmed += 1,
+                Some(AlertOutcome::FalseAlarm) => e.false_alarm += 1,
+                Some(AlertOutcome::Unverifiable) => e.unverifiable += 1,
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+}
