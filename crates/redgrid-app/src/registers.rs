@@ -1139,7 +1139,7 @@ pub fn validate(
                     "kind",
                     true,
                     OrgKind::from_cell,
-                    OrgKind::ALL,
+                    &OrgKind::ALL,
                     OrgKind::label,
                 );
                 let parent = rd.text("parent_code", false, 40);
@@ -1234,7 +1234,7 @@ pub fn validate(
                         "kind",
                         false,
                         MemberKind::from_cell,
-                        MemberKind::ALL,
+                        &MemberKind::ALL,
                         MemberKind::label,
                     )
                     .unwrap_or(MemberKind::Regular);
@@ -1342,7 +1342,7 @@ pub fn validate(
                     "kind",
                     true,
                     TargetKind::from_cell,
-                    TargetKind::ALL,
+                    &TargetKind::ALL,
                     TargetKind::label,
                 );
                 let area = rd.area(
@@ -1395,7 +1395,7 @@ pub fn validate(
                     "kind",
                     true,
                     PairingKind::from_cell,
-                    PairingKind::ALL,
+                    &PairingKind::ALL,
                     PairingKind::label,
                 );
                 let org = rd.text("org_code", false, 40);

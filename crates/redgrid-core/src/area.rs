@@ -1,41 +1,20 @@
 //! The area tree: district → street → community → grid, each with a hierarchical area code.
 
-use crate::error::Lang;
 use crate::ids::AreaId;
+use crate::vocab::vocabulary;
 use serde::{Deserialize, Serialize};
 
-/// The kind of an area, which is also the handling level that owns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    Grid,
-    Community,
-    Street,
-    District,
-}
+vocabulary!(
+    /// The kind of an area, which is also the handling level that owns it.
+    Level {
+        Grid = "grid", "网格", "grid";
+        Community = "community", "村居", "community";
+        Street = "street", "街镇、部门", "street or department";
+        District = "district", "区级", "district";
+    }
+);
 
 impl Level {
-    pub const ALL: [Level; 4] = [
-        Level::Grid,
-        Level::Community,
-        Level::Street,
-        Level::District,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Grid => "grid",
-            Level::Community => "community",
-            Level::Street => "street",
-            Level::District => "district",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Level> {
-        Level::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-
     /// The next handling level up (红网格 → 村居 → 街镇、部门 → 区级), or `None` at the district.
     pub fn up(self) -> Option<Level> {
         match self {
@@ -43,15 +22,6 @@ impl Level {
             Level::Community => Some(Level::Street),
             Level::Street => Some(Level::District),
             Level::District => None,
-        }
-    }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            Level::Grid => lang.pick("网格", "grid"),
-            Level::Community => lang.pick("村居", "community"),
-            Level::Street => lang.pick("街镇、部门", "street or department"),
-            Level::District => lang.pick("区级", "district"),
         }
     }
 

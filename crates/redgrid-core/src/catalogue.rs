@@ -2,55 +2,22 @@
 
 use crate::area::Level;
 use crate::deadline::Limit;
-use crate::error::Lang;
 use crate::ids::{CategoryId, ClassId};
+use crate::vocab::vocabulary;
 use serde::{Deserialize, Serialize};
 
-/// How big a matter is (微事 / 小事 / 中事 / 大事 / 难事).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    Micro,
-    Minor,
-    Medium,
-    Major,
-    Hard,
-}
+vocabulary!(
+    /// How big a matter is (微事 / 小事 / 中事 / 大事 / 难事).
+    Tier {
+        Micro = "micro", "微事", "micro";
+        Minor = "minor", "小事", "minor";
+        Medium = "medium", "中事", "medium";
+        Major = "major", "大事", "major";
+        Hard = "hard", "难事", "hard";
+    }
+);
 
 impl Tier {
-    pub const ALL: [Tier; 5] = [
-        Tier::Micro,
-        Tier::Minor,
-        Tier::Medium,
-        Tier::Major,
-        Tier::Hard,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Micro => "micro",
-            Tier::Minor => "minor",
-            Tier::Medium => "medium",
-            Tier::Major => "major",
-            Tier::Hard => "hard",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Tier> {
-        Tier::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            Tier::Micro => lang.pick("微事", "micro"),
-            Tier::Minor => lang.pick("小事", "minor"),
-            Tier::Medium => lang.pick("中事", "medium"),
-            Tier::Major => lang.pick("大事", "major"),
-            Tier::Hard => lang.pick("难事", "hard"),
-        }
-    }
-
     /// The level a matter of this tier is handled at first (docs/design/lifecycle.md, "Tiers, levels and time limits").
     pub fn default_level(self) -> Level {
         match self {

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod request;
 pub mod scorecard;
 pub mod unit;
+pub mod vocab;
 
 #[cfg(test)]
 mod tests;

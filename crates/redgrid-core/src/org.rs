@@ -5,48 +5,11 @@
 //! `redgrid_app::registers`). This module has the vocabulary, the rules that need no database, and
 //! the arithmetic of a campaign's statistics.
 
-use crate::error::Lang;
 use crate::ids::{AreaId, PersonId, RequestId, UnitId};
+use crate::vocab::vocabulary;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-/// Declares a closed set of words with their identifier, Chinese label and English label.
-macro_rules! vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $id:literal, $zh:literal, $en:literal;)+ }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vdoc])* $variant,)+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $id,)+ }
-            }
-
-            pub fn parse(s: &str) -> Option<$name> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-
-            pub fn label(self, lang: Lang) -> &'static str {
-                match self { $($name::$variant => lang.pick($zh, $en),)+ }
-            }
-
-            /// Reads a spreadsheet cell: the Chinese label, the English label or the identifier.
-            pub fn from_cell(s: &str) -> Option<$name> {
-                let s = s.trim();
-                Self::ALL.iter().copied().find(|v| {
-                    v.as_str() == s
-                        || v.label(Lang::Zh) == s
-                        || v.label(Lang::En).eq_ignore_ascii_case(s)
-                })
-            }
-        }
-    };
-}
 
 vocabulary!(
     /// The kind of a party organisation.
@@ -649,7 +612,7 @@ mod tests {
             Some(PairingKind::CoBuild)
         );
         for k in ActivityKind::ALL {
-            assert_eq!(ActivityKind::parse(k.as_str()), Some(*k));
+            assert_eq!(ActivityKind::parse(k.as_str()), Some(k));
         }
     }
 

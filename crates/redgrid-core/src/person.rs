@@ -1,75 +1,27 @@
 //! People, their roles and the scope each role is held in; the actor of every command.
 
 use crate::area::Level;
-use crate::error::Lang;
 use crate::ids::{AreaId, PersonId, UnitId};
+use crate::vocab::vocabulary;
 use serde::{Deserialize, Serialize};
 
-/// A role a person holds. A person may hold several, each in its own scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Resident,
-    Volunteer,
-    Member,
-    GridWorker,
-    CommunityStaff,
-    StreetStaff,
-    DepartmentStaff,
-    Verifier,
-    Supervisor,
-    DistrictAdmin,
-}
+vocabulary!(
+    /// A role a person holds. A person may hold several, each in its own scope.
+    Role {
+        Resident = "resident", "居民", "resident";
+        Volunteer = "volunteer", "志愿者", "volunteer";
+        Member = "member", "党员", "party member";
+        GridWorker = "grid_worker", "网格员", "grid worker";
+        CommunityStaff = "community_staff", "社区工作人员", "community staff";
+        StreetStaff = "street_staff", "街镇工作人员", "street staff";
+        DepartmentStaff = "department_staff", "部门工作人员", "department staff";
+        Verifier = "verifier", "党组织验单人", "verifier (party organisation)";
+        Supervisor = "supervisor", "督办人员", "supervisor";
+        DistrictAdmin = "district_admin", "区级管理员", "district administrator";
+    }
+);
 
 impl Role {
-    pub const ALL: [Role; 10] = [
-        Role::Resident,
-        Role::Volunteer,
-        Role::Member,
-        Role::GridWorker,
-        Role::CommunityStaff,
-        Role::StreetStaff,
-        Role::DepartmentStaff,
-        Role::Verifier,
-        Role::Supervisor,
-        Role::DistrictAdmin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Resident => "resident",
-            Role::Volunteer => "volunteer",
-            Role::Member => "member",
-            Role::GridWorker => "grid_worker",
-            Role::CommunityStaff => "community_staff",
-            Role::StreetStaff => "street_staff",
-            Role::DepartmentStaff => "department_staff",
-            Role::Verifier => "verifier",
-            Role::Supervisor => "supervisor",
-            Role::DistrictAdmin => "district_admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            Role::Resident => lang.pick("居民", "resident"),
-            Role::Volunteer => lang.pick("志愿者", "volunteer"),
-            Role::Member => lang.pick("党员", "party member"),
-            Role::GridWorker => lang.pick("网格员", "grid worker"),
-            Role::CommunityStaff => lang.pick("社区工作人员", "community staff"),
-            Role::StreetStaff => lang.pick("街镇工作人员", "street staff"),
-            Role::DepartmentStaff => lang.pick("部门工作人员", "department staff"),
-            Role::Verifier => lang.pick("党组织验单人", "verifier (party organisation)"),
-            Role::Supervisor => lang.pick("督办人员", "supervisor"),
-            Role::DistrictAdmin => lang.pick("区级管理员", "district administrator"),
-        }
-    }
-
     /// For staff roles: the handling level whose work they dispatch, escalate and suspend.
     pub fn staff_level(self) -> Option<Level> {
         match self {

@@ -11,69 +11,7 @@ use crate::error::{CoreError, Denial};
 use crate::person::{Actor, Role, Scope};
 use crate::request::Request;
 
-/// The commands of docs/design/lifecycle.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CommandKind {
-    Submit,
-    Accept,
-    Reject,
-    Dispatch,
-    Return,
-    Claim,
-    Note,
-    Resolve,
-    Verify,
-    Rate,
-    Close,
-    Escalate,
-    Suspend,
-    Resume,
-    Supervise,
-}
-
-impl CommandKind {
-    pub const ALL: [CommandKind; 15] = [
-        CommandKind::Submit,
-        CommandKind::Accept,
-        CommandKind::Reject,
-        CommandKind::Dispatch,
-        CommandKind::Return,
-        CommandKind::Claim,
-        CommandKind::Note,
-        CommandKind::Resolve,
-        CommandKind::Verify,
-        CommandKind::Rate,
-        CommandKind::Close,
-        CommandKind::Escalate,
-        CommandKind::Suspend,
-        CommandKind::Resume,
-        CommandKind::Supervise,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommandKind::Submit => "submit",
-            CommandKind::Accept => "accept",
-            CommandKind::Reject => "reject",
-            CommandKind::Dispatch => "dispatch",
-            CommandKind::Return => "return",
-            CommandKind::Claim => "claim",
-            CommandKind::Note => "note",
-            CommandKind::Resolve => "resolve",
-            CommandKind::Verify => "verify",
-            CommandKind::Rate => "rate",
-            CommandKind::Close => "close",
-            CommandKind::Escalate => "escalate",
-            CommandKind::Suspend => "suspend",
-            CommandKind::Resume => "resume",
-            CommandKind::Supervise => "supervise",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<CommandKind> {
-        CommandKind::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
+pub use crate::command::CommandKind;
 
 /// Everything the policy decides: the commands, and what may be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

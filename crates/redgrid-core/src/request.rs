@@ -5,230 +5,88 @@
 
 use crate::area::Level;
 use crate::catalogue::Tier;
-use crate::error::Lang;
 use crate::ids::{AreaId, CategoryId, PersonId, RequestId, UnitId};
 use crate::person::Role;
+use crate::vocab::vocabulary;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Where a request stands in its life (docs/design/lifecycle.md, "States").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Submitted,
-    Accepted,
-    Dispatched,
-    Claimed,
-    Resolved,
-    Verified,
-    Closed,
-    Rejected,
-    Suspended,
-}
+vocabulary!(
+    /// Where a request stands in its life (docs/design/lifecycle.md, "States").
+    Status {
+        Submitted = "submitted", "已提交", "submitted";
+        Accepted = "accepted", "已受理", "accepted";
+        Dispatched = "dispatched", "已派单", "dispatched";
+        Claimed = "claimed", "办理中", "claimed";
+        Resolved = "resolved", "已办结待验单", "resolved";
+        Verified = "verified", "已验单待评价", "verified";
+        Closed = "closed", "已销号", "closed";
+        Rejected = "rejected", "不予受理", "rejected";
+        Suspended = "suspended", "挂账", "suspended";
+    }
+);
 
 impl Status {
-    pub const ALL: [Status; 9] = [
-        Status::Submitted,
-        Status::Accepted,
-        Status::Dispatched,
-        Status::Claimed,
-        Status::Resolved,
-        Status::Verified,
-        Status::Closed,
-        Status::Rejected,
-        Status::Suspended,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Submitted => "submitted",
-            Status::Accepted => "accepted",
-            Status::Dispatched => "dispatched",
-            Status::Claimed => "claimed",
-            Status::Resolved => "resolved",
-            Status::Verified => "verified",
-            Status::Closed => "closed",
-            Status::Rejected => "rejected",
-            Status::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
     /// Closed and rejected requests never change again.
     pub fn is_terminal(self) -> bool {
         matches!(self, Status::Closed | Status::Rejected)
     }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            Status::Submitted => lang.pick("已提交", "submitted"),
-            Status::Accepted => lang.pick("已受理", "accepted"),
-            Status::Dispatched => lang.pick("已派单", "dispatched"),
-            Status::Claimed => lang.pick("办理中", "claimed"),
-            Status::Resolved => lang.pick("已办结待验单", "resolved"),
-            Status::Verified => lang.pick("已验单待评价", "verified"),
-            Status::Closed => lang.pick("已销号", "closed"),
-            Status::Rejected => lang.pick("不予受理", "rejected"),
-            Status::Suspended => lang.pick("挂账", "suspended"),
-        }
-    }
 }
 
-/// How a request came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The mobile app or mini-program.
-    App,
-    /// The web site.
-    Web,
-    /// A hotline call taken by staff.
-    Hotline,
-    /// In person at a service window.
-    Window,
-    /// A suggestion box.
-    SuggestionBox,
-    /// Found by a grid worker on patrol.
-    GridPatrol,
-    /// Raised by an electricity-data detector.
-    PowerAlert,
-    /// A supervision group's finding.
-    Inspection,
-    /// An Open311 client.
-    Open311,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 9] = [
-        Channel::App,
-        Channel::Web,
-        Channel::Hotline,
-        Channel::Window,
-        Channel::SuggestionBox,
-        Channel::GridPatrol,
-        Channel::PowerAlert,
-        Channel::Inspection,
-        Channel::Open311,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::App => "app",
-            Channel::Web => "web",
-            Channel::Hotline => "hotline",
-            Channel::Window => "window",
-            Channel::SuggestionBox => "suggestion_box",
-            Channel::GridPatrol => "grid_patrol",
-            Channel::PowerAlert => "power_alert",
-            Channel::Inspection => "inspection",
-            Channel::Open311 => "open311",
-        }
+vocabulary!(
+    /// How a request came in.
+    Channel {
+        /// The mobile app or mini-program.
+        App = "app", "移动端", "app";
+        /// The web site.
+        Web = "web", "网站", "web";
+        /// A hotline call taken by staff.
+        Hotline = "hotline", "热线", "hotline";
+        /// In person at a service window.
+        Window = "window", "窗口", "service window";
+        /// A suggestion box.
+        SuggestionBox = "suggestion_box", "意见箱", "suggestion box";
+        /// Found by a grid worker on patrol.
+        GridPatrol = "grid_patrol", "网格巡查", "grid patrol";
+        /// Raised by an electricity-data detector.
+        PowerAlert = "power_alert", "电力预警", "power alert";
+        /// A supervision group's finding.
+        Inspection = "inspection", "督导检查", "inspection";
+        /// An Open311 client.
+        Open311 = "open311", "Open311 接口", "Open311";
     }
+);
 
-    pub fn parse(s: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+vocabulary!(
+    /// Why a request was not accepted.
+    RejectCode {
+        /// Not a matter for the district's grassroots governance.
+        OutOfScope = "out_of_scope", "不属于受理范围", "out of scope";
+        /// The same need was filed already (`duplicate_of` names it).
+        Duplicate = "duplicate", "重复诉求", "duplicate";
+        /// Nothing actionable was said.
+        NoContent = "no_content", "无实际内容", "nothing actionable";
+        /// Something else, explained in the text.
+        Other = "other", "其他原因", "other";
     }
+);
 
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            Channel::App => lang.pick("移动端", "app"),
-            Channel::Web => lang.pick("网站", "web"),
-            Channel::Hotline => lang.pick("热线", "hotline"),
-            Channel::Window => lang.pick("窗口", "service window"),
-            Channel::SuggestionBox => lang.pick("意见箱", "suggestion box"),
-            Channel::GridPatrol => lang.pick("网格巡查", "grid patrol"),
-            Channel::PowerAlert => lang.pick("电力预警", "power alert"),
-            Channel::Inspection => lang.pick("督导检查", "inspection"),
-            Channel::Open311 => lang.pick("Open311 接口", "Open311"),
-        }
+vocabulary!(
+    /// How satisfied the requester is.
+    Satisfaction {
+        Satisfied = "satisfied", "满意", "satisfied";
+        BasicallySatisfied = "basically_satisfied", "基本满意", "basically satisfied";
+        Unsatisfied = "unsatisfied", "不满意", "unsatisfied";
     }
-}
+);
 
-/// Why a request was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum RejectCode {
-    /// Not a matter for the district's grassroots governance.
-    OutOfScope,
-    /// The same need was filed already (`duplicate_of` names it).
-    Duplicate,
-    /// Nothing actionable was said.
-    NoContent,
-    /// Something else, explained in the text.
-    Other,
-}
-
-impl RejectCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectCode::OutOfScope => "out_of_scope",
-            RejectCode::Duplicate => "duplicate",
-            RejectCode::NoContent => "no_content",
-            RejectCode::Other => "other",
-        }
+vocabulary!(
+    /// Who gave a rating: the requester, or staff recording a follow-up call (回访).
+    RatedVia {
+        Requester = "requester", "本人评价", "requester";
+        FollowUpCall = "follow_up_call", "回访", "follow-up call";
     }
-}
-
-/// How satisfied the requester is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Satisfaction {
-    Satisfied,
-    BasicallySatisfied,
-    Unsatisfied,
-}
-
-impl Satisfaction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Satisfaction::Satisfied => "satisfied",
-            Satisfaction::BasicallySatisfied => "basically_satisfied",
-            Satisfaction::Unsatisfied => "unsatisfied",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Satisfaction> {
-        [
-            Satisfaction::Satisfied,
-            Satisfaction::BasicallySatisfied,
-            Satisfaction::Unsatisfied,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            Satisfaction::Satisfied => lang.pick("满意", "satisfied"),
-            Satisfaction::BasicallySatisfied => lang.pick("基本满意", "basically satisfied"),
-            Satisfaction::Unsatisfied => lang.pick("不满意", "unsatisfied"),
-        }
-    }
-}
-
-/// Who gave a rating: the requester, or staff recording a follow-up call (回访).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum RatedVia {
-    Requester,
-    FollowUpCall,
-}
-
-impl RatedVia {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RatedVia::Requester => "requester",
-            RatedVia::FollowUpCall => "follow_up_call",
-        }
-    }
-}
+);
 
 /// A file attached to a request (photo, document), stored by the store under its content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,43 +97,17 @@ pub struct Attachment {
     pub name: String,
 }
 
-/// What checking a power alert found (预警核查结果).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum AlertOutcome {
-    /// The alert was right.
-    Confirmed,
-    /// Nothing was wrong.
-    FalseAlarm,
-    /// Nobody could check (no one home, no access).
-    Unverifiable,
-}
-
-impl AlertOutcome {
-    pub const ALL: [AlertOutcome; 3] = [
-        AlertOutcome::Confirmed,
-        AlertOutcome::FalseAlarm,
-        AlertOutcome::Unverifiable,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertOutcome::Confirmed => "confirmed",
-            AlertOutcome::FalseAlarm => "false_alarm",
-            AlertOutcome::Unverifiable => "unverifiable",
-        }
+vocabulary!(
+    /// What checking a power alert found (预警核查结果).
+    AlertOutcome {
+        /// The alert was right.
+        Confirmed = "confirmed", "属实", "confirmed";
+        /// Nothing was wrong.
+        FalseAlarm = "false_alarm", "误报", "false alarm";
+        /// Nobody could check (no one home, no access).
+        Unverifiable = "unverifiable", "无法核实", "could not check";
     }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-    pub fn label(self, lang: crate::error::Lang) -> &'static str {
-        match self {
-            AlertOutcome::Confirmed => lang.pick("属实", "confirmed"),
-            AlertOutcome::FalseAlarm => lang.pick("误报", "false alarm"),
-            AlertOutcome::Unverifiable => lang.pick("无法核实", "could not check"),
-        }
-    }
-}
+);
 
 /// The last rating given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,42 +150,17 @@ impl Deadlines {
     }
 }
 
-/// A request's traffic light (亮灯), docs/design/lifecycle.md "Lights".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Light {
-    /// Less than 80% of the allowed working time used, or finished on time.
-    Green,
-    /// Between 80% and 100% used.
-    Yellow,
-    /// The deadline has passed, or the request was finished late.
-    Red,
-}
-
-impl Light {
-    pub const ALL: [Light; 3] = [Light::Green, Light::Yellow, Light::Red];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Light::Green => "green",
-            Light::Yellow => "yellow",
-            Light::Red => "red",
-        }
+vocabulary!(
+    /// A request's traffic light (亮灯), docs/design/lifecycle.md "Lights".
+    Light {
+        /// Less than 80% of the allowed working time used, or finished on time.
+        Green = "green", "绿灯", "green";
+        /// Between 80% and 100% used.
+        Yellow = "yellow", "黄灯", "yellow";
+        /// The deadline has passed, or the request was finished late.
+        Red = "red", "红灯", "red";
     }
-
-    pub fn parse(s: &str) -> Option<Light> {
-        Light::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            Light::Green => lang.pick("绿灯", "green"),
-            Light::Yellow => lang.pick("黄灯", "yellow"),
-            Light::Red => lang.pick("红灯", "red"),
-        }
-    }
-}
+);
 
 /// The current state of a request: the projection of its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -78,23 +78,6 @@ pub(super) fn parse_opt<T>(
     value.map(|v| parse_enum(what, &v, parse)).transpose()
 }
 
-pub(super) fn reject_code(s: &str) -> Option<RejectCode> {
-    [
-        RejectCode::OutOfScope,
-        RejectCode::Duplicate,
-        RejectCode::NoContent,
-        RejectCode::Other,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == s)
-}
-
-pub(super) fn rated_via(s: &str) -> Option<RatedVia> {
-    [RatedVia::Requester, RatedVia::FollowUpCall]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-}
-
 pub(super) fn request_from_row(row: &DbRow) -> Result<Request> {
     let attachments: String = row.try_get("attachments")?;
     let attachments: Vec<Attachment> = serde_json::from_str(&attachments)
@@ -114,7 +97,7 @@ pub(super) fn request_from_row(row: &DbRow) -> Result<Request> {
                 "rating via",
                 &row.try_get::<Option<String>, _>("rating_via")?
                     .unwrap_or_default(),
-                rated_via,
+                RatedVia::parse,
             )?,
         }),
     };
@@ -165,7 +148,11 @@ pub(super) fn request_from_row(row: &DbRow) -> Result<Request> {
         resolution: row.try_get("resolution")?,
         cost_fen: row.try_get("cost_fen")?,
         rating,
-        reject_code: parse_opt("reject code", row.try_get("reject_code")?, reject_code)?,
+        reject_code: parse_opt(
+            "reject code",
+            row.try_get("reject_code")?,
+            RejectCode::parse,
+        )?,
         duplicate_of: row
             .try_get::<Option<i64>, _>("duplicate_of")?
             .map(RequestId),

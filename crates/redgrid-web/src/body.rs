@@ -186,6 +186,10 @@ impl<'a> Reader<'a> {
 
     /// The errors found, including one per field the endpoint does not know.
     pub fn finish(mut self) -> Vec<FieldError> {
+        self.take_errors()
+    }
+
+    fn take_errors(&mut self) -> Vec<FieldError> {
         if let Some(o) = self.obj {
             for k in o.keys() {
                 if !self.seen.contains(&k.as_str()) {
@@ -194,6 +198,37 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        self.errors
+        std::mem::take(&mut self.errors)
+    }
+}
+
+/// A JSON body as the source of a declared command's fields (`Command::read`).
+impl redgrid_core::command::FieldSource for Reader<'_> {
+    fn text(&mut self, name: &'static str) -> Option<String> {
+        self.string(name)
+    }
+
+    fn flag(&mut self, name: &'static str, _checkbox: bool) -> Option<bool> {
+        self.bool(name)
+    }
+
+    fn number(&mut self, name: &'static str) -> Option<i64> {
+        self.i64(name)
+    }
+
+    fn money_fen(&mut self, name: &'static str) -> Option<i64> {
+        self.i64(name)
+    }
+
+    fn word(&mut self, name: &'static str, known: &dyn Fn(&str) -> bool) -> Option<String> {
+        self.choice(name, |s| known(s).then(|| s.to_string()))
+    }
+
+    fn attachments(&mut self, name: &'static str) -> Vec<Attachment> {
+        Reader::attachments(self, name)
+    }
+
+    fn errors(&mut self) -> Vec<FieldError> {
+        self.take_errors()
     }
 }

@@ -28,7 +28,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 
 /// What every handler shares.
 pub struct AppState {
@@ -61,7 +60,7 @@ impl AppState {
 pub const MAX_JSON_BODY: usize = 256 * 1024;
 
 async fn openapi_json() -> impl IntoResponse {
-    axum::Json(openapi::ApiDoc::openapi())
+    axum::Json(openapi::document())
 }
 
 /// Unknown paths: JSON under `/api/`, a page elsewhere.

@@ -673,7 +673,10 @@ async fn updates(
                     ("service_request_id", s(r.id.0.to_string())),
                     ("status", s(status)),
                     ("updated_datetime", s(stamp(e.at))),
-                    ("description", s(kind_label(e.body.kind(), lang))),
+                    (
+                        "description",
+                        s(redgrid_core::command::event_label(e.body.kind(), lang)),
+                    ),
                     ("media_url", s("")),
                 ],
             );
@@ -687,28 +690,6 @@ async fn updates(
         "request_update",
         &list,
     ))
-}
-
-fn kind_label(kind: &str, lang: Lang) -> String {
-    let (zh, en) = match kind {
-        "submitted" => ("提交诉求", "submitted"),
-        "accepted" => ("受理", "accepted"),
-        "rejected" => ("不予受理", "rejected"),
-        "dispatched" => ("派单", "dispatched"),
-        "returned" => ("退回", "returned"),
-        "claimed" => ("接单", "claimed"),
-        "noted" => ("办理情况", "progress noted"),
-        "resolved" => ("办结", "resolved"),
-        "verified" => ("验单", "verified"),
-        "rated" => ("评单", "rated"),
-        "closed" => ("销号", "closed"),
-        "escalated" => ("上报", "escalated"),
-        "suspended" => ("挂账", "suspended"),
-        "resumed" => ("恢复办理", "resumed"),
-        "supervised" => ("督办", "supervised"),
-        other => (other, other),
-    };
-    lang.pick(zh, en).to_string()
 }
 
 /// The most a `media` upload may hold.

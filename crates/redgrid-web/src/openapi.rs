@@ -1,198 +1,17 @@
-//! The OpenAPI document, served at `/api/openapi.json`. Command bodies are documented here one by
-//! one; the handler that reads them is `api::requests::command`.
+//! The OpenAPI document, served at `/api/openapi.json`. The endpoints are documented on their
+//! handlers; the commands of the lifecycle (`POST /api/requests/{id}/{command}`, one handler) are
+//! documented from their one declaration in `redgrid_core::command`, like the forms that run them.
 
 use crate::api::{accounts, directory, public, requests, scorecard};
 use crate::error::ErrorBody;
-use redgrid_core::area::Level;
-use redgrid_core::catalogue::Tier;
-use redgrid_core::request::{Attachment, RejectCode, Satisfaction};
-use utoipa::{OpenApi, ToSchema};
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct AcceptBody {
-    category_id: i64,
-    /// Defaults to the category's tier.
-    tier: Option<Tier>,
-    urgent: Option<bool>,
-    /// Defaults to the tier's first level.
-    level: Option<Level>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct RejectBody {
-    code: RejectCode,
-    /// Required when `code` is `duplicate`.
-    duplicate_of: Option<i64>,
-    /// Required when `code` is `other`.
-    text: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct DispatchBody {
-    /// A unit of the request's level whose area holds the request.
-    unit_id: i64,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ReasonBody {
-    reason: String,
-}
-
-#[derive(ToSchema)]
-pub struct EmptyBody {}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct NoteBody {
-    text: String,
-    /// True when the note records contact with the requester (counts as the response).
-    contact_made: Option<bool>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ResolveBody {
-    /// What was done.
-    summary: String,
-    evidence: Option<Vec<Attachment>>,
-    /// Cost in fen (1/100 yuan).
-    cost_fen: Option<i64>,
-    /// Required for a power alert (channel `power_alert`), refused for anything else: what the
-    /// check found.
-    outcome: Option<redgrid_core::request::AlertOutcome>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct VerifyBody {
-    passed: bool,
-    /// Required when `passed` is false.
-    reason: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct RateBody {
-    resolved: bool,
-    satisfaction: Satisfaction,
-    comment: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SuspendBody {
-    reason: String,
-    /// Staff of the level above who approved.
-    approver_id: i64,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SuperviseBody {
-    order: String,
-}
-
-macro_rules! command_doc {
-    ($name:ident, $path:literal, $body:ty, $summary:literal) => {
-        #[utoipa::path(post, path = $path, tag = "commands", summary = $summary,
-            params(("id" = i64, Path, description = "The request")),
-            request_body = $body,
-            responses(
-                (status = 200, description = "Done: the new state and the event", body = requests::CommandResult),
-                (status = 400, description = "Malformed JSON", body = ErrorBody),
-                (status = 401, description = "No valid token", body = ErrorBody),
-                (status = 403, description = "Role or scope does not allow it", body = ErrorBody),
-                (status = 404, description = "No such request", body = ErrorBody),
-                (status = 409, description = "Not allowed from the current state (see current_status)", body = ErrorBody),
-                (status = 422, description = "Invalid fields (see fields)", body = ErrorBody)))]
-        #[allow(dead_code)]
-        fn $name() {}
-    };
-}
-
-command_doc!(
-    accept,
-    "/api/requests/{id}/accept",
-    AcceptBody,
-    "受理 accept: classify and set tier and level"
-);
-command_doc!(
-    reject,
-    "/api/requests/{id}/reject",
-    RejectBody,
-    "不予受理 reject"
-);
-command_doc!(
-    dispatch,
-    "/api/requests/{id}/dispatch",
-    DispatchBody,
-    "派单 dispatch to a unit"
-);
-command_doc!(
-    return_,
-    "/api/requests/{id}/return",
-    ReasonBody,
-    "退单 return to the dispatcher"
-);
-command_doc!(claim, "/api/requests/{id}/claim", EmptyBody, "接单 claim");
-command_doc!(
-    note,
-    "/api/requests/{id}/note",
-    NoteBody,
-    "办理记录 progress note"
-);
-command_doc!(
-    resolve,
-    "/api/requests/{id}/resolve",
-    ResolveBody,
-    "办结 resolve"
-);
-command_doc!(
-    verify,
-    "/api/requests/{id}/verify",
-    VerifyBody,
-    "验单 verify (pass or send back)"
-);
-command_doc!(
-    rate,
-    "/api/requests/{id}/rate",
-    RateBody,
-    "评单 rate (closes, or reopens when unresolved or unsatisfied)"
-);
-command_doc!(
-    close,
-    "/api/requests/{id}/close",
-    EmptyBody,
-    "销号 close without a rating after the rating window"
-);
-command_doc!(
-    escalate,
-    "/api/requests/{id}/escalate",
-    ReasonBody,
-    "上报 escalate one level"
-);
-command_doc!(
-    suspend,
-    "/api/requests/{id}/suspend",
-    SuspendBody,
-    "挂账 suspend with approval"
-);
-command_doc!(
-    resume,
-    "/api/requests/{id}/resume",
-    EmptyBody,
-    "恢复 resume"
-);
-command_doc!(
-    supervise,
-    "/api/requests/{id}/supervise",
-    SuperviseBody,
-    "督办 supervise"
-);
+use redgrid_core::command::{CommandKind, FieldKind, FieldSpec, Need};
+use redgrid_core::error::Lang;
+use redgrid_core::request::Attachment;
+use utoipa::OpenApi;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -202,7 +21,6 @@ command_doc!(
         session cookie and send its `csrf_token` as `X-CSRF-Token` with every change."),
     paths(
         requests::submit, requests::list, requests::get, requests::reveal, public::list,
-        accept, reject, dispatch, return_, claim, note, resolve, verify, rate, close, escalate, suspend, resume, supervise,
         directory::areas, directory::area, directory::units, directory::unit, directory::categories,
         directory::create_class, directory::create_item, directory::update_item, directory::me,
         directory::upload, directory::download,
@@ -212,6 +30,7 @@ command_doc!(
         crate::api::org::import, crate::api::org::template, crate::api::org::export,
         crate::api::org::campaign_stats, crate::api::org::record_activity, crate::api::org::suggestion_to_request,
     ),
+    components(schemas(requests::CommandResult, ErrorBody, Attachment)),
     tags((name = "requests", description = "点单 and the request ledger"),
          (name = "commands", description = "Every command of the lifecycle"),
          (name = "directory", description = "Areas, units, the catalogue, people"),
@@ -221,3 +40,144 @@ command_doc!(
          (name = "scorecard", description = "三率: response, resolution, satisfaction, on-time and rework rates")),
 )]
 pub struct ApiDoc;
+
+/// The whole document: the handlers' own, and every declared command.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let components = doc.components.get_or_insert_with(Default::default);
+    for kind in CommandKind::ALL
+        .into_iter()
+        .filter(|k| *k != CommandKind::Submit)
+    {
+        let name = body_name(kind);
+        components
+            .schemas
+            .insert(name.clone(), command_body(kind).into());
+        doc.paths.add_path_operation(
+            format!("/api/requests/{{id}}/{}", kind.as_str()),
+            vec![HttpMethod::Post],
+            command_operation(kind, &name),
+        );
+    }
+    doc
+}
+
+/// `accept` → `AcceptBody`.
+fn body_name(kind: CommandKind) -> String {
+    let id = kind.as_str();
+    let mut chars = id.chars();
+    let first = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .unwrap_or_default();
+    format!("{first}{}Body", chars.as_str())
+}
+
+/// A command's body, from its declared fields.
+fn command_body(kind: CommandKind) -> utoipa::openapi::schema::Schema {
+    let mut body = ObjectBuilder::new().description(Some(format!(
+        "{} {}",
+        kind.label(Lang::Zh),
+        kind.label(Lang::En)
+    )));
+    for f in kind.fields() {
+        body = body.property(f.name, field_schema(f));
+        if f.need == Need::Required {
+            body = body.required(f.name);
+        }
+    }
+    body.build().into()
+}
+
+fn field_schema(f: &FieldSpec) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let help = format!("{} ({} / {})", f.help, f.label_zh, f.label_en);
+    let integer = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .description(Some(help.clone()))
+    };
+    match f.kind {
+        FieldKind::Text { max } => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(max))
+            .description(Some(help))
+            .into(),
+        FieldKind::Checkbox | FieldKind::YesNo => ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .description(Some(help))
+            .into(),
+        FieldKind::Category
+        | FieldKind::Unit
+        | FieldKind::RequestNo
+        | FieldKind::PersonNo
+        | FieldKind::MoneyFen => integer().into(),
+        FieldKind::Choice(options) => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(options(Lang::En).into_iter().map(|(id, _)| id)))
+            .description(Some(help))
+            .into(),
+        FieldKind::Attachments => ArrayBuilder::new()
+            .items(Ref::from_schema_name("Attachment"))
+            .description(Some(help))
+            .into(),
+    }
+}
+
+/// `POST /api/requests/{id}/{command}` for one command.
+fn command_operation(kind: CommandKind, body: &str) -> utoipa::openapi::path::Operation {
+    let json = |schema: &str| {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(schema)))
+            .build()
+    };
+    let error = |text: &str| {
+        ResponseBuilder::new()
+            .description(text)
+            .content("application/json", json("ErrorBody"))
+            .build()
+    };
+    OperationBuilder::new()
+        .tag("commands")
+        .operation_id(Some(kind.as_str()))
+        .summary(Some(format!(
+            "{} {}",
+            kind.label(Lang::Zh),
+            kind.label(Lang::En)
+        )))
+        .parameter(
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The request"))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+                )),
+        )
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content("application/json", json(body))
+                .build(),
+        ))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("Done: the new state and the event")
+                .content("application/json", json("CommandResult"))
+                .build(),
+        )
+        .response("400", error("Malformed JSON"))
+        .response("401", error("No valid token"))
+        .response("403", error("Role or scope does not allow it"))
+        .response("404", error("No such request"))
+        .response(
+            "409",
+            error("Not allowed from the current state (see current_status)"),
+        )
+        .response("422", error("Invalid fields (see fields)"))
+        .build()
+}

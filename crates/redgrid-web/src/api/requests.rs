@@ -19,7 +19,7 @@ use redgrid_core::command::{Command, SubmitInput};
 use redgrid_core::error::{CoreError, Entity, FieldError, Lang};
 use redgrid_core::ids::*;
 use redgrid_core::policy::CommandKind;
-use redgrid_core::request::{Channel, Event, Light, RejectCode, Request, Satisfaction, Status};
+use redgrid_core::request::{Channel, Event, Light, Request, Status};
 use redgrid_store::ListFilter;
 use serde::Serialize;
 use std::sync::Arc;
@@ -89,78 +89,6 @@ pub(crate) fn read_submit(v: &serde_json::Value) -> (SubmitInput, Vec<FieldError
         category_id: r.id("category_id"),
     };
     (input, r.finish())
-}
-
-fn reject_code(s: &str) -> Option<RejectCode> {
-    [
-        RejectCode::OutOfScope,
-        RejectCode::Duplicate,
-        RejectCode::NoContent,
-        RejectCode::Other,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == s)
-}
-
-/// Reads the body of a command.
-pub(crate) fn read_command(
-    kind: CommandKind,
-    v: &serde_json::Value,
-) -> Option<(Command, Vec<FieldError>)> {
-    let mut r = Reader::new(v);
-    let cmd = match kind {
-        CommandKind::Submit => return None,
-        CommandKind::Accept => Command::Accept {
-            category_id: r.id("category_id"),
-            tier: r.choice("tier", Tier::parse),
-            urgent: r.bool("urgent"),
-            level: r.choice("level", Level::parse),
-        },
-        CommandKind::Reject => Command::Reject {
-            code: r.choice("code", reject_code),
-            duplicate_of: r.id("duplicate_of"),
-            text: r.string("text"),
-        },
-        CommandKind::Dispatch => Command::Dispatch {
-            unit_id: r.id("unit_id"),
-        },
-        CommandKind::Return => Command::Return {
-            reason: r.string("reason"),
-        },
-        CommandKind::Claim => Command::Claim {},
-        CommandKind::Note => Command::Note {
-            text: r.string("text"),
-            contact_made: r.bool("contact_made"),
-        },
-        CommandKind::Resolve => Command::Resolve {
-            outcome: r.choice("outcome", redgrid_core::request::AlertOutcome::parse),
-            summary: r.string("summary"),
-            evidence: r.attachments("evidence"),
-            cost_fen: r.i64("cost_fen"),
-        },
-        CommandKind::Verify => Command::Verify {
-            passed: r.bool("passed"),
-            reason: r.string("reason"),
-        },
-        CommandKind::Rate => Command::Rate {
-            resolved: r.bool("resolved"),
-            satisfaction: r.choice("satisfaction", Satisfaction::parse),
-            comment: r.string("comment"),
-        },
-        CommandKind::Close => Command::Close {},
-        CommandKind::Escalate => Command::Escalate {
-            reason: r.string("reason"),
-        },
-        CommandKind::Suspend => Command::Suspend {
-            reason: r.string("reason"),
-            approver_id: r.id("approver_id"),
-        },
-        CommandKind::Resume => Command::Resume {},
-        CommandKind::Supervise => Command::Supervise {
-            order: r.string("order"),
-        },
-    };
-    Some((cmd, r.finish()))
 }
 
 /// `POST /api/requests`: file a request (点单).
@@ -238,8 +166,8 @@ pub async fn command(
     let who = actor(&state, &headers).await?;
     let id = parse_id(&id, lang)?;
     let json = parse_json(&headers, body)?;
-    let (cmd, invalid) =
-        read_command(kind, &json).ok_or_else(|| ApiError::not_found_route(lang))?;
+    let (cmd, invalid) = Command::read(kind, &mut Reader::new(&json))
+        .ok_or_else(|| ApiError::not_found_route(lang))?;
     let (request, event) = state
         .service
         .run(id, &who, &cmd, invalid, now())

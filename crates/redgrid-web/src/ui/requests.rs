@@ -14,17 +14,16 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use redgrid_app::service::now;
 use redgrid_core::area::Level;
-use redgrid_core::catalogue::Tier;
-use redgrid_core::command::{Command, Ctx as DecideCtx, Facts, SubmitInput, command_label, decide};
+use redgrid_core::command::{
+    Command, Ctx as DecideCtx, Facts, FieldKind, FieldSource, FieldSpec, Need, SubmitInput, decide,
+    event_label,
+};
 use redgrid_core::directory::Directory;
 use redgrid_core::error::{CoreError, FieldError, Lang};
 use redgrid_core::ids::*;
 use redgrid_core::person::{Actor, Role};
 use redgrid_core::policy::CommandKind;
-use redgrid_core::request::{
-    AlertOutcome, Attachment, Channel, Event, EventBody, Light, RejectCode, Request, Satisfaction,
-    Status,
-};
+use redgrid_core::request::{Attachment, Channel, Event, EventBody, Light, Request, Status};
 use redgrid_store::{ListFilter, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -1134,37 +1133,6 @@ pub struct RequestPage {
     pub own: bool,
 }
 
-fn event_label(kind: &str, lang: Lang) -> &'static str {
-    let (zh, en) = match kind {
-        "submitted" => ("提交诉求（点单）", "Filed"),
-        "accepted" => ("受理", "Accepted"),
-        "rejected" => ("不予受理", "Rejected"),
-        "dispatched" => ("派单", "Dispatched"),
-        "returned" => ("退单", "Returned"),
-        "claimed" => ("接单", "Claimed"),
-        "noted" => ("办理记录", "Note"),
-        "resolved" => ("办结", "Resolved"),
-        "verified" => ("验单", "Verified"),
-        "rated" => ("评单", "Rated"),
-        "closed" => ("销号", "Closed"),
-        "escalated" => ("上报", "Escalated"),
-        "suspended" => ("挂账", "Suspended"),
-        "resumed" => ("恢复办理", "Resumed"),
-        "supervised" => ("督办", "Supervised"),
-        _ => ("记录", "Event"),
-    };
-    lang.pick(zh, en)
-}
-
-fn reject_label(code: RejectCode, lang: Lang) -> &'static str {
-    match code {
-        RejectCode::OutOfScope => lang.pick("不属于受理范围", "out of scope"),
-        RejectCode::Duplicate => lang.pick("重复诉求", "duplicate"),
-        RejectCode::NoContent => lang.pick("无实际内容", "nothing actionable"),
-        RejectCode::Other => lang.pick("其他原因", "other"),
-    }
-}
-
 fn yes_no(b: bool, lang: Lang) -> &'static str {
     if b {
         lang.pick("是", "yes")
@@ -1203,7 +1171,7 @@ fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
             duplicate_of,
             text,
         } => {
-            let mut s = reject_label(*code, lang).to_string();
+            let mut s = code.label(lang).to_string();
             if let Some(d) = duplicate_of {
                 s.push_str(&format!(" #{d}"));
             }
@@ -1289,54 +1257,6 @@ fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
     }
 }
 
-/// A command of `kind` with every field left empty: what a dry run of its form decides on.
-fn blank(kind: CommandKind) -> Option<Command> {
-    Some(match kind {
-        CommandKind::Submit => return None,
-        CommandKind::Accept => Command::Accept {
-            category_id: None,
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-        CommandKind::Reject => Command::Reject {
-            code: None,
-            duplicate_of: None,
-            text: None,
-        },
-        CommandKind::Dispatch => Command::Dispatch { unit_id: None },
-        CommandKind::Return => Command::Return { reason: None },
-        CommandKind::Claim => Command::Claim {},
-        CommandKind::Note => Command::Note {
-            text: None,
-            contact_made: None,
-        },
-        CommandKind::Resolve => Command::Resolve {
-            outcome: None,
-            summary: None,
-            evidence: vec![],
-            cost_fen: None,
-        },
-        CommandKind::Verify => Command::Verify {
-            passed: None,
-            reason: None,
-        },
-        CommandKind::Rate => Command::Rate {
-            resolved: None,
-            satisfaction: None,
-            comment: None,
-        },
-        CommandKind::Close => Command::Close {},
-        CommandKind::Escalate => Command::Escalate { reason: None },
-        CommandKind::Suspend => Command::Suspend {
-            reason: None,
-            approver_id: None,
-        },
-        CommandKind::Resume => Command::Resume {},
-        CommandKind::Supervise => Command::Supervise { order: None },
-    })
-}
-
 /// The commands `actor` may run on `r` now: exactly those the core would accept once their form is
 /// filled in. Each is decided in a dry run (nothing is stored) with the service's settings and
 /// deadline policy at `at`, with its fields left empty: a refusal about the fields only means
@@ -1361,7 +1281,7 @@ pub fn allowed_commands(
     CommandKind::ALL
         .into_iter()
         .filter(|k| {
-            blank(*k).is_some_and(|cmd| {
+            Command::blank(*k).is_some_and(|cmd| {
                 matches!(
                     decide(r, actor, &cmd, vec![], &ctx),
                     Ok(_) | Err(CoreError::Validation(_))
@@ -1382,168 +1302,14 @@ fn action_form(
 ) -> ActionForm {
     let lang = c.lang;
     let v = |k: &str| values.get(k).cloned().unwrap_or_default();
-    let yes_no_opts = || {
-        vec![
-            (String::new(), c.t("— 请选择 —", "— choose —").to_string()),
-            ("true".to_string(), c.t("是", "yes").to_string()),
-            ("false".to_string(), c.t("否", "no").to_string()),
-        ]
-    };
-    let mut fields = match kind {
-        CommandKind::Accept => {
-            let mut cat = Field::new("category_id", c.t("类别", "Category"), "select").required();
-            cat.groups
-                .push(first_option(c.t("— 请选择 —", "— choose —")));
-            cat.groups.extend(category_groups(dir, lang));
-            cat.value = values
-                .get("category_id")
-                .cloned()
-                .or_else(|| r.category_id.map(|c| c.0.to_string()))
-                .unwrap_or_default();
-            let tier = Field::new("tier", c.t("事项分级", "Tier"), "select").options(
-                std::iter::once((String::new(), c.t("按类别默认", "category default").into()))
-                    .chain(
-                        Tier::ALL
-                            .iter()
-                            .map(|t| (t.as_str().to_string(), t.label(lang).to_string())),
-                    )
-                    .collect(),
-            );
-            let level = Field::new("level", c.t("办理层级", "Level"), "select").options(
-                std::iter::once((String::new(), c.t("按分级默认", "tier default").into()))
-                    .chain(
-                        Level::ALL
-                            .iter()
-                            .map(|l| (l.as_str().to_string(), l.label(lang).to_string())),
-                    )
-                    .collect(),
-            );
-            let urgent = Field::new("urgent", c.t("紧急", "Urgent"), "checkbox");
-            vec![cat, tier, level, urgent]
-        }
-        CommandKind::Reject => vec![
-            Field::new("code", c.t("不予受理原因", "Reason"), "select")
-                .required()
-                .options(
-                    std::iter::once((String::new(), c.t("— 请选择 —", "— choose —").into()))
-                        .chain(
-                            [
-                                RejectCode::OutOfScope,
-                                RejectCode::Duplicate,
-                                RejectCode::NoContent,
-                                RejectCode::Other,
-                            ]
-                            .iter()
-                            .map(|k| (k.as_str().to_string(), reject_label(*k, lang).into())),
-                        )
-                        .collect(),
-                ),
-            Field::new(
-                "duplicate_of",
-                c.t("重复的诉求编号", "Duplicate of request no."),
-                "number",
-            ),
-            Field::new("text", c.t("说明", "Explanation"), "textarea"),
-        ],
-        CommandKind::Dispatch => {
-            vec![unit_field(c, dir, Some(r), c.t("派往单位", "Unit"))]
-        }
-        CommandKind::Return | CommandKind::Escalate => {
-            vec![Field::new("reason", c.t("理由", "Reason"), "textarea").required()]
-        }
-        CommandKind::Note => vec![
-            Field::new("text", c.t("办理情况", "What was done"), "textarea").required(),
-            Field::new(
-                "contact_made",
-                c.t("已与居民联系", "Contacted the resident"),
-                "checkbox",
-            ),
-        ],
-        CommandKind::Resolve => {
-            let mut fields = Vec::new();
-            if r.channel == Channel::PowerAlert {
-                let mut opts = vec![(String::new(), c.t("— 请选择 —", "— choose —").to_string())];
-                opts.extend(
-                    AlertOutcome::ALL
-                        .iter()
-                        .map(|o| (o.as_str().to_string(), o.label(lang).to_string())),
-                );
-                fields.push(
-                    Field::new(
-                        "outcome",
-                        c.t("预警核查结果", "What the check found"),
-                        "select",
-                    )
-                    .required()
-                    .options(opts),
-                );
-            }
-            fields.push(Field::new("summary", c.t("办理结果", "Result"), "textarea").required());
-            fields.push(Field::new(
-                "cost_fen",
-                c.t("费用（元，选填）", "Cost (yuan, optional)"),
-                "text",
-            ));
-            fields
-        }
-        CommandKind::Verify => vec![
-            Field::new("passed", c.t("核验通过", "Passed"), "select")
-                .required()
-                .options(yes_no_opts()),
-            Field::new(
-                "reason",
-                c.t("核验说明（不通过时必填）", "Notes (required when it fails)"),
-                "textarea",
-            ),
-        ],
-        CommandKind::Rate => vec![
-            Field::new(
-                "resolved",
-                c.t("问题解决了吗", "Was it resolved?"),
-                "select",
-            )
-            .required()
-            .options(yes_no_opts()),
-            Field::new("satisfaction", c.t("满意度", "Satisfaction"), "select")
-                .required()
-                .options(
-                    std::iter::once((String::new(), c.t("— 请选择 —", "— choose —").into()))
-                        .chain(
-                            [
-                                Satisfaction::Satisfied,
-                                Satisfaction::BasicallySatisfied,
-                                Satisfaction::Unsatisfied,
-                            ]
-                            .iter()
-                            .map(|s| (s.as_str().to_string(), s.label(lang).to_string())),
-                        )
-                        .collect(),
-                ),
-            Field::new(
-                "comment",
-                c.t("意见（选填）", "Comment (optional)"),
-                "textarea",
-            ),
-        ],
-        CommandKind::Suspend => vec![
-            Field::new("reason", c.t("挂账理由", "Reason"), "textarea").required(),
-            Field::new(
-                "approver_id",
-                c.t(
-                    "批准人编号（上一级）",
-                    "Approver's person no. (level above)",
-                ),
-                "number",
-            )
-            .required(),
-        ],
-        CommandKind::Supervise => {
-            vec![Field::new("order", c.t("督办意见", "Supervision order"), "textarea").required()]
-        }
-        CommandKind::Claim | CommandKind::Close | CommandKind::Resume | CommandKind::Submit => {
-            vec![]
-        }
-    };
+    let mut fields: Vec<Field> = kind
+        .fields()
+        .iter()
+        .filter(|f| f.need != Need::PowerAlertOnly || r.channel == Channel::PowerAlert)
+        // Evidence pictures are uploaded through the API; the page's form has none.
+        .filter(|f| !matches!(f.kind, FieldKind::Attachments))
+        .map(|f| form_field(c, dir, r, f, values))
+        .collect();
     for f in &mut fields {
         if f.value.is_empty() {
             f.value = v(f.name);
@@ -1563,7 +1329,7 @@ fn action_form(
     );
     ActionForm {
         command: kind.as_str(),
-        label: command_label(kind.as_str(), lang).to_string(),
+        label: kind.label(lang).to_string(),
         fields,
         open: errors.is_some(),
         error: errors.and_then(|e| e.general.clone()).unwrap_or_default(),
@@ -1571,121 +1337,116 @@ fn action_form(
     }
 }
 
-/// Reads a command from a posted form (the same fields as the JSON API).
-pub fn command_from_form(kind: CommandKind, form: &FormData) -> (Command, Vec<FieldError>) {
-    let mut errors = Vec::new();
-    let choice =
-        |name: &'static str, errors: &mut Vec<FieldError>, parse: &dyn Fn(&str) -> Option<()>| {
-            if let Some(v) = form.text(name)
-                && parse(&v).is_none()
-            {
-                errors.push(FieldError::new(name, "invalid"));
-            }
-        };
-    let flag = |name: &str| -> Option<bool> {
-        match form.text(name).as_deref() {
+/// The form field for one declared field of a command.
+fn form_field(
+    c: &Ctx,
+    dir: &Directory,
+    r: &Request,
+    spec: &FieldSpec,
+    values: &HashMap<String, String>,
+) -> Field {
+    let lang = c.lang;
+    let label = spec.label(lang);
+    let required = spec.need != Need::Optional;
+    let blank = if required {
+        c.t("— 请选择 —", "— choose —")
+    } else {
+        c.t("— 默认 —", "— default —")
+    };
+    let field = match spec.kind {
+        FieldKind::Text { .. } => Field::new(spec.name, label, "textarea"),
+        FieldKind::Checkbox => Field::new(spec.name, label, "checkbox"),
+        FieldKind::RequestNo | FieldKind::PersonNo => Field::new(spec.name, label, "number"),
+        FieldKind::MoneyFen | FieldKind::Attachments => Field::new(spec.name, label, "text"),
+        FieldKind::YesNo => Field::new(spec.name, label, "select").options(vec![
+            (String::new(), blank.to_string()),
+            ("true".to_string(), c.t("是", "yes").to_string()),
+            ("false".to_string(), c.t("否", "no").to_string()),
+        ]),
+        FieldKind::Choice(options) => Field::new(spec.name, label, "select").options(
+            std::iter::once((String::new(), blank.to_string()))
+                .chain(
+                    options(lang)
+                        .into_iter()
+                        .map(|(id, name)| (id.to_string(), name.to_string())),
+                )
+                .collect(),
+        ),
+        FieldKind::Category => {
+            let mut cat = Field::new(spec.name, label, "select");
+            cat.groups.push(first_option(blank));
+            cat.groups.extend(category_groups(dir, lang));
+            // The category the resident suggested, until staff choose another.
+            cat.value = values
+                .get(spec.name)
+                .cloned()
+                .or_else(|| r.category_id.map(|c| c.0.to_string()))
+                .unwrap_or_default();
+            cat
+        }
+        FieldKind::Unit => unit_field(c, dir, Some(r), label),
+    };
+    if required { field.required() } else { field }
+}
+
+/// A posted form as the source of a declared command's fields (the same fields as the JSON API).
+struct FormSource<'a> {
+    form: &'a FormData,
+    errors: Vec<FieldError>,
+}
+
+impl FieldSource for FormSource<'_> {
+    fn text(&mut self, name: &'static str) -> Option<String> {
+        self.form.text(name)
+    }
+
+    fn flag(&mut self, name: &'static str, checkbox: bool) -> Option<bool> {
+        let value = match self.form.text(name).as_deref() {
             Some("true" | "on" | "1") => Some(true),
             Some("false" | "0") => Some(false),
             _ => None,
+        };
+        // An unticked checkbox is not sent at all: it means "no".
+        if checkbox {
+            Some(value.unwrap_or(false))
+        } else {
+            value
         }
-    };
-    let cmd = match kind {
-        CommandKind::Accept => {
-            choice("tier", &mut errors, &|v| Tier::parse(v).map(|_| ()));
-            choice("level", &mut errors, &|v| Level::parse(v).map(|_| ()));
-            Command::Accept {
-                category_id: form.number("category_id", &mut errors).map(CategoryId),
-                tier: form.text("tier").and_then(|v| Tier::parse(&v)),
-                urgent: Some(flag("urgent").unwrap_or(false)),
-                level: form.text("level").and_then(|v| Level::parse(&v)),
-            }
-        }
-        CommandKind::Reject => {
-            let code = form.text("code");
-            let parsed = code.as_deref().and_then(|c| {
-                [
-                    RejectCode::OutOfScope,
-                    RejectCode::Duplicate,
-                    RejectCode::NoContent,
-                    RejectCode::Other,
-                ]
-                .into_iter()
-                .find(|k| k.as_str() == c)
-            });
-            if code.is_some() && parsed.is_none() {
-                errors.push(FieldError::new("code", "invalid"));
-            }
-            Command::Reject {
-                code: parsed,
-                duplicate_of: form.number("duplicate_of", &mut errors).map(RequestId),
-                text: form.text("text"),
+    }
+
+    fn number(&mut self, name: &'static str) -> Option<i64> {
+        self.form.number(name, &mut self.errors)
+    }
+
+    /// Forms take yuan (up to two decimals); the command carries fen.
+    fn money_fen(&mut self, name: &'static str) -> Option<i64> {
+        let v = self.form.text(name)?;
+        match v.parse::<f64>() {
+            Ok(y) if y.is_finite() && (0.0..1e10).contains(&y) => Some((y * 100.0).round() as i64),
+            _ => {
+                self.errors.push(FieldError::new(name, "invalid"));
+                None
             }
         }
-        CommandKind::Dispatch => Command::Dispatch {
-            unit_id: form.number("unit_id", &mut errors).map(UnitId),
-        },
-        CommandKind::Return => Command::Return {
-            reason: form.text("reason"),
-        },
-        CommandKind::Claim => Command::Claim {},
-        CommandKind::Note => Command::Note {
-            text: form.text("text"),
-            contact_made: Some(flag("contact_made").unwrap_or(false)),
-        },
-        CommandKind::Resolve => {
-            let cost = form.text("cost_fen").and_then(|v| match v.parse::<f64>() {
-                Ok(y) if y.is_finite() && (0.0..1e10).contains(&y) => {
-                    Some((y * 100.0).round() as i64)
-                }
-                _ => {
-                    errors.push(FieldError::new("cost_fen", "invalid"));
-                    None
-                }
-            });
-            let outcome = form.text("outcome").and_then(|v| {
-                let o = AlertOutcome::parse(&v);
-                if o.is_none() {
-                    errors.push(FieldError::new("outcome", "invalid"));
-                }
-                o
-            });
-            Command::Resolve {
-                outcome,
-                summary: form.text("summary"),
-                evidence: vec![],
-                cost_fen: cost,
-            }
+    }
+
+    fn word(&mut self, name: &'static str, known: &dyn Fn(&str) -> bool) -> Option<String> {
+        let v = self.form.text(name)?;
+        if known(&v) {
+            Some(v)
+        } else {
+            self.errors.push(FieldError::new(name, "invalid"));
+            None
         }
-        CommandKind::Verify => Command::Verify {
-            passed: flag("passed"),
-            reason: form.text("reason"),
-        },
-        CommandKind::Rate => {
-            let sat = form.text("satisfaction");
-            let parsed = sat.as_deref().and_then(Satisfaction::parse);
-            if sat.is_some() && parsed.is_none() {
-                errors.push(FieldError::new("satisfaction", "invalid"));
-            }
-            Command::Rate {
-                resolved: flag("resolved"),
-                satisfaction: parsed,
-                comment: form.text("comment"),
-            }
-        }
-        CommandKind::Close => Command::Close {},
-        CommandKind::Escalate => Command::Escalate {
-            reason: form.text("reason"),
-        },
-        CommandKind::Suspend => Command::Suspend {
-            reason: form.text("reason"),
-            approver_id: form.number("approver_id", &mut errors).map(PersonId),
-        },
-        CommandKind::Resume => Command::Resume {},
-        CommandKind::Supervise | CommandKind::Submit => Command::Supervise {
-            order: form.text("order"),
-        },
-    };
-    (cmd, errors)
+    }
+
+    fn attachments(&mut self, _name: &'static str) -> Vec<Attachment> {
+        Vec::new()
+    }
+
+    fn errors(&mut self) -> Vec<FieldError> {
+        std::mem::take(&mut self.errors)
+    }
 }
 
 async fn request_page(
@@ -1816,7 +1577,12 @@ pub async fn command_post(
         .filter(|k| *k != CommandKind::Submit)
         .ok_or_else(|| PageError::not_found(lang))?;
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
-    let (cmd, invalid) = command_from_form(kind, &form);
+    let mut source = FormSource {
+        form: &form,
+        errors: Vec::new(),
+    };
+    let (cmd, invalid) =
+        Command::read(kind, &mut source).ok_or_else(|| PageError::not_found(lang))?;
     match state.service.run(id, &actor, &cmd, invalid, now()).await {
         Ok(_) => Ok(see_other(&format!("{back}?done={}", kind.as_str()))),
         Err(StoreError::Core(e)) => {

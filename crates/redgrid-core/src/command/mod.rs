@@ -1,21 +1,28 @@
 //! Commands: what an actor asks for, and the pure decision that turns a command into one event or a
-//! refusal. Order of checks, everywhere: the actor's role (403), the request's state (409), the actor's
-//! scope for this request (403), then every field at once (422).
+//! refusal. The commands themselves are declared once, in `declared.rs`. Order of checks, everywhere:
+//! the actor's role (403 `role_not_allowed`), whether the request exists for the actor (404), the
+//! actor's scope for this request (403), the request's state (409), then every field at once (422).
 
 use crate::area::Level;
 use crate::catalogue::{CategoryItem, Tier};
 use crate::directory::Directory;
 use crate::error::{Conflict, CoreError, Denial, FieldError, Fields, Lang};
-use crate::ids::{AreaId, CategoryId, PersonId, RequestId, UnitId};
+use crate::ids::{AreaId, CategoryId, PersonId, RequestId};
 use crate::person::{Actor, Person, Role, valid_phone};
-use crate::policy::{self, Allowed, CommandKind, Relation, Subject};
+use crate::policy::{self, Allowed, Relation, Subject};
 use crate::request::{
-    ActorRef, AlertOutcome, Attachment, Channel, Deadlines, Event, EventBody, Light, Location,
-    RatedVia, RejectCode, Request, Satisfaction, Status,
+    ActorRef, Attachment, Channel, Deadlines, Event, EventBody, Light, Location, RatedVia,
+    RejectCode, Request, Satisfaction, Status,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
+
+mod declared;
+mod fields;
+
+pub use declared::{Command, CommandKind, event_label};
+pub use fields::{FieldKind, FieldSource, FieldSpec, FromField, Need};
 
 /// Limits on free text and lists (characters, items).
 pub mod limits {
@@ -60,89 +67,7 @@ pub struct SubmitInput {
     pub restricted: bool,
 }
 
-/// A command on an existing request, with its input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum Command {
-    Accept {
-        category_id: Option<CategoryId>,
-        /// Defaults to the category's tier.
-        tier: Option<Tier>,
-        urgent: Option<bool>,
-        /// Defaults to the tier's first level (or the category's, when the tier is not given).
-        level: Option<Level>,
-    },
-    Reject {
-        code: Option<RejectCode>,
-        duplicate_of: Option<RequestId>,
-        text: Option<String>,
-    },
-    Dispatch {
-        unit_id: Option<UnitId>,
-    },
-    Return {
-        reason: Option<String>,
-    },
-    Claim {},
-    Note {
-        text: Option<String>,
-        /// True when the note records contact with the requester (counts as the response).
-        contact_made: Option<bool>,
-    },
-    Resolve {
-        summary: Option<String>,
-        #[serde(default)]
-        evidence: Vec<Attachment>,
-        /// Cost in fen (1/100 yuan).
-        cost_fen: Option<i64>,
-        /// For a power alert, what the visit found: required there, refused elsewhere.
-        #[serde(default)]
-        outcome: Option<AlertOutcome>,
-    },
-    Verify {
-        passed: Option<bool>,
-        reason: Option<String>,
-    },
-    Rate {
-        resolved: Option<bool>,
-        satisfaction: Option<Satisfaction>,
-        comment: Option<String>,
-    },
-    Close {},
-    Escalate {
-        reason: Option<String>,
-    },
-    Suspend {
-        reason: Option<String>,
-        approver_id: Option<PersonId>,
-    },
-    Resume {},
-    Supervise {
-        order: Option<String>,
-    },
-}
-
 impl Command {
-    pub fn kind(&self) -> CommandKind {
-        match self {
-            Command::Accept { .. } => CommandKind::Accept,
-            Command::Reject { .. } => CommandKind::Reject,
-            Command::Dispatch { .. } => CommandKind::Dispatch,
-            Command::Return { .. } => CommandKind::Return,
-            Command::Claim {} => CommandKind::Claim,
-            Command::Note { .. } => CommandKind::Note,
-            Command::Resolve { .. } => CommandKind::Resolve,
-            Command::Verify { .. } => CommandKind::Verify,
-            Command::Rate { .. } => CommandKind::Rate,
-            Command::Close {} => CommandKind::Close,
-            Command::Escalate { .. } => CommandKind::Escalate,
-            Command::Suspend { .. } => CommandKind::Suspend,
-            Command::Resume {} => CommandKind::Resume,
-            Command::Supervise { .. } => CommandKind::Supervise,
-        }
-    }
-
     /// The records outside the directory this command names, which the caller must look up and
     /// hand over in [`Facts`] before deciding.
     pub fn references(&self) -> References {
@@ -167,49 +92,12 @@ impl Command {
 
 /// The states each command may start from (docs/design/lifecycle.md, "Commands").
 pub fn allowed_from(kind: CommandKind) -> &'static [Status] {
-    use Status::*;
-    match kind {
-        CommandKind::Submit => &[],
-        CommandKind::Accept => &[Submitted],
-        CommandKind::Reject => &[Submitted, Accepted],
-        CommandKind::Dispatch => &[Accepted],
-        CommandKind::Return => &[Dispatched, Claimed],
-        CommandKind::Claim => &[Dispatched],
-        CommandKind::Note => &[Claimed],
-        CommandKind::Resolve => &[Claimed],
-        CommandKind::Verify => &[Resolved],
-        CommandKind::Rate => &[Verified],
-        CommandKind::Close => &[Verified],
-        CommandKind::Escalate => &[Accepted, Dispatched, Claimed],
-        CommandKind::Suspend => &[Dispatched, Claimed],
-        CommandKind::Resume => &[Suspended],
-        CommandKind::Supervise => &[
-            Submitted, Accepted, Dispatched, Claimed, Resolved, Verified, Suspended,
-        ],
-    }
+    kind.allowed_from()
 }
 
-/// A command's name for people (used in messages).
+/// A command's name for people, by its identifier (used in messages).
 pub fn command_label(command: &str, lang: Lang) -> &'static str {
-    let zh_en = match command {
-        "submit" => ("点单", "submit"),
-        "accept" => ("受理", "accept"),
-        "reject" => ("不予受理", "reject"),
-        "dispatch" => ("派单", "dispatch"),
-        "return" => ("退单", "return"),
-        "claim" => ("接单", "claim"),
-        "note" => ("办理记录", "note"),
-        "resolve" => ("办结", "resolve"),
-        "verify" => ("验单", "verify"),
-        "rate" => ("评单", "rate"),
-        "close" => ("销号", "close"),
-        "escalate" => ("上报", "escalate"),
-        "suspend" => ("挂账", "suspend"),
-        "resume" => ("恢复办理", "resume"),
-        "supervise" => ("督办", "supervise"),
-        _ => ("操作", "command"),
-    };
-    lang.pick(zh_en.0, zh_en.1)
+    CommandKind::parse(command).map_or(lang.pick("操作", "command"), |k| k.label(lang))
 }
 
 /// Ids a command names that live outside the directory.

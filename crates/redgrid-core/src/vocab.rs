@@ -1,0 +1,73 @@
+//! Closed word sets (vocabularies): each is declared once with [`vocabulary!`] — its variants, the
+//! identifier the API, the database and spreadsheets use, and its Chinese and English labels — and
+//! gets `ALL`, `as_str`, `parse`, `label`, `from_cell`, serde and OpenAPI names from that one place.
+
+use crate::error::Lang;
+
+/// What every vocabulary offers, for code that works on any of them (form selects, spreadsheet
+/// cells, OpenAPI enums).
+pub trait Vocab: Copy + Eq + 'static {
+    /// Every value, in declaration order.
+    fn all() -> &'static [Self];
+    /// The identifier: what the API, the database and the files carry.
+    fn id(self) -> &'static str;
+    /// The name for people.
+    fn name(self, lang: Lang) -> &'static str;
+    /// The value with this identifier.
+    fn from_id(s: &str) -> Option<Self> {
+        Self::all().iter().copied().find(|v| v.id() == s)
+    }
+    /// `(identifier, name)` for every value: the options of a select.
+    fn options(lang: Lang) -> Vec<(&'static str, &'static str)> {
+        Self::all().iter().map(|v| (v.id(), v.name(lang))).collect()
+    }
+}
+
+/// Declares a closed word set: `Name { Variant = "id", "中文", "English"; … }`.
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $id:literal, $zh:literal, $en:literal;)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name { $($(#[$vdoc])* #[serde(rename = $id)] $variant,)+ }
+
+        impl $name {
+            pub const ALL: [$name; [$($id),+].len()] = [$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $id,)+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                Self::ALL.into_iter().find(|v| v.as_str() == s)
+            }
+
+            pub fn label(self, lang: $crate::error::Lang) -> &'static str {
+                match self { $($name::$variant => lang.pick($zh, $en),)+ }
+            }
+
+            /// Reads a spreadsheet cell: the Chinese label, the English label or the identifier.
+            pub fn from_cell(s: &str) -> Option<$name> {
+                let s = s.trim();
+                Self::ALL.into_iter().find(|v| {
+                    v.as_str() == s
+                        || v.label($crate::error::Lang::Zh) == s
+                        || v.label($crate::error::Lang::En).eq_ignore_ascii_case(s)
+                })
+            }
+        }
+
+        impl $crate::vocab::Vocab for $name {
+            fn all() -> &'static [Self] {
+                &Self::ALL
+            }
+            fn id(self) -> &'static str {
+                self.as_str()
+            }
+            fn name(self, lang: $crate::error::Lang) -> &'static str {
+                self.label(lang)
+            }
+        }
+    };
+}
+pub(crate) use vocabulary;
