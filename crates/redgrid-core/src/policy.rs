@@ -193,6 +193,12 @@ pub const POLICY: &[Rule] = &[
     rule(C::Resume, StreetStaff, R::AtLevel),
     rule(C::Resume, DepartmentStaff, R::AssignedUnit),
     rule(C::Resume, DistrictAdmin, R::AtLevel),
+    // 议单: staff of the current level and the department handling it, the district, supervisors.
+    rule(C::Deliberate, CommunityStaff, R::AtLevel),
+    rule(C::Deliberate, StreetStaff, R::AtLevel),
+    rule(C::Deliberate, DepartmentStaff, R::AssignedUnit),
+    rule(C::Deliberate, Supervisor, R::InArea),
+    rule(C::Deliberate, DistrictAdmin, R::InArea),
     // 督办.
     rule(C::Supervise, Supervisor, R::InArea),
     rule(C::Supervise, DistrictAdmin, R::InArea),

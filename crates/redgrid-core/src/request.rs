@@ -290,6 +290,11 @@ pub enum EventBody {
         text: String,
         contact_made: bool,
     },
+    /// 议单: what a joint meeting decided, and who took part.
+    Deliberated {
+        decision: String,
+        attendees: String,
+    },
     Resolved {
         summary: String,
         evidence: Vec<Attachment>,
@@ -370,6 +375,13 @@ impl EventBody {
             | EventBody::Escalated { reason, .. }
             | EventBody::Suspended { reason, .. } => *reason = m(reason),
             EventBody::Noted { text, .. } => *text = m(text),
+            EventBody::Deliberated {
+                decision,
+                attendees,
+            } => {
+                *decision = m(decision);
+                *attendees = m(attendees);
+            }
             EventBody::Resolved { summary, .. } => *summary = m(summary),
             EventBody::Verified { reason, .. } => *reason = mo(reason),
             EventBody::Rated { comment, .. } => *comment = mo(comment),
@@ -393,6 +405,7 @@ impl EventBody {
             EventBody::Returned { .. } => "returned",
             EventBody::Claimed { .. } => "claimed",
             EventBody::Noted { .. } => "noted",
+            EventBody::Deliberated { .. } => "deliberated",
             EventBody::Resolved { .. } => "resolved",
             EventBody::Verified { .. } => "verified",
             EventBody::Rated { .. } => "rated",
@@ -588,6 +601,8 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 r.responded_at = r.responded_at.or(Some(at));
             }
         }
+        // A record on the request: its state, level and unit stay as they are.
+        EventBody::Deliberated { .. } => {}
         EventBody::Resolved {
             summary,
             evidence: _,

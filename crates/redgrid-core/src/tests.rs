@@ -1779,6 +1779,106 @@ fn supervise_refusals() {
     );
 }
 
+fn deliberate(decision: &str, attendees: &str) -> Command {
+    Command::Deliberate {
+        decision: reason(decision),
+        attendees: reason(attendees),
+    }
+}
+
+#[test]
+fn deliberation_records_a_joint_decision_and_changes_nothing_else() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    let c = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Escalate {
+            reason: reason("需多方协调"),
+        },
+    );
+    // At the community level its staff settle it with the others concerned.
+    let d = w.ok(
+        &c,
+        &community_staff(),
+        deliberate("物业三日内修复，社区督促", "社区、物业、业委会"),
+    );
+    assert_eq!(
+        (d.status, d.level, d.unit_id, d.version),
+        (c.status, c.level, c.unit_id, c.version + 1)
+    );
+    let e = decide(
+        &c,
+        &community_staff(),
+        &deliberate("x", "y"),
+        vec![],
+        &w.ctx(),
+    )
+    .map(|d| d.event_for(&c, w.now))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        e.body,
+        EventBody::Deliberated {
+            decision: "x".into(),
+            attendees: "y".into()
+        }
+    );
+    assert_eq!(
+        crate::command::event_label(e.body.kind(), crate::error::Lang::Zh),
+        "议单",
+        "the timeline names it"
+    );
+    // Supervisors and the district may convene one anywhere in their area.
+    let d = w.ok(&d, &supervisor(), deliberate("区级统筹", "区住建委、街道"));
+    w.ok(&d, &admin(), deliberate("按方案执行", "区级部门"));
+}
+
+#[test]
+fn deliberate_refusals() {
+    let mut w = World::new();
+    let r = w.submit();
+    // Not before it is accepted.
+    assert_eq!(
+        invalid_from(&w.err(&r, &supervisor(), deliberate("x", "y"))),
+        Status::Submitted
+    );
+    let r = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    // Every field at once.
+    assert_eq!(
+        fields_of(&w.err(
+            &r,
+            &supervisor(),
+            Command::Deliberate {
+                decision: None,
+                attendees: reason(&"参".repeat(501)),
+            }
+        )),
+        vec![
+            ("decision".into(), "required"),
+            ("attendees".into(), "too_long")
+        ]
+    );
+    // Grid workers, volunteers and residents do not convene one.
+    for who in [grid_worker(), volunteer_grid(), resident()] {
+        assert_eq!(
+            w.err(&r, &who, deliberate("x", "y")),
+            CoreError::Forbidden(Denial::RoleNotAllowed)
+        );
+    }
+    // Community staff only at their own level: this request is still at the grid.
+    assert_eq!(
+        w.err(&r, &community_staff(), deliberate("x", "y")),
+        CoreError::Forbidden(Denial::OutOfScope)
+    );
+    // Nor after it is closed.
+    let v = verified(&mut w);
+    let c = w.ok(&v, &resident(), rate(true, Satisfaction::Satisfied));
+    assert_eq!(
+        invalid_from(&w.err(&c, &supervisor(), deliberate("x", "y"))),
+        Status::Closed
+    );
+}
+
 #[test]
 fn the_system_may_run_only_its_own_commands() {
     let mut w = World::new();

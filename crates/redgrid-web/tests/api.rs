@@ -551,6 +551,66 @@ async fn directory_and_catalogue_endpoints() {
 }
 
 #[tokio::test]
+async fn a_joint_meetings_decision_is_recorded_over_http_and_documented() {
+    let a = app().await;
+    let id = a.file("resident").await;
+    let cat = a.f.cat_garbage.id.0;
+    a.step(id, "accept", "grid", json!({"category_id": cat}))
+        .await;
+    // 议单: a supervisor of the area records what the joint meeting decided.
+    let r = a
+        .step(
+            id,
+            "deliberate",
+            "supervisor",
+            json!({"decision": "物业三日内修复，社区督促", "attendees": "社区、物业、业委会"}),
+        )
+        .await;
+    assert_eq!(r["event"]["kind"], "deliberated");
+    assert_eq!(r["request"]["status"], "accepted", "nothing else changes");
+    // Every missing field at once, in the request's language.
+    let r = a
+        .post(
+            &format!("/api/requests/{id}/deliberate"),
+            "supervisor",
+            json!({"attendees": 3}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let fields: Vec<(&str, &str)> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["field"].as_str().unwrap(), f["code"].as_str().unwrap()))
+        .collect();
+    assert!(
+        fields.contains(&("attendees", "invalid_type")),
+        "{}",
+        r.body
+    );
+    assert!(fields.contains(&("decision", "required")), "{}", r.body);
+    // A grid worker may not convene one.
+    let r = a
+        .post(
+            &format!("/api/requests/{id}/deliberate"),
+            "grid",
+            json!({"decision": "x", "attendees": "y"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // The document describes it from the same declaration.
+    let doc = a.get("/api/openapi.json", "resident").await.body;
+    let body = &doc["components"]["schemas"]["DeliberateBody"];
+    assert_eq!(body["required"], json!(["decision", "attendees"]), "{body}");
+    assert_eq!(body["properties"]["decision"]["maxLength"], 2000);
+    assert_eq!(
+        doc["paths"]["/api/requests/{id}/deliberate"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/DeliberateBody"
+    );
+}
+
+#[tokio::test]
 async fn attachments_upload_and_download() {
     let a = app().await;
     let req = HttpRequest::builder()

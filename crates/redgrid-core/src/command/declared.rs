@@ -299,6 +299,18 @@ commands! {
     from [Suspended];
     {}
 
+    /// 议单: a joint meeting (联席会议) of those concerned settles how a hard request is handled,
+    /// and its decision is kept on the request.
+    Deliberate = "deliberate", "议单", "deliberate";
+    event "deliberated", "议单", "Deliberated";
+    from [Accepted, Dispatched, Claimed, Suspended];
+    {
+        decision: Option<String> = Text { max: limits::SUMMARY }, Required, "议定事项", "What was decided",
+            "What the meeting decided: who does what, by when.";
+        attendees: Option<String> = Text { max: limits::REASON }, Required, "参会单位", "Who took part",
+            "The units and people at the meeting.";
+    }
+
     /// 督办: a supervisor orders the request handled.
     Supervise = "supervise", "督办", "supervise";
     event "supervised", "督办", "Supervised";

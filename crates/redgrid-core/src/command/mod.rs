@@ -599,6 +599,18 @@ pub fn decide(
                 contact_made: contact_made.unwrap_or(false),
             }
         }
+        Command::Deliberate {
+            decision,
+            attendees,
+        } => {
+            fields.text("decision", decision.as_deref(), limits::SUMMARY);
+            fields.text("attendees", attendees.as_deref(), limits::REASON);
+            fields.finish()?;
+            EventBody::Deliberated {
+                decision: clean(decision).unwrap_or_default(),
+                attendees: clean(attendees).unwrap_or_default(),
+            }
+        }
         Command::Resolve {
             summary,
             evidence,

@@ -1193,6 +1193,13 @@ fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
                 text.clone()
             }
         }
+        EventBody::Deliberated {
+            decision,
+            attendees,
+        } => format!(
+            "{decision}（{}{attendees}）",
+            lang.pick("参会：", "present: ")
+        ),
         EventBody::Resolved {
             summary,
             cost_fen,
