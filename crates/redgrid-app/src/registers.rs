@@ -892,591 +892,36 @@ pub fn validate(
     let Some(at) = map_headers(register, &sheet.headers, lang, &mut report) else {
         return (report, None);
     };
-    let mut rd = Reader {
-        register,
-        lang,
-        at,
-        issues: Vec::new(),
-        row: 0,
-        cells: &[],
-    };
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    // Records a row's natural key; a repeat is an issue on the later row.
-    let mut key_once = |rd: &mut Reader<'_>, col: &str, key: String, shown: &str| -> bool {
-        match seen.get(&key) {
-            Some(first) => {
-                let first = first.to_string();
-                rd.issue(col, "duplicate_key", shown, &first);
-                false
-            }
-            None => {
-                seen.insert(key, rd.row);
-                true
-            }
-        }
+    let mut c = Check {
+        rd: Reader {
+            register,
+            lang,
+            at,
+            issues: Vec::new(),
+            row: 0,
+            cells: &[],
+        },
+        sheet,
+        lookups,
+        seen: HashMap::new(),
+        created: 0,
+        updated: 0,
     };
     let plan = match register {
-        Register::Areas => {
-            let mut rows = Vec::new();
-            let in_file: HashSet<&str> = sheet
-                .rows
-                .iter()
-                .filter_map(|(_, r)| rd.at.get("code").and_then(|i| r.get(*i)))
-                .map(|s| s.trim())
-                .collect();
-            for (n, cells) in &sheet.rows {
-                rd.row = *n;
-                rd.cells = cells;
-                let code = rd.text("code", true, 20);
-                let name = rd.text("name", true, 100);
-                let Some(code) = code else { continue };
-                if !code.bytes().all(|b| b.is_ascii_digit()) {
-                    rd.issue(
-                        "code",
-                        "bad_code",
-                        &code,
-                        rd.lang.pick("只能是数字", "digits only"),
-                    );
-                    continue;
-                }
-                let kind = Level::ALL
-                    .into_iter()
-                    .find(|l| l.code_len().contains(&code.len()));
-                let Some(kind) = kind else {
-                    rd.issue(
-                        "code",
-                        "bad_code",
-                        &code,
-                        rd.lang
-                            .pick("位数应为 6、9、12 或 14–16", "6, 9, 12 or 14–16 digits"),
-                    );
-                    continue;
-                };
-                if !key_once(&mut rd, "code", code.clone(), &code) {
-                    continue;
-                }
-                let parent = match kind {
-                    Level::District => {
-                        let other = lookups
-                            .areas
-                            .iter()
-                            .any(|(c, (_, k))| *k == Level::District && *c != code);
-                        if other {
-                            rd.issue(
-                                "code",
-                                "not_allowed",
-                                &code,
-                                rd.lang.pick(
-                                    "系统中已有另一个区",
-                                    "the system holds another district",
-                                ),
-                            );
-                            continue;
-                        }
-                        None
-                    }
-                    _ => {
-                        let p = &code[..match kind {
-                            Level::Street => 6,
-                            Level::Community => 9,
-                            _ => 12,
-                        }];
-                        if let Some((id, _)) = lookups.areas.get(p) {
-                            Some(Ref::Id(*id))
-                        } else if in_file.contains(p) {
-                            Some(Ref::Code(p.to_string()))
-                        } else {
-                            rd.issue("code", "unknown_parent", &code, "");
-                            continue;
-                        }
-                    }
-                };
-                let Some(name) = name else { continue };
-                if lookups.areas.contains_key(&code) {
-                    report.updated += 1;
-                } else {
-                    report.created += 1;
-                }
-                rows.push(AreaRow {
-                    code,
-                    name,
-                    kind,
-                    parent,
-                });
-            }
-            rows.sort_by_key(|r| r.code.len());
-            Plan::Areas(rows)
-        }
-        Register::Units => {
-            let mut rows = Vec::new();
-            let in_file: HashSet<String> = sheet
-                .rows
-                .iter()
-                .filter_map(|(_, r)| rd.at.get("code").and_then(|i| r.get(*i)))
-                .map(|s| s.trim().to_string())
-                .collect();
-            let mut names: HashMap<(AreaId, String), usize> = HashMap::new();
-            for (n, cells) in &sheet.rows {
-                rd.row = *n;
-                rd.cells = cells;
-                let code = rd.text("code", true, 40);
-                let name = rd.text("name", true, 100);
-                let kind = rd.word(
-                    "kind",
-                    true,
-                    UnitKind::from_cell,
-                    &UnitKind::ALL,
-                    UnitKind::label,
-                );
-                let area = rd.area("area_code", true, lookups, &[]);
-                let level_text = rd.text("level", false, 20);
-                let parent = rd.text("parent_code", false, 40);
-                let (Some(code), Some(name), Some(kind), Some(area)) = (code, name, kind, area)
-                else {
-                    continue;
-                };
-                if !key_once(&mut rd, "code", code.clone(), &code) {
-                    continue;
-                }
-                let area_kind = lookups
-                    .areas
-                    .values()
-                    .find(|(id, _)| *id == area)
-                    .map(|(_, k)| *k)
-                    .unwrap_or(Level::District);
-                let level = match level_text {
-                    Some(t) => match level_from_cell(&t) {
-                        Some(l) => l,
-                        None => {
-                            let choices = Level::ALL.map(|l| l.label(rd.lang)).join("/");
-                            rd.issue("level", "unknown_value", &t, &choices);
-                            continue;
-                        }
-                    },
-                    None => default_level(kind, area_kind),
-                };
-                let parent = match parent {
-                    None => None,
-                    Some(p) if p == code => {
-                        rd.issue("parent_code", "cycle", &p, "");
-                        continue;
-                    }
-                    Some(p) => match lookups.units.get(&p) {
-                        Some((id, _)) => Some(Ref::Id(*id)),
-                        None if in_file.contains(&p) => Some(Ref::Code(p)),
-                        None => {
-                            rd.issue("parent_code", "unknown_unit", &p, "");
-                            continue;
-                        }
-                    },
-                };
-                let name_key = (area, name.clone());
-                if let Some(first) = names.insert(name_key.clone(), rd.row) {
-                    rd.issue("name", "duplicate_key", &name, &first.to_string());
-                    continue;
-                }
-                let mut adopt = None;
-                match (lookups.unit_names.get(&name_key), lookups.units.get(&code)) {
-                    (Some((_, Some(other))), _) if *other != code => {
-                        rd.issue("name", "name_taken", &name, "");
-                        continue;
-                    }
-                    (Some((id, None)), None) => adopt = Some(*id),
-                    (Some((_, None)), Some(_)) => {
-                        rd.issue("name", "name_taken", &name, "");
-                        continue;
-                    }
-                    _ => {}
-                }
-                if lookups.units.contains_key(&code) || adopt.is_some() {
-                    report.updated += 1;
-                } else {
-                    report.created += 1;
-                }
-                rows.push(UnitRow {
-                    code,
-                    name,
-                    kind,
-                    area_id: area,
-                    level,
-                    parent,
-                    adopt,
-                });
-            }
-            let links = parent_links(rows.iter().map(|r| (&r.code, &r.parent)));
-            if let Some(cyc) = first_cycle(links.iter().cloned()) {
-                report_cycle(&mut rd, sheet, &cyc);
-            }
-            let order = depth_order(links);
-            Plan::Units(reorder(rows, &order, |r| r.code.clone()))
-        }
-        Register::PartyOrgs => {
-            let mut rows = Vec::new();
-            let kinds_in_file: HashMap<String, OrgKind> = sheet
-                .rows
-                .iter()
-                .filter_map(|(_, r)| {
-                    let code = rd
-                        .at
-                        .get("code")
-                        .and_then(|i| r.get(*i))?
-                        .trim()
-                        .to_string();
-                    let kind = rd
-                        .at
-                        .get("kind")
-                        .and_then(|i| r.get(*i))
-                        .and_then(|k| OrgKind::from_cell(k))?;
-                    Some((code, kind))
-                })
-                .collect();
-            for (n, cells) in &sheet.rows {
-                rd.row = *n;
-                rd.cells = cells;
-                let code = rd.text("code", true, 40);
-                let name = rd.text("name", true, 100);
-                let kind = rd.word(
-                    "kind",
-                    true,
-                    OrgKind::from_cell,
-                    &OrgKind::ALL,
-                    OrgKind::label,
-                );
-                let parent = rd.text("parent_code", false, 40);
-                let unit = rd.text("unit_code", false, 40);
-                let area = rd.area("area_code", false, lookups, &[]);
-                let secretary = rd.text("secretary", false, 50).unwrap_or_default();
-                let (Some(code), Some(name), Some(kind)) = (code, name, kind) else {
-                    continue;
-                };
-                if !key_once(&mut rd, "code", code.clone(), &code) {
-                    continue;
-                }
-                let unit = match unit {
-                    None => None,
-                    Some(u) => match lookups.units.get(&u) {
-                        Some(found) => Some(*found),
-                        None => {
-                            rd.issue("unit_code", "unknown_unit", &u, "");
-                            continue;
-                        }
-                    },
-                };
-                let area = match (area, unit) {
-                    (Some(a), _) => a,
-                    (None, Some((_, a))) => a,
-                    (None, None) => {
-                        if rd.raw("area_code").trim().is_empty() {
-                            rd.issue("area_code", "required", "", "");
-                        }
-                        continue;
-                    }
-                };
-                let parent = match parent {
-                    None => None,
-                    Some(p) if p == code => {
-                        rd.issue("parent_code", "cycle", &p, "");
-                        continue;
-                    }
-                    Some(p) => {
-                        let (r, pk) = match (lookups.orgs.get(&p), kinds_in_file.get(&p)) {
-                            (_, Some(k)) => (Ref::Code(p.clone()), *k),
-                            (Some((id, k, _)), None) => (Ref::Id(*id), *k),
-                            (None, None) => {
-                                rd.issue("parent_code", "unknown_parent", &p, "");
-                                continue;
-                            }
-                        };
-                        if !kind.may_sit_under(pk) {
-                            let detail = format!("{} → {}", kind.label(rd.lang), pk.label(rd.lang));
-                            rd.issue("parent_code", "wrong_parent_kind", &p, &detail);
-                            continue;
-                        }
-                        // A parent in the file is written before its children, in the same import.
-                        Some(r)
-                    }
-                };
-                if lookups.orgs.contains_key(&code) {
-                    report.updated += 1;
-                } else {
-                    report.created += 1;
-                }
-                rows.push(OrgRow {
-                    code,
-                    name,
-                    kind,
-                    parent,
-                    unit_id: unit.map(|u| u.0),
-                    area_id: area,
-                    secretary,
-                });
-            }
-            let links = parent_links(rows.iter().map(|r| (&r.code, &r.parent)));
-            // A cycle may also run through the database: a row whose parent (in the database)
-            // sits under the row itself.
-            let cyc = first_cycle(links.iter().cloned()).or_else(|| db_cycle(&rows, lookups));
-            if let Some(cyc) = cyc {
-                report_cycle(&mut rd, sheet, &cyc);
-            }
-            let order = depth_order(links);
-            Plan::PartyOrgs(reorder(rows, &order, |r| r.code.clone()))
-        }
-        Register::Members => {
-            let mut rows = Vec::with_capacity(sheet.rows.len());
-            for (n, cells) in &sheet.rows {
-                rd.row = *n;
-                rd.cells = cells;
-                let name = rd.text("name", true, 50);
-                let phone = rd.phone("phone", true);
-                let org = rd.text("org_code", true, 40);
-                let kind = rd
-                    .word(
-                        "kind",
-                        false,
-                        MemberKind::from_cell,
-                        &MemberKind::ALL,
-                        MemberKind::label,
-                    )
-                    .unwrap_or(MemberKind::Regular);
-                let home = rd.area("home_community_code", false, lookups, &[Level::Community]);
-                let grid = rd.area("grid_code", false, lookups, &[Level::Grid]);
-                let joined_on = rd.date("joined_on", false);
-                let period_from = rd.date("period_from", false);
-                let period_to = rd.date("period_to", false);
-                let (Some(name), Some(phone), Some(org)) = (name, phone, org) else {
-                    continue;
-                };
-                if !key_once(&mut rd, "phone", phone.clone(), &phone) {
-                    continue;
-                }
-                let Some((org_id, _, _)) = lookups.orgs.get(&org) else {
-                    rd.issue("org_code", "unknown_party_org", &org, "");
-                    continue;
-                };
-                match kind {
-                    MemberKind::InService if home.is_none() => {
-                        if rd.raw("home_community_code").trim().is_empty() {
-                            rd.issue("home_community_code", "required", "", "");
-                        }
-                        continue;
-                    }
-                    MemberKind::DeployedCadre if period_from.is_none() || period_to.is_none() => {
-                        for k in ["period_from", "period_to"] {
-                            if rd.raw(k).trim().is_empty() {
-                                rd.issue(k, "required", "", "");
-                            }
-                        }
-                        continue;
-                    }
-                    _ => {}
-                }
-                if let (Some(f), Some(t)) = (period_from, period_to)
-                    && t < f
-                {
-                    rd.issue("period_to", "bad_period", rd.raw("period_to"), "");
-                    continue;
-                }
-                if lookups.members.contains_key(&phone) {
-                    report.updated += 1;
-                } else {
-                    report.created += 1;
-                }
-                rows.push(MemberRow {
-                    name,
-                    phone,
-                    party_org_id: *org_id,
-                    kind,
-                    home_community_id: home,
-                    grid_id: grid,
-                    joined_on,
-                    period_from,
-                    period_to,
-                });
-            }
-            Plan::Members(rows)
-        }
-        Register::Volunteers => {
-            let mut rows = Vec::new();
-            for (n, cells) in &sheet.rows {
-                rd.row = *n;
-                rd.cells = cells;
-                let name = rd.text("name", true, 50);
-                let phone = rd.phone("phone", true);
-                let area = rd.area(
-                    "area_code",
-                    true,
-                    lookups,
-                    &[Level::Community, Level::Grid, Level::Street],
-                );
-                let skills = rd.text("skills", false, 200).unwrap_or_default();
-                let registered_on = rd.date("registered_on", false);
-                let (Some(name), Some(phone), Some(area)) = (name, phone, area) else {
-                    continue;
-                };
-                if !key_once(&mut rd, "phone", phone.clone(), &phone) {
-                    continue;
-                }
-                if lookups.volunteers.contains_key(&phone) {
-                    report.updated += 1;
-                } else {
-                    report.created += 1;
-                }
-                rows.push(VolunteerRow {
-                    name,
-                    phone,
-                    area_id: area,
-                    skills,
-                    registered_on,
-                });
-            }
-            Plan::Volunteers(rows)
-        }
-        Register::Targets => {
-            let mut rows = Vec::new();
-            for (n, cells) in &sheet.rows {
-                rd.row = *n;
-                rd.cells = cells;
-                let code = rd.text("code", true, 40);
-                let name = rd.text("name", true, 100);
-                let kind = rd.word(
-                    "kind",
-                    true,
-                    TargetKind::from_cell,
-                    &TargetKind::ALL,
-                    TargetKind::label,
-                );
-                let area = rd.area(
-                    "area_code",
-                    true,
-                    lookups,
-                    &[Level::Street, Level::Community, Level::Grid],
-                );
-                let unit = rd.text("unit_code", false, 40);
-                let tags = rd.text("tags", false, 200).unwrap_or_default();
-                let (Some(code), Some(name), Some(kind), Some(area)) = (code, name, kind, area)
-                else {
-                    continue;
-                };
-                if !key_once(&mut rd, "code", code.clone(), &code) {
-                    continue;
-                }
-                let unit_id = match unit {
-                    None => None,
-                    Some(u) => match lookups.units.get(&u) {
-                        Some((id, _)) => Some(*id),
-                        None => {
-                            rd.issue("unit_code", "unknown_unit", &u, "");
-                            continue;
-                        }
-                    },
-                };
-                if lookups.targets.contains_key(&code) {
-                    report.updated += 1;
-                } else {
-                    report.created += 1;
-                }
-                rows.push(TargetRow {
-                    code,
-                    name,
-                    kind,
-                    area_id: area,
-                    unit_id,
-                    tags,
-                });
-            }
-            Plan::Targets(rows)
-        }
-        Register::Pairings => {
-            let mut rows = Vec::new();
-            for (n, cells) in &sheet.rows {
-                rd.row = *n;
-                rd.cells = cells;
-                let kind = rd.word(
-                    "kind",
-                    true,
-                    PairingKind::from_cell,
-                    &PairingKind::ALL,
-                    PairingKind::label,
-                );
-                let org = rd.text("org_code", false, 40);
-                let member = rd.phone("member_phone", false);
-                let target = rd.text("target_code", true, 40);
-                let starts_on = rd.date("starts_on", true);
-                let ends_on = rd.date("ends_on", false);
-                let responsible = rd.text("responsible", false, 50).unwrap_or_default();
-                let goals = rd.text("goals", false, 500).unwrap_or_default();
-                let (Some(kind), Some(target), Some(starts_on)) = (kind, target, starts_on) else {
-                    continue;
-                };
-                if ends_on.is_some_and(|e| e < starts_on) {
-                    rd.issue("ends_on", "bad_period", rd.raw("ends_on"), "");
-                    continue;
-                }
-                let Some((target_id, target_kind)) = lookups.targets.get(&target).copied() else {
-                    rd.issue("target_code", "unknown_target", &target, "");
-                    continue;
-                };
-                if !kind.fits(target_kind) {
-                    let detail =
-                        format!("{} → {}", kind.label(rd.lang), target_kind.label(rd.lang));
-                    rd.issue("target_code", "not_allowed", &target, &detail);
-                    continue;
-                }
-                let (org_id, member_id) = if kind.held_by_member() {
-                    let Some(phone) = member else {
-                        if rd.raw("member_phone").trim().is_empty() {
-                            rd.issue("member_phone", "required", "", "");
-                        }
-                        continue;
-                    };
-                    match lookups.members.get(&phone) {
-                        Some(p) => (None, Some(*p)),
-                        None => {
-                            rd.issue("member_phone", "unknown_member", &phone, "");
-                            continue;
-                        }
-                    }
-                } else {
-                    let Some(code) = org else {
-                        rd.issue("org_code", "required", "", "");
-                        continue;
-                    };
-                    match lookups.orgs.get(&code) {
-                        Some((id, _, _)) => (Some(*id), None),
-                        None => {
-                            rd.issue("org_code", "unknown_party_org", &code, "");
-                            continue;
-                        }
-                    }
-                };
-                let natural_key = pairing_key(kind, org_id, member_id, target_id);
-                if !key_once(&mut rd, "target_code", natural_key.clone(), &target) {
-                    continue;
-                }
-                if lookups.pairings.contains(&natural_key) {
-                    report.updated += 1;
-                } else {
-                    report.created += 1;
-                }
-                rows.push(PairingRow {
-                    natural_key,
-                    kind,
-                    party_org_id: org_id,
-                    member_id,
-                    target_id,
-                    starts_on,
-                    ends_on,
-                    responsible,
-                    goals,
-                });
-            }
-            Plan::Pairings(rows)
-        }
+        Register::Areas => areas(&mut c),
+        Register::Units => units(&mut c),
+        Register::PartyOrgs => party_orgs(&mut c),
+        Register::Members => members(&mut c),
+        Register::Volunteers => volunteers(&mut c),
+        Register::Targets => targets(&mut c),
+        Register::Pairings => pairings(&mut c),
         Register::Alliances | Register::Activities | Register::Suggestions => {
             Plan::Areas(Vec::new())
         }
     };
-    report.issues.extend(rd.issues);
+    report.created = c.created;
+    report.updated = c.updated;
+    report.issues.extend(c.rd.issues);
     report.issues.sort_by_key(|i| i.row);
     if report.issues.is_empty() {
         (report, Some(plan))
@@ -1485,6 +930,618 @@ pub fn validate(
         report.updated = 0;
         (report, None)
     }
+}
+
+/// What one register's check works with: the reader of the file's rows, the file, what the database
+/// holds, the natural keys seen so far, and the rows that create and update.
+struct Check<'a> {
+    rd: Reader<'a>,
+    sheet: &'a Sheet,
+    lookups: &'a Lookups,
+    seen: HashMap<String, usize>,
+    created: usize,
+    updated: usize,
+}
+
+impl Check<'_> {
+    /// Records a row's natural key; a repeat is an issue on the later row.
+    fn key_once(&mut self, col: &str, key: String, shown: &str) -> bool {
+        match self.seen.get(&key) {
+            Some(first) => {
+                let first = first.to_string();
+                self.rd.issue(col, "duplicate_key", shown, &first);
+                false
+            }
+            None => {
+                self.seen.insert(key, self.rd.row);
+                true
+            }
+        }
+    }
+}
+
+/// The areas register's rows, checked.
+fn areas(c: &mut Check<'_>) -> Plan {
+    let sheet = c.sheet;
+    let lookups = c.lookups;
+    let mut rows = Vec::new();
+    let in_file: HashSet<&str> = sheet
+        .rows
+        .iter()
+        .filter_map(|(_, r)| c.rd.at.get("code").and_then(|i| r.get(*i)))
+        .map(|s| s.trim())
+        .collect();
+    for (n, cells) in &sheet.rows {
+        c.rd.row = *n;
+        c.rd.cells = cells;
+        let code = c.rd.text("code", true, 20);
+        let name = c.rd.text("name", true, 100);
+        let Some(code) = code else { continue };
+        if !code.bytes().all(|b| b.is_ascii_digit()) {
+            c.rd.issue(
+                "code",
+                "bad_code",
+                &code,
+                c.rd.lang.pick("只能是数字", "digits only"),
+            );
+            continue;
+        }
+        let kind = Level::ALL
+            .into_iter()
+            .find(|l| l.code_len().contains(&code.len()));
+        let Some(kind) = kind else {
+            c.rd.issue(
+                "code",
+                "bad_code",
+                &code,
+                c.rd.lang
+                    .pick("位数应为 6、9、12 或 14–16", "6, 9, 12 or 14–16 digits"),
+            );
+            continue;
+        };
+        if !c.key_once("code", code.clone(), &code) {
+            continue;
+        }
+        let parent = match kind {
+            Level::District => {
+                let other = lookups
+                    .areas
+                    .iter()
+                    .any(|(c, (_, k))| *k == Level::District && *c != code);
+                if other {
+                    c.rd.issue(
+                        "code",
+                        "not_allowed",
+                        &code,
+                        c.rd.lang
+                            .pick("系统中已有另一个区", "the system holds another district"),
+                    );
+                    continue;
+                }
+                None
+            }
+            _ => {
+                let p = &code[..match kind {
+                    Level::Street => 6,
+                    Level::Community => 9,
+                    _ => 12,
+                }];
+                if let Some((id, _)) = lookups.areas.get(p) {
+                    Some(Ref::Id(*id))
+                } else if in_file.contains(p) {
+                    Some(Ref::Code(p.to_string()))
+                } else {
+                    c.rd.issue("code", "unknown_parent", &code, "");
+                    continue;
+                }
+            }
+        };
+        let Some(name) = name else { continue };
+        if lookups.areas.contains_key(&code) {
+            c.updated += 1;
+        } else {
+            c.created += 1;
+        }
+        rows.push(AreaRow {
+            code,
+            name,
+            kind,
+            parent,
+        });
+    }
+    rows.sort_by_key(|r| r.code.len());
+    Plan::Areas(rows)
+}
+
+/// The units register's rows, checked.
+fn units(c: &mut Check<'_>) -> Plan {
+    let sheet = c.sheet;
+    let lookups = c.lookups;
+    let mut rows = Vec::new();
+    let in_file: HashSet<String> = sheet
+        .rows
+        .iter()
+        .filter_map(|(_, r)| c.rd.at.get("code").and_then(|i| r.get(*i)))
+        .map(|s| s.trim().to_string())
+        .collect();
+    let mut names: HashMap<(AreaId, String), usize> = HashMap::new();
+    for (n, cells) in &sheet.rows {
+        c.rd.row = *n;
+        c.rd.cells = cells;
+        let code = c.rd.text("code", true, 40);
+        let name = c.rd.text("name", true, 100);
+        let kind = c.rd.word(
+            "kind",
+            true,
+            UnitKind::from_cell,
+            &UnitKind::ALL,
+            UnitKind::label,
+        );
+        let area = c.rd.area("area_code", true, lookups, &[]);
+        let level_text = c.rd.text("level", false, 20);
+        let parent = c.rd.text("parent_code", false, 40);
+        let (Some(code), Some(name), Some(kind), Some(area)) = (code, name, kind, area) else {
+            continue;
+        };
+        if !c.key_once("code", code.clone(), &code) {
+            continue;
+        }
+        let area_kind = lookups
+            .areas
+            .values()
+            .find(|(id, _)| *id == area)
+            .map(|(_, k)| *k)
+            .unwrap_or(Level::District);
+        let level = match level_text {
+            Some(t) => match level_from_cell(&t) {
+                Some(l) => l,
+                None => {
+                    let choices = Level::ALL.map(|l| l.label(c.rd.lang)).join("/");
+                    c.rd.issue("level", "unknown_value", &t, &choices);
+                    continue;
+                }
+            },
+            None => default_level(kind, area_kind),
+        };
+        let parent = match parent {
+            None => None,
+            Some(p) if p == code => {
+                c.rd.issue("parent_code", "cycle", &p, "");
+                continue;
+            }
+            Some(p) => match lookups.units.get(&p) {
+                Some((id, _)) => Some(Ref::Id(*id)),
+                None if in_file.contains(&p) => Some(Ref::Code(p)),
+                None => {
+                    c.rd.issue("parent_code", "unknown_unit", &p, "");
+                    continue;
+                }
+            },
+        };
+        let name_key = (area, name.clone());
+        if let Some(first) = names.insert(name_key.clone(), c.rd.row) {
+            c.rd.issue("name", "duplicate_key", &name, &first.to_string());
+            continue;
+        }
+        let mut adopt = None;
+        match (lookups.unit_names.get(&name_key), lookups.units.get(&code)) {
+            (Some((_, Some(other))), _) if *other != code => {
+                c.rd.issue("name", "name_taken", &name, "");
+                continue;
+            }
+            (Some((id, None)), None) => adopt = Some(*id),
+            (Some((_, None)), Some(_)) => {
+                c.rd.issue("name", "name_taken", &name, "");
+                continue;
+            }
+            _ => {}
+        }
+        if lookups.units.contains_key(&code) || adopt.is_some() {
+            c.updated += 1;
+        } else {
+            c.created += 1;
+        }
+        rows.push(UnitRow {
+            code,
+            name,
+            kind,
+            area_id: area,
+            level,
+            parent,
+            adopt,
+        });
+    }
+    let links = parent_links(rows.iter().map(|r| (&r.code, &r.parent)));
+    if let Some(cyc) = first_cycle(links.iter().cloned()) {
+        report_cycle(&mut c.rd, sheet, &cyc);
+    }
+    let order = depth_order(links);
+    Plan::Units(reorder(rows, &order, |r| r.code.clone()))
+}
+
+/// The party orgs register's rows, checked.
+fn party_orgs(c: &mut Check<'_>) -> Plan {
+    let sheet = c.sheet;
+    let lookups = c.lookups;
+    let mut rows = Vec::new();
+    let kinds_in_file: HashMap<String, OrgKind> = sheet
+        .rows
+        .iter()
+        .filter_map(|(_, r)| {
+            let code =
+                c.rd.at
+                    .get("code")
+                    .and_then(|i| r.get(*i))?
+                    .trim()
+                    .to_string();
+            let kind =
+                c.rd.at
+                    .get("kind")
+                    .and_then(|i| r.get(*i))
+                    .and_then(|k| OrgKind::from_cell(k))?;
+            Some((code, kind))
+        })
+        .collect();
+    for (n, cells) in &sheet.rows {
+        c.rd.row = *n;
+        c.rd.cells = cells;
+        let code = c.rd.text("code", true, 40);
+        let name = c.rd.text("name", true, 100);
+        let kind = c.rd.word(
+            "kind",
+            true,
+            OrgKind::from_cell,
+            &OrgKind::ALL,
+            OrgKind::label,
+        );
+        let parent = c.rd.text("parent_code", false, 40);
+        let unit = c.rd.text("unit_code", false, 40);
+        let area = c.rd.area("area_code", false, lookups, &[]);
+        let secretary = c.rd.text("secretary", false, 50).unwrap_or_default();
+        let (Some(code), Some(name), Some(kind)) = (code, name, kind) else {
+            continue;
+        };
+        if !c.key_once("code", code.clone(), &code) {
+            continue;
+        }
+        let unit = match unit {
+            None => None,
+            Some(u) => match lookups.units.get(&u) {
+                Some(found) => Some(*found),
+                None => {
+                    c.rd.issue("unit_code", "unknown_unit", &u, "");
+                    continue;
+                }
+            },
+        };
+        let area = match (area, unit) {
+            (Some(a), _) => a,
+            (None, Some((_, a))) => a,
+            (None, None) => {
+                if c.rd.raw("area_code").trim().is_empty() {
+                    c.rd.issue("area_code", "required", "", "");
+                }
+                continue;
+            }
+        };
+        let parent = match parent {
+            None => None,
+            Some(p) if p == code => {
+                c.rd.issue("parent_code", "cycle", &p, "");
+                continue;
+            }
+            Some(p) => {
+                let (r, pk) = match (lookups.orgs.get(&p), kinds_in_file.get(&p)) {
+                    (_, Some(k)) => (Ref::Code(p.clone()), *k),
+                    (Some((id, k, _)), None) => (Ref::Id(*id), *k),
+                    (None, None) => {
+                        c.rd.issue("parent_code", "unknown_parent", &p, "");
+                        continue;
+                    }
+                };
+                if !kind.may_sit_under(pk) {
+                    let detail = format!("{} → {}", kind.label(c.rd.lang), pk.label(c.rd.lang));
+                    c.rd.issue("parent_code", "wrong_parent_kind", &p, &detail);
+                    continue;
+                }
+                // A parent in the file is written before its children, in the same import.
+                Some(r)
+            }
+        };
+        if lookups.orgs.contains_key(&code) {
+            c.updated += 1;
+        } else {
+            c.created += 1;
+        }
+        rows.push(OrgRow {
+            code,
+            name,
+            kind,
+            parent,
+            unit_id: unit.map(|u| u.0),
+            area_id: area,
+            secretary,
+        });
+    }
+    let links = parent_links(rows.iter().map(|r| (&r.code, &r.parent)));
+    // A cycle may also run through the database: a row whose parent (in the database)
+    // sits under the row itself.
+    let cyc = first_cycle(links.iter().cloned()).or_else(|| db_cycle(&rows, lookups));
+    if let Some(cyc) = cyc {
+        report_cycle(&mut c.rd, sheet, &cyc);
+    }
+    let order = depth_order(links);
+    Plan::PartyOrgs(reorder(rows, &order, |r| r.code.clone()))
+}
+
+/// The members register's rows, checked.
+fn members(c: &mut Check<'_>) -> Plan {
+    let sheet = c.sheet;
+    let lookups = c.lookups;
+    let mut rows = Vec::with_capacity(sheet.rows.len());
+    for (n, cells) in &sheet.rows {
+        c.rd.row = *n;
+        c.rd.cells = cells;
+        let name = c.rd.text("name", true, 50);
+        let phone = c.rd.phone("phone", true);
+        let org = c.rd.text("org_code", true, 40);
+        let kind =
+            c.rd.word(
+                "kind",
+                false,
+                MemberKind::from_cell,
+                &MemberKind::ALL,
+                MemberKind::label,
+            )
+            .unwrap_or(MemberKind::Regular);
+        let home =
+            c.rd.area("home_community_code", false, lookups, &[Level::Community]);
+        let grid = c.rd.area("grid_code", false, lookups, &[Level::Grid]);
+        let joined_on = c.rd.date("joined_on", false);
+        let period_from = c.rd.date("period_from", false);
+        let period_to = c.rd.date("period_to", false);
+        let (Some(name), Some(phone), Some(org)) = (name, phone, org) else {
+            continue;
+        };
+        if !c.key_once("phone", phone.clone(), &phone) {
+            continue;
+        }
+        let Some((org_id, _, _)) = lookups.orgs.get(&org) else {
+            c.rd.issue("org_code", "unknown_party_org", &org, "");
+            continue;
+        };
+        match kind {
+            MemberKind::InService if home.is_none() => {
+                if c.rd.raw("home_community_code").trim().is_empty() {
+                    c.rd.issue("home_community_code", "required", "", "");
+                }
+                continue;
+            }
+            MemberKind::DeployedCadre if period_from.is_none() || period_to.is_none() => {
+                for k in ["period_from", "period_to"] {
+                    if c.rd.raw(k).trim().is_empty() {
+                        c.rd.issue(k, "required", "", "");
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if let (Some(f), Some(t)) = (period_from, period_to)
+            && t < f
+        {
+            c.rd.issue("period_to", "bad_period", c.rd.raw("period_to"), "");
+            continue;
+        }
+        if lookups.members.contains_key(&phone) {
+            c.updated += 1;
+        } else {
+            c.created += 1;
+        }
+        rows.push(MemberRow {
+            name,
+            phone,
+            party_org_id: *org_id,
+            kind,
+            home_community_id: home,
+            grid_id: grid,
+            joined_on,
+            period_from,
+            period_to,
+        });
+    }
+    Plan::Members(rows)
+}
+
+/// The volunteers register's rows, checked.
+fn volunteers(c: &mut Check<'_>) -> Plan {
+    let sheet = c.sheet;
+    let lookups = c.lookups;
+    let mut rows = Vec::new();
+    for (n, cells) in &sheet.rows {
+        c.rd.row = *n;
+        c.rd.cells = cells;
+        let name = c.rd.text("name", true, 50);
+        let phone = c.rd.phone("phone", true);
+        let area = c.rd.area(
+            "area_code",
+            true,
+            lookups,
+            &[Level::Community, Level::Grid, Level::Street],
+        );
+        let skills = c.rd.text("skills", false, 200).unwrap_or_default();
+        let registered_on = c.rd.date("registered_on", false);
+        let (Some(name), Some(phone), Some(area)) = (name, phone, area) else {
+            continue;
+        };
+        if !c.key_once("phone", phone.clone(), &phone) {
+            continue;
+        }
+        if lookups.volunteers.contains_key(&phone) {
+            c.updated += 1;
+        } else {
+            c.created += 1;
+        }
+        rows.push(VolunteerRow {
+            name,
+            phone,
+            area_id: area,
+            skills,
+            registered_on,
+        });
+    }
+    Plan::Volunteers(rows)
+}
+
+/// The targets register's rows, checked.
+fn targets(c: &mut Check<'_>) -> Plan {
+    let sheet = c.sheet;
+    let lookups = c.lookups;
+    let mut rows = Vec::new();
+    for (n, cells) in &sheet.rows {
+        c.rd.row = *n;
+        c.rd.cells = cells;
+        let code = c.rd.text("code", true, 40);
+        let name = c.rd.text("name", true, 100);
+        let kind = c.rd.word(
+            "kind",
+            true,
+            TargetKind::from_cell,
+            &TargetKind::ALL,
+            TargetKind::label,
+        );
+        let area = c.rd.area(
+            "area_code",
+            true,
+            lookups,
+            &[Level::Street, Level::Community, Level::Grid],
+        );
+        let unit = c.rd.text("unit_code", false, 40);
+        let tags = c.rd.text("tags", false, 200).unwrap_or_default();
+        let (Some(code), Some(name), Some(kind), Some(area)) = (code, name, kind, area) else {
+            continue;
+        };
+        if !c.key_once("code", code.clone(), &code) {
+            continue;
+        }
+        let unit_id = match unit {
+            None => None,
+            Some(u) => match lookups.units.get(&u) {
+                Some((id, _)) => Some(*id),
+                None => {
+                    c.rd.issue("unit_code", "unknown_unit", &u, "");
+                    continue;
+                }
+            },
+        };
+        if lookups.targets.contains_key(&code) {
+            c.updated += 1;
+        } else {
+            c.created += 1;
+        }
+        rows.push(TargetRow {
+            code,
+            name,
+            kind,
+            area_id: area,
+            unit_id,
+            tags,
+        });
+    }
+    Plan::Targets(rows)
+}
+
+/// The pairings register's rows, checked.
+fn pairings(c: &mut Check<'_>) -> Plan {
+    let sheet = c.sheet;
+    let lookups = c.lookups;
+    let mut rows = Vec::new();
+    for (n, cells) in &sheet.rows {
+        c.rd.row = *n;
+        c.rd.cells = cells;
+        let kind = c.rd.word(
+            "kind",
+            true,
+            PairingKind::from_cell,
+            &PairingKind::ALL,
+            PairingKind::label,
+        );
+        let org = c.rd.text("org_code", false, 40);
+        let member = c.rd.phone("member_phone", false);
+        let target = c.rd.text("target_code", true, 40);
+        let starts_on = c.rd.date("starts_on", true);
+        let ends_on = c.rd.date("ends_on", false);
+        let responsible = c.rd.text("responsible", false, 50).unwrap_or_default();
+        let goals = c.rd.text("goals", false, 500).unwrap_or_default();
+        let (Some(kind), Some(target), Some(starts_on)) = (kind, target, starts_on) else {
+            continue;
+        };
+        if ends_on.is_some_and(|e| e < starts_on) {
+            c.rd.issue("ends_on", "bad_period", c.rd.raw("ends_on"), "");
+            continue;
+        }
+        let Some((target_id, target_kind)) = lookups.targets.get(&target).copied() else {
+            c.rd.issue("target_code", "unknown_target", &target, "");
+            continue;
+        };
+        if !kind.fits(target_kind) {
+            let detail = format!(
+                "{} → {}",
+                kind.label(c.rd.lang),
+                target_kind.label(c.rd.lang)
+            );
+            c.rd.issue("target_code", "not_allowed", &target, &detail);
+            continue;
+        }
+        let (org_id, member_id) = if kind.held_by_member() {
+            let Some(phone) = member else {
+                if c.rd.raw("member_phone").trim().is_empty() {
+                    c.rd.issue("member_phone", "required", "", "");
+                }
+                continue;
+            };
+            match lookups.members.get(&phone) {
+                Some(p) => (None, Some(*p)),
+                None => {
+                    c.rd.issue("member_phone", "unknown_member", &phone, "");
+                    continue;
+                }
+            }
+        } else {
+            let Some(code) = org else {
+                c.rd.issue("org_code", "required", "", "");
+                continue;
+            };
+            match lookups.orgs.get(&code) {
+                Some((id, _, _)) => (Some(*id), None),
+                None => {
+                    c.rd.issue("org_code", "unknown_party_org", &code, "");
+                    continue;
+                }
+            }
+        };
+        let natural_key = pairing_key(kind, org_id, member_id, target_id);
+        if !c.key_once("target_code", natural_key.clone(), &target) {
+            continue;
+        }
+        if lookups.pairings.contains(&natural_key) {
+            c.updated += 1;
+        } else {
+            c.created += 1;
+        }
+        rows.push(PairingRow {
+            natural_key,
+            kind,
+            party_org_id: org_id,
+            member_id,
+            target_id,
+            starts_on,
+            ends_on,
+            responsible,
+            goals,
+        });
+    }
+    Plan::Pairings(rows)
 }
 
 fn level_from_cell(s: &str) -> Option<Level> {
