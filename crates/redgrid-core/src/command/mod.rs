@@ -7,12 +7,12 @@ use crate::area::Level;
 use crate::catalogue::{CategoryItem, Tier};
 use crate::directory::Directory;
 use crate::error::{Conflict, CoreError, Denial, FieldError, Fields, Lang};
-use crate::ids::{AreaId, CategoryId, PersonId, RequestId};
+use crate::ids::{AreaId, CategoryId, PersonId, RequestId, UnitId};
 use crate::person::{Actor, Person, Role, valid_phone};
 use crate::policy::{self, Allowed, Relation, Subject};
 use crate::request::{
-    ActorRef, Attachment, Channel, Deadlines, Event, EventBody, Light, Location, RatedVia,
-    RejectCode, Request, Satisfaction, Status,
+    ActorRef, AlertOutcome, Attachment, Channel, Deadlines, Event, EventBody, Light, Location,
+    RatedVia, RejectCode, Request, Satisfaction, Status,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -459,350 +459,451 @@ pub fn decide(
     for e in invalid {
         fields.push(e);
     }
+    let d = Deciding {
+        request,
+        actor,
+        ctx,
+        allowed,
+        fields,
+    };
     let body = match command {
         Command::Accept {
             category_id,
             tier,
             urgent,
             level,
-        } => {
-            // Without a category, the one suggested on submission (if any) is taken.
-            let item = match category_id.or(request.category_id) {
-                None => {
-                    fields.add("category_id", "required");
-                    None
-                }
-                Some(id) => match ctx.dir.item(id) {
-                    None => {
-                        fields.add("category_id", "unknown");
-                        None
-                    }
-                    Some(i) if !i.active => {
-                        fields.add("category_id", "inactive");
-                        None
-                    }
-                    Some(i) => Some(i),
-                },
-            };
-            let tier = tier.or(item.map(|i| i.default_tier));
-            let level = level.or_else(|| match (command_tier(command), item) {
-                (Some(t), _) => Some(t.default_level()),
-                (None, Some(i)) => Some(i.default_level),
-                (None, None) => None,
-            });
-            if level == Some(Level::Grid) && request.location.grid_id.is_none() {
-                fields.add("level", "not_allowed");
-            }
-            fields.finish()?;
-            let (Some(item), Some(tier), Some(level)) = (item, tier, level) else {
-                return Err(CoreError::validation("category_id", "required"));
-            };
-            EventBody::Accepted {
-                category_id: item.id,
-                tier,
-                urgent: urgent.unwrap_or(false),
-                level,
-            }
-        }
+        } => accept(d, category_id, tier, urgent, level)?,
         Command::Reject {
             code,
             duplicate_of,
             text,
-        } => {
-            match code {
-                None => fields.add("code", "required"),
-                Some(RejectCode::Duplicate) => match duplicate_of {
-                    None => fields.add("duplicate_of", "required"),
-                    Some(id) if *id == request.id => fields.add("duplicate_of", "invalid"),
-                    Some(id) if !ctx.facts.requests.contains(id) => {
-                        fields.add("duplicate_of", "unknown")
-                    }
-                    Some(_) => {}
-                },
-                Some(RejectCode::Other) => fields.text("text", text.as_deref(), limits::REASON),
-                Some(_) => {}
-            }
-            if code.is_some_and(|c| c != RejectCode::Duplicate) && duplicate_of.is_some() {
-                fields.add("duplicate_of", "not_allowed");
-            }
-            fields.optional_text("text", text.as_deref(), limits::REASON);
-            fields.finish()?;
-            EventBody::Rejected {
-                code: code.unwrap_or(RejectCode::Other),
-                duplicate_of: *duplicate_of,
-                text: clean(text),
-            }
-        }
-        Command::Dispatch { unit_id } => {
-            let unit = match unit_id {
-                None => {
-                    fields.add("unit_id", "required");
-                    None
-                }
-                Some(id) => match ctx.dir.unit(*id) {
-                    None => {
-                        fields.add("unit_id", "unknown");
-                        None
-                    }
-                    Some(u) if !u.active => {
-                        fields.add("unit_id", "inactive");
-                        None
-                    }
-                    Some(u) if u.level != request.level => {
-                        fields.add("unit_id", "wrong_level");
-                        None
-                    }
-                    Some(u) if !ctx.dir.contains(u.area_id, request.location.area_id) => {
-                        fields.add("unit_id", "outside_area");
-                        None
-                    }
-                    Some(u) => Some(u),
-                },
-            };
-            fields.finish()?;
-            let unit = unit.ok_or_else(|| CoreError::validation("unit_id", "required"))?;
-            // Deadlines are set at the first dispatch and kept when the request is re-routed, so a
-            // return does not restart the clock; an escalation sets new ones.
-            let deadlines = match ctx.deadlines {
-                Some(p) if request.deadlines().is_empty() => p.deadlines(
-                    request,
-                    request.category_id.and_then(|c| ctx.dir.item(c)),
-                    request.level,
-                    ctx.now,
-                ),
-                _ => request.deadlines(),
-            };
-            EventBody::Dispatched {
-                unit_id: unit.id,
-                deadlines,
-            }
-        }
-        Command::Return { reason } => {
-            fields.text("reason", reason.as_deref(), limits::REASON);
-            fields.finish()?;
-            EventBody::Returned {
-                reason: clean(reason).unwrap_or_default(),
-            }
-        }
-        Command::Claim {} => {
-            fields.finish()?;
-            let person_id = actor
-                .person_id()
-                .ok_or(CoreError::Forbidden(Denial::RoleNotAllowed))?;
-            EventBody::Claimed { person_id }
-        }
-        Command::Note { text, contact_made } => {
-            fields.text("text", text.as_deref(), limits::NOTE);
-            fields.finish()?;
-            EventBody::Noted {
-                text: clean(text).unwrap_or_default(),
-                contact_made: contact_made.unwrap_or(false),
-            }
-        }
+        } => reject(d, code, duplicate_of, text)?,
+        Command::Dispatch { unit_id } => dispatch(d, unit_id)?,
+        Command::Return { reason } => return_(d, reason)?,
+        Command::Claim {} => claim(d)?,
+        Command::Note { text, contact_made } => note(d, text, contact_made)?,
         Command::Deliberate {
             decision,
             attendees,
-        } => {
-            fields.text("decision", decision.as_deref(), limits::SUMMARY);
-            fields.text("attendees", attendees.as_deref(), limits::REASON);
-            fields.finish()?;
-            EventBody::Deliberated {
-                decision: clean(decision).unwrap_or_default(),
-                attendees: clean(attendees).unwrap_or_default(),
-            }
-        }
+        } => deliberate(d, decision, attendees)?,
         Command::Resolve {
+            outcome,
             summary,
             evidence,
             cost_fen,
-            outcome,
-        } => {
-            fields.text("summary", summary.as_deref(), limits::SUMMARY);
-            match (request.channel == Channel::PowerAlert, outcome) {
-                (true, None) => fields.add("outcome", "required"),
-                (false, Some(_)) => fields.add("outcome", "not_allowed"),
-                _ => {}
-            }
-            check_attachments(&mut fields, "evidence", evidence, Some(ctx.facts));
-            if let Some(c) = cost_fen
-                && !(0..=limits::COST_FEN).contains(c)
-            {
-                fields.add("cost_fen", "out_of_range");
-            }
-            fields.finish()?;
-            EventBody::Resolved {
-                summary: clean(summary).unwrap_or_default(),
-                evidence: evidence.clone(),
-                cost_fen: *cost_fen,
-                outcome: *outcome,
-            }
-        }
-        Command::Verify { passed, reason } => {
-            if request.claimed_by.is_some() && request.claimed_by == actor.person_id() {
-                return Err(CoreError::Forbidden(Denial::SelfVerification));
-            }
-            match passed {
-                None => fields.add("passed", "required"),
-                Some(false) => fields.text("reason", reason.as_deref(), limits::REASON),
-                Some(true) => fields.optional_text("reason", reason.as_deref(), limits::REASON),
-            }
-            fields.finish()?;
-            EventBody::Verified {
-                passed: passed.unwrap_or(false),
-                reason: clean(reason),
-            }
-        }
+        } => resolve(d, outcome, summary, evidence, cost_fen)?,
+        Command::Verify { passed, reason } => verify(d, passed, reason)?,
         Command::Rate {
             resolved,
             satisfaction,
             comment,
-        } => {
-            if resolved.is_none() {
-                fields.add("resolved", "required");
-            }
-            if satisfaction.is_none() {
-                fields.add("satisfaction", "required");
-            }
-            fields.optional_text("comment", comment.as_deref(), limits::COMMENT);
-            fields.finish()?;
-            let via = if allowed.relation == Some(Relation::Requester) {
-                RatedVia::Requester
-            } else {
-                RatedVia::FollowUpCall
-            };
-            EventBody::Rated {
-                resolved: resolved.unwrap_or(false),
-                satisfaction: satisfaction.unwrap_or(Satisfaction::Unsatisfied),
-                comment: clean(comment),
-                via,
-            }
-        }
-        Command::Close {} => {
-            fields.finish()?;
-            let verified_at = request.verified_at.unwrap_or(request.updated_at);
-            if ctx.now < verified_at + ctx.settings.rating_window {
-                return Err(CoreError::Conflict(Conflict::RatingWindowOpen));
-            }
-            EventBody::Closed {}
-        }
-        Command::Escalate { reason } => {
-            let Some(to) = request.level.up() else {
-                return Err(CoreError::Conflict(Conflict::TopLevel));
-            };
-            if let Actor::System = actor {
-                // Automatic escalation: only when the district turned it on and the request has
-                // been red for the set number of working days.
-                let red_since = request
-                    .next_due_at
-                    .filter(|_| request.light_at(ctx.now) == Some(Light::Red));
-                let ripe = match (
-                    ctx.settings.auto_escalate_after_days,
-                    red_since,
-                    ctx.deadlines,
-                ) {
-                    (Some(days), Some(due), Some(p)) => p
-                        .after_working_days(due, days)
-                        .is_some_and(|t| t <= ctx.now),
-                    _ => false,
-                };
-                if !ripe {
-                    return Err(CoreError::Conflict(Conflict::NotOverdueLongEnough));
-                }
-            }
-            fields.text("reason", reason.as_deref(), limits::REASON);
-            fields.finish()?;
-            let mut deadlines = match ctx.deadlines {
-                Some(p) => p.deadlines(
-                    request,
-                    request.category_id.and_then(|c| ctx.dir.item(c)),
-                    to,
-                    ctx.now,
-                ),
-                None => request.deadlines(),
-            };
-            if request.responded_at.is_some() {
-                deadlines.respond_due_at = request.respond_due_at;
-                deadlines.respond_warn_at = request.respond_warn_at;
-            }
-            EventBody::Escalated {
-                from: request.level,
-                to,
-                reason: clean(reason).unwrap_or_default(),
-                deadlines,
-            }
-        }
+        } => rate(d, resolved, satisfaction, comment)?,
+        Command::Close {} => close(d)?,
+        Command::Escalate { reason } => escalate(d, reason)?,
         Command::Suspend {
             reason,
             approver_id,
-        } => {
-            fields.text("reason", reason.as_deref(), limits::REASON);
-            let mut approver_denied = false;
-            match approver_id {
-                None => fields.add("approver_id", "required"),
-                Some(id) if Some(*id) == actor.person_id() => {
-                    fields.add("approver_id", "not_allowed")
-                }
-                Some(id) => match ctx.facts.persons.get(id) {
-                    None => fields.add("approver_id", "unknown"),
-                    Some(p) => {
-                        approver_denied = !policy::may_approve_suspension(ctx.dir, p, request)
-                    }
-                },
-            }
-            fields.finish()?;
-            if approver_denied {
-                return Err(CoreError::Forbidden(Denial::ApproverNotAllowed));
-            }
-            let approver_id =
-                approver_id.ok_or_else(|| CoreError::validation("approver_id", "required"))?;
-            EventBody::Suspended {
-                reason: clean(reason).unwrap_or_default(),
-                approver_id,
-                from: request.status,
-            }
-        }
-        Command::Resume {} => {
-            fields.finish()?;
-            let deadlines = match (ctx.deadlines, request.suspended_at) {
-                (Some(p), Some(since)) => p.extend(request, request.deadlines(), since, ctx.now),
-                _ => request.deadlines(),
-            };
-            EventBody::Resumed {
-                to: request.suspended_from.unwrap_or(Status::Dispatched),
-                deadlines,
-            }
-        }
-        Command::Supervise { order } => {
-            fields.text("order", order.as_deref(), limits::REASON);
-            fields.finish()?;
-            // The system supervises a request once for each deadline it misses.
-            let overdue = match actor {
-                Actor::System => {
-                    let due = request
-                        .next_due_at
-                        .filter(|_| request.light_at(ctx.now) == Some(Light::Red))
-                        .ok_or(CoreError::Conflict(Conflict::NotOverdue))?;
-                    if request.overdue_supervised_for == Some(due) {
-                        return Err(CoreError::Conflict(Conflict::AlreadySupervised));
-                    }
-                    Some(due)
-                }
-                Actor::Person(_) => None,
-            };
-            EventBody::Supervised {
-                order: clean(order).unwrap_or_default(),
-                overdue,
-            }
-        }
+        } => suspend(d, reason, approver_id)?,
+        Command::Resume {} => resume(d)?,
+        Command::Supervise { order } => supervise(d, order)?,
     };
     Ok(Decision { body, actor: by })
 }
 
-fn command_tier(command: &Command) -> Option<Tier> {
-    match command {
-        Command::Accept { tier, .. } => *tier,
-        _ => None,
+/// What every command's decision works with: the request, who asks, the context, the policy row
+/// that allowed it, and the field problems found so far.
+struct Deciding<'a> {
+    request: &'a Request,
+    actor: &'a Actor,
+    ctx: &'a Ctx<'a>,
+    allowed: Allowed,
+    fields: Fields,
+}
+
+/// `accept`: its fields, and the event it appends.
+fn accept(
+    mut d: Deciding<'_>,
+    category_id: &Option<CategoryId>,
+    tier: &Option<Tier>,
+    urgent: &Option<bool>,
+    level: &Option<Level>,
+) -> Result<EventBody, CoreError> {
+    // The tier the command named, before the category's default fills it in.
+    let requested_tier = *tier;
+    // Without a category, the one suggested on submission (if any) is taken.
+    let item = match category_id.or(d.request.category_id) {
+        None => {
+            d.fields.add("category_id", "required");
+            None
+        }
+        Some(id) => match d.ctx.dir.item(id) {
+            None => {
+                d.fields.add("category_id", "unknown");
+                None
+            }
+            Some(i) if !i.active => {
+                d.fields.add("category_id", "inactive");
+                None
+            }
+            Some(i) => Some(i),
+        },
+    };
+    let tier = tier.or(item.map(|i| i.default_tier));
+    let level = level.or_else(|| match (requested_tier, item) {
+        (Some(t), _) => Some(t.default_level()),
+        (None, Some(i)) => Some(i.default_level),
+        (None, None) => None,
+    });
+    if level == Some(Level::Grid) && d.request.location.grid_id.is_none() {
+        d.fields.add("level", "not_allowed");
     }
+    d.fields.finish()?;
+    let (Some(item), Some(tier), Some(level)) = (item, tier, level) else {
+        return Err(CoreError::validation("category_id", "required"));
+    };
+    Ok(EventBody::Accepted {
+        category_id: item.id,
+        tier,
+        urgent: urgent.unwrap_or(false),
+        level,
+    })
+}
+
+/// `reject`: its fields, and the event it appends.
+fn reject(
+    mut d: Deciding<'_>,
+    code: &Option<RejectCode>,
+    duplicate_of: &Option<RequestId>,
+    text: &Option<String>,
+) -> Result<EventBody, CoreError> {
+    match code {
+        None => d.fields.add("code", "required"),
+        Some(RejectCode::Duplicate) => match duplicate_of {
+            None => d.fields.add("duplicate_of", "required"),
+            Some(id) if *id == d.request.id => d.fields.add("duplicate_of", "invalid"),
+            Some(id) if !d.ctx.facts.requests.contains(id) => {
+                d.fields.add("duplicate_of", "unknown")
+            }
+            Some(_) => {}
+        },
+        Some(RejectCode::Other) => d.fields.text("text", text.as_deref(), limits::REASON),
+        Some(_) => {}
+    }
+    if code.is_some_and(|c| c != RejectCode::Duplicate) && duplicate_of.is_some() {
+        d.fields.add("duplicate_of", "not_allowed");
+    }
+    d.fields
+        .optional_text("text", text.as_deref(), limits::REASON);
+    d.fields.finish()?;
+    Ok(EventBody::Rejected {
+        code: code.unwrap_or(RejectCode::Other),
+        duplicate_of: *duplicate_of,
+        text: clean(text),
+    })
+}
+
+/// `dispatch`: its fields, and the event it appends.
+fn dispatch(mut d: Deciding<'_>, unit_id: &Option<UnitId>) -> Result<EventBody, CoreError> {
+    let unit = match unit_id {
+        None => {
+            d.fields.add("unit_id", "required");
+            None
+        }
+        Some(id) => match d.ctx.dir.unit(*id) {
+            None => {
+                d.fields.add("unit_id", "unknown");
+                None
+            }
+            Some(u) if !u.active => {
+                d.fields.add("unit_id", "inactive");
+                None
+            }
+            Some(u) if u.level != d.request.level => {
+                d.fields.add("unit_id", "wrong_level");
+                None
+            }
+            Some(u) if !d.ctx.dir.contains(u.area_id, d.request.location.area_id) => {
+                d.fields.add("unit_id", "outside_area");
+                None
+            }
+            Some(u) => Some(u),
+        },
+    };
+    d.fields.finish()?;
+    let unit = unit.ok_or_else(|| CoreError::validation("unit_id", "required"))?;
+    // Deadlines are set at the first dispatch and kept when the d.request is re-routed, so a
+    // return does not restart the clock; an escalation sets new ones.
+    let deadlines = match d.ctx.deadlines {
+        Some(p) if d.request.deadlines().is_empty() => p.deadlines(
+            d.request,
+            d.request.category_id.and_then(|c| d.ctx.dir.item(c)),
+            d.request.level,
+            d.ctx.now,
+        ),
+        _ => d.request.deadlines(),
+    };
+    Ok(EventBody::Dispatched {
+        unit_id: unit.id,
+        deadlines,
+    })
+}
+
+/// `return`: its fields, and the event it appends.
+fn return_(mut d: Deciding<'_>, reason: &Option<String>) -> Result<EventBody, CoreError> {
+    d.fields.text("reason", reason.as_deref(), limits::REASON);
+    d.fields.finish()?;
+    Ok(EventBody::Returned {
+        reason: clean(reason).unwrap_or_default(),
+    })
+}
+
+/// `claim`: its fields, and the event it appends.
+fn claim(d: Deciding<'_>) -> Result<EventBody, CoreError> {
+    d.fields.finish()?;
+    let person_id = d
+        .actor
+        .person_id()
+        .ok_or(CoreError::Forbidden(Denial::RoleNotAllowed))?;
+    Ok(EventBody::Claimed { person_id })
+}
+
+/// `note`: its fields, and the event it appends.
+fn note(
+    mut d: Deciding<'_>,
+    text: &Option<String>,
+    contact_made: &Option<bool>,
+) -> Result<EventBody, CoreError> {
+    d.fields.text("text", text.as_deref(), limits::NOTE);
+    d.fields.finish()?;
+    Ok(EventBody::Noted {
+        text: clean(text).unwrap_or_default(),
+        contact_made: contact_made.unwrap_or(false),
+    })
+}
+
+/// `deliberate`: its fields, and the event it appends.
+fn deliberate(
+    mut d: Deciding<'_>,
+    decision: &Option<String>,
+    attendees: &Option<String>,
+) -> Result<EventBody, CoreError> {
+    d.fields
+        .text("decision", decision.as_deref(), limits::SUMMARY);
+    d.fields
+        .text("attendees", attendees.as_deref(), limits::REASON);
+    d.fields.finish()?;
+    Ok(EventBody::Deliberated {
+        decision: clean(decision).unwrap_or_default(),
+        attendees: clean(attendees).unwrap_or_default(),
+    })
+}
+
+/// `resolve`: its fields, and the event it appends.
+fn resolve(
+    mut d: Deciding<'_>,
+    outcome: &Option<AlertOutcome>,
+    summary: &Option<String>,
+    evidence: &[Attachment],
+    cost_fen: &Option<i64>,
+) -> Result<EventBody, CoreError> {
+    d.fields
+        .text("summary", summary.as_deref(), limits::SUMMARY);
+    match (d.request.channel == Channel::PowerAlert, outcome) {
+        (true, None) => d.fields.add("outcome", "required"),
+        (false, Some(_)) => d.fields.add("outcome", "not_allowed"),
+        _ => {}
+    }
+    check_attachments(&mut d.fields, "evidence", evidence, Some(d.ctx.facts));
+    if let Some(c) = cost_fen
+        && !(0..=limits::COST_FEN).contains(c)
+    {
+        d.fields.add("cost_fen", "out_of_range");
+    }
+    d.fields.finish()?;
+    Ok(EventBody::Resolved {
+        summary: clean(summary).unwrap_or_default(),
+        evidence: evidence.to_vec(),
+        cost_fen: *cost_fen,
+        outcome: *outcome,
+    })
+}
+
+/// `verify`: its fields, and the event it appends.
+fn verify(
+    mut d: Deciding<'_>,
+    passed: &Option<bool>,
+    reason: &Option<String>,
+) -> Result<EventBody, CoreError> {
+    if d.request.claimed_by.is_some() && d.request.claimed_by == d.actor.person_id() {
+        return Err(CoreError::Forbidden(Denial::SelfVerification));
+    }
+    match passed {
+        None => d.fields.add("passed", "required"),
+        Some(false) => d.fields.text("reason", reason.as_deref(), limits::REASON),
+        Some(true) => d
+            .fields
+            .optional_text("reason", reason.as_deref(), limits::REASON),
+    }
+    d.fields.finish()?;
+    Ok(EventBody::Verified {
+        passed: passed.unwrap_or(false),
+        reason: clean(reason),
+    })
+}
+
+/// `rate`: its fields, and the event it appends.
+fn rate(
+    mut d: Deciding<'_>,
+    resolved: &Option<bool>,
+    satisfaction: &Option<Satisfaction>,
+    comment: &Option<String>,
+) -> Result<EventBody, CoreError> {
+    if resolved.is_none() {
+        d.fields.add("resolved", "required");
+    }
+    if satisfaction.is_none() {
+        d.fields.add("satisfaction", "required");
+    }
+    d.fields
+        .optional_text("comment", comment.as_deref(), limits::COMMENT);
+    d.fields.finish()?;
+    let via = if d.allowed.relation == Some(Relation::Requester) {
+        RatedVia::Requester
+    } else {
+        RatedVia::FollowUpCall
+    };
+    Ok(EventBody::Rated {
+        resolved: resolved.unwrap_or(false),
+        satisfaction: satisfaction.unwrap_or(Satisfaction::Unsatisfied),
+        comment: clean(comment),
+        via,
+    })
+}
+
+/// `close`: its fields, and the event it appends.
+fn close(d: Deciding<'_>) -> Result<EventBody, CoreError> {
+    d.fields.finish()?;
+    let verified_at = d.request.verified_at.unwrap_or(d.request.updated_at);
+    if d.ctx.now < verified_at + d.ctx.settings.rating_window {
+        return Err(CoreError::Conflict(Conflict::RatingWindowOpen));
+    }
+    Ok(EventBody::Closed {})
+}
+
+/// `escalate`: its fields, and the event it appends.
+fn escalate(mut d: Deciding<'_>, reason: &Option<String>) -> Result<EventBody, CoreError> {
+    let Some(to) = d.request.level.up() else {
+        return Err(CoreError::Conflict(Conflict::TopLevel));
+    };
+    if let Actor::System = d.actor {
+        // Automatic escalation: only when the district turned it on and the d.request has
+        // been red for the set number of working days.
+        let red_since = d
+            .request
+            .next_due_at
+            .filter(|_| d.request.light_at(d.ctx.now) == Some(Light::Red));
+        let ripe = match (
+            d.ctx.settings.auto_escalate_after_days,
+            red_since,
+            d.ctx.deadlines,
+        ) {
+            (Some(days), Some(due), Some(p)) => p
+                .after_working_days(due, days)
+                .is_some_and(|t| t <= d.ctx.now),
+            _ => false,
+        };
+        if !ripe {
+            return Err(CoreError::Conflict(Conflict::NotOverdueLongEnough));
+        }
+    }
+    d.fields.text("reason", reason.as_deref(), limits::REASON);
+    d.fields.finish()?;
+    let mut deadlines = match d.ctx.deadlines {
+        Some(p) => p.deadlines(
+            d.request,
+            d.request.category_id.and_then(|c| d.ctx.dir.item(c)),
+            to,
+            d.ctx.now,
+        ),
+        None => d.request.deadlines(),
+    };
+    if d.request.responded_at.is_some() {
+        deadlines.respond_due_at = d.request.respond_due_at;
+        deadlines.respond_warn_at = d.request.respond_warn_at;
+    }
+    Ok(EventBody::Escalated {
+        from: d.request.level,
+        to,
+        reason: clean(reason).unwrap_or_default(),
+        deadlines,
+    })
+}
+
+/// `suspend`: its fields, and the event it appends.
+fn suspend(
+    mut d: Deciding<'_>,
+    reason: &Option<String>,
+    approver_id: &Option<PersonId>,
+) -> Result<EventBody, CoreError> {
+    d.fields.text("reason", reason.as_deref(), limits::REASON);
+    let mut approver_denied = false;
+    match approver_id {
+        None => d.fields.add("approver_id", "required"),
+        Some(id) if Some(*id) == d.actor.person_id() => d.fields.add("approver_id", "not_allowed"),
+        Some(id) => match d.ctx.facts.persons.get(id) {
+            None => d.fields.add("approver_id", "unknown"),
+            Some(p) => approver_denied = !policy::may_approve_suspension(d.ctx.dir, p, d.request),
+        },
+    }
+    d.fields.finish()?;
+    if approver_denied {
+        return Err(CoreError::Forbidden(Denial::ApproverNotAllowed));
+    }
+    let approver_id =
+        approver_id.ok_or_else(|| CoreError::validation("approver_id", "required"))?;
+    Ok(EventBody::Suspended {
+        reason: clean(reason).unwrap_or_default(),
+        approver_id,
+        from: d.request.status,
+    })
+}
+
+/// `resume`: its fields, and the event it appends.
+fn resume(d: Deciding<'_>) -> Result<EventBody, CoreError> {
+    d.fields.finish()?;
+    let deadlines = match (d.ctx.deadlines, d.request.suspended_at) {
+        (Some(p), Some(since)) => p.extend(d.request, d.request.deadlines(), since, d.ctx.now),
+        _ => d.request.deadlines(),
+    };
+    Ok(EventBody::Resumed {
+        to: d.request.suspended_from.unwrap_or(Status::Dispatched),
+        deadlines,
+    })
+}
+
+/// `supervise`: its fields, and the event it appends.
+fn supervise(mut d: Deciding<'_>, order: &Option<String>) -> Result<EventBody, CoreError> {
+    d.fields.text("order", order.as_deref(), limits::REASON);
+    d.fields.finish()?;
+    // The system supervises a d.request once for each deadline it misses.
+    let overdue = match d.actor {
+        Actor::System => {
+            let due = d
+                .request
+                .next_due_at
+                .filter(|_| d.request.light_at(d.ctx.now) == Some(Light::Red))
+                .ok_or(CoreError::Conflict(Conflict::NotOverdue))?;
+            if d.request.overdue_supervised_for == Some(due) {
+                return Err(CoreError::Conflict(Conflict::AlreadySupervised));
+            }
+            Some(due)
+        }
+        Actor::Person(_) => None,
+    };
+    Ok(EventBody::Supervised {
+        order: clean(order).unwrap_or_default(),
+        overdue,
+    })
 }
 
 /// Builds an actor for tests and tools.
