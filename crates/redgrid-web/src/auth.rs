@@ -100,7 +100,6 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 
 async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
     let lang = lang_of(headers);
-    let fail = |e| ApiError::store(e, lang);
     let now = redgrid_app::service::now();
     if let Some(token) = bearer(headers) {
         let key = format!("b:{token}");
@@ -113,12 +112,7 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>
                 lang,
             ));
         }
-        let person = match state
-            .service
-            .token_credential(token, now)
-            .await
-            .map_err(fail)?
-        {
+        let person = match state.service.token_credential(token, now).await? {
             Credential::Token { person, .. } | Credential::Session { person, .. } => person,
         };
         let caller = Caller {
@@ -134,12 +128,7 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>
         if let Some(c) = state.tokens.get(&key) {
             return Ok(Some(c));
         }
-        let caller = match state
-            .service
-            .session_credential(token, now)
-            .await
-            .map_err(fail)?
-        {
+        let caller = match state.service.session_credential(token, now).await? {
             Credential::Session {
                 person,
                 csrf_token,

@@ -28,6 +28,47 @@ pub struct ErrorBody {
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// What the error came from, so that [`localize`] can word it in the request's language: a
+    /// handler that meets a store or core error just uses `?`.
+    source: Option<Box<Source>>,
+}
+
+/// The language-independent cause of an [`ApiError`].
+#[derive(Debug, Clone)]
+enum Source {
+    Core(CoreError),
+    Internal,
+}
+
+impl From<StoreError> for ApiError {
+    /// Worded in zh-CN here; [`localize`] words it again in the request's language.
+    fn from(e: StoreError) -> Self {
+        ApiError::store(e, Lang::Zh)
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        ApiError::core(&e, Lang::Zh)
+    }
+}
+
+/// Middleware: words every error that came from the core or the store in the request's language
+/// (from `Accept-Language`), so that handlers need not carry the language to their `?`s.
+pub async fn localize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let lang = lang_of(req.headers());
+    let mut res = next.run(req).await;
+    let Some(source) = res.extensions_mut().remove::<Source>() else {
+        return res;
+    };
+    let again = match source {
+        Source::Core(e) => ApiError::core(&e, lang),
+        Source::Internal => ApiError::internal(lang),
+    };
+    let (mut parts, _) = res.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = serde_json::to_vec(&again.body).unwrap_or_default();
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// The language of the request, from `Accept-Language` (zh-CN unless English is preferred).
@@ -46,6 +87,7 @@ impl ApiError {
             _ => None,
         };
         ApiError {
+            source: Some(Box::new(Source::Core(e.clone()))),
             status: StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
             body: ErrorBody {
                 code: e.code().to_string(),
@@ -61,20 +103,28 @@ impl ApiError {
             StoreError::Core(c) => Self::core(&c, lang),
             other => {
                 tracing::error!(error = %other, "internal error");
-                Self::plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    lang.pick(
-                        "服务器内部错误，请稍后重试",
-                        "internal error; please try again later",
-                    ),
-                )
+                Self::internal(lang)
             }
+        }
+    }
+
+    fn internal(lang: Lang) -> Self {
+        ApiError {
+            source: Some(Box::new(Source::Internal)),
+            ..Self::plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                lang.pick(
+                    "服务器内部错误，请稍后重试",
+                    "internal error; please try again later",
+                ),
+            )
         }
     }
 
     pub fn plain(status: StatusCode, code: &str, message: &str) -> Self {
         ApiError {
+            source: None,
             status,
             body: ErrorBody {
                 code: code.to_string(),
@@ -104,6 +154,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        let mut res = (self.status, axum::Json(self.body)).into_response();
+        if let Some(source) = self.source {
+            res.extensions_mut().insert(*source);
+        }
+        res
     }
 }

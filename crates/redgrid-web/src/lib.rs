@@ -149,6 +149,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::csrf_guard,
         ))
+        .layer(axum::middleware::from_fn(error::localize))
         .layer(axum::middleware::from_fn(auth::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

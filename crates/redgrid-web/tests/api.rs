@@ -611,6 +611,37 @@ async fn a_joint_meetings_decision_is_recorded_over_http_and_documented() {
 }
 
 #[tokio::test]
+async fn errors_raised_with_a_bare_question_mark_are_worded_in_the_requests_language() {
+    let a = app().await;
+    // The handler meets the store's "not found" and passes it on with `?`; the middleware words it.
+    for (lang, expect) in [("en", "request"), ("zh-CN", "诉求")] {
+        let r = a
+            .call(
+                "GET",
+                "/api/requests/999999",
+                Some("resident"),
+                None,
+                &[("accept-language", lang)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+        assert_eq!(r.body["code"], "request_not_found");
+        let message = r.body["message"].as_str().unwrap();
+        assert!(message.contains(expect), "{lang}: {message}");
+        let length: usize = r.headers["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            length,
+            r.body.to_string().len(),
+            "the length of the reworded body"
+        );
+    }
+}
+
+#[tokio::test]
 async fn attachments_upload_and_download() {
     let a = app().await;
     let req = HttpRequest::builder()

@@ -160,13 +160,8 @@ pub async fn logout(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let lang = lang_of(&headers);
     if let Some(token) = session_cookie(&headers) {
-        state
-            .service
-            .logout(token)
-            .await
-            .map_err(|e| ApiError::store(e, lang))?;
+        state.service.logout(token).await?;
         state.tokens.clear();
     }
     Ok(session_ended(&state, &headers))
@@ -206,11 +201,7 @@ pub async fn change_password(
             lang,
         ));
     };
-    state
-        .service
-        .change_password(p.id, &old, &new)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    state.service.change_password(p.id, &old, &new).await?;
     state.tokens.clear();
     Ok(session_ended(&state, &headers))
 }
@@ -264,8 +255,7 @@ pub async fn set_account(
             &password,
             must_change,
         )
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -330,8 +320,7 @@ pub async fn create_token(
             &areas,
             valid_days,
         )
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     Ok((StatusCode::CREATED, Json(NewToken { token, api_token })).into_response())
 }
 
@@ -373,11 +362,7 @@ pub async fn revoke_token(
             lang,
         )
     })?;
-    state
-        .service
-        .revoke_api_token(&who, id)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    state.service.revoke_api_token(&who, id).await?;
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -205,11 +205,7 @@ pub async fn create_class(
     if !invalid.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(invalid), lang));
     }
-    let class = state
-        .service
-        .create_class(&who, new)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let class = state.service.create_class(&who, new).await?;
     Ok((StatusCode::CREATED, Json(class)).into_response())
 }
 
@@ -306,11 +302,7 @@ pub async fn create_item(
     if !invalid.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(invalid), lang));
     }
-    let item = state
-        .service
-        .create_item(&who, fields)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let item = state.service.create_item(&who, fields).await?;
     Ok((StatusCode::CREATED, Json(item)).into_response())
 }
 
@@ -335,11 +327,7 @@ pub async fn update_item(
     if !invalid.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(invalid), lang));
     }
-    let item = state
-        .service
-        .update_item(&who, base.id, fields)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let item = state.service.update_item(&who, base.id, fields).await?;
     Ok(Json(item))
 }
 
@@ -411,8 +399,7 @@ pub async fn upload(
         .service
         .store()
         .put_attachment(content_type, &body)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(AttachmentInfo {
@@ -436,18 +423,9 @@ pub async fn download(
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     // Only people who may see a request that carries the file.
-    let may = state
-        .service
-        .may_see_attachment(&who, &id)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let may = state.service.may_see_attachment(&who, &id).await?;
     let found = if may {
-        state
-            .service
-            .store()
-            .attachment(&id)
-            .await
-            .map_err(|e| ApiError::store(e, lang))?
+        state.service.store().attachment(&id).await?
     } else {
         None
     };

@@ -115,8 +115,7 @@ pub async fn import(
     let report = state
         .service
         .import_register(&who, r, &body, dry_run, lang)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     let status = if report.issues.is_empty() {
         StatusCode::OK
     } else {
@@ -138,8 +137,7 @@ pub async fn template(
     let who = actor(&state, &headers).await?;
     state
         .service
-        .require_organiser(&who, &redgrid_core::policy::Subject::District)
-        .map_err(|e| ApiError::store(e, lang))?;
+        .require_organiser(&who, &redgrid_core::policy::Subject::District)?;
     let r = register(&name, lang)?;
     if !r.importable() {
         return Err(ApiError::plain(
@@ -202,8 +200,7 @@ pub async fn export(
     let sheet = state
         .service
         .register_sheet(&who, r, lang, from, to)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     if csv {
         let bytes = tabular::write_csv(&sheet.headers, &sheet.rows);
         return Ok(file(
@@ -258,17 +255,13 @@ pub async fn campaign_stats(
         return Err(ApiError::core(&CoreError::Validation(errors), lang));
     }
     let svc = &state.service;
-    let stats: CampaignStats = svc
-        .campaign_stats(&who, &code, from, to)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let stats: CampaignStats = svc.campaign_stats(&who, &code, from, to).await?;
     if !xlsx {
         return Ok(Json(stats).into_response());
     }
     let (_, unpaired) = svc
         .unpaired(&who, &code, Some(stats.from), Some(stats.to))
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     let bytes = stats_workbook(&stats, &unpaired, lang).map_err(|e| export_failed(lang, e))?;
     Ok(file(
         bytes,
@@ -437,8 +430,7 @@ pub async fn record_activity(
                 recorded_by: None,
             },
         )
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
 }
 
@@ -466,11 +458,7 @@ pub async fn suggestion_to_request(
             )
         })?)),
     };
-    let r = state
-        .service
-        .suggestion_to_request(&who, id, area)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let r = state.service.suggestion_to_request(&who, id, area).await?;
     let r = state.service.present_request(&who, r);
     Ok((StatusCode::CREATED, Json(r)))
 }

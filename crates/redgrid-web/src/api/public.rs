@@ -208,10 +208,7 @@ pub async fn list(
     let store = state.service.store();
     let dir = state.service.directory();
     if format == "json" {
-        let rows = store
-            .list(&filter, limit)
-            .await
-            .map_err(|e| ApiError::store(e, lang))?;
+        let rows = store.list(&filter, limit).await?;
         let next_cursor = (rows.len() as i64 == limit)
             .then(|| rows.last().map(|r| format!("r{}", r.id)))
             .flatten();
@@ -226,10 +223,7 @@ pub async fn list(
     }
     let mut items = Vec::new();
     while items.len() < MAX_EXPORT {
-        let page = store
-            .list(&filter, 500)
-            .await
-            .map_err(|e| ApiError::store(e, lang))?;
+        let page = store.list(&filter, 500).await?;
         let Some(last) = page.last() else { break };
         filter.before_id = Some(last.id);
         let full = page.len() == 500;

@@ -106,7 +106,6 @@ pub async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     let json = parse_json(&headers, body)?;
     let (input, invalid) = read_submit(&json);
@@ -116,8 +115,7 @@ pub async fn submit(
     let (request, created) = state
         .service
         .submit(&who, &input, invalid, key, now())
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     let request = state.service.present_request(&who, request);
     let status = if created {
         StatusCode::CREATED
@@ -140,11 +138,7 @@ pub async fn get(
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     let id = parse_id(&id, lang)?;
-    let (request, events) = state
-        .service
-        .view(&who, id)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let (request, events) = state.service.view(&who, id).await?;
     Ok(Json(RequestWithTimeline {
         light: request.light_at(now()),
         request,
@@ -168,11 +162,7 @@ pub async fn command(
     let json = parse_json(&headers, body)?;
     let (cmd, invalid) = Command::read(kind, &mut Reader::new(&json))
         .ok_or_else(|| ApiError::not_found_route(lang))?;
-    let (request, event) = state
-        .service
-        .run(id, &who, &cmd, invalid, now())
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let (request, event) = state.service.run(id, &who, &cmd, invalid, now()).await?;
     let (request, event) = state.service.present(&who, request, event);
     Ok(Json(CommandResult { request, event }))
 }
@@ -214,8 +204,7 @@ pub async fn reveal(
     let shown = state
         .service
         .reveal(&who, id, reason.as_deref(), now())
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+        .await?;
     Ok(Json(RevealedView {
         request: shown.request,
         events: shown.events,
@@ -370,11 +359,7 @@ pub async fn list(
     if !errors.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(errors), lang));
     }
-    let items = state
-        .service
-        .list_visible(&who, &filter, limit)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let items = state.service.list_visible(&who, &filter, limit).await?;
     let next_cursor = (items.len() as i64 == limit)
         .then(|| items.last().map(|r| format!("r{}", r.id)))
         .flatten();

@@ -54,11 +54,7 @@ pub async fn scorecard(
     let Some(period) = period.filter(|_| errors.is_empty()) else {
         return Err(ApiError::core(&CoreError::Validation(errors), lang));
     };
-    let card = state
-        .service
-        .scorecard_for(&who, by, period, now())
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let card = state.service.scorecard_for(&who, by, period, now()).await?;
     Ok(Json(card))
 }
 
@@ -86,12 +82,7 @@ pub async fn messages(
     let Some(me) = who.person_id() else {
         return Ok(Json(vec![]));
     };
-    let list = state
-        .service
-        .store()
-        .messages_for(me, 100)
-        .await
-        .map_err(|e| ApiError::store(e, lang))?;
+    let list = state.service.store().messages_for(me, 100).await?;
     let title_key = match lang {
         redgrid_core::Lang::Zh => "title_zh",
         redgrid_core::Lang::En => "title_en",
