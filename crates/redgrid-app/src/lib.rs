@@ -6,6 +6,8 @@
 //! The core (`redgrid-core`) decides; the store (`redgrid-store`) persists; this crate looks up what
 //! the core needs, asks the policy table, and hands the store the decision to run in one transaction.
 
+#![forbid(unsafe_code)]
+
 pub mod accounts;
 pub mod demo;
 pub mod jobs;

@@ -13,6 +13,7 @@ use redgrid_core::area::Level;
 use redgrid_core::ids::AreaId;
 use redgrid_core::org::{MemberKind, OrgKind, PairingKind, TargetKind, parse_date, valid_mobile};
 use redgrid_core::unit::UnitKind;
+use redgrid_core::vocab::Vocab;
 pub use redgrid_store::plan::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -765,18 +766,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn word<T: Copy>(
-        &mut self,
-        key: &str,
-        required: bool,
-        from_cell: fn(&str) -> Option<T>,
-        all: &[T],
-        label: fn(T, Lang) -> &'static str,
-    ) -> Option<T> {
+    /// A word of a vocabulary: its Chinese or English name, or its identifier.
+    fn word<T: Vocab>(&mut self, key: &str, required: bool) -> Option<T> {
         let v = self.text(key, required, 40)?;
-        let w = from_cell(&v);
+        let w = T::from_cell(&v);
         if w.is_none() {
-            let choices: Vec<&str> = all.iter().map(|w| label(*w, self.lang)).collect();
+            let choices: Vec<&str> = T::all().iter().map(|w| w.name(self.lang)).collect();
             let sep = self.lang.pick("、", ", ");
             self.issue(key, "unknown_value", &v, &choices.join(sep));
         }
@@ -943,7 +938,22 @@ struct Check<'a> {
     updated: usize,
 }
 
-impl Check<'_> {
+impl<'a> Check<'a> {
+    /// Moves the reader to one row of the file.
+    fn at(&mut self, row: usize, cells: &'a [String]) {
+        self.rd.row = row;
+        self.rd.cells = cells;
+    }
+
+    /// Counts a row as an update of a record the database holds, or a new one.
+    fn count(&mut self, exists: bool) {
+        if exists {
+            self.updated += 1;
+        } else {
+            self.created += 1;
+        }
+    }
+
     /// Records a row's natural key; a repeat is an issue on the later row.
     fn key_once(&mut self, col: &str, key: String, shown: &str) -> bool {
         match self.seen.get(&key) {
@@ -972,8 +982,7 @@ fn areas(c: &mut Check<'_>) -> Plan {
         .map(|s| s.trim())
         .collect();
     for (n, cells) in &sheet.rows {
-        c.rd.row = *n;
-        c.rd.cells = cells;
+        c.at(*n, cells);
         let code = c.rd.text("code", true, 20);
         let name = c.rd.text("name", true, 100);
         let Some(code) = code else { continue };
@@ -1037,11 +1046,7 @@ fn areas(c: &mut Check<'_>) -> Plan {
             }
         };
         let Some(name) = name else { continue };
-        if lookups.areas.contains_key(&code) {
-            c.updated += 1;
-        } else {
-            c.created += 1;
-        }
+        c.count(lookups.areas.contains_key(&code));
         rows.push(AreaRow {
             code,
             name,
@@ -1066,17 +1071,10 @@ fn units(c: &mut Check<'_>) -> Plan {
         .collect();
     let mut names: HashMap<(AreaId, String), usize> = HashMap::new();
     for (n, cells) in &sheet.rows {
-        c.rd.row = *n;
-        c.rd.cells = cells;
+        c.at(*n, cells);
         let code = c.rd.text("code", true, 40);
         let name = c.rd.text("name", true, 100);
-        let kind = c.rd.word(
-            "kind",
-            true,
-            UnitKind::from_cell,
-            &UnitKind::ALL,
-            UnitKind::label,
-        );
+        let kind = c.rd.word::<UnitKind>("kind", true);
         let area = c.rd.area("area_code", true, lookups, &[]);
         let level_text = c.rd.text("level", false, 20);
         let parent = c.rd.text("parent_code", false, 40);
@@ -1136,11 +1134,7 @@ fn units(c: &mut Check<'_>) -> Plan {
             }
             _ => {}
         }
-        if lookups.units.contains_key(&code) || adopt.is_some() {
-            c.updated += 1;
-        } else {
-            c.created += 1;
-        }
+        c.count(lookups.units.contains_key(&code) || adopt.is_some());
         rows.push(UnitRow {
             code,
             name,
@@ -1183,17 +1177,10 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
         })
         .collect();
     for (n, cells) in &sheet.rows {
-        c.rd.row = *n;
-        c.rd.cells = cells;
+        c.at(*n, cells);
         let code = c.rd.text("code", true, 40);
         let name = c.rd.text("name", true, 100);
-        let kind = c.rd.word(
-            "kind",
-            true,
-            OrgKind::from_cell,
-            &OrgKind::ALL,
-            OrgKind::label,
-        );
+        let kind = c.rd.word::<OrgKind>("kind", true);
         let parent = c.rd.text("parent_code", false, 40);
         let unit = c.rd.text("unit_code", false, 40);
         let area = c.rd.area("area_code", false, lookups, &[]);
@@ -1248,11 +1235,7 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
                 Some(r)
             }
         };
-        if lookups.orgs.contains_key(&code) {
-            c.updated += 1;
-        } else {
-            c.created += 1;
-        }
+        c.count(lookups.orgs.contains_key(&code));
         rows.push(OrgRow {
             code,
             name,
@@ -1280,20 +1263,13 @@ fn members(c: &mut Check<'_>) -> Plan {
     let lookups = c.lookups;
     let mut rows = Vec::with_capacity(sheet.rows.len());
     for (n, cells) in &sheet.rows {
-        c.rd.row = *n;
-        c.rd.cells = cells;
+        c.at(*n, cells);
         let name = c.rd.text("name", true, 50);
         let phone = c.rd.phone("phone", true);
         let org = c.rd.text("org_code", true, 40);
         let kind =
-            c.rd.word(
-                "kind",
-                false,
-                MemberKind::from_cell,
-                &MemberKind::ALL,
-                MemberKind::label,
-            )
-            .unwrap_or(MemberKind::Regular);
+            c.rd.word::<MemberKind>("kind", false)
+                .unwrap_or(MemberKind::Regular);
         let home =
             c.rd.area("home_community_code", false, lookups, &[Level::Community]);
         let grid = c.rd.area("grid_code", false, lookups, &[Level::Grid]);
@@ -1333,11 +1309,7 @@ fn members(c: &mut Check<'_>) -> Plan {
             c.rd.issue("period_to", "bad_period", c.rd.raw("period_to"), "");
             continue;
         }
-        if lookups.members.contains_key(&phone) {
-            c.updated += 1;
-        } else {
-            c.created += 1;
-        }
+        c.count(lookups.members.contains_key(&phone));
         rows.push(MemberRow {
             name,
             phone,
@@ -1359,8 +1331,7 @@ fn volunteers(c: &mut Check<'_>) -> Plan {
     let lookups = c.lookups;
     let mut rows = Vec::new();
     for (n, cells) in &sheet.rows {
-        c.rd.row = *n;
-        c.rd.cells = cells;
+        c.at(*n, cells);
         let name = c.rd.text("name", true, 50);
         let phone = c.rd.phone("phone", true);
         let area = c.rd.area(
@@ -1377,11 +1348,7 @@ fn volunteers(c: &mut Check<'_>) -> Plan {
         if !c.key_once("phone", phone.clone(), &phone) {
             continue;
         }
-        if lookups.volunteers.contains_key(&phone) {
-            c.updated += 1;
-        } else {
-            c.created += 1;
-        }
+        c.count(lookups.volunteers.contains_key(&phone));
         rows.push(VolunteerRow {
             name,
             phone,
@@ -1399,17 +1366,10 @@ fn targets(c: &mut Check<'_>) -> Plan {
     let lookups = c.lookups;
     let mut rows = Vec::new();
     for (n, cells) in &sheet.rows {
-        c.rd.row = *n;
-        c.rd.cells = cells;
+        c.at(*n, cells);
         let code = c.rd.text("code", true, 40);
         let name = c.rd.text("name", true, 100);
-        let kind = c.rd.word(
-            "kind",
-            true,
-            TargetKind::from_cell,
-            &TargetKind::ALL,
-            TargetKind::label,
-        );
+        let kind = c.rd.word::<TargetKind>("kind", true);
         let area = c.rd.area(
             "area_code",
             true,
@@ -1434,11 +1394,7 @@ fn targets(c: &mut Check<'_>) -> Plan {
                 }
             },
         };
-        if lookups.targets.contains_key(&code) {
-            c.updated += 1;
-        } else {
-            c.created += 1;
-        }
+        c.count(lookups.targets.contains_key(&code));
         rows.push(TargetRow {
             code,
             name,
@@ -1457,15 +1413,8 @@ fn pairings(c: &mut Check<'_>) -> Plan {
     let lookups = c.lookups;
     let mut rows = Vec::new();
     for (n, cells) in &sheet.rows {
-        c.rd.row = *n;
-        c.rd.cells = cells;
-        let kind = c.rd.word(
-            "kind",
-            true,
-            PairingKind::from_cell,
-            &PairingKind::ALL,
-            PairingKind::label,
-        );
+        c.at(*n, cells);
+        let kind = c.rd.word::<PairingKind>("kind", true);
         let org = c.rd.text("org_code", false, 40);
         let member = c.rd.phone("member_phone", false);
         let target = c.rd.text("target_code", true, 40);
@@ -1524,11 +1473,7 @@ fn pairings(c: &mut Check<'_>) -> Plan {
         if !c.key_once("target_code", natural_key.clone(), &target) {
             continue;
         }
-        if lookups.pairings.contains(&natural_key) {
-            c.updated += 1;
-        } else {
-            c.created += 1;
-        }
+        c.count(lookups.pairings.contains(&natural_key));
         rows.push(PairingRow {
             natural_key,
             kind,

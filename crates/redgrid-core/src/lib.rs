@@ -8,6 +8,8 @@
 //! - [`policy`]: the one table that decides who may run which command;
 //! - [`error`]: stable error codes with messages in zh-CN and English.
 
+#![forbid(unsafe_code)]
+
 pub mod area;
 pub mod calendar;
 pub mod catalogue;

@@ -17,6 +17,13 @@ pub trait Vocab: Copy + Eq + 'static {
     fn from_id(s: &str) -> Option<Self> {
         Self::all().iter().copied().find(|v| v.id() == s)
     }
+    /// Reads a spreadsheet cell: the Chinese name, the English name or the identifier.
+    fn from_cell(s: &str) -> Option<Self> {
+        let s = s.trim();
+        Self::all().iter().copied().find(|v| {
+            v.id() == s || v.name(Lang::Zh) == s || v.name(Lang::En).eq_ignore_ascii_case(s)
+        })
+    }
     /// `(identifier, name)` for every value: the options of a select.
     fn options(lang: Lang) -> Vec<(&'static str, &'static str)> {
         Self::all().iter().map(|v| (v.id(), v.name(lang))).collect()
@@ -48,12 +55,7 @@ macro_rules! vocabulary {
 
             /// Reads a spreadsheet cell: the Chinese label, the English label or the identifier.
             pub fn from_cell(s: &str) -> Option<$name> {
-                let s = s.trim();
-                Self::ALL.into_iter().find(|v| {
-                    v.as_str() == s
-                        || v.label($crate::error::Lang::Zh) == s
-                        || v.label($crate::error::Lang::En).eq_ignore_ascii_case(s)
-                })
+                <$name as $crate::vocab::Vocab>::from_cell(s)
             }
         }
 

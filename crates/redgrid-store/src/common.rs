@@ -188,6 +188,20 @@ impl<'a, 'qb> Binder for &'a mut sqlx::query_builder::Separated<'qb, Db, &'stati
     }
 }
 
+/// Binds a catalogue item's fields, in the order `create_item` and `update_item` list them.
+pub(super) fn bind_item<B: Binder>(q: B, f: ItemFields) -> B {
+    q.bind(f.class_id.0)
+        .bind(f.code)
+        .bind(f.name_zh)
+        .bind(f.name_en)
+        .bind(f.default_tier.as_str())
+        .bind(f.default_level.as_str())
+        .bind(f.active)
+        .bind(f.sort)
+        .bind(f.respond_limit.map(|l| l.as_text()))
+        .bind(f.resolve_limit.map(|l| l.as_text()))
+}
+
 /// Binds the 51 projection columns in `request_columns!()` order.
 pub(super) fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
     let attachments = serde_json::to_string(&r.attachments)
@@ -294,6 +308,18 @@ pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i
         .execute(&mut *conn)
         .await?;
     Ok(seq)
+}
+
+/// Records an administrative change in the audit chain and commits it with the change.
+pub(super) async fn commit_admin(
+    mut tx: sqlx::Transaction<'static, Db>,
+    by: Change,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<()> {
+    chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, action, details)).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(super) fn audit_row_from(row: &DbRow) -> Result<AuditRow> {
@@ -1226,12 +1252,7 @@ impl DirectoryStore for This {
             "area_id": area.id.0, "parent_id": area.parent_id.map(|p| p.0), "kind": area.kind.as_str(),
             "code": area.code, "name": area.name,
         });
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "create_area", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "create_area", details).await?;
         Ok(area)
     }
 
@@ -1255,12 +1276,7 @@ impl DirectoryStore for This {
             "unit_id": unit.id.0, "name": unit.name, "kind": unit.kind.as_str(), "area_id": unit.area_id.0,
             "level": unit.level.as_str(), "parent_id": unit.parent_id.map(|p| p.0),
         });
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "create_unit", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "create_unit", details).await?;
         Ok(unit)
     }
 
@@ -1281,65 +1297,37 @@ impl DirectoryStore for This {
         let details = serde_json::json!({
             "class_id": class.id.0, "code": class.code, "name_zh": class.name_zh, "sort": class.sort,
         });
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "create_class", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "create_class", details).await?;
         Ok(class)
     }
 
     async fn create_item(&self, f: ItemFields, by: Change) -> Result<CategoryItem> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let query = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO category_items (class_id, code, name_zh, name_en, default_tier, default_level, active, sort, \
              respond_limit, resolve_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {ITEM_COLUMNS}"
-        )))
-        .bind(f.class_id.0)
-        .bind(f.code)
-        .bind(f.name_zh)
-        .bind(f.name_en)
-        .bind(f.default_tier.as_str())
-        .bind(f.default_level.as_str())
-        .bind(f.active)
-        .bind(f.sort)
-        .bind(f.respond_limit.map(|l| l.as_text()))
-        .bind(f.resolve_limit.map(|l| l.as_text()))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(unique_to_conflict)?;
+        )));
+        let row = bind_item(query, f)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unique_to_conflict)?;
         let item = item_from_row(&row)?;
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "create_item", item_details(&item)),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "create_item", item_details(&item)).await?;
         Ok(item)
     }
 
     async fn update_item(&self, id: CategoryId, f: ItemFields, by: Change) -> Result<CategoryItem> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let query = sqlx::query(AssertSqlSafe(format!(
             "UPDATE category_items SET class_id = $2, code = $3, name_zh = $4, name_en = $5, \
              default_tier = $6, default_level = $7, active = $8, sort = $9, respond_limit = $10, \
              resolve_limit = $11 WHERE id = $1 RETURNING {ITEM_COLUMNS}"
         )))
-        .bind(id.0)
-        .bind(f.class_id.0)
-        .bind(f.code)
-        .bind(f.name_zh)
-        .bind(f.name_en)
-        .bind(f.default_tier.as_str())
-        .bind(f.default_level.as_str())
-        .bind(f.active)
-        .bind(f.sort)
-        .bind(f.respond_limit.map(|l| l.as_text()))
-        .bind(f.resolve_limit.map(|l| l.as_text()))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(unique_to_conflict)?;
+        .bind(id.0);
+        let row = bind_item(query, f)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unique_to_conflict)?;
         let item = match row {
             Some(r) => item_from_row(&r)?,
             None => {
@@ -1350,12 +1338,7 @@ impl DirectoryStore for This {
                 .into());
             }
         };
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "update_item", item_details(&item)),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "update_item", item_details(&item)).await?;
         Ok(item)
     }
 
@@ -1381,12 +1364,7 @@ impl DirectoryStore for This {
             .await?
             .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
         // Who holds which roles; never the name or phone (the chain is read by auditors).
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "create_person", grants_details(&person)),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "create_person", grants_details(&person)).await?;
         Ok(person)
     }
 
@@ -1948,8 +1926,7 @@ impl AccountStore for This {
             "person_id": a.person_id.0, "username": a.username, "disabled": a.disabled,
             "must_change": a.must_change,
         });
-        chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, action, details)).await?;
-        tx.commit().await?;
+        commit_admin(tx, by, action, details).await?;
         Ok(())
     }
 
@@ -2045,12 +2022,7 @@ impl AccountStore for This {
             "person_id": stored.person_id.0, "roles": roles, "area_ids": areas,
             "expires_at": stored.expires_at,
         });
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "create_api_token", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "create_api_token", details).await?;
         Ok(stored)
     }
 
@@ -2086,12 +2058,7 @@ impl AccountStore for This {
             return Ok(false);
         }
         let details = serde_json::json!({ "token_id": id });
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "revoke_api_token", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "revoke_api_token", details).await?;
         Ok(true)
     }
 }

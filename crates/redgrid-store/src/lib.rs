@@ -9,6 +9,8 @@
 //! projection; a refused command writes nothing. The store never decides: the core does, through
 //! the closure handed to [`Store::execute`], inside the transaction.
 
+#![forbid(unsafe_code)]
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redgrid_core::area::{Area, Level};

@@ -468,12 +468,7 @@ impl OrgStore for This {
         if self.fail_point().load(Ordering::SeqCst) == 1 {
             return Err(StoreError::Injected(FailPoint::AfterEventWrite));
         }
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "import", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "import", details).await?;
         Ok(())
     }
 
@@ -645,12 +640,7 @@ impl OrgStore for This {
             "alliance_id": id, "code": new.code, "name": new.name, "unit_id": unit,
             "member_unit_ids": new.member_unit_ids.iter().map(|u| u.0).collect::<Vec<_>>(),
         });
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "create_alliance", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "create_alliance", details).await?;
         alliance_rows(self.read_pool(), Some(id))
             .await?
             .pop()
@@ -719,12 +709,7 @@ impl OrgStore for This {
             ids.push(id);
         }
         let details = serde_json::json!({ "activities": ids.len(), "first_id": ids.first(), "last_id": ids.last() });
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "record_activities", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "record_activities", details).await?;
         Ok(ids)
     }
 
@@ -865,12 +850,7 @@ impl OrgStore for This {
             .map_err(unique_to_conflict)?;
         let c = campaign_from_row(&row)?;
         let details = serde_json::json!({ "campaign_id": c.id, "code": c.code, "name": c.name });
-        chain_append(
-            &mut tx,
-            &AuditRecord::admin(by.at, by.by, "create_campaign", details),
-        )
-        .await?;
-        tx.commit().await?;
+        commit_admin(tx, by, "create_campaign", details).await?;
         Ok(c)
     }
 

@@ -2,6 +2,8 @@
 //! OpenAPI document, and Open311 GeoReport v2 (`open311.rs`). Handlers stay thin: read the input, ask the service, map
 //! the outcome to HTTP.
 
+#![forbid(unsafe_code)]
+
 pub mod api {
     pub mod accounts;
     pub mod directory;

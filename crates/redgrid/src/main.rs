@@ -1,6 +1,8 @@
 //! `redgrid`: the one binary. Serves the API, migrates and checks the database, builds the demo
 //! district. (The benchmarks are the separate `redgrid-bench` program.)
 
+#![forbid(unsafe_code)]
+
 use anyhow::Context;
 
 mod admin_cmd;
