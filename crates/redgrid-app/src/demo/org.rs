@@ -128,592 +128,704 @@ pub async fn build(
     seed: u64,
     today: NaiveDate,
 ) -> Result<OrgSummary> {
-    let mut rng = Rng::new(seed.wrapping_add(77));
     let dir = service.directory();
     let district = dir
         .district()
         .cloned()
         .ok_or_else(|| StoreError::Corrupt("no district".into()))?;
-    let street_code = |i: usize| format!("{}{:03}", district.code, i + 1);
-
-    // Units get codes (the import adopts each existing unit by its area and name).
-    let mut units = csv_line(&[
-        "单位编码",
-        "单位名称",
-        "单位类型",
-        "所在区划代码",
-        "处置层级",
-        "上级单位编码",
-    ]);
-    let mut all_units: Vec<_> = dir.units().filter(|u| u.parent_id.is_none()).collect();
-    all_units.sort_by_key(|u| u.id);
-    for u in &all_units {
-        let area = dir
-            .area(u.area_id)
-            .map(|a| a.code.clone())
-            .unwrap_or_default();
-        units.push_str(&csv_line(&[
-            &format!("U{:05}", u.id.0),
-            &u.name,
-            u.kind.as_str(),
-            &area,
-            u.level.as_str(),
-            "",
-        ]));
-    }
-    import(service, Register::Units, units).await?;
-    let unit_code = |id: UnitId| format!("U{:05}", id.0);
-
-    // Party organisations: the district committee; the organs' working committee with two branches
-    // per department; a working committee per street; a committee and two branches per community;
-    // a party group per grid.
-    let mut orgs = csv_line(&[
-        "组织编码",
-        "组织名称",
-        "组织类别",
-        "上级组织编码",
-        "所属单位编码",
-        "所在区划代码",
-        "书记",
-    ]);
-    let mut names = crate::demo::Names::new(seed.wrapping_add(78));
-    orgs.push_str(&csv_line(&[
-        "D",
-        &format!("中共{}委员会", district.name),
-        "党委",
-        "",
-        &unit_code(d.district_office.0.id),
-        &district.code,
-        &names.name(),
-    ]));
-    orgs.push_str(&csv_line(&[
-        "JG",
-        "区直机关工作委员会",
-        "党委",
-        "D",
-        "",
-        &district.code,
-        &names.name(),
-    ]));
-    let mut organ_branches = Vec::new();
-    for (i, (dept, staff)) in d.departments.iter().enumerate() {
-        for (k, label) in ["机关第一党支部", "机关第二党支部"].iter().enumerate() {
-            let code = format!("JG{:02}-{}", i + 1, k + 1);
-            orgs.push_str(&csv_line(&[
-                &code,
-                &format!("{}{label}", dept.name),
-                "党支部",
-                "JG",
-                &unit_code(dept.id),
-                "",
-                &names.name(),
-            ]));
-            organ_branches.push((code, i, staff.clone()));
-        }
-    }
-    for (si, s) in d.streets.iter().enumerate() {
-        let code = format!("S{:02}", si + 1);
-        orgs.push_str(&csv_line(&[
-            &code,
-            &format!("{}党工委", s.office.name.trim_end_matches("办事处")),
-            "党委",
-            "D",
-            &unit_code(s.office.id),
-            "",
-            &names.name(),
-        ]));
-    }
-    for (ci, c) in d.communities.iter().enumerate() {
-        let code = format!("C{:03}", ci + 1);
-        orgs.push_str(&csv_line(&[
-            &code,
-            &format!("{}党委", c.area.name),
-            "党委",
-            &format!("S{:02}", c.street + 1),
-            &unit_code(c.office.id),
-            &c.area.code,
-            &names.name(),
-        ]));
-        for k in 1..=2 {
-            orgs.push_str(&csv_line(&[
-                &format!("{code}-{k}"),
-                &format!(
-                    "{}第{}党支部",
-                    c.area.name,
-                    if k == 1 { "一" } else { "二" }
-                ),
-                "党支部",
-                &code,
-                "",
-                &c.area.code,
-                &names.name(),
-            ]));
-        }
-        for (n, gi) in c.grids.iter().enumerate() {
-            let g = &d.grids[*gi];
-            orgs.push_str(&csv_line(&[
-                &format!("{code}-G{}", n + 1),
-                &format!("{}党小组", g.area.name),
-                "党小组",
-                &format!("{code}-1"),
-                &unit_code(g.team.id),
-                &g.area.code,
-                "",
-            ]));
-        }
-    }
-    import(service, Register::PartyOrgs, orgs).await?;
-
-    // Targets: each community, the enterprises of each street, and households in each grid.
-    let mut targets = csv_line(&[
-        "对象编码",
-        "对象名称",
-        "对象类别",
-        "所在区划代码",
-        "关联单位编码",
-        "标签",
-    ]);
-    for c in &d.communities {
-        targets.push_str(&csv_line(&[
-            &format!("T{}", c.area.code),
-            &c.area.name,
-            "社区",
-            &c.area.code,
-            "",
-            "",
-        ]));
-    }
-    for (i, e) in ENTERPRISES.iter().enumerate() {
-        targets.push_str(&csv_line(&[
-            &format!("E{:03}", i + 1),
-            e,
-            "企业",
-            &street_code(i % d.streets.len()),
-            "",
-            "重点企业",
-        ]));
-    }
-    let mut households: Vec<(String, usize)> = Vec::new();
-    for (gi, g) in d.grids.iter().enumerate() {
-        for h in 0..3 {
-            let code = format!("H{}{h}", g.area.code);
-            let tag = *rng.pick(HOUSEHOLD_TAGS);
-            targets.push_str(&csv_line(&[
-                &code,
-                &format!("{}户", names.name()),
-                "住户",
-                &g.area.code,
-                "",
-                tag,
-            ]));
-            households.push((code, gi));
-        }
-    }
-    import(service, Register::Targets, targets).await?;
-
-    // Members: the communities' members in their first branch, serving in a grid; the departments'
-    // staff in their organ branch, registered in a home community (双报到); some deployed as cadres.
-    let mut members = csv_line(&[
-        "姓名",
-        "手机号",
-        "所在党组织编码",
-        "党员类别",
-        "报到社区代码",
-        "所在网格代码",
-        "入党日期",
-        "下沉开始日期",
-        "下沉结束日期",
-    ]);
-    let mut branch_members: HashMap<String, Vec<PersonId>> = HashMap::new();
-    let joined = |rng: &mut Rng| format!("{}-{:02}-01", 1985 + rng.below(38), 1 + rng.below(12));
-    for (ci, c) in d.communities.iter().enumerate() {
-        let branch = format!("C{:03}-1", ci + 1);
-        for (k, m) in c.members.iter().enumerate() {
-            let grid = c
-                .grids
-                .get(k % c.grids.len().max(1))
-                .map(|g| d.grids[*g].area.code.clone())
-                .unwrap_or_default();
-            let j = joined(&mut rng);
-            members.push_str(&csv_line(&[
-                &m.name,
-                m.phone.as_deref().unwrap_or(""),
-                &branch,
-                "党员",
-                "",
-                &grid,
-                &j,
-                "",
-                "",
-            ]));
-            branch_members.entry(branch.clone()).or_default().push(m.id);
-        }
-    }
-    let year_start = today - Duration::days(365);
-    for (code, i, staff) in &organ_branches {
-        for (k, p) in staff
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| k % 2 == usize::from(code.ends_with('2')))
-        {
-            let home = &d.communities[(i * 3 + k) % d.communities.len()].area.code;
-            let j = joined(&mut rng);
-            let (kind, from, to) = if k == 0 {
-                (
-                    "下沉干部",
-                    year_start.to_string(),
-                    (today + Duration::days(90)).to_string(),
-                )
-            } else {
-                ("在职党员", String::new(), String::new())
-            };
-            let home = if kind == "在职党员" {
-                home.as_str()
-            } else {
-                ""
-            };
-            members.push_str(&csv_line(&[
-                &p.name,
-                p.phone.as_deref().unwrap_or(""),
-                code,
-                kind,
-                home,
-                "",
-                &j,
-                &from,
-                &to,
-            ]));
-            branch_members.entry(code.clone()).or_default().push(p.id);
-        }
-    }
-    import(service, Register::Members, members).await?;
-
-    let mut volunteers = csv_line(&["姓名", "手机号", "服务区划代码", "服务专长", "注册日期"]);
-    for g in &d.grids {
-        for h in &g.helpers {
-            let skill = *rng.pick(&[
-                "维修",
-                "理发",
-                "法律咨询",
-                "心理疏导",
-                "助老陪伴",
-                "垃圾分类督导",
-            ]);
-            volunteers.push_str(&csv_line(&[
-                &h.name,
-                h.phone.as_deref().unwrap_or(""),
-                &g.area.code,
-                skill,
-                &year_start.to_string(),
-            ]));
-        }
-    }
-    import(service, Register::Volunteers, volunteers).await?;
-
-    // Pairings: every organ branch but two links a community or enterprise (千个支部联基层), the first
-    // branch of each department co-builds with a community ("1+1"), members pair with households,
-    // and each street committee takes a liaison for one community.
-    let mut pairings = csv_line(&[
-        "结对类型",
-        "党组织编码",
-        "党员手机号",
-        "对象编码",
-        "开始日期",
-        "结束日期",
-        "责任人",
-        "结对目标",
-    ]);
-    let start = year_start.to_string();
-    let unpaired = organ_branches.len().saturating_sub(2);
-    for (n, (code, i, staff)) in organ_branches.iter().enumerate().take(unpaired) {
-        let responsible = staff.first().map(|p| p.name.as_str()).unwrap_or("");
-        let enterprise = format!("E{:03}", (n % ENTERPRISES.len()) + 1);
-        pairings.push_str(&csv_line(&[
-            "支部联基层",
-            code,
-            "",
-            &enterprise,
-            &start,
-            "",
-            responsible,
-            "帮助企业解决用工、融资和政策落地难题",
-        ]));
-        if code.ends_with("-1") {
-            let c = &d.communities[(i * 2) % d.communities.len()];
-            pairings.push_str(&csv_line(&[
-                "1+1共建",
-                code,
-                "",
-                &format!("T{}", c.area.code),
-                &start,
-                "",
-                responsible,
-                "共建文明社区，每月开展一次联合主题党日",
-            ]));
-        }
-    }
-    for (k, (code, gi)) in households.iter().enumerate() {
-        let c = &d.communities[d.grids[*gi].community];
-        if let Some(m) = c.members.get(k % c.members.len().max(1)) {
-            pairings.push_str(&csv_line(&[
-                "党员联户",
-                "",
-                m.phone.as_deref().unwrap_or(""),
-                code,
-                &start,
-                "",
-                &m.name,
-                "每周探望一次，帮办急难愁盼",
-            ]));
-        }
-    }
-    for si in 0..d.streets.len() {
-        if let Some(c) = d.communities.iter().find(|c| c.street == si) {
-            pairings.push_str(&csv_line(&[
-                "包联",
-                &format!("S{:02}", si + 1),
-                "",
-                &format!("T{}", c.area.code),
-                &start,
-                "",
-                "",
-                "包联老旧小区改造和物业管理",
-            ]));
-        }
-    }
-    import(service, Register::Pairings, pairings).await?;
-
-    // An alliance of the port's departments and the first street, with working groups.
-    let store = service.store();
-    let lead = store
-        .party_orgs()
-        .await?
-        .into_iter()
-        .find(|o| o.code == "JG")
-        .map(|o| o.id);
-    let member_units: Vec<UnitId> = d
-        .departments
-        .iter()
-        .take(4)
-        .map(|(u, _)| u.id)
-        .chain(d.streets.first().map(|s| s.office.id))
-        .collect();
-    let alliance = service
-        .create_alliance(
-            &Actor::System,
-            NewAlliance {
-                code: "GANGCHENG".into(),
-                name: "港城党建联盟".into(),
-                area_id: dir
-                    .area(d.communities[0].area.id)
-                    .and_then(|c| c.parent_id)
-                    .unwrap_or(district.id),
-                level: Level::Street,
-                lead_org_id: lead,
-                goals: "服务港区企业，共解用工、交通和环境难题".into(),
-                member_unit_ids: member_units,
-                groups: vec![
-                    AllianceGroup {
-                        name: "惠企服务组".into(),
-                        focus: "政策落地、用工招聘".into(),
-                        leader: names.name(),
-                    },
-                    AllianceGroup {
-                        name: "交通协调组".into(),
-                        focus: "货车通行、停车".into(),
-                        leader: names.name(),
-                    },
-                ],
-            },
-        )
-        .await?;
-    let _ = alliance;
-
-    // Campaigns: 千个支部联基层 over the organs' branches, and the whole district's year.
-    let campaign_year = today.year();
-    let (y0, y1) = (
-        NaiveDate::from_ymd_opt(campaign_year, 1, 1).unwrap_or(year_start),
-        NaiveDate::from_ymd_opt(campaign_year, 12, 31).unwrap_or(today),
-    );
-    service
-        .create_campaign(
-            &Actor::System,
-            NewCampaign {
-                code: format!("QZLJC-{campaign_year}"),
-                name: format!("{campaign_year}年千个支部联基层"),
-                starts_on: y0,
-                ends_on: y1,
-                root_org_id: lead,
-                require_pairing: true,
-            },
-        )
-        .await?;
-    service
-        .create_campaign(
-            &Actor::System,
-            NewCampaign {
-                code: "DJYL-12M".into(),
-                name: "近一年党建引领基层治理".into(),
-                starts_on: year_start,
-                ends_on: today,
-                root_org_id: None,
-                require_pairing: false,
-            },
-        )
-        .await?;
-
-    // A year of activities. Visits link the solved requests of the community they served.
-    let orgs = store.party_orgs().await?;
-    let org_id: HashMap<&str, i64> = orgs.iter().map(|o| (o.code.as_str(), o.id)).collect();
-    let targets = store.targets().await?;
-    let target_area: HashMap<i64, AreaId> = targets.iter().map(|t| (t.id, t.area_id)).collect();
-    let pairings = store.pairings().await?;
-    let mut solved: HashMap<AreaId, Vec<RequestId>> = HashMap::new();
-    let mut filter = ListFilter {
-        statuses: vec![Status::Resolved, Status::Verified, Status::Closed],
-        ..Default::default()
+    let mut b = Builder {
+        service,
+        d,
+        dir,
+        district,
+        rng: Rng::new(seed.wrapping_add(77)),
+        names: crate::demo::Names::new(seed.wrapping_add(78)),
+        today,
+        year_start: today - Duration::days(365),
+        organ_branches: Vec::new(),
+        households: Vec::new(),
+        branch_members: HashMap::new(),
     };
-    loop {
-        let page = store.list(&filter, 1000).await?;
-        let Some(last) = page.last() else { break };
-        filter.before_id = Some(last.id);
-        for r in &page {
-            if r.rating.as_ref().is_none_or(|x| x.resolved) {
-                solved
-                    .entry(r.location.community_id)
-                    .or_default()
-                    .push(r.id);
-            }
-        }
-    }
-    let mut activities = Vec::new();
-    let day_of = |rng: &mut Rng| year_start + Duration::days(rng.below(365) as i64 + 1);
-    let branches: Vec<(String, Vec<PersonId>)> = {
-        let mut v: Vec<_> = branch_members.into_iter().collect();
-        v.sort();
-        v
-    };
-    for (code, people) in &branches {
-        let Some(&org) = org_id.get(code.as_str()) else {
-            continue;
-        };
-        let own: Vec<&redgrid_core::org::Pairing> = pairings
-            .iter()
-            .filter(|p| p.party_org_id == Some(org))
-            .collect();
-        let org_area = orgs
-            .iter()
-            .find(|o| o.id == org)
-            .map(|o| o.area_id)
-            .unwrap_or(district.id);
-        let n = 18 + rng.below(14);
-        for _ in 0..n {
-            let roll = rng.below(100);
-            let kind = match roll {
-                0..=44 => ActivityKind::Visit,
-                45..=59 => ActivityKind::Publicity,
-                60..=71 => ActivityKind::ThemeDay,
-                72..=77 => ActivityKind::Donation,
-                78..=85 => ActivityKind::Meeting,
-                _ => ActivityKind::VolunteerService,
-            };
-            let pairing = if own.is_empty() || rng.chance(0.3) {
-                None
-            } else {
-                Some(*rng.pick(&own))
-            };
-            let area = pairing
-                .and_then(|p| target_area.get(&p.target_id).copied())
-                .unwrap_or(org_area);
-            let community = dir.ancestor_at(area, Level::Community);
-            let take = (2 + rng.below(6)).min(people.len());
-            let mut participants: Vec<PersonId> = (0..take).map(|_| *rng.pick(people)).collect();
-            participants.sort();
-            participants.dedup();
-            let (title, items, value) = match kind {
-                ActivityKind::Visit => (*rng.pick(VISIT_TITLES), "", 0),
-                ActivityKind::Publicity => (*rng.pick(PUBLICITY_TITLES), "", 0),
-                ActivityKind::ThemeDay => (*rng.pick(THEME_TITLES), "", 0),
-                ActivityKind::Donation => {
-                    let (items, v) = *rng.pick(DONATION_ITEMS);
-                    ("爱心捐赠", items, v)
-                }
-                ActivityKind::Meeting => (*rng.pick(MEETING_TITLES), "", 0),
-                ActivityKind::VolunteerService => (*rng.pick(SERVICE_TITLES), "", 0),
-            };
-            let mut suggestions = Vec::new();
-            let mut request_ids = Vec::new();
-            if kind == ActivityKind::Visit {
-                for _ in 0..rng.below(3) {
-                    suggestions.push((area, rng.pick(SUGGESTIONS).to_string()));
-                }
-                if let Some(list) = community.and_then(|c| solved.get_mut(&c))
-                    && rng.chance(0.6)
-                    && let Some(r) = list.pop()
-                {
-                    request_ids.push(r);
-                }
-            }
-            activities.push(NewActivity {
-                kind,
-                held_on: day_of(&mut rng),
-                party_org_id: org,
-                pairing_id: pairing.map(|p| p.id),
-                target_id: pairing.map(|p| p.target_id),
-                title: title.to_string(),
-                people_served: match kind {
-                    ActivityKind::Publicity => 20 + rng.below(80) as i64,
-                    ActivityKind::Meeting => 0,
-                    _ => 1 + rng.below(15) as i64,
-                },
-                donation_items: items.to_string(),
-                donation_value_fen: value,
-                hours: if kind == ActivityKind::VolunteerService {
-                    (participants.len() * 2) as f64
-                } else {
-                    0.0
-                },
-                participants,
-                suggestions,
-                request_ids,
-                recorded_by: None,
-            });
-        }
-    }
-    activities.sort_by_key(|a| a.held_on);
-    for chunk in activities.chunks(500) {
-        store
-            .record_activities(chunk, redgrid_store::Change::system())
-            .await?;
-    }
-    // Some suggestions became requests.
-    let suggestions = store.suggestions(year_start, today).await?;
-    for s in suggestions.iter().filter(|s| s.id % 7 == 0).take(20) {
-        let area = if dir
-            .area(s.area_id)
-            .is_some_and(|a| matches!(a.kind, Level::Grid | Level::Community))
-        {
-            None
-        } else {
-            // A suggestion taken at a street-level target is filed in a community of that street.
-            d.communities
-                .iter()
-                .map(|c| c.area.id)
-                .find(|c| dir.contains(s.area_id, *c))
-        };
-        if service
-            .suggestion_to_request(&Actor::System, s.id, area)
-            .await
-            .is_err()
-        {
-            continue;
-        }
-    }
-    let counts = store.org_counts().await?;
+    // In this order: the random draws of each step follow the previous step's.
+    b.units().await?;
+    b.party_orgs().await?;
+    b.targets().await?;
+    b.members().await?;
+    b.volunteers().await?;
+    b.pairings().await?;
+    b.alliance_and_campaigns().await?;
+    b.activities().await?;
+    b.suggestions().await?;
+    let counts = service.store().org_counts().await?;
     Ok(OrgSummary {
         party_orgs: counts.party_orgs,
         members: counts.members,
         pairings: counts.pairings,
         activities: counts.activities,
     })
+}
+
+/// What the steps of [`build`] share.
+struct Builder<'a> {
+    service: &'a Service,
+    d: &'a District,
+    dir: std::sync::Arc<redgrid_core::directory::Directory>,
+    district: redgrid_core::area::Area,
+    rng: Rng,
+    names: crate::demo::Names,
+    today: NaiveDate,
+    year_start: NaiveDate,
+    /// Each organ branch: its code, its department's index and the department's staff.
+    organ_branches: Vec<(String, usize, Vec<redgrid_core::person::Person>)>,
+    /// Each household target: its code and its grid's index.
+    households: Vec<(String, usize)>,
+    /// Each branch's members, for the activities.
+    branch_members: HashMap<String, Vec<PersonId>>,
+}
+
+/// A unit's code in the demo's registers.
+fn unit_code(id: UnitId) -> String {
+    format!("U{:05}", id.0)
+}
+
+/// A random date of joining the party.
+fn joined(rng: &mut Rng) -> String {
+    format!("{}-{:02}-01", 1985 + rng.below(38), 1 + rng.below(12))
+}
+
+impl Builder<'_> {
+    /// A street's area code, by its index.
+    fn street_code(&self, i: usize) -> String {
+        format!("{}{:03}", self.district.code, i + 1)
+    }
+
+    /// Gives every unit a code (the import adopts each existing unit by its area and name).
+    async fn units(&mut self) -> Result<()> {
+        // Units get codes (the import adopts each existing unit by its area and name).
+        let mut units = csv_line(&[
+            "单位编码",
+            "单位名称",
+            "单位类型",
+            "所在区划代码",
+            "处置层级",
+            "上级单位编码",
+        ]);
+        let mut all_units: Vec<_> = self.dir.units().filter(|u| u.parent_id.is_none()).collect();
+        all_units.sort_by_key(|u| u.id);
+        for u in &all_units {
+            let area = self
+                .dir
+                .area(u.area_id)
+                .map(|a| a.code.clone())
+                .unwrap_or_default();
+            units.push_str(&csv_line(&[
+                &unit_code(u.id),
+                &u.name,
+                u.kind.as_str(),
+                &area,
+                u.level.as_str(),
+                "",
+            ]));
+        }
+        import(self.service, Register::Units, units).await?;
+        Ok(())
+    }
+
+    /// The party organisations.
+    async fn party_orgs(&mut self) -> Result<()> {
+        // Party organisations: the district committee; the organs' working committee with two branches
+        // per department; a working committee per street; a committee and two branches per community;
+        // a party group per grid.
+        let mut orgs = csv_line(&[
+            "组织编码",
+            "组织名称",
+            "组织类别",
+            "上级组织编码",
+            "所属单位编码",
+            "所在区划代码",
+            "书记",
+        ]);
+        orgs.push_str(&csv_line(&[
+            "D",
+            &format!("中共{}委员会", self.district.name),
+            "党委",
+            "",
+            &unit_code(self.d.district_office.0.id),
+            &self.district.code,
+            &self.names.name(),
+        ]));
+        orgs.push_str(&csv_line(&[
+            "JG",
+            "区直机关工作委员会",
+            "党委",
+            "D",
+            "",
+            &self.district.code,
+            &self.names.name(),
+        ]));
+        for (i, (dept, staff)) in self.d.departments.iter().enumerate() {
+            for (k, label) in ["机关第一党支部", "机关第二党支部"].iter().enumerate()
+            {
+                let code = format!("JG{:02}-{}", i + 1, k + 1);
+                orgs.push_str(&csv_line(&[
+                    &code,
+                    &format!("{}{label}", dept.name),
+                    "党支部",
+                    "JG",
+                    &unit_code(dept.id),
+                    "",
+                    &self.names.name(),
+                ]));
+                self.organ_branches.push((code, i, staff.clone()));
+            }
+        }
+        for (si, s) in self.d.streets.iter().enumerate() {
+            let code = format!("S{:02}", si + 1);
+            orgs.push_str(&csv_line(&[
+                &code,
+                &format!("{}党工委", s.office.name.trim_end_matches("办事处")),
+                "党委",
+                "D",
+                &unit_code(s.office.id),
+                "",
+                &self.names.name(),
+            ]));
+        }
+        for (ci, c) in self.d.communities.iter().enumerate() {
+            let code = format!("C{:03}", ci + 1);
+            orgs.push_str(&csv_line(&[
+                &code,
+                &format!("{}党委", c.area.name),
+                "党委",
+                &format!("S{:02}", c.street + 1),
+                &unit_code(c.office.id),
+                &c.area.code,
+                &self.names.name(),
+            ]));
+            for k in 1..=2 {
+                orgs.push_str(&csv_line(&[
+                    &format!("{code}-{k}"),
+                    &format!(
+                        "{}第{}党支部",
+                        c.area.name,
+                        if k == 1 { "一" } else { "二" }
+                    ),
+                    "党支部",
+                    &code,
+                    "",
+                    &c.area.code,
+                    &self.names.name(),
+                ]));
+            }
+            for (n, gi) in c.grids.iter().enumerate() {
+                let g = &self.d.grids[*gi];
+                orgs.push_str(&csv_line(&[
+                    &format!("{code}-G{}", n + 1),
+                    &format!("{}党小组", g.area.name),
+                    "党小组",
+                    &format!("{code}-1"),
+                    &unit_code(g.team.id),
+                    &g.area.code,
+                    "",
+                ]));
+            }
+        }
+        import(self.service, Register::PartyOrgs, orgs).await?;
+        Ok(())
+    }
+
+    /// The targets of pairings.
+    async fn targets(&mut self) -> Result<()> {
+        // Targets: each community, the enterprises of each street, and self.households in each grid.
+        let mut targets = csv_line(&[
+            "对象编码",
+            "对象名称",
+            "对象类别",
+            "所在区划代码",
+            "关联单位编码",
+            "标签",
+        ]);
+        for c in &self.d.communities {
+            targets.push_str(&csv_line(&[
+                &format!("T{}", c.area.code),
+                &c.area.name,
+                "社区",
+                &c.area.code,
+                "",
+                "",
+            ]));
+        }
+        for (i, e) in ENTERPRISES.iter().enumerate() {
+            targets.push_str(&csv_line(&[
+                &format!("E{:03}", i + 1),
+                e,
+                "企业",
+                &self.street_code(i % self.d.streets.len()),
+                "",
+                "重点企业",
+            ]));
+        }
+        for (gi, g) in self.d.grids.iter().enumerate() {
+            for h in 0..3 {
+                let code = format!("H{}{h}", g.area.code);
+                let tag = *self.rng.pick(HOUSEHOLD_TAGS);
+                targets.push_str(&csv_line(&[
+                    &code,
+                    &format!("{}户", self.names.name()),
+                    "住户",
+                    &g.area.code,
+                    "",
+                    tag,
+                ]));
+                self.households.push((code, gi));
+            }
+        }
+        import(self.service, Register::Targets, targets).await?;
+        Ok(())
+    }
+
+    /// The party members.
+    async fn members(&mut self) -> Result<()> {
+        // Members: the communities' members in their first branch, serving in a grid; the departments'
+        // staff in their organ branch, registered in a home community (双报到); some deployed as cadres.
+        let mut members = csv_line(&[
+            "姓名",
+            "手机号",
+            "所在党组织编码",
+            "党员类别",
+            "报到社区代码",
+            "所在网格代码",
+            "入党日期",
+            "下沉开始日期",
+            "下沉结束日期",
+        ]);
+        for (ci, c) in self.d.communities.iter().enumerate() {
+            let branch = format!("C{:03}-1", ci + 1);
+            for (k, m) in c.members.iter().enumerate() {
+                let grid = c
+                    .grids
+                    .get(k % c.grids.len().max(1))
+                    .map(|g| self.d.grids[*g].area.code.clone())
+                    .unwrap_or_default();
+                let j = joined(&mut self.rng);
+                members.push_str(&csv_line(&[
+                    &m.name,
+                    m.phone.as_deref().unwrap_or(""),
+                    &branch,
+                    "党员",
+                    "",
+                    &grid,
+                    &j,
+                    "",
+                    "",
+                ]));
+                self.branch_members
+                    .entry(branch.clone())
+                    .or_default()
+                    .push(m.id);
+            }
+        }
+        for (code, i, staff) in &self.organ_branches {
+            for (k, p) in staff
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| k % 2 == usize::from(code.ends_with('2')))
+            {
+                let home = &self.d.communities[(i * 3 + k) % self.d.communities.len()]
+                    .area
+                    .code;
+                let j = joined(&mut self.rng);
+                let (kind, from, to) = if k == 0 {
+                    (
+                        "下沉干部",
+                        self.year_start.to_string(),
+                        (self.today + Duration::days(90)).to_string(),
+                    )
+                } else {
+                    ("在职党员", String::new(), String::new())
+                };
+                let home = if kind == "在职党员" {
+                    home.as_str()
+                } else {
+                    ""
+                };
+                members.push_str(&csv_line(&[
+                    &p.name,
+                    p.phone.as_deref().unwrap_or(""),
+                    code,
+                    kind,
+                    home,
+                    "",
+                    &j,
+                    &from,
+                    &to,
+                ]));
+                self.branch_members
+                    .entry(code.clone())
+                    .or_default()
+                    .push(p.id);
+            }
+        }
+        import(self.service, Register::Members, members).await?;
+        Ok(())
+    }
+
+    /// The volunteers: the grids' helpers.
+    async fn volunteers(&mut self) -> Result<()> {
+        let mut volunteers = csv_line(&["姓名", "手机号", "服务区划代码", "服务专长", "注册日期"]);
+        for g in &self.d.grids {
+            for h in &g.helpers {
+                let skill = *self.rng.pick(&[
+                    "维修",
+                    "理发",
+                    "法律咨询",
+                    "心理疏导",
+                    "助老陪伴",
+                    "垃圾分类督导",
+                ]);
+                volunteers.push_str(&csv_line(&[
+                    &h.name,
+                    h.phone.as_deref().unwrap_or(""),
+                    &g.area.code,
+                    skill,
+                    &self.year_start.to_string(),
+                ]));
+            }
+        }
+        import(self.service, Register::Volunteers, volunteers).await?;
+        Ok(())
+    }
+
+    /// The pairings.
+    async fn pairings(&mut self) -> Result<()> {
+        // Pairings: every organ branch but two links a community or enterprise (千个支部联基层), the first
+        // branch of each department co-builds with a community ("1+1"), members pair with self.households,
+        // and each street committee takes a liaison for one community.
+        let mut pairings = csv_line(&[
+            "结对类型",
+            "党组织编码",
+            "党员手机号",
+            "对象编码",
+            "开始日期",
+            "结束日期",
+            "责任人",
+            "结对目标",
+        ]);
+        let start = self.year_start.to_string();
+        let unpaired = self.organ_branches.len().saturating_sub(2);
+        for (n, (code, i, staff)) in self.organ_branches.iter().enumerate().take(unpaired) {
+            let responsible = staff.first().map(|p| p.name.as_str()).unwrap_or("");
+            let enterprise = format!("E{:03}", (n % ENTERPRISES.len()) + 1);
+            pairings.push_str(&csv_line(&[
+                "支部联基层",
+                code,
+                "",
+                &enterprise,
+                &start,
+                "",
+                responsible,
+                "帮助企业解决用工、融资和政策落地难题",
+            ]));
+            if code.ends_with("-1") {
+                let c = &self.d.communities[(i * 2) % self.d.communities.len()];
+                pairings.push_str(&csv_line(&[
+                    "1+1共建",
+                    code,
+                    "",
+                    &format!("T{}", c.area.code),
+                    &start,
+                    "",
+                    responsible,
+                    "共建文明社区，每月开展一次联合主题党日",
+                ]));
+            }
+        }
+        for (k, (code, gi)) in self.households.iter().enumerate() {
+            let c = &self.d.communities[self.d.grids[*gi].community];
+            if let Some(m) = c.members.get(k % c.members.len().max(1)) {
+                pairings.push_str(&csv_line(&[
+                    "党员联户",
+                    "",
+                    m.phone.as_deref().unwrap_or(""),
+                    code,
+                    &start,
+                    "",
+                    &m.name,
+                    "每周探望一次，帮办急难愁盼",
+                ]));
+            }
+        }
+        for si in 0..self.d.streets.len() {
+            if let Some(c) = self.d.communities.iter().find(|c| c.street == si) {
+                pairings.push_str(&csv_line(&[
+                    "包联",
+                    &format!("S{:02}", si + 1),
+                    "",
+                    &format!("T{}", c.area.code),
+                    &start,
+                    "",
+                    "",
+                    "包联老旧小区改造和物业管理",
+                ]));
+            }
+        }
+        import(self.service, Register::Pairings, pairings).await?;
+        Ok(())
+    }
+
+    /// An alliance and two campaigns.
+    async fn alliance_and_campaigns(&mut self) -> Result<()> {
+        // An alliance of the port's departments and the first street, with working groups.
+        let lead = self
+            .service
+            .store()
+            .party_orgs()
+            .await?
+            .into_iter()
+            .find(|o| o.code == "JG")
+            .map(|o| o.id);
+        let member_units: Vec<UnitId> = self
+            .d
+            .departments
+            .iter()
+            .take(4)
+            .map(|(u, _)| u.id)
+            .chain(self.d.streets.first().map(|s| s.office.id))
+            .collect();
+        let alliance = self
+            .service
+            .create_alliance(
+                &Actor::System,
+                NewAlliance {
+                    code: "GANGCHENG".into(),
+                    name: "港城党建联盟".into(),
+                    area_id: self
+                        .dir
+                        .area(self.d.communities[0].area.id)
+                        .and_then(|c| c.parent_id)
+                        .unwrap_or(self.district.id),
+                    level: Level::Street,
+                    lead_org_id: lead,
+                    goals: "服务港区企业，共解用工、交通和环境难题".into(),
+                    member_unit_ids: member_units,
+                    groups: vec![
+                        AllianceGroup {
+                            name: "惠企服务组".into(),
+                            focus: "政策落地、用工招聘".into(),
+                            leader: self.names.name(),
+                        },
+                        AllianceGroup {
+                            name: "交通协调组".into(),
+                            focus: "货车通行、停车".into(),
+                            leader: self.names.name(),
+                        },
+                    ],
+                },
+            )
+            .await?;
+        let _ = alliance;
+
+        // Campaigns: 千个支部联基层 over the organs' branches, and the whole district's year.
+        let campaign_year = self.today.year();
+        let (y0, y1) = (
+            NaiveDate::from_ymd_opt(campaign_year, 1, 1).unwrap_or(self.year_start),
+            NaiveDate::from_ymd_opt(campaign_year, 12, 31).unwrap_or(self.today),
+        );
+        self.service
+            .create_campaign(
+                &Actor::System,
+                NewCampaign {
+                    code: format!("QZLJC-{campaign_year}"),
+                    name: format!("{campaign_year}年千个支部联基层"),
+                    starts_on: y0,
+                    ends_on: y1,
+                    root_org_id: lead,
+                    require_pairing: true,
+                },
+            )
+            .await?;
+        self.service
+            .create_campaign(
+                &Actor::System,
+                NewCampaign {
+                    code: "DJYL-12M".into(),
+                    name: "近一年党建引领基层治理".into(),
+                    starts_on: self.year_start,
+                    ends_on: self.today,
+                    root_org_id: None,
+                    require_pairing: false,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A year of activities.
+    async fn activities(&mut self) -> Result<()> {
+        // A year of activities. Visits link the solved requests of the community they served.
+        let orgs = self.service.store().party_orgs().await?;
+        let org_id: HashMap<&str, i64> = orgs.iter().map(|o| (o.code.as_str(), o.id)).collect();
+        let targets = self.service.store().targets().await?;
+        let target_area: HashMap<i64, AreaId> = targets.iter().map(|t| (t.id, t.area_id)).collect();
+        let pairings = self.service.store().pairings().await?;
+        let mut solved: HashMap<AreaId, Vec<RequestId>> = HashMap::new();
+        let mut filter = ListFilter {
+            statuses: vec![Status::Resolved, Status::Verified, Status::Closed],
+            ..Default::default()
+        };
+        loop {
+            let page = self.service.store().list(&filter, 1000).await?;
+            let Some(last) = page.last() else { break };
+            filter.before_id = Some(last.id);
+            for r in &page {
+                if r.rating.as_ref().is_none_or(|x| x.resolved) {
+                    solved
+                        .entry(r.location.community_id)
+                        .or_default()
+                        .push(r.id);
+                }
+            }
+        }
+        let mut activities = Vec::new();
+        let year_start = self.year_start;
+        let day_of = |rng: &mut Rng| year_start + Duration::days(rng.below(365) as i64 + 1);
+        let branches: Vec<(String, Vec<PersonId>)> = {
+            let mut v: Vec<_> = std::mem::take(&mut self.branch_members)
+                .into_iter()
+                .collect();
+            v.sort();
+            v
+        };
+        for (code, people) in &branches {
+            let Some(&org) = org_id.get(code.as_str()) else {
+                continue;
+            };
+            let own: Vec<&redgrid_core::org::Pairing> = pairings
+                .iter()
+                .filter(|p| p.party_org_id == Some(org))
+                .collect();
+            let org_area = orgs
+                .iter()
+                .find(|o| o.id == org)
+                .map(|o| o.area_id)
+                .unwrap_or(self.district.id);
+            let n = 18 + self.rng.below(14);
+            for _ in 0..n {
+                let roll = self.rng.below(100);
+                let kind = match roll {
+                    0..=44 => ActivityKind::Visit,
+                    45..=59 => ActivityKind::Publicity,
+                    60..=71 => ActivityKind::ThemeDay,
+                    72..=77 => ActivityKind::Donation,
+                    78..=85 => ActivityKind::Meeting,
+                    _ => ActivityKind::VolunteerService,
+                };
+                let pairing = if own.is_empty() || self.rng.chance(0.3) {
+                    None
+                } else {
+                    Some(*self.rng.pick(&own))
+                };
+                let area = pairing
+                    .and_then(|p| target_area.get(&p.target_id).copied())
+                    .unwrap_or(org_area);
+                let community = self.dir.ancestor_at(area, Level::Community);
+                let take = (2 + self.rng.below(6)).min(people.len());
+                let mut participants: Vec<PersonId> =
+                    (0..take).map(|_| *self.rng.pick(people)).collect();
+                participants.sort();
+                participants.dedup();
+                let (title, items, value) = match kind {
+                    ActivityKind::Visit => (*self.rng.pick(VISIT_TITLES), "", 0),
+                    ActivityKind::Publicity => (*self.rng.pick(PUBLICITY_TITLES), "", 0),
+                    ActivityKind::ThemeDay => (*self.rng.pick(THEME_TITLES), "", 0),
+                    ActivityKind::Donation => {
+                        let (items, v) = *self.rng.pick(DONATION_ITEMS);
+                        ("爱心捐赠", items, v)
+                    }
+                    ActivityKind::Meeting => (*self.rng.pick(MEETING_TITLES), "", 0),
+                    ActivityKind::VolunteerService => (*self.rng.pick(SERVICE_TITLES), "", 0),
+                };
+                let mut suggestions = Vec::new();
+                let mut request_ids = Vec::new();
+                if kind == ActivityKind::Visit {
+                    for _ in 0..self.rng.below(3) {
+                        suggestions.push((area, self.rng.pick(SUGGESTIONS).to_string()));
+                    }
+                    if let Some(list) = community.and_then(|c| solved.get_mut(&c))
+                        && self.rng.chance(0.6)
+                        && let Some(r) = list.pop()
+                    {
+                        request_ids.push(r);
+                    }
+                }
+                activities.push(NewActivity {
+                    kind,
+                    held_on: day_of(&mut self.rng),
+                    party_org_id: org,
+                    pairing_id: pairing.map(|p| p.id),
+                    target_id: pairing.map(|p| p.target_id),
+                    title: title.to_string(),
+                    people_served: match kind {
+                        ActivityKind::Publicity => 20 + self.rng.below(80) as i64,
+                        ActivityKind::Meeting => 0,
+                        _ => 1 + self.rng.below(15) as i64,
+                    },
+                    donation_items: items.to_string(),
+                    donation_value_fen: value,
+                    hours: if kind == ActivityKind::VolunteerService {
+                        (participants.len() * 2) as f64
+                    } else {
+                        0.0
+                    },
+                    participants,
+                    suggestions,
+                    request_ids,
+                    recorded_by: None,
+                });
+            }
+        }
+        activities.sort_by_key(|a| a.held_on);
+        for chunk in activities.chunks(500) {
+            self.service
+                .store()
+                .record_activities(chunk, redgrid_store::Change::system())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Some suggestions became requests.
+    async fn suggestions(&mut self) -> Result<()> {
+        // Some suggestions became requests.
+        let suggestions = self
+            .service
+            .store()
+            .suggestions(self.year_start, self.today)
+            .await?;
+        for s in suggestions.iter().filter(|s| s.id % 7 == 0).take(20) {
+            let area = if self
+                .dir
+                .area(s.area_id)
+                .is_some_and(|a| matches!(a.kind, Level::Grid | Level::Community))
+            {
+                None
+            } else {
+                // A suggestion taken at a street-level target is filed in a community of that street.
+                self.d
+                    .communities
+                    .iter()
+                    .map(|c| c.area.id)
+                    .find(|c| self.dir.contains(s.area_id, *c))
+            };
+            if self
+                .service
+                .suggestion_to_request(&Actor::System, s.id, area)
+                .await
+                .is_err()
+            {
+                continue;
+            }
+        }
+        Ok(())
+    }
 }
