@@ -66,6 +66,28 @@ pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?}"))
 }
 
+/// Builds a record from a row whose columns are named like the record's fields: `field` reads the
+/// column as it is, `field: id T` wraps it in the id type `T`, `field: opt T` wraps a nullable one,
+/// and `field: word parse` reads a vocabulary word (an unknown word is corrupt data).
+macro_rules! from_row {
+    ($row:expr, $ty:ident { $($f:ident $(: $how:ident $conv:path)?),* $(,)? }) => {
+        Ok($ty { $($f: from_row!(@one $row, $f $(, $how $conv)?),)* })
+    };
+    (@one $row:expr, $f:ident) => {
+        $row.try_get(stringify!($f))?
+    };
+    (@one $row:expr, $f:ident, id $conv:path) => {
+        $conv($row.try_get(stringify!($f))?)
+    };
+    (@one $row:expr, $f:ident, opt $conv:path) => {
+        $row.try_get::<Option<i64>, _>(stringify!($f))?.map($conv)
+    };
+    (@one $row:expr, $f:ident, word $conv:path) => {
+        parse_enum(stringify!($f), &$row.try_get::<String, _>(stringify!($f))?, $conv)?
+    };
+}
+pub(super) use from_row;
+
 pub(super) fn parse_enum<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
     parse(value).ok_or_else(|| corrupt(what, value))
 }
@@ -419,43 +441,21 @@ pub(super) fn unique_to_conflict(e: sqlx::Error) -> StoreError {
 }
 
 pub(super) fn area_from_row(row: &DbRow) -> Result<Area> {
-    Ok(Area {
-        id: AreaId(row.try_get("id")?),
-        parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(AreaId),
-        kind: parse_enum(
-            "area kind",
-            &row.try_get::<String, _>("kind")?,
-            Level::parse,
-        )?,
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
+    from_row!(row, Area {
+        id: id AreaId, parent_id: opt AreaId, kind: word Level::parse, code, name
     })
 }
 
 pub(super) fn unit_from_row(row: &DbRow) -> Result<Unit> {
-    Ok(Unit {
-        id: UnitId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        kind: parse_enum(
-            "unit kind",
-            &row.try_get::<String, _>("kind")?,
-            UnitKind::parse,
-        )?,
-        area_id: AreaId(row.try_get("area_id")?),
-        level: parse_enum("level", &row.try_get::<String, _>("level")?, Level::parse)?,
-        parent_id: row.try_get::<Option<i64>, _>("parent_id")?.map(UnitId),
-        active: row.try_get("active")?,
-        code: row.try_get("code")?,
+    from_row!(row, Unit {
+        id: id UnitId, name, kind: word UnitKind::parse, area_id: id AreaId,
+        level: word Level::parse, parent_id: opt UnitId, active, code
     })
 }
 
 pub(super) fn class_from_row(row: &DbRow) -> Result<CategoryClass> {
-    Ok(CategoryClass {
-        id: ClassId(row.try_get("id")?),
-        code: row.try_get("code")?,
-        name_zh: row.try_get("name_zh")?,
-        name_en: row.try_get("name_en")?,
-        sort: row.try_get("sort")?,
+    from_row!(row, CategoryClass {
+        id: id ClassId, code, name_zh, name_en, sort
     })
 }
 
@@ -758,19 +758,9 @@ pub(super) fn counts_from_row(row: &DbRow) -> Result<(i64, Counts)> {
 }
 
 pub(super) fn message_from_row(row: &DbRow) -> Result<OutboxMessage> {
-    Ok(OutboxMessage {
-        id: row.try_get("id")?,
-        created_at: row.try_get("created_at")?,
-        request_id: RequestId(row.try_get("request_id")?),
-        seq: row.try_get("seq")?,
-        kind: row.try_get("kind")?,
-        recipient_id: row.try_get::<Option<i64>, _>("recipient_id")?.map(PersonId),
-        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
-        payload: row.try_get("payload")?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        delivered_at: row.try_get("delivered_at")?,
-        last_error: row.try_get("last_error")?,
+    from_row!(row, OutboxMessage {
+        id, created_at, request_id: id RequestId, seq, kind, recipient_id: opt PersonId,
+        unit_id: opt UnitId, payload, attempts, next_attempt_at, delivered_at, last_error
     })
 }
 
@@ -1009,24 +999,15 @@ pub(super) const TOKEN_COLUMNS: &str = "id, token_hash, prefix, name, person_id,
      expires_at, revoked_at";
 
 pub(super) fn account_from_row(row: &DbRow) -> Result<Account> {
-    Ok(Account {
-        person_id: PersonId(row.try_get("person_id")?),
-        username: row.try_get("username")?,
-        password_hash: row.try_get("password_hash")?,
-        disabled: row.try_get("disabled")?,
-        must_change: row.try_get("must_change")?,
-        created_at: row.try_get("created_at")?,
-        password_changed_at: row.try_get("password_changed_at")?,
+    from_row!(row, Account {
+        person_id: id PersonId, username, password_hash, disabled, must_change, created_at,
+        password_changed_at
     })
 }
 
 pub(super) fn session_from_row(row: &DbRow) -> Result<SessionRow> {
-    Ok(SessionRow {
-        token_hash: row.try_get("token_hash")?,
-        person_id: PersonId(row.try_get("person_id")?),
-        csrf_token: row.try_get("csrf_token")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
+    from_row!(row, SessionRow {
+        token_hash, person_id: id PersonId, csrf_token, created_at, expires_at
     })
 }
 

@@ -16,61 +16,38 @@ use std::collections::HashMap;
 const CHUNK: usize = 1000;
 
 fn org_from_row(row: &DbRow) -> Result<PartyOrg> {
-    Ok(PartyOrg {
-        id: row.try_get("id")?,
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        kind: parse_enum(
-            "org kind",
-            &row.try_get::<String, _>("kind")?,
-            OrgKind::parse,
-        )?,
-        parent_id: row.try_get("parent_id")?,
-        unit_id: row.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
-        area_id: AreaId(row.try_get("area_id")?),
-        secretary: row.try_get("secretary")?,
+    from_row!(row, PartyOrg {
+        id, code, name, kind: word OrgKind::parse, parent_id, unit_id: opt UnitId,
+        area_id: id AreaId, secretary
     })
 }
 
 fn pairing_from_row(row: &DbRow) -> Result<Pairing> {
-    Ok(Pairing {
-        id: row.try_get("id")?,
-        kind: parse_enum(
-            "pairing kind",
-            &row.try_get::<String, _>("kind")?,
-            PairingKind::parse,
-        )?,
-        party_org_id: row.try_get("party_org_id")?,
-        member_id: row.try_get::<Option<i64>, _>("member_id")?.map(PersonId),
-        target_id: row.try_get("target_id")?,
-        starts_on: row.try_get("starts_on")?,
-        ends_on: row.try_get("ends_on")?,
-        responsible: row.try_get("responsible")?,
-        goals: row.try_get("goals")?,
+    from_row!(row, Pairing {
+        id, kind: word PairingKind::parse, party_org_id, member_id: opt PersonId, target_id,
+        starts_on, ends_on, responsible, goals
     })
 }
 
 fn suggestion_from_row(row: &DbRow) -> Result<Suggestion> {
-    Ok(Suggestion {
-        id: row.try_get("id")?,
-        activity_id: row.try_get("activity_id")?,
-        area_id: AreaId(row.try_get("area_id")?),
-        text: row.try_get("text")?,
-        taken_on: row.try_get("taken_on")?,
-        request_id: row.try_get::<Option<i64>, _>("request_id")?.map(RequestId),
+    from_row!(row, Suggestion {
+        id, activity_id, area_id: id AreaId, text, taken_on, request_id: opt RequestId
     })
 }
 
 fn campaign_from_row(row: &DbRow) -> Result<Campaign> {
-    Ok(Campaign {
-        id: row.try_get("id")?,
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        starts_on: row.try_get("starts_on")?,
-        ends_on: row.try_get("ends_on")?,
-        root_org_id: row.try_get("root_org_id")?,
-        require_pairing: row.try_get("require_pairing")?,
-    })
+    from_row!(
+        row,
+        Campaign {
+            id,
+            code,
+            name,
+            starts_on,
+            ends_on,
+            root_org_id,
+            require_pairing
+        }
+    )
 }
 
 /// Resolves a reference against records written earlier in this import.
