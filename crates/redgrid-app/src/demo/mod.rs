@@ -133,32 +133,32 @@ impl Names {
     }
 }
 
-async fn person(service: &Service, names: &mut Names, role: Role, scope: Scope) -> Result<Person> {
-    service
-        .store()
-        .create_person(
-            NewPerson {
-                name: names.name(),
-                phone: Some(names.phone()),
-                grants: vec![Grant { role, scope }],
-            },
-            redgrid_store::Change::system(),
-        )
-        .await
+/// Makes the demo's people: each with an invented name and phone, and one grant.
+struct Hire<'a> {
+    service: &'a Service,
+    names: Names,
 }
 
-async fn people(
-    service: &Service,
-    names: &mut Names,
-    n: usize,
-    role: Role,
-    scope: Scope,
-) -> Result<Vec<Person>> {
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push(person(service, names, role, scope).await?);
+impl Hire<'_> {
+    async fn person(&mut self, role: Role, scope: Scope) -> Result<Person> {
+        let new = NewPerson {
+            name: self.names.name(),
+            phone: Some(self.names.phone()),
+            grants: vec![Grant { role, scope }],
+        };
+        let store = self.service.store();
+        store
+            .create_person(new, redgrid_store::Change::system())
+            .await
     }
-    Ok(out)
+
+    async fn people(&mut self, n: usize, role: Role, scope: Scope) -> Result<Vec<Person>> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.person(role, scope).await?);
+        }
+        Ok(out)
+    }
 }
 
 async fn area(
@@ -209,9 +209,12 @@ async fn unit(
 /// Builds the district's areas, units, catalogue and people.
 pub async fn build_district(service: &Service, seed: u64, residents: usize) -> Result<District> {
     let mut rng = Rng::new(seed);
-    let mut names = Names {
-        rng: Rng::new(seed.wrapping_add(1)),
-        phone: 0,
+    let mut hire = Hire {
+        service,
+        names: Names {
+            rng: Rng::new(seed.wrapping_add(1)),
+            phone: 0,
+        },
     };
     let name = "滨城新区".to_string();
     let district = area(
@@ -245,16 +248,11 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
             None,
         )
         .await?;
-        let staff = people(
-            service,
-            &mut names,
-            2,
-            Role::StreetStaff,
-            Scope::Unit(office.id),
-        )
-        .await?;
+        let staff = hire
+            .people(2, Role::StreetStaff, Scope::Unit(office.id))
+            .await?;
         // The street's party working committee verifies street-level work.
-        person(service, &mut names, Role::Verifier, Scope::Area(street.id)).await?;
+        hire.person(Role::Verifier, Scope::Area(street.id)).await?;
         for ci in 0..per_street {
             let community_name = data::COMMUNITIES[si * per_street + ci];
             let code = format!("{street_code}{:03}", ci + 1);
@@ -289,17 +287,11 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
                 Some(c_office.id),
             )
             .await?;
-            let c_staff = people(
-                service,
-                &mut names,
-                2,
-                Role::CommunityStaff,
-                Scope::Unit(c_office.id),
-            )
-            .await?;
-            let verifier = person(service, &mut names, Role::Verifier, Scope::Area(c.id)).await?;
-            let members =
-                people(service, &mut names, 3, Role::Member, Scope::Unit(c_team.id)).await?;
+            let c_staff = hire
+                .people(2, Role::CommunityStaff, Scope::Unit(c_office.id))
+                .await?;
+            let verifier = hire.person(Role::Verifier, Scope::Area(c.id)).await?;
+            let members = hire.people(3, Role::Member, Scope::Unit(c_team.id)).await?;
             let ci_index = communities.len();
             let mut grid_ids = Vec::new();
             let n_grids = 5 + rng.below(4);
@@ -321,11 +313,10 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
                     None,
                 )
                 .await?;
-                let worker =
-                    person(service, &mut names, Role::GridWorker, Scope::Unit(team.id)).await?;
+                let worker = hire.person(Role::GridWorker, Scope::Unit(team.id)).await?;
                 let helpers = vec![
-                    person(service, &mut names, Role::Volunteer, Scope::Unit(team.id)).await?,
-                    person(service, &mut names, Role::Member, Scope::Unit(team.id)).await?,
+                    hire.person(Role::Volunteer, Scope::Unit(team.id)).await?,
+                    hire.person(Role::Member, Scope::Unit(team.id)).await?,
                 ];
                 grid_ids.push(grids.len());
                 grids.push(GridInfo {
@@ -360,14 +351,9 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
             None,
         )
         .await?;
-        let staff = people(
-            service,
-            &mut names,
-            2,
-            Role::DepartmentStaff,
-            Scope::Unit(u.id),
-        )
-        .await?;
+        let staff = hire
+            .people(2, Role::DepartmentStaff, Scope::Unit(u.id))
+            .await?;
         departments.push((u, staff));
     }
     let office = unit(
@@ -379,37 +365,17 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
         None,
     )
     .await?;
-    let office_staff = people(
-        service,
-        &mut names,
-        2,
-        Role::DepartmentStaff,
-        Scope::Unit(office.id),
-    )
-    .await?;
-    let admins = people(
-        service,
-        &mut names,
-        2,
-        Role::DistrictAdmin,
-        Scope::Area(district.id),
-    )
-    .await?;
-    let supervisors = people(
-        service,
-        &mut names,
-        2,
-        Role::Supervisor,
-        Scope::Area(district.id),
-    )
-    .await?;
-    person(
-        service,
-        &mut names,
-        Role::Verifier,
-        Scope::Area(district.id),
-    )
-    .await?;
+    let office_staff = hire
+        .people(2, Role::DepartmentStaff, Scope::Unit(office.id))
+        .await?;
+    let admins = hire
+        .people(2, Role::DistrictAdmin, Scope::Area(district.id))
+        .await?;
+    let supervisors = hire
+        .people(2, Role::Supervisor, Scope::Area(district.id))
+        .await?;
+    hire.person(Role::Verifier, Scope::Area(district.id))
+        .await?;
 
     // The catalogue.
     let mut items = Vec::new();
@@ -454,13 +420,9 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
     let mut people = Vec::new();
     for _ in 0..residents {
         let grid = rng.below(grids.len());
-        let p = person(
-            service,
-            &mut names,
-            Role::Resident,
-            Scope::Area(district.id),
-        )
-        .await?;
+        let p = hire
+            .person(Role::Resident, Scope::Area(district.id))
+            .await?;
         people.push(Resident { person: p, grid });
     }
     service.reload().await?;
