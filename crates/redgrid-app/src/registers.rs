@@ -18,70 +18,27 @@ pub use redgrid_store::plan::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
-/// A register that can be exported (and, for the first seven, imported).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Register {
-    Areas,
-    Units,
-    PartyOrgs,
-    Members,
-    Volunteers,
-    Targets,
-    Pairings,
-    Alliances,
-    Activities,
-    Suggestions,
-}
+redgrid_core::vocabulary!(plain
+    /// A register that can be exported (and, for the first seven, imported).
+    Register {
+        Areas = "areas", "区划网格", "areas and grids";
+        Units = "units", "单位", "units";
+        PartyOrgs = "party_orgs", "党组织", "party organisations";
+        Members = "members", "党员", "members";
+        Volunteers = "volunteers", "志愿者", "volunteers";
+        Targets = "targets", "服务对象", "grassroots targets";
+        Pairings = "pairings", "结对共建", "pairings";
+        Alliances = "alliances", "党建联盟", "alliances";
+        Activities = "activities", "活动台账", "activity ledger";
+        Suggestions = "suggestions", "意见建议", "suggestions";
+    }
+);
 
 impl Register {
-    pub const ALL: [Register; 10] = [
-        Register::Areas,
-        Register::Units,
-        Register::PartyOrgs,
-        Register::Members,
-        Register::Volunteers,
-        Register::Targets,
-        Register::Pairings,
-        Register::Alliances,
-        Register::Activities,
-        Register::Suggestions,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Register::Areas => "areas",
-            Register::Units => "units",
-            Register::PartyOrgs => "party_orgs",
-            Register::Members => "members",
-            Register::Volunteers => "volunteers",
-            Register::Targets => "targets",
-            Register::Pairings => "pairings",
-            Register::Alliances => "alliances",
-            Register::Activities => "activities",
-            Register::Suggestions => "suggestions",
-        }
-    }
-
-    /// Reads a register's name: the identifier, with `-` allowed for `_`.
-    pub fn parse(s: &str) -> Option<Register> {
-        let s = s.trim().replace('-', "_");
-        Register::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            Register::Areas => lang.pick("区划网格", "areas and grids"),
-            Register::Units => lang.pick("单位", "units"),
-            Register::PartyOrgs => lang.pick("党组织", "party organisations"),
-            Register::Members => lang.pick("党员", "members"),
-            Register::Volunteers => lang.pick("志愿者", "volunteers"),
-            Register::Targets => lang.pick("服务对象", "grassroots targets"),
-            Register::Pairings => lang.pick("结对共建", "pairings"),
-            Register::Alliances => lang.pick("党建联盟", "alliances"),
-            Register::Activities => lang.pick("活动台账", "activity ledger"),
-            Register::Suggestions => lang.pick("意见建议", "suggestions"),
-        }
+    /// Reads a register's name as a path or a command line gives it: the identifier, with `-`
+    /// allowed for `_`.
+    pub fn from_name(s: &str) -> Option<Register> {
+        Register::parse(&s.trim().replace('-', "_"))
     }
 
     /// Whether the register can be imported from a spreadsheet.

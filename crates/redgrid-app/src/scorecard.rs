@@ -16,46 +16,20 @@ use redgrid_store::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// How a scorecard groups requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupBy {
-    Unit,
-    Level,
-    Street,
-    Community,
-    Category,
-    Class,
-    District,
-}
+redgrid_core::vocabulary!(plain
+    /// How a scorecard groups requests.
+    GroupBy {
+        Unit = "unit", "单位", "unit";
+        Level = "level", "层级", "level";
+        Street = "street", "街道", "street";
+        Community = "community", "社区", "community";
+        Category = "category", "类别", "category";
+        Class = "class", "大类", "class";
+        District = "district", "全区", "district";
+    }
+);
 
 impl GroupBy {
-    pub const ALL: [GroupBy; 7] = [
-        GroupBy::Unit,
-        GroupBy::Level,
-        GroupBy::Street,
-        GroupBy::Community,
-        GroupBy::Category,
-        GroupBy::Class,
-        GroupBy::District,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupBy::Unit => "unit",
-            GroupBy::Level => "level",
-            GroupBy::Street => "street",
-            GroupBy::Community => "community",
-            GroupBy::Category => "category",
-            GroupBy::Class => "class",
-            GroupBy::District => "district",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<GroupBy> {
-        GroupBy::ALL.into_iter().find(|g| g.as_str() == s)
-    }
-
     /// The stored dimension this grouping is summed from.
     pub fn dim(self) -> Dim {
         match self {
@@ -63,18 +37,6 @@ impl GroupBy {
             GroupBy::Level => Dim::Level,
             GroupBy::Street | GroupBy::Community | GroupBy::District => Dim::Community,
             GroupBy::Category | GroupBy::Class => Dim::Category,
-        }
-    }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        match self {
-            GroupBy::Unit => lang.pick("单位", "unit"),
-            GroupBy::Level => lang.pick("层级", "level"),
-            GroupBy::Street => lang.pick("街道", "street"),
-            GroupBy::Community => lang.pick("社区", "community"),
-            GroupBy::Category => lang.pick("类别", "category"),
-            GroupBy::Class => lang.pick("大类", "class"),
-            GroupBy::District => lang.pick("全区", "district"),
         }
     }
 }

@@ -13,23 +13,14 @@ pub const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
 /// The most data rows one import takes.
 pub const MAX_IMPORT_ROWS: usize = 1_000_000;
 
-/// What a file turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    Csv,
-    Xlsx,
-    Xls,
-}
-
-impl FileKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileKind::Csv => "csv",
-            FileKind::Xlsx => "xlsx",
-            FileKind::Xls => "xls",
-        }
+redgrid_core::vocabulary!(plain
+    /// What a file turned out to be.
+    FileKind {
+        Csv = "csv", "CSV 文件", "CSV file";
+        Xlsx = "xlsx", "Excel 工作簿（xlsx）", "Excel workbook (xlsx)";
+        Xls = "xls", "Excel 97-2003 工作簿（xls）", "Excel 97-2003 workbook (xls)";
     }
-}
+);
 
 /// A sheet read from a file: the header row and the data rows, each with its row number as a
 /// spreadsheet shows it (the header is row 1). Blank rows are skipped; their numbers are kept.

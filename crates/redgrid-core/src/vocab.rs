@@ -30,14 +30,25 @@ pub trait Vocab: Copy + Eq + 'static {
     }
 }
 
-/// Declares a closed word set: `Name { Variant = "id", "中文", "English"; … }`.
+/// Declares a closed word set: `Name { Variant = "id", "中文", "English"; … }`. Inside this crate the
+/// type also gets an OpenAPI schema (with the `openapi` feature); other crates write
+/// `redgrid_core::vocabulary!(plain …)`, which leaves the schema out.
+#[macro_export]
 macro_rules! vocabulary {
+    (plain $(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $id:literal, $zh:literal, $en:literal;)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $($(#[$vdoc])* #[serde(rename = $id)] $variant,)+ }
+        $crate::vocabulary!(@impl $name { $($variant = $id, $zh, $en;)+ });
+    };
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $id:literal, $zh:literal, $en:literal;)+ }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name { $($(#[$vdoc])* #[serde(rename = $id)] $variant,)+ }
-
+        $crate::vocabulary!(@impl $name { $($variant = $id, $zh, $en;)+ });
+    };
+    (@impl $name:ident { $($variant:ident = $id:literal, $zh:literal, $en:literal;)+ }) => {
         impl $name {
             pub const ALL: [$name; [$($id),+].len()] = [$($name::$variant),+];
 
@@ -72,4 +83,4 @@ macro_rules! vocabulary {
         }
     };
 }
-pub(crate) use vocabulary;
+pub use vocabulary;

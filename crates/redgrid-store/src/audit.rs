@@ -18,32 +18,17 @@ use redgrid_core::request::Event;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-/// What a record stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditKind {
-    /// A request event; the payload is the event row's digest.
-    Event,
-    /// An administrative change; the payload is JSON saying what changed.
-    Admin,
-    /// Someone was shown a person's unmasked data; the payload is JSON: whose, which fields, why.
-    Reveal,
-}
-
-impl AuditKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditKind::Event => "event",
-            AuditKind::Admin => "admin",
-            AuditKind::Reveal => "reveal",
-        }
+redgrid_core::vocabulary!(plain
+    /// What a record stands for.
+    AuditKind {
+        /// A request event; the payload is the event row's digest.
+        Event = "event", "诉求事件", "request event";
+        /// An administrative change; the payload is JSON saying what changed.
+        Admin = "admin", "管理变更", "administrative change";
+        /// Someone was shown a person's unmasked data; the payload is JSON: whose, which fields, why.
+        Reveal = "reveal", "查看个人信息", "personal data shown";
     }
-
-    pub fn parse(s: &str) -> Option<AuditKind> {
-        [AuditKind::Event, AuditKind::Admin, AuditKind::Reveal]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-}
+);
 
 /// A record about to join the chain.
 #[derive(Debug, Clone, PartialEq)]

@@ -43,21 +43,13 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// Which database a store runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
+redgrid_core::vocabulary!(plain
+    /// Which database a store runs on.
+    Backend {
+        Sqlite = "sqlite", "SQLite（内置）", "SQLite (embedded)";
+        Postgres = "postgres", "PostgreSQL", "PostgreSQL";
     }
-}
+);
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]

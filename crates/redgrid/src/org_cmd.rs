@@ -89,7 +89,7 @@ fn lang(s: &str) -> anyhow::Result<Lang> {
 }
 
 fn register(s: &str) -> anyhow::Result<Register> {
-    Register::parse(s).ok_or_else(|| {
+    Register::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Register::ALL.iter().map(|r| r.as_str()).collect();
         anyhow::anyhow!("unknown register {s:?}: use one of {}", names.join(", "))
     })

@@ -27,7 +27,7 @@ pub const MAX_IMPORT_UPLOAD: usize = tabular::MAX_IMPORT_BYTES as usize;
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 fn register(s: &str, lang: Lang) -> Result<Register, ApiError> {
-    Register::parse(s).ok_or_else(|| {
+    Register::from_name(s).ok_or_else(|| {
         ApiError::plain(
             StatusCode::NOT_FOUND,
             "register_not_found",

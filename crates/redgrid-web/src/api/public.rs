@@ -21,44 +21,19 @@ use redgrid_store::ListFilter;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Which public list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublicList {
-    /// Accepted requests still being handled.
-    Needs,
-    /// Closed requests with what was done and how the resident rated it.
-    Results,
-    /// Requests that were supervised or sent back for rework, and where they stand.
-    Rectifications,
-}
+redgrid_core::vocabulary!(plain
+    /// The public lists (公示清单), open without a login, with personal data masked.
+    PublicList {
+        /// Accepted requests still being handled.
+        Needs = "needs", "需求清单", "Need list";
+        /// Closed requests with what was done and how the resident rated it.
+        Results = "results", "成果清单", "Result list";
+        /// Requests that were supervised or sent back for rework, and where they stand.
+        Rectifications = "rectifications", "整改清单", "Rectification list";
+    }
+);
 
 impl PublicList {
-    pub const ALL: [PublicList; 3] = [
-        PublicList::Needs,
-        PublicList::Results,
-        PublicList::Rectifications,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PublicList::Needs => "needs",
-            PublicList::Results => "results",
-            PublicList::Rectifications => "rectifications",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<PublicList> {
-        PublicList::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-
-    pub fn title(self, lang: Lang) -> &'static str {
-        match self {
-            PublicList::Needs => lang.pick("需求清单", "Need list"),
-            PublicList::Results => lang.pick("成果清单", "Result list"),
-            PublicList::Rectifications => lang.pick("整改清单", "Rectification list"),
-        }
-    }
-
     pub fn filter(self) -> ListFilter {
         let statuses = match self {
             PublicList::Needs => vec![
@@ -215,7 +190,7 @@ pub async fn list(
         let items = rows.iter().map(|r| item(&dir, r, lang)).collect();
         return Ok(Json(PublicPage {
             list: which.as_str().into(),
-            title: which.title(lang).into(),
+            title: which.label(lang).into(),
             items,
             next_cursor,
         })
@@ -343,7 +318,7 @@ fn to_xlsx(which: PublicList, items: &[PublicItem], lang: Lang) -> Result<Vec<u8
     let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    sheet.set_name(which.title(lang)).map_err(err)?;
+    sheet.set_name(which.label(lang)).map_err(err)?;
     let bold = Format::new().set_bold();
     for (c, h) in headers(lang).iter().enumerate() {
         sheet

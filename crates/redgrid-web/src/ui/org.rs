@@ -317,7 +317,7 @@ pub async fn register(
     PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
     let c = ctx_login(&state, &headers, &uri).await?;
-    let register = Register::parse(&name).ok_or_else(|| PageError::not_found(c.lang))?;
+    let register = Register::from_name(&name).ok_or_else(|| PageError::not_found(c.lang))?;
     org_page(
         &state,
         c,
@@ -391,7 +391,7 @@ pub async fn import(
     // The register is chosen from a list; anything else is refused next to it, importing nothing.
     let Some(register) = form
         .get("register")
-        .and_then(Register::parse)
+        .and_then(Register::from_name)
         .filter(|r| r.importable())
     else {
         let import_error = match form.text("register") {

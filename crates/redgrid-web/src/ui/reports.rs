@@ -75,10 +75,10 @@ pub async fn public(
         .collect();
     let tabs = PublicList::ALL
         .iter()
-        .map(|l| (l.as_str(), l.title(c.lang).to_string(), *l == which))
+        .map(|l| (l.as_str(), l.label(c.lang).to_string(), *l == which))
         .collect();
     Ok(render(&PublicPage {
-        title: which.title(c.lang).to_string(),
+        title: which.label(c.lang).to_string(),
         list: which.as_str(),
         c,
         tabs,
