@@ -68,10 +68,12 @@ pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
 
 /// Builds a record from a row whose columns are named like the record's fields: `field` reads the
 /// column as it is, `field: id T` wraps it in the id type `T`, `field: opt T` wraps a nullable one,
-/// and `field: word parse` reads a vocabulary word (an unknown word is corrupt data).
+/// `field: text` reads a nullable text as empty when null, `field: later` leaves it empty (filled
+/// from another query), and `field: word parse` reads a
+/// vocabulary word (an unknown word is corrupt data).
 macro_rules! from_row {
-    ($row:expr, $ty:ident { $($f:ident $(: $how:ident $conv:path)?),* $(,)? }) => {
-        Ok($ty { $($f: from_row!(@one $row, $f $(, $how $conv)?),)* })
+    ($row:expr, $ty:ident { $($f:ident $(: $how:ident $($conv:path)?)?),* $(,)? }) => {
+        Ok($ty { $($f: from_row!(@one $row, $f $(, $how $($conv)?)?),)* })
     };
     (@one $row:expr, $f:ident) => {
         $row.try_get(stringify!($f))?
@@ -81,6 +83,12 @@ macro_rules! from_row {
     };
     (@one $row:expr, $f:ident, opt $conv:path) => {
         $row.try_get::<Option<i64>, _>(stringify!($f))?.map($conv)
+    };
+    (@one $row:expr, $f:ident, later) => {
+        Default::default()
+    };
+    (@one $row:expr, $f:ident, text) => {
+        $row.try_get::<Option<String>, _>(stringify!($f))?.unwrap_or_default()
     };
     (@one $row:expr, $f:ident, word $conv:path) => {
         parse_enum(stringify!($f), &$row.try_get::<String, _>(stringify!($f))?, $conv)?

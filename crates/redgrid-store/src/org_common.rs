@@ -480,23 +480,10 @@ impl OrgStore for This {
             .await?;
         rows.iter()
             .map(|r| {
-                Ok(Member {
-                    person_id: PersonId(r.try_get("person_id")?),
-                    name: r.try_get("name")?,
-                    phone: r.try_get::<Option<String>, _>("phone")?.unwrap_or_default(),
-                    party_org_id: r.try_get("party_org_id")?,
-                    kind: parse_enum(
-                        "member kind",
-                        &r.try_get::<String, _>("kind")?,
-                        MemberKind::parse,
-                    )?,
-                    home_community_id: r
-                        .try_get::<Option<i64>, _>("home_community_id")?
-                        .map(AreaId),
-                    grid_id: r.try_get::<Option<i64>, _>("grid_id")?.map(AreaId),
-                    joined_on: r.try_get("joined_on")?,
-                    period_from: r.try_get("period_from")?,
-                    period_to: r.try_get("period_to")?,
+                from_row!(r, Member {
+                    person_id: id PersonId, name, phone: text, party_org_id,
+                    kind: word MemberKind::parse, home_community_id: opt AreaId,
+                    grid_id: opt AreaId, joined_on, period_from, period_to
                 })
             })
             .collect()
@@ -514,13 +501,9 @@ impl OrgStore for This {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(Volunteer {
-                    person_id: PersonId(r.try_get("person_id")?),
-                    name: r.try_get("name")?,
-                    phone: r.try_get::<Option<String>, _>("phone")?.unwrap_or_default(),
-                    area_id: AreaId(r.try_get("area_id")?),
-                    skills: r.try_get("skills")?,
-                    registered_on: r.try_get("registered_on")?,
+                from_row!(r, Volunteer {
+                    person_id: id PersonId, name, phone: text, area_id: id AreaId,
+                    skills, registered_on
                 })
             })
             .collect()
@@ -534,18 +517,9 @@ impl OrgStore for This {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(Target {
-                    id: r.try_get("id")?,
-                    code: r.try_get("code")?,
-                    name: r.try_get("name")?,
-                    kind: parse_enum(
-                        "target kind",
-                        &r.try_get::<String, _>("kind")?,
-                        TargetKind::parse,
-                    )?,
-                    area_id: AreaId(r.try_get("area_id")?),
-                    unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
-                    tags: r.try_get("tags")?,
+                from_row!(r, Target {
+                    id, code, name, kind: word TargetKind::parse, area_id: id AreaId,
+                    unit_id: opt UnitId, tags
                 })
             })
             .collect()
@@ -711,26 +685,12 @@ impl OrgStore for This {
             .await?;
         let mut out: Vec<Activity> = Vec::with_capacity(rows.len());
         for r in &rows {
-            out.push(Activity {
-                id: r.try_get("id")?,
-                kind: parse_enum(
-                    "activity kind",
-                    &r.try_get::<String, _>("kind")?,
-                    ActivityKind::parse,
-                )?,
-                held_on: r.try_get("held_on")?,
-                party_org_id: r.try_get("party_org_id")?,
-                pairing_id: r.try_get("pairing_id")?,
-                target_id: r.try_get("target_id")?,
-                title: r.try_get("title")?,
-                participants: Vec::new(),
-                people_served: r.try_get("people_served")?,
-                donation_items: r.try_get("donation_items")?,
-                donation_value_fen: r.try_get("donation_value_fen")?,
-                hours: r.try_get("hours")?,
-                suggestions: Vec::new(),
-                request_ids: Vec::new(),
+            let activity: Result<Activity> = from_row!(r, Activity {
+                id, kind: word ActivityKind::parse, held_on, party_org_id, pairing_id, target_id,
+                title, participants: later, people_served, donation_items, donation_value_fen,
+                hours, suggestions: later, request_ids: later
             });
+            out.push(activity?);
         }
         let (Some(first), Some(last)) = (out.first().map(|a| a.id), out.last().map(|a| a.id))
         else {
@@ -955,16 +915,9 @@ impl OrgStore for This {
             )
             .fetch_one(self.read_pool())
             .await?;
-        Ok(OrgCounts {
-            party_orgs: row.try_get("party_orgs")?,
-            members: row.try_get("members")?,
-            volunteers: row.try_get("volunteers")?,
-            targets: row.try_get("targets")?,
-            pairings: row.try_get("pairings")?,
-            alliances: row.try_get("alliances")?,
-            activities: row.try_get("activities")?,
-            suggestions: row.try_get("suggestions")?,
-            campaigns: row.try_get("campaigns")?,
+        from_row!(row, OrgCounts {
+            party_orgs, members, volunteers, targets, pairings, alliances, activities, suggestions,
+            campaigns
         })
     }
 }
