@@ -915,9 +915,19 @@ impl OrgStore for This {
             )
             .fetch_one(self.read_pool())
             .await?;
-        from_row!(row, OrgCounts {
-            party_orgs, members, volunteers, targets, pairings, alliances, activities, suggestions,
-            campaigns
-        })
+        from_row!(
+            row,
+            OrgCounts {
+                party_orgs,
+                members,
+                volunteers,
+                targets,
+                pairings,
+                alliances,
+                activities,
+                suggestions,
+                campaigns
+            }
+        )
     }
 }

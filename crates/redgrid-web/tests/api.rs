@@ -642,6 +642,33 @@ async fn errors_raised_with_a_bare_question_mark_are_worded_in_the_requests_lang
 }
 
 #[tokio::test]
+async fn open311_answers_a_database_failure_with_500_not_404() {
+    let a = app().await;
+    let id = a.file("resident").await;
+    // The requests table is gone: reading any request fails in the database.
+    a._db
+        .store
+        .execute_raw("ALTER TABLE requests RENAME TO requests_gone")
+        .await
+        .unwrap();
+    for uri in [
+        format!("/open311/v2/requests/{id}.json"),
+        format!("/open311/v2/tokens/{id}.json"),
+        format!("/open311/v2/requests.json?service_request_id={id}"),
+    ] {
+        let (st, body, _) = raw(&a, &uri).await;
+        assert_eq!(st, StatusCode::INTERNAL_SERVER_ERROR, "{uri}: {body}");
+        let e = json_of(&body);
+        assert_eq!(e[0]["code"], 500, "{body}");
+        let description = e[0]["description"].as_str().unwrap();
+        assert!(
+            !description.contains("requests"),
+            "nothing of the database: {description}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn attachments_upload_and_download() {
     let a = app().await;
     let req = HttpRequest::builder()
