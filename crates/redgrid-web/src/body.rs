@@ -232,3 +232,30 @@ impl redgrid_core::command::FieldSource for Reader<'_> {
         self.take_errors()
     }
 }
+
+/// The caller and the JSON body of an administrator's command: the caller must be a district
+/// administrator (checked first), and the body JSON. `lang` words what the handler says itself.
+pub struct AdminJson {
+    pub who: redgrid_core::person::Actor,
+    pub json: Value,
+    pub lang: redgrid_core::error::Lang,
+}
+
+impl axum::extract::FromRequest<std::sync::Arc<crate::AppState>> for AdminJson {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &std::sync::Arc<crate::AppState>,
+    ) -> Result<Self, ApiError> {
+        let headers = req.headers().clone();
+        let who = crate::auth::admin_actor(state, &headers).await?;
+        let body = <Bytes as axum::extract::FromRequest<_>>::from_request(req, state).await;
+        let json = parse_json(&headers, body)?;
+        Ok(AdminJson {
+            who,
+            json,
+            lang: lang_of(&headers),
+        })
+    }
+}

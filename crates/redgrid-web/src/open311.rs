@@ -167,6 +167,17 @@ impl Open311Error {
             description: description.into(),
         }
     }
+
+    /// A failure of ours (the database, say): logged, and answered with a 500 that says nothing of
+    /// it.
+    fn internal(format: Format, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "open311: internal error");
+        Open311Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format,
+            "internal error; please try again later",
+        )
+    }
 }
 
 impl IntoResponse for Open311Error {
@@ -390,14 +401,12 @@ async fn public_request(
     format: Format,
     id: RequestId,
 ) -> Result<Option<Request>, Open311Error> {
-    let r = state.service.store().request(id).await.map_err(|e| {
-        tracing::error!(error = %e, "open311: reading a request");
-        Open311Error::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format,
-            "internal error; please try again later",
-        )
-    })?;
+    let r = state
+        .service
+        .store()
+        .request(id)
+        .await
+        .map_err(|e| Open311Error::internal(format, e))?;
     Ok(r.filter(|r| !r.restricted && public_statuses().contains(&r.status)))
 }
 
@@ -589,13 +598,7 @@ async fn requests(
         .store()
         .list(&filter, MAX_WINDOW)
         .await
-        .map_err(|_| {
-            Open311Error::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format,
-                "the requests could not be read",
-            )
-        })?;
+        .map_err(|e| Open311Error::internal(format, e))?;
     let out: Vec<Obj> = rows
         .iter()
         .filter(|r| {
@@ -636,19 +639,12 @@ async fn updates(
         }),
         ..ListFilter::default()
     };
-    let failed = || {
-        Open311Error::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format,
-            "the updates could not be read",
-        )
-    };
     let rows = state
         .service
         .store()
         .list(&filter, MAX_WINDOW)
         .await
-        .map_err(|_| failed())?;
+        .map_err(|e| Open311Error::internal(format, e))?;
     let mut out: BTreeMap<(DateTime<Utc>, i64, i64), Obj> = BTreeMap::new();
     for r in rows {
         let events = state
@@ -656,7 +652,7 @@ async fn updates(
             .store()
             .events(r.id)
             .await
-            .map_err(|_| failed())?;
+            .map_err(|e| Open311Error::internal(format, e))?;
         for e in events {
             let status = if r.closed_at.is_some_and(|c| e.at >= c) {
                 "closed"
@@ -875,13 +871,7 @@ pub async fn post_request(
             .store()
             .put_attachment(ctype, data)
             .await
-            .map_err(|_| {
-                Open311Error::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format,
-                    "media could not be stored",
-                )
-            })?;
+            .map_err(|e| Open311Error::internal(format, e))?;
         attachments.push(Attachment {
             id: meta.id,
             name: "media".into(),

@@ -113,34 +113,17 @@ pub fn print_report(r: &ImportReport, lang: Lang) -> bool {
         }
     }
     if r.issues.is_empty() {
+        let (name, rows, created, updated) = (r.register.label(lang), r.rows, r.created, r.updated);
         match (zh, r.imported) {
-            (true, true) => println!(
-                "已导入 {}：{} 行，新增 {}，更新 {}",
-                r.register.label(lang),
-                r.rows,
-                r.created,
-                r.updated
-            ),
+            (true, true) => println!("已导入 {name}：{rows} 行，新增 {created}，更新 {updated}"),
             (true, false) => println!(
-                "试导入通过（未写入）{}：{} 行，将新增 {}，将更新 {}",
-                r.register.label(lang),
-                r.rows,
-                r.created,
-                r.updated
+                "试导入通过（未写入）{name}：{rows} 行，将新增 {created}，将更新 {updated}"
             ),
-            (false, true) => println!(
-                "imported {}: {} rows, {} created, {} updated",
-                r.register.label(lang),
-                r.rows,
-                r.created,
-                r.updated
-            ),
+            (false, true) => {
+                println!("imported {name}: {rows} rows, {created} created, {updated} updated")
+            }
             (false, false) => println!(
-                "dry run passed (nothing written) for {}: {} rows, {} to create, {} to update",
-                r.register.label(lang),
-                r.rows,
-                r.created,
-                r.updated
+                "dry run passed (nothing written) for {name}: {rows} rows, {created} to create, {updated} to update"
             ),
         }
         return true;

@@ -216,23 +216,15 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("{}", f.display()))?;
                 let secs = started.elapsed().as_secs_f64();
                 if report.ingested {
+                    let (file, readings, days) = (f.display(), report.readings, report.meter_days);
+                    let every = report.interval_minutes.unwrap_or(0);
                     if zh {
                         println!(
-                            "{}: 已入库 {} 条读数（{} 个电表日，间隔 {} 分钟），{:.1} 秒",
-                            f.display(),
-                            report.readings,
-                            report.meter_days,
-                            report.interval_minutes.unwrap_or(0),
-                            secs
+                            "{file}: 已入库 {readings} 条读数（{days} 个电表日，间隔 {every} 分钟），{secs:.1} 秒"
                         );
                     } else {
                         println!(
-                            "{}: stored {} readings ({} meter-days, every {} minutes) in {:.1} s",
-                            f.display(),
-                            report.readings,
-                            report.meter_days,
-                            report.interval_minutes.unwrap_or(0),
-                            secs
+                            "{file}: stored {readings} readings ({days} meter-days, every {every} minutes) in {secs:.1} s"
                         );
                     }
                 } else {

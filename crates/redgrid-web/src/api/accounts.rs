@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::auth::{actor, actor_before_password_change, session_cookie, session_set_cookie};
-use crate::body::{Reader, parse_json};
+use crate::body::{AdminJson, Reader, parse_json};
 use crate::error::{ApiError, lang_of};
 use axum::Json;
 use axum::body::Bytes;
@@ -225,12 +225,8 @@ pub struct AccountBody {
         (status = 422, body = crate::error::ErrorBody)))]
 pub async fn set_account(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    AdminJson { who, json, lang }: AdminJson,
 ) -> Result<Response, ApiError> {
-    let lang = lang_of(&headers);
-    let who = crate::auth::admin_actor(&state, &headers).await?;
-    let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let person: Option<PersonId> = r.id("person_id");
     let username = r.string("username");
@@ -288,12 +284,8 @@ pub struct NewToken {
         (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create_token(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    AdminJson { who, json, lang }: AdminJson,
 ) -> Result<Response, ApiError> {
-    let lang = lang_of(&headers);
-    let who = crate::auth::admin_actor(&state, &headers).await?;
-    let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let person: Option<PersonId> = r.id("person_id");
     let name = r.string("name").unwrap_or_default();

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::auth::actor;
-use crate::body::{Reader, parse_json};
+use crate::body::{AdminJson, Reader, parse_json};
 use crate::error::{ApiError, lang_of};
 use axum::Json;
 use axum::body::Bytes;
@@ -188,12 +188,8 @@ pub struct ClassBody {
     responses((status = 201, body = CategoryClass), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create_class(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    AdminJson { who, json, lang }: AdminJson,
 ) -> Result<Response, ApiError> {
-    let lang = lang_of(&headers);
-    let who = crate::auth::admin_actor(&state, &headers).await?;
-    let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let new = NewClass {
         code: r.string("code").unwrap_or_default(),
@@ -292,12 +288,8 @@ fn read_item(
     responses((status = 201, body = CategoryItem), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create_item(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    AdminJson { who, json, lang }: AdminJson,
 ) -> Result<Response, ApiError> {
-    let lang = lang_of(&headers);
-    let who = crate::auth::admin_actor(&state, &headers).await?;
-    let json = parse_json(&headers, body)?;
     let (fields, invalid) = read_item(&json, None);
     if !invalid.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(invalid), lang));

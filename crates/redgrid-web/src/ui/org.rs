@@ -297,15 +297,7 @@ pub async fn index(
     uri: Uri,
     PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
-    org_page(
-        &state,
-        c,
-        Register::PartyOrgs,
-        q.page.unwrap_or(1),
-        OrgForms::default(),
-    )
-    .await
+    register_page(&state, &headers, &uri, "party_orgs", q.page).await
 }
 
 /// `GET /org/{register}`: one register as a table, 100 rows a page, with its exports.
@@ -316,16 +308,7 @@ pub async fn register(
     Path(name): Path<String>,
     PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
-    let register = Register::from_name(&name).ok_or_else(|| PageError::not_found(c.lang))?;
-    org_page(
-        &state,
-        c,
-        register,
-        q.page.unwrap_or(1),
-        OrgForms::default(),
-    )
-    .await
+    register_page(&state, &headers, &uri, &name, q.page).await
 }
 
 /// `GET /org/activities`: the activity ledger (the same page as `/org/{register}`; this address also
@@ -336,15 +319,20 @@ pub async fn activities(
     uri: Uri,
     PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
-    org_page(
-        &state,
-        c,
-        Register::Activities,
-        q.page.unwrap_or(1),
-        OrgForms::default(),
-    )
-    .await
+    register_page(&state, &headers, &uri, "activities", q.page).await
+}
+
+/// The page of the register called `name` (404 for no such register), with empty forms.
+async fn register_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    name: &str,
+    page: Option<usize>,
+) -> PageResult {
+    let c = ctx_login(state, headers, uri).await?;
+    let register = Register::from_name(name).ok_or_else(|| PageError::not_found(c.lang))?;
+    org_page(state, c, register, page.unwrap_or(1), OrgForms::default()).await
 }
 
 /// `POST /org/import` (multipart: `register`, `file`, `dry_run`): checks a spreadsheet and, unless it

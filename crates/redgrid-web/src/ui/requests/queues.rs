@@ -322,24 +322,22 @@ pub async fn to_verify(
         ..Default::default()
     };
     let (_, rows, next) = list_rows(&state, &c, &filter, 100).await?;
-    Ok(render(&ListPage {
-        title: c.t("待验单", "Waiting for verification").into(),
-        intro: c
-            .t(
-                "已办结、等待党组织核验的诉求。点开一条，电话或上门回访后填写验单结果。",
-                "Resolved requests waiting for the party organisation to check. Open one, call or visit, then record the result.",
-            )
-            .into(),
-        empty: c.t("没有待验单的诉求。", "Nothing waits for verification.").into(),
+    let words = [
+        c.t("待验单", "Waiting for verification"),
+        c.t(
+            "已办结、等待党组织核验的诉求。点开一条，电话或上门回访后填写验单结果。",
+            "Resolved requests waiting for the party organisation to check. Open one, call or visit, then record the result.",
+        ),
+        c.t("没有待验单的诉求。", "Nothing waits for verification."),
+    ]
+    .map(String::from);
+    Ok(plain_list(
         c,
+        "verify",
+        words,
         rows,
-        mode: "verify",
-        filters: vec![],
-        units: vec![],
-        keep: vec![],
-        next: next_href("/verify", &[], &next),
-        results: vec![],
-    }))
+        next_href("/verify", &[], &next),
+    ))
 }
 
 /// `GET /redlist`: requests showing a red light, with the supervise action (亮灯督办) on each one the
@@ -370,22 +368,43 @@ pub async fn red_list(
         row.supervise =
             allowed_commands(&state, &dir, &actor, r, at).contains(&CommandKind::Supervise);
     }
-    Ok(render(&ListPage {
-        title: c.t("亮灯督办", "Red list").into(),
-        intro: c
-            .t(
-                "已超过时限（红灯）的诉求。填写督办意见后提交，承办单位会收到督办通知。",
-                "Requests past their deadline (red). Write a supervision order; the handling unit is notified.",
-            )
-            .into(),
-        empty: c.t("目前没有红灯诉求。", "No request is red now.").into(),
+    let words = [
+        c.t("亮灯督办", "Red list"),
+        c.t(
+            "已超过时限（红灯）的诉求。填写督办意见后提交，承办单位会收到督办通知。",
+            "Requests past their deadline (red). Write a supervision order; the handling unit is notified.",
+        ),
+        c.t("目前没有红灯诉求。", "No request is red now."),
+    ]
+    .map(String::from);
+    Ok(plain_list(
+        c,
+        "redlist",
+        words,
+        rows,
+        next_href("/redlist", &[], &next),
+    ))
+}
+
+/// A list without filters or forms: `[title, introduction, what an empty list says]`.
+fn plain_list(
+    c: Ctx,
+    mode: &'static str,
+    [title, intro, empty]: [String; 3],
+    rows: Vec<Row>,
+    next: String,
+) -> axum::response::Response {
+    render(&ListPage {
+        title,
+        intro,
+        empty,
         c,
         rows,
-        mode: "redlist",
+        mode,
         filters: vec![],
         units: vec![],
         keep: vec![],
-        next: next_href("/redlist", &[], &next),
+        next,
         results: vec![],
-    }))
+    })
 }
