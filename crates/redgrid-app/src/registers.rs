@@ -896,6 +896,19 @@ struct Check<'a> {
 }
 
 impl<'a> Check<'a> {
+    /// Checks every row of the file with `check`, the reader moved to it; the rows it keeps.
+    fn rows<T>(&mut self, mut check: impl FnMut(&mut Self) -> Option<T>) -> Vec<T> {
+        let sheet = self.sheet;
+        let mut out = Vec::with_capacity(sheet.rows.len());
+        for (n, cells) in &sheet.rows {
+            self.at(*n, cells);
+            if let Some(row) = check(self) {
+                out.push(row);
+            }
+        }
+        out
+    }
+
     /// Moves the reader to one row of the file.
     fn at(&mut self, row: usize, cells: &'a [String]) {
         self.rd.row = row;
@@ -931,18 +944,16 @@ impl<'a> Check<'a> {
 fn areas(c: &mut Check<'_>) -> Plan {
     let sheet = c.sheet;
     let lookups = c.lookups;
-    let mut rows = Vec::new();
     let in_file: HashSet<&str> = sheet
         .rows
         .iter()
         .filter_map(|(_, r)| c.rd.at.get("code").and_then(|i| r.get(*i)))
         .map(|s| s.trim())
         .collect();
-    for (n, cells) in &sheet.rows {
-        c.at(*n, cells);
+    let mut rows = c.rows(|c| {
         let code = c.rd.text("code", true, 20);
         let name = c.rd.text("name", true, 100);
-        let Some(code) = code else { continue };
+        let code = code?;
         if !code.bytes().all(|b| b.is_ascii_digit()) {
             c.rd.issue(
                 "code",
@@ -950,7 +961,7 @@ fn areas(c: &mut Check<'_>) -> Plan {
                 &code,
                 c.rd.lang.pick("只能是数字", "digits only"),
             );
-            continue;
+            return None;
         }
         let kind = Level::ALL
             .into_iter()
@@ -963,10 +974,10 @@ fn areas(c: &mut Check<'_>) -> Plan {
                 c.rd.lang
                     .pick("位数应为 6、9、12 或 14–16", "6, 9, 12 or 14–16 digits"),
             );
-            continue;
+            return None;
         };
         if !c.key_once("code", code.clone(), &code) {
-            continue;
+            return None;
         }
         let parent = match kind {
             Level::District => {
@@ -982,7 +993,7 @@ fn areas(c: &mut Check<'_>) -> Plan {
                         c.rd.lang
                             .pick("系统中已有另一个区", "the system holds another district"),
                     );
-                    continue;
+                    return None;
                 }
                 None
             }
@@ -998,19 +1009,19 @@ fn areas(c: &mut Check<'_>) -> Plan {
                     Some(Ref::Code(p.to_string()))
                 } else {
                     c.rd.issue("code", "unknown_parent", &code, "");
-                    continue;
+                    return None;
                 }
             }
         };
-        let Some(name) = name else { continue };
+        let name = name?;
         c.count(lookups.areas.contains_key(&code));
-        rows.push(AreaRow {
+        Some(AreaRow {
             code,
             name,
             kind,
             parent,
-        });
-    }
+        })
+    });
     rows.sort_by_key(|r| r.code.len());
     Plan::Areas(rows)
 }
@@ -1019,7 +1030,6 @@ fn areas(c: &mut Check<'_>) -> Plan {
 fn units(c: &mut Check<'_>) -> Plan {
     let sheet = c.sheet;
     let lookups = c.lookups;
-    let mut rows = Vec::new();
     let in_file: HashSet<String> = sheet
         .rows
         .iter()
@@ -1027,8 +1037,7 @@ fn units(c: &mut Check<'_>) -> Plan {
         .map(|s| s.trim().to_string())
         .collect();
     let mut names: HashMap<(AreaId, String), usize> = HashMap::new();
-    for (n, cells) in &sheet.rows {
-        c.at(*n, cells);
+    let rows = c.rows(|c| {
         let code = c.rd.text("code", true, 40);
         let name = c.rd.text("name", true, 100);
         let kind = c.rd.word::<UnitKind>("kind", true);
@@ -1036,10 +1045,10 @@ fn units(c: &mut Check<'_>) -> Plan {
         let level_text = c.rd.text("level", false, 20);
         let parent = c.rd.text("parent_code", false, 40);
         let (Some(code), Some(name), Some(kind), Some(area)) = (code, name, kind, area) else {
-            continue;
+            return None;
         };
         if !c.key_once("code", code.clone(), &code) {
-            continue;
+            return None;
         }
         let area_kind = lookups
             .areas
@@ -1053,7 +1062,7 @@ fn units(c: &mut Check<'_>) -> Plan {
                 None => {
                     let choices = Level::ALL.map(|l| l.label(c.rd.lang)).join("/");
                     c.rd.issue("level", "unknown_value", &t, &choices);
-                    continue;
+                    return None;
                 }
             },
             None => default_level(kind, area_kind),
@@ -1062,37 +1071,37 @@ fn units(c: &mut Check<'_>) -> Plan {
             None => None,
             Some(p) if p == code => {
                 c.rd.issue("parent_code", "cycle", &p, "");
-                continue;
+                return None;
             }
             Some(p) => match lookups.units.get(&p) {
                 Some((id, _)) => Some(Ref::Id(*id)),
                 None if in_file.contains(&p) => Some(Ref::Code(p)),
                 None => {
                     c.rd.issue("parent_code", "unknown_unit", &p, "");
-                    continue;
+                    return None;
                 }
             },
         };
         let name_key = (area, name.clone());
         if let Some(first) = names.insert(name_key.clone(), c.rd.row) {
             c.rd.issue("name", "duplicate_key", &name, &first.to_string());
-            continue;
+            return None;
         }
         let mut adopt = None;
         match (lookups.unit_names.get(&name_key), lookups.units.get(&code)) {
             (Some((_, Some(other))), _) if *other != code => {
                 c.rd.issue("name", "name_taken", &name, "");
-                continue;
+                return None;
             }
             (Some((id, None)), None) => adopt = Some(*id),
             (Some((_, None)), Some(_)) => {
                 c.rd.issue("name", "name_taken", &name, "");
-                continue;
+                return None;
             }
             _ => {}
         }
         c.count(lookups.units.contains_key(&code) || adopt.is_some());
-        rows.push(UnitRow {
+        Some(UnitRow {
             code,
             name,
             kind,
@@ -1100,8 +1109,8 @@ fn units(c: &mut Check<'_>) -> Plan {
             level,
             parent,
             adopt,
-        });
-    }
+        })
+    });
     let links = parent_links(rows.iter().map(|r| (&r.code, &r.parent)));
     if let Some(cyc) = first_cycle(links.iter().cloned()) {
         report_cycle(&mut c.rd, sheet, &cyc);
@@ -1114,7 +1123,6 @@ fn units(c: &mut Check<'_>) -> Plan {
 fn party_orgs(c: &mut Check<'_>) -> Plan {
     let sheet = c.sheet;
     let lookups = c.lookups;
-    let mut rows = Vec::new();
     let kinds_in_file: HashMap<String, OrgKind> = sheet
         .rows
         .iter()
@@ -1133,8 +1141,7 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
             Some((code, kind))
         })
         .collect();
-    for (n, cells) in &sheet.rows {
-        c.at(*n, cells);
+    let rows = c.rows(|c| {
         let code = c.rd.text("code", true, 40);
         let name = c.rd.text("name", true, 100);
         let kind = c.rd.word::<OrgKind>("kind", true);
@@ -1143,10 +1150,10 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
         let area = c.rd.area("area_code", false, lookups, &[]);
         let secretary = c.rd.text("secretary", false, 50).unwrap_or_default();
         let (Some(code), Some(name), Some(kind)) = (code, name, kind) else {
-            continue;
+            return None;
         };
         if !c.key_once("code", code.clone(), &code) {
-            continue;
+            return None;
         }
         let unit = match unit {
             None => None,
@@ -1154,7 +1161,7 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
                 Some(found) => Some(*found),
                 None => {
                     c.rd.issue("unit_code", "unknown_unit", &u, "");
-                    continue;
+                    return None;
                 }
             },
         };
@@ -1165,14 +1172,14 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
                 if c.rd.raw("area_code").trim().is_empty() {
                     c.rd.issue("area_code", "required", "", "");
                 }
-                continue;
+                return None;
             }
         };
         let parent = match parent {
             None => None,
             Some(p) if p == code => {
                 c.rd.issue("parent_code", "cycle", &p, "");
-                continue;
+                return None;
             }
             Some(p) => {
                 let (r, pk) = match (lookups.orgs.get(&p), kinds_in_file.get(&p)) {
@@ -1180,20 +1187,20 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
                     (Some((id, k, _)), None) => (Ref::Id(*id), *k),
                     (None, None) => {
                         c.rd.issue("parent_code", "unknown_parent", &p, "");
-                        continue;
+                        return None;
                     }
                 };
                 if !kind.may_sit_under(pk) {
                     let detail = format!("{} → {}", kind.label(c.rd.lang), pk.label(c.rd.lang));
                     c.rd.issue("parent_code", "wrong_parent_kind", &p, &detail);
-                    continue;
+                    return None;
                 }
                 // A parent in the file is written before its children, in the same import.
                 Some(r)
             }
         };
         c.count(lookups.orgs.contains_key(&code));
-        rows.push(OrgRow {
+        Some(OrgRow {
             code,
             name,
             kind,
@@ -1201,8 +1208,8 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
             unit_id: unit.map(|u| u.0),
             area_id: area,
             secretary,
-        });
-    }
+        })
+    });
     let links = parent_links(rows.iter().map(|r| (&r.code, &r.parent)));
     // A cycle may also run through the database: a row whose parent (in the database)
     // sits under the row itself.
@@ -1216,11 +1223,8 @@ fn party_orgs(c: &mut Check<'_>) -> Plan {
 
 /// The members register's rows, checked.
 fn members(c: &mut Check<'_>) -> Plan {
-    let sheet = c.sheet;
     let lookups = c.lookups;
-    let mut rows = Vec::with_capacity(sheet.rows.len());
-    for (n, cells) in &sheet.rows {
-        c.at(*n, cells);
+    let rows = c.rows(|c| {
         let name = c.rd.text("name", true, 50);
         let phone = c.rd.phone("phone", true);
         let org = c.rd.text("org_code", true, 40);
@@ -1234,21 +1238,21 @@ fn members(c: &mut Check<'_>) -> Plan {
         let period_from = c.rd.date("period_from", false);
         let period_to = c.rd.date("period_to", false);
         let (Some(name), Some(phone), Some(org)) = (name, phone, org) else {
-            continue;
+            return None;
         };
         if !c.key_once("phone", phone.clone(), &phone) {
-            continue;
+            return None;
         }
         let Some((org_id, _, _)) = lookups.orgs.get(&org) else {
             c.rd.issue("org_code", "unknown_party_org", &org, "");
-            continue;
+            return None;
         };
         match kind {
             MemberKind::InService if home.is_none() => {
                 if c.rd.raw("home_community_code").trim().is_empty() {
                     c.rd.issue("home_community_code", "required", "", "");
                 }
-                continue;
+                return None;
             }
             MemberKind::DeployedCadre if period_from.is_none() || period_to.is_none() => {
                 for k in ["period_from", "period_to"] {
@@ -1256,7 +1260,7 @@ fn members(c: &mut Check<'_>) -> Plan {
                         c.rd.issue(k, "required", "", "");
                     }
                 }
-                continue;
+                return None;
             }
             _ => {}
         }
@@ -1264,10 +1268,10 @@ fn members(c: &mut Check<'_>) -> Plan {
             && t < f
         {
             c.rd.issue("period_to", "bad_period", c.rd.raw("period_to"), "");
-            continue;
+            return None;
         }
         c.count(lookups.members.contains_key(&phone));
-        rows.push(MemberRow {
+        Some(MemberRow {
             name,
             phone,
             party_org_id: *org_id,
@@ -1277,18 +1281,15 @@ fn members(c: &mut Check<'_>) -> Plan {
             joined_on,
             period_from,
             period_to,
-        });
-    }
+        })
+    });
     Plan::Members(rows)
 }
 
 /// The volunteers register's rows, checked.
 fn volunteers(c: &mut Check<'_>) -> Plan {
-    let sheet = c.sheet;
     let lookups = c.lookups;
-    let mut rows = Vec::new();
-    for (n, cells) in &sheet.rows {
-        c.at(*n, cells);
+    let rows = c.rows(|c| {
         let name = c.rd.text("name", true, 50);
         let phone = c.rd.phone("phone", true);
         let area = c.rd.area(
@@ -1300,30 +1301,27 @@ fn volunteers(c: &mut Check<'_>) -> Plan {
         let skills = c.rd.text("skills", false, 200).unwrap_or_default();
         let registered_on = c.rd.date("registered_on", false);
         let (Some(name), Some(phone), Some(area)) = (name, phone, area) else {
-            continue;
+            return None;
         };
         if !c.key_once("phone", phone.clone(), &phone) {
-            continue;
+            return None;
         }
         c.count(lookups.volunteers.contains_key(&phone));
-        rows.push(VolunteerRow {
+        Some(VolunteerRow {
             name,
             phone,
             area_id: area,
             skills,
             registered_on,
-        });
-    }
+        })
+    });
     Plan::Volunteers(rows)
 }
 
 /// The targets register's rows, checked.
 fn targets(c: &mut Check<'_>) -> Plan {
-    let sheet = c.sheet;
     let lookups = c.lookups;
-    let mut rows = Vec::new();
-    for (n, cells) in &sheet.rows {
-        c.at(*n, cells);
+    let rows = c.rows(|c| {
         let code = c.rd.text("code", true, 40);
         let name = c.rd.text("name", true, 100);
         let kind = c.rd.word::<TargetKind>("kind", true);
@@ -1336,10 +1334,10 @@ fn targets(c: &mut Check<'_>) -> Plan {
         let unit = c.rd.text("unit_code", false, 40);
         let tags = c.rd.text("tags", false, 200).unwrap_or_default();
         let (Some(code), Some(name), Some(kind), Some(area)) = (code, name, kind, area) else {
-            continue;
+            return None;
         };
         if !c.key_once("code", code.clone(), &code) {
-            continue;
+            return None;
         }
         let unit_id = match unit {
             None => None,
@@ -1347,30 +1345,27 @@ fn targets(c: &mut Check<'_>) -> Plan {
                 Some((id, _)) => Some(*id),
                 None => {
                     c.rd.issue("unit_code", "unknown_unit", &u, "");
-                    continue;
+                    return None;
                 }
             },
         };
         c.count(lookups.targets.contains_key(&code));
-        rows.push(TargetRow {
+        Some(TargetRow {
             code,
             name,
             kind,
             area_id: area,
             unit_id,
             tags,
-        });
-    }
+        })
+    });
     Plan::Targets(rows)
 }
 
 /// The pairings register's rows, checked.
 fn pairings(c: &mut Check<'_>) -> Plan {
-    let sheet = c.sheet;
     let lookups = c.lookups;
-    let mut rows = Vec::new();
-    for (n, cells) in &sheet.rows {
-        c.at(*n, cells);
+    let rows = c.rows(|c| {
         let kind = c.rd.word::<PairingKind>("kind", true);
         let org = c.rd.text("org_code", false, 40);
         let member = c.rd.phone("member_phone", false);
@@ -1380,15 +1375,15 @@ fn pairings(c: &mut Check<'_>) -> Plan {
         let responsible = c.rd.text("responsible", false, 50).unwrap_or_default();
         let goals = c.rd.text("goals", false, 500).unwrap_or_default();
         let (Some(kind), Some(target), Some(starts_on)) = (kind, target, starts_on) else {
-            continue;
+            return None;
         };
         if ends_on.is_some_and(|e| e < starts_on) {
             c.rd.issue("ends_on", "bad_period", c.rd.raw("ends_on"), "");
-            continue;
+            return None;
         }
         let Some((target_id, target_kind)) = lookups.targets.get(&target).copied() else {
             c.rd.issue("target_code", "unknown_target", &target, "");
-            continue;
+            return None;
         };
         if !kind.fits(target_kind) {
             let detail = format!(
@@ -1397,41 +1392,41 @@ fn pairings(c: &mut Check<'_>) -> Plan {
                 target_kind.label(c.rd.lang)
             );
             c.rd.issue("target_code", "not_allowed", &target, &detail);
-            continue;
+            return None;
         }
         let (org_id, member_id) = if kind.held_by_member() {
             let Some(phone) = member else {
                 if c.rd.raw("member_phone").trim().is_empty() {
                     c.rd.issue("member_phone", "required", "", "");
                 }
-                continue;
+                return None;
             };
             match lookups.members.get(&phone) {
                 Some(p) => (None, Some(*p)),
                 None => {
                     c.rd.issue("member_phone", "unknown_member", &phone, "");
-                    continue;
+                    return None;
                 }
             }
         } else {
             let Some(code) = org else {
                 c.rd.issue("org_code", "required", "", "");
-                continue;
+                return None;
             };
             match lookups.orgs.get(&code) {
                 Some((id, _, _)) => (Some(*id), None),
                 None => {
                     c.rd.issue("org_code", "unknown_party_org", &code, "");
-                    continue;
+                    return None;
                 }
             }
         };
         let natural_key = pairing_key(kind, org_id, member_id, target_id);
         if !c.key_once("target_code", natural_key.clone(), &target) {
-            continue;
+            return None;
         }
         c.count(lookups.pairings.contains(&natural_key));
-        rows.push(PairingRow {
+        Some(PairingRow {
             natural_key,
             kind,
             party_org_id: org_id,
@@ -1441,8 +1436,8 @@ fn pairings(c: &mut Check<'_>) -> Plan {
             ends_on,
             responsible,
             goals,
-        });
-    }
+        })
+    });
     Plan::Pairings(rows)
 }
 
