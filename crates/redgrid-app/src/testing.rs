@@ -97,8 +97,8 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/redgrid_test".to_string())
 }
 
-/// A fresh schema in the test PostgreSQL database, migrated. `Ok(None)` when PostgreSQL cannot be
-/// reached outside CI (the reason is printed straight to stderr, uncaptured); under CI (`CI` set)
+/// A fresh schema in the test PostgreSQL database, migrated; the database itself is created when the
+/// server answers but lacks it. `Ok(None)` when PostgreSQL cannot be reached outside CI (the reason is printed straight to stderr, uncaptured); under CI (`CI` set)
 /// an unreachable PostgreSQL is an error.
 pub async fn postgres() -> Result<Option<TestDb>> {
     postgres_at(&postgres_url()).await
@@ -108,7 +108,24 @@ pub async fn postgres() -> Result<Option<TestDb>> {
 pub async fn postgres_at(url: &str) -> Result<Option<TestDb>> {
     let url = url.to_string();
     let schema = unique_name();
-    match redgrid_store::postgres::PgStore::connect_schema(&url, &schema).await {
+    let mut connected = redgrid_store::postgres::PgStore::connect_schema(&url, &schema).await;
+    // A server that answers but lacks the test database: make it, and say so.
+    if let Err(StoreError::Db(message)) = &connected
+        && message.contains("database")
+        && message.contains("does not exist")
+    {
+        if redgrid_store::postgres::PgStore::create_database(&url).await? {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nNOTE: the PostgreSQL test database did not exist; created it at {url}\n"
+                );
+            });
+        }
+        connected = redgrid_store::postgres::PgStore::connect_schema(&url, &schema).await;
+    }
+    match connected {
         Ok(store) => {
             store.migrate().await?;
             Ok(Some(TestDb {

@@ -94,6 +94,39 @@ impl PgStore {
         Ok(())
     }
 
+    /// Creates the database `url` names, through the server's `postgres` database, for test suites
+    /// on a fresh machine. Returns false when it existed already (another test made it first).
+    #[cfg(feature = "testing")]
+    pub async fn create_database(url: &str) -> Result<bool> {
+        let options = PgConnectOptions::from_str(url)?;
+        let name = options.get_database().unwrap_or_default().to_string();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Corrupt(format!("bad database name {name:?}")));
+        }
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.database("postgres"))
+            .await?;
+        let made = sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await;
+        admin.close().await;
+        match made {
+            Ok(_) => Ok(true),
+            // Already there, or made at this moment by a test running alongside.
+            Err(sqlx::Error::Database(d))
+                if d.code().as_deref() == Some("42P04") || d.is_unique_violation() =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn read_pool(&self) -> &PgPool {
         &self.pool
     }
