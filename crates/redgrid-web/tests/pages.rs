@@ -387,6 +387,43 @@ fn no_trace(p: &Page) {
 }
 
 #[tokio::test]
+async fn people_land_on_their_own_work_after_logging_in() {
+    let a = app().await;
+    for (user, lands) in [
+        ("resident", "/mine"),
+        ("grid", "/queue"),
+        ("community", "/queue"),
+        ("volunteer", "/queue"),
+        ("verifier", "/verify"),
+        ("supervisor", "/redlist"),
+        ("admin", "/queue"),
+    ] {
+        let p = a
+            .post(
+                "/login",
+                "",
+                &[("login", user), ("password", PASSWORD), ("next", "/")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{user}: {}", p.html);
+        assert_eq!(p.location, lands, "{user}");
+    }
+    // A page asked for is where one goes.
+    let p = a
+        .post(
+            "/login",
+            "",
+            &[
+                ("login", "grid"),
+                ("password", PASSWORD),
+                ("next", "/public/needs"),
+            ],
+        )
+        .await;
+    assert_eq!(p.location, "/public/needs");
+}
+
+#[tokio::test]
 async fn the_home_page_explains_filing_following_and_rating_without_login() {
     let a = app().await;
     let p = a.get("/", "").await;
@@ -453,7 +490,10 @@ async fn pages_that_need_a_login_send_people_to_log_in_and_back() {
             ],
         )
         .await;
-    assert_eq!(p.location, "/");
+    assert_eq!(
+        p.location, "/mine",
+        "never elsewhere: the resident's own page instead"
+    );
     // Unknown pages are pages, unknown API paths JSON.
     let p = a.get("/no-such-page", "").await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);

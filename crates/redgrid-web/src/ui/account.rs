@@ -127,6 +127,12 @@ pub(crate) async fn login_post(
     {
         Ok(session) => {
             state.throttle.succeeded(&login);
+            // Without a page asked for, each person lands on their own work.
+            let next = if next == "/" {
+                landing(&session.person).to_string()
+            } else {
+                next
+            };
             let to = if session.must_change {
                 format!("/password?next={}", url_encode(&next))
             } else {

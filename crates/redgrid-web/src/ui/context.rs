@@ -141,6 +141,24 @@ pub fn is_staff(p: &Person) -> bool {
         .any(|g| !matches!(g.role, Role::Resident | Role::Volunteer | Role::Member))
 }
 
+/// Where a person lands after logging in without asking for a page: the staff who dispatch and the
+/// members and volunteers who claim on their work queue, verifiers on what waits for verification,
+/// supervisors on the red list, residents on their own requests (我的诉求).
+pub fn landing(p: &Person) -> &'static str {
+    let dispatches = p.grants.iter().any(|g| g.role.staff_level().is_some());
+    if dispatches || holds(p, Role::Member) || holds(p, Role::Volunteer) {
+        "/queue"
+    } else if verifies(p) {
+        "/verify"
+    } else if supervises(p) {
+        "/redlist"
+    } else if holds(p, Role::Resident) {
+        "/mine"
+    } else {
+        "/"
+    }
+}
+
 /// Who has a work queue (`/queue`): staff, and the members and volunteers who claim requests.
 pub fn works_queue(p: &Person) -> bool {
     is_staff(p) || holds(p, Role::Member) || holds(p, Role::Volunteer)
