@@ -10,7 +10,7 @@ use redgrid_core::ids::{AreaId, UnitId};
 use redgrid_core::person::Actor;
 use redgrid_core::policy::{self, Action, Subject};
 use redgrid_core::scorecard::{
-    Counts, Dim, Grain, Period, Rates, day_bucket, day_start, level_of_key, local_date,
+    Counts, Dim, Grain, Period, Rates, day_bucket, day_start, level_of_key, local_date, show_rate,
 };
 use redgrid_store::Result;
 use serde::Serialize;
@@ -279,4 +279,128 @@ impl Service {
         rank(&mut card.rows);
         Ok(card)
     }
+}
+
+/// The columns: Chinese header, English header, and the cell of a row.
+pub type Column = (&'static str, &'static str, fn(&ScoreRow) -> Cell);
+
+/// One cell of a scorecard export.
+pub enum Cell {
+    Text(String),
+    Count(i64),
+    Rate(Option<f64>),
+}
+
+fn rank_cell(r: &ScoreRow) -> Cell {
+    Cell::Text(r.rank.map_or("—".into(), |n| n.to_string()))
+}
+
+/// The columns of a scorecard export, in order.
+pub const COLUMNS: &[Column] = &[
+    ("排名", "rank", rank_cell),
+    ("名称", "name", |r| Cell::Text(r.name_zh.clone())),
+    ("应响应", "responses due", |r| {
+        Cell::Count(r.counts.respond_due)
+    }),
+    ("按时响应", "on time", |r| {
+        Cell::Count(r.counts.responded_on_time)
+    }),
+    ("响应率", "response rate", |r| {
+        Cell::Rate(r.rates.response_rate)
+    }),
+    ("评价数", "rated", |r| Cell::Count(r.counts.rated)),
+    ("解决率", "resolution rate", |r| {
+        Cell::Rate(r.rates.resolution_rate)
+    }),
+    ("满意率", "satisfaction rate", |r| {
+        Cell::Rate(r.rates.satisfaction_rate)
+    }),
+    ("销号数", "closed", |r| Cell::Count(r.counts.closed)),
+    ("按时办结率", "on-time rate", |r| {
+        Cell::Rate(r.rates.on_time_rate)
+    }),
+    ("返工率", "rework rate", |r| {
+        Cell::Rate(r.rates.rework_rate)
+    }),
+    ("综合得分", "composite", |r| {
+        Cell::Rate(r.rates.composite)
+    }),
+];
+
+/// The scorecard as an Excel workbook: a title line, Chinese headers with the English below, rates
+/// as percentages, "—" where a rate has no denominator, the total last.
+pub fn workbook(card: &Scorecard) -> std::result::Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let err = |e: rust_xlsxwriter::XlsxError| e.to_string();
+    sheet.set_name("三率").map_err(err)?;
+    let bold = Format::new().set_bold();
+    let pct = Format::new().set_num_format("0.0%");
+    sheet
+        .write_string_with_format(0, 0, title(card), &bold)
+        .map_err(err)?;
+    for (i, (zh, en, _)) in COLUMNS.iter().enumerate() {
+        let col = i as u16;
+        sheet
+            .write_string_with_format(1, col, *zh, &bold)
+            .map_err(err)?;
+        sheet.write_string(2, col, *en).map_err(err)?;
+        sheet
+            .set_column_width(col, if i == 1 { 24 } else { 12 })
+            .map_err(err)?;
+    }
+    for (n, r) in card
+        .rows
+        .iter()
+        .chain(std::iter::once(&card.total))
+        .enumerate()
+    {
+        let row = 3 + n as u32;
+        for (i, c) in COLUMNS.iter().enumerate() {
+            let col = i as u16;
+            match (c.2)(r) {
+                Cell::Text(t) => sheet.write_string(row, col, t).map(|_| ()),
+                Cell::Count(v) => sheet.write_number(row, col, v as f64).map(|_| ()),
+                Cell::Rate(Some(x)) => sheet
+                    .write_number_with_format(row, col, x, &pct)
+                    .map(|_| ()),
+                Cell::Rate(None) => sheet.write_string(row, col, "—").map(|_| ()),
+            }
+            .map_err(err)?;
+        }
+    }
+    book.save_to_buffer().map_err(err)
+}
+
+/// The scorecard as CSV (UTF-8 with a byte-order mark, for Excel): Chinese headers, rates as
+/// percentages with one decimal, "—" where a rate has no denominator, the total last.
+pub fn csv(card: &Scorecard) -> Vec<u8> {
+    let headers: Vec<String> = COLUMNS.iter().map(|c| c.0.to_string()).collect();
+    let rows: Vec<Vec<crate::tabular::Cell>> = card
+        .rows
+        .iter()
+        .chain(std::iter::once(&card.total))
+        .map(|r| {
+            COLUMNS
+                .iter()
+                .map(|c| match (c.2)(r) {
+                    Cell::Text(t) => crate::tabular::Cell::Text(t),
+                    Cell::Count(v) => crate::tabular::Cell::Int(v),
+                    Cell::Rate(x) => crate::tabular::Cell::Text(show_rate(x)),
+                })
+                .collect()
+        })
+        .collect();
+    crate::tabular::write_csv(&headers, &rows)
+}
+
+/// The title line of an export: the grouping and the period, both days included.
+fn title(card: &Scorecard) -> String {
+    format!(
+        "三率考核（按{}）{} 至 {}",
+        card.by.label(Lang::Zh),
+        card.period.start,
+        card.period.end.pred_opt().unwrap_or(card.period.end)
+    )
 }

@@ -865,6 +865,54 @@ async fn scorecard_lights_and_messages_over_http() {
     }
     let r = a.get("/api/scorecard?period=2026-10", "resident").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The same figures as a file to report upward with: Excel or CSV, with Chinese headers.
+    let (st, body, ctype) =
+        raw_as(&a, "/api/scorecard?by=unit&period=2026&format=csv", "admin").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(ctype.starts_with("text/csv"), "{ctype}");
+    assert!(body.contains("排名") && body.contains("综合得分"), "{body}");
+    assert!(
+        body.lines().count() >= 7,
+        "header, every unit and the total: {body}"
+    );
+    let (st, xlsx, ctype) = raw_as(
+        &a,
+        "/api/scorecard?by=unit&period=2026&format=xlsx",
+        "admin",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(ctype.contains("spreadsheetml"), "{ctype}");
+    assert!(xlsx.starts_with("PK"), "a zip (xlsx) file");
+    let r = a
+        .get("/api/scorecard?period=2026&format=pdf", "admin")
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["fields"][0]["field"], "format");
+    let (st, _, _) = raw_as(&a, "/api/scorecard?period=2026&format=xlsx", "resident").await;
+    assert_eq!(
+        st,
+        StatusCode::FORBIDDEN,
+        "exports follow the viewer's scope"
+    );
+}
+
+/// GETs `uri` as one of the test people; the body as text (lossy for binary files) and its type.
+async fn raw_as(a: &App, uri: &str, who: &str) -> (StatusCode, String, String) {
+    let req = HttpRequest::builder()
+        .uri(uri)
+        .header("authorization", format!("Bearer {}", a.tokens[who]))
+        .body(Body::empty())
+        .unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).to_string(), ctype)
 }
 
 /// Sends `method uri` with a session cookie and, optionally, a CSRF token.

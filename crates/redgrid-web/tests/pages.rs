@@ -976,6 +976,19 @@ async fn staff_pages_render_and_refuse_by_role() {
     }
     let dash = a.get("/dashboard", &admin).await;
     assert!(dash.html.matches("<svg class=\"chart\"").count() >= 3);
+    // The scorecard page links its Excel and CSV exports, which open with the page's session.
+    let p = a.get("/scorecard?by=street&period=2026", &admin).await;
+    assert!(
+        p.html
+            .contains("href=\"/api/scorecard?by=street&#38;period=2026&amp;format=xlsx\""),
+        "{}",
+        p.html
+    );
+    let file = a
+        .get("/api/scorecard?by=street&period=2026&format=csv", &admin)
+        .await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert!(file.html.contains("综合得分"), "{}", file.html);
     // A bad period is said next to the field; the page still shows this month.
     let p = a.get("/scorecard?period=2026-13", &admin).await;
     assert_eq!(p.status, StatusCode::OK);

@@ -1,7 +1,7 @@
 //! `redgrid report rates`: the scorecard in the terminal or as an Excel file with Chinese headers.
 
 use redgrid_app::Service;
-use redgrid_app::scorecard::{GroupBy, ScoreRow, Scorecard};
+use redgrid_app::scorecard::{COLUMNS, Cell, GroupBy, Scorecard};
 use redgrid_core::scorecard::{Period, show_rate};
 use std::path::Path;
 
@@ -19,50 +19,6 @@ pub struct RatesArgs {
     #[arg(long)]
     pub xlsx: Option<std::path::PathBuf>,
 }
-
-/// The columns: Chinese header, English header, and the cell of a row.
-type Column = (&'static str, &'static str, fn(&ScoreRow) -> Cell);
-
-pub enum Cell {
-    Text(String),
-    Count(i64),
-    Rate(Option<f64>),
-}
-
-fn rank(r: &ScoreRow) -> Cell {
-    Cell::Text(r.rank.map_or("—".into(), |n| n.to_string()))
-}
-
-pub const COLUMNS: &[Column] = &[
-    ("排名", "rank", rank),
-    ("名称", "name", |r| Cell::Text(r.name_zh.clone())),
-    ("应响应", "responses due", |r| {
-        Cell::Count(r.counts.respond_due)
-    }),
-    ("按时响应", "on time", |r| {
-        Cell::Count(r.counts.responded_on_time)
-    }),
-    ("响应率", "response rate", |r| {
-        Cell::Rate(r.rates.response_rate)
-    }),
-    ("评价数", "rated", |r| Cell::Count(r.counts.rated)),
-    ("解决率", "resolution rate", |r| {
-        Cell::Rate(r.rates.resolution_rate)
-    }),
-    ("满意率", "satisfaction rate", |r| {
-        Cell::Rate(r.rates.satisfaction_rate)
-    }),
-    ("销号数", "closed", |r| Cell::Count(r.counts.closed)),
-    ("按时办结率", "on-time rate", |r| {
-        Cell::Rate(r.rates.on_time_rate)
-    }),
-    ("返工率", "rework rate", |r| {
-        Cell::Rate(r.rates.rework_rate)
-    }),
-    ("综合得分", "composite", |r| {
-        Cell::Rate(r.rates.composite)
-    }),
-];
 
 fn text(c: &Cell) -> String {
     match c {
@@ -136,57 +92,10 @@ pub fn table(card: &Scorecard) -> String {
     out
 }
 
-/// Writes the scorecard as an Excel workbook: a title line, Chinese headers with the English below,
-/// rates as percentages, "—" where a rate has no denominator.
+/// Writes the scorecard as an Excel workbook (see [`redgrid_app::scorecard::workbook`]).
 pub fn write_xlsx(card: &Scorecard, path: &Path) -> anyhow::Result<()> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    let err = |e: rust_xlsxwriter::XlsxError| anyhow::anyhow!("{e}");
-    sheet.set_name("三率").map_err(err)?;
-    let bold = Format::new().set_bold();
-    let pct = Format::new().set_num_format("0.0%");
-    let title = format!(
-        "三率考核（按{}）{} 至 {}",
-        card.by.label(redgrid_core::Lang::Zh),
-        card.period.start,
-        card.period.end.pred_opt().unwrap_or(card.period.end)
-    );
-    sheet
-        .write_string_with_format(0, 0, &title, &bold)
-        .map_err(err)?;
-    for (i, (zh, en, _)) in COLUMNS.iter().enumerate() {
-        let col = i as u16;
-        sheet
-            .write_string_with_format(1, col, *zh, &bold)
-            .map_err(err)?;
-        sheet.write_string(2, col, *en).map_err(err)?;
-        sheet
-            .set_column_width(col, if i == 1 { 24 } else { 12 })
-            .map_err(err)?;
-    }
-    for (n, r) in card
-        .rows
-        .iter()
-        .chain(std::iter::once(&card.total))
-        .enumerate()
-    {
-        let row = 3 + n as u32;
-        for (i, c) in COLUMNS.iter().enumerate() {
-            let col = i as u16;
-            match (c.2)(r) {
-                Cell::Text(t) => sheet.write_string(row, col, t).map(|_| ()),
-                Cell::Count(v) => sheet.write_number(row, col, v as f64).map(|_| ()),
-                Cell::Rate(Some(x)) => sheet
-                    .write_number_with_format(row, col, x, &pct)
-                    .map(|_| ()),
-                Cell::Rate(None) => sheet.write_string(row, col, "—").map(|_| ()),
-            }
-            .map_err(err)?;
-        }
-    }
-    book.save(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+    let bytes = redgrid_app::scorecard::workbook(card).map_err(anyhow::Error::msg)?;
+    std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 /// Parses the arguments, builds the scorecard and prints or writes it.

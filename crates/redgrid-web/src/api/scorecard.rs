@@ -6,8 +6,9 @@ use crate::error::{ApiError, lang_of};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use redgrid_app::scorecard::{GroupBy, Scorecard};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use redgrid_app::scorecard::GroupBy;
 use redgrid_app::service::now;
 use redgrid_core::error::{CoreError, FieldError};
 use redgrid_core::scorecard::Period;
@@ -20,19 +21,21 @@ use std::sync::Arc;
 #[utoipa::path(get, path = "/api/scorecard", tag = "scorecard",
     params(
         ("by" = Option<String>, Query, description = "unit (default), level, street, community, category, class or district"),
-        ("period" = String, Query, description = "2026-10-05 (day), 2026-10 (month), 2026-Q4 (quarter), 2026 (year) or 2026-10-01..2026-10-15 (days, both included)")),
-    responses((status = 200, description = "The scorecard: rows (ranked) and total; a rate without a denominator is null (shown as —)"),
+        ("period" = String, Query, description = "2026-10-05 (day), 2026-10 (month), 2026-Q4 (quarter), 2026 (year) or 2026-10-01..2026-10-15 (days, both included)"),
+        ("format" = Option<String>, Query, description = "json (default), xlsx (an Excel workbook with Chinese headers) or csv")),
+    responses((status = 200, description = "The scorecard: rows (ranked) and total; a rate without a denominator is null (shown as —). As xlsx or csv with `format`."),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn scorecard(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<Scorecard>, ApiError> {
+) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     let Query(params) = query
         .map_err(|e| ApiError::plain(StatusCode::BAD_REQUEST, "malformed_query", &e.body_text()))?;
     let mut by = GroupBy::Unit;
+    let mut format = "json";
     let mut period = None;
     let mut errors = Vec::new();
     for (key, value) in &params {
@@ -45,6 +48,10 @@ pub async fn scorecard(
                 Some(p) => period = Some(p),
                 None => errors.push(FieldError::new("period", "invalid")),
             },
+            "format" => match value.trim() {
+                f @ ("json" | "xlsx" | "csv") => format = f,
+                _ => errors.push(FieldError::new("format", "invalid")),
+            },
             _ => errors.push(FieldError::new(key.clone(), "unknown_field")),
         }
     }
@@ -55,7 +62,45 @@ pub async fn scorecard(
         return Err(ApiError::core(&CoreError::Validation(errors), lang));
     };
     let card = state.service.scorecard_for(&who, by, period, now()).await?;
-    Ok(Json(card))
+    // The same figures the viewer may see, as a file to report upward with.
+    let file = |ctype: &'static str, ext: &str, bytes: Vec<u8>| {
+        let name = format!("scorecard-{}-{}.{ext}", card.by.as_str(), card.period.start);
+        let disposition = format!("attachment; filename=\"{name}\"");
+        (
+            [
+                (header::CONTENT_TYPE, ctype.to_string()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            bytes,
+        )
+            .into_response()
+    };
+    Ok(match format {
+        "xlsx" => {
+            let bytes = redgrid_app::scorecard::workbook(&card).map_err(|e| {
+                tracing::error!(error = %e, "scorecard workbook");
+                ApiError::plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    lang.pick(
+                        "服务器内部错误，请稍后重试",
+                        "internal error; please try again later",
+                    ),
+                )
+            })?;
+            file(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+                bytes,
+            )
+        }
+        "csv" => file(
+            "text/csv; charset=utf-8",
+            "csv",
+            redgrid_app::scorecard::csv(&card),
+        ),
+        _ => Json(card).into_response(),
+    })
 }
 
 /// One notification.

@@ -112,6 +112,8 @@ pub struct ScorecardPage {
     pub total: ScoreLine,
     pub error: String,
     pub chart: String,
+    /// The query of this scorecard for its Excel and CSV exports.
+    pub export: String,
 }
 
 fn line(row: &redgrid_app::scorecard::ScoreRow, lang: redgrid_core::Lang) -> ScoreLine {
@@ -204,7 +206,13 @@ pub async fn scorecard(
         .iter()
         .map(|g| (g.as_str(), g.label(c.lang)))
         .collect();
+    let export = format!(
+        "/api/scorecard?by={}&period={}",
+        by.as_str(),
+        crate::ui::url_encode(&period_text)
+    );
     Ok(render(&ScorecardPage {
+        export,
         by: by.as_str(),
         period: period_text,
         groupings,
