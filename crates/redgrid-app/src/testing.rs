@@ -565,14 +565,15 @@ macro_rules! both_backends {
 /// An ordinary API token for `person`, with every role they hold, made by the system: how test
 /// suites and benchmarks act as someone over HTTP.
 pub async fn api_token(service: &Service, person: &Person) -> Result<String> {
-    let mut roles = Vec::new();
-    for g in &person.grants {
-        if !roles.contains(&g.role) {
-            roles.push(g.role);
-        }
-    }
     let (token, _) = service
-        .create_api_token(&Actor::System, person.id, "test", &roles, &[], None)
+        .create_api_token(
+            &Actor::System,
+            person.id,
+            "test",
+            &person.roles(),
+            &[],
+            None,
+        )
         .await?;
     Ok(token)
 }

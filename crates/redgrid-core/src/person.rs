@@ -62,6 +62,19 @@ pub struct Person {
     pub grants: Vec<Grant>,
 }
 
+impl Person {
+    /// The roles the person holds, each once, in the order of their grants.
+    pub fn roles(&self) -> Vec<Role> {
+        let mut roles = Vec::new();
+        for g in &self.grants {
+            if !roles.contains(&g.role) {
+                roles.push(g.role);
+            }
+        }
+        roles
+    }
+}
+
 /// Who runs a command: a person with their grants, or the system itself (jobs, detectors).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Actor {

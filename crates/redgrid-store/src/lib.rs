@@ -525,38 +525,18 @@ pub trait TestHooks: Send + Sync {
     async fn execute_raw(&self, sql: &str) -> Result<u64>;
 }
 
-/// Storage for one district: every role trait at once. An `Arc<dyn Store>` offers all their methods
-/// as they are; code that holds a concrete backend imports the role traits through [`prelude`].
+/// The test hooks where the `testing` feature is on; nothing otherwise.
+#[cfg(feature = "testing")]
+pub use TestHooks as Hooks;
+/// The test hooks where the `testing` feature is on; nothing otherwise.
 #[cfg(not(feature = "testing"))]
-pub trait Store:
-    Schema
-    + DirectoryStore
-    + RequestStore
-    + ScorecardStore
-    + OutboxStore
-    + AttachmentStore
-    + AccountStore
-    + AuditStore
-    + org::OrgStore
-{
-}
+pub trait Hooks {}
 #[cfg(not(feature = "testing"))]
-impl<
-    T: Schema
-        + DirectoryStore
-        + RequestStore
-        + ScorecardStore
-        + OutboxStore
-        + AttachmentStore
-        + AccountStore
-        + AuditStore
-        + org::OrgStore,
-> Store for T
-{
-}
+impl<T> Hooks for T {}
 
-/// Storage for one district, with the test hooks (feature `testing`).
-#[cfg(feature = "testing")]
+/// Storage for one district: every role trait at once (and the test hooks under `testing`). An
+/// `Arc<dyn Store>` offers all their methods as they are; code that holds a concrete backend imports
+/// the role traits through [`prelude`].
 pub trait Store:
     Schema
     + DirectoryStore
@@ -566,11 +546,10 @@ pub trait Store:
     + AttachmentStore
     + AccountStore
     + AuditStore
-    + TestHooks
+    + Hooks
     + org::OrgStore
 {
 }
-#[cfg(feature = "testing")]
 impl<
     T: Schema
         + DirectoryStore
@@ -580,7 +559,7 @@ impl<
         + AttachmentStore
         + AccountStore
         + AuditStore
-        + TestHooks
+        + Hooks
         + org::OrgStore,
 > Store for T
 {

@@ -407,14 +407,15 @@ async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let mut tokens = Vec::new();
     for (zh, role, person) in people {
-        let mut roles: Vec<redgrid_core::person::Role> = Vec::new();
-        for g in &person.grants {
-            if !roles.contains(&g.role) {
-                roles.push(g.role);
-            }
-        }
         let (token, _) = service
-            .create_api_token(&system, person.id, DEMO_TOKEN_NAME, &roles, &[], None)
+            .create_api_token(
+                &system,
+                person.id,
+                DEMO_TOKEN_NAME,
+                &person.roles(),
+                &[],
+                None,
+            )
             .await
             .with_context(|| format!("the demo token for {role}"))?;
         // A login per role: the username is the role's name, the password the same for all.
