@@ -594,58 +594,109 @@ impl ImportReport {
 }
 
 fn issue_message(code: &str, lang: Lang, detail: &str) -> String {
-    let zh = |s: &str| s.to_string();
-    match (code, lang) {
-        ("missing_column", Lang::Zh) => format!("缺少必填列「{detail}」"),
-        ("missing_column", Lang::En) => format!("the required column \"{detail}\" is missing"),
-        ("duplicate_column", Lang::Zh) => format!("列「{detail}」出现了不止一次"),
-        ("duplicate_column", Lang::En) => format!("the column \"{detail}\" appears more than once"),
-        ("required", Lang::Zh) => zh("必填项为空"),
-        ("required", Lang::En) => "is required".into(),
-        ("too_long", Lang::Zh) => format!("过长（不能超过 {detail} 个字）"),
-        ("too_long", Lang::En) => format!("is too long (at most {detail} characters)"),
-        ("bad_date", Lang::Zh) => zh("日期格式不正确，应如 2026-03-05"),
-        ("bad_date", Lang::En) => "is not a date such as 2026-03-05".into(),
-        ("bad_phone", Lang::Zh) => zh("手机号应为 1 开头的 11 位数字"),
-        ("bad_phone", Lang::En) => "is not an 11-digit mobile number starting with 1".into(),
-        ("bad_code", Lang::Zh) => format!("编码格式不正确：{detail}"),
-        ("bad_code", Lang::En) => format!("is not a valid code: {detail}"),
-        ("unknown_value", Lang::Zh) => format!("不是可选值，可选：{detail}"),
-        ("unknown_value", Lang::En) => format!("is not one of: {detail}"),
-        ("unknown_area", Lang::Zh) => zh("区划代码不存在（请先导入区划网格）"),
-        ("unknown_area", Lang::En) => "names no known area (import the areas first)".into(),
-        ("wrong_area_kind", Lang::Zh) => format!("区划级别不符，应为{detail}"),
-        ("wrong_area_kind", Lang::En) => format!("is the wrong kind of area; expected {detail}"),
-        ("unknown_parent", Lang::Zh) => zh("上级不存在（既不在系统中，也不在本文件中）"),
-        ("unknown_parent", Lang::En) => "names no parent in the system or in this file".into(),
-        ("unknown_unit", Lang::Zh) => zh("单位编码不存在（请先导入单位）"),
-        ("unknown_unit", Lang::En) => "names no known unit (import the units first)".into(),
-        ("unknown_party_org", Lang::Zh) => zh("党组织编码不存在（请先导入党组织）"),
-        ("unknown_party_org", Lang::En) => {
-            "names no known party organisation (import them first)".into()
-        }
-        ("unknown_target", Lang::Zh) => zh("对象编码不存在（请先导入服务对象）"),
-        ("unknown_target", Lang::En) => "names no known target (import the targets first)".into(),
-        ("unknown_member", Lang::Zh) => zh("该手机号不是已登记的党员（请先导入党员）"),
-        ("unknown_member", Lang::En) => {
-            "is not a registered member's phone (import them first)".into()
-        }
-        ("duplicate_key", Lang::Zh) => format!("与第 {detail} 行重复"),
-        ("duplicate_key", Lang::En) => format!("duplicates row {detail}"),
-        ("wrong_parent_kind", Lang::Zh) => format!("上级组织类别不符：{detail}"),
-        ("wrong_parent_kind", Lang::En) => format!("cannot sit under that parent: {detail}"),
-        ("cycle", Lang::Zh) => zh("上下级关系形成了循环"),
-        ("cycle", Lang::En) => "the parents form a cycle".into(),
-        ("name_taken", Lang::Zh) => zh("同一区域内已有同名单位（编码不同）"),
-        ("name_taken", Lang::En) => "another unit in this area has this name".into(),
-        ("bad_period", Lang::Zh) => zh("结束日期早于开始日期"),
-        ("bad_period", Lang::En) => "ends before it starts".into(),
-        ("not_allowed", Lang::Zh) => format!("不允许：{detail}"),
-        ("not_allowed", Lang::En) => format!("not allowed: {detail}"),
-        (_, Lang::Zh) => format!("内容不正确 {detail}"),
-        (_, Lang::En) => format!("is invalid {detail}"),
-    }
+    let (zh, en) = ISSUE_MESSAGES.iter().find(|(c, ..)| *c == code).map_or(
+        ("内容不正确 {detail}", "is invalid {detail}"),
+        |&(_, zh, en)| (zh, en),
+    );
+    lang.pick(zh, en).replace("{detail}", detail)
 }
+
+/// The message of each issue code in Chinese and English; `{detail}` is the issue's detail.
+const ISSUE_MESSAGES: &[(&str, &str, &str)] = &[
+    (
+        "missing_column",
+        "缺少必填列「{detail}」",
+        "the required column \"{detail}\" is missing",
+    ),
+    (
+        "duplicate_column",
+        "列「{detail}」出现了不止一次",
+        "the column \"{detail}\" appears more than once",
+    ),
+    ("required", "必填项为空", "is required"),
+    (
+        "too_long",
+        "过长（不能超过 {detail} 个字）",
+        "is too long (at most {detail} characters)",
+    ),
+    (
+        "bad_date",
+        "日期格式不正确，应如 2026-03-05",
+        "is not a date such as 2026-03-05",
+    ),
+    (
+        "bad_phone",
+        "手机号应为 1 开头的 11 位数字",
+        "is not an 11-digit mobile number starting with 1",
+    ),
+    (
+        "bad_code",
+        "编码格式不正确：{detail}",
+        "is not a valid code: {detail}",
+    ),
+    (
+        "unknown_value",
+        "不是可选值，可选：{detail}",
+        "is not one of: {detail}",
+    ),
+    (
+        "unknown_area",
+        "区划代码不存在（请先导入区划网格）",
+        "names no known area (import the areas first)",
+    ),
+    (
+        "wrong_area_kind",
+        "区划级别不符，应为{detail}",
+        "is the wrong kind of area; expected {detail}",
+    ),
+    (
+        "unknown_parent",
+        "上级不存在（既不在系统中，也不在本文件中）",
+        "names no parent in the system or in this file",
+    ),
+    (
+        "unknown_unit",
+        "单位编码不存在（请先导入单位）",
+        "names no known unit (import the units first)",
+    ),
+    (
+        "unknown_party_org",
+        "党组织编码不存在（请先导入党组织）",
+        "names no known party organisation (import them first)",
+    ),
+    (
+        "unknown_target",
+        "对象编码不存在（请先导入服务对象）",
+        "names no known target (import the targets first)",
+    ),
+    (
+        "unknown_member",
+        "该手机号不是已登记的党员（请先导入党员）",
+        "is not a registered member's phone (import them first)",
+    ),
+    (
+        "duplicate_key",
+        "与第 {detail} 行重复",
+        "duplicates row {detail}",
+    ),
+    (
+        "wrong_parent_kind",
+        "上级组织类别不符：{detail}",
+        "cannot sit under that parent: {detail}",
+    ),
+    ("cycle", "上下级关系形成了循环", "the parents form a cycle"),
+    (
+        "name_taken",
+        "同一区域内已有同名单位（编码不同）",
+        "another unit in this area has this name",
+    ),
+    (
+        "bad_period",
+        "结束日期早于开始日期",
+        "ends before it starts",
+    ),
+    ("not_allowed", "不允许：{detail}", "not allowed: {detail}"),
+];
 
 /// Reads one sheet's rows against a register, collecting issues.
 struct Reader<'a> {

@@ -103,16 +103,10 @@ async fn to_claimed(s: &Service, f: &Fixture) -> Request {
 }
 
 async fn migrations_are_recorded_and_idempotent(store: Arc<dyn Store>) {
-    let expected: Vec<i64> = match store.backend() {
-        redgrid_store::Backend::Sqlite => redgrid_store::MIGRATIONS_SQLITE
-            .iter()
-            .map(|m| m.version)
-            .collect(),
-        redgrid_store::Backend::Postgres => redgrid_store::MIGRATIONS_POSTGRES
-            .iter()
-            .map(|m| m.version)
-            .collect(),
-    };
+    let expected: Vec<i64> = redgrid_store::MIGRATIONS
+        .iter()
+        .map(|m| m.version)
+        .collect();
     assert_eq!(store.applied_migrations().await.unwrap(), expected);
     assert!(
         store.migrate().await.unwrap().is_empty(),

@@ -57,142 +57,102 @@ impl Lang {
     }
 }
 
-/// What kind of record an id names (for "not found" errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Entity {
-    Request,
-    Area,
-    Unit,
-    Person,
-    Category,
-    CategoryClass,
-    Token,
-    PartyOrg,
-    Campaign,
-    Suggestion,
-}
-
-impl Entity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Entity::Request => "request",
-            Entity::Area => "area",
-            Entity::Unit => "unit",
-            Entity::Person => "person",
-            Entity::Category => "category",
-            Entity::CategoryClass => "category_class",
-            Entity::Token => "api_token",
-            Entity::PartyOrg => "party_org",
-            Entity::Campaign => "campaign",
-            Entity::Suggestion => "suggestion",
-        }
+crate::vocabulary!(plain
+    /// What kind of record an id names (for "not found" errors).
+    Entity {
+        Request = "request", "诉求", "request";
+        Area = "area", "区域", "area";
+        Unit = "unit", "单位", "unit";
+        Person = "person", "人员", "person";
+        Category = "category", "事项", "category";
+        CategoryClass = "category_class", "事项大类", "category class";
+        Token = "api_token", "接口令牌", "API token";
+        PartyOrg = "party_org", "党组织", "party organisation";
+        Campaign = "campaign", "活动项目", "campaign";
+        Suggestion = "suggestion", "意见建议", "suggestion";
     }
-    fn zh(self) -> &'static str {
-        match self {
-            Entity::Request => "诉求",
-            Entity::Area => "区域",
-            Entity::Unit => "单位",
-            Entity::Person => "人员",
-            Entity::Category => "事项",
-            Entity::CategoryClass => "事项大类",
-            Entity::Token => "接口令牌",
-            Entity::PartyOrg => "党组织",
-            Entity::Campaign => "活动项目",
-            Entity::Suggestion => "意见建议",
-        }
-    }
-}
+);
 
-/// Why an actor may not run a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Denial {
-    /// None of the actor's roles may run this command at all.
-    RoleNotAllowed,
-    /// The actor has a fitting role, but not for this request's area, level or unit.
-    OutOfScope,
-    /// Only the person who filed the request may do this.
-    NotRequester,
-    /// The person who handled a request may not verify it.
-    SelfVerification,
-    /// The named approver does not hold a role at the level above.
-    ApproverNotAllowed,
-    /// No valid credentials were presented.
-    Unauthenticated,
-    /// The login name and password do not match an account.
-    BadCredentials,
-    /// The session has ended (expired or logged out); log in again.
-    SessionExpired,
-    /// The API token was revoked or has expired.
-    TokenRevoked,
-    /// The account is disabled.
-    AccountDisabled,
-    /// A browser request that changes something came without the session's CSRF token.
-    CsrfFailed,
-    /// The old password given for a change is wrong.
-    WrongPassword,
-    /// The account must choose a new password before doing anything else.
-    PasswordChangeRequired,
-}
+crate::vocabulary!(plain
+    /// Why an actor may not run a command: the stable code and the message in each language.
+    Denial {
+        /// None of the actor's roles may run this command at all.
+        RoleNotAllowed = "role_not_allowed", "您的角色无权执行此操作", "none of your roles may do this";
+        /// The actor has a fitting role, but not for this request's area, level or unit.
+        OutOfScope = "out_of_scope", "该诉求不在您的辖区、层级或单位范围内",
+            "this request is outside your area, level or unit";
+        /// Only the person who filed the request may do this.
+        NotRequester = "not_requester", "只有诉求提出人可以执行此操作",
+            "only the person who filed the request may do this";
+        /// The person who handled a request may not verify it.
+        SelfVerification = "self_verification", "办理人不能验收自己办理的诉求",
+            "the handler of a request may not verify it";
+        /// The named approver does not hold a role at the level above.
+        ApproverNotAllowed = "approver_not_allowed", "审批人须为上一级的工作人员",
+            "the approver must be staff of the level above";
+        /// No valid credentials were presented.
+        Unauthenticated = "unauthenticated", "未登录或令牌无效", "missing or invalid credentials";
+        /// The login name and password do not match an account.
+        BadCredentials = "bad_credentials", "账号或密码不正确", "wrong login name or password";
+        /// The session has ended (expired or logged out); log in again.
+        SessionExpired = "session_expired", "登录已过期，请重新登录",
+            "your session has ended; log in again";
+        /// The API token was revoked or has expired.
+        TokenRevoked = "token_revoked", "接口令牌已吊销或过期", "the API token was revoked or has expired";
+        /// The account is disabled.
+        AccountDisabled = "account_disabled", "账号已停用，请联系管理员",
+            "the account is disabled; ask an administrator";
+        /// A browser request that changes something came without the session's CSRF token.
+        CsrfFailed = "csrf_failed", "页面已失效（缺少或错误的安全令牌），请刷新后重试",
+            "missing or wrong CSRF token; reload the page and try again";
+        /// The old password given for a change is wrong.
+        WrongPassword = "wrong_password", "原密码不正确", "the current password is wrong";
+        /// The account must choose a new password before doing anything else.
+        PasswordChangeRequired = "password_change_required", "请先修改初始密码（POST /api/me/password）",
+            "choose a new password first (POST /api/me/password)";
+    }
+);
 
 impl Denial {
     pub fn code(self) -> &'static str {
-        match self {
-            Denial::RoleNotAllowed => "role_not_allowed",
-            Denial::OutOfScope => "out_of_scope",
-            Denial::NotRequester => "not_requester",
-            Denial::SelfVerification => "self_verification",
-            Denial::ApproverNotAllowed => "approver_not_allowed",
-            Denial::Unauthenticated => "unauthenticated",
-            Denial::BadCredentials => "bad_credentials",
-            Denial::SessionExpired => "session_expired",
-            Denial::TokenRevoked => "token_revoked",
-            Denial::AccountDisabled => "account_disabled",
-            Denial::CsrfFailed => "csrf_failed",
-            Denial::WrongPassword => "wrong_password",
-            Denial::PasswordChangeRequired => "password_change_required",
-        }
+        self.as_str()
     }
 }
 
-/// A conflict with the current state that is not a plain illegal transition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Conflict {
-    /// The same idempotency key was used before with a different body.
-    IdempotencyKeyReused,
-    /// Someone else changed the request at the same moment; reload and try again.
-    ConcurrentUpdate,
-    /// The rating window has not ended yet, so the request cannot be closed without a rating.
-    RatingWindowOpen,
-    /// The request is already at the district level.
-    TopLevel,
-    /// A record with this natural key already exists.
-    AlreadyExists,
-    /// The record is still referenced and cannot be removed or deactivated.
-    InUse,
-    /// Automatic supervision: the request is not past a deadline.
-    NotOverdue,
-    /// Automatic supervision: the missed deadline was supervised already.
-    AlreadySupervised,
-    /// Automatic escalation: the request has not been red long enough.
-    NotOverdueLongEnough,
-}
+crate::vocabulary!(plain
+    /// A conflict with the current state that is not a plain illegal transition: the stable code
+    /// and the message in each language.
+    Conflict {
+        /// The same idempotency key was used before with a different body.
+        IdempotencyKeyReused = "idempotency_key_reused", "该幂等键已用于内容不同的提交",
+            "this idempotency key was already used with a different body";
+        /// Someone else changed the request at the same moment; reload and try again.
+        ConcurrentUpdate = "concurrent_update", "诉求刚被他人修改，请刷新后重试",
+            "the request was changed by someone else; reload and try again";
+        /// The rating window has not ended yet, so the request cannot be closed without a rating.
+        RatingWindowOpen = "rating_window_open", "评价期尚未结束，不能自动销号",
+            "the rating window has not ended yet";
+        /// The request is already at the district level.
+        TopLevel = "cannot_escalate_further", "已在区级办理，不能再上报",
+            "the request is already at district level and cannot be escalated";
+        /// A record with this natural key already exists.
+        AlreadyExists = "already_exists", "记录已存在", "a record with this key already exists";
+        /// The record is still referenced and cannot be removed or deactivated.
+        InUse = "in_use", "记录仍在使用中", "the record is still in use";
+        /// Automatic supervision: the request is not past a deadline.
+        NotOverdue = "not_overdue", "诉求未超过办理时限", "the request is not past a deadline";
+        /// Automatic supervision: the missed deadline was supervised already.
+        AlreadySupervised = "already_supervised", "该超时诉求已自动督办",
+            "this missed deadline was supervised already";
+        /// Automatic escalation: the request has not been red long enough.
+        NotOverdueLongEnough = "not_overdue_long_enough", "超时时长未达到自动上报条件",
+            "the request has not been overdue long enough to escalate automatically";
+    }
+);
 
 impl Conflict {
     pub fn code(&self) -> &'static str {
-        match self {
-            Conflict::IdempotencyKeyReused => "idempotency_key_reused",
-            Conflict::ConcurrentUpdate => "concurrent_update",
-            Conflict::RatingWindowOpen => "rating_window_open",
-            Conflict::TopLevel => "cannot_escalate_further",
-            Conflict::AlreadyExists => "already_exists",
-            Conflict::InUse => "in_use",
-            Conflict::NotOverdue => "not_overdue",
-            Conflict::AlreadySupervised => "already_supervised",
-            Conflict::NotOverdueLongEnough => "not_overdue_long_enough",
-        }
+        self.as_str()
     }
 }
 
@@ -227,40 +187,54 @@ impl FieldError {
         self
     }
 
-    /// Fills `message` in the given language.
+    /// Fills `message` in the given language (`{limit}` in a message is the field's limit).
     pub fn localized(mut self, lang: Lang) -> Self {
-        let limit = self.limit.unwrap_or_default();
-        self.message = match (self.code, lang) {
-            ("required", Lang::Zh) => "必填".into(),
-            ("required", Lang::En) => "is required".into(),
-            ("too_long", Lang::Zh) => format!("不能超过 {limit} 个字符"),
-            ("too_long", Lang::En) => format!("must be at most {limit} characters"),
-            ("too_short", Lang::Zh) => format!("至少 {limit} 个字符"),
-            ("too_short", Lang::En) => format!("must be at least {limit} characters"),
-            ("too_many", Lang::Zh) => format!("最多 {limit} 项"),
-            ("too_many", Lang::En) => format!("must have at most {limit} items"),
-            ("out_of_range", Lang::Zh) => "超出允许范围".into(),
-            ("out_of_range", Lang::En) => "is out of range".into(),
-            ("unknown", Lang::Zh) => "不存在".into(),
-            ("unknown", Lang::En) => "does not exist".into(),
-            ("not_allowed", Lang::Zh) => "此处不允许该值".into(),
-            ("not_allowed", Lang::En) => "is not allowed here".into(),
-            ("inactive", Lang::Zh) => "已停用".into(),
-            ("inactive", Lang::En) => "is no longer in use".into(),
-            ("wrong_level", Lang::Zh) => "与当前办理层级不符".into(),
-            ("wrong_level", Lang::En) => "does not match the handling level".into(),
-            ("outside_area", Lang::Zh) => "不在诉求所在区域内".into(),
-            ("outside_area", Lang::En) => "is outside the request's area".into(),
-            ("unknown_field", Lang::Zh) => "不支持的字段".into(),
-            ("unknown_field", Lang::En) => "is not a known field".into(),
-            ("invalid_type", Lang::Zh) => "类型不正确".into(),
-            ("invalid_type", Lang::En) => "has the wrong type".into(),
-            (_, Lang::Zh) => "格式不正确".into(),
-            (_, Lang::En) => "is invalid".into(),
-        };
+        let (zh, en) = FIELD_MESSAGES
+            .iter()
+            .find(|(code, ..)| *code == self.code)
+            .map_or(("格式不正确", "is invalid"), |&(_, zh, en)| (zh, en));
+        let limit = self.limit.unwrap_or_default().to_string();
+        self.message = lang.pick(zh, en).replace("{limit}", &limit);
         self
     }
 }
+
+/// The message of each field error code, in Chinese and English. Any other code reads "格式不正确" /
+/// "is invalid".
+const FIELD_MESSAGES: &[(&str, &str, &str)] = &[
+    ("required", "必填", "is required"),
+    (
+        "too_long",
+        "不能超过 {limit} 个字符",
+        "must be at most {limit} characters",
+    ),
+    (
+        "too_short",
+        "至少 {limit} 个字符",
+        "must be at least {limit} characters",
+    ),
+    (
+        "too_many",
+        "最多 {limit} 项",
+        "must have at most {limit} items",
+    ),
+    ("out_of_range", "超出允许范围", "is out of range"),
+    ("unknown", "不存在", "does not exist"),
+    ("not_allowed", "此处不允许该值", "is not allowed here"),
+    ("inactive", "已停用", "is no longer in use"),
+    (
+        "wrong_level",
+        "与当前办理层级不符",
+        "does not match the handling level",
+    ),
+    (
+        "outside_area",
+        "不在诉求所在区域内",
+        "is outside the request's area",
+    ),
+    ("unknown_field", "不支持的字段", "is not a known field"),
+    ("invalid_type", "类型不正确", "has the wrong type"),
+];
 
 /// Every refusal the domain can give.
 #[derive(Debug, Clone, PartialEq)]
@@ -328,8 +302,8 @@ impl CoreError {
     pub fn message(&self, lang: Lang) -> String {
         match self {
             CoreError::NotFound { entity, id } => match lang {
-                Lang::Zh => format!("{}（编号 {id}）不存在", entity.zh()),
-                Lang::En => format!("{} {id} does not exist", entity.as_str()),
+                Lang::Zh => format!("{}（编号 {id}）不存在", entity.label(Lang::Zh)),
+                Lang::En => format!("{} {id} does not exist", entity.label(Lang::En)),
             },
             CoreError::InvalidTransition { command, status } => match lang {
                 Lang::Zh => format!(
@@ -342,54 +316,7 @@ impl CoreError {
                     status.label(Lang::En)
                 ),
             },
-            CoreError::Forbidden(d) => match (d, lang) {
-                (Denial::RoleNotAllowed, Lang::Zh) => "您的角色无权执行此操作".into(),
-                (Denial::RoleNotAllowed, Lang::En) => "none of your roles may do this".into(),
-                (Denial::OutOfScope, Lang::Zh) => "该诉求不在您的辖区、层级或单位范围内".into(),
-                (Denial::OutOfScope, Lang::En) => {
-                    "this request is outside your area, level or unit".into()
-                }
-                (Denial::NotRequester, Lang::Zh) => "只有诉求提出人可以执行此操作".into(),
-                (Denial::NotRequester, Lang::En) => {
-                    "only the person who filed the request may do this".into()
-                }
-                (Denial::SelfVerification, Lang::Zh) => "办理人不能验收自己办理的诉求".into(),
-                (Denial::SelfVerification, Lang::En) => {
-                    "the handler of a request may not verify it".into()
-                }
-                (Denial::ApproverNotAllowed, Lang::Zh) => "审批人须为上一级的工作人员".into(),
-                (Denial::ApproverNotAllowed, Lang::En) => {
-                    "the approver must be staff of the level above".into()
-                }
-                (Denial::Unauthenticated, Lang::Zh) => "未登录或令牌无效".into(),
-                (Denial::Unauthenticated, Lang::En) => "missing or invalid credentials".into(),
-                (Denial::BadCredentials, Lang::Zh) => "账号或密码不正确".into(),
-                (Denial::BadCredentials, Lang::En) => "wrong login name or password".into(),
-                (Denial::SessionExpired, Lang::Zh) => "登录已过期，请重新登录".into(),
-                (Denial::SessionExpired, Lang::En) => "your session has ended; log in again".into(),
-                (Denial::TokenRevoked, Lang::Zh) => "接口令牌已吊销或过期".into(),
-                (Denial::TokenRevoked, Lang::En) => {
-                    "the API token was revoked or has expired".into()
-                }
-                (Denial::AccountDisabled, Lang::Zh) => "账号已停用，请联系管理员".into(),
-                (Denial::AccountDisabled, Lang::En) => {
-                    "the account is disabled; ask an administrator".into()
-                }
-                (Denial::CsrfFailed, Lang::Zh) => {
-                    "页面已失效（缺少或错误的安全令牌），请刷新后重试".into()
-                }
-                (Denial::CsrfFailed, Lang::En) => {
-                    "missing or wrong CSRF token; reload the page and try again".into()
-                }
-                (Denial::WrongPassword, Lang::Zh) => "原密码不正确".into(),
-                (Denial::WrongPassword, Lang::En) => "the current password is wrong".into(),
-                (Denial::PasswordChangeRequired, Lang::Zh) => {
-                    "请先修改初始密码（POST /api/me/password）".into()
-                }
-                (Denial::PasswordChangeRequired, Lang::En) => {
-                    "choose a new password first (POST /api/me/password)".into()
-                }
-            },
+            CoreError::Forbidden(d) => d.label(lang).into(),
             CoreError::Validation(fields) => {
                 let list: Vec<String> = fields.iter().map(|f| f.field.clone()).collect();
                 match lang {
@@ -397,40 +324,7 @@ impl CoreError {
                     Lang::En => format!("invalid fields: {}", list.join(", ")),
                 }
             }
-            CoreError::Conflict(c) => match (c, lang) {
-                (Conflict::IdempotencyKeyReused, Lang::Zh) => "该幂等键已用于内容不同的提交".into(),
-                (Conflict::IdempotencyKeyReused, Lang::En) => {
-                    "this idempotency key was already used with a different body".into()
-                }
-                (Conflict::ConcurrentUpdate, Lang::Zh) => "诉求刚被他人修改，请刷新后重试".into(),
-                (Conflict::ConcurrentUpdate, Lang::En) => {
-                    "the request was changed by someone else; reload and try again".into()
-                }
-                (Conflict::RatingWindowOpen, Lang::Zh) => "评价期尚未结束，不能自动销号".into(),
-                (Conflict::RatingWindowOpen, Lang::En) => {
-                    "the rating window has not ended yet".into()
-                }
-                (Conflict::TopLevel, Lang::Zh) => "已在区级办理，不能再上报".into(),
-                (Conflict::TopLevel, Lang::En) => {
-                    "the request is already at district level and cannot be escalated".into()
-                }
-                (Conflict::AlreadyExists, Lang::Zh) => "记录已存在".into(),
-                (Conflict::AlreadyExists, Lang::En) => {
-                    "a record with this key already exists".into()
-                }
-                (Conflict::InUse, Lang::Zh) => "记录仍在使用中".into(),
-                (Conflict::InUse, Lang::En) => "the record is still in use".into(),
-                (Conflict::NotOverdue, Lang::Zh) => "诉求未超过办理时限".into(),
-                (Conflict::NotOverdue, Lang::En) => "the request is not past a deadline".into(),
-                (Conflict::AlreadySupervised, Lang::Zh) => "该超时诉求已自动督办".into(),
-                (Conflict::AlreadySupervised, Lang::En) => {
-                    "this missed deadline was supervised already".into()
-                }
-                (Conflict::NotOverdueLongEnough, Lang::Zh) => "超时时长未达到自动上报条件".into(),
-                (Conflict::NotOverdueLongEnough, Lang::En) => {
-                    "the request has not been overdue long enough to escalate automatically".into()
-                }
-            },
+            CoreError::Conflict(c) => c.label(lang).into(),
         }
     }
 

@@ -1,14 +1,14 @@
 //! The body of both backends, written once. `sqlite.rs` and `postgres.rs` each declare this file as
 //! their child module `common` (with `#[path]`), after defining the dialect: `type Db` (the sqlx
-//! database), `type This` (the store struct), `BACKEND`, `MIGRATIONS`, the few statements that differ
+//! database), `type This` (the store struct), `BACKEND`, the few statements that differ
 //! (`SQL_LOCK_REQUEST`, `SQL_NEXT_REQUEST_ID`, `SQL_LOCK_AUDIT_HEAD`, `SQL_TEXT_MATCH`,
 //! `SQL_MIGRATION_LOCK`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
 //! `write()` (one job: SQLite's writer task, PostgreSQL's pool) and `fail_point()`. Compiled twice with concrete types: no generic trait-bound puzzles, one behaviour,
 //! and rustfmt and clippy see it like any other module.
 
 use super::{
-    BACKEND, Db, MIGRATIONS, SQL_LOCK_AUDIT_HEAD, SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK,
-    SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH, This,
+    BACKEND, Db, SQL_LOCK_AUDIT_HEAD, SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK, SQL_NEXT_REQUEST_ID,
+    SQL_TEXT_MATCH, This,
 };
 pub(super) use crate::audit::{self, AuditKind, AuditRecord, AuditRow, EventRow};
 pub(super) use crate::prelude::*;
@@ -1145,8 +1145,8 @@ impl Schema for This {
             );
         }
         let mut now_applied = Vec::new();
-        for m in MIGRATIONS {
-            let sum = crate::migrate::checksum(m.sql);
+        for m in crate::MIGRATIONS {
+            let sum = m.checksum(BACKEND);
             match applied.get(&m.version) {
                 Some(s) if *s == sum => continue,
                 Some(_) => {
@@ -1157,7 +1157,7 @@ impl Schema for This {
                 }
                 None => {}
             }
-            sqlx::raw_sql(AssertSqlSafe(m.sql))
+            sqlx::raw_sql(AssertSqlSafe(m.sql(BACKEND)))
                 .execute(&mut *tx)
                 .await?;
             if m.version == 3 {

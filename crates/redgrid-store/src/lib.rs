@@ -34,7 +34,7 @@ pub mod plan;
 pub mod postgres;
 pub mod sqlite;
 
-pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
+pub use migrate::{MIGRATIONS, Migration};
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so that a
 /// projection read back equals the one computed.

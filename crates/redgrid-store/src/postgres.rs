@@ -9,7 +9,6 @@ use std::time::Duration;
 type Db = sqlx::Postgres;
 type This = PgStore;
 const BACKEND: Backend = Backend::Postgres;
-const MIGRATIONS: &[crate::Migration] = crate::MIGRATIONS_POSTGRES;
 const SQL_LOCK_REQUEST: &str = concat!(
     "SELECT ",
     request_columns!(),

@@ -25,7 +25,6 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 type Db = sqlx::Sqlite;
 type This = SqliteStore;
 const BACKEND: Backend = Backend::Sqlite;
-const MIGRATIONS: &[crate::Migration] = crate::MIGRATIONS_SQLITE;
 const SQL_LOCK_REQUEST: &str = concat!(
     "SELECT ",
     request_columns!(),

@@ -1,17 +1,19 @@
--- Issue 3: lights, per-item limits, the scorecard's fact table and the notification outbox (sqlite).
--- Keep in step with ../postgres/0002_deadlines_scorecard_outbox.sql.
+--! One text for both backends: migrate.rs replaces each {word} with its SQLite or PostgreSQL type and
+--! drops these --! lines. Never edit a migration once released; add a new one.
+-- Issue 3: lights, per-item limits, the scorecard's fact table and the notification outbox ({dialect}).
+-- Keep in step with ../{other}/0002_deadlines_scorecard_outbox.sql.
 
 ALTER TABLE category_items ADD COLUMN respond_limit TEXT;
 ALTER TABLE category_items ADD COLUMN resolve_limit TEXT;
 
-ALTER TABLE requests ADD COLUMN respond_warn_at TEXT;
-ALTER TABLE requests ADD COLUMN resolve_warn_at TEXT;
-ALTER TABLE requests ADD COLUMN next_due_at TEXT;
-ALTER TABLE requests ADD COLUMN next_warn_at TEXT;
+ALTER TABLE requests ADD COLUMN respond_warn_at {time};
+ALTER TABLE requests ADD COLUMN resolve_warn_at {time};
+ALTER TABLE requests ADD COLUMN next_due_at {time};
+ALTER TABLE requests ADD COLUMN next_warn_at {time};
 ALTER TABLE requests ADD COLUMN on_time BOOLEAN;
-ALTER TABLE requests ADD COLUMN suspended_at TEXT;
-ALTER TABLE requests ADD COLUMN overdue_supervised_for TEXT;
-ALTER TABLE requests ADD COLUMN rated_at TEXT;
+ALTER TABLE requests ADD COLUMN suspended_at {time};
+ALTER TABLE requests ADD COLUMN overdue_supervised_for {time};
+ALTER TABLE requests ADD COLUMN rated_at {time};
 
 -- Rows written before this version: derive the new columns exactly as replaying their events would
 -- (their events carry no warning instants, so a deadline's warning instant is the deadline itself).
@@ -42,33 +44,33 @@ CREATE TABLE scorecard_facts (
     grain               SMALLINT NOT NULL,
     dim                 SMALLINT NOT NULL,
     bucket              INTEGER NOT NULL,
-    key                 INTEGER NOT NULL,
-    respond_due         INTEGER NOT NULL DEFAULT 0,
-    responded_on_time   INTEGER NOT NULL DEFAULT 0,
-    rated               INTEGER NOT NULL DEFAULT 0,
-    rated_resolved      INTEGER NOT NULL DEFAULT 0,
-    satisfied           INTEGER NOT NULL DEFAULT 0,
-    basically_satisfied INTEGER NOT NULL DEFAULT 0,
-    closed              INTEGER NOT NULL DEFAULT 0,
-    closed_on_time      INTEGER NOT NULL DEFAULT 0,
-    closed_reworked     INTEGER NOT NULL DEFAULT 0,
+    key                 {int} NOT NULL,
+    respond_due         {int} NOT NULL DEFAULT 0,
+    responded_on_time   {int} NOT NULL DEFAULT 0,
+    rated               {int} NOT NULL DEFAULT 0,
+    rated_resolved      {int} NOT NULL DEFAULT 0,
+    satisfied           {int} NOT NULL DEFAULT 0,
+    basically_satisfied {int} NOT NULL DEFAULT 0,
+    closed              {int} NOT NULL DEFAULT 0,
+    closed_on_time      {int} NOT NULL DEFAULT 0,
+    closed_reworked     {int} NOT NULL DEFAULT 0,
     PRIMARY KEY (grain, dim, bucket, key)
 );
 
 -- Notifications: written in the same transaction as the event that causes them, delivered later
 -- by the delivery worker to every configured sender (at least once; receivers dedupe by id).
 CREATE TABLE outbox (
-    id              INTEGER PRIMARY KEY,
-    created_at      TEXT NOT NULL,
-    request_id      INTEGER NOT NULL REFERENCES requests(id),
-    seq             INTEGER NOT NULL,
+    id              {serial} PRIMARY KEY,
+    created_at      {time} NOT NULL,
+    request_id      {int} NOT NULL REFERENCES requests(id),
+    seq             {int} NOT NULL,
     kind            TEXT NOT NULL,
-    recipient_id    INTEGER REFERENCES people(id),
-    unit_id         INTEGER REFERENCES units(id),
+    recipient_id    {int} REFERENCES people(id),
+    unit_id         {int} REFERENCES units(id),
     payload         TEXT NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT NOT NULL,
-    delivered_at    TEXT,
+    next_attempt_at {time} NOT NULL,
+    delivered_at    {time},
     last_error      TEXT
 );
 CREATE INDEX outbox_pending ON outbox(next_attempt_at) WHERE delivered_at IS NULL;

@@ -1,55 +1,57 @@
--- Issue 4: accounts, sessions, API tokens and the tamper-evident audit chain (SQLite).
--- Keep in step with ../postgres/0003_accounts_audit.sql.
+--! One text for both backends: migrate.rs replaces each {word} with its SQLite or PostgreSQL type and
+--! drops these --! lines. Never edit a migration once released; add a new one.
+-- Issue 4: accounts, sessions, API tokens and the tamper-evident audit chain ({Dialect}).
+-- Keep in step with ../{other}/0003_accounts_audit.sql.
 
 -- A person who may log in. Login is by username or by the person's phone (people.phone).
 CREATE TABLE accounts (
-    person_id           INTEGER PRIMARY KEY REFERENCES people(id),
+    person_id           {int} PRIMARY KEY REFERENCES people(id),
     username            TEXT UNIQUE,
     password_hash       TEXT NOT NULL,
-    disabled            BOOLEAN NOT NULL DEFAULT 0,
-    must_change         BOOLEAN NOT NULL DEFAULT 0,
-    created_at          TEXT NOT NULL,
-    password_changed_at TEXT NOT NULL
+    disabled            BOOLEAN NOT NULL DEFAULT {false},
+    must_change         BOOLEAN NOT NULL DEFAULT {false},
+    created_at          {time} NOT NULL,
+    password_changed_at {time} NOT NULL
 );
 
 -- Browser sessions: the cookie holds a random token; only its SHA-256 is kept.
 CREATE TABLE sessions (
     token_hash   TEXT PRIMARY KEY,
-    person_id    INTEGER NOT NULL REFERENCES people(id),
+    person_id    {int} NOT NULL REFERENCES people(id),
     csrf_token   TEXT NOT NULL,
-    created_at   TEXT NOT NULL,
-    expires_at   TEXT NOT NULL,
-    last_seen_at TEXT NOT NULL
+    created_at   {time} NOT NULL,
+    expires_at   {time} NOT NULL,
+    last_seen_at {time} NOT NULL
 );
 CREATE INDEX sessions_person ON sessions(person_id);
 
 -- Tokens for integrations: shown once, kept hashed, acting for a person within some of their roles
 -- and areas, revocable.
 CREATE TABLE api_tokens (
-    id           INTEGER PRIMARY KEY,
+    id           {id} PRIMARY KEY,
     token_hash   TEXT NOT NULL UNIQUE,
     prefix       TEXT NOT NULL,
     name         TEXT NOT NULL,
-    person_id    INTEGER NOT NULL REFERENCES people(id),
+    person_id    {int} NOT NULL REFERENCES people(id),
     roles        TEXT NOT NULL,
     area_ids     TEXT NOT NULL,
-    created_by   INTEGER REFERENCES people(id),
-    created_at   TEXT NOT NULL,
-    expires_at   TEXT,
-    revoked_at   TEXT,
-    last_used_at TEXT
+    created_by   {int} REFERENCES people(id),
+    created_at   {time} NOT NULL,
+    expires_at   {time},
+    revoked_at   {time},
+    last_used_at {time}
 );
 CREATE INDEX api_tokens_person ON api_tokens(person_id);
 
 -- The district's hash chain: every request event (by the hash of its row), every administrative
 -- change and every reveal of personal data, in order. hash = SHA-256 over prev_hash and the record.
 CREATE TABLE audit_chain (
-    seq        INTEGER PRIMARY KEY,
-    at         TEXT NOT NULL,
+    seq        {int} PRIMARY KEY,
+    at         {time} NOT NULL,
     kind       TEXT NOT NULL CHECK (kind IN ('event', 'admin', 'reveal')),
-    actor_id   INTEGER,
-    request_id INTEGER,
-    event_seq  INTEGER,
+    actor_id   {int},
+    request_id {int},
+    event_seq  {int},
     payload    TEXT NOT NULL,
     prev_hash  TEXT NOT NULL,
     hash       TEXT NOT NULL
@@ -59,7 +61,7 @@ CREATE UNIQUE INDEX audit_chain_event ON audit_chain(request_id, event_seq) WHER
 -- The chain's head, one row: writers lock it, so records join the chain one at a time.
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
-    seq  INTEGER NOT NULL,
+    seq  {int} NOT NULL,
     hash TEXT NOT NULL
 );
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');

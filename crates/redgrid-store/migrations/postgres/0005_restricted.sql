@@ -1,3 +1,0 @@
--- A restricted request (an elderly person's routine alert) is seen only by the grid and the
--- community: grid workers, community staff and verifiers of its area, and whoever handles it.
-ALTER TABLE requests ADD COLUMN restricted BOOLEAN NOT NULL DEFAULT FALSE;
