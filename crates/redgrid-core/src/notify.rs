@@ -7,7 +7,6 @@ use crate::error::Lang;
 use crate::ids::{AreaId, PersonId, UnitId};
 use crate::person::Role;
 use crate::request::{Event, EventBody, Request};
-use serde::{Deserialize, Serialize};
 
 /// Whom a notification goes to; the store resolves it to people inside the transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,69 +19,26 @@ pub enum Target {
     AreaRoles(Vec<AreaId>, Vec<Role>),
 }
 
-/// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    Dispatched,
-    Returned,
-    Escalated,
-    Supervised,
-    VerificationNeeded,
-    Rework,
-    PleaseRate,
-    Reopened,
-}
+crate::vocabulary!(
+    /// What a notification is about, with its title for the person told.
+    NoticeKind {
+        Dispatched = "dispatched", "有新的派单，请接单办理", "a request was dispatched to your unit";
+        Returned = "returned", "诉求被退回，请重新派单", "a request was returned; please re-route it";
+        Escalated = "escalated", "有上报的诉求，请派单", "a request was escalated to your level";
+        Supervised = "supervised", "诉求被督办，请尽快办理", "a request is under supervision (督办)";
+        VerificationNeeded = "verification_needed", "有办结的诉求，请验单",
+            "a resolved request needs verification";
+        Rework = "rework", "验单未通过，请返工", "verification failed; please rework";
+        PleaseRate = "please_rate", "您的诉求已办结，请评价", "your request was resolved; please rate it";
+        Reopened = "reopened", "群众评价不满意，请重新办理",
+            "the requester was not satisfied; please handle it again";
+    }
+);
 
 impl NoticeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::Dispatched => "dispatched",
-            NoticeKind::Returned => "returned",
-            NoticeKind::Escalated => "escalated",
-            NoticeKind::Supervised => "supervised",
-            NoticeKind::VerificationNeeded => "verification_needed",
-            NoticeKind::Rework => "rework",
-            NoticeKind::PleaseRate => "please_rate",
-            NoticeKind::Reopened => "reopened",
-        }
-    }
-
+    /// The notification's title.
     pub fn title(self, lang: Lang) -> &'static str {
-        match self {
-            NoticeKind::Dispatched => lang.pick(
-                "有新的派单，请接单办理",
-                "a request was dispatched to your unit",
-            ),
-            NoticeKind::Returned => lang.pick(
-                "诉求被退回，请重新派单",
-                "a request was returned; please re-route it",
-            ),
-            NoticeKind::Escalated => lang.pick(
-                "有上报的诉求，请派单",
-                "a request was escalated to your level",
-            ),
-            NoticeKind::Supervised => lang.pick(
-                "诉求被督办，请尽快办理",
-                "a request is under supervision (督办)",
-            ),
-            NoticeKind::VerificationNeeded => lang.pick(
-                "有办结的诉求，请验单",
-                "a resolved request needs verification",
-            ),
-            NoticeKind::Rework => {
-                lang.pick("验单未通过，请返工", "verification failed; please rework")
-            }
-            NoticeKind::PleaseRate => lang.pick(
-                "您的诉求已办结，请评价",
-                "your request was resolved; please rate it",
-            ),
-            NoticeKind::Reopened => lang.pick(
-                "群众评价不满意，请重新办理",
-                "the requester was not satisfied; please handle it again",
-            ),
-        }
+        self.label(lang)
     }
 }
 

@@ -350,31 +350,10 @@ impl<'a> Checker<'a> {
             );
             return;
         }
-        let minute = match parse_time(time, self.options.zone_minutes) {
-            Ok(Time::Day(d)) => {
-                if self.daily == Some(false) {
-                    report.add(
-                        "mixed_intervals",
-                        line_no,
-                        format!("a date among times: {}", time.trim()),
-                    );
-                    return;
-                }
-                self.daily = Some(true);
-                d as i64 * 1440
-            }
-            Ok(Time::Minute(t)) => {
-                if self.daily == Some(true) {
-                    report.add(
-                        "mixed_intervals",
-                        line_no,
-                        format!("a time among dates: {}", time.trim()),
-                    );
-                    return;
-                }
-                self.daily = Some(false);
-                t
-            }
+        // A file holds dates (daily totals) or times (intervals), never both.
+        let (minute, daily, stray) = match parse_time(time, self.options.zone_minutes) {
+            Ok(Time::Day(d)) => (d as i64 * 1440, true, "a date among times"),
+            Ok(Time::Minute(t)) => (t, false, "a time among dates"),
             Err(kind) => {
                 if !complete {
                     cut(report);
@@ -384,6 +363,12 @@ impl<'a> Checker<'a> {
                 return;
             }
         };
+        if self.daily == Some(!daily) {
+            let detail = format!("{stray}: {}", time.trim());
+            report.add("mixed_intervals", line_no, detail);
+            return;
+        }
+        self.daily = Some(daily);
         let raw = raw.trim();
         if !complete && (raw.is_empty() || raw.ends_with(['.', '-', 'e', 'E'])) {
             cut(report);

@@ -10,6 +10,7 @@ use redgrid_core::org::{
     Activity, ActivityFacts, ActivityKind, Alliance, AllianceGroup, Campaign, Member, MemberKind,
     OrgKind, Pairing, PairingKind, PartyOrg, StatsInput, Suggestion, Target, TargetKind, Volunteer,
 };
+use sqlx::query_builder::Separated;
 use std::collections::HashMap;
 
 /// Rows per multi-row statement: well under both backends' limits on bound values.
@@ -115,31 +116,53 @@ async fn upsert_people(
     Ok(out)
 }
 
+/// Writes a register whose rows may name a parent in the same file (areas, units, party
+/// organisations): in batches that never hold a row before its parent, each parent resolved to the
+/// id written for it. `sql` is the statement before VALUES and what follows them (ending in
+/// `RETURNING id, code`); `bind` pushes one row's values, given its parent's id.
+async fn write_tree<R>(
+    conn: &mut Conn,
+    rows: &[R],
+    refs: &[Option<Ref<i64>>],
+    [insert, upsert]: [&str; 2],
+    bind: impl Fn(&mut Separated<'_, Db, &'static str>, &R, Option<i64>),
+) -> Result<()> {
+    let mut written = HashMap::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let end = batch_end(refs, start, &written);
+        let parents = resolve_all(&refs[start..end], &written)?;
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(insert);
+        qb.push_values(rows[start..end].iter().zip(parents), |mut b, (r, p)| {
+            bind(&mut b, r, p)
+        });
+        qb.push(upsert);
+        let got = qb
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(unique_to_conflict)?;
+        returned_codes(got, &mut written)?;
+        start = end;
+    }
+    Ok(())
+}
+
 async fn apply_plan(conn: &mut Conn, plan: &Plan, at: DateTime<Utc>) -> Result<()> {
-    let mut written: HashMap<String, i64> = HashMap::new();
     match plan {
         Plan::Areas(rows) => {
             let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
-            let mut start = 0;
-            while start < rows.len() {
-                let end = batch_end(&refs, start, &written);
-                let batch = &rows[start..end];
-                let parents = resolve_all(&refs[start..end], &written)?;
-                let mut qb: QueryBuilder<Db> =
-                    QueryBuilder::new("INSERT INTO areas (parent_id, kind, code, name) ");
-                qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
-                    b.push_bind(p)
-                        .push_bind(r.kind.as_str())
-                        .push_bind(r.code.clone())
-                        .push_bind(r.name.clone());
-                });
-                qb.push(
-                    " ON CONFLICT (code) DO UPDATE SET name = excluded.name RETURNING id, code",
-                );
-                let got = qb.build().fetch_all(&mut *conn).await?;
-                returned_codes(got, &mut written)?;
-                start = end;
-            }
+            let sql = [
+                "INSERT INTO areas (parent_id, kind, code, name) ",
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name RETURNING id, code",
+            ];
+            write_tree(conn, rows, &refs, sql, |b, r, p| {
+                b.push_bind(p)
+                    .push_bind(r.kind.as_str())
+                    .push_bind(r.code.clone())
+                    .push_bind(r.name.clone());
+            })
+            .await?;
         }
         Plan::Units(rows) => {
             for r in rows {
@@ -152,62 +175,42 @@ async fn apply_plan(conn: &mut Conn, plan: &Plan, at: DateTime<Utc>) -> Result<(
                 }
             }
             let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
-            let mut start = 0;
-            while start < rows.len() {
-                let end = batch_end(&refs, start, &written);
-                let batch = &rows[start..end];
-                let parents = resolve_all(&refs[start..end], &written)?;
-                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-                    "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) ",
-                );
-                qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
-                    b.push_bind(r.name.clone())
-                        .push_bind(r.kind.as_str())
-                        .push_bind(r.area_id.0)
-                        .push_bind(r.level.as_str())
-                        .push_bind(p)
-                        .push_bind(true)
-                        .push_bind(r.code.clone());
-                });
-                qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
-                             area_id = excluded.area_id, level = excluded.level, parent_id = excluded.parent_id \
-                             RETURNING id, code");
-                let got = qb
-                    .build()
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(unique_to_conflict)?;
-                returned_codes(got, &mut written)?;
-                start = end;
-            }
+            let sql = [
+                "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) ",
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+                 area_id = excluded.area_id, level = excluded.level, parent_id = excluded.parent_id \
+                 RETURNING id, code",
+            ];
+            write_tree(conn, rows, &refs, sql, |b, r, p| {
+                b.push_bind(r.name.clone())
+                    .push_bind(r.kind.as_str())
+                    .push_bind(r.area_id.0)
+                    .push_bind(r.level.as_str())
+                    .push_bind(p)
+                    .push_bind(true)
+                    .push_bind(r.code.clone());
+            })
+            .await?;
         }
         Plan::PartyOrgs(rows) => {
             let refs: Vec<_> = rows.iter().map(|r| r.parent.clone()).collect();
-            let mut start = 0;
-            while start < rows.len() {
-                let end = batch_end(&refs, start, &written);
-                let batch = &rows[start..end];
-                let parents = resolve_all(&refs[start..end], &written)?;
-                let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-                    "INSERT INTO party_orgs (code, name, kind, parent_id, unit_id, area_id, secretary, updated_at) ",
-                );
-                qb.push_values(batch.iter().zip(parents), |mut b, (r, p)| {
-                    b.push_bind(r.code.clone())
-                        .push_bind(r.name.clone())
-                        .push_bind(r.kind.as_str())
-                        .push_bind(p)
-                        .push_bind(r.unit_id.map(|u| u.0))
-                        .push_bind(r.area_id.0)
-                        .push_bind(r.secretary.clone())
-                        .push_bind(at);
-                });
-                qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
-                             parent_id = excluded.parent_id, unit_id = excluded.unit_id, area_id = excluded.area_id, \
-                             secretary = excluded.secretary, updated_at = excluded.updated_at RETURNING id, code");
-                let got = qb.build().fetch_all(&mut *conn).await?;
-                returned_codes(got, &mut written)?;
-                start = end;
-            }
+            let sql = [
+                "INSERT INTO party_orgs (code, name, kind, parent_id, unit_id, area_id, secretary, updated_at) ",
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+                 parent_id = excluded.parent_id, unit_id = excluded.unit_id, area_id = excluded.area_id, \
+                 secretary = excluded.secretary, updated_at = excluded.updated_at RETURNING id, code",
+            ];
+            write_tree(conn, rows, &refs, sql, |b, r, p| {
+                b.push_bind(r.code.clone())
+                    .push_bind(r.name.clone())
+                    .push_bind(r.kind.as_str())
+                    .push_bind(p)
+                    .push_bind(r.unit_id.map(|u| u.0))
+                    .push_bind(r.area_id.0)
+                    .push_bind(r.secretary.clone())
+                    .push_bind(at);
+            })
+            .await?;
         }
         Plan::Members(rows) => {
             for batch in rows.chunks(CHUNK) {

@@ -587,18 +587,9 @@ async fn requests(
         statuses,
         created_from: Some(start),
         created_to: Some(end),
-        visible: Some(Visibility {
-            all: true,
-            ..Default::default()
-        }),
         ..ListFilter::default()
     };
-    let rows = state
-        .service
-        .store()
-        .list(&filter, MAX_WINDOW)
-        .await
-        .map_err(|e| Open311Error::internal(format, e))?;
+    let rows = list_window(state, format, filter).await?;
     let out: Vec<Obj> = rows
         .iter()
         .filter(|r| {
@@ -621,6 +612,24 @@ async fn requests(
     ))
 }
 
+/// The requests a filter matches, up to the window's limit (the statuses chosen make them public).
+async fn list_window(
+    state: &AppState,
+    format: Format,
+    filter: ListFilter,
+) -> Result<Vec<Request>, Open311Error> {
+    let filter = ListFilter {
+        visible: Some(Visibility {
+            all: true,
+            ..Default::default()
+        }),
+        ..filter
+    };
+    let store = state.service.store();
+    let rows = store.list(&filter, MAX_WINDOW).await;
+    rows.map_err(|e| Open311Error::internal(format, e))
+}
+
 /// FixMyStreet's extension: the events of public requests in a date range, oldest first.
 async fn updates(
     state: &AppState,
@@ -633,18 +642,9 @@ async fn updates(
         statuses: public_statuses(),
         updated_from: Some(start),
         updated_to: Some(end),
-        visible: Some(Visibility {
-            all: true,
-            ..Default::default()
-        }),
         ..ListFilter::default()
     };
-    let rows = state
-        .service
-        .store()
-        .list(&filter, MAX_WINDOW)
-        .await
-        .map_err(|e| Open311Error::internal(format, e))?;
+    let rows = list_window(state, format, filter).await?;
     let mut out: BTreeMap<(DateTime<Utc>, i64, i64), Obj> = BTreeMap::new();
     for r in rows {
         let events = state

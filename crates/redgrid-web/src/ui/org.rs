@@ -683,37 +683,26 @@ pub async fn campaign(
         .collect();
     let mut total = vec![lang.pick("合计", "Total").to_string()];
     total.extend(texts(figure_cells(&stats.total)));
-    let t = &stats.total;
+    let (from, to) = (stats.from, stats.to);
+    let redgrid_core::org::Figures {
+        branches,
+        members,
+        targets_paired: paired,
+        visits,
+        publicity_sessions: publicity,
+        theme_days,
+        volunteer_services: services,
+        suggestions,
+        problems_solved: solved,
+        people_served: served,
+        ..
+    } = stats.total;
     let headline = match lang {
         Lang::Zh => format!(
-            "{}至{}，{}个党支部、{}名党员参与，结对{}个基层对象，走访{}次，开展宣传{}场、主题党日{}次、志愿服务{}次，收集意见建议{}条，解决问题{}个，服务群众{}人次。",
-            stats.from,
-            stats.to,
-            t.branches,
-            t.members,
-            t.targets_paired,
-            t.visits,
-            t.publicity_sessions,
-            t.theme_days,
-            t.volunteer_services,
-            t.suggestions,
-            t.problems_solved,
-            t.people_served
+            "{from}至{to}，{branches}个党支部、{members}名党员参与，结对{paired}个基层对象，走访{visits}次，开展宣传{publicity}场、主题党日{theme_days}次、志愿服务{services}次，收集意见建议{suggestions}条，解决问题{solved}个，服务群众{served}人次。"
         ),
         Lang::En => format!(
-            "From {} to {}: {} branches and {} members took part, {} targets paired, {} visits, {} publicity sessions, {} theme days, {} volunteer services, {} suggestions heard, {} problems solved, {} people served.",
-            stats.from,
-            stats.to,
-            t.branches,
-            t.members,
-            t.targets_paired,
-            t.visits,
-            t.publicity_sessions,
-            t.theme_days,
-            t.volunteer_services,
-            t.suggestions,
-            t.problems_solved,
-            t.people_served
+            "From {from} to {to}: {branches} branches and {members} members took part, {paired} targets paired, {visits} visits, {publicity} publicity sessions, {theme_days} theme days, {services} volunteer services, {suggestions} suggestions heard, {solved} problems solved, {served} people served."
         ),
     };
     let refused = !from_error.is_empty() || !to_error.is_empty();

@@ -17,26 +17,18 @@ pub async fn mine(
         ..Default::default()
     };
     let (_, rows, next) = list_rows(&state, &c, &filter, 50).await?;
-    Ok(render(&ListPage {
-        title: c.t("我的诉求", "My requests").into(),
-        intro: c
-            .t(
-                "您提交的诉求和办理进度。办结并经党组织验单后，请点开评价（评单）。",
-                "What you filed and where it stands. Once it is resolved and verified, open it to rate it.",
-            )
-            .into(),
-        empty: c
-            .t("您还没有提交过诉求。", "You have not filed any request yet.")
-            .into(),
-        c,
-        rows,
-        mode: "mine",
-        filters: vec![],
-        units: vec![],
-        keep: vec![],
-        next: next_href("/mine", &[], &next),
-        results: vec![],
-    }))
+    let words = [
+        ("我的诉求", "My requests"),
+        (
+            "您提交的诉求和办理进度。办结并经党组织验单后，请点开评价（评单）。",
+            "What you filed and where it stands. Once it is resolved and verified, open it to rate it.",
+        ),
+        (
+            "您还没有提交过诉求。",
+            "You have not filed any request yet.",
+        ),
+    ];
+    Ok(plain_list(c, "mine", words, rows, &next))
 }
 
 pub(crate) fn queue_filters(c: &Ctx, dir: &Directory, q: &ListQuery) -> Vec<Field> {
@@ -323,21 +315,14 @@ pub async fn to_verify(
     };
     let (_, rows, next) = list_rows(&state, &c, &filter, 100).await?;
     let words = [
-        c.t("待验单", "Waiting for verification"),
-        c.t(
+        ("待验单", "Waiting for verification"),
+        (
             "已办结、等待党组织核验的诉求。点开一条，电话或上门回访后填写验单结果。",
             "Resolved requests waiting for the party organisation to check. Open one, call or visit, then record the result.",
         ),
-        c.t("没有待验单的诉求。", "Nothing waits for verification."),
-    ]
-    .map(String::from);
-    Ok(plain_list(
-        c,
-        "verify",
-        words,
-        rows,
-        next_href("/verify", &[], &next),
-    ))
+        ("没有待验单的诉求。", "Nothing waits for verification."),
+    ];
+    Ok(plain_list(c, "verify", words, rows, &next))
 }
 
 /// `GET /redlist`: requests showing a red light, with the supervise action (亮灯督办) on each one the
@@ -369,42 +354,37 @@ pub async fn red_list(
             allowed_commands(&state, &dir, &actor, r, at).contains(&CommandKind::Supervise);
     }
     let words = [
-        c.t("亮灯督办", "Red list"),
-        c.t(
+        ("亮灯督办", "Red list"),
+        (
             "已超过时限（红灯）的诉求。填写督办意见后提交，承办单位会收到督办通知。",
             "Requests past their deadline (red). Write a supervision order; the handling unit is notified.",
         ),
-        c.t("目前没有红灯诉求。", "No request is red now."),
-    ]
-    .map(String::from);
-    Ok(plain_list(
-        c,
-        "redlist",
-        words,
-        rows,
-        next_href("/redlist", &[], &next),
-    ))
+        ("目前没有红灯诉求。", "No request is red now."),
+    ];
+    Ok(plain_list(c, "redlist", words, rows, &next))
 }
 
-/// A list without filters or forms: `[title, introduction, what an empty list says]`.
+/// A list without filters or forms at `/{mode}`: its title, introduction and what an empty list
+/// says, each in Chinese and English.
 fn plain_list(
     c: Ctx,
     mode: &'static str,
-    [title, intro, empty]: [String; 3],
+    words: [(&str, &str); 3],
     rows: Vec<Row>,
-    next: String,
+    next: &str,
 ) -> axum::response::Response {
+    let [title, intro, empty] = words.map(|(zh, en)| c.t(zh, en).to_string());
     render(&ListPage {
         title,
         intro,
         empty,
+        next: next_href(&format!("/{mode}"), &[], next),
         c,
         rows,
         mode,
         filters: vec![],
         units: vec![],
         keep: vec![],
-        next,
         results: vec![],
     })
 }
