@@ -288,3 +288,34 @@ pub async fn ctx_login_at(
         }
     }
 }
+
+/// A page anyone may see: extracts its [`Ctx`] (`Page(c): Page` in a handler's arguments).
+pub struct Page(pub Ctx);
+
+/// A page that needs a login: extracts its [`Ctx`], or sends the browser to log in (and to change an
+/// initial password) and come back.
+pub struct LoggedIn(pub Ctx);
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for Page {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Page(ctx(state, &parts.headers, &parts.uri).await))
+    }
+}
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for LoggedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(LoggedIn(
+            ctx_login(state, &parts.headers, &parts.uri).await?,
+        ))
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::requests::{Field, Opt, OptGroup};
 use super::{
-    Ctx, Errors, FormData, PageError, PageForm, PageQuery, PageResult, ctx_login, ctx_login_at,
+    Ctx, Errors, FormData, LoggedIn, PageError, PageForm, PageQuery, PageResult, ctx_login_at,
     render, see_other,
 };
 use crate::AppState;
@@ -293,44 +293,34 @@ fn activity_fields(
 /// `GET /org`: the registers' index (party organisations first).
 pub async fn index(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
-    register_page(&state, &headers, &uri, "party_orgs", q.page).await
+    register_page(&state, c, "party_orgs", q.page).await
 }
 
 /// `GET /org/{register}`: one register as a table, 100 rows a page, with its exports.
 pub async fn register(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     Path(name): Path<String>,
     PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
-    register_page(&state, &headers, &uri, &name, q.page).await
+    register_page(&state, c, &name, q.page).await
 }
 
 /// `GET /org/activities`: the activity ledger (the same page as `/org/{register}`; this address also
 /// takes the activity form's posts, so it needs its own route).
 pub async fn activities(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     PageQuery(q): PageQuery<RegisterQuery>,
 ) -> PageResult {
-    register_page(&state, &headers, &uri, "activities", q.page).await
+    register_page(&state, c, "activities", q.page).await
 }
 
 /// The page of the register called `name` (404 for no such register), with empty forms.
-async fn register_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    name: &str,
-    page: Option<usize>,
-) -> PageResult {
-    let c = ctx_login(state, headers, uri).await?;
+async fn register_page(state: &AppState, c: Ctx, name: &str, page: Option<usize>) -> PageResult {
     let register = Register::from_name(name).ok_or_else(|| PageError::not_found(c.lang))?;
     org_page(state, c, register, page.unwrap_or(1), OrgForms::default()).await
 }
@@ -587,12 +577,10 @@ pub struct PeriodQuery {
 /// without a pairing, and the Excel export.
 pub async fn campaign(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     Path(code): Path<String>,
     PageQuery(q): PageQuery<PeriodQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     let lang = c.lang;
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let typed = |s: &Option<String>| s.as_deref().map(str::trim).unwrap_or("").to_string();

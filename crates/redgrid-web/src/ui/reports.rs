@@ -1,12 +1,11 @@
 //! The public lists (no login), the scorecard with unit rankings, and the dashboard.
 
 use super::svg::{self, Series};
-use super::{Ctx, PageError, PageQuery, PageResult, ctx, ctx_login, open_states, render};
+use super::{Ctx, LoggedIn, Page, PageError, PageQuery, PageResult, open_states, render};
 use crate::AppState;
 use crate::api::public::{PublicItem, PublicList};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
 use chrono::{Datelike, Months, NaiveDate};
 use redgrid_app::scorecard::{GroupBy, Scorecard};
 use redgrid_app::service::now;
@@ -43,12 +42,10 @@ pub struct BeforeQuery {
 /// `GET /public/{list}`: the need, result and rectification lists, masked, for everyone.
 pub async fn public(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    Page(c): Page,
     Path(name): Path<String>,
     PageQuery(q): PageQuery<BeforeQuery>,
 ) -> PageResult {
-    let c = ctx(&state, &headers, &uri).await;
     let which = PublicList::parse(&name).ok_or_else(|| PageError::not_found(c.lang))?;
     let mut filter = which.filter();
     filter.before_id = q
@@ -149,11 +146,9 @@ fn this_month() -> String {
 /// `GET /scorecard?by=unit&period=2026-11`: rates and the ranking (三率 and the composite).
 pub async fn scorecard(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     PageQuery(q): PageQuery<ScoreQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let by =
         q.by.as_deref()
@@ -259,12 +254,7 @@ pub struct DashboardPage {
 
 /// The district (or, for staff of a street or community, their area) at a glance: headline figures
 /// in the seed reports' words, a year of trends, rates by unit, lights by level and the area tree.
-pub async fn dashboard(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
+pub async fn dashboard(State(state): State<Arc<AppState>>, LoggedIn(c): LoggedIn) -> PageResult {
     c.require(
         c.is_staff(),
         "数据看板只对工作人员开放。",

@@ -85,12 +85,7 @@ pub(crate) fn own_area(dir: &Directory, actor: &Actor) -> Option<AreaId> {
 }
 
 /// `GET /file`: the form to file a request.
-pub async fn file_form(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
+pub async fn file_form(State(state): State<Arc<AppState>>, LoggedIn(c): LoggedIn) -> PageResult {
     let dir = state.service.directory();
     let errors = Errors::default();
     let default_area = c.actor().and_then(|a| own_area(&dir, &a));
@@ -111,11 +106,9 @@ pub(crate) const PHOTO_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/web
 /// `POST /file` (multipart: the fields and an optional photo): files the request and shows it.
 pub async fn file_post(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     let lang = c.lang;
     let mut pairs = Vec::new();
     let mut photo: Option<(String, String, Vec<u8>)> = None;

@@ -16,7 +16,7 @@ pub use widgets::*;
 
 // The imports the modules share: each of them starts with `use super::*`.
 use super::{
-    Ctx, Errors, FormData, PageError, PageForm, PageQuery, PageResult, ctx_login, ctx_login_at,
+    Ctx, Errors, FormData, LoggedIn, PageError, PageForm, PageQuery, PageResult, ctx_login_at,
     form_key, open_states, render, see_other,
 };
 use crate::AppState;

@@ -455,11 +455,9 @@ pub(crate) fn parse_id(raw: &str, lang: Lang) -> Result<RequestId, PageError> {
 /// `GET /requests/{id}`: the request, its timeline, and the actions I may take now.
 pub async fn page(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     Path(id): Path<String>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     let id = parse_id(&id, c.lang)?;
     request_page(&state, c, id, None).await
 }

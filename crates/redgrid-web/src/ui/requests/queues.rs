@@ -5,11 +5,9 @@ use super::*;
 /// `GET /mine`: the requests I filed, newest first.
 pub async fn mine(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     let me = c.person.as_ref().map(|p| p.id);
     let filter = ListFilter {
         requester_id: me,
@@ -223,11 +221,9 @@ pub(crate) fn works_queue(c: &Ctx) -> bool {
 /// `GET /queue`: the work queue of my level and scope, with lights, time left and filters.
 pub async fn queue(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     c.require(works_queue(&c), QUEUE_FOR.0, QUEUE_FOR.1)?;
     queue_page(&state, c, &q, None, vec![]).await
 }
@@ -298,11 +294,9 @@ pub async fn bulk_dispatch(
 /// `GET /verify`: resolved requests waiting for the party organisation's verification (验单).
 pub async fn to_verify(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     c.require(
         c.person.as_ref().is_some_and(crate::ui::verifies),
         "待验单只对党组织的核验人员开放。",
@@ -329,11 +323,9 @@ pub async fn to_verify(
 /// viewer may supervise now.
 pub async fn red_list(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
+    LoggedIn(c): LoggedIn,
     PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult {
-    let c = ctx_login(&state, &headers, &uri).await?;
     c.require(
         c.person.as_ref().is_some_and(crate::ui::supervises),
         "亮灯督办只对督查人员和区级管理员开放。",
