@@ -56,7 +56,7 @@ pub fn password_matches(hash: &str, password: &str) -> bool {
 }
 
 /// [`hash_password`] on a blocking thread: argon2 is slow on purpose and must not stall the server.
-async fn hash_off_thread(password: &str) -> Result<String> {
+pub(crate) async fn hash_off_thread(password: &str) -> Result<String> {
     let pw = password.to_string();
     tokio::task::spawn_blocking(move || hash_password(&pw))
         .await

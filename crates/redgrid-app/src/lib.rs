@@ -15,6 +15,7 @@ pub mod organise;
 pub mod outbox;
 pub mod power_alerts;
 pub mod registers;
+pub mod roles;
 pub mod scorecard;
 pub mod service;
 pub mod tabular;

@@ -107,6 +107,8 @@ crate::vocabulary!(plain
             "missing or wrong CSRF token; reload the page and try again";
         /// The old password given for a change is wrong.
         WrongPassword = "wrong_password", "原密码不正确", "the current password is wrong";
+        /// Nobody grants or revokes their own roles.
+        OwnRoles = "own_roles", "不能修改自己的角色，请由上级管理员办理", "you may not change your own roles";
         /// The account must choose a new password before doing anything else.
         PasswordChangeRequired = "password_change_required", "请先修改初始密码（POST /api/me/password）",
             "choose a new password first (POST /api/me/password)";

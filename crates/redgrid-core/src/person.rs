@@ -22,6 +22,20 @@ vocabulary!(
 );
 
 impl Role {
+    /// How far the role reaches, for delegation: a person may grant a role only if one of their
+    /// granting roles ranks at least as high (residents, volunteers and members 0; grid workers 1;
+    /// community staff and verifiers 2; street and department staff 3; supervisors and district
+    /// administrators 4).
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Resident | Role::Volunteer | Role::Member => 0,
+            Role::GridWorker => 1,
+            Role::CommunityStaff | Role::Verifier => 2,
+            Role::StreetStaff | Role::DepartmentStaff => 3,
+            Role::Supervisor | Role::DistrictAdmin => 4,
+        }
+    }
+
     /// For staff roles: the handling level whose work they dispatch, escalate and suspend.
     pub fn staff_level(self) -> Option<Level> {
         match self {

@@ -8,7 +8,7 @@
 
 use crate::directory::Directory;
 use crate::error::{CoreError, Denial};
-use crate::person::{Actor, Role, Scope};
+use crate::person::{Actor, Grant, Role, Scope};
 use crate::request::Request;
 
 pub use crate::command::CommandKind;
@@ -31,6 +31,9 @@ pub enum Action {
     /// Keep the organisation registers (party organisations, members, pairings, alliances) and
     /// record activities of the organisations in scope.
     Organise,
+    /// Grant and revoke roles held in the area (or in a unit located in it). Delegation also needs
+    /// a granting role that ranks at least as high as the role granted ([`may_grant`]).
+    Grant,
 }
 
 impl Action {
@@ -43,6 +46,7 @@ impl Action {
             Action::Assess,
             Action::Administer,
             Action::Organise,
+            Action::Grant,
         ]);
         v
     }
@@ -55,6 +59,7 @@ impl Action {
             Action::Assess => "assess",
             Action::Administer => "administer",
             Action::Organise => "organise",
+            Action::Grant => "grant",
         }
     }
 }
@@ -249,6 +254,11 @@ pub const POLICY: &[Rule] = &[
     may(A::Organise, StreetStaff, R::InArea),
     may(A::Organise, CommunityStaff, R::InArea),
     may(A::Organise, Verifier, R::InArea),
+    // Roles: a district administrator anywhere; street and community staff inside their own area,
+    // and only roles that do not rank above their own (the organisation department's delegation).
+    may(A::Grant, DistrictAdmin, R::InArea),
+    may(A::Grant, StreetStaff, R::InArea),
+    may(A::Grant, CommunityStaff, R::InArea),
 ];
 
 /// Commands the system itself may run (jobs, detectors). The system also reads everything.
@@ -319,7 +329,7 @@ pub fn permit_under(
             let ok = match action {
                 Action::Run(c) => SYSTEM_COMMANDS.contains(&c),
                 Action::View | Action::Assess => true,
-                Action::Reveal | Action::Administer | Action::Organise => false,
+                Action::Reveal | Action::Administer | Action::Organise | Action::Grant => false,
             };
             return if ok {
                 Ok(Allowed {
@@ -362,6 +372,33 @@ pub fn permit_under(
     } else {
         Err(CoreError::Forbidden(Denial::OutOfScope))
     }
+}
+
+/// Decides whether `actor` may grant (or revoke) `grant`: the [`Action::Grant`] rows, for the area
+/// the grant applies in, held by a role that ranks at least as high as the role granted. Refuses with
+/// `role_not_allowed` when no granting role ranks high enough, `out_of_scope` when the area is not
+/// the actor's.
+pub fn may_grant(dir: &Directory, actor: &Actor, grant: &Grant) -> Result<Allowed, CoreError> {
+    may_grant_under(POLICY, dir, actor, grant)
+}
+
+/// [`may_grant`] under another table.
+pub fn may_grant_under(
+    table: &[Rule],
+    dir: &Directory,
+    actor: &Actor,
+    grant: &Grant,
+) -> Result<Allowed, CoreError> {
+    let Some(area) = dir.grant_area(grant) else {
+        return Err(CoreError::Forbidden(Denial::OutOfScope));
+    };
+    let rank = grant.role.rank();
+    let rows: Vec<Rule> = table
+        .iter()
+        .filter(|r| r.action != Action::Grant || r.role.is_none_or(|role| role.rank() >= rank))
+        .copied()
+        .collect();
+    permit_under(&rows, dir, actor, Action::Grant, &Subject::Area(area))
 }
 
 /// Whether any role of the actor appears for `action` at all (before looking at the subject).

@@ -1357,6 +1357,72 @@ impl DirectoryStore for This {
         Ok(person)
     }
 
+    async fn set_grant(
+        &self,
+        person: PersonId,
+        grant: Grant,
+        held: bool,
+        by: Change,
+    ) -> Result<Option<(Person, bool)>> {
+        let mut tx = self.begin_write().await?;
+        // Locks the person's row (PostgreSQL; SQLite has one writer) so that two grants of the same
+        // role cannot both find it missing.
+        let found = sqlx::query("UPDATE people SET name = name WHERE id = $1")
+            .bind(person.0)
+            .execute(&mut *tx)
+            .await?;
+        if found.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let (area, unit) = match grant.scope {
+            Scope::Area(a) => (Some(a.0), None),
+            Scope::Unit(u) => (None, Some(u.0)),
+        };
+        let before = load_person(&mut tx, person)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
+        if before.grants.contains(&grant) == held {
+            return Ok(Some((before, false)));
+        }
+        let sql = if held {
+            "INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)"
+        } else {
+            "DELETE FROM grants WHERE person_id = $1 AND role = $2 \
+             AND area_id IS NOT DISTINCT FROM $3 AND unit_id IS NOT DISTINCT FROM $4"
+        };
+        sqlx::query(sql)
+            .bind(person.0)
+            .bind(grant.role.as_str())
+            .bind(area)
+            .bind(unit)
+            .execute(&mut *tx)
+            .await?;
+        let after = load_person(&mut tx, person)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
+        let action = if held { "grant_role" } else { "revoke_role" };
+        let details = serde_json::json!({
+            "person_id": person.0,
+            "role": grant.role.as_str(),
+            "area_id": area,
+            "unit_id": unit,
+        });
+        commit_admin(tx, by, action, details).await?;
+        Ok(Some((after, true)))
+    }
+
+    async fn person_by_phone(&self, phone: &str) -> Result<Option<Person>> {
+        let mut c = self.read_pool().acquire().await?;
+        let row = sqlx::query("SELECT id FROM people WHERE phone = $1")
+            .bind(phone.to_string())
+            .fetch_optional(&mut *c)
+            .await?;
+        match row {
+            Some(r) => load_person(&mut c, PersonId(r.try_get("id")?)).await,
+            None => Ok(None),
+        }
+    }
+
     async fn person(&self, id: PersonId) -> Result<Option<Person>> {
         let mut c = self.read_pool().acquire().await?;
         load_person(&mut c, id).await

@@ -352,6 +352,18 @@ pub trait DirectoryStore: Send + Sync {
         by: Change,
     ) -> Result<CategoryItem>;
     async fn create_person(&self, new: NewPerson, by: Change) -> Result<Person>;
+    /// Adds (`held`) or removes one grant of a person, with one audit-chain record (who, to whom,
+    /// which role, where, when) when it changed anything. Returns the person after it and whether
+    /// it changed; `None` when there is no such person.
+    async fn set_grant(
+        &self,
+        person: PersonId,
+        grant: Grant,
+        held: bool,
+        by: Change,
+    ) -> Result<Option<(Person, bool)>>;
+    /// The person whose phone is `phone` (phones are unique).
+    async fn person_by_phone(&self, phone: &str) -> Result<Option<Person>>;
     async fn person(&self, id: PersonId) -> Result<Option<Person>>;
     async fn count_people(&self) -> Result<i64>;
     /// People holding `role`, oldest first.

@@ -7,6 +7,7 @@
 pub mod api {
     pub mod accounts;
     pub mod directory;
+    pub mod grants;
     pub mod org;
     pub mod public;
     pub mod requests;
@@ -113,6 +114,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/logout", post(accounts::logout))
         .route("/api/me/password", post(accounts::change_password))
         .route("/api/accounts", post(accounts::set_account))
+        .route("/api/grants", post(api::grants::grant))
+        .route("/api/grants/revoke", post(api::grants::revoke))
         .route(
             "/api/tokens",
             post(accounts::create_token).get(accounts::tokens),

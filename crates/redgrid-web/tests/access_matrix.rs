@@ -413,6 +413,15 @@ async fn run_matrix(store: Arc<dyn Store>) {
         )
         .await;
         actual.insert(line(&c.label, "administer", "district", outcome(st)));
+        // Granting a role to someone outside the cast, then revoking it (so the next member of the
+        // cast finds the same district).
+        for (label, role, area) in grant_cells(&f) {
+            let body = json!({"person_id": f.other_resident.id.0, "role": role.as_str(), "area_id": area.0});
+            let (st, _) = call(&app, "POST", "/api/grants", &c.token, Some(body.clone())).await;
+            actual.insert(line(&c.label, "grant", label, outcome(st)));
+            let (st, _) = call(&app, "POST", "/api/grants/revoke", &c.token, Some(body)).await;
+            actual.insert(line(&c.label, "revoke", label, outcome(st)));
+        }
     }
 
     // The same cells, from the policy table.
@@ -515,9 +524,20 @@ fn outcome(st: StatusCode) -> &'static str {
     match st.as_u16() {
         404 => "hidden",
         401 | 403 => "denied",
-        200 | 409 | 422 => "allowed",
+        200 | 201 | 409 | 422 => "allowed",
         other => panic!("unexpected status {other}"),
     }
+}
+
+/// The grants every member of the cast tries: a volunteer in their grid and in the other street's,
+/// street staff in their street, a district administrator there.
+fn grant_cells(f: &Fixture) -> [(&'static str, Role, AreaId); 4] {
+    [
+        ("volunteer_in", Role::Volunteer, f.grid_a1_1.id),
+        ("volunteer_out", Role::Volunteer, f.grid_b1_1.id),
+        ("street_staff_in", Role::StreetStaff, f.street_a.id),
+        ("district_admin_in", Role::DistrictAdmin, f.street_a.id),
+    ]
 }
 
 fn scorecard_rows(f: &Fixture, by: &str) -> Vec<(&'static str, i64)> {
@@ -572,7 +592,7 @@ fn model(
                         ));
                     }
                 }
-                Action::Assess | Action::Administer | Action::Organise => {
+                Action::Assess | Action::Administer | Action::Organise | Action::Grant => {
                     for (label, subject) in [
                         ("district", Subject::District),
                         ("area_in", Subject::Area(f.grid_a1_1.id)),
@@ -676,6 +696,16 @@ fn model(
             "district",
             if admin { "allowed" } else { "denied" },
         ));
+        for (label, role, area) in grant_cells(f) {
+            let grant = Grant {
+                role,
+                scope: Scope::Area(area),
+            };
+            let ok = policy::may_grant_under(table, dir, &actor, &grant).is_ok();
+            let cell = if ok { "allowed" } else { "denied" };
+            out.insert(line(&c.label, "grant", label, cell));
+            out.insert(line(&c.label, "revoke", label, cell));
+        }
     }
     out
 }

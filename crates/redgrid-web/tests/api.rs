@@ -26,6 +26,7 @@ async fn app() -> App {
         (&f.other_resident, "other"),
         (&f.grid_worker, "grid"),
         (&f.community_staff, "community"),
+        (&f.street_staff, "street"),
         (&f.volunteer, "volunteer"),
         (&f.verifier, "verifier"),
         (&f.supervisor, "supervisor"),
@@ -763,6 +764,8 @@ async fn the_openapi_document_lists_every_endpoint_and_command() {
         "/api/me",
         "/api/me/messages",
         "/api/scorecard",
+        "/api/grants",
+        "/api/grants/revoke",
     ] {
         assert!(paths.contains_key(p), "{p}");
     }
@@ -2266,4 +2269,79 @@ async fn open311_files_requests_with_an_api_key_and_refuses_every_bad_post() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn roles_are_granted_and_revoked_over_http_within_the_granters_reach() {
+    let a = app().await;
+    let grid = a.f.grid_a1_1.id.0;
+    // A street's staff make a new grid worker by phone: 201, with a one-time password.
+    let body =
+        json!({"phone": "13900006666", "name": "钱网格", "role": "grid_worker", "area_id": grid});
+    let r = a.post("/api/grants", "street", body.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["changed"], true);
+    let password = r.body["one_time_password"].as_str().unwrap().to_string();
+    assert_eq!(r.body["person"]["grants"][0]["role"], "grid_worker");
+    // The new grid worker logs in; the password must be changed first.
+    let login = a
+        .post(
+            "/api/login",
+            "",
+            json!({"login": "13900006666", "password": password}),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(login.body["must_change"], true);
+    // The same grant again: 200, nothing changed, no second password.
+    let r = a.post("/api/grants", "street", body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["changed"], false);
+    assert!(r.body.get("one_time_password").is_none());
+    // Outside the street, or above the granter's rank: 403 with a stable code, in either language.
+    let outside =
+        json!({"phone": "13900006666", "role": "grid_worker", "area_id": a.f.grid_b1_1.id.0});
+    let r = a.post("/api/grants", "street", outside).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.body["code"], "out_of_scope");
+    let above =
+        json!({"phone": "13900006666", "role": "district_admin", "area_id": grid}).to_string();
+    let r = a
+        .call(
+            "POST",
+            "/api/grants",
+            Some("street"),
+            Some(&above),
+            &[("accept-language", "en")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.body["code"], "role_not_allowed");
+    assert!(r.body["message"].as_str().unwrap().contains("roles"));
+    // Residents grant nothing; bad bodies name their fields.
+    let r = a.post("/api/grants", "resident", body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = a
+        .post(
+            "/api/grants",
+            "street",
+            json!({"phone": "13900006666", "role": "mayor", "area_id": grid}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "role");
+    let r = a
+        .post(
+            "/api/grants",
+            "street",
+            json!({"phone": "13900006666", "role": "grid_worker"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "area_id");
+    // Revoked: 200, and the grid worker's token-less role is gone.
+    let r = a.post("/api/grants/revoke", "street", body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["changed"], true);
+    assert_eq!(r.body["person"]["grants"], json!([]));
 }
