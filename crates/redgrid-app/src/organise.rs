@@ -2,7 +2,7 @@
 //! exports of the registers, alliances, the activity ledger, suggestions that become requests, and
 //! campaigns with their statistics. Every entry point checks the policy table first.
 
-use crate::registers::{self, ImportReport, Register};
+use crate::registers::{self, ImportReport, Plan, Register};
 use crate::service::{Service, now};
 use crate::tabular::{self, Cell, OutSheet};
 use chrono::{Datelike, NaiveDate};
@@ -13,7 +13,7 @@ use redgrid_core::ids::*;
 use redgrid_core::org::{
     Alliance, Campaign, CampaignStats, Figures, PartyOrg, campaign_stats, unpaired_branches,
 };
-use redgrid_core::person::Actor;
+use redgrid_core::person::{Actor, Scope};
 use redgrid_core::policy::{self, Action, Subject};
 use redgrid_core::request::{Channel, Request};
 use redgrid_store::org::{NewActivity, NewAlliance, NewCampaign};
@@ -76,6 +76,11 @@ impl Service {
         lang: Lang,
     ) -> Result<ImportReport> {
         self.require_organiser(actor, &Subject::District)?;
+        if register == Register::Staff && !matches!(actor, Actor::System) {
+            // Roles anywhere in the district: the granting right at its root.
+            let dir = self.directory();
+            policy::permit(&dir, actor, Action::Grant, &Subject::District)?;
+        }
         let sheet = match tabular::read(bytes) {
             Ok(s) => s,
             Err(e) => return Ok(ImportReport::refused_file(register, dry_run, &e, lang)),
@@ -98,6 +103,9 @@ impl Service {
             .await?;
         if matches!(register, Register::Areas | Register::Units) {
             self.reload().await?;
+        }
+        if let Plan::Staff(rows) = &plan {
+            report.logins = self.logins_for_staff(rows, Change::by(actor)).await?;
         }
         report.imported = true;
         Ok(report)
@@ -233,6 +241,24 @@ impl Service {
                         area_code(t.area_id).into(),
                         unit_code(t.unit_id).into(),
                         t.tags.as_str().into(),
+                    ]
+                })
+                .collect(),
+            Register::Staff => store
+                .staff()
+                .await?
+                .iter()
+                .map(|g| {
+                    let (area, unit) = match g.scope {
+                        Scope::Area(a) => (area_code(a), String::new()),
+                        Scope::Unit(u) => (String::new(), unit_code(Some(u))),
+                    };
+                    vec![
+                        g.name.as_str().into(),
+                        g.phone.as_str().into(),
+                        g.role.label(lang).into(),
+                        area.into(),
+                        unit.into(),
                     ]
                 })
                 .collect(),

@@ -10,8 +10,9 @@ use crate::tabular::{self, Cell, OutSheet, ReadError, Sheet};
 use chrono::NaiveDate;
 use redgrid_core::Lang;
 use redgrid_core::area::Level;
-use redgrid_core::ids::AreaId;
+use redgrid_core::ids::{AreaId, UnitId};
 use redgrid_core::org::{MemberKind, OrgKind, PairingKind, TargetKind, parse_date, valid_mobile};
+use redgrid_core::person::{Role, Scope};
 use redgrid_core::unit::UnitKind;
 use redgrid_core::vocab::Vocab;
 pub use redgrid_store::plan::*;
@@ -28,6 +29,8 @@ redgrid_core::vocabulary!(plain
         Volunteers = "volunteers", "志愿者", "volunteers";
         Targets = "targets", "服务对象", "grassroots targets";
         Pairings = "pairings", "结对共建", "pairings";
+        /// People and the roles they hold (授权): one row per role held in an area or a unit.
+        Staff = "staff", "人员角色", "staff and roles";
         Alliances = "alliances", "党建联盟", "alliances";
         Activities = "activities", "活动台账", "activity ledger";
         Suggestions = "suggestions", "意见建议", "suggestions";
@@ -59,6 +62,7 @@ impl Register {
             Register::Volunteers => VOLUNTEER_COLUMNS,
             Register::Targets => TARGET_COLUMNS,
             Register::Pairings => PAIRING_COLUMNS,
+            Register::Staff => STAFF_COLUMNS,
             Register::Alliances => ALLIANCE_COLUMNS,
             Register::Activities => ACTIVITY_COLUMNS,
             Register::Suggestions => SUGGESTION_COLUMNS,
@@ -303,6 +307,49 @@ const MEMBER_COLUMNS: &[Column] = &[
         false,
         "下沉干部必填，不早于开始日期",
         "required for deployed cadres; not before the start",
+    ),
+];
+
+const STAFF_COLUMNS: &[Column] = &[
+    col(
+        "name",
+        "姓名",
+        "name",
+        true,
+        "不超过 50 字",
+        "at most 50 characters",
+    ),
+    col(
+        "phone",
+        "手机号",
+        "phone",
+        true,
+        "11 位手机号，登录用；已有的人员按手机号找到",
+        "11-digit mobile number, used to log in; people already known are found by it",
+    ),
+    col(
+        "role",
+        "角色",
+        "role",
+        true,
+        "网格员、社区工作人员、街镇工作人员、部门工作人员、党组织验单人、督办人员、区级管理员、志愿者、党员",
+        "grid worker, community staff, street staff, department staff, verifier, supervisor, district administrator, volunteer, party member",
+    ),
+    col(
+        "area_code",
+        "区划代码",
+        "area code",
+        false,
+        "角色所在的区划（含其下级）；与单位编码二选一",
+        "the area the role is held in (and everything below it); this or the unit code",
+    ),
+    col(
+        "unit_code",
+        "单位编码",
+        "unit code",
+        false,
+        "角色所在的单位（处理派给该单位的诉求）；与区划代码二选一",
+        "the unit the role is held in (handles requests dispatched to it); this or the area code",
     ),
 ];
 
@@ -562,6 +609,18 @@ pub struct ImportReport {
     /// Headers the file has that the register does not use (ignored).
     pub ignored_columns: Vec<String>,
     pub issues: Vec<ImportIssue>,
+    /// The staff register only: logins made for people who had none, each with its one-time
+    /// password (shown this once; it must be changed at first login).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logins: Vec<OneTimeLogin>,
+}
+
+/// A login made by an import, to hand to its person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OneTimeLogin {
+    pub name: String,
+    pub phone: String,
+    pub one_time_password: String,
 }
 
 impl ImportReport {
@@ -576,6 +635,7 @@ impl ImportReport {
             imported: false,
             ignored_columns: Vec::new(),
             issues: Vec::new(),
+            logins: Vec::new(),
         }
     }
 
@@ -808,6 +868,16 @@ impl<'a> Reader<'a> {
             Some((id, _)) => Some(*id),
         }
     }
+
+    /// A unit code that must exist in the database.
+    fn unit(&mut self, key: &str, required: bool, lookups: &Lookups) -> Option<UnitId> {
+        let v = self.text(key, required, 40)?;
+        let found = lookups.units.get(&v).map(|(id, _)| *id);
+        if found.is_none() {
+            self.issue(key, "unknown_unit", &v, "");
+        }
+        found
+    }
 }
 
 /// Maps the file's headers to the register's columns: Chinese or English header, or the key; a
@@ -918,6 +988,7 @@ pub fn validate(
         Register::Volunteers => volunteers(&mut c),
         Register::Targets => targets(&mut c),
         Register::Pairings => pairings(&mut c),
+        Register::Staff => staff(&mut c),
         Register::Alliances | Register::Activities | Register::Suggestions => {
             Plan::Areas(Vec::new())
         }
@@ -1367,6 +1438,50 @@ fn volunteers(c: &mut Check<'_>) -> Plan {
         })
     });
     Plan::Volunteers(rows)
+}
+
+/// The staff register's rows, checked: each a role held by a person (by phone) in an area or a
+/// unit (exactly one).
+fn staff(c: &mut Check<'_>) -> Plan {
+    let lookups = c.lookups;
+    let rows = c.rows(|c| {
+        let name = c.rd.text("name", true, 50);
+        let phone = c.rd.phone("phone", true);
+        let role = c.rd.word::<Role>("role", true);
+        let area = c.rd.area("area_code", false, lookups, &[]);
+        let unit = c.rd.unit("unit_code", false, lookups);
+        let area_given = !c.rd.raw("area_code").trim().is_empty();
+        let unit_given = !c.rd.raw("unit_code").trim().is_empty();
+        if area_given == unit_given {
+            let (zh, en) = (
+                "区划代码与单位编码须填且只填一个",
+                "give the area code or the unit code, not both",
+            );
+            let detail = c.rd.lang.pick(zh, en).to_string();
+            c.rd.issue("area_code", "not_allowed", "", &detail);
+            return None;
+        }
+        let scope = match (area, unit) {
+            (Some(a), None) => Scope::Area(a),
+            (None, Some(u)) => Scope::Unit(u),
+            _ => return None,
+        };
+        let (Some(name), Some(phone), Some(role)) = (name, phone, role) else {
+            return None;
+        };
+        let key = grant_key(&phone, role, scope);
+        if !c.key_once("role", key.clone(), role.label(c.rd.lang)) {
+            return None;
+        }
+        c.count(lookups.grants.contains(&key));
+        Some(StaffRow {
+            name,
+            phone,
+            role,
+            scope,
+        })
+    });
+    Plan::Staff(rows)
 }
 
 /// The targets register's rows, checked.

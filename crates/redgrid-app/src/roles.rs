@@ -4,6 +4,7 @@
 //! and has no login gets one with a one-time password that must be changed at first login.
 
 use crate::accounts::random_hex;
+use crate::registers::{OneTimeLogin, StaffRow};
 use crate::service::{Service, now};
 use redgrid_core::error::{CoreError, Denial, Entity, Fields};
 use redgrid_core::ids::{AreaId, PersonId, UnitId};
@@ -170,6 +171,31 @@ impl Service {
             }
         }
         Ok((grant, person))
+    }
+
+    /// Logins for the people of an imported staff register who have none, each once.
+    pub(crate) async fn logins_for_staff(
+        &self,
+        rows: &[StaffRow],
+        by: Change,
+    ) -> Result<Vec<OneTimeLogin>> {
+        let mut out: Vec<OneTimeLogin> = Vec::new();
+        for r in rows {
+            if out.iter().any(|l| l.phone == r.phone) {
+                continue;
+            }
+            let Some(person) = self.store().person_by_phone(&r.phone).await? else {
+                continue;
+            };
+            if let Some(password) = self.login_for_new_staff(&person, by).await? {
+                out.push(OneTimeLogin {
+                    name: person.name.clone(),
+                    phone: r.phone.clone(),
+                    one_time_password: password,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// A login for a person who has just been given a role and has none: a one-time password, to

@@ -27,6 +27,7 @@ both_backends!(
     activities_suggestions_and_campaign_statistics,
     an_alliance_claims_requests_like_a_unit,
     registers_export_with_chinese_headers_and_read_back,
+    the_staff_register_grants_roles_with_logins_all_or_nothing,
 );
 
 fn csv(text: &str) -> Vec<u8> {
@@ -1263,4 +1264,173 @@ async fn registers_export_with_chinese_headers_and_read_back(store: Arc<dyn Stor
     // with no rows (refused as empty, which is what importing a blank template should say).
     let t = redgrid_app::registers::template(Register::Members, Lang::Zh).unwrap();
     assert_eq!(tabular::read(&t).unwrap_err().code(), "empty_file");
+}
+
+const STAFF: &str = "姓名,手机号,角色,区划代码,单位编码
+吴网格,13922220001,网格员,12011600100101,
+吴网格,13922220001,志愿者,12011600100101,
+郑社区,13922220002,社区工作人员,120116001001,
+冯街道,13922220003,street_staff,120116001,";
+
+async fn the_staff_register_grants_roles_with_logins_all_or_nothing(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let st = &store;
+    // A dry run counts and writes nothing.
+    let head = store.audit_head().await.unwrap();
+    let dry = import(&s, &f, Register::Staff, &csv(STAFF), true).await;
+    assert!(dry.issues.is_empty(), "{:?}", dry.issues);
+    assert_eq!((dry.created, dry.updated), (4, 0));
+    assert!(dry.logins.is_empty());
+    assert_eq!(store.audit_head().await.unwrap(), head);
+    assert!(
+        store
+            .person_by_phone("13922220001")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The real run: people, their roles, one chain record per grant, a login each.
+    let rep = import(&s, &f, Register::Staff, &csv(STAFF), false).await;
+    assert!(rep.imported, "{:?}", rep.issues);
+    assert_eq!(rep.logins.len(), 3, "one login per person");
+    let wu = store.person_by_phone("13922220001").await.unwrap().unwrap();
+    assert_eq!(wu.roles(), [Role::GridWorker, Role::Volunteer]);
+    let login = rep
+        .logins
+        .iter()
+        .find(|l| l.phone == "13922220001")
+        .unwrap();
+    let session = s
+        .login("13922220001", &login.one_time_password, 1)
+        .await
+        .unwrap();
+    assert!(session.must_change);
+    let rows = store.audit_rows(head.0, 100).await.unwrap();
+    let granted = rows
+        .iter()
+        .filter(|r| r.record.payload.contains("\"grant_role\""))
+        .count();
+    assert_eq!(granted, 4);
+    // Again: every row is an update, nothing is granted twice, no new login.
+    let again = import(&s, &f, Register::Staff, &csv(STAFF), false).await;
+    assert_eq!((again.created, again.updated), (0, 4));
+    assert!(again.logins.is_empty());
+    let wu_again = store.person_by_phone("13922220001").await.unwrap().unwrap();
+    assert_eq!(wu_again.grants.len(), 2);
+    // The export reads back as the same rows.
+    let sheet = s
+        .register_sheet(
+            &admin(&f),
+            Register::Staff,
+            Lang::Zh,
+            d("2026-01-01"),
+            d("2026-12-31"),
+        )
+        .await
+        .unwrap();
+    // The fixture's own staff hold their roles in units without codes, which no file can name:
+    // read back the rows imported here.
+    let mut sheet = sheet;
+    sheet
+        .rows
+        .retain(|r| matches!(&r[1], Cell::Text(p) if p.starts_with("139222")));
+    assert_eq!(sheet.rows.len(), 4);
+    let bytes = tabular::write_xlsx(&[sheet]).unwrap();
+    let back = import(&s, &f, Register::Staff, &bytes, true).await;
+    assert!(back.issues.is_empty(), "{:?}", back.issues);
+    assert_eq!(back.created, 0);
+
+    // Refusals, each with its row and column, and nothing written.
+    let bad = |line: &str| csv(&format!("姓名,手机号,角色,区划代码,单位编码\n{line}"));
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Staff,
+        &bad("甲,13922229999,市长,120116,"),
+        "unknown_value",
+        2,
+    )
+    .await;
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Staff,
+        &bad("甲,13922229999,网格员,999999,"),
+        "unknown_area",
+        2,
+    )
+    .await;
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Staff,
+        &bad("甲,13922229999,网格员,,U-NONE"),
+        "unknown_unit",
+        2,
+    )
+    .await;
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Staff,
+        &bad("甲,12345,网格员,120116,"),
+        "bad_phone",
+        2,
+    )
+    .await;
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Staff,
+        &bad("甲,13922229999,网格员,,"),
+        "not_allowed",
+        2,
+    )
+    .await;
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Staff,
+        &bad("甲,13922229999,网格员,120116,U1"),
+        "not_allowed",
+        2,
+    )
+    .await;
+    let twice = csv(
+        "姓名,手机号,角色,区划代码\n甲,13922229999,网格员,120116\n甲,13922229999,网格员,120116",
+    );
+    refused(&s, &f, st, Register::Staff, &twice, "duplicate_key", 3).await;
+    // One bad row refuses the good ones with it.
+    let mixed = csv(
+        "姓名,手机号,角色,区划代码\n乙,13922228888,网格员,120116\n丙,13922227777,网格员,000000",
+    );
+    refused(&s, &f, st, Register::Staff, &mixed, "unknown_area", 3).await;
+    assert!(
+        store
+            .person_by_phone("13922228888")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Only those who grant across the district import staff: not a street's staff.
+    let e = s
+        .import_register(
+            &Fixture::actor(&f.street_staff),
+            Register::Staff,
+            &csv(STAFF),
+            true,
+            Lang::Zh,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Core(CoreError::Forbidden(_))),
+        "{e:?}"
+    );
 }

@@ -385,6 +385,57 @@ pub(super) fn event_from_row(row: &DbRow) -> Result<Event> {
     })
 }
 
+/// Adds (`held`) or removes one grant unless it is so already, with its audit-chain record (who,
+/// to whom, which role, where). Returns whether it changed anything.
+pub(super) async fn change_grant(
+    conn: &mut Conn,
+    person: PersonId,
+    grant: Grant,
+    held: bool,
+    by: Change,
+) -> Result<bool> {
+    let (area, unit) = match grant.scope {
+        Scope::Area(a) => (Some(a.0), None),
+        Scope::Unit(u) => (None, Some(u.0)),
+    };
+    let exists = sqlx::query(
+        "SELECT 1 FROM grants WHERE person_id = $1 AND role = $2 \
+         AND area_id IS NOT DISTINCT FROM $3 AND unit_id IS NOT DISTINCT FROM $4",
+    )
+    .bind(person.0)
+    .bind(grant.role.as_str())
+    .bind(area)
+    .bind(unit)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some();
+    if exists == held {
+        return Ok(false);
+    }
+    let sql = if held {
+        "INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)"
+    } else {
+        "DELETE FROM grants WHERE person_id = $1 AND role = $2 \
+         AND area_id IS NOT DISTINCT FROM $3 AND unit_id IS NOT DISTINCT FROM $4"
+    };
+    sqlx::query(sql)
+        .bind(person.0)
+        .bind(grant.role.as_str())
+        .bind(area)
+        .bind(unit)
+        .execute(&mut *conn)
+        .await?;
+    let action = if held { "grant_role" } else { "revoke_role" };
+    let details = serde_json::json!({
+        "person_id": person.0,
+        "role": grant.role.as_str(),
+        "area_id": area,
+        "unit_id": unit,
+    });
+    chain_append(conn, &AuditRecord::admin(by.at, by.by, action, details)).await?;
+    Ok(true)
+}
+
 pub(super) async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
     let Some(row) = sqlx::query("SELECT id, name, phone FROM people WHERE id = $1")
         .bind(id.0)
@@ -1374,41 +1425,12 @@ impl DirectoryStore for This {
         if found.rows_affected() == 0 {
             return Ok(None);
         }
-        let (area, unit) = match grant.scope {
-            Scope::Area(a) => (Some(a.0), None),
-            Scope::Unit(u) => (None, Some(u.0)),
-        };
-        let before = load_person(&mut tx, person)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
-        if before.grants.contains(&grant) == held {
-            return Ok(Some((before, false)));
-        }
-        let sql = if held {
-            "INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)"
-        } else {
-            "DELETE FROM grants WHERE person_id = $1 AND role = $2 \
-             AND area_id IS NOT DISTINCT FROM $3 AND unit_id IS NOT DISTINCT FROM $4"
-        };
-        sqlx::query(sql)
-            .bind(person.0)
-            .bind(grant.role.as_str())
-            .bind(area)
-            .bind(unit)
-            .execute(&mut *tx)
-            .await?;
+        let changed = change_grant(&mut tx, person, grant, held, by).await?;
         let after = load_person(&mut tx, person)
             .await?
             .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
-        let action = if held { "grant_role" } else { "revoke_role" };
-        let details = serde_json::json!({
-            "person_id": person.0,
-            "role": grant.role.as_str(),
-            "area_id": area,
-            "unit_id": unit,
-        });
-        commit_admin(tx, by, action, details).await?;
-        Ok(Some((after, true)))
+        tx.commit().await?;
+        Ok(Some((after, changed)))
     }
 
     async fn person_by_phone(&self, phone: &str) -> Result<Option<Person>> {

@@ -84,6 +84,9 @@ pub trait OrgStore: Send + Sync {
     /// Members ordered by person id, after `after`.
     async fn members(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Member>>;
     async fn volunteers(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Volunteer>>;
+    /// Every grant of a role above resident, with its holder's name and phone, by person: the
+    /// staff register.
+    async fn staff(&self) -> Result<Vec<crate::plan::StaffRow>>;
     async fn targets(&self) -> Result<Vec<Target>>;
     async fn pairings(&self) -> Result<Vec<Pairing>>;
     async fn alliances(&self) -> Result<Vec<Alliance>>;

@@ -4,7 +4,7 @@
 use super::common::*;
 use super::{Db, This};
 use crate::org::{NewActivity, NewAlliance, NewCampaign, OrgCounts, OrgStore};
-use crate::plan::{Lookups, Plan, Ref};
+use crate::plan::{Lookups, Plan, Ref, StaffRow, grant_key};
 use chrono::NaiveDate;
 use redgrid_core::org::{
     Activity, ActivityFacts, ActivityKind, Alliance, AllianceGroup, Campaign, Member, MemberKind,
@@ -148,7 +148,8 @@ async fn write_tree<R>(
     Ok(())
 }
 
-async fn apply_plan(conn: &mut Conn, plan: &Plan, at: DateTime<Utc>) -> Result<()> {
+async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
+    let at = by.at;
     match plan {
         Plan::Areas(rows) => {
             let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
@@ -281,6 +282,28 @@ async fn apply_plan(conn: &mut Conn, plan: &Plan, at: DateTime<Utc>) -> Result<(
                              area_id = excluded.area_id, unit_id = excluded.unit_id, tags = excluded.tags, \
                              updated_at = excluded.updated_at");
                 qb.build().execute(&mut *conn).await?;
+            }
+        }
+        Plan::Staff(rows) => {
+            for batch in rows.chunks(CHUNK) {
+                // A person holding several roles has several rows: upsert each phone once.
+                let mut people: Vec<(&str, &str)> = Vec::with_capacity(batch.len());
+                for r in batch {
+                    if !people.iter().any(|(_, phone)| *phone == r.phone) {
+                        people.push((r.name.as_str(), r.phone.as_str()));
+                    }
+                }
+                let ids = upsert_people(conn, &people, at).await?;
+                for r in batch {
+                    let person = ids.get(&r.phone).copied().ok_or_else(|| {
+                        StoreError::Corrupt(format!("no person for phone of row {}", r.name))
+                    })?;
+                    let grant = Grant {
+                        role: r.role,
+                        scope: r.scope,
+                    };
+                    change_grant(conn, PersonId(person), grant, true, by).await?;
+                }
             }
         }
         Plan::Pairings(rows) => {
@@ -434,6 +457,22 @@ impl OrgStore for This {
         {
             l.pairings.insert(r.try_get("natural_key")?);
         }
+        for r in sqlx::query(
+            "SELECT p.phone, g.role, g.area_id, g.unit_id FROM grants g \
+             JOIN people p ON p.id = g.person_id WHERE p.phone IS NOT NULL",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let role = parse_enum("role", &r.try_get::<String, _>("role")?, Role::parse)?;
+            let scope = match (r.try_get("area_id")?, r.try_get("unit_id")?) {
+                (Some(a), _) => Scope::Area(AreaId(a)),
+                (None, Some(u)) => Scope::Unit(UnitId(u)),
+                (None, None) => continue,
+            };
+            let phone: String = r.try_get("phone")?;
+            l.grants.insert(grant_key(&phone, role, scope));
+        }
         Ok(l)
     }
 
@@ -444,7 +483,7 @@ impl OrgStore for This {
         by: Change,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        apply_plan(&mut tx, plan, by.at).await?;
+        apply_plan(&mut tx, plan, by).await?;
         if self.fail_point().load(Ordering::SeqCst) == 1 {
             return Err(StoreError::Injected(FailPoint::AfterEventWrite));
         }
@@ -490,6 +529,31 @@ impl OrgStore for This {
                 })
             })
             .collect()
+    }
+
+    async fn staff(&self) -> Result<Vec<StaffRow>> {
+        let rows = sqlx::query(
+            "SELECT p.name, p.phone, g.role, g.area_id, g.unit_id FROM grants g \
+             JOIN people p ON p.id = g.person_id WHERE g.role <> 'resident' \
+             ORDER BY p.id, g.role, g.area_id, g.unit_id",
+        )
+        .fetch_all(self.read_pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let scope = match (r.try_get("area_id")?, r.try_get("unit_id")?) {
+                (Some(a), _) => Scope::Area(AreaId(a)),
+                (None, Some(u)) => Scope::Unit(UnitId(u)),
+                (None, None) => return Err(StoreError::Corrupt("a grant without scope".into())),
+            };
+            out.push(StaffRow {
+                name: r.try_get("name")?,
+                phone: r.try_get::<Option<String>, _>("phone")?.unwrap_or_default(),
+                role: parse_enum("role", &r.try_get::<String, _>("role")?, Role::parse)?,
+                scope,
+            });
+        }
+        Ok(out)
     }
 
     async fn volunteers(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Volunteer>> {

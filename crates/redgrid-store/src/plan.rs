@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use redgrid_core::area::Level;
 use redgrid_core::ids::{AreaId, PersonId, UnitId};
 use redgrid_core::org::{MemberKind, OrgKind, PairingKind, TargetKind};
+use redgrid_core::person::{Role, Scope};
 use redgrid_core::unit::UnitKind;
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +29,8 @@ pub struct Lookups {
     pub volunteers: HashMap<String, PersonId>,
     /// Pairing natural keys.
     pub pairings: HashSet<String>,
+    /// The grants held, as [`grant_key`]s.
+    pub grants: HashSet<String>,
 }
 
 /// A reference to a record that exists already or is created earlier in the same import.
@@ -113,6 +116,23 @@ pub struct PairingRow {
     pub goals: String,
 }
 
+/// A role held by someone of the staff register (a person keyed by phone), in an area or a unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffRow {
+    pub name: String,
+    pub phone: String,
+    pub role: Role,
+    pub scope: Scope,
+}
+
+/// The natural key of a grant in the staff register: phone, role and where it is held.
+pub fn grant_key(phone: &str, role: Role, scope: Scope) -> String {
+    match scope {
+        Scope::Area(a) => format!("{phone}|{}|area:{}", role.as_str(), a.0),
+        Scope::Unit(u) => format!("{phone}|{}|unit:{}", role.as_str(), u.0),
+    }
+}
+
 /// Rows ready to write, parents before children.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
@@ -123,6 +143,7 @@ pub enum Plan {
     Volunteers(Vec<VolunteerRow>),
     Targets(Vec<TargetRow>),
     Pairings(Vec<PairingRow>),
+    Staff(Vec<StaffRow>),
 }
 
 impl Plan {
@@ -135,6 +156,7 @@ impl Plan {
             Plan::Volunteers(v) => v.len(),
             Plan::Targets(v) => v.len(),
             Plan::Pairings(v) => v.len(),
+            Plan::Staff(v) => v.len(),
         }
     }
 

@@ -78,6 +78,7 @@ async fn app_with(deadlines: bool) -> App {
         (&f.other_resident, "other"),
         (&f.grid_worker, "grid"),
         (&f.community_staff, "community"),
+        (&f.street_staff, "street"),
         (&f.volunteer, "volunteer"),
         (&f.verifier, "verifier"),
         (&f.supervisor, "supervisor"),
@@ -2057,4 +2058,130 @@ async fn required_fields_say_so_to_assistive_technology() {
             .html
             .contains("name=\"address\" type=\"text\" value=\"\" aria-required")
     );
+}
+
+#[tokio::test]
+async fn community_staff_grant_and_revoke_roles_in_their_community_through_the_pages() {
+    let a = app().await;
+    let community = a.login("community").await;
+    let page = a.get("/org/roles", &community).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    // Only places within reach: their community and its grids, not the other street.
+    let grid = format!("area:{}", a.f.grid_a1_1.id.0);
+    assert!(page.html.contains(&grid));
+    assert!(!page.html.contains(&format!("area:{}", a.f.grid_b1_1.id.0)));
+    assert!(
+        !page.html.contains("value=\"district_admin\""),
+        "no role above their own"
+    );
+    let csrf = page.hidden("_csrf");
+    // A new volunteer by phone and name: the one-time password is shown once.
+    let granted = a
+        .post(
+            "/org/roles/grant",
+            &community,
+            &[
+                ("_csrf", &csrf),
+                ("phone", "139 0000 4444"),
+                ("name", "陈志愿"),
+                ("role", "volunteer"),
+                ("place", &grid),
+            ],
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.html);
+    assert!(granted.html.contains("已授权"));
+    assert!(granted.html.contains("一次性密码"));
+    assert!(granted.html.contains("陈志愿"));
+    assert!(granted.html.contains("/org/roles/revoke"));
+    let person = a
+        .state
+        .service
+        .store()
+        .person_by_phone("13900004444")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(person.roles(), [Role::Volunteer]);
+    // Above their rank: refused at the form, 403, nothing written.
+    let refused = a
+        .post(
+            "/org/roles/grant",
+            &community,
+            &[
+                ("_csrf", &csrf),
+                ("phone", "13900004444"),
+                ("role", "street_staff"),
+                ("place", &grid),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.html.contains("role=\"alert\""), "{}", refused.html);
+    no_trace(&refused);
+    // A missing place is said at its field.
+    let missing = a
+        .post(
+            "/org/roles/grant",
+            &community,
+            &[
+                ("_csrf", &csrf),
+                ("phone", "13900004444"),
+                ("role", "member"),
+                ("place", ""),
+            ],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        missing.field_error("grant-place").is_some(),
+        "{}",
+        missing.html
+    );
+    // Revoked.
+    let revoked = a
+        .post(
+            "/org/roles/revoke",
+            &community,
+            &[
+                ("_csrf", &csrf),
+                ("phone", "13900004444"),
+                ("role", "volunteer"),
+                ("place", &grid),
+            ],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.html);
+    assert!(revoked.html.contains("已撤销"));
+    let person = a
+        .state
+        .service
+        .store()
+        .person_by_phone("13900004444")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(person.grants.is_empty());
+    // Without the CSRF token nothing happens.
+    let forged = a
+        .post(
+            "/org/roles/grant",
+            &community,
+            &[
+                ("phone", "13900004444"),
+                ("role", "volunteer"),
+                ("place", &grid),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Residents and grid workers do not get the page.
+    for who in ["resident", "grid"] {
+        let cookie = a.login(who).await;
+        let p = a.get("/org/roles", &cookie).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{who}");
+    }
+    // The organisation page links to it for those who grant.
+    let org = a.get("/org", &community).await;
+    assert!(org.html.contains("href=\"/org/roles\""));
 }

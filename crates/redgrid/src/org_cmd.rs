@@ -21,7 +21,7 @@ pub enum OrgCmd {
     Import {
         #[command(flatten)]
         config: ConfigArgs,
-        /// areas, units, party_orgs, members, volunteers, targets or pairings.
+        /// areas, units, party_orgs, members, volunteers, targets, pairings or staff.
         register: String,
         file: PathBuf,
         /// Only check the file and report what would be created and updated.

@@ -70,7 +70,7 @@ fn export_failed(lang: Lang, e: String) -> ApiError {
 /// 200 with the report when every row is good (written unless a dry run); 422 with the report —
 /// every bad row with its row, column and reason — when any is bad, and then nothing is written.
 #[utoipa::path(post, path = "/api/org/{register}/import", tag = "organisation",
-    params(("register" = String, Path, description = "areas, units, party_orgs, members, volunteers, targets or pairings"),
+    params(("register" = String, Path, description = "areas, units, party_orgs, members, volunteers, targets, pairings or staff"),
         ("dry_run" = Option<bool>, Query, description = "only check and report")),
     request_body(content = Vec<u8>, description = "the spreadsheet file", content_type = "application/octet-stream"),
     responses((status = 200, description = "The import report"), (status = 422, description = "The import report listing every bad row; nothing was written"),

@@ -16,6 +16,7 @@ mod lang;
 pub mod org;
 pub mod reports;
 pub mod requests;
+pub mod roles;
 pub mod svg;
 
 use account::*;
@@ -80,6 +81,9 @@ pub fn router() -> Router<Arc<AppState>> {
             "/org/activities",
             get(org::activities).post(org::record_activity),
         )
+        .route("/org/roles", get(roles::page))
+        .route("/org/roles/grant", post(roles::grant_post))
+        .route("/org/roles/revoke", post(roles::revoke_post))
         .route("/org/campaigns/{code}", get(org::campaign))
         .route("/org/{register}", get(org::register))
         .layer(DefaultBodyLimit::max(crate::MAX_JSON_BODY))

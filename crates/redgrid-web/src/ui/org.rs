@@ -59,6 +59,8 @@ pub struct OrgPage {
     /// The register chosen for an import was refused (unknown, or not importable).
     pub import_error: String,
     pub may_read: bool,
+    /// Whether the viewer grants roles somewhere (a link to 角色授权).
+    pub may_grant: bool,
 }
 
 /// What a posted form hands to the organisation page: an import report, or the activity form as
@@ -202,6 +204,7 @@ async fn org_page(
         activity_error: activity_errors.general.clone().unwrap_or_default(),
         import_error,
         may_read,
+        may_grant: super::roles::grants_somewhere(&dir, &actor),
         c,
     });
     *res.status_mut() = status;
