@@ -18,6 +18,8 @@ pub mod registers;
 pub mod roles;
 pub mod scorecard;
 pub mod service;
+pub mod signup;
+pub mod sms;
 pub mod tabular;
 #[cfg(feature = "testing")]
 pub mod testing;

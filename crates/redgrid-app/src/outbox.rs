@@ -67,21 +67,21 @@ impl Sender for LogSender {
     }
 }
 
-/// POSTs each message as JSON to an `http://` URL (an intranet endpoint; put a TLS-terminating proxy
-/// in front for https). 2xx is success; anything else, a timeout or a refused connection is retried.
-pub struct WebhookSender {
+/// An `http://` endpoint on the intranet (put a TLS-terminating proxy in front for https): where
+/// the webhook and the HTTP SMS sender POST.
+#[derive(Debug, Clone)]
+pub struct HttpEndpoint {
     host: String,
     port: u16,
     path: String,
-    timeout: std::time::Duration,
 }
 
-impl WebhookSender {
+impl HttpEndpoint {
     /// Parses `http://host[:port][/path]`.
-    pub fn new(url: &str, timeout: std::time::Duration) -> std::result::Result<Self, String> {
+    pub fn parse(url: &str) -> std::result::Result<Self, String> {
         let rest = url
             .strip_prefix("http://")
-            .ok_or_else(|| format!("webhook URL {url:?}: only http:// is supported"))?;
+            .ok_or_else(|| format!("URL {url:?}: only http:// is supported"))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].to_string()),
             None => (rest, "/".to_string()),
@@ -90,28 +90,47 @@ impl WebhookSender {
             Some((h, p)) => (
                 h.to_string(),
                 p.parse::<u16>()
-                    .map_err(|_| format!("webhook URL {url:?}: bad port"))?,
+                    .map_err(|_| format!("URL {url:?}: bad port"))?,
             ),
             None => (authority.to_string(), 80),
         };
         if host.is_empty() {
-            return Err(format!("webhook URL {url:?}: no host"));
+            return Err(format!("URL {url:?}: no host"));
         }
-        Ok(WebhookSender {
-            host,
-            port,
-            path,
-            timeout,
-        })
+        Ok(HttpEndpoint { host, port, path })
     }
 
-    async fn post(&self, id: i64, body: &str) -> std::result::Result<u16, String> {
+    pub fn url(&self) -> String {
+        format!("http://{}:{}{}", self.host, self.port, self.path)
+    }
+
+    /// POSTs `body` and returns the answer's status; a timeout, a refused connection or an answer
+    /// without a status is an error.
+    pub async fn post(
+        &self,
+        content_type: &str,
+        extra_header: &str,
+        body: &str,
+        timeout: std::time::Duration,
+    ) -> std::result::Result<u16, String> {
+        match tokio::time::timeout(timeout, self.exchange(content_type, extra_header, body)).await {
+            Err(_) => Err(format!("timed out after {timeout:?}")),
+            Ok(r) => r,
+        }
+    }
+
+    async fn exchange(
+        &self,
+        content_type: &str,
+        extra_header: &str,
+        body: &str,
+    ) -> std::result::Result<u16, String> {
         let mut stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| format!("connect: {e}"))?;
         let request = format!(
-            "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nX-Redgrid-Message-Id: {id}\r\nConnection: close\r\n\r\n{body}",
+            "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\n{extra_header}Connection: close\r\n\r\n{body}",
             self.path,
             self.host,
             self.port,
@@ -141,19 +160,38 @@ impl WebhookSender {
     }
 }
 
+/// POSTs each message as JSON to an `http://` URL. 2xx is success; anything else, a timeout or a
+/// refused connection is retried.
+pub struct WebhookSender {
+    endpoint: HttpEndpoint,
+    timeout: std::time::Duration,
+}
+
+impl WebhookSender {
+    /// Parses `http://host[:port][/path]`.
+    pub fn new(url: &str, timeout: std::time::Duration) -> std::result::Result<Self, String> {
+        let endpoint = HttpEndpoint::parse(url).map_err(|e| format!("webhook {e}"))?;
+        Ok(WebhookSender { endpoint, timeout })
+    }
+}
+
 #[async_trait]
 impl Sender for WebhookSender {
     fn name(&self) -> String {
-        format!("webhook:http://{}:{}{}", self.host, self.port, self.path)
+        format!("webhook:{}", self.endpoint.url())
     }
 
     async fn send(&self, m: &OutboxMessage) -> std::result::Result<(), String> {
         let body = message_json(m);
-        match tokio::time::timeout(self.timeout, self.post(m.id, &body)).await {
-            Err(_) => Err(format!("timed out after {:?}", self.timeout)),
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(code)) if (200..300).contains(&code) => Ok(()),
-            Ok(Ok(code)) => Err(format!("HTTP {code}")),
+        let id = format!("X-Redgrid-Message-Id: {}\r\n", m.id);
+        match self
+            .endpoint
+            .post("application/json", &id, &body, self.timeout)
+            .await
+        {
+            Err(e) => Err(e),
+            Ok(code) if (200..300).contains(&code) => Ok(()),
+            Ok(code) => Err(format!("HTTP {code}")),
         }
     }
 }

@@ -26,6 +26,10 @@ pub struct Service {
     dir: RwLock<Arc<Directory>>,
     settings: Settings,
     deadlines: Option<Arc<dyn DeadlinePolicy>>,
+    /// The SMS sender (the log sender unless configured), and its queue once first used.
+    sms_sender: Arc<dyn crate::sms::SmsSender>,
+    sms_log: Arc<crate::sms::LogSms>,
+    sms: std::sync::OnceLock<crate::sms::SmsQueue>,
 }
 
 /// What `redgrid check` found for one request.
@@ -56,12 +60,34 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 impl Service {
     pub async fn new(store: Arc<dyn Store>, settings: Settings) -> Result<Self> {
         let dir = store.load_directory().await?;
+        let sms_log = Arc::new(crate::sms::LogSms::default());
         Ok(Service {
             store,
             dir: RwLock::new(Arc::new(dir)),
             settings,
             deadlines: None,
+            sms_sender: sms_log.clone(),
+            sms_log,
+            sms: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sends text messages through `sender` instead of the log.
+    pub fn with_sms(mut self, sender: Arc<dyn crate::sms::SmsSender>) -> Self {
+        self.sms_sender = sender;
+        self
+    }
+
+    /// The SMS queue (started on first use; needs a Tokio runtime).
+    pub fn sms(&self) -> &crate::sms::SmsQueue {
+        self.sms.get_or_init(|| {
+            crate::sms::SmsQueue::start(self.sms_sender.clone(), crate::sms::Retry::default())
+        })
+    }
+
+    /// The log sender's messages (all messages, unless another sender is configured).
+    pub fn sms_log(&self) -> &crate::sms::LogSms {
+        &self.sms_log
     }
 
     /// Sets the policy that computes deadlines at dispatch.

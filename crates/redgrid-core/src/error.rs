@@ -158,6 +158,19 @@ impl Conflict {
     }
 }
 
+crate::vocabulary!(plain
+    /// What someone did too often (429): the stable code and the message in each language.
+    Limit {
+        /// Sign-up codes asked for one phone, or from one address, too often.
+        Codes = "too_many_codes", "验证码发送过于频繁", "too many codes were asked for";
+        /// Five wrong codes: the phone is locked for a while.
+        Tries = "too_many_tries", "验证码错误次数过多，该手机号已暂时锁定",
+            "too many wrong codes; the phone is locked for a while";
+        /// Requests filed too fast by one person.
+        Filing = "too_many_requests", "提交过于频繁", "too many requests filed";
+    }
+);
+
 /// One invalid field of a request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -236,6 +249,11 @@ const FIELD_MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("unknown_field", "不支持的字段", "is not a known field"),
     ("invalid_type", "类型不正确", "has the wrong type"),
+    (
+        "wrong_code",
+        "验证码不正确或已过期",
+        "is wrong or has expired",
+    ),
 ];
 
 /// Every refusal the domain can give.
@@ -254,6 +272,8 @@ pub enum CoreError {
     Validation(Vec<FieldError>),
     /// Some other conflict with the current state (409).
     Conflict(Conflict),
+    /// Done too often (429): may be tried again after `retry_after` seconds.
+    TooMany { limit: Limit, retry_after: i64 },
 }
 
 impl CoreError {
@@ -280,6 +300,7 @@ impl CoreError {
             CoreError::Forbidden(d) => d.code(),
             CoreError::Validation(_) => "validation_failed",
             CoreError::Conflict(c) => c.code(),
+            CoreError::TooMany { limit, .. } => limit.as_str(),
         }
     }
 
@@ -297,6 +318,7 @@ impl CoreError {
             CoreError::Forbidden(_) => 403,
             CoreError::Validation(_) => 422,
             CoreError::Conflict(_) => 409,
+            CoreError::TooMany { .. } => 429,
         }
     }
 
@@ -327,6 +349,10 @@ impl CoreError {
                 }
             }
             CoreError::Conflict(c) => c.label(lang).into(),
+            CoreError::TooMany { limit, retry_after } => match lang {
+                Lang::Zh => format!("{}，请 {retry_after} 秒后再试", limit.label(lang)),
+                Lang::En => format!("{}; try again in {retry_after} seconds", limit.label(lang)),
+            },
         }
     }
 

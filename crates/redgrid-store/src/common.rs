@@ -15,7 +15,7 @@ pub(super) use crate::prelude::*;
 pub(super) use crate::{
     Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change, Decide, DirectGroup, FailPoint,
     IdempotencyKey, IdempotencyRecord, ItemFields, ListFilter, NewArea, NewClass, NewPerson,
-    NewUnit, OutboxMessage, Result, SessionRow, StoreError, request_columns,
+    NewUnit, OutboxMessage, PhoneCode, Result, SessionRow, StoreError, request_columns,
 };
 pub(super) use async_trait::async_trait;
 pub(super) use chrono::{DateTime, Utc};
@@ -2067,6 +2067,132 @@ impl AccountStore for This {
             .execute(self.write_pool())
             .await?;
         Ok(r.rows_affected())
+    }
+
+    async fn record_phone_code(&self, c: &PhoneCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO phone_codes (phone, address, code_hash, sent_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(c.phone.clone())
+        .bind(c.address.clone())
+        .bind(c.code_hash.clone())
+        .bind(c.sent_at)
+        .bind(c.expires_at)
+        .execute(self.write_pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn codes_sent_since(
+        &self,
+        phone: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<DateTime<Utc>>, Vec<DateTime<Utc>>)> {
+        let mut out = (Vec::new(), Vec::new());
+        for (column, value, list) in [
+            ("phone", phone, &mut out.0),
+            ("address", address, &mut out.1),
+        ] {
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT sent_at FROM phone_codes WHERE {column} = $1 AND sent_at >= $2 \
+                 ORDER BY sent_at LIMIT 1000"
+            )))
+            .bind(value.to_string())
+            .bind(since)
+            .fetch_all(self.write_pool())
+            .await?;
+            for r in rows {
+                list.push(r.try_get("sent_at")?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn latest_phone_code(&self, phone: &str) -> Result<Option<PhoneCode>> {
+        let row = sqlx::query(
+            "SELECT id, phone, address, code_hash, sent_at, expires_at, used_at FROM phone_codes \
+             WHERE phone = $1 ORDER BY sent_at DESC, id DESC LIMIT 1",
+        )
+        .bind(phone.to_string())
+        .fetch_optional(self.write_pool())
+        .await?;
+        row.map(|r| {
+            from_row!(
+                r,
+                PhoneCode {
+                    id,
+                    phone,
+                    address,
+                    code_hash,
+                    sent_at,
+                    expires_at,
+                    used_at
+                }
+            )
+        })
+        .transpose()
+    }
+
+    async fn use_phone_code(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE phone_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
+                .bind(id)
+                .bind(at)
+                .execute(self.write_pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn phone_lock(&self, phone: &str) -> Result<(i64, Option<DateTime<Utc>>)> {
+        let row = sqlx::query("SELECT failures, locked_until FROM phone_locks WHERE phone = $1")
+            .bind(phone.to_string())
+            .fetch_optional(self.write_pool())
+            .await?;
+        match row {
+            Some(r) => Ok((r.try_get("failures")?, r.try_get("locked_until")?)),
+            None => Ok((0, None)),
+        }
+    }
+
+    async fn set_phone_lock(
+        &self,
+        phone: &str,
+        failures: i64,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO phone_locks (phone, failures, locked_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (phone) DO UPDATE SET failures = excluded.failures, \
+             locked_until = excluded.locked_until",
+        )
+        .bind(phone.to_string())
+        .bind(failures)
+        .bind(locked_until)
+        .execute(self.write_pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn home_area(&self, person: PersonId) -> Result<Option<AreaId>> {
+        let row = sqlx::query("SELECT home_area_id FROM people WHERE id = $1")
+            .bind(person.0)
+            .fetch_optional(self.read_pool())
+            .await?;
+        match row {
+            Some(r) => Ok(r.try_get::<Option<i64>, _>("home_area_id")?.map(AreaId)),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_home_area(&self, person: PersonId, area: AreaId) -> Result<()> {
+        sqlx::query("UPDATE people SET home_area_id = $2 WHERE id = $1")
+            .bind(person.0)
+            .bind(area.0)
+            .execute(self.write_pool())
+            .await?;
+        Ok(())
     }
 
     async fn create_api_token(&self, t: &ApiToken, by: Change) -> Result<ApiToken> {

@@ -264,6 +264,19 @@ pub struct SessionRow {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A one-time sign-up code sent to a phone (kept hashed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneCode {
+    pub id: i64,
+    pub phone: String,
+    /// The address that asked for it (for the per-address limit).
+    pub address: String,
+    pub code_hash: String,
+    pub sent_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
 /// A token for an integration: it acts for `person_id`, within `roles` and `area_ids` only.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiToken {
@@ -502,6 +515,30 @@ pub trait AccountStore: Send + Sync {
     async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
     /// Revokes a token; false when there is no such token or it was revoked already.
     async fn revoke_api_token(&self, id: i64, by: Change) -> Result<bool>;
+    /// Keeps a sign-up code that was sent (its `id` is assigned here).
+    async fn record_phone_code(&self, code: &PhoneCode) -> Result<()>;
+    /// When codes were sent to `phone`, and from `address`, at or after `since`, oldest first.
+    async fn codes_sent_since(
+        &self,
+        phone: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<DateTime<Utc>>, Vec<DateTime<Utc>>)>;
+    /// The newest code sent to a phone.
+    async fn latest_phone_code(&self, phone: &str) -> Result<Option<PhoneCode>>;
+    /// Marks a code used; false when it was used already.
+    async fn use_phone_code(&self, id: i64, at: DateTime<Utc>) -> Result<bool>;
+    /// A phone's wrong codes in a row, and until when it is locked.
+    async fn phone_lock(&self, phone: &str) -> Result<(i64, Option<DateTime<Utc>>)>;
+    async fn set_phone_lock(
+        &self,
+        phone: &str,
+        failures: i64,
+        locked_until: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// The grid (or community) a person set as their home.
+    async fn home_area(&self, person: PersonId) -> Result<Option<AreaId>>;
+    async fn set_home_area(&self, person: PersonId, area: AreaId) -> Result<()>;
 }
 
 /// The audit chain's rows and head.

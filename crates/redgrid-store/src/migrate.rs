@@ -31,6 +31,7 @@ migrations! {
     4 "organisation" "0004_organisation.sql";
     5 "restricted" "0005_restricted.sql";
     6 "alert_links" "0006_alert_links.sql";
+    7 "signup" "0007_signup.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.

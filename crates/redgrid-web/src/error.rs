@@ -154,7 +154,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match self.source.as_deref() {
+            Some(Source::Core(CoreError::TooMany { retry_after, .. })) => Some(*retry_after),
+            _ => None,
+        };
         let mut res = (self.status, axum::Json(self.body)).into_response();
+        if let Some(secs) = retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(1).to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if let Some(source) = self.source {
             res.extensions_mut().insert(*source);
         }

@@ -11,6 +11,7 @@ use tower::ServiceExt;
 
 struct App {
     router: axum::Router,
+    state: Arc<AppState>,
     f: Fixture,
     /// Each person's short name in these tests → their API token.
     tokens: std::collections::HashMap<&'static str, String>,
@@ -36,7 +37,8 @@ async fn app() -> App {
     }
     let state = Arc::new(AppState::new(Arc::new(service)));
     App {
-        router: router(state),
+        router: router(state.clone()),
+        state,
         f,
         tokens,
         _db: db,
@@ -2344,4 +2346,80 @@ async fn roles_are_granted_and_revoked_over_http_within_the_granters_reach() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["changed"], true);
     assert_eq!(r.body["person"]["grants"], json!([]));
+}
+
+#[tokio::test]
+async fn residents_sign_up_over_http_and_too_many_codes_wait_with_retry_after() {
+    let a = app().await;
+    let r = a
+        .call(
+            "POST",
+            "/api/signup/code",
+            None,
+            Some(r#"{"phone": "13900090001"}"#),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let again = a
+        .call(
+            "POST",
+            "/api/signup/code",
+            None,
+            Some(r#"{"phone": "13900090001"}"#),
+            &[("accept-language", "en")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(again.body["code"], "too_many_codes");
+    let wait: i64 = again.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait));
+    assert!(again.body["message"].as_str().unwrap().contains("seconds"));
+    // The code comes from the log sender; signing up opens a session.
+    let mut code = String::new();
+    for _ in 0..100 {
+        if let Some(t) = a.state.service.sms_log().last_to("13900090001") {
+            code = t.chars().filter(char::is_ascii_digit).take(6).collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let body = json!({"phone": "13900090001", "code": code, "password": "resident-pw-2026", "name": "严居民"});
+    let r = a
+        .call("POST", "/api/signup", None, Some(&body.to_string()), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(
+        r.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("redgrid_session=")
+    );
+    assert_eq!(r.body["person"]["grants"][0]["role"], "resident");
+    assert_eq!(r.body["must_change"], false);
+    // Bad bodies name their fields.
+    let r = a
+        .call(
+            "POST",
+            "/api/signup",
+            None,
+            Some(r#"{"phone": "13900090001", "code": "", "password": "x"}"#),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let fields: Vec<&str> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"code") && fields.contains(&"password"),
+        "{fields:?}"
+    );
 }

@@ -2185,3 +2185,94 @@ async fn community_staff_grant_and_revoke_roles_in_their_community_through_the_p
     let org = a.get("/org", &community).await;
     assert!(org.html.contains("href=\"/org/roles\""));
 }
+
+#[tokio::test]
+async fn a_resident_signs_up_on_the_phone_page_and_files_from_the_home_grid() {
+    let a = app().await;
+    let login = a.get("/login", "").await;
+    assert!(login.html.contains("href=\"/signup\""));
+    let first = a.get("/signup", "").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.html.contains("type=\"tel\""));
+    // A malformed phone is said at its field.
+    let bad = a.post("/signup/code", "", &[("phone", "12345")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.field_error("phone").is_some(), "{}", bad.html);
+    let second = a
+        .post("/signup/code", "", &[("phone", "139 0008 0001")])
+        .await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.html);
+    assert!(second.html.contains("autocomplete=\"one-time-code\""));
+    // Asking again at once: 429, said on the page.
+    let again = a
+        .post("/signup/code", "", &[("phone", "13900080001")])
+        .await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.html.contains("秒后再试"), "{}", again.html);
+    let mut code = String::new();
+    for _ in 0..100 {
+        if let Some(t) = a.state.service.sms_log().last_to("13900080001") {
+            code = t.chars().filter(char::is_ascii_digit).take(6).collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(code.len(), 6);
+    let fields = |code: &str, again: &str| {
+        vec![
+            ("phone".to_string(), "13900080001".to_string()),
+            ("code".to_string(), code.to_string()),
+            ("name".to_string(), "邱居民".to_string()),
+            ("password".to_string(), "resident-pw-2026".to_string()),
+            ("again".to_string(), again.to_string()),
+        ]
+    };
+    let app = &a;
+    let post = move |f: Vec<(String, String)>| async move {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        app.post("/signup", "", &pairs).await
+    };
+    let differ = post(fields(&code, "other-pw-2026")).await;
+    assert_eq!(differ.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(differ.field_error("again").is_some());
+    let other = if code == "000000" { "111111" } else { "000000" };
+    let wrong = post(fields(other, "resident-pw-2026")).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let said = wrong.field_error("code").unwrap_or_default();
+    assert!(said.contains("验证码不正确或已过期"), "{said}");
+    let done = post(fields(&code, "resident-pw-2026")).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert!(
+        done.location.starts_with("/me/home?next="),
+        "{}",
+        done.location
+    );
+    let cookie = done
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("redgrid_session="))
+        .expect("a session")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // Choose the home grid; filing then starts from it.
+    let home = a.get(&done.location, &cookie).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.html);
+    let csrf = home.hidden("_csrf");
+    let grid = a.f.grid_a1_2.id.0.to_string();
+    let saved = a
+        .post(
+            "/me/home",
+            &cookie,
+            &[("_csrf", &csrf), ("area_id", &grid), ("next", "/file")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let file = a.get("/file", &cookie).await;
+    assert!(
+        file.html
+            .contains(&format!("<option value=\"{grid}\" selected>")),
+        "the home grid is chosen"
+    );
+}

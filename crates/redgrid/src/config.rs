@@ -47,6 +47,15 @@ pub struct ConfigArgs {
     /// Mark the session cookie Secure (set when users reach redgrid over https, e.g. via a TLS proxy).
     #[arg(long, env = "REDGRID_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
+    /// The SMS platform's `http://` URL; unset: text messages go to the server log.
+    #[arg(long, env = "REDGRID_SMS_URL")]
+    pub sms_url: Option<String>,
+    /// The body POSTed for each message, with `{phone}` and `{text}`.
+    #[arg(long, env = "REDGRID_SMS_BODY")]
+    pub sms_body: Option<String>,
+    /// The body's content type (default `application/json`).
+    #[arg(long, env = "REDGRID_SMS_CONTENT_TYPE")]
+    pub sms_content_type: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -63,6 +72,9 @@ struct FileConfig {
     webhook_url: Option<String>,
     session_hours: Option<i64>,
     secure_cookies: Option<bool>,
+    sms_url: Option<String>,
+    sms_body: Option<String>,
+    sms_content_type: Option<String>,
     /// The composite's weights: response, resolution, satisfaction (summing to 1).
     composite_weights: Option<[f64; 3]>,
 }
@@ -82,6 +94,28 @@ pub struct Config {
     pub composite_weights: [f64; 3],
     pub session_hours: i64,
     pub secure_cookies: bool,
+    /// The HTTP SMS sender, when configured.
+    pub sms: Option<SmsConfig>,
+}
+
+/// Where text messages go over HTTP.
+#[derive(Debug, Clone)]
+pub struct SmsConfig {
+    pub url: String,
+    pub body: String,
+    pub content_type: String,
+}
+
+impl SmsConfig {
+    pub fn sender(&self) -> anyhow::Result<redgrid_app::sms::HttpSms> {
+        redgrid_app::sms::HttpSms::new(
+            &self.url,
+            &self.body,
+            &self.content_type,
+            std::time::Duration::from_secs(5),
+        )
+        .map_err(anyhow::Error::msg)
+    }
 }
 
 impl Config {
@@ -149,7 +183,28 @@ impl Config {
         if !(1..=720).contains(&session_hours) {
             anyhow::bail!("session_hours must be 1–720, not {session_hours}");
         }
+        let sms = match args.sms_url.clone().or(file.sms_url) {
+            None => None,
+            Some(url) => {
+                let sms = SmsConfig {
+                    url,
+                    body: args
+                        .sms_body
+                        .clone()
+                        .or(file.sms_body)
+                        .unwrap_or_else(|| r#"{"phone":"{phone}","text":"{text}"}"#.to_string()),
+                    content_type: args
+                        .sms_content_type
+                        .clone()
+                        .or(file.sms_content_type)
+                        .unwrap_or_else(|| "application/json".to_string()),
+                };
+                sms.sender()?;
+                Some(sms)
+            }
+        };
         Ok(Config {
+            sms,
             session_hours,
             secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             auto_escalate_after_days,

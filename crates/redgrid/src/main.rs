@@ -208,9 +208,12 @@ async fn open(config: &Config) -> anyhow::Result<Arc<Service>> {
     };
     let calendar = load_calendar(&config.calendar_dir)?;
     let policy = redgrid_core::deadline::WorkingTimePolicy::new(calendar);
-    let service = Service::new(store, settings)
+    let mut service = Service::new(store, settings)
         .await?
         .with_deadlines(Arc::new(policy));
+    if let Some(sms) = &config.sms {
+        service = service.with_sms(Arc::new(sms.sender()?));
+    }
     Ok(Arc::new(service))
 }
 

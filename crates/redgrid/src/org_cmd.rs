@@ -126,6 +126,18 @@ pub fn print_report(r: &ImportReport, lang: Lang) -> bool {
                 "dry run passed (nothing written) for {name}: {rows} rows, {created} to create, {updated} to update"
             ),
         }
+        if !r.logins.is_empty() {
+            println!(
+                "{}",
+                lang.pick(
+                    "新开通的登录（一次性密码只显示这一次，请逐一告知本人，首次登录须修改）：",
+                    "new logins (the one-time passwords are shown only now; give each to its person; they must be changed at first login):"
+                )
+            );
+            for l in &r.logins {
+                println!("  {}\t{}\t{}", l.name, l.phone, l.one_time_password);
+            }
+        }
         return true;
     }
     if zh {

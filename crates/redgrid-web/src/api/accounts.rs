@@ -127,10 +127,20 @@ pub async fn login(
         }
     };
     state.throttle.succeeded(&login);
+    Ok(session_started(&state, &headers, session, StatusCode::OK))
+}
+
+/// The answer that opens a session: the session cookie and [`LoginAnswer`].
+fn session_started(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: redgrid_app::accounts::NewSession,
+    status: StatusCode,
+) -> Response {
     let cookie = session_set_cookie(
         Some(&session.token),
         state.session_hours * 3600,
-        secure(&state, &headers),
+        secure(state, headers),
     );
     let answer = LoginAnswer {
         person: session.person,
@@ -138,9 +148,169 @@ pub async fn login(
         expires_at: session.row.expires_at,
         must_change: session.must_change,
     };
-    let mut res = Json(answer).into_response();
+    let mut res = (status, Json(answer)).into_response();
     res.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(res)
+    res
+}
+
+/// The client's address (for the limits per address).
+fn address_of(parts: &axum::http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |p| p.0.ip().to_string())
+}
+
+/// The body of `POST /api/signup/code`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CodeBody {
+    /// An 11-digit mobile number.
+    phone: String,
+}
+
+/// `POST /api/signup/code`: sends a sign-up code to the phone by SMS (good for 10 minutes). The
+/// answer is the same whether or not someone has that phone. One code a minute and five an hour to
+/// a phone, twenty an hour from an address; five wrong codes lock the phone for 15 minutes: 429 with
+/// `Retry-After`.
+#[utoipa::path(post, path = "/api/signup/code", tag = "accounts", request_body = CodeBody,
+    responses((status = 202), (status = 422, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody)))]
+pub async fn signup_code(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let json = read_small_json(&parts.headers, body).await?;
+    let mut r = Reader::new(&json);
+    let phone = r.string("phone").unwrap_or_default();
+    let invalid = r.finish();
+    if !invalid.is_empty() {
+        return Err(validation(invalid, lang_of(&parts.headers)));
+    }
+    state
+        .service
+        .send_signup_code(&phone, &address_of(&parts))
+        .await?;
+    let answer = serde_json::json!({
+        "sent": true,
+        "expires_in_seconds": redgrid_app::signup::CODE_MINUTES * 60,
+    });
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+/// The body of `POST /api/signup`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SignUpBody {
+    phone: String,
+    /// The code sent by `POST /api/signup/code`.
+    code: String,
+    /// At least 10 characters, of at least two kinds (letters, digits, others).
+    password: String,
+    /// For someone new (default 居民 and the phone's last four digits); a person already known
+    /// keeps their name.
+    name: Option<String>,
+}
+
+/// `POST /api/signup`: signs up with the code sent to the phone (or, for a phone with a login,
+/// sets a new password), and opens a session: 201 with the session cookie.
+#[utoipa::path(post, path = "/api/signup", tag = "accounts", request_body = SignUpBody,
+    responses((status = 201, body = LoginAnswer), (status = 422, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody)))]
+pub async fn signup(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let json = read_small_json(&parts.headers, body).await?;
+    let mut r = Reader::new(&json);
+    let form = redgrid_app::signup::SignUp {
+        phone: r.string("phone").unwrap_or_default(),
+        code: r.string("code").unwrap_or_default(),
+        password: r.string("password").unwrap_or_default(),
+        name: r.string("name"),
+    };
+    let invalid = r.finish();
+    if !invalid.is_empty() {
+        return Err(validation(invalid, lang_of(&parts.headers)));
+    }
+    let session = state.service.sign_up(&form, state.session_hours).await?;
+    Ok(session_started(
+        &state,
+        &parts.headers,
+        session,
+        StatusCode::CREATED,
+    ))
+}
+
+/// The body of `PUT /api/me/home`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct HomeBody {
+    /// A grid or a community.
+    area_id: i64,
+}
+
+/// `PUT /api/me/home`: sets one's home grid, where filing starts.
+#[utoipa::path(put, path = "/api/me/home", tag = "accounts", request_body = HomeBody,
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn set_home(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = actor(&state, &headers).await?;
+    let json = parse_json(&headers, body)?;
+    let mut r = Reader::new(&json);
+    let area: Option<AreaId> = r.id("area_id");
+    let mut invalid = r.finish();
+    if area.is_none() && invalid.is_empty() {
+        invalid.push(redgrid_core::error::FieldError::new("area_id", "required"));
+    }
+    let Some(area) = area.filter(|_| invalid.is_empty()) else {
+        return Err(validation(invalid, lang_of(&headers)));
+    };
+    state.service.set_home_area(&who, area).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/admin/sms`: the SMS sender and the recent messages it could not send after every try
+/// (district administrators).
+#[utoipa::path(get, path = "/api/admin/sms", tag = "accounts",
+    responses((status = 200, description = "`{sender, failures: [{at, phone (masked), attempts, error}]}`"),
+        (status = 403, body = crate::error::ErrorBody)))]
+pub async fn sms_status(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let who = actor(&state, &headers).await?;
+    state.service.require_admin(&who)?;
+    let sms = state.service.sms();
+    let answer = serde_json::json!({
+        "sender": sms.sender_name(),
+        "failures": sms.failures(),
+    });
+    Ok(Json(answer).into_response())
+}
+
+/// Reads a JSON body of at most [`crate::MAX_JSON_BODY`] bytes.
+async fn read_small_json(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<serde_json::Value, ApiError> {
+    match axum::body::to_bytes(body, crate::MAX_JSON_BODY).await {
+        Ok(bytes) => parse_json(headers, Ok(bytes)),
+        Err(_) => Err(ApiError::plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            lang_of(headers).pick(
+                "请求体过大（上限 256 KB）",
+                "the body is too large (at most 256 KB)",
+            ),
+        )),
+    }
 }
 
 /// 204 with a `Set-Cookie` that removes the session cookie.

@@ -312,3 +312,261 @@ pub(crate) async fn password_post(
         Err(e) => Err(PageError::store(e, lang, "/password")),
     }
 }
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub(crate) struct SignUpPage {
+    c: Ctx,
+    /// Whether a code was sent (the second step).
+    sent: bool,
+    phone: String,
+    phone_error: String,
+    name: String,
+    /// `(id, label, error)` of the second step's fields.
+    fields: Vec<(&'static str, &'static str, String)>,
+    error: String,
+}
+
+impl SignUpPage {
+    fn new(c: Ctx, sent: bool, phone: String) -> Self {
+        SignUpPage {
+            c,
+            sent,
+            phone,
+            phone_error: String::new(),
+            name: String::new(),
+            fields: Vec::new(),
+            error: String::new(),
+        }
+    }
+
+    /// The second step's fields, each with its error.
+    fn with_fields(mut self, errors: &Errors) -> Self {
+        let c = &self.c;
+        let labels: [(&'static str, &'static str); 4] = [
+            ("code", c.t("短信验证码", "Code from the text message")),
+            ("name", c.t("姓名（选填）", "Name (optional)")),
+            (
+                "password",
+                if c.is_en() {
+                    "Password (10 or more characters, two of letters, digits, symbols)"
+                } else {
+                    "设置密码（至少 10 位，含字母、数字、符号中的两种）"
+                },
+            ),
+            ("again", c.t("再输一次密码", "Password again")),
+        ];
+        self.fields = labels
+            .into_iter()
+            .map(|(id, label)| (id, label, errors.of(id).to_string()))
+            .collect();
+        self.error = errors.general.clone().unwrap_or_default();
+        self
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct PhoneQuery {
+    phone: Option<String>,
+}
+
+/// `GET /signup`: the first step, the phone number.
+pub(crate) async fn signup_form(Page(c): Page, PageQuery(q): PageQuery<PhoneQuery>) -> PageResult {
+    Ok(render(&SignUpPage::new(
+        c,
+        false,
+        q.phone.unwrap_or_default(),
+    )))
+}
+
+fn peer_address(request: &axum::extract::Request) -> String {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |p| p.0.ip().to_string())
+}
+
+async fn form_of(request: axum::extract::Request) -> FormData {
+    use axum::extract::FromRequest;
+    let pairs = match axum::Form::<Vec<(String, String)>>::from_request(request, &()).await {
+        Ok(axum::Form(p)) => p,
+        Err(_) => Vec::new(),
+    };
+    FormData { pairs }
+}
+
+fn with_status(mut res: Response, status: StatusCode) -> Response {
+    *res.status_mut() = status;
+    res
+}
+
+/// `POST /signup/code` (`phone`): sends the code, then shows the second step.
+pub(crate) async fn signup_code_post(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+) -> Response {
+    let headers = request.headers().clone();
+    let uri = request.uri().clone();
+    let address = peer_address(&request);
+    let c = ctx(&state, &headers, &uri).await;
+    let form = form_of(request).await;
+    let phone = form.text("phone").unwrap_or_default();
+    match state.service.send_signup_code(&phone, &address).await {
+        Ok(()) => {
+            let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+            render(&SignUpPage::new(c, true, digits).with_fields(&Errors::default()))
+        }
+        Err(StoreError::Core(e)) => {
+            let lang = c.lang;
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut page = SignUpPage::new(c, false, phone);
+            let errors = Errors::from_core(&e, lang);
+            page.phone_error = errors.of("phone").to_string();
+            page.error = errors.general.unwrap_or_default();
+            with_status(render(&page), status)
+        }
+        Err(e) => PageError::store(e, c.lang, "/signup").into_response(),
+    }
+}
+
+/// `POST /signup` (`phone`, `code`, `name`, `password`, `again`): signs up, logs in, and goes on to
+/// choose the home grid.
+pub(crate) async fn signup_post(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+) -> Response {
+    let headers = request.headers().clone();
+    let uri = request.uri().clone();
+    let c = ctx(&state, &headers, &uri).await;
+    let lang = c.lang;
+    let form = form_of(request).await;
+    let phone = form.text("phone").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default().to_string();
+    let again = form.get("again").unwrap_or_default();
+    let name = form.text("name");
+    let refuse = |c: Ctx, errors: Errors, status: StatusCode| {
+        let mut page = SignUpPage::new(c, true, phone.clone()).with_fields(&errors);
+        page.name = name.clone().unwrap_or_default();
+        with_status(render(&page), status)
+    };
+    if password != again {
+        let mut errors = Errors::default();
+        errors.by_field.insert(
+            "again".into(),
+            lang.pick("两次输入的密码不一致", "The passwords differ")
+                .into(),
+        );
+        return refuse(c, errors, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let input = redgrid_app::signup::SignUp {
+        phone: phone.clone(),
+        code: form.text("code").unwrap_or_default(),
+        password,
+        name: name.clone(),
+    };
+    match state.service.sign_up(&input, state.session_hours).await {
+        Ok(session) => {
+            let mut res = see_other(&format!(
+                "/me/home?next={}",
+                url_encode(landing(&session.person))
+            ));
+            res.headers_mut().insert(
+                header::SET_COOKIE,
+                auth::session_set_cookie(
+                    Some(&session.token),
+                    state.session_hours * 3600,
+                    state.secure_cookies,
+                ),
+            );
+            res
+        }
+        Err(StoreError::Core(e)) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            refuse(c, Errors::from_core(&e, lang), status)
+        }
+        Err(e) => PageError::store(e, lang, "/signup").into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home_grid.html")]
+pub(crate) struct HomeGridPage {
+    c: Ctx,
+    fields: Vec<requests::Field>,
+    next: String,
+}
+
+async fn home_page(
+    state: &AppState,
+    c: Ctx,
+    next: String,
+    value: String,
+    error: String,
+) -> PageResult {
+    let dir = state.service.directory();
+    let mut area = requests::Field::new(
+        "area_id",
+        c.t("我居住的网格或社区", "The grid or community I live in"),
+        "select",
+    )
+    .required();
+    area.groups
+        .push(requests::first_option(c.t("— 请选择 —", "— choose —")));
+    area.groups.extend(requests::place_groups(&dir));
+    area.value = value;
+    area.error = error;
+    Ok(render(&HomeGridPage {
+        c,
+        fields: vec![area],
+        next,
+    }))
+}
+
+/// `GET /me/home?next=…`: choose one's home grid.
+pub(crate) async fn home_form(
+    State(state): State<Arc<AppState>>,
+    LoggedIn(c): LoggedIn,
+    PageQuery(q): PageQuery<NextQuery>,
+) -> PageResult {
+    let current = match c.person.as_ref() {
+        Some(p) => state
+            .service
+            .store()
+            .home_area(p.id)
+            .await
+            .map_err(|e| PageError::store(e, c.lang, "/me/home"))?,
+        None => None,
+    };
+    let next = safe_next(q.next.as_deref());
+    let value = current.map(|a| a.0.to_string()).unwrap_or_default();
+    home_page(&state, c, next, value, String::new()).await
+}
+
+/// `POST /me/home` (`area_id`, `next`): saves the home grid and goes on.
+pub(crate) async fn home_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    PageForm(form): PageForm,
+) -> PageResult {
+    let c = ctx_login_at(&state, &headers, &uri, "/me/home".into()).await?;
+    form.check_csrf(&c)?;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let next = safe_next(form.get("next"));
+    let value = form.text("area_id").unwrap_or_default();
+    let area = value.parse::<i64>().ok().map(redgrid_core::ids::AreaId);
+    let outcome = match area {
+        None => Err(CoreError::validation("area_id", "required").into()),
+        Some(a) => state.service.set_home_area(&actor, a).await,
+    };
+    match outcome {
+        Ok(()) => Ok(see_other(&next)),
+        Err(StoreError::Core(e)) => {
+            let lang = c.lang;
+            let error = Errors::from_core(&e, lang).of("area_id").to_string();
+            let page = home_page(&state, c, next, value, error).await?;
+            Ok(with_status(page, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e) => Err(PageError::store(e, c.lang, "/me/home")),
+    }
+}

@@ -62,6 +62,12 @@ pub fn router() -> Router<Arc<AppState>> {
                 .post(requests::file_post)
                 .layer(DefaultBodyLimit::max(requests::MAX_PHOTO + 256 * 1024)),
         )
+        .route(
+            "/signup",
+            get(account::signup_form).post(account::signup_post),
+        )
+        .route("/signup/code", post(account::signup_code_post))
+        .route("/me/home", get(account::home_form).post(account::home_post))
         .route("/mine", get(requests::mine))
         .route("/queue", get(requests::queue))
         .route("/queue/dispatch", post(requests::bulk_dispatch))

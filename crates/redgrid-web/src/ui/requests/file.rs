@@ -88,7 +88,17 @@ pub(crate) fn own_area(dir: &Directory, actor: &Actor) -> Option<AreaId> {
 pub async fn file_form(State(state): State<Arc<AppState>>, LoggedIn(c): LoggedIn) -> PageResult {
     let dir = state.service.directory();
     let errors = Errors::default();
-    let default_area = c.actor().and_then(|a| own_area(&dir, &a));
+    // Filing starts from the home grid the person chose, else from where their roles are.
+    let home = match c.person.as_ref() {
+        Some(p) => state
+            .service
+            .store()
+            .home_area(p.id)
+            .await
+            .map_err(|e| PageError::store(e, c.lang, "/file"))?,
+        None => None,
+    };
+    let default_area = home.or_else(|| c.actor().and_then(|a| own_area(&dir, &a)));
     let fields = file_fields(&c, &dir, &HashMap::new(), &errors, default_area);
     Ok(render(&FilePage {
         c,

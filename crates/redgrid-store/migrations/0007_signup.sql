@@ -1,0 +1,25 @@
+--! One text for both backends: migrate.rs replaces each {word} with its SQLite or PostgreSQL type and
+--! drops these --! lines. Never edit a migration once released; add a new one.
+-- Residents sign up with a phone number and a one-time code sent by SMS (issue 20). Each code sent is
+-- kept (hashed) with the address that asked for it, for the rate limits; wrong codes are counted per
+-- phone, and five lock the phone for a while.
+CREATE TABLE phone_codes (
+    id         {id} PRIMARY KEY,
+    phone      TEXT NOT NULL,
+    address    TEXT NOT NULL,
+    code_hash  TEXT NOT NULL,
+    sent_at    {time} NOT NULL,
+    expires_at {time} NOT NULL,
+    used_at    {time}
+);
+CREATE INDEX phone_codes_phone ON phone_codes(phone, sent_at);
+CREATE INDEX phone_codes_address ON phone_codes(address, sent_at);
+
+CREATE TABLE phone_locks (
+    phone        TEXT PRIMARY KEY,
+    failures     {int} NOT NULL,
+    locked_until {time}
+);
+
+-- A resident's home grid (or community), set once; filing starts from it.
+ALTER TABLE people ADD COLUMN home_area_id {int} REFERENCES areas(id);
