@@ -127,7 +127,89 @@ pub enum Credential {
     Token { person: Person, token_id: i64 },
 }
 
+/// A district administrator to create from the server's console (`redgrid admin create`).
+#[derive(Debug, Clone, Default)]
+pub struct NewAdministrator {
+    pub name: String,
+    pub username: String,
+    pub phone: Option<String>,
+    pub password: String,
+    /// The password was made up: it must be changed at the first login.
+    pub must_change: bool,
+    /// On an empty database: the district's 6-digit code and name, to create the district.
+    pub district: Option<(String, String)>,
+}
+
 impl Service {
+    /// Creates a district administrator with a login, and on an empty database the district
+    /// itself. Checks everything before writing anything. The system (the console) only.
+    pub async fn create_administrator(
+        &self,
+        new: &NewAdministrator,
+    ) -> Result<(Person, redgrid_core::area::Area)> {
+        let existing = self.directory().district().cloned();
+        let mut fields = Fields::new();
+        match (&existing, &new.district) {
+            (Some(_), Some(_)) => fields.add("district_code", "not_allowed"),
+            (None, None) => fields.add("district_code", "required"),
+            _ => {}
+        }
+        fields.text("name", Some(new.name.trim()), 50);
+        if let Some(p) = &new.phone
+            && !redgrid_core::person::valid_phone(p)
+        {
+            fields.add("phone", "invalid");
+        }
+        if !valid_username(&new.username) {
+            fields.add("username", "invalid");
+        } else if self
+            .store()
+            .account_by_login(&new.username)
+            .await?
+            .is_some()
+        {
+            fields.add("username", "taken");
+        }
+        check_password(&mut fields, "password", &new.password);
+        fields.finish()?;
+        let district = match (existing, &new.district) {
+            (Some(d), _) => d,
+            (None, Some((code, name))) => {
+                let area = redgrid_store::NewArea {
+                    parent_id: None,
+                    kind: redgrid_core::area::Level::District,
+                    code: code.clone(),
+                    name: name.clone(),
+                };
+                self.create_area(&Actor::System, area).await?
+            }
+            (None, None) => return Err(CoreError::validation("district_code", "required").into()),
+        };
+        let person = self
+            .store()
+            .create_person(
+                redgrid_store::NewPerson {
+                    name: new.name.trim().to_string(),
+                    phone: new.phone.clone(),
+                    grants: vec![redgrid_core::person::Grant {
+                        role: Role::DistrictAdmin,
+                        scope: redgrid_core::person::Scope::Area(district.id),
+                    }],
+                },
+                Change::system(),
+            )
+            .await?;
+        self.set_login(
+            &Actor::System,
+            person.id,
+            Some(&new.username),
+            &new.password,
+            new.must_change,
+        )
+        .await?;
+        Ok((person, district))
+    }
+
     fn forbidden(d: Denial) -> StoreError {
         CoreError::Forbidden(d).into()
     }

@@ -3,10 +3,11 @@
 use anyhow::Context;
 
 use crate::config::{Config, ConfigArgs};
+use redgrid_app::accounts::NewAdministrator;
 use redgrid_app::accounts::random_hex;
-use redgrid_core::area::Level;
-use redgrid_core::person::{Actor, Grant, Role, Scope};
-use redgrid_store::{Change, NewArea, NewPerson};
+use redgrid_core::error::CoreError;
+use redgrid_core::person::Actor;
+use redgrid_store::StoreError;
 use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
@@ -80,76 +81,46 @@ pub async fn run(what: AdminCmd) -> anyhow::Result<ExitCode> {
         } => {
             let config = Config::resolve(&config, Path::new("redgrid-data"))?;
             let service = crate::open(&config).await?;
-            let district = match (
-                service.directory().district().cloned(),
-                district_code,
-                district_name,
-            ) {
-                (Some(d), None, None) => d,
-                (Some(d), _, _) => {
-                    anyhow::bail!(
-                        "the district {} ({}) exists already; leave out --district-code and --district-name",
-                        d.name,
-                        d.code
-                    );
+            let district = match (district_code, district_name) {
+                (Some(code), Some(name)) => Some((code, name)),
+                (None, None) => None,
+                _ => anyhow::bail!("give both --district-code and --district-name, or neither"),
+            };
+            let (pw, made_up) = password(password_stdin)?;
+            let new = NewAdministrator {
+                name: name.clone(),
+                username: username.clone(),
+                phone,
+                password: pw.clone(),
+                must_change: made_up,
+                district,
+            };
+            let (person, district) = match service.create_administrator(&new).await {
+                Ok(done) => done,
+                Err(StoreError::Core(CoreError::Validation(fields))) => {
+                    let has_district = service.directory().district().cloned();
+                    for f in fields {
+                        let why = match (f.field.as_str(), f.code, &has_district) {
+                            ("district_code", _, Some(d)) => format!(
+                                "the district {} ({}) exists already; leave out --district-code and --district-name",
+                                d.name, d.code
+                            ),
+                            ("district_code", _, None) => "the database has no district yet: give --district-code (6 digits) and --district-name".to_string(),
+                            ("name", ..) => "--name must be 1–50 characters".to_string(),
+                            ("phone", ..) => "--phone is not a mobile number".to_string(),
+                            ("username", "taken", _) => format!("the username {username:?} is taken"),
+                            ("username", ..) => "--username: letters, digits and ._- starting with a letter".to_string(),
+                            ("password", ..) => "the password needs at least 10 characters, of at least two kinds (letters, digits, others)".to_string(),
+                            (other, code, _) => format!("{other}: {code}"),
+                        };
+                        eprintln!("{why}");
+                    }
+                    return Ok(ExitCode::FAILURE);
                 }
-                (None, Some(code), Some(dname)) => service
-                    .create_area(
-                        &Actor::System,
-                        NewArea {
-                            parent_id: None,
-                            kind: Level::District,
-                            code,
-                            name: dname,
-                        },
-                    )
-                    .await
-                    .context("cannot create the district")?,
-                (None, _, _) => {
-                    anyhow::bail!(
-                        "the database has no district yet: give --district-code (6 digits) and --district-name"
-                    );
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context("cannot create the administrator"));
                 }
             };
-            if name.trim().is_empty() || name.chars().count() > 50 {
-                anyhow::bail!("--name must be 1–50 characters");
-            }
-            if let Some(p) = &phone
-                && !redgrid_core::person::valid_phone(p)
-            {
-                anyhow::bail!("--phone {p:?} is not a mobile number");
-            }
-            let (pw, made_up) = password(password_stdin)?;
-            // Check the login before creating the person, so a refusal leaves nothing behind.
-            let mut fields = redgrid_core::error::Fields::new();
-            redgrid_app::accounts::check_password(&mut fields, "password", &pw);
-            fields.finish().map_err(|_| {
-                anyhow::anyhow!(
-                    "the password needs at least 10 characters, of at least two kinds (letters, digits, others)"
-                )
-            })?;
-            if service.store().account_by_login(&username).await?.is_some() {
-                anyhow::bail!("the username {username:?} is taken");
-            }
-            let person = service
-                .store()
-                .create_person(
-                    NewPerson {
-                        name: name.trim().to_string(),
-                        phone,
-                        grants: vec![Grant {
-                            role: Role::DistrictAdmin,
-                            scope: Scope::Area(district.id),
-                        }],
-                    },
-                    Change::system(),
-                )
-                .await
-                .context("cannot create the person")?;
-            service
-                .set_login(&Actor::System, person.id, Some(&username), &pw, made_up)
-                .await
-                .context("cannot set the login")?;
             println!(
                 "district administrator {} (person {}) of {} can log in as {username:?}",
                 person.name, person.id, district.name

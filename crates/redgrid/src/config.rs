@@ -186,19 +186,18 @@ impl Config {
         let sms = match args.sms_url.clone().or(file.sms_url) {
             None => None,
             Some(url) => {
-                let sms = SmsConfig {
-                    url,
-                    body: args
-                        .sms_body
-                        .clone()
-                        .or(file.sms_body)
-                        .unwrap_or_else(|| r#"{"phone":"{phone}","text":"{text}"}"#.to_string()),
-                    content_type: args
-                        .sms_content_type
-                        .clone()
-                        .or(file.sms_content_type)
-                        .unwrap_or_else(|| "application/json".to_string()),
-                };
+                let sms =
+                    SmsConfig {
+                        url,
+                        body: args.sms_body.clone().or(file.sms_body).unwrap_or_else(|| {
+                            r#"{"phone":"{phone}","text":"{text}"}"#.to_string()
+                        }),
+                        content_type: args
+                            .sms_content_type
+                            .clone()
+                            .or(file.sms_content_type)
+                            .unwrap_or_else(|| "application/json".to_string()),
+                    };
                 sms.sender()?;
                 Some(sms)
             }
