@@ -196,6 +196,57 @@ impl Sender for WebhookSender {
     }
 }
 
+/// Sends a notification by SMS as well, to a person who chose its kind (through the SMS queue, so a
+/// slow SMS platform delays nothing). Messages to a unit, or to people without a phone, are skipped.
+pub struct SmsNotices {
+    store: Arc<dyn Store>,
+    queue: crate::sms::SmsQueue,
+}
+
+impl SmsNotices {
+    pub fn new(store: Arc<dyn Store>, queue: crate::sms::SmsQueue) -> Self {
+        SmsNotices { store, queue }
+    }
+}
+
+#[async_trait]
+impl Sender for SmsNotices {
+    fn name(&self) -> String {
+        format!("sms:{}", self.queue.sender_name())
+    }
+
+    async fn send(&self, m: &OutboxMessage) -> std::result::Result<(), String> {
+        let Some(person) = m.recipient_id else {
+            return Ok(());
+        };
+        let chosen = self
+            .store
+            .sms_choices(person)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !chosen.contains(&m.kind) {
+            return Ok(());
+        }
+        let phone = self
+            .store
+            .person(person)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|p| p.phone);
+        let Some(phone) = phone else {
+            return Ok(());
+        };
+        let payload: serde_json::Value = serde_json::from_str(&m.payload).unwrap_or_default();
+        let title = payload["title_zh"].as_str().unwrap_or_default();
+        let text = format!("【红网格】{title}（诉求编号 {}）", m.request_id.0);
+        if self.queue.send(&phone, &text) {
+            Ok(())
+        } else {
+            Err("the SMS queue is full".into())
+        }
+    }
+}
+
 /// The wait before attempt `attempts + 1`: 30 s, 60 s, 120 s, … at most an hour.
 pub fn backoff(attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 8) - 1;

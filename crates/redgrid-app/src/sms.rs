@@ -173,6 +173,7 @@ impl Default for Retry {
 }
 
 /// Hands messages to a background task that sends them; never blocks the caller.
+#[derive(Clone)]
 pub struct SmsQueue {
     tx: mpsc::Sender<(String, String)>,
     sender: Arc<dyn SmsSender>,

@@ -23,3 +23,14 @@ CREATE TABLE phone_locks (
 
 -- A resident's home grid (or community), set once; filing starts from it.
 ALTER TABLE people ADD COLUMN home_area_id {int} REFERENCES areas(id);
+
+-- The inbox (消息): a notification is read once its person opened it (or marked all read).
+ALTER TABLE outbox ADD COLUMN read_at {time};
+CREATE INDEX outbox_unread ON outbox(recipient_id) WHERE read_at IS NULL;
+
+-- The notification kinds a person also wants by SMS.
+CREATE TABLE sms_choices (
+    person_id {int} NOT NULL REFERENCES people(id),
+    kind      TEXT NOT NULL,
+    PRIMARY KEY (person_id, kind)
+);

@@ -819,12 +819,12 @@ pub(super) fn counts_from_row(row: &DbRow) -> Result<(i64, Counts)> {
 pub(super) fn message_from_row(row: &DbRow) -> Result<OutboxMessage> {
     from_row!(row, OutboxMessage {
         id, created_at, request_id: id RequestId, seq, kind, recipient_id: opt PersonId,
-        unit_id: opt UnitId, payload, attempts, next_attempt_at, delivered_at, last_error
+        unit_id: opt UnitId, payload, attempts, next_attempt_at, delivered_at, last_error, read_at
     })
 }
 
 pub(super) const OUTBOX_COLUMNS: &str = "id, created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
-     attempts, next_attempt_at, delivered_at, last_error";
+     attempts, next_attempt_at, delivered_at, last_error, read_at";
 
 /// The states in which a request is being handled and its deadline runs.
 pub(super) const SQL_HANDLING: &str = "status IN ('accepted', 'dispatched', 'claimed')";
@@ -1883,6 +1883,54 @@ impl OutboxStore for This {
         .fetch_all(self.read_pool())
         .await?;
         rows.iter().map(message_from_row).collect()
+    }
+
+    async fn unread_count(&self, person: PersonId) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM outbox WHERE recipient_id = $1 AND read_at IS NULL",
+        )
+        .bind(person.0)
+        .fetch_one(self.read_pool())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn mark_read(&self, person: PersonId, id: Option<i64>, at: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE outbox SET read_at = $3 WHERE recipient_id = $1 AND read_at IS NULL \
+             AND ($2 IS NULL OR id = $2)",
+        )
+        .bind(person.0)
+        .bind(id)
+        .bind(at)
+        .execute(self.write_pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn sms_choices(&self, person: PersonId) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT kind FROM sms_choices WHERE person_id = $1 ORDER BY kind")
+            .bind(person.0)
+            .fetch_all(self.read_pool())
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("kind")?)).collect()
+    }
+
+    async fn set_sms_choices(&self, person: PersonId, kinds: &[String]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM sms_choices WHERE person_id = $1")
+            .bind(person.0)
+            .execute(&mut *tx)
+            .await?;
+        for k in kinds {
+            sqlx::query("INSERT INTO sms_choices (person_id, kind) VALUES ($1, $2)")
+                .bind(person.0)
+                .bind(k.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn outbox_counts(&self) -> Result<(i64, i64)> {

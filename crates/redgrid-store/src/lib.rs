@@ -198,6 +198,8 @@ pub struct OutboxMessage {
     pub next_attempt_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// When its person read it in the inbox.
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 /// The plain-SQL grouping used as the scorecard's reference (tests and the benchmark).
@@ -482,6 +484,13 @@ pub trait OutboxStore: Send + Sync {
     async fn messages_for(&self, person: PersonId, limit: i64) -> Result<Vec<OutboxMessage>>;
     /// (delivered, waiting) message counts.
     async fn outbox_counts(&self) -> Result<(i64, i64)>;
+    /// How many of a person's messages are unread.
+    async fn unread_count(&self, person: PersonId) -> Result<i64>;
+    /// Marks a person's messages read: one (`Some(id)`) or all. Returns how many changed.
+    async fn mark_read(&self, person: PersonId, id: Option<i64>, at: DateTime<Utc>) -> Result<u64>;
+    /// The notification kinds a person also wants by SMS.
+    async fn sms_choices(&self, person: PersonId) -> Result<Vec<String>>;
+    async fn set_sms_choices(&self, person: PersonId, kinds: &[String]) -> Result<()>;
 }
 
 /// Attachments: pictures and charts, stored by content.

@@ -126,6 +126,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/tokens/{id}", delete(accounts::revoke_token))
         .route("/api/me/messages", get(api::scorecard::messages))
+        .route("/api/me/messages/read", post(api::scorecard::mark_read))
         .route("/api/scorecard", get(api::scorecard::scorecard))
         .route("/api/org/{register}", get(api::org::export))
         .route("/api/org/{register}/template", get(api::org::template))

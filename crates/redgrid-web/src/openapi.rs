@@ -24,7 +24,7 @@ use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
         directory::areas, directory::area, directory::units, directory::unit, directory::categories,
         directory::create_class, directory::create_item, directory::update_item, directory::me,
         directory::upload, directory::download,
-        scorecard::scorecard, scorecard::messages,
+        scorecard::scorecard, scorecard::messages, scorecard::mark_read,
         accounts::login, accounts::logout, accounts::change_password, accounts::set_account,
         accounts::create_token, accounts::tokens, accounts::revoke_token,
         crate::api::grants::grant, crate::api::grants::revoke,

@@ -2276,3 +2276,75 @@ async fn a_resident_signs_up_on_the_phone_page_and_files_from_the_home_grid() {
         "the home grid is chosen"
     );
 }
+
+#[tokio::test]
+async fn the_inbox_counts_unread_opens_the_request_and_keeps_sms_choices() {
+    let a = app().await;
+    let resident = a.login("resident").await;
+    let id = a
+        .file(&resident, "东门路灯不亮", Some(a.f.cat_garbage.id.0))
+        .await;
+    let grid = a.login("grid").await;
+    a.step(id, "accept", &grid, &[("level", "grid")]).await;
+    let unit = a.f.unit_grid_a1_1.id.0.to_string();
+    a.step(id, "dispatch", &grid, &[("unit_id", &unit)]).await;
+    // The volunteer of the unit sees one unread message in the header of every page.
+    let volunteer = a.login("volunteer").await;
+    let home = a.get("/mine", &volunteer).await;
+    assert!(home.html.contains("href=\"/inbox\""));
+    assert!(home.html.contains("class=\"badge\""), "{}", home.html);
+    let inbox = a.get("/inbox", &volunteer).await;
+    assert_eq!(inbox.status, StatusCode::OK);
+    assert!(
+        inbox.html.contains("有新的派单，请接单办理"),
+        "{}",
+        inbox.html
+    );
+    assert!(inbox.html.contains("class=\"unread\""));
+    let start = inbox.html.find("href=\"/inbox/").unwrap() + "href=\"".len();
+    let end = inbox.html[start..].find('"').unwrap() + start;
+    let link = inbox.html[start..end].to_string();
+    // Opening it goes to the request and marks it read.
+    let opened = a.get(&link, &volunteer).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    assert_eq!(opened.location, format!("/requests/{id}"));
+    let after = a.get("/inbox", &volunteer).await;
+    assert!(!after.html.contains("class=\"unread\""));
+    assert!(!after.html.contains("class=\"badge\""));
+    // Someone else's message is not theirs to open.
+    let other = a.login("other").await;
+    assert_eq!(a.get(&link, &other).await.status, StatusCode::NOT_FOUND);
+    // SMS choices are kept; a forged form changes nothing.
+    let csrf = after.hidden("_csrf");
+    let saved = a
+        .post(
+            "/inbox/sms",
+            &volunteer,
+            &[
+                ("_csrf", &csrf),
+                ("kind", "dispatched"),
+                ("kind", "nonsense"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let me = a.f.volunteer.id;
+    let store = a.state.service.store();
+    assert_eq!(store.sms_choices(me).await.unwrap(), ["dispatched"]);
+    let forged = a
+        .post("/inbox/sms", &volunteer, &[("kind", "rework")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(store.sms_choices(me).await.unwrap(), ["dispatched"]);
+    let page = a.get("/inbox", &volunteer).await;
+    assert!(
+        page.html
+            .contains("id=\"sms-dispatched\" name=\"kind\" value=\"dispatched\" checked")
+    );
+    // Mark all read.
+    let all = a
+        .post("/inbox/read", &grid, &[("_csrf", &a.csrf(&grid).await)])
+        .await;
+    assert_eq!(all.status, StatusCode::SEE_OTHER);
+    assert_eq!(store.unread_count(a.f.grid_worker.id).await.unwrap(), 0);
+}

@@ -628,7 +628,12 @@ fn start_jobs(
     if config.jobs_interval_secs == 0 {
         return Ok(None);
     }
-    let senders = senders(config)?;
+    let mut senders = senders(config)?;
+    // Notifications a person chose to get by SMS as well.
+    senders.push(Arc::new(redgrid_app::outbox::SmsNotices::new(
+        service.store().clone(),
+        service.sms().clone(),
+    )));
     let every = std::time::Duration::from_secs(config.jobs_interval_secs);
     let anchors = audit_cmd::default_anchors(config);
     let power = redgrid_power::format::PowerStore::new(config.data_dir.join("power"));

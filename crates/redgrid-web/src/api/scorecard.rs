@@ -112,6 +112,8 @@ pub struct Message {
     pub kind: String,
     pub title: String,
     pub delivered: bool,
+    /// Whether its person has read it (in the inbox, or by `POST /api/me/messages/read`).
+    pub read: bool,
 }
 
 /// `GET /api/me/messages`: the caller's latest notifications (dispatched to your unit, returned,
@@ -144,8 +146,37 @@ pub async fn messages(
                     kind: m.kind,
                     title: payload[title_key].as_str().unwrap_or_default().to_string(),
                     delivered: m.delivered_at.is_some(),
+                    read: m.read_at.is_some(),
                 }
             })
             .collect(),
     ))
+}
+
+/// `POST /api/me/messages/read` (`{"id": N}`, or `{}` for all): marks the caller's messages read;
+/// answers how many changed.
+#[utoipa::path(post, path = "/api/me/messages/read", tag = "directory",
+    responses((status = 200, description = "`{marked: N}`"), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn mark_read(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let who = actor(&state, &headers).await?;
+    let json = crate::body::parse_json(&headers, body)?;
+    let mut r = crate::body::Reader::new(&json);
+    let id = r.i64("id");
+    let invalid = r.finish();
+    if !invalid.is_empty() {
+        return Err(redgrid_core::error::CoreError::Validation(invalid).into());
+    }
+    let Some(me) = who.person_id() else {
+        return Ok(Json(serde_json::json!({"marked": 0})));
+    };
+    let marked = state
+        .service
+        .store()
+        .mark_read(me, id, redgrid_app::service::now())
+        .await?;
+    Ok(Json(serde_json::json!({"marked": marked})))
 }

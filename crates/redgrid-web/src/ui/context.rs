@@ -20,6 +20,8 @@ pub struct Ctx {
     pub nav: Vec<Nav>,
     /// A one-line confirmation after a successful form.
     pub flash: Option<String>,
+    /// The person's unread notifications (the header's 消息 count).
+    pub unread: i64,
 }
 
 impl Ctx {
@@ -246,6 +248,11 @@ pub async fn ctx(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Ctx {
         }) => (Some(person), csrf),
         None => (None, String::new()),
     };
+    let unread = match &person {
+        // A count the header shows; a failure to read it must not stop the page.
+        Some(p) => state.service.store().unread_count(p.id).await.unwrap_or(0),
+        None => 0,
+    };
     Ctx {
         lang,
         nav: nav_for(lang, person.as_ref(), uri.path()),
@@ -253,6 +260,7 @@ pub async fn ctx(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Ctx {
         csrf,
         here,
         flash,
+        unread,
     }
 }
 

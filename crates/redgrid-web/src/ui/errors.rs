@@ -142,6 +142,7 @@ impl IntoResponse for PageError {
                     here: "/".into(),
                     nav: nav_for(lang, None, ""),
                     flash: None,
+                    unread: 0,
                 };
                 let mut res = render(&ErrorPage { c, title, message });
                 *res.status_mut() = status;

@@ -49,6 +49,7 @@ pub(crate) fn flash_text(done: &str, lang: Lang) -> String {
             .pick("活动已记入台账。", "Activity recorded.")
             .to_string(),
         "password" => lang.pick("密码已更改。", "Password changed.").to_string(),
+        "saved" => lang.pick("已保存。", "Saved.").to_string(),
         cmd => {
             let label = redgrid_core::command::command_label(cmd, lang);
             match lang {

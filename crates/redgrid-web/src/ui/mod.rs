@@ -12,6 +12,7 @@ mod assets;
 mod context;
 mod errors;
 mod forms;
+pub mod inbox;
 mod lang;
 pub mod org;
 pub mod reports;
@@ -68,6 +69,10 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/signup/code", post(account::signup_code_post))
         .route("/me/home", get(account::home_form).post(account::home_post))
+        .route("/inbox", get(inbox::page))
+        .route("/inbox/read", post(inbox::read_all))
+        .route("/inbox/sms", post(inbox::sms_choices))
+        .route("/inbox/{id}", get(inbox::open))
         .route("/mine", get(requests::mine))
         .route("/queue", get(requests::queue))
         .route("/queue/dispatch", post(requests::bulk_dispatch))

@@ -1,0 +1,112 @@
+//! The inbox and notifications by SMS, on SQLite and PostgreSQL: a dispatch reaches the unit's
+//! people unread, reading marks it, and the kinds a person chose also go by SMS through the queue.
+
+use redgrid_app::outbox::{Sender, SmsNotices, deliver_due};
+use redgrid_app::service::now;
+use redgrid_app::testing::{self, Fixture};
+use redgrid_core::command::{Command, SubmitInput};
+use redgrid_core::person::Actor;
+use redgrid_core::request::Channel;
+use redgrid_store::Store;
+use std::sync::Arc;
+
+redgrid_app::both_backends!(a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen);
+
+async fn a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let input = SubmitInput {
+        channel: Some(Channel::App),
+        description: Some("小区东门路灯不亮".into()),
+        area_id: Some(f.grid_a1_1.id),
+        ..Default::default()
+    };
+    let (r, _) = s
+        .submit(&Fixture::actor(&f.resident), &input, vec![], None, now())
+        .await
+        .unwrap();
+    let run = |who: &redgrid_core::person::Person, cmd: Command| {
+        let s = &s;
+        let actor = Actor::Person(who.clone());
+        async move { s.run(r.id, &actor, &cmd, vec![], now()).await.unwrap() }
+    };
+    run(
+        &f.grid_worker,
+        Command::Accept {
+            category_id: Some(f.cat_garbage.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    )
+    .await;
+    assert_eq!(store.unread_count(f.volunteer.id).await.unwrap(), 0);
+    // The volunteer wants dispatches by SMS too; the grid worker does not.
+    store
+        .set_sms_choices(f.volunteer.id, &["dispatched".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sms_choices(f.volunteer.id).await.unwrap(),
+        ["dispatched"]
+    );
+    run(
+        &f.grid_worker,
+        Command::Dispatch {
+            unit_id: Some(f.unit_grid_a1_1.id),
+        },
+    )
+    .await;
+    let unread = store.unread_count(f.volunteer.id).await.unwrap();
+    assert_eq!(unread, 1, "the unit's volunteer is told");
+    let mine = store.messages_for(f.volunteer.id, 10).await.unwrap();
+    assert_eq!(mine[0].kind, "dispatched");
+    assert!(mine[0].read_at.is_none());
+    // Delivery: the SMS goes to the volunteer only.
+    let senders: Vec<Arc<dyn Sender>> =
+        vec![Arc::new(SmsNotices::new(store.clone(), s.sms().clone()))];
+    let report = deliver_due(&store, &senders, now(), 100).await.unwrap();
+    assert!(report.delivered >= 2, "{report:?}");
+    let phone = f.volunteer.phone.clone().unwrap();
+    let mut text = None;
+    for _ in 0..100 {
+        text = s.sms_log().last_to(&phone);
+        if text.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let text = text.expect("an SMS to the volunteer");
+    assert!(text.contains("派单"), "{text}");
+    assert!(text.contains(&r.id.0.to_string()));
+    let grid_phone = f.grid_worker.phone.clone().unwrap();
+    assert!(s.sms_log().last_to(&grid_phone).is_none());
+    // Reading one marks it, and only the reader's.
+    let grid_unread = store.unread_count(f.grid_worker.id).await.unwrap();
+    assert_eq!(
+        store
+            .mark_read(f.volunteer.id, Some(mine[0].id), now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.unread_count(f.volunteer.id).await.unwrap(), 0);
+    assert_eq!(
+        store.unread_count(f.grid_worker.id).await.unwrap(),
+        grid_unread
+    );
+    // Someone else's message cannot be marked by its id.
+    assert_eq!(
+        store
+            .mark_read(f.resident.id, Some(mine[0].id), now())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .mark_read(f.grid_worker.id, None, now())
+            .await
+            .unwrap() as i64,
+        grid_unread
+    );
+}
