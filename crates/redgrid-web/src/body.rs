@@ -259,3 +259,47 @@ impl axum::extract::FromRequest<std::sync::Arc<crate::AppState>> for AdminJson {
         })
     }
 }
+
+/// A sheet as a file to download: `xlsx` (an Excel workbook) or `csv` (UTF-8 with a BOM, which
+/// Excel opens in Chinese correctly), named `{stem}.{format}`.
+pub fn sheet_download(
+    stem: &str,
+    format: &str,
+    sheet: redgrid_app::tabular::OutSheet,
+    lang: redgrid_core::error::Lang,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let (ctype, bytes) = match format {
+        "xlsx" => {
+            let bytes = redgrid_app::tabular::write_xlsx(&[sheet]).map_err(|e| {
+                tracing::error!(error = %e, "workbook");
+                crate::error::ApiError::plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    lang.pick(
+                        "服务器内部错误，请稍后重试",
+                        "internal error; please try again later",
+                    ),
+                )
+            })?;
+            (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                bytes,
+            )
+        }
+        _ => (
+            "text/csv; charset=utf-8",
+            redgrid_app::tabular::write_csv(&sheet.headers, &sheet.rows),
+        ),
+    };
+    let disposition = format!("attachment; filename=\"{stem}.{format}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, ctype.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -2423,3 +2423,98 @@ async fn residents_sign_up_over_http_and_too_many_codes_wait_with_retry_after() 
         "{fields:?}"
     );
 }
+
+#[tokio::test]
+async fn the_request_ledger_exports_what_the_viewer_may_list_masked_as_they_see_it() {
+    let a = app().await;
+    let mine = a.file("resident").await;
+    let with_phone = a
+        .post(
+            "/api/requests",
+            "resident",
+            json!({"channel": "app", "description": "楼下噪音扰民，电话13912345678", "area_id": a.f.grid_a1_1.id.0}),
+        )
+        .await;
+    assert_eq!(with_phone.status, StatusCode::CREATED);
+    let theirs = a.file("other").await;
+    // The resident's ledger: their own two requests, in CSV with a BOM and Chinese headers.
+    let r = a
+        .call(
+            "GET",
+            "/api/requests?format=csv",
+            Some("resident"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let raw = a
+        .router
+        .clone()
+        .oneshot(
+            HttpRequest::get("/api/requests?format=csv")
+                .header("authorization", format!("Bearer {}", a.tokens["resident"]))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = raw.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.starts_with('\u{feff}'));
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    assert!(
+        lines[0].contains("编号") && lines[0].contains("按时办结") && lines[0].contains("满意度")
+    );
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        !text.contains(&format!("\r\n{theirs},")),
+        "not someone else's"
+    );
+    assert!(text.contains(&format!("\r\n{mine},")));
+    assert!(
+        text.contains("13912345678"),
+        "the requester sees their own words"
+    );
+    // Community staff see the whole community, masked as they see it; Excel, English headers.
+    let x = a
+        .router
+        .clone()
+        .oneshot(
+            HttpRequest::get("/api/requests?format=xlsx&status=submitted")
+                .header("authorization", format!("Bearer {}", a.tokens["community"]))
+                .header("accept-language", "en")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(x.status(), StatusCode::OK);
+    let bytes = x.into_body().collect().await.unwrap().to_bytes();
+    let sheet = redgrid_app::tabular::read(&bytes).unwrap();
+    assert_eq!(sheet.headers[0], "No.");
+    assert_eq!(sheet.rows.len(), 3, "all three in the community");
+    let all: String = sheet
+        .rows
+        .iter()
+        .flat_map(|(_, cells)| cells.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("|");
+    assert!(!all.contains("13912345678"), "masked for staff: {all}");
+    // A bad format is refused at its field.
+    let bad = a.get("/api/requests?format=pdf", "resident").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["fields"][0]["field"], "format");
+}

@@ -2348,3 +2348,18 @@ async fn the_inbox_counts_unread_opens_the_request_and_keeps_sms_choices() {
     assert_eq!(all.status, StatusCode::SEE_OTHER);
     assert_eq!(store.unread_count(a.f.grid_worker.id).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_queue_offers_its_ledger_with_its_filters() {
+    let a = app().await;
+    let grid = a.login("grid").await;
+    let q = a.get("/queue?level=grid", &grid).await;
+    assert_eq!(q.status, StatusCode::OK);
+    assert!(
+        q.html
+            .contains("href=\"/api/requests?format=xlsx&#38;level=grid&#38;status=submitted%2C"),
+        "{}",
+        q.html
+    );
+    assert!(q.html.contains("format=csv"));
+}

@@ -245,13 +245,14 @@ pub const MAX_PAGE: i64 = 200;
         ("light" = Option<Light>, Query, description = "Only requests showing this light now"),
         ("due_within_hours" = Option<i64>, Query, description = "Only requests being handled whose next deadline falls within this many working hours (1–720)"),
         ("limit" = Option<i64>, Query, description = "1–200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("format" = Option<String>, Query, description = "json (default); xlsx or csv: the request ledger (诉求台账) of every matching request the caller may list (at most 100,000), one row each with its level, unit, deadlines, on-time flag, rating and close-out, Chinese headers (English with Accept-Language: en)")),
     responses((status = 200, body = RequestPage), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<RequestPage>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     let Query(params) = query
@@ -260,6 +261,7 @@ pub async fn list(
     let mut filter = ListFilter::default();
     let mut errors = Vec::new();
     let mut limit = 50;
+    let mut format = "json";
     let at = now();
     for (key, value) in &params {
         let value = value.trim();
@@ -353,11 +355,22 @@ pub async fn list(
                     errors.push(FieldError::new("due_within_hours", "out_of_range").with_limit(720))
                 }
             },
+            "format" => match value {
+                "json" => format = "json",
+                "xlsx" => format = "xlsx",
+                "csv" => format = "csv",
+                _ => bad("invalid"),
+            },
             _ => bad("unknown_field"),
         }
     }
     if !errors.is_empty() {
         return Err(ApiError::core(&CoreError::Validation(errors), lang));
+    }
+    if format != "json" {
+        let sheet = state.service.ledger(&who, &filter, lang).await?;
+        let stem = format!("requests-{}", at.format("%Y%m%d"));
+        return crate::body::sheet_download(&stem, format, sheet, lang);
     }
     let items = state.service.list_visible(&who, &filter, limit).await?;
     let next_cursor = (items.len() as i64 == limit)
@@ -370,5 +383,5 @@ pub async fn list(
             request,
         })
         .collect();
-    Ok(Json(RequestPage { items, next_cursor }))
+    Ok(Json(RequestPage { items, next_cursor }).into_response())
 }

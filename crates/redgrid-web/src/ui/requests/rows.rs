@@ -125,6 +125,21 @@ pub struct ListPage {
 }
 
 impl ListPage {
+    /// The request ledger of this queue, with its filters, as `format` (`xlsx` or `csv`): open
+    /// requests unless a status is chosen, like the queue itself.
+    pub fn ledger_href(&self, format: &'static str) -> String {
+        let mut pairs: Vec<(&'static str, String)> = vec![("format", format.to_string())];
+        pairs.extend(self.keep.iter().cloned());
+        if !self.keep.iter().any(|(k, _)| *k == "status") {
+            let open: Vec<&str> = crate::ui::open_states()
+                .into_iter()
+                .map(|s| s.as_str())
+                .collect();
+            pairs.push(("status", open.join(",")));
+        }
+        with_query("/api/requests", &pairs)
+    }
+
     pub fn selectable(&self) -> bool {
         self.mode == "queue" && !self.units.is_empty()
     }
