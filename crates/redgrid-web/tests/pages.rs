@@ -2363,3 +2363,90 @@ async fn the_queue_offers_its_ledger_with_its_filters() {
     );
     assert!(q.html.contains("format=csv"));
 }
+
+#[tokio::test]
+async fn hotline_staff_file_for_a_caller_who_later_signs_up_and_finds_it() {
+    let a = app().await;
+    let staff = a.login("community").await;
+    let form = a.get("/file", &staff).await;
+    assert!(form.html.contains("name=\"requester_phone\""));
+    assert!(form.html.contains("<option value=\"hotline\" selected>"));
+    let csrf = a.csrf(&staff).await;
+    let area = a.f.grid_a1_1.id.0.to_string();
+    let filed = a
+        .post_multipart(
+            "/file",
+            &staff,
+            &[
+                ("_csrf", &csrf),
+                ("key", "hotline-1"),
+                ("channel", "hotline"),
+                ("requester_phone", "139-0001-2345"),
+                ("requester_name", "刘大爷"),
+                ("description", "来电反映：楼顶水箱漏水"),
+                ("area_id", &area),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.html);
+    let id: i64 = filed
+        .location
+        .trim_start_matches("/requests/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let store = a.state.service.store();
+    let r = store.request(RequestId(id)).await.unwrap().unwrap();
+    assert_eq!(r.channel, Channel::Hotline);
+    let caller = store.person_by_phone("13900012345").await.unwrap().unwrap();
+    assert_eq!(r.requester_id, Some(caller.id));
+    // A channel staff may not use is said at its field.
+    let bad = a
+        .post_multipart(
+            "/file",
+            &staff,
+            &[
+                ("_csrf", &csrf),
+                ("key", "hotline-2"),
+                ("channel", "power_alert"),
+                ("description", "x"),
+                ("area_id", &area),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The caller signs up with that phone and finds the request among their own.
+    let s = &a.state.service;
+    s.send_signup_code("13900012345", "10.9.9.9").await.unwrap();
+    let mut code = String::new();
+    for _ in 0..100 {
+        if let Some(t) = s.sms_log().last_to("13900012345") {
+            code = t.chars().filter(char::is_ascii_digit).take(6).collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let form = redgrid_app::signup::SignUp {
+        phone: "13900012345".into(),
+        code,
+        password: "caller-pw-2026".into(),
+        name: None,
+    };
+    let session = s.sign_up(&form, 1).await.unwrap();
+    assert_eq!(session.person.id, caller.id);
+    let cookie = format!("redgrid_session={}", session.token);
+    let mine = a.get("/mine", &cookie).await;
+    assert!(
+        mine.html.contains(&format!("/requests/{id}")),
+        "{}",
+        mine.html
+    );
+    // A resident's own form has no such fields.
+    let resident = a.login("resident").await;
+    let own = a.get("/file", &resident).await;
+    assert!(!own.html.contains("name=\"requester_phone\""));
+}

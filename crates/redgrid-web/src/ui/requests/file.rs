@@ -69,11 +69,52 @@ pub(crate) fn file_fields(
     ));
     address.value = v("address");
     let mut out = vec![category, area, description, address];
+    if c.is_staff() {
+        // Staff file on a resident's behalf: a hotline call, a visit to the service window, a
+        // grid worker's patrol. The resident is found by phone, or added, and can later sign up
+        // with that phone and follow the request.
+        let mut channel = Field::new("channel", c.t("来源", "How it came in"), "select").options(
+            STAFF_CHANNELS
+                .iter()
+                .map(|ch| (ch.as_str().to_string(), ch.label(c.lang).to_string()))
+                .collect(),
+        );
+        channel.value = values
+            .get("channel")
+            .cloned()
+            .unwrap_or_else(|| Channel::Hotline.as_str().to_string());
+        let mut phone = Field::new(
+            "requester_phone",
+            c.t("群众手机号（代登记时填写）", "The resident's phone (when filing for them)"),
+            "text",
+        )
+        .hint(c.t(
+            "按手机号找到或新建群众；本人以后用此手机号注册即可查看和评价。",
+            "The resident is found by phone or added; signing up later with this phone, they follow and rate it.",
+        ));
+        phone.value = v("requester_phone");
+        let mut name = Field::new(
+            "requester_name",
+            c.t("群众姓名", "The resident's name"),
+            "text",
+        );
+        name.value = v("requester_name");
+        out.splice(0..0, [channel, phone, name]);
+    }
     for f in &mut out {
         f.error = errors.of(f.name).to_string();
     }
     out
 }
+
+/// The ways staff take a need in.
+const STAFF_CHANNELS: [Channel; 5] = [
+    Channel::Hotline,
+    Channel::Window,
+    Channel::GridPatrol,
+    Channel::SuggestionBox,
+    Channel::Web,
+];
 
 /// The area a person's own grants point at (a resident filing for their own grid, say).
 pub(crate) fn own_area(dir: &Directory, actor: &Actor) -> Option<AreaId> {
@@ -239,16 +280,34 @@ pub async fn file_post(
     let category_id = form
         .number("category_id", &mut field_errors)
         .map(CategoryId);
+    // Residents file on the web; staff say how it came in, and for whom.
+    let channel = if c.is_staff() {
+        match form.text("channel").as_deref().map(Channel::parse) {
+            None => Some(Channel::Hotline),
+            Some(Some(ch)) if STAFF_CHANNELS.contains(&ch) => Some(ch),
+            Some(_) => {
+                field_errors.push(FieldError::new("channel", "not_allowed"));
+                None
+            }
+        }
+    } else {
+        Some(Channel::Web)
+    };
+    let (requester_name, requester_phone) = if c.is_staff() {
+        (form.text("requester_name"), form.text("requester_phone"))
+    } else {
+        (None, None)
+    };
     let input = SubmitInput {
         restricted: false,
-        channel: Some(Channel::Web),
+        channel,
         description: form.text("description"),
         area_id,
         address: form.text("address"),
         lat: None,
         lon: None,
-        requester_name: None,
-        requester_phone: None,
+        requester_name,
+        requester_phone,
         attachments,
         category_id,
     };
