@@ -45,6 +45,23 @@ pub use redgrid_store::now;
 /// The longest reason a reveal may give.
 pub const MAX_REVEAL_REASON: usize = 200;
 
+/// A requester's name and phone, for those who must reach them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Contact {
+    pub name: String,
+    pub phone: Option<String>,
+}
+
+/// A request as one person may see it ([`Service::view`]): masked for most, whole with the
+/// requester's contact for the requester and for those in charge of it.
+#[derive(Debug, Clone)]
+pub struct Viewed {
+    pub request: Request,
+    pub events: Vec<Event>,
+    /// Present when the viewer needs to know who to reach.
+    pub requester: Option<Contact>,
+}
+
 /// What [`Service::reveal`] shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Revealed {
@@ -298,15 +315,57 @@ impl Service {
     }
 
     /// A request with its timeline as `actor` may see it: refused as not found when the policy does
-    /// not let them see it; masked unless it is their own request (staff reveal with [`Self::reveal`]).
-    pub async fn view(&self, actor: &Actor, id: RequestId) -> Result<(Request, Vec<Event>)> {
+    /// not let them see it; whole for its requester and those in charge of it (logged, `via` says
+    /// where: `page` or `api`), masked for everyone else.
+    pub async fn view(&self, actor: &Actor, id: RequestId, via: &str) -> Result<Viewed> {
         let (request, events) = self.visible_timeline(actor, id).await?;
         let dir = self.directory();
-        if Self::sees_unmasked(&dir, actor, &request) {
-            return Ok((request, events));
+        let allowed = policy::permit(&dir, actor, Action::Reveal, &Subject::Request(&request));
+        let Ok(allowed) = allowed.or_else(|e| match actor {
+            Actor::System => Ok(policy::Allowed {
+                role: None,
+                relation: None,
+            }),
+            Actor::Person(_) => Err(e),
+        }) else {
+            // Everyone else: masked, and the reveal-with-reason for those who may.
+            let events = events.iter().map(Event::masked).collect();
+            return Ok(Viewed {
+                request: request.masked(),
+                events,
+                requester: None,
+            });
+        };
+        // The requester themselves, and those in charge of the request (the person handling it,
+        // the grid worker and community staff of its area, its verifier, the staff of its unit):
+        // they need to reach the resident, so they see the name, the phone and the exact address.
+        // Each time staff see it is written to the access log.
+        let requester = match request.requester_id {
+            Some(p) => self.store.person(p).await?.map(|p| Contact {
+                name: p.name,
+                phone: p.phone,
+            }),
+            None => None,
+        };
+        if let Actor::Person(p) = actor
+            && allowed.relation != Some(policy::Relation::Requester)
+        {
+            self.store
+                .log_access(&redgrid_store::AccessEntry {
+                    id: 0,
+                    at: now(),
+                    viewer_id: p.id,
+                    subject_id: request.requester_id,
+                    request_id: id,
+                    via: via.to_string(),
+                })
+                .await?;
         }
-        let events = events.iter().map(Event::masked).collect();
-        Ok((request.masked(), events))
+        Ok(Viewed {
+            request,
+            events,
+            requester,
+        })
     }
 
     /// A request as `actor` may see it (masked unless theirs), e.g. the answer to a command.

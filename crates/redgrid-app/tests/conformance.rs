@@ -195,6 +195,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         Command::Verify {
             passed: Some(false),
             reason: Some("未清理干净".into()),
+            reached: None,
         },
     )
     .await;
@@ -218,6 +219,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         Command::Verify {
             passed: Some(true),
             reason: None,
+            reached: None,
         },
     )
     .await;
@@ -331,6 +333,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         Command::Verify {
             passed: Some(true),
             reason: None,
+            reached: None,
         },
     )
     .await;
@@ -404,6 +407,7 @@ async fn every_refusal_leaves_no_trace(store: Arc<dyn Store>) {
             Command::Verify {
                 passed: Some(true),
                 reason: None,
+                reached: None,
             },
             "invalid_transition",
         ),
@@ -1431,7 +1435,7 @@ async fn restricted_requests_reach_only_the_grid_and_the_community(store: Arc<dy
                 .unwrap()
                 .iter()
                 .any(|x| x.id == id);
-            let viewed = s.view(&a(&p), id).await.is_ok();
+            let viewed = s.view(&a(&p), id, "api").await.is_ok();
             assert_eq!(listed, viewed, "{}: the list and the page agree", p.name);
             listed
         }

@@ -147,6 +147,7 @@ async fn closed(s: &Service, f: &Fixture, t: DateTime<Utc>, done: DateTime<Utc>)
         Command::Verify {
             passed: Some(true),
             reason: None,
+            reached: None,
         },
         done,
     )
@@ -289,6 +290,7 @@ async fn scorecard_equals_a_plain_group_by_and_a_rebuild(db: &TestDb) {
                 Command::Verify {
                     passed: Some(i % 5 != 0),
                     reason: Some("复核".into()),
+                    reached: None,
                 },
                 done,
             )
@@ -449,6 +451,7 @@ async fn jobs_are_idempotent_across_runs_and_restarts(db: &TestDb) {
             Command::Verify {
                 passed: Some(true),
                 reason: None,
+                reached: None,
             },
             at(0, 9, 30),
         )
@@ -589,6 +592,7 @@ async fn notifications_are_written_with_the_event_and_retried_until_delivered(db
         Command::Verify {
             passed: Some(true),
             reason: None,
+            reached: None,
         },
         t,
     )

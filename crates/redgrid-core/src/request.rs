@@ -306,6 +306,9 @@ pub enum EventBody {
     Verified {
         passed: bool,
         reason: Option<String>,
+        /// Whether the follow-up call or visit (回访) reached the resident; absent in older events.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reached: Option<bool>,
     },
     Rated {
         resolved: bool,

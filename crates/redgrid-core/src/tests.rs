@@ -349,6 +349,7 @@ fn verify(passed: bool) -> Command {
     Command::Verify {
         passed: Some(passed),
         reason: (!passed).then(|| "现场仍有垃圾".to_string()),
+        reached: None,
     }
 }
 fn rate(resolved: bool, s: Satisfaction) -> Command {
@@ -1332,7 +1333,8 @@ fn verify_refusals() {
             &verifier(),
             Command::Verify {
                 passed: None,
-                reason: None
+                reason: None,
+                reached: None,
             }
         )),
         vec![("passed".into(), "required")]
@@ -1343,7 +1345,8 @@ fn verify_refusals() {
             &verifier(),
             Command::Verify {
                 passed: Some(false),
-                reason: None
+                reason: None,
+                reached: None,
             }
         )),
         vec![("reason".into(), "required")]
@@ -2316,4 +2319,36 @@ fn a_power_alert_is_resolved_only_with_its_outcome_and_other_requests_never_take
         Some(AlertOutcome::FalseAlarm)
     );
     assert_eq!(AlertOutcome::parse("maybe"), None);
+}
+
+#[test]
+fn the_verifiers_follow_up_call_records_whether_it_reached_the_resident() {
+    let mut w = World::new();
+    let r = claimed(&mut w);
+    let r = w.ok(&r, &volunteer_grid(), resolve());
+    let cmd = Command::Verify {
+        passed: Some(true),
+        reason: None,
+        reached: Some(false),
+    };
+    let d = decide(&r, &verifier(), &cmd, vec![], &w.ctx()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        d.body,
+        EventBody::Verified {
+            passed: true,
+            reason: None,
+            reached: Some(false),
+        }
+    );
+    // An event stored before the field existed reads as "not said".
+    let old: EventBody =
+        serde_json::from_str(r#"{"kind":"verified","passed":true,"reason":null}"#).unwrap();
+    assert_eq!(
+        old,
+        EventBody::Verified {
+            passed: true,
+            reason: None,
+            reached: None,
+        }
+    );
 }

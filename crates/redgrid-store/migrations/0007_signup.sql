@@ -34,3 +34,17 @@ CREATE TABLE sms_choices (
     kind      TEXT NOT NULL,
     PRIMARY KEY (person_id, kind)
 );
+
+-- The access log: each time someone in charge of a request saw its requester's personal data
+-- (name, phone, exact address) because they need to know it. Not part of the audit chain (it
+-- grows with every page view), but kept with it and read by administrators.
+CREATE TABLE access_log (
+    id         {id} PRIMARY KEY,
+    at         {time} NOT NULL,
+    viewer_id  {int} NOT NULL REFERENCES people(id),
+    subject_id {int} REFERENCES people(id),
+    request_id {int} NOT NULL REFERENCES requests(id),
+    via        TEXT NOT NULL
+);
+CREATE INDEX access_log_subject ON access_log(subject_id, id);
+CREATE INDEX access_log_request ON access_log(request_id, id);

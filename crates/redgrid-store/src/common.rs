@@ -13,9 +13,10 @@ use super::{
 pub(super) use crate::audit::{self, AuditKind, AuditRecord, AuditRow, EventRow};
 pub(super) use crate::prelude::*;
 pub(super) use crate::{
-    Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change, Decide, DirectGroup, FailPoint,
-    IdempotencyKey, IdempotencyRecord, ItemFields, ListFilter, NewArea, NewClass, NewPerson,
-    NewUnit, OutboxMessage, PhoneCode, Result, SessionRow, StoreError, request_columns,
+    AccessEntry, Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change, Decide,
+    DirectGroup, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields, ListFilter, NewArea,
+    NewClass, NewPerson, NewUnit, OutboxMessage, PhoneCode, Result, SessionRow, StoreError,
+    request_columns,
 };
 pub(super) use async_trait::async_trait;
 pub(super) use chrono::{DateTime, Utc};
@@ -2371,6 +2372,47 @@ impl AuditStore for This {
     async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<EventRow>> {
         let mut conn = self.read_pool().acquire().await?;
         event_rows_after(&mut conn, after, limit).await
+    }
+
+    async fn log_access(&self, e: &AccessEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO access_log (at, viewer_id, subject_id, request_id, via) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(e.at)
+        .bind(e.viewer_id.0)
+        .bind(e.subject_id.map(|p| p.0))
+        .bind(e.request_id.0)
+        .bind(e.via.clone())
+        .execute(self.write_pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn access_log(
+        &self,
+        subject: Option<PersonId>,
+        request: Option<RequestId>,
+        limit: i64,
+    ) -> Result<Vec<AccessEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, at, viewer_id, subject_id, request_id, via FROM access_log \
+             WHERE ($1 IS NULL OR subject_id = $1) AND ($2 IS NULL OR request_id = $2) \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(subject.map(|p| p.0))
+        .bind(request.map(|r| r.0))
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                from_row!(r, AccessEntry {
+                    id, at, viewer_id: id PersonId, subject_id: opt PersonId,
+                    request_id: id RequestId, via
+                })
+            })
+            .collect()
     }
 }
 

@@ -266,6 +266,20 @@ pub struct SessionRow {
     pub expires_at: DateTime<Utc>,
 }
 
+/// One view of a requester's personal data by someone in charge of the request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Who saw it.
+    pub viewer_id: PersonId,
+    /// Whose data it was (the requester).
+    pub subject_id: Option<PersonId>,
+    pub request_id: RequestId,
+    /// Where: `page` or `api`.
+    pub via: String,
+}
+
 /// A one-time sign-up code sent to a phone (kept hashed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneCode {
@@ -567,6 +581,15 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Vec<(i64, i64, String)>>;
     /// Event rows as stored, ordered by request and number, after `after`.
     async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<audit::EventRow>>;
+    /// Records one need-to-know view of personal data (its `id` is assigned here).
+    async fn log_access(&self, entry: &AccessEntry) -> Result<()>;
+    /// The access log, newest first: of one person's data, of one request, or all.
+    async fn access_log(
+        &self,
+        subject: Option<PersonId>,
+        request: Option<RequestId>,
+        limit: i64,
+    ) -> Result<Vec<AccessEntry>>;
 }
 
 /// Hooks for test suites and benchmarks only (feature `testing`): injected failures, raw SQL, bulk loads.

@@ -248,6 +248,7 @@ async fn run_matrix(store: Arc<dyn Store>) {
             Command::Verify {
                 passed: Some(true),
                 reason: None,
+                reached: None,
             },
         )
         .await;

@@ -1337,10 +1337,40 @@ async fn views_are_masked_reveals_are_logged_and_public_lists_carry_no_personal_
             .unwrap()
             .contains("13912345678")
     );
-    // Staff see it masked: the place to community level, numbers starred, in the item, the
-    // timeline and the list.
-    let seen = app.get(&format!("/api/requests/{id}"), "grid").await;
+    // The grid worker of its area is in charge of it: they see whom to reach and where, and the
+    // view is in the access log (who, whose data, which request, when).
+    let in_charge = app.get(&format!("/api/requests/{id}"), "grid").await;
+    assert_eq!(in_charge.status, StatusCode::OK);
+    let text = in_charge.body.to_string();
+    assert!(
+        text.contains("13912345678") && text.contains("501"),
+        "{text}"
+    );
+    assert_eq!(in_charge.body["requester"]["name"], f.resident.name);
+    assert_eq!(
+        in_charge.body["requester"]["phone"].as_str(),
+        f.resident.phone.as_deref()
+    );
+    let log = app
+        .get(&format!("/api/admin/access-log?request_id={id}"), "admin")
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    assert_eq!(log.body[0]["viewer_id"], f.grid_worker.id.0);
+    assert_eq!(log.body[0]["subject_id"], f.resident.id.0);
+    assert_eq!(log.body[0]["via"], "api");
+    assert_eq!(
+        app.get("/api/admin/access-log", "grid").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Staff not in charge of it (a street's staff, a supervisor) see it masked: the place to
+    // community level, numbers starred, in the item, the timeline and the list; nothing logged.
+    let seen = app.get(&format!("/api/requests/{id}"), "supervisor").await;
     assert_eq!(seen.status, StatusCode::OK);
+    assert!(seen.body.get("requester").is_none());
+    let logged = app
+        .get(&format!("/api/admin/access-log?request_id={id}"), "admin")
+        .await;
+    assert_eq!(logged.body.as_array().unwrap().len(), 1);
     let text = seen.body.to_string();
     assert!(
         !text.contains("13912345678") && !text.contains("501"),

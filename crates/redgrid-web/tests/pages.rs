@@ -1329,6 +1329,7 @@ async fn close_is_offered_to_the_administrator_only_once_the_rating_window_has_e
                 Command::Verify {
                     passed: Some(true),
                     reason: None,
+                    reached: None,
                 },
                 at,
             )
@@ -2449,4 +2450,41 @@ async fn hotline_staff_file_for_a_caller_who_later_signs_up_and_finds_it() {
     let resident = a.login("resident").await;
     let own = a.get("/file", &resident).await;
     assert!(!own.html.contains("name=\"requester_phone\""));
+}
+
+#[tokio::test]
+async fn those_in_charge_see_whom_to_reach_on_the_request_page_and_it_is_logged() {
+    let a = app().await;
+    let resident = a.login("resident").await;
+    let id = a.file(&resident, "楼道灯坏了", None).await;
+    let own = a.get(&format!("/requests/{id}"), &resident).await;
+    assert!(
+        !own.html.contains("class=\"contact\""),
+        "not shown to the requester about themselves"
+    );
+    let grid = a.login("grid").await;
+    let page = a.get(&format!("/requests/{id}"), &grid).await;
+    let phone = a.f.resident.phone.clone().unwrap();
+    assert!(page.html.contains("class=\"contact\""), "{}", page.html);
+    assert!(page.html.contains(&phone));
+    let store = a.state.service.store();
+    let log = store
+        .access_log(None, Some(RequestId(id)), 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].viewer_id, a.f.grid_worker.id);
+    assert_eq!(log[0].via, "page");
+    let supervisor = a.login("supervisor").await;
+    let masked = a.get(&format!("/requests/{id}"), &supervisor).await;
+    assert_eq!(masked.status, StatusCode::OK);
+    assert!(!masked.html.contains(&phone));
+    assert_eq!(
+        store
+            .access_log(None, Some(RequestId(id)), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -707,6 +707,7 @@ impl<'a> Walk<'a> {
                         Command::Verify {
                             passed: Some(false),
                             reason: Some(reason),
+                            reached: Some(true),
                         },
                     )
                     .await?;
@@ -720,6 +721,7 @@ impl<'a> Walk<'a> {
                     Command::Verify {
                         passed: Some(true),
                         reason: None,
+                        reached: Some(true),
                     },
                 )
                 .await?;

@@ -251,6 +251,8 @@ commands! {
         reason: Option<String> = Text { max: limits::REASON }, Optional,
             "核验说明（不通过时必填）", "Notes (required when it fails)",
             "Required when `passed` is false.";
+        reached: Option<bool> = Checkbox, Optional, "回访已联系到居民本人", "The follow-up call reached the resident",
+            "Whether the follow-up call or visit (回访) reached the resident.";
     }
 
     /// 评单: the requester (or staff on a follow-up call) rates the result.

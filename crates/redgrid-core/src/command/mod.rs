@@ -492,7 +492,11 @@ pub fn decide(
             evidence,
             cost_fen,
         } => resolve(d, outcome, summary, evidence, cost_fen)?,
-        Command::Verify { passed, reason } => verify(d, passed, reason)?,
+        Command::Verify {
+            passed,
+            reason,
+            reached,
+        } => verify(d, passed, reason, reached)?,
         Command::Rate {
             resolved,
             satisfaction,
@@ -733,6 +737,7 @@ fn verify(
     mut d: Deciding<'_>,
     passed: &Option<bool>,
     reason: &Option<String>,
+    reached: &Option<bool>,
 ) -> Result<EventBody, CoreError> {
     if d.request.claimed_by.is_some() && d.request.claimed_by == d.actor.person_id() {
         return Err(CoreError::Forbidden(Denial::SelfVerification));
@@ -748,6 +753,7 @@ fn verify(
     Ok(EventBody::Verified {
         passed: passed.unwrap_or(false),
         reason: clean(reason),
+        reached: *reached,
     })
 }
 

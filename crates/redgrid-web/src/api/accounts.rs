@@ -528,3 +528,47 @@ pub async fn revoke_token(
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// `GET /api/admin/access-log?person_id=&request_id=&limit=`: who saw whose personal data on which
+/// request, when (the views of those in charge), newest first (district administrators).
+#[utoipa::path(get, path = "/api/admin/access-log", tag = "accounts",
+    params(("person_id" = Option<i64>, Query, description = "whose data"),
+        ("request_id" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1–1000, default 200")),
+    responses((status = 200, description = "`[{id, at, viewer_id, subject_id, request_id, via}]`"),
+        (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn access_log(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let who = actor(&state, &headers).await?;
+    state.service.require_admin(&who)?;
+    let (mut person, mut request, mut limit) = (None, None, 200);
+    let mut invalid = Vec::new();
+    for (k, v) in &q {
+        match (k.as_str(), v.trim().parse::<i64>()) {
+            ("person_id", Ok(n)) => person = Some(PersonId(n)),
+            ("request_id", Ok(n)) => request = Some(redgrid_core::ids::RequestId(n)),
+            ("limit", Ok(n)) if (1..=1000).contains(&n) => limit = n,
+            ("limit", _) => invalid.push(
+                redgrid_core::error::FieldError::new("limit", "out_of_range").with_limit(1000),
+            ),
+            ("person_id" | "request_id", Err(_)) => {
+                invalid.push(redgrid_core::error::FieldError::new(k.clone(), "invalid"))
+            }
+            _ => invalid.push(redgrid_core::error::FieldError::new(
+                k.clone(),
+                "unknown_field",
+            )),
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(validation(invalid, lang_of(&headers)));
+    }
+    let entries = state
+        .service
+        .store()
+        .access_log(person, request, limit)
+        .await?;
+    Ok(Json(entries).into_response())
+}

@@ -31,6 +31,12 @@ pub struct RequestWithTimeline {
     /// The traffic light now; absent while no deadline applies.
     pub light: Option<Light>,
     pub events: Vec<Event>,
+    /// The requester's name and phone: for the requester and for those in charge of the request
+    /// (who handles it, the grid worker and community staff of its area, its verifier, the staff
+    /// of its unit), who also see the exact address. Each such view by staff is in the access log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub requester: Option<redgrid_app::service::Contact>,
 }
 
 /// The outcome of a command: the request's new state and the event appended.
@@ -138,11 +144,12 @@ pub async fn get(
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     let id = parse_id(&id, lang)?;
-    let (request, events) = state.service.view(&who, id).await?;
+    let viewed = state.service.view(&who, id, "api").await?;
     Ok(Json(RequestWithTimeline {
-        light: request.light_at(now()),
-        request,
-        events,
+        light: viewed.request.light_at(now()),
+        request: viewed.request,
+        events: viewed.events,
+        requester: viewed.requester,
     }))
 }
 

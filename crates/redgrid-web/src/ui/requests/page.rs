@@ -36,6 +36,8 @@ pub struct RequestPage {
     pub timeline: Vec<TimelineEntry>,
     pub actions: Vec<ActionForm>,
     pub own: bool,
+    /// The requester's name and phone, for those in charge of the request.
+    pub contact: String,
 }
 
 pub(crate) fn yes_no(b: bool, lang: Lang) -> &'static str {
@@ -124,15 +126,30 @@ pub(crate) fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
             ),
             (None, None) => summary.clone(),
         },
-        EventBody::Verified { passed, reason } => {
+        EventBody::Verified {
+            passed,
+            reason,
+            reached,
+        } => {
             let s = if *passed {
                 lang.pick("核验通过", "passed")
             } else {
                 lang.pick("核验未通过，返工", "failed; back for rework")
             };
+            let call = match reached {
+                Some(true) => lang.pick(
+                    "（回访已联系到本人）",
+                    " (the follow-up call reached the resident)",
+                ),
+                Some(false) => lang.pick(
+                    "（回访未联系到本人）",
+                    " (the follow-up call did not reach the resident)",
+                ),
+                None => "",
+            };
             match reason {
-                Some(r) => format!("{s}：{r}"),
-                None => s.to_string(),
+                Some(r) => format!("{s}{call}：{r}"),
+                None => format!("{s}{call}"),
             }
         }
         EventBody::Rated {
@@ -368,11 +385,21 @@ pub(crate) async fn request_page(
     failed: Option<(CommandKind, HashMap<String, String>, Errors)>,
 ) -> PageResult {
     let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
-    let (r, events) = state
+    let viewed = state
         .service
-        .view(&actor, id)
+        .view(&actor, id, "page")
         .await
         .map_err(|e| PageError::store(e, c.lang, &c.here))?;
+    let (r, events) = (viewed.request, viewed.events);
+    // Those in charge see whom to reach (their view is in the access log).
+    let contact = viewed
+        .requester
+        .filter(|_| c.person.as_ref().map(|p| p.id) != r.requester_id)
+        .map(|k| match k.phone {
+            Some(phone) => format!("{} · {phone}", k.name),
+            None => k.name,
+        })
+        .unwrap_or_default();
     let dir = state.service.directory();
     let lang = c.lang;
     let own = c.person.as_ref().map(|p| p.id) == r.requester_id && r.requester_id.is_some();
@@ -439,6 +466,7 @@ pub(crate) async fn request_page(
         timeline,
         actions,
         own,
+        contact,
     });
     *res.status_mut() = status;
     Ok(res)
