@@ -322,6 +322,7 @@ impl Service {
                         members.join("、").into(),
                         groups.join("、").into(),
                         a.goals.as_str().into(),
+                        date(a.ended_on),
                     ]
                 })
                 .collect(),
@@ -396,6 +397,17 @@ impl Service {
     /// Creates an alliance (党建联盟) and its unit.
     pub async fn create_alliance(&self, actor: &Actor, new: NewAlliance) -> Result<Alliance> {
         self.require_organiser(actor, &Subject::District)?;
+        self.check_alliance(&new).await?;
+        let a = self
+            .store()
+            .create_alliance(&new, Change::by(actor))
+            .await?;
+        self.reload().await?;
+        Ok(a)
+    }
+
+    /// The checks of an alliance's fields, for creating and editing it.
+    async fn check_alliance(&self, new: &NewAlliance) -> Result<()> {
         let dir = self.directory();
         let mut errors = Vec::new();
         text_field(&mut errors, "code", &new.code, true, 40);
@@ -431,10 +443,62 @@ impl Service {
         if !errors.is_empty() {
             return Err(invalid(errors));
         }
+        Ok(())
+    }
+
+    /// The alliance with this code.
+    async fn alliance_by_code(&self, code: &str) -> Result<Alliance> {
+        let all = self.store().alliances().await?;
+        all.into_iter()
+            .find(|a| a.code == code.trim())
+            .ok_or_else(|| CoreError::validation("code", "unknown").into())
+    }
+
+    /// Edits an alliance: its name, lead organisation, goals, member units and groups (the code,
+    /// area and level stay). An ended alliance is not edited.
+    pub async fn update_alliance(
+        &self,
+        actor: &Actor,
+        code: &str,
+        change: NewAlliance,
+    ) -> Result<Alliance> {
+        self.require_organiser(actor, &Subject::District)?;
+        let current = self.alliance_by_code(code).await?;
+        if current.ended_on.is_some() {
+            return Err(CoreError::Conflict(Conflict::InUse).into());
+        }
+        let unit = self.directory().unit(current.unit_id).cloned();
+        let change = NewAlliance {
+            code: current.code.clone(),
+            area_id: unit.as_ref().map_or(change.area_id, |u| u.area_id),
+            level: unit.as_ref().map_or(change.level, |u| u.level),
+            ..change
+        };
+        self.check_alliance(&change).await?;
         let a = self
             .store()
-            .create_alliance(&new, Change::by(actor))
-            .await?;
+            .update_alliance(current.id, &change, Change::by(actor))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("alliance vanished".into()))?;
+        self.reload().await?;
+        Ok(a)
+    }
+
+    /// Ends an alliance (on `on`, default today): its unit takes no more requests; people granted
+    /// roles in it keep the requests they hold.
+    pub async fn end_alliance(
+        &self,
+        actor: &Actor,
+        code: &str,
+        on: Option<NaiveDate>,
+    ) -> Result<Alliance> {
+        self.require_organiser(actor, &Subject::District)?;
+        let current = self.alliance_by_code(code).await?;
+        let a = self
+            .store()
+            .end_alliance(current.id, on.unwrap_or_else(today), Change::by(actor))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("alliance vanished".into()))?;
         self.reload().await?;
         Ok(a)
     }

@@ -521,6 +521,7 @@ const ALLIANCE_COLUMNS: &[Column] = &[
     col("members", "成员单位", "member units", false, "", ""),
     col("groups", "工作组", "working groups", false, "", ""),
     col("goals", "工作目标", "goals", false, "", ""),
+    col("ended_on", "结束日期", "ended on", false, "", ""),
 ];
 
 const ACTIVITY_COLUMNS: &[Column] = &[

@@ -1199,6 +1199,129 @@ async fn an_alliance_claims_requests_like_a_unit(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(claimed.claimed_by, Some(worker.id));
     assert_eq!(claimed.unit_id, Some(a.unit_id));
+
+    // Edited: a new name and members; the code, area and level stay; the unit's name follows.
+    let head = store.audit_head().await.unwrap();
+    let edited = s
+        .update_alliance(
+            &admin,
+            "PORT",
+            NewAlliance {
+                code: "ignored".into(),
+                name: "港口企业党建联盟".into(),
+                area_id: f.district.id,
+                level: redgrid_core::area::Level::District,
+                lead_org_id: None,
+                goals: "服务港口企业和货运司机".into(),
+                member_unit_ids: vec![f.unit_dept.id],
+                groups: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.code, "PORT");
+    assert_eq!(edited.member_unit_ids, vec![f.unit_dept.id]);
+    assert!(edited.groups.is_empty());
+    let unit = s.directory().unit(a.unit_id).cloned().unwrap();
+    assert_eq!(
+        (unit.name.as_str(), unit.area_id),
+        ("港口企业党建联盟", f.street_a.id)
+    );
+    assert_ne!(
+        store.audit_head().await.unwrap(),
+        head,
+        "the edit is in the chain"
+    );
+    // Refused edits write nothing: an unknown alliance, no members, not an organiser.
+    let head = store.audit_head().await.unwrap();
+    let none = NewAlliance {
+        member_unit_ids: vec![],
+        ..edited_as_new(&edited)
+    };
+    let e = s.update_alliance(&admin, "PORT", none).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Core(CoreError::Validation(_))),
+        "{e:?}"
+    );
+    let e = s
+        .update_alliance(&admin, "NOPE", edited_as_new(&edited))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Core(CoreError::Validation(_))),
+        "{e:?}"
+    );
+    let e = s
+        .update_alliance(
+            &Fixture::actor(&f.street_staff),
+            "PORT",
+            edited_as_new(&edited),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Core(CoreError::Forbidden(_))),
+        "{e:?}"
+    );
+    assert_eq!(store.audit_head().await.unwrap(), head);
+    // Ended: its unit takes no more requests; ending twice, or editing it after, is a conflict.
+    let ended = s
+        .end_alliance(&admin, "PORT", Some(d("2026-12-31")))
+        .await
+        .unwrap();
+    assert_eq!(ended.ended_on, Some(d("2026-12-31")));
+    assert!(!s.directory().unit(a.unit_id).unwrap().active);
+    let e = s.end_alliance(&admin, "PORT", None).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Core(CoreError::Conflict(_))),
+        "{e:?}"
+    );
+    let e = s
+        .update_alliance(&admin, "PORT", edited_as_new(&edited))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Core(CoreError::Conflict(_))),
+        "{e:?}"
+    );
+    let (r2, _) = s.submit(&gw, &input, vec![], None, now()).await.unwrap();
+    for cmd in [Command::Accept {
+        category_id: Some(f.cat_garbage.id),
+        tier: None,
+        urgent: None,
+        level: Some(redgrid_core::area::Level::Street),
+    }] {
+        s.run(r2.id, &ss, &cmd, vec![], now()).await.unwrap();
+    }
+    let e = s
+        .run(
+            r2.id,
+            &ss,
+            &Command::Dispatch {
+                unit_id: Some(a.unit_id),
+            },
+            vec![],
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Core(CoreError::Validation(_))),
+        "{e:?}"
+    );
+}
+
+fn edited_as_new(a: &redgrid_core::org::Alliance) -> NewAlliance {
+    NewAlliance {
+        code: a.code.clone(),
+        name: a.name.clone(),
+        area_id: redgrid_core::ids::AreaId(0),
+        level: redgrid_core::area::Level::Street,
+        lead_org_id: a.lead_org_id,
+        goals: a.goals.clone(),
+        member_unit_ids: a.member_unit_ids.clone(),
+        groups: a.groups.clone(),
+    }
 }
 
 async fn registers_export_with_chinese_headers_and_read_back(store: Arc<dyn Store>) {

@@ -227,6 +227,8 @@ pub struct Alliance {
     pub goals: String,
     pub member_unit_ids: Vec<UnitId>,
     pub groups: Vec<AllianceGroup>,
+    /// When it was ended (its unit takes no more requests); none while it works.
+    pub ended_on: Option<NaiveDate>,
 }
 
 /// An idea from the public taken in at an activity; it may become a request.

@@ -48,3 +48,6 @@ CREATE TABLE access_log (
 );
 CREATE INDEX access_log_subject ON access_log(subject_id, id);
 CREATE INDEX access_log_request ON access_log(request_id, id);
+
+-- An alliance can be ended: its unit no longer takes requests, and the register shows the date.
+ALTER TABLE alliances ADD COLUMN ended_on {date};

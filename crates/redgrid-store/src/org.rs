@@ -92,6 +92,21 @@ pub trait OrgStore: Send + Sync {
     async fn alliances(&self) -> Result<Vec<Alliance>>;
     /// Creates an alliance with its unit, member units and working groups.
     async fn create_alliance(&self, new: &NewAlliance, by: Change) -> Result<Alliance>;
+    /// Replaces an alliance's name, lead, goals, member units and groups (its code, area and level
+    /// stay); None when there is no such alliance.
+    async fn update_alliance(
+        &self,
+        id: i64,
+        change: &NewAlliance,
+        by: Change,
+    ) -> Result<Option<Alliance>>;
+    /// Ends an alliance on `on`: its unit takes no more requests. An ended one is a conflict.
+    async fn end_alliance(
+        &self,
+        id: i64,
+        on: chrono::NaiveDate,
+        by: Change,
+    ) -> Result<Option<Alliance>>;
 
     /// Records activities (one transaction, one audit record); returns their ids.
     async fn record_activities(&self, new: &[NewActivity], by: Change) -> Result<Vec<i64>>;

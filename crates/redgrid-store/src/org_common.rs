@@ -336,7 +336,7 @@ async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
 
 async fn alliance_rows(pool: &sqlx::Pool<Db>, only: Option<i64>) -> Result<Vec<Alliance>> {
     let rows = sqlx::query(
-        "SELECT id, code, name, unit_id, lead_org_id, goals FROM alliances \
+        "SELECT id, code, name, unit_id, lead_org_id, goals, ended_on FROM alliances \
              WHERE ($1 IS NULL OR id = $1) ORDER BY code",
     )
     .bind(only)
@@ -378,6 +378,7 @@ async fn alliance_rows(pool: &sqlx::Pool<Db>, only: Option<i64>) -> Result<Vec<A
                     })
                 })
                 .collect::<Result<_>>()?,
+            ended_on: r.try_get("ended_on")?,
         });
     }
     Ok(out)
@@ -663,6 +664,97 @@ impl OrgStore for This {
             .await?
             .pop()
             .ok_or_else(|| StoreError::Corrupt("alliance vanished after its creation".into()))
+    }
+
+    async fn update_alliance(
+        &self,
+        id: i64,
+        change: &NewAlliance,
+        by: Change,
+    ) -> Result<Option<Alliance>> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query("SELECT unit_id FROM alliances WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let unit: i64 = row.try_get("unit_id")?;
+        sqlx::query("UPDATE alliances SET name = $2, lead_org_id = $3, goals = $4 WHERE id = $1")
+            .bind(id)
+            .bind(change.name.clone())
+            .bind(change.lead_org_id)
+            .bind(change.goals.clone())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE units SET name = $2 WHERE id = $1")
+            .bind(unit)
+            .bind(change.name.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_to_conflict)?;
+        sqlx::query("DELETE FROM alliance_units WHERE alliance_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for u in &change.member_unit_ids {
+            sqlx::query("INSERT INTO alliance_units (alliance_id, unit_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(u.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM alliance_groups WHERE alliance_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for g in &change.groups {
+            sqlx::query(
+                "INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(g.name.clone())
+            .bind(g.focus.clone())
+            .bind(g.leader.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let details = serde_json::json!({
+            "alliance_id": id, "name": change.name,
+            "member_unit_ids": change.member_unit_ids.iter().map(|u| u.0).collect::<Vec<_>>(),
+        });
+        commit_admin(tx, by, "update_alliance", details).await?;
+        Ok(alliance_rows(self.read_pool(), Some(id)).await?.pop())
+    }
+
+    async fn end_alliance(&self, id: i64, on: NaiveDate, by: Change) -> Result<Option<Alliance>> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query("SELECT unit_id, ended_on FROM alliances WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if row.try_get::<Option<NaiveDate>, _>("ended_on")?.is_some() {
+            return Err(StoreError::Core(CoreError::Conflict(
+                Conflict::AlreadyExists,
+            )));
+        }
+        let unit: i64 = row.try_get("unit_id")?;
+        sqlx::query("UPDATE alliances SET ended_on = $2 WHERE id = $1")
+            .bind(id)
+            .bind(on)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE units SET active = FALSE WHERE id = $1")
+            .bind(unit)
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({"alliance_id": id, "ended_on": on.to_string()});
+        commit_admin(tx, by, "end_alliance", details).await?;
+        Ok(alliance_rows(self.read_pool(), Some(id)).await?.pop())
     }
 
     async fn record_activities(&self, new: &[NewActivity], by: Change) -> Result<Vec<i64>> {

@@ -129,6 +129,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/me/messages", get(api::scorecard::messages))
         .route("/api/me/messages/read", post(api::scorecard::mark_read))
         .route("/api/scorecard", get(api::scorecard::scorecard))
+        .route(
+            "/api/org/alliances",
+            post(api::org::create_alliance).get(api::org::export_alliances),
+        )
+        .route(
+            "/api/org/alliances/{code}",
+            patch(api::org::update_alliance),
+        )
+        .route(
+            "/api/org/alliances/{code}/end",
+            post(api::org::end_alliance),
+        )
         .route("/api/org/{register}", get(api::org::export))
         .route("/api/org/{register}/template", get(api::org::template))
         .route(

@@ -2548,3 +2548,86 @@ async fn the_request_ledger_exports_what_the_viewer_may_list_masked_as_they_see_
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["fields"][0]["field"], "format");
 }
+
+#[tokio::test]
+async fn alliances_are_created_edited_ended_and_staffed_over_http() {
+    let a = app().await;
+    let body = json!({"code": "PORT", "name": "港口党建联盟", "area_id": a.f.street_a.id.0,
+        "level": "street", "goals": "服务港口企业",
+        "member_unit_ids": [a.f.unit_dept.id.0, a.f.unit_street_a.id.0],
+        "groups": [{"name": "用工服务组", "focus": "招工", "leader": "李一"}]});
+    let r = a.post("/api/org/alliances", "admin", body.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let unit = r.body["unit_id"].as_i64().unwrap();
+    assert_eq!(r.body["groups"][0]["name"], "用工服务组");
+    // The same code again: 409; a street's staff may not: 403; no members: 422.
+    assert_eq!(
+        a.post("/api/org/alliances", "admin", body.clone())
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        a.post("/api/org/alliances", "street", body).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let empty =
+        json!({"code": "X", "name": "x", "area_id": a.f.street_a.id.0, "member_unit_ids": []});
+    let r = a.post("/api/org/alliances", "admin", empty).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    // People are given a role in the alliance's unit like in any unit.
+    let g = a
+        .post(
+            "/api/grants",
+            "admin",
+            json!({"phone": "13900088001", "name": "联盟队员", "role": "member", "unit_id": unit}),
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
+    // Edited with a whole new list of members.
+    let edit = json!({"name": "港口企业党建联盟", "member_unit_ids": [a.f.unit_dept.id.0]});
+    let r = a
+        .call(
+            "PATCH",
+            "/api/org/alliances/PORT",
+            Some("admin"),
+            Some(&edit.to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["member_unit_ids"], json!([a.f.unit_dept.id.0]));
+    let r = a
+        .call(
+            "PATCH",
+            "/api/org/alliances/NOPE",
+            Some("admin"),
+            Some(&edit.to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Ended; a bad date is refused at its field; ending again is a conflict.
+    let bad = a
+        .post(
+            "/api/org/alliances/PORT/end",
+            "admin",
+            json!({"ended_on": "tomorrow"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["fields"][0]["field"], "ended_on");
+    let r = a
+        .post(
+            "/api/org/alliances/PORT/end",
+            "admin",
+            json!({"ended_on": "2026-12-31"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["ended_on"], "2026-12-31");
+    let again = a
+        .post("/api/org/alliances/PORT/end", "admin", json!({}))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}

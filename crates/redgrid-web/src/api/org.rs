@@ -471,3 +471,151 @@ pub async fn export_activities(
 ) -> Result<Response, ApiError> {
     export(state, Path("activities".to_string()), headers, q).await
 }
+
+/// The body of `POST /api/org/alliances` and `PATCH /api/org/alliances/{code}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AllianceBody {
+    /// The register's natural key (creating only; an edit keeps it).
+    code: Option<String>,
+    name: String,
+    /// Where the alliance works, and the level whose requests its unit takes (creating only).
+    area_id: Option<i64>,
+    level: Option<String>,
+    lead_org_id: Option<i64>,
+    goals: Option<String>,
+    /// The units that belong to it (1–200).
+    member_unit_ids: Vec<i64>,
+    /// Its working groups: `[{name, focus, leader}]`.
+    groups: Option<Vec<serde_json::Value>>,
+}
+
+/// An alliance from a body; the code, area and level from `keep` when editing.
+fn alliance_body(
+    json: &serde_json::Value,
+    keep: Option<&str>,
+) -> (redgrid_store::org::NewAlliance, Vec<FieldError>) {
+    use redgrid_core::area::Level;
+    use redgrid_core::ids::UnitId;
+    let mut r = crate::body::Reader::new(json);
+    let code = r.string("code").unwrap_or_default();
+    let name = r.string("name").unwrap_or_default();
+    let area_id: Option<AreaId> = r.id("area_id");
+    let level = r.choice("level", Level::parse);
+    let lead_org_id = r.i64("lead_org_id");
+    let goals = r.string("goals").unwrap_or_default();
+    let member_unit_ids = r.list("member_unit_ids", |v| v.as_i64().map(UnitId));
+    let groups = r.list("groups", |v| {
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        v.is_object().then(|| redgrid_core::org::AllianceGroup {
+            name: text("name"),
+            focus: text("focus"),
+            leader: text("leader"),
+        })
+    });
+    let mut invalid = r.finish();
+    if keep.is_none() && area_id.is_none() {
+        invalid.push(FieldError::new("area_id", "required"));
+    }
+    let new = redgrid_store::org::NewAlliance {
+        code: keep.map_or(code, str::to_string),
+        name,
+        area_id: area_id.unwrap_or(AreaId(0)),
+        level: level.unwrap_or(Level::Street),
+        lead_org_id,
+        goals,
+        member_unit_ids,
+        groups,
+    };
+    (new, invalid)
+}
+
+/// `POST /api/org/alliances`: creates an alliance (党建联盟) and its unit, which takes requests like
+/// any unit; people granted a role in that unit claim them (district organisers).
+#[utoipa::path(post, path = "/api/org/alliances", tag = "organisation", request_body = AllianceBody,
+    responses((status = 201, description = "The alliance"), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_alliance(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = actor(&state, &headers).await?;
+    let json = parse_json(&headers, body)?;
+    let (new, invalid) = alliance_body(&json, None);
+    if !invalid.is_empty() {
+        return Err(CoreError::Validation(invalid).into());
+    }
+    let a = state.service.create_alliance(&who, new).await?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+/// `PATCH /api/org/alliances/{code}`: edits an alliance's name, lead, goals, member units and
+/// groups (a whole new list each). An ended alliance is not edited (409).
+#[utoipa::path(patch, path = "/api/org/alliances/{code}", tag = "organisation", request_body = AllianceBody,
+    params(("code" = String, Path)),
+    responses((status = 200, description = "The alliance"), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn update_alliance(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = actor(&state, &headers).await?;
+    let json = parse_json(&headers, body)?;
+    let (change, invalid) = alliance_body(&json, Some(&code));
+    if !invalid.is_empty() {
+        return Err(CoreError::Validation(invalid).into());
+    }
+    let a = state.service.update_alliance(&who, &code, change).await?;
+    Ok(Json(a).into_response())
+}
+
+/// `POST /api/org/alliances/{code}/end` (`{"ended_on": "2026-12-31"}`, default today): ends an
+/// alliance; its unit takes no more requests (409 when ended already).
+#[utoipa::path(post, path = "/api/org/alliances/{code}/end", tag = "organisation",
+    params(("code" = String, Path)),
+    responses((status = 200, description = "The alliance"), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn end_alliance(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = actor(&state, &headers).await?;
+    let json = match &body {
+        Ok(b) if b.is_empty() => serde_json::json!({}),
+        _ => parse_json(&headers, body)?,
+    };
+    let mut r = crate::body::Reader::new(&json);
+    let on = r.string("ended_on");
+    let mut invalid = r.finish();
+    let on = match on {
+        None => None,
+        Some(d) => parse_date(&d).or_else(|| {
+            invalid.push(FieldError::new("ended_on", "invalid"));
+            None
+        }),
+    };
+    if !invalid.is_empty() {
+        return Err(CoreError::Validation(invalid).into());
+    }
+    let a = state.service.end_alliance(&who, &code, on).await?;
+    Ok(Json(a).into_response())
+}
+
+/// `GET /api/org/alliances`: the alliances register (as `GET /api/org/{register}`).
+pub async fn export_alliances(
+    state: State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    export(state, Path("alliances".to_string()), headers, q).await
+}
