@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """The browser test: a request's whole life through the pages, in headless Chromium.
 
-A resident files a request on a 360-px phone screen (a refused form first, then a good one, and a
-double click that must not file twice); a grid worker accepts it and dispatches it from the work
-queue; a volunteer of the grid's team claims and resolves it; the community's verifier verifies it
-(a refused verification first: failing it needs a reason); the resident rates it (a refused rating
+A new resident signs up on a 360-px phone screen with a phone number and the SMS code (read from
+the server's log, where the log sender writes it), chooses a home grid, and files a request (a
+refused form first, then a good one, and a double click that must not file twice); a grid worker
+accepts it and dispatches it from the work queue; the community's staff grant a new volunteer a
+role in the grid's team on the 角色授权 page, and the volunteer logs in with the one-time password,
+changes it, claims and resolves the request; the community's verifier verifies it (a refused
+verification first: failing it needs a reason), recording that the follow-up call reached the
+resident; the resident reads the "please rate" message in the inbox, rates (a refused rating
 first) and it is closed. The filing form, the work queue and the dashboard are checked for sideways
 scrolling at 360 px. Then the English switch, the public
 lists without login, and each role's main page. With --screenshots DIR it saves a PNG of each page.
 
 Usage: walk.py --base http://127.0.0.1:PORT --area GRID_AREA_ID --unit GRID_TEAM_UNIT_ID
-                [--screenshots DIR]
+                --sms-log SERVER_LOG [--screenshots DIR]
 
 Needs Debian's chromium and chromium-driver and the PyPI package selenium.
 """
@@ -33,9 +37,10 @@ DESK = (1280, 900)
 
 
 class Walk:
-    def __init__(self, base, shots):
+    def __init__(self, base, shots, sms_log):
         self.base = base.rstrip("/")
         self.shots = shots
+        self.sms_log = sms_log
         opts = webdriver.ChromeOptions()
         opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
         for flag in [
@@ -120,13 +125,57 @@ class Walk:
         element.click()
         self.wait_new_page()
 
-    def login(self, user):
+    def login(self, user, password=PASSWORD):
         self.d.delete_all_cookies()
         self.go("/login")
         self.d.find_element(By.ID, "login").send_keys(user)
-        self.d.find_element(By.ID, "password").send_keys(PASSWORD)
+        self.d.find_element(By.ID, "password").send_keys(password)
         self.click_and_wait(self.d.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
         self.ok("/login" not in self.d.current_url, f"{user} logs in")
+
+    def sms_code(self, phone):
+        """The newest sign-up code sent to `phone`, as the log sender wrote it to the server's log."""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with open(self.sms_log, encoding="utf-8", errors="replace") as f:
+                codes = [m.group(1) for line in f if phone in line
+                         for m in [re.search(r"验证码是 (\d{6})", line)] if m]
+            if codes:
+                return codes[-1]
+            time.sleep(0.3)
+        self.ok(False, f"an SMS code for {phone} in {self.sms_log}")
+
+    def sign_up(self, area):
+        """A new resident signs up on the phone page, then chooses the home grid."""
+        d = self.d
+        stamp = str(int(time.time()))[-8:]
+        phone = "139" + stamp
+        self.d.delete_all_cookies()
+        self.go("/login")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "a[href='/signup']"))
+        self.ok(d.find_element(By.ID, "phone").get_attribute("type") == "tel", "the sign-up page asks for a phone")
+        self.no_sideways_scroll("sign-up page")
+        d.find_element(By.ID, "phone").send_keys("12345")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        err = d.find_elements(By.ID, "phone-e")
+        self.ok(len(err) == 1 and err[0].text.strip() != "", "a malformed phone is refused next to its field")
+        d.find_element(By.ID, "phone").clear()
+        d.find_element(By.ID, "phone").send_keys(phone)
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        self.ok("验证码已发送" in self.text(), "a code is sent")
+        self.shot("resident-signup-code")
+        code = self.sms_code(phone)
+        d.find_element(By.ID, "code").send_keys(code)
+        d.find_element(By.ID, "name").send_keys("浏览器居民")
+        d.find_element(By.ID, "password").send_keys("resident-walk-2026")
+        d.find_element(By.ID, "again").send_keys("resident-walk-2026")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        self.ok("/me/home" in d.current_url, "signed up and logged in, asked for the home grid")
+        self.no_sideways_scroll("home grid page")
+        Select(d.find_element(By.ID, "home-area_id")).select_by_value(str(area))
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        self.ok("/me/home" not in d.current_url, "the home grid is saved")
+        return phone
 
     def action(self, command):
         """The form of one command on a request page (opened if folded)."""
@@ -151,9 +200,11 @@ class Walk:
         self.no_sideways_scroll("home")
         self.shot("home-zh")
 
-        # The resident files: first a refused form, then a good one.
-        self.login("resident")
+        # A new resident signs up on the phone, then files: first a refused form, then a good one.
+        resident = self.sign_up(area)
         self.go("/file")
+        self.ok(Select(d.find_element(By.ID, "file-area_id")).first_selected_option.get_attribute("value") == str(area),
+                "filing starts from the home grid")
         self.no_sideways_scroll("filing form")
         self.ok(d.find_element(By.CSS_SELECTOR, "label[for=file-description]").text.startswith("诉求内容"),
                 "the filing form has labelled fields")
@@ -199,20 +250,45 @@ class Walk:
         self.go("/queue?status=accepted")
         self.shot("grid-worker-queue")
         box = d.find_element(By.ID, f"pick-{rid}")
+        # The bulk-dispatch bar stays at the bottom of the window: bring the box clear of it.
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
         box.click()
         Select(d.find_element(By.ID, "bulk-unit_id")).select_by_value(str(unit))
         self.click_and_wait(d.find_element(By.CSS_SELECTOR, "#bulk .bulk button[type=submit]"))
         self.ok(f"#{rid}" in self.text() and "已派单" in self.text(), "dispatched from the queue (派单)")
 
-        # A volunteer of the grid's team claims it and resolves it.
+        # The community's staff grant a new volunteer a role in the grid's team (角色授权).
+        self.login("community_staff")
+        self.go("/org/roles")
+        vphone = "137" + str(int(time.time()))[-8:]
+        d.find_element(By.ID, "grant-phone").send_keys(vphone)
+        d.find_element(By.ID, "grant-name").send_keys("浏览器志愿者")
+        Select(d.find_element(By.ID, "grant-role")).select_by_value("volunteer")
+        Select(d.find_element(By.ID, "grant-place")).select_by_value(f"unit:{unit}")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "form[action='/org/roles/grant'] button[type=submit]"))
+        self.ok("已授权" in self.text(), "the volunteer is granted a role in the grid's team")
+        secret = d.find_elements(By.CSS_SELECTOR, "code.secret")
+        self.ok(len(secret) == 1, "a one-time password is shown once")
+        once = secret[0].text.strip()
+        self.shot("community-staff-roles")
+
+        # The new volunteer logs in with it, must choose a password, then claims and resolves.
         self.size(PHONE)
-        self.login("volunteer")
+        self.login(vphone, once)
+        self.ok("/password" in d.current_url, "the one-time password must be changed first")
+        d.find_element(By.ID, "old").send_keys(once)
+        d.find_element(By.ID, "new").send_keys("volunteer-walk-2026")
+        d.find_element(By.ID, "again").send_keys("volunteer-walk-2026")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+        if "/login" in d.current_url:
+            self.login(vphone, "volunteer-walk-2026")
         self.go("/queue")
         self.ok(f"#{rid}" in self.text(), "the volunteer finds it in their queue")
         self.no_sideways_scroll("work queue")
         self.go(f"/requests/{rid}")
         self.click_and_wait(self.action("claim").find_element(By.CSS_SELECTOR, "button[type=submit]"))
         self.ok(self.status() == "办理中", "claimed (接单)")
+        self.ok(resident in self.text(), "having claimed it, the volunteer sees whom to call")
         form = self.action("resolve")
         form.find_element(By.NAME, "summary").send_keys("已更换楼道声控灯 2 盏")
         self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
@@ -241,13 +317,23 @@ class Walk:
         self.shot("verifier-verify-refused")
         form = self.action("verify")
         Select(form.find_element(By.NAME, "passed")).select_by_value("true")
+        form.find_element(By.NAME, "reached").click()
         self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         self.ok(self.status() == "已验单待评价", "verified (验单)")
+        self.ok("回访已联系到本人" in self.text(), "the follow-up call is recorded")
 
-        # The resident rates: a refused rating first, then a good one; that closes it.
+        # The resident reads the message in the inbox, then rates: a refused rating first, then a
+        # good one; that closes it.
         self.size(PHONE)
-        self.login("resident")
-        self.go(f"/requests/{rid}")
+        self.login(resident, "resident-walk-2026")
+        badge = d.find_elements(By.CSS_SELECTOR, "a.inbox .badge")
+        self.ok(len(badge) == 1 and int(badge[0].text) >= 1, "the header counts an unread message")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, "a.inbox"))
+        self.ok("您的诉求已办结，请评价" in self.text(), "the inbox says the request waits for a rating")
+        self.no_sideways_scroll("inbox")
+        self.shot("resident-inbox")
+        self.click_and_wait(d.find_element(By.CSS_SELECTOR, ".inbox-list li.unread a"))
+        self.ok(f"/requests/{rid}" in d.current_url, "the message opens its request")
         self.ok("请在下面评价" in self.text(), "the resident is asked to rate")
         self.click_and_wait(self.action("rate").find_element(By.CSS_SELECTOR, "button[type=submit]"))
         errs = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#act-rate .error")]
@@ -321,9 +407,10 @@ def main():
     ap.add_argument("--base", required=True)
     ap.add_argument("--area", required=True, type=int)
     ap.add_argument("--unit", required=True, type=int)
+    ap.add_argument("--sms-log", required=True)
     ap.add_argument("--screenshots")
     a = ap.parse_args()
-    w = Walk(a.base, a.screenshots)
+    w = Walk(a.base, a.screenshots, a.sms_log)
     try:
         w.run(a.area, a.unit)
     finally:
