@@ -101,7 +101,10 @@ impl Service {
         self.store()
             .apply_import(&plan, details, Change::by(actor))
             .await?;
-        if matches!(register, Register::Areas | Register::Units) {
+        if matches!(
+            register,
+            Register::Areas | Register::Units | Register::Alliances
+        ) {
             self.reload().await?;
         }
         if let Plan::Staff(rows) = &plan {
@@ -312,12 +315,17 @@ impl Service {
                     let members: Vec<String> = a
                         .member_unit_ids
                         .iter()
-                        .filter_map(|u| dir.unit(*u).map(|u| u.name.clone()))
+                        .map(|u| unit_code(Some(*u)))
                         .collect();
                     let groups: Vec<String> = a.groups.iter().map(|g| g.name.clone()).collect();
+                    let unit = dir.unit(a.unit_id);
                     vec![
                         a.code.as_str().into(),
                         a.name.as_str().into(),
+                        unit.map(|u| area_code(u.area_id))
+                            .unwrap_or_default()
+                            .into(),
+                        unit.map(|u| u.level.label(lang)).unwrap_or_default().into(),
                         code_of(a.lead_org_id).into(),
                         members.join("、").into(),
                         groups.join("、").into(),

@@ -46,10 +46,7 @@ impl Register {
 
     /// Whether the register can be imported from a spreadsheet.
     pub fn importable(self) -> bool {
-        !matches!(
-            self,
-            Register::Alliances | Register::Activities | Register::Suggestions
-        )
+        !matches!(self, Register::Activities | Register::Suggestions)
     }
 
     /// The register's columns, in order.
@@ -508,8 +505,38 @@ const PAIRING_COLUMNS: &[Column] = &[
 ];
 
 const ALLIANCE_COLUMNS: &[Column] = &[
-    col("code", "联盟编码", "alliance code", true, "", ""),
-    col("name", "联盟名称", "alliance name", true, "", ""),
+    col(
+        "code",
+        "联盟编码",
+        "alliance code",
+        true,
+        "唯一；再次导入时按编码更新",
+        "unique; a re-import updates by it",
+    ),
+    col(
+        "name",
+        "联盟名称",
+        "alliance name",
+        true,
+        "不超过 100 字",
+        "at most 100 characters",
+    ),
+    col(
+        "area_code",
+        "所在区划代码",
+        "area code",
+        true,
+        "联盟服务的区域（新建时使用；已有的联盟不改）",
+        "the area it serves (used when created; an existing alliance keeps its own)",
+    ),
+    col(
+        "level",
+        "处置层级",
+        "level",
+        false,
+        "联盟承接哪一级的诉求：网格、社区、街镇、区；留空为街镇",
+        "the level whose requests it takes: grid, community, street, district; empty: street",
+    ),
     col(
         "lead_org_code",
         "牵头党组织编码",
@@ -518,10 +545,38 @@ const ALLIANCE_COLUMNS: &[Column] = &[
         "",
         "",
     ),
-    col("members", "成员单位", "member units", false, "", ""),
-    col("groups", "工作组", "working groups", false, "", ""),
-    col("goals", "工作目标", "goals", false, "", ""),
-    col("ended_on", "结束日期", "ended on", false, "", ""),
+    col(
+        "members",
+        "成员单位编码",
+        "member unit codes",
+        true,
+        "用顿号、逗号或分号分隔的单位编码",
+        "unit codes separated by 、, commas or semicolons",
+    ),
+    col(
+        "groups",
+        "工作组",
+        "working groups",
+        false,
+        "工作组名称，用顿号分隔",
+        "group names, separated by 、",
+    ),
+    col(
+        "goals",
+        "工作目标",
+        "goals",
+        false,
+        "不超过 1000 字",
+        "at most 1000 characters",
+    ),
+    col(
+        "ended_on",
+        "结束日期",
+        "ended on",
+        false,
+        "只在导出中填写；结束联盟请在系统中操作",
+        "export only; end an alliance in the system",
+    ),
 ];
 
 const ACTIVITY_COLUMNS: &[Column] = &[
@@ -990,9 +1045,8 @@ pub fn validate(
         Register::Targets => targets(&mut c),
         Register::Pairings => pairings(&mut c),
         Register::Staff => staff(&mut c),
-        Register::Alliances | Register::Activities | Register::Suggestions => {
-            Plan::Areas(Vec::new())
-        }
+        Register::Alliances => alliances(&mut c),
+        Register::Activities | Register::Suggestions => Plan::Areas(Vec::new()),
     };
     report.created = c.created;
     report.updated = c.updated;
@@ -1483,6 +1537,85 @@ fn staff(c: &mut Check<'_>) -> Plan {
         })
     });
     Plan::Staff(rows)
+}
+
+/// The alliances register's rows, checked: created when the code is new, else edited (an ended
+/// alliance is not).
+fn alliances(c: &mut Check<'_>) -> Plan {
+    let lookups = c.lookups;
+    let rows = c.rows(|c| {
+        let code = c.rd.text("code", true, 40);
+        let name = c.rd.text("name", true, 100);
+        let area = c.rd.area("area_code", true, lookups, &[]);
+        let level = match c.rd.text("level", false, 20) {
+            None => Some(Level::Street),
+            Some(v) => level_from_cell(&v).or_else(|| {
+                let choices = Level::ALL.map(|l| l.label(c.rd.lang)).join("/");
+                c.rd.issue("level", "unknown_value", &v, &choices);
+                None
+            }),
+        };
+        let lead = match c.rd.text("lead_org_code", false, 40) {
+            None => Some(None),
+            Some(v) => match lookups.orgs.get(&v) {
+                Some((id, _, _)) => Some(Some(*id)),
+                None => {
+                    c.rd.issue("lead_org_code", "unknown_party_org", &v, "");
+                    None
+                }
+            },
+        };
+        let goals = c.rd.text("goals", false, 1000).unwrap_or_default();
+        let list = |s: &str| -> Vec<String> {
+            s.split(['、', ',', '，', ';', '；'])
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let mut members = Vec::new();
+        let raw_members = c.rd.text("members", true, 4000).unwrap_or_default();
+        for m in list(&raw_members) {
+            match lookups.units.get(&m) {
+                Some((id, _)) if !members.contains(id) => members.push(*id),
+                Some(_) => {}
+                None => c.rd.issue("members", "unknown_unit", &m, ""),
+            }
+        }
+        let groups = list(&c.rd.text("groups", false, 2000).unwrap_or_default());
+        let (Some(code), Some(name), Some(area), Some(level), Some(lead)) =
+            (code, name, area, level, lead)
+        else {
+            return None;
+        };
+        if members.is_empty() {
+            return None;
+        }
+        if !c.key_once("code", code.clone(), &code) {
+            return None;
+        }
+        let existing = lookups.alliances.get(&code).copied();
+        if existing.is_some_and(|(_, ended)| ended) {
+            let detail =
+                c.rd.lang
+                    .pick("联盟已结束", "the alliance has ended")
+                    .to_string();
+            c.rd.issue("code", "not_allowed", &code, &detail);
+            return None;
+        }
+        c.count(existing.is_some());
+        Some(AllianceRow {
+            code,
+            name,
+            area_id: area,
+            level,
+            lead_org_id: lead,
+            goals,
+            member_unit_ids: members,
+            groups,
+        })
+    });
+    Plan::Alliances(rows)
 }
 
 /// The targets register's rows, checked.

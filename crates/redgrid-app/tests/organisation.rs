@@ -28,6 +28,7 @@ both_backends!(
     an_alliance_claims_requests_like_a_unit,
     registers_export_with_chinese_headers_and_read_back,
     the_staff_register_grants_roles_with_logins_all_or_nothing,
+    alliances_are_imported_and_edited_by_their_register,
 );
 
 fn csv(text: &str) -> Vec<u8> {
@@ -1556,4 +1557,116 @@ async fn the_staff_register_grants_roles_with_logins_all_or_nothing(store: Arc<d
         matches!(e, StoreError::Core(CoreError::Forbidden(_))),
         "{e:?}"
     );
+}
+
+async fn alliances_are_imported_and_edited_by_their_register(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    load_registers(&s, &f).await;
+    let st = &store;
+    // The fixture's units take codes first (found by their area and name).
+    let units = "单位编码,单位名称,单位类型,所在区划代码
+U-DEPT,区住房和建设委员会,区级部门,120116
+U-TG,塘沽街道办事处,街镇,120116001";
+    assert!(
+        import(&s, &f, Register::Units, &csv(units), false)
+            .await
+            .imported
+    );
+    let file = "联盟编码,联盟名称,所在区划代码,处置层级,牵头党组织编码,成员单位编码,工作组,工作目标
+PORT,港口党建联盟,120116001,街镇,D01,U-DEPT、U-TG,用工服务组、物流服务组,服务港口企业";
+    let dry = import(&s, &f, Register::Alliances, &csv(file), true).await;
+    assert!(dry.issues.is_empty(), "{:?}", dry.issues);
+    assert_eq!((dry.created, dry.updated), (1, 0));
+    assert!(
+        store.alliances().await.unwrap().is_empty(),
+        "a dry run writes nothing"
+    );
+    let rep = import(&s, &f, Register::Alliances, &csv(file), false).await;
+    assert!(rep.imported, "{:?}", rep.issues);
+    let a = store.alliances().await.unwrap().pop().unwrap();
+    assert_eq!(a.member_unit_ids.len(), 2);
+    assert_eq!(a.groups.len(), 2);
+    let unit = s.directory().unit(a.unit_id).cloned().unwrap();
+    assert_eq!(unit.kind, redgrid_core::unit::UnitKind::Alliance);
+    assert_eq!(unit.area_id, f.street_a.id);
+    // Its export imports again as an edit of the same alliance.
+    let sheet = s
+        .register_sheet(
+            &admin(&f),
+            Register::Alliances,
+            Lang::Zh,
+            d("2026-01-01"),
+            d("2026-12-31"),
+        )
+        .await
+        .unwrap();
+    let bytes = tabular::write_xlsx(&[sheet]).unwrap();
+    let again = import(&s, &f, Register::Alliances, &bytes, false).await;
+    assert!(again.imported, "{:?}", again.issues);
+    assert_eq!((again.created, again.updated), (0, 1));
+    assert_eq!(store.alliances().await.unwrap(), vec![a.clone()]);
+    // An edit by file: one member, one group; the unit's name follows.
+    let edit = "联盟编码,联盟名称,所在区划代码,成员单位编码,工作组
+PORT,港口企业党建联盟,120116001,U-DEPT,用工服务组";
+    let rep = import(&s, &f, Register::Alliances, &csv(edit), false).await;
+    assert!(rep.imported, "{:?}", rep.issues);
+    let edited = store.alliances().await.unwrap().pop().unwrap();
+    assert_eq!(edited.member_unit_ids, vec![f.unit_dept.id]);
+    assert_eq!(edited.groups.len(), 1);
+    assert_eq!(
+        s.directory().unit(a.unit_id).unwrap().name,
+        "港口企业党建联盟"
+    );
+    // Refusals, whole file, nothing written.
+    let bad = |row: &str| {
+        csv(&format!(
+            "联盟编码,联盟名称,所在区划代码,成员单位编码\n{row}"
+        ))
+    };
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Alliances,
+        &bad("X,某联盟,120116001,U-NONE"),
+        "unknown_unit",
+        2,
+    )
+    .await;
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Alliances,
+        &bad("X,某联盟,999999,U-DEPT"),
+        "unknown_area",
+        2,
+    )
+    .await;
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Alliances,
+        &bad("X,某联盟,120116001,"),
+        "required",
+        2,
+    )
+    .await;
+    let twice = csv(
+        "联盟编码,联盟名称,所在区划代码,成员单位编码\nX,甲,120116001,U-DEPT\nX,乙,120116001,U-DEPT",
+    );
+    refused(&s, &f, st, Register::Alliances, &twice, "duplicate_key", 3).await;
+    // An ended alliance is not edited by file.
+    s.end_alliance(&admin(&f), "PORT", None).await.unwrap();
+    refused(
+        &s,
+        &f,
+        st,
+        Register::Alliances,
+        &csv(edit),
+        "not_allowed",
+        2,
+    )
+    .await;
 }

@@ -4,7 +4,7 @@
 use super::common::*;
 use super::{Db, This};
 use crate::org::{NewActivity, NewAlliance, NewCampaign, OrgCounts, OrgStore};
-use crate::plan::{Lookups, Plan, Ref, StaffRow, grant_key};
+use crate::plan::{AllianceRow, Lookups, Plan, Ref, StaffRow, grant_key};
 use chrono::NaiveDate;
 use redgrid_core::org::{
     Activity, ActivityFacts, ActivityKind, Alliance, AllianceGroup, Campaign, Member, MemberKind,
@@ -148,6 +148,106 @@ async fn write_tree<R>(
     Ok(())
 }
 
+/// Creates an alliance (with its unit) or, when its code exists, replaces its name, lead, goals,
+/// members and groups.
+async fn write_alliance(conn: &mut Conn, r: &AllianceRow, at: DateTime<Utc>) -> Result<()> {
+    let mut kept: HashMap<String, (String, String)> = HashMap::new();
+    let found = sqlx::query("SELECT id, unit_id FROM alliances WHERE code = $1")
+        .bind(r.code.clone())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let id: i64 = match found {
+        Some(row) => {
+            let (id, unit): (i64, i64) = (row.try_get("id")?, row.try_get("unit_id")?);
+            sqlx::query(
+                "UPDATE alliances SET name = $2, lead_org_id = $3, goals = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(r.name.clone())
+            .bind(r.lead_org_id)
+            .bind(r.goals.clone())
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("UPDATE units SET name = $2 WHERE id = $1")
+                .bind(unit)
+                .bind(r.name.clone())
+                .execute(&mut *conn)
+                .await
+                .map_err(unique_to_conflict)?;
+            // Groups keep their focus and leader when the file names them again.
+            for g in sqlx::query(
+                "SELECT name, focus, leader FROM alliance_groups WHERE alliance_id = $1",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+            {
+                kept.insert(
+                    g.try_get("name")?,
+                    (g.try_get("focus")?, g.try_get("leader")?),
+                );
+            }
+            for table in ["alliance_units", "alliance_groups"] {
+                sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE alliance_id = $1"
+                )))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            id
+        }
+        None => {
+            let unit: i64 = sqlx::query(
+                "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) \
+                 VALUES ($1, 'alliance', $2, $3, NULL, TRUE, $4) RETURNING id",
+            )
+            .bind(r.name.clone())
+            .bind(r.area_id.0)
+            .bind(r.level.as_str())
+            .bind(format!("ALLIANCE-{}", r.code))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(unique_to_conflict)?
+            .try_get("id")?;
+            sqlx::query(
+                "INSERT INTO alliances (code, name, unit_id, lead_org_id, goals, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(r.code.clone())
+            .bind(r.name.clone())
+            .bind(unit)
+            .bind(r.lead_org_id)
+            .bind(r.goals.clone())
+            .bind(at)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(unique_to_conflict)?
+            .try_get("id")?
+        }
+    };
+    for u in &r.member_unit_ids {
+        sqlx::query("INSERT INTO alliance_units (alliance_id, unit_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(u.0)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for g in &r.groups {
+        let (focus, leader) = kept.remove(g).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(g.clone())
+        .bind(focus)
+        .bind(leader)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
     let at = by.at;
     match plan {
@@ -282,6 +382,11 @@ async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
                              area_id = excluded.area_id, unit_id = excluded.unit_id, tags = excluded.tags, \
                              updated_at = excluded.updated_at");
                 qb.build().execute(&mut *conn).await?;
+            }
+        }
+        Plan::Alliances(rows) => {
+            for r in rows {
+                write_alliance(conn, r, at).await?;
             }
         }
         Plan::Staff(rows) => {
@@ -473,6 +578,14 @@ impl OrgStore for This {
             };
             let phone: String = r.try_get("phone")?;
             l.grants.insert(grant_key(&phone, role, scope));
+        }
+        for r in sqlx::query("SELECT id, code, ended_on FROM alliances")
+            .fetch_all(pool)
+            .await?
+        {
+            let ended = r.try_get::<Option<NaiveDate>, _>("ended_on")?.is_some();
+            l.alliances
+                .insert(r.try_get("code")?, (r.try_get("id")?, ended));
         }
         Ok(l)
     }

@@ -31,6 +31,8 @@ pub struct Lookups {
     pub pairings: HashSet<String>,
     /// The grants held, as [`grant_key`]s.
     pub grants: HashSet<String>,
+    /// Alliance code → (id, ended).
+    pub alliances: HashMap<String, (i64, bool)>,
 }
 
 /// A reference to a record that exists already or is created earlier in the same import.
@@ -116,6 +118,21 @@ pub struct PairingRow {
     pub goals: String,
 }
 
+/// An alliance as its register row has it: created when its code is new, else edited (its area
+/// and level then stay).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllianceRow {
+    pub code: String,
+    pub name: String,
+    pub area_id: AreaId,
+    pub level: Level,
+    pub lead_org_id: Option<i64>,
+    pub goals: String,
+    pub member_unit_ids: Vec<UnitId>,
+    /// Working group names.
+    pub groups: Vec<String>,
+}
+
 /// A role held by someone of the staff register (a person keyed by phone), in an area or a unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaffRow {
@@ -144,6 +161,7 @@ pub enum Plan {
     Targets(Vec<TargetRow>),
     Pairings(Vec<PairingRow>),
     Staff(Vec<StaffRow>),
+    Alliances(Vec<AllianceRow>),
 }
 
 impl Plan {
@@ -157,6 +175,7 @@ impl Plan {
             Plan::Targets(v) => v.len(),
             Plan::Pairings(v) => v.len(),
             Plan::Staff(v) => v.len(),
+            Plan::Alliances(v) => v.len(),
         }
     }
 

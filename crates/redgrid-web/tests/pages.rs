@@ -2488,3 +2488,63 @@ async fn those_in_charge_see_whom_to_reach_on_the_request_page_and_it_is_logged(
         1
     );
 }
+
+#[tokio::test]
+async fn an_alliance_is_ended_from_its_register_page() {
+    let a = app().await;
+    let s = &a.state.service;
+    s.create_alliance(
+        &Actor::Person(a.f.admin.clone()),
+        redgrid_store::org::NewAlliance {
+            code: "PORT".into(),
+            name: "港口党建联盟".into(),
+            area_id: a.f.street_a.id,
+            level: Level::Street,
+            lead_org_id: None,
+            goals: String::new(),
+            member_unit_ids: vec![a.f.unit_dept.id],
+            groups: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    let admin = a.login("admin").await;
+    let page = a.get("/org/alliances", &admin).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.html.contains("action=\"/org/alliances/end\""),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("<option value=\"alliances\" selected>"),
+        "the import takes alliances"
+    );
+    let csrf = page.hidden("_csrf");
+    let bad = a
+        .post(
+            "/org/alliances/end",
+            &admin,
+            &[("_csrf", &csrf), ("code", "PORT"), ("ended_on", "someday")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let done = a
+        .post(
+            "/org/alliances/end",
+            &admin,
+            &[
+                ("_csrf", &csrf),
+                ("code", "PORT"),
+                ("ended_on", "2026-12-31"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let after = a.get("/org/alliances", &admin).await;
+    assert!(after.html.contains("2026-12-31"));
+    assert!(
+        !after.html.contains("action=\"/org/alliances/end\""),
+        "nothing left to end"
+    );
+}

@@ -61,6 +61,8 @@ pub struct OrgPage {
     pub may_read: bool,
     /// Whether the viewer grants roles somewhere (a link to 角色授权).
     pub may_grant: bool,
+    /// On the alliances tab: the alliances still working, `(code, name)`, for the end form.
+    pub working_alliances: Vec<(String, String)>,
 }
 
 /// What a posted form hands to the organisation page: an import report, or the activity form as
@@ -179,7 +181,22 @@ async fn org_page(
         }
         _ => StatusCode::OK,
     };
+    let working_alliances = if may_read && register == Register::Alliances {
+        let all = state
+            .service
+            .store()
+            .alliances()
+            .await
+            .map_err(|e| PageError::store(e, lang, "/org"))?;
+        all.into_iter()
+            .filter(|a| a.ended_on.is_none())
+            .map(|a| (a.code, a.name))
+            .collect()
+    } else {
+        vec![]
+    };
     let mut res = render(&OrgPage {
+        working_alliances,
         registers: Register::ALL
             .iter()
             .map(|r| (r.as_str(), r.label(lang), *r == register))
@@ -721,4 +738,33 @@ pub async fn campaign(
         campaign: stats.campaign,
         c,
     }))
+}
+
+/// `POST /org/alliances/end` (`code`, `ended_on`): ends an alliance and shows the register.
+pub async fn end_alliance(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    PageForm(form): PageForm,
+) -> PageResult {
+    let c = ctx_login_at(&state, &headers, &uri, "/org/alliances".into()).await?;
+    form.check_csrf(&c)?;
+    let lang = c.lang;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let code = form.text("code").unwrap_or_default();
+    let on = match form.text("ended_on") {
+        None => None,
+        Some(d) => match NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let e = CoreError::validation("ended_on", "invalid");
+                return Err(PageError::core(&e, lang, "/org/alliances"));
+            }
+        },
+    };
+    match state.service.end_alliance(&actor, &code, on).await {
+        Ok(_) => Ok(see_other("/org/alliances?done=saved")),
+        Err(StoreError::Core(e)) => Err(PageError::core(&e, lang, "/org/alliances")),
+        Err(e) => Err(PageError::store(e, lang, "/org/alliances")),
+    }
 }
