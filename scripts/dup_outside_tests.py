@@ -44,8 +44,8 @@ def strip_cfg_test(text: str) -> str:
 
 def export(rev: str, dest: str) -> None:
     names = subprocess.run(
-        ["git", "ls-tree", "-r", "--name-only", rev], check=True, capture_output=True, text=True
-    ).stdout.split("\n")
+        ["git", "ls-tree", "-r", "-z", "--name-only", rev], check=True, capture_output=True, text=True
+    ).stdout.split("\0")
     for name in filter(None, names):
         if TEST_FILE.search(name):
             continue

@@ -406,10 +406,11 @@ impl Service {
     pub async fn create_alliance(&self, actor: &Actor, new: NewAlliance) -> Result<Alliance> {
         self.require_organiser(actor, &Subject::District)?;
         self.check_alliance(&new).await?;
-        let a = self
-            .store()
-            .create_alliance(&new, Change::by(actor))
-            .await?;
+        let all = self.store().alliances().await?;
+        if all.iter().any(|a| a.code == new.code.trim()) {
+            return Err(CoreError::Conflict(Conflict::AlreadyExists).into());
+        }
+        let a = self.store().save_alliance(&new, Change::by(actor)).await?;
         self.reload().await?;
         Ok(a)
     }
@@ -485,9 +486,8 @@ impl Service {
         self.check_alliance(&change).await?;
         let a = self
             .store()
-            .update_alliance(current.id, &change, Change::by(actor))
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("alliance vanished".into()))?;
+            .save_alliance(&change, Change::by(actor))
+            .await?;
         self.reload().await?;
         Ok(a)
     }

@@ -1604,7 +1604,7 @@ fn alliances(c: &mut Check<'_>) -> Plan {
             return None;
         }
         c.count(existing.is_some());
-        Some(AllianceRow {
+        Some(redgrid_store::org::NewAlliance {
             code,
             name,
             area_id: area,
@@ -1612,7 +1612,15 @@ fn alliances(c: &mut Check<'_>) -> Plan {
             lead_org_id: lead,
             goals,
             member_unit_ids: members,
-            groups,
+            // A group named again keeps the focus and leader it has.
+            groups: groups
+                .into_iter()
+                .map(|name| redgrid_core::org::AllianceGroup {
+                    name,
+                    focus: String::new(),
+                    leader: String::new(),
+                })
+                .collect(),
         })
     });
     Plan::Alliances(rows)

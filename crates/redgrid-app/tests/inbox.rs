@@ -1,5 +1,6 @@
 //! The inbox and notifications by SMS, on SQLite and PostgreSQL: a dispatch reaches the unit's
-//! people unread, reading marks it, and the kinds a person chose also go by SMS through the queue.
+//! people unread, reading marks it, and the kinds a person chose also go by SMS through the queue;
+//! and a power alert names its household to those who must visit it.
 
 use redgrid_app::outbox::{Sender, SmsNotices, deliver_due};
 use redgrid_app::service::now;
@@ -10,7 +11,10 @@ use redgrid_core::request::Channel;
 use redgrid_store::Store;
 use std::sync::Arc;
 
-redgrid_app::both_backends!(a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen);
+redgrid_app::both_backends!(
+    a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen,
+    a_power_alert_names_the_household_to_those_in_charge_only,
+);
 
 async fn a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen(store: Arc<dyn Store>) {
     let (s, f) = testing::seed(store.clone()).await.unwrap();
@@ -108,5 +112,59 @@ async fn a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen(store
             .await
             .unwrap() as i64,
         grid_unread
+    );
+}
+
+async fn a_power_alert_names_the_household_to_those_in_charge_only(store: Arc<dyn Store>) {
+    use redgrid_app::power_alerts::{Filing, PowerAlert};
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let alert = PowerAlert {
+        district: "120116".into(),
+        detector: "vacancy".into(),
+        meter: "3301234567".into(),
+        grid_code: f.grid_a1_1.code.clone(),
+        address: "幸福里小区7号楼1单元302".into(),
+        day: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+        since: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        severity: 2,
+        reasons: vec!["base_load_only".into()],
+        description: "该户 30 天用电只有冰箱待机水平，疑似空置，请上门核查".into(),
+        restricted: false,
+        chart_svg: "<svg xmlns=\"http://www.w3.org/2000/svg\"/>".into(),
+    };
+    assert_eq!(s.file_power_alert(&alert).await.unwrap(), Filing::New);
+    let filed = store
+        .list(&redgrid_store::ListFilter::default(), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.channel == Channel::PowerAlert)
+        .unwrap();
+    // The grid worker of the grid, who must visit, sees the household's address; it is logged.
+    let seen = s
+        .view(&Fixture::actor(&f.grid_worker), filed.id, "api")
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.request.location.address.as_deref(),
+        Some("幸福里小区7号楼1单元302")
+    );
+    let log = store.access_log(None, Some(filed.id), 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].viewer_id, f.grid_worker.id);
+    assert_eq!(log[0].subject_id, None, "a system alert has no requester");
+    // A supervisor sees the place only to community level.
+    let masked = s
+        .view(&Fixture::actor(&f.supervisor), filed.id, "api")
+        .await
+        .unwrap();
+    assert_eq!(masked.request.location.address, None);
+    assert_eq!(
+        store
+            .access_log(None, Some(filed.id), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

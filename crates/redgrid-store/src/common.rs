@@ -395,10 +395,7 @@ pub(super) async fn change_grant(
     held: bool,
     by: Change,
 ) -> Result<bool> {
-    let (area, unit) = match grant.scope {
-        Scope::Area(a) => (Some(a.0), None),
-        Scope::Unit(u) => (None, Some(u.0)),
-    };
+    let (area, unit) = scope_columns(grant.scope);
     let exists = sqlx::query(
         "SELECT 1 FROM grants WHERE person_id = $1 AND role = $2 \
          AND area_id IS NOT DISTINCT FROM $3 AND unit_id IS NOT DISTINCT FROM $4",
@@ -437,6 +434,28 @@ pub(super) async fn change_grant(
     Ok(true)
 }
 
+/// A grant's place as the `grants` table keeps it: `(area_id, unit_id)`, exactly one set.
+pub(super) fn scope_columns(scope: Scope) -> (Option<i64>, Option<i64>) {
+    match scope {
+        Scope::Area(a) => (Some(a.0), None),
+        Scope::Unit(u) => (None, Some(u.0)),
+    }
+}
+
+/// A grant from a row with `role`, `area_id` and `unit_id`.
+pub(super) fn grant_from_row(row: &DbRow) -> Result<Grant> {
+    let role = parse_enum("role", &row.try_get::<String, _>("role")?, Role::parse)?;
+    let scope = match (
+        row.try_get::<Option<i64>, _>("area_id")?,
+        row.try_get::<Option<i64>, _>("unit_id")?,
+    ) {
+        (Some(a), None) => Scope::Area(AreaId(a)),
+        (None, Some(u)) => Scope::Unit(UnitId(u)),
+        _ => return Err(StoreError::Corrupt("a grant without a single scope".into())),
+    };
+    Ok(Grant { role, scope })
+}
+
 pub(super) async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
     let Some(row) = sqlx::query("SELECT id, name, phone FROM people WHERE id = $1")
         .bind(id.0)
@@ -452,20 +471,7 @@ pub(super) async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<
             .await?;
     let mut grants = Vec::with_capacity(rows.len());
     for g in rows {
-        let role = parse_enum("role", &g.try_get::<String, _>("role")?, Role::parse)?;
-        let scope = match (
-            g.try_get::<Option<i64>, _>("area_id")?,
-            g.try_get::<Option<i64>, _>("unit_id")?,
-        ) {
-            (Some(a), None) => Scope::Area(AreaId(a)),
-            (None, Some(u)) => Scope::Unit(UnitId(u)),
-            _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "grant of person {id} has no single scope"
-                )));
-            }
-        };
-        grants.push(Grant { role, scope });
+        grants.push(grant_from_row(&g)?);
     }
     Ok(Some(Person {
         id,
@@ -1387,10 +1393,7 @@ impl DirectoryStore for This {
         let mut tx = self.begin_write().await?;
         let id = insert_person(&mut tx, &new.name, new.phone.as_deref(), by.at).await?;
         for g in &new.grants {
-            let (area, unit) = match g.scope {
-                Scope::Area(a) => (Some(a.0), None),
-                Scope::Unit(u) => (None, Some(u.0)),
-            };
+            let (area, unit) = scope_columns(g.scope);
             sqlx::query(
                 "INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)",
             )

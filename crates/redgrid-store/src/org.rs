@@ -14,7 +14,7 @@ use redgrid_core::org::{
 use std::collections::HashMap;
 
 /// A new alliance: it gets a unit of its own (kind `alliance`) in `area_id`, handling at `level`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewAlliance {
     pub code: String,
     pub name: String,
@@ -90,16 +90,10 @@ pub trait OrgStore: Send + Sync {
     async fn targets(&self) -> Result<Vec<Target>>;
     async fn pairings(&self) -> Result<Vec<Pairing>>;
     async fn alliances(&self) -> Result<Vec<Alliance>>;
-    /// Creates an alliance with its unit, member units and working groups.
-    async fn create_alliance(&self, new: &NewAlliance, by: Change) -> Result<Alliance>;
-    /// Replaces an alliance's name, lead, goals, member units and groups (its code, area and level
-    /// stay); None when there is no such alliance.
-    async fn update_alliance(
-        &self,
-        id: i64,
-        change: &NewAlliance,
-        by: Change,
-    ) -> Result<Option<Alliance>>;
+    /// Creates an alliance with its unit or, when its code exists, replaces its name, lead, goals,
+    /// member units and groups (its area and level stay; a group named again without a focus or
+    /// leader keeps its own). One audit-chain record.
+    async fn save_alliance(&self, alliance: &NewAlliance, by: Change) -> Result<Alliance>;
     /// Ends an alliance on `on`: its unit takes no more requests. An ended one is a conflict.
     async fn end_alliance(
         &self,

@@ -4,7 +4,7 @@
 use super::common::*;
 use super::{Db, This};
 use crate::org::{NewActivity, NewAlliance, NewCampaign, OrgCounts, OrgStore};
-use crate::plan::{AllianceRow, Lookups, Plan, Ref, StaffRow, grant_key};
+use crate::plan::{Lookups, Plan, Ref, StaffRow, grant_key};
 use chrono::NaiveDate;
 use redgrid_core::org::{
     Activity, ActivityFacts, ActivityKind, Alliance, AllianceGroup, Campaign, Member, MemberKind,
@@ -150,7 +150,7 @@ async fn write_tree<R>(
 
 /// Creates an alliance (with its unit) or, when its code exists, replaces its name, lead, goals,
 /// members and groups.
-async fn write_alliance(conn: &mut Conn, r: &AllianceRow, at: DateTime<Utc>) -> Result<()> {
+async fn write_alliance(conn: &mut Conn, r: &NewAlliance, at: DateTime<Utc>) -> Result<i64> {
     let mut kept: HashMap<String, (String, String)> = HashMap::new();
     let found = sqlx::query("SELECT id, unit_id FROM alliances WHERE code = $1")
         .bind(r.code.clone())
@@ -234,18 +234,25 @@ async fn write_alliance(conn: &mut Conn, r: &AllianceRow, at: DateTime<Utc>) -> 
             .await?;
     }
     for g in &r.groups {
-        let (focus, leader) = kept.remove(g).unwrap_or_default();
+        let (kept_focus, kept_leader) = kept.remove(&g.name).unwrap_or_default();
+        let or_kept = |new: &str, kept: String| {
+            if new.is_empty() {
+                kept
+            } else {
+                new.to_string()
+            }
+        };
         sqlx::query(
             "INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)",
         )
         .bind(id)
-        .bind(g.clone())
-        .bind(focus)
-        .bind(leader)
+        .bind(g.name.clone())
+        .bind(or_kept(&g.focus, kept_focus))
+        .bind(or_kept(&g.leader, kept_leader))
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(id)
 }
 
 async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
@@ -570,14 +577,9 @@ impl OrgStore for This {
         .fetch_all(pool)
         .await?
         {
-            let role = parse_enum("role", &r.try_get::<String, _>("role")?, Role::parse)?;
-            let scope = match (r.try_get("area_id")?, r.try_get("unit_id")?) {
-                (Some(a), _) => Scope::Area(AreaId(a)),
-                (None, Some(u)) => Scope::Unit(UnitId(u)),
-                (None, None) => continue,
-            };
+            let g = grant_from_row(&r)?;
             let phone: String = r.try_get("phone")?;
-            l.grants.insert(grant_key(&phone, role, scope));
+            l.grants.insert(grant_key(&phone, g.role, g.scope));
         }
         for r in sqlx::query("SELECT id, code, ended_on FROM alliances")
             .fetch_all(pool)
@@ -655,16 +657,12 @@ impl OrgStore for This {
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let scope = match (r.try_get("area_id")?, r.try_get("unit_id")?) {
-                (Some(a), _) => Scope::Area(AreaId(a)),
-                (None, Some(u)) => Scope::Unit(UnitId(u)),
-                (None, None) => return Err(StoreError::Corrupt("a grant without scope".into())),
-            };
+            let g = grant_from_row(&r)?;
             out.push(StaffRow {
                 name: r.try_get("name")?,
                 phone: r.try_get::<Option<String>, _>("phone")?.unwrap_or_default(),
-                role: parse_enum("role", &r.try_get::<String, _>("role")?, Role::parse)?,
-                scope,
+                role: g.role,
+                scope: g.scope,
             });
         }
         Ok(out)
@@ -722,123 +720,18 @@ impl OrgStore for This {
         alliance_rows(self.read_pool(), None).await
     }
 
-    async fn create_alliance(&self, new: &NewAlliance, by: Change) -> Result<Alliance> {
+    async fn save_alliance(&self, new: &NewAlliance, by: Change) -> Result<Alliance> {
         let mut tx = self.begin_write().await?;
-        let unit: i64 = sqlx::query(
-            "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) \
-                 VALUES ($1, 'alliance', $2, $3, NULL, TRUE, $4) RETURNING id",
-        )
-        .bind(new.name.clone())
-        .bind(new.area_id.0)
-        .bind(new.level.as_str())
-        .bind(format!("ALLIANCE-{}", new.code))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(unique_to_conflict)?
-        .try_get("id")?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO alliances (code, name, unit_id, lead_org_id, goals, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(new.code.clone())
-        .bind(new.name.clone())
-        .bind(unit)
-        .bind(new.lead_org_id)
-        .bind(new.goals.clone())
-        .bind(by.at)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(unique_to_conflict)?
-        .try_get("id")?;
-        for u in &new.member_unit_ids {
-            sqlx::query("INSERT INTO alliance_units (alliance_id, unit_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(u.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(unique_to_conflict)?;
-        }
-        for g in &new.groups {
-            sqlx::query("INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)")
-                    .bind(id)
-                    .bind(g.name.clone())
-                    .bind(g.focus.clone())
-                    .bind(g.leader.clone())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique_to_conflict)?;
-        }
+        let id = write_alliance(&mut tx, new, by.at).await?;
         let details = serde_json::json!({
-            "alliance_id": id, "code": new.code, "name": new.name, "unit_id": unit,
+            "alliance_id": id, "code": new.code, "name": new.name,
             "member_unit_ids": new.member_unit_ids.iter().map(|u| u.0).collect::<Vec<_>>(),
         });
-        commit_admin(tx, by, "create_alliance", details).await?;
+        commit_admin(tx, by, "save_alliance", details).await?;
         alliance_rows(self.read_pool(), Some(id))
             .await?
             .pop()
-            .ok_or_else(|| StoreError::Corrupt("alliance vanished after its creation".into()))
-    }
-
-    async fn update_alliance(
-        &self,
-        id: i64,
-        change: &NewAlliance,
-        by: Change,
-    ) -> Result<Option<Alliance>> {
-        let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query("SELECT unit_id FROM alliances WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let unit: i64 = row.try_get("unit_id")?;
-        sqlx::query("UPDATE alliances SET name = $2, lead_org_id = $3, goals = $4 WHERE id = $1")
-            .bind(id)
-            .bind(change.name.clone())
-            .bind(change.lead_org_id)
-            .bind(change.goals.clone())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE units SET name = $2 WHERE id = $1")
-            .bind(unit)
-            .bind(change.name.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(unique_to_conflict)?;
-        sqlx::query("DELETE FROM alliance_units WHERE alliance_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for u in &change.member_unit_ids {
-            sqlx::query("INSERT INTO alliance_units (alliance_id, unit_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(u.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("DELETE FROM alliance_groups WHERE alliance_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for g in &change.groups {
-            sqlx::query(
-                "INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(g.name.clone())
-            .bind(g.focus.clone())
-            .bind(g.leader.clone())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let details = serde_json::json!({
-            "alliance_id": id, "name": change.name,
-            "member_unit_ids": change.member_unit_ids.iter().map(|u| u.0).collect::<Vec<_>>(),
-        });
-        commit_admin(tx, by, "update_alliance", details).await?;
-        Ok(alliance_rows(self.read_pool(), Some(id)).await?.pop())
+            .ok_or_else(|| StoreError::Corrupt("alliance vanished after it was saved".into()))
     }
 
     async fn end_alliance(&self, id: i64, on: NaiveDate, by: Change) -> Result<Option<Alliance>> {

@@ -118,21 +118,6 @@ pub struct PairingRow {
     pub goals: String,
 }
 
-/// An alliance as its register row has it: created when its code is new, else edited (its area
-/// and level then stay).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AllianceRow {
-    pub code: String,
-    pub name: String,
-    pub area_id: AreaId,
-    pub level: Level,
-    pub lead_org_id: Option<i64>,
-    pub goals: String,
-    pub member_unit_ids: Vec<UnitId>,
-    /// Working group names.
-    pub groups: Vec<String>,
-}
-
 /// A role held by someone of the staff register (a person keyed by phone), in an area or a unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaffRow {
@@ -161,7 +146,8 @@ pub enum Plan {
     Targets(Vec<TargetRow>),
     Pairings(Vec<PairingRow>),
     Staff(Vec<StaffRow>),
-    Alliances(Vec<AllianceRow>),
+    /// Created when the code is new, else edited (the area and level then stay).
+    Alliances(Vec<crate::org::NewAlliance>),
 }
 
 impl Plan {

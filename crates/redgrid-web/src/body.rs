@@ -185,6 +185,17 @@ impl<'a> Reader<'a> {
     }
 
     /// The errors found, including one per field the endpoint does not know.
+    /// Ends reading, refusing the body (422, worded by the request's language) when any field was
+    /// wrong: `r.done()?`.
+    pub fn done(self) -> Result<(), crate::error::ApiError> {
+        let invalid = self.finish();
+        if invalid.is_empty() {
+            Ok(())
+        } else {
+            Err(redgrid_core::error::CoreError::Validation(invalid).into())
+        }
+    }
+
     pub fn finish(mut self) -> Vec<FieldError> {
         self.take_errors()
     }

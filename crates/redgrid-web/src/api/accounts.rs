@@ -184,10 +184,7 @@ pub async fn signup_code(
     let json = read_small_json(&parts.headers, body).await?;
     let mut r = Reader::new(&json);
     let phone = r.string("phone").unwrap_or_default();
-    let invalid = r.finish();
-    if !invalid.is_empty() {
-        return Err(validation(invalid, lang_of(&parts.headers)));
-    }
+    r.done()?;
     state
         .service
         .send_signup_code(&phone, &address_of(&parts))
@@ -231,10 +228,7 @@ pub async fn signup(
         password: r.string("password").unwrap_or_default(),
         name: r.string("name"),
     };
-    let invalid = r.finish();
-    if !invalid.is_empty() {
-        return Err(validation(invalid, lang_of(&parts.headers)));
-    }
+    r.done()?;
     let session = state.service.sign_up(&form, state.session_hours).await?;
     Ok(session_started(
         &state,
@@ -361,10 +355,7 @@ pub async fn change_password(
     let mut r = Reader::new(&json);
     let old = r.string("current_password").unwrap_or_default();
     let new = r.string("new_password").unwrap_or_default();
-    let invalid = r.finish();
-    if !invalid.is_empty() {
-        return Err(validation(invalid, lang));
-    }
+    r.done()?;
     let Actor::Person(p) = who else {
         return Err(ApiError::core(
             &CoreError::Forbidden(Denial::RoleNotAllowed),

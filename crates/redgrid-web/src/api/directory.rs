@@ -188,7 +188,7 @@ pub struct ClassBody {
     responses((status = 201, body = CategoryClass), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create_class(
     State(state): State<Arc<AppState>>,
-    AdminJson { who, json, lang }: AdminJson,
+    AdminJson { who, json, .. }: AdminJson,
 ) -> Result<Response, ApiError> {
     let mut r = Reader::new(&json);
     let new = NewClass {
@@ -197,10 +197,7 @@ pub async fn create_class(
         name_en: r.string("name_en").unwrap_or_default(),
         sort: r.i64("sort").unwrap_or(0) as i32,
     };
-    let invalid = r.finish();
-    if !invalid.is_empty() {
-        return Err(ApiError::core(&CoreError::Validation(invalid), lang));
-    }
+    r.done()?;
     let class = state.service.create_class(&who, new).await?;
     Ok((StatusCode::CREATED, Json(class)).into_response())
 }

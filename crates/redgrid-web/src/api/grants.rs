@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::auth::actor;
 use crate::body::{Reader, parse_json};
-use crate::error::{ApiError, lang_of};
+use crate::error::ApiError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,7 +11,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use redgrid_app::roles::{GrantInput, Granted};
-use redgrid_core::error::CoreError;
 use redgrid_core::person::{Person, Role};
 use serde::Serialize;
 use std::sync::Arc;
@@ -80,7 +79,6 @@ async fn change(
     body: Result<Bytes, BytesRejection>,
     granting: bool,
 ) -> Result<Response, ApiError> {
-    let lang = lang_of(headers);
     let who = actor(state, headers).await?;
     let json = parse_json(headers, body)?;
     let mut r = Reader::new(&json);
@@ -92,10 +90,7 @@ async fn change(
         area_id: r.id("area_id"),
         unit_id: r.id("unit_id"),
     };
-    let invalid = r.finish();
-    if !invalid.is_empty() {
-        return Err(ApiError::core(&CoreError::Validation(invalid), lang));
-    }
+    r.done()?;
     let Granted {
         person,
         changed,

@@ -545,14 +545,29 @@ pub async fn create_alliance(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let who = actor(&state, &headers).await?;
-    let json = parse_json(&headers, body)?;
-    let (new, invalid) = alliance_body(&json, None);
+    save_alliance(&state, &headers, body, None).await
+}
+
+/// Creates (`code` None) or edits an alliance from a body.
+async fn save_alliance(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    code: Option<&str>,
+) -> Result<Response, ApiError> {
+    let who = actor(state, headers).await?;
+    let json = parse_json(headers, body)?;
+    let (new, invalid) = alliance_body(&json, code);
     if !invalid.is_empty() {
         return Err(CoreError::Validation(invalid).into());
     }
-    let a = state.service.create_alliance(&who, new).await?;
-    Ok((StatusCode::CREATED, Json(a)).into_response())
+    Ok(match code {
+        None => {
+            let a = state.service.create_alliance(&who, new).await?;
+            (StatusCode::CREATED, Json(a)).into_response()
+        }
+        Some(code) => Json(state.service.update_alliance(&who, code, new).await?).into_response(),
+    })
 }
 
 /// `PATCH /api/org/alliances/{code}`: edits an alliance's name, lead, goals, member units and
@@ -567,14 +582,7 @@ pub async fn update_alliance(
     Path(code): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let who = actor(&state, &headers).await?;
-    let json = parse_json(&headers, body)?;
-    let (change, invalid) = alliance_body(&json, Some(&code));
-    if !invalid.is_empty() {
-        return Err(CoreError::Validation(invalid).into());
-    }
-    let a = state.service.update_alliance(&who, &code, change).await?;
-    Ok(Json(a).into_response())
+    save_alliance(&state, &headers, body, Some(&code)).await
 }
 
 /// `POST /api/org/alliances/{code}/end` (`{"ended_on": "2026-12-31"}`, default today): ends an

@@ -204,10 +204,7 @@ pub async fn reveal(
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
     let reason = r.string("reason");
-    let invalid = r.finish();
-    if !invalid.is_empty() {
-        return Err(ApiError::core(&CoreError::Validation(invalid), lang));
-    }
+    r.done()?;
     let shown = state
         .service
         .reveal(&who, id, reason.as_deref(), now())

@@ -138,16 +138,7 @@ pub(crate) async fn login_post(
             } else {
                 next
             };
-            let mut res = see_other(&to);
-            res.headers_mut().insert(
-                header::SET_COOKIE,
-                auth::session_set_cookie(
-                    Some(&session.token),
-                    state.session_hours * 3600,
-                    state.secure_cookies,
-                ),
-            );
-            res
+            session_started(&state, &to, &session.token)
         }
         Err(StoreError::Core(e)) => {
             if matches!(e, CoreError::Forbidden(Denial::BadCredentials)) {
@@ -157,6 +148,20 @@ pub(crate) async fn login_post(
         }
         Err(e) => PageError::store(e, lang, "/login").into_response(),
     }
+}
+
+/// Goes on to `to` with the new session's cookie.
+fn session_started(state: &AppState, to: &str, token: &str) -> Response {
+    let mut res = see_other(to);
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        auth::session_set_cookie(
+            Some(token),
+            state.session_hours * 3600,
+            state.secure_cookies,
+        ),
+    );
+    res
 }
 
 /// `POST /logout`: ends the session.
@@ -466,19 +471,8 @@ pub(crate) async fn signup_post(
     };
     match state.service.sign_up(&input, state.session_hours).await {
         Ok(session) => {
-            let mut res = see_other(&format!(
-                "/me/home?next={}",
-                url_encode(landing(&session.person))
-            ));
-            res.headers_mut().insert(
-                header::SET_COOKIE,
-                auth::session_set_cookie(
-                    Some(&session.token),
-                    state.session_hours * 3600,
-                    state.secure_cookies,
-                ),
-            );
-            res
+            let to = format!("/me/home?next={}", url_encode(landing(&session.person)));
+            session_started(&state, &to, &session.token)
         }
         Err(StoreError::Core(e)) => {
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);

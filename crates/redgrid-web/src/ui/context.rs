@@ -25,6 +25,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Who is logged in; without anyone, the page sends them to log in and come back.
+    pub fn me(&self) -> Result<Person, PageError> {
+        self.person
+            .clone()
+            .ok_or_else(|| PageError::Login(self.here.clone()))
+    }
+
     /// The text in the page's language.
     pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
         self.lang.pick(zh, en)

@@ -32,10 +32,7 @@ pub struct InboxPage {
 /// `GET /inbox`: the latest 100 messages.
 pub async fn page(State(state): State<Arc<AppState>>, LoggedIn(c): LoggedIn) -> PageResult {
     let lang = c.lang;
-    let me = c
-        .person
-        .clone()
-        .ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let me = c.me()?;
     let store = state.service.store();
     let fail = |e| PageError::store(e, lang, "/inbox");
     let list = store.messages_for(me.id, 100).await.map_err(fail)?;
@@ -84,10 +81,7 @@ pub async fn open(
     Path(id): Path<i64>,
 ) -> PageResult {
     let lang = c.lang;
-    let me = c
-        .person
-        .clone()
-        .ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let me = c.me()?;
     let store = state.service.store();
     let list = store
         .messages_for(me.id, 1000)
@@ -103,6 +97,19 @@ pub async fn open(
     Ok(see_other(&format!("/requests/{}", m.request_id.0)))
 }
 
+/// The context of a form posted from the inbox, and who posted it (after the CSRF check).
+async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    form: &super::FormData,
+) -> Result<(Ctx, redgrid_core::person::Person), PageError> {
+    let c = ctx_login_at(state, headers, uri, "/inbox".into()).await?;
+    form.check_csrf(&c)?;
+    let me = c.me()?;
+    Ok((c, me))
+}
+
 /// `POST /inbox/read`: marks every message read.
 pub async fn read_all(
     State(state): State<Arc<AppState>>,
@@ -110,12 +117,7 @@ pub async fn read_all(
     uri: Uri,
     PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx_login_at(&state, &headers, &uri, "/inbox".into()).await?;
-    form.check_csrf(&c)?;
-    let me = c
-        .person
-        .clone()
-        .ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let (c, me) = posted(&state, &headers, &uri, &form).await?;
     state
         .service
         .store()
@@ -132,12 +134,7 @@ pub async fn sms_choices(
     uri: Uri,
     PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx_login_at(&state, &headers, &uri, "/inbox".into()).await?;
-    form.check_csrf(&c)?;
-    let me = c
-        .person
-        .clone()
-        .ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let (c, me) = posted(&state, &headers, &uri, &form).await?;
     let kinds: Vec<String> = form
         .pairs
         .iter()
