@@ -29,6 +29,7 @@ pub struct Service {
     /// The SMS sender (the log sender unless configured), and its queue once first used.
     sms_sender: Arc<dyn crate::sms::SmsSender>,
     sms_log: Arc<crate::sms::LogSms>,
+    sms_retry: crate::sms::Retry,
     sms: std::sync::OnceLock<crate::sms::SmsQueue>,
 }
 
@@ -85,6 +86,7 @@ impl Service {
             deadlines: None,
             sms_sender: sms_log.clone(),
             sms_log,
+            sms_retry: crate::sms::Retry::default(),
             sms: std::sync::OnceLock::new(),
         })
     }
@@ -95,11 +97,16 @@ impl Service {
         self
     }
 
+    /// Tries each text message `retry.attempts` times (default five over about a minute).
+    pub fn with_sms_retry(mut self, retry: crate::sms::Retry) -> Self {
+        self.sms_retry = retry;
+        self
+    }
+
     /// The SMS queue (started on first use; needs a Tokio runtime).
     pub fn sms(&self) -> &crate::sms::SmsQueue {
-        self.sms.get_or_init(|| {
-            crate::sms::SmsQueue::start(self.sms_sender.clone(), crate::sms::Retry::default())
-        })
+        self.sms
+            .get_or_init(|| crate::sms::SmsQueue::start(self.sms_sender.clone(), self.sms_retry))
     }
 
     /// The log sender's messages (all messages, unless another sender is configured).

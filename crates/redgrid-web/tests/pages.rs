@@ -2548,3 +2548,57 @@ async fn an_alliance_is_ended_from_its_register_page() {
         "nothing left to end"
     );
 }
+
+/// An SMS platform that is down.
+struct DownSms;
+
+#[async_trait::async_trait]
+impl redgrid_app::sms::SmsSender for DownSms {
+    fn name(&self) -> String {
+        "http://sms.example/send".into()
+    }
+    async fn send(&self, _: &str, _: &str) -> Result<(), String> {
+        Err("connect: connection refused".into())
+    }
+}
+
+#[tokio::test]
+async fn administrators_see_the_text_messages_that_could_not_be_sent() {
+    let db = testing::sqlite().await.unwrap();
+    let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let service = service
+        .with_sms(Arc::new(DownSms))
+        .with_sms_retry(redgrid_app::sms::Retry {
+            attempts: 2,
+            first_pause: std::time::Duration::from_millis(1),
+        });
+    service
+        .set_login(&Actor::System, f.admin.id, Some("admin"), PASSWORD, false)
+        .await
+        .unwrap();
+    let state = Arc::new(AppState::new(Arc::new(service)));
+    let a = App {
+        router: router(state.clone()),
+        state,
+        f,
+        db,
+    };
+    // Asking for a code never waits for the platform, even when it is down.
+    a.state
+        .service
+        .send_signup_code("13900077001", "10.1.1.1")
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if !a.state.service.sms().failures().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let admin = a.login("admin").await;
+    let page = a.get("/dashboard", &admin).await;
+    assert!(page.html.contains("短信发送失败"), "{}", page.html);
+    assert!(page.html.contains("139****7001"), "the phone is masked");
+    assert!(!page.html.contains("13900077001"));
+    assert!(page.html.contains("connection refused"));
+}

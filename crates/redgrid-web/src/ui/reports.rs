@@ -250,6 +250,9 @@ pub struct DashboardPage {
     pub light_rows: Vec<(String, [i64; 3])>,
     pub tree: Vec<TreeLine>,
     pub months: Vec<(String, i64, i64)>,
+    /// For district administrators: text messages the SMS sender gave up on, and the sender.
+    pub sms_failures: Vec<redgrid_app::sms::SmsFailure>,
+    pub sms_sender: String,
 }
 
 /// The district (or, for staff of a street or community, their area) at a glance: headline figures
@@ -527,7 +530,17 @@ pub async fn dashboard(State(state): State<Arc<AppState>>, LoggedIn(c): LoggedIn
         });
         tree.extend(lines);
     }
+    // Administrators see the messages the SMS sender could not deliver after every try.
+    let (sms_failures, sms_sender) = match c.actor() {
+        Some(a) if state.service.require_admin(&a).is_ok() => {
+            let sms = state.service.sms();
+            (sms.failures(), sms.sender_name())
+        }
+        _ => (vec![], String::new()),
+    };
     Ok(render(&DashboardPage {
+        sms_failures,
+        sms_sender,
         c,
         year: today.year(),
         filed,
