@@ -2602,3 +2602,83 @@ async fn administrators_see_the_text_messages_that_could_not_be_sent() {
     assert!(!page.html.contains("13900077001"));
     assert!(page.html.contains("connection refused"));
 }
+
+#[tokio::test]
+async fn an_alliance_is_created_and_edited_from_its_register_page() {
+    let a = app().await;
+    let admin_actor = Actor::Person(a.f.admin.clone());
+    // The units it joins have codes (given by the units register).
+    let units = "单位编码,单位名称,单位类型,所在区划代码\r\nU-DEPT,区住房和建设委员会,区级部门,120116\r\nU-TG,塘沽街道办事处,街镇,120116001\r\n";
+    let rep = a
+        .state
+        .service
+        .import_register(
+            &admin_actor,
+            redgrid_app::registers::Register::Units,
+            units.as_bytes(),
+            false,
+            redgrid_core::error::Lang::Zh,
+        )
+        .await
+        .unwrap();
+    assert!(rep.imported, "{:?}", rep.issues);
+    let admin = a.login("admin").await;
+    let page = a.get("/org/alliances", &admin).await;
+    assert!(page.html.contains("action=\"/org/alliances/save\""));
+    let csrf = page.hidden("_csrf");
+    let street = a.f.street_a.id.0.to_string();
+    let form = |members: &'static str, name: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("code", "PORT".to_string()),
+            ("name", name.to_string()),
+            ("area_id", street.clone()),
+            ("level", "street".to_string()),
+            ("members", members.to_string()),
+            ("groups", "用工服务组".to_string()),
+        ]
+    };
+    let send = |f: Vec<(&'static str, String)>| {
+        let a = &a;
+        let admin = admin.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            a.post("/org/alliances/save", &admin, &pairs).await
+        }
+    };
+    // An unknown member code is refused, and nothing is written.
+    let bad = send(form("U-NONE", "港口党建联盟")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+    let store = a.state.service.store();
+    assert!(store.alliances().await.unwrap().is_empty());
+    let made = send(form("U-DEPT、U-TG", "港口党建联盟")).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+    let all = store.alliances().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].member_unit_ids.len(), 2);
+    // The same code again edits it.
+    let edited = send(form("U-DEPT", "港口企业党建联盟")).await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.html);
+    let all = store.alliances().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].name, "港口企业党建联盟");
+    assert_eq!(all[0].member_unit_ids, vec![a.f.unit_dept.id]);
+    // A street's staff may not.
+    let street_staff = a.login("street").await;
+    let page = a.get("/org", &street_staff).await;
+    let csrf = page.hidden("_csrf");
+    let refused = a
+        .post(
+            "/org/alliances/save",
+            &street_staff,
+            &[
+                ("_csrf", &csrf),
+                ("code", "X"),
+                ("name", "x"),
+                ("area_id", &street),
+                ("members", "U-DEPT"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}

@@ -93,6 +93,7 @@ pub fn router() -> Router<Arc<AppState>> {
             get(org::activities).post(org::record_activity),
         )
         .route("/org/alliances/end", post(org::end_alliance))
+        .route("/org/alliances/save", post(org::save_alliance))
         .route("/org/roles", get(roles::page))
         .route("/org/roles/grant", post(roles::grant_post))
         .route("/org/roles/revoke", post(roles::revoke_post))

@@ -63,6 +63,8 @@ pub struct OrgPage {
     pub may_grant: bool,
     /// On the alliances tab: the alliances still working, `(code, name)`, for the end form.
     pub working_alliances: Vec<(String, String)>,
+    /// On the alliances tab: the form that creates an alliance or edits one by its code.
+    pub alliance_form: Vec<Field>,
 }
 
 /// What a posted form hands to the organisation page: an import report, or the activity form as
@@ -195,7 +197,13 @@ async fn org_page(
     } else {
         vec![]
     };
+    let alliance_form = if may_read && register == Register::Alliances {
+        alliance_fields(&c, &dir)
+    } else {
+        vec![]
+    };
     let mut res = render(&OrgPage {
+        alliance_form,
         working_alliances,
         registers: Register::ALL
             .iter()
@@ -765,6 +773,166 @@ pub async fn end_alliance(
     match state.service.end_alliance(&actor, &code, on).await {
         Ok(_) => Ok(see_other("/org/alliances?done=saved")),
         Err(StoreError::Core(e)) => Err(PageError::core(&e, lang, "/org/alliances")),
+        Err(e) => Err(PageError::store(e, lang, "/org/alliances")),
+    }
+}
+
+/// The fields of the alliance form: a new code creates one, an existing code edits it.
+fn alliance_fields(c: &Ctx, dir: &redgrid_core::directory::Directory) -> Vec<Field> {
+    use redgrid_core::area::Level;
+    let mut areas: Vec<_> = dir
+        .areas()
+        .filter(|a| a.kind != Level::Grid)
+        .map(|a| Opt {
+            value: a.id.0.to_string(),
+            label: format!("{}（{}）", a.name, a.code),
+        })
+        .collect();
+    areas.sort_by(|a, b| a.label.cmp(&b.label));
+    let mut area = Field::new(
+        "area_id",
+        c.t("所在区域（新建时）", "Area (when created)"),
+        "select",
+    );
+    area.groups.push(OptGroup {
+        label: String::new(),
+        opts: areas,
+    });
+    let level = Field::new(
+        "level",
+        c.t("承接哪一级的诉求", "Takes requests of level"),
+        "select",
+    )
+    .options(
+        [Level::Street, Level::Community, Level::District]
+            .iter()
+            .map(|l| (l.as_str().to_string(), l.label(c.lang).to_string()))
+            .collect(),
+    );
+    vec![
+        Field::new("code", c.t("联盟编码", "Alliance code"), "text")
+            .required()
+            .hint(c.t(
+                "新编码即新建；已有编码即修改该联盟。",
+                "A new code creates one; an existing code edits it.",
+            )),
+        Field::new("name", c.t("联盟名称", "Name"), "text").required(),
+        area,
+        level,
+        Field::new("members", c.t("成员单位编码", "Member unit codes"), "text")
+            .required()
+            .hint(c.t(
+                "用顿号或逗号分隔，如 U-TD、U-XFL",
+                "Separated by 、 or commas, e.g. U-TD, U-XFL",
+            )),
+        Field::new(
+            "groups",
+            c.t("工作组（选填）", "Working groups (optional)"),
+            "text",
+        )
+        .hint(c.t("名称用顿号分隔", "Names separated by 、")),
+        Field::new(
+            "goals",
+            c.t("工作目标（选填）", "Goals (optional)"),
+            "textarea",
+        ),
+    ]
+}
+
+/// `POST /org/alliances/save`: creates an alliance, or edits the one with that code.
+pub async fn save_alliance(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    PageForm(form): PageForm,
+) -> PageResult {
+    let c = ctx_login_at(&state, &headers, &uri, "/org/alliances".into()).await?;
+    form.check_csrf(&c)?;
+    let lang = c.lang;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let dir = state.service.directory();
+    let split = |k: &str| -> Vec<String> {
+        form.text(k)
+            .unwrap_or_default()
+            .split(['、', ',', '，', ';', '；'])
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut errors = Vec::new();
+    let mut members = Vec::new();
+    for code in split("members") {
+        match dir
+            .units()
+            .find(|u| u.code.as_deref() == Some(code.as_str()))
+        {
+            Some(u) => members.push(u.id),
+            None => errors.push(FieldError::new("members", "unknown")),
+        }
+    }
+    let area_id = form
+        .number("area_id", &mut errors)
+        .map(redgrid_core::ids::AreaId);
+    let code = form.text("code").unwrap_or_default();
+    let new = redgrid_store::org::NewAlliance {
+        code: code.clone(),
+        name: form.text("name").unwrap_or_default(),
+        area_id: area_id.unwrap_or(redgrid_core::ids::AreaId(0)),
+        level: form
+            .get("level")
+            .and_then(redgrid_core::area::Level::parse)
+            .unwrap_or(redgrid_core::area::Level::Street),
+        lead_org_id: None,
+        goals: form.text("goals").unwrap_or_default(),
+        member_unit_ids: members,
+        groups: split("groups")
+            .into_iter()
+            .map(|name| redgrid_core::org::AllianceGroup {
+                name,
+                focus: String::new(),
+                leader: String::new(),
+            })
+            .collect(),
+    };
+    let refused = |e: CoreError| {
+        let fields: Vec<String> = e
+            .fields(lang)
+            .into_iter()
+            .map(|f| format!("{}：{}", f.field, f.message))
+            .collect();
+        let message = if fields.is_empty() {
+            e.message(lang)
+        } else {
+            fields.join("；")
+        };
+        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        PageError::new(
+            status,
+            lang,
+            lang.pick("无法保存联盟", "The alliance was not saved"),
+            &message,
+        )
+    };
+    if !errors.is_empty() {
+        return Err(refused(CoreError::Validation(errors)));
+    }
+    let exists = state
+        .service
+        .store()
+        .alliances()
+        .await
+        .map_err(|e| PageError::store(e, lang, "/org/alliances"))?
+        .iter()
+        .any(|a| a.code == code);
+    let saved = if exists {
+        state.service.update_alliance(&actor, &code, new).await
+    } else {
+        state.service.create_alliance(&actor, new).await
+    };
+    match saved {
+        Ok(_) => Ok(see_other("/org/alliances?done=saved")),
+        Err(StoreError::Core(e)) => Err(refused(e)),
         Err(e) => Err(PageError::store(e, lang, "/org/alliances")),
     }
 }
