@@ -1539,6 +1539,27 @@ fn staff(c: &mut Check<'_>) -> Plan {
     Plan::Staff(rows)
 }
 
+/// The items of a cell that lists several: separated by 、, commas or semicolons.
+pub fn list_cell(s: &str) -> Vec<String> {
+    s.split(['、', ',', '，', ';', '；'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Working groups by name only: a group named again keeps the focus and leader it has.
+pub fn named_groups(names: Vec<String>) -> Vec<redgrid_core::org::AllianceGroup> {
+    names
+        .into_iter()
+        .map(|name| redgrid_core::org::AllianceGroup {
+            name,
+            focus: String::new(),
+            leader: String::new(),
+        })
+        .collect()
+}
+
 /// The alliances register's rows, checked: created when the code is new, else edited (an ended
 /// alliance is not).
 fn alliances(c: &mut Check<'_>) -> Plan {
@@ -1566,23 +1587,16 @@ fn alliances(c: &mut Check<'_>) -> Plan {
             },
         };
         let goals = c.rd.text("goals", false, 1000).unwrap_or_default();
-        let list = |s: &str| -> Vec<String> {
-            s.split(['、', ',', '，', ';', '；'])
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
         let mut members = Vec::new();
         let raw_members = c.rd.text("members", true, 4000).unwrap_or_default();
-        for m in list(&raw_members) {
+        for m in list_cell(&raw_members) {
             match lookups.units.get(&m) {
                 Some((id, _)) if !members.contains(id) => members.push(*id),
                 Some(_) => {}
                 None => c.rd.issue("members", "unknown_unit", &m, ""),
             }
         }
-        let groups = list(&c.rd.text("groups", false, 2000).unwrap_or_default());
+        let groups = list_cell(&c.rd.text("groups", false, 2000).unwrap_or_default());
         let (Some(code), Some(name), Some(area), Some(level), Some(lead)) =
             (code, name, area, level, lead)
         else {
@@ -1612,15 +1626,7 @@ fn alliances(c: &mut Check<'_>) -> Plan {
             lead_org_id: lead,
             goals,
             member_unit_ids: members,
-            // A group named again keeps the focus and leader it has.
-            groups: groups
-                .into_iter()
-                .map(|name| redgrid_core::org::AllianceGroup {
-                    name,
-                    focus: String::new(),
-                    leader: String::new(),
-                })
-                .collect(),
+            groups: named_groups(groups),
         })
     });
     Plan::Alliances(rows)

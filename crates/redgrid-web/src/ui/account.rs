@@ -543,9 +543,7 @@ pub(crate) async fn home_post(
     uri: Uri,
     PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx_login_at(&state, &headers, &uri, "/me/home".into()).await?;
-    form.check_csrf(&c)?;
-    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    let (c, actor) = posted(&state, &headers, &uri, &form, "/me/home").await?;
     let next = safe_next(form.get("next"));
     let value = form.text("area_id").unwrap_or_default();
     let area = value.parse::<i64>().ok().map(redgrid_core::ids::AreaId);

@@ -334,3 +334,18 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for LoggedIn {
         ))
     }
 }
+
+/// The context of a form posted from the page `page`, and who posted it: logged in (else sent to
+/// log in and back to `page`) and carrying the session's CSRF token (else refused).
+pub async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    form: &FormData,
+    page: &str,
+) -> Result<(Ctx, Actor), PageError> {
+    let c = ctx_login_at(state, headers, uri, page.into()).await?;
+    form.check_csrf(&c)?;
+    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
+    Ok((c, actor))
+}

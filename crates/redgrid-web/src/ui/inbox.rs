@@ -1,7 +1,7 @@
 //! The inbox (消息): every person's notifications, newest first, with the unread count the header
 //! shows; opening one marks it read and goes to its request. Each kind can also go by SMS.
 
-use super::{Ctx, LoggedIn, PageError, PageForm, PageResult, ctx_login_at, render, see_other};
+use super::{Ctx, LoggedIn, PageError, PageForm, PageResult, render, see_other};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -97,19 +97,6 @@ pub async fn open(
     Ok(see_other(&format!("/requests/{}", m.request_id.0)))
 }
 
-/// The context of a form posted from the inbox, and who posted it (after the CSRF check).
-async fn posted(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    form: &super::FormData,
-) -> Result<(Ctx, redgrid_core::person::Person), PageError> {
-    let c = ctx_login_at(state, headers, uri, "/inbox".into()).await?;
-    form.check_csrf(&c)?;
-    let me = c.me()?;
-    Ok((c, me))
-}
-
 /// `POST /inbox/read`: marks every message read.
 pub async fn read_all(
     State(state): State<Arc<AppState>>,
@@ -117,7 +104,8 @@ pub async fn read_all(
     uri: Uri,
     PageForm(form): PageForm,
 ) -> PageResult {
-    let (c, me) = posted(&state, &headers, &uri, &form).await?;
+    let (c, _) = super::posted(&state, &headers, &uri, &form, "/inbox").await?;
+    let me = c.me()?;
     state
         .service
         .store()
@@ -134,7 +122,8 @@ pub async fn sms_choices(
     uri: Uri,
     PageForm(form): PageForm,
 ) -> PageResult {
-    let (c, me) = posted(&state, &headers, &uri, &form).await?;
+    let (c, _) = super::posted(&state, &headers, &uri, &form, "/inbox").await?;
+    let me = c.me()?;
     let kinds: Vec<String> = form
         .pairs
         .iter()

@@ -5,7 +5,7 @@
 use super::requests::{Field, Opt, OptGroup};
 use super::{
     Ctx, Errors, FormData, LoggedIn, PageError, PageForm, PageQuery, PageResult, ctx_login_at,
-    render, see_other,
+    posted, render, see_other,
 };
 use crate::AppState;
 use askama::Template;
@@ -755,10 +755,8 @@ pub async fn end_alliance(
     uri: Uri,
     PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx_login_at(&state, &headers, &uri, "/org/alliances".into()).await?;
-    form.check_csrf(&c)?;
+    let (c, actor) = posted(&state, &headers, &uri, &form, "/org/alliances").await?;
     let lang = c.lang;
-    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let code = form.text("code").unwrap_or_default();
     let on = match form.text("ended_on") {
         None => None,
@@ -846,20 +844,10 @@ pub async fn save_alliance(
     uri: Uri,
     PageForm(form): PageForm,
 ) -> PageResult {
-    let c = ctx_login_at(&state, &headers, &uri, "/org/alliances".into()).await?;
-    form.check_csrf(&c)?;
+    let (c, actor) = posted(&state, &headers, &uri, &form, "/org/alliances").await?;
     let lang = c.lang;
-    let actor = c.actor().ok_or_else(|| PageError::Login(c.here.clone()))?;
     let dir = state.service.directory();
-    let split = |k: &str| -> Vec<String> {
-        form.text(k)
-            .unwrap_or_default()
-            .split(['、', ',', '，', ';', '；'])
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
+    let split = |k: &str| redgrid_app::registers::list_cell(&form.text(k).unwrap_or_default());
     let mut errors = Vec::new();
     let mut members = Vec::new();
     for code in split("members") {
@@ -886,14 +874,7 @@ pub async fn save_alliance(
         lead_org_id: None,
         goals: form.text("goals").unwrap_or_default(),
         member_unit_ids: members,
-        groups: split("groups")
-            .into_iter()
-            .map(|name| redgrid_core::org::AllianceGroup {
-                name,
-                focus: String::new(),
-                leader: String::new(),
-            })
-            .collect(),
+        groups: redgrid_app::registers::named_groups(split("groups")),
     };
     let refused = |e: CoreError| {
         let fields: Vec<String> = e
