@@ -12,6 +12,10 @@ use std::io::Cursor;
 pub const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
 /// The most data rows one import takes.
 pub const MAX_IMPORT_ROWS: usize = 1_000_000;
+/// The most columns a sheet may use (registers have at most a dozen; some slack for notes).
+pub const MAX_IMPORT_COLUMNS: usize = 200;
+/// The longest cell a sheet may hold, in characters.
+pub const MAX_CELL_CHARS: usize = 10_000;
 
 redgrid_core::vocabulary!(plain
     /// What a file turned out to be.
@@ -44,6 +48,11 @@ pub enum ReadError {
     Empty,
     /// More rows than one import takes.
     TooManyRows { limit: usize },
+    /// A cell beyond the last column a register may have (a sheet whose used range was stretched,
+    /// say to XFD1048576).
+    TooManyColumns { limit: usize },
+    /// A cell longer than any register's column takes.
+    CellTooLong { row: usize, limit: usize },
 }
 
 impl ReadError {
@@ -54,6 +63,8 @@ impl ReadError {
             ReadError::Unreadable(_) => "unreadable_file",
             ReadError::Empty => "empty_file",
             ReadError::TooManyRows { .. } => "too_many_rows",
+            ReadError::TooManyColumns { .. } => "too_many_columns",
+            ReadError::CellTooLong { .. } => "cell_too_long",
         }
     }
 
@@ -89,6 +100,18 @@ impl ReadError {
             }
             (ReadError::TooManyRows { limit }, En) => {
                 format!("too many rows; one import takes at most {limit}")
+            }
+            (ReadError::TooManyColumns { limit }, Zh) => {
+                format!("表格的列数过多（有内容的单元格超出第 {limit} 列），请删除多余的列后重试")
+            }
+            (ReadError::TooManyColumns { limit }, En) => {
+                format!("the sheet has cells beyond column {limit}; delete the extra columns")
+            }
+            (ReadError::CellTooLong { row, limit }, Zh) => {
+                format!("第 {row} 行有单元格超过 {limit} 个字，请检查")
+            }
+            (ReadError::CellTooLong { row, limit }, En) => {
+                format!("row {row} has a cell longer than {limit} characters")
             }
         }
     }
@@ -196,6 +219,18 @@ fn read_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
         cell.clear();
     };
     while let Some(c) = chars.next() {
+        // Bounded as it is read: a line of endless commas or one endless cell is refused early.
+        if row.len() > MAX_IMPORT_COLUMNS {
+            return Err(ReadError::TooManyColumns {
+                limit: MAX_IMPORT_COLUMNS,
+            });
+        }
+        if cell.len() > MAX_CELL_CHARS * 4 {
+            return Err(ReadError::CellTooLong {
+                row: record,
+                limit: MAX_CELL_CHARS,
+            });
+        }
         if quoted {
             match c {
                 '"' if chars.peek() == Some(&'"') => {
@@ -223,6 +258,11 @@ fn read_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
                 was_quoted = false;
                 rows.push((record, std::mem::take(&mut row)));
                 record += 1;
+                if record > MAX_IMPORT_ROWS + 2 {
+                    return Err(ReadError::TooManyRows {
+                        limit: MAX_IMPORT_ROWS,
+                    });
+                }
             }
             c => cell.push(c),
         }
@@ -243,33 +283,102 @@ fn read_workbook(bytes: &[u8], kind: FileKind) -> Result<Vec<(usize, Vec<String>
     use calamine::Reader;
     let cursor = Cursor::new(bytes);
     let unreadable = |e: &dyn std::fmt::Display| ReadError::Unreadable(e.to_string());
-    let range = match kind {
+    let mut rows = Rows::default();
+    match kind {
         FileKind::Xlsx => {
+            // Cell by cell, never the whole used range: a sheet whose range says A1:XFD1048576
+            // would otherwise ask for billions of cells before the first one is read.
             let mut wb: calamine::Xlsx<_> =
                 calamine::Xlsx::new(cursor).map_err(|e| unreadable(&e))?;
-            wb.worksheet_range_at(0)
-                .ok_or(ReadError::Empty)?
-                .map_err(|e| unreadable(&e))?
+            let name = wb.sheet_names().first().cloned().ok_or(ReadError::Empty)?;
+            let mut cells = wb
+                .worksheet_cells_reader(&name)
+                .map_err(|e| unreadable(&e))?;
+            while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
+                let (row, col) = cell.get_position();
+                let data: calamine::Data = cell.get_value().clone().into();
+                rows.put(row as usize, col as usize, &data)?;
+            }
         }
         _ => {
+            // An .xls sheet has at most 65,536 rows and 256 columns, so its range is bounded.
             let mut wb: calamine::Xls<_> =
                 calamine::Xls::new(cursor).map_err(|e| unreadable(&e))?;
-            wb.worksheet_range_at(0)
+            let range = wb
+                .worksheet_range_at(0)
                 .ok_or(ReadError::Empty)?
-                .map_err(|e| unreadable(&e))?
+                .map_err(|e| unreadable(&e))?;
+            for (row, col, data) in range.used_cells() {
+                let (r0, c0) = range.start().unwrap_or((0, 0));
+                rows.put(r0 as usize + row, c0 as usize + col, data)?;
+            }
         }
-    };
-    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    let first_col = range.start().map(|(_, c)| c as usize).unwrap_or(0);
-    Ok(range
-        .rows()
-        .enumerate()
-        .map(|(i, cells)| {
-            let mut row: Vec<String> = vec![String::new(); first_col];
-            row.extend(cells.iter().map(cell_text));
-            (first_row + i + 1, row)
-        })
-        .collect())
+    }
+    Ok(rows.done())
+}
+
+/// The rows of a workbook as its cells arrive (row by row, left to right), within the limits.
+#[derive(Default)]
+struct Rows {
+    rows: Vec<(usize, Vec<String>)>,
+}
+
+impl Rows {
+    /// Puts one cell (0-based position); refuses a cell beyond the limits before storing it.
+    fn put(&mut self, row: usize, col: usize, data: &calamine::Data) -> Result<(), ReadError> {
+        if col >= MAX_IMPORT_COLUMNS {
+            return Err(ReadError::TooManyColumns {
+                limit: MAX_IMPORT_COLUMNS,
+            });
+        }
+        // One header row and the data rows.
+        if row > MAX_IMPORT_ROWS {
+            return Err(ReadError::TooManyRows {
+                limit: MAX_IMPORT_ROWS,
+            });
+        }
+        let text = cell_text(data);
+        if text.chars().count() > MAX_CELL_CHARS {
+            return Err(ReadError::CellTooLong {
+                row: row + 1,
+                limit: MAX_CELL_CHARS,
+            });
+        }
+        if text.is_empty() {
+            return Ok(());
+        }
+        if self.rows.last().is_none_or(|(n, _)| *n != row + 1) {
+            self.rows.push((row + 1, Vec::new()));
+        }
+        let Some((_, cells)) = self.rows.last_mut() else {
+            return Ok(());
+        };
+        if cells.len() <= col {
+            cells.resize(col + 1, String::new());
+        }
+        cells[col] = text;
+        Ok(())
+    }
+
+    /// The rows, in order (a file's cells may come out of order; rows are sorted and merged).
+    fn done(mut self) -> Vec<(usize, Vec<String>)> {
+        self.rows.sort_by_key(|(n, _)| *n);
+        let mut out: Vec<(usize, Vec<String>)> = Vec::with_capacity(self.rows.len());
+        for (n, cells) in self.rows {
+            match out.last_mut() {
+                Some((m, prev)) if *m == n => {
+                    if prev.len() < cells.len() {
+                        prev.resize(cells.len(), String::new());
+                    }
+                    for (i, c) in cells.into_iter().enumerate().filter(|(_, c)| !c.is_empty()) {
+                        prev[i] = c;
+                    }
+                }
+                _ => out.push((n, cells)),
+            }
+        }
+        out
+    }
 }
 
 /// A cell as text: whole numbers without a decimal point (phones and codes are often typed as

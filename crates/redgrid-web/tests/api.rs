@@ -2631,3 +2631,25 @@ async fn alliances_are_created_edited_ended_and_staffed_over_http() {
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn the_spreadsheet_that_killed_the_server_is_refused_and_the_server_lives_on() {
+    let a = app().await;
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../redgrid-app/tests/files/one-cell-at-XFD1048576.xlsx"
+    ))
+    .unwrap();
+    let req = HttpRequest::post("/api/org/members/import?dry_run=true")
+        .header("authorization", format!("Bearer {}", a.tokens["admin"]))
+        .header("content-type", "application/octet-stream")
+        .body(Body::from(bytes))
+        .unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["issues"][0]["code"], "too_many_columns", "{body}");
+    // Still answering.
+    assert_eq!(a.get("/api/me", "admin").await.status, StatusCode::OK);
+}

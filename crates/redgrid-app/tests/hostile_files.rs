@@ -1,0 +1,86 @@
+//! Files that used to take the server down (issue 21): read with bounded memory and refused with a
+//! clear reason. The files are kept in `tests/files/`.
+
+use redgrid_app::tabular::{self, MAX_IMPORT_COLUMNS, MAX_IMPORT_ROWS, ReadError};
+
+fn file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/files/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn a_sheet_whose_only_cell_is_xfd1048576_is_refused_without_allocating_its_range() {
+    // 6.7 KB in the report; here 1.6 KB: its range asks for 17 billion cells.
+    let e = tabular::read(&file("one-cell-at-XFD1048576.xlsx")).unwrap_err();
+    assert_eq!(
+        e,
+        ReadError::TooManyColumns {
+            limit: MAX_IMPORT_COLUMNS
+        }
+    );
+    assert_eq!(e.code(), "too_many_columns");
+    assert!(e.message(redgrid_core::Lang::Zh).contains("列数过多"));
+}
+
+#[test]
+fn three_million_rows_are_refused_as_they_are_read() {
+    let e = tabular::read(&file("three-million-rows.xlsx")).unwrap_err();
+    assert_eq!(
+        e,
+        ReadError::TooManyRows {
+            limit: MAX_IMPORT_ROWS
+        }
+    );
+}
+
+#[test]
+fn csv_too_long_too_wide_or_with_an_endless_cell_is_refused_early() {
+    let many = "姓名\n".to_string() + &"x\n".repeat(MAX_IMPORT_ROWS + 5);
+    assert!(matches!(
+        tabular::read(many.as_bytes()),
+        Err(ReadError::TooManyRows { .. })
+    ));
+    let wide = "a,".repeat(MAX_IMPORT_COLUMNS + 10) + "\nb\n";
+    assert!(matches!(
+        tabular::read(wide.as_bytes()),
+        Err(ReadError::TooManyColumns { .. })
+    ));
+    let endless = format!("姓名\n\"{}\n", "长".repeat(50_000));
+    assert!(matches!(
+        tabular::read(endless.as_bytes()),
+        Err(ReadError::CellTooLong { .. })
+    ));
+}
+
+#[test]
+fn ordinary_sheets_still_read_cell_by_cell() {
+    let sheet = tabular::OutSheet {
+        name: "党员".into(),
+        headers: vec!["姓名".into(), "手机号".into(), "备注".into()],
+        rows: vec![
+            vec![
+                "张三".into(),
+                tabular::Cell::Int(13800001111),
+                tabular::Cell::Empty,
+            ],
+            vec![
+                tabular::Cell::Empty,
+                tabular::Cell::Empty,
+                "只有备注".into(),
+            ],
+        ],
+    };
+    let bytes = tabular::write_xlsx(&[sheet]).unwrap();
+    let read = tabular::read(&bytes).unwrap();
+    assert_eq!(read.headers, ["姓名", "手机号", "备注"]);
+    assert_eq!(
+        read.rows[0],
+        (2, vec!["张三".to_string(), "13800001111".to_string()])
+    );
+    assert_eq!(
+        read.rows[1],
+        (
+            3,
+            vec![String::new(), String::new(), "只有备注".to_string()]
+        )
+    );
+}
