@@ -98,6 +98,15 @@ impl Service {
             "created": report.created,
             "updated": report.updated,
         });
+        // The staff register gives logins only to people it adds: note who is known before.
+        let mut known = HashSet::new();
+        if let Plan::Staff(rows) = &plan {
+            for r in rows {
+                if self.store().person_by_phone(&r.phone).await?.is_some() {
+                    known.insert(r.phone.clone());
+                }
+            }
+        }
         self.store()
             .apply_import(&plan, details, Change::by(actor))
             .await?;
@@ -108,7 +117,9 @@ impl Service {
             self.reload().await?;
         }
         if let Plan::Staff(rows) = &plan {
-            report.logins = self.logins_for_staff(rows, Change::by(actor)).await?;
+            report.logins = self
+                .logins_for_staff(rows, &known, Change::by(actor))
+                .await?;
         }
         report.imported = true;
         Ok(report)
@@ -405,6 +416,10 @@ impl Service {
     /// Creates an alliance (党建联盟) and its unit.
     pub async fn create_alliance(&self, actor: &Actor, new: NewAlliance) -> Result<Alliance> {
         self.require_organiser(actor, &Subject::District)?;
+        let new = NewAlliance {
+            code: new.code.trim().to_string(),
+            ..new
+        };
         self.check_alliance(&new).await?;
         let all = self.store().alliances().await?;
         if all.iter().any(|a| a.code == new.code.trim()) {

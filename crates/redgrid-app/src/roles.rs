@@ -36,9 +36,14 @@ pub struct Granted {
     pub one_time_password: Option<String>,
 }
 
-/// Keeps the digits of a phone number, the form the directory stores.
+/// Keeps the digits of a phone number, the form the directory stores (a mobile written with the
+/// country code, +86 138…, is the same number).
 pub fn normalize_phone(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix("86") {
+        Some(rest) if rest.len() == 11 && rest.starts_with('1') => rest.to_string(),
+        _ => digits,
+    }
 }
 
 impl Service {
@@ -47,15 +52,15 @@ impl Service {
     pub async fn grant_role(&self, actor: &Actor, input: &GrantInput) -> Result<Granted> {
         let (grant, person) = self.check_grant(actor, input, true).await?;
         let by = Change::by(actor);
-        let person = match person {
-            Some(p) => p,
+        let (person, created) = match person {
+            Some(p) => (p, false),
             None => {
                 let new = NewPerson {
                     name: input.name.clone().unwrap_or_default().trim().to_string(),
                     phone: input.phone.as_deref().map(normalize_phone),
                     grants: vec![],
                 };
-                self.store().create_person(new, by).await?
+                (self.store().create_person(new, by).await?, true)
             }
         };
         let (person, changed) = self
@@ -63,9 +68,15 @@ impl Service {
             .set_grant(person.id, grant, true, by)
             .await?
             .ok_or_else(|| not_found(person.id))?;
-        let one_time_password = self.login_for_new_staff(&person, by).await?;
+        // Only someone added here gets a login from the granter; anyone already known claims
+        // theirs with their own phone (sign-up by SMS), so no granter ever holds another's login.
+        let one_time_password = if created {
+            self.login_for_new_staff(&person, by).await?
+        } else {
+            None
+        };
         Ok(Granted {
-            person,
+            person: self.within_reach(actor, person),
             changed,
             one_time_password,
         })
@@ -83,7 +94,7 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(id))?;
         Ok(Granted {
-            person,
+            person: self.within_reach(actor, person),
             changed,
             one_time_password: None,
         })
@@ -161,6 +172,16 @@ impl Service {
         {
             return Err(CoreError::Forbidden(Denial::OwnRoles).into());
         }
+        // Revoking needs the grant to be held: otherwise the answer would show anyone's record.
+        if !granting
+            && let Some(p) = &person
+            && !p.grants.contains(&grant)
+        {
+            return Err(match input.person_id {
+                Some(id) => not_found(id),
+                None => CoreError::validation("phone", "unknown").into(),
+            });
+        }
         if person.is_none() {
             let named = input.name.as_deref().is_some_and(|n| !n.trim().is_empty());
             if !granting {
@@ -173,15 +194,29 @@ impl Service {
         Ok((grant, person))
     }
 
+    /// A person as a granter may see them: only the grants within the granter's reach (all of them
+    /// for a district-wide granter).
+    pub fn within_reach(&self, actor: &Actor, mut person: Person) -> Person {
+        let dir = self.directory();
+        if let Actor::Person(_) = actor {
+            person
+                .grants
+                .retain(|g| policy::may_grant(&dir, actor, g).is_ok());
+        }
+        person
+    }
+
     /// Logins for the people of an imported staff register who have none, each once.
     pub(crate) async fn logins_for_staff(
         &self,
         rows: &[StaffRow],
+        known: &std::collections::HashSet<String>,
         by: Change,
     ) -> Result<Vec<OneTimeLogin>> {
         let mut out: Vec<OneTimeLogin> = Vec::new();
         for r in rows {
-            if out.iter().any(|l| l.phone == r.phone) {
+            // Only people the import added get a login here; those already known claim theirs.
+            if known.contains(&r.phone) || out.iter().any(|l| l.phone == r.phone) {
                 continue;
             }
             let Some(person) = self.store().person_by_phone(&r.phone).await? else {

@@ -10,7 +10,7 @@
 use crate::accounts::{NewSession, check_password, random_hex};
 use crate::service::{Service, now};
 use chrono::{DateTime, Duration, Utc};
-use redgrid_core::error::{CoreError, Fields, Limit};
+use redgrid_core::error::{CoreError, Denial, Fields, Limit};
 use redgrid_core::ids::AreaId;
 use redgrid_core::org::valid_mobile;
 use redgrid_core::person::{Actor, Grant, Role, Scope};
@@ -137,13 +137,14 @@ impl Service {
         fields.finish()?;
         let at = now();
         let store = self.store();
-        let (failures, locked) = store.phone_lock(&phone).await?;
+        let (_, locked) = store.phone_lock(&phone).await?;
         if let Some(until) = locked
             && until > at
         {
             return Err(too_many(Limit::Tries, until, at).into());
         }
-        let good = match store.latest_phone_code(&phone).await? {
+        let latest = store.latest_phone_code(&phone).await?;
+        let good = match &latest {
             Some(c)
                 if c.used_at.is_none()
                     && c.expires_at > at
@@ -154,13 +155,17 @@ impl Service {
             _ => false,
         };
         if !good {
-            let failures = failures + 1;
+            // Counted in the database in one step, so guesses sent at once are all counted; the
+            // fifth locks the phone and spends the code.
+            let failures = store.count_phone_failure(&phone).await?;
             if failures >= MAX_WRONG_CODES {
                 let until = at + Duration::minutes(LOCK_MINUTES);
                 store.set_phone_lock(&phone, 0, Some(until)).await?;
+                if let Some(c) = &latest {
+                    store.use_phone_code(c.id, at).await?;
+                }
                 return Err(too_many(Limit::Tries, until, at).into());
             }
-            store.set_phone_lock(&phone, failures, None).await?;
             return Err(CoreError::validation("code", "wrong_code").into());
         }
         store.set_phone_lock(&phone, 0, None).await?;
@@ -195,6 +200,11 @@ impl Service {
             }
         };
         let existing = store.account(person.id).await?;
+        // A code by text message proves the phone, not the person: staff accounts, which can see
+        // others' data, get a new password from an administrator, never by SMS alone.
+        if existing.is_some() && person.grants.iter().any(|g| g.role.rank() > 0) {
+            return Err(CoreError::Forbidden(Denial::ResetByAdministrator).into());
+        }
         let action = if existing.is_some() {
             "reset_password_by_sms"
         } else {

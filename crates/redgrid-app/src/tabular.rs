@@ -16,6 +16,9 @@ pub const MAX_IMPORT_ROWS: usize = 1_000_000;
 pub const MAX_IMPORT_COLUMNS: usize = 200;
 /// The longest cell a sheet may hold, in characters.
 pub const MAX_CELL_CHARS: usize = 10_000;
+/// The most cells one import holds (counting the empty ones before a filled cell of its row): a
+/// dozen columns of the largest register, with room to spare.
+pub const MAX_IMPORT_CELLS: usize = 20_000_000;
 
 redgrid_core::vocabulary!(plain
     /// What a file turned out to be.
@@ -214,9 +217,12 @@ fn read_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
     let mut was_quoted = false;
     let mut chars = text.chars().peekable();
     let mut record = 1usize;
-    let push_cell = |row: &mut Vec<String>, cell: &mut String| {
+    let mut held = 0usize;
+    let mut push_cell = |row: &mut Vec<String>, cell: &mut String| {
         row.push(cell.trim().to_string());
         cell.clear();
+        held += 1;
+        held <= MAX_IMPORT_CELLS
     };
     while let Some(c) = chars.next() {
         // Bounded as it is read: a line of endless commas or one endless cell is refused early.
@@ -249,12 +255,20 @@ fn read_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
                 was_quoted = true;
             }
             ',' => {
-                push_cell(&mut row, &mut cell);
+                if !push_cell(&mut row, &mut cell) {
+                    return Err(ReadError::TooManyRows {
+                        limit: MAX_IMPORT_ROWS,
+                    });
+                }
                 was_quoted = false;
             }
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' | '\r' => {
-                push_cell(&mut row, &mut cell);
+                if !push_cell(&mut row, &mut cell) {
+                    return Err(ReadError::TooManyRows {
+                        limit: MAX_IMPORT_ROWS,
+                    });
+                }
                 was_quoted = false;
                 rows.push((record, std::mem::take(&mut row)));
                 record += 1;
@@ -321,6 +335,8 @@ fn read_workbook(bytes: &[u8], kind: FileKind) -> Result<Vec<(usize, Vec<String>
 #[derive(Default)]
 struct Rows {
     rows: Vec<(usize, Vec<String>)>,
+    /// Cells held so far, empty ones included.
+    cells: usize,
 }
 
 impl Rows {
@@ -354,6 +370,12 @@ impl Rows {
             return Ok(());
         };
         if cells.len() <= col {
+            self.cells += col + 1 - cells.len();
+            if self.cells > MAX_IMPORT_CELLS {
+                return Err(ReadError::TooManyRows {
+                    limit: MAX_IMPORT_ROWS,
+                });
+            }
             cells.resize(col + 1, String::new());
         }
         cells[col] = text;
@@ -530,8 +552,13 @@ pub fn write_csv(headers: &[String], rows: &[Vec<Cell>]) -> Vec<u8> {
         out.push_str("\r\n");
     };
     line(&mut out, headers.to_vec());
+    // Text that a spreadsheet would take for a formula (=, +, -, @) is written as text.
+    let safe = |c: &Cell| match c {
+        Cell::Text(t) if t.starts_with(['=', '+', '-', '@']) => format!("'{t}"),
+        other => other.text(),
+    };
     for r in rows {
-        line(&mut out, r.iter().map(Cell::text).collect());
+        line(&mut out, r.iter().map(safe).collect());
     }
     out.into_bytes()
 }

@@ -84,3 +84,19 @@ fn ordinary_sheets_still_read_cell_by_cell() {
         )
     );
 }
+
+#[test]
+fn csv_exports_write_formula_like_text_as_text() {
+    let bytes = tabular::write_csv(
+        &["诉求内容".into()],
+        &[
+            vec!["=HYPERLINK(\"http://x\")".into()],
+            vec!["@SUM(A1)".into()],
+            vec![tabular::Cell::Int(-5)],
+        ],
+    );
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{text}");
+    assert!(text.contains("'@SUM(A1)"));
+    assert!(text.contains("\r\n-5\r\n"), "numbers stay numbers");
+}

@@ -10,6 +10,8 @@ use redgrid_store::{Store, StoreError};
 use std::sync::Arc;
 
 redgrid_app::both_backends!(
+    no_granter_gets_a_login_to_someone_already_known,
+    delegated_roles_are_held_at_their_own_level_and_units_within_reach,
     delegated_grants_reach_only_the_granters_area_and_rank,
     refusals_write_nothing,
     a_first_grant_comes_with_a_login_that_must_change_its_password,
@@ -300,9 +302,13 @@ async fn revoking_takes_the_role_away_and_is_recorded(store: Arc<dyn Store>) {
     assert_ne!(store.audit_head().await.unwrap(), head);
     let rows = store.audit_rows(head.0, 10).await.unwrap();
     assert!(rows[0].record.payload.contains("revoke_role"));
-    // Revoking what is not held changes nothing.
+    // Revoking what is not held is "not found" (the answer would otherwise show anyone's record),
+    // and writes nothing.
     let head = store.audit_head().await.unwrap();
-    assert!(!s.revoke_role(&street, &grant).await.unwrap().changed);
+    assert!(matches!(
+        s.revoke_role(&street, &grant).await.unwrap_err(),
+        StoreError::Core(CoreError::NotFound { .. })
+    ));
     assert_eq!(store.audit_head().await.unwrap(), head);
     // The same delegation rules: a street's staff cannot revoke the district administrator.
     let admin_grant = input(f.admin.id, Role::DistrictAdmin, Scope::Area(f.district.id));
@@ -325,4 +331,128 @@ async fn revoking_takes_the_role_away_and_is_recorded(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert_eq!(denial(own), Denial::OwnRoles);
+}
+
+async fn no_granter_gets_a_login_to_someone_already_known(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    // A caller a hotline operator filed for: known by phone, no login yet.
+    let caller = store
+        .create_person(
+            redgrid_store::NewPerson {
+                name: "何大爷".into(),
+                phone: Some("13900099001".into()),
+                grants: vec![],
+            },
+            redgrid_store::Change::system(),
+        )
+        .await
+        .unwrap();
+    let community = Fixture::actor(&f.community_staff);
+    let g = s
+        .grant_role(
+            &community,
+            &input(caller.id, Role::Volunteer, Scope::Area(f.grid_a1_1.id)),
+        )
+        .await
+        .unwrap();
+    assert!(g.changed);
+    assert!(
+        g.one_time_password.is_none(),
+        "they claim their login by SMS"
+    );
+    assert!(store.account(caller.id).await.unwrap().is_none());
+    // Written as +86, the phone is the same person.
+    let again = GrantInput {
+        phone: Some("+86 139 0009 9001".into()),
+        role: Some(Role::Member),
+        area_id: Some(f.grid_a1_1.id),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.grant_role(&community, &again).await.unwrap().person.id,
+        caller.id
+    );
+}
+
+async fn delegated_roles_are_held_at_their_own_level_and_units_within_reach(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let street = Fixture::actor(&f.street_staff);
+    let community = Fixture::actor(&f.community_staff);
+    let target = f.resident.id;
+    // Community staff in a community, not over a whole street; grid workers in a grid.
+    let wide = s
+        .grant_role(
+            &street,
+            &input(target, Role::CommunityStaff, Scope::Area(f.street_a.id)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(denial(wide), Denial::RoleNotAllowed);
+    s.grant_role(
+        &street,
+        &input(target, Role::CommunityStaff, Scope::Area(f.comm_a1.id)),
+    )
+    .await
+    .unwrap();
+    let grid_wide = s
+        .grant_role(
+            &community,
+            &input(target, Role::GridWorker, Scope::Area(f.comm_a1.id)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(denial(grid_wide), Denial::RoleNotAllowed);
+    // Verifiers are named by the district.
+    let verifier = s
+        .grant_role(
+            &community,
+            &input(target, Role::Verifier, Scope::Area(f.comm_a1.id)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(denial(verifier), Denial::RoleNotAllowed);
+    // A team in the community that belongs to a district department acts for the department: not
+    // within a community's reach.
+    let team = s
+        .create_unit(
+            &redgrid_core::person::Actor::System,
+            redgrid_store::NewUnit {
+                name: "住建委驻社区工作组".into(),
+                kind: redgrid_core::unit::UnitKind::Team,
+                area_id: f.comm_a1.id,
+                level: redgrid_core::area::Level::Community,
+                parent_id: Some(f.unit_dept.id),
+                code: None,
+            },
+        )
+        .await
+        .unwrap();
+    let through_team = s
+        .grant_role(
+            &community,
+            &input(target, Role::Volunteer, Scope::Unit(team.id)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(denial(through_team), Denial::OutOfScope);
+    // What a granter gets back is only what is within their reach.
+    let admin = Fixture::actor(&f.admin);
+    s.grant_role(
+        &admin,
+        &input(target, Role::Supervisor, Scope::Area(f.street_b.id)),
+    )
+    .await
+    .unwrap();
+    let g = s
+        .grant_role(
+            &community,
+            &input(target, Role::Volunteer, Scope::Area(f.grid_a1_1.id)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !g.person.roles().contains(&Role::Supervisor),
+        "{:?}",
+        g.person.grants
+    );
 }

@@ -13,6 +13,8 @@ use redgrid_store::{Change, NewPerson, PhoneCode, Store, StoreError};
 use std::sync::Arc;
 
 redgrid_app::both_backends!(
+    a_staff_account_is_not_reset_by_a_text_message_alone,
+    guesses_sent_at_once_are_all_counted_and_the_fifth_spends_the_code,
     a_resident_signs_up_with_the_code_from_the_log_sender,
     codes_are_limited_per_phone_and_per_address,
     five_wrong_codes_lock_the_phone,
@@ -280,4 +282,60 @@ async fn the_home_grid_is_a_grid_or_a_community(store: Arc<dyn Store>) {
         ),
         [("area_id".to_string(), "unknown")]
     );
+}
+
+async fn a_staff_account_is_not_reset_by_a_text_message_alone(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let phone = f.grid_worker.phone.clone().unwrap();
+    // The grid worker has a login (the fixture's tokens need none, so give one).
+    s.set_login(
+        &redgrid_core::person::Actor::System,
+        f.grid_worker.id,
+        Some("grid.worker"),
+        "grid-worker-pw-2026",
+        false,
+    )
+    .await
+    .unwrap();
+    s.send_signup_code(&phone, "10.3.3.3").await.unwrap();
+    let code = code_for(&s, &phone).await;
+    let e = s.sign_up(&form(&phone, &code), 1).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Core(CoreError::Forbidden(
+                redgrid_core::error::Denial::ResetByAdministrator
+            ))
+        ),
+        "{e:?}"
+    );
+    // The old password still works; the new one does not.
+    s.login("grid.worker", "grid-worker-pw-2026", 1).await.unwrap();
+    assert!(s.login(&phone, PASSWORD, 1).await.is_err());
+}
+
+async fn guesses_sent_at_once_are_all_counted_and_the_fifth_spends_the_code(store: Arc<dyn Store>) {
+    let (s, _f) = testing::seed(store.clone()).await.unwrap();
+    let s = Arc::new(s);
+    s.send_signup_code("13900055001", "10.4.4.4").await.unwrap();
+    let code = code_for(&s, "13900055001").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let tries: Vec<_> = (0..12)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.sign_up(&form("13900055001", wrong), 1).await })
+        })
+        .collect();
+    for t in tries {
+        assert!(t.await.unwrap().is_err());
+    }
+    // However they raced, the phone is locked and the code is spent.
+    let (_, locked) = store.phone_lock("13900055001").await.unwrap();
+    assert!(locked.is_some());
+    let latest = store
+        .latest_phone_code("13900055001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(latest.used_at.is_some(), "the code is spent");
 }

@@ -107,6 +107,9 @@ crate::vocabulary!(plain
             "missing or wrong CSRF token; reload the page and try again";
         /// The old password given for a change is wrong.
         WrongPassword = "wrong_password", "原密码不正确", "the current password is wrong";
+        /// A staff account's password is not reset by a text message alone.
+        ResetByAdministrator = "reset_by_administrator", "工作人员账号请由管理员重置密码",
+            "staff accounts get a new password from an administrator";
         /// Nobody grants or revokes their own roles.
         OwnRoles = "own_roles", "不能修改自己的角色，请由上级管理员办理", "you may not change your own roles";
         /// The account must choose a new password before doing anything else.

@@ -24,15 +24,15 @@ vocabulary!(
 impl Role {
     /// How far the role reaches, for delegation: a person may grant a role only if one of their
     /// granting roles ranks at least as high (residents, volunteers and members 0; grid workers 1;
-    /// community staff and verifiers 2; street and department staff 3; supervisors and district
-    /// administrators 4).
+    /// community staff 2; street and department staff 3; verifiers, supervisors and district
+    /// administrators 4 — those who check others' work are named by the district).
     pub fn rank(self) -> u8 {
         match self {
             Role::Resident | Role::Volunteer | Role::Member => 0,
             Role::GridWorker => 1,
-            Role::CommunityStaff | Role::Verifier => 2,
+            Role::CommunityStaff => 2,
             Role::StreetStaff | Role::DepartmentStaff => 3,
-            Role::Supervisor | Role::DistrictAdmin => 4,
+            Role::Verifier | Role::Supervisor | Role::DistrictAdmin => 4,
         }
     }
 

@@ -398,7 +398,40 @@ pub fn may_grant_under(
         .filter(|r| r.action != Action::Grant || r.role.is_none_or(|role| role.rank() >= rank))
         .copied()
         .collect();
-    permit_under(&rows, dir, actor, Action::Grant, &Subject::Area(area))
+    let allowed = permit_under(&rows, dir, actor, Action::Grant, &Subject::Area(area))?;
+    // A grant on a unit also acts for the units above it (their requests reach its people): every
+    // one of them must lie within the granter's reach too.
+    if let Scope::Unit(u) = grant.scope {
+        let mut cur = dir.unit(u).and_then(|x| x.parent_id);
+        let mut hops = 0;
+        while let Some(p) = cur.filter(|_| hops < 8) {
+            let parent = dir
+                .unit(p)
+                .ok_or(CoreError::Forbidden(Denial::OutOfScope))?;
+            permit_under(
+                &rows,
+                dir,
+                actor,
+                Action::Grant,
+                &Subject::Area(parent.area_id),
+            )?;
+            cur = parent.parent_id;
+            hops += 1;
+        }
+    }
+    // Below the district, each staff role is held at its own level: community staff in a
+    // community, grid workers in a grid; so no one hands out a role wider than they could hold.
+    let district_wide = permit_under(&rows, dir, actor, Action::Grant, &Subject::District).is_ok();
+    if !district_wide && let Some(level) = grant.role.staff_level() {
+        let place = match grant.scope {
+            Scope::Area(a) => dir.area(a).map(|a| a.kind),
+            Scope::Unit(u) => dir.unit(u).map(|u| u.level),
+        };
+        if place != Some(level) {
+            return Err(CoreError::Forbidden(Denial::RoleNotAllowed));
+        }
+    }
+    Ok(allowed)
 }
 
 /// Whether any role of the actor appears for `action` at all (before looking at the subject).

@@ -2197,6 +2197,18 @@ impl AccountStore for This {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn count_phone_failure(&self, phone: &str) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO phone_locks (phone, failures) VALUES ($1, 1) \
+             ON CONFLICT (phone) DO UPDATE SET failures = phone_locks.failures + 1 \
+             RETURNING failures",
+        )
+        .bind(phone.to_string())
+        .fetch_one(self.write_pool())
+        .await?;
+        Ok(row.try_get("failures")?)
+    }
+
     async fn phone_lock(&self, phone: &str) -> Result<(i64, Option<DateTime<Utc>>)> {
         let row = sqlx::query("SELECT failures, locked_until FROM phone_locks WHERE phone = $1")
             .bind(phone.to_string())

@@ -551,6 +551,8 @@ pub trait AccountStore: Send + Sync {
     async fn latest_phone_code(&self, phone: &str) -> Result<Option<PhoneCode>>;
     /// Marks a code used; false when it was used already.
     async fn use_phone_code(&self, id: i64, at: DateTime<Utc>) -> Result<bool>;
+    /// Counts one more wrong code for a phone, at once for every server; returns the count.
+    async fn count_phone_failure(&self, phone: &str) -> Result<i64>;
     /// A phone's wrong codes in a row, and until when it is locked.
     async fn phone_lock(&self, phone: &str) -> Result<(i64, Option<DateTime<Utc>>)>;
     async fn set_phone_lock(

@@ -359,11 +359,16 @@ async fn draw(
             .await
             .map_err(|e| PageError::store(e, lang, "/org/roles"))?
     };
+    // Below the district, a person is shown only with the roles within one's reach, and someone
+    // holding none of them is "not found": the page is no directory of the whole district.
+    let district_wide = policy::permit(&dir, actor, Action::Grant, &Subject::District).is_ok();
+    let found = found.filter(|p| district_wide || p.grants.iter().any(&may));
     let not_found = !phone.is_empty() && found.is_none();
     let person = found.map(|p| {
         let rows = p
             .grants
             .iter()
+            .filter(|g| district_wide || may(g))
             .map(|g| HeldRow {
                 role: g.role.label(lang).to_string(),
                 place: place_label(&dir, g.scope, lang),
