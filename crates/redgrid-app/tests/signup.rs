@@ -310,7 +310,9 @@ async fn a_staff_account_is_not_reset_by_a_text_message_alone(store: Arc<dyn Sto
         "{e:?}"
     );
     // The old password still works; the new one does not.
-    s.login("grid.worker", "grid-worker-pw-2026", 1).await.unwrap();
+    s.login("grid.worker", "grid-worker-pw-2026", 1)
+        .await
+        .unwrap();
     assert!(s.login(&phone, PASSWORD, 1).await.is_err());
 }
 
