@@ -67,6 +67,15 @@ pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?}"))
 }
 
+/// `sqlx::query(sql)` with its arguments bound in order: `sql!(SQL, a, b)` is
+/// `sqlx::query(SQL).bind(a).bind(b)`.
+macro_rules! sql {
+    ($sql:expr $(, $arg:expr)* $(,)?) => {
+        sqlx::query($sql)$(.bind($arg))*
+    };
+}
+pub(super) use sql;
+
 /// Builds a record from a row whose columns are named like the record's fields: `field` reads the
 /// column as it is, `field: id T` wraps it in the id type `T`, `field: opt T` wraps a nullable one,
 /// `field: text` reads a nullable text as empty when null, `field: later` leaves it empty (filled
@@ -296,16 +305,18 @@ pub(super) fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
 pub(super) async fn insert_event(conn: &mut Conn, e: &Event) -> Result<AuditRecord> {
     let payload = serde_json::to_string(&e.body)
         .map_err(|err| StoreError::Corrupt(format!("event: {err}")))?;
-    sqlx::query(SQL_INSERT_EVENT)
-        .bind(e.request_id.0)
-        .bind(e.seq)
-        .bind(e.body.kind())
-        .bind(e.actor.person_id.map(|p| p.0))
-        .bind(e.actor.role.map(|r| r.as_str()))
-        .bind(e.at)
-        .bind(payload.clone())
-        .execute(&mut *conn)
-        .await?;
+    sql!(
+        SQL_INSERT_EVENT,
+        e.request_id.0,
+        e.seq,
+        e.body.kind(),
+        e.actor.person_id.map(|p| p.0),
+        e.actor.role.map(|r| r.as_str()),
+        e.at,
+        payload.clone()
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(AuditRecord::event(e, &payload))
 }
 
@@ -318,26 +329,17 @@ pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i
     let seq = head.try_get::<i64, _>("seq")? + 1;
     let prev: String = head.try_get("hash")?;
     let hash = audit::chain_hash(&prev, seq, rec);
-    sqlx::query(
-        "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(seq)
-    .bind(rec.at)
-    .bind(rec.kind.as_str())
-    .bind(rec.actor_id.map(|p| p.0))
-    .bind(rec.request_id.map(|r| r.0))
-    .bind(rec.event_seq)
-    .bind(rec.payload.clone())
-    .bind(prev)
-    .bind(hash.clone())
+    sql!("INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", seq, rec.at, rec.kind.as_str(), rec.actor_id.map(|p| p.0), rec.request_id.map(|r| r.0), rec.event_seq, rec.payload.clone(), prev, hash.clone())
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(hash)
-        .execute(&mut *conn)
-        .await?;
+    sql!(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        seq,
+        hash
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(seq)
 }
 
@@ -396,14 +398,14 @@ pub(super) async fn change_grant(
     by: Change,
 ) -> Result<bool> {
     let (area, unit) = scope_columns(grant.scope);
-    let exists = sqlx::query(
+    let exists = sql!(
         "SELECT 1 FROM grants WHERE person_id = $1 AND role = $2 \
          AND area_id IS NOT DISTINCT FROM $3 AND unit_id IS NOT DISTINCT FROM $4",
+        person.0,
+        grant.role.as_str(),
+        area,
+        unit
     )
-    .bind(person.0)
-    .bind(grant.role.as_str())
-    .bind(area)
-    .bind(unit)
     .fetch_optional(&mut *conn)
     .await?
     .is_some();
@@ -416,11 +418,7 @@ pub(super) async fn change_grant(
         "DELETE FROM grants WHERE person_id = $1 AND role = $2 \
          AND area_id IS NOT DISTINCT FROM $3 AND unit_id IS NOT DISTINCT FROM $4"
     };
-    sqlx::query(sql)
-        .bind(person.0)
-        .bind(grant.role.as_str())
-        .bind(area)
-        .bind(unit)
+    sql!(sql, person.0, grant.role.as_str(), area, unit)
         .execute(&mut *conn)
         .await?;
     let action = if held { "grant_role" } else { "revoke_role" };
@@ -457,18 +455,18 @@ pub(super) fn grant_from_row(row: &DbRow) -> Result<Grant> {
 }
 
 pub(super) async fn load_person(conn: &mut Conn, id: PersonId) -> Result<Option<Person>> {
-    let Some(row) = sqlx::query("SELECT id, name, phone FROM people WHERE id = $1")
-        .bind(id.0)
+    let Some(row) = sql!("SELECT id, name, phone FROM people WHERE id = $1", id.0)
         .fetch_optional(&mut *conn)
         .await?
     else {
         return Ok(None);
     };
-    let rows =
-        sqlx::query("SELECT role, area_id, unit_id FROM grants WHERE person_id = $1 ORDER BY role")
-            .bind(id.0)
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows = sql!(
+        "SELECT role, area_id, unit_id FROM grants WHERE person_id = $1 ORDER BY role",
+        id.0
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let mut grants = Vec::with_capacity(rows.len());
     for g in rows {
         grants.push(grant_from_row(&g)?);
@@ -487,12 +485,12 @@ pub(super) async fn insert_person(
     phone: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<PersonId> {
-    let row = sqlx::query(
+    let row = sql!(
         "INSERT INTO people (name, phone, created_at) VALUES ($1, $2, $3) RETURNING id",
+        name.to_string(),
+        phone.map(String::from),
+        at
     )
-    .bind(name.to_string())
-    .bind(phone.map(String::from))
-    .bind(at)
     .fetch_one(&mut *conn)
     .await
     .map_err(unique_to_conflict)?;
@@ -924,10 +922,12 @@ pub(super) async fn run_submit(
 ) -> std::result::Result<Request, JobError> {
     let mut body = decision.body.clone();
     if let Some(contact) = crate::contact_of(decision) {
-        let found = sqlx::query("SELECT id FROM people WHERE phone = $1")
-            .bind(contact.phone.clone())
-            .fetch_optional(&mut *conn)
-            .await?;
+        let found = sql!(
+            "SELECT id FROM people WHERE phone = $1",
+            contact.phone.clone()
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
         let id = match found {
             Some(r) => PersonId(r.try_get("id")?),
             None => insert_person(conn, &contact.name, Some(&contact.phone), at).await?,
@@ -958,15 +958,15 @@ pub(super) async fn run_submit(
         )));
     }
     if let Some(k) = key {
-        sqlx::query(
+        sql!(
             "INSERT INTO idempotency_keys (actor_key, key, body_hash, request_id, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
+            k.actor_key.clone(),
+            k.key.clone(),
+            k.body_hash.clone(),
+            id.0,
+            at
         )
-        .bind(k.actor_key.clone())
-        .bind(k.key.clone())
-        .bind(k.body_hash.clone())
-        .bind(id.0)
-        .bind(at)
         .execute(&mut *conn)
         .await?;
     }
@@ -981,8 +981,7 @@ pub(super) async fn run_execute(
     decide: &Decide,
     fail: bool,
 ) -> std::result::Result<(Request, Event), JobError> {
-    let row = sqlx::query(SQL_LOCK_REQUEST)
-        .bind(id.0)
+    let row = sql!(SQL_LOCK_REQUEST, id.0)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(JobError::Refused(
@@ -1132,13 +1131,13 @@ pub(super) async fn event_rows_after(
     after: (i64, i64),
     limit: i64,
 ) -> Result<Vec<EventRow>> {
-    let rows = sqlx::query(
+    let rows = sql!(
         "SELECT request_id, seq, kind, actor_id, actor_role, at, payload FROM request_events \
          WHERE request_id > $1 OR (request_id = $1 AND seq > $2) ORDER BY request_id, seq LIMIT $3",
+        after.0,
+        after.1,
+        limit
     )
-    .bind(after.0)
-    .bind(after.1)
-    .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -1164,9 +1163,7 @@ impl This {
         t: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<RequestId>> {
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(t)
-            .bind(limit)
+        let rows = sql!(AssertSqlSafe(sql), t, limit)
             .fetch_all(self.read_pool())
             .await?;
         rows.iter()
@@ -1221,13 +1218,7 @@ impl Schema for This {
             if m.version == 3 {
                 chain_existing_events(&mut tx).await?;
             }
-            sqlx::query(
-                "INSERT INTO redgrid_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(m.version)
-            .bind(m.name)
-            .bind(sum)
-            .bind(Utc::now().to_rfc3339())
+            sql!("INSERT INTO redgrid_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)", m.version, m.name, sum, Utc::now().to_rfc3339())
             .execute(&mut *tx)
             .await?;
             now_applied.push(m.version);
@@ -1283,14 +1274,14 @@ impl DirectoryStore for This {
 
     async fn create_area(&self, new: NewArea, by: Change) -> Result<Area> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
+        let row = sql!(
             "INSERT INTO areas (parent_id, kind, code, name) VALUES ($1, $2, $3, $4) \
              RETURNING id, parent_id, kind, code, name",
+            new.parent_id.map(|p| p.0),
+            new.kind.as_str(),
+            new.code,
+            new.name
         )
-        .bind(new.parent_id.map(|p| p.0))
-        .bind(new.kind.as_str())
-        .bind(new.code)
-        .bind(new.name)
         .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
@@ -1305,16 +1296,8 @@ impl DirectoryStore for This {
 
     async fn create_unit(&self, new: NewUnit, by: Change) -> Result<Unit> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
-             RETURNING id, name, kind, area_id, level, parent_id, active, code",
-        )
-        .bind(new.name)
-        .bind(new.kind.as_str())
-        .bind(new.area_id.0)
-        .bind(new.level.as_str())
-        .bind(new.parent_id.map(|p| p.0))
-        .bind(new.code)
+        let row = sql!("INSERT INTO units (name, kind, area_id, level, parent_id, active, code) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
+             RETURNING id, name, kind, area_id, level, parent_id, active, code", new.name, new.kind.as_str(), new.area_id.0, new.level.as_str(), new.parent_id.map(|p| p.0), new.code)
         .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
@@ -1329,14 +1312,14 @@ impl DirectoryStore for This {
 
     async fn create_class(&self, new: NewClass, by: Change) -> Result<CategoryClass> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
+        let row = sql!(
             "INSERT INTO category_classes (code, name_zh, name_en, sort) VALUES ($1, $2, $3, $4) \
              RETURNING id, code, name_zh, name_en, sort",
+            new.code,
+            new.name_zh,
+            new.name_en,
+            new.sort
         )
-        .bind(new.code)
-        .bind(new.name_zh)
-        .bind(new.name_en)
-        .bind(new.sort)
         .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
@@ -1365,12 +1348,14 @@ impl DirectoryStore for This {
 
     async fn update_item(&self, id: CategoryId, f: ItemFields, by: Change) -> Result<CategoryItem> {
         let mut tx = self.begin_write().await?;
-        let query = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE category_items SET class_id = $2, code = $3, name_zh = $4, name_en = $5, \
+        let query = sql!(
+            AssertSqlSafe(format!(
+                "UPDATE category_items SET class_id = $2, code = $3, name_zh = $4, name_en = $5, \
              default_tier = $6, default_level = $7, active = $8, sort = $9, respond_limit = $10, \
              resolve_limit = $11 WHERE id = $1 RETURNING {ITEM_COLUMNS}"
-        )))
-        .bind(id.0);
+            )),
+            id.0
+        );
         let row = bind_item(query, f)
             .fetch_optional(&mut *tx)
             .await
@@ -1394,13 +1379,13 @@ impl DirectoryStore for This {
         let id = insert_person(&mut tx, &new.name, new.phone.as_deref(), by.at).await?;
         for g in &new.grants {
             let (area, unit) = scope_columns(g.scope);
-            sqlx::query(
+            sql!(
                 "INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)",
+                id.0,
+                g.role.as_str(),
+                area,
+                unit
             )
-            .bind(id.0)
-            .bind(g.role.as_str())
-            .bind(area)
-            .bind(unit)
             .execute(&mut *tx)
             .await?;
         }
@@ -1422,8 +1407,7 @@ impl DirectoryStore for This {
         let mut tx = self.begin_write().await?;
         // Locks the person's row (PostgreSQL; SQLite has one writer) so that two grants of the same
         // role cannot both find it missing.
-        let found = sqlx::query("UPDATE people SET name = name WHERE id = $1")
-            .bind(person.0)
+        let found = sql!("UPDATE people SET name = name WHERE id = $1", person.0)
             .execute(&mut *tx)
             .await?;
         if found.rows_affected() == 0 {
@@ -1439,8 +1423,7 @@ impl DirectoryStore for This {
 
     async fn person_by_phone(&self, phone: &str) -> Result<Option<Person>> {
         let mut c = self.read_pool().acquire().await?;
-        let row = sqlx::query("SELECT id FROM people WHERE phone = $1")
-            .bind(phone.to_string())
+        let row = sql!("SELECT id FROM people WHERE phone = $1", phone.to_string())
             .fetch_optional(&mut *c)
             .await?;
         match row {
@@ -1463,11 +1446,11 @@ impl DirectoryStore for This {
 
     async fn people_with_role(&self, role: Role, limit: i64) -> Result<Vec<Person>> {
         let mut c = self.read_pool().acquire().await?;
-        let rows = sqlx::query(
+        let rows = sql!(
             "SELECT DISTINCT person_id FROM grants WHERE role = $1 ORDER BY person_id LIMIT $2",
+            role.as_str(),
+            limit
         )
-        .bind(role.as_str())
-        .bind(limit)
         .fetch_all(&mut *c)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -1483,31 +1466,31 @@ impl DirectoryStore for This {
 #[async_trait]
 impl RequestStore for This {
     async fn link_power_alert(&self, link: &AlertLink, at: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query(
+        let done = sql!(
             "INSERT INTO power_alert_links \
              (request_id, district, detector, meter, day, since, severity, reasons, linked_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id) DO NOTHING",
+            link.request_id.0,
+            &link.district,
+            &link.detector,
+            &link.meter,
+            link.day,
+            link.since,
+            link.severity,
+            &link.reasons,
+            at
         )
-        .bind(link.request_id.0)
-        .bind(&link.district)
-        .bind(&link.detector)
-        .bind(&link.meter)
-        .bind(link.day)
-        .bind(link.since)
-        .bind(link.severity)
-        .bind(&link.reasons)
-        .bind(at)
         .execute(self.write_pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn power_alert_links(&self, district: &str) -> Result<Vec<AlertLink>> {
-        let rows = sqlx::query(
+        let rows = sql!(
             "SELECT request_id, district, detector, meter, day, since, severity, reasons \
              FROM power_alert_links WHERE district = $1 ORDER BY request_id",
+            district
         )
-        .bind(district)
         .fetch_all(self.read_pool())
         .await?;
         rows.iter()
@@ -1546,11 +1529,11 @@ impl RequestStore for This {
     }
 
     async fn idempotency(&self, actor_key: &str, key: &str) -> Result<Option<IdempotencyRecord>> {
-        let row = sqlx::query(
+        let row = sql!(
             "SELECT body_hash, request_id FROM idempotency_keys WHERE actor_key = $1 AND key = $2",
+            actor_key.to_string(),
+            key.to_string()
         )
-        .bind(actor_key.to_string())
-        .bind(key.to_string())
         .fetch_optional(self.write_pool())
         .await?;
         match row {
@@ -1575,18 +1558,14 @@ impl RequestStore for This {
     }
 
     async fn request(&self, id: RequestId) -> Result<Option<Request>> {
-        let row = sqlx::query(SQL_GET_REQUEST)
-            .bind(id.0)
+        let row = sql!(SQL_GET_REQUEST, id.0)
             .fetch_optional(self.read_pool())
             .await?;
         row.as_ref().map(request_from_row).transpose()
     }
 
     async fn events(&self, id: RequestId) -> Result<Vec<Event>> {
-        let rows = sqlx::query(SQL_EVENTS)
-            .bind(id.0)
-            .fetch_all(self.read_pool())
-            .await?;
+        let rows = sql!(SQL_EVENTS, id.0).fetch_all(self.read_pool()).await?;
         rows.iter().map(event_from_row).collect()
     }
 
@@ -1626,11 +1605,13 @@ impl RequestStore for This {
     }
 
     async fn request_ids(&self, after: Option<RequestId>, limit: i64) -> Result<Vec<RequestId>> {
-        let rows = sqlx::query("SELECT id FROM requests WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(after.map(|a| a.0).unwrap_or(0))
-            .bind(limit)
-            .fetch_all(self.read_pool())
-            .await?;
+        let rows = sql!(
+            "SELECT id FROM requests WHERE id > $1 ORDER BY id LIMIT $2",
+            after.map(|a| a.0).unwrap_or(0),
+            limit
+        )
+        .fetch_all(self.read_pool())
+        .await?;
         rows.iter()
             .map(|r| Ok(RequestId(r.try_get("id")?)))
             .collect()
@@ -1711,14 +1692,16 @@ impl ScorecardStore for This {
             .iter()
             .map(|c| format!(", CAST(0 AS BIGINT) AS {c}"))
             .collect();
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT CAST({key} AS BIGINT) AS k, CAST(COUNT(*) AS BIGINT) AS respond_due, \
+        let rows = sql!(
+            AssertSqlSafe(format!(
+                "SELECT CAST({key} AS BIGINT) AS k, CAST(COUNT(*) AS BIGINT) AS respond_due, \
              CAST(SUM(CASE WHEN responded_at IS NOT NULL AND responded_at <= respond_due_at \
              THEN 1 ELSE 0 END) AS BIGINT) AS responded_on_time{zeros} \
              FROM requests WHERE respond_due_at >= $1 AND respond_due_at < $2 GROUP BY k"
-        )))
-        .bind(from)
-        .bind(to)
+            )),
+            from,
+            to
+        )
         .fetch_all(self.read_pool())
         .await?;
         rows.iter().map(counts_from_row).collect()
@@ -1765,13 +1748,15 @@ impl ScorecardStore for This {
             sum(format!("{closed} AND rework_count > 0"), "closed_reworked"),
         ]
         .join(", ");
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT CAST({key} AS BIGINT) AS k, {cols} FROM requests \
+        let rows = sql!(
+            AssertSqlSafe(format!(
+                "SELECT CAST({key} AS BIGINT) AS k, {cols} FROM requests \
              WHERE ({resp}) OR ({rated}) OR (closed_at >= $1 AND closed_at < $2) GROUP BY k"
-        )))
-        .bind(from)
-        .bind(to)
-        .bind(respond_to)
+            )),
+            from,
+            to,
+            respond_to
+        )
         .fetch_all(self.read_pool())
         .await?;
         rows.iter().map(counts_from_row).collect()
@@ -1819,12 +1804,10 @@ impl ScorecardStore for This {
 #[async_trait]
 impl OutboxStore for This {
     async fn due_messages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sql!(AssertSqlSafe(format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2"
-        )))
-        .bind(now)
-        .bind(limit)
+        )), now, limit)
         .fetch_all(self.write_pool())
         .await?;
         rows.iter().map(message_from_row).collect()
@@ -1836,24 +1819,20 @@ impl OutboxStore for This {
         seen_next: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        let done = sql!(
             "UPDATE outbox SET next_attempt_at = $3 \
              WHERE id = $1 AND next_attempt_at = $2 AND delivered_at IS NULL",
+            id,
+            seen_next,
+            lease_until
         )
-        .bind(id)
-        .bind(seen_next)
-        .bind(lease_until)
         .execute(self.write_pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn message_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .bind(at)
+        sql!("UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1", id, at)
         .execute(self.write_pool())
         .await?;
         Ok(())
@@ -1866,72 +1845,70 @@ impl OutboxStore for This {
         next: DateTime<Utc>,
         error: &str,
     ) -> Result<()> {
-        sqlx::query(
+        sql!(
             "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1",
+            id,
+            attempts,
+            next,
+            error.chars().take(500).collect::<String>()
         )
-        .bind(id)
-        .bind(attempts)
-        .bind(next)
-        .bind(error.chars().take(500).collect::<String>())
         .execute(self.write_pool())
         .await?;
         Ok(())
     }
 
     async fn messages_for(&self, person: PersonId, limit: i64) -> Result<Vec<OutboxMessage>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = sql!(AssertSqlSafe(format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE recipient_id = $1 ORDER BY id DESC LIMIT $2"
-        )))
-        .bind(person.0)
-        .bind(limit)
+        )), person.0, limit)
         .fetch_all(self.read_pool())
         .await?;
         rows.iter().map(message_from_row).collect()
     }
 
     async fn unread_count(&self, person: PersonId) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM outbox WHERE recipient_id = $1 AND read_at IS NULL",
-        )
-        .bind(person.0)
+        let row = sql!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM outbox WHERE recipient_id = $1 AND read_at IS NULL", person.0)
         .fetch_one(self.read_pool())
         .await?;
         Ok(row.try_get("n")?)
     }
 
     async fn mark_read(&self, person: PersonId, id: Option<i64>, at: DateTime<Utc>) -> Result<u64> {
-        let done = sqlx::query(
+        let done = sql!(
             "UPDATE outbox SET read_at = $3 WHERE recipient_id = $1 AND read_at IS NULL \
              AND ($2 IS NULL OR id = $2)",
+            person.0,
+            id,
+            at
         )
-        .bind(person.0)
-        .bind(id)
-        .bind(at)
         .execute(self.write_pool())
         .await?;
         Ok(done.rows_affected())
     }
 
     async fn sms_choices(&self, person: PersonId) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT kind FROM sms_choices WHERE person_id = $1 ORDER BY kind")
-            .bind(person.0)
-            .fetch_all(self.read_pool())
-            .await?;
+        let rows = sql!(
+            "SELECT kind FROM sms_choices WHERE person_id = $1 ORDER BY kind",
+            person.0
+        )
+        .fetch_all(self.read_pool())
+        .await?;
         rows.iter().map(|r| Ok(r.try_get("kind")?)).collect()
     }
 
     async fn set_sms_choices(&self, person: PersonId, kinds: &[String]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM sms_choices WHERE person_id = $1")
-            .bind(person.0)
+        sql!("DELETE FROM sms_choices WHERE person_id = $1", person.0)
             .execute(&mut *tx)
             .await?;
         for k in kinds {
-            sqlx::query("INSERT INTO sms_choices (person_id, kind) VALUES ($1, $2)")
-                .bind(person.0)
-                .bind(k.clone())
-                .execute(&mut *tx)
-                .await?;
+            sql!(
+                "INSERT INTO sms_choices (person_id, kind) VALUES ($1, $2)",
+                person.0,
+                k.clone()
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -1955,15 +1932,8 @@ impl OutboxStore for This {
 impl AttachmentStore for This {
     async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta> {
         let id = crate::sha256_hex(data);
-        sqlx::query(
-            "INSERT INTO attachments (id, content_type, size, data, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id.clone())
-        .bind(content_type.to_string())
-        .bind(data.len() as i64)
-        .bind(data.to_vec())
-        .bind(Utc::now())
+        sql!("INSERT INTO attachments (id, content_type, size, data, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING", id.clone(), content_type.to_string(), data.len() as i64, data.to_vec(), Utc::now())
         .execute(self.write_pool())
         .await?;
         Ok(AttachmentMeta {
@@ -1974,10 +1944,12 @@ impl AttachmentStore for This {
     }
 
     async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>> {
-        let row = sqlx::query("SELECT id, content_type, size, data FROM attachments WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(self.read_pool())
-            .await?;
+        let row = sql!(
+            "SELECT id, content_type, size, data FROM attachments WHERE id = $1",
+            id.to_string()
+        )
+        .fetch_optional(self.read_pool())
+        .await?;
         match row {
             None => Ok(None),
             Some(r) => Ok(Some((
@@ -2012,12 +1984,8 @@ impl AttachmentStore for This {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
-            "SELECT DISTINCT request_id FROM request_events \
-             WHERE kind IN ('submitted', 'resolved') AND payload LIKE $1 ORDER BY request_id LIMIT $2",
-        )
-        .bind(format!("%\"id\":\"{id}\"%"))
-        .bind(limit)
+        let rows = sql!("SELECT DISTINCT request_id FROM request_events \
+             WHERE kind IN ('submitted', 'resolved') AND payload LIKE $1 ORDER BY request_id LIMIT $2", format!("%\"id\":\"{id}\"%"), limit)
         .fetch_all(self.read_pool())
         .await?;
         rows.iter()
@@ -2030,24 +1998,14 @@ impl AttachmentStore for This {
 impl AccountStore for This {
     async fn set_account(&self, a: &Account, action: &str, by: Change) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO accounts (person_id, username, password_hash, disabled, must_change, created_at, \
+        sql!("INSERT INTO accounts (person_id, username, password_hash, disabled, must_change, created_at, \
              password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (person_id) DO UPDATE SET \
              username = excluded.username, password_hash = excluded.password_hash, disabled = excluded.disabled, \
-             must_change = excluded.must_change, password_changed_at = excluded.password_changed_at",
-        )
-        .bind(a.person_id.0)
-        .bind(a.username.clone())
-        .bind(a.password_hash.clone())
-        .bind(a.disabled)
-        .bind(a.must_change)
-        .bind(a.created_at)
-        .bind(a.password_changed_at)
+             must_change = excluded.must_change, password_changed_at = excluded.password_changed_at", a.person_id.0, a.username.clone(), a.password_hash.clone(), a.disabled, a.must_change, a.created_at, a.password_changed_at)
         .execute(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
-        sqlx::query("DELETE FROM sessions WHERE person_id = $1")
-            .bind(a.person_id.0)
+        sql!("DELETE FROM sessions WHERE person_id = $1", a.person_id.0)
             .execute(&mut *tx)
             .await?;
         // Never the password or its hash.
@@ -2060,77 +2018,66 @@ impl AccountStore for This {
     }
 
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let row = sql!(AssertSqlSafe(format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN people p ON p.id = a.person_id \
              WHERE a.username = $1 OR p.phone = $1 ORDER BY CASE WHEN a.username = $1 THEN 0 ELSE 1 END LIMIT 1"
-        )))
-        .bind(login)
+        )), login)
         .fetch_optional(self.read_pool())
         .await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
     async fn account(&self, person: PersonId) -> Result<Option<Account>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.person_id = $1"
-        )))
-        .bind(person.0)
+        let row = sql!(
+            AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.person_id = $1"
+            )),
+            person.0
+        )
         .fetch_optional(self.read_pool())
         .await?;
         row.as_ref().map(account_from_row).transpose()
     }
 
     async fn create_session(&self, s: &SessionRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, person_id, csrf_token, created_at, expires_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, $5, $4)",
-        )
-        .bind(s.token_hash.clone())
-        .bind(s.person_id.0)
-        .bind(s.csrf_token.clone())
-        .bind(s.created_at)
-        .bind(s.expires_at)
+        sql!("INSERT INTO sessions (token_hash, person_id, csrf_token, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $4)", s.token_hash.clone(), s.person_id.0, s.csrf_token.clone(), s.created_at, s.expires_at)
         .execute(self.write_pool())
         .await?;
         Ok(())
     }
 
     async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
-        let row = sqlx::query(
-            "SELECT token_hash, person_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1",
-        )
-        .bind(token_hash)
+        let row = sql!("SELECT token_hash, person_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1", token_hash)
         .fetch_optional(self.read_pool())
         .await?;
         row.as_ref().map(session_from_row).transpose()
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
+        sql!("DELETE FROM sessions WHERE token_hash = $1", token_hash)
             .execute(self.write_pool())
             .await?;
         Ok(())
     }
 
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now)
+        let r = sql!("DELETE FROM sessions WHERE expires_at < $1", now)
             .execute(self.write_pool())
             .await?;
         Ok(r.rows_affected())
     }
 
     async fn record_phone_code(&self, c: &PhoneCode) -> Result<()> {
-        sqlx::query(
+        sql!(
             "INSERT INTO phone_codes (phone, address, code_hash, sent_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
+            c.phone.clone(),
+            c.address.clone(),
+            c.code_hash.clone(),
+            c.sent_at,
+            c.expires_at
         )
-        .bind(c.phone.clone())
-        .bind(c.address.clone())
-        .bind(c.code_hash.clone())
-        .bind(c.sent_at)
-        .bind(c.expires_at)
         .execute(self.write_pool())
         .await?;
         Ok(())
@@ -2147,12 +2094,14 @@ impl AccountStore for This {
             ("phone", phone, &mut out.0),
             ("address", address, &mut out.1),
         ] {
-            let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT sent_at FROM phone_codes WHERE {column} = $1 AND sent_at >= $2 \
+            let rows = sql!(
+                AssertSqlSafe(format!(
+                    "SELECT sent_at FROM phone_codes WHERE {column} = $1 AND sent_at >= $2 \
                  ORDER BY sent_at LIMIT 1000"
-            )))
-            .bind(value.to_string())
-            .bind(since)
+                )),
+                value.to_string(),
+                since
+            )
             .fetch_all(self.write_pool())
             .await?;
             for r in rows {
@@ -2163,11 +2112,11 @@ impl AccountStore for This {
     }
 
     async fn latest_phone_code(&self, phone: &str) -> Result<Option<PhoneCode>> {
-        let row = sqlx::query(
+        let row = sql!(
             "SELECT id, phone, address, code_hash, sent_at, expires_at, used_at FROM phone_codes \
              WHERE phone = $1 ORDER BY sent_at DESC, id DESC LIMIT 1",
+            phone.to_string()
         )
-        .bind(phone.to_string())
         .fetch_optional(self.write_pool())
         .await?;
         row.map(|r| {
@@ -2188,32 +2137,35 @@ impl AccountStore for This {
     }
 
     async fn use_phone_code(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE phone_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
-                .bind(id)
-                .bind(at)
-                .execute(self.write_pool())
-                .await?;
+        let done = sql!(
+            "UPDATE phone_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
+            id,
+            at
+        )
+        .execute(self.write_pool())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn count_phone_failure(&self, phone: &str) -> Result<i64> {
-        let row = sqlx::query(
+        let row = sql!(
             "INSERT INTO phone_locks (phone, failures) VALUES ($1, 1) \
              ON CONFLICT (phone) DO UPDATE SET failures = phone_locks.failures + 1 \
              RETURNING failures",
+            phone.to_string()
         )
-        .bind(phone.to_string())
         .fetch_one(self.write_pool())
         .await?;
         Ok(row.try_get("failures")?)
     }
 
     async fn phone_lock(&self, phone: &str) -> Result<(i64, Option<DateTime<Utc>>)> {
-        let row = sqlx::query("SELECT failures, locked_until FROM phone_locks WHERE phone = $1")
-            .bind(phone.to_string())
-            .fetch_optional(self.write_pool())
-            .await?;
+        let row = sql!(
+            "SELECT failures, locked_until FROM phone_locks WHERE phone = $1",
+            phone.to_string()
+        )
+        .fetch_optional(self.write_pool())
+        .await?;
         match row {
             Some(r) => Ok((r.try_get("failures")?, r.try_get("locked_until")?)),
             None => Ok((0, None)),
@@ -2226,22 +2178,21 @@ impl AccountStore for This {
         failures: i64,
         locked_until: Option<DateTime<Utc>>,
     ) -> Result<()> {
-        sqlx::query(
+        sql!(
             "INSERT INTO phone_locks (phone, failures, locked_until) VALUES ($1, $2, $3) \
              ON CONFLICT (phone) DO UPDATE SET failures = excluded.failures, \
              locked_until = excluded.locked_until",
+            phone.to_string(),
+            failures,
+            locked_until
         )
-        .bind(phone.to_string())
-        .bind(failures)
-        .bind(locked_until)
         .execute(self.write_pool())
         .await?;
         Ok(())
     }
 
     async fn home_area(&self, person: PersonId) -> Result<Option<AreaId>> {
-        let row = sqlx::query("SELECT home_area_id FROM people WHERE id = $1")
-            .bind(person.0)
+        let row = sql!("SELECT home_area_id FROM people WHERE id = $1", person.0)
             .fetch_optional(self.read_pool())
             .await?;
         match row {
@@ -2251,11 +2202,13 @@ impl AccountStore for This {
     }
 
     async fn set_home_area(&self, person: PersonId, area: AreaId) -> Result<()> {
-        sqlx::query("UPDATE people SET home_area_id = $2 WHERE id = $1")
-            .bind(person.0)
-            .bind(area.0)
-            .execute(self.write_pool())
-            .await?;
+        sql!(
+            "UPDATE people SET home_area_id = $2 WHERE id = $1",
+            person.0,
+            area.0
+        )
+        .execute(self.write_pool())
+        .await?;
         Ok(())
     }
 
@@ -2267,19 +2220,10 @@ impl AccountStore for This {
         let areas =
             serde_json::to_string(&areas).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let row = sql!(AssertSqlSafe(format!(
             "INSERT INTO api_tokens (token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
              expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {TOKEN_COLUMNS}"
-        )))
-        .bind(t.token_hash.clone())
-        .bind(t.prefix.clone())
-        .bind(t.name.clone())
-        .bind(t.person_id.0)
-        .bind(roles.clone())
-        .bind(areas.clone())
-        .bind(t.created_by.map(|p| p.0))
-        .bind(t.created_at)
-        .bind(t.expires_at)
+        )), t.token_hash.clone(), t.prefix.clone(), t.name.clone(), t.person_id.0, roles.clone(), areas.clone(), t.created_by.map(|p| p.0), t.created_at, t.expires_at)
         .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
@@ -2294,10 +2238,12 @@ impl AccountStore for This {
     }
 
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
-        )))
-        .bind(token_hash)
+        let row = sql!(
+            AssertSqlSafe(format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
+            )),
+            token_hash
+        )
         .fetch_optional(self.read_pool())
         .await?;
         row.as_ref().map(token_from_row).transpose()
@@ -2314,11 +2260,11 @@ impl AccountStore for This {
 
     async fn revoke_api_token(&self, id: i64, by: Change) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let done = sql!(
             "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            id,
+            by.at
         )
-        .bind(id)
-        .bind(by.at)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -2340,12 +2286,12 @@ impl AuditStore for This {
     }
 
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
-        let rows = sqlx::query(
+        let rows = sql!(
             "SELECT seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash \
              FROM audit_chain WHERE seq > $1 ORDER BY seq LIMIT $2",
+            after,
+            limit
         )
-        .bind(after)
-        .bind(limit)
         .fetch_all(self.read_pool())
         .await?;
         rows.iter().map(audit_row_from).collect()
@@ -2363,14 +2309,14 @@ impl AuditStore for This {
         after: (i64, i64),
         limit: i64,
     ) -> Result<Vec<(i64, i64, String)>> {
-        let rows = sqlx::query(
+        let rows = sql!(
             "SELECT request_id, event_seq, payload FROM audit_chain WHERE kind = 'event' \
              AND (request_id > $1 OR (request_id = $1 AND event_seq > $2)) \
              ORDER BY request_id, event_seq LIMIT $3",
+            after.0,
+            after.1,
+            limit
         )
-        .bind(after.0)
-        .bind(after.1)
-        .bind(limit)
         .fetch_all(self.read_pool())
         .await?;
         rows.iter()
@@ -2390,15 +2336,15 @@ impl AuditStore for This {
     }
 
     async fn log_access(&self, e: &AccessEntry) -> Result<()> {
-        sqlx::query(
+        sql!(
             "INSERT INTO access_log (at, viewer_id, subject_id, request_id, via) \
              VALUES ($1, $2, $3, $4, $5)",
+            e.at,
+            e.viewer_id.0,
+            e.subject_id.map(|p| p.0),
+            e.request_id.0,
+            e.via.clone()
         )
-        .bind(e.at)
-        .bind(e.viewer_id.0)
-        .bind(e.subject_id.map(|p| p.0))
-        .bind(e.request_id.0)
-        .bind(e.via.clone())
         .execute(self.write_pool())
         .await?;
         Ok(())
@@ -2410,14 +2356,14 @@ impl AuditStore for This {
         request: Option<RequestId>,
         limit: i64,
     ) -> Result<Vec<AccessEntry>> {
-        let rows = sqlx::query(
+        let rows = sql!(
             "SELECT id, at, viewer_id, subject_id, request_id, via FROM access_log \
              WHERE ($1 IS NULL OR subject_id = $1) AND ($2 IS NULL OR request_id = $2) \
              ORDER BY id DESC LIMIT $3",
+            subject.map(|p| p.0),
+            request.map(|r| r.0),
+            limit
         )
-        .bind(subject.map(|p| p.0))
-        .bind(request.map(|r| r.0))
-        .bind(limit)
         .fetch_all(self.read_pool())
         .await?;
         rows.iter()
@@ -2442,12 +2388,14 @@ impl TestHooks for This {
         let mut after = 0i64;
         let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
         loop {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                request_columns!(),
-                " FROM requests WHERE id > $1 ORDER BY id LIMIT 2000"
-            ))
-            .bind(after)
+            let rows = sql!(
+                concat!(
+                    "SELECT ",
+                    request_columns!(),
+                    " FROM requests WHERE id > $1 ORDER BY id LIMIT 2000"
+                ),
+                after
+            )
             .fetch_all(&mut *tx)
             .await?;
             let Some(last) = rows.last() else { break };

@@ -152,33 +152,37 @@ async fn write_tree<R>(
 /// members and groups.
 async fn write_alliance(conn: &mut Conn, r: &NewAlliance, at: DateTime<Utc>) -> Result<i64> {
     let mut kept: HashMap<String, (String, String)> = HashMap::new();
-    let found = sqlx::query("SELECT id, unit_id FROM alliances WHERE code = $1")
-        .bind(r.code.clone())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let found = sql!(
+        "SELECT id, unit_id FROM alliances WHERE code = $1",
+        r.code.clone()
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     let id: i64 = match found {
         Some(row) => {
             let (id, unit): (i64, i64) = (row.try_get("id")?, row.try_get("unit_id")?);
-            sqlx::query(
+            sql!(
                 "UPDATE alliances SET name = $2, lead_org_id = $3, goals = $4 WHERE id = $1",
+                id,
+                r.name.clone(),
+                r.lead_org_id,
+                r.goals.clone()
             )
-            .bind(id)
-            .bind(r.name.clone())
-            .bind(r.lead_org_id)
-            .bind(r.goals.clone())
             .execute(&mut *conn)
             .await?;
-            sqlx::query("UPDATE units SET name = $2 WHERE id = $1")
-                .bind(unit)
-                .bind(r.name.clone())
-                .execute(&mut *conn)
-                .await
-                .map_err(unique_to_conflict)?;
-            // Groups keep their focus and leader when the file names them again.
-            for g in sqlx::query(
-                "SELECT name, focus, leader FROM alliance_groups WHERE alliance_id = $1",
+            sql!(
+                "UPDATE units SET name = $2 WHERE id = $1",
+                unit,
+                r.name.clone()
             )
-            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(unique_to_conflict)?;
+            // Groups keep their focus and leader when the file names them again.
+            for g in sql!(
+                "SELECT name, focus, leader FROM alliance_groups WHERE alliance_id = $1",
+                id
+            )
             .fetch_all(&mut *conn)
             .await?
             {
@@ -188,38 +192,38 @@ async fn write_alliance(conn: &mut Conn, r: &NewAlliance, at: DateTime<Utc>) -> 
                 );
             }
             for table in ["alliance_units", "alliance_groups"] {
-                sqlx::query(AssertSqlSafe(format!(
-                    "DELETE FROM {table} WHERE alliance_id = $1"
-                )))
-                .bind(id)
+                sql!(
+                    AssertSqlSafe(format!("DELETE FROM {table} WHERE alliance_id = $1")),
+                    id
+                )
                 .execute(&mut *conn)
                 .await?;
             }
             id
         }
         None => {
-            let unit: i64 = sqlx::query(
+            let unit: i64 = sql!(
                 "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) \
                  VALUES ($1, 'alliance', $2, $3, NULL, TRUE, $4) RETURNING id",
+                r.name.clone(),
+                r.area_id.0,
+                r.level.as_str(),
+                format!("ALLIANCE-{}", r.code)
             )
-            .bind(r.name.clone())
-            .bind(r.area_id.0)
-            .bind(r.level.as_str())
-            .bind(format!("ALLIANCE-{}", r.code))
             .fetch_one(&mut *conn)
             .await
             .map_err(unique_to_conflict)?
             .try_get("id")?;
-            sqlx::query(
+            sql!(
                 "INSERT INTO alliances (code, name, unit_id, lead_org_id, goals, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                r.code.clone(),
+                r.name.clone(),
+                unit,
+                r.lead_org_id,
+                r.goals.clone(),
+                at
             )
-            .bind(r.code.clone())
-            .bind(r.name.clone())
-            .bind(unit)
-            .bind(r.lead_org_id)
-            .bind(r.goals.clone())
-            .bind(at)
             .fetch_one(&mut *conn)
             .await
             .map_err(unique_to_conflict)?
@@ -227,11 +231,13 @@ async fn write_alliance(conn: &mut Conn, r: &NewAlliance, at: DateTime<Utc>) -> 
         }
     };
     for u in &r.member_unit_ids {
-        sqlx::query("INSERT INTO alliance_units (alliance_id, unit_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(u.0)
-            .execute(&mut *conn)
-            .await?;
+        sql!(
+            "INSERT INTO alliance_units (alliance_id, unit_id) VALUES ($1, $2)",
+            id,
+            u.0
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     for g in &r.groups {
         let (kept_focus, kept_leader) = kept.remove(&g.name).unwrap_or_default();
@@ -242,13 +248,7 @@ async fn write_alliance(conn: &mut Conn, r: &NewAlliance, at: DateTime<Utc>) -> 
                 new.to_string()
             }
         };
-        sqlx::query(
-            "INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(g.name.clone())
-        .bind(or_kept(&g.focus, kept_focus))
-        .bind(or_kept(&g.leader, kept_leader))
+        sql!("INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)", id, g.name.clone(), or_kept(&g.focus, kept_focus), or_kept(&g.leader, kept_leader))
         .execute(&mut *conn)
         .await?;
     }
@@ -275,11 +275,13 @@ async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
         Plan::Units(rows) => {
             for r in rows {
                 if let Some(id) = r.adopt {
-                    sqlx::query("UPDATE units SET code = $1 WHERE id = $2 AND code IS NULL")
-                        .bind(r.code.clone())
-                        .bind(id.0)
-                        .execute(&mut *conn)
-                        .await?;
+                    sql!(
+                        "UPDATE units SET code = $1 WHERE id = $2 AND code IS NULL",
+                        r.code.clone(),
+                        id.0
+                    )
+                    .execute(&mut *conn)
+                    .await?;
                 }
             }
             let refs: Vec<_> = rows.iter().map(|r| as_i64(&r.parent)).collect();
@@ -447,26 +449,26 @@ async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
 }
 
 async fn alliance_rows(pool: &sqlx::Pool<Db>, only: Option<i64>) -> Result<Vec<Alliance>> {
-    let rows = sqlx::query(
+    let rows = sql!(
         "SELECT id, code, name, unit_id, lead_org_id, goals, ended_on FROM alliances \
              WHERE ($1 IS NULL OR id = $1) ORDER BY code",
+        only
     )
-    .bind(only)
     .fetch_all(pool)
     .await?;
     let mut out = Vec::new();
     for r in rows {
         let id: i64 = r.try_get("id")?;
-        let members = sqlx::query(
+        let members = sql!(
             "SELECT unit_id FROM alliance_units WHERE alliance_id = $1 ORDER BY unit_id",
+            id
         )
-        .bind(id)
         .fetch_all(pool)
         .await?;
-        let groups = sqlx::query(
+        let groups = sql!(
             "SELECT name, focus, leader FROM alliance_groups WHERE alliance_id = $1 ORDER BY name",
+            id
         )
-        .bind(id)
         .fetch_all(pool)
         .await?;
         out.push(Alliance {
@@ -617,8 +619,7 @@ impl OrgStore for This {
     }
 
     async fn party_org(&self, id: i64) -> Result<Option<PartyOrg>> {
-        sqlx::query("SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs WHERE id = $1")
-                .bind(id)
+        sql!("SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs WHERE id = $1", id)
                 .fetch_optional(self.read_pool())
                 .await?
                 .as_ref()
@@ -627,13 +628,9 @@ impl OrgStore for This {
     }
 
     async fn members(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
-                "SELECT m.person_id, p.name, p.phone, m.party_org_id, m.kind, m.home_community_id, m.grid_id, \
+        let rows = sql!("SELECT m.person_id, p.name, p.phone, m.party_org_id, m.kind, m.home_community_id, m.grid_id, \
                  m.joined_on, m.period_from, m.period_to FROM members m JOIN people p ON p.id = m.person_id \
-                 WHERE m.person_id > $1 ORDER BY m.person_id LIMIT $2",
-            )
-            .bind(after.map(|p| p.0).unwrap_or(0))
-            .bind(limit)
+                 WHERE m.person_id > $1 ORDER BY m.person_id LIMIT $2", after.map(|p| p.0).unwrap_or(0), limit)
             .fetch_all(self.read_pool())
             .await?;
         rows.iter()
@@ -669,13 +666,13 @@ impl OrgStore for This {
     }
 
     async fn volunteers(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Volunteer>> {
-        let rows = sqlx::query(
+        let rows = sql!(
             "SELECT v.person_id, p.name, p.phone, v.area_id, v.skills, v.registered_on \
                  FROM volunteers v JOIN people p ON p.id = v.person_id \
                  WHERE v.person_id > $1 ORDER BY v.person_id LIMIT $2",
+            after.map(|p| p.0).unwrap_or(0),
+            limit
         )
-        .bind(after.map(|p| p.0).unwrap_or(0))
-        .bind(limit)
         .fetch_all(self.read_pool())
         .await?;
         rows.iter()
@@ -736,8 +733,7 @@ impl OrgStore for This {
 
     async fn end_alliance(&self, id: i64, on: NaiveDate, by: Change) -> Result<Option<Alliance>> {
         let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query("SELECT unit_id, ended_on FROM alliances WHERE id = $1")
-            .bind(id)
+        let Some(row) = sql!("SELECT unit_id, ended_on FROM alliances WHERE id = $1", id)
             .fetch_optional(&mut *tx)
             .await?
         else {
@@ -749,13 +745,10 @@ impl OrgStore for This {
             )));
         }
         let unit: i64 = row.try_get("unit_id")?;
-        sqlx::query("UPDATE alliances SET ended_on = $2 WHERE id = $1")
-            .bind(id)
-            .bind(on)
+        sql!("UPDATE alliances SET ended_on = $2 WHERE id = $1", id, on)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE units SET active = FALSE WHERE id = $1")
-            .bind(unit)
+        sql!("UPDATE units SET active = FALSE WHERE id = $1", unit)
             .execute(&mut *tx)
             .await?;
         let details = serde_json::json!({"alliance_id": id, "ended_on": on.to_string()});
@@ -767,23 +760,9 @@ impl OrgStore for This {
         let mut tx = self.begin_write().await?;
         let mut ids = Vec::with_capacity(new.len());
         for a in new {
-            let id: i64 = sqlx::query(
-                    "INSERT INTO activities (kind, held_on, party_org_id, pairing_id, target_id, title, people_served, \
+            let id: i64 = sql!("INSERT INTO activities (kind, held_on, party_org_id, pairing_id, target_id, title, people_served, \
                      donation_items, donation_value_fen, hours, recorded_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-                )
-                .bind(a.kind.as_str())
-                .bind(a.held_on)
-                .bind(a.party_org_id)
-                .bind(a.pairing_id)
-                .bind(a.target_id)
-                .bind(a.title.clone())
-                .bind(a.people_served)
-                .bind(a.donation_items.clone())
-                .bind(a.donation_value_fen)
-                .bind(a.hours)
-                .bind(a.recorded_by.map(|p| p.0))
-                .bind(by.at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id", a.kind.as_str(), a.held_on, a.party_org_id, a.pairing_id, a.target_id, a.title.clone(), a.people_served, a.donation_items.clone(), a.donation_value_fen, a.hours, a.recorded_by.map(|p| p.0), by.at)
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("id")?;
@@ -837,15 +816,9 @@ impl OrgStore for This {
         limit: i64,
     ) -> Result<Vec<Activity>> {
         let pool = self.read_pool();
-        let rows = sqlx::query(
-                "SELECT id, kind, held_on, party_org_id, pairing_id, target_id, title, people_served, donation_items, \
+        let rows = sql!("SELECT id, kind, held_on, party_org_id, pairing_id, target_id, title, people_served, donation_items, \
                  donation_value_fen, hours FROM activities WHERE held_on >= $1 AND held_on <= $2 AND id > $3 \
-                 ORDER BY id LIMIT $4",
-            )
-            .bind(from)
-            .bind(to)
-            .bind(after.unwrap_or(0))
-            .bind(limit)
+                 ORDER BY id LIMIT $4", from, to, after.unwrap_or(0), limit)
             .fetch_all(pool)
             .await?;
         let mut out: Vec<Activity> = Vec::with_capacity(rows.len());
@@ -862,22 +835,19 @@ impl OrgStore for This {
             return Ok(out);
         };
         let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-        for r in sqlx::query("SELECT activity_id, person_id FROM activity_participants WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY person_id")
-                .bind(first).bind(last).fetch_all(pool).await?
+        for r in sql!("SELECT activity_id, person_id FROM activity_participants WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY person_id", first, last).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     out[*i].participants.push(PersonId(r.try_get("person_id")?));
                 }
             }
-        for r in sqlx::query("SELECT activity_id, request_id FROM activity_requests WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY request_id")
-                .bind(first).bind(last).fetch_all(pool).await?
+        for r in sql!("SELECT activity_id, request_id FROM activity_requests WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY request_id", first, last).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     out[*i].request_ids.push(RequestId(r.try_get("request_id")?));
                 }
             }
-        for r in sqlx::query("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY id")
-                .bind(first).bind(last).fetch_all(pool).await?
+        for r in sql!("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY id", first, last).fetch_all(pool).await?
             {
                 let s = suggestion_from_row(&r)?;
                 if let Some(i) = s.activity_id.and_then(|a| index.get(&a)) {
@@ -888,8 +858,7 @@ impl OrgStore for This {
     }
 
     async fn suggestion(&self, id: i64) -> Result<Option<Suggestion>> {
-        sqlx::query("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE id = $1")
-                .bind(id)
+        sql!("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE id = $1", id)
                 .fetch_optional(self.read_pool())
                 .await?
                 .as_ref()
@@ -898,12 +867,12 @@ impl OrgStore for This {
     }
 
     async fn suggestions(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<Suggestion>> {
-        sqlx::query(
+        sql!(
             "SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions \
                          WHERE taken_on >= $1 AND taken_on <= $2 ORDER BY id",
+            from,
+            to
         )
-        .bind(from)
-        .bind(to)
         .fetch_all(self.read_pool())
         .await?
         .iter()
@@ -913,11 +882,11 @@ impl OrgStore for This {
 
     async fn link_suggestion(&self, id: i64, request: RequestId, by: Change) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query(
+        let n = sql!(
             "UPDATE suggestions SET request_id = $1 WHERE id = $2 AND request_id IS NULL",
+            request.0,
+            id
         )
-        .bind(request.0)
-        .bind(id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -935,18 +904,9 @@ impl OrgStore for This {
 
     async fn create_campaign(&self, new: &NewCampaign, by: Change) -> Result<Campaign> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-                "INSERT INTO campaigns (code, name, starts_on, ends_on, root_org_id, require_pairing, created_at) \
+        let row = sql!("INSERT INTO campaigns (code, name, starts_on, ends_on, root_org_id, require_pairing, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 RETURNING id, code, name, starts_on, ends_on, root_org_id, require_pairing",
-            )
-            .bind(new.code.clone())
-            .bind(new.name.clone())
-            .bind(new.starts_on)
-            .bind(new.ends_on)
-            .bind(new.root_org_id)
-            .bind(new.require_pairing)
-            .bind(by.at)
+                 RETURNING id, code, name, starts_on, ends_on, root_org_id, require_pairing", new.code.clone(), new.name.clone(), new.starts_on, new.ends_on, new.root_org_id, new.require_pairing, by.at)
             .fetch_one(&mut *tx)
             .await
             .map_err(unique_to_conflict)?;
@@ -975,23 +935,19 @@ impl OrgStore for This {
             orgs: self.party_orgs().await?,
             ..Default::default()
         };
-        input.pairings = sqlx::query(
-                "SELECT id, kind, party_org_id, member_id, target_id, starts_on, ends_on, responsible, goals \
-                 FROM pairings WHERE starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $1) ORDER BY id",
-            )
-            .bind(from)
-            .bind(to)
+        input.pairings = sql!("SELECT id, kind, party_org_id, member_id, target_id, starts_on, ends_on, responsible, goals \
+                 FROM pairings WHERE starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $1) ORDER BY id", from, to)
             .fetch_all(pool)
             .await?
             .iter()
             .map(pairing_from_row)
             .collect::<Result<_>>()?;
-        let rows = sqlx::query(
+        let rows = sql!(
             "SELECT id, kind, party_org_id, target_id, people_served, donation_value_fen, hours \
                  FROM activities WHERE held_on >= $1 AND held_on <= $2 ORDER BY id",
+            from,
+            to
         )
-        .bind(from)
-        .bind(to)
         .fetch_all(pool)
         .await?;
         let mut index = HashMap::with_capacity(rows.len());
@@ -1016,35 +972,26 @@ impl OrgStore for This {
                 solved_requests: Vec::new(),
             });
         }
-        for r in sqlx::query(
-                "SELECT ap.activity_id, ap.person_id FROM activity_participants ap \
-                 JOIN activities a ON a.id = ap.activity_id WHERE a.held_on >= $1 AND a.held_on <= $2",
-            )
-            .bind(from).bind(to).fetch_all(pool).await?
+        for r in sql!("SELECT ap.activity_id, ap.person_id FROM activity_participants ap \
+                 JOIN activities a ON a.id = ap.activity_id WHERE a.held_on >= $1 AND a.held_on <= $2", from, to).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     input.activities[*i].participants.push(PersonId(r.try_get("person_id")?));
                 }
             }
-        for r in sqlx::query(
-                "SELECT s.activity_id, COUNT(*) AS n, COUNT(s.request_id) AS to_requests FROM suggestions s \
+        for r in sql!("SELECT s.activity_id, COUNT(*) AS n, COUNT(s.request_id) AS to_requests FROM suggestions s \
                  JOIN activities a ON a.id = s.activity_id WHERE a.held_on >= $1 AND a.held_on <= $2 \
-                 GROUP BY s.activity_id",
-            )
-            .bind(from).bind(to).fetch_all(pool).await?
+                 GROUP BY s.activity_id", from, to).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     input.activities[*i].suggestions = r.try_get("n")?;
                     input.activities[*i].suggestions_to_requests = r.try_get("to_requests")?;
                 }
             }
-        for r in sqlx::query(
-                "SELECT ar.activity_id, ar.request_id FROM activity_requests ar \
+        for r in sql!("SELECT ar.activity_id, ar.request_id FROM activity_requests ar \
                  JOIN activities a ON a.id = ar.activity_id JOIN requests r ON r.id = ar.request_id \
                  WHERE a.held_on >= $1 AND a.held_on <= $2 AND r.status IN ('resolved', 'verified', 'closed') \
-                 AND (r.rating_resolved IS NULL OR r.rating_resolved = TRUE)",
-            )
-            .bind(from).bind(to).fetch_all(pool).await?
+                 AND (r.rating_resolved IS NULL OR r.rating_resolved = TRUE)", from, to).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     input.activities[*i].solved_requests.push(RequestId(r.try_get("request_id")?));
