@@ -577,3 +577,21 @@ pub async fn api_token(service: &Service, person: &Person) -> Result<String> {
         .await?;
     Ok(token)
 }
+
+/// The newest text message sent to `phone` by the service's log sender, waiting up to two seconds
+/// for the sender's task to write it.
+pub async fn sms_to(service: &Service, phone: &str) -> Option<String> {
+    for _ in 0..200 {
+        if let Some(text) = service.sms_log().last_to(phone) {
+            return Some(text);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// The six-digit code in the newest text message to `phone` (empty when none came).
+pub async fn sms_code(service: &Service, phone: &str) -> String {
+    let text = sms_to(service, phone).await.unwrap_or_default();
+    text.chars().filter(char::is_ascii_digit).take(6).collect()
+}

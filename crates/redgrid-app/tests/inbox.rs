@@ -71,15 +71,9 @@ async fn a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen(store
     let report = deliver_due(&store, &senders, now(), 100).await.unwrap();
     assert!(report.delivered >= 2, "{report:?}");
     let phone = f.volunteer.phone.clone().unwrap();
-    let mut text = None;
-    for _ in 0..100 {
-        text = s.sms_log().last_to(&phone);
-        if text.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let text = text.expect("an SMS to the volunteer");
+    let text = redgrid_app::testing::sms_to(&s, &phone)
+        .await
+        .expect("an SMS to the volunteer");
     assert!(text.contains("派单"), "{text}");
     assert!(text.contains(&r.id.0.to_string()));
     let grid_phone = f.grid_worker.phone.clone().unwrap();

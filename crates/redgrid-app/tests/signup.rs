@@ -27,15 +27,9 @@ const PASSWORD: &str = "signup-pw-2026";
 
 /// The code in the newest message to `phone`.
 async fn code_for(s: &Service, phone: &str) -> String {
-    for _ in 0..100 {
-        if let Some(text) = s.sms_log().last_to(phone) {
-            let code: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
-            assert_eq!(code.len(), 6, "{text}");
-            return code;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("no message to {phone}")
+    let code = redgrid_app::testing::sms_code(s, phone).await;
+    assert_eq!(code.len(), 6, "no code sent to {phone}");
+    code
 }
 
 fn form(phone: &str, code: &str) -> SignUp {

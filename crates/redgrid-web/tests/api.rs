@@ -2410,14 +2410,7 @@ async fn residents_sign_up_over_http_and_too_many_codes_wait_with_retry_after() 
     assert!((1..=60).contains(&wait));
     assert!(again.body["message"].as_str().unwrap().contains("seconds"));
     // The code comes from the log sender; signing up opens a session.
-    let mut code = String::new();
-    for _ in 0..100 {
-        if let Some(t) = a.state.service.sms_log().last_to("13900090001") {
-            code = t.chars().filter(char::is_ascii_digit).take(6).collect();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let code = redgrid_app::testing::sms_code(&a.state.service, "13900090001").await;
     let body = json!({"phone": "13900090001", "code": code, "password": "resident-pw-2026", "name": "严居民"});
     let r = a
         .call("POST", "/api/signup", None, Some(&body.to_string()), &[])

@@ -306,14 +306,7 @@ async fn journey(store: Arc<dyn Store>) {
         .json("/api/signup/code", None, json!({"phone": "13900001111"}))
         .await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
-    let mut code = String::new();
-    for _ in 0..200 {
-        if let Some(text) = c.state.service.sms_log().last_to("13900001111") {
-            code = text.chars().filter(char::is_ascii_digit).take(6).collect();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let code = redgrid_app::testing::sms_code(&c.state.service, "13900001111").await;
     let signed = c
         .json(
             "/api/signup",

@@ -2210,14 +2210,7 @@ async fn a_resident_signs_up_on_the_phone_page_and_files_from_the_home_grid() {
         .await;
     assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(again.html.contains("秒后再试"), "{}", again.html);
-    let mut code = String::new();
-    for _ in 0..100 {
-        if let Some(t) = a.state.service.sms_log().last_to("13900080001") {
-            code = t.chars().filter(char::is_ascii_digit).take(6).collect();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let code = redgrid_app::testing::sms_code(&a.state.service, "13900080001").await;
     assert_eq!(code.len(), 6);
     let fields = |code: &str, again: &str| {
         vec![
@@ -2423,14 +2416,7 @@ async fn hotline_staff_file_for_a_caller_who_later_signs_up_and_finds_it() {
     // The caller signs up with that phone and finds the request among their own.
     let s = &a.state.service;
     s.send_signup_code("13900012345", "10.9.9.9").await.unwrap();
-    let mut code = String::new();
-    for _ in 0..100 {
-        if let Some(t) = s.sms_log().last_to("13900012345") {
-            code = t.chars().filter(char::is_ascii_digit).take(6).collect();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let code = redgrid_app::testing::sms_code(s, "13900012345").await;
     let form = redgrid_app::signup::SignUp {
         phone: "13900012345".into(),
         code,

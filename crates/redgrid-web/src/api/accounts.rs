@@ -62,22 +62,9 @@ pub async fn login(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let headers = parts.headers;
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned();
-    let lang = lang_of(&headers);
-    let json = match axum::body::to_bytes(body, crate::MAX_JSON_BODY).await {
-        Ok(bytes) => parse_json(&headers, Ok(bytes))?,
-        Err(_) => {
-            return Err(ApiError::plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                lang.pick(
-                    "请求体过大（上限 256 KB）",
-                    "the body is too large (at most 256 KB)",
-                ),
-            ));
-        }
-    };
+    let headers = &parts.headers;
+    let lang = lang_of(headers);
+    let json = read_small_json(headers, body).await?;
     let mut r = Reader::new(&json);
     let login = r.string("login");
     let password = r.string("password");
@@ -92,7 +79,7 @@ pub async fn login(
         return Err(validation(invalid, lang));
     }
     let (login, password) = (login.unwrap_or_default(), password.unwrap_or_default());
-    let address = peer.map_or_else(|| "unknown".to_string(), |p| p.0.ip().to_string());
+    let address = address_of(&parts.extensions);
     if let Some(wait) = state.throttle.retry_after(&login, &address) {
         let mut res = ApiError::plain(
             StatusCode::TOO_MANY_REQUESTS,
@@ -127,7 +114,7 @@ pub async fn login(
         }
     };
     state.throttle.succeeded(&login);
-    Ok(session_started(&state, &headers, session, StatusCode::OK))
+    Ok(session_started(&state, headers, session, StatusCode::OK))
 }
 
 /// The answer that opens a session: the session cookie and [`LoginAnswer`].
@@ -154,9 +141,8 @@ fn session_started(
 }
 
 /// The client's address (for the limits per address).
-fn address_of(parts: &axum::http::request::Parts) -> String {
-    parts
-        .extensions
+fn address_of(extensions: &axum::http::Extensions) -> String {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_string(), |p| p.0.ip().to_string())
 }
@@ -187,7 +173,7 @@ pub async fn signup_code(
     r.done()?;
     state
         .service
-        .send_signup_code(&phone, &address_of(&parts))
+        .send_signup_code(&phone, &address_of(&parts.extensions))
         .await?;
     let answer = serde_json::json!({
         "sent": true,
