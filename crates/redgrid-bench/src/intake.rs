@@ -84,6 +84,19 @@ pub async fn intake(
     let service = Arc::new(service.with_deadlines(Arc::new(policy)));
     let f = Arc::new(f);
     let per_client = count.div_ceil(clients);
+    // The WAL's largest size while the benchmark runs (SQLite only), sampled every 20 ms.
+    let wal_max = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let (store, wal_max) = (store.clone(), wal_max.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Some(b) = store.wal_bytes() {
+                    wal_max.fetch_max(b, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
 
     // The ceiling: the service directly, no HTTP.
     let gate = Arc::new(tokio::sync::Barrier::new(clients + 1));
@@ -237,6 +250,14 @@ pub async fn intake(
     );
     let _ = stop_tx.send(());
     let _ = server.await;
+    sampler.abort();
+    if store.wal_bytes().is_some() {
+        let max = wal_max.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1048576.0;
+        let limit = redgrid_store::sqlite::WAL_TRUNCATE_AT as f64 / 1048576.0;
+        println!(
+            "{backend:<9} WAL at most {max:.1} MB (truncated past {limit:.0} MB; target under 64 MB)"
+        );
+    }
     Ok(())
 }
 

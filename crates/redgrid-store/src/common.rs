@@ -1,14 +1,14 @@
 //! The body of both backends, written once. `sqlite.rs` and `postgres.rs` each declare this file as
 //! their child module `common` (with `#[path]`), after defining the dialect: `type Db` (the sqlx
 //! database), `type This` (the store struct), `BACKEND`, the few statements that differ
-//! (`SQL_LOCK_REQUEST`, `SQL_NEXT_REQUEST_ID`, `SQL_LOCK_AUDIT_HEAD`, `SQL_TEXT_MATCH`,
+//! (`SQL_LOCK_REQUEST`, `SQL_NEXT_REQUEST_ID`, `SQL_LOCK_AUDIT_HEAD`, `SQL_APPEND_AUDIT`, `SQL_TEXT_MATCH`,
 //! `SQL_MIGRATION_LOCK`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
 //! `write()` (one job: SQLite's writer task, PostgreSQL's pool) and `fail_point()`. Compiled twice with concrete types: no generic trait-bound puzzles, one behaviour,
 //! and rustfmt and clippy see it like any other module.
 
 use super::{
-    BACKEND, Db, SQL_LOCK_AUDIT_HEAD, SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK, SQL_NEXT_REQUEST_ID,
-    SQL_TEXT_MATCH, This,
+    BACKEND, Db, MOVED_ROWS, SQL_APPEND_AUDIT, SQL_LOCK_AUDIT_HEAD, SQL_LOCK_REQUEST,
+    SQL_MIGRATION_LOCK, SQL_MOVE_REQUEST, SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH, This,
 };
 pub(super) use crate::audit::{self, AuditKind, AuditRecord, AuditRow, EventRow};
 pub(super) use crate::prelude::*;
@@ -47,11 +47,6 @@ pub(super) const SQL_INSERT_REQUEST: &str = concat!(
     "INSERT INTO requests (",
     request_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51)"
-);
-pub(super) const SQL_UPDATE_REQUEST: &str = concat!(
-    "UPDATE requests SET (",
-    request_columns!(),
-    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51) WHERE id = $1 AND version = $52"
 );
 pub(super) const SQL_GET_REQUEST: &str = concat!(
     "SELECT ",
@@ -303,21 +298,26 @@ pub(super) fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
 /// Writes an event row; returns its audit record, for [`chain_append`] at the end of the transaction
 /// (so the chain's head is held as briefly as possible).
 pub(super) async fn insert_event(conn: &mut Conn, e: &Event) -> Result<AuditRecord> {
-    let payload = serde_json::to_string(&e.body)
-        .map_err(|err| StoreError::Corrupt(format!("event: {err}")))?;
-    sql!(
-        SQL_INSERT_EVENT,
-        e.request_id.0,
-        e.seq,
-        e.body.kind(),
-        e.actor.person_id.map(|p| p.0),
-        e.actor.role.map(|r| r.as_str()),
-        e.at,
-        payload.clone()
-    )
-    .execute(&mut *conn)
-    .await?;
+    let payload = event_payload(e)?;
+    bind_event(sqlx::query(SQL_INSERT_EVENT), e, &payload)
+        .execute(&mut *conn)
+        .await?;
     Ok(AuditRecord::event(e, &payload))
+}
+
+fn event_payload(e: &Event) -> Result<String> {
+    serde_json::to_string(&e.body).map_err(|err| StoreError::Corrupt(format!("event: {err}")))
+}
+
+/// Binds an event's columns, in [`SQL_INSERT_EVENT`]'s order, after whatever `q` has bound already.
+pub(super) fn bind_event<B: Binder>(q: B, e: &Event, payload: &str) -> B {
+    q.bind(e.request_id.0)
+        .bind(e.seq)
+        .bind(e.body.kind())
+        .bind(e.actor.person_id.map(|p| p.0))
+        .bind(e.actor.role.map(|r| r.as_str()))
+        .bind(e.at)
+        .bind(payload.to_string())
 }
 
 /// Appends a record to the audit chain. The head row is locked (PostgreSQL) or the write lock is
@@ -329,13 +329,16 @@ pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i
     let seq = head.try_get::<i64, _>("seq")? + 1;
     let prev: String = head.try_get("hash")?;
     let hash = audit::chain_hash(&prev, seq, rec);
-    sql!("INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", seq, rec.at, rec.kind.as_str(), rec.actor_id.map(|p| p.0), rec.request_id.map(|r| r.0), rec.event_seq, rec.payload.clone(), prev, hash.clone())
-    .execute(&mut *conn)
-    .await?;
     sql!(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        SQL_APPEND_AUDIT,
         seq,
+        rec.at,
+        rec.kind.as_str(),
+        rec.actor_id.map(|p| p.0),
+        rec.request_id.map(|r| r.0),
+        rec.event_seq,
+        rec.payload.clone(),
+        prev,
         hash
     )
     .execute(&mut *conn)
@@ -996,21 +999,24 @@ pub(super) async fn run_execute(
     let event = decision.event_for(&current, at);
     let next =
         apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let audit = insert_event(conn, &event).await?;
+    // The request moves and its event is written in one call (SQL_MOVE_REQUEST): the event only
+    // when the request was still at the version read above.
+    let payload = event_payload(&event)?;
+    let moved = bind_request(sqlx::query(SQL_MOVE_REQUEST), &next)?.bind(current.version);
+    let done = bind_event(moved, &event, &payload)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() != MOVED_ROWS {
+        return Err(JobError::Failed(
+            CoreError::Conflict(Conflict::ConcurrentUpdate).into(),
+        ));
+    }
     if fail {
         return Err(JobError::Failed(StoreError::Injected(
             FailPoint::AfterEventWrite,
         )));
     }
-    let done = bind_request(sqlx::query(SQL_UPDATE_REQUEST), &next)?
-        .bind(current.version)
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() != 1 {
-        return Err(JobError::Failed(
-            CoreError::Conflict(Conflict::ConcurrentUpdate).into(),
-        ));
-    }
+    let audit = AuditRecord::event(&event, &payload);
     let facts = scorecard::delta(Some(&current), &next);
     if !facts.is_empty() {
         add_facts(conn, &facts).await?;
@@ -1178,6 +1184,14 @@ impl Schema for This {
         BACKEND
     }
 
+    fn wal_bytes(&self) -> Option<u64> {
+        self.dialect_wal_bytes()
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.dialect_flush().await
+    }
+
     async fn migrate(&self) -> Result<Vec<i64>> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS redgrid_migrations (version BIGINT PRIMARY KEY, \
@@ -1218,7 +1232,13 @@ impl Schema for This {
             if m.version == 3 {
                 chain_existing_events(&mut tx).await?;
             }
-            sql!("INSERT INTO redgrid_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)", m.version, m.name, sum, Utc::now().to_rfc3339())
+            sql!(
+                "INSERT INTO redgrid_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+                m.version,
+                m.name,
+                sum,
+                Utc::now().to_rfc3339()
+            )
             .execute(&mut *tx)
             .await?;
             now_applied.push(m.version);
@@ -1296,8 +1316,16 @@ impl DirectoryStore for This {
 
     async fn create_unit(&self, new: NewUnit, by: Change) -> Result<Unit> {
         let mut tx = self.begin_write().await?;
-        let row = sql!("INSERT INTO units (name, kind, area_id, level, parent_id, active, code) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
-             RETURNING id, name, kind, area_id, level, parent_id, active, code", new.name, new.kind.as_str(), new.area_id.0, new.level.as_str(), new.parent_id.map(|p| p.0), new.code)
+        let row = sql!(
+            "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
+             RETURNING id, name, kind, area_id, level, parent_id, active, code",
+            new.name,
+            new.kind.as_str(),
+            new.area_id.0,
+            new.level.as_str(),
+            new.parent_id.map(|p| p.0),
+            new.code
+        )
         .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
@@ -1804,10 +1832,14 @@ impl ScorecardStore for This {
 #[async_trait]
 impl OutboxStore for This {
     async fn due_messages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>> {
-        let rows = sql!(AssertSqlSafe(format!(
+        let rows = sql!(
+            AssertSqlSafe(format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2"
-        )), now, limit)
+        )),
+            now,
+            limit
+        )
         .fetch_all(self.write_pool())
         .await?;
         rows.iter().map(message_from_row).collect()
@@ -1832,7 +1864,11 @@ impl OutboxStore for This {
     }
 
     async fn message_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        sql!("UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1", id, at)
+        sql!(
+            "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1",
+            id,
+            at
+        )
         .execute(self.write_pool())
         .await?;
         Ok(())
@@ -1867,7 +1903,10 @@ impl OutboxStore for This {
     }
 
     async fn unread_count(&self, person: PersonId) -> Result<i64> {
-        let row = sql!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM outbox WHERE recipient_id = $1 AND read_at IS NULL", person.0)
+        let row = sql!(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM outbox WHERE recipient_id = $1 AND read_at IS NULL",
+            person.0
+        )
         .fetch_one(self.read_pool())
         .await?;
         Ok(row.try_get("n")?)
@@ -1932,8 +1971,15 @@ impl OutboxStore for This {
 impl AttachmentStore for This {
     async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta> {
         let id = crate::sha256_hex(data);
-        sql!("INSERT INTO attachments (id, content_type, size, data, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO NOTHING", id.clone(), content_type.to_string(), data.len() as i64, data.to_vec(), Utc::now())
+        sql!(
+            "INSERT INTO attachments (id, content_type, size, data, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING",
+            id.clone(),
+            content_type.to_string(),
+            data.len() as i64,
+            data.to_vec(),
+            Utc::now()
+        )
         .execute(self.write_pool())
         .await?;
         Ok(AttachmentMeta {
@@ -1984,8 +2030,12 @@ impl AttachmentStore for This {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(Vec::new());
         }
-        let rows = sql!("SELECT DISTINCT request_id FROM request_events \
-             WHERE kind IN ('submitted', 'resolved') AND payload LIKE $1 ORDER BY request_id LIMIT $2", format!("%\"id\":\"{id}\"%"), limit)
+        let rows = sql!(
+            "SELECT DISTINCT request_id FROM request_events \
+             WHERE kind IN ('submitted', 'resolved') AND payload LIKE $1 ORDER BY request_id LIMIT $2",
+            format!("%\"id\":\"{id}\"%"),
+            limit
+        )
         .fetch_all(self.read_pool())
         .await?;
         rows.iter()
@@ -1998,10 +2048,19 @@ impl AttachmentStore for This {
 impl AccountStore for This {
     async fn set_account(&self, a: &Account, action: &str, by: Change) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sql!("INSERT INTO accounts (person_id, username, password_hash, disabled, must_change, created_at, \
+        sql!(
+            "INSERT INTO accounts (person_id, username, password_hash, disabled, must_change, created_at, \
              password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (person_id) DO UPDATE SET \
              username = excluded.username, password_hash = excluded.password_hash, disabled = excluded.disabled, \
-             must_change = excluded.must_change, password_changed_at = excluded.password_changed_at", a.person_id.0, a.username.clone(), a.password_hash.clone(), a.disabled, a.must_change, a.created_at, a.password_changed_at)
+             must_change = excluded.must_change, password_changed_at = excluded.password_changed_at",
+            a.person_id.0,
+            a.username.clone(),
+            a.password_hash.clone(),
+            a.disabled,
+            a.must_change,
+            a.created_at,
+            a.password_changed_at
+        )
         .execute(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;
@@ -2018,10 +2077,13 @@ impl AccountStore for This {
     }
 
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>> {
-        let row = sql!(AssertSqlSafe(format!(
+        let row = sql!(
+            AssertSqlSafe(format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN people p ON p.id = a.person_id \
              WHERE a.username = $1 OR p.phone = $1 ORDER BY CASE WHEN a.username = $1 THEN 0 ELSE 1 END LIMIT 1"
-        )), login)
+        )),
+            login
+        )
         .fetch_optional(self.read_pool())
         .await?;
         row.as_ref().map(account_from_row).transpose()
@@ -2040,15 +2102,25 @@ impl AccountStore for This {
     }
 
     async fn create_session(&self, s: &SessionRow) -> Result<()> {
-        sql!("INSERT INTO sessions (token_hash, person_id, csrf_token, created_at, expires_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, $5, $4)", s.token_hash.clone(), s.person_id.0, s.csrf_token.clone(), s.created_at, s.expires_at)
+        sql!(
+            "INSERT INTO sessions (token_hash, person_id, csrf_token, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $4)",
+            s.token_hash.clone(),
+            s.person_id.0,
+            s.csrf_token.clone(),
+            s.created_at,
+            s.expires_at
+        )
         .execute(self.write_pool())
         .await?;
         Ok(())
     }
 
     async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
-        let row = sql!("SELECT token_hash, person_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1", token_hash)
+        let row = sql!(
+            "SELECT token_hash, person_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1",
+            token_hash
+        )
         .fetch_optional(self.read_pool())
         .await?;
         row.as_ref().map(session_from_row).transpose()
@@ -2220,10 +2292,21 @@ impl AccountStore for This {
         let areas =
             serde_json::to_string(&areas).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin_write().await?;
-        let row = sql!(AssertSqlSafe(format!(
+        let row = sql!(
+            AssertSqlSafe(format!(
             "INSERT INTO api_tokens (token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
              expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {TOKEN_COLUMNS}"
-        )), t.token_hash.clone(), t.prefix.clone(), t.name.clone(), t.person_id.0, roles.clone(), areas.clone(), t.created_by.map(|p| p.0), t.created_at, t.expires_at)
+        )),
+            t.token_hash.clone(),
+            t.prefix.clone(),
+            t.name.clone(),
+            t.person_id.0,
+            roles.clone(),
+            areas.clone(),
+            t.created_by.map(|p| p.0),
+            t.created_at,
+            t.expires_at
+        )
         .fetch_one(&mut *tx)
         .await
         .map_err(unique_to_conflict)?;

@@ -364,6 +364,11 @@ pub trait Schema: Send + Sync {
     async fn migrate(&self) -> Result<Vec<i64>>;
     /// The versions applied so far.
     async fn applied_migrations(&self) -> Result<Vec<i64>>;
+    /// The size of SQLite's write-ahead log in bytes (`None` on PostgreSQL).
+    fn wal_bytes(&self) -> Option<u64>;
+    /// Makes the database file complete on its own: SQLite copies its WAL into it and empties the
+    /// WAL (at shutdown, before a file backup); nothing on PostgreSQL.
+    async fn flush(&self) -> Result<()>;
 }
 
 /// The district's directory (areas, units, the catalogue) and its people.

@@ -248,7 +248,13 @@ async fn write_alliance(conn: &mut Conn, r: &NewAlliance, at: DateTime<Utc>) -> 
                 new.to_string()
             }
         };
-        sql!("INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)", id, g.name.clone(), or_kept(&g.focus, kept_focus), or_kept(&g.leader, kept_leader))
+        sql!(
+            "INSERT INTO alliance_groups (alliance_id, name, focus, leader) VALUES ($1, $2, $3, $4)",
+            id,
+            g.name.clone(),
+            or_kept(&g.focus, kept_focus),
+            or_kept(&g.leader, kept_leader)
+        )
         .execute(&mut *conn)
         .await?;
     }
@@ -619,7 +625,10 @@ impl OrgStore for This {
     }
 
     async fn party_org(&self, id: i64) -> Result<Option<PartyOrg>> {
-        sql!("SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs WHERE id = $1", id)
+        sql!(
+            "SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs WHERE id = $1",
+            id
+        )
                 .fetch_optional(self.read_pool())
                 .await?
                 .as_ref()
@@ -628,9 +637,13 @@ impl OrgStore for This {
     }
 
     async fn members(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Member>> {
-        let rows = sql!("SELECT m.person_id, p.name, p.phone, m.party_org_id, m.kind, m.home_community_id, m.grid_id, \
+        let rows = sql!(
+            "SELECT m.person_id, p.name, p.phone, m.party_org_id, m.kind, m.home_community_id, m.grid_id, \
                  m.joined_on, m.period_from, m.period_to FROM members m JOIN people p ON p.id = m.person_id \
-                 WHERE m.person_id > $1 ORDER BY m.person_id LIMIT $2", after.map(|p| p.0).unwrap_or(0), limit)
+                 WHERE m.person_id > $1 ORDER BY m.person_id LIMIT $2",
+            after.map(|p| p.0).unwrap_or(0),
+            limit
+        )
             .fetch_all(self.read_pool())
             .await?;
         rows.iter()
@@ -760,9 +773,23 @@ impl OrgStore for This {
         let mut tx = self.begin_write().await?;
         let mut ids = Vec::with_capacity(new.len());
         for a in new {
-            let id: i64 = sql!("INSERT INTO activities (kind, held_on, party_org_id, pairing_id, target_id, title, people_served, \
+            let id: i64 = sql!(
+                "INSERT INTO activities (kind, held_on, party_org_id, pairing_id, target_id, title, people_served, \
                      donation_items, donation_value_fen, hours, recorded_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id", a.kind.as_str(), a.held_on, a.party_org_id, a.pairing_id, a.target_id, a.title.clone(), a.people_served, a.donation_items.clone(), a.donation_value_fen, a.hours, a.recorded_by.map(|p| p.0), by.at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                a.kind.as_str(),
+                a.held_on,
+                a.party_org_id,
+                a.pairing_id,
+                a.target_id,
+                a.title.clone(),
+                a.people_served,
+                a.donation_items.clone(),
+                a.donation_value_fen,
+                a.hours,
+                a.recorded_by.map(|p| p.0),
+                by.at
+            )
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("id")?;
@@ -816,9 +843,15 @@ impl OrgStore for This {
         limit: i64,
     ) -> Result<Vec<Activity>> {
         let pool = self.read_pool();
-        let rows = sql!("SELECT id, kind, held_on, party_org_id, pairing_id, target_id, title, people_served, donation_items, \
+        let rows = sql!(
+            "SELECT id, kind, held_on, party_org_id, pairing_id, target_id, title, people_served, donation_items, \
                  donation_value_fen, hours FROM activities WHERE held_on >= $1 AND held_on <= $2 AND id > $3 \
-                 ORDER BY id LIMIT $4", from, to, after.unwrap_or(0), limit)
+                 ORDER BY id LIMIT $4",
+            from,
+            to,
+            after.unwrap_or(0),
+            limit
+        )
             .fetch_all(pool)
             .await?;
         let mut out: Vec<Activity> = Vec::with_capacity(rows.len());
@@ -835,19 +868,31 @@ impl OrgStore for This {
             return Ok(out);
         };
         let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-        for r in sql!("SELECT activity_id, person_id FROM activity_participants WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY person_id", first, last).fetch_all(pool).await?
+        for r in sql!(
+            "SELECT activity_id, person_id FROM activity_participants WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY person_id",
+            first,
+            last
+        ).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     out[*i].participants.push(PersonId(r.try_get("person_id")?));
                 }
             }
-        for r in sql!("SELECT activity_id, request_id FROM activity_requests WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY request_id", first, last).fetch_all(pool).await?
+        for r in sql!(
+            "SELECT activity_id, request_id FROM activity_requests WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY request_id",
+            first,
+            last
+        ).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     out[*i].request_ids.push(RequestId(r.try_get("request_id")?));
                 }
             }
-        for r in sql!("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY id", first, last).fetch_all(pool).await?
+        for r in sql!(
+            "SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY id",
+            first,
+            last
+        ).fetch_all(pool).await?
             {
                 let s = suggestion_from_row(&r)?;
                 if let Some(i) = s.activity_id.and_then(|a| index.get(&a)) {
@@ -858,7 +903,10 @@ impl OrgStore for This {
     }
 
     async fn suggestion(&self, id: i64) -> Result<Option<Suggestion>> {
-        sql!("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE id = $1", id)
+        sql!(
+            "SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE id = $1",
+            id
+        )
                 .fetch_optional(self.read_pool())
                 .await?
                 .as_ref()
@@ -904,9 +952,18 @@ impl OrgStore for This {
 
     async fn create_campaign(&self, new: &NewCampaign, by: Change) -> Result<Campaign> {
         let mut tx = self.begin_write().await?;
-        let row = sql!("INSERT INTO campaigns (code, name, starts_on, ends_on, root_org_id, require_pairing, created_at) \
+        let row = sql!(
+            "INSERT INTO campaigns (code, name, starts_on, ends_on, root_org_id, require_pairing, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 RETURNING id, code, name, starts_on, ends_on, root_org_id, require_pairing", new.code.clone(), new.name.clone(), new.starts_on, new.ends_on, new.root_org_id, new.require_pairing, by.at)
+                 RETURNING id, code, name, starts_on, ends_on, root_org_id, require_pairing",
+            new.code.clone(),
+            new.name.clone(),
+            new.starts_on,
+            new.ends_on,
+            new.root_org_id,
+            new.require_pairing,
+            by.at
+        )
             .fetch_one(&mut *tx)
             .await
             .map_err(unique_to_conflict)?;
@@ -935,8 +992,12 @@ impl OrgStore for This {
             orgs: self.party_orgs().await?,
             ..Default::default()
         };
-        input.pairings = sql!("SELECT id, kind, party_org_id, member_id, target_id, starts_on, ends_on, responsible, goals \
-                 FROM pairings WHERE starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $1) ORDER BY id", from, to)
+        input.pairings = sql!(
+            "SELECT id, kind, party_org_id, member_id, target_id, starts_on, ends_on, responsible, goals \
+                 FROM pairings WHERE starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $1) ORDER BY id",
+            from,
+            to
+        )
             .fetch_all(pool)
             .await?
             .iter()
@@ -972,26 +1033,38 @@ impl OrgStore for This {
                 solved_requests: Vec::new(),
             });
         }
-        for r in sql!("SELECT ap.activity_id, ap.person_id FROM activity_participants ap \
-                 JOIN activities a ON a.id = ap.activity_id WHERE a.held_on >= $1 AND a.held_on <= $2", from, to).fetch_all(pool).await?
+        for r in sql!(
+            "SELECT ap.activity_id, ap.person_id FROM activity_participants ap \
+                 JOIN activities a ON a.id = ap.activity_id WHERE a.held_on >= $1 AND a.held_on <= $2",
+            from,
+            to
+        ).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     input.activities[*i].participants.push(PersonId(r.try_get("person_id")?));
                 }
             }
-        for r in sql!("SELECT s.activity_id, COUNT(*) AS n, COUNT(s.request_id) AS to_requests FROM suggestions s \
+        for r in sql!(
+            "SELECT s.activity_id, COUNT(*) AS n, COUNT(s.request_id) AS to_requests FROM suggestions s \
                  JOIN activities a ON a.id = s.activity_id WHERE a.held_on >= $1 AND a.held_on <= $2 \
-                 GROUP BY s.activity_id", from, to).fetch_all(pool).await?
+                 GROUP BY s.activity_id",
+            from,
+            to
+        ).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     input.activities[*i].suggestions = r.try_get("n")?;
                     input.activities[*i].suggestions_to_requests = r.try_get("to_requests")?;
                 }
             }
-        for r in sql!("SELECT ar.activity_id, ar.request_id FROM activity_requests ar \
+        for r in sql!(
+            "SELECT ar.activity_id, ar.request_id FROM activity_requests ar \
                  JOIN activities a ON a.id = ar.activity_id JOIN requests r ON r.id = ar.request_id \
                  WHERE a.held_on >= $1 AND a.held_on <= $2 AND r.status IN ('resolved', 'verified', 'closed') \
-                 AND (r.rating_resolved IS NULL OR r.rating_resolved = TRUE)", from, to).fetch_all(pool).await?
+                 AND (r.rating_resolved IS NULL OR r.rating_resolved = TRUE)",
+            from,
+            to
+        ).fetch_all(pool).await?
             {
                 if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
                     input.activities[*i].solved_requests.push(RequestId(r.try_get("request_id")?));

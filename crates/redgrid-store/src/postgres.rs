@@ -16,6 +16,23 @@ const SQL_LOCK_REQUEST: &str = concat!(
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id";
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+/// A request moves to its next state and its event is written, in one statement: the event only
+/// when the update changed the row, so a request already moved on writes nothing.
+const SQL_MOVE_REQUEST: &str = concat!(
+    "WITH moved AS (UPDATE requests SET (",
+    request_columns!(),
+    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51) WHERE id = $1 AND version = $52 RETURNING id) ",
+    "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+     SELECT $53, $54, $55, $56, $57, $58, $59 FROM moved"
+);
+/// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the event it wrote.
+const MOVED_ROWS: u64 = 1;
+/// A record joins the chain and becomes its head in one statement.
+const SQL_APPEND_AUDIT: &str = concat!(
+    "WITH joined AS (INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, \
+     payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)) ",
+    "UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1"
+);
 const SQL_TEXT_MATCH: &str = " AND description ILIKE ";
 /// Serialises migrations when several servers start at once.
 const SQL_MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7212001)");
@@ -136,6 +153,15 @@ impl PgStore {
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
         Ok(self.pool.begin().await?)
+    }
+
+    fn dialect_wal_bytes(&self) -> Option<u64> {
+        None
+    }
+
+    /// PostgreSQL manages its own WAL; nothing to do.
+    async fn dialect_flush(&self) -> Result<()> {
+        Ok(())
     }
 
     fn fail_point(&self) -> &AtomicU8 {

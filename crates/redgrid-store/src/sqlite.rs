@@ -4,23 +4,33 @@
 //! in a single transaction (group commit), so concurrent clients share the cost of a transaction
 //! instead of queueing for one each. A job refused by the core writes nothing and the batch goes on;
 //! a job that fails after writing makes the batch roll back, and its jobs are then run one by one, so
-//! one failure never touches another job. WAL checkpoints run on a connection of their own in the
-//! background, never inline in a commit. Reads use a small pool of their own.
+//! one failure never touches another job. Reads use a small pool of their own.
+//!
+//! The WAL is kept bounded (docs/operators/backup.md, "The WAL"): a passive checkpoint runs in the
+//! background every half second, which copies pages without blocking anyone but cannot reset the
+//! WAL while writes keep coming; so the writer itself, between two batches, truncates the WAL once
+//! it passes [`WAL_TRUNCATE_AT`] (a `TRUNCATE` checkpoint waits for readers, never for writers,
+//! since it *is* the writer). After a quiet second the background task truncates it too, and
+//! `journal_size_limit` caps what any reset leaves on disk.
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU8;
+use std::sync::atomic::{AtomicU8, AtomicU64};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 256;
-/// How often the background checkpoint runs.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// How often the background task looks at the WAL's size (it checkpoints every fifth look).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// The WAL size at which the writer truncates it between batches.
+pub const WAL_TRUNCATE_AT: u64 = 16 * 1024 * 1024;
+/// The WAL size SQLite shrinks the file to whenever it resets the log (`journal_size_limit`).
+const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
 type Db = sqlx::Sqlite;
 type This = SqliteStore;
@@ -32,6 +42,23 @@ const SQL_LOCK_REQUEST: &str = concat!(
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 AS id FROM requests";
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+/// A request moves to its next state and its event is written, in one call: the event only when
+/// the update changed the row (`changes()`), so a request already moved on writes nothing.
+const SQL_MOVE_REQUEST: &str = concat!(
+    "UPDATE requests SET (",
+    request_columns!(),
+    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51) WHERE id = $1 AND version = $52; ",
+    "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+     SELECT $53, $54, $55, $56, $57, $58, $59 WHERE changes() = 1"
+);
+/// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the row updated and the event.
+const MOVED_ROWS: u64 = 2;
+/// A record joins the chain and becomes its head in one call: two statements sharing `$1`–`$9`.
+const SQL_APPEND_AUDIT: &str = concat!(
+    "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, \
+     hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9); ",
+    "UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1"
+);
 const SQL_TEXT_MATCH: &str = " AND description LIKE ";
 /// `BEGIN IMMEDIATE` already takes SQLite's write lock.
 const SQL_MIGRATION_LOCK: Option<&str> = None;
@@ -43,6 +70,7 @@ struct Pending {
 
 /// A SQLite database file.
 pub struct SqliteStore {
+    wal: Arc<PathBuf>,
     writer: SqlitePool,
     reader: SqlitePool,
     fail: Arc<AtomicU8>,
@@ -58,8 +86,17 @@ impl Drop for SqliteStore {
     }
 }
 
-async fn writer_task(pool: SqlitePool, fail: Arc<AtomicU8>, mut rx: mpsc::Receiver<Pending>) {
+async fn writer_task(
+    pool: SqlitePool,
+    fail: Arc<AtomicU8>,
+    wal: Arc<PathBuf>,
+    last_write: Arc<AtomicU64>,
+    mut rx: mpsc::Receiver<Pending>,
+) {
     while let Some(first) = rx.recv().await {
+        if wal_size(&wal) >= WAL_TRUNCATE_AT {
+            truncate_wal(&pool).await;
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -69,8 +106,40 @@ async fn writer_task(pool: SqlitePool, fail: Arc<AtomicU8>, mut rx: mpsc::Receiv
         }
         let failing = fail.load(Ordering::SeqCst) == 1;
         let results = run_batch(&pool, &batch, failing).await;
+        last_write.store(millis_now(), Ordering::Relaxed);
         for (p, r) in batch.into_iter().zip(results) {
             let _ = p.reply.send(r);
+        }
+    }
+}
+
+fn millis_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The WAL file's size in bytes (0 when there is none).
+fn wal_size(wal: &Path) -> u64 {
+    std::fs::metadata(wal).map_or(0, |m| m.len())
+}
+
+/// Copies the whole WAL into the database and truncates it to nothing. Waits (up to the busy
+/// timeout) for readers still on older pages; when they outlast it, the WAL stays as it is until
+/// the next try.
+async fn truncate_wal(pool: &SqlitePool) -> bool {
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(pool)
+        .await
+    {
+        Ok((0, _, _)) => true,
+        Ok(_) => {
+            tracing::debug!("WAL checkpoint could not finish (readers); will try again");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+            false
         }
     }
 }
@@ -107,15 +176,27 @@ async fn run_together(
     Some(out)
 }
 
-async fn checkpoint_task(pool: SqlitePool) {
+async fn checkpoint_task(pool: SqlitePool, wal: Arc<PathBuf>, last_write: Arc<AtomicU64>) {
+    let mut tick: u32 = 0;
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
+        tick = tick.wrapping_add(1);
         if pool.is_closed() {
             return;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
+        let size = wal_size(&wal);
+        if size == 0 {
+            continue;
+        }
+        // Past the mark (writes that bypass the writer's queue, such as migrations and imports,
+        // can get it there), or quiet for a second: empty the WAL.
+        let quiet = millis_now().saturating_sub(last_write.load(Ordering::Relaxed)) >= 1000;
+        if size >= WAL_TRUNCATE_AT || (quiet && tick.is_multiple_of(5)) {
+            truncate_wal(&pool).await;
+        } else if tick.is_multiple_of(5)
+            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
         {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
@@ -139,7 +220,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000")
-            .pragma("wal_autocheckpoint", "0");
+            .pragma("wal_autocheckpoint", "0")
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -157,11 +239,22 @@ impl SqliteStore {
             .await?;
         let fail = Arc::new(AtomicU8::new(0));
         let (jobs, rx) = mpsc::channel(4096);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = Arc::new(PathBuf::from(wal));
+        let last_write = Arc::new(AtomicU64::new(millis_now()));
         let tasks = vec![
-            tokio::spawn(writer_task(writer.clone(), fail.clone(), rx)),
-            tokio::spawn(checkpoint_task(checkpointer)),
+            tokio::spawn(writer_task(
+                writer.clone(),
+                fail.clone(),
+                wal.clone(),
+                last_write.clone(),
+                rx,
+            )),
+            tokio::spawn(checkpoint_task(checkpointer, wal.clone(), last_write)),
         ];
         Ok(SqliteStore {
+            wal,
             writer,
             reader,
             fail,
@@ -194,6 +287,18 @@ impl SqliteStore {
 
     fn fail_point(&self) -> &AtomicU8 {
         &self.fail
+    }
+
+    fn dialect_wal_bytes(&self) -> Option<u64> {
+        Some(wal_size(&self.wal))
+    }
+
+    /// Empties the WAL on the writer's connection (so between two batches).
+    async fn dialect_flush(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 }
 

@@ -754,7 +754,12 @@ pub async fn build_requests(
         .map(|(i, _)| tier_weight(i.default_tier))
         .collect();
     let total: usize = weights.iter().sum();
+    // Each request is planned here in turn (who files what, where), then walked through its life
+    // with a random stream of its own, `WAVE` requests at a time: their commands reach the store
+    // together and share its transactions, as a busy district's would. Duplicates point at
+    // requests of earlier waves.
     let mut filed: Vec<(RequestId, AreaId)> = Vec::new();
+    let mut plans = Vec::with_capacity(WAVE);
     for (n, at) in created.into_iter().enumerate() {
         // The first resident files often, so their demo token shows a full history.
         let resident = if n % 40 == 0 {
@@ -820,18 +825,56 @@ pub async fn build_requests(
             requester_phone: contact.and_then(|p| p.phone.clone()),
             attachments: vec![],
         };
-        let (r, _) = service.submit(&who, &input, vec![], None, at).await?;
-        let mut walk = Walk {
-            service,
-            d,
-            rng: &mut rng,
-            now,
-            t: at,
-            r,
-        };
-        walk_one(&mut walk, item, spec, c, &filed).await?;
-        filed.push((walk.r.id, c.area.id));
+        let walk_seed = seed ^ (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        plans.push((who, input, at, item, *spec, c, walk_seed));
+        if plans.len() == WAVE {
+            file_wave(service, d, now, &mut plans, &mut filed).await?;
+        }
     }
+    file_wave(service, d, now, &mut plans, &mut filed).await
+}
+
+/// How many demo requests are walked at once.
+const WAVE: usize = 64;
+
+type Plan<'a> = (
+    Actor,
+    SubmitInput,
+    DateTime<Utc>,
+    &'a CategoryItem,
+    &'a data::ItemSpec,
+    &'a CommunityInfo,
+    u64,
+);
+
+/// Files and walks the planned requests concurrently, then adds them to `filed`.
+async fn file_wave<'a>(
+    service: &Service,
+    d: &District,
+    now: DateTime<Utc>,
+    plans: &mut Vec<Plan<'a>>,
+    filed: &mut Vec<(RequestId, AreaId)>,
+) -> Result<()> {
+    let earlier: &[(RequestId, AreaId)] = filed;
+    let walks = plans
+        .drain(..)
+        .map(|(who, input, at, item, spec, c, walk_seed)| async move {
+            let (r, _) = service.submit(&who, &input, vec![], None, at).await?;
+            let mut rng = Rng::new(walk_seed);
+            let mut walk = Walk {
+                service,
+                d,
+                rng: &mut rng,
+                now,
+                t: at,
+                r,
+            };
+            walk_one(&mut walk, item, spec, c, earlier).await?;
+            Ok::<_, StoreError>((walk.r.id, c.area.id))
+        });
+    let done = futures_util::future::join_all(walks).await;
+    let done = done.into_iter().collect::<Result<Vec<_>>>()?;
+    filed.extend(done);
     Ok(())
 }
 
