@@ -6,7 +6,6 @@ use redgrid_app::service::now;
 use redgrid_app::testing;
 use redgrid_core::command::SubmitInput;
 use redgrid_core::person::Actor;
-use redgrid_store::prelude::*;
 
 fn input(area: redgrid_core::ids::AreaId) -> SubmitInput {
     SubmitInput {
