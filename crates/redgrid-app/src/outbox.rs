@@ -256,11 +256,30 @@ pub fn backoff(attempts: i32) -> Duration {
 /// What one delivery round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
+    /// Messages every sender now has.
     pub delivered: usize,
+    /// Messages some sender still lacks (retried later, by those senders only).
     pub failed: usize,
+    /// Sends that succeeded in this round, over all senders.
+    pub sends_ok: usize,
+    /// Sends that failed in this round.
+    pub sends_failed: usize,
 }
 
-/// Delivers the messages due at `now` to every sender.
+impl std::ops::AddAssign for DeliveryReport {
+    fn add_assign(&mut self, o: Self) {
+        self.delivered += o.delivered;
+        self.failed += o.failed;
+        self.sends_ok += o.sends_ok;
+        self.sends_failed += o.sends_failed;
+    }
+}
+
+/// Messages sent at once: a slow webhook holds up only its own share of a backlog.
+const IN_FLIGHT: usize = 16;
+
+/// Delivers up to `limit` messages due at `now`, `IN_FLIGHT` at a time. Each message goes to the
+/// senders that do not have it yet; a message is delivered once every sender has it.
 pub async fn deliver_due(
     store: &Arc<dyn Store>,
     senders: &[Arc<dyn Sender>],
@@ -268,29 +287,87 @@ pub async fn deliver_due(
     limit: i64,
 ) -> Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
-    for m in store.due_messages(now, limit).await? {
-        if !store
-            .lease_message(m.id, m.next_attempt_at, now + Duration::seconds(LEASE))
-            .await?
-        {
+    let due = store.due_messages(now, limit).await?;
+    for wave in due.chunks(IN_FLIGHT) {
+        let sent = futures_util::future::join_all(
+            wave.iter().map(|m| deliver_one(store, senders, m, now)),
+        )
+        .await;
+        for r in sent {
+            report += r?;
+        }
+    }
+    Ok(report)
+}
+
+/// Delivers every message due at `now`, round after round of `limit`, until none is left or
+/// `budget` has passed: a backlog is worked off in one go instead of one round per interval.
+pub async fn deliver_backlog(
+    store: &Arc<dyn Store>,
+    senders: &[Arc<dyn Sender>],
+    now: DateTime<Utc>,
+    limit: i64,
+    budget: std::time::Duration,
+) -> Result<DeliveryReport> {
+    let started = std::time::Instant::now();
+    let mut report = DeliveryReport::default();
+    loop {
+        let round = deliver_due(store, senders, now, limit).await?;
+        let taken = round.delivered + round.failed;
+        report += round;
+        // A round with failures stops here: what failed waits for its back-off.
+        if taken < limit as usize || round.failed > 0 || started.elapsed() >= budget {
+            return Ok(report);
+        }
+    }
+}
+
+async fn deliver_one(
+    store: &Arc<dyn Store>,
+    senders: &[Arc<dyn Sender>],
+    m: &OutboxMessage,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    if !store
+        .lease_message(m.id, m.next_attempt_at, now + Duration::seconds(LEASE))
+        .await?
+    {
+        return Ok(report);
+    }
+    let mut have: Vec<String> = m.delivered_to.lines().map(str::to_string).collect();
+    let mut errors = Vec::new();
+    for s in senders {
+        let name = s.name();
+        if have.contains(&name) {
             continue;
         }
-        let mut errors = Vec::new();
-        for s in senders {
-            if let Err(e) = s.send(&m).await {
-                errors.push(format!("{}: {e}", s.name()));
+        match s.send(m).await {
+            Ok(()) => {
+                report.sends_ok += 1;
+                have.push(name);
+            }
+            Err(e) => {
+                report.sends_failed += 1;
+                errors.push(format!("{name}: {e}"));
             }
         }
-        if errors.is_empty() {
-            store.message_delivered(m.id, now).await?;
-            report.delivered += 1;
-        } else {
-            let attempts = m.attempts + 1;
-            store
-                .message_failed(m.id, attempts, now + backoff(attempts), &errors.join("; "))
-                .await?;
-            report.failed += 1;
-        }
+    }
+    if errors.is_empty() {
+        store.message_delivered(m.id, now).await?;
+        report.delivered = 1;
+    } else {
+        let attempts = m.attempts + 1;
+        store
+            .message_failed(
+                m.id,
+                attempts,
+                now + backoff(attempts),
+                &errors.join("; "),
+                &have.join("\n"),
+            )
+            .await?;
+        report.failed = 1;
     }
     Ok(report)
 }

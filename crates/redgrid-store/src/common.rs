@@ -827,12 +827,13 @@ pub(super) fn counts_from_row(row: &DbRow) -> Result<(i64, Counts)> {
 pub(super) fn message_from_row(row: &DbRow) -> Result<OutboxMessage> {
     from_row!(row, OutboxMessage {
         id, created_at, request_id: id RequestId, seq, kind, recipient_id: opt PersonId,
-        unit_id: opt UnitId, payload, attempts, next_attempt_at, delivered_at, last_error, read_at
+        unit_id: opt UnitId, payload, attempts, next_attempt_at, delivered_at, last_error, read_at,
+        delivered_to
     })
 }
 
 pub(super) const OUTBOX_COLUMNS: &str = "id, created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
-     attempts, next_attempt_at, delivered_at, last_error, read_at";
+     attempts, next_attempt_at, delivered_at, last_error, read_at, delivered_to";
 
 /// The states in which a request is being handled and its deadline runs.
 pub(super) const SQL_HANDLING: &str = "status IN ('accepted', 'dispatched', 'claimed')";
@@ -1880,13 +1881,16 @@ impl OutboxStore for This {
         attempts: i32,
         next: DateTime<Utc>,
         error: &str,
+        delivered_to: &str,
     ) -> Result<()> {
         sql!(
-            "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1",
+            "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4, delivered_to = $5 \
+             WHERE id = $1",
             id,
             attempts,
             next,
-            error.chars().take(500).collect::<String>()
+            error.chars().take(500).collect::<String>(),
+            delivered_to.to_string()
         )
         .execute(self.write_pool())
         .await?;

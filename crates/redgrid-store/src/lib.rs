@@ -200,6 +200,8 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     /// When its person read it in the inbox.
     pub read_at: Option<DateTime<Utc>>,
+    /// The senders that have it already, one name a line (the others get it on the next attempt).
+    pub delivered_to: String,
 }
 
 /// The plain-SQL grouping used as the scorecard's reference (tests and the benchmark).
@@ -498,6 +500,7 @@ pub trait OutboxStore: Send + Sync {
         attempts: i32,
         next: DateTime<Utc>,
         error: &str,
+        delivered_to: &str,
     ) -> Result<()>;
     /// A person's messages, newest first.
     async fn messages_for(&self, person: PersonId, limit: i64) -> Result<Vec<OutboxMessage>>;

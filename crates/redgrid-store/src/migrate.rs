@@ -32,6 +32,7 @@ migrations! {
     5 "restricted" "0005_restricted.sql";
     6 "alert_links" "0006_alert_links.sql";
     7 "signup" "0007_signup.sql";
+    8 "delivery" "0008_delivery.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -144,6 +145,10 @@ mod tests {
             (
                 "5e3b08df6b09046cda5531b2764ae9507669b1568e093cb17e13b5345c5f43e6",
                 "e6755cbfe4392207a72da3a89ddcf1b14259c828620129a6aeb4145c73b8fde6",
+            ),
+            (
+                "b5d23824c95ae43f39e02a017926ae33d56154e226dd3cb01bc8e3d3987b5481",
+                "b5d23824c95ae43f39e02a017926ae33d56154e226dd3cb01bc8e3d3987b5481",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -18,6 +18,7 @@ pub mod body;
 pub mod error;
 pub mod open311;
 pub mod openapi;
+pub mod server;
 pub mod ui;
 
 use axum::Router;
@@ -178,16 +179,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves the application on `listener` until `shutdown` completes.
+/// Serves the application on `listener` until `shutdown` completes, with the default connection
+/// limits ([`server::ServeOptions`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, state, shutdown, server::ServeOptions::default())
+        .await
+        .map(|_| ())
+}
+
+/// Serves the application on `listener` until `shutdown` completes, then lets requests in flight
+/// finish within the options' grace period.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: server::ServeOptions,
+) -> std::io::Result<server::Stopped> {
+    server::serve_app(listener, router(state), shutdown, options).await
 }

@@ -45,7 +45,8 @@ pub async fn append_anchor(store: &Arc<dyn Store>, file: &Path) -> anyhow::Resul
     }
     let line = format!("{seq} {hash}");
     let existing = std::fs::read_to_string(file).unwrap_or_default();
-    if existing.lines().last().map(str::trim) == Some(line.as_str()) {
+    let last = existing.lines().last().and_then(|l| l.split('#').next());
+    if last.map(str::trim) == Some(line.as_str()) {
         return Ok(None);
     }
     let mut f = std::fs::OpenOptions::new()

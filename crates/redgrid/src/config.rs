@@ -56,6 +56,16 @@ pub struct ConfigArgs {
     /// The body's content type (default `application/json`).
     #[arg(long, env = "REDGRID_SMS_CONTENT_TYPE")]
     pub sms_content_type: Option<String>,
+    /// Connections open at once (default 1000); at the cap new ones wait.
+    #[arg(long, env = "REDGRID_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request head, and a keep-alive connection may idle
+    /// (default 30).
+    #[arg(long, env = "REDGRID_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Seconds requests in flight get to finish at shutdown (default 20).
+    #[arg(long, env = "REDGRID_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -75,6 +85,9 @@ struct FileConfig {
     sms_url: Option<String>,
     sms_body: Option<String>,
     sms_content_type: Option<String>,
+    max_connections: Option<usize>,
+    idle_timeout_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
     /// The composite's weights: response, resolution, satisfaction (summing to 1).
     composite_weights: Option<[f64; 3]>,
 }
@@ -96,6 +109,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// The HTTP SMS sender, when configured.
     pub sms: Option<SmsConfig>,
+    pub max_connections: usize,
+    pub idle_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
 }
 
 /// Where text messages go over HTTP.
@@ -202,7 +218,31 @@ impl Config {
                 Some(sms)
             }
         };
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(1000);
+        if !(1..=100_000).contains(&max_connections) {
+            anyhow::bail!("max_connections must be 1–100000, not {max_connections}");
+        }
+        let idle_timeout_secs = args
+            .idle_timeout_secs
+            .or(file.idle_timeout_secs)
+            .unwrap_or(30);
+        if !(1..=600).contains(&idle_timeout_secs) {
+            anyhow::bail!("idle_timeout_secs must be 1–600, not {idle_timeout_secs}");
+        }
+        let shutdown_grace_secs = args
+            .shutdown_grace_secs
+            .or(file.shutdown_grace_secs)
+            .unwrap_or(20);
+        if shutdown_grace_secs > 600 {
+            anyhow::bail!("shutdown_grace_secs must be 0–600, not {shutdown_grace_secs}");
+        }
         Ok(Config {
+            max_connections,
+            idle_timeout_secs,
+            shutdown_grace_secs,
             sms,
             session_hours,
             secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(false),

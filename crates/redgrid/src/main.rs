@@ -29,8 +29,23 @@ use std::sync::Arc;
     about = "红网格 redgrid: party-building-led grassroots governance — from a resident's need to a verified, rated close-out"
 )]
 struct Cli {
+    /// How log lines are written to standard error: `text` (colours only on a terminal) or `json`
+    /// (one object a line, for log collectors).
+    #[arg(
+        long,
+        global = true,
+        env = "REDGRID_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Cmd,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -116,18 +131,27 @@ struct DemoArgs {
     no_serve: bool,
 }
 
-fn init_logging() {
+/// Log lines go to standard error, with their time: as text (coloured only on a terminal) or as
+/// JSON objects. `RUST_LOG` chooses what is logged (default `info`).
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -588,20 +612,61 @@ async fn serve(
         None => println!("redgrid serving {url} ({})", config.database_display()),
     }
     let jobs = start_jobs(config, service.clone())?;
-    let mut state = AppState::new(service);
+    let mut state = AppState::new(service.clone());
     state.session_hours = config.session_hours;
     state.secure_cookies = config.secure_cookies;
     let state = Arc::new(state);
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let options = redgrid_web::server::ServeOptions {
+        max_connections: config.max_connections,
+        idle_timeout: std::time::Duration::from_secs(config.idle_timeout_secs),
+        shutdown_grace: std::time::Duration::from_secs(config.shutdown_grace_secs),
     };
-    let served = redgrid_web::serve(listener, state, shutdown)
+    let served = redgrid_web::serve_with(listener, state, stop_signal(), options)
         .await
         .context("server stopped");
+    // The server has stopped taking requests: stop the jobs, keep the chain's head outside the
+    // database and leave the database file complete on its own.
     if let Some(j) = jobs {
         j.abort();
+        let _ = j.await;
     }
-    served
+    let anchors = audit_cmd::default_anchors(config);
+    match audit_cmd::append_anchor(service.store(), &anchors).await {
+        Ok(_) => tracing::info!(file = %anchors.display(), "audit chain head anchored at shutdown"),
+        Err(e) => tracing::error!(error = %e, "cannot anchor the audit chain at shutdown"),
+    }
+    if let Err(e) = service.store().flush().await {
+        tracing::error!(error = %e, "cannot flush the database at shutdown");
+    }
+    let stopped = served?;
+    tracing::info!(?stopped, "redgrid stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (what service managers send), logging which.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: shutting down");
+    }
 }
 
 /// The configured notification senders: the log file always, the webhook when set.
@@ -651,11 +716,13 @@ fn start_jobs(
                 last_power = Some(now);
                 for district in power.districts() {
                     match power_cmd::scheduled(&service, &power, &district).await {
-                        Ok(f) if f.new > 0 => {
-                            eprintln!("power {district}: {} alerts filed as requests", f.new)
-                        }
-                        Ok(_) => {}
-                        Err(e) => eprintln!("power {district}: {e}"),
+                        Ok(f) => tracing::info!(
+                            job = "power",
+                            %district,
+                            filed = f.new,
+                            "electricity detectors run; alerts filed as requests"
+                        ),
+                        Err(e) => tracing::error!(job = "power", %district, error = %e),
                     }
                 }
             }
@@ -663,24 +730,38 @@ fn start_jobs(
             if last_anchor.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
                 match audit_cmd::append_anchor(service.store(), &anchors).await {
                     Ok(_) => last_anchor = Some(now),
-                    Err(e) => eprintln!("audit anchor: {e}"),
+                    Err(e) => tracing::error!(job = "anchor", error = %e),
                 }
             }
             match service.run_jobs(now).await {
-                Ok(r) if r != Default::default() => eprintln!(
-                    "jobs: {} supervised, {} closed without rating, {} escalated",
-                    r.supervised, r.closed, r.escalated
+                Ok(r) if r != Default::default() => tracing::info!(
+                    job = "deadlines",
+                    supervised = r.supervised,
+                    closed_without_rating = r.closed,
+                    escalated = r.escalated
                 ),
                 Ok(_) => {}
-                Err(e) => eprintln!("jobs: {e}"),
+                Err(e) => tracing::error!(job = "deadlines", error = %e),
             }
-            match redgrid_app::outbox::deliver_due(service.store(), &senders, now, 500).await {
-                Ok(r) if r.failed > 0 => eprintln!(
-                    "notifications: {} delivered, {} failed (will retry)",
-                    r.delivered, r.failed
+            let budget = every.max(std::time::Duration::from_secs(10));
+            match redgrid_app::outbox::deliver_backlog(service.store(), &senders, now, 500, budget)
+                .await
+            {
+                Ok(r) if r.failed > 0 => tracing::warn!(
+                    job = "notifications",
+                    delivered = r.delivered,
+                    failed = r.failed,
+                    sends_ok = r.sends_ok,
+                    sends_failed = r.sends_failed,
+                    "some senders failed; they are retried with back-off, the others are not sent again"
+                ),
+                Ok(r) if r.delivered > 0 => tracing::info!(
+                    job = "notifications",
+                    delivered = r.delivered,
+                    sends_ok = r.sends_ok
                 ),
                 Ok(_) => {}
-                Err(e) => eprintln!("notifications: {e}"),
+                Err(e) => tracing::error!(job = "notifications", error = %e),
             }
         }
     })))

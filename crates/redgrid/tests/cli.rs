@@ -514,3 +514,86 @@ async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_the
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly_leaving_no_wal_and_an_anchor() {
+    use std::io::{BufRead, Read, Write};
+    let dir = std::env::temp_dir().join(format!("redgrid-cli-term-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // Something in the audit chain, so there is a head to anchor.
+    let d = dir.to_str().unwrap();
+    let out = redgrid(&[
+        "admin",
+        "create",
+        "--name",
+        "管理员",
+        "--username",
+        "admin",
+        "--district-code",
+        "120199",
+        "--district-name",
+        "滨城新区",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redgrid"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--jobs-interval-secs",
+            "0",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the address in {first:?}"))
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("SIGTERM: shutting down"), "{log}");
+    assert!(
+        !log.contains("\u{1b}["),
+        "no colour codes in a log that is not a terminal: {log}"
+    );
+    let wal = dir.join("redgrid.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0,
+        "the WAL is emptied at shutdown"
+    );
+    let anchors = std::fs::read_to_string(dir.join("audit-anchors.txt")).unwrap();
+    assert!(
+        !anchors.trim().is_empty(),
+        "the chain's head was anchored at shutdown"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
