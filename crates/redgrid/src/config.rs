@@ -134,6 +134,20 @@ impl SmsConfig {
     }
 }
 
+/// `value` (or `default` when unset), refused outside `range` with the setting's name.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> anyhow::Result<T> {
+    let v = value.unwrap_or(default);
+    if !range.contains(&v) {
+        anyhow::bail!("{name} must be {}–{}, not {v}", range.start(), range.end());
+    }
+    Ok(v)
+}
+
 impl Config {
     /// Merges flags/env with the file and the defaults. `default_dir` differs for `demo`.
     pub fn resolve(args: &ConfigArgs, default_dir: &Path) -> anyhow::Result<Config> {
@@ -218,27 +232,24 @@ impl Config {
                 Some(sms)
             }
         };
-        let max_connections = args
-            .max_connections
-            .or(file.max_connections)
-            .unwrap_or(1000);
-        if !(1..=100_000).contains(&max_connections) {
-            anyhow::bail!("max_connections must be 1–100000, not {max_connections}");
-        }
-        let idle_timeout_secs = args
-            .idle_timeout_secs
-            .or(file.idle_timeout_secs)
-            .unwrap_or(30);
-        if !(1..=600).contains(&idle_timeout_secs) {
-            anyhow::bail!("idle_timeout_secs must be 1–600, not {idle_timeout_secs}");
-        }
-        let shutdown_grace_secs = args
-            .shutdown_grace_secs
-            .or(file.shutdown_grace_secs)
-            .unwrap_or(20);
-        if shutdown_grace_secs > 600 {
-            anyhow::bail!("shutdown_grace_secs must be 0–600, not {shutdown_grace_secs}");
-        }
+        let max_connections = within(
+            "max_connections",
+            args.max_connections.or(file.max_connections),
+            1000,
+            1..=100_000,
+        )?;
+        let idle_timeout_secs = within(
+            "idle_timeout_secs",
+            args.idle_timeout_secs.or(file.idle_timeout_secs),
+            30,
+            1..=600,
+        )?;
+        let shutdown_grace_secs = within(
+            "shutdown_grace_secs",
+            args.shutdown_grace_secs.or(file.shutdown_grace_secs),
+            20,
+            0..=600,
+        )?;
         Ok(Config {
             max_connections,
             idle_timeout_secs,
