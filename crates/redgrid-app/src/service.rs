@@ -31,6 +31,7 @@ pub struct Service {
     sms_log: Arc<crate::sms::LogSms>,
     sms_retry: crate::sms::Retry,
     sms: std::sync::OnceLock<crate::sms::SmsQueue>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What `redgrid check` found for one request.
@@ -88,7 +89,47 @@ impl Service {
             sms_log,
             sms_retry: crate::sms::Retry::default(),
             sms: std::sync::OnceLock::new(),
+            metrics: Arc::default(),
         })
+    }
+
+    /// What the service counts about itself (`/metrics`).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
+    /// Records a command's kind, outcome and time.
+    fn count<T>(&self, kind: &str, started: std::time::Instant, result: &Result<T>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(StoreError::Core(e)) => e.code(),
+            Err(StoreError::Unavailable(_)) => "unavailable",
+            Err(_) => "error",
+        };
+        self.metrics.command(kind, outcome, started.elapsed());
+    }
+
+    /// Open requests (being handled or suspended) by light at `now`.
+    pub async fn open_by_light(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(redgrid_core::request::Light, i64)>> {
+        use redgrid_core::request::{Light, Status};
+        let mut out = Vec::new();
+        for light in Light::ALL {
+            let filter = redgrid_store::ListFilter {
+                statuses: vec![
+                    Status::Accepted,
+                    Status::Dispatched,
+                    Status::Claimed,
+                    Status::Suspended,
+                ],
+                light: Some((light, now)),
+                ..Default::default()
+            };
+            out.push((light, self.store.count(&filter).await?));
+        }
+        Ok(out)
     }
 
     /// Sends text messages through `sender` instead of the log.
@@ -202,6 +243,20 @@ impl Service {
         key: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<(Request, bool)> {
+        let started = std::time::Instant::now();
+        let result = self.submit_counted(actor, input, invalid, key, at).await;
+        self.count("submit", started, &result);
+        result
+    }
+
+    async fn submit_counted(
+        &self,
+        actor: &Actor,
+        input: &SubmitInput,
+        invalid: Vec<FieldError>,
+        key: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(Request, bool)> {
         let key = match key {
             None => None,
             Some(k) => {
@@ -277,6 +332,20 @@ impl Service {
 
     /// Runs a command on a request. Exactly one event is appended, or nothing at all.
     pub async fn run(
+        &self,
+        id: RequestId,
+        actor: &Actor,
+        command: &Command,
+        invalid: Vec<FieldError>,
+        at: DateTime<Utc>,
+    ) -> Result<(Request, Event)> {
+        let started = std::time::Instant::now();
+        let result = self.run_counted(id, actor, command, invalid, at).await;
+        self.count(command.kind().as_str(), started, &result);
+        result
+    }
+
+    async fn run_counted(
         &self,
         id: RequestId,
         actor: &Actor,

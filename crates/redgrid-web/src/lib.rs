@@ -21,10 +21,11 @@ pub mod openapi;
 pub mod server;
 pub mod ui;
 
+use axum::Json;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use redgrid_app::Service;
 use std::future::Future;
@@ -78,6 +79,111 @@ async fn fallback(uri: axum::http::Uri, headers: HeaderMap) -> axum::response::R
 
 async fn health() -> &'static str {
     "ok"
+}
+
+/// `GET /readyz`: 200 when the database answers and every migration this build knows is applied
+/// (a load balancer may send traffic), 503 with the reason otherwise. `/healthz` only says the
+/// process is up.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let store = state.service.store();
+    let known = redgrid_store::MIGRATIONS.len();
+    match store.applied_migrations().await {
+        Ok(applied) if applied.len() >= known => {
+            Json(serde_json::json!({"ready": true, "migrations": applied.len()})).into_response()
+        }
+        Ok(applied) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "ready": false,
+                "reason": format!("{} of {known} migrations applied", applied.len()),
+            })),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"ready": false, "reason": "the database does not answer"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: the server's counts in Prometheus' text format (docs/operators/operations.md).
+/// Counts only, no personal data.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    use redgrid_app::metrics::Gauge;
+    let service = &state.service;
+    let store = service.store();
+    let mut gauges = Vec::new();
+    if let Ok(lights) = service.open_by_light(redgrid_app::service::now()).await {
+        gauges.push(Gauge::by(
+            "redgrid_open_requests",
+            "Open requests (being handled or suspended) by light.",
+            "light",
+            lights
+                .into_iter()
+                .map(|(l, n)| (l.as_str().to_string(), n as f64))
+                .collect(),
+        ));
+    }
+    if let Ok((delivered, waiting)) = store.outbox_counts().await {
+        gauges.push(Gauge::single(
+            "redgrid_outbox_waiting",
+            "Notifications not yet delivered to every sender.",
+            waiting as f64,
+        ));
+        gauges.push(Gauge::single(
+            "redgrid_outbox_delivered",
+            "Notifications delivered, in all.",
+            delivered as f64,
+        ));
+    }
+    if let Some(wal) = store.wal_bytes() {
+        gauges.push(Gauge::single(
+            "redgrid_sqlite_wal_bytes",
+            "The size of SQLite's write-ahead log.",
+            wal as f64,
+        ));
+    }
+    let sms = service.sms();
+    gauges.push(Gauge::single(
+        "redgrid_sms_failures",
+        "Text messages that failed after every retry since the start.",
+        sms.failures().len() as f64,
+    ));
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        service.metrics().render(&gauges),
+    )
+        .into_response()
+}
+
+/// Counts each answered request by its route pattern (never the ids in it), method and status.
+async fn count_http(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(unmatched)", |p| p.as_str())
+        .to_string();
+    let method = request.method().as_str().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.service.metrics().http(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// The whole HTTP application.
@@ -159,6 +265,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/attachments/{id}", get(directory::download))
         .route("/api/openapi.json", get(openapi_json))
         .route("/healthz", get(health))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .merge(attachments)
         .merge(imports)
@@ -175,6 +283,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn(error::localize))
         .layer(axum::middleware::from_fn(auth::security_headers))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_http,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

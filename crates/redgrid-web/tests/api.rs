@@ -2646,3 +2646,86 @@ async fn the_spreadsheet_that_killed_the_server_is_refused_and_the_server_lives_
     // Still answering.
     assert_eq!(a.get("/api/me", "admin").await.status, StatusCode::OK);
 }
+
+async fn text_of(a: &App, uri: &str) -> (StatusCode, String, axum::http::HeaderMap) {
+    let req = HttpRequest::builder().uri(uri).body(Body::empty()).unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        String::from_utf8_lossy(&bytes).into_owned(),
+        headers,
+    )
+}
+
+#[tokio::test]
+async fn metrics_count_commands_routes_and_lights_without_personal_data_and_readyz_answers() {
+    let a = app().await;
+    let id = a.file("resident").await;
+    a.step(
+        id,
+        "accept",
+        "grid",
+        json!({"category_id": a.f.cat_garbage.id.0}),
+    )
+    .await;
+    // A refused command is counted under its code.
+    let refused = a
+        .post(
+            &format!("/api/requests/{id}/verify"),
+            "grid",
+            json!({"passed": true}),
+        )
+        .await;
+    assert_ne!(refused.status, StatusCode::OK);
+    let code = refused.body["code"].as_str().unwrap().to_string();
+    let (status, text, headers) = text_of(&a, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    assert!(
+        text.contains("redgrid_commands_total{kind=\"submit\",outcome=\"ok\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redgrid_commands_total{kind=\"accept\",outcome=\"ok\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "redgrid_commands_total{{kind=\"verify\",outcome=\"{code}\"}} 1\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("redgrid_command_seconds_bucket{kind=\"submit\",le=\"+Inf\"} 1\n"));
+    // Routes by pattern, never by id.
+    assert!(text.contains(
+        "redgrid_http_requests_total{route=\"/api/requests/{id}/{command}\",method=\"POST\",status=\"200\"} 1\n"
+    ), "{text}");
+    assert!(!text.contains(&format!("/api/requests/{id}/")));
+    assert!(
+        text.contains("redgrid_open_requests{light=\"green\"}"),
+        "{text}"
+    );
+    assert!(text.contains("redgrid_outbox_waiting "), "{text}");
+    assert!(text.contains("redgrid_sqlite_wal_bytes "), "{text}");
+    for person in [&a.f.resident, &a.f.grid_worker] {
+        assert!(!text.contains(&person.name));
+        if let Some(p) = &person.phone {
+            assert!(!text.contains(p.as_str()));
+        }
+    }
+    // Security headers on the text answer too.
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let (status, text, _) = text_of(&a, "/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["migrations"], redgrid_store::MIGRATIONS.len());
+}

@@ -491,24 +491,14 @@ async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
 /// Runs the jobs once (so overdue requests are supervised and unrated ones closed), then prints the
 /// lights of the open requests and the streets' scorecard for the last 90 days.
 async fn show_lights_and_scores(service: &Service) -> anyhow::Result<()> {
-    use redgrid_core::request::{Light, Status};
     let now = redgrid_app::service::now();
     let jobs = service.run_jobs(now).await?;
-    let mut counts = Vec::new();
-    for light in Light::ALL {
-        let filter = redgrid_store::ListFilter {
-            statuses: vec![
-                Status::Accepted,
-                Status::Dispatched,
-                Status::Claimed,
-                Status::Suspended,
-            ],
-            light: Some((light, now)),
-            ..Default::default()
-        };
-        let n = service.store().count(&filter).await?;
-        counts.push(format!("{} {n}", light.label(redgrid_core::Lang::Zh)));
-    }
+    let counts: Vec<String> = service
+        .open_by_light(now)
+        .await?
+        .into_iter()
+        .map(|(light, n)| format!("{} {n}", light.label(redgrid_core::Lang::Zh)))
+        .collect();
     eprintln!(
         "jobs: {} supervised (督办), {} closed without a rating; open requests by light: {}",
         jobs.supervised,
@@ -702,6 +692,7 @@ fn start_jobs(
     let every = std::time::Duration::from_secs(config.jobs_interval_secs);
     let anchors = audit_cmd::default_anchors(config);
     let power = redgrid_power::format::PowerStore::new(config.data_dir.join("power"));
+    let metrics = service.metrics().clone();
     Ok(Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         let mut last_anchor: Option<chrono::DateTime<chrono::Utc>> = None;
@@ -716,24 +707,39 @@ fn start_jobs(
                 last_power = Some(now);
                 for district in power.districts() {
                     match power_cmd::scheduled(&service, &power, &district).await {
-                        Ok(f) => tracing::info!(
-                            job = "power",
-                            %district,
-                            filed = f.new,
-                            "electricity detectors run; alerts filed as requests"
-                        ),
-                        Err(e) => tracing::error!(job = "power", %district, error = %e),
+                        Ok(f) => {
+                            metrics.job_round("power", "ok");
+                            metrics.add("redgrid_detector_alerts_total", &[], f.new as u64);
+                            tracing::info!(
+                                job = "power",
+                                %district,
+                                filed = f.new,
+                                "electricity detectors run; alerts filed as requests"
+                            )
+                        }
+                        Err(e) => {
+                            metrics.job_round("power", "error");
+                            tracing::error!(job = "power", %district, error = %e)
+                        }
                     }
                 }
             }
             // Keep the chain's head outside the database at most hourly (see `redgrid audit`).
             if last_anchor.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
                 match audit_cmd::append_anchor(service.store(), &anchors).await {
-                    Ok(_) => last_anchor = Some(now),
-                    Err(e) => tracing::error!(job = "anchor", error = %e),
+                    Ok(_) => {
+                        metrics.job_round("anchor", "ok");
+                        last_anchor = Some(now)
+                    }
+                    Err(e) => {
+                        metrics.job_round("anchor", "error");
+                        tracing::error!(job = "anchor", error = %e)
+                    }
                 }
             }
-            match service.run_jobs(now).await {
+            let done = service.run_jobs(now).await;
+            metrics.job_round("deadlines", if done.is_ok() { "ok" } else { "error" });
+            match done {
                 Ok(r) if r != Default::default() => tracing::info!(
                     job = "deadlines",
                     supervised = r.supervised,
@@ -744,9 +750,23 @@ fn start_jobs(
                 Err(e) => tracing::error!(job = "deadlines", error = %e),
             }
             let budget = every.max(std::time::Duration::from_secs(10));
-            match redgrid_app::outbox::deliver_backlog(service.store(), &senders, now, 500, budget)
-                .await
-            {
+            let round =
+                redgrid_app::outbox::deliver_backlog(service.store(), &senders, now, 500, budget)
+                    .await;
+            metrics.job_round("notifications", if round.is_ok() { "ok" } else { "error" });
+            if let Ok(r) = &round {
+                metrics.add(
+                    "redgrid_notifications_total",
+                    &[("result", "delivered")],
+                    r.delivered as u64,
+                );
+                metrics.add(
+                    "redgrid_notifications_total",
+                    &[("result", "failed")],
+                    r.failed as u64,
+                );
+            }
+            match round {
                 Ok(r) if r.failed > 0 => tracing::warn!(
                     job = "notifications",
                     delivered = r.delivered,
