@@ -82,9 +82,13 @@ fn decoy_hash() -> &'static str {
 pub fn check_password(fields: &mut Fields, name: &str, password: &str) {
     let n = password.chars().count();
     if n < MIN_PASSWORD {
-        fields.add(name, "too_short");
+        fields.push(
+            redgrid_core::error::FieldError::new(name, "too_short").with_limit(MIN_PASSWORD as i64),
+        );
     } else if n > MAX_PASSWORD {
-        fields.add(name, "too_long");
+        fields.push(
+            redgrid_core::error::FieldError::new(name, "too_long").with_limit(MAX_PASSWORD as i64),
+        );
     } else {
         let kinds = [
             password.chars().any(|c| c.is_ascii_digit()),

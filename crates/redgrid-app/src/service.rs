@@ -73,6 +73,27 @@ pub struct Revealed {
     pub requester_phone: Option<String>,
 }
 
+/// The kinds of file that may be uploaded.
+pub const UPLOAD_TYPES: [&str; 5] = [
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "application/pdf",
+];
+
+/// Whether `data` starts the way files of `content_type` do (their magic numbers).
+fn looks_like(content_type: &str, data: &[u8]) -> bool {
+    match content_type {
+        "image/jpeg" => data.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => data.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/gif" => data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a"),
+        "image/webp" => data.len() >= 12 && data.starts_with(b"RIFF") && &data[8..12] == b"WEBP",
+        "application/pdf" => data.starts_with(b"%PDF-"),
+        _ => false,
+    }
+}
+
 /// The longest idempotency key accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 
@@ -107,6 +128,25 @@ impl Service {
             Err(_) => "error",
         };
         self.metrics.command(kind, outcome, started.elapsed());
+    }
+
+    /// Stores an uploaded file: a photo (JPEG, PNG, WebP, GIF) or a PDF whose bytes are what its type
+    /// says (a web page sent as a photo is refused).
+    pub async fn upload(
+        &self,
+        content_type: &str,
+        data: &[u8],
+    ) -> Result<redgrid_store::AttachmentMeta> {
+        if !UPLOAD_TYPES.contains(&content_type) {
+            return Err(CoreError::validation("Content-Type", "not_allowed").into());
+        }
+        if data.is_empty() {
+            return Err(CoreError::validation("body", "required").into());
+        }
+        if !looks_like(content_type, data) {
+            return Err(CoreError::validation("body", "wrong_content").into());
+        }
+        self.store.put_attachment(content_type, data).await
     }
 
     /// Open requests (being handled or suspended) by light at `now`.

@@ -211,11 +211,30 @@ impl FieldError {
             .iter()
             .find(|(code, ..)| *code == self.code)
             .map_or(("格式不正确", "is invalid"), |&(_, zh, en)| (zh, en));
-        let limit = self.limit.unwrap_or_default().to_string();
-        self.message = lang.pick(zh, en).replace("{limit}", &limit);
+        let text = lang.pick(zh, en);
+        self.message = match self.limit {
+            Some(limit) => text.replace("{limit}", &limit.to_string()),
+            // A limit the caller did not give is not quoted as 0.
+            None if text.contains("{limit}") => LIMITLESS
+                .iter()
+                .find(|(code, ..)| *code == self.code)
+                .map_or(
+                    lang.pick("格式不正确", "is invalid"),
+                    |&(_, zh, en)| lang.pick(zh, en),
+                )
+                .to_string(),
+            None => text.to_string(),
+        };
         self
     }
 }
+
+/// The messages of the codes with a limit, for when none was given.
+const LIMITLESS: &[(&str, &str, &str)] = &[
+    ("too_long", "过长", "is too long"),
+    ("too_short", "过短", "is too short"),
+    ("too_many", "项数过多", "has too many items"),
+];
 
 /// The message of each field error code, in Chinese and English. Any other code reads "格式不正确" /
 /// "is invalid".
@@ -252,6 +271,11 @@ const FIELD_MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("unknown_field", "不支持的字段", "is not a known field"),
     ("invalid_type", "类型不正确", "has the wrong type"),
+    (
+        "wrong_content",
+        "文件内容与声明的类型不符",
+        "does not match its declared type",
+    ),
     (
         "wrong_code",
         "验证码不正确或已过期",
@@ -328,6 +352,11 @@ impl CoreError {
     /// A human-readable message in the given language.
     pub fn message(&self, lang: Lang) -> String {
         match self {
+            // Id 0 stands for "named otherwise" (a code, a phone, a token): no number to quote.
+            CoreError::NotFound { entity, id } if *id <= 0 => match lang {
+                Lang::Zh => format!("{}不存在", entity.label(Lang::Zh)),
+                Lang::En => format!("no such {}", entity.label(Lang::En)),
+            },
             CoreError::NotFound { entity, id } => match lang {
                 Lang::Zh => format!("{}（编号 {id}）不存在", entity.label(Lang::Zh)),
                 Lang::En => format!("{} {id} does not exist", entity.label(Lang::En)),
@@ -376,6 +405,35 @@ impl fmt::Display for CoreError {
 
 impl std::error::Error for CoreError {}
 
+/// Whether `c` shows nothing: zero-width spaces and joiners, the word joiner and other invisible
+/// operators, the byte-order mark, the soft hyphen, bidirectional marks and Hangul fillers. Text
+/// made of these and white space is blank.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
+}
+
+/// `s` without white space or invisible characters at either end: empty when it shows nothing.
+pub fn trim_visible(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || is_invisible(c))
+}
+
 /// Collects field errors while validating a command body.
 #[derive(Debug, Default)]
 pub struct Fields(Vec<FieldError>);
@@ -392,7 +450,7 @@ impl Fields {
     }
     /// Checks a required free-text field: present, not blank, at most `max` characters.
     pub fn text(&mut self, field: &str, value: Option<&str>, max: usize) {
-        match value.map(str::trim) {
+        match value.map(trim_visible) {
             None | Some("") => self.add(field, "required"),
             Some(v) if v.chars().count() > max => {
                 self.push(FieldError::new(field, "too_long").with_limit(max as i64))

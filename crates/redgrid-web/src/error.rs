@@ -57,9 +57,20 @@ impl From<CoreError> for ApiError {
 /// (from `Accept-Language`), so that handlers need not carry the language to their `?`s.
 pub async fn localize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let lang = lang_of(req.headers());
+    if req.uri().to_string().len() > MAX_URI {
+        return ApiError::plain(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            &match lang {
+                Lang::Zh => format!("请求地址过长（上限 {} KB）", MAX_URI / 1024),
+                Lang::En => format!("the address is too long (at most {} KB)", MAX_URI / 1024),
+            },
+        )
+        .into_response();
+    }
     let mut res = next.run(req).await;
     let Some(source) = res.extensions_mut().remove::<Source>() else {
-        return res;
+        return documented(res, lang).await;
     };
     let again = match source {
         Source::Core(e) => ApiError::core(&e, lang),
@@ -69,6 +80,78 @@ pub async fn localize(req: axum::extract::Request, next: axum::middleware::Next)
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = serde_json::to_vec(&again.body).unwrap_or_default();
     Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// The longest request address (path and query) answered; longer ones get 414.
+pub const MAX_URI: usize = 8 * 1024;
+
+/// An error answered by the framework rather than by redgrid (a path or query that does not parse,
+/// a method a route does not take, a body of the wrong kind) comes as plain text or empty: it is
+/// rewritten as the documented JSON error, in the request's language, keeping its status.
+async fn documented(res: Response, lang: Lang) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let kind = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if kind.starts_with("application/json") || kind.starts_with("text/html") {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let detail = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (code, zh, en) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "该地址不支持此请求方法",
+            "this address does not take that method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("payload_too_large", "请求体过大", "the body is too large")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "请求体类型不受支持",
+            "the body's content type is not supported",
+        ),
+        StatusCode::URI_TOO_LONG => ("uri_too_long", "请求地址过长", "the address is too long"),
+        StatusCode::NOT_FOUND => ("not_found", "没有这个地址", "no such endpoint"),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "请求超时", "the request took too long"),
+        s if s.is_server_error() => ("internal", "服务器内部错误", "internal error"),
+        _ => ("bad_request", "请求格式不正确", "the request is malformed"),
+    };
+    // The framework's own words explain a 4xx (which field, which value); never a 5xx's.
+    let message = if detail.is_empty() || status.is_server_error() {
+        lang.pick(zh, en).to_string()
+    } else {
+        format!(
+            "{}{}{}",
+            lang.pick(zh, en),
+            lang.pick("：", ": "),
+            detail.chars().take(200).collect::<String>()
+        )
+    };
+    let body = ErrorBody {
+        code: code.to_string(),
+        message,
+        fields: Vec::new(),
+        current_status: None,
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(
+        parts,
+        axum::body::Body::from(serde_json::to_vec(&body).unwrap_or_default()),
+    )
 }
 
 /// The language of the request, from `Accept-Language` (zh-CN unless English is preferred).

@@ -19,7 +19,7 @@ use redgrid_core::error::Lang;
 use redgrid_core::ids::RequestId;
 use redgrid_core::policy::Visibility;
 use redgrid_core::request::{Request, Status};
-use redgrid_store::ListFilter;
+use redgrid_store::{ListFilter, StoreError};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -868,10 +868,12 @@ pub async fn post_request(
         }
         let meta = state
             .service
-            .store()
-            .put_attachment(ctype, data)
+            .upload(ctype, data)
             .await
-            .map_err(|e| Open311Error::internal(format, e))?;
+            .map_err(|e| match e {
+                StoreError::Core(_) => bad("media is not the picture its type says".into()),
+                other => Open311Error::internal(format, other),
+            })?;
         attachments.push(Attachment {
             id: meta.id,
             name: "media".into(),

@@ -679,7 +679,7 @@ async fn attachments_upload_and_download() {
         .uri("/api/attachments")
         .header("authorization", format!("Bearer {}", a.tokens["resident"]))
         .header("content-type", "image/png")
-        .body(Body::from(&b"\x89PNG..."[..]))
+        .body(Body::from(&b"\x89PNG\r\n\x1a\n..."[..]))
         .unwrap();
     let res = a.router.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -2275,6 +2275,11 @@ async fn open311_files_requests_with_an_api_key_and_refuses_every_bad_post() {
     for (ctype, data, status) in [
         ("image/png", &b"\x89PNG\r\n\x1a\nfake"[..], StatusCode::OK),
         ("application/pdf", &b"%PDF-1.4"[..], StatusCode::BAD_REQUEST),
+        (
+            "image/png",
+            &b"<html><script>alert(1)</script>"[..],
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let req = HttpRequest::builder()
             .method("POST")
@@ -2728,4 +2733,206 @@ async fn metrics_count_commands_routes_and_lights_without_personal_data_and_read
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["ready"], true);
     assert_eq!(v["migrations"], redgrid_store::MIGRATIONS.len());
+}
+
+#[tokio::test]
+async fn strict_input_json_only_no_duplicate_keys_no_invisible_text_and_every_error_documented() {
+    let a = app().await;
+    let body = json!({"channel": "app", "description": "路灯坏了", "area_id": a.f.grid_a1_1.id.0})
+        .to_string();
+    let token = a.tokens["resident"].clone();
+    let auth = format!("Bearer {token}");
+    let send = |content_type: Option<&'static str>, body: String, lang: &'static str| {
+        let mut b = HttpRequest::builder()
+            .method("POST")
+            .uri("/api/requests")
+            .header("authorization", auth.clone())
+            .header("accept-language", lang);
+        if let Some(t) = content_type {
+            b = b.header("content-type", t);
+        }
+        let req = b.body(Body::from(body)).unwrap();
+        let router = a.router.clone();
+        async move {
+            let res = router.oneshot(req).await.unwrap();
+            let status = res.status();
+            let headers = res.headers().clone();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+                headers,
+            )
+        }
+    };
+    // JSON sent as text, or with no type at all: 415, and nothing filed.
+    for t in [
+        Some("text/plain"),
+        None,
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let (status, v, _) = send(t, body.clone(), "zh-CN").await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{t:?}: {v}");
+        assert_eq!(v["code"], "unsupported_media_type");
+        assert!(v["message"].as_str().unwrap().contains("JSON"));
+    }
+    let (status, _, _) = send(
+        Some("application/json; charset=utf-8"),
+        body.clone(),
+        "zh-CN",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // A key named twice: neither value is taken.
+    let twice = format!(
+        r#"{{"channel": "app", "description": "路灯坏了", "description": "别的", "area_id": {}}}"#,
+        a.f.grid_a1_1.id.0
+    );
+    let (status, v, _) = send(Some("application/json"), twice, "en").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["code"], "malformed_json");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key \"description\""),
+        "{v}"
+    );
+    // Text that shows nothing is blank.
+    for blank in [
+        "\u{200B}\u{200B}\u{200B}",
+        " \u{FEFF}\u{2060} ",
+        "\u{3000}\u{200D}",
+    ] {
+        let b = json!({"channel": "app", "description": blank, "area_id": a.f.grid_a1_1.id.0});
+        let (status, v, _) = send(Some("application/json"), b.to_string(), "zh-CN").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["fields"][0]["field"], "description");
+        assert_eq!(v["fields"][0]["code"], "required");
+    }
+    let listed = a.get("/api/requests?limit=50", "resident").await;
+    assert_eq!(
+        listed.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "only the good one was filed"
+    );
+    // The framework's own refusals come as the documented JSON, with the security headers.
+    for (method, uri, status) in [
+        (
+            "GET",
+            "/api/requests/not-a-number".to_string(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "GET",
+            "/api/requests?limit=many".to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "GET",
+            "/api/areas?parent_id=many".to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "DELETE",
+            "/api/requests".to_string(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            "GET",
+            format!("/api/requests?text={}", "x".repeat(9000)),
+            StatusCode::URI_TOO_LONG,
+        ),
+    ] {
+        let req = HttpRequest::builder()
+            .method(method)
+            .uri(&uri)
+            .header("authorization", auth.clone())
+            .header("accept-language", "en")
+            .body(Body::empty())
+            .unwrap();
+        let res = a.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(
+            res.status(),
+            status,
+            "{method} {}",
+            &uri[..uri.len().min(40)]
+        );
+        assert_eq!(res.headers()["content-type"], "application/json");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(v["code"].is_string() && v["message"].is_string(), "{v}");
+    }
+    // Messages never quote a limit or an id they do not have.
+    let short = a
+        .post(
+            "/api/me/password",
+            "resident",
+            json!({"current": "x", "new": "short1"}),
+        )
+        .await;
+    let text = short.body.to_string();
+    assert!(
+        !text.contains("至少 0") && !text.contains("at least 0"),
+        "{text}"
+    );
+    for lang in [redgrid_core::Lang::Zh, redgrid_core::Lang::En] {
+        let m = redgrid_core::error::CoreError::NotFound {
+            entity: redgrid_core::error::Entity::Person,
+            id: 0,
+        }
+        .message(lang);
+        assert!(!m.contains('0'), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn an_upload_must_be_what_its_type_says() {
+    let a = app().await;
+    for (ctype, data, status) in [
+        (
+            "image/png",
+            &b"<html><script>alert(1)</script></html>"[..],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "image/jpeg",
+            &b"\x89PNG\r\n\x1a\nnot a jpeg"[..],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "application/pdf",
+            &b"MZ\x90\x00"[..],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "image/jpeg",
+            &b"\xFF\xD8\xFF\xE0 jfif"[..],
+            StatusCode::CREATED,
+        ),
+        ("image/gif", &b"GIF89a...."[..], StatusCode::CREATED),
+        (
+            "image/webp",
+            &b"RIFF\x10\x00\x00\x00WEBPVP8 "[..],
+            StatusCode::CREATED,
+        ),
+        ("application/pdf", &b"%PDF-1.7\n"[..], StatusCode::CREATED),
+    ] {
+        let req = HttpRequest::builder()
+            .method("POST")
+            .uri("/api/attachments")
+            .header("authorization", format!("Bearer {}", a.tokens["resident"]))
+            .header("content-type", ctype)
+            .body(Body::from(data.to_vec()))
+            .unwrap();
+        let res = a.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), status, "{ctype}");
+        if status != StatusCode::CREATED {
+            let v: Value =
+                serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes())
+                    .unwrap();
+            assert_eq!(v["fields"][0]["code"], "wrong_content", "{v}");
+        }
+    }
 }

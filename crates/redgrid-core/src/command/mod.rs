@@ -247,7 +247,7 @@ fn check_attachments(fields: &mut Fields, key: &str, list: &[Attachment], facts:
 
 fn clean(s: &Option<String>) -> Option<String> {
     s.as_deref()
-        .map(str::trim)
+        .map(crate::error::trim_visible)
         .filter(|s| !s.is_empty())
         .map(String::from)
 }

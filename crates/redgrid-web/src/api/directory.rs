@@ -365,30 +365,7 @@ pub async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream");
-    let allowed = [
-        "image/jpeg",
-        "image/png",
-        "image/webp",
-        "image/gif",
-        "application/pdf",
-    ];
-    if !allowed.contains(&content_type) {
-        return Err(ApiError::core(
-            &CoreError::validation("Content-Type", "not_allowed"),
-            lang,
-        ));
-    }
-    if body.is_empty() {
-        return Err(ApiError::core(
-            &CoreError::validation("body", "required"),
-            lang,
-        ));
-    }
-    let meta = state
-        .service
-        .store()
-        .put_attachment(content_type, &body)
-        .await?;
+    let meta = state.service.upload(content_type, &body).await?;
     Ok((
         StatusCode::CREATED,
         Json(AttachmentInfo {

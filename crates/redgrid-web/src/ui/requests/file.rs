@@ -259,8 +259,7 @@ pub async fn file_post(
     if let Some((file_name, ctype, data)) = photo {
         let meta = state
             .service
-            .store()
-            .put_attachment(&ctype, &data)
+            .upload(&ctype, &data)
             .await
             .map_err(|e| PageError::store(e, lang, "/file"))?;
         photo_id = meta.id;
