@@ -268,8 +268,32 @@ impl Service {
     }
 
     /// Checks a login name (username or phone) and password and opens a session of `hours`.
+    /// The key failed logins are counted under: the account a login name or phone belongs to, so
+    /// that a user name and its phone (with or without +86) share one count; an unknown name counts
+    /// for itself.
+    pub async fn login_key(&self, login: &str) -> Result<String> {
+        let login = login.trim();
+        let mut found = self.store().account_by_login(login).await?;
+        if found.is_none() {
+            let phone = crate::roles::normalize_phone(login);
+            if phone != login {
+                found = self.store().account_by_login(&phone).await?;
+            }
+        }
+        Ok(match found {
+            Some(a) => format!("person:{}", a.person_id.0),
+            None => format!("name:{}", login.to_lowercase()),
+        })
+    }
+
     pub async fn login(&self, login: &str, password: &str, hours: i64) -> Result<NewSession> {
-        let account = self.store().account_by_login(login.trim()).await?;
+        let mut account = self.store().account_by_login(login.trim()).await?;
+        if account.is_none() {
+            let phone = crate::roles::normalize_phone(login.trim());
+            if phone != login.trim() {
+                account = self.store().account_by_login(&phone).await?;
+            }
+        }
         let Some(account) = account else {
             let _ = matches_off_thread(decoy_hash(), password).await;
             return Err(Self::forbidden(Denial::BadCredentials));

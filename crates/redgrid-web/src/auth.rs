@@ -255,6 +255,31 @@ pub async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: 
     }
 }
 
+/// Whether a browser says this request comes from another site (`Origin` naming another host, or
+/// `Sec-Fetch-Site: cross-site`): a form on another site must not log anyone in here (login CSRF).
+pub fn cross_site(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        // "null" (a sandboxed or privacy-stripped origin) is not us either.
+        let origin_host = origin.split("://").nth(1).unwrap_or("");
+        // Behind a proxy that rewrites Host, the name the browser used is in X-Forwarded-Host.
+        let forwarded = headers
+            .get("x-forwarded-host")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim);
+        let ours = |h: &str| !h.is_empty() && origin_host.eq_ignore_ascii_case(h);
+        return !(ours(host) || forwarded.is_some_and(ours));
+    }
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site")
+}
+
 /// Failed logins remembered per account and per client address, over a sliding window.
 pub struct Throttle {
     window: Duration,
@@ -274,9 +299,10 @@ impl Throttle {
         }
     }
 
-    fn keys(login: &str, address: &str) -> [(String, bool); 2] {
+    /// `account` is [`redgrid_app::Service::login_key`]: the account however it was named.
+    fn keys(account: &str, address: &str) -> [(String, bool); 2] {
         [
-            (format!("a:{}", login.trim().to_lowercase()), true),
+            (format!("a:{account}"), true),
             (format!("ip:{address}"), false),
         ]
     }
@@ -317,9 +343,9 @@ impl Throttle {
         }
     }
 
-    pub fn succeeded(&self, login: &str) {
+    pub fn succeeded(&self, account: &str) {
         if let Ok(mut map) = self.failures.lock() {
-            map.remove(&format!("a:{}", login.trim().to_lowercase()));
+            map.remove(&format!("a:{account}"));
         }
     }
 }

@@ -1113,6 +1113,17 @@ async fn logins_sessions_csrf_throttling_and_api_tokens() {
     );
     let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&wait), "{wait}");
+    // The count is the account's, however it is named: its phone, with or without +86, waits too.
+    let phone = f.grid_worker.phone.clone().unwrap();
+    for name in [phone.clone(), format!("+86{phone}")] {
+        let r = login(&app, &name, "grid worker 2026").await;
+        assert_eq!(
+            r.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{name}: {}",
+            r.body
+        );
+    }
 
     // Password change: the current one is required; afterwards old sessions are gone.
     app.post(

@@ -2668,3 +2668,36 @@ async fn an_alliance_is_created_and_edited_from_its_register_page() {
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_login_form_posted_from_another_site_is_refused() {
+    let a = app().await;
+    let body = format!("login=grid&password={PASSWORD}&next=%2F");
+    for (origin, fetch_site, status) in [
+        (Some("http://evil.example"), None, StatusCode::FORBIDDEN),
+        (Some("null"), None, StatusCode::FORBIDDEN),
+        (None, Some("cross-site"), StatusCode::FORBIDDEN),
+        (Some("http://redgrid.local"), None, StatusCode::SEE_OTHER),
+        (None, Some("same-origin"), StatusCode::SEE_OTHER),
+        (None, None, StatusCode::SEE_OTHER),
+    ] {
+        let mut b = HttpRequest::post("/login")
+            .header(header::HOST, "redgrid.local")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(o) = origin {
+            b = b.header(header::ORIGIN, o);
+        }
+        if let Some(s) = fetch_site {
+            b = b.header("sec-fetch-site", s);
+        }
+        let p = a.send(b.body(Body::from(body.clone())).unwrap()).await;
+        assert_eq!(p.status, status, "{origin:?} {fetch_site:?}");
+        if status == StatusCode::FORBIDDEN {
+            assert!(
+                p.cookies.iter().all(|c| !c.starts_with("redgrid_session=")),
+                "no session"
+            );
+            assert!(p.html.contains("登录须在本站页面上进行"), "{}", p.html);
+        }
+    }
+}

@@ -80,7 +80,12 @@ pub async fn login(
     }
     let (login, password) = (login.unwrap_or_default(), password.unwrap_or_default());
     let address = address_of(&parts.extensions);
-    if let Some(wait) = state.throttle.retry_after(&login, &address) {
+    let key = state
+        .service
+        .login_key(&login)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
+    if let Some(wait) = state.throttle.retry_after(&key, &address) {
         let mut res = ApiError::plain(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
@@ -108,12 +113,12 @@ pub async fn login(
                 &e,
                 redgrid_store::StoreError::Core(CoreError::Forbidden(Denial::BadCredentials))
             ) {
-                state.throttle.failed(&login, &address);
+                state.throttle.failed(&key, &address);
             }
             return Err(ApiError::store(e, lang));
         }
     };
-    state.throttle.succeeded(&login);
+    state.throttle.succeeded(&key);
     Ok(session_started(&state, headers, session, StatusCode::OK))
 }
 

@@ -109,11 +109,22 @@ pub(crate) async fn login_post(
         *res.status_mut() = status;
         res
     };
+    if crate::auth::cross_site(&headers) {
+        let msg = lang.pick(
+            "登录须在本站页面上进行。",
+            "Log in from this site's own page.",
+        );
+        return refuse(c, msg.to_string(), StatusCode::FORBIDDEN);
+    }
     if login.is_empty() || password.is_empty() {
         let msg = lang.pick("请输入用户名和密码。", "Enter your user name and password.");
         return refuse(c, msg.to_string(), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    if let Some(wait) = state.throttle.retry_after(&login, &address) {
+    let key = match state.service.login_key(&login).await {
+        Ok(k) => k,
+        Err(e) => return PageError::store(e, lang, "/login").into_response(),
+    };
+    if let Some(wait) = state.throttle.retry_after(&key, &address) {
         let msg = match lang {
             Lang::Zh => format!("尝试次数过多，请 {wait} 秒后再试。"),
             Lang::En => format!("Too many attempts; try again in {wait} seconds."),
@@ -126,7 +137,7 @@ pub(crate) async fn login_post(
         .await
     {
         Ok(session) => {
-            state.throttle.succeeded(&login);
+            state.throttle.succeeded(&key);
             // Without a page asked for, each person lands on their own work.
             let next = if next == "/" {
                 landing(&session.person).to_string()
@@ -142,7 +153,7 @@ pub(crate) async fn login_post(
         }
         Err(StoreError::Core(e)) => {
             if matches!(e, CoreError::Forbidden(Denial::BadCredentials)) {
-                state.throttle.failed(&login, &address);
+                state.throttle.failed(&key, &address);
             }
             refuse(c, e.message(lang), StatusCode::UNAUTHORIZED)
         }
