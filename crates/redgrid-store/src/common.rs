@@ -1193,6 +1193,10 @@ impl Schema for This {
         self.dialect_flush().await
     }
 
+    async fn snapshot_to(&self, path: &std::path::Path) -> Result<()> {
+        self.dialect_snapshot_to(path).await
+    }
+
     async fn migrate(&self) -> Result<Vec<i64>> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS redgrid_migrations (version BIGINT PRIMARY KEY, \

@@ -371,6 +371,9 @@ pub trait Schema: Send + Sync {
     /// Makes the database file complete on its own: SQLite copies its WAL into it and empties the
     /// WAL (at shutdown, before a file backup); nothing on PostgreSQL.
     async fn flush(&self) -> Result<()>;
+    /// Writes a consistent copy of the whole database to `path` while others go on writing
+    /// (SQLite: `VACUUM INTO`). PostgreSQL is copied with its own tools (`pg_dump`), so it refuses.
+    async fn snapshot_to(&self, path: &std::path::Path) -> Result<()>;
 }
 
 /// The district's directory (areas, units, the catalogue) and its people.

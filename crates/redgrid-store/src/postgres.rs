@@ -110,6 +110,32 @@ impl PgStore {
         Ok(())
     }
 
+    /// Drops the database `url` names (if it exists), through the server's `postgres` database,
+    /// for test suites that need a whole database of their own.
+    #[cfg(feature = "testing")]
+    pub async fn drop_database(url: &str) -> Result<()> {
+        let options = PgConnectOptions::from_str(url)?;
+        let name = options.get_database().unwrap_or_default().to_string();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Corrupt(format!("bad database name {name:?}")));
+        }
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.database("postgres"))
+            .await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await?;
+        admin.close().await;
+        Ok(())
+    }
+
     /// Creates the database `url` names, through the server's `postgres` database, for test suites
     /// on a fresh machine. Returns false when it existed already (another test made it first).
     #[cfg(feature = "testing")]
@@ -157,6 +183,12 @@ impl PgStore {
 
     fn dialect_wal_bytes(&self) -> Option<u64> {
         None
+    }
+
+    async fn dialect_snapshot_to(&self, _path: &std::path::Path) -> Result<()> {
+        Err(StoreError::Corrupt(
+            "a PostgreSQL database is copied with pg_dump (redgrid backup calls it)".into(),
+        ))
     }
 
     /// PostgreSQL manages its own WAL; nothing to do.

@@ -293,6 +293,19 @@ impl SqliteStore {
         Some(wal_size(&self.wal))
     }
 
+    /// `VACUUM INTO` on a reader: one read transaction, so a consistent copy however busy the
+    /// writer is, and compact. The file must not exist yet.
+    async fn dialect_snapshot_to(&self, path: &Path) -> Result<()> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Corrupt(format!("not a UTF-8 path: {}", path.display())))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target.to_string())
+            .execute(&self.reader)
+            .await?;
+        Ok(())
+    }
+
     /// Empties the WAL on the writer's connection (so between two batches).
     async fn dialect_flush(&self) -> Result<()> {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

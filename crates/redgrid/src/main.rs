@@ -7,6 +7,7 @@ use anyhow::Context;
 
 mod admin_cmd;
 mod audit_cmd;
+mod backup_cmd;
 mod config;
 mod org_cmd;
 mod power_cmd;
@@ -56,6 +57,22 @@ enum Cmd {
     Migrate(ConfigArgs),
     /// Replay every request's events and compare with the stored projection; exit 1 on any difference.
     Check(ConfigArgs),
+    /// Write a consistent backup (database, audit anchors, power/) to a new zip file while the
+    /// server runs.
+    Backup {
+        /// The backup file to create (it must not exist).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Restore a backup into the configured database and data folder (the server must be stopped),
+    /// keeping what it replaces, then replay, recount and verify; exit 1 on any problem.
+    Restore {
+        /// A file written by `redgrid backup`.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Build a realistic demo district (once) and serve it, printing how to act as each role.
     Demo(DemoArgs),
     /// Work with the district calendar (working hours, holidays, 调休).
@@ -287,6 +304,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Cmd::Demo(args) => demo_command(args).await,
+        Cmd::Backup { file, config } => {
+            let config = Config::resolve(&config, Path::new("redgrid-data"))?;
+            backup_cmd::backup(&config, &file).await
+        }
+        Cmd::Restore { file, config } => {
+            let config = Config::resolve(&config, Path::new("redgrid-data"))?;
+            backup_cmd::restore(&config, &file).await
+        }
         Cmd::Calendar {
             what: CalendarCmd::Check { files },
         } => Ok(calendar_check(&files)),
@@ -592,6 +617,8 @@ async fn serve(
     service: Arc<Service>,
     tokens: Option<(Vec<Token>, String)>,
 ) -> anyhow::Result<()> {
+    // Held while serving, so that `redgrid restore` refuses to replace the data under us.
+    let _lock = backup_cmd::hold_lock(config)?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

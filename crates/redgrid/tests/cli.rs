@@ -597,3 +597,273 @@ fn sigterm_stops_the_server_cleanly_leaving_no_wal_and_an_anchor() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `export AREA=… UNIT=…` lines of the demo's output, as name → value.
+fn exports(stdout: &str) -> std::collections::HashMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_backup_taken_under_write_load_restores_clean_and_restore_waits_for_the_server() {
+    use std::io::{BufRead, Read, Write};
+    let dir = std::env::temp_dir().join(format!("redgrid-cli-backup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let live = dir.join("live");
+    let d = live.to_str().unwrap();
+    let out = redgrid(&[
+        "demo",
+        "--no-serve",
+        "--requests",
+        "40",
+        "--residents",
+        "20",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vars = exports(&String::from_utf8_lossy(&out.stdout));
+    let (token, area) = (vars["RESIDENT"].clone(), vars["AREA"].clone());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_redgrid"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--jobs-interval-secs",
+            "0",
+            "--data-dir",
+            d,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    // Residents keep filing while the backup is taken.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, addr) = (stop.clone(), addr.clone());
+        std::thread::spawn(move || {
+            let mut filed = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let body =
+                    format!(r#"{{"channel":"app","description":"楼道灯不亮","area_id":{area}}}"#);
+                let mut s = std::net::TcpStream::connect(&addr).unwrap();
+                write!(
+                    s,
+                    "POST /api/requests HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\
+                     Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                let mut answer = String::new();
+                s.read_to_string(&mut answer).unwrap();
+                assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+                filed += 1;
+            }
+            filed
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let file = dir.join("backup.zip");
+    let out = redgrid(&["backup", file.to_str().unwrap(), "--data-dir", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let filed = writer.join().unwrap();
+    assert!(filed > 0);
+    // A second backup under the same name is refused; nothing is left half-written.
+    let again = redgrid(&["backup", file.to_str().unwrap(), "--data-dir", d]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    // While the server runs on the live folder, a restore there is refused and changes nothing.
+    let refused = redgrid(&["restore", file.to_str().unwrap(), "--data-dir", d]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("another redgrid is running"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(live.join("redgrid.db").exists());
+    // Into a fresh folder: replayed, recounted and verified clean.
+    let fresh = dir.join("fresh");
+    let out = redgrid(&[
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        fresh.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(", 0 differences"), "{text}");
+    assert!(text.contains("scorecard: counts agree"), "{text}");
+    assert!(text.contains(" 0 problems"), "{text}");
+    assert!(fresh.join("power").is_dir(), "the power folder came back");
+    // After the server stops, the live folder can be restored too, keeping what it replaced.
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    let out = redgrid(&["restore", file.to_str().unwrap(), "--data-dir", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("kept what it replaced"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_backup_restores_into_another_database_clean() {
+    use redgrid_store::postgres::PgStore;
+    let base = std::env::var("REDGRID_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/redgrid_test".to_string());
+    let root = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(r, _)| r)
+        .to_string();
+    let (from, to) = (
+        format!("{root}/redgrid_cli_backup_from"),
+        format!("{root}/redgrid_cli_backup_to"),
+    );
+    for url in [&from, &to] {
+        if let Err(e) = PgStore::drop_database(url).await {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "PostgreSQL is required under CI: {e}"
+            );
+            eprintln!("SKIPPED: PostgreSQL at {root} is unreachable ({e})");
+            return;
+        }
+        PgStore::create_database(url).await.unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("redgrid-cli-pgbackup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let out = redgrid(&[
+        "demo",
+        "--no-serve",
+        "--requests",
+        "30",
+        "--residents",
+        "20",
+        "--data-dir",
+        a.to_str().unwrap(),
+        "--database-url",
+        &from,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.join("pg.zip");
+    let out = redgrid(&[
+        "backup",
+        file.to_str().unwrap(),
+        "--data-dir",
+        a.to_str().unwrap(),
+        "--database-url",
+        &from,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("postgres database"));
+    // A PostgreSQL backup is refused by a SQLite configuration, and the other way round.
+    let wrong = redgrid(&[
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        dir.join("c").to_str().unwrap(),
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("holds a postgres database"));
+    let out = redgrid(&[
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        b.to_str().unwrap(),
+        "--database-url",
+        &to,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(", 0 differences") && text.contains(" 0 problems"),
+        "{text}"
+    );
+    for url in [&from, &to] {
+        let _ = PgStore::drop_database(url).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn restore_refuses_what_is_not_a_redgrid_backup_and_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("redgrid-cli-badrestore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_zip = dir.join("notes.txt");
+    std::fs::write(&not_zip, "hello").unwrap();
+    let no_manifest = dir.join("other.zip");
+    {
+        let f = std::fs::File::create(&no_manifest).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        z.start_file("x.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, b"x").unwrap();
+        z.finish().unwrap();
+    }
+    let data = dir.join("data");
+    for (file, says) in [
+        (&not_zip, "not a redgrid backup (not a zip file)"),
+        (&no_manifest, "not a redgrid backup (no MANIFEST.txt)"),
+        (&dir.join("missing.zip"), "cannot read"),
+    ] {
+        let out = redgrid(&[
+            "restore",
+            file.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+        assert!(!data.join("redgrid.db").exists(), "nothing was restored");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
