@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod demo;
 pub mod jobs;
 pub mod ledger;
+pub mod limits;
 pub mod metrics;
 pub mod organise;
 pub mod outbox;

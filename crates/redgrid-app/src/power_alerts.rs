@@ -79,7 +79,7 @@ impl Service {
         let key = format!("power-{}-{}-{}", a.detector, a.meter, a.since);
         let chart = self
             .store()
-            .put_attachment("image/svg+xml", a.chart_svg.as_bytes())
+            .put_attachment("image/svg+xml", a.chart_svg.as_bytes(), None)
             .await?;
         let input = SubmitInput {
             channel: Some(Channel::PowerAlert),

@@ -32,6 +32,8 @@ pub struct Service {
     sms_retry: crate::sms::Retry,
     sms: std::sync::OnceLock<crate::sms::SmsQueue>,
     metrics: Arc<crate::metrics::Metrics>,
+    limits: crate::limits::Limits,
+    filings: crate::limits::Window,
 }
 
 /// What `redgrid check` found for one request.
@@ -111,7 +113,23 @@ impl Service {
             sms_retry: crate::sms::Retry::default(),
             sms: std::sync::OnceLock::new(),
             metrics: Arc::default(),
+            limits: Default::default(),
+            filings: Default::default(),
         })
+    }
+
+    /// Files and uploads are limited as `limits` says (the defaults otherwise).
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> crate::limits::Limits {
+        self.limits
+    }
+
+    pub(crate) fn filings(&self) -> &crate::limits::Window {
+        &self.filings
     }
 
     /// What the service counts about itself (`/metrics`).
@@ -134,6 +152,7 @@ impl Service {
     /// says (a web page sent as a photo is refused).
     pub async fn upload(
         &self,
+        actor: &Actor,
         content_type: &str,
         data: &[u8],
     ) -> Result<redgrid_store::AttachmentMeta> {
@@ -146,7 +165,12 @@ impl Service {
         if !looks_like(content_type, data) {
             return Err(CoreError::validation("body", "wrong_content").into());
         }
-        self.store.put_attachment(content_type, data).await
+        self.admit_upload(actor, data.len() as i64, now()).await?;
+        let by = match actor {
+            Actor::Person(p) => Some(p.id),
+            Actor::System => None,
+        };
+        self.store.put_attachment(content_type, data, by).await
     }
 
     /// Open requests (being handled or suspended) by light at `now`.

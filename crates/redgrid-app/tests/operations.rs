@@ -67,3 +67,163 @@ async fn postgres_has_no_wal_to_report_and_flush_is_harmless() {
     assert_eq!(db.store.wal_bytes(), None);
     db.store.flush().await.unwrap();
 }
+
+fn too_many(e: redgrid_store::StoreError) -> (redgrid_core::error::Limit, i64) {
+    match e {
+        redgrid_store::StoreError::Core(redgrid_core::error::CoreError::TooMany {
+            limit,
+            retry_after,
+        }) => (limit, retry_after),
+        other => panic!("expected 429, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn filing_is_limited_per_person_and_per_address_and_staff_only_per_address() {
+    use redgrid_app::limits::Limits;
+    use redgrid_core::error::Limit;
+    let db = testing::sqlite().await.unwrap();
+    let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let service = service.with_limits(Limits {
+        filings_per_person_hour: 3,
+        filings_per_address_hour: 6,
+        ..Default::default()
+    });
+    let (resident, worker) = (
+        Actor::Person(f.resident.clone()),
+        Actor::Person(f.grid_worker.clone()),
+    );
+    let t = now();
+    for _ in 0..3 {
+        service
+            .admit_filing(&resident, Some("10.0.0.1"), t)
+            .unwrap();
+    }
+    let (limit, wait) = too_many(
+        service
+            .admit_filing(&resident, Some("10.0.0.2"), t)
+            .unwrap_err(),
+    );
+    assert_eq!(limit, Limit::Filing);
+    assert_eq!(wait, 3600, "the oldest of the hour leaves in an hour");
+    // An hour later the window has moved on.
+    let later = t + chrono::Duration::minutes(61);
+    service
+        .admit_filing(&resident, Some("10.0.0.2"), later)
+        .unwrap();
+    // Staff filing for callers are not limited per person, but an address is.
+    for _ in 0..2 {
+        service.admit_filing(&worker, Some("10.0.0.1"), t).unwrap();
+    }
+    // 10.0.0.1 has 3 (resident) + 2 (worker) + this one = 6: the seventh waits.
+    service.admit_filing(&worker, Some("10.0.0.1"), t).unwrap();
+    let (limit, _) = too_many(
+        service
+            .admit_filing(&worker, Some("10.0.0.1"), t)
+            .unwrap_err(),
+    );
+    assert_eq!(limit, Limit::Filing);
+    // Zero switches a limit off.
+    let open = testing::seed(testing::sqlite().await.unwrap().store.clone())
+        .await
+        .unwrap()
+        .0
+        .with_limits(Limits {
+            filings_per_person_hour: 0,
+            filings_per_address_hour: 0,
+            ..Default::default()
+        });
+    for _ in 0..100 {
+        open.admit_filing(&resident, Some("10.0.0.9"), t).unwrap();
+    }
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n0123456789";
+
+#[tokio::test]
+async fn uploads_have_an_hourly_count_and_a_daily_quota_per_person() {
+    use redgrid_app::limits::Limits;
+    use redgrid_core::error::Limit;
+    let db = testing::sqlite().await.unwrap();
+    let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let service = service.with_limits(Limits {
+        uploads_per_person_hour: 2,
+        upload_bytes_per_person_day: 100,
+        ..Default::default()
+    });
+    let resident = Actor::Person(f.resident.clone());
+    let png = |n: u8| [PNG, &[n]].concat();
+    service
+        .upload(&resident, "image/png", &png(1))
+        .await
+        .unwrap();
+    service
+        .upload(&resident, "image/png", &png(2))
+        .await
+        .unwrap();
+    let (limit, _) = too_many(
+        service
+            .upload(&resident, "image/png", &png(3))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(limit, Limit::Uploads);
+    // Another person has their own count; a file beyond their day's bytes is refused.
+    let other = Actor::Person(f.other_resident.clone());
+    let big = [PNG, &[7u8; 120]].concat();
+    let (limit, wait) = too_many(service.upload(&other, "image/png", &big).await.unwrap_err());
+    assert_eq!((limit, wait), (Limit::UploadQuota, 24 * 3600));
+    service.upload(&other, "image/png", &png(4)).await.unwrap();
+}
+
+#[tokio::test]
+async fn uploads_no_request_used_are_deleted_after_a_day_and_used_ones_stay() {
+    for db in [
+        Some(testing::sqlite().await.unwrap()),
+        testing::postgres().await.unwrap(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+        let resident = Actor::Person(f.resident.clone());
+        let unused = service
+            .upload(&resident, "image/png", &[PNG, b"a"].concat())
+            .await
+            .unwrap();
+        let used = service
+            .upload(&resident, "image/png", &[PNG, b"b"].concat())
+            .await
+            .unwrap();
+        let mut input = input(f.grid_a1_1.id);
+        input.attachments = vec![redgrid_core::request::Attachment {
+            id: used.id.clone(),
+            name: "照片.png".into(),
+        }];
+        service
+            .submit(&resident, &input, vec![], None, now())
+            .await
+            .unwrap();
+        // Nothing is a day old yet.
+        assert_eq!(
+            db.store
+                .delete_unused_attachments(now() - chrono::Duration::days(1))
+                .await
+                .unwrap(),
+            0
+        );
+        // A day later: the unused one goes, the one the request uses stays.
+        let later = now() + chrono::Duration::days(1) + chrono::Duration::minutes(1);
+        assert_eq!(db.store.delete_unused_attachments(later).await.unwrap(), 1);
+        assert!(db.store.attachment(&unused.id).await.unwrap().is_none());
+        assert!(db.store.attachment(&used.id).await.unwrap().is_some());
+        // The system's own charts count as used at once.
+        let chart = db
+            .store
+            .put_attachment("image/svg+xml", b"<svg/>", None)
+            .await
+            .unwrap();
+        assert_eq!(db.store.delete_unused_attachments(later).await.unwrap(), 0);
+        assert!(db.store.attachment(&chart.id).await.unwrap().is_some());
+    }
+}

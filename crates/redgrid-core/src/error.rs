@@ -169,8 +169,12 @@ crate::vocabulary!(plain
         /// Five wrong codes: the phone is locked for a while.
         Tries = "too_many_tries", "验证码错误次数过多，该手机号已暂时锁定",
             "too many wrong codes; the phone is locked for a while";
-        /// Requests filed too fast by one person.
+        /// Requests filed too fast by one person or from one address.
         Filing = "too_many_requests", "提交过于频繁", "too many requests filed";
+        /// Files uploaded too fast by one person.
+        Uploads = "too_many_uploads", "上传过于频繁", "too many files uploaded";
+        /// A person's uploads for the day are used up.
+        UploadQuota = "upload_quota", "今日上传已达上限", "today's upload quota is used up";
     }
 );
 

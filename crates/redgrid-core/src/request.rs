@@ -358,6 +358,19 @@ impl Location {
 }
 
 impl EventBody {
+    /// The files the event uses (a submission's attachments, a resolution's evidence).
+    pub fn attachment_ids(&self) -> Vec<&str> {
+        match self {
+            EventBody::Submitted { attachments, .. } => {
+                attachments.iter().map(|a| a.id.as_str()).collect()
+            }
+            EventBody::Resolved { evidence, .. } => {
+                evidence.iter().map(|a| a.id.as_str()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The event's body with the exact place removed and numbers in its texts masked
     /// ([`crate::person::mask_text`]).
     pub fn masked(&self) -> EventBody {

@@ -974,8 +974,23 @@ pub(super) async fn run_submit(
         .execute(&mut *conn)
         .await?;
     }
+    mark_attached(conn, &event).await?;
     chain_append(conn, &audit).await?;
     Ok(request)
+}
+
+/// Records that the event's files are used, so they are never cleaned up as unused uploads.
+async fn mark_attached(conn: &mut Conn, event: &Event) -> Result<()> {
+    for id in event.body.attachment_ids() {
+        sql!(
+            "UPDATE attachments SET attached_at = $2 WHERE id = $1 AND attached_at IS NULL",
+            id.to_string(),
+            event.at
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn run_execute(
@@ -1023,6 +1038,7 @@ pub(super) async fn run_execute(
         add_facts(conn, &facts).await?;
     }
     add_notices(conn, &event, &next).await?;
+    mark_attached(conn, &event).await?;
     chain_append(conn, &audit).await?;
     Ok((next, event))
 }
@@ -1977,16 +1993,24 @@ impl OutboxStore for This {
 
 #[async_trait]
 impl AttachmentStore for This {
-    async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta> {
+    async fn put_attachment(
+        &self,
+        content_type: &str,
+        data: &[u8],
+        by: Option<PersonId>,
+    ) -> Result<AttachmentMeta> {
         let id = crate::sha256_hex(data);
+        let at = Utc::now();
         sql!(
-            "INSERT INTO attachments (id, content_type, size, data, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO attachments (id, content_type, size, data, created_at, uploaded_by, attached_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
             id.clone(),
             content_type.to_string(),
             data.len() as i64,
             data.to_vec(),
-            Utc::now()
+            at,
+            by.map(|p| p.0),
+            by.is_none().then_some(at)
         )
         .execute(self.write_pool())
         .await?;
@@ -1995,6 +2019,28 @@ impl AttachmentStore for This {
             content_type: content_type.to_string(),
             size: data.len() as i64,
         })
+    }
+
+    async fn uploads_since(&self, person: PersonId, since: DateTime<Utc>) -> Result<(i64, i64)> {
+        let row = sql!(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes \
+             FROM attachments WHERE uploaded_by = $1 AND created_at >= $2",
+            person.0,
+            since
+        )
+        .fetch_one(self.read_pool())
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("bytes")?))
+    }
+
+    async fn delete_unused_attachments(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sql!(
+            "DELETE FROM attachments WHERE attached_at IS NULL AND created_at < $1",
+            before
+        )
+        .execute(self.write_pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>> {

@@ -521,7 +521,18 @@ pub trait OutboxStore: Send + Sync {
 /// Attachments: pictures and charts, stored by content.
 #[async_trait]
 pub trait AttachmentStore: Send + Sync {
-    async fn put_attachment(&self, content_type: &str, data: &[u8]) -> Result<AttachmentMeta>;
+    /// Stores a file (once per content); `by` is who uploaded it (none for the system's own charts,
+    /// which count as used at once).
+    async fn put_attachment(
+        &self,
+        content_type: &str,
+        data: &[u8],
+        by: Option<PersonId>,
+    ) -> Result<AttachmentMeta>;
+    /// How many files and bytes `person` uploaded since `since`.
+    async fn uploads_since(&self, person: PersonId, since: DateTime<Utc>) -> Result<(i64, i64)>;
+    /// Deletes the files uploaded before `before` that no request or event ever used; how many.
+    async fn delete_unused_attachments(&self, before: DateTime<Utc>) -> Result<u64>;
     async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>>;
     async fn existing_attachments(&self, ids: &[String]) -> Result<HashSet<String>>;
     /// The requests whose submission or resolution carries attachment `id` (a hex digest), at most

@@ -147,8 +147,8 @@ mod tests {
                 "e6755cbfe4392207a72da3a89ddcf1b14259c828620129a6aeb4145c73b8fde6",
             ),
             (
-                "b5d23824c95ae43f39e02a017926ae33d56154e226dd3cb01bc8e3d3987b5481",
-                "b5d23824c95ae43f39e02a017926ae33d56154e226dd3cb01bc8e3d3987b5481",
+                "9b6c04a0b5617785884191da479af7c436e5ce9f640cf078caa2a89dafdefa2c",
+                "67565e5fc31b2753ddac3f4f9b738a1fcab53ce02c357c0a79f06c438a463455",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -255,6 +255,26 @@ pub async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: 
     }
 }
 
+/// The client's IP address, as the server loop recorded it (absent when a test calls the router
+/// directly).
+pub struct Peer(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
 /// Whether a browser says this request comes from another site (`Origin` naming another host, or
 /// `Sec-Fetch-Site: cross-site`): a form on another site must not log anyone in here (login CSRF).
 pub fn cross_site(headers: &HeaderMap) -> bool {
@@ -417,10 +437,11 @@ mod tests {
 
     #[test]
     fn throttling_counts_per_account_and_per_address() {
+        // Keys are Service::login_key's: one per account however it was named.
         let t = Throttle::new(Duration::from_secs(60), 3, 5);
         for _ in 0..3 {
-            assert_eq!(t.retry_after("Zhang", "10.0.0.1"), None);
-            t.failed("Zhang", "10.0.0.1");
+            assert_eq!(t.retry_after("zhang", "10.0.0.1"), None);
+            t.failed("zhang", "10.0.0.1");
         }
         let wait = t.retry_after("zhang", "10.0.0.9").unwrap_or(0);
         assert!((1..=60).contains(&wait), "{wait}");

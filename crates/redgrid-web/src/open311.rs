@@ -809,6 +809,10 @@ pub async fn post_request(
         ));
     }
     let lang = lang_of(req.headers());
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     let posted = read_post(req, format).await?;
     let get = |k: &str| {
         posted
@@ -868,7 +872,7 @@ pub async fn post_request(
         }
         let meta = state
             .service
-            .upload(ctype, data)
+            .upload(&actor, ctype, data)
             .await
             .map_err(|e| match e {
                 StoreError::Core(_) => bad("media is not the picture its type says".into()),
@@ -899,30 +903,32 @@ pub async fn post_request(
         attachments,
         ..Default::default()
     };
-    let (r, _) = state
-        .service
-        .submit(&actor, &input, vec![], None, redgrid_app::service::now())
-        .await
-        .map_err(|e| {
-            let api = crate::error::ApiError::store(e, lang);
-            let status = match api.status {
-                StatusCode::FORBIDDEN => StatusCode::FORBIDDEN,
-                StatusCode::INTERNAL_SERVER_ERROR => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            let fields: Vec<String> = api
-                .body
-                .fields
-                .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
-                .collect();
-            let description = if fields.is_empty() {
-                api.body.message
-            } else {
-                format!("{} ({})", api.body.message, fields.join("; "))
-            };
-            Open311Error::new(status, format, description)
-        })?;
+    let at = redgrid_app::service::now();
+    let filed = match state.service.admit_filing(&actor, peer.as_deref(), at) {
+        Ok(()) => state.service.submit(&actor, &input, vec![], None, at).await,
+        Err(e) => Err(e),
+    };
+    let (r, _) = filed.map_err(|e| {
+        let api = crate::error::ApiError::store(e, lang);
+        let status = match api.status {
+            StatusCode::TOO_MANY_REQUESTS => StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::FORBIDDEN => StatusCode::FORBIDDEN,
+            StatusCode::INTERNAL_SERVER_ERROR => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let fields: Vec<String> = api
+            .body
+            .fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect();
+        let description = if fields.is_empty() {
+            api.body.message
+        } else {
+            format!("{} ({})", api.body.message, fields.join("; "))
+        };
+        Open311Error::new(status, format, description)
+    })?;
     let o: Obj = vec![
         ("service_request_id", s(r.id.0.to_string())),
         ("service_notice", s("")),

@@ -88,6 +88,10 @@ struct FileConfig {
     max_connections: Option<usize>,
     idle_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
+    filings_per_person_hour: Option<usize>,
+    filings_per_address_hour: Option<usize>,
+    uploads_per_person_hour: Option<i64>,
+    upload_mb_per_person_day: Option<i64>,
     /// The composite's weights: response, resolution, satisfaction (summing to 1).
     composite_weights: Option<[f64; 3]>,
 }
@@ -112,6 +116,8 @@ pub struct Config {
     pub max_connections: usize,
     pub idle_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
+    /// Limits per person and per address (TOML only; 0 switches one off).
+    pub limits: redgrid_app::limits::Limits,
 }
 
 /// Where text messages go over HTTP.
@@ -250,7 +256,36 @@ impl Config {
             20,
             0..=600,
         )?;
+        let d = redgrid_app::limits::Limits::default();
+        let limits = redgrid_app::limits::Limits {
+            filings_per_person_hour: within(
+                "filings_per_person_hour",
+                file.filings_per_person_hour,
+                d.filings_per_person_hour,
+                0..=100_000,
+            )?,
+            filings_per_address_hour: within(
+                "filings_per_address_hour",
+                file.filings_per_address_hour,
+                d.filings_per_address_hour,
+                0..=1_000_000,
+            )?,
+            uploads_per_person_hour: within(
+                "uploads_per_person_hour",
+                file.uploads_per_person_hour,
+                d.uploads_per_person_hour,
+                0..=100_000,
+            )?,
+            upload_bytes_per_person_day: within(
+                "upload_mb_per_person_day",
+                file.upload_mb_per_person_day,
+                d.upload_bytes_per_person_day / (1024 * 1024),
+                0..=100_000,
+            )? * 1024
+                * 1024,
+        };
         Ok(Config {
+            limits,
             max_connections,
             idle_timeout_secs,
             shutdown_grace_secs,

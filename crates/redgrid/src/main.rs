@@ -251,7 +251,8 @@ async fn open(config: &Config) -> anyhow::Result<Arc<Service>> {
     let policy = redgrid_core::deadline::WorkingTimePolicy::new(calendar);
     let mut service = Service::new(store, settings)
         .await?
-        .with_deadlines(Arc::new(policy));
+        .with_deadlines(Arc::new(policy))
+        .with_limits(config.limits);
     if let Some(sms) = &config.sms {
         service = service.with_sms(Arc::new(sms.sender()?));
     }
@@ -724,6 +725,7 @@ fn start_jobs(
         let mut tick = tokio::time::interval(every);
         let mut last_anchor: Option<chrono::DateTime<chrono::Utc>> = None;
         let mut last_power: Option<chrono::DateTime<chrono::Utc>> = None;
+        let mut last_cleanup: Option<chrono::DateTime<chrono::Utc>> = None;
         loop {
             tick.tick().await;
             let now = redgrid_app::service::now();
@@ -761,6 +763,26 @@ fn start_jobs(
                     Err(e) => {
                         metrics.job_round("anchor", "error");
                         tracing::error!(job = "anchor", error = %e)
+                    }
+                }
+            }
+            // Once an hour, files uploaded more than a day ago that no request used.
+            if last_cleanup.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
+                last_cleanup = Some(now);
+                match service
+                    .store()
+                    .delete_unused_attachments(now - chrono::Duration::days(1))
+                    .await
+                {
+                    Ok(n) => {
+                        metrics.job_round("uploads_cleanup", "ok");
+                        if n > 0 {
+                            tracing::info!(job = "uploads_cleanup", deleted = n);
+                        }
+                    }
+                    Err(e) => {
+                        metrics.job_round("uploads_cleanup", "error");
+                        tracing::error!(job = "uploads_cleanup", error = %e)
                     }
                 }
             }

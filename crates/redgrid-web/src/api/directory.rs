@@ -353,7 +353,7 @@ pub async fn upload(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let lang = lang_of(&headers);
-    actor(&state, &headers).await?;
+    let who = actor(&state, &headers).await?;
     let body = body.map_err(|_| {
         ApiError::plain(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -365,7 +365,11 @@ pub async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream");
-    let meta = state.service.upload(content_type, &body).await?;
+    let meta = state
+        .service
+        .upload(&who, content_type, &body)
+        .await
+        .map_err(|e| ApiError::store(e, lang))?;
     Ok((
         StatusCode::CREATED,
         Json(AttachmentInfo {

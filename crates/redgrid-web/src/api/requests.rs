@@ -109,10 +109,15 @@ pub(crate) fn read_submit(v: &serde_json::Value) -> (SubmitInput, Vec<FieldError
         (status = 422, body = crate::error::ErrorBody)))]
 pub async fn submit(
     State(state): State<Arc<AppState>>,
+    crate::auth::Peer(peer): crate::auth::Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let who = actor(&state, &headers).await?;
+    state
+        .service
+        .admit_filing(&who, peer.as_deref(), now())
+        .map_err(|e| ApiError::store(e, lang_of(&headers)))?;
     let json = parse_json(&headers, body)?;
     let (input, invalid) = read_submit(&json);
     let key = headers

@@ -157,6 +157,7 @@ pub(crate) const PHOTO_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/web
 /// `POST /file` (multipart: the fields and an optional photo): files the request and shows it.
 pub async fn file_post(
     State(state): State<Arc<AppState>>,
+    crate::auth::Peer(peer): crate::auth::Peer,
     LoggedIn(c): LoggedIn,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> PageResult {
@@ -259,7 +260,7 @@ pub async fn file_post(
     if let Some((file_name, ctype, data)) = photo {
         let meta = state
             .service
-            .upload(&ctype, &data)
+            .upload(&actor, &ctype, &data)
             .await
             .map_err(|e| PageError::store(e, lang, "/file"))?;
         photo_id = meta.id;
@@ -325,11 +326,16 @@ pub async fn file_post(
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         res
     };
-    match state
-        .service
-        .submit(&actor, &input, field_errors, key.as_deref(), now())
-        .await
-    {
+    let filed = match state.service.admit_filing(&actor, peer.as_deref(), now()) {
+        Ok(()) => {
+            state
+                .service
+                .submit(&actor, &input, field_errors, key.as_deref(), now())
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match filed {
         Ok((request, _)) => Ok(see_other(&format!("/requests/{}?done=filed", request.id))),
         Err(StoreError::Core(e)) if e.http_status() == 422 => {
             Ok(refused(&e, c, photo_id, photo_name))
