@@ -79,11 +79,12 @@ impl Options {
 }
 
 /// The kinds of problem, in the order a report lists them.
-pub const FILE_PROBLEMS: [&str; 6] = [
+pub const FILE_PROBLEMS: [&str; 7] = [
     "columns",
+    "encoding",
+    "no_readings",
     "truncated",
     "mixed_intervals",
-    "out_of_order",
     "time_zone",
     "other_district",
 ];
@@ -105,8 +106,10 @@ pub fn problem_text(kind: &str, zh: bool) -> &'static str {
         ("truncated", false) => "the file is truncated",
         ("mixed_intervals", true) => "采集间隔不一致",
         ("mixed_intervals", false) => "mixed intervals",
-        ("out_of_order", true) => "同一电表的时间顺序颠倒",
-        ("out_of_order", false) => "times out of order for a meter",
+        ("encoding", true) => "文件不是 UTF-8 编码（请另存为“CSV UTF-8”）",
+        ("encoding", false) => "not UTF-8 text (save it as CSV UTF-8)",
+        ("no_readings", true) => "文件只有表头，没有读数",
+        ("no_readings", false) => "a header but no readings",
         ("time_zone", true) => "时间不是本区时区",
         ("time_zone", false) => "a time in another time zone",
         ("other_district", true) => "电表属于其他区",
@@ -299,7 +302,6 @@ struct Checker<'a> {
     report: Report,
     rows: Vec<Parsed>,
     daily: Option<bool>,
-    last: Vec<i64>,
 }
 
 impl<'a> Checker<'a> {
@@ -310,7 +312,6 @@ impl<'a> Checker<'a> {
             report: Report::default(),
             rows: Vec::new(),
             daily: None,
-            last: vec![i64::MIN; registry.len()],
         }
     }
 
@@ -389,20 +390,6 @@ impl<'a> Checker<'a> {
             report.add("negative", line_no, raw.to_string());
             return;
         }
-        let prev = self.last[meter as usize];
-        if minute < prev {
-            report.add(
-                "out_of_order",
-                line_no,
-                format!("{code} {} comes after a later time", time.trim()),
-            );
-            return;
-        }
-        if minute == prev {
-            report.add("duplicate", line_no, format!("{code} {}", time.trim()));
-            return;
-        }
-        self.last[meter as usize] = minute;
         self.rows.push(Parsed {
             meter,
             minute,
@@ -422,9 +409,36 @@ pub fn ingest_csv(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Report> {
     let mut checker = Checker::new(registry, options);
+    let mut raw: Vec<u8> = Vec::new();
     let mut line = String::new();
     let mut bytes = 0u64;
-    let n = input.read_line(&mut line)?;
+    // One line as text; `None` (and the problem reported) when it is not UTF-8.
+    let mut next_line = |raw: &mut Vec<u8>,
+                         line: &mut String,
+                         line_no: u64,
+                         report: &mut Report|
+     -> std::io::Result<Option<usize>> {
+        raw.clear();
+        line.clear();
+        let n = input.read_until(b'\n', raw)?;
+        match std::str::from_utf8(raw) {
+            Ok(text) => {
+                line.push_str(text);
+                Ok(Some(n))
+            }
+            Err(_) => {
+                report.add(
+                    "encoding",
+                    line_no,
+                    "bytes that are not UTF-8 (an Excel CSV saved as GBK?)",
+                );
+                Ok(None)
+            }
+        }
+    };
+    let Some(n) = next_line(&mut raw, &mut line, 1, &mut checker.report)? else {
+        return Ok(checker.report);
+    };
     bytes += n as u64;
     if n == 0 {
         checker.report.add("columns", 1, "the file is empty");
@@ -449,8 +463,9 @@ pub fn ingest_csv(
     let width = names.len();
     let mut line_no = 1u64;
     loop {
-        line.clear();
-        let n = input.read_line(&mut line)?;
+        let Some(n) = next_line(&mut raw, &mut line, line_no + 1, &mut checker.report)? else {
+            return Ok(checker.report);
+        };
         if n == 0 {
             break;
         }
@@ -499,6 +514,30 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
         daily,
         ..
     } = checker;
+    if rows.is_empty() && report.problems.is_empty() {
+        report.add("no_readings", 0, "nothing after the header");
+        return Ok(report);
+    }
+    // Rows may come in any order (a head-end may list the newest first): sorted by meter and
+    // time, a repeated meter and time is a duplicate row.
+    rows.sort_by_key(|r| (r.meter, r.minute, r.line));
+    let mut kept: Vec<Parsed> = Vec::with_capacity(rows.len());
+    for r in rows {
+        if let Some(prev) = kept.last()
+            && prev.meter == r.meter
+            && prev.minute == r.minute
+        {
+            let code = registry.get(r.meter).map_or("", |m| m.code.as_str());
+            report.add(
+                "duplicate",
+                r.line,
+                format!("{code} repeats line {}", prev.line),
+            );
+            continue;
+        }
+        kept.push(r);
+    }
+    let mut rows = kept;
     // The interval: the smallest step any meter takes; every time must sit on it.
     let interval: i64 = if daily == Some(true) {
         1440

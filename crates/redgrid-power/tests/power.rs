@@ -122,9 +122,11 @@ fn every_bad_file_is_refused_whole_with_lines_and_counts() {
             ),
         ),
         (
-            "out_of_order",
+            "duplicate",
             format!("meter,time,kwh\n{good}M1,2026-03-01T05:00:00+08:00,0.1\n"),
         ),
+        ("no_readings", "meter,time,kwh\n".to_string()),
+        ("no_readings", "户号,时间,电量\r\n\r\n".to_string()),
         (
             "time_zone",
             format!("meter,time,kwh\n{good}M1,2026-03-02T00:00:00Z,0.1\n"),
@@ -550,5 +552,58 @@ fn the_findings_do_not_depend_on_how_the_readings_are_split_into_segments() {
             "{other}: scored dwellings"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_newest_first_is_stored_like_the_same_file_oldest_first() {
+    let forward = format!(
+        "meter,time,kwh\n{}{}",
+        hourly("M1", "2026-03-01", 0.2),
+        hourly("M2", "2026-03-01", 0.1)
+    );
+    let mut lines: Vec<&str> = forward.lines().skip(1).collect();
+    lines.reverse();
+    let backward = format!("meter,time,kwh\n{}\n", lines.join("\n"));
+    let (a, b) = (temp("forward"), temp("backward"));
+    let (sa, sb) = (PowerStore::new(&a), PowerStore::new(&b));
+    let ra = ingest(&sa, &forward, false);
+    let rb = ingest(&sb, &backward, false);
+    assert!(ra.problems.is_empty(), "{:?}", ra.problems);
+    assert!(rb.problems.is_empty(), "{:?}", rb.problems);
+    assert_eq!(rb.interval_minutes, Some(60));
+    assert_eq!(stored(&sa), stored(&sb));
+    assert!(stored(&sb) > 0);
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_with_its_line_and_nothing_stored() {
+    let dir = temp("gbk");
+    let store = PowerStore::new(&dir);
+    // "户号,时间,电量" in GBK, as Excel saves a CSV on a Chinese Windows.
+    let mut bytes = vec![
+        0xBB, 0xA7, 0xBA, 0xC5, b',', 0xCA, 0xB1, 0xBC, 0xE4, b',', 0xB5, 0xE7, 0xC1, 0xBF, b'\n',
+    ];
+    bytes.extend_from_slice(hourly("M1", "2026-03-01", 0.2).as_bytes());
+    let mut o = Options::new("120116");
+    o.skip_bad_rows = false;
+    let r = ingest_csv(&store, &registry(), &mut bytes.as_slice(), &o, &mut |_| {}).unwrap();
+    assert!(r.refused_for_file());
+    assert!(r.problems.contains_key("encoding"), "{:?}", r.problems);
+    assert_eq!(stored(&store), 0);
+    // A bad byte further down names its line.
+    let mut later = b"meter,time,kwh\n".to_vec();
+    later.extend_from_slice(hourly("M1", "2026-03-01", 0.2).as_bytes());
+    later.extend_from_slice(b"M1,2026-03-02T00:00:00+08:00,\xFF\n");
+    let r = ingest_csv(&store, &registry(), &mut later.as_slice(), &o, &mut |_| {}).unwrap();
+    assert!(r.problems.contains_key("encoding"));
+    assert!(
+        format!("{:?}", r.problems["encoding"]).contains("26"),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(stored(&store), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
