@@ -19,6 +19,9 @@ pub const MAX_CELL_CHARS: usize = 10_000;
 /// The most cells one import holds (counting the empty ones before a filled cell of its row): a
 /// dozen columns of the largest register, with room to spare.
 pub const MAX_IMPORT_CELLS: usize = 20_000_000;
+/// The most an xlsx may unpack to (what its zip directory declares, before anything is unpacked):
+/// a few kilobytes that unpack to gigabytes are refused.
+pub const MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
 
 redgrid_core::vocabulary!(plain
     /// What a file turned out to be.
@@ -56,6 +59,8 @@ pub enum ReadError {
     TooManyColumns { limit: usize },
     /// A cell longer than any register's column takes.
     CellTooLong { row: usize, limit: usize },
+    /// An xlsx whose parts unpack to more than the limit (a zip bomb, or a sheet far too large).
+    UnpacksTooLarge { size: u64, limit: u64 },
 }
 
 impl ReadError {
@@ -68,6 +73,7 @@ impl ReadError {
             ReadError::TooManyRows { .. } => "too_many_rows",
             ReadError::TooManyColumns { .. } => "too_many_columns",
             ReadError::CellTooLong { .. } => "cell_too_long",
+            ReadError::UnpacksTooLarge { .. } => "file_too_large",
         }
     }
 
@@ -81,6 +87,16 @@ impl ReadError {
             ),
             (ReadError::TooLarge { size, limit }, En) => format!(
                 "the file is too large ({} MB); one import takes at most {} MB — split it",
+                size / (1024 * 1024),
+                limit / (1024 * 1024)
+            ),
+            (ReadError::UnpacksTooLarge { size, limit }, Zh) => format!(
+                "文件解压后过大（{} MB），不能超过 {} MB",
+                size / (1024 * 1024),
+                limit / (1024 * 1024)
+            ),
+            (ReadError::UnpacksTooLarge { size, limit }, En) => format!(
+                "the file unpacks to {} MB; at most {} MB",
                 size / (1024 * 1024),
                 limit / (1024 * 1024)
             ),
@@ -293,6 +309,27 @@ fn read_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
     Ok(rows)
 }
 
+/// Refuses an xlsx whose zip directory declares more than [`MAX_UNPACKED_BYTES`] in all. (A part
+/// that unpacks to more than it declares fails its own check while it is read.)
+fn check_unpacked_size(bytes: &[u8]) -> Result<(), ReadError> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| ReadError::Unreadable(e.to_string()))?;
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let part = zip
+            .by_index_raw(i)
+            .map_err(|e| ReadError::Unreadable(e.to_string()))?;
+        total = total.saturating_add(part.size());
+        if total > MAX_UNPACKED_BYTES {
+            return Err(ReadError::UnpacksTooLarge {
+                size: total,
+                limit: MAX_UNPACKED_BYTES,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn read_workbook(bytes: &[u8], kind: FileKind) -> Result<Vec<(usize, Vec<String>)>, ReadError> {
     use calamine::Reader;
     let cursor = Cursor::new(bytes);
@@ -300,6 +337,7 @@ fn read_workbook(bytes: &[u8], kind: FileKind) -> Result<Vec<(usize, Vec<String>
     let mut rows = Rows::default();
     match kind {
         FileKind::Xlsx => {
+            check_unpacked_size(bytes)?;
             // Cell by cell, never the whole used range: a sheet whose range says A1:XFD1048576
             // would otherwise ask for billions of cells before the first one is read.
             let mut wb: calamine::Xlsx<_> =

@@ -100,3 +100,31 @@ fn csv_exports_write_formula_like_text_as_text() {
     assert!(text.contains("'@SUM(A1)"));
     assert!(text.contains("\r\n-5\r\n"), "numbers stay numbers");
 }
+
+#[test]
+fn an_xlsx_that_would_unpack_to_gigabytes_is_refused_before_unpacking() {
+    use std::io::Write;
+    // A tiny workbook whose directory then declares a 4 GB sheet, as a zip bomb does.
+    let mut bytes = Vec::new();
+    {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut bytes));
+        let o = zip::write::SimpleFileOptions::default();
+        z.start_file("[Content_Types].xml", o).unwrap();
+        z.write_all(b"<Types/>").unwrap();
+        z.start_file("xl/worksheets/sheet1.xml", o).unwrap();
+        z.write_all(b"<worksheet/>").unwrap();
+        z.finish().unwrap();
+    }
+    let at = bytes
+        .windows(4)
+        .rposition(|w| w == b"PK\x01\x02")
+        .expect("a central directory entry");
+    bytes[at + 24..at + 28].copy_from_slice(&0xFFFF_FF00u32.to_le_bytes());
+    let e = tabular::read(&bytes).unwrap_err();
+    assert!(
+        matches!(e, ReadError::UnpacksTooLarge { limit, .. } if limit == tabular::MAX_UNPACKED_BYTES),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), "file_too_large");
+    assert!(e.message(redgrid_core::Lang::Zh).contains("解压后过大"));
+}
