@@ -7,9 +7,11 @@
 //! cargo run --release -p redgrid-bench -- scorecard   # the scorecard at 10 M requests
 //! cargo run --release -p redgrid-bench -- import      # the member register from xlsx and CSV
 //! cargo run --release -p redgrid-bench -- power       # the electricity detectors
+//! cargo run -p redgrid-bench -- fuzz tabular --seconds 20   # a file reader against mutated seeds
 //! ```
 
 mod ceiling;
+mod fuzz;
 mod import;
 mod intake;
 mod power;
@@ -31,6 +33,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// Feeds a file reader mutations of its seed files for a bounded time; fails on a panic, a
+    /// slow input or too much memory (not a benchmark: a test tool that lives beside them).
+    Fuzz {
+        /// tabular (xlsx, xls, CSV registers), meter-csv, parquet, meters, calendar; or all.
+        target: String,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// The folder of seed folders, one per target.
+        #[arg(long, default_value = "tests/fuzz")]
+        corpus: std::path::PathBuf,
+        /// Peak memory allowed, in MB.
+        #[arg(long, default_value_t = 1024)]
+        max_rss_mb: u64,
+        /// The random seed (the same seed replays the same inputs).
+        #[arg(long, default_value_t = 20_261_205)]
+        seed: u64,
+    },
     /// Importing the member register from xlsx and from CSV: rows/s and total time.
     Import {
         /// Member rows per file.
@@ -81,6 +101,23 @@ enum BenchCmd {
 
 async fn run(cmd: BenchCmd) -> Result<(), String> {
     match cmd {
+        BenchCmd::Fuzz {
+            target,
+            seconds,
+            corpus,
+            max_rss_mb,
+            seed,
+        } => {
+            let targets: Vec<&str> = if target == "all" {
+                fuzz::TARGETS.to_vec()
+            } else {
+                vec![target.as_str()]
+            };
+            for t in targets {
+                tokio::task::block_in_place(|| fuzz::run(t, seconds, &corpus, max_rss_mb, seed))?;
+            }
+            Ok(())
+        }
         BenchCmd::Power(args) => tokio::task::block_in_place(|| power::run(args)),
         BenchCmd::Import {
             rows,

@@ -607,3 +607,52 @@ fn a_file_that_is_not_utf8_is_refused_with_its_line_and_nothing_stored() {
     assert_eq!(stored(&store), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn times_with_other_characters_or_outside_2000_to_2099_are_bad_times_not_crashes() {
+    // Both crashed the reader before its fuzz target found them.
+    for bad in [
+        "M1,2026-03-\u{200b}01T21:00:00+08:00,0.1\n",
+        "M1,2026-03-时间02 00:30,0.1\n",
+        "M1,1969-12-31T23:00:00+08:00,0.1\n",
+        "M1,0001-01-01,0.1\n",
+        "M1,2100-01-01 00:00,0.1\n",
+    ] {
+        let dir = temp("badtime");
+        let store = PowerStore::new(&dir);
+        let text = format!("meter,time,kwh\n{}{bad}", hourly("M1", "2026-03-01", 0.2));
+        let r = ingest(&store, &text, false);
+        assert!(
+            r.problems.contains_key("bad_time"),
+            "{bad}: {:?}",
+            r.problems
+        );
+        assert_eq!(stored(&store), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_damaged_parquet_file_is_refused_as_unreadable_not_a_crash() {
+    // Found by the parquet fuzz target: the decoder panics on these pages.
+    let seeds = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fuzz/parquet");
+    for name in [
+        "regression-dict-decoder.parquet",
+        "regression-short-page.parquet",
+    ] {
+        let dir = temp("damaged");
+        let store = PowerStore::new(&dir);
+        let f = std::fs::File::open(format!("{seeds}/{name}")).unwrap();
+        let r = redgrid_power::ingest::ingest_parquet(
+            &store,
+            &registry(),
+            f,
+            &Options::new("120116"),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(r.refused_for_file(), "{name}: {:?}", r.problems);
+        assert_eq!(stored(&store), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
