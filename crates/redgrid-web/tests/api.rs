@@ -749,6 +749,26 @@ async fn the_openapi_document_lists_every_endpoint_and_command() {
     for p in ["/api/public/{list}", "/api/requests/{id}/reveal"] {
         assert!(paths.contains_key(p), "{p}");
     }
+    // Word sets list the identifiers the API carries, not the Rust names (a schema fuzzer found
+    // every status, channel and level answered outside its own document).
+    let schemas = &r.body["components"]["schemas"];
+    for (schema, word) in [
+        ("Status", "closed"),
+        ("Channel", "app"),
+        ("Level", "district"),
+    ] {
+        let words: Vec<&str> = schemas[schema]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} has an enum"))
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(words.contains(&word), "{schema}: {words:?}");
+        assert!(
+            words.iter().all(|w| w.chars().all(|c| !c.is_uppercase())),
+            "{schema}: {words:?}"
+        );
+    }
     for cmd in redgrid_core::policy::CommandKind::ALL {
         if cmd != redgrid_core::policy::CommandKind::Submit {
             assert!(
