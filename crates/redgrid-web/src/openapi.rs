@@ -33,6 +33,7 @@ use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
         crate::api::org::import, crate::api::org::template, crate::api::org::export,
         crate::api::org::campaign_stats, crate::api::org::create_alliance, crate::api::org::update_alliance,
         crate::api::org::end_alliance, crate::api::org::record_activity, crate::api::org::suggestion_to_request,
+        crate::api::org::export_activities, crate::api::org::export_alliances,
     ),
     components(schemas(requests::CommandResult, ErrorBody, Attachment)),
     tags((name = "requests", description = "点单 and the request ledger"),
@@ -63,7 +64,61 @@ pub fn document() -> utoipa::openapi::OpenApi {
             command_operation(kind, &name),
         );
     }
+    add_common_errors(&mut doc);
     doc
+}
+
+/// The answers any operation may give besides its own: a request that does not parse (400), no or
+/// a bad login (401), a body of another type (415, where there is a body), nothing by that id (404,
+/// where the path names something), fields refused (422), too many requests
+/// (429) and a failure of the server (500), all as [`ErrorBody`].
+fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    let error = |what: &str| -> RefOr<utoipa::openapi::Response> {
+        ResponseBuilder::new()
+            .description(what)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+            .into()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let names_something = path.contains('{');
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            let has_body = op.request_body.is_some();
+            let answers = &mut op.responses.responses;
+            let mut add = |code: &str, what: &str| {
+                answers
+                    .entry(code.to_string())
+                    .or_insert_with(|| error(what));
+            };
+            add("400", "The path, query or body does not parse");
+            add("401", "No login, or a login that is no longer valid");
+            if has_body {
+                add("415", "The body's content type is not the one documented");
+            }
+            if names_something {
+                add("404", "Nothing with that id or code");
+            }
+            add(
+                "422",
+                "Refused field by field (fields lists each with its code)",
+            );
+            add("429", "Too many requests: wait the seconds in Retry-After");
+            add("500", "The server failed; the message says no more");
+        }
+    }
 }
 
 /// `accept` → `AcceptBody`.

@@ -464,6 +464,11 @@ pub async fn suggestion_to_request(
 }
 
 /// `GET /api/org/activities`: the activity ledger as a spreadsheet (the export of that register).
+#[utoipa::path(get, path = "/api/org/activities", tag = "organisation",
+    params(("format" = Option<String>, Query, description = "xlsx (default) or csv"),
+        ("from" = Option<String>, Query, description = "first day, e.g. 2026-01-01"),
+        ("to" = Option<String>, Query, description = "last day")),
+    responses((status = 200, description = "The activity ledger as a spreadsheet"), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn export_activities(
     state: State<Arc<AppState>>,
     headers: HeaderMap,
@@ -620,6 +625,9 @@ pub async fn end_alliance(
 }
 
 /// `GET /api/org/alliances`: the alliances register (as `GET /api/org/{register}`).
+#[utoipa::path(get, path = "/api/org/alliances", tag = "organisation",
+    params(("format" = Option<String>, Query, description = "xlsx (default) or csv")),
+    responses((status = 200, description = "The alliances register as a spreadsheet"), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn export_alliances(
     state: State<Arc<AppState>>,
     headers: HeaderMap,
