@@ -43,6 +43,8 @@ impl Default for Limits {
 #[derive(Default)]
 pub struct Window {
     seen: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+    /// When keys with nothing left in the window were last dropped.
+    pruned: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Window {
@@ -53,8 +55,11 @@ impl Window {
             return None;
         }
         let mut map = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
+        // Keys whose last event left the window are dropped at most once a minute.
+        let mut pruned = self.pruned.lock().unwrap_or_else(|e| e.into_inner());
+        if pruned.is_none_or(|p| at - p >= Duration::minutes(1)) {
             map.retain(|_, q| q.back().is_some_and(|t| at - *t < Duration::hours(1)));
+            *pruned = Some(at);
         }
         let q = map.entry(key.to_string()).or_default();
         while q.front().is_some_and(|t| at - *t >= Duration::hours(1)) {
@@ -85,18 +90,19 @@ impl Service {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let limits = self.limits();
-        if let Some(a) = address
-            && let Some(wait) =
-                self.filings()
-                    .admit(&format!("ip:{a}"), limits.filings_per_address_hour, at)
-        {
-            return Err(too_many(wait).into());
-        }
+        // The person first: someone over their own limit does not use up their address's.
         if let Actor::Person(p) = actor
             && !is_staff(actor)
             && let Some(wait) =
                 self.filings()
                     .admit(&format!("p:{}", p.id.0), limits.filings_per_person_hour, at)
+        {
+            return Err(too_many(wait).into());
+        }
+        if let Some(a) = address
+            && let Some(wait) =
+                self.filings()
+                    .admit(&format!("ip:{a}"), limits.filings_per_address_hour, at)
         {
             return Err(too_many(wait).into());
         }

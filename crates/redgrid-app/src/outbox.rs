@@ -329,8 +329,15 @@ async fn deliver_one(
     now: DateTime<Utc>,
 ) -> Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
+    // The lease runs from the moment it is taken (a long backlog round would otherwise take
+    // leases that have already run out).
+    let leased_at = redgrid_store::now().max(now);
     if !store
-        .lease_message(m.id, m.next_attempt_at, now + Duration::seconds(LEASE))
+        .lease_message(
+            m.id,
+            m.next_attempt_at,
+            leased_at + Duration::seconds(LEASE),
+        )
         .await?
     {
         return Ok(report);

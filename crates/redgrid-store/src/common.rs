@@ -979,8 +979,10 @@ pub(super) async fn run_submit(
     Ok(request)
 }
 
-/// Records that the event's files are used, so they are never cleaned up as unused uploads.
-async fn mark_attached(conn: &mut Conn, event: &Event) -> Result<()> {
+/// Records that the event's files are used, so they are never cleaned up as unused uploads. A
+/// file gone meanwhile (deleted as unused between the service's check and this write) refuses
+/// the command, so no request ever names a missing file.
+async fn mark_attached(conn: &mut Conn, event: &Event) -> std::result::Result<(), JobError> {
     for id in event.body.attachment_ids() {
         sql!(
             "UPDATE attachments SET attached_at = $2 WHERE id = $1 AND attached_at IS NULL",
@@ -989,6 +991,17 @@ async fn mark_attached(conn: &mut Conn, event: &Event) -> Result<()> {
         )
         .execute(&mut *conn)
         .await?;
+        let present = sql!(
+            "SELECT 1 AS one FROM attachments WHERE id = $1",
+            id.to_string()
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if present.is_none() {
+            return Err(JobError::Refused(
+                CoreError::validation("attachments", "unknown").into(),
+            ));
+        }
     }
     Ok(())
 }
@@ -2003,7 +2016,9 @@ impl AttachmentStore for This {
         let at = Utc::now();
         sql!(
             "INSERT INTO attachments (id, content_type, size, data, created_at, uploaded_by, attached_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE \
+             SET created_at = excluded.created_at, attached_at = COALESCE(attachments.attached_at, excluded.attached_at) \
+             WHERE attachments.attached_at IS NULL",
             id.clone(),
             content_type.to_string(),
             data.len() as i64,

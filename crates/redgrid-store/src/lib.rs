@@ -681,22 +681,29 @@ pub mod prelude {
     };
 }
 
+/// The SQLite file a `sqlite://PATH` (or `sqlite:PATH`) URL names; `None` for other URLs.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+}
+
+/// Whether the URL names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// Opens the store a URL names: `sqlite://PATH` (created if missing) or `postgres://…`. Runs the
 /// migrations.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    let store: Arc<dyn Store> =
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Arc::new(postgres::PgStore::connect(url).await?)
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?)
-        } else {
-            return Err(StoreError::Corrupt(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
-            )));
-        };
+    let store: Arc<dyn Store> = if is_postgres_url(url) {
+        Arc::new(postgres::PgStore::connect(url).await?)
+    } else if let Some(path) = sqlite_path(url) {
+        Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?)
+    } else {
+        return Err(StoreError::Corrupt(format!(
+            "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+        )));
+    };
     store.migrate().await?;
     Ok(store)
 }

@@ -6,12 +6,12 @@
 //! a job that fails after writing makes the batch roll back, and its jobs are then run one by one, so
 //! one failure never touches another job. Reads use a small pool of their own.
 //!
-//! The WAL is kept bounded (docs/operators/backup.md, "The WAL"): a passive checkpoint runs in the
-//! background every half second, which copies pages without blocking anyone but cannot reset the
-//! WAL while writes keep coming; so the writer itself, between two batches, truncates the WAL once
-//! it passes [`WAL_TRUNCATE_AT`] (a `TRUNCATE` checkpoint waits for readers, never for writers,
-//! since it *is* the writer). After a quiet second the background task truncates it too, and
-//! `journal_size_limit` caps what any reset leaves on disk.
+//! The WAL is kept bounded (docs/operators/backup.md, "The WAL"): a background task copies pages
+//! with a passive checkpoint every half second (blocking no one, but unable to reset the WAL while
+//! writes keep coming) and, once the WAL passes [`WAL_TRUNCATE_AT`] or a second after this process
+//! last wrote, truncates it: a `TRUNCATE` checkpoint holds writers back while it waits for
+//! readers, so it waits at most 100 ms and otherwise tries again later. `journal_size_limit` caps
+//! what any reset leaves on disk.
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -27,8 +27,10 @@ use tokio::task::JoinHandle;
 const MAX_BATCH: usize = 256;
 /// How often the background task looks at the WAL's size (it checkpoints every fifth look).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// The WAL size at which the writer truncates it between batches.
+/// The WAL size past which the background task truncates it.
 pub const WAL_TRUNCATE_AT: u64 = 16 * 1024 * 1024;
+/// How long a truncating checkpoint may wait for readers (holding writers back meanwhile).
+const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
 /// The WAL size SQLite shrinks the file to whenever it resets the log (`journal_size_limit`).
 const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
@@ -89,14 +91,10 @@ impl Drop for SqliteStore {
 async fn writer_task(
     pool: SqlitePool,
     fail: Arc<AtomicU8>,
-    wal: Arc<PathBuf>,
     last_write: Arc<AtomicU64>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
     while let Some(first) = rx.recv().await {
-        if wal_size(&wal) >= WAL_TRUNCATE_AT {
-            truncate_wal(&pool).await;
-        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -124,9 +122,10 @@ fn wal_size(wal: &Path) -> u64 {
     std::fs::metadata(wal).map_or(0, |m| m.len())
 }
 
-/// Copies the whole WAL into the database and truncates it to nothing. Waits (up to the busy
-/// timeout) for readers still on older pages; when they outlast it, the WAL stays as it is until
-/// the next try.
+/// Copies the whole WAL into the database and truncates it to nothing. It holds the write lock
+/// while it waits for readers still on older pages, so it waits at most [`CHECKPOINT_BUSY`] (its
+/// connection's busy timeout): a long reader (a backup's `VACUUM INTO`) makes it give up and try
+/// again later rather than stall the writer.
 async fn truncate_wal(pool: &SqlitePool) -> bool {
     match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
         .fetch_one(pool)
@@ -178,6 +177,7 @@ async fn run_together(
 
 async fn checkpoint_task(pool: SqlitePool, wal: Arc<PathBuf>, last_write: Arc<AtomicU64>) {
     let mut tick: u32 = 0;
+    let mut truncated_after: u64 = 0;
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         tick = tick.wrapping_add(1);
@@ -188,11 +188,14 @@ async fn checkpoint_task(pool: SqlitePool, wal: Arc<PathBuf>, last_write: Arc<At
         if size == 0 {
             continue;
         }
-        // Past the mark (writes that bypass the writer's queue, such as migrations and imports,
-        // can get it there), or quiet for a second: empty the WAL.
-        let quiet = millis_now().saturating_sub(last_write.load(Ordering::Relaxed)) >= 1000;
+        // Past the mark, or quiet for a second after this process wrote: empty the WAL. (A process
+        // that only reads, such as `redgrid backup`, leaves a server's WAL to the server.)
+        let wrote = last_write.load(Ordering::Relaxed);
+        let quiet = wrote > truncated_after && millis_now().saturating_sub(wrote) >= 1000;
         if size >= WAL_TRUNCATE_AT || (quiet && tick.is_multiple_of(5)) {
-            truncate_wal(&pool).await;
+            if truncate_wal(&pool).await {
+                truncated_after = wrote;
+            }
         } else if tick.is_multiple_of(5)
             && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&pool)
@@ -235,19 +238,18 @@ impl SqliteStore {
             .await?;
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().busy_timeout(CHECKPOINT_BUSY))
             .await?;
         let fail = Arc::new(AtomicU8::new(0));
         let (jobs, rx) = mpsc::channel(4096);
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         let wal = Arc::new(PathBuf::from(wal));
-        let last_write = Arc::new(AtomicU64::new(millis_now()));
+        let last_write = Arc::new(AtomicU64::new(0));
         let tasks = vec![
             tokio::spawn(writer_task(
                 writer.clone(),
                 fail.clone(),
-                wal.clone(),
                 last_write.clone(),
                 rx,
             )),

@@ -98,7 +98,16 @@ async fn documented(res: Response, lang: Lang) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if kind.starts_with("application/json") || kind.starts_with("text/html") {
+    // Our own answers: JSON, the pages' HTML, and Open311's XML (its clients expect that format).
+    if [
+        "application/json",
+        "text/html",
+        "text/xml",
+        "application/xml",
+    ]
+    .iter()
+    .any(|k| kind.starts_with(k))
+    {
         return res;
     }
     let (mut parts, body) = res.into_parts();

@@ -174,7 +174,12 @@ async fn count_http(
         .get::<axum::extract::MatchedPath>()
         .map_or("(unmatched)", |p| p.as_str())
         .to_string();
-    let method = request.method().as_str().to_string();
+    // A fixed set: a label per made-up method would grow the counts without end.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_string();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     state.service.metrics().http(

@@ -54,6 +54,25 @@ pub fn hold_lock(config: &Config) -> anyhow::Result<std::fs::File> {
     }
 }
 
+/// `pg_dump` / `pg_restore` with the database URL minus its password, which goes in the child's
+/// environment (`PGPASSWORD`) instead of its command line, where every local user could read it.
+fn pg_tool(tool: &str, url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(tool);
+    let (mut shown, mut password) = (url.to_string(), None);
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, pass)) = userinfo.split_once(':')
+    {
+        shown = format!("{scheme}://{user}@{host}");
+        password = Some(pass.to_string());
+    }
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    cmd.arg("--dbname").arg(shown);
+    cmd
+}
+
 fn stamp() -> String {
     redgrid_app::service::now()
         .format("%Y%m%dT%H%M%SZ")
@@ -89,6 +108,12 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
     let store = service.store();
     let backend = store.backend();
     let work = tempdir(file)?;
+    // On PostgreSQL the head is read before the dump starts: the dump holds at least that much, so
+    // the anchor is one the restored chain has.
+    let pg_head = match backend {
+        Backend::Postgres => Some(store.audit_head().await?),
+        Backend::Sqlite => None,
+    };
     let result = async {
         // The database first: the copy's own chain head is what the anchors must end with.
         let (db_name, db_path) = match backend {
@@ -99,10 +124,9 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
             }
             Backend::Postgres => {
                 let path = work.join(PG_NAME);
-                let out = std::process::Command::new("pg_dump")
+                let out = pg_tool("pg_dump", &config.database_url)
                     .args(["--format=custom", "--no-owner", "--file"])
                     .arg(&path)
-                    .arg(&config.database_url)
                     .output()
                     .context("cannot run pg_dump (install the PostgreSQL client tools)")?;
                 if !out.status.success() {
@@ -127,11 +151,22 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
                 }
                 head
             }
-            // pg_dump's snapshot is later than or equal to this head; the anchor is a lower bound.
-            Backend::Postgres => store.audit_head().await?,
+            Backend::Postgres => pg_head.clone().unwrap_or_default(),
         };
+        // The live anchors up to the copy's head (one written after the copy was taken names records
+        // the copy lacks), then the copy's own head.
         let anchors_live = crate::audit_cmd::default_anchors(config);
-        let mut anchors = std::fs::read_to_string(&anchors_live).unwrap_or_default();
+        let mut anchors: String = std::fs::read_to_string(&anchors_live)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .is_none_or(|n| n <= seq)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
         let head_line = format!("{seq} {hash}");
         if seq > 0
             && anchors
@@ -234,7 +269,7 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
             field("format")
         );
     }
-    let backend = if config.database_url.starts_with("postgres") {
+    let backend = if redgrid_store::is_postgres_url(&config.database_url) {
         Backend::Postgres
     } else {
         Backend::Sqlite
@@ -246,15 +281,29 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
             backend.as_str()
         );
     }
+    // Everything is checked before anything is touched: the files a restore needs are there, and
+    // every name stays inside its folder.
+    let db_entry = match backend {
+        Backend::Sqlite => SQLITE_NAME,
+        Backend::Postgres => PG_NAME,
+    };
+    for needed in [db_entry, ANCHORS_NAME] {
+        if zip.by_name(needed).is_err() {
+            bail!("the backup has no {needed}; nothing was changed");
+        }
+    }
+    for i in 0..zip.len() {
+        if zip.by_index(i)?.enclosed_name().is_none() {
+            bail!("the backup names a file outside its folder; nothing was changed");
+        }
+    }
     let stamp = stamp();
     std::fs::create_dir_all(&config.data_dir)?;
     let mut kept = Vec::new();
     // The database.
     match backend {
         Backend::Sqlite => {
-            let db = config
-                .database_url
-                .strip_prefix("sqlite://")
+            let db = redgrid_store::sqlite_path(&config.database_url)
                 .map(PathBuf::from)
                 .unwrap_or_else(|| config.data_dir.join(SQLITE_NAME));
             let incoming = db.with_extension("db.restoring");
@@ -266,12 +315,27 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
                 std::io::copy(&mut entry, &mut out)?;
                 out.sync_all()?;
             }
-            kept.extend(set_aside(&db, &stamp)?);
+            // The database it replaces is kept whole: its WAL and shared memory move with it, named
+            // as SQLite looks for them beside the kept file.
+            let kept_db = set_aside(&db, &stamp)?;
             for extra in ["-wal", "-shm"] {
-                let mut p = db.as_os_str().to_owned();
-                p.push(extra);
-                kept.extend(set_aside(&PathBuf::from(p), &stamp)?);
+                let mut from = db.as_os_str().to_owned();
+                from.push(extra);
+                let from = PathBuf::from(from);
+                if !from.exists() {
+                    continue;
+                }
+                match &kept_db {
+                    Some(k) => {
+                        let mut to = k.as_os_str().to_owned();
+                        to.push(extra);
+                        std::fs::rename(&from, PathBuf::from(&to))
+                            .with_context(|| format!("cannot move {} aside", from.display()))?;
+                    }
+                    None => kept.extend(set_aside(&from, &stamp)?),
+                }
             }
+            kept.extend(kept_db);
             std::fs::rename(&incoming, &db)?;
         }
         Backend::Postgres => {

@@ -263,6 +263,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Serve(args) => {
             let config = Config::resolve(&args, Path::new("redgrid-data"))?;
+            // Held from before the database is opened until the server stops, so that
+            // `redgrid restore` never replaces the data under a running server.
+            let _lock = backup_cmd::hold_lock(&config)?;
             let service = open(&config).await?;
             serve(&config, service, None).await?;
             Ok(ExitCode::SUCCESS)
@@ -404,6 +407,8 @@ async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .and_then(|_| std::fs::write(&sample, SAMPLE_CALENDAR))
             .with_context(|| format!("cannot write {}", sample.display()))?;
     }
+    // The demo serves too: the data folder is locked first, as for `serve`.
+    let _lock = backup_cmd::hold_lock(&config)?;
     let service = open(&config).await?;
     let existing = service.directory().district().cloned();
     let started = std::time::Instant::now();
@@ -618,8 +623,6 @@ async fn serve(
     service: Arc<Service>,
     tokens: Option<(Vec<Token>, String)>,
 ) -> anyhow::Result<()> {
-    // Held while serving, so that `redgrid restore` refuses to replace the data under us.
-    let _lock = backup_cmd::hold_lock(config)?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

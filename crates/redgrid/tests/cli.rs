@@ -854,8 +854,21 @@ fn restore_refuses_what_is_not_a_redgrid_backup_and_changes_nothing() {
         std::io::Write::write_all(&mut z, b"x").unwrap();
         z.finish().unwrap();
     }
+    let no_database = dir.join("manifest-only.zip");
+    {
+        let f = std::fs::File::create(&no_database).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        z.start_file("MANIFEST.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, b"format = 1\nbackend = sqlite\n").unwrap();
+        z.finish().unwrap();
+    }
     let data = dir.join("data");
     for (file, says) in [
+        (
+            &no_database,
+            "the backup has no redgrid.db; nothing was changed",
+        ),
         (&not_zip, "not a redgrid backup (not a zip file)"),
         (&no_manifest, "not a redgrid backup (no MANIFEST.txt)"),
         (&dir.join("missing.zip"), "cannot read"),
