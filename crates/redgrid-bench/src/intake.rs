@@ -81,7 +81,15 @@ pub async fn intake(
     let policy = redgrid_core::deadline::WorkingTimePolicy::new(
         redgrid_core::calendar::Calendar::new(vec![]),
     );
-    let service = Arc::new(service.with_deadlines(Arc::new(policy)));
+    // One resident files every request: the limits per person and address are off here (this
+    // measures the store and the HTTP stack, not the limits).
+    let off = redgrid_app::limits::Limits {
+        filings_per_person_hour: 0,
+        filings_per_address_hour: 0,
+        uploads_per_person_hour: 0,
+        upload_bytes_per_person_day: 0,
+    };
+    let service = Arc::new(service.with_deadlines(Arc::new(policy)).with_limits(off));
     let f = Arc::new(f);
     let per_client = count.div_ceil(clients);
     // The WAL's largest size while the benchmark runs (SQLite only), sampled every 20 ms.

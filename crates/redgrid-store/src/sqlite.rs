@@ -8,10 +8,11 @@
 //!
 //! The WAL is kept bounded (docs/operators/backup.md, "The WAL"): a background task copies pages
 //! with a passive checkpoint every half second (blocking no one, but unable to reset the WAL while
-//! writes keep coming) and, once the WAL passes [`WAL_TRUNCATE_AT`] or a second after this process
-//! last wrote, truncates it: a `TRUNCATE` checkpoint holds writers back while it waits for
-//! readers, so it waits at most 100 ms and otherwise tries again later. `journal_size_limit` caps
-//! what any reset leaves on disk.
+//! writes keep coming). Once the WAL passes [`WAL_TRUNCATE_AT`], the writer truncates it between
+//! two batches, and a second after this process last wrote the background task does. A
+//! `TRUNCATE` checkpoint holds writers back while it waits for readers, so either waits at most
+//! 100 ms; after giving way to a long reader (a backup) the writer leaves it for a second.
+//! `journal_size_limit` caps what any reset leaves on disk.
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -29,6 +30,8 @@ const MAX_BATCH: usize = 256;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// The WAL size past which the background task truncates it.
 pub const WAL_TRUNCATE_AT: u64 = 16 * 1024 * 1024;
+/// How long a statement waits for a lock another connection holds.
+const WRITE_BUSY: Duration = Duration::from_secs(10);
 /// How long a truncating checkpoint may wait for readers (holding writers back meanwhile).
 const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
 /// The WAL size SQLite shrinks the file to whenever it resets the log (`journal_size_limit`).
@@ -91,10 +94,21 @@ impl Drop for SqliteStore {
 async fn writer_task(
     pool: SqlitePool,
     fail: Arc<AtomicU8>,
+    wal: Arc<PathBuf>,
     last_write: Arc<AtomicU64>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
+    // When the writer's own truncation last gave way to a long reader.
+    let mut gave_way: Option<std::time::Instant> = None;
     while let Some(first) = rx.recv().await {
+        // Between two batches, past the mark: the writer truncates the WAL itself (it waits for
+        // no writer, being the writer), waiting at most 100 ms for readers. When a long reader
+        // (a backup) makes it give way, it leaves the WAL to the background task for a second.
+        if wal_size(&wal) >= WAL_TRUNCATE_AT
+            && gave_way.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            gave_way = (!truncate_briefly(&pool).await).then(std::time::Instant::now);
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -126,6 +140,37 @@ fn wal_size(wal: &Path) -> u64 {
 /// while it waits for readers still on older pages, so it waits at most [`CHECKPOINT_BUSY`] (its
 /// connection's busy timeout): a long reader (a backup's `VACUUM INTO`) makes it give up and try
 /// again later rather than stall the writer.
+/// [`truncate_wal`] on the writer's connection with its busy timeout lowered to
+/// [`CHECKPOINT_BUSY`] for the while.
+async fn truncate_briefly(pool: &SqlitePool) -> bool {
+    let Ok(mut conn) = pool.acquire().await else {
+        return false;
+    };
+    let brief = format!("PRAGMA busy_timeout = {}", CHECKPOINT_BUSY.as_millis());
+    if sqlx::query(AssertSqlSafe(brief))
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let done = match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut *conn)
+        .await
+    {
+        Ok((busy, _, _)) => busy == 0,
+        Err(_) => false,
+    };
+    let restore = format!("PRAGMA busy_timeout = {}", WRITE_BUSY.as_millis());
+    if let Err(e) = sqlx::query(AssertSqlSafe(restore))
+        .execute(&mut *conn)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot restore the writer's busy timeout");
+    }
+    done
+}
+
 async fn truncate_wal(pool: &SqlitePool) -> bool {
     match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
         .fetch_one(pool)
@@ -220,7 +265,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(WRITE_BUSY)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000")
             .pragma("wal_autocheckpoint", "0")
@@ -250,6 +295,7 @@ impl SqliteStore {
             tokio::spawn(writer_task(
                 writer.clone(),
                 fail.clone(),
+                wal.clone(),
                 last_write.clone(),
                 rx,
             )),
