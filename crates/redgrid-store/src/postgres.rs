@@ -110,10 +110,10 @@ impl PgStore {
         Ok(())
     }
 
-    /// Drops the database `url` names (if it exists), through the server's `postgres` database,
-    /// for test suites that need a whole database of their own.
+    /// The database name `url` gives (checked to be a plain identifier) and a connection to the
+    /// server's `postgres` database, to create or drop it.
     #[cfg(feature = "testing")]
-    pub async fn drop_database(url: &str) -> Result<()> {
+    async fn database_admin(url: &str) -> Result<(String, PgPool)> {
         let options = PgConnectOptions::from_str(url)?;
         let name = options.get_database().unwrap_or_default().to_string();
         if name.is_empty()
@@ -127,6 +127,14 @@ impl PgStore {
             .max_connections(1)
             .connect_with(options.database("postgres"))
             .await?;
+        Ok((name, admin))
+    }
+
+    /// Drops the database `url` names (if it exists), through the server's `postgres` database,
+    /// for test suites that need a whole database of their own.
+    #[cfg(feature = "testing")]
+    pub async fn drop_database(url: &str) -> Result<()> {
+        let (name, admin) = Self::database_admin(url).await?;
         sqlx::raw_sql(AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
         )))
@@ -140,19 +148,7 @@ impl PgStore {
     /// on a fresh machine. Returns false when it existed already (another test made it first).
     #[cfg(feature = "testing")]
     pub async fn create_database(url: &str) -> Result<bool> {
-        let options = PgConnectOptions::from_str(url)?;
-        let name = options.get_database().unwrap_or_default().to_string();
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            return Err(StoreError::Corrupt(format!("bad database name {name:?}")));
-        }
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.database("postgres"))
-            .await?;
+        let (name, admin) = Self::database_admin(url).await?;
         let made = sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await;
