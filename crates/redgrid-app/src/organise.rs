@@ -85,7 +85,8 @@ impl Service {
             Ok(s) => s,
             Err(e) => return Ok(ImportReport::refused_file(register, dry_run, &e, lang)),
         };
-        let lookups = self.store().org_lookups().await?;
+        let mut lookups = self.store().org_lookups().await?;
+        lookups.district_code = self.district_code().map(str::to_string);
         let (mut report, plan) = registers::validate(register, &sheet, &lookups, dry_run, lang);
         let Some(plan) = plan.filter(|_| !dry_run) else {
             return Ok(report);

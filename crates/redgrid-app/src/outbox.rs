@@ -23,11 +23,12 @@ pub trait Sender: Send + Sync {
     async fn send(&self, message: &OutboxMessage) -> std::result::Result<(), String>;
 }
 
-/// The JSON a sender delivers for a message.
-pub fn message_json(m: &OutboxMessage) -> String {
+/// The JSON a sender delivers for a message; `district` (its 6-digit code) where one server serves
+/// several districts, whose ids overlap.
+pub fn message_json(m: &OutboxMessage, district: Option<&str>) -> String {
     let payload: serde_json::Value =
         serde_json::from_str(&m.payload).unwrap_or(serde_json::Value::Null);
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "id": m.id,
         "created_at": m.created_at,
         "request_id": m.request_id.0,
@@ -36,13 +37,18 @@ pub fn message_json(m: &OutboxMessage) -> String {
         "recipient_id": m.recipient_id.map(|p| p.0),
         "unit_id": m.unit_id.map(|u| u.0),
         "payload": payload,
-    })
-    .to_string()
+    });
+    if let Some(d) = district {
+        v["district"] = serde_json::Value::String(d.to_string());
+    }
+    v.to_string()
 }
 
 /// Appends one JSON line per message to a file.
 pub struct LogSender {
     pub path: PathBuf,
+    /// The district's code, written into each line when the server serves several.
+    pub district: Option<String>,
 }
 
 #[async_trait]
@@ -52,7 +58,7 @@ impl Sender for LogSender {
     }
 
     async fn send(&self, m: &OutboxMessage) -> std::result::Result<(), String> {
-        let line = message_json(m);
+        let line = message_json(m, self.district.as_deref());
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let mut f = std::fs::OpenOptions::new()
@@ -165,13 +171,25 @@ impl HttpEndpoint {
 pub struct WebhookSender {
     endpoint: HttpEndpoint,
     timeout: std::time::Duration,
+    district: Option<String>,
 }
 
 impl WebhookSender {
     /// Parses `http://host[:port][/path]`.
     pub fn new(url: &str, timeout: std::time::Duration) -> std::result::Result<Self, String> {
         let endpoint = HttpEndpoint::parse(url).map_err(|e| format!("webhook {e}"))?;
-        Ok(WebhookSender { endpoint, timeout })
+        Ok(WebhookSender {
+            endpoint,
+            timeout,
+            district: None,
+        })
+    }
+
+    /// Marks every message with the district's code (a `district` field and an
+    /// `X-Redgrid-District` header), for a receiver that hears from several districts.
+    pub fn for_district(mut self, code: Option<String>) -> Self {
+        self.district = code;
+        self
     }
 }
 
@@ -182,8 +200,11 @@ impl Sender for WebhookSender {
     }
 
     async fn send(&self, m: &OutboxMessage) -> std::result::Result<(), String> {
-        let body = message_json(m);
-        let id = format!("X-Redgrid-Message-Id: {}\r\n", m.id);
+        let body = message_json(m, self.district.as_deref());
+        let mut id = format!("X-Redgrid-Message-Id: {}\r\n", m.id);
+        if let Some(d) = &self.district {
+            id.push_str(&format!("X-Redgrid-District: {d}\r\n"));
+        }
         match self
             .endpoint
             .post("application/json", &id, &body, self.timeout)

@@ -1172,6 +1172,18 @@ fn areas(c: &mut Check<'_>) -> Plan {
                     );
                     return None;
                 }
+                if lookups.district_code.as_ref().is_some_and(|d| *d != code) {
+                    c.rd.issue(
+                        "code",
+                        "other_district",
+                        &code,
+                        c.rd.lang.pick(
+                            "不是本系统所配置的区",
+                            "not the district this server is configured for",
+                        ),
+                    );
+                    return None;
+                }
                 None
             }
             _ => {

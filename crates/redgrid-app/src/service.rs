@@ -34,6 +34,9 @@ pub struct Service {
     metrics: Arc<crate::metrics::Metrics>,
     limits: crate::limits::Limits,
     filings: crate::limits::Window,
+    /// The district code the configuration gives this database, if any: its root area must have
+    /// this code.
+    district_code: Option<String>,
 }
 
 /// What `redgrid check` found for one request.
@@ -115,6 +118,7 @@ impl Service {
             metrics: Arc::default(),
             limits: Default::default(),
             filings: Default::default(),
+            district_code: None,
         })
     }
 
@@ -122,6 +126,18 @@ impl Service {
     pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// The district this database is for (from the configuration): the district area created on
+    /// an empty database must have this code.
+    pub fn with_district_code(mut self, code: Option<String>) -> Self {
+        self.district_code = code;
+        self
+    }
+
+    /// The configured district code, if any.
+    pub fn district_code(&self) -> Option<&str> {
+        self.district_code.as_deref()
     }
 
     pub fn limits(&self) -> crate::limits::Limits {
@@ -716,6 +732,9 @@ impl Service {
         }
         if new.parent_id.is_none() && dir.district().is_some() {
             fields.add("parent_id", "required");
+        }
+        if new.parent_id.is_none() && self.district_code.as_deref().is_some_and(|c| c != new.code) {
+            fields.add("code", "other_district");
         }
         if let Err(code) = check_area_code(
             new.kind,

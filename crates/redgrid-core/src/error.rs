@@ -262,6 +262,11 @@ const FIELD_MESSAGES: &[(&str, &str, &str)] = &[
     ("out_of_range", "超出允许范围", "is out of range"),
     ("unknown", "不存在", "does not exist"),
     ("not_allowed", "此处不允许该值", "is not allowed here"),
+    (
+        "other_district",
+        "不是本系统所配置的区",
+        "is not the district this server is configured for",
+    ),
     ("inactive", "已停用", "is no longer in use"),
     (
         "wrong_level",

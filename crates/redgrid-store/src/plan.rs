@@ -33,6 +33,8 @@ pub struct Lookups {
     pub grants: HashSet<String>,
     /// Alliance code → (id, ended).
     pub alliances: HashMap<String, (i64, bool)>,
+    /// The district code the configuration gives the database, if any: a district row must have it.
+    pub district_code: Option<String>,
 }
 
 /// A reference to a record that exists already or is created earlier in the same import.

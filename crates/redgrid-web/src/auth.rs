@@ -85,15 +85,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The session cookie's value, if the request has one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of the cookie `name`, if the request has one.
+pub fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
 }
@@ -123,7 +123,7 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>
         state.tokens.put(&key, &caller);
         return Ok(Some(caller));
     }
-    if let Some(token) = session_cookie(headers) {
+    if let Some(token) = session_cookie(headers, &state.session_cookie) {
         let key = format!("s:{token}");
         if let Some(c) = state.tokens.get(&key) {
             return Ok(Some(c));
@@ -236,7 +236,7 @@ pub async fn csrf_guard(State(state): State<Arc<AppState>>, req: Request, next: 
     let headers = req.headers();
     if safe
         || bearer(headers).is_some()
-        || session_cookie(headers).is_none()
+        || session_cookie(headers, &state.session_cookie).is_none()
         || req.uri().path() == "/api/login"
         || !req.uri().path().starts_with("/api/")
     {
@@ -370,15 +370,21 @@ impl Throttle {
     }
 }
 
-/// The `Set-Cookie` value for a new session (or, with `None`, one that removes it).
-pub fn session_set_cookie(token: Option<&str>, max_age_secs: i64, secure: bool) -> HeaderValue {
+/// The `Set-Cookie` value for a new session in cookie `name` (or, with `None`, one that removes
+/// it).
+pub fn session_set_cookie(
+    name: &str,
+    token: Option<&str>,
+    max_age_secs: i64,
+    secure: bool,
+) -> HeaderValue {
     let value = match token {
         Some(t) => format!(
-            "{SESSION_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+            "{name}={t}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
             if secure { "; Secure" } else { "" }
         ),
         None => format!(
-            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            "{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
             if secure { "; Secure" } else { "" }
         ),
     };
@@ -423,9 +429,9 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("lang=zh; redgrid_session=abc123; other=1"),
         );
-        assert_eq!(session_cookie(&h), Some("abc123"));
+        assert_eq!(session_cookie(&h, SESSION_COOKIE), Some("abc123"));
         h.insert(header::COOKIE, HeaderValue::from_static("redgrid_session="));
-        assert_eq!(session_cookie(&h), None);
+        assert_eq!(session_cookie(&h, SESSION_COOKIE), None);
     }
 
     #[test]

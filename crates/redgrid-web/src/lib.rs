@@ -15,6 +15,7 @@ pub mod api {
 }
 pub mod auth;
 pub mod body;
+pub mod districts;
 pub mod error;
 pub mod open311;
 pub mod openapi;
@@ -46,6 +47,9 @@ pub struct AppState {
     /// Mark cookies `Secure` (the server is reached over TLS, e.g. behind a TLS proxy). Also set per
     /// request when the proxy says `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
+    /// The session cookie's name: [`auth::SESSION_COOKIE`], or one per district when several
+    /// districts are served from one host (browsers share cookies across ports).
+    pub session_cookie: String,
 }
 
 impl AppState {
@@ -57,6 +61,7 @@ impl AppState {
             throttle: auth::Throttle::new(Duration::from_secs(15 * 60), 5, 20),
             session_hours: 12,
             secure_cookies: false,
+            session_cookie: auth::SESSION_COOKIE.to_string(),
         }
     }
 }

@@ -68,7 +68,8 @@ fn json_obj(o: &Obj) -> serde_json::Value {
     )
 }
 
-fn xml_escape(t: &str) -> String {
+/// Escapes text for XML and HTML (`&apos;` is valid in both).
+pub(crate) fn xml_escape(t: &str) -> String {
     let mut out = String::with_capacity(t.len());
     for c in t.chars() {
         match c {
@@ -219,6 +220,26 @@ fn district_code(dir: &Directory) -> String {
         .unwrap_or_default()
 }
 
+/// Refuses a `jurisdiction_id` other than this district's code (404, as the spec asks); none given
+/// means this district.
+fn check_jurisdiction(
+    dir: &Directory,
+    format: Format,
+    params: &[(String, String)],
+) -> Result<(), Open311Error> {
+    match params
+        .iter()
+        .find(|(k, v)| k == "jurisdiction_id" && !v.is_empty())
+    {
+        Some((_, j)) if j.trim() != district_code(dir) => Err(Open311Error::new(
+            StatusCode::NOT_FOUND,
+            format,
+            format!("no such jurisdiction_id: {j}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The service code of a catalogue item: its own code.
 fn service(dir: &Directory, item: &redgrid_core::catalogue::CategoryItem, lang: Lang) -> Obj {
     let class = dir.class(item.class_id);
@@ -257,6 +278,7 @@ pub async fn resource(
     let (name, format) = split_format(&file)?;
     let lang = lang_of(&headers);
     let dir = state.service.directory();
+    check_jurisdiction(&dir, format, &params)?;
     match name {
         "discovery" => {
             let endpoint: Obj = vec![
@@ -311,10 +333,12 @@ pub async fn member(
     State(state): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
     Path((collection, file)): Path<(String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Result311 {
     let (key, format) = split_format(&file)?;
     let lang = lang_of(&headers);
     let dir = state.service.directory();
+    check_jurisdiction(&dir, format, &params)?;
     match collection.as_str() {
         "services" | "service" => {
             let item = dir
@@ -516,15 +540,6 @@ async fn requests(
     };
     let bad = |m: &str| Open311Error::new(StatusCode::BAD_REQUEST, format, m);
     let extensions = get("extensions") == Some("true");
-    if let Some(j) = get("jurisdiction_id")
-        && j != district_code(dir)
-    {
-        return Err(Open311Error::new(
-            StatusCode::NOT_FOUND,
-            format,
-            "no such jurisdiction_id",
-        ));
-    }
     // A list of ids overrides every other parameter.
     if let Some(ids) = get("service_request_id") {
         let mut out = Vec::new();
@@ -801,6 +816,10 @@ pub async fn post_request(
     use redgrid_core::command::SubmitInput;
     use redgrid_core::request::{Attachment, Channel};
     let (name, format) = split_format(&file)?;
+    // `jurisdiction_id` may come in the query as well as in the body; both must name this district.
+    let query: Vec<(String, String)> = Query::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .unwrap_or_default();
     if name != "requests" {
         return Err(Open311Error::new(
             StatusCode::NOT_FOUND,
@@ -837,15 +856,8 @@ pub async fn post_request(
         .map_err(|_| forbidden())?;
     let dir = state.service.directory();
     let bad = |m: String| Open311Error::new(StatusCode::BAD_REQUEST, format, m);
-    if let Some(j) = get("jurisdiction_id")
-        && j != district_code(&dir)
-    {
-        return Err(Open311Error::new(
-            StatusCode::NOT_FOUND,
-            format,
-            format!("no such jurisdiction_id: {j}"),
-        ));
-    }
+    check_jurisdiction(&dir, format, &query)?;
+    check_jurisdiction(&dir, format, &posted.fields)?;
     let code = get("service_code").ok_or_else(|| bad("service_code is required".into()))?;
     let item = dir
         .items()

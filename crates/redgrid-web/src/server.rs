@@ -59,7 +59,24 @@ pub async fn serve_app(
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: ServeOptions,
 ) -> std::io::Result<Stopped> {
-    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let slots = connection_slots(&options);
+    serve_app_sharing(listener, app, shutdown, options, slots).await
+}
+
+/// The connection slots of [`ServeOptions::max_connections`], to share between listeners.
+pub fn connection_slots(options: &ServeOptions) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(options.max_connections.max(1)))
+}
+
+/// Like [`serve_app`], taking connections from `slots`, which several listeners may share (so that
+/// `max_connections` holds for the whole server).
+pub async fn serve_app_sharing(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: ServeOptions,
+    slots: Arc<Semaphore>,
+) -> std::io::Result<Stopped> {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut last_full_warning: Option<Instant> = None;

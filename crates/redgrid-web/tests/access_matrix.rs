@@ -10,6 +10,10 @@
 //! 3. The matrix equals the reviewed file `tests/access-matrix.txt`, and loosening any single row
 //!    of the table (to any role, or to anywhere in the district) changes it — so the test fails.
 //!    Regenerate the file with `REDGRID_BLESS=1` after a deliberate change, and review the diff.
+//! 4. A second district, served beside the first from its own database (as `serve` does with
+//!    `[[districts]]`): every member of the cast is refused everything there (the `other_district_…`
+//!    cells of the matrix), and its own district administrator sees, lists, exports and answers
+//!    over Open311 nothing of the first, nor the first anything of it.
 
 use axum::body::Body;
 use axum::http::{Request as HttpRequest, StatusCode};
@@ -24,6 +28,7 @@ use redgrid_core::person::{Actor, Grant, Person, Role, Scope};
 use redgrid_core::policy::{self, Action, CommandKind, POLICY, Relation, Rule, Subject};
 use redgrid_core::request::{Channel, Request};
 use redgrid_store::{Change, NewPerson, NewUnit, Store};
+use redgrid_web::districts::Site;
 use redgrid_web::{AppState, router};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +38,8 @@ use tower::ServiceExt;
 #[tokio::test]
 async fn access_matrix_on_sqlite() {
     let db = testing::sqlite().await.unwrap();
-    run_matrix(db.store.clone()).await;
+    let other = testing::sqlite().await.unwrap();
+    run_matrix(db.store.clone(), other.store.clone()).await;
 }
 
 #[tokio::test]
@@ -41,7 +47,10 @@ async fn access_matrix_on_postgres() {
     let Some(db) = testing::postgres().await.unwrap() else {
         return;
     };
-    run_matrix(db.store.clone()).await;
+    let Some(other) = testing::postgres().await.unwrap() else {
+        return;
+    };
+    run_matrix(db.store.clone(), other.store.clone()).await;
 }
 
 /// One member of the cast: a role held in one scope, with a demo token.
@@ -102,7 +111,7 @@ fn resolve() -> Command {
     }
 }
 
-async fn run_matrix(store: Arc<dyn Store>) {
+async fn run_matrix(store: Arc<dyn Store>, other_store: Arc<dyn Store>) {
     let (service, f) = testing::seed(store.clone()).await.unwrap();
     let sys = Actor::System;
     // A second department, so that one department's work is outside the other's scope.
@@ -425,8 +434,44 @@ async fn run_matrix(store: Arc<dyn Store>) {
         }
     }
 
+    // 4. The second district: the cast's tokens mean nothing there.
+    let other = other_district(other_store).await;
+    let city = redgrid_web::districts::router(vec![
+        Site {
+            code: "120116".into(),
+            name: "滨海新区".into(),
+            hosts: vec![HOST_A.into()],
+            port: None,
+            default: false,
+            state: state.clone(),
+        },
+        Site {
+            code: "120103".into(),
+            name: "河西区".into(),
+            hosts: vec![HOST_B.into()],
+            port: None,
+            default: false,
+            state: other.state.clone(),
+        },
+    ]);
+    for c in &cast {
+        for (what, obj, method, uri, body) in other.cells() {
+            let (st, _) = call_at(&city, HOST_B, method, &uri, &c.token, body).await;
+            actual.insert(line(&c.label, what, obj, outcome(st)));
+        }
+        // The same member at their own district's host name is served as before.
+        let (st, _) = call_at(&city, HOST_A, "GET", "/api/me", &c.token, None).await;
+        assert_eq!(st, StatusCode::OK, "{} at home", c.label);
+    }
+    two_districts_apart(&city, &other, &objects, &cast).await;
+
     // The same cells, from the policy table.
-    let expected = model(POLICY, &dir, &cast, &objects, &requests, &f);
+    let mut expected = model(POLICY, &dir, &cast, &objects, &requests, &f);
+    for c in &cast {
+        for (what, obj, ..) in other.cells() {
+            expected.insert(line(&c.label, what, obj, "denied"));
+        }
+    }
     let observable: BTreeSet<String> = expected
         .iter()
         .filter(|l| !l.contains("\tpolicy:"))
@@ -444,6 +489,9 @@ async fn run_matrix(store: Arc<dyn Store>) {
         let parts: Vec<&str> = cell.split('\t').collect();
         let (who, what, obj, out) = (parts[0], parts[1], parts[2], parts[3]);
         let district_wide = who == "district_admin@area";
+        if what.starts_with("other_district") && out != "denied" {
+            panic!("leak across districts: {cell}");
+        }
         if obj.starts_with("b_")
             && !district_wide
             && matches!(what, "get" | "list" | "reveal")
@@ -491,7 +539,12 @@ async fn run_matrix(store: Arc<dyn Store>) {
             if grants_nothing_new(&table, i) {
                 continue;
             }
-            let m = model(&table, &dir, &cast, &objects, &requests, &f);
+            let mut m = model(&table, &dir, &cast, &objects, &requests, &f);
+            for c in &cast {
+                for (what, obj, ..) in other.cells() {
+                    m.insert(line(&c.label, what, obj, "denied"));
+                }
+            }
             if m == expected {
                 survivors.push(format!("row {i} {row:?} loosened to {how}"));
             }
@@ -767,9 +820,503 @@ async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
+    call_at(app, "localhost", method, uri, token, body).await
+}
+
+const HOST_A: &str = "binhai.example.gov";
+const HOST_B: &str = "hexi.example.gov";
+
+/// What every request of the first district says (see [`file`]), and of the second.
+const A_TEXT: &str = "楼道灯坏了";
+const B_TEXT: &str = "河西路灯不亮";
+
+/// A second district in its own database, as a city's installation serves it beside the first.
+struct OtherDistrict {
+    state: Arc<AppState>,
+    admin_token: String,
+    /// Its requests: one filed, one dispatched, one verified.
+    ids: Vec<(&'static str, RequestId)>,
+}
+
+impl OtherDistrict {
+    /// The calls every member of the first district's cast makes at this district's host: what,
+    /// on which object, method, path, body.
+    fn cells(
+        &self,
+    ) -> Vec<(
+        &'static str,
+        &'static str,
+        &'static str,
+        String,
+        Option<Value>,
+    )> {
+        let mut out = vec![
+            (
+                "other_district_list",
+                "district",
+                "GET",
+                "/api/requests?limit=200".to_string(),
+                None,
+            ),
+            (
+                "other_district_me",
+                "district",
+                "GET",
+                "/api/me".to_string(),
+                None,
+            ),
+            (
+                "other_district_submit",
+                "district",
+                "POST",
+                "/api/requests".to_string(),
+                Some(json!({"__probe": true, "area_id": 4, "channel": "app", "description": "x"})),
+            ),
+            (
+                "other_district_scorecard",
+                "district",
+                "GET",
+                "/api/scorecard?by=unit&period=2026".to_string(),
+                None,
+            ),
+            (
+                "other_district_administer",
+                "district",
+                "POST",
+                "/api/categories/classes".to_string(),
+                Some(json!({"__probe": true})),
+            ),
+            (
+                "other_district_export",
+                "district",
+                "GET",
+                "/api/org/staff?format=csv".to_string(),
+                None,
+            ),
+        ];
+        for (label, id) in &self.ids {
+            out.push((
+                "other_district_get",
+                label,
+                "GET",
+                format!("/api/requests/{id}"),
+                None,
+            ));
+            out.push((
+                "other_district_reveal",
+                label,
+                "POST",
+                format!("/api/requests/{id}/reveal"),
+                Some(json!({"reason": "访问矩阵测试"})),
+            ));
+            out.push((
+                "other_district_accept",
+                label,
+                "POST",
+                format!("/api/requests/{id}/accept"),
+                Some(json!({"__probe": true})),
+            ));
+        }
+        out
+    }
+}
+
+/// 河西区 (120103): one street, community and grid, a grid team, one category, an administrator, a
+/// resident, a grid worker and a verifier, and three requests.
+async fn other_district(store: Arc<dyn Store>) -> OtherDistrict {
+    use redgrid_core::area::Level;
+    use redgrid_store::{ItemFields, NewArea, NewClass};
+    let service = Service::new(store.clone(), Default::default())
+        .await
+        .unwrap();
+    let sys = Actor::System;
+    let area = |parent: Option<AreaId>, kind, code: &str, name: &str| NewArea {
+        parent_id: parent,
+        kind,
+        code: code.into(),
+        name: name.into(),
+    };
+    let district = service
+        .create_area(&sys, area(None, Level::District, "120103", "河西区"))
+        .await
+        .unwrap();
+    let street = service
+        .create_area(
+            &sys,
+            area(Some(district.id), Level::Street, "120103001", "大营门街道"),
+        )
+        .await
+        .unwrap();
+    let community = service
+        .create_area(
+            &sys,
+            area(
+                Some(street.id),
+                Level::Community,
+                "120103001001",
+                "新疆路社区",
+            ),
+        )
+        .await
+        .unwrap();
+    let grid = service
+        .create_area(
+            &sys,
+            area(
+                Some(community.id),
+                Level::Grid,
+                "12010300100101",
+                "新疆路第一网格",
+            ),
+        )
+        .await
+        .unwrap();
+    let team = service
+        .create_unit(
+            &sys,
+            NewUnit {
+                name: "新疆路第一网格党小组".into(),
+                kind: redgrid_core::unit::UnitKind::GridTeam,
+                area_id: grid.id,
+                level: Level::Grid,
+                parent_id: None,
+                code: None,
+            },
+        )
+        .await
+        .unwrap();
+    let class = service
+        .create_class(
+            &sys,
+            NewClass {
+                code: "light".into(),
+                name_zh: "照明设施".into(),
+                name_en: "Lighting".into(),
+                sort: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let tier = redgrid_core::catalogue::Tier::Micro;
+    let item = service
+        .create_item(
+            &sys,
+            ItemFields {
+                class_id: class.id,
+                code: "light.street".into(),
+                name_zh: "河西路灯".into(),
+                name_en: "Hexi street lights".into(),
+                default_tier: tier,
+                default_level: tier.default_level(),
+                respond_limit: None,
+                resolve_limit: None,
+                active: true,
+                sort: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let person = |name: &str, phone: &str, role, scope| NewPerson {
+        name: name.into(),
+        phone: Some(phone.into()),
+        grants: vec![Grant { role, scope }],
+    };
+    let admin = store
+        .create_person(
+            person(
+                "河西管理",
+                "13500000001",
+                Role::DistrictAdmin,
+                Scope::Area(district.id),
+            ),
+            Change::system(),
+        )
+        .await
+        .unwrap();
+    let resident = store
+        .create_person(
+            person(
+                "河西居民",
+                "13500000002",
+                Role::Resident,
+                Scope::Area(grid.id),
+            ),
+            Change::system(),
+        )
+        .await
+        .unwrap();
+    let worker = store
+        .create_person(
+            person(
+                "河西网格员",
+                "13500000003",
+                Role::GridWorker,
+                Scope::Unit(team.id),
+            ),
+            Change::system(),
+        )
+        .await
+        .unwrap();
+    let verifier = store
+        .create_person(
+            person(
+                "河西验单",
+                "13500000004",
+                Role::Verifier,
+                Scope::Area(community.id),
+            ),
+            Change::system(),
+        )
+        .await
+        .unwrap();
+    service.reload().await.unwrap();
+    let s = &service;
+    let mut ids = Vec::new();
+    for (label, stage) in [("x_submitted", 0), ("x_dispatched", 1), ("x_verified", 2)] {
+        let input = SubmitInput {
+            category_id: None,
+            channel: Some(Channel::App),
+            description: Some(format!("{B_TEXT}，联系电话13512345678")),
+            area_id: Some(grid.id),
+            address: Some("新疆路8号".into()),
+            ..Default::default()
+        };
+        let (r, _) = s
+            .submit(
+                &Actor::Person(resident.clone()),
+                &input,
+                vec![],
+                None,
+                now(),
+            )
+            .await
+            .unwrap();
+        if stage >= 1 {
+            step(s, r.id, &worker, accept(item.id, "grid")).await;
+            step(s, r.id, &worker, dispatch(team.id)).await;
+        }
+        if stage >= 2 {
+            step(s, r.id, &worker, Command::Claim {}).await;
+            step(s, r.id, &worker, resolve()).await;
+            step(
+                s,
+                r.id,
+                &verifier,
+                Command::Verify {
+                    passed: Some(true),
+                    reason: None,
+                    reached: None,
+                },
+            )
+            .await;
+        }
+        ids.push((label, r.id));
+    }
+    let admin_token = testing::api_token(&service, &admin).await.unwrap();
+    OtherDistrict {
+        state: Arc::new(AppState::new(Arc::new(service))),
+        admin_token,
+        ids,
+    }
+}
+
+/// Each district's own administrator, its public lists and Open311 see only their own district.
+async fn two_districts_apart(
+    city: &axum::Router,
+    other: &OtherDistrict,
+    objects: &[Object],
+    cast: &[CastMember],
+) {
+    let a_admin = &cast
+        .iter()
+        .find(|c| c.label == "district_admin@area")
+        .expect("a district administrator in the cast")
+        .token;
+    let b_admin = &other.admin_token;
+    // Each administrator is a stranger in the other district.
+    for (host, token) in [(HOST_A, b_admin), (HOST_B, a_admin)] {
+        let (st, body) = call_at(city, host, "GET", "/api/me", token, None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{host}: {body}");
+    }
+    // The second district lists exactly its own requests, whatever ids the first one uses.
+    let (st, list) = call_at(
+        city,
+        HOST_B,
+        "GET",
+        "/api/requests?limit=200",
+        b_admin,
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let listed: BTreeSet<i64> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["id"].as_i64())
+        .collect();
+    let own: BTreeSet<i64> = other.ids.iter().map(|(_, id)| id.0).collect();
+    assert_eq!(listed, own);
+    assert!(!list.to_string().contains(A_TEXT), "{list}");
+    for o in objects {
+        let (st, body) = call_at(
+            city,
+            HOST_B,
+            "GET",
+            &format!("/api/requests/{}", o.id),
+            b_admin,
+            None,
+        )
+        .await;
+        let text = body.to_string();
+        assert!(
+            st == StatusCode::NOT_FOUND || text.contains(B_TEXT),
+            "{}: {st} {text}",
+            o.label
+        );
+        assert!(!text.contains(A_TEXT) && !text.contains("滨海"), "{text}");
+    }
+    // The first district's administrator, district-wide there, sees none of the second.
+    let (_, list) = call_at(
+        city,
+        HOST_A,
+        "GET",
+        "/api/requests?limit=200",
+        a_admin,
+        None,
+    )
+    .await;
+    assert!(!list.to_string().contains(B_TEXT));
+    // Scorecards, directories and registers stay home.
+    for (host, token, foreign) in [
+        (HOST_B, b_admin, ["幸福里", "塘沽", "滨海"]),
+        (HOST_A, a_admin, ["新疆路", "大营门", "河西"]),
+    ] {
+        for uri in [
+            "/api/scorecard?by=unit&period=2026",
+            "/api/scorecard?by=category&period=2026",
+            "/api/units",
+            "/api/areas",
+            "/api/categories",
+            "/api/org/areas?format=csv",
+            "/api/org/units?format=csv",
+            "/api/org/staff?format=csv",
+            "/api/public/needs",
+            "/api/public/results",
+            "/api/public/needs?format=csv",
+            "/open311/v2/services.json",
+            "/open311/v2/requests.json",
+        ] {
+            let (st, text) = raw_at(city, host, uri, Some(token)).await;
+            assert!(st.is_success(), "{host}{uri}: {st} {text}");
+            for word in foreign {
+                assert!(!text.contains(word), "{host}{uri} shows {word}: {text}");
+            }
+        }
+    }
+    let (_, text) = raw_at(city, HOST_B, "/api/public/needs", None).await;
+    assert!(text.contains(B_TEXT) || text.contains("河西路灯"), "{text}");
+    // Open311: the other district's jurisdiction is refused at a district's host, and a host no
+    // district claims is placed by jurisdiction_id.
+    let (st, _) = raw_at(
+        city,
+        HOST_B,
+        "/open311/v2/services.json?jurisdiction_id=120116",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, text) = raw_at(
+        city,
+        "10.0.0.9",
+        "/open311/v2/services.json?jurisdiction_id=120103",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        text.contains("light.street") && !text.contains("env.garbage"),
+        "{text}"
+    );
+    let (st, text) = raw_at(city, "10.0.0.9", "/api/requests", Some(a_admin)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{text}");
+    assert!(text.contains("unknown_district"), "{text}");
+    let (st, text) = raw_at(
+        city,
+        "10.0.0.9",
+        "/open311/v2/services.json?jurisdiction_id=999999",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{text}");
+    // A filing whose query names the other district is refused, even at this district's host.
+    let form = format!(
+        "api_key={b_admin}&service_code=light.street&description=%E8%B7%AF%E7%81%AF&address_string=x"
+    );
+    let post = |uri: &str, host: &str| {
+        HttpRequest::post(uri)
+            .header("host", host)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.clone()))
+            .unwrap()
+    };
+    let res = city
+        .clone()
+        .oneshot(post(
+            "/open311/v2/requests.json?jurisdiction_id=120116",
+            HOST_B,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // A proxy that rewrote Host passes the name it was sent to in X-Forwarded-Host.
+    let res = city
+        .clone()
+        .oneshot(
+            HttpRequest::get("/api/areas")
+                .header("host", "127.0.0.1:8080")
+                .header("x-forwarded-host", HOST_B)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&bytes).contains("河西区"));
+    // Two Host headers could be read differently by a proxy: refused.
+    let res = city
+        .clone()
+        .oneshot(
+            HttpRequest::get("/api/areas")
+                .header("host", HOST_A)
+                .header("host", HOST_B)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // The installation's health, at an address no district claims.
+    let (st, text) = raw_at(city, "10.0.0.9", "/readyz", None).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    assert!(
+        text.contains("\"120103\":true") && text.contains("\"120116\":true"),
+        "{text}"
+    );
+}
+
+async fn call_at(
+    app: &axum::Router,
+    host: &str,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut b = HttpRequest::builder()
         .method(method)
         .uri(uri)
+        .header("host", host)
         .header("authorization", format!("Bearer {token}"));
     if body.is_some() {
         b = b.header("content-type", "application/json");
@@ -784,4 +1331,25 @@ async fn call(
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// A GET at `host`, with the body as text.
+async fn raw_at(
+    app: &axum::Router,
+    host: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, String) {
+    let mut b = HttpRequest::builder().uri(uri).header("host", host);
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    let res = app
+        .clone()
+        .oneshot(b.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
 }

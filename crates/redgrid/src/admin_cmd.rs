@@ -81,9 +81,26 @@ pub async fn run(what: AdminCmd) -> anyhow::Result<ExitCode> {
         } => {
             let config = Config::resolve(&config, Path::new("redgrid-data"))?;
             let service = crate::open(&config).await?;
+            let site = config.site.as_ref();
             let district = match (district_code, district_name) {
+                (Some(code), _) if site.is_some_and(|s| s.code != code) => anyhow::bail!(
+                    "--district-code {code} is not the configured district {}",
+                    site.map(|s| s.code.as_str()).unwrap_or("")
+                ),
                 (Some(code), Some(name)) => Some((code, name)),
+                // On an empty database of a configured district: its code and name from the
+                // configuration.
+                (None, None) if service.directory().district().is_none() => match site {
+                    Some(s) => s.name.clone().map(|n| (s.code.clone(), n)),
+                    None => None,
+                },
                 (None, None) => None,
+                (None, Some(name)) => match site {
+                    Some(s) => Some((s.code.clone(), name)),
+                    None => {
+                        anyhow::bail!("give both --district-code and --district-name, or neither")
+                    }
+                },
                 _ => anyhow::bail!("give both --district-code and --district-name, or neither"),
             };
             let (pw, made_up) = password(password_stdin)?;

@@ -66,6 +66,10 @@ pub struct ConfigArgs {
     /// Seconds requests in flight get to finish at shutdown (default 20).
     #[arg(long, env = "REDGRID_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// The district to work on (its 6-digit code), in an installation that serves several
+    /// (`[[districts]]` in the config file); `serve` without it serves them all.
+    #[arg(long, env = "REDGRID_DISTRICT")]
+    pub district: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -118,6 +122,35 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Limits per person and per address (TOML only; 0 switches one off).
     pub limits: redgrid_app::limits::Limits,
+    /// Which district this is, when the configuration names one (`[[districts]]` or `--district`):
+    /// the database's district must have this code.
+    pub site: Option<Site>,
+}
+
+/// One district of an installation: its code and how requests reach it.
+#[derive(Debug, Clone, Default)]
+pub struct Site {
+    /// The district's 6-digit code.
+    pub code: String,
+    /// The district's name (for the list of districts, and for `admin create` on an empty
+    /// database).
+    pub name: Option<String>,
+    /// Host names (lower case, no port) whose requests go to this district.
+    pub hosts: Vec<String>,
+    /// A listener of its own (`host:port`), besides the installation's.
+    pub listen: Option<String>,
+    /// Requests to a host no district claims go here.
+    pub default: bool,
+}
+
+/// What `serve` runs: the installation's listener and connection settings (`server`), and each
+/// district it serves. Without `[[districts]]` there is one, configured as before.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub server: Config,
+    pub districts: Vec<Config>,
+    /// Whether the file lists `[[districts]]` (so every request is placed by host name).
+    pub several: bool,
 }
 
 /// Where text messages go over HTTP.
@@ -155,24 +188,13 @@ fn within<T: PartialOrd + std::fmt::Display + Copy>(
 }
 
 impl Config {
-    /// Merges flags/env with the file and the defaults. `default_dir` differs for `demo`.
+    /// Merges flags/env with the file and the defaults, for one district (chosen with
+    /// `--district` when the file lists several). `default_dir` differs for `demo`.
     pub fn resolve(args: &ConfigArgs, default_dir: &Path) -> anyhow::Result<Config> {
-        let file_path = args.config.clone().or_else(|| {
-            let dir = args
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| default_dir.to_path_buf());
-            let p = dir.join("redgrid.toml");
-            p.exists().then_some(p)
-        });
-        let file = match &file_path {
-            None => FileConfig::default(),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("{}", p.display()))?
-            }
-        };
+        Installation::resolve(args, default_dir)?.pick(args.district.as_deref())
+    }
+
+    fn build(args: &ConfigArgs, file: FileConfig, default_dir: &Path) -> anyhow::Result<Config> {
         let data_dir = args
             .data_dir
             .clone()
@@ -313,6 +335,7 @@ impl Config {
             data_dir,
             database_url,
             rating_window_days,
+            site: None,
         })
     }
 
@@ -327,6 +350,313 @@ impl Config {
             _ => self.database_url.clone(),
         }
     }
+}
+
+/// Settings that hold for the whole server, not per district.
+const SERVER_WIDE: [&str; 4] = [
+    "max_connections",
+    "idle_timeout_secs",
+    "shutdown_grace_secs",
+    "districts",
+];
+
+/// Settings each district has on its own unless it sets them: they are never inherited from the
+/// file's top level.
+const OWN: [&str; 4] = ["data_dir", "database_url", "notify_log", "listen"];
+
+impl Installation {
+    /// Reads the configuration: the installation and each of its districts.
+    pub fn resolve(args: &ConfigArgs, default_dir: &Path) -> anyhow::Result<Installation> {
+        let file_path = args.config.clone().or_else(|| {
+            let dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| default_dir.to_path_buf());
+            let p = dir.join("redgrid.toml");
+            p.exists().then_some(p)
+        });
+        let mut table = match &file_path {
+            None => toml::Table::new(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("{}", p.display()))?
+            }
+        };
+        let shown = file_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the configuration".into());
+        let districts = table.remove("districts");
+        let top: FileConfig = toml::Value::Table(table.clone())
+            .try_into()
+            .with_context(|| shown.clone())?;
+        let server = Config::build(args, top, default_dir)?;
+        let Some(districts) = districts else {
+            return Ok(Installation {
+                districts: vec![server.clone()],
+                server,
+                several: false,
+            });
+        };
+        let toml::Value::Array(entries) = districts else {
+            anyhow::bail!("{shown}: districts must be a list of [[districts]] tables");
+        };
+        if entries.is_empty() {
+            anyhow::bail!("{shown}: [[districts]] is empty; list each district, or leave it out");
+        }
+        if args.notify_log.is_some() {
+            anyhow::bail!(
+                "{shown}: with [[districts]], each district keeps its own notification log: set \
+                 notify_log in a district's table, not by --notify-log or REDGRID_NOTIFY_LOG"
+            );
+        }
+        if table.contains_key("database_url") || args.database_url.is_some() {
+            anyhow::bail!(
+                "{shown}: with [[districts]], each district has its own database: set database_url \
+                 in its [[districts]] table, not for the whole installation"
+            );
+        }
+        let mut inherited = table;
+        for key in OWN {
+            inherited.remove(key);
+        }
+        // The flags that name one place belong to the installation, not to each district.
+        let district_args = ConfigArgs {
+            data_dir: None,
+            database_url: None,
+            listen: None,
+            ..args.clone()
+        };
+        let mut out: Vec<Config> = Vec::new();
+        for (i, entry) in entries.into_iter().enumerate() {
+            let toml::Value::Table(mut entry) = entry else {
+                anyhow::bail!("{shown}: district {} is not a table", i + 1);
+            };
+            let site =
+                take_site(&mut entry).with_context(|| format!("{shown}: district {}", i + 1))?;
+            let at = format!("{shown}: district {}", site.code);
+            if let Some(key) = SERVER_WIDE.iter().find(|k| entry.contains_key(**k)) {
+                anyhow::bail!("{at}: {key} is set for the whole server, not per district");
+            }
+            let mut merged = inherited.clone();
+            merged.extend(entry);
+            if !merged.contains_key("data_dir") {
+                let dir = server.data_dir.join("districts").join(&site.code);
+                merged.insert(
+                    "data_dir".into(),
+                    toml::Value::String(dir.display().to_string()),
+                );
+            }
+            let file: FileConfig = toml::Value::Table(merged)
+                .try_into()
+                .with_context(|| at.clone())?;
+            let mut config =
+                Config::build(&district_args, file, default_dir).with_context(|| at.clone())?;
+            config.listen = site.listen.clone().unwrap_or_else(|| server.listen.clone());
+            config.max_connections = server.max_connections;
+            config.idle_timeout_secs = server.idle_timeout_secs;
+            config.shutdown_grace_secs = server.shutdown_grace_secs;
+            for other in &out {
+                let o = other.site.as_ref().map(|s| s.code.as_str()).unwrap_or("");
+                let clash = if other.site.as_ref().is_some_and(|s| s.code == site.code) {
+                    Some("the same code".to_string())
+                } else if canonical(&other.data_dir) == canonical(&config.data_dir) {
+                    Some(format!("the same data_dir {}", config.data_dir.display()))
+                } else if database_key(&other.database_url) == database_key(&config.database_url) {
+                    Some(format!("the same database {}", config.database_display()))
+                } else if let Some(h) = site
+                    .hosts
+                    .iter()
+                    .find(|h| other.site.as_ref().is_some_and(|s| s.hosts.contains(h)))
+                {
+                    Some(format!("the same host name {h}"))
+                } else if site.default && other.site.as_ref().is_some_and(|s| s.default) {
+                    Some("default = true as well".to_string())
+                } else if site.listen.is_some()
+                    && other.site.as_ref().and_then(|s| s.listen.as_ref()) == site.listen.as_ref()
+                {
+                    Some(format!("the same listen {}", config.listen))
+                } else {
+                    None
+                };
+                if let Some(what) = clash {
+                    anyhow::bail!("{at}: has {what} as district {o}");
+                }
+            }
+            if site.listen.as_deref() == Some(server.listen.as_str()) {
+                anyhow::bail!(
+                    "{at}: listen {} is the installation's own address; give the district another \
+                     port, or host names",
+                    server.listen
+                );
+            }
+            if site.hosts.is_empty() && site.listen.is_none() && !site.default {
+                anyhow::bail!(
+                    "{at}: no request can reach it: give it hosts, a listen address of its own, \
+                     or default = true"
+                );
+            }
+            config.site = Some(site);
+            out.push(config);
+        }
+        Ok(Installation {
+            server,
+            districts: out,
+            several: true,
+        })
+    }
+
+    /// The one district a command works on: `code`, or the only one there is.
+    pub fn pick(self, code: Option<&str>) -> anyhow::Result<Config> {
+        let codes = || {
+            self.districts
+                .iter()
+                .filter_map(|c| c.site.as_ref().map(|s| s.code.clone()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.several {
+            let mut config = self.server;
+            if let Some(code) = code {
+                redgrid_core::area::check_area_code(
+                    redgrid_core::area::Level::District,
+                    code,
+                    None,
+                )
+                .map_err(|_| {
+                    anyhow::anyhow!("--district must be a 6-digit district code, not {code:?}")
+                })?;
+                config.site = Some(Site {
+                    code: code.to_string(),
+                    ..Site::default()
+                });
+            }
+            return Ok(config);
+        }
+        match code {
+            Some(code) => {
+                let list = codes();
+                self.districts
+                    .into_iter()
+                    .find(|c| c.site.as_ref().is_some_and(|s| s.code == code))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no district {code} is configured; the districts are {list}"
+                        )
+                    })
+            }
+            None if self.districts.len() == 1 => {
+                Ok(self.districts.into_iter().next().unwrap_or(self.server))
+            }
+            None => anyhow::bail!(
+                "this installation serves {} districts ({}); say which with --district CODE",
+                self.districts.len(),
+                codes()
+            ),
+        }
+    }
+}
+
+/// A folder as the file system resolves it (symbolic links, `..`), so that two spellings of one
+/// folder compare equal; as given, made absolute, when it does not exist yet.
+fn canonical(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in abs.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// What identifies a database whatever the URL's spelling: a SQLite file's canonical path, or a
+/// PostgreSQL server's host, port (default 5432) and database name.
+fn database_key(url: &str) -> String {
+    if let Some(path) = redgrid_store::sqlite_path(url) {
+        let p = Path::new(path);
+        let dir = p.parent().map(canonical).unwrap_or_default();
+        return format!(
+            "sqlite:{}",
+            dir.join(p.file_name().unwrap_or_default()).display()
+        );
+    }
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let hostport = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, p),
+        _ => (hostport, "5432"),
+    };
+    format!("pg:{}:{port}/{db}", host.to_ascii_lowercase())
+}
+
+/// Takes a `[[districts]]` table's own keys (code, name, hosts, default, listen) out of it.
+fn take_site(entry: &mut toml::Table) -> anyhow::Result<Site> {
+    let code = match entry.remove("code") {
+        Some(toml::Value::String(c)) => c,
+        Some(_) => anyhow::bail!("code must be a string of 6 digits, e.g. code = \"120103\""),
+        None => anyhow::bail!(
+            "every [[districts]] table needs code = \"NNNNNN\" (the district's 6-digit code)"
+        ),
+    };
+    redgrid_core::area::check_area_code(redgrid_core::area::Level::District, &code, None)
+        .map_err(|_| anyhow::anyhow!("code must be a district's 6 digits, not {code:?}"))?;
+    let name = match entry.remove("name") {
+        None => None,
+        Some(toml::Value::String(n)) if !n.trim().is_empty() => Some(n.trim().to_string()),
+        Some(_) => anyhow::bail!("district {code}: name must be a non-empty string"),
+    };
+    let hosts = match entry.remove("hosts") {
+        None => Vec::new(),
+        Some(toml::Value::Array(hs)) => {
+            let mut out = Vec::new();
+            for h in hs {
+                let toml::Value::String(h) = h else {
+                    anyhow::bail!("district {code}: hosts must be a list of host names");
+                };
+                let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
+                if h.is_empty() || h.contains(['/', ':', ' ', '@']) {
+                    anyhow::bail!(
+                        "district {code}: {h:?} is not a host name (give names such as \
+                         hexi.example.gov, without scheme or port)"
+                    );
+                }
+                out.push(h);
+            }
+            out
+        }
+        Some(_) => anyhow::bail!("district {code}: hosts must be a list of host names"),
+    };
+    let default = match entry.remove("default") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(_) => anyhow::bail!("district {code}: default must be true or false"),
+    };
+    let listen = match entry.remove("listen") {
+        None => None,
+        Some(toml::Value::String(l)) => Some(l),
+        Some(_) => {
+            anyhow::bail!("district {code}: listen must be an address such as \"0.0.0.0:8081\"")
+        }
+    };
+    Ok(Site {
+        code,
+        name,
+        hosts,
+        listen,
+        default,
+    })
 }
 
 #[cfg(test)]
@@ -380,5 +710,67 @@ mod tests {
             ..c
         };
         assert_eq!(c.database_display(), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn districts_inherit_the_top_level_and_keep_their_own_places() {
+        let dir = std::env::temp_dir().join(format!("redgrid-config-d-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("redgrid.toml"),
+            "listen = \"0.0.0.0:9000\"\nrating_window_days = 5\nnotify_log = \"/tmp/all.log\"\n\
+             max_connections = 50\n\
+             [[districts]]\ncode = \"120103\"\nhosts = [\"HEXI.gov.\"]\ndefault = true\n\
+             [[districts]]\ncode = \"120104\"\nname = \"南开区\"\nrating_window_days = 9\n\
+             listen = \"0.0.0.0:9001\"\ndatabase_url = \"postgres://u:p@h/nankai\"\n",
+        )
+        .unwrap();
+        let args = ConfigArgs {
+            data_dir: Some(dir.clone()),
+            ..Default::default()
+        };
+        let inst = Installation::resolve(&args, Path::new("unused")).unwrap();
+        assert!(inst.several);
+        assert_eq!(inst.server.listen, "0.0.0.0:9000");
+        let [hexi, nankai] = &inst.districts[..] else {
+            panic!("two districts")
+        };
+        assert_eq!(hexi.data_dir, dir.join("districts").join("120103"));
+        assert!(hexi.database_url.ends_with("districts/120103/redgrid.db"));
+        assert_eq!(hexi.calendar_dir, hexi.data_dir.join("calendars"));
+        assert_eq!(hexi.notify_log, hexi.data_dir.join("notifications.log"));
+        assert_eq!(hexi.rating_window_days, 5);
+        assert_eq!(hexi.listen, "0.0.0.0:9000");
+        assert_eq!(hexi.max_connections, 50);
+        let site = hexi.site.as_ref().unwrap();
+        assert_eq!(
+            (site.hosts.clone(), site.default),
+            (vec!["hexi.gov".to_string()], true)
+        );
+        assert_eq!(nankai.rating_window_days, 9);
+        assert_eq!(nankai.listen, "0.0.0.0:9001");
+        assert_eq!(nankai.database_url, "postgres://u:p@h/nankai");
+        assert_eq!(
+            nankai.site.as_ref().unwrap().name.as_deref(),
+            Some("南开区")
+        );
+        let picked = inst.clone().pick(Some("120104")).unwrap();
+        assert_eq!(picked.database_url, nankai.database_url);
+        assert!(inst.pick(None).is_err());
+        // Without [[districts]], --district only names the district the database must hold.
+        std::fs::write(dir.join("redgrid.toml"), "").unwrap();
+        let args = ConfigArgs {
+            data_dir: Some(dir.clone()),
+            district: Some("120116".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(&args, Path::new("unused")).unwrap();
+        assert_eq!(c.site.unwrap().code, "120116");
+        let args = ConfigArgs {
+            district: Some("12011".into()),
+            ..args
+        };
+        assert!(Config::resolve(&args, Path::new("unused")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

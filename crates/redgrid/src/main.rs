@@ -252,9 +252,22 @@ async fn open(config: &Config) -> anyhow::Result<Arc<Service>> {
     let mut service = Service::new(store, settings)
         .await?
         .with_deadlines(Arc::new(policy))
-        .with_limits(config.limits);
+        .with_limits(config.limits)
+        .with_district_code(config.site.as_ref().map(|s| s.code.clone()));
     if let Some(sms) = &config.sms {
         service = service.with_sms(Arc::new(sms.sender()?));
+    }
+    // A configured district must find its own database, never another district's.
+    if let (Some(site), Some(root)) = (&config.site, service.directory().district())
+        && root.code != site.code
+    {
+        anyhow::bail!(
+            "the database {} holds district {} ({}), not district {} as configured",
+            config.database_display(),
+            root.code,
+            root.name,
+            site.code
+        );
     }
     Ok(Arc::new(service))
 }
@@ -262,12 +275,28 @@ async fn open(config: &Config) -> anyhow::Result<Arc<Service>> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Serve(args) => {
-            let config = Config::resolve(&args, Path::new("redgrid-data"))?;
-            // Held from before the database is opened until the server stops, so that
-            // `redgrid restore` never replaces the data under a running server.
-            let _lock = backup_cmd::hold_lock(&config)?;
-            let service = open(&config).await?;
-            serve(&config, service, None).await?;
+            let inst = config::Installation::resolve(&args, Path::new("redgrid-data"))?;
+            // `--district` serves that one district alone; otherwise every configured district.
+            // With [[districts]], session cookies are named by district however many are served.
+            let cookies = inst.several;
+            let (server, list, several) = match &args.district {
+                Some(code) => {
+                    let c = inst.pick(Some(code))?;
+                    (c.clone(), vec![c], false)
+                }
+                None => (inst.server, inst.districts, inst.several),
+            };
+            let mut locks = Vec::new();
+            let mut opened = Vec::new();
+            for c in list {
+                // Held from before the database is opened until the server stops, so that
+                // `redgrid restore` never replaces the data under a running server.
+                locks.push(backup_cmd::hold_lock(&c)?);
+                let service = open(&c).await?;
+                opened.push((c, service));
+            }
+            serve(&server, opened, several, cookies, None).await?;
+            drop(locks);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Migrate(args) => {
@@ -515,7 +544,14 @@ async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
         print_tokens(&tokens, None, &walk);
         return Ok(ExitCode::SUCCESS);
     }
-    serve(&config, service, Some((tokens, walk))).await?;
+    serve(
+        &config,
+        vec![(config.clone(), service)],
+        false,
+        false,
+        Some((tokens, walk)),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -618,46 +654,168 @@ const DEMO_PASSWORD: &str = "redgrid-demo-2026";
 /// The name of the API tokens the demo makes (and revokes when it starts again).
 const DEMO_TOKEN_NAME: &str = "redgrid demo";
 
+/// Serves each district (one, or with `several` every district of the installation, placed by
+/// host name) until SIGTERM or SIGINT, with the district's background jobs; then anchors each
+/// district's chain and flushes its database. `cookies`: name the session cookie by district.
 async fn serve(
-    config: &Config,
-    service: Arc<Service>,
+    server: &Config,
+    districts: Vec<(Config, Arc<Service>)>,
+    several: bool,
+    cookies: bool,
     tokens: Option<(Vec<Token>, String)>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bind = |at: String| async move {
+        tokio::net::TcpListener::bind(&at)
+            .await
+            .with_context(|| format!("cannot listen on {at}"))
+    };
+    let listener = bind(server.listen.clone()).await?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
+    let mut states = Vec::new();
+    let mut own = Vec::new();
+    for (i, (config, service)) in districts.iter().enumerate() {
+        let mut state = AppState::new(service.clone());
+        state.session_hours = config.session_hours;
+        state.secure_cookies = config.secure_cookies;
+        if let Some(site) = &config.site {
+            if cookies {
+                // Browsers share cookies between the ports of one host: one cookie per district.
+                state.session_cookie =
+                    format!("{}_{}", redgrid_web::auth::SESSION_COOKIE, site.code);
+            }
+            if several && let Some(at) = &site.listen {
+                own.push((i, bind(at.clone()).await?));
+            }
+        }
+        states.push(Arc::new(state));
+    }
     match &tokens {
         Some((t, walk)) => print_tokens(t, Some(&url), walk),
-        None => println!("redgrid serving {url} ({})", config.database_display()),
+        None if several => {
+            println!("redgrid serving {url}: {} districts", districts.len());
+            for (i, (config, _)) in districts.iter().enumerate() {
+                let Some(site) = &config.site else { continue };
+                let mut at: Vec<String> = site.hosts.clone();
+                if let Some((_, l)) = own.iter().find(|(j, _)| *j == i)
+                    && let Ok(a) = l.local_addr()
+                {
+                    at.push(format!("http://{a}"));
+                }
+                if site.default {
+                    at.push("(default)".into());
+                }
+                println!(
+                    "  {} {}: {} ({})",
+                    site.code,
+                    site.name.as_deref().unwrap_or(""),
+                    at.join(", "),
+                    config.database_display()
+                );
+            }
+        }
+        None => println!("redgrid serving {url} ({})", server.database_display()),
     }
-    let jobs = start_jobs(config, service.clone())?;
-    let mut state = AppState::new(service.clone());
-    state.session_hours = config.session_hours;
-    state.secure_cookies = config.secure_cookies;
-    let state = Arc::new(state);
+    let mut jobs = Vec::new();
+    for (config, service) in &districts {
+        jobs.extend(start_jobs(config, service.clone())?);
+    }
     let options = redgrid_web::server::ServeOptions {
-        max_connections: config.max_connections,
-        idle_timeout: std::time::Duration::from_secs(config.idle_timeout_secs),
-        shutdown_grace: std::time::Duration::from_secs(config.shutdown_grace_secs),
+        max_connections: server.max_connections,
+        idle_timeout: std::time::Duration::from_secs(server.idle_timeout_secs),
+        shutdown_grace: std::time::Duration::from_secs(server.shutdown_grace_secs),
     };
-    let served = redgrid_web::serve_with(listener, state, stop_signal(), options)
-        .await
-        .context("server stopped");
-    // The server has stopped taking requests: stop the jobs, keep the chain's head outside the
-    // database and leave the database file complete on its own.
-    if let Some(j) = jobs {
+    // One stop signal for every listener.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    // One connection cap for every listener.
+    let slots = redgrid_web::server::connection_slots(&options);
+    let mut others = Vec::new();
+    for (i, l) in own {
+        let app = redgrid_web::router(states[i].clone());
+        others.push(tokio::spawn(redgrid_web::server::serve_app_sharing(
+            l,
+            app,
+            stopped(stop_rx.clone()),
+            options,
+            slots.clone(),
+        )));
+    }
+    let app = if several {
+        let sites = districts
+            .iter()
+            .zip(&states)
+            .filter_map(|((config, service), state)| {
+                let site = config.site.as_ref()?;
+                Some(redgrid_web::districts::Site {
+                    code: site.code.clone(),
+                    name: site
+                        .name
+                        .clone()
+                        .or_else(|| service.directory().district().map(|d| d.name.clone()))
+                        .unwrap_or_default(),
+                    hosts: site.hosts.clone(),
+                    port: site
+                        .listen
+                        .as_deref()
+                        .and_then(|l| l.rsplit_once(':'))
+                        .and_then(|(_, p)| p.parse().ok()),
+                    default: site.default,
+                    state: state.clone(),
+                })
+            })
+            .collect();
+        redgrid_web::districts::router(sites)
+    } else {
+        match states.first() {
+            Some(state) => redgrid_web::router(state.clone()),
+            None => anyhow::bail!("no district to serve"),
+        }
+    };
+    let served = redgrid_web::server::serve_app_sharing(
+        listener,
+        app,
+        stopped(stop_rx.clone()),
+        options,
+        slots,
+    )
+    .await
+    .context("server stopped");
+    for o in others {
+        match o.await {
+            Ok(Ok(s)) => tracing::info!(?s, "a district's own listener stopped"),
+            Ok(Err(e)) => tracing::error!(error = %e, "a district's own listener failed"),
+            Err(e) => tracing::error!(error = %e, "a district's own listener panicked"),
+        }
+    }
+    // The server has stopped taking requests: stop the jobs, keep each chain's head outside the
+    // database and leave each database file complete on its own.
+    for j in jobs {
         j.abort();
         let _ = j.await;
     }
-    let anchors = audit_cmd::default_anchors(config);
-    match audit_cmd::append_anchor(service.store(), &anchors).await {
-        Ok(_) => tracing::info!(file = %anchors.display(), "audit chain head anchored at shutdown"),
-        Err(e) => tracing::error!(error = %e, "cannot anchor the audit chain at shutdown"),
-    }
-    if let Err(e) = service.store().flush().await {
-        tracing::error!(error = %e, "cannot flush the database at shutdown");
+    for (config, service) in &districts {
+        let anchors = audit_cmd::default_anchors(config);
+        let district = config.site.as_ref().map_or("", |s| s.code.as_str());
+        match audit_cmd::append_anchor(service.store(), &anchors).await {
+            Ok(_) => {
+                tracing::info!(file = %anchors.display(), "audit chain head anchored at shutdown")
+            }
+            Err(e) => tracing::error!(
+                district,
+                error = %e,
+                "cannot anchor the audit chain at shutdown"
+            ),
+        }
+        if let Err(e) = service.store().flush().await {
+            tracing::error!(district, error = %e, "cannot flush the database at shutdown");
+        }
     }
     let stopped = served?;
     tracing::info!(?stopped, "redgrid stopped");
@@ -693,13 +851,16 @@ async fn stop_signal() {
 /// The configured notification senders: the log file always, the webhook when set.
 fn senders(config: &Config) -> anyhow::Result<Vec<Arc<dyn redgrid_app::outbox::Sender>>> {
     use redgrid_app::outbox::{LogSender, WebhookSender};
+    let district = config.site.as_ref().map(|s| s.code.clone());
     let mut out: Vec<Arc<dyn redgrid_app::outbox::Sender>> = vec![Arc::new(LogSender {
         path: config.notify_log.clone(),
+        district: district.clone(),
     })];
     if let Some(url) = &config.webhook_url {
         out.push(Arc::new(
             WebhookSender::new(url, std::time::Duration::from_secs(5))
-                .map_err(anyhow::Error::msg)?,
+                .map_err(anyhow::Error::msg)?
+                .for_district(district),
         ));
     }
     Ok(out)
@@ -724,117 +885,141 @@ fn start_jobs(
     let anchors = audit_cmd::default_anchors(config);
     let power = redgrid_power::format::PowerStore::new(config.data_dir.join("power"));
     let metrics = service.metrics().clone();
-    Ok(Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        let mut last_anchor: Option<chrono::DateTime<chrono::Utc>> = None;
-        let mut last_power: Option<chrono::DateTime<chrono::Utc>> = None;
-        let mut last_cleanup: Option<chrono::DateTime<chrono::Utc>> = None;
-        loop {
-            tick.tick().await;
-            let now = redgrid_app::service::now();
-            // Once a day, every district's electricity data through the detectors, and the
-            // alerts of the last two days filed for the grids (an alert filed before is not
-            // filed again).
-            if last_power.is_none_or(|t| now - t >= chrono::Duration::hours(24)) {
-                last_power = Some(now);
-                for district in power.districts() {
-                    match power_cmd::scheduled(&service, &power, &district).await {
-                        Ok(f) => {
-                            metrics.job_round("power", "ok");
-                            metrics.add("redgrid_detector_alerts_total", &[], f.new as u64);
-                            tracing::info!(
-                                job = "power",
-                                %district,
-                                filed = f.new,
-                                "electricity detectors run; alerts filed as requests"
-                            )
+    // Each district's job log lines carry its code.
+    let span = tracing::info_span!("jobs", district = tracing::field::Empty);
+    if let Some(site) = &config.site {
+        span.record("district", site.code.as_str());
+    }
+    Ok(Some(tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let mut tick = tokio::time::interval(every);
+            let mut last_anchor: Option<chrono::DateTime<chrono::Utc>> = None;
+            let mut last_power: Option<chrono::DateTime<chrono::Utc>> = None;
+            let mut last_cleanup: Option<chrono::DateTime<chrono::Utc>> = None;
+            loop {
+                tick.tick().await;
+                let now = redgrid_app::service::now();
+                // Once a day, every district's electricity data through the detectors, and the
+                // alerts of the last two days filed for the grids (an alert filed before is not
+                // filed again).
+                if last_power.is_none_or(|t| now - t >= chrono::Duration::hours(24)) {
+                    last_power = Some(now);
+                    for district in power.districts() {
+                        match power_cmd::scheduled(&service, &power, &district).await {
+                            Ok(f) => {
+                                metrics.job_round("power", "ok");
+                                metrics.add("redgrid_detector_alerts_total", &[], f.new as u64);
+                                tracing::info!(
+                                    job = "power",
+                                    %district,
+                                    filed = f.new,
+                                    "electricity detectors run; alerts filed as requests"
+                                )
+                            }
+                            Err(e) => {
+                                metrics.job_round("power", "error");
+                                tracing::error!(job = "power", %district, error = %e)
+                            }
+                        }
+                    }
+                }
+                // Keep the chain's head outside the database at most hourly (see `redgrid audit`).
+                if last_anchor.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
+                    match audit_cmd::append_anchor(service.store(), &anchors).await {
+                        Ok(_) => {
+                            metrics.job_round("anchor", "ok");
+                            last_anchor = Some(now)
                         }
                         Err(e) => {
-                            metrics.job_round("power", "error");
-                            tracing::error!(job = "power", %district, error = %e)
+                            metrics.job_round("anchor", "error");
+                            tracing::error!(job = "anchor", error = %e)
                         }
                     }
                 }
-            }
-            // Keep the chain's head outside the database at most hourly (see `redgrid audit`).
-            if last_anchor.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
-                match audit_cmd::append_anchor(service.store(), &anchors).await {
-                    Ok(_) => {
-                        metrics.job_round("anchor", "ok");
-                        last_anchor = Some(now)
-                    }
-                    Err(e) => {
-                        metrics.job_round("anchor", "error");
-                        tracing::error!(job = "anchor", error = %e)
-                    }
-                }
-            }
-            // Once an hour, files uploaded more than a day ago that no request used.
-            if last_cleanup.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
-                last_cleanup = Some(now);
-                match service
-                    .store()
-                    .delete_unused_attachments(now - chrono::Duration::days(1))
-                    .await
-                {
-                    Ok(n) => {
-                        metrics.job_round("uploads_cleanup", "ok");
-                        if n > 0 {
-                            tracing::info!(job = "uploads_cleanup", deleted = n);
+                // Once an hour, files uploaded more than a day ago that no request used.
+                if last_cleanup.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
+                    last_cleanup = Some(now);
+                    match service
+                        .store()
+                        .delete_unused_attachments(now - chrono::Duration::days(1))
+                        .await
+                    {
+                        Ok(n) => {
+                            metrics.job_round("uploads_cleanup", "ok");
+                            if n > 0 {
+                                tracing::info!(job = "uploads_cleanup", deleted = n);
+                            }
+                        }
+                        Err(e) => {
+                            metrics.job_round("uploads_cleanup", "error");
+                            tracing::error!(job = "uploads_cleanup", error = %e)
                         }
                     }
-                    Err(e) => {
-                        metrics.job_round("uploads_cleanup", "error");
-                        tracing::error!(job = "uploads_cleanup", error = %e)
-                    }
+                }
+                let done = service.run_jobs(now).await;
+                metrics.job_round("deadlines", if done.is_ok() { "ok" } else { "error" });
+                match done {
+                    Ok(r) if r != Default::default() => tracing::info!(
+                        job = "deadlines",
+                        supervised = r.supervised,
+                        closed_without_rating = r.closed,
+                        escalated = r.escalated
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(job = "deadlines", error = %e),
+                }
+                let budget = every.max(std::time::Duration::from_secs(10));
+                let round = redgrid_app::outbox::deliver_backlog(
+                    service.store(),
+                    &senders,
+                    now,
+                    500,
+                    budget,
+                )
+                .await;
+                metrics.job_round("notifications", if round.is_ok() { "ok" } else { "error" });
+                if let Ok(r) = &round {
+                    metrics.add(
+                        "redgrid_notifications_total",
+                        &[("result", "delivered")],
+                        r.delivered as u64,
+                    );
+                    metrics.add(
+                        "redgrid_notifications_total",
+                        &[("result", "failed")],
+                        r.failed as u64,
+                    );
+                }
+                match round {
+                    Ok(r) if r.failed > 0 => tracing::warn!(
+                        job = "notifications",
+                        delivered = r.delivered,
+                        failed = r.failed,
+                        sends_ok = r.sends_ok,
+                        sends_failed = r.sends_failed,
+                        "some senders failed; they are retried with back-off, the others are not sent again"
+                    ),
+                    Ok(r) if r.delivered > 0 => tracing::info!(
+                        job = "notifications",
+                        delivered = r.delivered,
+                        sends_ok = r.sends_ok
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(job = "notifications", error = %e),
                 }
             }
-            let done = service.run_jobs(now).await;
-            metrics.job_round("deadlines", if done.is_ok() { "ok" } else { "error" });
-            match done {
-                Ok(r) if r != Default::default() => tracing::info!(
-                    job = "deadlines",
-                    supervised = r.supervised,
-                    closed_without_rating = r.closed,
-                    escalated = r.escalated
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::error!(job = "deadlines", error = %e),
-            }
-            let budget = every.max(std::time::Duration::from_secs(10));
-            let round =
-                redgrid_app::outbox::deliver_backlog(service.store(), &senders, now, 500, budget)
-                    .await;
-            metrics.job_round("notifications", if round.is_ok() { "ok" } else { "error" });
-            if let Ok(r) = &round {
-                metrics.add(
-                    "redgrid_notifications_total",
-                    &[("result", "delivered")],
-                    r.delivered as u64,
-                );
-                metrics.add(
-                    "redgrid_notifications_total",
-                    &[("result", "failed")],
-                    r.failed as u64,
-                );
-            }
-            match round {
-                Ok(r) if r.failed > 0 => tracing::warn!(
-                    job = "notifications",
-                    delivered = r.delivered,
-                    failed = r.failed,
-                    sends_ok = r.sends_ok,
-                    sends_failed = r.sends_failed,
-                    "some senders failed; they are retried with back-off, the others are not sent again"
-                ),
-                Ok(r) if r.delivered > 0 => tracing::info!(
-                    job = "notifications",
-                    delivered = r.delivered,
-                    sends_ok = r.sends_ok
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::error!(job = "notifications", error = %e),
-            }
-        }
-    })))
+        },
+        span,
+    ))))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every command and flag of the command tree is well formed (clap checks names, for
+    /// example that `--district` is declared once per command).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -22,8 +22,6 @@ pub enum PowerCmd {
         #[command(flatten)]
         config: ConfigArgs,
         file: PathBuf,
-        #[arg(long, default_value = "120116")]
-        district: String,
     },
     /// Check and store CSV or Parquet files of readings (all or nothing per file).
     Ingest {
@@ -31,8 +29,6 @@ pub enum PowerCmd {
         config: ConfigArgs,
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        #[arg(long, default_value = "120116")]
-        district: String,
         /// Store the good rows and list the bad ones instead of refusing the file.
         #[arg(long)]
         skip_bad_rows: bool,
@@ -44,8 +40,6 @@ pub enum PowerCmd {
     Analyze {
         #[command(flatten)]
         config: ConfigArgs,
-        #[arg(long, default_value = "120116")]
-        district: String,
         /// Detector thresholds (TOML); defaults in docs/developers/power-detectors.md.
         #[arg(long)]
         thresholds: Option<PathBuf>,
@@ -67,15 +61,11 @@ pub enum PowerCmd {
     Precision {
         #[command(flatten)]
         config: ConfigArgs,
-        #[arg(long, default_value = "120116")]
-        district: String,
     },
     /// Measure the detectors against a synthetic city's labels.
     Eval {
         #[command(flatten)]
         config: ConfigArgs,
-        #[arg(long, default_value = "120116")]
-        district: String,
         #[arg(long)]
         labels: PathBuf,
         #[arg(long)]
@@ -99,8 +89,6 @@ pub struct SynthArgs {
     interval: u16,
     #[arg(long, default_value_t = 20_261_201)]
     seed: u64,
-    #[arg(long, default_value = "120116")]
-    district: String,
     /// Where to write the labels (default `<data dir>/power/labels-<district>.csv`).
     #[arg(long)]
     labels: Option<PathBuf>,
@@ -109,10 +97,28 @@ pub struct SynthArgs {
     csv: Option<PathBuf>,
 }
 
-fn store_of(args: &ConfigArgs) -> anyhow::Result<(Config, PowerStore)> {
+/// The configuration, the district's electricity data folder and the district's code: the one
+/// `--district` names, else the only one with electricity data, else the database's own.
+fn store_of(args: &ConfigArgs) -> anyhow::Result<(Config, PowerStore, String)> {
     let config = Config::resolve(args, Path::new("redgrid-data"))?;
     let store = PowerStore::new(config.data_dir.join("power"));
-    Ok((config, store))
+    if let Some(code) = config.site.as_ref().map(|s| s.code.clone()) {
+        return Ok((config, store, code));
+    }
+    if let [only] = &store.districts()[..] {
+        let only = only.clone();
+        return Ok((config, store, only));
+    }
+    let held = tokio::runtime::Handle::current().block_on(async {
+        let service = crate::open(&config).await?;
+        anyhow::Ok(service.directory().district().map(|d| d.code.clone()))
+    })?;
+    match held {
+        Some(code) => Ok((config, store, code)),
+        None => anyhow::bail!(
+            "the database has no district yet, and no electricity data names one: give --district CODE"
+        ),
+    }
 }
 
 fn thresholds(path: &Option<PathBuf>) -> anyhow::Result<detect::Config> {
@@ -129,12 +135,8 @@ fn thresholds(path: &Option<PathBuf>) -> anyhow::Result<detect::Config> {
 pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         PowerCmd::Synth(a) => synth_cmd(a),
-        PowerCmd::Meters {
-            config,
-            file,
-            district,
-        } => {
-            let (_, store) = store_of(&config)?;
+        PowerCmd::Meters { config, file } => {
+            let (_, store, district) = store_of(&config)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let meters = match Registry::parse(&text) {
@@ -173,11 +175,10 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
         PowerCmd::Ingest {
             config,
             files,
-            district,
             skip_bad_rows,
             lang,
         } => {
-            let (_, store) = store_of(&config)?;
+            let (_, store, district) = store_of(&config)?;
             let zh = lang != "en";
             let registry = Registry::load(&store.registry_path(&district))?;
             let mut options = redgrid_power::ingest::Options::new(&district);
@@ -249,7 +250,6 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
         }
         PowerCmd::Analyze {
             config,
-            district,
             thresholds: t,
             from,
             to,
@@ -257,7 +257,7 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
             recent_days,
             resumption,
         } => {
-            let (conf, store) = store_of(&config)?;
+            let (conf, store, district) = store_of(&config)?;
             let cfg = thresholds(&t)?;
             let registry = Registry::load(&store.registry_path(&district))?;
             let range = match (from, to) {
@@ -301,8 +301,8 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        PowerCmd::Precision { config, district } => {
-            let (conf, store) = store_of(&config)?;
+        PowerCmd::Precision { config } => {
+            let (conf, store, district) = store_of(&config)?;
             let by = tokio::runtime::Handle::current().block_on(async {
                 let service = crate::open(&conf).await?;
                 crate::power_file::outcomes(&service, &store, &district).await
@@ -327,11 +327,10 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
         }
         PowerCmd::Eval {
             config,
-            district,
             labels,
             thresholds: t,
         } => {
-            let (_, store) = store_of(&config)?;
+            let (_, store, district) = store_of(&config)?;
             let cfg = thresholds(&t)?;
             let registry = Registry::load(&store.registry_path(&district))?;
             let text = std::fs::read_to_string(&labels)
@@ -362,12 +361,15 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
 }
 
 fn synth_cmd(a: SynthArgs) -> anyhow::Result<ExitCode> {
-    let (_, store) = store_of(&a.config)?;
+    let config = Config::resolve(&a.config, Path::new("redgrid-data"))?;
+    let store = PowerStore::new(config.data_dir.join("power"));
+    // A synthetic city: the demo district's code unless `--district` names another.
+    let district = config
+        .site
+        .as_ref()
+        .map_or_else(|| "120116".to_string(), |s| s.code.clone());
     if ![15, 30, 60, 1440].contains(&a.interval) {
         anyhow::bail!("--interval must be 15, 30, 60 or 1440, not {}", a.interval);
-    }
-    if a.district.len() != 6 || !a.district.bytes().all(|b| b.is_ascii_digit()) {
-        anyhow::bail!("--district must be a 6-digit code, not {}", a.district);
     }
     if a.meters == 0 || a.days == 0 {
         anyhow::bail!("--meters and --days must be at least 1");
@@ -378,7 +380,7 @@ fn synth_cmd(a: SynthArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = SynthConfig::new(a.meters, a.days, day_of(start));
     cfg.seed = a.seed;
     cfg.interval_minutes = a.interval;
-    cfg.district = a.district.clone();
+    cfg.district = district;
     let started = Instant::now();
     let plans = if let Some(csv) = &a.csv {
         let plans: Vec<synth::Plan> = (0..cfg.meters).map(|i| synth::plan(&cfg, i)).collect();

@@ -130,6 +130,7 @@ fn session_started(
     status: StatusCode,
 ) -> Response {
     let cookie = session_set_cookie(
+        &state.session_cookie,
         Some(&session.token),
         state.session_hours * 3600,
         secure(state, headers),
@@ -303,7 +304,7 @@ fn session_ended(state: &AppState, headers: &HeaderMap) -> Response {
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        session_set_cookie(None, 0, secure(state, headers)),
+        session_set_cookie(&state.session_cookie, None, 0, secure(state, headers)),
     );
     res
 }
@@ -315,7 +316,7 @@ pub async fn logout(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = session_cookie(&headers) {
+    if let Some(token) = session_cookie(&headers, &state.session_cookie) {
         state.service.logout(token).await?;
         state.tokens.clear();
     }

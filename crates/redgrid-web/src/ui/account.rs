@@ -167,6 +167,7 @@ fn session_started(state: &AppState, to: &str, token: &str) -> Response {
     res.headers_mut().insert(
         header::SET_COOKIE,
         auth::session_set_cookie(
+            &state.session_cookie,
             Some(token),
             state.session_hours * 3600,
             state.secure_cookies,
@@ -186,7 +187,7 @@ pub(crate) async fn logout(
     if c.person.is_some() {
         form.check_csrf(&c)?;
     }
-    if let Some(token) = auth::session_cookie(&headers) {
+    if let Some(token) = auth::session_cookie(&headers, &state.session_cookie) {
         state
             .service
             .logout(token)
@@ -197,7 +198,7 @@ pub(crate) async fn logout(
     let mut res = see_other("/");
     res.headers_mut().insert(
         header::SET_COOKIE,
-        auth::session_set_cookie(None, 0, state.secure_cookies),
+        auth::session_set_cookie(&state.session_cookie, None, 0, state.secure_cookies),
     );
     Ok(res)
 }
