@@ -39,6 +39,26 @@ pub struct Service {
     district_code: Option<String>,
 }
 
+/// How often the work commands leave for later (scorecard deltas, audit records) is done.
+const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Settles the store a few times a second while anyone holds it (see
+/// [`redgrid_store::AuditStore::settle`]); the task ends when the store is dropped.
+fn spawn_settler(store: &Arc<dyn Store>) {
+    let weak = Arc::downgrade(store);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SETTLE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(store) = weak.upgrade() else { break };
+            if let Err(e) = store.settle().await {
+                tracing::warn!(error = %e, "cannot settle the scorecard and the audit chain; retrying");
+            }
+        }
+    });
+}
+
 /// What `redgrid check` found for one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Difference {
@@ -105,6 +125,7 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 128;
 impl Service {
     pub async fn new(store: Arc<dyn Store>, settings: Settings) -> Result<Self> {
         let dir = store.load_directory().await?;
+        spawn_settler(&store);
         let sms_log = Arc::new(crate::sms::LogSms::default());
         Ok(Service {
             store,

@@ -1,14 +1,15 @@
 //! The body of both backends, written once. `sqlite.rs` and `postgres.rs` each declare this file as
 //! their child module `common` (with `#[path]`), after defining the dialect: `type Db` (the sqlx
 //! database), `type This` (the store struct), `BACKEND`, the few statements that differ
-//! (`SQL_LOCK_REQUEST`, `SQL_NEXT_REQUEST_ID`, `SQL_LOCK_AUDIT_HEAD`, `SQL_APPEND_AUDIT`, `SQL_TEXT_MATCH`,
-//! `SQL_MIGRATION_LOCK`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
+//! (`SQL_LOCK_REQUEST`, `SQL_NEXT_REQUEST_ID`, `SQL_FILE_REQUEST`, `SQL_MOVE_REQUEST`,
+//! `SQL_LOCK_AUDIT_HEAD`, `SQL_APPEND_AUDIT`, `SQL_TEXT_MATCH`, `SQL_MIGRATION_LOCK`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
 //! `write()` (one job: SQLite's writer task, PostgreSQL's pool) and `fail_point()`. Compiled twice with concrete types: no generic trait-bound puzzles, one behaviour,
 //! and rustfmt and clippy see it like any other module.
 
 use super::{
-    BACKEND, Db, MOVED_ROWS, SQL_APPEND_AUDIT, SQL_LOCK_AUDIT_HEAD, SQL_LOCK_REQUEST,
-    SQL_MIGRATION_LOCK, SQL_MOVE_REQUEST, SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH, This,
+    BACKEND, Db, MOVED_ROWS, SQL_APPEND_AUDIT, SQL_FILE_REQUEST, SQL_LOCK_AUDIT_HEAD,
+    SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK, SQL_MOVE_REQUEST, SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH,
+    This,
 };
 pub(super) use crate::audit::{self, AuditKind, AuditRecord, AuditRow, EventRow};
 pub(super) use crate::prelude::*;
@@ -16,7 +17,7 @@ pub(super) use crate::{
     AccessEntry, Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change, Decide,
     DirectGroup, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields, ListFilter, NewArea,
     NewClass, NewPerson, NewUnit, OutboxMessage, PhoneCode, Result, SessionRow, StoreError,
-    request_columns,
+    request_columns, request_params,
 };
 pub(super) use async_trait::async_trait;
 pub(super) use chrono::{DateTime, Utc};
@@ -43,18 +44,11 @@ pub(super) use std::sync::atomic::Ordering;
 pub(super) type Conn = <Db as sqlx::Database>::Connection;
 pub(super) type DbRow = <Db as sqlx::Database>::Row;
 
-pub(super) const SQL_INSERT_REQUEST: &str = concat!(
-    "INSERT INTO requests (",
-    request_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51)"
-);
 pub(super) const SQL_GET_REQUEST: &str = concat!(
     "SELECT ",
     request_columns!(),
     " FROM requests WHERE id = $1"
 );
-pub(super) const SQL_INSERT_EVENT: &str = "INSERT INTO request_events \
-     (request_id, seq, kind, actor_id, actor_role, at, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(super) const SQL_EVENTS: &str = "SELECT request_id, seq, actor_id, actor_role, at, payload \
      FROM request_events WHERE request_id = $1 ORDER BY seq";
 
@@ -295,16 +289,6 @@ pub(super) fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
         .bind(r.restricted))
 }
 
-/// Writes an event row; returns its audit record, for [`chain_append`] at the end of the transaction
-/// (so the chain's head is held as briefly as possible).
-pub(super) async fn insert_event(conn: &mut Conn, e: &Event) -> Result<AuditRecord> {
-    let payload = event_payload(e)?;
-    bind_event(sqlx::query(SQL_INSERT_EVENT), e, &payload)
-        .execute(&mut *conn)
-        .await?;
-    Ok(AuditRecord::event(e, &payload))
-}
-
 fn event_payload(e: &Event) -> Result<String> {
     serde_json::to_string(&e.body).map_err(|err| StoreError::Corrupt(format!("event: {err}")))
 }
@@ -358,18 +342,23 @@ pub(super) async fn commit_admin(
     Ok(())
 }
 
-pub(super) fn audit_row_from(row: &DbRow) -> Result<AuditRow> {
+/// The record in a row of `audit_chain` or `audit_pending`.
+fn audit_record_from(row: &DbRow) -> Result<AuditRecord> {
     let kind: String = row.try_get("kind")?;
+    Ok(AuditRecord {
+        at: row.try_get("at")?,
+        kind: parse_enum("audit kind", &kind, AuditKind::parse)?,
+        actor_id: row.try_get::<Option<i64>, _>("actor_id")?.map(PersonId),
+        request_id: row.try_get::<Option<i64>, _>("request_id")?.map(RequestId),
+        event_seq: row.try_get("event_seq")?,
+        payload: row.try_get("payload")?,
+    })
+}
+
+pub(super) fn audit_row_from(row: &DbRow) -> Result<AuditRow> {
     Ok(AuditRow {
         seq: row.try_get("seq")?,
-        record: AuditRecord {
-            at: row.try_get("at")?,
-            kind: parse_enum("audit kind", &kind, AuditKind::parse)?,
-            actor_id: row.try_get::<Option<i64>, _>("actor_id")?.map(PersonId),
-            request_id: row.try_get::<Option<i64>, _>("request_id")?.map(RequestId),
-            event_seq: row.try_get("event_seq")?,
-            payload: row.try_get("payload")?,
-        },
+        record: audit_record_from(row)?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
@@ -706,13 +695,32 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
 
 /// Adds a scorecard delta to the fact table (one statement; rows that exist are incremented).
 pub(super) async fn add_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>) -> Result<()> {
+    insert_facts(conn, "scorecard_facts", delta).await
+}
+
+/// Leaves a command's scorecard delta for [`settle`] to fold in: rows of its own, so commands never
+/// wait on each other's counters. Reads add these rows until they are folded.
+pub(super) async fn add_facts_later(
+    conn: &mut Conn,
+    delta: &BTreeMap<FactKey, Counts>,
+) -> Result<()> {
+    insert_facts(conn, "scorecard_pending", delta).await
+}
+
+/// Inserts fact rows into `table`: `scorecard_facts` adds to rows that exist, `scorecard_pending`
+/// only appends.
+async fn insert_facts(
+    conn: &mut Conn,
+    table: &'static str,
+    delta: &BTreeMap<FactKey, Counts>,
+) -> Result<()> {
     // 13 parameters a row; stay well below both backends' parameter limits.
     let rows: Vec<_> = delta.iter().collect();
     for chunk in rows.chunks(2000) {
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO scorecard_facts (grain, dim, bucket, key, respond_due, responded_on_time, \
+        let mut qb = QueryBuilder::<Db>::new(format!(
+            "INSERT INTO {table} (grain, dim, bucket, key, respond_due, responded_on_time, \
              rated, rated_resolved, satisfied, basically_satisfied, closed, closed_on_time, closed_reworked) ",
-        );
+        ));
         qb.push_values(chunk.iter(), |mut b, (k, c)| {
             b.push_bind(k.grain as i16)
                 .push_bind(k.dim as i16)
@@ -722,14 +730,114 @@ pub(super) async fn add_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>
                 b.push_bind(v);
             }
         });
-        qb.push(" ON CONFLICT (grain, dim, bucket, key) DO UPDATE SET ");
-        let mut sep = qb.separated(", ");
-        for c in COUNTER_COLUMNS {
-            sep.push(format!("{c} = scorecard_facts.{c} + excluded.{c}"));
+        if table == "scorecard_facts" {
+            qb.push(" ON CONFLICT (grain, dim, bucket, key) DO UPDATE SET ");
+            let mut sep = qb.separated(", ");
+            for c in COUNTER_COLUMNS {
+                sep.push(format!("{c} = scorecard_facts.{c} + excluded.{c}"));
+            }
         }
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The scorecard's facts with the deltas not yet folded in (the same rows, to be summed), each
+/// with `columns`: reads see every command that committed, folded or not.
+fn facts_with_pending(columns: &str) -> String {
+    format!(
+        "SELECT {columns} FROM scorecard_facts UNION ALL SELECT {columns} FROM scorecard_pending"
+    )
+}
+
+/// How many waiting rows [`settle`] takes at a time.
+const SETTLE_BATCH: i64 = 5000;
+
+/// What commands left for later, now done: the scorecard deltas folded into the facts and the
+/// audit records linked into the chain, oldest first, in the caller's transaction (the chain's head
+/// locked, so one settler links at a time). Returns how many rows it took.
+pub(super) async fn settle(conn: &mut Conn) -> Result<u64> {
+    let mut taken = 0u64;
+    loop {
+        let cols = COUNTER_COLUMNS.join(", ");
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM scorecard_pending WHERE id IN \
+             (SELECT id FROM scorecard_pending ORDER BY id LIMIT {SETTLE_BATCH}) \
+             RETURNING grain, dim, bucket, key AS k, {cols}"
+        )))
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        taken += rows.len() as u64;
+        let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
+        for row in &rows {
+            let (key, counts) = fact_from_row(row)?;
+            total.entry(key).or_default().add(&counts);
+        }
+        add_facts(conn, &total).await?;
+    }
+    let head = sqlx::query(SQL_LOCK_AUDIT_HEAD)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut seq = head.try_get::<i64, _>("seq")?;
+    let mut prev: String = head.try_get("hash")?;
+    let before = seq;
+    loop {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM audit_pending WHERE id IN \
+             (SELECT id FROM audit_pending ORDER BY id LIMIT {SETTLE_BATCH}) \
+             RETURNING id, at, kind, actor_id, request_id, event_seq, payload"
+        )))
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        taken += rows.len() as u64;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            records.push((row.try_get::<i64, _>("id")?, audit_record_from(row)?));
+        }
+        // RETURNING gives no order: link them as they were written.
+        records.sort_by_key(|(id, _)| *id);
+        // 9 parameters a row.
+        for chunk in records.chunks(1000) {
+            let mut linked = Vec::with_capacity(chunk.len());
+            for (_, rec) in chunk {
+                seq += 1;
+                let hash = audit::chain_hash(&prev, seq, rec);
+                linked.push((seq, rec, std::mem::replace(&mut prev, hash.clone()), hash));
+            }
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, \
+                 prev_hash, hash) ",
+            );
+            qb.push_values(linked, |mut b, (seq, rec, prev, hash)| {
+                b.push_bind(seq)
+                    .push_bind(rec.at)
+                    .push_bind(rec.kind.as_str())
+                    .push_bind(rec.actor_id.map(|p| p.0))
+                    .push_bind(rec.request_id.map(|r| r.0))
+                    .push_bind(rec.event_seq)
+                    .push_bind(rec.payload.clone())
+                    .push_bind(prev)
+                    .push_bind(hash);
+            });
+            qb.build().execute(&mut *conn).await?;
+        }
+    }
+    if seq != before {
+        sql!(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+            seq,
+            prev
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(taken)
 }
 
 /// Writes the notifications an event causes, resolving each target to people.
@@ -814,6 +922,33 @@ pub(super) async fn add_notices(conn: &mut Conn, event: &Event, after: &Request)
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A fact row (`grain`, `dim`, `bucket`, `k` and the counters) with its key.
+pub(super) fn fact_from_row(row: &DbRow) -> Result<(FactKey, Counts)> {
+    let (key, counts) = counts_from_row(row)?;
+    let grain = match row.try_get::<i16, _>("grain")? {
+        0 => Grain::Day,
+        1 => Grain::Month,
+        2 => Grain::Year,
+        g => return Err(corrupt("grain", &g.to_string())),
+    };
+    let dim = match row.try_get::<i16, _>("dim")? {
+        0 => Dim::Level,
+        1 => Dim::Unit,
+        2 => Dim::Community,
+        3 => Dim::Category,
+        d => return Err(corrupt("dimension", &d.to_string())),
+    };
+    Ok((
+        FactKey {
+            grain,
+            dim,
+            bucket: row.try_get("bucket")?,
+            key,
+        },
+        counts,
+    ))
 }
 
 pub(super) fn counts_from_row(row: &DbRow) -> Result<(i64, Counts)> {
@@ -952,10 +1087,17 @@ pub(super) async fn run_submit(
         body,
     };
     let request = apply(None, &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    bind_request(sqlx::query(SQL_INSERT_REQUEST), &request)?
-        .execute(&mut *conn)
-        .await?;
-    let audit = insert_event(conn, &event).await?;
+    // The request, its event and the event's audit record, in one call (SQL_FILE_REQUEST).
+    let payload = event_payload(&event)?;
+    let audit = AuditRecord::event(&event, &payload);
+    bind_event(
+        bind_request(sqlx::query(SQL_FILE_REQUEST), &request)?,
+        &event,
+        &payload,
+    )
+    .bind(audit.payload)
+    .execute(&mut *conn)
+    .await?;
     if fail {
         return Err(JobError::Failed(StoreError::Injected(
             FailPoint::AfterEventWrite,
@@ -975,7 +1117,6 @@ pub(super) async fn run_submit(
         .await?;
     }
     mark_attached(conn, &event).await?;
-    chain_append(conn, &audit).await?;
     Ok(request)
 }
 
@@ -1028,11 +1169,13 @@ pub(super) async fn run_execute(
     let event = decision.event_for(&current, at);
     let next =
         apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    // The request moves and its event is written in one call (SQL_MOVE_REQUEST): the event only
-    // when the request was still at the version read above.
+    // The request moves, its event is written and its audit record left for settling, in one
+    // call (SQL_MOVE_REQUEST): the event only when the request was still at the version read above.
     let payload = event_payload(&event)?;
+    let audit = AuditRecord::event(&event, &payload);
     let moved = bind_request(sqlx::query(SQL_MOVE_REQUEST), &next)?.bind(current.version);
     let done = bind_event(moved, &event, &payload)
+        .bind(audit.payload)
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() != MOVED_ROWS {
@@ -1045,14 +1188,12 @@ pub(super) async fn run_execute(
             FailPoint::AfterEventWrite,
         )));
     }
-    let audit = AuditRecord::event(&event, &payload);
     let facts = scorecard::delta(Some(&current), &next);
     if !facts.is_empty() {
-        add_facts(conn, &facts).await?;
+        add_facts_later(conn, &facts).await?;
     }
     add_notices(conn, &event, &next).await?;
     mark_attached(conn, &event).await?;
-    chain_append(conn, &audit).await?;
     Ok((next, event))
 }
 
@@ -1717,8 +1858,10 @@ impl ScorecardStore for This {
             .iter()
             .map(|c| format!(", CAST(SUM({c}) AS BIGINT) AS {c}"))
             .collect();
+        let cols = COUNTER_COLUMNS.join(", ");
         let mut qb = QueryBuilder::<Db>::new(format!(
-            "SELECT key AS k{sums} FROM scorecard_facts WHERE dim = "
+            "SELECT key AS k{sums} FROM ({}) AS f WHERE dim = ",
+            facts_with_pending(&format!("grain, dim, bucket, key, {cols}"))
         ));
         qb.push_bind(dim as i16).push(" AND (");
         for (i, (grain, from, to)) in ranges.iter().enumerate() {
@@ -1826,37 +1969,21 @@ impl ScorecardStore for This {
 
     async fn all_facts(&self) -> Result<BTreeMap<FactKey, Counts>> {
         let cols = COUNTER_COLUMNS.join(", ");
+        let sums: String = COUNTER_COLUMNS
+            .iter()
+            .map(|c| format!(", CAST(SUM({c}) AS BIGINT) AS {c}"))
+            .collect();
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT grain, dim, bucket, key AS k, {cols} FROM scorecard_facts"
+            "SELECT grain, dim, bucket, key AS k{sums} FROM ({}) AS f GROUP BY grain, dim, bucket, key",
+            facts_with_pending(&format!("grain, dim, bucket, key, {cols}"))
         )))
         .fetch_all(self.read_pool())
         .await?;
         let mut out = BTreeMap::new();
         for row in &rows {
-            let (key, counts) = counts_from_row(row)?;
-            let grain = match row.try_get::<i16, _>("grain")? {
-                0 => Grain::Day,
-                1 => Grain::Month,
-                2 => Grain::Year,
-                g => return Err(corrupt("grain", &g.to_string())),
-            };
-            let dim = match row.try_get::<i16, _>("dim")? {
-                0 => Dim::Level,
-                1 => Dim::Unit,
-                2 => Dim::Community,
-                3 => Dim::Category,
-                d => return Err(corrupt("dimension", &d.to_string())),
-            };
+            let (key, counts) = fact_from_row(row)?;
             if !counts.is_zero() {
-                out.insert(
-                    FactKey {
-                        grain,
-                        dim,
-                        bucket: row.try_get("bucket")?,
-                        key,
-                    },
-                    counts,
-                );
+                out.insert(key, counts);
             }
         }
         Ok(out)
@@ -2432,12 +2559,33 @@ impl AccountStore for This {
 impl AuditStore for This {
     async fn append_audit(&self, record: &AuditRecord) -> Result<i64> {
         let mut tx = self.begin_write().await?;
+        // What commands left waiting joins the chain first, so the chain keeps the order of writing.
+        settle(&mut tx).await?;
         let seq = chain_append(&mut tx, record).await?;
         tx.commit().await?;
         Ok(seq)
     }
 
+    async fn settle(&self) -> Result<u64> {
+        // Nothing waiting (the usual answer when idle): a read, not a write transaction.
+        let waiting: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_pending LIMIT 1) AS a) \
+             + (SELECT COUNT(*) FROM (SELECT 1 FROM scorecard_pending LIMIT 1) AS s) AS n",
+        )
+        .fetch_one(self.read_pool())
+        .await?
+        .try_get("n")?;
+        if waiting == 0 {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let n = settle(&mut tx).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
+        self.settle().await?;
         let rows = sql!(
             "SELECT seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash \
              FROM audit_chain WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -2450,6 +2598,7 @@ impl AuditStore for This {
     }
 
     async fn audit_head(&self) -> Result<(i64, String)> {
+        self.settle().await?;
         let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_one(self.read_pool())
             .await?;
@@ -2461,6 +2610,7 @@ impl AuditStore for This {
         after: (i64, i64),
         limit: i64,
     ) -> Result<Vec<(i64, i64, String)>> {
+        self.settle().await?;
         let rows = sql!(
             "SELECT request_id, event_seq, payload FROM audit_chain WHERE kind = 'event' \
              AND (request_id > $1 OR (request_id = $1 AND event_seq > $2)) \
@@ -2534,9 +2684,11 @@ impl AuditStore for This {
 impl TestHooks for This {
     async fn rebuild_facts(&self) -> Result<u64> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM scorecard_facts")
-            .execute(&mut *tx)
-            .await?;
+        for table in ["scorecard_facts", "scorecard_pending"] {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}")))
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut after = 0i64;
         let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
         loop {

@@ -591,6 +591,11 @@ pub trait AccountStore: Send + Sync {
 /// The audit chain's rows and head.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
+    /// Does what commands left for later: folds their scorecard deltas into the facts and links
+    /// their audit records into the chain, oldest first. Returns how many rows it took (0, without
+    /// writing, when nothing waits). Reads of the chain settle first; the service settles a few
+    /// times a second.
+    async fn settle(&self) -> Result<u64>;
     /// Appends one record (an administrative change or a reveal) in a transaction of its own.
     async fn append_audit(&self, record: &audit::AuditRecord) -> Result<i64>;
     /// Chain records after `after`, in order.
@@ -739,3 +744,13 @@ macro_rules! request_columns {
     };
 }
 pub(crate) use request_columns;
+
+/// The parameters `$1`–`$51` in [`request_columns`]'s order.
+macro_rules! request_params {
+    () => {
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, \
+         $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51"
+    };
+}
+pub(crate) use request_params;

@@ -33,6 +33,7 @@ migrations! {
     6 "alert_links" "0006_alert_links.sql";
     7 "signup" "0007_signup.sql";
     8 "delivery" "0008_delivery.sql";
+    9 "settle" "0009_settle.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -149,6 +150,10 @@ mod tests {
             (
                 "9b6c04a0b5617785884191da479af7c436e5ce9f640cf078caa2a89dafdefa2c",
                 "67565e5fc31b2753ddac3f4f9b738a1fcab53ce02c357c0a79f06c438a463455",
+            ),
+            (
+                "1314a6193cb6903226fb63ba578ac53104942da4832d99bb9e498488a000b606",
+                "c10d90a187ecefeefe401ee13308d4be49b703a4fc3491d4cf90f610f09d86d7",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -16,16 +16,34 @@ const SQL_LOCK_REQUEST: &str = concat!(
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id";
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
-/// A request moves to its next state and its event is written, in one statement: the event only
-/// when the update changed the row, so a request already moved on writes nothing.
+/// A request moves to its next state, its event is written and the event's audit record is left for
+/// settling, in one statement: the event and record only when the update changed the row, so a
+/// request already moved on writes nothing.
 const SQL_MOVE_REQUEST: &str = concat!(
     "WITH moved AS (UPDATE requests SET (",
     request_columns!(),
-    ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51) WHERE id = $1 AND version = $52 RETURNING id) ",
-    "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
-     SELECT $53, $54, $55, $56, $57, $58, $59 FROM moved"
+    ") = (",
+    request_params!(),
+    ") WHERE id = $1 AND version = $52 RETURNING id) ",
+    ", ev AS (INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+     SELECT $53, $54, $55, $56, $57, $58, $59 FROM moved RETURNING request_id) ",
+    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload) \
+     SELECT $58, 'event', $56, $53, $54, $60 FROM ev"
 );
-/// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the event it wrote.
+/// A new request, its first event and the event's audit record (left for settling), in one
+/// statement: `$1`–`$51` the request, `$52`–`$58` the event, `$59` the event's digest.
+const SQL_FILE_REQUEST: &str = concat!(
+    "WITH filed AS (INSERT INTO requests (",
+    request_columns!(),
+    ") VALUES (",
+    request_params!(),
+    ") RETURNING id), ",
+    "ev AS (INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+     SELECT $52, $53, $54, $55, $56, $57, $58 FROM filed RETURNING request_id) ",
+    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload) \
+     SELECT $57, 'event', $55, $52, $53, $59 FROM ev"
+);
+/// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the audit record it left.
 const MOVED_ROWS: u64 = 1;
 /// A record joins the chain and becomes its head in one statement.
 const SQL_APPEND_AUDIT: &str = concat!(
