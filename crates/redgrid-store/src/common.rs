@@ -342,6 +342,34 @@ pub(super) async fn commit_admin(
     Ok(())
 }
 
+/// A new person with their grants, and its audit record, in the caller's transaction.
+async fn add_person(conn: &mut Conn, new: &NewPerson, by: Change) -> Result<Person> {
+    let id = insert_person(conn, &new.name, new.phone.as_deref(), by.at).await?;
+    for g in &new.grants {
+        let (area, unit) = scope_columns(g.scope);
+        sql!(
+            "INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)",
+            id.0,
+            g.role.as_str(),
+            area,
+            unit
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let person = load_person(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
+    // Who holds which roles; never the name or phone (the chain is read by auditors).
+    let details = grants_details(&person);
+    chain_append(
+        conn,
+        &AuditRecord::admin(by.at, by.by, "create_person", details),
+    )
+    .await?;
+    Ok(person)
+}
+
 /// The record in a row of `audit_chain` or `audit_pending`.
 fn audit_record_from(row: &DbRow) -> Result<AuditRecord> {
     let kind: String = row.try_get("kind")?;
@@ -1579,25 +1607,19 @@ impl DirectoryStore for This {
 
     async fn create_person(&self, new: NewPerson, by: Change) -> Result<Person> {
         let mut tx = self.begin_write().await?;
-        let id = insert_person(&mut tx, &new.name, new.phone.as_deref(), by.at).await?;
-        for g in &new.grants {
-            let (area, unit) = scope_columns(g.scope);
-            sql!(
-                "INSERT INTO grants (person_id, role, area_id, unit_id) VALUES ($1, $2, $3, $4)",
-                id.0,
-                g.role.as_str(),
-                area,
-                unit
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        let person = load_person(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
-        // Who holds which roles; never the name or phone (the chain is read by auditors).
-        commit_admin(tx, by, "create_person", grants_details(&person)).await?;
+        let person = add_person(&mut tx, &new, by).await?;
+        tx.commit().await?;
         Ok(person)
+    }
+
+    async fn create_people(&self, new: Vec<NewPerson>, by: Change) -> Result<Vec<Person>> {
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::with_capacity(new.len());
+        for p in &new {
+            out.push(add_person(&mut tx, p, by).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn set_grant(

@@ -391,6 +391,9 @@ pub trait DirectoryStore: Send + Sync {
         by: Change,
     ) -> Result<CategoryItem>;
     async fn create_person(&self, new: NewPerson, by: Change) -> Result<Person>;
+    /// Creates several people in one transaction (each with its grants and audit record), for
+    /// bulk setup such as the demo.
+    async fn create_people(&self, new: Vec<NewPerson>, by: Change) -> Result<Vec<Person>>;
     /// Adds (`held`) or removes one grant of a person, with one audit-chain record (who, to whom,
     /// which role, where, when) when it changed anything. Returns the person after it and whether
     /// it changed; `None` when there is no such person.

@@ -453,7 +453,14 @@ async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "building the demo district: {} requests over {} days…",
             args.requests, args.days
         );
+        let mut phases: Vec<(&str, f64)> = Vec::new();
+        let mut lap = std::time::Instant::now();
+        let mut mark = |name: &'static str, phases: &mut Vec<(&str, f64)>| {
+            phases.push((name, lap.elapsed().as_secs_f64()));
+            lap = std::time::Instant::now();
+        };
         let d = redgrid_app::demo::build_district(&service, args.seed, args.residents).await?;
+        mark("areas, units, people", &mut phases);
         redgrid_app::demo::build_requests(
             &service,
             &d,
@@ -463,6 +470,7 @@ async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
             redgrid_app::service::now(),
         )
         .await?;
+        mark("requests", &mut phases);
         let today = redgrid_app::organise::today();
         let o = redgrid_app::demo::org::build(&service, &d, args.seed, today)
             .await
@@ -471,8 +479,18 @@ async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "organisation: {} party organisations, {} members, {} pairings, {} activities over the last year",
             o.party_orgs, o.members, o.pairings, o.activities
         );
+        mark("organisation", &mut phases);
         let (meters, filed) =
             power_cmd::demo_city(&service, &config.data_dir, args.seed, 800, 75).await?;
+        mark("electricity", &mut phases);
+        eprintln!(
+            "time taken: {}",
+            phases
+                .iter()
+                .map(|(n, t)| format!("{n} {t:.1}s"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         eprintln!(
             "electricity: {meters} meters over 75 days; {} power alerts of the last two weeks filed as requests in their grids",
             filed.new

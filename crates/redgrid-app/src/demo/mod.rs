@@ -152,12 +152,38 @@ impl Hire<'_> {
             .await
     }
 
+    /// One person for each role in the unit, in one transaction, in that order.
+    async fn crew(&mut self, roles: &[Role], unit: UnitId) -> Result<Vec<Person>> {
+        let new = roles
+            .iter()
+            .map(|role| NewPerson {
+                name: self.names.name(),
+                phone: Some(self.names.phone()),
+                grants: vec![Grant {
+                    role: *role,
+                    scope: Scope::Unit(unit),
+                }],
+            })
+            .collect();
+        self.service
+            .store()
+            .create_people(new, redgrid_store::Change::system())
+            .await
+    }
+
+    /// `n` people in one transaction.
     async fn people(&mut self, n: usize, role: Role, scope: Scope) -> Result<Vec<Person>> {
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            out.push(self.person(role, scope).await?);
-        }
-        Ok(out)
+        let new = (0..n)
+            .map(|_| NewPerson {
+                name: self.names.name(),
+                phone: Some(self.names.phone()),
+                grants: vec![Grant { role, scope }],
+            })
+            .collect();
+        self.service
+            .store()
+            .create_people(new, redgrid_store::Change::system())
+            .await
     }
 }
 
@@ -313,11 +339,13 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
                     None,
                 )
                 .await?;
-                let worker = hire.person(Role::GridWorker, Scope::Unit(team.id)).await?;
-                let helpers = vec![
-                    hire.person(Role::Volunteer, Scope::Unit(team.id)).await?,
-                    hire.person(Role::Member, Scope::Unit(team.id)).await?,
-                ];
+                let mut crew = hire
+                    .crew(&[Role::GridWorker, Role::Volunteer, Role::Member], team.id)
+                    .await?
+                    .into_iter();
+                let (Some(worker), helpers) = (crew.next(), crew.collect::<Vec<_>>()) else {
+                    return Err(StoreError::Corrupt("a grid without its worker".into()));
+                };
                 grid_ids.push(grids.len());
                 grids.push(GridInfo {
                     area: g,
@@ -416,15 +444,15 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
         }
     }
 
-    // Residents, each living in one grid.
-    let mut people = Vec::new();
-    for _ in 0..residents {
-        let grid = rng.below(grids.len());
-        let p = hire
-            .person(Role::Resident, Scope::Area(district.id))
-            .await?;
-        people.push(Resident { person: p, grid });
-    }
+    // Residents, each living in one grid, made in one transaction.
+    let homes: Vec<usize> = (0..residents).map(|_| rng.below(grids.len())).collect();
+    let people: Vec<Resident> = hire
+        .people(residents, Role::Resident, Scope::Area(district.id))
+        .await?
+        .into_iter()
+        .zip(homes)
+        .map(|(person, grid)| Resident { person, grid })
+        .collect();
     service.reload().await?;
     Ok(District {
         name,
