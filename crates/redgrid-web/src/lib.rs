@@ -19,6 +19,7 @@ pub mod districts;
 pub mod error;
 pub mod open311;
 pub mod openapi;
+pub mod proxy;
 pub mod server;
 pub mod ui;
 
@@ -50,6 +51,10 @@ pub struct AppState {
     /// The session cookie's name: [`auth::SESSION_COOKIE`], or one per district when several
     /// districts are served from one host (browsers share cookies across ports).
     pub session_cookie: String,
+    /// The bearer token a scraper must send for `/metrics`; unset: only clients on this machine.
+    pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see [`proxy`]).
+    pub trusted_proxies: Vec<proxy::Network>,
 }
 
 impl AppState {
@@ -62,6 +67,8 @@ impl AppState {
             session_hours: 12,
             secure_cookies: false,
             session_cookie: auth::SESSION_COOKIE.to_string(),
+            metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -117,8 +124,37 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /metrics`: the server's counts in Prometheus' text format (docs/operators/operations.md).
 /// Counts only, no personal data.
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+/// Whether a scraper may read `/metrics`: with a configured token, whoever sends it as a bearer
+/// token; without one, only clients on this machine (a Prometheus beside the server, or `curl` on
+/// it). A router called directly (tests) has no peer and counts as local.
+fn may_scrape(state: &AppState, headers: &HeaderMap, peer: &auth::Peer) -> bool {
+    match &state.metrics_token {
+        Some(token) => auth::bearer(headers).is_some_and(|sent| auth::same_secret(sent, token)),
+        None => peer.0.as_deref().is_none_or(|ip| {
+            ip.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+        }),
+    }
+}
+
+async fn metrics(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    peer: auth::Peer,
+) -> Response {
     use redgrid_app::metrics::Gauge;
+    if !may_scrape(&state, &headers, &peer) {
+        let lang = error::lang_of(&headers);
+        return error::ApiError::plain(
+            StatusCode::FORBIDDEN,
+            "metrics_forbidden",
+            lang.pick(
+                "指标只对本机或持有指标令牌（metrics_token）的采集端开放",
+                "metrics are for this machine, or for a scraper with the metrics_token",
+            ),
+        )
+        .into_response();
+    }
     let service = &state.service;
     let store = service.store();
     let mut gauges = Vec::new();
@@ -296,6 +332,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_http,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            proxy::real_client,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

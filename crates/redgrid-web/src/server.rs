@@ -80,7 +80,10 @@ pub async fn serve_app_sharing(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut last_full_warning: Option<Instant> = None;
+    // The connections' tasks, so that those still open when the grace period ends are stopped.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         if slots.available_permits() == 0
             && last_full_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
         {
@@ -121,7 +124,7 @@ pub async fn serve_app_sharing(
             .header_read_timeout(options.idle_timeout)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
@@ -136,8 +139,11 @@ pub async fn serve_app_sharing(
         Err(_) => {
             tracing::warn!(
                 grace_seconds = options.shutdown_grace.as_secs(),
+                open = connections.len(),
                 "shutdown grace period over; dropping the connections still open"
             );
+            // Their requests stop where they are: a command's transaction rolls back.
+            connections.shutdown().await;
             Ok(Stopped::GraceExpired)
         }
     }

@@ -2967,3 +2967,119 @@ async fn an_upload_must_be_what_its_type_says() {
         }
     }
 }
+
+/// `/metrics` answers a scraper on this machine, or one with the configured token; anyone else
+/// gets 403 (the counts say how busy each part of the district is).
+#[tokio::test]
+async fn metrics_answer_this_machine_or_the_token_only() {
+    let a = app().await;
+    let scrape = |router: axum::Router, from: &'static str, auth: Option<&'static str>| async move {
+        let mut b = HttpRequest::builder().uri("/metrics");
+        if let Some(t) = auth {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let mut req = b.body(Body::empty()).unwrap();
+        let addr: std::net::SocketAddr = from.parse().unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+        let res = router.oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    // No token configured: this machine only.
+    let (st, text) = scrape(a.router.clone(), "127.0.0.1:40000", None).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    let (st, _) = scrape(a.router.clone(), "[::1]:40000", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, text) = scrape(a.router.clone(), "10.1.2.3:40000", None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("metrics_forbidden"), "{text}");
+    // A token configured: whoever sends it, from anywhere; nobody without it, not even locally.
+    let mut state = AppState::new(a.state.service.clone());
+    state.metrics_token = Some("scrape-secret-0123456789".into());
+    let with_token = router(Arc::new(state));
+    let (st, text) = scrape(
+        with_token.clone(),
+        "10.1.2.3:40000",
+        Some("scrape-secret-0123456789"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    assert!(
+        text.contains("redgrid_commands_total") || text.contains("# TYPE"),
+        "{text}"
+    );
+    for (from, token) in [
+        ("10.1.2.3:40000", Some("scrape-secret-012345678X")),
+        ("10.1.2.3:40000", None),
+        ("127.0.0.1:40000", None),
+    ] {
+        let (st, _) = scrape(with_token.clone(), from, token).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{from} {token:?}");
+    }
+}
+
+/// Behind a trusted reverse proxy the client's own address (from `X-Forwarded-For`) is what the
+/// per-address limits count; from anyone else the header is ignored.
+#[tokio::test]
+async fn a_trusted_proxy_passes_on_the_clients_address_and_nobody_else_can() {
+    let db = testing::sqlite().await.unwrap();
+    let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let service = service.with_limits(redgrid_app::limits::Limits {
+        filings_per_address_hour: 2,
+        ..Default::default()
+    });
+    let mut tokens = Vec::new();
+    for p in [&f.resident, &f.other_resident] {
+        tokens.push(testing::api_token(&service, p).await.unwrap());
+    }
+    let mut state = AppState::new(Arc::new(service));
+    state.trusted_proxies = vec![redgrid_web::proxy::Network::parse("127.0.0.1").unwrap()];
+    let app = router(Arc::new(state));
+    let file = |peer: &'static str, forwarded: &'static str, token: String| {
+        let app = app.clone();
+        let area = f.grid_a1_1.id.0;
+        async move {
+            let body = json!({"channel": "app", "description": "楼道灯不亮", "area_id": area});
+            let mut req = HttpRequest::post("/api/requests")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .header("x-forwarded-for", forwarded)
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let addr: std::net::SocketAddr = peer.parse().unwrap();
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(addr));
+            app.oneshot(req).await.unwrap().status()
+        }
+    };
+    // Through the proxy: two filings from 1.1.1.1 use its allowance; 2.2.2.2 has its own.
+    for t in [&tokens[0], &tokens[1]] {
+        assert_eq!(
+            file("127.0.0.1:5000", "1.1.1.1", t.clone()).await,
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(
+        file("127.0.0.1:5000", "1.1.1.1", tokens[1].clone()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        file("127.0.0.1:5000", "2.2.2.2", tokens[1].clone()).await,
+        StatusCode::CREATED
+    );
+    // Straight from a client that is no proxy, the header means nothing: 10.7.7.7 is counted.
+    assert_eq!(
+        file("10.7.7.7:5000", "3.3.3.3", tokens[0].clone()).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        file("10.7.7.7:5000", "4.4.4.4", tokens[0].clone()).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        file("10.7.7.7:5000", "5.5.5.5", tokens[0].clone()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

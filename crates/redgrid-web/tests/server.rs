@@ -170,4 +170,11 @@ async fn a_request_that_outlasts_the_grace_period_is_dropped_and_reported() {
         .unwrap()
         .unwrap();
     assert_eq!(stopped, Stopped::GraceExpired);
+    // The stuck connection is closed when the grace period ends, not left to run on.
+    assert!(
+        read_to_close(&mut stuck, Duration::from_secs(2))
+            .await
+            .is_some(),
+        "the connection is dropped"
+    );
 }

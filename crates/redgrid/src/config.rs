@@ -66,6 +66,10 @@ pub struct ConfigArgs {
     /// Seconds requests in flight get to finish at shutdown (default 20).
     #[arg(long, env = "REDGRID_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// The bearer token a Prometheus scraper sends for `/metrics` (16 or more visible ASCII
+    /// characters); unset: `/metrics` answers only clients on this machine.
+    #[arg(long, env = "REDGRID_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
     /// The district to work on (its 6-digit code), in an installation that serves several
     /// (`[[districts]]` in the config file); `serve` without it serves them all.
     #[arg(long, env = "REDGRID_DISTRICT")]
@@ -98,6 +102,9 @@ struct FileConfig {
     upload_mb_per_person_day: Option<i64>,
     /// The composite's weights: response, resolution, satisfaction (summing to 1).
     composite_weights: Option<[f64; 3]>,
+    metrics_token: Option<String>,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client.
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The configuration in force.
@@ -122,6 +129,10 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Limits per person and per address (TOML only; 0 switches one off).
     pub limits: redgrid_app::limits::Limits,
+    /// The bearer token `/metrics` asks for; `None`: only clients on this machine may read it.
+    pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (TOML only).
+    pub trusted_proxies: Vec<redgrid_web::proxy::Network>,
     /// Which district this is, when the configuration names one (`[[districts]]` or `--district`):
     /// the database's district must have this code.
     pub site: Option<Site>,
@@ -278,6 +289,22 @@ impl Config {
             20,
             0..=600,
         )?;
+        let metrics_token = args.metrics_token.clone().or(file.metrics_token);
+        if let Some(t) = &metrics_token
+            && (t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            anyhow::bail!(
+                "metrics_token must be 16 or more visible ASCII characters (letters, digits, \
+                 punctuation; no spaces)"
+            );
+        }
+        let trusted_proxies = file
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|t| redgrid_web::proxy::Network::parse(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
         let d = redgrid_app::limits::Limits::default();
         let limits = redgrid_app::limits::Limits {
             filings_per_person_hour: within(
@@ -307,6 +334,8 @@ impl Config {
                 * 1024,
         };
         Ok(Config {
+            metrics_token,
+            trusted_proxies,
             limits,
             max_connections,
             idle_timeout_secs,

@@ -696,6 +696,8 @@ async fn serve(
         let mut state = AppState::new(service.clone());
         state.session_hours = config.session_hours;
         state.secure_cookies = config.secure_cookies;
+        state.metrics_token = config.metrics_token.clone();
+        state.trusted_proxies = config.trusted_proxies.clone();
         if let Some(site) = &config.site {
             if cookies {
                 // Browsers share cookies between the ports of one host: one cookie per district.
