@@ -177,6 +177,44 @@ async fn uploads_have_an_hourly_count_and_a_daily_quota_per_person() {
     service.upload(&other, "image/png", &png(4)).await.unwrap();
 }
 
+/// Uploads sent at once by one person take turns at the quota: of ten files of which only four
+/// fit, exactly four are stored, whichever arrive first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_sent_at_once_cannot_overrun_the_quota() {
+    use redgrid_app::limits::Limits;
+    for db in [
+        Some(testing::sqlite().await.unwrap()),
+        testing::postgres().await.unwrap(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+        let service = std::sync::Arc::new(service.with_limits(Limits {
+            uploads_per_person_hour: 100,
+            upload_bytes_per_person_day: 4 * 40,
+            ..Default::default()
+        }));
+        let resident = Actor::Person(f.resident.clone());
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(30));
+        let mut tasks = Vec::new();
+        for n in 0..30u8 {
+            let (service, resident, start) = (service.clone(), resident.clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                let file = [PNG, &[n; 22]].concat();
+                assert_eq!(file.len(), 40);
+                start.wait().await;
+                service.upload(&resident, "image/png", &file).await.is_ok()
+            }));
+        }
+        let mut stored = 0;
+        for t in tasks {
+            stored += usize::from(t.await.unwrap());
+        }
+        assert_eq!(stored, 4, "only what fits the day's quota is stored");
+    }
+}
+
 #[tokio::test]
 async fn uploads_no_request_used_are_deleted_after_a_day_and_used_ones_stay() {
     for db in [
