@@ -455,6 +455,12 @@ impl Fields {
         self.0.push(e);
     }
     pub fn add(&mut self, field: impl Into<String>, code: &'static str) {
+        let field = field.into();
+        // A value that could not be read is missing to the checks that follow: its own error says
+        // why, and "required" on top would only repeat it.
+        if code == "required" && self.0.iter().any(|e| e.field == field) {
+            return;
+        }
         self.0.push(FieldError::new(field, code));
     }
     /// Checks a required free-text field: present, not blank, at most `max` characters.

@@ -302,6 +302,14 @@ async fn refusals_carry_status_code_and_message_in_the_callers_language() {
             "{want:?} in {fields:?}"
         );
     }
+    // Each bad field is named once, with what is wrong with it: not also as missing.
+    for name in ["channel", "description", "area_id"] {
+        assert_eq!(
+            fields.iter().filter(|(f, _)| f == name).count(),
+            1,
+            "{name} in {fields:?}"
+        );
+    }
     let r = a
         .post(
             "/api/requests",
