@@ -100,25 +100,31 @@ pub struct SynthArgs {
 /// The configuration, the district's electricity data folder and the district's code: the one
 /// `--district` names, else the only one with electricity data, else the database's own.
 fn store_of(args: &ConfigArgs) -> anyhow::Result<(Config, PowerStore, String)> {
+    match store_and_district(args)? {
+        (config, store, Some(code)) => Ok((config, store, code)),
+        (_, _, None) => anyhow::bail!(NO_DISTRICT),
+    }
+}
+
+const NO_DISTRICT: &str =
+    "the database has no district yet, and no electricity data names one: give --district CODE";
+
+/// Like [`store_of`], with no district when nothing names one.
+fn store_and_district(args: &ConfigArgs) -> anyhow::Result<(Config, PowerStore, Option<String>)> {
     let config = Config::resolve(args, Path::new("redgrid-data"))?;
     let store = PowerStore::new(config.data_dir.join("power"));
     if let Some(code) = config.site.as_ref().map(|s| s.code.clone()) {
-        return Ok((config, store, code));
+        return Ok((config, store, Some(code)));
     }
     if let [only] = &store.districts()[..] {
         let only = only.clone();
-        return Ok((config, store, only));
+        return Ok((config, store, Some(only)));
     }
     let held = tokio::runtime::Handle::current().block_on(async {
         let service = crate::open(&config).await?;
         anyhow::Ok(service.directory().district().map(|d| d.code.clone()))
     })?;
-    match held {
-        Some(code) => Ok((config, store, code)),
-        None => anyhow::bail!(
-            "the database has no district yet, and no electricity data names one: give --district CODE"
-        ),
-    }
+    Ok((config, store, held))
 }
 
 fn thresholds(path: &Option<PathBuf>) -> anyhow::Result<detect::Config> {
@@ -136,7 +142,7 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         PowerCmd::Synth(a) => synth_cmd(a),
         PowerCmd::Meters { config, file } => {
-            let (_, store, district) = store_of(&config)?;
+            let (_, store, named) = store_and_district(&config)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let meters = match Registry::parse(&text) {
@@ -148,6 +154,12 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
                     }
                     return Ok(ExitCode::from(1));
                 }
+            };
+            // Nothing else names the district: the register's own meters do.
+            let district = match named.or_else(|| meters.first().map(|m| m.district().to_string()))
+            {
+                Some(d) => d,
+                None => anyhow::bail!(NO_DISTRICT),
             };
             if let Some(m) = meters.iter().find(|m| m.district() != district) {
                 eprintln!(
