@@ -52,11 +52,18 @@ fn spawn_settler(store: &Arc<dyn Store>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SETTLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut warned: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
             let Some(store) = weak.upgrade() else { break };
             if let Err(e) = store.settle().await {
-                tracing::warn!(error = %e, "cannot settle the scorecard and the audit chain; retrying");
+                // Once a minute at most while the database stays unreachable, and a pause.
+                if warned.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) {
+                    tracing::warn!(error = %e, "cannot settle the scorecard and the audit chain; retrying");
+                    warned = Some(std::time::Instant::now());
+                }
+                drop(store);
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             }
         }
     });

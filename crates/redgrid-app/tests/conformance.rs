@@ -452,6 +452,8 @@ async fn a_failure_between_event_and_projection_rolls_back(store: Arc<dyn Store>
     let (s, f) = testing::seed(store.clone()).await.unwrap();
     let r = to_claimed(&s, &f).await;
     let before = store.request(r.id).await.unwrap().unwrap();
+    let facts = store.all_facts().await.unwrap();
+    store.settle().await.unwrap();
     store.inject_failure(Some(FailPoint::AfterEventWrite));
     let e = s
         .run(
@@ -479,6 +481,9 @@ async fn a_failure_between_event_and_projection_rolls_back(store: Arc<dyn Store>
         .unwrap_err();
     assert!(matches!(e, StoreError::Injected(_)));
     store.inject_failure(None);
+    // Nothing was left for later either: no audit record, no scorecard delta.
+    assert_eq!(store.settle().await.unwrap(), 0, "nothing waiting");
+    assert_eq!(store.all_facts().await.unwrap(), facts);
     assert_eq!(store.request(r.id).await.unwrap().unwrap(), before);
     assert_eq!(
         store.events(r.id).await.unwrap().len() as i64,

@@ -310,8 +310,13 @@ pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i
     let head = sqlx::query(SQL_LOCK_AUDIT_HEAD)
         .fetch_one(&mut *conn)
         .await?;
-    let seq = head.try_get::<i64, _>("seq")? + 1;
-    let prev: String = head.try_get("hash")?;
+    let (seq, prev) = (
+        head.try_get::<i64, _>("seq")?,
+        head.try_get::<String, _>("hash")?,
+    );
+    // Records commands left waiting join first, so the chain keeps the order of writing.
+    let (seq, prev) = link_waiting(conn, seq, prev).await?;
+    let seq = seq + 1;
     let hash = audit::chain_hash(&prev, seq, rec);
     sql!(
         SQL_APPEND_AUDIT,
@@ -782,17 +787,30 @@ fn facts_with_pending(columns: &str) -> String {
 const SETTLE_BATCH: i64 = 5000;
 
 /// What commands left for later, now done: the scorecard deltas folded into the facts and the
-/// audit records linked into the chain, oldest first, in the caller's transaction (the chain's head
-/// locked, so one settler links at a time). Returns how many rows it took.
+/// audit records linked into the chain, oldest first, in the caller's transaction. The chain's head
+/// is locked first, so settlers (and administrative changes) take turns; only rows written before
+/// the call are taken, so a settle ends however busy the server is. Returns how many rows it took.
 pub(super) async fn settle(conn: &mut Conn) -> Result<u64> {
+    let head = sqlx::query(SQL_LOCK_AUDIT_HEAD)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (seq, prev) = (
+        head.try_get::<i64, _>("seq")?,
+        head.try_get::<String, _>("hash")?,
+    );
     let mut taken = 0u64;
+    let cols = COUNTER_COLUMNS.join(", ");
+    let last = waiting_until(conn, "scorecard_pending").await?;
     loop {
-        let cols = COUNTER_COLUMNS.join(", ");
+        if last == 0 {
+            break;
+        }
         let rows = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM scorecard_pending WHERE id IN \
-             (SELECT id FROM scorecard_pending ORDER BY id LIMIT {SETTLE_BATCH}) \
+             (SELECT id FROM scorecard_pending WHERE id <= $1 ORDER BY id LIMIT {SETTLE_BATCH}) \
              RETURNING grain, dim, bucket, key AS k, {cols}"
         )))
+        .bind(last)
         .fetch_all(&mut *conn)
         .await?;
         if rows.is_empty() {
@@ -806,24 +824,43 @@ pub(super) async fn settle(conn: &mut Conn) -> Result<u64> {
         }
         add_facts(conn, &total).await?;
     }
-    let head = sqlx::query(SQL_LOCK_AUDIT_HEAD)
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut seq = head.try_get::<i64, _>("seq")?;
-    let mut prev: String = head.try_get("hash")?;
     let before = seq;
+    let (seq, _) = link_waiting(conn, seq, prev).await?;
+    taken += (seq - before) as u64;
+    Ok(taken)
+}
+
+/// The newest waiting row of `table` (0 when none): what a settle takes, and no more.
+async fn waiting_until(conn: &mut Conn, table: &'static str) -> Result<i64> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS last FROM {table}"
+    )))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get("last")?)
+}
+
+/// Links the audit records waiting in `audit_pending` (those written before the call) after the
+/// head `(seq, prev)`, oldest first, and moves the head on; the caller holds the head's lock.
+/// Returns the new head.
+async fn link_waiting(conn: &mut Conn, mut seq: i64, mut prev: String) -> Result<(i64, String)> {
+    let before = seq;
+    let last = waiting_until(conn, "audit_pending").await?;
     loop {
+        if last == 0 {
+            break;
+        }
         let rows = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM audit_pending WHERE id IN \
-             (SELECT id FROM audit_pending ORDER BY id LIMIT {SETTLE_BATCH}) \
+             (SELECT id FROM audit_pending WHERE id <= $1 ORDER BY id LIMIT {SETTLE_BATCH}) \
              RETURNING id, at, kind, actor_id, request_id, event_seq, payload"
         )))
+        .bind(last)
         .fetch_all(&mut *conn)
         .await?;
         if rows.is_empty() {
             break;
         }
-        taken += rows.len() as u64;
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
             records.push((row.try_get::<i64, _>("id")?, audit_record_from(row)?));
@@ -860,12 +897,12 @@ pub(super) async fn settle(conn: &mut Conn) -> Result<u64> {
         sql!(
             "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
             seq,
-            prev
+            prev.clone()
         )
         .execute(&mut *conn)
         .await?;
     }
-    Ok(taken)
+    Ok((seq, prev))
 }
 
 /// Writes the notifications an event causes, resolving each target to people.
@@ -2581,8 +2618,6 @@ impl AccountStore for This {
 impl AuditStore for This {
     async fn append_audit(&self, record: &AuditRecord) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        // What commands left waiting joins the chain first, so the chain keeps the order of writing.
-        settle(&mut tx).await?;
         let seq = chain_append(&mut tx, record).await?;
         tx.commit().await?;
         Ok(seq)

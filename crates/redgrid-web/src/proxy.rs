@@ -42,6 +42,16 @@ impl Network {
                 .filter(|b| *b <= max)
                 .ok_or_else(|| format!("{text:?}: the prefix length must be 0–{max}"))?,
         };
+        // `::ffff:a.b.c.d/n` is an IPv4 network, as clients' addresses are compared.
+        if let IpAddr::V6(v6) = addr
+            && let Some(v4) = v6.to_ipv4_mapped()
+            && bits >= 96
+        {
+            return Ok(Network {
+                addr: IpAddr::V4(v4),
+                bits: bits - 96,
+            });
+        }
         Ok(Network { addr, bits })
     }
 
@@ -68,21 +78,26 @@ impl Network {
 }
 
 /// The client behind the proxies: the nearest address in `X-Forwarded-For`, read from the right,
-/// that is not itself a trusted proxy. `None` when the header is missing, unreadable, or names only
-/// trusted proxies.
+/// that is not itself a trusted proxy. `None` when the header is missing, or when reading from the
+/// right meets something that is not an address before any untrusted one (what lies further left
+/// was written by the client and proves nothing).
 pub fn forwarded_client(headers: &HeaderMap, trusted: &[Network]) -> Option<IpAddr> {
     let mut hops = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        for hop in value.to_str().ok()?.split(',') {
-            hops.push(hop.trim().parse::<IpAddr>().ok()?);
+        hops.extend(value.to_str().unwrap_or("?").split(',').map(str::trim));
+    }
+    for hop in hops.into_iter().rev() {
+        let ip = hop.parse::<IpAddr>().ok()?;
+        if !trusted.iter().any(|n| n.contains(ip)) {
+            return Some(ip);
         }
     }
-    hops.into_iter()
-        .rev()
-        .find(|ip| !trusted.iter().any(|n| n.contains(*ip)))
+    None
 }
 
-/// Middleware: behind a trusted proxy, the client's address stands in for the connection's.
+/// Middleware: behind a trusted proxy, the client's address stands in for the connection's. When
+/// the proxy names no client that can be believed, the client is unknown (`0.0.0.0`): never this
+/// machine, and one shared allowance for all such requests.
 pub async fn real_client(
     State(state): State<Arc<AppState>>,
     mut req: Request,
@@ -91,8 +106,9 @@ pub async fn real_client(
     if !state.trusted_proxies.is_empty()
         && let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
         && state.trusted_proxies.iter().any(|n| n.contains(peer.ip()))
-        && let Some(client) = forwarded_client(req.headers(), &state.trusted_proxies)
     {
+        let client = forwarded_client(req.headers(), &state.trusted_proxies)
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::new(client, 0)));
     }
@@ -149,5 +165,25 @@ mod tests {
         assert_eq!(forwarded_client(&h, &trusted), None);
         h.insert("x-forwarded-for", HeaderValue::from_static("not-an-ip"));
         assert_eq!(forwarded_client(&h, &trusted), None);
+        // What the client wrote on the left cannot hide the address the proxy appended ...
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("unknown, 203.0.113.5"),
+        );
+        assert_eq!(
+            forwarded_client(&h, &trusted),
+            Some("203.0.113.5".parse().unwrap())
+        );
+        // ... and a proxy's entry that is no address leaves the client unknown.
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.5, unknown"),
+        );
+        assert_eq!(forwarded_client(&h, &trusted), None);
+        assert!(
+            Network::parse("::ffff:10.0.0.0/104")
+                .unwrap()
+                .contains("10.9.9.9".parse().unwrap())
+        );
     }
 }

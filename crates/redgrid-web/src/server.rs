@@ -142,7 +142,9 @@ pub async fn serve_app_sharing(
                 open = connections.len(),
                 "shutdown grace period over; dropping the connections still open"
             );
-            // Their requests stop where they are: a command's transaction rolls back.
+            // Their handlers stop where they are. A command already handed to the store finishes
+            // there (SQLite's writer commits what it was given); one mid-transaction on
+            // PostgreSQL is rolled back when its connection goes.
             connections.shutdown().await;
             Ok(Stopped::GraceExpired)
         }
