@@ -306,14 +306,17 @@ pub(super) fn bind_event<B: Binder>(q: B, e: &Event, payload: &str) -> B {
 
 /// Appends a record to the audit chain. The head row is locked (PostgreSQL) or the write lock is
 /// held (SQLite) until the transaction ends, so records join one at a time and never fork.
-pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i64> {
+/// Locks the chain's head (PostgreSQL: `FOR UPDATE`; SQLite: the writer holds the lock) and
+/// reads it: the last record's number and hash.
+async fn lock_head(conn: &mut Conn) -> Result<(i64, String)> {
     let head = sqlx::query(SQL_LOCK_AUDIT_HEAD)
         .fetch_one(&mut *conn)
         .await?;
-    let (seq, prev) = (
-        head.try_get::<i64, _>("seq")?,
-        head.try_get::<String, _>("hash")?,
-    );
+    Ok((head.try_get("seq")?, head.try_get("hash")?))
+}
+
+pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i64> {
+    let (seq, prev) = lock_head(conn).await?;
     // Records commands left waiting join first, so the chain keeps the order of writing.
     let (seq, prev) = link_waiting(conn, seq, prev).await?;
     let seq = seq + 1;
@@ -791,13 +794,7 @@ const SETTLE_BATCH: i64 = 5000;
 /// is locked first, so settlers (and administrative changes) take turns; only rows written before
 /// the call are taken, so a settle ends however busy the server is. Returns how many rows it took.
 pub(super) async fn settle(conn: &mut Conn) -> Result<u64> {
-    let head = sqlx::query(SQL_LOCK_AUDIT_HEAD)
-        .fetch_one(&mut *conn)
-        .await?;
-    let (seq, prev) = (
-        head.try_get::<i64, _>("seq")?,
-        head.try_get::<String, _>("hash")?,
-    );
+    let (seq, prev) = lock_head(conn).await?;
     let mut taken = 0u64;
     let cols = COUNTER_COLUMNS.join(", ");
     let last = waiting_until(conn, "scorecard_pending").await?;
