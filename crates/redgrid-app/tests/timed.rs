@@ -948,6 +948,7 @@ async fn work_left_for_later_is_settled_exactly_once_and_in_order(db: &TestDb) {
         0,
         "nothing left"
     );
+    assert_eq!(store.waiting().await.expect("waiting"), (0, 0));
     assert_eq!(store.all_facts().await.expect("facts"), unsettled);
     store.rebuild_facts().await.expect("rebuild");
     assert_eq!(

@@ -2638,6 +2638,16 @@ impl AuditStore for This {
         Ok(n)
     }
 
+    async fn waiting(&self) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM audit_pending) AS a, \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM scorecard_pending) AS s",
+        )
+        .fetch_one(self.read_pool())
+        .await?;
+        Ok((row.try_get("a")?, row.try_get("s")?))
+    }
+
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
         self.settle().await?;
         let rows = sql!(

@@ -599,6 +599,8 @@ pub trait AuditStore: Send + Sync {
     /// writing, when nothing waits). Reads of the chain settle first; the service settles a few
     /// times a second.
     async fn settle(&self) -> Result<u64>;
+    /// What waits to be settled: audit records and scorecard delta rows.
+    async fn waiting(&self) -> Result<(i64, i64)>;
     /// Appends one record (an administrative change or a reveal) in a transaction of its own.
     async fn append_audit(&self, record: &audit::AuditRecord) -> Result<i64>;
     /// Chain records after `after`, in order.

@@ -181,6 +181,17 @@ async fn metrics(
             delivered as f64,
         ));
     }
+    if let Ok((audit, scorecard)) = store.waiting().await {
+        gauges.push(Gauge::by(
+            "redgrid_settle_waiting",
+            "Rows commands left for settling (a few times a second): audit records, scorecard deltas.",
+            "table",
+            vec![
+                ("audit".to_string(), audit as f64),
+                ("scorecard".to_string(), scorecard as f64),
+            ],
+        ));
+    }
     if let Some(wal) = store.wal_bytes() {
         gauges.push(Gauge::single(
             "redgrid_sqlite_wal_bytes",

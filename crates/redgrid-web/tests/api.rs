@@ -2727,6 +2727,13 @@ async fn metrics_count_commands_routes_and_lights_without_personal_data_and_read
     let code = refused.body["code"].as_str().unwrap().to_string();
     let (status, text, headers) = text_of(&a, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
+    // What waits to be settled is shown, by table.
+    for table in ["audit", "scorecard"] {
+        assert!(
+            text.contains(&format!("redgrid_settle_waiting{{table=\"{table}\"}} ")),
+            "{text}"
+        );
+    }
     assert!(
         headers["content-type"]
             .to_str()
