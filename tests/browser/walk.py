@@ -244,6 +244,11 @@ class Walk:
         self.ok(self.has_action("accept") and not self.has_action("verify"),
                 "the grid worker sees accept and not verify")
         form = self.action("accept")
+        summary = form.find_element(By.NAME, "public_summary")
+        self.ok("楼道灯坏了" in (summary.get_attribute("value") or ""),
+                "the public summary comes prefilled with the draft (公示内容)")
+        summary.clear()
+        summary.send_keys("楼道灯损坏，请求维修 %s" % tag)
         Select(form.find_element(By.NAME, "level")).select_by_value("grid")
         self.click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         self.ok(self.status() == "已受理", "accepted (受理)")
@@ -368,6 +373,8 @@ class Walk:
         self.ok("成果清单" in self.text(), "the result list opens without login")
         self.ok(re.search(r"\d{7,}", self.text()) is None, "no phone- or ID-like number in the public list")
         self.ok("9号楼4单元" not in self.text(), "no exact address in the public list")
+        self.ok(marker not in self.text() and ("楼道灯损坏，请求维修 %s" % tag) in self.text(),
+                "the public list shows the approved summary, not the resident's words")
         self.no_sideways_scroll("public list")
         self.shot("public-results")
 

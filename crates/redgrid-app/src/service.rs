@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use redgrid_core::area::{Area, check_area_code, child_kind};
 use redgrid_core::catalogue::{CategoryClass, CategoryItem, valid_code};
 use redgrid_core::command::{
-    Command, Ctx, DeadlinePolicy, Facts, Settings, SubmitInput, decide, decide_submit,
+    Command, CommandKind, Ctx, DeadlinePolicy, Facts, Settings, SubmitInput, decide, decide_submit,
 };
 use redgrid_core::directory::Directory;
 use redgrid_core::error::{Conflict, CoreError, Entity, FieldError, Fields};
@@ -97,6 +97,19 @@ pub struct Viewed {
     pub events: Vec<Event>,
     /// Present when the viewer needs to know who to reach.
     pub requester: Option<Contact>,
+}
+
+/// The drafts of a request's public summaries ([`Service::public_draft`]): the automatic
+/// redaction of the resident's and the handler's words, for staff to correct and approve.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublicDraft {
+    /// The draft of the need's summary.
+    pub need: String,
+    /// The draft of the result's summary, once the request has one.
+    pub result: Option<String>,
+    /// The summaries approved so far.
+    pub approved_need: Option<String>,
+    pub approved_result: Option<String>,
 }
 
 /// What [`Service::reveal`] shows.
@@ -608,6 +621,37 @@ impl Service {
             .into());
         }
         Ok((request, events))
+    }
+
+    /// The drafts of a request's public summaries (公示内容), for those who may approve them (who
+    /// may accept or publish it): the description and the result with the requester's and the
+    /// handler's names, addresses finer than the community, and phone, ID, bank and plate numbers
+    /// taken out ([`redgrid_core::redact::redact`]). Not found when `actor` may not see it.
+    pub async fn public_draft(&self, actor: &Actor, id: RequestId) -> Result<PublicDraft> {
+        let (request, _) = self.visible_timeline(actor, id).await?;
+        let dir = self.directory();
+        let subject = Subject::Request(&request);
+        let may = |kind| policy::authorize(&dir, actor, kind, &subject);
+        may(CommandKind::Publish).or_else(|_| may(CommandKind::Accept))?;
+        let mut names = Vec::new();
+        for p in [request.requester_id, request.claimed_by]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(person) = self.store.person(p).await? {
+                names.push(person.name);
+            }
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Ok(PublicDraft {
+            need: redgrid_core::redact::redact(&request.description, &names),
+            result: request
+                .resolution
+                .as_deref()
+                .map(|t| redgrid_core::redact::redact(t, &names)),
+            approved_need: request.public_need,
+            approved_result: request.public_result,
+        })
     }
 
     /// Whether `actor` may download attachment `id`: it is attached to a request they may see (deny

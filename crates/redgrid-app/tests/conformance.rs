@@ -83,6 +83,7 @@ async fn to_claimed(s: &Service, f: &Fixture) -> Request {
         &r,
         &f.grid_worker,
         Command::Accept {
+            public_summary: None,
             category_id: Some(f.cat_garbage.id),
             tier: None,
             urgent: None,
@@ -181,6 +182,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         &r,
         &f.volunteer,
         Command::Resolve {
+            public_summary: None,
             outcome: None,
             summary: Some("已清理".into()),
             evidence: vec![],
@@ -205,6 +207,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         &r,
         &f.volunteer,
         Command::Resolve {
+            public_summary: None,
             outcome: None,
             summary: Some("已彻底清理".into()),
             evidence: vec![],
@@ -319,6 +322,7 @@ async fn a_request_runs_its_whole_life(store: Arc<dyn Store>) {
         &r3,
         &f.volunteer,
         Command::Resolve {
+            public_summary: None,
             outcome: None,
             summary: Some("done".into()),
             evidence: vec![],
@@ -387,6 +391,7 @@ async fn every_refusal_leaves_no_trace(store: Arc<dyn Store>) {
         (
             a(&f.volunteer),
             Command::Resolve {
+                public_summary: None,
                 outcome: None,
                 summary: None,
                 evidence: vec![],
@@ -460,6 +465,7 @@ async fn a_failure_between_event_and_projection_rolls_back(store: Arc<dyn Store>
             r.id,
             &a(&f.volunteer),
             &Command::Resolve {
+                public_summary: None,
                 outcome: None,
                 summary: Some("x".into()),
                 evidence: vec![],
@@ -507,6 +513,7 @@ async fn a_failure_between_event_and_projection_rolls_back(store: Arc<dyn Store>
         &r,
         &f.volunteer,
         Command::Resolve {
+            public_summary: None,
             outcome: None,
             summary: Some("x".into()),
             evidence: vec![],
@@ -632,6 +639,7 @@ async fn lists_filter_and_paginate_stably(store: Arc<dyn Store>) {
         &store.request(ids[0]).await.unwrap().unwrap(),
         &f.grid_worker,
         Command::Accept {
+            public_summary: None,
             category_id: Some(f.cat_road.id),
             tier: None,
             urgent: None,
@@ -829,6 +837,7 @@ async fn concurrent_claims_let_exactly_one_win(store: Arc<dyn Store>) {
         &r,
         &f.grid_worker,
         Command::Accept {
+            public_summary: None,
             category_id: Some(f.cat_garbage.id),
             tier: None,
             urgent: None,
@@ -907,6 +916,7 @@ async fn concurrent_mixed_commands_land_or_leave_no_trace(store: Arc<dyn Store>)
                         target.id,
                         &a(&f.grid_worker),
                         &Command::Accept {
+                            public_summary: None,
                             category_id: Some(f.cat_garbage.id),
                             tier: None,
                             urgent: None,
@@ -1023,6 +1033,7 @@ async fn catalogue_is_editable_by_administrators_only(store: Arc<dyn Store>) {
             r.id,
             &a(&f.grid_worker),
             &Command::Accept {
+                public_summary: None,
                 category_id: Some(item.id),
                 tier: None,
                 urgent: None,
@@ -1123,6 +1134,7 @@ async fn dispatch_stores_deadlines_in_working_time(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let accept = Command::Accept {
+        public_summary: None,
         category_id: Some(f.cat_garbage.id),
         tier: None,
         urgent: None,
@@ -1161,6 +1173,7 @@ async fn dispatch_stores_deadlines_in_working_time(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let urgent = Command::Accept {
+        public_summary: None,
         category_id: Some(f.cat_garbage.id),
         tier: None,
         urgent: Some(true),
@@ -1472,6 +1485,7 @@ async fn restricted_requests_reach_only_the_grid_and_the_community(store: Arc<dy
         &r,
         &f.grid_worker,
         Command::Accept {
+            public_summary: None,
             category_id: Some(f.cat_garbage.id),
             tier: None,
             urgent: None,

@@ -36,6 +36,7 @@ async fn a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen(store
     run(
         &f.grid_worker,
         Command::Accept {
+            public_summary: None,
             category_id: Some(f.cat_garbage.id),
             tier: None,
             urgent: None,

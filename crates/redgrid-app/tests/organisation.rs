@@ -730,6 +730,7 @@ async fn activities_suggestions_and_campaign_statistics(store: Arc<dyn Store>) {
         solved.id,
         &gw,
         &Command::Accept {
+            public_summary: None,
             category_id: Some(f.cat_garbage.id),
             tier: None,
             urgent: None,
@@ -758,6 +759,7 @@ async fn activities_suggestions_and_campaign_statistics(store: Arc<dyn Store>) {
         solved.id,
         &vol,
         &Command::Resolve {
+            public_summary: None,
             outcome: None,
             summary: Some("更换灯泡".into()),
             evidence: vec![],
@@ -1144,6 +1146,7 @@ async fn an_alliance_claims_requests_like_a_unit(store: Arc<dyn Store>) {
         r.id,
         &gw,
         &Command::Accept {
+            public_summary: None,
             category_id: Some(f.cat_garbage.id),
             tier: None,
             urgent: None,
@@ -1287,6 +1290,7 @@ async fn an_alliance_claims_requests_like_a_unit(store: Arc<dyn Store>) {
     );
     let (r2, _) = s.submit(&gw, &input, vec![], None, now()).await.unwrap();
     for cmd in [Command::Accept {
+        public_summary: None,
         category_id: Some(f.cat_garbage.id),
         tier: None,
         urgent: None,

@@ -105,6 +105,7 @@ async fn dispatched(s: &Service, f: &Fixture, t: DateTime<Utc>) -> Request {
         &r,
         &f.grid_worker,
         Command::Accept {
+            public_summary: None,
             category_id: Some(f.cat_garbage.id),
             tier: None,
             urgent: None,
@@ -133,6 +134,7 @@ async fn closed(s: &Service, f: &Fixture, t: DateTime<Utc>, done: DateTime<Utc>)
         &r,
         &f.volunteer,
         Command::Resolve {
+            public_summary: None,
             outcome: None,
             summary: Some("已清理".into()),
             evidence: vec![],
@@ -276,6 +278,7 @@ async fn scorecard_equals_a_plain_group_by_and_a_rebuild(db: &TestDb) {
                 &r,
                 &f.volunteer,
                 Command::Resolve {
+                    public_summary: None,
                     outcome: None,
                     summary: Some("ok".into()),
                     evidence: vec![],
@@ -437,6 +440,7 @@ async fn jobs_are_idempotent_across_runs_and_restarts(db: &TestDb) {
             &r,
             &f.volunteer,
             Command::Resolve {
+                public_summary: None,
                 outcome: None,
                 summary: Some("ok".into()),
                 evidence: vec![],
@@ -575,6 +579,7 @@ async fn notifications_are_written_with_the_event_and_retried_until_delivered(db
         &r,
         &f.volunteer,
         Command::Resolve {
+            public_summary: None,
             outcome: None,
             summary: Some("ok".into()),
             evidence: vec![],

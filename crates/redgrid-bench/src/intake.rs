@@ -133,6 +133,7 @@ pub async fn intake(
                     tier: None,
                     urgent: None,
                     level: None,
+                    public_summary: Some("楼道垃圾待清运".into()),
                 };
                 s.run(r.id, &worker, &accept, vec![], now())
                     .await

@@ -182,6 +182,8 @@ fn synth(
         verified_at,
         closed_at,
         resolution: resolved_at.map(|_| "done".into()),
+        public_need: None,
+        public_result: None,
         cost_fen: None,
         rating,
         rated_at,

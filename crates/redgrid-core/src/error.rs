@@ -269,6 +269,11 @@ const FIELD_MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("inactive", "已停用", "is no longer in use"),
     (
+        "personal_number",
+        "不能含电话、证件或银行卡等号码",
+        "must not hold a phone, ID or bank-card number",
+    ),
+    (
         "wrong_level",
         "与当前办理层级不符",
         "does not match the handling level",

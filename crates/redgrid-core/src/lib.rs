@@ -22,6 +22,7 @@ pub mod notify;
 pub mod org;
 pub mod person;
 pub mod policy;
+pub mod redact;
 pub mod request;
 pub mod scorecard;
 pub mod unit;

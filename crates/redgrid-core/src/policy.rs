@@ -205,6 +205,12 @@ pub const POLICY: &[Rule] = &[
     rule(C::Deliberate, Supervisor, R::InArea),
     rule(C::Deliberate, DistrictAdmin, R::InArea),
     // 督办.
+    rule(C::Publish, GridWorker, R::InArea),
+    rule(C::Publish, CommunityStaff, R::InArea),
+    rule(C::Publish, StreetStaff, R::InArea),
+    rule(C::Publish, DepartmentStaff, R::AssignedUnit),
+    rule(C::Publish, Verifier, R::InArea),
+    rule(C::Publish, DistrictAdmin, R::InArea),
     rule(C::Supervise, Supervisor, R::InArea),
     rule(C::Supervise, DistrictAdmin, R::InArea),
     // Seeing a request: its requester and handler; the members of the unit it is dispatched to (they

@@ -211,6 +211,14 @@ pub struct Request {
     pub closed_at: Option<DateTime<Utc>>,
     /// What the handler reported doing (the last `resolve`).
     pub resolution: Option<String>,
+    /// What the public lists show of the need (公示内容), once staff approved it; never the
+    /// resident's own words.
+    #[serde(default)]
+    pub public_need: Option<String>,
+    /// What the public lists show of the result, once approved (cleared by a new `resolve` that
+    /// brings none).
+    #[serde(default)]
+    pub public_result: Option<String>,
     pub cost_fen: Option<i64>,
     pub rating: Option<Rating>,
     /// When the last rating was given.
@@ -268,6 +276,9 @@ pub enum EventBody {
         tier: Tier,
         urgent: bool,
         level: Level,
+        /// The need's public summary (公示内容), when staff gave one on accepting.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        public_summary: Option<String>,
     },
     Rejected {
         code: RejectCode,
@@ -302,6 +313,9 @@ pub enum EventBody {
         /// A power alert's outcome.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outcome: Option<AlertOutcome>,
+        /// The result's public summary, when the handler gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        public_summary: Option<String>,
     },
     Verified {
         passed: bool,
@@ -335,6 +349,13 @@ pub enum EventBody {
         /// The deadlines, extended by the working time spent suspended.
         #[serde(flatten)]
         deadlines: Deadlines,
+    },
+    /// 公示审核: the public summaries staff wrote or approved (each one given replaces the last).
+    Published {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        need: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<String>,
     },
     Supervised {
         order: String,
@@ -406,7 +427,9 @@ impl EventBody {
             | EventBody::Dispatched { .. }
             | EventBody::Claimed { .. }
             | EventBody::Closed {}
-            | EventBody::Resumed { .. } => {}
+            | EventBody::Resumed { .. }
+            // Public summaries are written to be shown to anyone.
+            | EventBody::Published { .. } => {}
         }
         b
     }
@@ -430,6 +453,7 @@ impl EventBody {
             EventBody::Suspended { .. } => "suspended",
             EventBody::Resumed { .. } => "resumed",
             EventBody::Supervised { .. } => "supervised",
+            EventBody::Published { .. } => "published",
         }
     }
 }
@@ -545,6 +569,8 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 verified_at: None,
                 closed_at: None,
                 resolution: None,
+                public_need: None,
+                public_result: None,
                 cost_fen: None,
                 rating: None,
                 rated_at: None,
@@ -579,7 +605,9 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
             tier,
             urgent,
             level,
+            public_summary,
         } => {
+            r.public_need = public_summary.clone();
             r.status = Status::Accepted;
             r.category_id = Some(*category_id);
             r.tier = Some(*tier);
@@ -624,10 +652,12 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
             evidence: _,
             cost_fen,
             outcome: _,
+            public_summary,
         } => {
             r.status = Status::Resolved;
             r.resolved_at = Some(at);
             r.resolution = Some(summary.clone());
+            r.public_result = public_summary.clone();
             r.cost_fen = *cost_fen;
         }
         EventBody::Verified { passed, .. } => {
@@ -684,6 +714,14 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
             r.suspended_from = None;
             r.suspended_at = None;
             r.set_deadlines(deadlines);
+        }
+        EventBody::Published { need, result } => {
+            if need.is_some() {
+                r.public_need = need.clone();
+            }
+            if result.is_some() {
+                r.public_result = result.clone();
+            }
         }
         EventBody::Supervised { overdue, .. } => {
             r.supervised = true;

@@ -328,6 +328,7 @@ fn garbage_input() -> SubmitInput {
 
 fn accept(cat: CategoryId) -> Command {
     Command::Accept {
+        public_summary: None,
         category_id: Some(cat),
         tier: None,
         urgent: None,
@@ -339,6 +340,7 @@ fn dispatch(u: UnitId) -> Command {
 }
 fn resolve() -> Command {
     Command::Resolve {
+        public_summary: None,
         outcome: None,
         summary: Some("已联系物业清运完毕".into()),
         evidence: vec![],
@@ -769,6 +771,7 @@ fn accept_takes_category_defaults_and_overrides() {
         &r,
         &community_staff(),
         Command::Accept {
+            public_summary: None,
             category_id: Some(CAT_GARBAGE),
             tier: Some(Tier::Hard),
             urgent: Some(true),
@@ -783,6 +786,7 @@ fn accept_takes_category_defaults_and_overrides() {
         &r,
         &community_staff(),
         Command::Accept {
+            public_summary: None,
             category_id: Some(CAT_GARBAGE),
             tier: None,
             urgent: None,
@@ -815,6 +819,7 @@ fn accept_refusals() {
         }
     );
     let none = Command::Accept {
+        public_summary: None,
         category_id: None,
         tier: None,
         urgent: None,
@@ -1032,6 +1037,7 @@ fn dispatch_refusals() {
         &r,
         &community_staff(),
         Command::Accept {
+            public_summary: None,
             category_id: Some(CAT_GARBAGE),
             tier: None,
             urgent: None,
@@ -1142,6 +1148,7 @@ fn claim_by_members_of_a_team_inside_the_unit() {
         &r,
         &community_staff(),
         Command::Accept {
+            public_summary: None,
             category_id: Some(CAT_GARBAGE),
             tier: Some(Tier::Minor),
             urgent: None,
@@ -1254,6 +1261,7 @@ fn resolve_refusals() {
     let mut w = World::new();
     let r = claimed(&mut w);
     let bad = Command::Resolve {
+        public_summary: None,
         outcome: None,
         summary: None,
         evidence: vec![Attachment {
@@ -1282,6 +1290,7 @@ fn resolve_refusals() {
     // With a known attachment it goes through.
     w.facts.attachments.insert("b".repeat(64));
     let ok = Command::Resolve {
+        public_summary: None,
         outcome: None,
         summary: reason("done"),
         evidence: vec![Attachment {
@@ -1910,9 +1919,14 @@ fn every_command_has_a_start_state_and_a_policy_row() {
             );
         }
     }
-    // Terminal states allow nothing.
+    // Terminal states allow nothing, but approving a closed request's public summaries (a record
+    // that moves nothing).
     for k in CommandKind::ALL {
-        assert!(!allowed_from(k).contains(&Status::Closed));
+        assert_eq!(
+            allowed_from(k).contains(&Status::Closed),
+            k == CommandKind::Publish,
+            "{k:?}"
+        );
         assert!(!allowed_from(k).contains(&Status::Rejected));
     }
 }
@@ -2243,6 +2257,7 @@ fn a_category_suggested_on_submission_is_kept_until_staff_accept() {
         &r,
         &grid_worker(),
         Command::Accept {
+            public_summary: None,
             category_id: None,
             tier: None,
             urgent: None,
@@ -2269,6 +2284,7 @@ fn a_category_suggested_on_submission_is_kept_until_staff_accept() {
         &plain,
         &grid_worker(),
         Command::Accept {
+            public_summary: None,
             category_id: None,
             tier: None,
             urgent: None,
@@ -2288,6 +2304,7 @@ fn a_power_alert_is_resolved_only_with_its_outcome_and_other_requests_never_take
     let e = w.err(&r, &volunteer_grid(), resolve());
     assert_eq!(fields_of(&e), vec![("outcome".into(), "required")]);
     let with = |o| Command::Resolve {
+        public_summary: None,
         outcome: Some(o),
         summary: Some("入户核实，房屋确实空置".into()),
         evidence: vec![],
@@ -2350,5 +2367,185 @@ fn the_verifiers_follow_up_call_records_whether_it_reached_the_resident() {
             reason: None,
             reached: None,
         }
+    );
+}
+
+fn publish(need: Option<&str>, result: Option<&str>) -> Command {
+    Command::Publish {
+        need: need.map(String::from),
+        result: result.map(String::from),
+    }
+}
+
+#[test]
+fn public_summaries_are_approved_on_accepting_resolving_and_publishing() {
+    let mut w = World::new();
+    let r = w.submit();
+    assert_eq!(
+        (r.public_need.clone(), r.public_result.clone()),
+        (None, None)
+    );
+    // Accepting may approve the need's summary; a blank one is none.
+    let with = |s: &str| Command::Accept {
+        public_summary: Some(s.into()),
+        category_id: Some(CAT_GARBAGE),
+        tier: None,
+        urgent: None,
+        level: None,
+    };
+    let a = w.ok(&r, &grid_worker(), with("  \u{200b} "));
+    assert_eq!(a.public_need, None);
+    let mut w = World::new();
+    let r = w.submit();
+    let a = w.ok(&r, &grid_worker(), with(" 楼道垃圾堆放，请求清运 "));
+    assert_eq!(a.public_need.as_deref(), Some("楼道垃圾堆放，请求清运"));
+    // Staff in charge may replace it while it is handled; the result's summary comes with the
+    // result, and a new result without one clears it (it no longer describes what was done).
+    let p = w.ok(&a, &community_staff(), publish(Some("垃圾清运"), None));
+    assert_eq!(
+        (p.public_need.as_deref(), p.status, p.version),
+        (Some("垃圾清运"), a.status, a.version + 1)
+    );
+    let mut w = World::new();
+    let c = claimed(&mut w);
+    let res = w.ok(
+        &c,
+        &volunteer_grid(),
+        Command::Resolve {
+            public_summary: Some("已清运完毕".into()),
+            outcome: None,
+            summary: Some("张师傅已清运，联系13812345678".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+    );
+    assert_eq!(res.public_result.as_deref(), Some("已清运完毕"));
+    let back = w.ok(&res, &verifier(), verify(false));
+    let again = w.ok(&back, &volunteer_grid(), resolve());
+    assert_eq!(again.public_result, None);
+    // The verifier approves it, and may again once the request is closed (a record: the state
+    // stays closed).
+    let v = w.ok(&again, &verifier(), verify(true));
+    let v = w.ok(&v, &verifier(), publish(None, Some("物业已清运")));
+    assert_eq!(v.public_result.as_deref(), Some("物业已清运"));
+    let closed = w.ok(&v, &resident(), rate(true, Satisfaction::Satisfied));
+    let later = w.ok(
+        &closed,
+        &verifier(),
+        publish(Some("垃圾清运"), Some("已清运")),
+    );
+    assert_eq!(
+        (
+            later.status,
+            later.public_need.as_deref(),
+            later.public_result.as_deref()
+        ),
+        (Status::Closed, Some("垃圾清运"), Some("已清运"))
+    );
+    let e = decide(
+        &later,
+        &verifier(),
+        &publish(Some("x"), None),
+        vec![],
+        &w.ctx(),
+    )
+    .map(|d| d.event_for(&later, w.now))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        e.body,
+        EventBody::Published {
+            need: Some("x".into()),
+            result: None
+        }
+    );
+    assert_eq!(
+        crate::command::event_label(e.body.kind(), crate::error::Lang::Zh),
+        "公示审核"
+    );
+    // The masked view keeps the summaries: they are written to be public.
+    assert_eq!(later.masked().public_result.as_deref(), Some("已清运"));
+}
+
+#[test]
+fn public_summary_refusals() {
+    let mut w = World::new();
+    let r = w.submit();
+    // Not before it is accepted.
+    assert_eq!(
+        invalid_from(&w.err(&r, &grid_worker(), publish(Some("x"), None))),
+        Status::Submitted
+    );
+    // On accepting: too long, or still holding a phone-like number, at its field.
+    for (text, code) in [
+        ("公".repeat(301), "too_long"),
+        ("请回电 138 1234 5678".to_string(), "personal_number"),
+        ("身份证11010119900307123X".to_string(), "personal_number"),
+    ] {
+        let cmd = Command::Accept {
+            public_summary: Some(text),
+            category_id: Some(CAT_GARBAGE),
+            tier: None,
+            urgent: None,
+            level: None,
+        };
+        assert_eq!(
+            fields_of(&w.err(&r, &grid_worker(), cmd)),
+            vec![("public_summary".into(), code)]
+        );
+    }
+    let a = w.ok(&r, &grid_worker(), accept(CAT_GARBAGE));
+    // Publishing needs one of the two; a result only once there is one; every field at once.
+    assert_eq!(
+        fields_of(&w.err(&a, &grid_worker(), publish(None, Some("  ")))),
+        vec![("need".into(), "required")]
+    );
+    assert_eq!(
+        fields_of(&w.err(
+            &a,
+            &grid_worker(),
+            publish(Some("电话13812345678"), Some("已修好"))
+        )),
+        vec![
+            ("need".into(), "personal_number"),
+            ("result".into(), "not_allowed")
+        ]
+    );
+    // Residents, members, volunteers and supervisors do not approve public summaries.
+    for who in [resident(), member_of_team(), volunteer_grid(), supervisor()] {
+        assert_eq!(
+            w.err(&a, &who, publish(Some("x"), None)),
+            CoreError::Forbidden(Denial::RoleNotAllowed),
+            "{who:?}"
+        );
+    }
+    // Street staff only inside their street; this request is in it, so they may.
+    w.ok(&a, &street_staff(), publish(Some("x"), None));
+    // On resolving: the same checks.
+    let c = claimed(&mut w);
+    let cmd = Command::Resolve {
+        public_summary: Some("联系人手机13812345678".into()),
+        outcome: None,
+        summary: Some("已修好".into()),
+        evidence: vec![],
+        cost_fen: None,
+    };
+    assert_eq!(
+        fields_of(&w.err(&c, &volunteer_grid(), cmd)),
+        vec![("public_summary".into(), "personal_number")]
+    );
+    // Never on a rejected request.
+    let r = w.submit();
+    let rej = w.ok(
+        &r,
+        &grid_worker(),
+        Command::Reject {
+            code: Some(RejectCode::NoContent),
+            duplicate_of: None,
+            text: None,
+        },
+    );
+    assert_eq!(
+        invalid_from(&w.err(&rej, &grid_worker(), publish(Some("x"), None))),
+        Status::Rejected
     );
 }

@@ -197,6 +197,8 @@ pub(super) fn request_from_row(row: &DbRow) -> Result<Request> {
         overdue_supervised_for: row.try_get("overdue_supervised_for")?,
         rated_at: row.try_get("rated_at")?,
         restricted: row.try_get("restricted")?,
+        public_need: row.try_get("public_need")?,
+        public_result: row.try_get("public_result")?,
     })
 }
 
@@ -286,7 +288,9 @@ pub(super) fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
         .bind(r.suspended_at)
         .bind(r.overdue_supervised_for)
         .bind(r.rated_at)
-        .bind(r.restricted))
+        .bind(r.restricted)
+        .bind(r.public_need.clone())
+        .bind(r.public_result.clone()))
 }
 
 fn event_payload(e: &Event) -> Result<String> {

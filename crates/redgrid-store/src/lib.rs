@@ -745,17 +745,17 @@ macro_rules! request_columns {
          closed_at, resolution, cost_fen, rating_resolved, rating_satisfaction, rating_comment, \
          rating_via, reject_code, duplicate_of, created_at, updated_at, version, respond_warn_at, \
          resolve_warn_at, next_due_at, next_warn_at, on_time, suspended_at, overdue_supervised_for, \
-         rated_at, restricted"
+         rated_at, restricted, public_need, public_result"
     };
 }
 pub(crate) use request_columns;
 
-/// The parameters `$1`–`$51` in [`request_columns`]'s order.
+/// The parameters `$1`–`$53` in [`request_columns`]'s order.
 macro_rules! request_params {
     () => {
         "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
          $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, \
-         $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51"
+         $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53"
     };
 }
 pub(crate) use request_params;

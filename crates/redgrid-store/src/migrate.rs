@@ -34,6 +34,7 @@ migrations! {
     7 "signup" "0007_signup.sql";
     8 "delivery" "0008_delivery.sql";
     9 "settle" "0009_settle.sql";
+    10 "public_summaries" "0010_public_summaries.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -154,6 +155,10 @@ mod tests {
             (
                 "1314a6193cb6903226fb63ba578ac53104942da4832d99bb9e498488a000b606",
                 "c10d90a187ecefeefe401ee13308d4be49b703a4fc3491d4cf90f610f09d86d7",
+            ),
+            (
+                "4ed5f456c0c6f5da59652617dd128ed5e7c38b5ef840e87e1d32d4968aa48741",
+                "4ed5f456c0c6f5da59652617dd128ed5e7c38b5ef840e87e1d32d4968aa48741",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -55,14 +55,14 @@ const SQL_MOVE_REQUEST: &str = concat!(
     request_columns!(),
     ") = (",
     request_params!(),
-    ") WHERE id = $1 AND version = $52; ",
+    ") WHERE id = $1 AND version = $54; ",
     "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
-     SELECT $53, $54, $55, $56, $57, $58, $59 WHERE changes() = 1; ",
+     SELECT $55, $56, $57, $58, $59, $60, $61 WHERE changes() = 1; ",
     "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload) \
-     SELECT $58, 'event', $56, $53, $54, $60 WHERE changes() = 1"
+     SELECT $60, 'event', $58, $55, $56, $62 WHERE changes() = 1"
 );
 /// A new request, its first event and the event's audit record (left for settling), in one call:
-/// `$1`–`$51` the request, `$52`–`$58` the event, `$59` the event's digest.
+/// `$1`–`$53` the request, `$54`–`$60` the event, `$61` the event's digest.
 const SQL_FILE_REQUEST: &str = concat!(
     "INSERT INTO requests (",
     request_columns!(),
@@ -70,9 +70,9 @@ const SQL_FILE_REQUEST: &str = concat!(
     request_params!(),
     "); ",
     "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
-     VALUES ($52, $53, $54, $55, $56, $57, $58); ",
+     VALUES ($54, $55, $56, $57, $58, $59, $60); ",
     "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload) \
-     VALUES ($57, 'event', $55, $52, $53, $59)"
+     VALUES ($59, 'event', $57, $54, $55, $61)"
 );
 /// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the row updated, the event and its
 /// audit record.

@@ -262,6 +262,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/requests", post(requests::submit).get(requests::list))
         .route("/api/requests/{id}", get(requests::get))
         .route("/api/requests/{id}/reveal", post(requests::reveal))
+        .route(
+            "/api/requests/{id}/public-draft",
+            get(requests::public_draft),
+        )
         .route("/api/requests/{id}/{command}", post(requests::command))
         .route("/api/public/{list}", get(api::public::list))
         .route("/open311/v2/{collection}/{file}", get(open311::member))

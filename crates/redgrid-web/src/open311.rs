@@ -446,7 +446,8 @@ fn request_obj(dir: &Directory, r: &Request, lang: Lang, extensions: bool) -> Ob
         ("status_notes", s(r.status.label(lang))),
         ("service_name", s(shown.category)),
         ("service_code", opt(code)),
-        ("description", s(shown.description)),
+        // The approved public summary, never the resident's words (empty until approved).
+        ("description", s(shown.summary.unwrap_or_default())),
         ("agency_responsible", s(shown.unit)),
         ("service_notice", s("")),
         ("requested_datetime", s(stamp(r.created_at))),

@@ -20,7 +20,7 @@ use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
         Authenticate with `Authorization: Bearer <token>` (an API token), or log in at `/api/login` for a \
         session cookie and send its `csrf_token` as `X-CSRF-Token` with every change."),
     paths(
-        requests::submit, requests::list, requests::get, requests::reveal, public::list,
+        requests::submit, requests::list, requests::get, requests::reveal, requests::public_draft, public::list,
         directory::areas, directory::area, directory::units, directory::unit, directory::categories,
         directory::create_class, directory::create_item, directory::update_item, directory::me,
         directory::upload, directory::download,

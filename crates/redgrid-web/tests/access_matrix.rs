@@ -91,6 +91,7 @@ async fn file(s: &Service, who: &Person, area: AreaId) -> RequestId {
 
 fn accept(cat: CategoryId, level: &str) -> Command {
     Command::Accept {
+        public_summary: None,
         category_id: Some(cat),
         tier: None,
         urgent: None,
@@ -104,6 +105,7 @@ fn dispatch(u: UnitId) -> Command {
 
 fn resolve() -> Command {
     Command::Resolve {
+        public_summary: None,
         outcome: None,
         summary: Some("已修好".into()),
         evidence: vec![],

@@ -3098,3 +3098,195 @@ async fn a_trusted_proxy_passes_on_the_clients_address_and_nobody_else_can() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// Issue 22, part 1: what the public sees of a request is the summary staff approved, never the
+/// resident's or the handler's own words; until one is approved, only category, place, status and
+/// dates.
+#[tokio::test]
+async fn the_public_sees_approved_summaries_never_the_residents_words() {
+    let a = app().await;
+    let words = "我是张三，住幸福里3号楼2单元501，楼道灯坏了，电话13912345678";
+    let r = a
+        .post(
+            "/api/requests",
+            "resident",
+            json!({"channel": "app", "description": words, "area_id": a.f.grid_a1_1.id.0}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    // The draft for those who approve: names, the address and the number taken out.
+    let draft = a
+        .get(&format!("/api/requests/{id}/public-draft"), "grid")
+        .await;
+    assert_eq!(draft.status, StatusCode::OK, "{}", draft.body);
+    assert_eq!(
+        draft.body["need"],
+        "我是[姓名]，住[地址]，楼道灯坏了，电话[号码]"
+    );
+    assert_eq!(draft.body["result"], Value::Null);
+    // Not for the resident, the supervisor (no approval of theirs), nor anyone who cannot see it.
+    for (who, status) in [
+        ("resident", StatusCode::FORBIDDEN),
+        ("supervisor", StatusCode::FORBIDDEN),
+        ("other", StatusCode::NOT_FOUND),
+    ] {
+        let r = a
+            .get(&format!("/api/requests/{id}/public-draft"), who)
+            .await;
+        assert_eq!(r.status, status, "{who}: {}", r.body);
+    }
+    let r = a.get("/api/requests/999999/public-draft", "grid").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Accepted without a summary: listed, but with nothing of what was said.
+    a.step(
+        id,
+        "accept",
+        "grid",
+        json!({"category_id": a.f.cat_garbage.id.0}),
+    )
+    .await;
+    let page = a.call("GET", "/api/public/needs", None, None, &[]).await;
+    let row = &page.body["items"][0];
+    assert_eq!(
+        (row["id"].as_i64(), &row["summary"]),
+        (Some(id), &Value::Null)
+    );
+    let seen = public_texts(&a, id).await;
+    for piece in [
+        "楼道灯坏了",
+        "张三",
+        "幸福里3号楼",
+        "501",
+        "13912345678",
+        "139****5678",
+    ] {
+        assert!(!seen.contains(piece), "{piece} is public");
+    }
+    assert!(
+        seen.contains("公示内容待审核"),
+        "the page says why the row is bare"
+    );
+    // A summary still holding a phone number is refused at its field, in the caller's language.
+    let r = a
+        .call(
+            "POST",
+            &format!("/api/requests/{id}/publish"),
+            Some("grid"),
+            Some(r#"{"need": "楼道灯坏了，请回电 139-1234-5678"}"#),
+            &[("accept-language", "en")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "need");
+    assert_eq!(r.body["fields"][0]["code"], "personal_number");
+    assert_eq!(
+        r.body["fields"][0]["message"],
+        "must not hold a phone, ID or bank-card number"
+    );
+    let r = a
+        .post(
+            &format!("/api/requests/{id}/publish"),
+            "grid",
+            json!({"need": "公".repeat(301)}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["fields"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("too_long"))
+    );
+    assert_eq!(
+        a.post(
+            &format!("/api/requests/{id}/publish"),
+            "supervisor",
+            json!({"need": "x"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    // Approved: the summary, and only it, is public everywhere.
+    a.step(
+        id,
+        "publish",
+        "grid",
+        json!({"need": "楼道灯不亮，请求维修"}),
+    )
+    .await;
+    let page = a.call("GET", "/api/public/needs", None, None, &[]).await;
+    assert_eq!(page.body["items"][0]["summary"], "楼道灯不亮，请求维修");
+    let (_, one, _) = raw(&a, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(json_of(&one)[0]["description"], "楼道灯不亮，请求维修");
+    // The result: the handler's words stay inside; the approved summary goes out.
+    a.step(
+        id,
+        "dispatch",
+        "grid",
+        json!({"unit_id": a.f.unit_grid_a1_1.id.0}),
+    )
+    .await;
+    a.step(id, "claim", "volunteer", json!({})).await;
+    a.step(
+        id,
+        "resolve",
+        "volunteer",
+        json!({"summary": "已为张三家门口（3号楼2单元）更换灯泡",
+               "public_summary": "已更换楼道灯泡"}),
+    )
+    .await;
+    let draft = a
+        .get(&format!("/api/requests/{id}/public-draft"), "verifier")
+        .await;
+    assert_eq!(draft.status, StatusCode::OK, "{}", draft.body);
+    assert_eq!(draft.body["approved_result"], "已更换楼道灯泡");
+    assert!(!draft.body["result"].as_str().unwrap().contains("张三"));
+    a.step(id, "verify", "verifier", json!({"passed": true}))
+        .await;
+    a.step(
+        id,
+        "rate",
+        "resident",
+        json!({"resolved": true, "satisfaction": "satisfied", "comment": "张三表示感谢"}),
+    )
+    .await;
+    let page = a.call("GET", "/api/public/results", None, None, &[]).await;
+    let row = &page.body["items"][0];
+    assert_eq!(row["id"].as_i64(), Some(id));
+    assert_eq!(row["result_summary"], "已更换楼道灯泡");
+    assert_eq!(row["summary"], "楼道灯不亮，请求维修");
+    let seen = public_texts(&a, id).await;
+    for piece in ["楼道灯坏了", "张三", "3号楼", "2单元", "501", "13912345678"] {
+        assert!(!seen.contains(piece), "{piece} is public");
+    }
+    assert!(seen.contains("已更换楼道灯泡") && seen.contains("楼道灯不亮，请求维修"));
+    // The verifier may correct it after closing; the state stays closed.
+    let r = a
+        .step(
+            id,
+            "publish",
+            "verifier",
+            json!({"result": "楼道灯泡已更换"}),
+        )
+        .await;
+    assert_eq!(r["request"]["status"], "closed");
+    assert_eq!(r["event"]["kind"], "published");
+}
+
+/// Everything the public can read about requests: the lists as JSON, CSV and pages, and Open311.
+async fn public_texts(a: &App, id: i64) -> String {
+    let mut all = String::new();
+    for uri in [
+        "/api/public/needs".to_string(),
+        "/api/public/needs?format=csv".to_string(),
+        "/api/public/results".to_string(),
+        "/public/needs".to_string(),
+        "/public/results".to_string(),
+        "/open311/v2/requests.json".to_string(),
+        format!("/open311/v2/requests/{id}.xml"),
+    ] {
+        let (st, body, _) = raw(a, &uri).await;
+        assert_eq!(st, StatusCode::OK, "{uri}");
+        all.push_str(&body);
+    }
+    all
+}

@@ -299,6 +299,7 @@ impl App {
             id,
             accepter,
             Command::Accept {
+                public_summary: None,
                 category_id: None,
                 tier: None,
                 urgent: None,
@@ -920,9 +921,21 @@ async fn public_lists_need_no_login_and_show_no_personal_data() {
     let p = a.get("/public/needs", "").await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.html.contains("需求清单"));
-    assert!(p.html.contains("139****5678"));
+    // Not even masked: the resident's words are not public, only a summary staff approve.
+    assert!(!p.html.contains("139****5678") && !p.html.contains("请回电"));
     assert!(!p.html.contains("13912345678"));
     assert!(!p.html.contains(&a.f.resident.name));
+    assert!(p.html.contains("公示内容待审核"));
+    // The request page offers the grid worker the 公示审核 form, prefilled with the draft.
+    let page = a.get(&format!("/requests/{id}"), &grid).await;
+    assert!(
+        page.html.contains("请回电[号码]，门牌[地址]"),
+        "the draft is offered"
+    );
+    a.step(id, "publish", &grid, &[("need", "门前垃圾待清运")])
+        .await;
+    let p = a.get("/public/needs", "").await;
+    assert!(p.html.contains("门前垃圾待清运") && !p.html.contains("请回电"));
     for list in ["results", "rectifications"] {
         assert_eq!(
             a.get(&format!("/public/{list}"), "").await.status,
@@ -1315,6 +1328,7 @@ async fn close_is_offered_to_the_administrator_only_once_the_rating_window_has_e
                 id,
                 &a.f.volunteer,
                 Command::Resolve {
+                    public_summary: None,
                     outcome: None,
                     summary: Some("已清运".into()),
                     evidence: vec![],
@@ -1391,6 +1405,7 @@ async fn verify_is_not_offered_to_the_verifier_who_handled_the_request() {
         id,
         &both,
         Command::Resolve {
+            public_summary: None,
             outcome: None,
             summary: Some("已处理".into()),
             evidence: vec![],

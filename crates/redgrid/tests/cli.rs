@@ -204,6 +204,33 @@ async fn every_public_page_and_export_of_the_demo_is_free_of_personal_data() {
         id += 1;
     }
     assert!(names.len() > 100, "the demo has people: {}", names.len());
+    // Every exact address, and how many residents typed their name, address or phone into what
+    // they wrote.
+    let mut addresses = Vec::new();
+    let mut typed = 0;
+    let mut misses = 0;
+    let mut id = 1;
+    while misses < 50 {
+        match store
+            .request(redgrid_core::ids::RequestId(id))
+            .await
+            .unwrap()
+        {
+            Some(r) => {
+                misses = 0;
+                addresses.extend(r.location.address.clone());
+                if r.description.contains("我是") || r.description.contains("联系电话") {
+                    typed += 1;
+                }
+            }
+            None => misses += 1,
+        }
+        id += 1;
+    }
+    assert!(
+        typed > 40,
+        "the demo's residents type personal data into their requests: {typed}"
+    );
     let service = redgrid_app::Service::new(store, Default::default())
         .await
         .unwrap();
@@ -233,7 +260,7 @@ async fn every_public_page_and_export_of_the_demo_is_free_of_personal_data() {
                 let body = get(format!("/api/public/{list}?limit=200{cursor}"), lang).await;
                 let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
                 let text = String::from_utf8(body).unwrap();
-                scan(&format!("{list} json"), &text, &names, &phones);
+                scan(&format!("{list} json"), &text, &names, &phones, &addresses);
                 pages += 1;
                 rows += v["items"].as_array().map_or(0, |a| a.len());
                 match v["next_cursor"].as_str() {
@@ -247,27 +274,74 @@ async fn every_public_page_and_export_of_the_demo_is_free_of_personal_data() {
                 &String::from_utf8(csv).unwrap(),
                 &names,
                 &phones,
+                &addresses,
             );
             let xlsx = get(format!("/api/public/{list}?format=xlsx"), lang).await;
-            scan(&format!("{list} xlsx"), &xlsx_text(&xlsx), &names, &phones);
-            pages += 2;
+            scan(
+                &format!("{list} xlsx"),
+                &xlsx_text(&xlsx),
+                &names,
+                &phones,
+                &addresses,
+            );
+            let html = get(format!("/public/{list}"), lang).await;
+            scan(
+                &format!("{list} page"),
+                &String::from_utf8(html).unwrap(),
+                &names,
+                &phones,
+                &addresses,
+            );
+            pages += 3;
         }
+    }
+    // Open311, as any client reads it.
+    for uri in [
+        "/open311/v2/requests.json?page_size=200",
+        "/open311/v2/requests.xml?page_size=200",
+    ] {
+        let body = get(uri.to_string(), "zh-CN").await;
+        scan(
+            uri,
+            &String::from_utf8(body).unwrap(),
+            &names,
+            &phones,
+            &addresses,
+        );
+        pages += 1;
     }
     assert!(rows > 100, "the lists have rows to scan: {rows}");
     println!(
-        "scanned {pages} public pages and exports ({rows} JSON rows) for {} names and {} phones",
+        "scanned {pages} public pages, exports and Open311 answers ({rows} JSON rows) for {} names, {} phones, {} addresses and every house number ({typed} requests had personal data typed in)",
         names.len(),
-        phones.len()
+        phones.len(),
+        addresses.len()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn scan(what: &str, text: &str, names: &[String], phones: &[String]) {
+fn scan(what: &str, text: &str, names: &[String], phones: &[String], addresses: &[String]) {
     let runs = long_digit_runs(text);
     assert!(
         runs.is_empty(),
         "{what} carries digit runs like phones or IDs: {runs:?}"
     );
+    for a in addresses {
+        assert!(!text.contains(a.as_str()), "{what} carries the address {a}");
+    }
+    // No house number of any kind: a building, a unit or a room.
+    let chars: Vec<char> = text.chars().collect();
+    for (i, w) in chars.windows(3).enumerate() {
+        let numbered = w[0].is_ascii_digit()
+            && (matches!((w[1], w[2]), ('号', '楼') | ('单', '元')) || w[1] == '室');
+        assert!(
+            !numbered,
+            "{what} carries a house number: {}",
+            chars[i.saturating_sub(12)..(i + 6).min(chars.len())]
+                .iter()
+                .collect::<String>()
+        );
+    }
     for n in names.iter().filter(|n| n.chars().count() >= 2) {
         assert!(!text.contains(n.as_str()), "{what} carries the name {n}");
     }

@@ -13,6 +13,7 @@ use redgrid_core::catalogue::{CategoryItem, Tier};
 use redgrid_core::command::{Command, SubmitInput};
 use redgrid_core::ids::*;
 use redgrid_core::person::{Actor, Grant, Person, Role, Scope};
+use redgrid_core::redact::redact;
 use redgrid_core::request::{Channel, RejectCode, Request, Satisfaction, Status};
 use redgrid_core::unit::{Unit, UnitKind};
 use redgrid_store::{ItemFields, NewArea, NewClass, NewPerson, NewUnit, Result, StoreError};
@@ -714,6 +715,8 @@ impl<'a> Walk<'a> {
                     .rng
                     .chance(0.3)
                     .then(|| (self.rng.below(500) as i64 + 1) * 100);
+                // Most handlers approve the draft of their result; the rest leave it to the verifier.
+                let public = self.rng.chance(0.7).then(|| redact(&summary, &[]));
                 self.run(
                     &handler,
                     Command::Resolve {
@@ -721,6 +724,7 @@ impl<'a> Walk<'a> {
                         summary: Some(summary),
                         evidence: vec![],
                         cost_fen: cost,
+                        public_summary: public,
                     },
                 )
                 .await?;
@@ -753,6 +757,18 @@ impl<'a> Walk<'a> {
                     },
                 )
                 .await?;
+                if self.r.public_result.is_none()
+                    && let Some(result) = self.r.resolution.clone()
+                {
+                    self.run(
+                        &verifier,
+                        Command::Publish {
+                            need: None,
+                            result: Some(redact(&result, &[])),
+                        },
+                    )
+                    .await?;
+                }
                 return Ok(true);
             }
         }
@@ -840,11 +856,29 @@ pub async fn build_requests(
                 None,
             )
         };
+        // Some residents say who they are and where they live, or leave a number, in their own
+        // words: the public lists must never show it (the intake staff approve a summary without).
+        let mut description = rng.pick(spec.descriptions).to_string();
+        let roll = rng.unit();
+        if channel == Channel::GridPatrol {
+            // A grid worker's own report names nobody.
+        } else if roll < 0.15 {
+            description = format!(
+                "我是{}，住{}{}室，{description}",
+                resident.person.name,
+                address,
+                rng.below(20) * 100 + 101
+            );
+        } else if roll < 0.25
+            && let Some(phone) = &resident.person.phone
+        {
+            description = format!("{description}。联系电话{phone}，{}", resident.person.name);
+        }
         let input = SubmitInput {
             restricted: false,
             category_id: None,
             channel: Some(channel),
-            description: Some(rng.pick(spec.descriptions).to_string()),
+            description: Some(description),
             area_id: Some(grid.area.id),
             address: Some(address),
             lat: None,
@@ -888,6 +922,12 @@ async fn file_wave<'a>(
         .drain(..)
         .map(|(who, input, at, item, spec, c, walk_seed)| async move {
             let (r, _) = service.submit(&who, &input, vec![], None, at).await?;
+            // The requester's name, as the intake staff see it beside the draft summary.
+            let name = match (&input.requester_name, &who) {
+                (Some(n), _) => Some(n.clone()),
+                (None, Actor::Person(p)) if r.requester_id == Some(p.id) => Some(p.name.clone()),
+                _ => None,
+            };
             let mut rng = Rng::new(walk_seed);
             let mut walk = Walk {
                 service,
@@ -897,7 +937,7 @@ async fn file_wave<'a>(
                 t: at,
                 r,
             };
-            walk_one(&mut walk, item, spec, c, earlier).await?;
+            walk_one(&mut walk, item, spec, c, earlier, name.as_deref()).await?;
             Ok::<_, StoreError>((walk.r.id, c.area.id))
         });
     let done = futures_util::future::join_all(walks).await;
@@ -912,6 +952,7 @@ async fn walk_one(
     spec: &ItemSpec,
     c: &CommunityInfo,
     filed: &[(RequestId, AreaId)],
+    requester: Option<&str>,
 ) -> Result<()> {
     if !w.later_by(|r| r.minutes(10, 60 * 10)) {
         return Ok(());
@@ -950,6 +991,8 @@ async fn walk_one(
             tier: None,
             urgent: Some(urgent),
             level: None,
+            // The intake staff approve the automatic draft as it is.
+            public_summary: Some(redact(&w.r.description, requester.as_slice())),
         },
     )
     .await?;

@@ -175,6 +175,9 @@ commands! {
             "Urgent requests count clock hours, not working time.";
         level: Option<Level> = Choice(options::<Level>), Optional, "办理层级", "Level",
             "Defaults to the tier's first level (or the category's, when the tier is not given).";
+        public_summary: Option<String> = Text { max: limits::PUBLIC }, Optional,
+            "公示内容（不含姓名、住址、号码）", "Public summary (no names, addresses or numbers)",
+            "What the public need list shows instead of the resident's words. Until one is given the public row shows only category, community, status and dates; `GET /api/requests/{id}/public-draft` proposes one.";
     }
 
     /// 不予受理: refuse the request, with a reason.
@@ -239,6 +242,9 @@ commands! {
             "Pictures uploaded before (`POST /api/attachments`).";
         cost_fen: Option<i64> = MoneyFen, Optional, "费用（元，选填）", "Cost (yuan, optional)",
             "Cost in fen (1/100 yuan).";
+        public_summary: Option<String> = Text { max: limits::PUBLIC }, Optional,
+            "结果公示内容（不含姓名、住址、号码）", "Public summary of the result (no names, addresses or numbers)",
+            "What the public result list shows instead of the handler's words; left empty, staff approve one later (`publish`).";
     }
 
     /// 验单: the party organisation checks the result, and passes it or sends it back.
@@ -311,6 +317,20 @@ commands! {
             "What the meeting decided: who does what, by when.";
         attendees: Option<String> = Text { max: limits::REASON }, Required, "参会单位", "Who took part",
             "The units and people at the meeting.";
+    }
+
+    /// 公示审核: staff write or approve what the public lists show of the need and of the result,
+    /// instead of the resident's and the handler's own words.
+    Publish = "publish", "公示审核", "publish";
+    event "published", "公示审核", "Public summary approved";
+    from [Accepted, Dispatched, Claimed, Resolved, Verified, Suspended, Closed];
+    {
+        need: Option<String> = Text { max: limits::PUBLIC }, Optional,
+            "需求公示内容", "Public summary of the need",
+            "Replaces the need's public summary. At least one of `need` and `result` is required.";
+        result: Option<String> = Text { max: limits::PUBLIC }, Optional,
+            "结果公示内容", "Public summary of the result",
+            "Replaces the result's public summary; only once the request has been resolved.";
     }
 
     /// 督办: a supervisor orders the request handled.

@@ -33,6 +33,8 @@ pub mod limits {
     pub const NOTE: usize = 1000;
     pub const SUMMARY: usize = 2000;
     pub const COMMENT: usize = 500;
+    /// A public summary (公示内容).
+    pub const PUBLIC: usize = 300;
     pub const ATTACHMENTS: usize = 9;
     pub const ATTACHMENT_NAME: usize = 120;
     /// The largest cost that can be recorded: 100 million yuan, in fen.
@@ -472,7 +474,8 @@ pub fn decide(
             tier,
             urgent,
             level,
-        } => accept(d, category_id, tier, urgent, level)?,
+            public_summary,
+        } => accept(d, category_id, tier, urgent, level, public_summary)?,
         Command::Reject {
             code,
             duplicate_of,
@@ -491,7 +494,8 @@ pub fn decide(
             summary,
             evidence,
             cost_fen,
-        } => resolve(d, outcome, summary, evidence, cost_fen)?,
+            public_summary,
+        } => resolve(d, outcome, summary, evidence, cost_fen, public_summary)?,
         Command::Verify {
             passed,
             reason,
@@ -510,6 +514,7 @@ pub fn decide(
         } => suspend(d, reason, approver_id)?,
         Command::Resume {} => resume(d)?,
         Command::Supervise { order } => supervise(d, order)?,
+        Command::Publish { need, result } => publish(d, need, result)?,
     };
     Ok(Decision { body, actor: by })
 }
@@ -531,7 +536,9 @@ fn accept(
     tier: &Option<Tier>,
     urgent: &Option<bool>,
     level: &Option<Level>,
+    public_summary: &Option<String>,
 ) -> Result<EventBody, CoreError> {
+    public_text(&mut d.fields, "public_summary", public_summary.as_deref());
     // The tier the command named, before the category's default fills it in.
     let requested_tier = *tier;
     // Without a category, the one suggested on submission (if any) is taken.
@@ -570,6 +577,7 @@ fn accept(
         tier,
         urgent: urgent.unwrap_or(false),
         level,
+        public_summary: clean(public_summary),
     })
 }
 
@@ -709,9 +717,11 @@ fn resolve(
     summary: &Option<String>,
     evidence: &[Attachment],
     cost_fen: &Option<i64>,
+    public_summary: &Option<String>,
 ) -> Result<EventBody, CoreError> {
     d.fields
         .text("summary", summary.as_deref(), limits::SUMMARY);
+    public_text(&mut d.fields, "public_summary", public_summary.as_deref());
     match (d.request.channel == Channel::PowerAlert, outcome) {
         (true, None) => d.fields.add("outcome", "required"),
         (false, Some(_)) => d.fields.add("outcome", "not_allowed"),
@@ -729,7 +739,38 @@ fn resolve(
         evidence: evidence.to_vec(),
         cost_fen: *cost_fen,
         outcome: *outcome,
+        public_summary: clean(public_summary),
     })
+}
+
+/// Checks a public summary (公示内容): optional (a blank one is none), but within its limit and
+/// without a number that could be a phone, ID or bank card (the approver missed it).
+fn public_text(fields: &mut Fields, name: &str, value: Option<&str>) {
+    let Some(v) = value else { return };
+    if v.chars().count() > limits::PUBLIC {
+        fields.push(FieldError::new(name, "too_long").with_limit(limits::PUBLIC as i64));
+    } else if crate::redact::holds_personal_number(v) {
+        fields.add(name.to_string(), "personal_number");
+    }
+}
+
+/// `publish`: its fields, and the event it appends.
+fn publish(
+    mut d: Deciding<'_>,
+    need: &Option<String>,
+    result: &Option<String>,
+) -> Result<EventBody, CoreError> {
+    let (need, result) = (clean(need), clean(result));
+    if need.is_none() && result.is_none() {
+        d.fields.add("need", "required");
+    }
+    public_text(&mut d.fields, "need", need.as_deref());
+    public_text(&mut d.fields, "result", result.as_deref());
+    if result.is_some() && d.request.resolution.is_none() {
+        d.fields.add("result", "not_allowed");
+    }
+    d.fields.finish()?;
+    Ok(EventBody::Published { need, result })
 }
 
 /// `verify`: its fields, and the event it appends.

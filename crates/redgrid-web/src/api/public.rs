@@ -2,8 +2,10 @@
 //! rectification list (整改清单), as JSON pages or as CSV and Excel exports.
 //!
 //! They carry no personal data: no requester, no handler, no exact address (the place only to
-//! community level), and numbers that could be phones or ID numbers masked in every text. Requests
-//! still being filed (not yet accepted) and rejected ones are not listed.
+//! community level), and never the resident's or the handler's own words: what a row says of the
+//! need and of the result is the public summary (公示内容) staff wrote or approved
+//! (docs/design/personal-data.md). Until one is approved the row shows only category, community,
+//! status and dates. Requests still being filed (not yet accepted) and rejected ones are not listed.
 
 use crate::AppState;
 use crate::error::{ApiError, lang_of};
@@ -76,13 +78,13 @@ pub struct PublicItem {
     pub street: String,
     pub community: String,
     pub category: String,
-    /// The need, with numbers that could identify a person masked.
-    pub description: String,
+    /// The need's public summary (公示内容) staff approved; absent until then.
+    pub summary: Option<String>,
     pub status: String,
     /// The unit handling it.
     pub unit: String,
-    /// What was done (masked like the description).
-    pub resolution: Option<String>,
+    /// The result's public summary staff approved; absent until then.
+    pub result_summary: Option<String>,
     pub satisfaction: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
     /// How often it was supervised (督办) and sent back for rework.
@@ -103,6 +105,7 @@ pub struct PublicPage {
 pub const MAX_EXPORT: usize = 5000;
 
 pub fn item(dir: &Directory, r: &Request, lang: Lang) -> PublicItem {
+    // The masked view for the place; the texts are the approved summaries only.
     let shown = r.masked();
     let area_name = |id| dir.area(id).map(|a| a.name.clone()).unwrap_or_default();
     PublicItem {
@@ -115,14 +118,14 @@ pub fn item(dir: &Directory, r: &Request, lang: Lang) -> PublicItem {
             .and_then(|c| dir.item(c))
             .map(|i| lang.pick(&i.name_zh, &i.name_en).to_string())
             .unwrap_or_default(),
-        description: shown.description,
+        summary: shown.public_need,
         status: shown.status.label(lang).to_string(),
         unit: shown
             .unit_id
             .and_then(|u| dir.unit(u))
             .map(|u| u.name.clone())
             .unwrap_or_default(),
-        resolution: shown.resolution,
+        result_summary: shown.public_result,
         satisfaction: shown
             .rating
             .as_ref()
@@ -250,10 +253,10 @@ fn headers(lang: Lang) -> [&'static str; 13] {
         lang.pick("街道", "Street"),
         lang.pick("社区", "Community"),
         lang.pick("类别", "Category"),
-        lang.pick("诉求内容", "Need"),
+        lang.pick("诉求内容（公示）", "Need (public summary)"),
         lang.pick("状态", "Status"),
         lang.pick("承办单位", "Handling unit"),
-        lang.pick("办理结果", "What was done"),
+        lang.pick("办理结果（公示）", "What was done (public summary)"),
         lang.pick("满意度", "Satisfaction"),
         lang.pick("销号时间", "Closed"),
         lang.pick("督办次数", "Supervisions"),
@@ -276,10 +279,10 @@ fn cells(i: &PublicItem) -> [String; 13] {
         i.street.clone(),
         i.community.clone(),
         i.category.clone(),
-        i.description.clone(),
+        i.summary.clone().unwrap_or_default(),
         i.status.clone(),
         i.unit.clone(),
-        i.resolution.clone().unwrap_or_default(),
+        i.result_summary.clone().unwrap_or_default(),
         i.satisfaction.clone().unwrap_or_default(),
         i.closed_at.map(local).unwrap_or_default(),
         i.supervision_count.to_string(),

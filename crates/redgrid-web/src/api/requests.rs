@@ -179,6 +179,41 @@ pub async fn command(
     Ok(Json(CommandResult { request, event }))
 }
 
+/// The drafts of a request's public summaries (公示内容) and the ones approved so far.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicDraftView {
+    /// The need's draft: the description with names, addresses finer than the community, and
+    /// phone, ID, bank and plate numbers taken out.
+    pub need: String,
+    /// The result's draft, once the request has a result.
+    pub result: Option<String>,
+    pub approved_need: Option<String>,
+    pub approved_result: Option<String>,
+}
+
+/// `GET /api/requests/{id}/public-draft`: the drafts of the request's public summaries, for staff
+/// who may accept or publish it; approve one with `accept`, `resolve` or `publish`.
+#[utoipa::path(get, path = "/api/requests/{id}/public-draft", tag = "requests",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = PublicDraftView), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn public_draft(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<PublicDraftView>, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let id = parse_id(&id, lang)?;
+    let d = state.service.public_draft(&who, id).await?;
+    Ok(Json(PublicDraftView {
+        need: d.need,
+        result: d.result,
+        approved_need: d.approved_need,
+        approved_result: d.approved_result,
+    }))
+}
+
 /// What a reveal gives: the request and its timeline unmasked, and the requester's contact.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RevealedView {

@@ -25,7 +25,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
-use redgrid_app::service::now;
+use redgrid_app::service::{PublicDraft, now};
 use redgrid_core::area::Level;
 use redgrid_core::command::{
     Command, Ctx as DecideCtx, Facts, FieldKind, FieldSource, FieldSpec, Need, SubmitInput, decide,

@@ -61,6 +61,7 @@ pub(crate) fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
             tier,
             urgent,
             level,
+            public_summary,
         } => {
             let mut s = format!(
                 "{} · {} · {}",
@@ -70,6 +71,9 @@ pub(crate) fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
             );
             if *urgent {
                 s.push_str(lang.pick(" · 紧急", " · urgent"));
+            }
+            if let Some(p) = public_summary {
+                s.push_str(&format!(" · {}{p}", lang.pick("公示：", "public: ")));
             }
             s
         }
@@ -176,6 +180,17 @@ pub(crate) fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
         EventBody::Suspended { reason, .. } => reason.clone(),
         EventBody::Resumed { .. } => String::new(),
         EventBody::Supervised { order, .. } => order.clone(),
+        EventBody::Published { need, result } => [
+            need.as_ref()
+                .map(|t| format!("{}{t}", lang.pick("需求：", "need: "))),
+            result
+                .as_ref()
+                .map(|t| format!("{}{t}", lang.pick("结果：", "result: "))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · "),
     };
     TimelineEntry {
         at: crate::ui::local_time(&e.at),
@@ -218,6 +233,26 @@ pub fn allowed_commands(
             })
         })
         .collect()
+}
+
+/// The values a command's form starts with: the public summaries' drafts (or the ones approved).
+fn prefill(kind: CommandKind, drafts: Option<&PublicDraft>) -> HashMap<String, String> {
+    let mut values = HashMap::new();
+    let Some(d) = drafts else { return values };
+    match kind {
+        CommandKind::Accept => {
+            values.insert("public_summary".into(), d.need.clone());
+        }
+        CommandKind::Publish => {
+            let need = d.approved_need.clone().unwrap_or_else(|| d.need.clone());
+            values.insert("need".into(), need);
+            if let Some(result) = d.approved_result.clone().or_else(|| d.result.clone()) {
+                values.insert("result".into(), result);
+            }
+        }
+        _ => {}
+    }
+    values
 }
 
 /// The form of one command, with the values typed and the errors of a refused attempt.
@@ -403,13 +438,23 @@ pub(crate) async fn request_page(
     let dir = state.service.directory();
     let lang = c.lang;
     let own = c.person.as_ref().map(|p| p.id) == r.requester_id && r.requester_id.is_some();
-    let mut actions: Vec<ActionForm> = allowed_commands(state, &dir, &actor, &r, now())
+    let allowed = allowed_commands(state, &dir, &actor, &r, now());
+    // The public summaries come prefilled with the automatic draft, for staff to correct and approve.
+    let drafts = if allowed
+        .iter()
+        .any(|k| matches!(k, CommandKind::Accept | CommandKind::Publish))
+    {
+        state.service.public_draft(&actor, id).await.ok()
+    } else {
+        None
+    };
+    let mut actions: Vec<ActionForm> = allowed
         .into_iter()
         .map(|k| match &failed {
             Some((fk, values, errors)) if *fk == k => {
                 action_form(&c, &dir, &r, k, values, Some(errors))
             }
-            _ => action_form(&c, &dir, &r, k, &HashMap::new(), None),
+            _ => action_form(&c, &dir, &r, k, &prefill(k, drafts.as_ref()), None),
         })
         .collect();
     // A refused command that is no longer allowed (the state moved on) still shows why.
