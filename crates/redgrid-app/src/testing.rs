@@ -29,6 +29,12 @@ fn unique_name() -> String {
     format!("t{}_{}_{}", std::process::id(), n, nanos)
 }
 
+/// The chain key every test database is opened with, so that tests run the keyed chain as a
+/// server does.
+pub fn keyring() -> redgrid_store::audit::Keyring {
+    redgrid_store::audit::Keyring::default().with_key(vec![0x5a; 32], 1)
+}
+
 /// A throwaway database; removed (file or schema) when dropped, best effort.
 pub struct TestDb {
     pub store: Arc<dyn Store>,
@@ -69,14 +75,16 @@ impl TestDb {
     /// A second, independent store on the same database (its own pool and, on SQLite, its own writer
     /// task): what a second server process would have.
     pub async fn reopen(&self) -> Result<Arc<dyn Store>> {
-        Ok(match &self.cleanup {
+        let store: Arc<dyn Store> = match &self.cleanup {
             Cleanup::File(dir) => {
                 Arc::new(redgrid_store::sqlite::SqliteStore::open(&dir.join("redgrid.db")).await?)
             }
             Cleanup::Schema { url, schema } => {
                 Arc::new(redgrid_store::postgres::PgStore::connect_schema(url, schema).await?)
             }
-        })
+        };
+        store.set_keyring(keyring());
+        Ok(store)
     }
 }
 
@@ -85,6 +93,7 @@ pub async fn sqlite() -> Result<TestDb> {
     let dir = std::env::temp_dir().join(format!("redgrid-test-{}", unique_name()));
     let store = redgrid_store::sqlite::SqliteStore::open(&dir.join("redgrid.db")).await?;
     store.migrate().await?;
+    store.set_keyring(keyring());
     Ok(TestDb {
         store: Arc::new(store),
         cleanup: Cleanup::File(dir),
@@ -128,6 +137,7 @@ pub async fn postgres_at(url: &str) -> Result<Option<TestDb>> {
     match connected {
         Ok(store) => {
             store.migrate().await?;
+            store.set_keyring(keyring());
             Ok(Some(TestDb {
                 store: Arc::new(store),
                 cleanup: Cleanup::Schema { url, schema },

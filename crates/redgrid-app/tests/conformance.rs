@@ -32,6 +32,7 @@ both_backends!(
     attachments_are_stored_by_content,
     dispatch_stores_deadlines_in_working_time,
     audit_verify_finds_every_kind_of_tampering,
+    a_keyed_chain_cannot_be_recomputed_without_its_key,
     restricted_requests_reach_only_the_grid_and_the_community,
 );
 
@@ -1201,7 +1202,7 @@ async fn dispatch_stores_deadlines_in_working_time(store: Arc<dyn Store>) {
 }
 
 async fn findings(store: &Arc<dyn Store>, anchors: &[(i64, String)]) -> Vec<Finding> {
-    audit::verify(store, anchors)
+    audit::verify(store, anchors, &testing::keyring())
         .await
         .expect("verify")
         .findings
@@ -1220,7 +1221,9 @@ async fn audit_verify_finds_every_kind_of_tampering(store: Arc<dyn Store>) {
         ))
         .await
         .unwrap();
-    let v = audit::verify(&store, &[]).await.unwrap();
+    let v = audit::verify(&store, &[], &testing::keyring())
+        .await
+        .unwrap();
     assert_eq!(v.findings, vec![], "an untouched chain verifies");
     assert!(v.events >= 4 && v.records >= v.events, "{v:?}");
     let (head_seq, head_hash) = store.audit_head().await.unwrap();
@@ -1415,6 +1418,168 @@ async fn audit_verify_finds_every_kind_of_tampering(store: Arc<dyn Store>) {
         found.contains(&Finding::Anchor { seq: head_seq }),
         "{found:?}"
     );
+}
+
+/// Issue 22, part 3: with the key outside the database, someone who can only write to the database
+/// cannot rewrite the chain so that it verifies; a cut tail is found by the anchors; a store without
+/// the key does not extend a keyed chain; a rotated key verifies old and new links.
+async fn a_keyed_chain_cannot_be_recomputed_without_its_key(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let r = to_claimed(&s, &f).await;
+    submit(&s, &f).await;
+    let keys = testing::keyring();
+    let v = audit::verify(&store, &[], &keys).await.unwrap();
+    assert_eq!(v.findings, vec![]);
+    assert_eq!(
+        (v.first_keyed, v.plain),
+        (Some(1), 0),
+        "every link is keyed"
+    );
+    let (head, head_hash) = store.audit_head().await.unwrap();
+    let anchors = vec![(head, head_hash)];
+    let chain = store.audit_rows(0, 100_000).await.unwrap();
+    // The attacker changes a record in the middle (the claim's actor) and recomputes every later
+    // link, as a plain chain would allow.
+    let target = chain
+        .iter()
+        .find(|c| c.record.request_id == Some(r.id) && c.record.event_seq == Some(3))
+        .expect("the claim's record")
+        .seq;
+    let rewrite = |key: Option<&[u8]>, key_id: i64| {
+        let mut sql = String::new();
+        let mut prev = chain[(target - 2) as usize].hash.clone();
+        for row in &chain[(target - 1) as usize..] {
+            let mut rec = row.record.clone();
+            if row.seq == target {
+                rec.actor_id = Some(f.admin.id);
+            }
+            let hash = audit::chain_hash(&prev, row.seq, &rec, key);
+            sql.push_str(&format!(
+                "UPDATE audit_chain SET actor_id = {}, prev_hash = '{prev}', hash = '{hash}', key_id = {key_id} WHERE seq = {}; ",
+                rec.actor_id.map_or("NULL".to_string(), |p| p.0.to_string()),
+                row.seq
+            ));
+            prev = hash;
+        }
+        sql.push_str(&format!(
+            "UPDATE audit_head SET hash = '{prev}' WHERE id = 1"
+        ));
+        sql
+    };
+    // 1. Recomputed as plain SHA-256: every rewritten link is refused as unkeyed.
+    store.execute_raw(&rewrite(None, 0)).await.unwrap();
+    let found = findings(&store, &[]).await;
+    assert!(
+        found.contains(&Finding::Unkeyed { seq: target }),
+        "{found:?}"
+    );
+    assert!(
+        !found.iter().any(|f| matches!(f, Finding::BadHash { .. })),
+        "{found:?}"
+    );
+    assert!(
+        findings(&store, &anchors)
+            .await
+            .contains(&Finding::Anchor { seq: head })
+    );
+    // 2. Recomputed under a guessed key, claiming the real key's number: every link is wrong.
+    store
+        .execute_raw(&rewrite(Some(&[0x11; 32]), 1))
+        .await
+        .unwrap();
+    let found = findings(&store, &[]).await;
+    assert!(
+        found.contains(&Finding::BadHash { seq: target }),
+        "{found:?}"
+    );
+    assert!(found.contains(&Finding::BadHash { seq: head }), "{found:?}");
+    // 3. Put back with the real key (only its holder can): clean again.
+    let original = chain[(target - 1) as usize].record.actor_id;
+    let mut sql = format!(
+        "UPDATE audit_chain SET actor_id = {} WHERE seq = {target}; ",
+        original.map_or("NULL".to_string(), |p| p.0.to_string())
+    );
+    for row in &chain[(target - 1) as usize..] {
+        sql.push_str(&format!(
+            "UPDATE audit_chain SET prev_hash = '{}', hash = '{}', key_id = 1 WHERE seq = {}; ",
+            row.prev_hash, row.hash, row.seq
+        ));
+    }
+    sql.push_str(&format!(
+        "UPDATE audit_head SET hash = '{}' WHERE id = 1",
+        anchors[0].1
+    ));
+    store.execute_raw(&sql).await.unwrap();
+    assert_eq!(findings(&store, &anchors).await, vec![]);
+    // 4. The newest records deleted between anchors: the anchor finds it.
+    store
+        .append_audit(&AuditRecord::admin(
+            now(),
+            Some(f.admin.id),
+            "x",
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    let (head2, hash2) = store.audit_head().await.unwrap();
+    let anchors2 = vec![(head2, hash2)];
+    store
+        .execute_raw(&format!(
+            "DELETE FROM audit_chain WHERE seq = {head2}; \
+             UPDATE audit_head SET seq = {head}, hash = '{}' WHERE id = 1",
+            anchors[0].1
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        findings(&store, &[]).await,
+        vec![],
+        "without the anchor nothing shows"
+    );
+    assert_eq!(
+        findings(&store, &anchors2).await,
+        vec![Finding::Anchor { seq: head2 }]
+    );
+    // 5. A store given no key does not extend the keyed chain; nothing is written.
+    store.set_keyring(audit::Keyring::default());
+    let refused = store
+        .append_audit(&AuditRecord::admin(
+            now(),
+            Some(f.admin.id),
+            "y",
+            serde_json::json!({}),
+        ))
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Corrupt(m)) if m.contains("without its key")),
+        "{refused:?}"
+    );
+    assert_eq!(store.audit_head().await.unwrap().0, head);
+    // 6. A rotated key links new records; old and new links verify with the whole keyring, and
+    // the new ones are unknown to the old keyring.
+    let rotated = keys.with_key(vec![0x77; 32], head + 1);
+    store.set_keyring(rotated.clone());
+    store
+        .append_audit(&AuditRecord::admin(
+            now(),
+            Some(f.admin.id),
+            "z",
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    let v = audit::verify(&store, &[], &rotated).await.unwrap();
+    assert_eq!(v.findings, vec![]);
+    let last = store.last_keyed().await.unwrap().expect("a keyed record");
+    assert_eq!((last.seq, last.key_id), (head + 1, 2));
+    assert_eq!(
+        findings(&store, &[]).await,
+        vec![Finding::UnknownKey {
+            seq: head + 1,
+            key_id: 2
+        }]
+    );
+    store.set_keyring(keys);
 }
 
 async fn restricted_requests_reach_only_the_grid_and_the_community(store: Arc<dyn Store>) {

@@ -962,7 +962,7 @@ async fn work_left_for_later_is_settled_exactly_once_and_in_order(db: &TestDb) {
         "folded once"
     );
     // Every event is in the chain once, and the chain verifies.
-    let v = redgrid_store::audit::verify(&store, &[])
+    let v = redgrid_store::audit::verify(&store, &[], &testing::keyring())
         .await
         .expect("verify");
     assert_eq!(v.findings, vec![], "{v:?}");

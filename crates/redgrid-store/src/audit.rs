@@ -9,7 +9,16 @@
 //! What a chain cannot show by itself is the loss of its newest records together with their events
 //! (a cut-off tail). Anchors close that gap: `redgrid audit anchor` prints the head's sequence number
 //! and hash, to be kept outside the database (a printed daily report, another machine), and
-//! `redgrid audit verify --anchors FILE` checks each anchored record is still there, unchanged.
+//! `redgrid audit verify --anchors FILE` checks each anchored record is still there, unchanged. The
+//! server anchors every few seconds.
+//!
+//! **Keyed links.** A plain hash chain can be recomputed by anyone who can write to the database:
+//! change a record, recompute every later link, and it verifies. So each link is an HMAC-SHA256
+//! under a key held outside the database ([`Keyring`]: a file in the data folder readable only by
+//! its owner, or an environment variable). Each record names the key it was linked with
+//! (`key_id`), so old links verify with old keys after a rotation; records written before the chain
+//! was keyed (`key_id` 0) are plain SHA-256, and the keyring says from which record on every link
+//! must be keyed, so a rewrite back to plain hashes is found too.
 
 use crate::{Result, Store};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -111,6 +120,142 @@ pub struct AuditRow {
     pub record: AuditRecord,
     pub prev_hash: String,
     pub hash: String,
+    /// The key the link was computed with; 0 for a plain SHA-256 link (before the chain was keyed).
+    pub key_id: i64,
+}
+
+/// One key of the chain: its number, its secret, and the first record linked with it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChainKey {
+    pub id: i64,
+    pub secret: Vec<u8>,
+    pub since: i64,
+}
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChainKey {{ id: {}, since: {} }}", self.id, self.since)
+    }
+}
+
+/// The chain's keys, oldest first; the newest links new records. Empty: links are plain SHA-256
+/// (a database whose owner gave no key, such as a library user's; the `redgrid` binary always
+/// gives one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Keyring {
+    keys: Vec<ChainKey>,
+}
+
+impl Keyring {
+    /// The key new records are linked with.
+    pub fn current(&self) -> Option<&ChainKey> {
+        self.keys.last()
+    }
+
+    pub fn get(&self, id: i64) -> Option<&ChainKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    pub fn keys(&self) -> &[ChainKey] {
+        &self.keys
+    }
+
+    /// From which record on every link must be keyed.
+    pub fn keyed_since(&self) -> Option<i64> {
+        self.keys.first().map(|k| k.since)
+    }
+
+    /// The keyring with a new key (numbered after the newest) for records from `since` on.
+    pub fn with_key(&self, secret: Vec<u8>, since: i64) -> Keyring {
+        let mut keys = self.keys.clone();
+        let id = keys.last().map_or(1, |k| k.id + 1);
+        keys.push(ChainKey { id, secret, since });
+        Keyring { keys }
+    }
+
+    /// Reads a keyring: one key a line, `<id> <secret, 64 hex digits> <first record>`, oldest first;
+    /// `#` starts a comment.
+    pub fn parse(text: &str) -> std::result::Result<Keyring, String> {
+        let mut keys: Vec<ChainKey> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let bad = |what: &str| format!("line {}: {what}", i + 1);
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let [id, secret, since] = parts[..] else {
+                return Err(bad("expected `<id> <secret> <first record>`"));
+            };
+            let id: i64 = id
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad("the key number is not a whole number from 1"))?;
+            let since: i64 = since
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad("the first record is not a whole number from 1"))?;
+            let secret = from_hex(secret)
+                .filter(|s| s.len() == 32)
+                .ok_or_else(|| bad("the secret is not 64 hexadecimal digits"))?;
+            if let Some(last) = keys.last()
+                && (id <= last.id || since < last.since)
+            {
+                return Err(bad("keys must come oldest first, with rising numbers"));
+            }
+            keys.push(ChainKey { id, secret, since });
+        }
+        Ok(Keyring { keys })
+    }
+
+    /// The keyring as [`Keyring::parse`] reads it.
+    pub fn to_text(&self) -> String {
+        let mut out = String::from(
+            "# redgrid audit chain keys: <id> <secret> <first record>. Keep this file secret and backed up\n\
+             # apart from the database: without it the chain cannot be verified or extended.\n",
+        );
+        for k in &self.keys {
+            out.push_str(&format!("{} {} {}\n", k.id, to_hex(&k.secret), k.since));
+        }
+        out
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// HMAC-SHA256 (RFC 2104) of `data` under `key`, as hex.
+pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(data)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    to_hex(&outer)
 }
 
 /// An event row as stored, for its digest.
@@ -149,8 +294,9 @@ pub fn event_digest(e: &EventRow) -> String {
     crate::sha256_hex(text.as_bytes())
 }
 
-/// The hash of record `seq` following `prev_hash`.
-pub fn chain_hash(prev_hash: &str, seq: i64, r: &AuditRecord) -> String {
+/// The hash of record `seq` following `prev_hash`: an HMAC-SHA256 under `key`, or a plain SHA-256
+/// without one.
+pub fn chain_hash(prev_hash: &str, seq: i64, r: &AuditRecord, key: Option<&[u8]>) -> String {
     let text = format!(
         "{prev_hash}\n{seq}\n{}\n{}\n{}\n{}\n{}\n{}",
         r.kind.as_str(),
@@ -160,7 +306,10 @@ pub fn chain_hash(prev_hash: &str, seq: i64, r: &AuditRecord) -> String {
         opt(r.event_seq),
         r.payload
     );
-    crate::sha256_hex(text.as_bytes())
+    match key {
+        Some(k) => hmac_sha256_hex(k, text.as_bytes()),
+        None => crate::sha256_hex(text.as_bytes()),
+    }
 }
 
 /// One thing `verify` found wrong.
@@ -182,6 +331,10 @@ pub enum Finding {
     EventMissing { request_id: i64, seq: i64 },
     /// An anchored record is missing or differs.
     Anchor { seq: i64 },
+    /// A record linked with a key the keyring does not hold.
+    UnknownKey { seq: i64, key_id: i64 },
+    /// A plain SHA-256 link where the keyring says every link is keyed (rewritten without the key).
+    Unkeyed { seq: i64 },
 }
 
 impl std::fmt::Display for Finding {
@@ -225,6 +378,14 @@ impl std::fmt::Display for Finding {
                 f,
                 "anchor: record {seq} is missing or differs from the anchored hash"
             ),
+            Finding::UnknownKey { seq, key_id } => write!(
+                f,
+                "chain: record {seq} names key {key_id}, which the keyring does not hold"
+            ),
+            Finding::Unkeyed { seq } => write!(
+                f,
+                "chain: record {seq} has a plain hash where the chain is keyed (rewritten without the key)"
+            ),
         }
     }
 }
@@ -236,6 +397,12 @@ pub struct Verification {
     pub events: i64,
     pub head_seq: i64,
     pub head_hash: String,
+    /// Records with a plain SHA-256 link (written before the chain was keyed).
+    pub plain: i64,
+    /// The first keyed record, if any.
+    pub first_keyed: Option<i64>,
+    /// The newest anchored record found in the chain.
+    pub last_anchor: Option<i64>,
     pub findings: Vec<Finding>,
 }
 
@@ -249,8 +416,13 @@ fn note(v: &mut Verification, f: Finding) {
 }
 
 /// Walks the whole chain and every event row. `anchors` are (seq, hash) pairs kept outside the
-/// database; each must still be in the chain unchanged.
-pub async fn verify(store: &Arc<dyn Store>, anchors: &[(i64, String)]) -> Result<Verification> {
+/// database; each must still be in the chain unchanged. Each keyed link is checked with its key in
+/// `keys`, and from the keyring's first record on every link must be keyed.
+pub async fn verify(
+    store: &Arc<dyn Store>,
+    anchors: &[(i64, String)],
+    keys: &Keyring,
+) -> Result<Verification> {
     let mut v = Verification::default();
     let mut prev_hash = String::new();
     let mut expected = 1i64;
@@ -275,13 +447,39 @@ pub async fn verify(store: &Arc<dyn Store>, anchors: &[(i64, String)]) -> Result
             if row.prev_hash != prev_hash {
                 note(&mut v, Finding::BrokenLink { seq: row.seq });
             }
-            if chain_hash(&row.prev_hash, row.seq, &row.record) != row.hash {
-                note(&mut v, Finding::BadHash { seq: row.seq });
+            let key = match row.key_id {
+                0 => {
+                    v.plain += 1;
+                    if keys.keyed_since().is_some_and(|since| row.seq >= since) {
+                        note(&mut v, Finding::Unkeyed { seq: row.seq });
+                    }
+                    Some(None)
+                }
+                id => {
+                    v.first_keyed.get_or_insert(row.seq);
+                    keys.get(id).map(|k| Some(k.secret.as_slice()))
+                }
+            };
+            match key {
+                None => note(
+                    &mut v,
+                    Finding::UnknownKey {
+                        seq: row.seq,
+                        key_id: row.key_id,
+                    },
+                ),
+                Some(key) => {
+                    if chain_hash(&row.prev_hash, row.seq, &row.record, key) != row.hash {
+                        note(&mut v, Finding::BadHash { seq: row.seq });
+                    }
+                }
             }
-            if let Some(h) = anchored.remove(&row.seq)
-                && h != row.hash
-            {
-                note(&mut v, Finding::Anchor { seq: row.seq });
+            if let Some(h) = anchored.remove(&row.seq) {
+                if h == row.hash {
+                    v.last_anchor = v.last_anchor.max(Some(row.seq));
+                } else {
+                    note(&mut v, Finding::Anchor { seq: row.seq });
+                }
             }
             prev_hash = row.hash.clone();
             expected = row.seq + 1;
@@ -410,15 +608,59 @@ mod tests {
             "create_unit",
             serde_json::json!({"id": 9}),
         );
-        let h = chain_hash("", 1, &r);
-        assert_eq!(h, chain_hash("", 1, &r));
-        assert_ne!(h, chain_hash("x", 1, &r));
-        assert_ne!(h, chain_hash("", 2, &r));
-        let mut other = r.clone();
-        other.actor_id = Some(PersonId(4));
-        assert_ne!(h, chain_hash("", 1, &other));
-        let mut other = r.clone();
-        other.payload.push(' ');
-        assert_ne!(h, chain_hash("", 1, &other));
+        for key in [None, Some(&[7u8; 32][..])] {
+            let h = chain_hash("", 1, &r, key);
+            assert_eq!(h, chain_hash("", 1, &r, key));
+            assert_ne!(h, chain_hash("x", 1, &r, key));
+            assert_ne!(h, chain_hash("", 2, &r, key));
+            let mut other = r.clone();
+            other.actor_id = Some(PersonId(4));
+            assert_ne!(h, chain_hash("", 1, &other, key));
+            let mut other = r.clone();
+            other.payload.push(' ');
+            assert_ne!(h, chain_hash("", 1, &other, key));
+        }
+        // A keyed link is neither the plain hash nor the same under another key.
+        let k1 = chain_hash("", 1, &r, Some(&[1u8; 32]));
+        assert_ne!(k1, chain_hash("", 1, &r, None));
+        assert_ne!(k1, chain_hash("", 1, &r, Some(&[2u8; 32])));
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than a block is hashed first.
+        assert_eq!(
+            hmac_sha256_hex(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            ),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn keyrings_round_trip_and_refuse_bad_lines() {
+        let ring = Keyring::default()
+            .with_key(vec![1; 32], 1)
+            .with_key(vec![2; 32], 40);
+        assert_eq!(Keyring::parse(&ring.to_text()), Ok(ring.clone()));
+        assert_eq!(ring.current().map(|k| k.id), Some(2));
+        assert_eq!(ring.keyed_since(), Some(1));
+        let s = "ab".repeat(32);
+        for (bad, line) in [
+            (format!("1 {s}"), 1),
+            (format!("0 {s} 1"), 1),
+            ("1 abc 1".to_string(), 1),
+            (format!("1 {s} 1\n1 {s} 5"), 2),
+            (format!("2 {s} 9\n3 {s} 5"), 2),
+        ] {
+            let e = Keyring::parse(&bad).unwrap_err();
+            assert!(e.starts_with(&format!("line {line}:")), "{bad}: {e}");
+        }
     }
 }

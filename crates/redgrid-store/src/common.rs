@@ -11,7 +11,9 @@ use super::{
     SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK, SQL_MOVE_REQUEST, SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH,
     This,
 };
-pub(super) use crate::audit::{self, AuditKind, AuditRecord, AuditRow, EventRow};
+pub(super) use crate::audit::{
+    self, AuditKind, AuditRecord, AuditRow, ChainKey, EventRow, Keyring,
+};
 pub(super) use crate::prelude::*;
 pub(super) use crate::{
     AccessEntry, Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change, Decide,
@@ -39,6 +41,7 @@ pub(super) use redgrid_core::scorecard::{self, COUNTER_COLUMNS, Counts, Dim, Fac
 pub(super) use redgrid_core::unit::{Unit, UnitKind};
 pub(super) use sqlx::{AssertSqlSafe, QueryBuilder, Row};
 pub(super) use std::collections::{BTreeMap, HashSet};
+pub(super) use std::sync::Arc;
 pub(super) use std::sync::atomic::Ordering;
 
 pub(super) type Conn = <Db as sqlx::Database>::Connection;
@@ -319,12 +322,54 @@ async fn lock_head(conn: &mut Conn) -> Result<(i64, String)> {
     Ok((head.try_get("seq")?, head.try_get("hash")?))
 }
 
-pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i64> {
+/// The keys this store links the audit chain with ([`crate::AuditStore::set_keyring`]).
+pub(super) type ChainKeys = Arc<std::sync::RwLock<Arc<Keyring>>>;
+
+impl This {
+    /// The keyring in force now (a copy of the pointer: a rotation affects later calls only).
+    pub(super) fn keyring(&self) -> Arc<Keyring> {
+        match self.chain_keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// The key new links are computed with (None: plain SHA-256). A store given no key refuses to
+/// extend a chain that is keyed already, so a tool opened without the key cannot weaken it.
+async fn link_key<'k>(
+    conn: &mut Conn,
+    keys: &'k Keyring,
+    head: i64,
+) -> Result<Option<&'k ChainKey>> {
+    if let Some(k) = keys.current() {
+        return Ok(Some(k));
+    }
+    let keyed = sql!("SELECT key_id FROM audit_chain WHERE seq = $1", head)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| row.try_get::<i64, _>("key_id"))
+        .transpose()?
+        .unwrap_or(0);
+    if keyed > 0 {
+        return Err(StoreError::Corrupt(
+            "the audit chain is keyed, and this store was opened without its key".into(),
+        ));
+    }
+    Ok(None)
+}
+
+pub(super) async fn chain_append(
+    conn: &mut Conn,
+    keys: &Keyring,
+    rec: &AuditRecord,
+) -> Result<i64> {
     let (seq, prev) = lock_head(conn).await?;
     // Records commands left waiting join first, so the chain keeps the order of writing.
-    let (seq, prev) = link_waiting(conn, seq, prev).await?;
+    let (seq, prev) = link_waiting(conn, keys, seq, prev).await?;
+    let key = link_key(conn, keys, seq).await?;
     let seq = seq + 1;
-    let hash = audit::chain_hash(&prev, seq, rec);
+    let hash = audit::chain_hash(&prev, seq, rec, key.map(|k| k.secret.as_slice()));
     sql!(
         SQL_APPEND_AUDIT,
         seq,
@@ -335,7 +380,8 @@ pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i
         rec.event_seq,
         rec.payload.clone(),
         prev,
-        hash
+        hash,
+        key.map_or(0, |k| k.id)
     )
     .execute(&mut *conn)
     .await?;
@@ -345,17 +391,28 @@ pub(super) async fn chain_append(conn: &mut Conn, rec: &AuditRecord) -> Result<i
 /// Records an administrative change in the audit chain and commits it with the change.
 pub(super) async fn commit_admin(
     mut tx: sqlx::Transaction<'static, Db>,
+    keys: &Keyring,
     by: Change,
     action: &str,
     details: serde_json::Value,
 ) -> Result<()> {
-    chain_append(&mut tx, &AuditRecord::admin(by.at, by.by, action, details)).await?;
+    chain_append(
+        &mut tx,
+        keys,
+        &AuditRecord::admin(by.at, by.by, action, details),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// A new person with their grants, and its audit record, in the caller's transaction.
-async fn add_person(conn: &mut Conn, new: &NewPerson, by: Change) -> Result<Person> {
+async fn add_person(
+    conn: &mut Conn,
+    keys: &Keyring,
+    new: &NewPerson,
+    by: Change,
+) -> Result<Person> {
     let id = insert_person(conn, &new.name, new.phone.as_deref(), by.at).await?;
     for g in &new.grants {
         let (area, unit) = scope_columns(g.scope);
@@ -376,6 +433,7 @@ async fn add_person(conn: &mut Conn, new: &NewPerson, by: Change) -> Result<Pers
     let details = grants_details(&person);
     chain_append(
         conn,
+        keys,
         &AuditRecord::admin(by.at, by.by, "create_person", details),
     )
     .await?;
@@ -401,6 +459,7 @@ pub(super) fn audit_row_from(row: &DbRow) -> Result<AuditRow> {
         record: audit_record_from(row)?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
+        key_id: row.try_get("key_id")?,
     })
 }
 
@@ -424,6 +483,7 @@ pub(super) fn event_from_row(row: &DbRow) -> Result<Event> {
 /// to whom, which role, where). Returns whether it changed anything.
 pub(super) async fn change_grant(
     conn: &mut Conn,
+    keys: &Keyring,
     person: PersonId,
     grant: Grant,
     held: bool,
@@ -460,7 +520,12 @@ pub(super) async fn change_grant(
         "area_id": area,
         "unit_id": unit,
     });
-    chain_append(conn, &AuditRecord::admin(by.at, by.by, action, details)).await?;
+    chain_append(
+        conn,
+        keys,
+        &AuditRecord::admin(by.at, by.by, action, details),
+    )
+    .await?;
     Ok(true)
 }
 
@@ -797,7 +862,7 @@ const SETTLE_BATCH: i64 = 5000;
 /// audit records linked into the chain, oldest first, in the caller's transaction. The chain's head
 /// is locked first, so settlers (and administrative changes) take turns; only rows written before
 /// the call are taken, so a settle ends however busy the server is. Returns how many rows it took.
-pub(super) async fn settle(conn: &mut Conn) -> Result<u64> {
+pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
     let (seq, prev) = lock_head(conn).await?;
     let mut taken = 0u64;
     let cols = COUNTER_COLUMNS.join(", ");
@@ -826,7 +891,7 @@ pub(super) async fn settle(conn: &mut Conn) -> Result<u64> {
         add_facts(conn, &total).await?;
     }
     let before = seq;
-    let (seq, _) = link_waiting(conn, seq, prev).await?;
+    let (seq, _) = link_waiting(conn, keys, seq, prev).await?;
     taken += (seq - before) as u64;
     Ok(taken)
 }
@@ -844,9 +909,20 @@ async fn waiting_until(conn: &mut Conn, table: &'static str) -> Result<i64> {
 /// Links the audit records waiting in `audit_pending` (those written before the call) after the
 /// head `(seq, prev)`, oldest first, and moves the head on; the caller holds the head's lock.
 /// Returns the new head.
-async fn link_waiting(conn: &mut Conn, mut seq: i64, mut prev: String) -> Result<(i64, String)> {
+async fn link_waiting(
+    conn: &mut Conn,
+    keys: &Keyring,
+    mut seq: i64,
+    mut prev: String,
+) -> Result<(i64, String)> {
     let before = seq;
     let last = waiting_until(conn, "audit_pending").await?;
+    let key = if last == 0 {
+        None
+    } else {
+        link_key(conn, keys, seq).await?
+    };
+    let (secret, key_id) = (key.map(|k| k.secret.as_slice()), key.map_or(0, |k| k.id));
     loop {
         if last == 0 {
             break;
@@ -873,12 +949,12 @@ async fn link_waiting(conn: &mut Conn, mut seq: i64, mut prev: String) -> Result
             let mut linked = Vec::with_capacity(chunk.len());
             for (_, rec) in chunk {
                 seq += 1;
-                let hash = audit::chain_hash(&prev, seq, rec);
+                let hash = audit::chain_hash(&prev, seq, rec, secret);
                 linked.push((seq, rec, std::mem::replace(&mut prev, hash.clone()), hash));
             }
             let mut qb = QueryBuilder::<Db>::new(
                 "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, \
-                 prev_hash, hash) ",
+                 prev_hash, hash, key_id) ",
             );
             qb.push_values(linked, |mut b, (seq, rec, prev, hash)| {
                 b.push_bind(seq)
@@ -889,7 +965,8 @@ async fn link_waiting(conn: &mut Conn, mut seq: i64, mut prev: String) -> Result
                     .push_bind(rec.event_seq)
                     .push_bind(rec.payload.clone())
                     .push_bind(prev)
-                    .push_bind(hash);
+                    .push_bind(hash)
+                    .push_bind(key_id);
             });
             qb.build().execute(&mut *conn).await?;
         }
@@ -1352,17 +1429,39 @@ pub(super) async fn chain_existing_events(conn: &mut Conn) -> Result<()> {
         let Some(last) = rows.last() else { break };
         after = (last.request_id, last.seq);
         for e in &rows {
-            chain_append(
-                conn,
-                &AuditRecord {
-                    at: e.at,
-                    kind: AuditKind::Event,
-                    actor_id: e.actor_id.map(PersonId),
-                    request_id: Some(RequestId(e.request_id)),
-                    event_seq: Some(e.seq),
-                    payload: audit::event_digest(e),
-                },
+            let rec = AuditRecord {
+                at: e.at,
+                kind: AuditKind::Event,
+                actor_id: e.actor_id.map(PersonId),
+                request_id: Some(RequestId(e.request_id)),
+                event_seq: Some(e.seq),
+                payload: audit::event_digest(e),
+            };
+            // Plain links, in the table as migration 3 left it (no `key_id` column yet).
+            let (seq, prev) = lock_head(conn).await?;
+            let seq = seq + 1;
+            let hash = audit::chain_hash(&prev, seq, &rec, None);
+            sql!(
+                "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, \
+                 prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                seq,
+                rec.at,
+                rec.kind.as_str(),
+                rec.actor_id.map(|p| p.0),
+                rec.request_id.map(|r| r.0),
+                rec.event_seq,
+                rec.payload,
+                prev,
+                hash.clone()
             )
+            .execute(&mut *conn)
+            .await?;
+            sql!(
+                "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+                seq,
+                hash
+            )
+            .execute(&mut *conn)
             .await?;
         }
     }
@@ -1551,7 +1650,7 @@ impl DirectoryStore for This {
             "area_id": area.id.0, "parent_id": area.parent_id.map(|p| p.0), "kind": area.kind.as_str(),
             "code": area.code, "name": area.name,
         });
-        commit_admin(tx, by, "create_area", details).await?;
+        commit_admin(tx, &self.keyring(), by, "create_area", details).await?;
         Ok(area)
     }
 
@@ -1575,7 +1674,7 @@ impl DirectoryStore for This {
             "unit_id": unit.id.0, "name": unit.name, "kind": unit.kind.as_str(), "area_id": unit.area_id.0,
             "level": unit.level.as_str(), "parent_id": unit.parent_id.map(|p| p.0),
         });
-        commit_admin(tx, by, "create_unit", details).await?;
+        commit_admin(tx, &self.keyring(), by, "create_unit", details).await?;
         Ok(unit)
     }
 
@@ -1596,7 +1695,7 @@ impl DirectoryStore for This {
         let details = serde_json::json!({
             "class_id": class.id.0, "code": class.code, "name_zh": class.name_zh, "sort": class.sort,
         });
-        commit_admin(tx, by, "create_class", details).await?;
+        commit_admin(tx, &self.keyring(), by, "create_class", details).await?;
         Ok(class)
     }
 
@@ -1611,7 +1710,7 @@ impl DirectoryStore for This {
             .await
             .map_err(unique_to_conflict)?;
         let item = item_from_row(&row)?;
-        commit_admin(tx, by, "create_item", item_details(&item)).await?;
+        commit_admin(tx, &self.keyring(), by, "create_item", item_details(&item)).await?;
         Ok(item)
     }
 
@@ -1639,22 +1738,23 @@ impl DirectoryStore for This {
                 .into());
             }
         };
-        commit_admin(tx, by, "update_item", item_details(&item)).await?;
+        commit_admin(tx, &self.keyring(), by, "update_item", item_details(&item)).await?;
         Ok(item)
     }
 
     async fn create_person(&self, new: NewPerson, by: Change) -> Result<Person> {
         let mut tx = self.begin_write().await?;
-        let person = add_person(&mut tx, &new, by).await?;
+        let person = add_person(&mut tx, &self.keyring(), &new, by).await?;
         tx.commit().await?;
         Ok(person)
     }
 
     async fn create_people(&self, new: Vec<NewPerson>, by: Change) -> Result<Vec<Person>> {
         let mut tx = self.begin_write().await?;
+        let keys = self.keyring();
         let mut out = Vec::with_capacity(new.len());
         for p in &new {
-            out.push(add_person(&mut tx, p, by).await?);
+            out.push(add_person(&mut tx, &keys, p, by).await?);
         }
         tx.commit().await?;
         Ok(out)
@@ -1676,7 +1776,7 @@ impl DirectoryStore for This {
         if found.rows_affected() == 0 {
             return Ok(None);
         }
-        let changed = change_grant(&mut tx, person, grant, held, by).await?;
+        let changed = change_grant(&mut tx, &self.keyring(), person, grant, held, by).await?;
         let after = load_person(&mut tx, person)
             .await?
             .ok_or_else(|| StoreError::Corrupt("person vanished".into()))?;
@@ -2328,7 +2428,7 @@ impl AccountStore for This {
             "person_id": a.person_id.0, "username": a.username, "disabled": a.disabled,
             "must_change": a.must_change,
         });
-        commit_admin(tx, by, action, details).await?;
+        commit_admin(tx, &self.keyring(), by, action, details).await?;
         Ok(())
     }
 
@@ -2572,7 +2672,7 @@ impl AccountStore for This {
             "person_id": stored.person_id.0, "roles": roles, "area_ids": areas,
             "expires_at": stored.expires_at,
         });
-        commit_admin(tx, by, "create_api_token", details).await?;
+        commit_admin(tx, &self.keyring(), by, "create_api_token", details).await?;
         Ok(stored)
     }
 
@@ -2610,7 +2710,7 @@ impl AccountStore for This {
             return Ok(false);
         }
         let details = serde_json::json!({ "token_id": id });
-        commit_admin(tx, by, "revoke_api_token", details).await?;
+        commit_admin(tx, &self.keyring(), by, "revoke_api_token", details).await?;
         Ok(true)
     }
 }
@@ -2619,7 +2719,7 @@ impl AccountStore for This {
 impl AuditStore for This {
     async fn append_audit(&self, record: &AuditRecord) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let seq = chain_append(&mut tx, record).await?;
+        let seq = chain_append(&mut tx, &self.keyring(), record).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -2637,7 +2737,7 @@ impl AuditStore for This {
             return Ok(0);
         }
         let mut tx = self.begin_write().await?;
-        let n = settle(&mut tx).await?;
+        let n = settle(&mut tx, &self.keyring()).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -2655,7 +2755,7 @@ impl AuditStore for This {
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
         self.settle().await?;
         let rows = sql!(
-            "SELECT seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash \
+            "SELECT seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash, key_id \
              FROM audit_chain WHERE seq > $1 ORDER BY seq LIMIT $2",
             after,
             limit
@@ -2663,6 +2763,25 @@ impl AuditStore for This {
         .fetch_all(self.read_pool())
         .await?;
         rows.iter().map(audit_row_from).collect()
+    }
+
+    fn set_keyring(&self, keys: Keyring) {
+        let keys = Arc::new(keys);
+        match self.chain_keys.write() {
+            Ok(mut k) => *k = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    async fn last_keyed(&self) -> Result<Option<AuditRow>> {
+        // Linked records only: settling here could link waiting ones before the key is set.
+        let row = sqlx::query(
+            "SELECT seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash, key_id \
+             FROM audit_chain WHERE key_id > 0 ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(self.read_pool())
+        .await?;
+        row.as_ref().map(audit_row_from).transpose()
     }
 
     async fn audit_head(&self) -> Result<(i64, String)> {

@@ -603,6 +603,11 @@ pub trait AuditStore: Send + Sync {
     async fn waiting(&self) -> Result<(i64, i64)>;
     /// Appends one record (an administrative change or a reveal) in a transaction of its own.
     async fn append_audit(&self, record: &audit::AuditRecord) -> Result<i64>;
+    /// Sets the keys new links are computed with (see [`audit::Keyring`]); until then links are
+    /// plain SHA-256, and a chain already keyed is not extended.
+    fn set_keyring(&self, keys: audit::Keyring);
+    /// The newest record linked with a key, if any.
+    async fn last_keyed(&self) -> Result<Option<audit::AuditRow>>;
     /// Chain records after `after`, in order.
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<audit::AuditRow>>;
     /// The head: the last record's number and hash.

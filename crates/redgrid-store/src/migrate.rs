@@ -35,6 +35,7 @@ migrations! {
     8 "delivery" "0008_delivery.sql";
     9 "settle" "0009_settle.sql";
     10 "public_summaries" "0010_public_summaries.sql";
+    11 "keyed_chain" "0011_keyed_chain.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -159,6 +160,10 @@ mod tests {
             (
                 "4ed5f456c0c6f5da59652617dd128ed5e7c38b5ef840e87e1d32d4968aa48741",
                 "4ed5f456c0c6f5da59652617dd128ed5e7c38b5ef840e87e1d32d4968aa48741",
+            ),
+            (
+                "35c5a2598ad18d90788905309f8b34e48270ca9a327d954bcc1671e4262c9761",
+                "c04d571d9247f84cbcd8f85115819239367e28f8dffe95839a1f8d3c04c9d73c",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -261,7 +261,7 @@ async fn write_alliance(conn: &mut Conn, r: &NewAlliance, at: DateTime<Utc>) -> 
     Ok(id)
 }
 
-async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
+async fn apply_plan(conn: &mut Conn, keys: &Keyring, plan: &Plan, by: Change) -> Result<()> {
     let at = by.at;
     match plan {
         Plan::Areas(rows) => {
@@ -422,7 +422,7 @@ async fn apply_plan(conn: &mut Conn, plan: &Plan, by: Change) -> Result<()> {
                         role: r.role,
                         scope: r.scope,
                     };
-                    change_grant(conn, PersonId(person), grant, true, by).await?;
+                    change_grant(conn, keys, PersonId(person), grant, true, by).await?;
                 }
             }
         }
@@ -607,11 +607,11 @@ impl OrgStore for This {
         by: Change,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        apply_plan(&mut tx, plan, by).await?;
+        apply_plan(&mut tx, &self.keyring(), plan, by).await?;
         if self.fail_point().load(Ordering::SeqCst) == 1 {
             return Err(StoreError::Injected(FailPoint::AfterEventWrite));
         }
-        commit_admin(tx, by, "import", details).await?;
+        commit_admin(tx, &self.keyring(), by, "import", details).await?;
         Ok(())
     }
 
@@ -737,7 +737,7 @@ impl OrgStore for This {
             "alliance_id": id, "code": new.code, "name": new.name,
             "member_unit_ids": new.member_unit_ids.iter().map(|u| u.0).collect::<Vec<_>>(),
         });
-        commit_admin(tx, by, "save_alliance", details).await?;
+        commit_admin(tx, &self.keyring(), by, "save_alliance", details).await?;
         alliance_rows(self.read_pool(), Some(id))
             .await?
             .pop()
@@ -765,7 +765,7 @@ impl OrgStore for This {
             .execute(&mut *tx)
             .await?;
         let details = serde_json::json!({"alliance_id": id, "ended_on": on.to_string()});
-        commit_admin(tx, by, "end_alliance", details).await?;
+        commit_admin(tx, &self.keyring(), by, "end_alliance", details).await?;
         Ok(alliance_rows(self.read_pool(), Some(id)).await?.pop())
     }
 
@@ -831,7 +831,7 @@ impl OrgStore for This {
             ids.push(id);
         }
         let details = serde_json::json!({ "activities": ids.len(), "first_id": ids.first(), "last_id": ids.last() });
-        commit_admin(tx, by, "record_activities", details).await?;
+        commit_admin(tx, &self.keyring(), by, "record_activities", details).await?;
         Ok(ids)
     }
 
@@ -942,6 +942,7 @@ impl OrgStore for This {
             let details = serde_json::json!({ "suggestion_id": id, "request_id": request.0 });
             chain_append(
                 &mut tx,
+                &self.keyring(),
                 &AuditRecord::admin(by.at, by.by, "suggestion_to_request", details),
             )
             .await?;
@@ -969,7 +970,7 @@ impl OrgStore for This {
             .map_err(unique_to_conflict)?;
         let c = campaign_from_row(&row)?;
         let details = serde_json::json!({ "campaign_id": c.id, "code": c.code, "name": c.name });
-        commit_admin(tx, by, "create_campaign", details).await?;
+        commit_admin(tx, &self.keyring(), by, "create_campaign", details).await?;
         Ok(c)
     }
 

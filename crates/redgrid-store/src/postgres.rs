@@ -48,7 +48,7 @@ const MOVED_ROWS: u64 = 1;
 /// A record joins the chain and becomes its head in one statement.
 const SQL_APPEND_AUDIT: &str = concat!(
     "WITH joined AS (INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, \
-     payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)) ",
+     payload, prev_hash, hash, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) ",
     "UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1"
 );
 const SQL_TEXT_MATCH: &str = " AND description ILIKE ";
@@ -57,6 +57,7 @@ const SQL_MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7212
 
 /// A PostgreSQL database (or one schema of it).
 pub struct PgStore {
+    chain_keys: common::ChainKeys,
     pool: PgPool,
     fail: AtomicU8,
 }
@@ -79,6 +80,7 @@ impl PgStore {
             .connect_with(options)
             .await?;
         Ok(PgStore {
+            chain_keys: Default::default(),
             pool,
             fail: AtomicU8::new(0),
         })

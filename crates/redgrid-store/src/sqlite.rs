@@ -80,7 +80,7 @@ const MOVED_ROWS: u64 = 3;
 /// A record joins the chain and becomes its head in one call: two statements sharing `$1`–`$9`.
 const SQL_APPEND_AUDIT: &str = concat!(
     "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, \
-     hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9); ",
+     hash, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10); ",
     "UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1"
 );
 const SQL_TEXT_MATCH: &str = " AND description LIKE ";
@@ -94,6 +94,7 @@ struct Pending {
 
 /// A SQLite database file.
 pub struct SqliteStore {
+    chain_keys: common::ChainKeys,
     wal: Arc<PathBuf>,
     writer: SqlitePool,
     reader: SqlitePool,
@@ -321,6 +322,7 @@ impl SqliteStore {
             tokio::spawn(checkpoint_task(checkpointer, wal.clone(), last_write)),
         ];
         Ok(SqliteStore {
+            chain_keys: Default::default(),
             wal,
             writer,
             reader,

@@ -1329,7 +1329,9 @@ async fn logins_sessions_csrf_throttling_and_api_tokens() {
     let r = app.get("/api/me", "rgt_forged0000").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Every account and token change is in the chain, and the chain verifies.
-    let v = redgrid_store::audit::verify(&store, &[]).await.unwrap();
+    let v = redgrid_store::audit::verify(&store, &[], &testing::keyring())
+        .await
+        .unwrap();
     assert_eq!(v.findings, vec![]);
     let actions: Vec<String> = store
         .audit_rows(0, 100_000)

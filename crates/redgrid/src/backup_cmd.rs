@@ -141,6 +141,10 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
         let (seq, hash) = match backend {
             Backend::Sqlite => {
                 let copy = redgrid_store::sqlite::SqliteStore::open(&db_path).await?;
+                // Records still waiting in the copy are linked into its chain, with the chain's key.
+                if let Some((keys, _)) = crate::chain_key::load(config)? {
+                    copy.set_keyring(keys);
+                }
                 let head = copy.audit_head().await?;
                 copy.flush().await?;
                 drop(copy);
@@ -180,13 +184,18 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
         }
         let mut files = vec![(db_name.to_string(), db_path.clone())];
         files_under(&config.data_dir.join("power"), "power", &mut files)?;
+        // Which keys the chain uses (never the keys themselves: the backup holds no key).
+        let key_ids: Vec<String> = crate::chain_key::load(config)?
+            .map(|(k, _)| k.keys().iter().map(|k| k.id.to_string()).collect())
+            .unwrap_or_default();
         let manifest = format!(
             "format = {FORMAT}\nredgrid = {}\ncreated_at = {}\nbackend = {}\ndatabase = {db_name}\n\
-             migrations = {}\naudit_head_seq = {seq}\naudit_head_hash = {hash}\n",
+             migrations = {}\naudit_head_seq = {seq}\naudit_head_hash = {hash}\nchain_key_ids = {}\n",
             env!("CARGO_PKG_VERSION"),
             redgrid_app::service::now().to_rfc3339(),
             backend.as_str(),
             store.applied_migrations().await?.len(),
+            key_ids.join(","),
         );
         let partial = file.with_extension("partial");
         let out = std::fs::File::create(&partial)
@@ -280,6 +289,27 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
             field("backend"),
             backend.as_str()
         );
+    }
+    // The chain's keys are not in the backup: the district's key file (or REDGRID_CHAIN_KEY) must
+    // hold every key the backup's chain uses, or the restored database could not be opened.
+    let needed: Vec<i64> = field("chain_key_ids")
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    if !needed.is_empty() {
+        let held = crate::chain_key::load(config)?.map(|(k, _)| k);
+        if let Some(missing) = needed
+            .iter()
+            .find(|id| held.as_ref().is_none_or(|k| k.get(**id).is_none()))
+        {
+            bail!(
+                "the backup's audit chain uses key {missing}, which is not in {} (nor in {}): the \
+                 backup does not hold the key; put the district's chain.key there (mode 600) and \
+                 restore again. Nothing was changed",
+                crate::chain_key::key_file(config).display(),
+                crate::chain_key::ENV
+            );
+        }
     }
     // Everything is checked before anything is touched: the files a restore needs are there, and
     // every name stays inside its folder.
@@ -416,7 +446,10 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
     );
     let text = std::fs::read_to_string(&anchors)?;
     let parsed = redgrid_store::audit::parse_anchors(&text).map_err(anyhow::Error::msg)?;
-    let v = redgrid_store::audit::verify(service.store(), &parsed).await?;
+    let keys = crate::chain_key::load(config)?
+        .map(|(k, _)| k)
+        .unwrap_or_default();
+    let v = redgrid_store::audit::verify(service.store(), &parsed, &keys).await?;
     for f in &v.findings {
         println!("  {f}");
     }

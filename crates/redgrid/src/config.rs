@@ -35,6 +35,10 @@ pub struct ConfigArgs {
     /// Seconds between rounds of the background jobs (sweeper, closer, escalation, delivery); 0: off.
     #[arg(long, env = "REDGRID_JOBS_INTERVAL_SECS")]
     pub jobs_interval_secs: Option<u64>,
+    /// Seconds between anchors of the audit chain's head to `<data dir>/audit-anchors.txt` (and
+    /// `anchor_url`, when set); default 5; 0: only at shutdown.
+    #[arg(long, env = "REDGRID_ANCHOR_INTERVAL_SECS")]
+    pub anchor_interval_secs: Option<u64>,
     /// File the log sender appends notifications to; default `<data dir>/notifications.log`.
     #[arg(long, env = "REDGRID_NOTIFY_LOG")]
     pub notify_log: Option<PathBuf>,
@@ -86,6 +90,8 @@ struct FileConfig {
     calendar_dir: Option<PathBuf>,
     auto_escalate_after_days: Option<i64>,
     jobs_interval_secs: Option<u64>,
+    anchor_interval_secs: Option<u64>,
+    anchor_url: Option<String>,
     notify_log: Option<PathBuf>,
     webhook_url: Option<String>,
     session_hours: Option<i64>,
@@ -117,6 +123,10 @@ pub struct Config {
     pub calendar_dir: PathBuf,
     pub auto_escalate_after_days: Option<i64>,
     pub jobs_interval_secs: u64,
+    /// Seconds between anchors of the chain's head; 0: only at shutdown.
+    pub anchor_interval_secs: u64,
+    /// Where each anchor is also sent (an HTTP POST of the `<seq> <hash>` line), if anywhere.
+    pub anchor_url: Option<String>,
     pub notify_log: PathBuf,
     pub webhook_url: Option<String>,
     pub composite_weights: [f64; 3],
@@ -348,6 +358,11 @@ impl Config {
                 .jobs_interval_secs
                 .or(file.jobs_interval_secs)
                 .unwrap_or(60),
+            anchor_interval_secs: args
+                .anchor_interval_secs
+                .or(file.anchor_interval_secs)
+                .unwrap_or(5),
+            anchor_url: file.anchor_url.clone(),
             notify_log: args
                 .notify_log
                 .clone()

@@ -8,6 +8,7 @@ use anyhow::Context;
 mod admin_cmd;
 mod audit_cmd;
 mod backup_cmd;
+mod chain_key;
 mod config;
 mod org_cmd;
 mod power_cmd;
@@ -237,6 +238,8 @@ async fn open(config: &Config) -> anyhow::Result<Arc<Service>> {
     let store = redgrid_store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", config.database_display()))?;
+    // The chain's key before anything can link a record (the service settles as soon as it runs).
+    chain_key::install(config, &store).await?;
     let [response, resolution, satisfaction] = config.composite_weights;
     let settings = Settings {
         rating_window: chrono::Duration::days(config.rating_window_days),
@@ -739,6 +742,7 @@ async fn serve(
     let mut jobs = Vec::new();
     for (config, service) in &districts {
         jobs.extend(start_jobs(config, service.clone())?);
+        jobs.extend(audit_cmd::start_anchoring(config, service.clone())?);
     }
     let options = redgrid_web::server::ServeOptions {
         max_connections: server.max_connections,
@@ -902,7 +906,6 @@ fn start_jobs(
         service.sms().clone(),
     )));
     let every = std::time::Duration::from_secs(config.jobs_interval_secs);
-    let anchors = audit_cmd::default_anchors(config);
     let power = redgrid_power::format::PowerStore::new(config.data_dir.join("power"));
     let metrics = service.metrics().clone();
     // Each district's job log lines carry its code.
@@ -913,7 +916,6 @@ fn start_jobs(
     Ok(Some(tokio::spawn(tracing::Instrument::instrument(
         async move {
             let mut tick = tokio::time::interval(every);
-            let mut last_anchor: Option<chrono::DateTime<chrono::Utc>> = None;
             let mut last_power: Option<chrono::DateTime<chrono::Utc>> = None;
             let mut last_cleanup: Option<chrono::DateTime<chrono::Utc>> = None;
             loop {
@@ -940,19 +942,6 @@ fn start_jobs(
                                 metrics.job_round("power", "error");
                                 tracing::error!(job = "power", %district, error = %e)
                             }
-                        }
-                    }
-                }
-                // Keep the chain's head outside the database at most hourly (see `redgrid audit`).
-                if last_anchor.is_none_or(|t| now - t >= chrono::Duration::hours(1)) {
-                    match audit_cmd::append_anchor(service.store(), &anchors).await {
-                        Ok(_) => {
-                            metrics.job_round("anchor", "ok");
-                            last_anchor = Some(now)
-                        }
-                        Err(e) => {
-                            metrics.job_round("anchor", "error");
-                            tracing::error!(job = "anchor", error = %e)
                         }
                     }
                 }

@@ -615,6 +615,35 @@ fn sigterm_stops_the_server_cleanly_leaving_no_wal_and_an_anchor() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Anchors go to the file every second, and to an HTTP receiver (a listener of the test's own).
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = dir.join("redgrid.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "anchor_interval_secs = 1\nanchor_url = \"http://{}/anchors\"\n",
+            receiver.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let received = std::thread::spawn(move || {
+        let (mut conn, _) = receiver.accept().unwrap();
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            if got.windows(4).any(|w| w == b"\r\n\r\n") && got.ends_with(b"\n") {
+                break;
+            }
+        }
+        let _ = conn.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+        String::from_utf8_lossy(&got).to_string()
+    });
     let mut child = Command::new(env!("CARGO_BIN_EXE_redgrid"))
         .args([
             "serve",
@@ -625,6 +654,8 @@ fn sigterm_stops_the_server_cleanly_leaving_no_wal_and_an_anchor() {
         ])
         .arg("--data-dir")
         .arg(&dir)
+        .arg("--config")
+        .arg(&config)
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -646,6 +677,32 @@ fn sigterm_stops_the_server_cleanly_leaving_no_wal_and_an_anchor() {
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The running server anchors within seconds, to the file and to the receiver.
+    let anchors_file = dir.join("audit-anchors.txt");
+    let mut waited = 0;
+    while std::fs::read_to_string(&anchors_file).map_or(true, |t| t.trim().is_empty())
+        && waited < 50
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    assert!(waited < 50, "no anchor within 5 s of starting");
+    let posted = received.join().unwrap();
+    let head = std::fs::read_to_string(&anchors_file).unwrap();
+    let first = head
+        .lines()
+        .next()
+        .unwrap()
+        .split('#')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        posted.starts_with("POST /anchors HTTP/1.1")
+            && posted.contains(&format!("120199 {first} ")),
+        "{posted}"
+    );
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -788,8 +845,19 @@ fn a_backup_taken_under_write_load_restores_clean_and_restore_waits_for_the_serv
         String::from_utf8_lossy(&refused.stderr)
     );
     assert!(live.join("redgrid.db").exists());
-    // Into a fresh folder: replayed, recounted and verified clean.
+    // Into a fresh folder (given the district's chain key, which no backup holds): replayed,
+    // recounted and verified clean.
     let fresh = dir.join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::copy(live.join("chain.key"), fresh.join("chain.key")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            fresh.join("chain.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
     let out = redgrid(&[
         "restore",
         file.to_str().unwrap(),
@@ -887,14 +955,33 @@ async fn a_postgres_backup_restores_into_another_database_clean() {
     ]);
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("holds a postgres database"));
-    let out = redgrid(&[
-        "restore",
-        file.to_str().unwrap(),
-        "--data-dir",
-        b.to_str().unwrap(),
-        "--database-url",
-        &to,
-    ]);
+    // The chain key is not in the backup: without it the restore refuses, and changes nothing.
+    let restore_to_b = || {
+        redgrid(&[
+            "restore",
+            file.to_str().unwrap(),
+            "--data-dir",
+            b.to_str().unwrap(),
+            "--database-url",
+            &to,
+        ])
+    };
+    let keyless = restore_to_b();
+    assert_eq!(keyless.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&keyless.stderr).contains("chain.key"),
+        "{}",
+        String::from_utf8_lossy(&keyless.stderr)
+    );
+    assert!(!b.join("audit-anchors.txt").exists(), "nothing was changed");
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::copy(a.join("chain.key"), b.join("chain.key")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(b.join("chain.key"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+    }
+    let out = restore_to_b();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -958,5 +1045,104 @@ fn restore_refuses_what_is_not_a_redgrid_backup_and_changes_nothing() {
         assert!(err.contains(says), "{err}");
         assert!(!data.join("redgrid.db").exists(), "nothing was restored");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 22, part 3: the chain's key is made once, kept private, required, checked and rotated.
+#[test]
+fn the_chain_key_is_made_once_kept_private_and_required() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("redgrid-cli-key-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let refused = |out: &std::process::Output, why: &str| {
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success() && err.contains(why), "{err}");
+    };
+    ok(&redgrid(&[
+        "admin",
+        "create",
+        "--name",
+        "管理员",
+        "--username",
+        "admin",
+        "--district-code",
+        "120116",
+        "--district-name",
+        "滨海新区",
+        "--data-dir",
+        d,
+    ]));
+    let key = dir.join("chain.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "only its owner may read the key");
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("1 ")), "{text}");
+    // Verification says what it proved and what it could not.
+    let out = ok(&redgrid(&["audit", "verify", "--data-dir", d]));
+    assert!(out.contains("0 problems"), "{out}");
+    assert!(out.contains("proved: records 1–"), "{out}");
+    assert!(out.contains("not proved: no anchor was checked"), "{out}");
+    ok(&redgrid(&[
+        "audit",
+        "anchor",
+        "--data-dir",
+        d,
+        "--append",
+        &format!("{d}/audit-anchors.txt"),
+    ]));
+    let out = ok(&redgrid(&["audit", "verify", "--data-dir", d]));
+    assert!(
+        out.contains("proved: the chain still holds its newest anchored record"),
+        "{out}"
+    );
+    // Readable by others: refused, with the fix.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    refused(&redgrid(&["check", "--data-dir", d]), "chmod 600");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // Missing: refused, never a new chain.
+    let aside = dir.join("chain.key.aside");
+    std::fs::rename(&key, &aside).unwrap();
+    refused(&redgrid(&["check", "--data-dir", d]), "no key was found");
+    assert!(!key.exists(), "no new key was made over a keyed chain");
+    // Wrong: refused.
+    std::fs::write(&key, format!("1 {} 1\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    refused(
+        &redgrid(&["check", "--data-dir", d]),
+        "does not match the audit chain",
+    );
+    std::fs::rename(&aside, &key).unwrap();
+    // From the environment instead of the file, the same keyring works.
+    let ring = std::fs::read_to_string(&key).unwrap();
+    let env_ring: Vec<&str> = ring.lines().filter(|l| !l.starts_with('#')).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_redgrid"))
+        .args(["audit", "verify", "--data-dir", d])
+        .env("REDGRID_CHAIN_KEY", env_ring.join(";"))
+        .output()
+        .unwrap();
+    ok(&out);
+    // Rotated: new records use key 2, old ones still verify with key 1.
+    let out = ok(&redgrid(&["audit", "rotate-key", "--data-dir", d]));
+    assert!(out.contains("key 2"), "{out}");
+    ok(&redgrid(&[
+        "org",
+        "import",
+        "areas",
+        "../../tests/district/区划.csv",
+        "--data-dir",
+        d,
+    ]));
+    let out = ok(&redgrid(&["audit", "verify", "--data-dir", d]));
+    assert!(out.contains("0 problems"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
