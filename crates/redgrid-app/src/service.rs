@@ -112,6 +112,14 @@ pub struct PublicDraft {
     pub approved_result: Option<String>,
 }
 
+/// One entry of the access log with the names of the viewer and of the person whose data it was.
+#[derive(Debug, Clone)]
+pub struct AccessView {
+    pub entry: redgrid_store::AccessEntry,
+    pub viewer_name: String,
+    pub subject_name: Option<String>,
+}
+
 /// What [`Service::reveal`] shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Revealed {
@@ -576,6 +584,7 @@ impl Service {
                     subject_id: request.requester_id,
                     request_id: id,
                     via: via.to_string(),
+                    reason: None,
                 })
                 .await?;
         }
@@ -734,6 +743,18 @@ impl Service {
                 reason,
             );
             self.store.append_audit(&record).await?;
+            // And in the access log the auditor reads, with the reason.
+            self.store
+                .log_access(&redgrid_store::AccessEntry {
+                    id: 0,
+                    at,
+                    viewer_id: p.id,
+                    subject_id: request.requester_id,
+                    request_id: id,
+                    via: "reveal".into(),
+                    reason: Some(reason.to_string()),
+                })
+                .await?;
         }
         let contact = match request.requester_id {
             Some(p) => self.store.person(p).await?,
@@ -745,6 +766,40 @@ impl Service {
             request,
             events,
         })
+    }
+
+    /// The access log for the auditor (and nobody else, not even the district administrator): who
+    /// viewed or revealed whose personal data, on which request, when and why, newest first, with
+    /// the names of both.
+    pub async fn access_log(
+        &self,
+        actor: &Actor,
+        q: &redgrid_store::AccessQuery,
+    ) -> Result<Vec<AccessView>> {
+        if let Actor::Person(_) = actor {
+            policy::permit(&self.directory(), actor, Action::Audit, &Subject::District)?;
+        }
+        let entries = self.store.access_log(q).await?;
+        let mut names: std::collections::HashMap<PersonId, String> = Default::default();
+        let mut ids: Vec<PersonId> = Vec::with_capacity(entries.len() * 2);
+        for e in &entries {
+            ids.push(e.viewer_id);
+            ids.extend(e.subject_id);
+        }
+        for id in ids {
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
+                let name = self.store.person(id).await?.map(|p| p.name);
+                slot.insert(name.unwrap_or_default());
+            }
+        }
+        Ok(entries
+            .into_iter()
+            .map(|e| AccessView {
+                viewer_name: names.get(&e.viewer_id).cloned().unwrap_or_default(),
+                subject_name: e.subject_id.and_then(|s| names.get(&s).cloned()),
+                entry: e,
+            })
+            .collect())
     }
 
     /// Replays one request's events and compares the result with the stored projection.

@@ -196,6 +196,8 @@ pub struct Fixture {
     pub verifier: Person,
     pub supervisor: Person,
     pub admin: Person,
+    /// The personal-data auditor: reads the access log, nothing else.
+    pub auditor: Person,
 }
 
 impl Fixture {
@@ -509,6 +511,16 @@ pub async fn seed(store: Arc<dyn Store>) -> Result<(Service, Fixture)> {
             Change::system(),
         )
         .await?;
+    let auditor = store
+        .create_person(
+            person(
+                "褚审计",
+                "13800000012",
+                vec![g(Role::Auditor, Scope::Area(district.id))],
+            ),
+            Change::system(),
+        )
+        .await?;
     Ok((
         service,
         Fixture {
@@ -539,6 +551,7 @@ pub async fn seed(store: Arc<dyn Store>) -> Result<(Service, Fixture)> {
             verifier,
             supervisor,
             admin,
+            auditor,
         },
     ))
 }

@@ -144,7 +144,14 @@ async fn a_power_alert_names_the_household_to_those_in_charge_only(store: Arc<dy
         seen.request.location.address.as_deref(),
         Some("幸福里小区7号楼1单元302")
     );
-    let log = store.access_log(None, Some(filed.id), 10).await.unwrap();
+    let log = store
+        .access_log(&redgrid_store::AccessQuery {
+            request: Some(filed.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].viewer_id, f.grid_worker.id);
     assert_eq!(log[0].subject_id, None, "a system alert has no requester");
@@ -156,7 +163,11 @@ async fn a_power_alert_names_the_household_to_those_in_charge_only(store: Arc<dy
     assert_eq!(masked.request.location.address, None);
     assert_eq!(
         store
-            .access_log(None, Some(filed.id), 10)
+            .access_log(&redgrid_store::AccessQuery {
+                request: Some(filed.id),
+                limit: 10,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .len(),

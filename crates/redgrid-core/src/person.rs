@@ -18,6 +18,9 @@ vocabulary!(
         Verifier = "verifier", "党组织验单人", "verifier (party organisation)";
         Supervisor = "supervisor", "督办人员", "supervisor";
         DistrictAdmin = "district_admin", "区级管理员", "district administrator";
+        /// Reads the log of who saw or revealed whose personal data (PIPL); nothing else. Not the
+        /// district administrator: whoever administers the system is among those audited.
+        Auditor = "auditor", "个人信息审计员", "personal-data auditor";
     }
 );
 
@@ -32,7 +35,7 @@ impl Role {
             Role::GridWorker => 1,
             Role::CommunityStaff => 2,
             Role::StreetStaff | Role::DepartmentStaff => 3,
-            Role::Verifier | Role::Supervisor | Role::DistrictAdmin => 4,
+            Role::Verifier | Role::Supervisor | Role::DistrictAdmin | Role::Auditor => 4,
         }
     }
 

@@ -34,6 +34,8 @@ pub enum Action {
     /// Grant and revoke roles held in the area (or in a unit located in it). Delegation also needs
     /// a granting role that ranks at least as high as the role granted ([`may_grant`]).
     Grant,
+    /// Read the access log: who viewed or revealed whose personal data (the auditor only).
+    Audit,
 }
 
 impl Action {
@@ -47,6 +49,7 @@ impl Action {
             Action::Administer,
             Action::Organise,
             Action::Grant,
+            Action::Audit,
         ]);
         v
     }
@@ -60,6 +63,7 @@ impl Action {
             Action::Administer => "administer",
             Action::Organise => "organise",
             Action::Grant => "grant",
+            Action::Audit => "audit",
         }
     }
 }
@@ -265,6 +269,8 @@ pub const POLICY: &[Rule] = &[
     may(A::Grant, DistrictAdmin, R::InArea),
     may(A::Grant, StreetStaff, R::InArea),
     may(A::Grant, CommunityStaff, R::InArea),
+    // The access log (who saw or revealed whose personal data): the auditor, and nobody else.
+    may(A::Audit, Auditor, R::InArea),
 ];
 
 /// Commands the system itself may run (jobs, detectors). The system also reads everything.
@@ -335,7 +341,11 @@ pub fn permit_under(
             let ok = match action {
                 Action::Run(c) => SYSTEM_COMMANDS.contains(&c),
                 Action::View | Action::Assess => true,
-                Action::Reveal | Action::Administer | Action::Organise | Action::Grant => false,
+                Action::Reveal
+                | Action::Administer
+                | Action::Organise
+                | Action::Grant
+                | Action::Audit => false,
             };
             return if ok {
                 Ok(Allowed {

@@ -16,10 +16,10 @@ pub(super) use crate::audit::{
 };
 pub(super) use crate::prelude::*;
 pub(super) use crate::{
-    AccessEntry, Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change, Decide,
-    DirectGroup, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields, ListFilter, NewArea,
-    NewClass, NewPerson, NewUnit, OutboxMessage, PhoneCode, Result, SessionRow, StoreError,
-    request_columns, request_params,
+    AccessEntry, AccessQuery, Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change,
+    Decide, DirectGroup, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields, ListFilter,
+    NewArea, NewClass, NewPerson, NewUnit, OutboxMessage, PhoneCode, Result, SessionRow,
+    StoreError, request_columns, request_params,
 };
 pub(super) use async_trait::async_trait;
 pub(super) use chrono::{DateTime, Utc};
@@ -2826,32 +2826,31 @@ impl AuditStore for This {
 
     async fn log_access(&self, e: &AccessEntry) -> Result<()> {
         sql!(
-            "INSERT INTO access_log (at, viewer_id, subject_id, request_id, via) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO access_log (at, viewer_id, subject_id, request_id, via, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
             e.at,
             e.viewer_id.0,
             e.subject_id.map(|p| p.0),
             e.request_id.0,
-            e.via.clone()
+            e.via.clone(),
+            e.reason.clone()
         )
         .execute(self.write_pool())
         .await?;
         Ok(())
     }
 
-    async fn access_log(
-        &self,
-        subject: Option<PersonId>,
-        request: Option<RequestId>,
-        limit: i64,
-    ) -> Result<Vec<AccessEntry>> {
+    async fn access_log(&self, q: &AccessQuery) -> Result<Vec<AccessEntry>> {
         let rows = sql!(
-            "SELECT id, at, viewer_id, subject_id, request_id, via FROM access_log \
+            "SELECT id, at, viewer_id, subject_id, request_id, via, reason FROM access_log \
              WHERE ($1 IS NULL OR subject_id = $1) AND ($2 IS NULL OR request_id = $2) \
-             ORDER BY id DESC LIMIT $3",
-            subject.map(|p| p.0),
-            request.map(|r| r.0),
-            limit
+             AND ($3 IS NULL OR viewer_id = $3) AND ($4 IS NULL OR id < $4) \
+             ORDER BY id DESC LIMIT $5",
+            q.subject.map(|p| p.0),
+            q.request.map(|r| r.0),
+            q.viewer.map(|p| p.0),
+            q.before,
+            q.limit
         )
         .fetch_all(self.read_pool())
         .await?;
@@ -2859,7 +2858,7 @@ impl AuditStore for This {
             .map(|r| {
                 from_row!(r, AccessEntry {
                     id, at, viewer_id: id PersonId, subject_id: opt PersonId,
-                    request_id: id RequestId, via
+                    request_id: id RequestId, via, reason
                 })
             })
             .collect()

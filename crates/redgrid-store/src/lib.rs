@@ -278,8 +278,23 @@ pub struct AccessEntry {
     /// Whose data it was (the requester).
     pub subject_id: Option<PersonId>,
     pub request_id: RequestId,
-    /// Where: `page` or `api`.
+    /// How: `page` or `api` (a view by those in charge), or `reveal` (unmasked on request).
     pub via: String,
+    /// The reason given for a reveal.
+    pub reason: Option<String>,
+}
+
+/// Which entries of the access log to read, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessQuery {
+    /// Whose data.
+    pub subject: Option<PersonId>,
+    /// Who saw it.
+    pub viewer: Option<PersonId>,
+    pub request: Option<RequestId>,
+    /// Only entries older than this one (the cursor of the previous page).
+    pub before: Option<i64>,
+    pub limit: i64,
 }
 
 /// A one-time sign-up code sent to a phone (kept hashed).
@@ -622,13 +637,8 @@ pub trait AuditStore: Send + Sync {
     async fn event_rows(&self, after: (i64, i64), limit: i64) -> Result<Vec<audit::EventRow>>;
     /// Records one need-to-know view of personal data (its `id` is assigned here).
     async fn log_access(&self, entry: &AccessEntry) -> Result<()>;
-    /// The access log, newest first: of one person's data, of one request, or all.
-    async fn access_log(
-        &self,
-        subject: Option<PersonId>,
-        request: Option<RequestId>,
-        limit: i64,
-    ) -> Result<Vec<AccessEntry>>;
+    /// The access log, newest first: of one person's data, by one viewer, of one request, or all.
+    async fn access_log(&self, q: &AccessQuery) -> Result<Vec<AccessEntry>>;
 }
 
 /// Hooks for test suites and benchmarks only (feature `testing`): injected failures, raw SQL, bulk loads.

@@ -36,6 +36,7 @@ migrations! {
     9 "settle" "0009_settle.sql";
     10 "public_summaries" "0010_public_summaries.sql";
     11 "keyed_chain" "0011_keyed_chain.sql";
+    12 "access_log_reasons" "0012_access_log_reasons.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -164,6 +165,10 @@ mod tests {
             (
                 "35c5a2598ad18d90788905309f8b34e48270ca9a327d954bcc1671e4262c9761",
                 "c04d571d9247f84cbcd8f85115819239367e28f8dffe95839a1f8d3c04c9d73c",
+            ),
+            (
+                "d90a48d8262c176ff91eee27b1e087dcf06d1f5cb620ee84ef61e93e4d44df80",
+                "d90a48d8262c176ff91eee27b1e087dcf06d1f5cb620ee84ef61e93e4d44df80",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

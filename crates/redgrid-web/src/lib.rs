@@ -285,7 +285,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/signup/code", post(accounts::signup_code))
         .route("/api/signup", post(accounts::signup))
         .route("/api/admin/sms", get(accounts::sms_status))
-        .route("/api/admin/access-log", get(accounts::access_log))
+        .route("/api/audit/access-log", get(accounts::access_log))
         .route("/api/accounts", post(accounts::set_account))
         .route("/api/grants", post(api::grants::grant))
         .route("/api/grants/revoke", post(api::grants::revoke))

@@ -648,7 +648,11 @@ fn model(
                         ));
                     }
                 }
-                Action::Assess | Action::Administer | Action::Organise | Action::Grant => {
+                Action::Assess
+                | Action::Administer
+                | Action::Organise
+                | Action::Grant
+                | Action::Audit => {
                     for (label, subject) in [
                         ("district", Subject::District),
                         ("area_in", Subject::Area(f.grid_a1_1.id)),
@@ -774,7 +778,7 @@ async fn make_cast(service: &Service, store: &Arc<dyn Store>, f: &Fixture) -> Ve
             Role::GridWorker | Role::Resident | Role::Volunteer | Role::Member => f.grid_a1_1.id,
             Role::CommunityStaff | Role::Verifier => f.comm_a1.id,
             Role::StreetStaff | Role::Supervisor | Role::DepartmentStaff => f.street_a.id,
-            Role::DistrictAdmin => f.district.id,
+            Role::DistrictAdmin | Role::Auditor => f.district.id,
         };
         let unit = match role {
             Role::GridWorker | Role::Resident | Role::Volunteer | Role::Member => {
@@ -785,7 +789,7 @@ async fn make_cast(service: &Service, store: &Arc<dyn Store>, f: &Fixture) -> Ve
             Role::DepartmentStaff => f.unit_dept.id,
             // Narrower than the district, so that "anywhere" differs from "in area" for this role
             // too (a district administrator seconded to a street office).
-            Role::DistrictAdmin => f.unit_street_a.id,
+            Role::DistrictAdmin | Role::Auditor => f.unit_street_a.id,
         };
         for (k, scope) in [("area", Scope::Area(area)), ("unit", Scope::Unit(unit))] {
             let label = format!("{}@{k}", role.as_str());

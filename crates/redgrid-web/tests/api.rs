@@ -32,6 +32,7 @@ async fn app() -> App {
         (&f.verifier, "verifier"),
         (&f.supervisor, "supervisor"),
         (&f.admin, "admin"),
+        (&f.auditor, "auditor"),
     ] {
         tokens.insert(tok, testing::api_token(&service, p).await.unwrap());
     }
@@ -1393,25 +1394,28 @@ async fn views_are_masked_reveals_are_logged_and_public_lists_carry_no_personal_
         f.resident.phone.as_deref()
     );
     let log = app
-        .get(&format!("/api/admin/access-log?request_id={id}"), "admin")
+        .get(&format!("/api/audit/access-log?request_id={id}"), "auditor")
         .await;
     assert_eq!(log.status, StatusCode::OK, "{}", log.body);
-    assert_eq!(log.body[0]["viewer_id"], f.grid_worker.id.0);
-    assert_eq!(log.body[0]["subject_id"], f.resident.id.0);
-    assert_eq!(log.body[0]["via"], "api");
-    assert_eq!(
-        app.get("/api/admin/access-log", "grid").await.status,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(log.body["items"][0]["viewer_id"], f.grid_worker.id.0);
+    assert_eq!(log.body["items"][0]["subject_id"], f.resident.id.0);
+    assert_eq!(log.body["items"][0]["via"], "api");
+    for who in ["grid", "admin"] {
+        assert_eq!(
+            app.get("/api/audit/access-log", who).await.status,
+            StatusCode::FORBIDDEN,
+            "{who}"
+        );
+    }
     // Staff not in charge of it (a street's staff, a supervisor) see it masked: the place to
     // community level, numbers starred, in the item, the timeline and the list; nothing logged.
     let seen = app.get(&format!("/api/requests/{id}"), "supervisor").await;
     assert_eq!(seen.status, StatusCode::OK);
     assert!(seen.body.get("requester").is_none());
     let logged = app
-        .get(&format!("/api/admin/access-log?request_id={id}"), "admin")
+        .get(&format!("/api/audit/access-log?request_id={id}"), "auditor")
         .await;
-    assert_eq!(logged.body.as_array().unwrap().len(), 1);
+    assert_eq!(logged.body["items"].as_array().unwrap().len(), 1);
     let text = seen.body.to_string();
     assert!(
         !text.contains("13912345678") && !text.contains("501"),
@@ -3291,4 +3295,125 @@ async fn public_texts(a: &App, id: i64) -> String {
         all.push_str(&body);
     }
     all
+}
+
+/// Issue 22, part 4: the access log is the auditor's, searchable by whose data and by viewer, with
+/// every reveal and its reason, and exported to Excel; the district administrator cannot read it.
+#[tokio::test]
+async fn the_auditor_reads_searches_and_exports_the_access_log_and_nobody_else_can() {
+    let a = app().await;
+    let f = &a.f;
+    let id = a.file("resident").await;
+    let other = a.file("other").await;
+    // Views by those in charge, and a reveal with its reason.
+    assert_eq!(
+        a.get(&format!("/api/requests/{id}"), "grid").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        a.get(&format!("/api/requests/{other}"), "community")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = a
+        .post(
+            &format!("/api/requests/{id}/reveal"),
+            "grid",
+            json!({"reason": "上门核实前电话联系"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Everything, newest first, with both names.
+    let all = a.get("/api/audit/access-log", "auditor").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    let items = all.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{}", all.body);
+    assert_eq!(items[0]["via"], "reveal");
+    assert_eq!(items[0]["reason"], "上门核实前电话联系");
+    assert_eq!(items[0]["viewer_name"], f.grid_worker.name.as_str());
+    assert_eq!(items[0]["subject_name"], f.resident.name.as_str());
+    // By whose data (id or phone) and by viewer.
+    let by_person = a
+        .get(
+            &format!("/api/audit/access-log?person_id={}", f.other_resident.id),
+            "auditor",
+        )
+        .await;
+    let rows = by_person.body["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["viewer_id"], f.community_staff.id.0);
+    let phone = f.resident.phone.clone().unwrap();
+    let by_phone = a
+        .get(&format!("/api/audit/access-log?phone={phone}"), "auditor")
+        .await;
+    assert_eq!(by_phone.body["items"].as_array().unwrap().len(), 2);
+    let nobody = a
+        .get("/api/audit/access-log?phone=13999999999", "auditor")
+        .await;
+    assert_eq!(nobody.body["items"].as_array().unwrap().len(), 0);
+    let by_viewer = a
+        .get(
+            &format!("/api/audit/access-log?viewer_id={}", f.grid_worker.id),
+            "auditor",
+        )
+        .await;
+    assert_eq!(by_viewer.body["items"].as_array().unwrap().len(), 2);
+    // Pages by cursor.
+    let first = a.get("/api/audit/access-log?limit=2", "auditor").await;
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    let rest = a
+        .get(
+            &format!("/api/audit/access-log?limit=2&cursor={cursor}"),
+            "auditor",
+        )
+        .await;
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+    // Exported: CSV with Chinese headers, and an Excel workbook.
+    let (st, csv, ctype) = raw_as(&a, "/api/audit/access-log?format=csv", "auditor").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(ctype.starts_with("text/csv"));
+    assert!(
+        csv.contains("查看人") && csv.contains("上门核实前电话联系") && csv.contains("申请查看"),
+        "{csv}"
+    );
+    let (st, _, ctype) = raw_as(&a, "/api/audit/access-log?format=xlsx", "auditor").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(ctype.contains("spreadsheetml"));
+    // Nobody else: not the administrator, not the supervisor, not those in charge.
+    for who in ["admin", "supervisor", "grid", "resident"] {
+        let r = a.get("/api/audit/access-log", who).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who}");
+        let (st, _, _) = raw_as(&a, "/api/audit/access-log?format=xlsx", who).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{who}");
+    }
+    assert_eq!(
+        a.call("GET", "/api/audit/access-log", None, None, &[])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Bad input, every field at once.
+    let r = a
+        .get(
+            "/api/audit/access-log?person_id=x&limit=5000&format=pdf&cursor=zz&colour=red",
+            "auditor",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["person_id", "limit", "format", "cursor", "colour"]);
+    // And the auditor sees no request: the role reads the log, nothing else.
+    assert_eq!(
+        a.get(&format!("/api/requests/{id}"), "auditor")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }

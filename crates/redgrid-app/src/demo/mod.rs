@@ -95,6 +95,8 @@ pub struct District {
     pub(crate) district_office: (Unit, Vec<Person>),
     pub(crate) admins: Vec<Person>,
     pub(crate) supervisors: Vec<Person>,
+    /// Reads the access log of personal data (and nothing else).
+    pub(crate) auditor: Person,
     pub(crate) residents: Vec<Resident>,
     pub(crate) items: Vec<(CategoryItem, &'static ItemSpec)>,
 }
@@ -405,6 +407,7 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
         .await?;
     hire.person(Role::Verifier, Scope::Area(district.id))
         .await?;
+    let auditor = hire.person(Role::Auditor, Scope::Area(district.id)).await?;
 
     // The catalogue.
     let mut items = Vec::new();
@@ -464,6 +467,7 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
         district_office: (office, office_staff),
         admins,
         supervisors,
+        auditor,
         residents: people,
         items,
     })
@@ -1124,6 +1128,7 @@ pub fn representatives(d: &District) -> Vec<(&'static str, &'static str, Person)
         ("验单人（社区党委）", "verifier", c.verifier.clone()),
         ("督办人员", "supervisor", d.supervisors[0].clone()),
         ("区级管理员", "district_admin", d.admins[0].clone()),
+        ("个人信息审计员", "auditor", d.auditor.clone()),
     ]
 }
 
@@ -1142,6 +1147,7 @@ pub async fn representatives_from_store(
         ("验单人", Role::Verifier),
         ("督办人员", Role::Supervisor),
         ("区级管理员", Role::DistrictAdmin),
+        ("个人信息审计员", Role::Auditor),
     ];
     let mut out = Vec::new();
     for (zh, role) in roles {

@@ -512,33 +512,94 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /api/admin/access-log?person_id=&request_id=&limit=`: who saw whose personal data on which
-/// request, when (the views of those in charge), newest first (district administrators).
-#[utoipa::path(get, path = "/api/admin/access-log", tag = "accounts",
+/// One entry of the access log, as the auditor reads it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AccessItem {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub viewer_id: i64,
+    pub viewer_name: String,
+    /// Whose data (the requester).
+    pub subject_id: Option<i64>,
+    pub subject_name: Option<String>,
+    pub request_id: i64,
+    /// `page` or `api` (a view by those in charge), or `reveal` (unmasked on request).
+    pub via: String,
+    /// The reason given for a reveal.
+    pub reason: Option<String>,
+}
+
+/// One page of the access log, newest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AccessPage {
+    pub items: Vec<AccessItem>,
+    pub next_cursor: Option<String>,
+}
+
+/// The most rows an export of the access log holds (the newest).
+const MAX_ACCESS_EXPORT: i64 = 100_000;
+
+/// `GET /api/audit/access-log`: who viewed or revealed whose personal data, on which request, when
+/// and why, newest first. For the personal-data auditor only (not the district administrator).
+/// Search by whose data (`person_id` or `phone`), by viewer (`viewer_id`) and by request;
+/// `format=xlsx` or `csv` exports every match (up to 100,000 rows).
+#[utoipa::path(get, path = "/api/audit/access-log", tag = "accounts",
     params(("person_id" = Option<i64>, Query, description = "whose data"),
-        ("request_id" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1–1000, default 200")),
-    responses((status = 200, description = "`[{id, at, viewer_id, subject_id, request_id, via}]`"),
+        ("phone" = Option<String>, Query, description = "whose data, by their phone"),
+        ("viewer_id" = Option<i64>, Query, description = "who saw it"),
+        ("request_id" = Option<i64>, Query),
+        ("limit" = Option<i64>, Query, description = "1–1000, default 200 (JSON pages)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("format" = Option<String>, Query, description = "json (default), xlsx or csv")),
+    responses((status = 200, body = AccessPage), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn access_log(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
+    query: Result<
+        axum::extract::Query<Vec<(String, String)>>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> Result<Response, ApiError> {
+    let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
-    state.service.require_admin(&who)?;
-    let (mut person, mut request, mut limit) = (None, None, 200);
+    let axum::extract::Query(q) = query.map_err(|e| {
+        ApiError::plain(
+            axum::http::StatusCode::BAD_REQUEST,
+            "malformed_query",
+            &e.body_text(),
+        )
+    })?;
+    let mut query = redgrid_store::AccessQuery {
+        limit: 200,
+        ..Default::default()
+    };
+    let (mut phone, mut format) = (None, "json");
     let mut invalid = Vec::new();
     for (k, v) in &q {
-        match (k.as_str(), v.trim().parse::<i64>()) {
-            ("person_id", Ok(n)) => person = Some(PersonId(n)),
-            ("request_id", Ok(n)) => request = Some(redgrid_core::ids::RequestId(n)),
-            ("limit", Ok(n)) if (1..=1000).contains(&n) => limit = n,
+        let number = v.trim().parse::<i64>().ok().filter(|n| *n > 0);
+        match (k.as_str(), number) {
+            ("person_id", Some(n)) => query.subject = Some(PersonId(n)),
+            ("viewer_id", Some(n)) => query.viewer = Some(PersonId(n)),
+            ("request_id", Some(n)) => query.request = Some(redgrid_core::ids::RequestId(n)),
+            ("limit", Some(n)) if n <= 1000 => query.limit = n,
             ("limit", _) => invalid.push(
                 redgrid_core::error::FieldError::new("limit", "out_of_range").with_limit(1000),
             ),
-            ("person_id" | "request_id", Err(_)) => {
+            ("person_id" | "viewer_id" | "request_id", None) => {
                 invalid.push(redgrid_core::error::FieldError::new(k.clone(), "invalid"))
             }
+            ("phone", _) if !v.trim().is_empty() => phone = Some(v.trim().to_string()),
+            ("cursor", _) => match v.strip_prefix('a').and_then(|n| n.parse::<i64>().ok()) {
+                Some(n) => query.before = Some(n),
+                None => invalid.push(redgrid_core::error::FieldError::new("cursor", "invalid")),
+            },
+            ("format", _) => match v.as_str() {
+                "json" => format = "json",
+                "xlsx" => format = "xlsx",
+                "csv" => format = "csv",
+                _ => invalid.push(redgrid_core::error::FieldError::new("format", "invalid")),
+            },
             _ => invalid.push(redgrid_core::error::FieldError::new(
                 k.clone(),
                 "unknown_field",
@@ -546,12 +607,89 @@ pub async fn access_log(
         }
     }
     if !invalid.is_empty() {
-        return Err(validation(invalid, lang_of(&headers)));
+        return Err(validation(invalid, lang));
     }
-    let entries = state
+    // Refused before anything is looked up, so a non-auditor learns nothing from the answer.
+    state
         .service
-        .store()
-        .access_log(person, request, limit)
+        .access_log(
+            &who,
+            &redgrid_store::AccessQuery {
+                limit: 1,
+                ..Default::default()
+            },
+        )
         .await?;
-    Ok(Json(entries).into_response())
+    if let Some(phone) = phone {
+        match state.service.store().person_by_phone(&phone).await? {
+            Some(p) => query.subject = Some(p.id),
+            // Nobody with that phone: nothing was seen of them.
+            None => query.subject = Some(PersonId(0)),
+        }
+    }
+    if format != "json" {
+        query.limit = MAX_ACCESS_EXPORT;
+        query.before = None;
+    }
+    let rows = state.service.access_log(&who, &query).await?;
+    let next_cursor = (format == "json" && rows.len() as i64 == query.limit)
+        .then(|| rows.last().map(|r| format!("a{}", r.entry.id)))
+        .flatten();
+    let items: Vec<AccessItem> = rows
+        .into_iter()
+        .map(|v| AccessItem {
+            id: v.entry.id,
+            at: v.entry.at,
+            viewer_id: v.entry.viewer_id.0,
+            viewer_name: v.viewer_name,
+            subject_id: v.entry.subject_id.map(|p| p.0),
+            subject_name: v.subject_name,
+            request_id: v.entry.request_id.0,
+            via: v.entry.via,
+            reason: v.entry.reason,
+        })
+        .collect();
+    if format == "json" {
+        return Ok(Json(AccessPage { items, next_cursor }).into_response());
+    }
+    let via_label = |via: &str| match via {
+        "reveal" => lang.pick("申请查看", "revealed"),
+        "page" => lang.pick("页面查看", "viewed (page)"),
+        "api" => lang.pick("接口查看", "viewed (API)"),
+        _ => lang.pick("查看", "viewed"),
+    };
+    let sheet = redgrid_app::tabular::OutSheet {
+        name: lang.pick("个人信息访问记录", "Access log").to_string(),
+        headers: [
+            lang.pick("编号", "No."),
+            lang.pick("时间", "Time"),
+            lang.pick("查看人编号", "Viewer no."),
+            lang.pick("查看人", "Viewer"),
+            lang.pick("信息主体编号", "Person no."),
+            lang.pick("信息主体", "Whose data"),
+            lang.pick("诉求编号", "Request no."),
+            lang.pick("方式", "How"),
+            lang.pick("理由", "Reason"),
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: items
+            .iter()
+            .map(|i| {
+                vec![
+                    i.id.into(),
+                    crate::ui::local_time(&i.at).into(),
+                    i.viewer_id.into(),
+                    i.viewer_name.clone().into(),
+                    i.subject_id
+                        .map_or(redgrid_app::tabular::Cell::Empty, Into::into),
+                    i.subject_name.clone().unwrap_or_default().into(),
+                    i.request_id.into(),
+                    via_label(&i.via).into(),
+                    i.reason.clone().unwrap_or_default().into(),
+                ]
+            })
+            .collect(),
+    };
+    crate::body::sheet_download("redgrid-access-log", format, sheet, lang)
 }

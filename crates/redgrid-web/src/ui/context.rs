@@ -217,6 +217,9 @@ pub(crate) fn nav_for(lang: Lang, person: Option<&Person>, path: &str) -> Vec<Na
     {
         items.push(("/org", lang.pick("组织", "Organisation")));
     }
+    if has(Role::Auditor) {
+        items.push(("/audit", lang.pick("访问审计", "Access log")));
+    }
     items.push(("/public/needs", lang.pick("公开清单", "Public lists")));
     items
         .into_iter()

@@ -9,6 +9,7 @@
 
 mod account;
 mod assets;
+pub mod audit;
 mod context;
 mod errors;
 mod forms;
@@ -69,6 +70,7 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/signup/code", post(account::signup_code_post))
         .route("/me/home", get(account::home_form).post(account::home_post))
+        .route("/audit", get(audit::page))
         .route("/inbox", get(inbox::page))
         .route("/inbox/read", post(inbox::read_all))
         .route("/inbox/sms", post(inbox::sms_choices))
