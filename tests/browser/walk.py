@@ -399,6 +399,16 @@ class Walk:
         self.ok("组织建设" in self.text() and len(d.find_elements(By.CSS_SELECTOR, "table tbody tr")) > 0,
                 "the organisation registers")
         self.shot("admin-org")
+        # The personal-data auditor: who saw whose data (the grid worker opened the request above).
+        self.login("auditor")
+        self.go("/audit")
+        self.ok("个人信息访问审计" in self.text() and f"#{rid}" in self.text(),
+                "the auditor's access log lists the views of the request")
+        self.shot("auditor-access-log")
+        self.size(PHONE)
+        self.go("/audit")
+        self.no_sideways_scroll("access log")
+        self.size(DESK)
         self.login("community_staff")
         self.go("/queue")
         self.shot("community-staff-queue")

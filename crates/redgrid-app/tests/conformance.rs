@@ -1579,6 +1579,56 @@ async fn a_keyed_chain_cannot_be_recomputed_without_its_key(store: Arc<dyn Store
             key_id: 2
         }]
     );
+    // 7. The old key used after its rotation (someone holding only the old key): reported.
+    store.set_keyring(keys.clone());
+    store
+        .append_audit(&AuditRecord::admin(
+            now(),
+            Some(f.admin.id),
+            "old",
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    let v = audit::verify(&store, &[], &rotated).await.unwrap();
+    assert_eq!(
+        v.findings,
+        vec![Finding::WrongKey {
+            seq: head + 2,
+            key_id: 1
+        }]
+    );
+    store
+        .execute_raw(&format!("DELETE FROM audit_chain WHERE seq = {}", head + 2))
+        .await
+        .unwrap();
+    let (_, hash) = store
+        .audit_rows(head, 1)
+        .await
+        .unwrap()
+        .pop()
+        .map(|r| (r.seq, r.hash))
+        .unwrap();
+    store
+        .execute_raw(&format!(
+            "UPDATE audit_head SET seq = {}, hash = '{hash}' WHERE id = 1",
+            head + 1
+        ))
+        .await
+        .unwrap();
+    // 8. A record slipped into the waiting table through the database alone (no valid tag) is
+    // linked with a plain hash, and verify reports it; a genuine one next to it verifies.
+    store.set_keyring(rotated.clone());
+    store
+        .execute_raw(
+            "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+             VALUES ('2026-01-01 00:00:00+00:00', 'admin', NULL, NULL, NULL, '{\"forged\":true}', 'beef')",
+        )
+        .await
+        .unwrap();
+    store.settle().await.unwrap();
+    let v = audit::verify(&store, &[], &rotated).await.unwrap();
+    assert_eq!(v.findings, vec![Finding::Unkeyed { seq: head + 2 }]);
     store.set_keyring(keys);
 }
 

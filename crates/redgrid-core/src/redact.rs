@@ -104,7 +104,7 @@ fn surname_at(chars: &[char], i: usize) -> Option<usize> {
 }
 
 /// The length of a run of digits that could identify a person starting at `i` (a phone, ID or
-/// bank-card number: 7 or more digits, in groups of 3 or more after a single space or dash, an ID's
+/// bank-card number: 7 or more digits, in groups of 3 or more after a single space, dash, dot or slash, an ID's
 /// final X), or 0.
 fn number_at(chars: &[char], i: usize) -> usize {
     let digits_from = |k: usize| chars[k..].iter().take_while(|c| is_digit(**c)).count();
@@ -113,7 +113,10 @@ fn number_at(chars: &[char], i: usize) -> usize {
     }
     let mut end = i + digits_from(i);
     let mut digits = end - i;
-    while digits >= 3 && end + 1 < chars.len() && matches!(chars[end], '-' | ' ' | '－') {
+    while digits >= 3
+        && end + 1 < chars.len()
+        && matches!(chars[end], '-' | ' ' | '－' | '.' | '\u{3000}' | '·' | '/')
+    {
         let next = digits_from(end + 1);
         if next < 3 {
             break;
@@ -418,6 +421,9 @@ mod tests {
             assert!(!holds_personal_number(&draft), "{text} → {draft}");
         }
         assert!(holds_personal_number("请拨 138 1234 5678"));
+        assert!(holds_personal_number("138.1234.5678"));
+        assert!(holds_personal_number("138\u{3000}1234\u{3000}5678"));
+        assert!(!holds_personal_number("192.168.1.1 与 3.14"));
         assert!(holds_personal_number("全角１３８１２３４５６７８"));
         assert!(!holds_personal_number("2026-10-05 三天 12户"));
     }

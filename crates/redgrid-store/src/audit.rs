@@ -132,6 +132,14 @@ pub struct ChainKey {
     pub since: i64,
 }
 
+impl ChainKey {
+    /// A short fingerprint that names the key without revealing it (a backup's manifest records
+    /// it, so a restore can tell the right key from another with the same number).
+    pub fn fingerprint(&self) -> String {
+        hmac_sha256_hex(&self.secret, b"redgrid chain key fingerprint")[..16].to_string()
+    }
+}
+
 impl std::fmt::Debug for ChainKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ChainKey {{ id: {}, since: {} }}", self.id, self.since)
@@ -158,6 +166,11 @@ impl Keyring {
 
     pub fn keys(&self) -> &[ChainKey] {
         &self.keys
+    }
+
+    /// The key record `seq` must be linked with: the newest whose range has begun.
+    pub fn key_for(&self, seq: i64) -> Option<&ChainKey> {
+        self.keys.iter().rev().find(|k| k.since <= seq)
     }
 
     /// From which record on every link must be keyed.
@@ -294,6 +307,22 @@ pub fn event_digest(e: &EventRow) -> String {
     crate::sha256_hex(text.as_bytes())
 }
 
+/// The tag of a record left waiting to be linked: an HMAC-SHA256 under the chain's key over the
+/// record alone, written by the process that made the change. The settler links a record whose
+/// tag does not match with a plain hash, so `audit verify` reports it.
+pub fn record_tag(key: &[u8], r: &AuditRecord) -> String {
+    let text = format!(
+        "pending\n{}\n{}\n{}\n{}\n{}\n{}",
+        r.kind.as_str(),
+        instant(r.at),
+        opt(r.actor_id.map(|p| p.0)),
+        opt(r.request_id.map(|r| r.0)),
+        opt(r.event_seq),
+        r.payload
+    );
+    hmac_sha256_hex(key, text.as_bytes())
+}
+
 /// The hash of record `seq` following `prev_hash`: an HMAC-SHA256 under `key`, or a plain SHA-256
 /// without one.
 pub fn chain_hash(prev_hash: &str, seq: i64, r: &AuditRecord, key: Option<&[u8]>) -> String {
@@ -335,6 +364,8 @@ pub enum Finding {
     UnknownKey { seq: i64, key_id: i64 },
     /// A plain SHA-256 link where the keyring says every link is keyed (rewritten without the key).
     Unkeyed { seq: i64 },
+    /// A link under a key other than the one for its range (an old key used after its rotation).
+    WrongKey { seq: i64, key_id: i64 },
 }
 
 impl std::fmt::Display for Finding {
@@ -382,9 +413,13 @@ impl std::fmt::Display for Finding {
                 f,
                 "chain: record {seq} names key {key_id}, which the keyring does not hold"
             ),
+            Finding::WrongKey { seq, key_id } => write!(
+                f,
+                "chain: record {seq} is linked with key {key_id}, which had been replaced by then"
+            ),
             Finding::Unkeyed { seq } => write!(
                 f,
-                "chain: record {seq} has a plain hash where the chain is keyed (rewritten without the key)"
+                "chain: record {seq} has a plain hash where the chain is keyed (rewritten without the key, or written into the database behind redgrid's back)"
             ),
         }
     }
@@ -457,6 +492,15 @@ pub async fn verify(
                 }
                 id => {
                     v.first_keyed.get_or_insert(row.seq);
+                    if keys.get(id).is_some() && keys.key_for(row.seq).map(|k| k.id) != Some(id) {
+                        note(
+                            &mut v,
+                            Finding::WrongKey {
+                                seq: row.seq,
+                                key_id: id,
+                            },
+                        );
+                    }
                     keys.get(id).map(|k| Some(k.secret.as_slice()))
                 }
             };

@@ -930,7 +930,7 @@ async fn link_waiting(
         let rows = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM audit_pending WHERE id IN \
              (SELECT id FROM audit_pending WHERE id <= $1 ORDER BY id LIMIT {SETTLE_BATCH}) \
-             RETURNING id, at, kind, actor_id, request_id, event_seq, payload"
+             RETURNING id, at, kind, actor_id, request_id, event_seq, payload, tag"
         )))
         .bind(last)
         .fetch_all(&mut *conn)
@@ -940,23 +940,51 @@ async fn link_waiting(
         }
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
-            records.push((row.try_get::<i64, _>("id")?, audit_record_from(row)?));
+            let rec = audit_record_from(row)?;
+            // A record only the keyed writer could have tagged is linked with the key; one with a
+            // missing or wrong tag (written through the database alone) gets a plain link, which
+            // `audit verify` reports.
+            let genuine = match (secret, row.try_get::<Option<String>, _>("tag")?) {
+                (Some(_), Some(tag)) => keys
+                    .keys()
+                    .iter()
+                    .any(|k| audit::record_tag(&k.secret, &rec) == tag),
+                _ => false,
+            };
+            records.push((row.try_get::<i64, _>("id")?, rec, genuine));
         }
         // RETURNING gives no order: link them as they were written.
-        records.sort_by_key(|(id, _)| *id);
-        // 9 parameters a row.
+        records.sort_by_key(|(id, ..)| *id);
+        // 10 parameters a row.
         for chunk in records.chunks(1000) {
             let mut linked = Vec::with_capacity(chunk.len());
-            for (_, rec) in chunk {
+            for (_, rec, genuine) in chunk {
                 seq += 1;
-                let hash = audit::chain_hash(&prev, seq, rec, secret);
-                linked.push((seq, rec, std::mem::replace(&mut prev, hash.clone()), hash));
+                let (key, id) = if *genuine {
+                    (secret, key_id)
+                } else {
+                    if secret.is_some() {
+                        tracing::error!(
+                            seq,
+                            "an audit record waiting to be linked has no valid tag: linked with a plain hash"
+                        );
+                    }
+                    (None, 0)
+                };
+                let hash = audit::chain_hash(&prev, seq, rec, key);
+                linked.push((
+                    seq,
+                    rec,
+                    std::mem::replace(&mut prev, hash.clone()),
+                    hash,
+                    id,
+                ));
             }
             let mut qb = QueryBuilder::<Db>::new(
                 "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, \
                  prev_hash, hash, key_id) ",
             );
-            qb.push_values(linked, |mut b, (seq, rec, prev, hash)| {
+            qb.push_values(linked, |mut b, (seq, rec, prev, hash, key_id)| {
                 b.push_bind(seq)
                     .push_bind(rec.at)
                     .push_bind(rec.kind.as_str())
@@ -1137,12 +1165,20 @@ pub(super) enum Job {
         decision: Box<SubmitDecision>,
         at: DateTime<Utc>,
         key: Option<IdempotencyKey>,
+        /// The chain's keys when the job was made: its audit record is tagged with the current one.
+        chain: Arc<Keyring>,
     },
     Execute {
         id: RequestId,
         at: DateTime<Utc>,
         decide: Decide,
+        chain: Arc<Keyring>,
     },
+}
+
+/// The tag of a record left waiting (None without a key: the settler then links it plainly).
+fn pending_tag(chain: &Keyring, rec: &AuditRecord) -> Option<String> {
+    chain.current().map(|k| audit::record_tag(&k.secret, rec))
 }
 
 /// What a job wrote.
@@ -1186,10 +1222,20 @@ pub(super) async fn run_job(
     fail: bool,
 ) -> std::result::Result<Done, JobError> {
     match job {
-        Job::Submit { decision, at, key } => run_submit(conn, decision, *at, key.as_ref(), fail)
+        Job::Submit {
+            decision,
+            at,
+            key,
+            chain,
+        } => run_submit(conn, decision, *at, key.as_ref(), chain, fail)
             .await
             .map(|r| Done::Submitted(Box::new(r))),
-        Job::Execute { id, at, decide } => run_execute(conn, *id, *at, decide, fail)
+        Job::Execute {
+            id,
+            at,
+            decide,
+            chain,
+        } => run_execute(conn, *id, *at, decide, chain, fail)
             .await
             .map(|done| Done::Executed(Box::new(done))),
     }
@@ -1200,6 +1246,7 @@ pub(super) async fn run_submit(
     decision: &SubmitDecision,
     at: DateTime<Utc>,
     key: Option<&IdempotencyKey>,
+    chain: &Keyring,
     fail: bool,
 ) -> std::result::Result<Request, JobError> {
     let mut body = decision.body.clone();
@@ -1233,12 +1280,14 @@ pub(super) async fn run_submit(
     // The request, its event and the event's audit record, in one call (SQL_FILE_REQUEST).
     let payload = event_payload(&event)?;
     let audit = AuditRecord::event(&event, &payload);
+    let tag = pending_tag(chain, &audit);
     bind_event(
         bind_request(sqlx::query(SQL_FILE_REQUEST), &request)?,
         &event,
         &payload,
     )
     .bind(audit.payload)
+    .bind(tag)
     .execute(&mut *conn)
     .await?;
     if fail {
@@ -1295,6 +1344,7 @@ pub(super) async fn run_execute(
     id: RequestId,
     at: DateTime<Utc>,
     decide: &Decide,
+    chain: &Keyring,
     fail: bool,
 ) -> std::result::Result<(Request, Event), JobError> {
     let row = sql!(SQL_LOCK_REQUEST, id.0)
@@ -1317,8 +1367,10 @@ pub(super) async fn run_execute(
     let payload = event_payload(&event)?;
     let audit = AuditRecord::event(&event, &payload);
     let moved = bind_request(sqlx::query(SQL_MOVE_REQUEST), &next)?.bind(current.version);
+    let tag = pending_tag(chain, &audit);
     let done = bind_event(moved, &event, &payload)
         .bind(audit.payload)
+        .bind(tag)
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() != MOVED_ROWS {
@@ -1883,6 +1935,7 @@ impl RequestStore for This {
                 decision: Box::new(decision),
                 at,
                 key,
+                chain: self.keyring(),
             })
             .await?
         {
@@ -1914,7 +1967,15 @@ impl RequestStore for This {
         at: DateTime<Utc>,
         decide: Decide,
     ) -> Result<(Request, Event)> {
-        match self.write(Job::Execute { id, at, decide }).await? {
+        match self
+            .write(Job::Execute {
+                id,
+                at,
+                decide,
+                chain: self.keyring(),
+            })
+            .await?
+        {
             Done::Executed(done) => Ok(*done),
             Done::Submitted(_) => Err(StoreError::Corrupt("writer answered the wrong job".into())),
         }
@@ -2870,6 +2931,9 @@ impl AuditStore for This {
 impl TestHooks for This {
     async fn rebuild_facts(&self) -> Result<u64> {
         let mut tx = self.begin_write().await?;
+        // Settlers take the chain's head first: holding it, no settle can fold deltas into the
+        // facts while they are rebuilt (on PostgreSQL one could otherwise add to the new rows).
+        lock_head(&mut tx).await?;
         for table in ["scorecard_facts", "scorecard_pending"] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}")))
                 .execute(&mut *tx)

@@ -37,6 +37,7 @@ migrations! {
     10 "public_summaries" "0010_public_summaries.sql";
     11 "keyed_chain" "0011_keyed_chain.sql";
     12 "access_log_reasons" "0012_access_log_reasons.sql";
+    13 "pending_tags" "0013_pending_tags.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -169,6 +170,10 @@ mod tests {
             (
                 "d90a48d8262c176ff91eee27b1e087dcf06d1f5cb620ee84ef61e93e4d44df80",
                 "d90a48d8262c176ff91eee27b1e087dcf06d1f5cb620ee84ef61e93e4d44df80",
+            ),
+            (
+                "e398d94f165375c2fbfaea42c67e26376ed07736ec52ed8af96e8e887d7eab1c",
+                "e398d94f165375c2fbfaea42c67e26376ed07736ec52ed8af96e8e887d7eab1c",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -27,11 +27,11 @@ const SQL_MOVE_REQUEST: &str = concat!(
     ") WHERE id = $1 AND version = $54 RETURNING id) ",
     ", ev AS (INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
      SELECT $55, $56, $57, $58, $59, $60, $61 FROM moved RETURNING request_id) ",
-    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload) \
-     SELECT $60, 'event', $58, $55, $56, $62 FROM ev"
+    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+     SELECT $60, 'event', $58, $55, $56, $62, $63 FROM ev"
 );
 /// A new request, its first event and the event's audit record (left for settling), in one
-/// statement: `$1`–`$53` the request, `$54`–`$60` the event, `$61` the event's digest.
+/// statement: `$1`–`$53` the request, `$54`–`$60` the event, `$61` the event's digest, `$62` its tag.
 const SQL_FILE_REQUEST: &str = concat!(
     "WITH filed AS (INSERT INTO requests (",
     request_columns!(),
@@ -40,8 +40,8 @@ const SQL_FILE_REQUEST: &str = concat!(
     ") RETURNING id), ",
     "ev AS (INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
      SELECT $54, $55, $56, $57, $58, $59, $60 FROM filed RETURNING request_id) ",
-    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload) \
-     SELECT $59, 'event', $57, $54, $55, $61 FROM ev"
+    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+     SELECT $59, 'event', $57, $54, $55, $61, $62 FROM ev"
 );
 /// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the audit record it left.
 const MOVED_ROWS: u64 = 1;

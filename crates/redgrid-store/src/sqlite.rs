@@ -58,11 +58,11 @@ const SQL_MOVE_REQUEST: &str = concat!(
     ") WHERE id = $1 AND version = $54; ",
     "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
      SELECT $55, $56, $57, $58, $59, $60, $61 WHERE changes() = 1; ",
-    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload) \
-     SELECT $60, 'event', $58, $55, $56, $62 WHERE changes() = 1"
+    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+     SELECT $60, 'event', $58, $55, $56, $62, $63 WHERE changes() = 1"
 );
 /// A new request, its first event and the event's audit record (left for settling), in one call:
-/// `$1`–`$53` the request, `$54`–`$60` the event, `$61` the event's digest.
+/// `$1`–`$53` the request, `$54`–`$60` the event, `$61` the event's digest, `$62` its tag.
 const SQL_FILE_REQUEST: &str = concat!(
     "INSERT INTO requests (",
     request_columns!(),
@@ -71,8 +71,8 @@ const SQL_FILE_REQUEST: &str = concat!(
     "); ",
     "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
      VALUES ($54, $55, $56, $57, $58, $59, $60); ",
-    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload) \
-     VALUES ($59, 'event', $57, $54, $55, $61)"
+    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+     VALUES ($59, 'event', $57, $54, $55, $61, $62)"
 );
 /// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the row updated, the event and its
 /// audit record.

@@ -184,13 +184,18 @@ pub async fn backup(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
         }
         let mut files = vec![(db_name.to_string(), db_path.clone())];
         files_under(&config.data_dir.join("power"), "power", &mut files)?;
-        // Which keys the chain uses (never the keys themselves: the backup holds no key).
+        // Which keys the chain uses, by number and fingerprint (never the keys themselves).
         let key_ids: Vec<String> = crate::chain_key::load(config)?
-            .map(|(k, _)| k.keys().iter().map(|k| k.id.to_string()).collect())
+            .map(|(k, _)| {
+                k.keys()
+                    .iter()
+                    .map(|k| format!("{}:{}", k.id, k.fingerprint()))
+                    .collect()
+            })
             .unwrap_or_default();
         let manifest = format!(
             "format = {FORMAT}\nredgrid = {}\ncreated_at = {}\nbackend = {}\ndatabase = {db_name}\n\
-             migrations = {}\naudit_head_seq = {seq}\naudit_head_hash = {hash}\nchain_key_ids = {}\n",
+             migrations = {}\naudit_head_seq = {seq}\naudit_head_hash = {hash}\nchain_keys = {}\n",
             env!("CARGO_PKG_VERSION"),
             redgrid_app::service::now().to_rfc3339(),
             backend.as_str(),
@@ -292,20 +297,24 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
     }
     // The chain's keys are not in the backup: the district's key file (or REDGRID_CHAIN_KEY) must
     // hold every key the backup's chain uses, or the restored database could not be opened.
-    let needed: Vec<i64> = field("chain_key_ids")
+    let needed: Vec<(i64, String)> = field("chain_keys")
         .split(',')
-        .filter_map(|n| n.trim().parse().ok())
+        .filter_map(|k| {
+            let (id, fp) = k.trim().split_once(':')?;
+            Some((id.parse().ok()?, fp.to_string()))
+        })
         .collect();
     if !needed.is_empty() {
         let held = crate::chain_key::load(config)?.map(|(k, _)| k);
-        if let Some(missing) = needed
-            .iter()
-            .find(|id| held.as_ref().is_none_or(|k| k.get(**id).is_none()))
-        {
+        if let Some((missing, _)) = needed.iter().find(|(id, fp)| {
+            held.as_ref()
+                .and_then(|k| k.get(*id))
+                .is_none_or(|k| k.fingerprint() != *fp)
+        }) {
             bail!(
-                "the backup's audit chain uses key {missing}, which is not in {} (nor in {}): the \
-                 backup does not hold the key; put the district's chain.key there (mode 600) and \
-                 restore again. Nothing was changed",
+                "the backup's audit chain uses key {missing}, which is not in {} (nor in {}), or \
+                 is another key with that number: the backup does not hold the key; put the \
+                 district's chain.key there (mode 600) and restore again. Nothing was changed",
                 crate::chain_key::key_file(config).display(),
                 crate::chain_key::ENV
             );

@@ -126,10 +126,16 @@ pub async fn install(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<
             keys
         }
         (Some((keys, from)), None) => {
+            // Records left waiting by a process that had the key are linked with it now; only
+            // then is the chain's head compared with where the key says keyed links begin.
+            store.set_keyring(keys.clone());
             let (head, _) = store.audit_head().await?;
+            let keyed = store.last_keyed().await?.is_some();
             if let Some(since) = keys.keyed_since()
                 && head >= since
+                && !keyed
             {
+                store.set_keyring(Keyring::default());
                 bail!(
                     "{from} says records from {since} on are keyed, but the chain's {head} \
                      records all have plain links: the database is not the one this key belongs \
@@ -157,11 +163,13 @@ pub async fn install(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<
 }
 
 /// `redgrid audit rotate-key`: a new key for the records from the next one on; the old keys stay
-/// in the file so old links still verify. The server takes the new key when it next starts.
+/// in the file so old links still verify, each only for its own range of records. Only while no
+/// server runs on the folder, so that the new key's first record is exactly where it says.
 pub async fn rotate(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<(i64, i64)> {
     if std::env::var_os(ENV).is_some() {
         bail!("the key comes from {ENV}: rotate it where that variable is set, not here");
     }
+    let _lock = crate::backup_cmd::hold_lock(config)?;
     let keys = install(config, store).await?;
     let (head, _) = store.audit_head().await?;
     let rotated = keys.with_key(new_secret()?, head + 1);

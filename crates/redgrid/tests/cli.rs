@@ -849,6 +849,42 @@ fn a_backup_taken_under_write_load_restores_clean_and_restore_waits_for_the_serv
     // recounted and verified clean.
     let fresh = dir.join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
+    // Another key with the same number is not the right one: refused before anything changes.
+    std::fs::write(
+        fresh.join("chain.key"),
+        format!("1 {} 1\n", "cd".repeat(32)),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            fresh.join("chain.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let wrong = redgrid(&[
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        fresh.to_str().unwrap(),
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("another key with that number"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    assert!(!fresh.join("redgrid.db").exists(), "nothing was restored");
+    // The key can be rotated only while no server runs on the folder.
+    let busy = redgrid(&["audit", "rotate-key", "--data-dir", d]);
+    assert!(
+        !busy.status.success()
+            && String::from_utf8_lossy(&busy.stderr).contains("another redgrid is running"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    std::fs::remove_file(fresh.join("chain.key")).unwrap();
     std::fs::copy(live.join("chain.key"), fresh.join("chain.key")).unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
