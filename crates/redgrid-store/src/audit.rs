@@ -307,34 +307,30 @@ pub fn event_digest(e: &EventRow) -> String {
     crate::sha256_hex(text.as_bytes())
 }
 
-/// The tag of a record left waiting to be linked: an HMAC-SHA256 under the chain's key over the
-/// record alone, written by the process that made the change. The settler links a record whose
-/// tag does not match with a plain hash, so `audit verify` reports it.
-pub fn record_tag(key: &[u8], r: &AuditRecord) -> String {
-    let text = format!(
-        "pending\n{}\n{}\n{}\n{}\n{}\n{}",
+/// A record's fields, one a line, after `head` (what its tag and its link are computed over).
+fn record_text(head: &str, r: &AuditRecord) -> String {
+    format!(
+        "{head}\n{}\n{}\n{}\n{}\n{}\n{}",
         r.kind.as_str(),
         instant(r.at),
         opt(r.actor_id.map(|p| p.0)),
         opt(r.request_id.map(|r| r.0)),
         opt(r.event_seq),
         r.payload
-    );
-    hmac_sha256_hex(key, text.as_bytes())
+    )
+}
+
+/// The tag of a record left waiting to be linked: an HMAC-SHA256 under the chain's key over the
+/// record alone, written by the process that made the change. The settler links a record whose
+/// tag does not match with a plain hash, so `audit verify` reports it.
+pub fn record_tag(key: &[u8], r: &AuditRecord) -> String {
+    hmac_sha256_hex(key, record_text("pending", r).as_bytes())
 }
 
 /// The hash of record `seq` following `prev_hash`: an HMAC-SHA256 under `key`, or a plain SHA-256
 /// without one.
 pub fn chain_hash(prev_hash: &str, seq: i64, r: &AuditRecord, key: Option<&[u8]>) -> String {
-    let text = format!(
-        "{prev_hash}\n{seq}\n{}\n{}\n{}\n{}\n{}\n{}",
-        r.kind.as_str(),
-        instant(r.at),
-        opt(r.actor_id.map(|p| p.0)),
-        opt(r.request_id.map(|r| r.0)),
-        opt(r.event_seq),
-        r.payload
-    );
+    let text = record_text(&format!("{prev_hash}\n{seq}"), r);
     match key {
         Some(k) => hmac_sha256_hex(k, text.as_bytes()),
         None => crate::sha256_hex(text.as_bytes()),
