@@ -99,6 +99,20 @@ pub struct Viewed {
     pub requester: Option<Contact>,
 }
 
+/// A reason that must be given (a reveal, an erasure): not blank, at most [`MAX_REVEAL_REASON`].
+fn required_reason(reason: Option<&str>) -> Result<&str> {
+    let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Err(CoreError::validation("reason", "required").into());
+    };
+    if reason.chars().count() > MAX_REVEAL_REASON {
+        return Err(CoreError::Validation(vec![
+            FieldError::new("reason", "too_long").with_limit(MAX_REVEAL_REASON as i64),
+        ])
+        .into());
+    }
+    Ok(reason)
+}
+
 /// The drafts of a request's public summaries ([`Service::public_draft`]): the automatic
 /// redaction of the resident's and the handler's words, for staff to correct and approve.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -723,17 +737,8 @@ impl Service {
         let dir = self.directory();
         let allowed = policy::permit(&dir, actor, Action::Reveal, &Subject::Request(&request))?;
         let own = allowed.relation == Some(policy::Relation::Requester);
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if let (Actor::Person(p), false) = (actor, own) {
-            let Some(reason) = reason else {
-                return Err(CoreError::validation("reason", "required").into());
-            };
-            if reason.chars().count() > MAX_REVEAL_REASON {
-                return Err(CoreError::Validation(vec![
-                    FieldError::new("reason", "too_long").with_limit(MAX_REVEAL_REASON as i64),
-                ])
-                .into());
-            }
+            let reason = required_reason(reason)?;
             let record = redgrid_store::audit::AuditRecord::reveal(
                 at,
                 p.id,
@@ -766,6 +771,50 @@ impl Service {
             request,
             events,
         })
+    }
+
+    /// Erases one person on request (PIPL), by a district administrator (or the system, for the
+    /// retention job), with a reason: see [`redgrid_store::AccountStore::erase_person`].
+    pub async fn erase_person(
+        &self,
+        actor: &Actor,
+        id: PersonId,
+        reason: Option<&str>,
+    ) -> Result<redgrid_store::Erasure> {
+        self.require_admin(actor)?;
+        let reason = required_reason(reason)?;
+        let done = self
+            .store
+            .erase_person(id, reason, redgrid_store::Change::by(actor))
+            .await?;
+        if !done.already {
+            // The directory keeps people's grants: the erased person holds none now.
+            self.reload().await?;
+        }
+        Ok(done)
+    }
+
+    /// The retention rule (a daily job, off unless the district sets `retention_days`): erases the
+    /// residents whose requests all closed more than `days` days before `now`. Returns how many.
+    pub async fn apply_retention(&self, now: DateTime<Utc>, days: i64) -> Result<usize> {
+        let before = now - chrono::Duration::days(days);
+        let reason = format!("retention: every request closed more than {days} days ago");
+        let mut erased = 0;
+        loop {
+            let due = self.store.retention_due(before, 100).await?;
+            if due.is_empty() {
+                return Ok(erased);
+            }
+            for id in due {
+                if !self
+                    .erase_person(&Actor::System, id, Some(&reason))
+                    .await?
+                    .already
+                {
+                    erased += 1;
+                }
+            }
+        }
     }
 
     /// The access log for the auditor (and nobody else, not even the district administrator): who

@@ -33,6 +33,8 @@ both_backends!(
     dispatch_stores_deadlines_in_working_time,
     audit_verify_finds_every_kind_of_tampering,
     a_keyed_chain_cannot_be_recomputed_without_its_key,
+    an_erased_person_leaves_no_trace_and_the_ledger_still_verifies,
+    the_retention_rule_erases_only_residents_whose_requests_all_closed_long_ago,
     restricted_requests_reach_only_the_grid_and_the_community,
 );
 
@@ -1630,6 +1632,258 @@ async fn a_keyed_chain_cannot_be_recomputed_without_its_key(store: Arc<dyn Store
     let v = audit::verify(&store, &[], &rotated).await.unwrap();
     assert_eq!(v.findings, vec![Finding::Unkeyed { seq: head + 2 }]);
     store.set_keyring(keys);
+}
+
+/// Issue 22, part 2: a person erased on request is gone from the directory, their requests' texts
+/// and place, their login and roles, while `check` replays clean and the audit chain verifies.
+async fn an_erased_person_leaves_no_trace_and_the_ledger_still_verifies(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let name = f.resident.name.clone();
+    let phone = f.resident.phone.clone().expect("a phone");
+    let words = format!("我是{name}，电话{phone}，楼道灯坏了");
+    let input = SubmitInput {
+        description: Some(words.clone()),
+        address: Some("幸福里3号楼2单元501".into()),
+        lat: Some(39.01),
+        lon: Some(117.7),
+        ..garbage(&f)
+    };
+    let (r, _) = s
+        .submit(&a(&f.resident), &input, vec![], None, now())
+        .await
+        .unwrap();
+    let r = run(
+        &s,
+        &r,
+        &f.grid_worker,
+        Command::Accept {
+            public_summary: Some("楼道灯损坏".into()),
+            category_id: Some(f.cat_garbage.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.grid_worker,
+        Command::Dispatch {
+            unit_id: Some(f.unit_grid_a1_1.id),
+        },
+    )
+    .await;
+    let r = run(&s, &r, &f.volunteer, Command::Claim {}).await;
+    let r = run(
+        &s,
+        &r,
+        &f.volunteer,
+        Command::Resolve {
+            public_summary: None,
+            outcome: None,
+            summary: Some("已更换灯泡".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.verifier,
+        Command::Verify {
+            passed: Some(true),
+            reason: None,
+            reached: Some(true),
+        },
+    )
+    .await;
+    let r = run(
+        &s,
+        &r,
+        &f.resident,
+        Command::Rate {
+            resolved: Some(true),
+            satisfaction: Some(Satisfaction::Satisfied),
+            comment: Some(format!("谢谢，我的电话{phone}")),
+        },
+    )
+    .await;
+    assert_eq!(r.status, Status::Closed);
+    // Only a district administrator erases, with a reason; an unknown person is not found.
+    let admin = a(&f.admin);
+    assert!(matches!(
+        s.erase_person(&a(&f.grid_worker), f.resident.id, Some("x"))
+            .await,
+        Err(StoreError::Core(CoreError::Forbidden(_)))
+    ));
+    assert!(matches!(
+        s.erase_person(&admin, f.resident.id, Some("  ")).await,
+        Err(StoreError::Core(CoreError::Validation(_)))
+    ));
+    assert!(matches!(
+        s.erase_person(&admin, PersonId(999_999), Some("x")).await,
+        Err(StoreError::Core(CoreError::NotFound { .. }))
+    ));
+    let done = s
+        .erase_person(&admin, f.resident.id, Some("本人申请删除（工单 118）"))
+        .await
+        .unwrap();
+    assert_eq!((done.already, done.requests), (false, 1));
+    assert_eq!(done.events, 2, "the submission and the rating");
+    // Gone from the directory: no name, no phone, no login, no role.
+    let p = store
+        .person(f.resident.id)
+        .await
+        .unwrap()
+        .expect("the record stays");
+    assert_eq!(
+        (p.name.as_str(), p.phone.as_deref(), p.grants.len()),
+        (redgrid_store::ERASED, None, 0)
+    );
+    assert!(store.person_by_phone(&phone).await.unwrap().is_none());
+    assert!(store.account_by_login(&phone).await.unwrap().is_none());
+    // Gone from the request, its events and every search; what others wrote stays.
+    let (after, events) = s.timeline(r.id).await.unwrap();
+    assert_eq!(after.description, redgrid_store::ERASED);
+    assert_eq!(
+        after.location.address.as_deref(),
+        Some(redgrid_store::ERASED)
+    );
+    assert_eq!((after.location.lat, after.location.lon), (None, None));
+    assert_eq!(
+        after.rating.as_ref().and_then(|x| x.comment.as_deref()),
+        Some(redgrid_store::ERASED)
+    );
+    assert_eq!(after.resolution.as_deref(), Some("已更换灯泡"));
+    assert_eq!(after.public_need.as_deref(), Some("楼道灯损坏"));
+    let text = serde_json::to_string(&(&after, &events)).unwrap();
+    for piece in [name.as_str(), phone.as_str(), "501", "楼道灯坏了"] {
+        assert!(!text.contains(piece), "{piece} remains: {text}");
+    }
+    let found = store
+        .list(
+            &ListFilter {
+                text: Some("楼道灯坏了".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "the old words find nothing");
+    // The ledger replays, and the chain verifies: the erasure record vouches for the rewrites.
+    assert_eq!(s.check_one(r.id).await.unwrap(), None);
+    let v = audit::verify(&store, &[], &testing::keyring())
+        .await
+        .unwrap();
+    assert_eq!(v.findings, vec![]);
+    let chain = store.audit_rows(0, 100_000).await.unwrap();
+    let record = chain
+        .iter()
+        .rev()
+        .find(|c| c.record.payload.contains("erase_person"))
+        .expect("the erasure's record");
+    assert_eq!(record.record.actor_id, Some(f.admin.id));
+    assert!(record.record.payload.contains("本人申请删除（工单 118）"));
+    assert!(!record.record.payload.contains(&phone) && !record.record.payload.contains(&name));
+    // A rewrite the erasure did not vouch for is still found.
+    store
+        .execute_raw(&format!(
+            "UPDATE request_events SET payload = REPLACE(payload, '已更换灯泡', '已更换灯泡。') WHERE request_id = {}",
+            r.id
+        ))
+        .await
+        .unwrap();
+    let v = audit::verify(&store, &[], &testing::keyring())
+        .await
+        .unwrap();
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| matches!(f, Finding::EventChanged { .. })),
+        "{:?}",
+        v.findings
+    );
+    // A second erasure changes nothing and says so.
+    let again = s
+        .erase_person(&admin, f.resident.id, Some("重复申请"))
+        .await
+        .unwrap();
+    assert!(again.already);
+    assert_eq!(
+        store.audit_rows(0, 100_000).await.unwrap().len(),
+        chain.len()
+    );
+}
+
+/// Issue 22, part 2: the retention rule erases a resident whose requests all closed more than N
+/// days ago, and nobody with an open request, a recent one, or a staff role.
+async fn the_retention_rule_erases_only_residents_whose_requests_all_closed_long_ago(
+    store: Arc<dyn Store>,
+) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    // The resident's request is rejected (terminal); the other resident's stays open; the grid
+    // worker files one for themselves and rejects it (staff are never erased by the rule).
+    let mine = submit(&s, &f).await;
+    let reject = || Command::Reject {
+        code: Some(redgrid_core::request::RejectCode::NoContent),
+        duplicate_of: None,
+        text: None,
+    };
+    run(&s, &mine, &f.grid_worker, reject()).await;
+    s.submit(&a(&f.other_resident), &garbage(&f), vec![], None, now())
+        .await
+        .unwrap();
+    let (own, _) = s
+        .submit(
+            &a(&f.grid_worker),
+            &SubmitInput {
+                channel: Some(Channel::GridPatrol),
+                ..garbage(&f)
+            },
+            vec![],
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    run(&s, &own, &f.community_staff, reject()).await;
+    // Not due yet: nothing happens.
+    assert_eq!(s.apply_retention(now(), 365).await.unwrap(), 0);
+    // A year and more later, only the resident whose requests all ended is erased.
+    let later = now() + Duration::days(400);
+    assert_eq!(s.apply_retention(later, 365).await.unwrap(), 1);
+    let erased = store.person(f.resident.id).await.unwrap().unwrap();
+    assert_eq!(erased.name, redgrid_store::ERASED);
+    assert_eq!(
+        store
+            .person(f.other_resident.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        f.other_resident.name
+    );
+    assert_eq!(
+        store.person(f.grid_worker.id).await.unwrap().unwrap().name,
+        f.grid_worker.name
+    );
+    assert_eq!(s.apply_retention(later, 365).await.unwrap(), 0, "once only");
+    let chain = store.audit_rows(0, 100_000).await.unwrap();
+    assert!(chain.iter().any(|c| {
+        c.record
+            .payload
+            .contains("retention: every request closed more than 365 days ago")
+    }));
+    assert_eq!(
+        audit::verify(&store, &[], &testing::keyring())
+            .await
+            .unwrap()
+            .findings,
+        vec![]
+    );
 }
 
 async fn restricted_requests_reach_only_the_grid_and_the_community(store: Arc<dyn Store>) {

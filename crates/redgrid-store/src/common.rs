@@ -17,9 +17,9 @@ pub(super) use crate::audit::{
 pub(super) use crate::prelude::*;
 pub(super) use crate::{
     AccessEntry, AccessQuery, Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change,
-    Decide, DirectGroup, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields, ListFilter,
-    NewArea, NewClass, NewPerson, NewUnit, OutboxMessage, PhoneCode, Result, SessionRow,
-    StoreError, request_columns, request_params,
+    Decide, DirectGroup, ERASED, Erasure, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields,
+    ListFilter, NewArea, NewClass, NewPerson, NewUnit, OutboxMessage, PhoneCode, Result,
+    SessionRow, StoreError, request_columns, request_params,
 };
 pub(super) use async_trait::async_trait;
 pub(super) use chrono::{DateTime, Utc};
@@ -2461,8 +2461,190 @@ impl AttachmentStore for This {
     }
 }
 
+/// A request's events with what its requester wrote and where they live replaced by [`ERASED`]:
+/// the submission's description and exact place, and the comments of their own ratings. Returns
+/// the events that changed.
+fn erase_events(events: &mut [Event]) -> Vec<usize> {
+    let mut changed = Vec::new();
+    for (i, e) in events.iter_mut().enumerate() {
+        let touched = match &mut e.body {
+            EventBody::Submitted {
+                description,
+                location,
+                ..
+            } => {
+                let before = (description.clone(), location.clone());
+                *description = ERASED.to_string();
+                location.address = location.address.as_ref().map(|_| ERASED.to_string());
+                location.lat = None;
+                location.lon = None;
+                before != (description.clone(), location.clone())
+            }
+            EventBody::Rated {
+                comment,
+                via: redgrid_core::request::RatedVia::Requester,
+                ..
+            } if comment.is_some() => {
+                *comment = Some(ERASED.to_string());
+                true
+            }
+            _ => false,
+        };
+        if touched {
+            changed.push(i);
+        }
+    }
+    changed
+}
+
 #[async_trait]
 impl AccountStore for This {
+    async fn retention_due(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<PersonId>> {
+        let rows = sql!(
+            "SELECT p.id FROM people p WHERE p.name <> $1 \
+             AND EXISTS (SELECT 1 FROM requests r WHERE r.requester_id = p.id) \
+             AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.requester_id = p.id \
+                 AND (r.status NOT IN ('closed', 'rejected') OR r.updated_at >= $2)) \
+             AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.person_id = p.id AND g.role <> 'resident') \
+             ORDER BY p.id LIMIT $3",
+            ERASED.to_string(),
+            before,
+            limit
+        )
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(PersonId(r.try_get("id")?)))
+            .collect()
+    }
+
+    async fn erase_person(&self, id: PersonId, reason: &str, by: Change) -> Result<Erasure> {
+        let keys = self.keyring();
+        let mut tx = self.begin_write().await?;
+        // The chain's head first, as every writer of the chain takes it.
+        lock_head(&mut tx).await?;
+        let person = load_person(&mut tx, id).await?.ok_or(CoreError::NotFound {
+            entity: Entity::Person,
+            id: id.0,
+        })?;
+        if person.name == ERASED && person.phone.is_none() {
+            return Ok(Erasure {
+                already: true,
+                ..Default::default()
+            });
+        }
+        let requests: Vec<i64> = sql!(
+            "SELECT id FROM requests WHERE requester_id = $1 ORDER BY id",
+            id.0
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<std::result::Result<_, _>>()?;
+        let mut rewritten: Vec<(i64, i64, String)> = Vec::new();
+        for rid in &requests {
+            let rows = sql!(
+                "SELECT request_id, seq, kind, actor_id, actor_role, at, payload FROM request_events \
+                 WHERE request_id = $1 ORDER BY seq",
+                *rid
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut events = rows
+                .iter()
+                .map(event_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let changed = erase_events(&mut events);
+            for i in &changed {
+                let e = &events[*i];
+                let payload = event_payload(e)?;
+                sql!(
+                    "UPDATE request_events SET payload = $3 WHERE request_id = $1 AND seq = $2",
+                    e.request_id.0,
+                    e.seq,
+                    payload.clone()
+                )
+                .execute(&mut *tx)
+                .await?;
+                rewritten.push((
+                    e.request_id.0,
+                    e.seq,
+                    audit::event_digest(&EventRow::of(e, &payload)),
+                ));
+            }
+            if changed.is_empty() {
+                continue;
+            }
+            // The projection, rebuilt from the rewritten events, so `check` agrees.
+            let projection = redgrid_core::request::replay(&events)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .ok_or_else(|| StoreError::Corrupt(format!("request {rid} has no events")))?;
+            bind_request(
+                sqlx::query(concat!(
+                    "UPDATE requests SET (",
+                    request_columns!(),
+                    ") = (",
+                    request_params!(),
+                    ") WHERE id = $1"
+                )),
+                &projection,
+            )?
+            .execute(&mut *tx)
+            .await?;
+        }
+        // The person: name and phone gone; no login, session, token, role or SMS choice left.
+        for table in [
+            "sessions",
+            "api_tokens",
+            "accounts",
+            "sms_choices",
+            "grants",
+        ] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE person_id = $1"
+            )))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(phone) = &person.phone {
+            for table in ["phone_codes", "phone_locks"] {
+                sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE phone = $1"
+                )))
+                .bind(phone.clone())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sql!(
+            "UPDATE people SET name = $2, phone = NULL WHERE id = $1",
+            id.0,
+            ERASED.to_string()
+        )
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({
+            "person_id": id.0,
+            "reason": reason,
+            "requests": requests,
+            "events": rewritten,
+        });
+        chain_append(
+            &mut tx,
+            &keys,
+            &AuditRecord::admin(by.at, by.by, "erase_person", details),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Erasure {
+            already: false,
+            requests: requests.len(),
+            events: rewritten.len(),
+        })
+    }
+
     async fn set_account(&self, a: &Account, action: &str, by: Change) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sql!(

@@ -286,6 +286,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/signup", post(accounts::signup))
         .route("/api/admin/sms", get(accounts::sms_status))
         .route("/api/audit/access-log", get(accounts::access_log))
+        .route("/api/admin/people/{id}/erase", post(accounts::erase_person))
         .route("/api/accounts", post(accounts::set_account))
         .route("/api/grants", post(api::grants::grant))
         .route("/api/grants/revoke", post(api::grants::revoke))

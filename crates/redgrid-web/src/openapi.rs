@@ -29,7 +29,7 @@ use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
         accounts::create_token, accounts::tokens, accounts::revoke_token,
         crate::api::grants::grant, crate::api::grants::revoke,
         accounts::signup_code, accounts::signup, accounts::set_home, accounts::sms_status,
-        accounts::access_log,
+        accounts::access_log, accounts::erase_person,
         crate::api::org::import, crate::api::org::template, crate::api::org::export,
         crate::api::org::campaign_stats, crate::api::org::create_alliance, crate::api::org::update_alliance,
         crate::api::org::end_alliance, crate::api::org::record_activity, crate::api::org::suggestion_to_request,

@@ -3417,3 +3417,110 @@ async fn the_auditor_reads_searches_and_exports_the_access_log_and_nobody_else_c
         StatusCode::NOT_FOUND
     );
 }
+
+/// Issue 22, part 2, over HTTP: an administrator erases a resident; nothing of them is found
+/// again in any answer, search, export, public list or Open311, and their token stops working.
+#[tokio::test]
+async fn an_erased_resident_is_found_nowhere() {
+    let a = app().await;
+    let f = &a.f;
+    let name = f.resident.name.clone();
+    let phone = f.resident.phone.clone().unwrap();
+    let r = a
+        .post(
+            "/api/requests",
+            "resident",
+            json!({"channel": "app", "description": format!("我是{name}，电话{phone}，楼道灯坏了"),
+                   "area_id": f.grid_a1_1.id.0, "address": "幸福里3号楼2单元501"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    a.step(
+        id,
+        "accept",
+        "grid",
+        json!({"category_id": f.cat_garbage.id.0}),
+    )
+    .await;
+    assert_eq!(
+        a.get(&format!("/api/requests/{id}"), "grid").await.status,
+        StatusCode::OK
+    );
+    let uri = format!("/api/admin/people/{}/erase", f.resident.id);
+    // Refusals first: not an administrator, no reason, nobody.
+    assert_eq!(
+        a.post(&uri, "grid", json!({"reason": "x"})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = a.post(&uri, "admin", json!({})).await;
+    assert_eq!(
+        (r.status, r.body["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+    );
+    let r = a
+        .post(
+            "/api/admin/people/999999/erase",
+            "admin",
+            json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let before = a.get(&format!("/api/requests/{id}"), "grid").await;
+    assert!(
+        before.body.to_string().contains(&phone),
+        "nothing was erased by the refusals"
+    );
+    // Erased.
+    let r = a
+        .post(&uri, "admin", json!({"reason": "本人申请删除"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["erased"].as_bool(), r.body["requests"].as_i64()),
+        (Some(true), Some(1))
+    );
+    let again = a
+        .call(
+            "POST",
+            &uri,
+            Some("admin"),
+            Some(r#"{"reason": "再次申请"}"#),
+            &[("accept-language", "en")],
+        )
+        .await;
+    assert_eq!(again.body["erased"], false);
+    assert_eq!(
+        again.body["message"],
+        "this person was erased before; nothing was changed"
+    );
+    // Found nowhere: the request, the lists and their search, the ledger export, the public lists,
+    // Open311, the access log.
+    let mut seen = String::new();
+    for (uri, who) in [
+        (format!("/api/requests/{id}"), "grid"),
+        (format!("/api/requests?q={}", "楼道灯坏了"), "admin"),
+        ("/api/requests?limit=200".to_string(), "admin"),
+        ("/api/requests?format=csv".to_string(), "admin"),
+        ("/api/audit/access-log".to_string(), "auditor"),
+        ("/api/me/messages".to_string(), "grid"),
+        ("/api/me/messages".to_string(), "admin"),
+    ] {
+        let (st, body, _) = raw_as(&a, &uri, who).await;
+        assert_eq!(st, StatusCode::OK, "{uri}: {body}");
+        seen.push_str(&body);
+    }
+    seen.push_str(&public_texts(&a, id).await);
+    for piece in [name.as_str(), phone.as_str(), "501", "楼道灯坏了"] {
+        assert!(!seen.contains(piece), "{piece} is still found");
+    }
+    let search = a.get(&format!("/api/requests?q={name}"), "admin").await;
+    assert_eq!(search.body["items"].as_array().unwrap().len(), 0);
+    let log = a.get("/api/audit/access-log", "auditor").await;
+    assert_eq!(log.body["items"][0]["subject_name"], "[已删除]");
+    // Their token and their login are gone.
+    assert_eq!(
+        a.get("/api/me", "resident").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

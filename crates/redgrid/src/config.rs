@@ -32,6 +32,10 @@ pub struct ConfigArgs {
     /// Escalate a request one level once it has been red this many working days (off by default).
     #[arg(long, env = "REDGRID_AUTO_ESCALATE_AFTER_DAYS")]
     pub auto_escalate_after_days: Option<i64>,
+    /// Erase the personal data of residents whose requests all closed more than this many days ago
+    /// (a daily job; off by default; 30–36500).
+    #[arg(long, env = "REDGRID_RETENTION_DAYS")]
+    pub retention_days: Option<i64>,
     /// Seconds between rounds of the background jobs (sweeper, closer, escalation, delivery); 0: off.
     #[arg(long, env = "REDGRID_JOBS_INTERVAL_SECS")]
     pub jobs_interval_secs: Option<u64>,
@@ -89,6 +93,7 @@ struct FileConfig {
     rating_window_days: Option<i64>,
     calendar_dir: Option<PathBuf>,
     auto_escalate_after_days: Option<i64>,
+    retention_days: Option<i64>,
     jobs_interval_secs: Option<u64>,
     anchor_interval_secs: Option<u64>,
     anchor_url: Option<String>,
@@ -122,6 +127,8 @@ pub struct Config {
     pub rating_window_days: i64,
     pub calendar_dir: PathBuf,
     pub auto_escalate_after_days: Option<i64>,
+    /// See [`ConfigArgs::retention_days`].
+    pub retention_days: Option<i64>,
     pub jobs_interval_secs: u64,
     /// Seconds between anchors of the chain's head; 0: only at shutdown.
     pub anchor_interval_secs: u64,
@@ -241,6 +248,12 @@ impl Config {
         let auto_escalate_after_days = args
             .auto_escalate_after_days
             .or(file.auto_escalate_after_days);
+        let retention_days = args.retention_days.or(file.retention_days);
+        if let Some(d) = retention_days
+            && !(30..=36_500).contains(&d)
+        {
+            anyhow::bail!("retention_days must be 30–36500, not {d}");
+        }
         if let Some(d) = auto_escalate_after_days
             && !(1..=30).contains(&d)
         {
@@ -354,6 +367,7 @@ impl Config {
             session_hours,
             secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             auto_escalate_after_days,
+            retention_days,
             jobs_interval_secs: args
                 .jobs_interval_secs
                 .or(file.jobs_interval_secs)

@@ -91,7 +91,12 @@ enum Cmd {
         #[command(subcommand)]
         what: admin_cmd::AdminCmd,
     },
-    /// The tamper-evident audit chain: `audit verify`, `audit anchor`.
+    /// One person's record: `person erase` (personal data erased on request).
+    Person {
+        #[command(subcommand)]
+        what: admin_cmd::PersonCmd,
+    },
+    /// The tamper-evident audit chain: `audit verify`, `audit anchor`, `audit rotate-key`.
     Audit {
         #[command(subcommand)]
         what: audit_cmd::AuditCmd,
@@ -353,6 +358,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => Ok(calendar_check(&files)),
         Cmd::Audit { what } => audit_cmd::run(what).await,
         Cmd::Admin { what } => admin_cmd::run(what).await,
+        Cmd::Person { what } => admin_cmd::run_person(what).await,
         Cmd::Org { what } => org_cmd::run(what).await,
         Cmd::Power { what } => tokio::task::block_in_place(|| power_cmd::run(what)),
         Cmd::Report {
@@ -907,6 +913,7 @@ fn start_jobs(
     )));
     let every = std::time::Duration::from_secs(config.jobs_interval_secs);
     let power = redgrid_power::format::PowerStore::new(config.data_dir.join("power"));
+    let retention_days = config.retention_days;
     let metrics = service.metrics().clone();
     // Each district's job log lines carry its code.
     let span = tracing::info_span!("jobs", district = tracing::field::Empty);
@@ -917,6 +924,7 @@ fn start_jobs(
         async move {
             let mut tick = tokio::time::interval(every);
             let mut last_power: Option<chrono::DateTime<chrono::Utc>> = None;
+            let mut last_retention: Option<chrono::DateTime<chrono::Utc>> = None;
             let mut last_cleanup: Option<chrono::DateTime<chrono::Utc>> = None;
             loop {
                 tick.tick().await;
@@ -924,6 +932,22 @@ fn start_jobs(
                 // Once a day, every district's electricity data through the detectors, and the
                 // alerts of the last two days filed for the grids (an alert filed before is not
                 // filed again).
+                // Once a day, the retention rule, when the district set one.
+                if let Some(days) = retention_days
+                    && last_retention.is_none_or(|t| now - t >= chrono::Duration::hours(24))
+                {
+                    last_retention = Some(now);
+                    match service.apply_retention(now, days).await {
+                        Ok(n) => {
+                            metrics.job_round("retention", "ok");
+                            tracing::info!(job = "retention", erased = n, "retention rule applied")
+                        }
+                        Err(e) => {
+                            metrics.job_round("retention", "error");
+                            tracing::error!(job = "retention", error = %e)
+                        }
+                    }
+                }
                 if last_power.is_none_or(|t| now - t >= chrono::Duration::hours(24)) {
                     last_power = Some(now);
                     for district in power.districts() {

@@ -1149,12 +1149,20 @@ fn the_chain_key_is_made_once_kept_private_and_required() {
     let aside = dir.join("chain.key.aside");
     std::fs::rename(&key, &aside).unwrap();
     refused(&redgrid(&["check", "--data-dir", d]), "no key was found");
+    refused(
+        &redgrid(&["serve", "--listen", "127.0.0.1:0", "--data-dir", d]),
+        "no key was found",
+    );
     assert!(!key.exists(), "no new key was made over a keyed chain");
     // Wrong: refused.
     std::fs::write(&key, format!("1 {} 1\n", "ab".repeat(32))).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     refused(
         &redgrid(&["check", "--data-dir", d]),
+        "does not match the audit chain",
+    );
+    refused(
+        &redgrid(&["serve", "--listen", "127.0.0.1:0", "--data-dir", d]),
         "does not match the audit chain",
     );
     std::fs::rename(&aside, &key).unwrap();
@@ -1178,6 +1186,34 @@ fn the_chain_key_is_made_once_kept_private_and_required() {
         "--data-dir",
         d,
     ]));
+    let out = ok(&redgrid(&["audit", "verify", "--data-dir", d]));
+    assert!(out.contains("0 problems"), "{out}");
+    // An erasure from the command line: unknown refused; done once; a second time changes nothing;
+    // the chain still verifies.
+    refused(
+        &redgrid(&["person", "erase", "999", "--reason", "x", "--data-dir", d]),
+        "999",
+    );
+    let out = ok(&redgrid(&[
+        "person",
+        "erase",
+        "1",
+        "--reason",
+        "离职人员申请删除",
+        "--data-dir",
+        d,
+    ]));
+    assert!(out.contains("person 1 erased"), "{out}");
+    let out = ok(&redgrid(&[
+        "person",
+        "erase",
+        "1",
+        "--reason",
+        "again",
+        "--data-dir",
+        d,
+    ]));
+    assert!(out.contains("erased before"), "{out}");
     let out = ok(&redgrid(&["audit", "verify", "--data-dir", d]));
     assert!(out.contains("0 problems"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -693,3 +693,75 @@ pub async fn access_log(
     };
     crate::body::sheet_download("redgrid-access-log", format, sheet, lang)
 }
+
+/// What an erasure did.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErasureResult {
+    pub person_id: i64,
+    /// False when the person had been erased before (nothing was done again).
+    pub erased: bool,
+    /// Requests whose texts and place were replaced by the marker.
+    pub requests: usize,
+    /// Events rewritten.
+    pub events: usize,
+    pub message: String,
+}
+
+/// `POST /api/admin/people/{id}/erase` `{"reason": "本人申请删除（工单 2026-118）"}`: erases the
+/// person's personal data on request (PIPL), for district administrators. Their name becomes
+/// `[已删除]`; their phone, login, sessions, tokens and roles go; the description, exact place and
+/// rating comments of the requests they filed become the marker. The ledger still replays and the
+/// audit chain still verifies; the erasure is a chain record (who, whom, when, why). A second
+/// erasure does nothing and says so.
+#[utoipa::path(post, path = "/api/admin/people/{id}/erase", tag = "accounts",
+    params(("id" = i64, Path)),
+    request_body(content = serde_json::Value, description = "{\"reason\": \"本人申请删除\"}"),
+    responses((status = 200, body = ErasureResult), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn erase_person(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ErasureResult>, ApiError> {
+    let lang = lang_of(&headers);
+    let who = actor(&state, &headers).await?;
+    let json = parse_json(&headers, body)?;
+    let mut r = Reader::new(&json);
+    let reason = r.string("reason");
+    r.done()?;
+    let id = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::core(
+            &CoreError::NotFound {
+                entity: redgrid_core::error::Entity::Person,
+                id: 0,
+            },
+            lang,
+        )
+    })?;
+    let done = state
+        .service
+        .erase_person(&who, PersonId(id), reason.as_deref())
+        .await?;
+    // Their tokens are gone: drop any cached ones at once.
+    state.tokens.clear();
+    Ok(Json(ErasureResult {
+        person_id: id,
+        erased: !done.already,
+        requests: done.requests,
+        events: done.events,
+        message: if done.already {
+            lang.pick(
+                "此人的个人信息此前已删除，本次未做改动",
+                "this person was erased before; nothing was changed",
+            )
+        } else {
+            lang.pick(
+                "已删除此人的个人信息",
+                "the person's personal data was erased",
+            )
+        }
+        .to_string(),
+    }))
+}
