@@ -142,9 +142,28 @@ pub struct NewAdministrator {
     pub must_change: bool,
     /// On an empty database: the district's 6-digit code and name, to create the district.
     pub district: Option<(String, String)>,
+    /// Make the personal-data auditor instead of an administrator (from the command line only, so
+    /// that no administrator can give themselves or a stand-in the access log).
+    pub auditor: bool,
 }
 
 impl Service {
+    /// The personal-data auditor's login and tokens are theirs and the command line's alone: an
+    /// administrator who could reset them, or make a token in their name, could read the access log
+    /// that audits the administrators too.
+    pub(crate) async fn refuse_auditor(&self, actor: &Actor, person: PersonId) -> Result<()> {
+        if let Actor::Person(_) = actor
+            && self
+                .store()
+                .person(person)
+                .await?
+                .is_some_and(|p| p.grants.iter().any(|g| g.role == Role::Auditor))
+        {
+            return Err(CoreError::Forbidden(redgrid_core::error::Denial::RoleNotAllowed).into());
+        }
+        Ok(())
+    }
+
     /// Creates a district administrator with a login, and on an empty database the district
     /// itself. Checks everything before writing anything. The system (the console) only.
     pub async fn create_administrator(
@@ -196,7 +215,11 @@ impl Service {
                     name: new.name.trim().to_string(),
                     phone: new.phone.clone(),
                     grants: vec![redgrid_core::person::Grant {
-                        role: Role::DistrictAdmin,
+                        role: if new.auditor {
+                            Role::Auditor
+                        } else {
+                            Role::DistrictAdmin
+                        },
                         scope: redgrid_core::person::Scope::Area(district.id),
                     }],
                 },
@@ -229,6 +252,7 @@ impl Service {
         must_change: bool,
     ) -> Result<()> {
         let by = self.require_admin(actor)?;
+        self.refuse_auditor(actor, person).await?;
         let mut fields = Fields::new();
         if let Some(u) = username
             && !valid_username(u)
@@ -441,6 +465,7 @@ impl Service {
         valid_days: Option<i64>,
     ) -> Result<(String, ApiToken)> {
         let by = self.require_admin(actor)?;
+        self.refuse_auditor(actor, person).await?;
         let mut fields = Fields::new();
         fields.text("name", Some(name), 80);
         let holder = self.store().person(person).await?;

@@ -50,6 +50,10 @@ impl Service {
     /// Grants a role. Refused (403, nothing written) outside the actor's area, for a role above the
     /// actor's own, and for the actor's own roles.
     pub async fn grant_role(&self, actor: &Actor, input: &GrantInput) -> Result<Granted> {
+        // The auditor is made from the command line only (`redgrid admin create --auditor`).
+        if input.role == Some(Role::Auditor) && matches!(actor, Actor::Person(_)) {
+            return Err(CoreError::Forbidden(Denial::RoleNotAllowed).into());
+        }
         let (grant, person) = self.check_grant(actor, input, true).await?;
         let by = Change::by(actor);
         let (person, created) = match person {
@@ -84,6 +88,9 @@ impl Service {
 
     /// Revokes a role, under the same rules as granting it.
     pub async fn revoke_role(&self, actor: &Actor, input: &GrantInput) -> Result<Granted> {
+        if input.role == Some(Role::Auditor) && matches!(actor, Actor::Person(_)) {
+            return Err(CoreError::Forbidden(Denial::RoleNotAllowed).into());
+        }
         let (grant, person) = self.check_grant(actor, input, false).await?;
         let id = person
             .map(|p| p.id)

@@ -800,18 +800,25 @@ impl Service {
         let before = now - chrono::Duration::days(days);
         let reason = format!("retention: every request closed more than {days} days ago");
         let mut erased = 0;
+        // One person that cannot be erased is logged and passed over; the rest go on.
+        let mut failed: std::collections::HashSet<PersonId> = Default::default();
         loop {
-            let due = self.store.retention_due(before, 100).await?;
-            if due.is_empty() {
+            let due = self
+                .store
+                .retention_due(before, 100 + failed.len() as i64)
+                .await?;
+            let todo: Vec<PersonId> = due.into_iter().filter(|p| !failed.contains(p)).collect();
+            if todo.is_empty() {
                 return Ok(erased);
             }
-            for id in due {
-                if !self
-                    .erase_person(&Actor::System, id, Some(&reason))
-                    .await?
-                    .already
-                {
-                    erased += 1;
+            for id in todo {
+                match self.erase_person(&Actor::System, id, Some(&reason)).await {
+                    Ok(done) if !done.already => erased += 1,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(person = id.0, error = %e, "retention: cannot erase");
+                        failed.insert(id);
+                    }
                 }
             }
         }

@@ -1675,6 +1675,17 @@ async fn an_erased_person_leaves_no_trace_and_the_ledger_still_verifies(store: A
     )
     .await;
     let r = run(&s, &r, &f.volunteer, Command::Claim {}).await;
+    // Staff wrote the name and phone into a note: those go too.
+    let r = run(
+        &s,
+        &r,
+        &f.volunteer,
+        Command::Note {
+            text: Some(format!("已电话联系{name}（{phone}），约定明早上门")),
+            contact_made: Some(true),
+        },
+    )
+    .await;
     let r = run(
         &s,
         &r,
@@ -1731,7 +1742,7 @@ async fn an_erased_person_leaves_no_trace_and_the_ledger_still_verifies(store: A
         .await
         .unwrap();
     assert_eq!((done.already, done.requests), (false, 1));
-    assert_eq!(done.events, 2, "the submission and the rating");
+    assert_eq!(done.events, 3, "the submission, the note and the rating");
     // Gone from the directory: no name, no phone, no login, no role.
     let p = store
         .person(f.resident.id)

@@ -322,6 +322,15 @@ async fn lock_head(conn: &mut Conn) -> Result<(i64, String)> {
     Ok((head.try_get("seq")?, head.try_get("hash")?))
 }
 
+/// Runs a query and turns each row into a value with `f`.
+pub(super) async fn collect_rows<'q, T>(
+    q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+    pool: &sqlx::Pool<Db>,
+    f: impl Fn(&DbRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    q.fetch_all(pool).await?.iter().map(f).collect()
+}
+
 /// The keys this store links the audit chain with ([`crate::AuditStore::set_keyring`]).
 pub(super) type ChainKeys = Arc<std::sync::RwLock<Arc<Keyring>>>;
 
@@ -1989,8 +1998,7 @@ impl RequestStore for This {
     }
 
     async fn events(&self, id: RequestId) -> Result<Vec<Event>> {
-        let rows = sql!(SQL_EVENTS, id.0).fetch_all(self.read_pool()).await?;
-        rows.iter().map(event_from_row).collect()
+        collect_rows(sql!(SQL_EVENTS, id.0), self.read_pool(), event_from_row).await
     }
 
     async fn list(&self, filter: &ListFilter, limit: i64) -> Result<Vec<Request>> {
@@ -2118,19 +2126,21 @@ impl ScorecardStore for This {
             .iter()
             .map(|c| format!(", CAST(0 AS BIGINT) AS {c}"))
             .collect();
-        let rows = sql!(
-            AssertSqlSafe(format!(
-                "SELECT CAST({key} AS BIGINT) AS k, CAST(COUNT(*) AS BIGINT) AS respond_due, \
+        collect_rows(
+            sql!(
+                AssertSqlSafe(format!(
+                    "SELECT CAST({key} AS BIGINT) AS k, CAST(COUNT(*) AS BIGINT) AS respond_due, \
              CAST(SUM(CASE WHEN responded_at IS NOT NULL AND responded_at <= respond_due_at \
              THEN 1 ELSE 0 END) AS BIGINT) AS responded_on_time{zeros} \
              FROM requests WHERE respond_due_at >= $1 AND respond_due_at < $2 GROUP BY k"
-            )),
-            from,
-            to
+                )),
+                from,
+                to
+            ),
+            self.read_pool(),
+            counts_from_row,
         )
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter().map(counts_from_row).collect()
+        .await
     }
 
     async fn scorecard_direct(
@@ -2174,18 +2184,20 @@ impl ScorecardStore for This {
             sum(format!("{closed} AND rework_count > 0"), "closed_reworked"),
         ]
         .join(", ");
-        let rows = sql!(
-            AssertSqlSafe(format!(
-                "SELECT CAST({key} AS BIGINT) AS k, {cols} FROM requests \
+        collect_rows(
+            sql!(
+                AssertSqlSafe(format!(
+                    "SELECT CAST({key} AS BIGINT) AS k, {cols} FROM requests \
              WHERE ({resp}) OR ({rated}) OR (closed_at >= $1 AND closed_at < $2) GROUP BY k"
-            )),
-            from,
-            to,
-            respond_to
+                )),
+                from,
+                to,
+                respond_to
+            ),
+            self.read_pool(),
+            counts_from_row,
         )
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter().map(counts_from_row).collect()
+        .await
     }
 
     async fn all_facts(&self) -> Result<BTreeMap<FactKey, Counts>> {
@@ -2214,17 +2226,14 @@ impl ScorecardStore for This {
 #[async_trait]
 impl OutboxStore for This {
     async fn due_messages(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxMessage>> {
-        let rows = sql!(
+        collect_rows(sql!(
             AssertSqlSafe(format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2"
         )),
             now,
             limit
-        )
-        .fetch_all(self.write_pool())
-        .await?;
-        rows.iter().map(message_from_row).collect()
+        ), self.write_pool(), message_from_row).await
     }
 
     async fn lease_message(
@@ -2279,12 +2288,9 @@ impl OutboxStore for This {
     }
 
     async fn messages_for(&self, person: PersonId, limit: i64) -> Result<Vec<OutboxMessage>> {
-        let rows = sql!(AssertSqlSafe(format!(
+        collect_rows(sql!(AssertSqlSafe(format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE recipient_id = $1 ORDER BY id DESC LIMIT $2"
-        )), person.0, limit)
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter().map(message_from_row).collect()
+        )), person.0, limit), self.read_pool(), message_from_row).await
     }
 
     async fn unread_count(&self, person: PersonId) -> Result<i64> {
@@ -2311,13 +2317,15 @@ impl OutboxStore for This {
     }
 
     async fn sms_choices(&self, person: PersonId) -> Result<Vec<String>> {
-        let rows = sql!(
-            "SELECT kind FROM sms_choices WHERE person_id = $1 ORDER BY kind",
-            person.0
+        collect_rows(
+            sql!(
+                "SELECT kind FROM sms_choices WHERE person_id = $1 ORDER BY kind",
+                person.0
+            ),
+            self.read_pool(),
+            |r| Ok(r.try_get("kind")?),
         )
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get("kind")?)).collect()
+        .await
     }
 
     async fn set_sms_choices(&self, person: PersonId, kinds: &[String]) -> Result<()> {
@@ -2462,39 +2470,59 @@ impl AttachmentStore for This {
 }
 
 /// A request's events with what its requester wrote and where they live replaced by [`ERASED`]:
-/// the submission's description and exact place, and the comments of their own ratings. Returns
-/// the events that changed.
-fn erase_events(events: &mut [Event]) -> Vec<usize> {
+/// the submission's description and exact place, and every rating's comment (their own words, or
+/// taken down on a follow-up call); and in every other text of the request (notes, results,
+/// reasons, public summaries) their name and phone, wherever staff wrote them. Returns the events
+/// that changed.
+fn erase_events(events: &mut [Event], name: &str, phone: Option<&str>) -> Result<Vec<usize>> {
+    fn scrub(v: &mut serde_json::Value, words: &[&str]) {
+        match v {
+            serde_json::Value::String(t) => {
+                for w in words {
+                    if t.contains(w) {
+                        *t = t.replace(w, ERASED);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| scrub(i, words)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|i| scrub(i, words)),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = [Some(name), phone]
+        .into_iter()
+        .flatten()
+        .filter(|w| w.chars().count() >= 2 && *w != ERASED)
+        .collect();
     let mut changed = Vec::new();
     for (i, e) in events.iter_mut().enumerate() {
-        let touched = match &mut e.body {
+        let before = e.body.clone();
+        match &mut e.body {
             EventBody::Submitted {
                 description,
                 location,
                 ..
             } => {
-                let before = (description.clone(), location.clone());
                 *description = ERASED.to_string();
                 location.address = location.address.as_ref().map(|_| ERASED.to_string());
                 location.lat = None;
                 location.lon = None;
-                before != (description.clone(), location.clone())
             }
-            EventBody::Rated {
-                comment,
-                via: redgrid_core::request::RatedVia::Requester,
-                ..
-            } if comment.is_some() => {
+            EventBody::Rated { comment, .. } if comment.is_some() => {
                 *comment = Some(ERASED.to_string());
-                true
             }
-            _ => false,
-        };
-        if touched {
+            _ => {}
+        }
+        let mut json = serde_json::to_value(&e.body)
+            .map_err(|err| StoreError::Corrupt(format!("event: {err}")))?;
+        scrub(&mut json, &words);
+        e.body = serde_json::from_value(json)
+            .map_err(|err| StoreError::Corrupt(format!("event: {err}")))?;
+        if e.body != before {
             changed.push(i);
         }
     }
-    changed
+    Ok(changed)
 }
 
 #[async_trait]
@@ -2506,6 +2534,9 @@ impl AccountStore for This {
              AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.requester_id = p.id \
                  AND (r.status NOT IN ('closed', 'rejected') OR r.updated_at >= $2)) \
              AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.person_id = p.id AND g.role <> 'resident') \
+             AND NOT EXISTS (SELECT 1 FROM sessions x WHERE x.person_id = p.id AND x.last_seen_at >= $2) \
+             AND NOT EXISTS (SELECT 1 FROM members m WHERE m.person_id = p.id) \
+             AND NOT EXISTS (SELECT 1 FROM volunteers v WHERE v.person_id = p.id) \
              ORDER BY p.id LIMIT $3",
             ERASED.to_string(),
             before,
@@ -2544,6 +2575,10 @@ impl AccountStore for This {
         .collect::<std::result::Result<_, _>>()?;
         let mut rewritten: Vec<(i64, i64, String)> = Vec::new();
         for rid in &requests {
+            // The request is locked first, so no command changes it while it is rewritten.
+            sql!(SQL_LOCK_REQUEST, *rid)
+                .fetch_optional(&mut *tx)
+                .await?;
             let rows = sql!(
                 "SELECT request_id, seq, kind, actor_id, actor_role, at, payload FROM request_events \
                  WHERE request_id = $1 ORDER BY seq",
@@ -2555,7 +2590,7 @@ impl AccountStore for This {
                 .iter()
                 .map(event_from_row)
                 .collect::<Result<Vec<_>>>()?;
-            let changed = erase_events(&mut events);
+            let changed = erase_events(&mut events, &person.name, person.phone.as_deref())?;
             for i in &changed {
                 let e = &events[*i];
                 let payload = event_payload(e)?;
@@ -2997,15 +3032,12 @@ impl AuditStore for This {
 
     async fn audit_rows(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
         self.settle().await?;
-        let rows = sql!(
+        collect_rows(sql!(
             "SELECT seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash, key_id \
              FROM audit_chain WHERE seq > $1 ORDER BY seq LIMIT $2",
             after,
             limit
-        )
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter().map(audit_row_from).collect()
+        ), self.read_pool(), audit_row_from).await
     }
 
     fn set_keyring(&self, keys: Keyring) {

@@ -3409,6 +3409,34 @@ async fn the_auditor_reads_searches_and_exports_the_access_log_and_nobody_else_c
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["person_id", "limit", "format", "cursor", "colour"]);
+    // No administrator can take the auditor's place: no token in their name, no password reset,
+    // no granting or revoking the role (the command line makes the auditor).
+    let auditor_id = f.auditor.id.0;
+    for (uri, body) in [
+        (
+            "/api/tokens",
+            json!({"person_id": auditor_id, "name": "x", "roles": ["auditor"]}),
+        ),
+        (
+            "/api/accounts",
+            json!({"person_id": auditor_id, "username": "aud2", "password": "a long new pass 2026"}),
+        ),
+        (
+            "/api/grants",
+            json!({"person_id": f.admin.id.0, "role": "auditor", "area_id": f.district.id.0}),
+        ),
+        (
+            "/api/grants/revoke",
+            json!({"person_id": auditor_id, "role": "auditor", "area_id": f.district.id.0}),
+        ),
+    ] {
+        let r = a.post(uri, "admin", body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}: {}", r.body);
+    }
+    assert_eq!(
+        a.get("/api/audit/access-log", "auditor").await.status,
+        StatusCode::OK
+    );
     // And the auditor sees no request: the role reads the log, nothing else.
     assert_eq!(
         a.get(&format!("/api/requests/{id}"), "auditor")

@@ -192,6 +192,7 @@ async fn journey(store: Arc<dyn Store>) {
             password: "first-admin-pw-2026".into(),
             must_change: false,
             district: Some(("120116".into(), "滨海新区".into())),
+            auditor: false,
         })
         .await
         .unwrap();

@@ -37,6 +37,10 @@ pub enum AdminCmd {
         /// On an empty database: the district's name.
         #[arg(long)]
         district_name: Option<String>,
+        /// Make the personal-data auditor (个人信息审计员) instead: the one role that reads the
+        /// access log, which no administrator can grant, reset or take a token for.
+        #[arg(long)]
+        auditor: bool,
     },
     /// Set a new password for the account with this username or phone (for a forgotten
     /// administrator password; other people's are reset through the API by an administrator).
@@ -78,6 +82,7 @@ pub async fn run(what: AdminCmd) -> anyhow::Result<ExitCode> {
             password_stdin,
             district_code,
             district_name,
+            auditor,
         } => {
             let config = Config::resolve(&config, Path::new("redgrid-data"))?;
             let service = crate::open(&config).await?;
@@ -111,6 +116,7 @@ pub async fn run(what: AdminCmd) -> anyhow::Result<ExitCode> {
                 password: pw.clone(),
                 must_change: made_up,
                 district,
+                auditor,
             };
             let (person, district) = match service.create_administrator(&new).await {
                 Ok(done) => done,

@@ -589,7 +589,7 @@ pub async fn access_log(
             ("person_id" | "viewer_id" | "request_id", None) => {
                 invalid.push(redgrid_core::error::FieldError::new(k.clone(), "invalid"))
             }
-            ("phone", _) if !v.trim().is_empty() => phone = Some(v.trim().to_string()),
+            ("phone", _) => phone = Some(v.trim().to_string()).filter(|p| !p.is_empty()),
             ("cursor", _) => match v.strip_prefix('a').and_then(|n| n.parse::<i64>().ok()) {
                 Some(n) => query.before = Some(n),
                 None => invalid.push(redgrid_core::error::FieldError::new("cursor", "invalid")),
@@ -621,7 +621,12 @@ pub async fn access_log(
         )
         .await?;
     if let Some(phone) = phone {
-        match state.service.store().person_by_phone(&phone).await? {
+        match state
+            .service
+            .store()
+            .person_by_phone(&redgrid_app::roles::normalize_phone(&phone))
+            .await?
+        {
             Some(p) => query.subject = Some(p.id),
             // Nobody with that phone: nothing was seen of them.
             None => query.subject = Some(PersonId(0)),

@@ -97,7 +97,7 @@ pub async fn page(
             state
                 .service
                 .store()
-                .person_by_phone(&phone)
+                .person_by_phone(&redgrid_app::roles::normalize_phone(&phone))
                 .await
                 .map_err(fail)?
                 .map_or(PersonId(0), |p| p.id),

@@ -145,9 +145,12 @@ pub(crate) fn holds(p: &Person, role: Role) -> bool {
 
 /// Staff who work requests (any role but resident, volunteer and member).
 pub fn is_staff(p: &Person) -> bool {
-    p.grants
-        .iter()
-        .any(|g| !matches!(g.role, Role::Resident | Role::Volunteer | Role::Member))
+    p.grants.iter().any(|g| {
+        !matches!(
+            g.role,
+            Role::Resident | Role::Volunteer | Role::Member | Role::Auditor
+        )
+    })
 }
 
 /// Where a person lands after logging in without asking for a page: the staff who dispatch and the
