@@ -1545,15 +1545,18 @@ pub(super) async fn event_rows_after(
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(EventRow {
-                request_id: r.try_get("request_id")?,
-                seq: r.try_get("seq")?,
-                kind: r.try_get("kind")?,
-                actor_id: r.try_get("actor_id")?,
-                actor_role: r.try_get("actor_role")?,
-                at: r.try_get("at")?,
-                payload: r.try_get("payload")?,
-            })
+            from_row!(
+                r,
+                EventRow {
+                    request_id,
+                    seq,
+                    kind,
+                    actor_id,
+                    actor_role,
+                    at,
+                    payload
+                }
+            )
         })
         .collect()
 }
@@ -1919,16 +1922,7 @@ impl RequestStore for This {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(AlertLink {
-                    request_id: RequestId(r.try_get("request_id")?),
-                    district: r.try_get("district")?,
-                    detector: r.try_get("detector")?,
-                    meter: r.try_get("meter")?,
-                    day: r.try_get("day")?,
-                    since: r.try_get("since")?,
-                    severity: r.try_get("severity")?,
-                    reasons: r.try_get("reasons")?,
-                })
+                from_row!(r, AlertLink { request_id: id RequestId, district, detector, meter, day, since, severity, reasons })
             })
             .collect()
     }

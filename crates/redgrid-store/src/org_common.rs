@@ -491,11 +491,14 @@ async fn alliance_rows(pool: &sqlx::Pool<Db>, only: Option<i64>) -> Result<Vec<A
             groups: groups
                 .iter()
                 .map(|g| {
-                    Ok(AllianceGroup {
-                        name: g.try_get("name")?,
-                        focus: g.try_get("focus")?,
-                        leader: g.try_get("leader")?,
-                    })
+                    from_row!(
+                        g,
+                        AllianceGroup {
+                            name,
+                            focus,
+                            leader
+                        }
+                    )
                 })
                 .collect::<Result<_>>()?,
             ended_on: r.try_get("ended_on")?,
