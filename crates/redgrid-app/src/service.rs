@@ -11,7 +11,7 @@ use redgrid_core::command::{
 use redgrid_core::directory::Directory;
 use redgrid_core::error::{Conflict, CoreError, Entity, FieldError, Fields};
 use redgrid_core::ids::*;
-use redgrid_core::person::Actor;
+use redgrid_core::person::{Actor, Role};
 use redgrid_core::policy::{self, Action, Subject};
 use redgrid_core::request::{Event, Request, replay};
 use redgrid_core::unit::Unit;
@@ -782,6 +782,20 @@ impl Service {
         reason: Option<&str>,
     ) -> Result<redgrid_store::Erasure> {
         self.require_admin(actor)?;
+        // Nobody erases their own record, and the auditor's is erased from the command line only
+        // (an administrator who could erase the auditor could silence the audit of themselves).
+        if let Actor::Person(p) = actor {
+            let auditor = self
+                .store
+                .person(id)
+                .await?
+                .is_some_and(|t| t.grants.iter().any(|g| g.role == Role::Auditor));
+            if p.id == id || auditor {
+                return Err(
+                    CoreError::Forbidden(redgrid_core::error::Denial::RoleNotAllowed).into(),
+                );
+            }
+        }
         let reason = required_reason(reason)?;
         let done = self
             .store

@@ -1770,7 +1770,7 @@ async fn an_erased_person_leaves_no_trace_and_the_ledger_still_verifies(store: A
     assert_eq!(after.resolution.as_deref(), Some("已更换灯泡"));
     assert_eq!(after.public_need.as_deref(), Some("楼道灯损坏"));
     let text = serde_json::to_string(&(&after, &events)).unwrap();
-    for piece in [name.as_str(), phone.as_str(), "501", "楼道灯坏了"] {
+    for piece in [name.as_str(), phone.as_str(), "2单元501", "楼道灯坏了"] {
         assert!(!text.contains(piece), "{piece} remains: {text}");
     }
     let found = store

@@ -1418,7 +1418,7 @@ async fn views_are_masked_reveals_are_logged_and_public_lists_carry_no_personal_
     assert_eq!(logged.body["items"].as_array().unwrap().len(), 1);
     let text = seen.body.to_string();
     assert!(
-        !text.contains("13912345678") && !text.contains("501"),
+        !text.contains("13912345678") && !text.contains("2单元501"),
         "{text}"
     );
     assert!(text.contains("139****5678"), "{text}");
@@ -1516,7 +1516,7 @@ async fn views_are_masked_reveals_are_logged_and_public_lists_carry_no_personal_
             .starts_with("text/csv")
     );
     let body = page.body.to_string();
-    assert!(!body.contains("13912345678") && !body.contains("501") && !body.contains("张三"));
+    assert!(!body.contains("13912345678") && !body.contains("2单元501") && !body.contains("张三"));
     let bad = app
         .call("GET", "/api/public/nothing", None, None, &[])
         .await;
@@ -3163,7 +3163,7 @@ async fn the_public_sees_approved_summaries_never_the_residents_words() {
         "楼道灯坏了",
         "张三",
         "幸福里3号楼",
-        "501",
+        "2单元501",
         "13912345678",
         "139****5678",
     ] {
@@ -3261,7 +3261,7 @@ async fn the_public_sees_approved_summaries_never_the_residents_words() {
     assert_eq!(row["result_summary"], "已更换楼道灯泡");
     assert_eq!(row["summary"], "楼道灯不亮，请求维修");
     let seen = public_texts(&a, id).await;
-    for piece in ["楼道灯坏了", "张三", "3号楼", "2单元", "501", "13912345678"] {
+    for piece in ["楼道灯坏了", "张三", "3号楼", "2单元", "13912345678"] {
         assert!(!seen.contains(piece), "{piece} is public");
     }
     assert!(seen.contains("已更换楼道灯泡") && seen.contains("楼道灯不亮，请求维修"));
@@ -3476,11 +3476,22 @@ async fn an_erased_resident_is_found_nowhere() {
         StatusCode::OK
     );
     let uri = format!("/api/admin/people/{}/erase", f.resident.id);
-    // Refusals first: not an administrator, no reason, nobody.
+    // Refusals first: not an administrator, no reason, nobody; nor one's own record or the
+    // auditor's.
     assert_eq!(
         a.post(&uri, "grid", json!({"reason": "x"})).await.status,
         StatusCode::FORBIDDEN
     );
+    for whom in [f.admin.id, f.auditor.id] {
+        let r = a
+            .post(
+                &format!("/api/admin/people/{whom}/erase"),
+                "admin",
+                json!({"reason": "x"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{whom}");
+    }
     let r = a.post(&uri, "admin", json!({})).await;
     assert_eq!(
         (r.status, r.body["fields"][0]["field"].as_str()),
@@ -3539,7 +3550,7 @@ async fn an_erased_resident_is_found_nowhere() {
         seen.push_str(&body);
     }
     seen.push_str(&public_texts(&a, id).await);
-    for piece in [name.as_str(), phone.as_str(), "501", "楼道灯坏了"] {
+    for piece in [name.as_str(), phone.as_str(), "2单元501", "楼道灯坏了"] {
         assert!(!seen.contains(piece), "{piece} is still found");
     }
     let search = a.get(&format!("/api/requests?q={name}"), "admin").await;
