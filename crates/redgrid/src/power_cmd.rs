@@ -272,9 +272,16 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
             let (conf, store, district) = store_of(&config)?;
             let cfg = thresholds(&t)?;
             let registry = Registry::load(&store.registry_path(&district))?;
+            // An open end is the edge of the dates readings may carry (2000–2099), never a day
+            // no calendar date has.
+            let earliest = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).map_or(0, day_of);
+            let latest = chrono::NaiveDate::from_ymd_opt(2099, 12, 31).map_or(0, day_of);
             let range = match (from, to) {
                 (None, None) => None,
-                (f, t) => Some((f.map_or(i32::MIN, day_of), t.map_or(i32::MAX, day_of))),
+                (Some(f), Some(t)) if f > t => {
+                    anyhow::bail!("--from {f} is after --to {t}: give the earlier day first")
+                }
+                (f, t) => Some((f.map_or(earliest, day_of), t.map_or(latest, day_of))),
             };
             let started = Instant::now();
             let a = detect::analyze(

@@ -522,6 +522,32 @@ async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_the
         );
     }
     drop(store);
+    // A range open at one end is read to the edge of the data; a reversed one is refused.
+    for args in [["--from", "2026-01-01"], ["--to", "2026-12-31"]] {
+        let out = redgrid(&["power", "analyze", "--data-dir", d, args[0], args[1]]);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = redgrid(&[
+        "power",
+        "analyze",
+        "--data-dir",
+        d,
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-01-01",
+    ]);
+    assert!(
+        !out.status.success()
+            && out.status.code() != Some(101)
+            && String::from_utf8_lossy(&out.stderr).contains("is after --to"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Analysing again files nothing twice.
     let out = redgrid(&[
         "power",
