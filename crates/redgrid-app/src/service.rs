@@ -838,6 +838,14 @@ impl Service {
         }
     }
 
+    /// Refuses (403) anyone but the personal-data auditor (and the system).
+    pub fn require_auditor(&self, actor: &Actor) -> Result<()> {
+        if let Actor::Person(_) = actor {
+            policy::permit(&self.directory(), actor, Action::Audit, &Subject::District)?;
+        }
+        Ok(())
+    }
+
     /// The access log for the auditor (and nobody else, not even the district administrator): who
     /// viewed or revealed whose personal data, on which request, when and why, newest first, with
     /// the names of both.
@@ -846,9 +854,7 @@ impl Service {
         actor: &Actor,
         q: &redgrid_store::AccessQuery,
     ) -> Result<Vec<AccessView>> {
-        if let Actor::Person(_) = actor {
-            policy::permit(&self.directory(), actor, Action::Audit, &Subject::District)?;
-        }
+        self.require_auditor(actor)?;
         let entries = self.store.access_log(q).await?;
         let mut names: std::collections::HashMap<PersonId, String> = Default::default();
         let mut ids: Vec<PersonId> = Vec::with_capacity(entries.len() * 2);

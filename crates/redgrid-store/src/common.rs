@@ -2522,7 +2522,8 @@ fn erase_events(events: &mut [Event], name: &str, phone: Option<&str>) -> Result
 #[async_trait]
 impl AccountStore for This {
     async fn retention_due(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<PersonId>> {
-        let rows = sql!(
+        collect_rows(
+            sql!(
             "SELECT p.id FROM people p WHERE p.name <> $1 \
              AND EXISTS (SELECT 1 FROM requests r WHERE r.requester_id = p.id) \
              AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.requester_id = p.id \
@@ -2535,12 +2536,11 @@ impl AccountStore for This {
             ERASED.to_string(),
             before,
             limit
+        ),
+            self.read_pool(),
+            |r| Ok(PersonId(r.try_get("id")?)),
         )
-        .fetch_all(self.read_pool())
-        .await?;
-        rows.iter()
-            .map(|r| Ok(PersonId(r.try_get("id")?)))
-            .collect()
+        .await
     }
 
     async fn erase_person(&self, id: PersonId, reason: &str, by: Change) -> Result<Erasure> {
@@ -2573,13 +2573,7 @@ impl AccountStore for This {
             sql!(SQL_LOCK_REQUEST, *rid)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let rows = sql!(
-                "SELECT request_id, seq, kind, actor_id, actor_role, at, payload FROM request_events \
-                 WHERE request_id = $1 ORDER BY seq",
-                *rid
-            )
-            .fetch_all(&mut *tx)
-            .await?;
+            let rows = sql!(SQL_EVENTS, *rid).fetch_all(&mut *tx).await?;
             let mut events = rows
                 .iter()
                 .map(event_from_row)
