@@ -45,8 +45,11 @@ pub struct PowerAlert {
 pub enum Filing {
     /// A new request was filed.
     New,
-    /// The alert was filed before (the same detector, meter and first day).
+    /// The alert was filed before (the same detector, meter and first day) and has nothing new,
+    /// or its request is past handling (resolved or closed).
     Already,
+    /// The episode was filed before and went on or grew worse: its request's timeline says so.
+    Updated,
     /// The meter's grid is not an area of the district.
     NoGrid,
 }
@@ -76,6 +79,14 @@ impl Service {
         let Some(area) = dir.areas().find(|g| g.code == a.grid_code).map(|g| g.id) else {
             return Ok(Filing::NoGrid);
         };
+        // An episode filed before: its one request hears what is new.
+        if let Some(link) = self
+            .store()
+            .power_alert_link(&a.district, &a.detector, &a.meter, a.since)
+            .await?
+        {
+            return self.update_episode(a, link).await;
+        }
         let key = format!("power-{}-{}-{}", a.detector, a.meter, a.since);
         let chart = self
             .store()
@@ -98,7 +109,8 @@ impl Service {
             .await
         {
             Ok(done) => done,
-            // The same alert seen again with other figures (a longer spell, a new score).
+            // The same key with another body, filed before but not linked (say, after restoring
+            // an older backup): nothing to add to.
             Err(StoreError::Core(CoreError::Conflict(_))) => return Ok(Filing::Already),
             Err(e) => return Err(e),
         };
@@ -118,6 +130,57 @@ impl Service {
         } else {
             Filing::Already
         })
+    }
+
+    /// Adds an episode's new days or higher severity to its request (an `alert_updated` event, by
+    /// the system) while the request is still being handled, and records them in the link.
+    async fn update_episode(&self, a: &PowerAlert, link: AlertLink) -> Result<Filing> {
+        let severity = i32::from(a.severity);
+        if a.day <= link.day && severity <= link.severity {
+            return Ok(Filing::Already);
+        }
+        let days = (a.day - a.since).num_days() + 1;
+        let text = format!(
+            "预警持续：{}至{}共{}天{}，严重程度{}{} / the episode goes on: {} to {}, {} days, severity {}",
+            a.since,
+            a.day,
+            days,
+            if a.reasons.is_empty() {
+                String::new()
+            } else {
+                format!("（{}）", a.reasons.join("、"))
+            },
+            a.severity,
+            if severity > link.severity {
+                "（升高）"
+            } else {
+                ""
+            },
+            a.since,
+            a.day,
+            days,
+            a.severity
+        );
+        let command = redgrid_core::command::Command::UpdateAlert { text: Some(text) };
+        match self
+            .run(link.request_id, &Actor::System, &command, vec![], now())
+            .await
+        {
+            Ok(_) => {}
+            // Resolved, verified or closed: the check was done; nothing is reopened.
+            Err(StoreError::Core(CoreError::InvalidTransition { .. })) => {
+                return Ok(Filing::Already);
+            }
+            Err(e) => return Err(e),
+        }
+        let updated = AlertLink {
+            day: a.day.max(link.day),
+            severity: severity.max(link.severity),
+            reasons: a.reasons.join(";"),
+            ..link
+        };
+        self.store().update_power_alert_link(&updated).await?;
+        Ok(Filing::Updated)
     }
 
     /// Links requests filed before the links were kept in the database (the old `alerts.csv`);

@@ -149,6 +149,9 @@ crate::vocabulary!(plain
         /// Automatic supervision: the missed deadline was supervised already.
         AlreadySupervised = "already_supervised", "该超时诉求已自动督办",
             "this missed deadline was supervised already";
+        /// An alert update goes only to a request the electricity detectors filed.
+        NotAnAlert = "not_a_power_alert", "只有电力预警诉求可以更新预警",
+            "only a request filed by the electricity detectors takes alert updates";
         /// Automatic escalation: the request has not been red long enough.
         NotOverdueLongEnough = "not_overdue_long_enough", "超时时长未达到自动上报条件",
             "the request has not been overdue long enough to escalate automatically";

@@ -274,7 +274,13 @@ pub const POLICY: &[Rule] = &[
 ];
 
 /// Commands the system itself may run (jobs, detectors). The system also reads everything.
-pub const SYSTEM_COMMANDS: &[CommandKind] = &[C::Submit, C::Close, C::Supervise, C::Escalate];
+pub const SYSTEM_COMMANDS: &[CommandKind] = &[
+    C::Submit,
+    C::Close,
+    C::Supervise,
+    C::Escalate,
+    C::UpdateAlert,
+];
 
 /// What the policy allowed: the role and relation of the first matching row (None for the system).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -363,6 +363,10 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         overdue: Option<DateTime<Utc>>,
     },
+    /// An electricity alert's episode went on or grew worse.
+    AlertUpdated {
+        text: String,
+    },
 }
 
 impl Location {
@@ -423,6 +427,7 @@ impl EventBody {
             EventBody::Verified { reason, .. } => *reason = mo(reason),
             EventBody::Rated { comment, .. } => *comment = mo(comment),
             EventBody::Supervised { order, .. } => *order = m(order),
+            EventBody::AlertUpdated { text } => *text = m(text),
             EventBody::Accepted { .. }
             | EventBody::Dispatched { .. }
             | EventBody::Claimed { .. }
@@ -453,6 +458,7 @@ impl EventBody {
             EventBody::Suspended { .. } => "suspended",
             EventBody::Resumed { .. } => "resumed",
             EventBody::Supervised { .. } => "supervised",
+            EventBody::AlertUpdated { .. } => "alert_updated",
             EventBody::Published { .. } => "published",
         }
     }
@@ -730,6 +736,8 @@ pub fn apply(current: Option<Request>, event: &Event) -> Result<Request, ReplayE
                 r.overdue_supervised_for = *overdue;
             }
         }
+        // A record on the timeline: the request stays where it is.
+        EventBody::AlertUpdated { .. } => {}
     }
     r.version = event.seq;
     r.updated_at = at;

@@ -1910,7 +1910,8 @@ fn every_command_has_a_start_state_and_a_policy_row() {
         if k != CommandKind::Submit {
             assert!(!allowed_from(k).is_empty(), "{k:?}");
         }
-        if k != CommandKind::Close {
+        // Closing and alert updates are the system's (closing also an administrator's).
+        if !matches!(k, CommandKind::Close | CommandKind::UpdateAlert) {
             assert!(
                 POLICY
                     .iter()
@@ -2547,5 +2548,62 @@ fn public_summary_refusals() {
     assert_eq!(
         invalid_from(&w.err(&rej, &grid_worker(), publish(Some("x"), None))),
         Status::Rejected
+    );
+}
+
+// ---------------------------------------------------------------- alert updates (预警更新)
+
+fn update_alert(text: Option<&str>) -> Command {
+    Command::UpdateAlert {
+        text: text.map(str::to_string),
+    }
+}
+
+#[test]
+fn the_system_adds_an_episodes_new_days_to_its_open_power_alert() {
+    let mut w = World::new();
+    let mut r = w.submit();
+    r.channel = Channel::PowerAlert;
+    let u = w.ok(
+        &r,
+        &Actor::System,
+        update_alert(Some("预警持续：共5天，严重程度3")),
+    );
+    assert_eq!((u.status, u.version), (Status::Submitted, r.version + 1));
+    let mut c = claimed(&mut w);
+    c.channel = Channel::PowerAlert;
+    assert_eq!(
+        w.ok(&c, &Actor::System, update_alert(Some("x"))).status,
+        Status::Claimed
+    );
+}
+
+#[test]
+fn alert_update_refusals() {
+    let mut w = World::new();
+    let mut r = w.submit();
+    // Only a request the detectors filed takes alert updates.
+    assert_eq!(
+        w.err(&r, &Actor::System, update_alert(Some("x"))),
+        CoreError::Conflict(Conflict::NotAnAlert)
+    );
+    r.channel = Channel::PowerAlert;
+    assert_eq!(
+        fields_of(&w.err(&r, &Actor::System, update_alert(None))),
+        vec![("text".into(), "required")]
+    );
+    // People never run it, not even an administrator.
+    for who in [admin(), grid_worker(), supervisor()] {
+        assert_eq!(
+            w.err(&r, &who, update_alert(Some("x"))),
+            CoreError::Forbidden(Denial::RoleNotAllowed)
+        );
+    }
+    // A resolved (checked) alert is not reopened by more days.
+    let mut v = verified(&mut w);
+    v.channel = Channel::PowerAlert;
+    assert_eq!(
+        invalid_from(&w.err(&v, &Actor::System, update_alert(Some("x")))),
+        Status::Verified
     );
 }

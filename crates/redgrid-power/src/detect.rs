@@ -42,16 +42,30 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct VacancyConfig {
-    /// A vacant-looking day uses at most this much (kWh).
-    pub max_daily_kwh: f32,
-    /// … and has at most this many active hours.
+    /// An unoccupied day uses at most this many times the household's own base load (its
+    /// fridge and standby, learned from its nights) over the whole day …
+    pub base_factor: f32,
+    /// … (or the base load plus this much, kWh, when the base load is tiny) …
+    pub min_margin_kwh: f32,
+    /// … its evening (18:00–24:00) at most this many times its night (00:00–06:00): no lights,
+    /// no cooking, no television …
+    pub evening_factor: f32,
+    /// … and at most this many hours with bursts above the day's floor.
     pub max_active_hours: f32,
+    /// Nights remembered for the base load, and the share of them below it (a low quantile).
+    pub base_nights: usize,
+    pub base_quantile: f32,
     /// The spell's daily totals vary at most this much (standard deviation over mean).
     pub max_variation: f32,
     /// The shortest spell that counts.
     pub min_days: u32,
-    /// A spell raises an alert when it reaches this many days.
+    /// A spell is an episode (listed, with its tier: 14, 30 or 180 days) from this many days …
     pub alert_days: u32,
+    /// … and a request for the grid from this many (a family's fortnight away is not a vacant
+    /// dwelling to check).
+    pub file_days: u32,
+    /// Days without full data a spell may span (they neither continue nor end it).
+    pub gap_days: u32,
     /// Days of zeros (or of no readings) before a meter counts as dead (or removed).
     pub fault_days: u32,
 }
@@ -86,6 +100,8 @@ pub struct RoutineConfig {
     pub night_min_kwh: f32,
     /// A day below this share of the usual total.
     pub drop_ratio: f32,
+    /// Alert days of one household at most this many days apart are one episode (one request).
+    pub episode_gap_days: u32,
     /// The least energy (Wh above the base load) a burst of activity needs to count as someone
     /// up and about; shorter bursts are thermostats and kettles.
     pub burst_wh: f32,
@@ -113,11 +129,17 @@ impl Default for Config {
 impl Default for VacancyConfig {
     fn default() -> Self {
         VacancyConfig {
-            max_daily_kwh: 4.0,
+            base_factor: 1.35,
+            min_margin_kwh: 0.3,
+            evening_factor: 1.3,
             max_active_hours: 4.5,
+            base_nights: 14,
+            base_quantile: 0.25,
             max_variation: 0.5,
             min_days: 7,
-            alert_days: 30,
+            alert_days: 14,
+            file_days: 30,
+            gap_days: 3,
             fault_days: 7,
         }
     }
@@ -145,6 +167,7 @@ impl Default for RoutineConfig {
             night_factor: 1.8,
             night_min_kwh: 0.5,
             drop_ratio: 0.35,
+            episode_gap_days: 3,
             burst_wh: 300.0,
         }
     }
@@ -169,21 +192,33 @@ pub enum DetectorKind {
     GroupRental,
     Routine,
     Fault,
+    /// Days without full data: a status for the power company, never a request for the grid.
+    DataGap,
 }
 
 impl DetectorKind {
+    pub const ALL: [DetectorKind; 5] = [
+        Self::Vacancy,
+        Self::GroupRental,
+        Self::Routine,
+        Self::Fault,
+        Self::DataGap,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             DetectorKind::Vacancy => "vacancy",
             DetectorKind::GroupRental => "group_rental",
             DetectorKind::Routine => "routine",
             DetectorKind::Fault => "fault",
+            DetectorKind::DataGap => "data_gap",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Vacancy, Self::GroupRental, Self::Routine, Self::Fault]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// Whether its episodes become requests for the grid (a data gap goes to the power company).
+    pub fn for_the_grid(self) -> bool {
+        self != DetectorKind::DataGap
     }
     pub fn name_zh(self) -> &'static str {
         match self {
@@ -191,21 +226,30 @@ impl DetectorKind {
             DetectorKind::GroupRental => "疑似群租",
             DetectorKind::Routine => "独居老人用电异常",
             DetectorKind::Fault => "电表故障",
+            DetectorKind::DataGap => "数据缺失",
         }
     }
 }
 
-/// A detector's finding about one meter.
+/// A detector's finding about one meter: an episode, from its first day (`since`) to its last
+/// (`day`), with the days it was seen on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
     pub meter: u32,
     pub detector: DetectorKind,
-    /// What exactly: `vacant_30d`, `no_morning`, `flat_line`, `night_use`, `sharp_drop`,
-    /// `dead_meter`, `no_data`, `group_rental`.
+    /// What exactly: `vacant_14d`, `vacant_30d`, `vacant_180d`, `no_morning`, `flat_line`,
+    /// `night_use`, `sharp_drop`, `dead_meter`, `no_data`, `group_rental`, `missing_readings`.
     pub reasons: Vec<&'static str>,
-    /// The day the alert is about, and the first day of what it describes.
+    /// The episode's last day, and its first.
     pub day: Day,
     pub since: Day,
+    /// Whether it lasts to the end of the data analysed (a spell not yet over).
+    pub ongoing: bool,
+    /// Whether it becomes a request for the grid: not a data gap (for the power company), not a
+    /// vacancy spell shorter than `file_days` (it counts towards the vacancy rate and is listed).
+    pub for_grid: bool,
+    /// Days the detector saw it on (a routine episode's alert days; a spell's days).
+    pub days: u32,
     /// 1 low, 2 medium, 3 high.
     pub severity: u8,
     pub score: f32,
@@ -272,9 +316,14 @@ impl Resumption {
 
 #[derive(Clone, Debug, Default)]
 pub struct Analysis {
+    /// Every episode found, by its last day.
     pub alerts: Vec<Alert>,
     pub vacancy: Vec<Spell>,
     pub faults: Vec<Spell>,
+    /// Stretches of days without full data, per meter.
+    pub gaps: Vec<Spell>,
+    /// Per dwelling with full days: (meter, days with full data, days found unoccupied).
+    pub dwellings: Vec<(u32, u32, u32)>,
     pub group_rental: Vec<GroupScore>,
     pub resumption: Resumption,
     pub rows: u64,
@@ -285,10 +334,13 @@ pub struct Analysis {
 
 #[derive(Clone, Debug)]
 struct Routine {
-    /// The last normal days, a ring of at most `MAX_WINDOW`.
+    /// The last normal days, a ring of at most `MAX_WINDOW`: first activity, total, night use,
+    /// longest quiet stretch, and whether the day was a weekend day.
     first: [u8; MAX_WINDOW],
     total: [f32; MAX_WINDOW],
     night: [f32; MAX_WINDOW],
+    flat: [u8; MAX_WINDOW],
+    weekend: [bool; MAX_WINDOW],
     len: usize,
     next: usize,
 }
@@ -302,20 +354,61 @@ impl Default for Routine {
             first: [0; MAX_WINDOW],
             total: [0.0; MAX_WINDOW],
             night: [0.0; MAX_WINDOW],
+            flat: [0; MAX_WINDOW],
+            weekend: [false; MAX_WINDOW],
             len: 0,
             next: 0,
         }
     }
 }
 
+/// The usual figures of a household's normal days of one kind (weekdays or weekend days).
+struct Usual {
+    first_p90: f32,
+    flat_max: f32,
+    night_median: f32,
+    total_median: f32,
+    total_max: f32,
+}
+
 impl Routine {
-    fn push(&mut self, window: usize, f: &DayFeatures) {
+    fn push(&mut self, window: usize, f: &DayFeatures, weekend: bool) {
         let cap = window.clamp(1, MAX_WINDOW);
         self.first[self.next] = f.first_active;
         self.total[self.next] = f.total;
         self.night[self.next] = f.night;
+        self.flat[self.next] = f.longest_flat;
+        self.weekend[self.next] = weekend;
         self.next = (self.next + 1) % cap;
         self.len = (self.len + 1).min(cap);
+    }
+
+    /// The usual figures of days like `weekend`: from the days of the same kind when there are
+    /// at least `min_same` of them (a household out on weekdays and home at weekends has two
+    /// routines), else from all the normal days.
+    fn usual(&self, weekend: bool, min_same: usize) -> Usual {
+        let n = self.len;
+        let same = self.weekend[..n].iter().filter(|&&w| w == weekend).count();
+        let pick = |k: usize| same < min_same || self.weekend[k] == weekend;
+        let mut first = [0.0f32; MAX_WINDOW];
+        let mut flat = [0.0f32; MAX_WINDOW];
+        let mut night = [0.0f32; MAX_WINDOW];
+        let mut total = [0.0f32; MAX_WINDOW];
+        let mut m = 0;
+        for k in (0..n).filter(|&k| pick(k)) {
+            first[m] = self.first[k] as f32 / 4.0;
+            flat[m] = self.flat[k] as f32 / 4.0;
+            night[m] = self.night[k];
+            total[m] = self.total[k];
+            m += 1;
+        }
+        Usual {
+            first_p90: quantile_f32(&first[..m], 0.9),
+            flat_max: flat[..m].iter().fold(0.0f32, |a, &b| a.max(b)),
+            night_median: quantile_f32(&night[..m], 0.5),
+            total_median: quantile_f32(&total[..m], 0.5),
+            total_max: total[..m].iter().fold(0.0f32, |a, &b| a.max(b)),
+        }
     }
 }
 
@@ -338,17 +431,36 @@ struct Ent {
     below: bool,
 }
 
+/// The most nights a household's base load is learned from (`base_nights` is capped here).
+pub const MAX_NIGHTS: usize = 16;
+
 #[derive(Clone, Debug)]
 struct MeterState {
     last_day: Day,
     first_day: Day,
+    /// The current run of unoccupied days: first and last day, days counted, and their sums.
     run_start: Day,
+    run_last: Day,
     run_len: u32,
     run_sum: f64,
     run_sumsq: f64,
-    run_alerted: bool,
     dead_start: Day,
     dead_len: u32,
+    /// The current run of days without full data (first, last, days).
+    gap_start: Day,
+    gap_last: Day,
+    gap_len: u32,
+    /// The household's recent night use per hour (kWh), a ring, and the base load per hour
+    /// worked out from it (a low quantile), refreshed every few days.
+    nights: [f32; MAX_NIGHTS],
+    nights_len: u8,
+    nights_next: u8,
+    base_age: u8,
+    base_hourly: f32,
+    /// Days with full data and days found unoccupied, over the analysis and over the last
+    /// `recent` window (for the vacancy rate).
+    full_days: u32,
+    unoccupied_days: u32,
     occ_days: u32,
     sum_total: f64,
     sum_evening: f64,
@@ -366,12 +478,22 @@ impl MeterState {
             last_day: Day::MIN,
             first_day: Day::MIN,
             run_start: 0,
+            run_last: 0,
             run_len: 0,
             run_sum: 0.0,
             run_sumsq: 0.0,
-            run_alerted: false,
             dead_start: 0,
             dead_len: 0,
+            gap_start: 0,
+            gap_last: 0,
+            gap_len: 0,
+            nights: [0.0; MAX_NIGHTS],
+            nights_len: 0,
+            nights_next: 0,
+            base_age: 0,
+            base_hourly: 0.0,
+            full_days: 0,
+            unoccupied_days: 0,
             occ_days: 0,
             sum_total: 0.0,
             sum_evening: 0.0,
@@ -383,12 +505,29 @@ impl MeterState {
             ent: None,
         }
     }
+
+    /// Remembers a night's use per hour and, every few nights (or while fewer than a handful are
+    /// known), works out the base load again.
+    #[inline(always)]
+    fn learn_night(&mut self, per_hour: f32, v: &VacancyConfig) {
+        let cap = v.base_nights.clamp(1, MAX_NIGHTS);
+        self.nights[self.nights_next as usize % cap] = per_hour;
+        self.nights_next = ((self.nights_next as usize + 1) % cap) as u8;
+        self.nights_len = (self.nights_len as usize + 1).min(cap) as u8;
+        self.base_age = self.base_age.saturating_add(1);
+        if self.nights_len < 4 || self.base_age >= 4 {
+            self.base_age = 0;
+            self.base_hourly =
+                quantile_f32(&self.nights[..self.nights_len as usize], v.base_quantile);
+        }
+    }
 }
 
 struct Out {
     alerts: Vec<Alert>,
     vacancy: Vec<Spell>,
     faults: Vec<Spell>,
+    gaps: Vec<Spell>,
     resumption: Vec<(u32, Day, f64, f64)>,
     resumed: Vec<(u32, Day)>,
 }
@@ -399,6 +538,7 @@ impl Out {
             alerts: Vec::new(),
             vacancy: Vec::new(),
             faults: Vec::new(),
+            gaps: Vec::new(),
             resumption: Vec::new(),
             resumed: Vec::new(),
         }
@@ -408,65 +548,161 @@ impl Out {
 struct Ctx<'a> {
     cfg: &'a Config,
     registry: &'a Registry,
-    /// Per meter: under routine watch.
-    watch: Vec<bool>,
+    /// Per meter: the days it is under routine watch (from consent to withdrawal), if any.
+    watch: Vec<Option<(Day, Day)>>,
     /// Per meter: its kind, read here rather than from the register's larger records.
     kinds: Vec<MeterKind>,
 }
 
 impl Ctx<'_> {
-    /// Ends the meter's near-zero run, if it has one, keeping it as a spell if it was long and
-    /// flat enough.
+    /// Ends the meter's run of unoccupied days, if it has one, keeping it as a spell if it was
+    /// long and flat enough (and raising the spell's alert when it is long enough for one).
     #[inline(always)]
-    fn close_run(&self, m: u32, s: &mut MeterState, out: &mut Out) {
-        // A run's sums and flag are zero whenever its length is.
+    fn close_run(&self, m: u32, s: &mut MeterState, out: &mut Out, ongoing: bool) {
+        // A run's sums are zero whenever its length is.
         if s.run_len > 0 {
-            self.end_run(m, s, out);
+            self.end_run(m, s, out, ongoing);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn end_run(&self, m: u32, s: &mut MeterState, out: &mut Out) {
+    fn end_run(&self, m: u32, s: &mut MeterState, out: &mut Out, ongoing: bool) {
         let v = &self.cfg.vacancy;
         if s.run_len >= v.min_days {
             let n = s.run_len as f64;
             let mean = s.run_sum / n;
             let var = (s.run_sumsq / n - mean * mean).max(0.0);
             if mean <= 0.0 || var.sqrt() / mean <= v.max_variation as f64 {
-                out.vacancy.push(Spell {
+                let spell = Spell {
                     meter: m,
                     from: s.run_start,
-                    to: s.run_start + s.run_len as Day - 1,
+                    to: s.run_last,
                     mean_kwh: mean as f32,
-                });
+                };
+                if spell.days() >= v.alert_days {
+                    vacancy_alert(&spell, s.run_len, ongoing, v.file_days, out);
+                }
+                out.vacancy.push(spell);
             }
         }
         s.run_len = 0;
         s.run_sum = 0.0;
         s.run_sumsq = 0.0;
-        s.run_alerted = false;
     }
 
     #[inline(always)]
-    fn close_dead(&self, m: u32, s: &mut MeterState, out: &mut Out) {
+    fn close_dead(&self, m: u32, s: &mut MeterState, out: &mut Out, ongoing: bool) {
         if s.dead_len > 0 {
-            self.end_dead(m, s, out);
+            self.end_dead(m, s, out, ongoing);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn end_dead(&self, m: u32, s: &mut MeterState, out: &mut Out) {
+    fn end_dead(&self, m: u32, s: &mut MeterState, out: &mut Out, ongoing: bool) {
         if s.dead_len >= self.cfg.vacancy.fault_days {
-            out.faults.push(Spell {
+            let spell = Spell {
                 meter: m,
                 from: s.dead_start,
                 to: s.dead_start + s.dead_len as Day - 1,
                 mean_kwh: 0.0,
+            };
+            out.alerts.push(Alert {
+                meter: m,
+                detector: DetectorKind::Fault,
+                reasons: vec!["dead_meter"],
+                day: spell.to,
+                since: spell.from,
+                ongoing,
+                for_grid: true,
+                days: spell.days(),
+                severity: 1,
+                score: 0.0,
             });
+            out.faults.push(spell);
         }
         s.dead_len = 0;
+    }
+
+    #[inline(always)]
+    fn close_gap(&self, m: u32, s: &mut MeterState, out: &mut Out, ongoing: bool) {
+        if s.gap_len > 0 {
+            self.end_gap(m, s, out, ongoing);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_gap(&self, m: u32, s: &mut MeterState, out: &mut Out, ongoing: bool) {
+        let spell = Spell {
+            meter: m,
+            from: s.gap_start,
+            to: s.gap_last,
+            mean_kwh: 0.0,
+        };
+        out.alerts.push(Alert {
+            meter: m,
+            detector: DetectorKind::DataGap,
+            reasons: vec!["missing_readings"],
+            day: spell.to,
+            since: spell.from,
+            ongoing,
+            for_grid: false,
+            days: s.gap_len,
+            severity: 1,
+            score: s.gap_len as f32,
+        });
+        out.gaps.push(spell);
+        s.gap_len = 0;
+    }
+
+    /// A day without full data (some slots missing, or a repeated day the ingest marked
+    /// missing): it neither continues nor ends a vacancy spell, teaches nothing and raises no
+    /// welfare alert; it is counted towards the meter's data-gap status.
+    #[cold]
+    #[inline(never)]
+    fn gap_day(&self, m: u32, s: &mut MeterState, day: Day, out: &mut Out) {
+        if s.gap_len > 0 && day > s.gap_last + 1 {
+            self.end_gap(m, s, out, false);
+        }
+        if s.gap_len == 0 {
+            s.gap_start = day;
+        }
+        s.gap_last = day;
+        s.gap_len += 1;
+        if s.run_len > 0 && day - s.run_last > self.cfg.vacancy.gap_days as Day {
+            self.end_run(m, s, out, false);
+        }
+    }
+
+    /// Days `[from, to]` with no rows at all, between rows of the meter: one stretch of its
+    /// data-gap status.
+    #[cold]
+    #[inline(never)]
+    fn missing_days(&self, m: u32, s: &mut MeterState, from: Day, to: Day, out: &mut Out) {
+        if s.gap_len > 0 && from > s.gap_last + 1 {
+            self.end_gap(m, s, out, false);
+        }
+        if s.gap_len == 0 {
+            s.gap_start = from;
+        }
+        s.gap_last = to;
+        s.gap_len += (to - from + 1) as u32;
+    }
+
+    /// Whether a dwelling's full day shows nobody at home: its use stays near its own base load
+    /// (the fridge and standby, learned from its nights), its evening is no busier than its
+    /// night, and bursts above the day's floor are few.
+    #[inline(always)]
+    fn unoccupied(&self, s: &MeterState, f: &DayFeatures, layout: &Layout) -> bool {
+        let v = &self.cfg.vacancy;
+        let base_day = s.base_hourly * 24.0;
+        let ceiling = (base_day * v.base_factor).max(base_day + v.min_margin_kwh);
+        let active_hours = f.active as f32 * layout.quarters as f32 / 4.0;
+        f.total <= ceiling
+            && f.evening <= f.night * v.evening_factor + v.min_margin_kwh * 0.25
+            && active_hours <= v.max_active_hours
     }
 
     /// One meter-day through the vacancy, fault, group-rental and routine detectors (and the
@@ -487,64 +723,80 @@ impl Ctx<'_> {
         if s.first_day == Day::MIN {
             s.first_day = day;
         }
-        let gap = s.last_day != Day::MIN && day > s.last_day + 1;
-        s.last_day = day;
-        if gap {
-            self.close_run(m, s, out);
-            self.close_dead(m, s, out);
-        }
         let v = &self.cfg.vacancy;
+        // Days with no rows at all: a short stretch is a gap in the data, a long one ends what
+        // was running (the meter may be gone; the end of the analysis says so).
+        if s.last_day != Day::MIN && day > s.last_day + 1 {
+            if day - s.last_day - 1 > v.gap_days as Day {
+                self.close_run(m, s, out, false);
+                self.close_dead(m, s, out, false);
+            }
+            self.missing_days(m, s, s.last_day + 1, day - 1, out);
+        }
+        s.last_day = day;
         let dead = f.present > 0 && f.max == 0.0;
         if dead {
             if s.dead_len == 0 {
                 s.dead_start = day;
             }
             s.dead_len += 1;
-            if s.dead_len == v.fault_days {
-                dead_alert(m, s, day, out);
-            }
-            self.close_run(m, s, out);
+            self.close_run(m, s, out, false);
             return;
         }
-        self.close_dead(m, s, out);
+        self.close_dead(m, s, out, false);
         match kind {
             MeterKind::Enterprise => self.enterprise(m, s, day, f, out),
             MeterKind::Dwelling => {
-                let active_hours = f.active as f32 * layout.quarters as f32 / 4.0;
-                let full = f.present as usize * 2 >= layout.slots;
-                let vacant =
-                    full && f.total <= v.max_daily_kwh && active_hours <= v.max_active_hours;
+                let full = f.present as usize >= layout.slots;
+                if !full || !layout.intraday() {
+                    if !full {
+                        self.gap_day(m, s, day, out);
+                    }
+                    return;
+                }
+                self.close_gap(m, s, out, false);
+                s.full_days += 1;
+                // The base load from the nights before this one (a night that is itself busy
+                // does not lift the floor it is measured against).
+                if s.nights_len == 0 {
+                    s.learn_night(f.night / 6.0, v);
+                }
+                let vacant = self.unoccupied(s, f, layout);
+                s.learn_night(f.night / 6.0, v);
                 if vacant {
+                    s.unoccupied_days += 1;
+                    if s.run_len > 0 && day - s.run_last > v.gap_days as Day + 1 {
+                        self.end_run(m, s, out, false);
+                    }
                     if s.run_len == 0 {
                         s.run_start = day;
                     }
+                    s.run_last = day;
                     s.run_len += 1;
                     s.run_sum += f.total as f64;
                     s.run_sumsq += (f.total as f64) * (f.total as f64);
-                    if s.run_len >= v.alert_days && !s.run_alerted {
-                        vacancy_alert(m, s, day, out);
-                    }
                 } else {
-                    self.close_run(m, s, out);
-                    if full {
-                        s.occ_days += 1;
-                        s.sum_total += f.total as f64;
-                        s.sum_evening += f.evening as f64;
-                        s.sum_night += f.night as f64;
-                        let mean_slot = f.total / f.present.max(1) as f32;
-                        if mean_slot > 0.0 {
-                            s.sum_spread += ((f.max - f.min) / mean_slot) as f64;
-                        }
-                        let w = if weekday_of(day) >= 5 {
-                            &mut s.weekend
-                        } else {
-                            &mut s.weekday
-                        };
-                        w.0 += f.total as f64;
-                        w.1 += 1;
+                    self.close_run(m, s, out, false);
+                    s.occ_days += 1;
+                    s.sum_total += f.total as f64;
+                    s.sum_evening += f.evening as f64;
+                    s.sum_night += f.night as f64;
+                    let mean_slot = f.total / f.present.max(1) as f32;
+                    if mean_slot > 0.0 {
+                        s.sum_spread += ((f.max - f.min) / mean_slot) as f64;
                     }
+                    let w = if weekday_of(day) >= 5 {
+                        &mut s.weekend
+                    } else {
+                        &mut s.weekday
+                    };
+                    w.0 += f.total as f64;
+                    w.1 += 1;
                 }
-                if self.watch[m as usize] && layout.intraday() {
+                if let Some(Some((from, to))) = self.watch.get(m as usize)
+                    && day >= *from
+                    && day < *to
+                {
                     self.routine(m, s, day, f, out);
                 }
             }
@@ -554,48 +806,49 @@ impl Ctx<'_> {
     #[inline(never)]
     fn routine(&self, m: u32, s: &mut MeterState, day: Day, f: &DayFeatures, out: &mut Out) {
         let c = &self.cfg.routine;
+        // The night's use above the household's base load (its fridge and standby).
+        let base_night = s.base_hourly * 6.0;
         let r = s.routine.get_or_insert_with(Default::default);
+        let weekend = weekday_of(day) >= 5;
         let mut reasons = Vec::new();
         let mut severity = 0u8;
         if r.len >= c.learn_days {
-            let n = r.len;
+            let u = r.usual(weekend, (c.learn_days / 3).max(4));
             let first_h = if f.first_active == NONE {
                 99.0
             } else {
                 f.first_active as f32 / 4.0
             };
-            // Each usual figure is worked out only when the day could break it.
-            if first_h > c.morning_by {
-                let mut first = r.first;
-                let k = (n * 9 / 10).min(n - 1);
-                let p90 = *first[..n].select_nth_unstable(k).1 as f32 / 4.0;
-                if first_h > c.morning_by.max(p90 + c.margin_hours) {
-                    reasons.push("no_morning");
-                    severity = severity.max(if f.first_active == NONE { 3 } else { 2 });
-                }
+            if first_h > c.morning_by.max(u.first_p90 + c.margin_hours) {
+                reasons.push("no_morning");
+                severity = severity.max(if f.first_active == NONE { 3 } else { 2 });
             }
-            if f.longest_flat as f32 / 4.0 >= c.flat_hours {
+            // A quiet stretch longer than the longest of this household's usual days of the
+            // same kind (one out on weekdays has long quiet days) and than the floor.
+            let flat_h = f.longest_flat as f32 / 4.0;
+            if f.first_active != NONE && flat_h >= c.flat_hours.max(u.flat_max + c.margin_hours) {
                 reasons.push("flat_line");
                 severity = severity.max(3);
             }
-            if f.night > c.night_min_kwh {
-                let night = quantile_f32(&r.night[..n], 0.5);
-                if f.night > night * c.night_factor && f.night > night + c.night_min_kwh {
-                    reasons.push("night_use");
-                    severity = severity.max(1);
-                }
-            }
-            let most = r.total[..n].iter().fold(0.0f32, |a, &b| a.max(b));
-            if f.total < most * c.drop_ratio
-                && f.total < quantile_f32(&r.total[..n], 0.5) * c.drop_ratio
+            // Night use above the base load, against the usual nights' (a household with a
+            // large fridge and freezer is not held to a share of them).
+            let extra = f.night - base_night;
+            let usual = (u.night_median - base_night).max(0.0);
+            if extra > c.night_min_kwh
+                && extra > usual * c.night_factor
+                && extra > usual + c.night_min_kwh
             {
+                reasons.push("night_use");
+                severity = severity.max(1);
+            }
+            if f.total < u.total_max * c.drop_ratio && f.total < u.total_median * c.drop_ratio {
                 reasons.push("sharp_drop");
                 severity = severity.max(2);
             }
         }
         if reasons.is_empty() {
             if f.first_active != NONE {
-                r.push(c.window_days, f);
+                r.push(c.window_days, f, weekend);
             }
         } else {
             out.alerts.push(Alert {
@@ -604,6 +857,9 @@ impl Ctx<'_> {
                 reasons,
                 day,
                 since: day,
+                ongoing: false,
+                for_grid: true,
+                days: 1,
                 severity,
                 score: severity as f32,
             });
@@ -635,38 +891,56 @@ impl Ctx<'_> {
     }
 }
 
+/// A vacancy spell's alert: its tier (14, 30 or 180 days), low severity below a month.
 #[cold]
 #[inline(never)]
-fn dead_alert(m: u32, s: &MeterState, day: Day, out: &mut Out) {
+fn vacancy_alert(spell: &Spell, unoccupied: u32, ongoing: bool, file_days: u32, out: &mut Out) {
+    let days = spell.days();
+    let reason = match days {
+        180.. => "vacant_180d",
+        30.. => "vacant_30d",
+        _ => "vacant_14d",
+    };
     out.alerts.push(Alert {
-        meter: m,
-        detector: DetectorKind::Fault,
-        reasons: vec!["dead_meter"],
-        day,
-        since: s.dead_start,
-        severity: 1,
-        score: 0.0,
+        meter: spell.meter,
+        detector: DetectorKind::Vacancy,
+        reasons: vec![reason],
+        day: spell.to,
+        since: spell.from,
+        ongoing,
+        for_grid: days >= file_days,
+        days: unoccupied,
+        severity: if days >= 30 { 2 } else { 1 },
+        score: spell.mean_kwh,
     });
 }
 
-#[cold]
-#[inline(never)]
-fn vacancy_alert(m: u32, s: &mut MeterState, day: Day, out: &mut Out) {
-    s.run_alerted = true;
-    let mean = s.run_sum / s.run_len as f64;
-    out.alerts.push(Alert {
-        meter: m,
-        detector: DetectorKind::Vacancy,
-        reasons: vec![if s.run_len >= 180 {
-            "vacant_180d"
-        } else {
-            "vacant_30d"
-        }],
-        day,
-        since: s.run_start,
-        severity: 1,
-        score: mean as f32,
-    });
+/// Routine alert days of one household at most `gap` days apart become one episode: from the
+/// first day to the last, with every reason seen and the highest severity.
+fn routine_episodes(alerts: Vec<Alert>, gap: u32) -> Vec<Alert> {
+    let (mut routine, mut other): (Vec<Alert>, Vec<Alert>) = alerts
+        .into_iter()
+        .partition(|a| a.detector == DetectorKind::Routine);
+    routine.sort_by_key(|a| (a.meter, a.day));
+    let mut merged: Vec<Alert> = Vec::with_capacity(routine.len());
+    for a in routine {
+        match merged.last_mut() {
+            Some(e) if e.meter == a.meter && a.since - e.day <= gap as Day => {
+                e.day = a.day;
+                e.days += a.days;
+                e.severity = e.severity.max(a.severity);
+                e.score = e.score.max(a.score);
+                for r in a.reasons {
+                    if !e.reasons.contains(&r) {
+                        e.reasons.push(r);
+                    }
+                }
+            }
+            _ => merged.push(a),
+        }
+    }
+    other.extend(merged);
+    other
 }
 
 /// The median, found in place (the slice is reordered).
@@ -692,11 +966,7 @@ pub fn analyze(
     range: Option<(Day, Day)>,
     threads: usize,
 ) -> Result<Analysis> {
-    let watch: Vec<bool> = registry
-        .meters()
-        .iter()
-        .map(|m| m.routine_watch())
-        .collect();
+    let watch: Vec<Option<(Day, Day)>> = registry.meters().iter().map(|m| m.watch_days()).collect();
     let kinds: Vec<MeterKind> = registry.meters().iter().map(|m| m.kind).collect();
     let ctx = Ctx {
         cfg,
@@ -791,7 +1061,7 @@ pub fn analyze(
                                         &seg.missing[at..end],
                                         &layout,
                                         aw,
-                                        |k| ctx.watch[meters[k] as usize].then_some(burst_wh),
+                                        |k| ctx.watch[meters[k] as usize].map(|_| burst_wh),
                                         &mut fbuf,
                                     );
                                     for ((&meter, &day), f) in meters.iter().zip(days).zip(&fbuf) {
@@ -853,30 +1123,42 @@ pub fn analyze(
             *b = fresh(bi);
         }
     }
+    let near_end = |d: Day| last_day != Day::MIN && d + (cfg.vacancy.gap_days as Day) >= last_day;
     for (i, s) in states.iter_mut().flatten().enumerate() {
         let m = i as u32;
-        ctx.close_run(m, s, &mut tail);
-        ctx.close_dead(m, s, &mut tail);
+        if s.full_days > 0 {
+            analysis.dwellings.push((m, s.full_days, s.unoccupied_days));
+        }
+        let run_ongoing = near_end(s.run_last);
+        ctx.close_run(m, s, &mut tail, run_ongoing);
+        let dead_ongoing = near_end(s.dead_start + s.dead_len as Day - 1);
+        ctx.close_dead(m, s, &mut tail, dead_ongoing);
+        let gap_ongoing = near_end(s.gap_last);
+        ctx.close_gap(m, s, &mut tail, gap_ongoing);
         // A meter that stopped reporting well before the end is removed (or its data is missing).
         if s.last_day != Day::MIN
             && last_day != Day::MIN
             && s.last_day + (cfg.vacancy.fault_days as Day) < last_day
         {
-            tail.faults.push(Spell {
+            let spell = Spell {
                 meter: m,
                 from: s.last_day + 1,
                 to: last_day,
                 mean_kwh: 0.0,
-            });
+            };
             tail.alerts.push(Alert {
                 meter: m,
                 detector: DetectorKind::Fault,
                 reasons: vec!["no_data"],
                 day: last_day,
                 since: s.last_day + 1,
+                ongoing: true,
+                for_grid: true,
+                days: spell.days(),
                 severity: 1,
                 score: 0.0,
             });
+            tail.faults.push(spell);
         }
     }
     outs.push(tail);
@@ -885,6 +1167,7 @@ pub fn analyze(
         analysis.alerts.extend(o.alerts);
         analysis.vacancy.extend(o.vacancy);
         analysis.faults.extend(o.faults);
+        analysis.gaps.extend(o.gaps);
         analysis.resumption.daily.extend(o.resumption);
         for (m, d) in o.resumed {
             resumed.entry(m).or_default().push(d);
@@ -909,13 +1192,32 @@ pub fn analyze(
             reasons: vec!["group_rental"],
             day: s.last_day,
             since: s.first_day,
+            ongoing: true,
+            for_grid: true,
+            days: s.occ_days,
             severity: 2,
             score: g.score,
         });
     }
+    analysis.alerts = routine_episodes(
+        std::mem::take(&mut analysis.alerts),
+        cfg.routine.episode_gap_days,
+    );
+    if let Some(last) = analysis
+        .last_day
+        .or((last_day != Day::MIN).then_some(last_day))
+    {
+        for a in analysis.alerts.iter_mut() {
+            if a.detector == DetectorKind::Routine {
+                a.ongoing = a.day + cfg.routine.episode_gap_days as Day >= last;
+            }
+        }
+    }
     analysis
         .alerts
         .sort_by_key(|a| (a.day, a.meter, a.detector));
+    analysis.gaps.sort_by_key(|s| (s.meter, s.from));
+    analysis.dwellings.sort_unstable();
     analysis.vacancy.sort_by_key(|s| (s.meter, s.from));
     analysis.faults.sort_by_key(|s| (s.meter, s.from));
     analysis.rows = rows.into_inner() as u64;
@@ -1099,7 +1401,40 @@ fn score_members(
     }
 }
 
-/// A meter's daily totals (kWh) over `[from, to]`, for an alert's evidence chart.
+/// A meter's days over `[from, to]` (within its readings' span) for an alert's evidence chart:
+/// the day's total (kWh), or `None` for a day without full data (missing slots, a repeated day
+/// stored as missing, or no rows at all), so the chart draws a gap as a gap.
+pub fn daily_series(
+    store: &PowerStore,
+    district: &str,
+    meter: u32,
+    from: Day,
+    to: Day,
+) -> Result<Vec<(Day, Option<f32>)>> {
+    let rows = daily_rows(store, district, meter, from, to)?;
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut it = rows.iter().peekable();
+    for d in first.0..=last.0 {
+        let mut v = None;
+        while let Some(&&(rd, total, full)) = it.peek() {
+            if rd > d {
+                break;
+            }
+            if rd == d && full {
+                v = Some(total);
+            }
+            it.next();
+        }
+        out.push((d, v));
+    }
+    Ok(out)
+}
+
+/// A meter's daily totals (kWh) over `[from, to]`, the days it has rows for (over the slots
+/// present).
 pub fn daily_totals(
     store: &PowerStore,
     district: &str,
@@ -1107,6 +1442,20 @@ pub fn daily_totals(
     from: Day,
     to: Day,
 ) -> Result<Vec<(Day, f32)>> {
+    Ok(daily_rows(store, district, meter, from, to)?
+        .into_iter()
+        .map(|(d, t, _)| (d, t))
+        .collect())
+}
+
+/// (day, total kWh over the slots present, whether every slot is present), in day order.
+fn daily_rows(
+    store: &PowerStore,
+    district: &str,
+    meter: u32,
+    from: Day,
+    to: Day,
+) -> Result<Vec<(Day, f32, bool)>> {
     let mut out = Vec::new();
     let mut months: Vec<(i32, u32)> = Vec::new();
     for d in from..=to {
@@ -1131,10 +1480,10 @@ pub fn daily_totals(
                 }
                 let q = &buf[k * seg.slots..(k + 1) * seg.slots];
                 let f = day_features(q, seg.scales[row], seg.missing[row], &layout, 0.0, None);
-                out.push((d, f.total));
+                out.push((d, f.total, seg.missing[row] == 0));
             }
         }
     }
-    out.sort_by_key(|&(d, _)| d);
+    out.sort_by_key(|&(d, _, _)| d);
     Ok(out)
 }

@@ -82,9 +82,45 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+/// One household type's figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TypeFigures {
+    pub households: u64,
+    /// Unoccupied days labelled, and found.
+    pub unoccupied: u64,
+    pub found: u64,
+    /// Occupied days (full data, not labelled unoccupied), and those flagged unoccupied.
+    pub occupied: u64,
+    pub flagged_occupied: u64,
+    /// Households under routine watch, and routine episodes that met no break.
+    pub watched: u64,
+    pub false_episodes: u64,
+}
+
+impl TypeFigures {
+    pub fn recall(&self) -> f64 {
+        ratio(self.found, self.unoccupied)
+    }
+    pub fn flagged_share(&self) -> f64 {
+        ratio(self.flagged_occupied, self.occupied)
+    }
+}
+
+impl Evaluation {
+    /// The share of occupied dwelling-days flagged unoccupied.
+    pub fn occupied_flagged_share(&self) -> f64 {
+        ratio(self.vacancy_days.fp, self.occupied_days)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Evaluation {
     pub vacancy_days: Counts,
+    /// Dwelling-days with full data that no label calls unoccupied (the base of the share of
+    /// occupied days flagged).
+    pub occupied_days: u64,
+    /// Per household type (the labels' `type:` rows).
+    pub by_type: BTreeMap<String, TypeFigures>,
     pub faults: Counts,
     pub group_rental: Counts,
     /// Best precision at recall ≥ 0.7 along the ranking, and the rank it is reached at.
@@ -113,19 +149,58 @@ pub fn evaluate(
         return e;
     };
     let clip = |f: Day, t: Day| (f.max(first), t.min(last));
-    // Vacancy, day level.
-    let mut truth: HashSet<(u32, Day)> = HashSet::new();
-    for &(m, f, t) in labels.get("vacant") {
+    // Vacancy, day level: unoccupied days (a vacant dwelling, a family away on holiday) found in
+    // spells, against the labels; days whose data the head-end filled in are left out of both.
+    let mut gap_days: HashSet<(u32, Day)> = HashSet::new();
+    for &(m, f, t) in labels.get("gap") {
         let (f, t) = clip(f, t);
-        truth.extend((f..=t).map(|d| (m, d)));
+        gap_days.extend((f..=t).map(|d| (m, d)));
+    }
+    let mut truth: HashSet<(u32, Day)> = HashSet::new();
+    for &(m, f, t) in labels.get("vacant").iter().chain(labels.get("holiday")) {
+        let (f, t) = clip(f, t);
+        truth.extend((f..=t).map(|d| (m, d)).filter(|k| !gap_days.contains(k)));
     }
     let mut predicted: HashSet<(u32, Day)> = HashSet::new();
     for s in &a.vacancy {
-        predicted.extend((s.from..=s.to).map(|d| (s.meter, d)));
+        predicted.extend(
+            (s.from..=s.to)
+                .map(|d| (s.meter, d))
+                .filter(|k| !gap_days.contains(k)),
+        );
     }
     e.vacancy_days.tp = predicted.intersection(&truth).count() as u64;
     e.vacancy_days.fp = predicted.len() as u64 - e.vacancy_days.tp;
     e.vacancy_days.fn_ = truth.len() as u64 - e.vacancy_days.tp;
+    // Occupied days: the dwellings' days with full data that no label calls unoccupied.
+    let full: u64 = a.dwellings.iter().map(|&(_, f, _)| f as u64).sum();
+    e.occupied_days = full.saturating_sub(truth.len() as u64);
+    // The same per household type (labels `type:<kind>`).
+    for (kind, spans) in labels
+        .by_kind
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("type:")?, v)))
+    {
+        let members: HashSet<u32> = spans.iter().map(|x| x.0).collect();
+        let t = e.by_type.entry(kind.to_string()).or_default();
+        t.households = members.len() as u64;
+        t.unoccupied = truth.iter().filter(|k| members.contains(&k.0)).count() as u64;
+        t.found = truth
+            .iter()
+            .filter(|k| members.contains(&k.0) && predicted.contains(k))
+            .count() as u64;
+        t.flagged_occupied = predicted
+            .iter()
+            .filter(|k| members.contains(&k.0) && !truth.contains(k))
+            .count() as u64;
+        let full: u64 = a
+            .dwellings
+            .iter()
+            .filter(|x| members.contains(&x.0))
+            .map(|&(_, f, _)| f as u64)
+            .sum();
+        t.occupied = full.saturating_sub(t.unoccupied);
+    }
     // Faults, by meter.
     let fault_truth: BTreeSet<u32> = labels
         .get("dead")
@@ -164,53 +239,64 @@ pub fn evaluate(
             }
         }
     }
-    let alerts: BTreeSet<(u32, Day)> = a
+    // Episodes (one request each): a break is found when an episode of its household covers
+    // its day; an episode that covers no break is a false one.
+    let episodes: Vec<&crate::detect::Alert> = a
         .alerts
         .iter()
         .filter(|x| x.detector == DetectorKind::Routine)
-        .map(|x| (x.meter, x.day))
         .collect();
+    let covered = |m: u32, d: Day| {
+        episodes
+            .iter()
+            .any(|x| x.meter == m && x.since <= d && d <= x.day)
+    };
     for k in ["no_morning", "flat_line", "night_unrest"] {
         let mut c = (0, 0);
         for &(m, f, _) in labels.get(k) {
             if f >= first && f <= last {
                 c.1 += 1;
-                c.0 += alerts.contains(&(m, f)) as u64;
+                c.0 += covered(m, f) as u64;
             }
         }
         e.routine_by_kind.insert(k.to_string(), c);
     }
-    for x in a
-        .alerts
-        .iter()
-        .filter(|x| x.detector == DetectorKind::Routine)
-    {
-        if !events.contains(&(x.meter, x.day)) {
+    e.routine_breaks.tp = events.iter().filter(|&&(m, d)| covered(m, d)).count() as u64;
+    e.routine_breaks.fn_ = events.len() as u64 - e.routine_breaks.tp;
+    let mut false_episodes = 0u64;
+    let type_of = |m: u32| {
+        labels
+            .by_kind
+            .iter()
+            .find(|(k, v)| k.starts_with("type:") && v.iter().any(|x| x.0 == m))
+            .map(|(k, _)| k["type:".len()..].to_string())
+    };
+    for x in &episodes {
+        let hit = events
+            .range((x.meter, x.since)..=(x.meter, x.day))
+            .next()
+            .is_some();
+        if !hit {
+            false_episodes += 1;
             for r in &x.reasons {
                 *e.routine_false_by_reason.entry(r.to_string()).or_default() += 1;
             }
-        }
-    }
-    e.routine_breaks.tp = events.iter().filter(|ev| alerts.contains(ev)).count() as u64;
-    e.routine_breaks.fn_ = events.len() as u64 - e.routine_breaks.tp;
-    let mut false_episodes = 0u64;
-    let mut prev: Option<(u32, Day, bool)> = None;
-    for &(m, d) in &alerts {
-        let hit = events.contains(&(m, d));
-        match prev {
-            Some((pm, pd, phit)) if pm == m && pd + 1 == d => prev = Some((m, d, phit || hit)),
-            _ => {
-                if let Some((_, _, false)) = prev {
-                    false_episodes += 1;
-                }
-                prev = Some((m, d, hit));
+            if let Some(t) = type_of(x.meter) {
+                e.by_type.entry(t).or_default().false_episodes += 1;
             }
         }
     }
-    if let Some((_, _, false)) = prev {
-        false_episodes += 1;
-    }
     e.routine_breaks.fp = false_episodes;
+    for m in registry
+        .meters()
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.routine_watch())
+    {
+        if let Some(t) = type_of(m.0 as u32) {
+            e.by_type.entry(t).or_default().watched += 1;
+        }
+    }
     e.routine_households = registry
         .meters()
         .iter()

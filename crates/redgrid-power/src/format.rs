@@ -58,6 +58,20 @@ pub fn encode_row(wh: &[f64], out: &mut [u16]) -> (u8, u8) {
     (scale, missing.min(255) as u8)
 }
 
+/// Whether a day's readings repeat the day before's exactly, slot for slot: the filler some
+/// head-ends put in for a day they did not collect. A day that is the same value all through (a
+/// dead meter's zeros) is not taken for one, nor a day with missing slots.
+pub fn repeats_day(today: &[f64], yesterday: &[f64]) -> bool {
+    today.len() == yesterday.len()
+        && today.len() > 1
+        && today.iter().all(|v| !v.is_nan())
+        && today.iter().any(|&v| v != today[0])
+        && today
+            .iter()
+            .zip(yesterday)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+}
+
 /// The Wh that one unit of a row with this scale stands for.
 pub fn unit_wh(scale: u8) -> f64 {
     const UNITS: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];

@@ -133,6 +133,10 @@ pub fn problem_text(kind: &str, zh: bool) -> &'static str {
         ("duplicate", false) => "duplicate reading (in the file or already stored)",
         ("gap", true) => "缺少时段（按缺失保存）",
         ("gap", false) => "missing intervals (stored as missing)",
+        ("repeated_day", true) => "整天读数与前一天完全相同（采集系统补数，按缺失保存）",
+        ("repeated_day", false) => {
+            "a whole day repeating the day before exactly (a head-end filler, stored as missing)"
+        }
         (_, true) => "其他问题",
         (_, false) => "other problem",
     }
@@ -153,6 +157,11 @@ pub struct Report {
     pub interval_minutes: Option<u16>,
     pub problems: BTreeMap<String, Problem>,
     pub gaps: Problem,
+    /// Whole days that repeat the day before exactly, stored as missing.
+    pub repeated_days: Problem,
+    /// The file's own interval when it was finer than a quarter-hour (1 or 5 minutes): its
+    /// readings were summed to quarter-hours.
+    pub summed_from_minutes: Option<u16>,
     pub ingested: bool,
     pub segments: usize,
 }
@@ -194,13 +203,25 @@ impl Report {
                 }
             }
         }
-        if self.gaps.count > 0 {
+        if let Some(m) = self.summed_from_minutes {
+            s.push_str(&if zh {
+                format!("  每 {m} 分钟的读数已按 15 分钟汇总（缺任一分钟读数的时段按缺失保存）\n")
+            } else {
+                format!(
+                    "  readings every {m} minutes were summed to quarter-hours (a quarter-hour missing any of them is stored as missing)\n"
+                )
+            });
+        }
+        for (kind, p) in [("gap", &self.gaps), ("repeated_day", &self.repeated_days)] {
+            if p.count == 0 {
+                continue;
+            }
             s.push_str(&format!(
-                "  {} (gap): {}\n",
-                problem_text("gap", zh),
-                self.gaps.count
+                "  {} ({kind}): {}\n",
+                problem_text(kind, zh),
+                p.count
             ));
-            for (line, what) in &self.gaps.examples {
+            for (line, what) in &p.examples {
                 s.push_str(&format!(
                     "    {} {line}: {what}\n",
                     if zh { "第" } else { "line" }
@@ -574,11 +595,48 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
         if step == i64::MAX {
             step = 60;
         }
+        if matches!(step, 1 | 5) {
+            // 1- and 5-minute readings are summed to quarter-hours; a quarter-hour that misses
+            // any of its readings is left missing rather than counted short.
+            let per = 15 / step as usize;
+            let mut quarters: Vec<Parsed> = Vec::with_capacity(rows.len() / per + 1);
+            let mut n = 0usize;
+            for r in rows {
+                let q = r.minute.div_euclid(15) * 15;
+                match quarters.last_mut() {
+                    Some(last) if last.meter == r.meter && last.minute == q => {
+                        last.wh += r.wh;
+                        n += 1;
+                    }
+                    _ => {
+                        if n < per {
+                            quarters.pop();
+                        }
+                        quarters.push(Parsed {
+                            meter: r.meter,
+                            minute: q,
+                            wh: r.wh,
+                            line: r.line,
+                        });
+                        n = 1;
+                    }
+                }
+            }
+            if n < per {
+                quarters.pop();
+            }
+            report.summed_from_minutes = Some(step as u16);
+            rows = quarters;
+            step = 15;
+            by_meter = (0..rows.len()).collect();
+        }
         if ![15, 30, 60].contains(&step) {
             report.add(
                 "mixed_intervals",
-                0,
-                format!("a step of {step} minutes (15, 30 or 60 expected)"),
+                rows.first().map_or(1, |r| r.line),
+                format!(
+                    "a step of {step} minutes (1, 5, 15, 30 or 60 expected, or one reading a day)"
+                ),
             );
             return Ok(report);
         }
@@ -652,9 +710,10 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
     if report.refused_for_file() || (report.bad_rows() > 0 && !options.skip_bad_rows) {
         return Ok(report);
     }
+    let slots = (1440 / interval) as usize;
+    let repeated = repeated_days(&rows, slots, interval, registry, &mut report);
     // Group into meter-days and write, month by month.
     rows.sort_by_key(|r| (month_of((r.minute / 1440) as Day), r.meter, r.minute));
-    let slots = (1440 / interval) as usize;
     let mut batch = store.begin(&options.district)?;
     let written: Result<()> = (|| {
         let mut i = 0;
@@ -675,6 +734,9 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
                     wh[((rows[i].minute % 1440) / interval) as usize] = rows[i].wh;
                     report.readings += 1;
                     i += 1;
+                }
+                if repeated.binary_search(&(meter, day)).is_ok() {
+                    wh.fill(f64::NAN);
                 }
                 let (scale, missing) = encode_row(&wh, &mut q);
                 if missing > 0 {
@@ -716,6 +778,52 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
             Err(e)
         }
     }
+}
+
+/// The meter-days whose readings repeat the same meter's day before exactly (a head-end's
+/// filler), sorted; each is reported. `rows` are in meter and time order.
+fn repeated_days(
+    rows: &[Parsed],
+    slots: usize,
+    interval: i64,
+    registry: &Registry,
+    report: &mut Report,
+) -> Vec<(u32, Day)> {
+    let mut out = Vec::new();
+    if slots < 2 {
+        return out;
+    }
+    let mut prev: Option<(u32, Day)> = None;
+    let mut prev_wh = vec![f64::NAN; slots];
+    let mut wh = vec![f64::NAN; slots];
+    let mut i = 0;
+    while i < rows.len() {
+        let (meter, day) = (rows[i].meter, (rows[i].minute.div_euclid(1440)) as Day);
+        let line = rows[i].line;
+        wh.fill(f64::NAN);
+        while i < rows.len()
+            && rows[i].meter == meter
+            && rows[i].minute.div_euclid(1440) as Day == day
+        {
+            wh[(rows[i].minute.rem_euclid(1440) / interval) as usize] = rows[i].wh;
+            i += 1;
+        }
+        if prev == Some((meter, day - 1)) && crate::format::repeats_day(&wh, &prev_wh) {
+            out.push((meter, day));
+            report.repeated_days.count += 1;
+            if report.repeated_days.examples.len() < 5 {
+                let code = registry.get(meter).map_or("", |m| m.code.as_str());
+                report
+                    .repeated_days
+                    .examples
+                    .push((line, format!("{code} {}", crate::date_of(day))));
+            }
+        }
+        prev = Some((meter, day));
+        std::mem::swap(&mut prev_wh, &mut wh);
+    }
+    out.sort_unstable();
+    out
 }
 
 /// Checks a Parquet file of readings (columns named as for CSV; the meter a string or an

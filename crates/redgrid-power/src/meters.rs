@@ -49,6 +49,8 @@ pub struct Meter {
     pub facts: Vec<String>,
     /// When the household agreed to routine monitoring; without it no routine alert is raised.
     pub consent: Option<NaiveDate>,
+    /// The day consent to routine monitoring was withdrawn: no routine watch from that day on.
+    pub withdrawn: Option<NaiveDate>,
     /// An enterprise's sector (行业).
     pub sector: String,
     /// An enterprise's baseline period (inclusive days), e.g. the previous December.
@@ -63,17 +65,29 @@ impl Meter {
         self.grid_code.get(..12).unwrap_or(&self.grid_code)
     }
     /// A dwelling whose elderly resident lives alone and agreed to be watched.
+    /// Under routine watch for some day: an elderly person living alone who consented.
     pub fn routine_watch(&self) -> bool {
         self.kind == MeterKind::Dwelling
             && self.consent.is_some()
             && self.facts.iter().any(|f| f == ELDERLY_ALONE)
     }
+
+    /// The days routine monitoring may look at: from the consent day, up to (not including) the
+    /// day consent was withdrawn. `None` when the household is not under watch at all.
+    pub fn watch_days(&self) -> Option<(Day, Day)> {
+        if !self.routine_watch() {
+            return None;
+        }
+        let from = day_of(self.consent?);
+        let to = self.withdrawn.map_or(Day::MAX, day_of);
+        (from < to).then_some((from, to))
+    }
 }
 
 pub const HEADER: &str =
-    "code,kind,grid_code,address,facts,consent,sector,baseline_from,baseline_to";
+    "code,kind,grid_code,address,facts,consent,sector,baseline_from,baseline_to,consent_withdrawn";
 
-const COLUMNS: [(&str, &str); 9] = [
+const COLUMNS: [(&str, &str); 10] = [
     ("code", "户号"),
     ("kind", "类型"),
     ("grid_code", "网格编码"),
@@ -83,9 +97,72 @@ const COLUMNS: [(&str, &str); 9] = [
     ("sector", "行业"),
     ("baseline_from", "基准开始"),
     ("baseline_to", "基准结束"),
+    ("consent_withdrawn", "撤回同意日期"),
 ];
 
 /// A district's meters, in register order.
+/// One meter's consent as an import changes it: (before, after) of the consent day and of the
+/// day it was withdrawn.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsentChange {
+    pub meter: String,
+    pub consent: (Option<NaiveDate>, Option<NaiveDate>),
+    pub withdrawn: (Option<NaiveDate>, Option<NaiveDate>),
+}
+
+pub const CONSENT_LOG_HEADER: &str =
+    "recorded_at,meter,consent_before,consent_after,withdrawn_before,withdrawn_after,source";
+
+/// Appends consent changes to the district's consent log (`consent-log.csv`, append-only, a
+/// header when new): when, which meter, before and after, and the file they came from.
+pub fn record_consent_changes(
+    path: &Path,
+    changes: &[ConsentChange],
+    recorded_at: &str,
+    source: &str,
+) -> Result<()> {
+    use std::io::Write;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| PowerError(format!("cannot write {}: {e}", path.display())))?;
+    let mut text = String::new();
+    if new {
+        text.push_str(CONSENT_LOG_HEADER);
+        text.push('\n');
+    }
+    let d = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    for c in changes {
+        let row = [
+            recorded_at.to_string(),
+            c.meter.clone(),
+            d(c.consent.0),
+            d(c.consent.1),
+            d(c.withdrawn.0),
+            d(c.withdrawn.1),
+            source.to_string(),
+        ];
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            crate::ingest::push_csv_cell(&mut text, cell);
+        }
+        text.push('\n');
+    }
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| PowerError(format!("cannot write {}: {e}", path.display())))
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
     meters: Vec<Meter>,
@@ -167,7 +244,7 @@ impl Registry {
             return Err(vec!["line 1: the file is empty".into()]);
         };
         let names = crate::ingest::split_csv(header);
-        let mut at = [usize::MAX; 9];
+        let mut at = [usize::MAX; 10];
         for (i, n) in names.iter().enumerate() {
             let n = n.trim().trim_end_matches('*');
             if let Some(c) = COLUMNS.iter().position(|(en, zh)| *en == n || *zh == n) {
@@ -232,13 +309,22 @@ impl Registry {
                     .map(Some)
                     .map_err(|_| v)
             };
-            let (consent, from, to) = match (date(5), date(7), date(8)) {
-                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-                (Err(v), _, _) | (_, Err(v), _) | (_, _, Err(v)) => {
+            let (consent, from, to, withdrawn) = match (date(5), date(7), date(8), date(9)) {
+                (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+                (Err(v), _, _, _) | (_, Err(v), _, _) | (_, _, Err(v), _) | (_, _, _, Err(v)) => {
                     bad("a date must be YYYY-MM-DD, got", &v);
                     continue;
                 }
             };
+            if let (Some(w), c) = (withdrawn, consent)
+                && c.is_none_or(|c| w < c)
+            {
+                bad(
+                    "consent can be withdrawn only after it was given (consent, withdrawn):",
+                    &format!("{} {w}", cell(5)),
+                );
+                continue;
+            }
             let baseline = match (from, to) {
                 (Some(f), Some(t)) if f <= t => Some((day_of(f), day_of(t))),
                 (None, None) => None,
@@ -261,6 +347,7 @@ impl Registry {
                     .map(str::to_string)
                     .collect(),
                 consent,
+                withdrawn,
                 sector: cell(6),
                 baseline,
             });
@@ -292,6 +379,7 @@ impl Registry {
                 &m.sector,
                 &bf,
                 &bt,
+                &date(m.withdrawn),
             ];
             for (i, cell) in row.iter().enumerate() {
                 if i > 0 {
@@ -302,6 +390,24 @@ impl Registry {
             s.push('\n');
         }
         s
+    }
+
+    /// What an import would change in the consent of meters already in the register: one line of
+    /// the consent log per meter whose consent or withdrawal day differs (a new meter's consent
+    /// is recorded too).
+    pub fn consent_changes(&self, incoming: &[Meter]) -> Vec<ConsentChange> {
+        incoming
+            .iter()
+            .filter_map(|m| {
+                let old = self.index_of(&m.code).and_then(|i| self.get(i));
+                let (c0, w0) = old.map_or((None, None), |o| (o.consent, o.withdrawn));
+                (c0 != m.consent || w0 != m.withdrawn).then(|| ConsentChange {
+                    meter: m.code.clone(),
+                    consent: (c0, m.consent),
+                    withdrawn: (w0, m.withdrawn),
+                })
+            })
+            .collect()
     }
 
     /// Loads the district's register, or an empty one when there is none yet.

@@ -94,10 +94,18 @@ impl SynthConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Household {
-    Family { people: u8, workers: bool },
+    Family {
+        people: u8,
+        workers: bool,
+    },
     LargeFamily,
     Elderly,
-    GroupRental { tenants: u8 },
+    /// An elderly person living alone who is out on weekday daytimes (a senior centre, a part-time
+    /// job, looking after grandchildren): under watch, with a routine of two kinds and no breaks.
+    ActiveElderly,
+    GroupRental {
+        tenants: u8,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -148,6 +156,9 @@ pub struct Plan {
     pub sector: Option<Sector>,
     standby_w: f64,
     fridge_w: f64,
+    /// A second always-on load (a freezer, a wine cooler, network and security devices) that
+    /// puts some base loads at 3–6 kWh a day.
+    freezer_w: f64,
     heater: bool,
     wake_q: f64,
     sleep_q: f64,
@@ -156,6 +167,10 @@ pub struct Plan {
     vacant_fridge: bool,
     vacant_heater: bool,
     pub away: Vec<(Day, Day)>,
+    /// A family away on holiday (1–4 weeks): unoccupied, the fridge and standby running.
+    pub holidays: Vec<(Day, Day)>,
+    /// Days the head-end filled in by repeating the day before (the readings are not the day's).
+    pub fillers: Vec<Day>,
     pub breaks: Vec<(Day, Break)>,
     pub dead_from: Option<Day>,
     pub removed_from: Option<Day>,
@@ -189,6 +204,7 @@ pub fn plan(cfg: &SynthConfig, index: usize) -> Plan {
         ),
         facts: Vec::new(),
         consent: None,
+        withdrawn: None,
         sector: String::new(),
         baseline: None,
     };
@@ -203,6 +219,11 @@ pub fn plan(cfg: &SynthConfig, index: usize) -> Plan {
         } else {
             0.0
         },
+        freezer_w: if r.chance(0.35) {
+            r.range(80.0, 200.0)
+        } else {
+            0.0
+        },
         heater: r.chance(0.6),
         wake_q: 0.0,
         sleep_q: 0.0,
@@ -211,6 +232,8 @@ pub fn plan(cfg: &SynthConfig, index: usize) -> Plan {
         vacant_fridge: r.chance(0.7),
         vacant_heater: r.chance(0.12),
         away: Vec::new(),
+        holidays: Vec::new(),
+        fillers: Vec::new(),
         breaks: Vec::new(),
         dead_from: None,
         removed_from: None,
@@ -248,7 +271,8 @@ pub fn plan(cfg: &SynthConfig, index: usize) -> Plan {
         return p;
     }
     let household = match r.f64() {
-        x if x < 0.08 => Household::Elderly,
+        x if x < 0.065 => Household::Elderly,
+        x if x < 0.08 => Household::ActiveElderly,
         x if x < 0.10 => Household::GroupRental {
             tenants: r.int(6, 13) as u8,
         },
@@ -260,7 +284,7 @@ pub fn plan(cfg: &SynthConfig, index: usize) -> Plan {
     };
     p.household = Some(household);
     match household {
-        Household::Elderly => {
+        Household::Elderly | Household::ActiveElderly => {
             p.wake_q = r.range(22.0, 26.5);
             p.sleep_q = r.range(84.0, 88.0);
             meter.facts.push(ELDERLY_ALONE.into());
@@ -277,8 +301,9 @@ pub fn plan(cfg: &SynthConfig, index: usize) -> Plan {
             p.sleep_q = r.range(88.0, 95.0);
         }
     }
+    let elderly = matches!(household, Household::Elderly | Household::ActiveElderly);
     // Vacancy: empty all period, or one spell of a week to four months.
-    if household != Household::Elderly {
+    if !elderly {
         if r.chance(0.04) {
             p.vacant.push((start, end));
         } else if r.chance(0.08) {
@@ -308,6 +333,30 @@ pub fn plan(cfg: &SynthConfig, index: usize) -> Plan {
             d += r.int(120, 240) as Day;
         }
     }
+    // Families go away on holiday for one to four weeks, about once in half a year.
+    if !elderly && p.vacant.first() != Some(&(start, end)) {
+        let mut d = start + r.int(0, 150) as Day;
+        while d < end {
+            let len = r.int(8, 29) as Day;
+            if !p
+                .vacant
+                .iter()
+                .any(|&(a, b)| d <= b + 2 && d + len >= a - 2)
+            {
+                p.holidays.push((d, (d + len - 1).min(end)));
+            }
+            d += len + r.int(120, 240) as Day;
+        }
+    }
+    // The head-end now and then fills a missing day with the day before's readings.
+    if r.chance(0.1) {
+        for _ in 0..r.int(1, 4) {
+            p.fillers
+                .push(start + 1 + r.int(0, (days - 1).max(1)) as Day);
+        }
+        p.fillers.sort_unstable();
+        p.fillers.dedup();
+    }
     // Meter faults.
     if r.chance(0.004) {
         p.dead_from = Some(start + r.int(0, days) as Day);
@@ -334,20 +383,24 @@ fn load(wh: &mut [f64; 96], from: f64, to: f64, watts: f64) {
     }
 }
 
-/// Summer (July–August) 1, winter (December–February) 0.5, spring and autumn 0.
-fn climate(day: Day) -> f64 {
+/// The season, changing gradually over the year: (cooling, heating), each 0–1, cooling
+/// highest in late July, heating highest in mid-January (at half the strength).
+fn climate(day: Day) -> (f64, f64) {
     use chrono::Datelike;
-    match date_of(day).month() {
-        7 | 8 => 1.0,
-        6 | 9 => 0.4,
-        12 | 1 | 2 => 0.5,
-        _ => 0.0,
-    }
+    let doy = date_of(day).ordinal() as f64;
+    let s = (2.0 * std::f64::consts::PI * (doy - 205.0) / 365.25).cos();
+    let cool = ((s - 0.3) / 0.7).max(0.0).powf(1.2);
+    let heat = ((-s - 0.3) / 0.7).max(0.0).powf(1.2) * 0.5;
+    (cool, heat)
 }
 
 /// Generates one meter-day in Wh per quarter-hour; false when the meter reports nothing.
 pub fn day_wh(cfg: &SynthConfig, p: &Plan, day: Day, wh: &mut [f64; 96]) -> bool {
     wh.fill(0.0);
+    // A day the head-end filled in carries the day before's readings, exactly.
+    if p.fillers.binary_search(&day).is_ok() && day > cfg.start {
+        return day_wh(cfg, p, day - 1, wh);
+    }
     if p.removed_from.is_some_and(|d| day >= d) {
         return false;
     }
@@ -359,11 +412,12 @@ pub fn day_wh(cfg: &SynthConfig, p: &Plan, day: Day, wh: &mut [f64; 96]) -> bool
         enterprise_day(p, sector, day, &mut r, wh);
         return true;
     }
-    let heat = climate(day);
+    let (cool, warm) = climate(day);
+    let heat = cool + warm;
     let vacant = in_spells(&p.vacant, day);
-    let away = in_spells(&p.away, day);
+    let away = in_spells(&p.away, day) || in_spells(&p.holidays, day);
     let standby = p.standby_w;
-    let fridge = p.fridge_w * (1.0 + 0.35 * if heat == 1.0 { 1.0 } else { 0.0 });
+    let fridge = p.fridge_w * (1.0 + 0.35 * cool);
     let fridge_on = p.fridge_w > 0.0 && (!vacant || p.vacant_fridge);
     let phase = r.range(0.0, 4.0);
     for (q, v) in wh.iter_mut().enumerate() {
@@ -372,6 +426,12 @@ pub fn day_wh(cfg: &SynthConfig, p: &Plan, day: Day, wh: &mut [f64; 96]) -> bool
             // A compressor cycle of about an hour: on a bit under half the time.
             let c = ((q as f64 + phase) * std::f64::consts::FRAC_PI_2).sin();
             *v += fridge * 0.25 * (1.0 + 0.8 * c) * (0.9 + 0.2 * r.f64());
+        }
+        if p.freezer_w > 0.0 {
+            // A freezer's slower cycle, with other always-on devices.
+            let c = ((q as f64 + 2.0 * phase) * 0.9).sin();
+            *v +=
+                p.freezer_w * (1.0 + 0.2 * cool) * 0.25 * (1.0 + 0.6 * c) * (0.92 + 0.16 * r.f64());
         }
     }
     let keep_warm = p.heater && (!vacant && !away || p.vacant_heater);
@@ -393,7 +453,7 @@ pub fn day_wh(cfg: &SynthConfig, p: &Plan, day: Day, wh: &mut [f64; 96]) -> bool
     let jitter = |r: &mut Rng, sd: f64| r.normal() * sd;
     let scale = p.scale;
     match h {
-        Household::Elderly => {
+        Household::Elderly | Household::ActiveElderly => {
             let brk = p.breaks.iter().find(|&&(d, _)| d == day).map(|&(_, b)| b);
             let mut wake = p.wake_q + jitter(&mut r, 0.6);
             let mut stop = 96.0;
@@ -412,7 +472,19 @@ pub fn day_wh(cfg: &SynthConfig, p: &Plan, day: Day, wh: &mut [f64; 96]) -> bool
                 None => {}
             }
             let sleep = p.sleep_q + jitter(&mut r, 1.0);
-            let clip = |wh: &mut [f64; 96], a: f64, b: f64, w: f64| load(wh, a, b.min(stop), w);
+            // Out from about nine to four on weekdays: nothing but the base load meanwhile.
+            let out = (h == Household::ActiveElderly && !weekend)
+                .then(|| (36.0 + jitter(&mut r, 1.0), 64.0 + jitter(&mut r, 2.0)));
+            let clip = |wh: &mut [f64; 96], a: f64, b: f64, w: f64| {
+                let b = b.min(stop);
+                match out {
+                    Some((o, back)) => {
+                        load(wh, a, b.min(o), w);
+                        load(wh, a.max(back), b, w);
+                    }
+                    None => load(wh, a, b, w),
+                }
+            };
             // Kettle on rising, breakfast, television through the day, lunch, a nap, dinner.
             clip(wh, wake, wake + 0.4, 1800.0);
             clip(wh, wake + 1.0, wake + 2.2, 700.0 * scale);
@@ -470,7 +542,7 @@ pub fn day_wh(cfg: &SynthConfig, p: &Plan, day: Day, wh: &mut [f64; 96]) -> bool
             }
             load(wh, 0.0, 24.0, 40.0 * tenants as f64);
             load(wh, 72.0, 80.0, 1500.0);
-            if heat > 0.0 {
+            if heat > 0.05 {
                 load(wh, 80.0, 96.0, 900.0 * heat * tenants as f64 / 3.0);
             }
         }
@@ -507,16 +579,20 @@ pub fn day_wh(cfg: &SynthConfig, p: &Plan, day: Day, wh: &mut [f64; 96]) -> bool
                 let s = 84.0 + jitter(&mut r, 4.0);
                 load(wh, s, s + 2.0 + people as f64 * 0.5, 2000.0);
             }
-            if heat > 0.0 {
+            if heat > 0.05 {
                 let hours = if out_all_day {
                     (72.0, sleep)
                 } else {
                     (40.0, sleep)
                 };
                 load(wh, hours.0, hours.1, 1000.0 * heat * (0.5 + r.f64()));
-                if heat == 1.0 {
-                    load(wh, 0.0, 24.0, 600.0 * (0.5 + r.f64()));
+                if cool > 0.6 {
+                    load(wh, 0.0, 24.0, 600.0 * cool * (0.5 + r.f64()));
                 }
+            }
+            // Friday and Saturday nights run late: lights and screens past midnight.
+            if matches!(weekday, 5 | 6) && r.chance(0.6) {
+                load(wh, 0.0, r.range(2.0, 9.0), 200.0 * each);
             }
             if !out_all_day && r.chance(0.3) {
                 let t = r.range(40.0, 68.0);
@@ -576,6 +652,18 @@ pub struct Label {
 
 pub const LABELS_HEADER: &str = "meter,label,from,to";
 
+/// The label naming a household's type (`type:<name>`).
+fn type_label(h: Household) -> &'static str {
+    match h {
+        Household::Family { workers: true, .. } => "type:family_out_on_weekdays",
+        Household::Family { workers: false, .. } => "type:family_at_home",
+        Household::LargeFamily => "type:large_family",
+        Household::Elderly => "type:elderly_alone",
+        Household::ActiveElderly => "type:elderly_alone_out_on_weekdays",
+        Household::GroupRental { .. } => "type:group_rental",
+    }
+}
+
 /// The plan's ground truth. Enterprise resumption is found from the generated readings exactly
 /// as the index is defined: the first day after the shutdown whose use reaches 30 % of the
 /// baseline's daily average (the readings as stored, to the watt-hour).
@@ -610,6 +698,21 @@ pub fn labels(cfg: &SynthConfig, p: &Plan) -> Vec<Label> {
     }
     if let Some(Household::GroupRental { .. }) = p.household {
         push("group_rental", cfg.start, end);
+    }
+    if let Some(h) = p.household {
+        push(type_label(h), cfg.start, end);
+    }
+    for &(a, b) in &p.holidays {
+        let b = [p.dead_from, p.removed_from]
+            .iter()
+            .flatten()
+            .fold(b, |b, &d| b.min(d - 1));
+        if b >= a {
+            push("holiday", a, b);
+        }
+    }
+    for &d in &p.fillers {
+        push("gap", d, d);
     }
     if p.meter.routine_watch() {
         for &(d, b) in &p.breaks {
@@ -715,6 +818,7 @@ pub fn write_store(
                             let mut segs = 0usize;
                             let mut wh = [0.0f64; 96];
                             let mut row = vec![0.0f64; slots];
+                            let mut prev = vec![0.0f64; slots];
                             let mut q = vec![0u16; slots];
                             loop {
                                 let b = next.fetch_add(1, Ordering::Relaxed);
@@ -723,12 +827,29 @@ pub fn write_store(
                                 }
                                 let mut w = lock(&batch)?.segment(month, cfg.interval_minutes)?;
                                 for p in &plans[b * block..((b + 1) * block).min(cfg.meters)] {
+                                    // The day before, for finding days the head-end repeated
+                                    // (as ingest does).
+                                    let mut prev_ok =
+                                        from > cfg.start && day_wh(cfg, p, from - 1, &mut wh);
+                                    if prev_ok {
+                                        for (o, c) in prev.iter_mut().zip(wh.chunks(per)) {
+                                            *o = c.iter().sum();
+                                        }
+                                    }
                                     for d in from..=to {
                                         if !day_wh(cfg, p, d, &mut wh) {
+                                            prev_ok = false;
                                             continue;
                                         }
                                         for (o, c) in row.iter_mut().zip(wh.chunks(per)) {
                                             *o = c.iter().sum();
+                                        }
+                                        let repeated =
+                                            prev_ok && crate::format::repeats_day(&row, &prev);
+                                        prev.copy_from_slice(&row);
+                                        prev_ok = true;
+                                        if repeated {
+                                            row.fill(f64::NAN);
                                         }
                                         let (scale, missing) = encode_row(&row, &mut q);
                                         w.push(p.index, d, scale, missing, &q)?;

@@ -656,3 +656,187 @@ fn a_damaged_parquet_file_is_refused_as_unreadable_not_a_crash() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A day of quarter-hours for `meter`: `base` kWh each, with `busy` kWh in the slots given.
+fn quarters(meter: &str, day: &str, base: f64, busy: &[(usize, f64)]) -> String {
+    (0..96)
+        .map(|q| {
+            let v = busy.iter().find(|b| b.0 == q).map_or(base, |b| b.1);
+            format!(
+                "{meter},{day}T{:02}:{:02}:00+08:00,{v}\n",
+                q / 4,
+                q % 4 * 15
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_and_five_minute_readings_are_summed_to_quarter_hours_and_the_report_says_so() {
+    for step in [1u32, 5] {
+        let dir = temp(&format!("minutes{step}"));
+        let store = PowerStore::new(&dir);
+        let mut text = String::from("meter,time,kwh\n");
+        for m in (0..1440).step_by(step as usize) {
+            // 00:07 (or 00:05) is missing: its quarter-hour is stored as missing, not short.
+            if m == 7 || (step == 5 && m == 5) {
+                continue;
+            }
+            text += &format!("M1,2026-03-01T{:02}:{:02}:00+08:00,0.01\n", m / 60, m % 60);
+        }
+        let r = ingest(&store, &text, false);
+        assert!(r.ingested, "{}", r.render(false));
+        assert_eq!(r.interval_minutes, Some(15));
+        assert_eq!(r.summed_from_minutes, Some(step as u16));
+        assert_eq!(
+            (r.meter_days, r.gaps.count),
+            (1, 1),
+            "one quarter-hour missing"
+        );
+        assert!(
+            r.render(true)
+                .contains(&format!("每 {step} 分钟的读数已按 15 分钟汇总"))
+        );
+        let day = day_of(chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        let t = detect::daily_totals(&store, "120116", 0, day, day).unwrap();
+        let per_quarter = 0.01 * (15 / step) as f64;
+        assert!(((t[0].1 as f64) - 95.0 * per_quarter).abs() < 1e-3, "{t:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // Any other step is refused with the first line named, not line 0.
+    let dir = temp("minutes7");
+    let store = PowerStore::new(&dir);
+    let text = "meter,time,kwh\nM1,2026-03-01T00:00:00+08:00,1\nM1,2026-03-01T00:07:00+08:00,1\n";
+    let r = ingest(&store, text, false);
+    let p = &r.problems["mixed_intervals"];
+    assert_eq!(p.examples[0].0, 2, "{p:?}");
+    assert_eq!(stored(&store), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_day_repeating_the_day_before_is_stored_as_missing_and_reported() {
+    let dir = temp("repeat");
+    let store = PowerStore::new(&dir);
+    let busy = [(30, 0.4), (76, 0.3), (80, 0.5)];
+    let mut text = String::from("meter,time,kwh\n");
+    text += &quarters("M1", "2026-03-01", 0.02, &busy);
+    text += &quarters("M1", "2026-03-02", 0.02, &busy);
+    // A dead meter's zeros day after day are not a filler.
+    text += &quarters("M2", "2026-03-01", 0.0, &[]);
+    text += &quarters("M2", "2026-03-02", 0.0, &[]);
+    let r = ingest(&store, &text, false);
+    assert!(r.ingested, "{}", r.render(false));
+    assert_eq!(r.repeated_days.count, 1);
+    assert!(r.repeated_days.examples[0].1.contains("M1 2026-03-02"));
+    assert!(r.render(false).contains("repeated_day"));
+    let first = day_of(chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+    let days = detect::daily_series(&store, "120116", 0, first - 3, first + 3).unwrap();
+    assert_eq!(days.len(), 2);
+    assert!(days[0].1.is_some() && days[1].1.is_none(), "{days:?}");
+    // The chart draws the gap as a gap.
+    let svg = redgrid_power::svg::daily_chart(&days, days[0].0, days[1].0, "M1");
+    assert!(svg.contains("数据缺失") && svg.contains("stroke-dasharray"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn consent_bounds_routine_watch_and_withdrawal_is_kept_and_checked() {
+    let text = "code,kind,grid_code,address,facts,consent,consent_withdrawn\n\
+                M1,dwelling,12011600100100101,,elderly_alone,2026-01-10,2026-03-01\n\
+                M2,dwelling,12011600100100101,,elderly_alone,2026-01-10,\n\
+                M3,dwelling,12011600100100101,,elderly_alone,,\n";
+    let ms = Registry::parse(text).unwrap();
+    let d = |s: &str| day_of(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
+    assert_eq!(ms[0].watch_days(), Some((d("2026-01-10"), d("2026-03-01"))));
+    assert_eq!(ms[1].watch_days(), Some((d("2026-01-10"), i32::MAX)));
+    assert_eq!(ms[2].watch_days(), None, "no consent, no watch");
+    // Withdrawn before consent, or without any: refused with the line.
+    let bad = "code,kind,grid_code,consent,consent_withdrawn\n\
+               M1,dwelling,12011600100100101,2026-03-01,2026-01-01\n\
+               M2,dwelling,12011600100100101,,2026-01-01\n";
+    let p = Registry::parse(bad).unwrap_err();
+    assert!(p.len() == 2 && p[0].starts_with("line 2:") && p[1].starts_with("line 3:"));
+    // Changes of consent are listed for the consent log, which keeps every one.
+    let mut r = Registry::new();
+    for m in Registry::parse(&text.replace(",2026-03-01\n", ",\n")).unwrap() {
+        r.upsert(m);
+    }
+    let changes = r.consent_changes(&ms);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].meter, "M1");
+    assert_eq!(
+        changes[0].withdrawn.1,
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+    );
+    let dir = temp("consent");
+    let log = dir.join("consent-log.csv");
+    redgrid_power::meters::record_consent_changes(&log, &changes, "2026-03-01T08:00:00Z", "a.csv")
+        .unwrap();
+    redgrid_power::meters::record_consent_changes(&log, &changes, "2026-03-02T08:00:00Z", "b.csv")
+        .unwrap();
+    let kept = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(kept.lines().count(), 3, "a header and both lines: {kept}");
+    assert!(kept.contains("M1,2026-01-10,2026-01-10,,2026-03-01,a.csv"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn routine_alerts_stay_inside_consent_and_a_break_of_days_is_one_episode() {
+    // An elderly person's steady routine, then three days in bed, with consent from day 20.
+    let dir = temp("episode");
+    let store = PowerStore::new(&dir);
+    let register = "code,kind,grid_code,address,facts,consent\n\
+                    M1,dwelling,12011600100100101,,elderly_alone,2026-01-21\n\
+                    M2,dwelling,12011600100100101,,elderly_alone,\n";
+    let mut reg = Registry::new();
+    for m in Registry::parse(register).unwrap() {
+        reg.upsert(m);
+    }
+    let normal: Vec<(usize, f64)> = vec![
+        (26, 0.45),
+        (27, 0.4),
+        (46, 0.3),
+        (47, 0.3),
+        (70, 0.3),
+        (71, 0.3),
+        (80, 0.2),
+    ];
+    let mut text = String::from("meter,time,kwh\n");
+    for d in 1..=40 {
+        let day = format!("2026-01-{:02}", d.min(31));
+        let day = if d > 31 {
+            format!("2026-02-{:02}", d - 31)
+        } else {
+            day
+        };
+        // Days 5–7 (before consent) and 33–35 (after) show nobody up.
+        let busy: &[(usize, f64)] = if (5..=7).contains(&d) || (33..=35).contains(&d) {
+            &[]
+        } else {
+            &normal
+        };
+        // (Each day a little different: a day repeating the one before is a head-end filler.)
+        let base = 0.01 + d as f64 * 1e-4;
+        text += &quarters("M1", &day, base, busy);
+        text += &quarters("M2", &day, base, busy);
+    }
+    let mut o = Options::new("120116");
+    o.skip_bad_rows = false;
+    let r = ingest_csv(&store, &reg, &mut text.as_bytes(), &o, &mut |_| {}).unwrap();
+    assert!(r.ingested, "{}", r.render(false));
+    reg.save(&store.registry_path("120116")).unwrap();
+    let a = detect::analyze(&store, "120116", &reg, &detect::Config::default(), None, 1).unwrap();
+    let routine: Vec<_> = a
+        .alerts
+        .iter()
+        .filter(|x| x.detector == DetectorKind::Routine)
+        .collect();
+    assert_eq!(routine.len(), 1, "{routine:?}");
+    let e = routine[0];
+    assert_eq!(e.meter, 0, "no consent, no alert for M2");
+    let feb = |d: u32| day_of(chrono::NaiveDate::from_ymd_opt(2026, 2, d).unwrap());
+    assert_eq!((e.since, e.day, e.days, e.severity), (feb(2), feb(4), 3, 3));
+    assert!(e.reasons.contains(&"no_morning"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

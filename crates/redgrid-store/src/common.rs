@@ -1912,6 +1912,43 @@ impl RequestStore for This {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn power_alert_link(
+        &self,
+        district: &str,
+        detector: &str,
+        meter: &str,
+        since: chrono::NaiveDate,
+    ) -> Result<Option<AlertLink>> {
+        let row = sql!(
+            "SELECT request_id, district, detector, meter, day, since, severity, reasons \
+             FROM power_alert_links WHERE district = $1 AND detector = $2 AND meter = $3 AND since = $4 \
+             ORDER BY request_id DESC LIMIT 1",
+            district,
+            detector,
+            meter,
+            since
+        )
+        .fetch_optional(self.read_pool())
+        .await?;
+        row.map(|r| {
+            from_row!(&r, AlertLink { request_id: id RequestId, district, detector, meter, day, since, severity, reasons })
+        })
+        .transpose()
+    }
+
+    async fn update_power_alert_link(&self, link: &AlertLink) -> Result<()> {
+        sql!(
+            "UPDATE power_alert_links SET day = $1, severity = $2, reasons = $3 WHERE request_id = $4",
+            link.day,
+            link.severity,
+            &link.reasons,
+            link.request_id.0
+        )
+        .execute(self.write_pool())
+        .await?;
+        Ok(())
+    }
+
     async fn power_alert_links(&self, district: &str) -> Result<Vec<AlertLink>> {
         let rows = sql!(
             "SELECT request_id, district, detector, meter, day, since, severity, reasons \

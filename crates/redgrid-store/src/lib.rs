@@ -438,6 +438,16 @@ pub trait RequestStore: Send + Sync {
     async fn link_power_alert(&self, link: &AlertLink, at: DateTime<Utc>) -> Result<bool>;
     /// The district's power alerts filed as requests, oldest request first.
     async fn power_alert_links(&self, district: &str) -> Result<Vec<AlertLink>>;
+    /// The request an episode (detector, meter and first day) was filed as, if any.
+    async fn power_alert_link(
+        &self,
+        district: &str,
+        detector: &str,
+        meter: &str,
+        since: chrono::NaiveDate,
+    ) -> Result<Option<AlertLink>>;
+    /// Records that a filed episode went on to `day` with this severity and these reasons.
+    async fn update_power_alert_link(&self, link: &AlertLink) -> Result<()>;
     /// Files a request: writes the projection and its first event (and the requester's contact and
     /// the idempotency key, when given) in one transaction.
     async fn submit(

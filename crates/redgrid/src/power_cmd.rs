@@ -56,6 +56,17 @@ pub enum PowerCmd {
         /// Write the resumption index over time (per day, by sector and by street) to this CSV.
         #[arg(long)]
         resumption: Option<PathBuf>,
+        /// Write every episode (meter, address, grid, detector, start, end, severity, evidence)
+        /// to this file: `.csv` (UTF-8 with a BOM, for Excel) or `.json`.
+        #[arg(long)]
+        alerts: Option<PathBuf>,
+        /// The vacancy rate (空置率) counts a dwelling as vacant when it was unoccupied on at
+        /// least `--vacant-days` of the last `--vacancy-window` days of the data (days in spells
+        /// of a week or more).
+        #[arg(long, default_value_t = 30)]
+        vacant_days: u32,
+        #[arg(long, default_value_t = 90)]
+        vacancy_window: u32,
     },
     /// Each detector's filed alerts and what the checks found: precision per detector.
     Precision {
@@ -173,14 +184,30 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
             let path = store.registry_path(&district);
             let mut reg = Registry::load(&path)?;
             let before = reg.len();
+            // Consent given or withdrawn is recorded before the register changes.
+            let changes = reg.consent_changes(&meters);
+            let log = store.district_dir(&district).join("consent-log.csv");
+            redgrid_power::meters::record_consent_changes(
+                &log,
+                &changes,
+                &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                &file.display().to_string(),
+            )?;
+            let withdrawn = changes
+                .iter()
+                .filter(|c| c.withdrawn.1.is_some() && c.withdrawn.0 != c.withdrawn.1)
+                .count();
             for m in meters {
                 reg.upsert(m);
             }
             reg.save(&path)?;
             println!(
-                "meters: {} new, {} in the register",
+                "meters: {} new, {} in the register; consent changed for {} ({} withdrawn), recorded in {}",
                 reg.len() - before,
-                reg.len()
+                reg.len(),
+                changes.len(),
+                withdrawn,
+                log.display()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -268,6 +295,9 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
             file,
             recent_days,
             resumption,
+            alerts,
+            vacant_days,
+            vacancy_window,
         } => {
             let (conf, store, district) = store_of(&config)?;
             let cfg = thresholds(&t)?;
@@ -294,6 +324,11 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
             )?;
             let secs = started.elapsed().as_secs_f64();
             print_analysis(&a, &registry, secs);
+            print_vacancy_rate(&a, &registry, vacant_days, vacancy_window);
+            if let Some(path) = alerts {
+                let n = write_episodes(&a, &registry, &path)?;
+                println!("{n} episodes written to {}", path.display());
+            }
             if let Some(path) = resumption {
                 write_resumption(&a, &registry, &path)?;
                 println!(
@@ -314,8 +349,8 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
                     .await
                 })?;
                 println!(
-                    "filed {} new requests (channel power_alert); {} were filed before; {} alerts have a grid that is not in the district",
-                    filed.new, filed.already, filed.no_grid
+                    "filed {} new requests (channel power_alert); {} episodes filed before went on and their requests were updated; {} had nothing new; {} have a grid that is not in the district",
+                    filed.new, filed.updated, filed.already, filed.no_grid
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -474,14 +509,34 @@ fn print_analysis(a: &Analysis, registry: &Registry, secs: f64) {
         secs,
         a.readings as f64 / secs.max(1e-9)
     );
-    for k in [
-        DetectorKind::Vacancy,
-        DetectorKind::GroupRental,
-        DetectorKind::Routine,
-        DetectorKind::Fault,
-    ] {
-        println!("  {} ({}): {} alerts", k.name_zh(), k.as_str(), per(k));
+    for k in DetectorKind::ALL {
+        let ongoing = a
+            .alerts
+            .iter()
+            .filter(|x| x.detector == k && x.ongoing)
+            .count();
+        println!(
+            "  {} ({}): {} episodes, {ongoing} still going on{}",
+            k.name_zh(),
+            k.as_str(),
+            per(k),
+            if k.for_the_grid() {
+                ""
+            } else {
+                " (for the power company, not filed for the grid)"
+            }
+        );
     }
+    let gap_days: u64 = a.gaps.iter().map(|g| g.days() as u64).sum();
+    let gap_meters = a
+        .gaps
+        .iter()
+        .map(|g| g.meter)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    println!(
+        "  days without full data: {gap_days} on {gap_meters} meters (never counted as absence or inactivity)"
+    );
     let tiers = |t: u32| a.vacancy.iter().filter(|s| s.tier() == t).count();
     println!(
         "  vacancy spells: {} of a week, {} of two weeks, {} of a month, {} of six months",
@@ -522,17 +577,188 @@ fn print_analysis(a: &Analysis, registry: &Registry, secs: f64) {
     }
 }
 
+/// The vacancy rate (空置率) per street and community: dwellings unoccupied on at least
+/// `min_days` of the analysed days, over the dwellings with data.
+fn print_vacancy_rate(a: &Analysis, registry: &Registry, min_days: u32, window: u32) {
+    let rates = vacancy_rates(a, registry, min_days, window);
+    let (Some(last), false) = (a.last_day, rates.is_empty()) else {
+        return;
+    };
+    println!(
+        "  vacancy rate (空置率: dwellings unoccupied on ≥ {min_days} of the {window} days {} – {}, over dwellings with data):",
+        date_of(last - window as i32 + 1),
+        date_of(last)
+    );
+    for (code, (vacant, with_data)) in &rates {
+        let place = if code.len() == 9 {
+            format!("street {code}")
+        } else {
+            format!("  community {code}")
+        };
+        println!(
+            "    {place}: {vacant} of {with_data} = {:.1}%",
+            *vacant as f64 * 100.0 / (*with_data).max(1) as f64
+        );
+    }
+}
+
+/// Per street (the grid code's first 9 digits) and community (its first 12), keyed by that code
+/// (so each street comes just before its communities): (vacant, with data).
+fn vacancy_rates(
+    a: &Analysis,
+    registry: &Registry,
+    min_days: u32,
+    window: u32,
+) -> std::collections::BTreeMap<String, (u32, u32)> {
+    let mut out: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    let Some(last) = a.last_day else {
+        return out;
+    };
+    let first = last - window as i32 + 1;
+    // Unoccupied days in spells, per dwelling, within the window.
+    let mut in_window: std::collections::HashMap<u32, u32> = Default::default();
+    for sp in &a.vacancy {
+        let (f, t) = (sp.from.max(first), sp.to.min(last));
+        if f <= t {
+            *in_window.entry(sp.meter).or_default() += (t - f + 1) as u32;
+        }
+    }
+    for &(m, _, _) in &a.dwellings {
+        let unoccupied = in_window.get(&m).copied().unwrap_or(0);
+        let Some(meter) = registry.get(m) else {
+            continue;
+        };
+        for len in [9, 12] {
+            if let Some(code) = meter.grid_code.get(..len) {
+                let e = out.entry(code.to_string()).or_default();
+                e.0 += (unoccupied >= min_days) as u32;
+                e.1 += 1;
+            }
+        }
+    }
+    out
+}
+
+/// What an episode rests on, in a line: its reasons and figures.
+fn evidence(x: &detect::Alert) -> String {
+    let what = x.reasons.join(";");
+    match x.detector {
+        DetectorKind::Vacancy => format!(
+            "{what}; {} unoccupied days, {:.2} kWh a day",
+            x.days, x.score
+        ),
+        DetectorKind::GroupRental => format!("{what}; score {:.1}", x.score),
+        DetectorKind::Routine => format!("{what}; {} alert days", x.days),
+        DetectorKind::Fault | DetectorKind::DataGap => format!("{what}; {} days", x.days),
+    }
+}
+
+/// Writes every episode to `path` (`.json`, else CSV with a BOM); returns how many.
+fn write_episodes(a: &Analysis, registry: &Registry, path: &Path) -> anyhow::Result<usize> {
+    let rows: Vec<serde_json::Value> = a
+        .alerts
+        .iter()
+        .map(|x| {
+            let m = registry.get(x.meter);
+            serde_json::json!({
+                "meter": m.map_or("", |m| m.code.as_str()),
+                "address": m.map_or("", |m| m.address.as_str()),
+                "grid": m.map_or("", |m| m.grid_code.as_str()),
+                "detector": x.detector.as_str(),
+                "detector_zh": x.detector.name_zh(),
+                "start": date_of(x.since).to_string(),
+                "end": date_of(x.day).to_string(),
+                "ongoing": x.ongoing,
+                "severity": x.severity,
+                "evidence": evidence(x),
+            })
+        })
+        .collect();
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let text = if json {
+        serde_json::to_string_pretty(&rows)?
+    } else {
+        let mut t = String::from(
+            "\u{feff}meter,address,grid,detector,detector_zh,start,end,ongoing,severity,evidence\n",
+        );
+        for r in &rows {
+            let cells = [
+                "meter",
+                "address",
+                "grid",
+                "detector",
+                "detector_zh",
+                "start",
+                "end",
+                "ongoing",
+                "severity",
+                "evidence",
+            ]
+            .map(|k| match &r[k] {
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            });
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    t.push(',');
+                }
+                redgrid_power::ingest::push_csv_cell(&mut t, c);
+            }
+            t.push('\n');
+        }
+        t
+    };
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(rows.len())
+}
+
 fn print_eval(e: &redgrid_power::eval::Evaluation) {
     let v = &e.vacancy_days;
     println!(
-        "vacancy (days): precision {:.3} recall {:.3} F1 {:.3}  (tp {} fp {} fn {})",
-        v.precision(),
+        "unoccupied days: recall {:.3} precision {:.3} F1 {:.3}; occupied days flagged {:.2}% ({} of {})  (tp {} fp {} fn {})",
         v.recall(),
+        v.precision(),
         v.f1(),
+        e.occupied_flagged_share() * 100.0,
+        v.fp,
+        e.occupied_days,
         v.tp,
         v.fp,
         v.fn_
     );
+    println!(
+        "  {:<32} {:>10} {:>16} {:>18} {:>22}",
+        "household type",
+        "households",
+        "unoccupied recall",
+        "occupied flagged",
+        "false routine episodes"
+    );
+    for (t, f) in &e.by_type {
+        let routine = if f.watched > 0 {
+            format!(
+                "{} on {} watched ({:.2}/90 days)",
+                f.false_episodes,
+                f.watched,
+                f.false_episodes as f64 * 90.0 / (f.watched as f64 * e.routine_days.max(1) as f64)
+            )
+        } else {
+            "—".to_string()
+        };
+        println!(
+            "  {t:<32} {:>10} {:>16} {:>17.2}% {:>22}",
+            f.households,
+            if f.unoccupied > 0 {
+                format!("{:.3} ({} d)", f.recall(), f.unoccupied)
+            } else {
+                "—".to_string()
+            },
+            f.flagged_share() * 100.0,
+            routine
+        );
+    }
     let f = &e.faults;
     println!(
         "meter faults (meters): precision {:.3} recall {:.3}  (tp {} fp {} fn {})",
@@ -569,7 +795,7 @@ fn print_eval(e: &redgrid_power::eval::Evaluation) {
         println!("  {k}: {found} of {n} found");
     }
     for (k, n) in &e.routine_false_by_reason {
-        println!("  alert days that met no break, with reason {k}: {n}");
+        println!("  episodes that met no break, with reason {k}: {n}");
     }
     println!(
         "resumption: {} of {} resumption days exactly as labelled; index max difference from a recount {:.2e}",

@@ -6,7 +6,7 @@ use anyhow::Context;
 use redgrid_app::Service;
 use redgrid_app::power_alerts::{Filing, Outcomes, PowerAlert};
 use redgrid_core::ids::RequestId;
-use redgrid_power::detect::{Alert, Analysis, DetectorKind, daily_totals};
+use redgrid_power::detect::{Alert, Analysis, DetectorKind, daily_series};
 use redgrid_power::format::PowerStore;
 use redgrid_power::{Registry, date_of};
 use redgrid_store::AlertLink;
@@ -20,8 +20,10 @@ fn reason_zh(r: &str) -> &'static str {
         "sharp_drop" => "用电骤降",
         "dead_meter" => "读数持续为零",
         "no_data" => "持续无读数",
-        "vacant_30d" => "连续一个月以上用电接近零",
-        "vacant_180d" => "连续半年以上用电接近零",
+        "vacant_14d" => "连续两周以上只有冰箱和待机用电（无人居住迹象）",
+        "vacant_30d" => "连续一个月以上只有冰箱和待机用电（无人居住迹象）",
+        "vacant_180d" => "连续半年以上只有冰箱和待机用电（无人居住迹象）",
+        "missing_readings" => "读数缺失",
         "group_rental" => "用电量和用电规律明显高于本社区同类住户",
         _ => "用电异常",
     }
@@ -36,13 +38,18 @@ pub fn describe(a: &Alert) -> String {
         DetectorKind::GroupRental => "请上门核查是否存在群租",
         DetectorKind::Routine => "请尽快电话或上门确认独居老人是否安好",
         DetectorKind::Fault => "请核实电表是否损坏或已拆除",
+        DetectorKind::DataGap => "请联系供电公司补齐读数",
+    };
+    let span = if a.since == a.day {
+        format!("{}", date_of(a.since))
+    } else {
+        format!("{}至{}", date_of(a.since), date_of(a.day))
     };
     format!(
-        "电力预警·{}：自{}起{}（{}）。{what}，并在办结时选择核查结果。",
+        "电力预警·{}：{span}{}（{}）。{what}，并在办结时选择核查结果。",
         a.detector.name_zh(),
-        date_of(a.since),
+        if a.ongoing { "，仍在持续" } else { "" },
         reasons.join("、"),
-        date_of(a.day)
     )
 }
 
@@ -100,6 +107,8 @@ pub async fn import_legacy_ledger(
 #[derive(Debug, Default)]
 pub struct Filed {
     pub new: usize,
+    /// Episodes filed before that went on: their requests' timelines were updated.
+    pub updated: usize,
     pub already: usize,
     pub no_grid: usize,
 }
@@ -119,16 +128,16 @@ pub async fn file_alerts(
     for a in analysis
         .alerts
         .iter()
-        .filter(|a| since.is_none_or(|s| a.day >= s))
+        .filter(|a| since.is_none_or(|s| a.day >= s) && a.for_grid)
     {
         let Some(m) = registry.get(a.meter) else {
             continue;
         };
-        let days = daily_totals(
+        let days = daily_series(
             store,
             district,
             a.meter,
-            a.since.max(a.day - 30) - 7,
+            a.since.max(a.day - 60) - 7,
             a.day + 3,
         )?;
         let alert = PowerAlert {
@@ -156,6 +165,7 @@ pub async fn file_alerts(
             .with_context(|| format!("filing the alert for meter {}", m.code))?
         {
             Filing::New => filed.new += 1,
+            Filing::Updated => filed.updated += 1,
             Filing::Already => filed.already += 1,
             Filing::NoGrid => filed.no_grid += 1,
         }

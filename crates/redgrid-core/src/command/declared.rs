@@ -341,4 +341,14 @@ commands! {
         order: Option<String> = Text { max: limits::REASON }, Required, "督办意见", "Supervision order",
             "What must be done, by when.";
     }
+
+    /// 预警更新: an electricity alert's episode goes on (more days) or grows worse; the system adds
+    /// it to the episode's one request while that request is still being handled.
+    UpdateAlert = "update_alert", "预警更新", "update alert";
+    event "alert_updated", "预警更新", "Alert updated";
+    from [Submitted, Accepted, Dispatched, Claimed, Suspended];
+    {
+        text: Option<String> = Text { max: limits::REASON }, Required, "更新内容", "What is new",
+            "The episode's days so far and its severity.";
+    }
 }

@@ -514,6 +514,7 @@ pub fn decide(
         } => suspend(d, reason, approver_id)?,
         Command::Resume {} => resume(d)?,
         Command::Supervise { order } => supervise(d, order)?,
+        Command::UpdateAlert { text } => update_alert(d, text)?,
         Command::Publish { need, result } => publish(d, need, result)?,
     };
     Ok(Decision { body, actor: by })
@@ -929,6 +930,17 @@ fn resume(d: Deciding<'_>) -> Result<EventBody, CoreError> {
 }
 
 /// `supervise`: its fields, and the event it appends.
+fn update_alert(mut d: Deciding<'_>, text: &Option<String>) -> Result<EventBody, CoreError> {
+    d.fields.text("text", text.as_deref(), limits::REASON);
+    d.fields.finish()?;
+    if d.request.channel != Channel::PowerAlert {
+        return Err(CoreError::Conflict(Conflict::NotAnAlert));
+    }
+    Ok(EventBody::AlertUpdated {
+        text: clean(text).unwrap_or_default(),
+    })
+}
+
 fn supervise(mut d: Deciding<'_>, order: &Option<String>) -> Result<EventBody, CoreError> {
     d.fields.text("order", order.as_deref(), limits::REASON);
     d.fields.finish()?;

@@ -180,6 +180,7 @@ pub(crate) fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
         EventBody::Suspended { reason, .. } => reason.clone(),
         EventBody::Resumed { .. } => String::new(),
         EventBody::Supervised { order, .. } => order.clone(),
+        EventBody::AlertUpdated { text } => text.clone(),
         EventBody::Published { need, result } => [
             need.as_ref()
                 .map(|t| format!("{}{t}", lang.pick("需求：", "need: "))),
