@@ -133,7 +133,8 @@ impl Service {
     }
 
     /// Adds an episode's new days or higher severity to its request (an `alert_updated` event, by
-    /// the system) while the request is still being handled, and records them in the link.
+    /// the system, with the chart redrawn) while the request is still being handled, and records
+    /// them in the link.
     async fn update_episode(&self, a: &PowerAlert, link: AlertLink) -> Result<Filing> {
         let severity = i32::from(a.severity);
         if a.day <= link.day && severity <= link.severity {
@@ -161,7 +162,31 @@ impl Service {
             days,
             a.severity
         );
-        let command = redgrid_core::command::Command::UpdateAlert { text: Some(text) };
+        // Resolved, verified or closed: the check was done; nothing is reopened (and no chart is
+        // uploaded for it).
+        let open = self
+            .store()
+            .request(link.request_id)
+            .await?
+            .is_some_and(|r| {
+                redgrid_core::command::allowed_from(redgrid_core::command::CommandKind::UpdateAlert)
+                    .contains(&r.status)
+            });
+        if !open {
+            return Ok(Filing::Already);
+        }
+        // The chart redrawn with the new days, beside the one filed first.
+        let chart = self
+            .store()
+            .put_attachment("image/svg+xml", a.chart_svg.as_bytes(), None)
+            .await?;
+        let command = redgrid_core::command::Command::UpdateAlert {
+            text: Some(text),
+            chart: vec![Attachment {
+                id: chart.id,
+                name: format!("用电曲线（至{}）.svg", a.day),
+            }],
+        };
         match self
             .run(link.request_id, &Actor::System, &command, vec![], now())
             .await

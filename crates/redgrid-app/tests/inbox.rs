@@ -1,6 +1,7 @@
 //! The inbox and notifications by SMS, on SQLite and PostgreSQL: a dispatch reaches the unit's
 //! people unread, reading marks it, and the kinds a person chose also go by SMS through the queue;
-//! and a power alert names its household to those who must visit it.
+//! and a power alert names its household to those who must visit it, and an alert's episode is one
+//! request that hears its new days.
 
 use redgrid_app::outbox::{Sender, SmsNotices, deliver_due};
 use redgrid_app::service::now;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 redgrid_app::both_backends!(
     a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen,
     a_power_alert_names_the_household_to_those_in_charge_only,
+    an_episode_files_one_request_that_hears_its_new_days_until_it_is_resolved,
 );
 
 async fn a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen(store: Arc<dyn Store>) {
@@ -173,4 +175,148 @@ async fn a_power_alert_names_the_household_to_those_in_charge_only(store: Arc<dy
             .len(),
         1
     );
+}
+
+async fn an_episode_files_one_request_that_hears_its_new_days_until_it_is_resolved(
+    store: Arc<dyn Store>,
+) {
+    use redgrid_app::power_alerts::{Filing, PowerAlert};
+    use redgrid_core::request::{AlertOutcome, EventBody, Status};
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let alert = |to: chrono::NaiveDate, severity: u8| PowerAlert {
+        district: "120116".into(),
+        detector: "routine".into(),
+        meter: "3300000001".into(),
+        grid_code: f.grid_a1_1.code.clone(),
+        address: "幸福里小区3号楼2单元101".into(),
+        day: to,
+        since: day(20),
+        severity,
+        reasons: vec!["no_morning".into()],
+        description: "独居老人早上未见用电，请电话或上门确认".into(),
+        restricted: true,
+        chart_svg: "<svg xmlns=\"http://www.w3.org/2000/svg\"/>".into(),
+    };
+    let updates = |events: &[redgrid_core::request::Event]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::AlertUpdated { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        s.file_power_alert(&alert(day(21), 2)).await.unwrap(),
+        Filing::New
+    );
+    let links = store.power_alert_links("120116").await.unwrap();
+    assert_eq!(links.len(), 1);
+    let id = links[0].request_id;
+    // The same days again: nothing new, no event.
+    assert_eq!(
+        s.file_power_alert(&alert(day(21), 2)).await.unwrap(),
+        Filing::Already
+    );
+    assert!(updates(&store.events(id).await.unwrap()).is_empty());
+    // Two more days: the one request hears them, the link keeps the latest end.
+    assert_eq!(
+        s.file_power_alert(&alert(day(23), 2)).await.unwrap(),
+        Filing::Updated
+    );
+    let said = updates(&store.events(id).await.unwrap());
+    assert_eq!(said.len(), 1);
+    assert!(said[0].contains("2026-11-20至2026-11-23共4天"), "{said:?}");
+    assert!(!said[0].contains("升高"));
+    // With the chart redrawn, which those who see the request may open.
+    let charts: Vec<String> = store
+        .events(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::AlertUpdated { chart, .. } => chart.first().map(|a| a.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(charts.len(), 1);
+    assert!(
+        s.may_see_attachment(&Fixture::actor(&f.grid_worker), &charts[0])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.may_see_attachment(&Fixture::actor(&f.resident), &charts[0])
+            .await
+            .unwrap(),
+        "a routine alert is not for residents"
+    );
+    // The same days but worse: the severity rises, and says so.
+    assert_eq!(
+        s.file_power_alert(&alert(day(23), 3)).await.unwrap(),
+        Filing::Updated
+    );
+    let said = updates(&store.events(id).await.unwrap());
+    assert!(
+        said.len() == 2 && said[1].contains("严重程度3（升高）"),
+        "{said:?}"
+    );
+    let link = &store.power_alert_links("120116").await.unwrap()[0];
+    assert_eq!((link.day, link.severity), (day(23), 3));
+    // An older, milder view of the episode changes nothing.
+    assert_eq!(
+        s.file_power_alert(&alert(day(22), 1)).await.unwrap(),
+        Filing::Already
+    );
+    assert_eq!(store.power_alert_links("120116").await.unwrap().len(), 1);
+    // Handled to resolved: a later day is not added to a request whose check was done.
+    let go = |who: &redgrid_core::person::Person, c: Command| {
+        let s = &s;
+        let actor = Fixture::actor(who);
+        async move { s.run(id, &actor, &c, vec![], now()).await.unwrap() }
+    };
+    go(
+        &f.grid_worker,
+        Command::Accept {
+            public_summary: None,
+            category_id: Some(f.cat_garbage.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        },
+    )
+    .await;
+    go(
+        &f.grid_worker,
+        Command::Dispatch {
+            unit_id: Some(f.unit_grid_a1_1.id),
+        },
+    )
+    .await;
+    go(&f.volunteer, Command::Claim {}).await;
+    let (r, _) = go(
+        &f.volunteer,
+        Command::Resolve {
+            public_summary: None,
+            outcome: Some(AlertOutcome::FalseAlarm),
+            summary: Some("老人在女儿家小住，已电话确认".into()),
+            evidence: vec![],
+            cost_fen: None,
+        },
+    )
+    .await;
+    assert_eq!(r.status, Status::Resolved);
+    assert_eq!(
+        s.file_power_alert(&alert(day(28), 3)).await.unwrap(),
+        Filing::Already
+    );
+    assert_eq!(updates(&store.events(id).await.unwrap()).len(), 2);
+    let link = &store.power_alert_links("120116").await.unwrap()[0];
+    assert_eq!(link.day, day(23), "the link is not moved past the check");
+    // A later episode of the same meter (another first day) is a new request.
+    let mut next = alert(day(30), 2);
+    next.since = day(30);
+    assert_eq!(s.file_power_alert(&next).await.unwrap(), Filing::New);
+    assert_eq!(store.power_alert_links("120116").await.unwrap().len(), 2);
 }

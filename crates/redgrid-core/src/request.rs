@@ -366,6 +366,9 @@ pub enum EventBody {
     /// An electricity alert's episode went on or grew worse.
     AlertUpdated {
         text: String,
+        /// The episode's chart redrawn with its new days.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        chart: Vec<Attachment>,
     },
 }
 
@@ -392,6 +395,7 @@ impl EventBody {
             EventBody::Resolved { evidence, .. } => {
                 evidence.iter().map(|a| a.id.as_str()).collect()
             }
+            EventBody::AlertUpdated { chart, .. } => chart.iter().map(|a| a.id.as_str()).collect(),
             _ => Vec::new(),
         }
     }
@@ -427,7 +431,7 @@ impl EventBody {
             EventBody::Verified { reason, .. } => *reason = mo(reason),
             EventBody::Rated { comment, .. } => *comment = mo(comment),
             EventBody::Supervised { order, .. } => *order = m(order),
-            EventBody::AlertUpdated { text } => *text = m(text),
+            EventBody::AlertUpdated { text, .. } => *text = m(text),
             EventBody::Accepted { .. }
             | EventBody::Dispatched { .. }
             | EventBody::Claimed { .. }

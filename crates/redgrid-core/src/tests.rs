@@ -2556,6 +2556,7 @@ fn public_summary_refusals() {
 fn update_alert(text: Option<&str>) -> Command {
     Command::UpdateAlert {
         text: text.map(str::to_string),
+        chart: vec![],
     }
 }
 
@@ -2591,6 +2592,18 @@ fn alert_update_refusals() {
     assert_eq!(
         fields_of(&w.err(&r, &Actor::System, update_alert(None))),
         vec![("text".into(), "required")]
+    );
+    // A chart that was never uploaded is refused by its place in the list.
+    let unknown = Command::UpdateAlert {
+        text: Some("x".into()),
+        chart: vec![Attachment {
+            id: "ab".repeat(32),
+            name: "用电曲线.svg".into(),
+        }],
+    };
+    assert_eq!(
+        fields_of(&w.err(&r, &Actor::System, unknown)),
+        vec![("chart[0].id".into(), "unknown")]
     );
     // People never run it, not even an administrator.
     for who in [admin(), grid_worker(), supervisor()] {

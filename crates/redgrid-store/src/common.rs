@@ -1890,6 +1890,12 @@ impl DirectoryStore for This {
     }
 }
 
+/// A row of `power_alert_links`, selected as
+/// `request_id, district, detector, meter, day, since, severity, reasons`.
+fn alert_link_from_row(r: &DbRow) -> Result<AlertLink> {
+    from_row!(r, AlertLink { request_id: id RequestId, district, detector, meter, day, since, severity, reasons })
+}
+
 #[async_trait]
 impl RequestStore for This {
     async fn link_power_alert(&self, link: &AlertLink, at: DateTime<Utc>) -> Result<bool> {
@@ -1930,10 +1936,7 @@ impl RequestStore for This {
         )
         .fetch_optional(self.read_pool())
         .await?;
-        row.map(|r| {
-            from_row!(&r, AlertLink { request_id: id RequestId, district, detector, meter, day, since, severity, reasons })
-        })
-        .transpose()
+        row.as_ref().map(alert_link_from_row).transpose()
     }
 
     async fn update_power_alert_link(&self, link: &AlertLink) -> Result<()> {
@@ -1957,11 +1960,7 @@ impl RequestStore for This {
         )
         .fetch_all(self.read_pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                from_row!(r, AlertLink { request_id: id RequestId, district, detector, meter, day, since, severity, reasons })
-            })
-            .collect()
+        rows.iter().map(alert_link_from_row).collect()
     }
 
     async fn submit(
@@ -2488,7 +2487,8 @@ impl AttachmentStore for This {
         }
         let rows = sql!(
             "SELECT DISTINCT request_id FROM request_events \
-             WHERE kind IN ('submitted', 'resolved') AND payload LIKE $1 ORDER BY request_id LIMIT $2",
+             WHERE kind IN ('submitted', 'resolved', 'alert_updated') AND payload LIKE $1 \
+             ORDER BY request_id LIMIT $2",
             format!("%\"id\":\"{id}\"%"),
             limit
         )

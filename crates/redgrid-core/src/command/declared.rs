@@ -350,5 +350,7 @@ commands! {
     {
         text: Option<String> = Text { max: limits::REASON }, Required, "更新内容", "What is new",
             "The episode's days so far and its severity.";
+        chart: Vec<Attachment> = Attachments, Optional, "用电曲线", "Chart",
+            "The episode's chart redrawn with its new days (uploaded before).";
     }
 }

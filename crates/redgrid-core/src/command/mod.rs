@@ -86,6 +86,9 @@ impl Command {
             Command::Resolve { evidence, .. } => {
                 refs.attachments = evidence.iter().map(|a| a.id.clone()).collect()
             }
+            Command::UpdateAlert { chart, .. } => {
+                refs.attachments = chart.iter().map(|a| a.id.clone()).collect()
+            }
             _ => {}
         }
         refs
@@ -514,7 +517,7 @@ pub fn decide(
         } => suspend(d, reason, approver_id)?,
         Command::Resume {} => resume(d)?,
         Command::Supervise { order } => supervise(d, order)?,
-        Command::UpdateAlert { text } => update_alert(d, text)?,
+        Command::UpdateAlert { text, chart } => update_alert(d, text, chart)?,
         Command::Publish { need, result } => publish(d, need, result)?,
     };
     Ok(Decision { body, actor: by })
@@ -930,14 +933,20 @@ fn resume(d: Deciding<'_>) -> Result<EventBody, CoreError> {
 }
 
 /// `supervise`: its fields, and the event it appends.
-fn update_alert(mut d: Deciding<'_>, text: &Option<String>) -> Result<EventBody, CoreError> {
+fn update_alert(
+    mut d: Deciding<'_>,
+    text: &Option<String>,
+    chart: &[Attachment],
+) -> Result<EventBody, CoreError> {
     d.fields.text("text", text.as_deref(), limits::REASON);
+    check_attachments(&mut d.fields, "chart", chart, Some(d.ctx.facts));
     d.fields.finish()?;
     if d.request.channel != Channel::PowerAlert {
         return Err(CoreError::Conflict(Conflict::NotAnAlert));
     }
     Ok(EventBody::AlertUpdated {
         text: clean(text).unwrap_or_default(),
+        chart: chart.to_vec(),
     })
 }
 

@@ -180,7 +180,7 @@ pub(crate) fn entry(dir: &Directory, e: &Event, lang: Lang) -> TimelineEntry {
         EventBody::Suspended { reason, .. } => reason.clone(),
         EventBody::Resumed { .. } => String::new(),
         EventBody::Supervised { order, .. } => order.clone(),
-        EventBody::AlertUpdated { text } => text.clone(),
+        EventBody::AlertUpdated { text, .. } => text.clone(),
         EventBody::Published { need, result } => [
             need.as_ref()
                 .map(|t| format!("{}{t}", lang.pick("需求：", "need: "))),
@@ -490,8 +490,14 @@ pub(crate) async fn request_page(
         .map(|a| (a.id.clone(), a.name.clone()))
         .collect();
     for e in &events {
-        if let EventBody::Resolved { evidence, .. } = &e.body {
-            photos.extend(evidence.iter().map(|a| (a.id.clone(), a.name.clone())));
+        match &e.body {
+            EventBody::Resolved { evidence, .. } => {
+                photos.extend(evidence.iter().map(|a| (a.id.clone(), a.name.clone())));
+            }
+            EventBody::AlertUpdated { chart, .. } => {
+                photos.extend(chart.iter().map(|a| (a.id.clone(), a.name.clone())));
+            }
+            _ => {}
         }
     }
     let timeline = events.iter().map(|e| entry(&dir, e, lang)).collect();
