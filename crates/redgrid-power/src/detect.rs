@@ -93,11 +93,22 @@ pub struct RoutineConfig {
     /// household usually starts later (its 90th percentile plus `margin_hours`).
     pub morning_by: f32,
     pub margin_hours: f32,
+    /// … only for a household whose mornings are regular: its usual first activity varies by
+    /// at most this many hours (10th to 90th percentile). One that rises at any hour has no
+    /// morning to miss.
+    pub regular_morning_hours: f32,
     /// A quiet stretch between 06:00 and 22:00 of at least this many hours is a flat line.
     pub flat_hours: f32,
     /// Night use above the usual by this factor and by at least `night_min_kwh`.
     pub night_factor: f32,
     pub night_min_kwh: f32,
+    /// … and above the usual by at least this many robust deviations (1.4826 × the median
+    /// absolute deviation) of the household's usual nights: a home heated or a water heater
+    /// run by night varies from night to night, and only what stands out of that counts.
+    pub night_spread: f32,
+    /// … and the night's share of the day's use above the usual share by this factor: a cold
+    /// spell raises the heating by day and by night alike, unrest only the night.
+    pub night_share_factor: f32,
     /// A day below this share of the usual total.
     pub drop_ratio: f32,
     /// Alert days of one household at most this many days apart are one episode (one request).
@@ -163,8 +174,11 @@ impl Default for RoutineConfig {
             window_days: 28,
             morning_by: 10.0,
             margin_hours: 1.0,
+            regular_morning_hours: 4.0,
             flat_hours: 6.0,
             night_factor: 1.8,
+            night_spread: 4.0,
+            night_share_factor: 1.3,
             night_min_kwh: 0.5,
             drop_ratio: 0.35,
             episode_gap_days: 3,
@@ -343,6 +357,13 @@ struct Routine {
     weekend: [bool; MAX_WINDOW],
     len: usize,
     next: usize,
+    /// The night use of each of the last seven days (by day, alert or not), and the last day
+    /// whose night raised `night_use`: a heavy night that comes back within a week (a water
+    /// heater's weekly hot cycle, heating on a cold night, washing on cheap night power) is the
+    /// household's week, not unrest. It does not hold back the nights that go on from one that
+    /// alerted (unrest of several nights is one episode, all of it).
+    recent_nights: [(Day, f32); 7],
+    night_alert_day: Day,
 }
 
 /// The most normal days a routine remembers (`window_days` is capped here).
@@ -358,17 +379,66 @@ impl Default for Routine {
             weekend: [false; MAX_WINDOW],
             len: 0,
             next: 0,
+            recent_nights: [(Day::MIN, 0.0); 7],
+            night_alert_day: Day::MIN,
         }
     }
 }
 
-/// The usual figures of a household's normal days of one kind (weekdays or weekend days).
-struct Usual {
-    first_p90: f32,
-    flat_max: f32,
-    night_median: f32,
-    total_median: f32,
-    total_max: f32,
+/// A household's normal days of one kind (weekdays or weekend days), whose usual figures are
+/// worked out one at a time, only when a day could break them: most days break none, so most
+/// days work out none (a quantile of a month's days costs more than the rest of the day's
+/// checks together).
+struct Usual<'a> {
+    r: &'a Routine,
+    weekend: bool,
+    /// Whether to use only the days of the same kind (there are at least `min_same` of them; a
+    /// household out on weekdays and home at weekends has two routines) or all the normal days.
+    same_only: bool,
+}
+
+impl Usual<'_> {
+    /// The chosen days' values of one column, on the stack.
+    fn pick<T: Copy>(
+        &self,
+        col: &[T; MAX_WINDOW],
+        to: impl Fn(T) -> f32,
+    ) -> ([f32; MAX_WINDOW], usize) {
+        let mut out = [0.0f32; MAX_WINDOW];
+        let mut m = 0;
+        let n = self.r.len;
+        for (&v, &weekend) in col[..n].iter().zip(&self.r.weekend[..n]) {
+            if !self.same_only || weekend == self.weekend {
+                out[m] = to(v);
+                m += 1;
+            }
+        }
+        (out, m)
+    }
+    /// The 10th and 90th percentiles of the first sustained activity (hours).
+    fn first_p10_p90(&self) -> (f32, f32) {
+        let (v, n) = self.pick(&self.r.first, |x| x as f32 / 4.0);
+        (quantile_f32(&v[..n], 0.1), quantile_f32(&v[..n], 0.9))
+    }
+    /// The longest usual quiet stretch (hours).
+    fn flat_max(&self) -> f32 {
+        let (v, n) = self.pick(&self.r.flat, |x| x as f32 / 4.0);
+        v[..n].iter().fold(0.0f32, |a, &b| a.max(b))
+    }
+    /// The median night use and its robust deviation (1.4826 × the median absolute deviation).
+    fn night_median_spread(&self) -> (f32, f32) {
+        let (mut v, n) = self.pick(&self.r.night, |x| x);
+        let (med, spread) = robust(&mut v[..n]);
+        (med, spread)
+    }
+    fn total_max(&self) -> f32 {
+        let (v, n) = self.pick(&self.r.total, |x| x);
+        v[..n].iter().fold(0.0f32, |a, &b| a.max(b))
+    }
+    fn total_median(&self) -> f32 {
+        let (v, n) = self.pick(&self.r.total, |x| x);
+        quantile_f32(&v[..n], 0.5)
+    }
 }
 
 impl Routine {
@@ -379,37 +449,77 @@ impl Routine {
         self.night[self.next] = f.night;
         self.flat[self.next] = f.longest_flat;
         self.weekend[self.next] = weekend;
-        self.next = (self.next + 1) % cap;
+        self.next = if self.next + 1 >= cap {
+            0
+        } else {
+            self.next + 1
+        };
         self.len = (self.len + 1).min(cap);
     }
 
-    /// The usual figures of days like `weekend`: from the days of the same kind when there are
-    /// at least `min_same` of them (a household out on weekdays and home at weekends has two
-    /// routines), else from all the normal days.
-    fn usual(&self, weekend: bool, min_same: usize) -> Usual {
-        let n = self.len;
-        let same = self.weekend[..n].iter().filter(|&&w| w == weekend).count();
-        let pick = |k: usize| same < min_same || self.weekend[k] == weekend;
-        let mut first = [0.0f32; MAX_WINDOW];
-        let mut flat = [0.0f32; MAX_WINDOW];
-        let mut night = [0.0f32; MAX_WINDOW];
-        let mut total = [0.0f32; MAX_WINDOW];
-        let mut m = 0;
-        for k in (0..n).filter(|&k| pick(k)) {
-            first[m] = self.first[k] as f32 / 4.0;
-            flat[m] = self.flat[k] as f32 / 4.0;
-            night[m] = self.night[k];
-            total[m] = self.total[k];
-            m += 1;
+    /// Whether a heavy `night` on `day` is this household's usual week: one of the seven nights
+    /// before was at least half as far above `median`, and the night before did not alert.
+    fn night_recurs(&self, day: Day, night: f32, median: f32) -> bool {
+        if self.night_alert_day == day - 1 {
+            return false;
         }
-        Usual {
-            first_p90: quantile_f32(&first[..m], 0.9),
-            flat_max: flat[..m].iter().fold(0.0f32, |a, &b| a.max(b)),
-            night_median: quantile_f32(&night[..m], 0.5),
-            total_median: quantile_f32(&total[..m], 0.5),
-            total_max: total[..m].iter().fold(0.0f32, |a, &b| a.max(b)),
+        (1..=7).any(|k| {
+            let (d, n) = self.recent_nights[(day - k).rem_euclid(7) as usize];
+            d == day - k && n - median >= 0.5 * (night - median)
+        })
+    }
+
+    fn remember_night(&mut self, day: Day, night: f32, alerted: bool) {
+        self.recent_nights[day.rem_euclid(7) as usize] = (day, night);
+        if alerted {
+            self.night_alert_day = day;
         }
     }
+
+    /// The usual figures of days like `weekend`: from the days of the same kind when there are
+    /// at least `min_same` of them, else from all the normal days.
+    fn usual(&self, weekend: bool, min_same: usize) -> Usual<'_> {
+        let same = self.weekend[..self.len]
+            .iter()
+            .filter(|&&w| w == weekend)
+            .count();
+        Usual {
+            r: self,
+            weekend,
+            same_only: same >= min_same,
+        }
+    }
+}
+
+/// The value at `share` (0–1) of the sorted values for a low share of a few values (a base load's
+/// quarter of a fortnight's nights): the smallest few kept in order in one pass, which is several
+/// times faster than a selection on sets this small; otherwise [`quantile_f32`].
+#[inline(always)]
+fn low_quantile(v: &[f32], share: f32) -> f32 {
+    const K: usize = 8;
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let k = ((n as f32 * share) as usize).min(n - 1);
+    if k == 0 {
+        return v.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+    }
+    if k >= K {
+        return quantile_f32(v, share);
+    }
+    let mut low = [f32::INFINITY; K];
+    for &x in v {
+        if x < low[k] {
+            let mut i = k;
+            while i > 0 && low[i - 1] > x {
+                low[i] = low[i - 1];
+                i -= 1;
+            }
+            low[i] = x;
+        }
+    }
+    low[k]
 }
 
 /// The value at `share` (0–1) of the sorted values, on the stack.
@@ -433,6 +543,7 @@ struct Ent {
 
 /// The most nights a household's base load is learned from (`base_nights` is capped here).
 pub const MAX_NIGHTS: usize = 16;
+const _: () = assert!(MAX_NIGHTS.is_power_of_two() && MAX_NIGHTS <= 256);
 
 #[derive(Clone, Debug)]
 struct MeterState {
@@ -453,7 +564,9 @@ struct MeterState {
     /// The household's recent night use per hour (kWh), a ring, and the base load per hour
     /// worked out from it (a low quantile), refreshed every few days.
     nights: [f32; MAX_NIGHTS],
-    nights_len: u8,
+    /// Nights learned (up to 255), and where the next goes (`& (MAX_NIGHTS - 1)`: the ring's
+    /// size is a power of two, so a night costs no division).
+    nights_seen: u8,
     nights_next: u8,
     base_age: u8,
     base_hourly: f32,
@@ -488,7 +601,7 @@ impl MeterState {
             gap_last: 0,
             gap_len: 0,
             nights: [0.0; MAX_NIGHTS],
-            nights_len: 0,
+            nights_seen: 0,
             nights_next: 0,
             base_age: 0,
             base_hourly: 0.0,
@@ -506,20 +619,34 @@ impl MeterState {
         }
     }
 
-    /// Remembers a night's use per hour and, every few nights (or while fewer than a handful are
-    /// known), works out the base load again.
+    /// Remembers a night's use per hour (the base load is worked out from them when it is next
+    /// needed, [`MeterState::base`]).
     #[inline(always)]
-    fn learn_night(&mut self, per_hour: f32, v: &VacancyConfig) {
-        let cap = v.base_nights.clamp(1, MAX_NIGHTS);
-        self.nights[self.nights_next as usize % cap] = per_hour;
-        self.nights_next = ((self.nights_next as usize + 1) % cap) as u8;
-        self.nights_len = (self.nights_len as usize + 1).min(cap) as u8;
+    fn learn_night(&mut self, per_hour: f32) {
+        self.nights[self.nights_next as usize & (MAX_NIGHTS - 1)] = per_hour;
+        self.nights_next = self.nights_next.wrapping_add(1);
+        self.nights_seen = self.nights_seen.saturating_add(1);
         self.base_age = self.base_age.saturating_add(1);
-        if self.nights_len < 4 || self.base_age >= 4 {
+    }
+
+    /// The household's base load per hour: the low quantile of its last nights, worked out again
+    /// when needed once four nights were learned since (or while fewer than five are known).
+    /// Most days never need it (their evening or bursts show someone at home), so most meters
+    /// work it out seldom.
+    #[inline(always)]
+    fn base(&mut self, v: &VacancyConfig) -> f32 {
+        if self.base_age > 0 && (self.nights_seen <= 4 || self.base_age >= 4) {
             self.base_age = 0;
-            self.base_hourly =
-                quantile_f32(&self.nights[..self.nights_len as usize], v.base_quantile);
+            // The last `base_nights` nights, newest first.
+            let n = (self.nights_seen as usize).min(v.base_nights.clamp(1, MAX_NIGHTS));
+            let mut last = [0.0f32; MAX_NIGHTS];
+            for (j, x) in last[..n].iter_mut().enumerate() {
+                let at = self.nights_next.wrapping_sub(1 + j as u8) as usize & (MAX_NIGHTS - 1);
+                *x = self.nights[at];
+            }
+            self.base_hourly = low_quantile(&last[..n], v.base_quantile);
         }
+        self.base_hourly
     }
 }
 
@@ -695,14 +822,17 @@ impl Ctx<'_> {
     /// (the fridge and standby, learned from its nights), its evening is no busier than its
     /// night, and bursts above the day's floor are few.
     #[inline(always)]
-    fn unoccupied(&self, s: &MeterState, f: &DayFeatures, layout: &Layout) -> bool {
+    fn unoccupied(&self, s: &mut MeterState, f: &DayFeatures, layout: &Layout) -> bool {
         let v = &self.cfg.vacancy;
-        let base_day = s.base_hourly * 24.0;
-        let ceiling = (base_day * v.base_factor).max(base_day + v.min_margin_kwh);
         let active_hours = f.active as f32 * layout.quarters as f32 / 4.0;
-        f.total <= ceiling
-            && f.evening <= f.night * v.evening_factor + v.min_margin_kwh * 0.25
-            && active_hours <= v.max_active_hours
+        // The checks that need no base load first: most days fail them.
+        if f.evening > f.night * v.evening_factor + v.min_margin_kwh * 0.25
+            || active_hours > v.max_active_hours
+        {
+            return false;
+        }
+        let base_day = s.base(v) * 24.0;
+        f.total <= (base_day * v.base_factor).max(base_day + v.min_margin_kwh)
     }
 
     /// One meter-day through the vacancy, fault, group-rental and routine detectors (and the
@@ -758,11 +888,11 @@ impl Ctx<'_> {
                 s.full_days += 1;
                 // The base load from the nights before this one (a night that is itself busy
                 // does not lift the floor it is measured against).
-                if s.nights_len == 0 {
-                    s.learn_night(f.night / 6.0, v);
+                if s.nights_seen == 0 {
+                    s.base_hourly = f.night / 6.0;
                 }
                 let vacant = self.unoccupied(s, f, layout);
-                s.learn_night(f.night / 6.0, v);
+                s.learn_night(f.night / 6.0);
                 if vacant {
                     s.unoccupied_days += 1;
                     if s.run_len > 0 && day - s.run_last > v.gap_days as Day + 1 {
@@ -807,7 +937,7 @@ impl Ctx<'_> {
     fn routine(&self, m: u32, s: &mut MeterState, day: Day, f: &DayFeatures, out: &mut Out) {
         let c = &self.cfg.routine;
         // The night's use above the household's base load (its fridge and standby).
-        let base_night = s.base_hourly * 6.0;
+        let base_night = s.base(&self.cfg.vacancy) * 6.0;
         let r = s.routine.get_or_insert_with(Default::default);
         let weekend = weekday_of(day) >= 5;
         let mut reasons = Vec::new();
@@ -819,33 +949,49 @@ impl Ctx<'_> {
             } else {
                 f.first_active as f32 / 4.0
             };
-            if first_h > c.morning_by.max(u.first_p90 + c.margin_hours) {
+            if first_h > c.morning_by && {
+                let (p10, p90) = u.first_p10_p90();
+                first_h > p90 + c.margin_hours && p90 - p10 <= c.regular_morning_hours
+            } {
                 reasons.push("no_morning");
                 severity = severity.max(if f.first_active == NONE { 3 } else { 2 });
             }
             // A quiet stretch longer than the longest of this household's usual days of the
-            // same kind (one out on weekdays has long quiet days) and than the floor.
+            // same kind (one out on weekdays has long quiet days) and than the floor, that
+            // lasts into the night (one back home in the evening was out for the day).
             let flat_h = f.longest_flat as f32 / 4.0;
-            if f.first_active != NONE && flat_h >= c.flat_hours.max(u.flat_max + c.margin_hours) {
+            if f.first_active != NONE
+                && f.flat_to_night
+                && flat_h >= c.flat_hours
+                && flat_h >= u.flat_max() + c.margin_hours
+            {
                 reasons.push("flat_line");
                 severity = severity.max(3);
             }
             // Night use above the base load, against the usual nights' (a household with a
             // large fridge and freezer is not held to a share of them).
             let extra = f.night - base_night;
-            let usual = (u.night_median - base_night).max(0.0);
-            if extra > c.night_min_kwh
-                && extra > usual * c.night_factor
-                && extra > usual + c.night_min_kwh
-            {
+            if extra > c.night_min_kwh && {
+                let (median, spread) = u.night_median_spread();
+                let usual = (median - base_night).max(0.0);
+                extra > usual * c.night_factor
+                    && extra > usual + c.night_min_kwh
+                    && f.night - median > c.night_spread * spread
+                    && !r.night_recurs(day, f.night, median)
+                    && {
+                        let total = u.total_median();
+                        total > 0.0 && f.night > f.total * (median / total) * c.night_share_factor
+                    }
+            } {
                 reasons.push("night_use");
                 severity = severity.max(1);
             }
-            if f.total < u.total_max * c.drop_ratio && f.total < u.total_median * c.drop_ratio {
+            if f.total < u.total_max() * c.drop_ratio && f.total < u.total_median() * c.drop_ratio {
                 reasons.push("sharp_drop");
                 severity = severity.max(2);
             }
         }
+        r.remember_night(day, f.night, reasons.contains(&"night_use"));
         if reasons.is_empty() {
             if f.first_active != NONE {
                 r.push(c.window_days, f, weekend);
@@ -1486,4 +1632,30 @@ fn daily_rows(
     }
     out.sort_by_key(|&(d, _, _)| d);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{low_quantile, quantile_f32};
+
+    #[test]
+    fn the_fast_low_quantile_agrees_with_the_selection() {
+        let mut x = 0x2545_f491_u32;
+        for n in 0..=20usize {
+            for share in [0.0, 0.1, 0.25, 0.4, 0.5, 0.9] {
+                let v: Vec<f32> = (0..n)
+                    .map(|_| {
+                        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        // Repeats too: a fridge's nights are often equal.
+                        ((x >> 20) % 40) as f32 / 100.0
+                    })
+                    .collect();
+                assert_eq!(
+                    low_quantile(&v, share),
+                    quantile_f32(&v, share),
+                    "{v:?} {share}"
+                );
+            }
+        }
+    }
 }

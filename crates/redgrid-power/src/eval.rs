@@ -264,13 +264,14 @@ pub fn evaluate(
     e.routine_breaks.tp = events.iter().filter(|&&(m, d)| covered(m, d)).count() as u64;
     e.routine_breaks.fn_ = events.len() as u64 - e.routine_breaks.tp;
     let mut false_episodes = 0u64;
-    let type_of = |m: u32| {
-        labels
-            .by_kind
-            .iter()
-            .find(|(k, v)| k.starts_with("type:") && v.iter().any(|x| x.0 == m))
-            .map(|(k, _)| k["type:".len()..].to_string())
-    };
+    // Each labelled household's type, looked up once.
+    let types: std::collections::HashMap<u32, &str> = labels
+        .by_kind
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("type:").map(|t| (t, v)))
+        .flat_map(|(t, v)| v.iter().map(move |x| (x.0, t)))
+        .collect();
+    let type_of = |m: u32| types.get(&m).map(|t| t.to_string());
     for x in &episodes {
         let hit = events
             .range((x.meter, x.since)..=(x.meter, x.day))

@@ -24,6 +24,9 @@ pub struct DayFeatures {
     pub first_active: u8,
     /// The longest run of quarter-hours between 06:00 and 22:00 without activity.
     pub longest_flat: u8,
+    /// Whether that run goes on to 22:00: nobody was up and about again that day (a day out
+    /// ends with the evening back home; a fall does not).
+    pub flat_to_night: bool,
 }
 
 pub const NONE: u8 = 255;
@@ -473,6 +476,7 @@ fn finish(q: &[u16], u: &Units, layout: &Layout, burst_wh: Option<f32>, b: &Basi
         active: 0,
         first_active: NONE,
         longest_flat: 0,
+        flat_to_night: false,
     };
     if present == 0 || !layout.intraday() {
         return f;
@@ -514,7 +518,9 @@ fn finish(q: &[u16], u: &Units, layout: &Layout, burst_wh: Option<f32>, b: &Basi
                 quiet_from = quiet_from.max(z);
             }
         }
-        longest = longest.max(layout.day_end.saturating_sub(quiet_from));
+        let tail = layout.day_end.saturating_sub(quiet_from);
+        f.flat_to_night = tail > 0 && tail >= longest;
+        longest = longest.max(tail);
         if first != NONE as usize {
             f.first_active = (first * layout.quarters).min(95) as u8;
         }
@@ -550,8 +556,13 @@ mod tests {
         assert!((f.night - 0.12).abs() < 1e-6, "24 slots of 5 Wh");
         assert!((f.evening - (5.0 * 16.0 + 640.0) / 1000.0).abs() < 1e-6);
         assert_eq!((f.active, f.first_active, f.present), (10, 26, 96));
-        // Quiet from 07:00 to 19:00: slots 28..76 = 48 quarter-hours.
+        // Quiet from 07:00 to 19:00: slots 28..76 = 48 quarter-hours, then the evening.
         assert_eq!(f.longest_flat, 48);
+        assert!(!f.flat_to_night, "back home in the evening");
+        // Up at 06:30 and nothing after: quiet from 07:00 to 22:00, into the night.
+        let q = day(&[(26, 400), (27, 400)], 5);
+        let f = day_features(&q, 0, 0, &l, 50.0, Some(150.0));
+        assert_eq!((f.longest_flat, f.flat_to_night), (60, true));
         // A short burst (a water heater keeping warm) is not someone getting up.
         let q = day(&[(20, 100), (21, 40), (60, 100), (30, 300), (31, 300)], 5);
         let f = day_features(&q, 0, 0, &l, 50.0, Some(150.0));

@@ -247,6 +247,17 @@ impl SegmentWriter {
     }
 }
 
+/// One stored meter-day, as [`PowerStore::stored_rows`] reads it back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRow {
+    pub meter: u32,
+    pub day: Day,
+    pub scale: u8,
+    pub missing: u8,
+    /// The readings as stored (one per slot; see [`encode_row`]).
+    pub values: Vec<u16>,
+}
+
 /// An open segment: its row columns in memory, its readings read on demand.
 pub struct Segment {
     pub path: PathBuf,
@@ -522,6 +533,44 @@ impl PowerStore {
         }
         keys.sort_unstable();
         Ok(keys)
+    }
+
+    /// The stored rows of those (meter, day) pairs that are stored, sorted by meter and day:
+    /// their scale, missing count and readings. What an ingest needs to compare a file's first
+    /// day of a meter with the day stored before it.
+    pub fn stored_rows(&self, district: &str, wanted: &[(u32, Day)]) -> Result<Vec<StoredRow>> {
+        let mut wanted = wanted.to_vec();
+        wanted.sort_unstable_by_key(|&(m, d)| (crate::month_of(d), m, d));
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        let mut i = 0;
+        while i < wanted.len() {
+            let month = crate::month_of(wanted[i].1);
+            let mut j = i;
+            while j < wanted.len() && crate::month_of(wanted[j].1) == month {
+                j += 1;
+            }
+            for seg in self.segments(district, month)? {
+                for &(meter, day) in &wanted[i..j] {
+                    let rows = seg.rows_of_meters(meter, meter + 1);
+                    let Some(k) = seg.days[rows.clone()].iter().position(|&d| d == day) else {
+                        continue;
+                    };
+                    let row = rows.start + k;
+                    seg.read_values(row..row + 1, &mut buf)?;
+                    out.push(StoredRow {
+                        meter,
+                        day,
+                        scale: seg.scales[row],
+                        missing: seg.missing[row],
+                        values: buf.clone(),
+                    });
+                }
+            }
+            i = j;
+        }
+        out.sort_by_key(|r| (r.meter, r.day));
+        Ok(out)
     }
 
     /// Starts a batch of segments that become visible together.

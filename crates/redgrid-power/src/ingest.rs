@@ -189,18 +189,22 @@ impl Report {
 
     /// The report as text, in Chinese or English.
     pub fn render(&self, zh: bool) -> String {
+        // A problem's examples, each with its line ("第 N 行" in Chinese).
+        let examples = |s: &mut String, p: &Problem| {
+            for (line, what) in &p.examples {
+                if zh {
+                    s.push_str(&format!("    第 {line} 行: {what}\n"));
+                } else {
+                    s.push_str(&format!("    line {line}: {what}\n"));
+                }
+            }
+        };
         let mut s = String::new();
         let kinds = FILE_PROBLEMS.iter().chain(ROW_PROBLEMS.iter());
         for k in kinds {
             if let Some(p) = self.problems.get(*k) {
                 s.push_str(&format!("  {} ({k}): {}\n", problem_text(k, zh), p.count));
-                for (line, what) in &p.examples {
-                    if zh {
-                        s.push_str(&format!("    第 {line} 行: {what}\n"));
-                    } else {
-                        s.push_str(&format!("    line {line}: {what}\n"));
-                    }
-                }
+                examples(&mut s, p);
             }
         }
         if let Some(m) = self.summed_from_minutes {
@@ -221,12 +225,7 @@ impl Report {
                 problem_text(kind, zh),
                 p.count
             ));
-            for (line, what) in &p.examples {
-                s.push_str(&format!(
-                    "    {} {line}: {what}\n",
-                    if zh { "第" } else { "line" }
-                ));
-            }
+            examples(&mut s, p);
         }
         s
     }
@@ -711,7 +710,21 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
         return Ok(report);
     }
     let slots = (1440 / interval) as usize;
-    let repeated = repeated_days(&rows, slots, interval, registry, &mut report);
+    // The day stored before each meter's first day in the file: a filler may be the file's
+    // first day (a head-end that delivers a file a day).
+    let mut firsts: Vec<(u32, Day)> = Vec::new();
+    for r in &rows {
+        let day = r.minute.div_euclid(1440) as Day;
+        if firsts.last().is_none_or(|&(m, _)| m != r.meter) {
+            firsts.push((r.meter, day - 1));
+        }
+    }
+    let before = if slots >= 2 {
+        store.stored_rows(&options.district, &firsts)?
+    } else {
+        Vec::new()
+    };
+    let repeated = repeated_days(&rows, slots, interval, &before, registry, &mut report);
     // Group into meter-days and write, month by month.
     rows.sort_by_key(|r| (month_of((r.minute / 1440) as Day), r.meter, r.minute));
     let mut batch = store.begin(&options.district)?;
@@ -781,11 +794,14 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
 }
 
 /// The meter-days whose readings repeat the same meter's day before exactly (a head-end's
-/// filler), sorted; each is reported. `rows` are in meter and time order.
+/// filler), sorted; each is reported. `rows` are in meter and time order; `before` holds the
+/// stored day before each meter's first day in the file, where there is one (sorted by meter and
+/// day).
 fn repeated_days(
     rows: &[Parsed],
     slots: usize,
     interval: i64,
+    before: &[crate::format::StoredRow],
     registry: &Registry,
     report: &mut Report,
 ) -> Vec<(u32, Day)> {
@@ -793,6 +809,21 @@ fn repeated_days(
     if slots < 2 {
         return out;
     }
+    // A day the same as the stored day before it, compared as stored (16-bit values and their
+    // row scale), full and not one value all through (a dead meter's zeros).
+    let mut q = vec![0u16; slots];
+    let mut repeats_stored = |meter: u32, day: Day, wh: &[f64]| -> bool {
+        let Ok(k) = before.binary_search_by_key(&(meter, day - 1), |r| (r.meter, r.day)) else {
+            return false;
+        };
+        let stored = &before[k];
+        let (scale, missing) = crate::format::encode_row(wh, &mut q);
+        missing == 0
+            && stored.missing == 0
+            && stored.scale == scale
+            && stored.values == q
+            && q.iter().any(|&v| v != q[0])
+    };
     let mut prev: Option<(u32, Day)> = None;
     let mut prev_wh = vec![f64::NAN; slots];
     let mut wh = vec![f64::NAN; slots];
@@ -808,7 +839,12 @@ fn repeated_days(
             wh[(rows[i].minute.rem_euclid(1440) / interval) as usize] = rows[i].wh;
             i += 1;
         }
-        if prev == Some((meter, day - 1)) && crate::format::repeats_day(&wh, &prev_wh) {
+        let repeated = if prev.is_some_and(|(m, _)| m == meter) {
+            prev == Some((meter, day - 1)) && crate::format::repeats_day(&wh, &prev_wh)
+        } else {
+            repeats_stored(meter, day, &wh)
+        };
+        if repeated {
             out.push((meter, day));
             report.repeated_days.count += 1;
             if report.repeated_days.examples.len() < 5 {

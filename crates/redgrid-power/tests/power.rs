@@ -741,6 +741,46 @@ fn a_day_repeating_the_day_before_is_stored_as_missing_and_reported() {
 }
 
 #[test]
+fn a_file_a_day_whose_day_repeats_the_stored_day_before_is_stored_as_missing() {
+    // A head-end that delivers a file a day: its filler is the file's only day.
+    let dir = temp("repeat-daily");
+    let store = PowerStore::new(&dir);
+    let busy = [(30, 0.4), (76, 0.3), (80, 0.5)];
+    let file =
+        |day: &str, base: f64| format!("meter,time,kwh\n{}", quarters("M1", day, base, &busy));
+    let r = ingest(&store, &file("2026-03-01", 0.02), false);
+    assert!(r.ingested && r.repeated_days.count == 0);
+    let r = ingest(&store, &file("2026-03-02", 0.02), false);
+    assert!(r.ingested, "{}", r.render(false));
+    assert_eq!(r.repeated_days.count, 1, "{}", r.render(false));
+    assert!(r.repeated_days.examples[0].1.contains("M1 2026-03-02"));
+    // The next day, different, is stored; so is a day after a gap that happens to match.
+    let r = ingest(&store, &file("2026-03-03", 0.03), false);
+    assert_eq!(r.repeated_days.count, 0);
+    let r = ingest(&store, &file("2026-03-05", 0.03), false);
+    assert_eq!(r.repeated_days.count, 0, "2026-03-04 is not stored");
+    // Across a month's end too (the day before is in another month's segments).
+    let r = ingest(&store, &file("2026-03-31", 0.04), false);
+    assert_eq!(r.repeated_days.count, 0);
+    let r = ingest(&store, &file("2026-04-01", 0.04), false);
+    assert_eq!(r.repeated_days.count, 1);
+    let first = day_of(chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+    let days = detect::daily_series(&store, "120116", 0, first, first + 31).unwrap();
+    let kept = |k: i32| {
+        days.iter()
+            .find(|d| d.0 == first + k)
+            .and_then(|d| d.1)
+            .is_some()
+    };
+    assert_eq!(
+        [0, 1, 2, 4, 30, 31].map(kept),
+        [true, false, true, true, true, false],
+        "{days:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn consent_bounds_routine_watch_and_withdrawal_is_kept_and_checked() {
     let text = "code,kind,grid_code,address,facts,consent,consent_withdrawn\n\
                 M1,dwelling,12011600100100101,,elderly_alone,2026-01-10,2026-03-01\n\
@@ -838,5 +878,110 @@ fn routine_alerts_stay_inside_consent_and_a_break_of_days_is_one_episode() {
     let feb = |d: u32| day_of(chrono::NaiveDate::from_ymd_opt(2026, 2, d).unwrap());
     assert_eq!((e.since, e.day, e.days, e.severity), (feb(2), feb(4), 3, 3));
     assert!(e.reasons.contains(&"no_morning"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_routine_and_a_base_load_that_drift_with_the_seasons_raise_nothing_and_an_absence_is_still_found()
+ {
+    // Five months of an elderly person living alone: mornings come 1.5 hours earlier as the days
+    // lengthen, evenings later, the day's use falls by a third and the fridge's base load rises
+    // by three quarters with the warmth. Nothing breaks until a three-week stay away at the end.
+    let dir = temp("drift");
+    let store = PowerStore::new(&dir);
+    let register = "code,kind,grid_code,address,facts,consent\n\
+                    M1,dwelling,12011600100100101,,elderly_alone,2026-01-01\n";
+    let mut reg = Registry::new();
+    for m in Registry::parse(register).unwrap() {
+        reg.upsert(m);
+    }
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let days = 150;
+    let away = 129..150; // the last 21 days
+    let mut text = String::from("meter,time,kwh\n");
+    for d in 0..days {
+        let day = (start + chrono::Duration::days(d)).to_string();
+        let t = d as f64 / days as f64;
+        let base = 0.02 * (1.0 + 0.75 * t) + d as f64 * 1e-6;
+        let busy: Vec<(usize, f64)> = if away.contains(&d) {
+            vec![]
+        } else {
+            let morning = 28 - (6.0 * t) as usize;
+            let evening = 72 + (4.0 * t) as usize;
+            let scale = 1.0 - t / 3.0;
+            vec![
+                (morning, 0.45 * scale),
+                (morning + 1, 0.4 * scale),
+                (46, 0.3 * scale),
+                (47, 0.3 * scale),
+                (evening, 0.3 * scale),
+                (evening + 1, 0.3 * scale),
+                (evening + 8, 0.2 * scale),
+            ]
+        };
+        text += &quarters("M1", &day, base, &busy);
+    }
+    let r = ingest_csv(
+        &store,
+        &reg,
+        &mut text.as_bytes(),
+        &Options::new("120116"),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(r.ingested, "{}", r.render(false));
+    reg.save(&store.registry_path("120116")).unwrap();
+    let a = detect::analyze(&store, "120116", &reg, &detect::Config::default(), None, 1).unwrap();
+    let on = |d: i64| day_of(start + chrono::Duration::days(d));
+    // No routine alert before the stay away: drift is not a break. The stay away is one episode
+    // from its first day (for someone living alone, a day nobody is up is a call to make).
+    let routine: Vec<_> = a
+        .alerts
+        .iter()
+        .filter(|x| x.detector == DetectorKind::Routine)
+        .collect();
+    assert_eq!(routine.len(), 1, "drift is not a break: {routine:?}");
+    assert_eq!(routine[0].since, on(away.start), "{routine:?}");
+    // The absence is one unoccupied spell of its three weeks, though the base rose all along.
+    let spells: Vec<_> = a.vacancy.iter().filter(|s| s.meter == 0).collect();
+    assert_eq!(spells.len(), 1, "{spells:?}");
+    assert!(
+        spells[0].from <= on(away.start + 1) && spells[0].to == on(days - 1),
+        "{spells:?}"
+    );
+    assert_eq!(a.dwellings[0].2 as usize, spells[0].days() as usize);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn five_minute_parquet_readings_are_summed_to_quarter_hours_like_csv() {
+    let dir = temp("parquet5");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = PowerStore::new(dir.join("store"));
+    let day = day_of(chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+    let local_midnight_utc = day as i64 * 86_400_000_000 - 8 * 3_600_000_000;
+    let minute = 60_000_000i64;
+    // A day of 5-minute readings, but 10:05 missing: its quarter-hour is stored as missing.
+    let rows: Vec<(&str, i64, f64)> = (0..288)
+        .filter(|&k| k != 121)
+        .map(|k| ("M1", local_midnight_utc + k * 5 * minute, 0.01))
+        .collect();
+    let path = dir.join("five.parquet");
+    parquet_file(&path, &rows, true);
+    let r = redgrid_power::ingest::ingest_parquet(
+        &store,
+        &registry(),
+        std::fs::File::open(&path).unwrap(),
+        &Options::new("120116"),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(r.ingested, "{}", r.render(false));
+    assert_eq!(
+        (r.interval_minutes, r.summed_from_minutes, r.gaps.count),
+        (Some(15), Some(5), 1)
+    );
+    let t = detect::daily_totals(&store, "120116", 0, day, day).unwrap();
+    assert!(((t[0].1 as f64) - 95.0 * 0.03).abs() < 1e-3, "{t:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
