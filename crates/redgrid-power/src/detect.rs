@@ -700,7 +700,10 @@ impl Ctx<'_> {
             let n = s.run_len as f64;
             let mean = s.run_sum / n;
             let var = (s.run_sumsq / n - mean * mean).max(0.0);
-            if mean <= 0.0 || var.sqrt() / mean <= v.max_variation as f64 {
+            // Steady: the days vary by at most `max_variation` of their mean, or by
+            // `min_margin_kwh` (a fridge alone, at a few hundred Wh a day, varies by more than
+            // half of itself from one day to the next).
+            if var.sqrt() <= v.max_variation as f64 * mean + v.min_margin_kwh as f64 {
                 let spell = Spell {
                     meter: m,
                     from: s.run_start,

@@ -985,3 +985,46 @@ fn five_minute_parquet_readings_are_summed_to_quarter_hours_like_csv() {
     assert!(((t[0].1 as f64) - 95.0 * 0.03).abs() < 1e-3, "{t:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_absence_on_a_tiny_base_load_is_found_though_its_days_vary_by_more_than_half() {
+    // A flat whose fridge was switched off: a few tens of watt-hours a day, doubling and halving
+    // from day to day, after three weeks of ordinary life.
+    let dir = temp("tiny-base");
+    let store = PowerStore::new(&dir);
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let busy = [
+        (28, 0.5),
+        (29, 0.4),
+        (48, 0.6),
+        (76, 0.4),
+        (77, 0.4),
+        (84, 0.3),
+    ];
+    let mut text = String::from("meter,time,kwh\n");
+    for d in 0..35i64 {
+        let day = (start + chrono::Duration::days(d)).to_string();
+        text += &if d < 21 {
+            quarters("M1", &day, 0.02 + d as f64 * 1e-5, &busy)
+        } else {
+            quarters("M1", &day, if d % 2 == 0 { 0.0005 } else { 0.003 }, &[])
+        };
+    }
+    let r = ingest(&store, &text, false);
+    assert!(r.ingested, "{}", r.render(false));
+    registry().save(&store.registry_path("120116")).unwrap();
+    let a = detect::analyze(
+        &store,
+        "120116",
+        &registry(),
+        &detect::Config::default(),
+        None,
+        1,
+    )
+    .unwrap();
+    let spells: Vec<_> = a.vacancy.iter().filter(|s| s.meter == 0).collect();
+    assert_eq!(spells.len(), 1, "{spells:?}");
+    let on = |d: i64| day_of(start + chrono::Duration::days(d));
+    assert_eq!((spells[0].from, spells[0].to), (on(21), on(34)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
