@@ -55,7 +55,10 @@ pub struct VacancyConfig {
     /// Nights remembered for the base load, and the share of them below it (a low quantile).
     pub base_nights: usize,
     pub base_quantile: f32,
-    /// The spell's daily totals vary at most this much (standard deviation over mean).
+    /// The spell's daily totals vary at most this much: a standard deviation of at most this
+    /// share of their mean plus `min_margin_kwh` (a fridge alone varies by more than half of
+    /// itself). Each day is already held near the base load, so this only turns away a run of
+    /// days that swing widely within that band.
     pub max_variation: f32,
     /// The shortest spell that counts.
     pub min_days: u32,
@@ -458,9 +461,10 @@ impl Routine {
     }
 
     /// Whether a heavy `night` on `day` is this household's usual week: one of the seven nights
-    /// before was at least half as far above `median`, and the night before did not alert.
-    fn night_recurs(&self, day: Day, night: f32, median: f32) -> bool {
-        if self.night_alert_day == day - 1 {
+    /// before was at least half as far above `median`, and no night alerted in the last `gap`
+    /// days (the episode's own nights, across a day without data, do not hold it back).
+    fn night_recurs(&self, day: Day, night: f32, median: f32, gap: u32) -> bool {
+        if day.saturating_sub(self.night_alert_day) <= gap as Day {
             return false;
         }
         (1..=7).any(|k| {
@@ -980,7 +984,7 @@ impl Ctx<'_> {
                 extra > usual * c.night_factor
                     && extra > usual + c.night_min_kwh
                     && f.night - median > c.night_spread * spread
-                    && !r.night_recurs(day, f.night, median)
+                    && !r.night_recurs(day, f.night, median, c.episode_gap_days)
                     && {
                         let total = u.total_median();
                         total > 0.0 && f.night > f.total * (median / total) * c.night_share_factor
@@ -1639,7 +1643,27 @@ fn daily_rows(
 
 #[cfg(test)]
 mod tests {
-    use super::{low_quantile, quantile_f32};
+    use super::{Routine, low_quantile, quantile_f32};
+
+    #[test]
+    fn a_heavy_night_seen_in_the_week_before_is_the_households_week_unless_an_episode_goes_on() {
+        // A heavy night (5 kWh against a usual 1) on day 100 that alerted.
+        let mut r = Routine::default();
+        r.remember_night(100, 5.0, true);
+        // The same a week later: the household's week (a weekly hot cycle).
+        assert!(r.night_recurs(107, 5.0, 1.0, 3));
+        // The nights after an alerted one, even across a day without data: the episode goes on.
+        assert!(!r.night_recurs(101, 5.0, 1.0, 3));
+        assert!(!r.night_recurs(103, 5.0, 1.0, 3));
+        // A night not half as far above the usual does not make a heavier one usual.
+        let mut q = Routine::default();
+        q.remember_night(100, 2.0, false);
+        assert!(!q.night_recurs(105, 9.0, 1.0, 3));
+        assert!(q.night_recurs(105, 2.5, 1.0, 3));
+        // Older than a week: forgotten. Before anything is known, nothing recurs.
+        assert!(!q.night_recurs(108, 2.0, 1.0, 3));
+        assert!(!Routine::default().night_recurs(0, 5.0, 1.0, 3));
+    }
 
     #[test]
     fn the_fast_low_quantile_agrees_with_the_selection() {

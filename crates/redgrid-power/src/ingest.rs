@@ -710,20 +710,31 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
         return Ok(report);
     }
     let slots = (1440 / interval) as usize;
-    // The day stored before each meter's first day in the file: a filler may be the file's
-    // first day (a head-end that delivers a file a day).
-    let mut firsts: Vec<(u32, Day)> = Vec::new();
+    // The last full day stored before each meter's first day in the file: a filler may be the
+    // file's first day (a head-end that delivers a file a day), and one that stalls repeats the
+    // same day file after file — the fillers caught before are stored as missing, so the search
+    // goes back through them (up to a week) to the day they all repeat.
+    let mut look: Vec<(u32, Day)> = Vec::new();
     for r in &rows {
         let day = r.minute.div_euclid(1440) as Day;
-        if firsts.last().is_none_or(|&(m, _)| m != r.meter) {
-            firsts.push((r.meter, day - 1));
+        if look.last().is_none_or(|&(m, _)| m != r.meter) {
+            look.push((r.meter, day - 1));
         }
     }
-    let before = if slots >= 2 {
-        store.stored_rows(&options.district, &firsts)?
-    } else {
-        Vec::new()
-    };
+    let mut before: Vec<crate::format::StoredRow> = Vec::new();
+    for _ in 0..7 {
+        if slots < 2 || look.is_empty() {
+            break;
+        }
+        let found = store.stored_rows(&options.district, &look)?;
+        look = found
+            .iter()
+            .filter(|r| r.missing as usize >= slots)
+            .map(|r| (r.meter, r.day - 1))
+            .collect();
+        before.extend(found.into_iter().filter(|r| r.missing == 0));
+    }
+    before.sort_by_key(|r| r.meter);
     let repeated = repeated_days(&rows, slots, interval, &before, registry, &mut report);
     // Group into meter-days and write, month by month.
     rows.sort_by_key(|r| (month_of((r.minute / 1440) as Day), r.meter, r.minute));
@@ -795,8 +806,9 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
 
 /// The meter-days whose readings repeat the same meter's day before exactly (a head-end's
 /// filler), sorted; each is reported. `rows` are in meter and time order; `before` holds the
-/// stored day before each meter's first day in the file, where there is one (sorted by meter and
-/// day).
+/// last full day stored before each meter's first day in the file, where there is one (sorted by
+/// meter; only days stored as missing lie between it and the file). Across files the days are
+/// compared as stored (to the watt-hour for a dwelling); within a file, exactly.
 fn repeated_days(
     rows: &[Parsed],
     slots: usize,
@@ -812,8 +824,8 @@ fn repeated_days(
     // A day the same as the stored day before it, compared as stored (16-bit values and their
     // row scale), full and not one value all through (a dead meter's zeros).
     let mut q = vec![0u16; slots];
-    let mut repeats_stored = |meter: u32, day: Day, wh: &[f64]| -> bool {
-        let Ok(k) = before.binary_search_by_key(&(meter, day - 1), |r| (r.meter, r.day)) else {
+    let mut repeats_stored = |meter: u32, wh: &[f64]| -> bool {
+        let Ok(k) = before.binary_search_by_key(&meter, |r| r.meter) else {
             return false;
         };
         let stored = &before[k];
@@ -842,7 +854,7 @@ fn repeated_days(
         let repeated = if prev.is_some_and(|(m, _)| m == meter) {
             prev == Some((meter, day - 1)) && crate::format::repeats_day(&wh, &prev_wh)
         } else {
-            repeats_stored(meter, day, &wh)
+            repeats_stored(meter, &wh)
         };
         if repeated {
             out.push((meter, day));
