@@ -31,7 +31,10 @@ pub struct PowerAlert {
     pub since: NaiveDate,
     /// 1 low, 2 medium, 3 high.
     pub severity: u8,
+    /// The reasons' codes (kept in the link), and the same in words a grid worker reads (for
+    /// the timeline when the episode goes on).
     pub reasons: Vec<String>,
+    pub reason_names: Vec<String>,
     /// What was seen and what to check, in words a grid worker understands.
     pub description: String,
     /// An elderly person's routine is for the grid and the community only.
@@ -142,14 +145,14 @@ impl Service {
         }
         let days = (a.day - a.since).num_days() + 1;
         let text = format!(
-            "预警持续：{}至{}共{}天{}，严重程度{}{} / the episode goes on: {} to {}, {} days, severity {}",
+            "预警持续：{}至{}共{}天{}，严重程度{}{} / the episode goes on: {} to {}, {} days, severity {}{}",
             a.since,
             a.day,
             days,
-            if a.reasons.is_empty() {
+            if a.reason_names.is_empty() {
                 String::new()
             } else {
-                format!("（{}）", a.reasons.join("、"))
+                format!("（{}）", a.reason_names.join("、"))
             },
             a.severity,
             if severity > link.severity {
@@ -160,7 +163,12 @@ impl Service {
             a.since,
             a.day,
             days,
-            a.severity
+            a.severity,
+            if a.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", a.reasons.join(", "))
+            }
         );
         // Resolved, verified or closed: the check was done; nothing is reopened (and no chart is
         // uploaded for it).

@@ -124,7 +124,8 @@ async fn a_power_alert_names_the_household_to_those_in_charge_only(store: Arc<dy
         day: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
         since: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
         severity: 2,
-        reasons: vec!["base_load_only".into()],
+        reasons: vec!["vacant_30d".into()],
+        reason_names: vec!["连续一个月以上只有冰箱和待机用电（无人居住迹象）".into()],
         description: "该户 30 天用电只有冰箱待机水平，疑似空置，请上门核查".into(),
         restricted: false,
         chart_svg: "<svg xmlns=\"http://www.w3.org/2000/svg\"/>".into(),
@@ -194,6 +195,7 @@ async fn an_episode_files_one_request_that_hears_its_new_days_until_it_is_resolv
         since: day(20),
         severity,
         reasons: vec!["no_morning".into()],
+        reason_names: vec!["早间无用电活动".into()],
         description: "独居老人早上未见用电，请电话或上门确认".into(),
         restricted: true,
         chart_svg: "<svg xmlns=\"http://www.w3.org/2000/svg\"/>".into(),
@@ -227,7 +229,11 @@ async fn an_episode_files_one_request_that_hears_its_new_days_until_it_is_resolv
     );
     let said = updates(&store.events(id).await.unwrap());
     assert_eq!(said.len(), 1);
-    assert!(said[0].contains("2026-11-20至2026-11-23共4天"), "{said:?}");
+    assert!(
+        said[0].contains("2026-11-20至2026-11-23共4天（早间无用电活动）")
+            && said[0].contains("severity 2 (no_morning)"),
+        "{said:?}"
+    );
     assert!(!said[0].contains("升高"));
     // With the chart redrawn, which those who see the request may open.
     let charts: Vec<String> = store

@@ -150,6 +150,7 @@ pub async fn file_alerts(
             since: date_of(a.since),
             severity: a.severity,
             reasons: a.reasons.iter().map(|r| r.to_string()).collect(),
+            reason_names: a.reasons.iter().map(|r| reason_zh(r).to_string()).collect(),
             description: describe(a),
             restricted: a.detector == DetectorKind::Routine,
             chart_svg: redgrid_power::svg::daily_chart(
