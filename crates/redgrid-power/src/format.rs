@@ -247,7 +247,7 @@ impl SegmentWriter {
     }
 }
 
-/// One stored meter-day, as [`PowerStore::stored_rows`] reads it back.
+/// One stored meter-day, as [`PowerStore::last_full_rows`] reads it back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredRow {
     pub meter: u32,
@@ -535,41 +535,48 @@ impl PowerStore {
         Ok(keys)
     }
 
-    /// The stored rows of those (meter, day) pairs that are stored, sorted by meter and day:
-    /// their scale, missing count and readings. What an ingest needs to compare a file's first
-    /// day of a meter with the day stored before it.
-    pub fn stored_rows(&self, district: &str, wanted: &[(u32, Day)]) -> Result<Vec<StoredRow>> {
-        let mut wanted = wanted.to_vec();
-        wanted.sort_unstable_by_key(|&(m, d)| (crate::month_of(d), m, d));
-        let mut out = Vec::new();
+    /// For each (meter, first day of a file), the last full day stored before it, going back at
+    /// most `back` days and only through days stored as wholly missing (a head-end's fillers
+    /// caught before): what an ingest compares the file's first day with. Sorted by meter; each
+    /// month's segments are opened once.
+    pub fn last_full_rows(
+        &self,
+        district: &str,
+        firsts: &[(u32, Day)],
+        back: u32,
+    ) -> Result<Vec<StoredRow>> {
+        let mut months: std::collections::BTreeMap<(i32, u32), Vec<Segment>> = Default::default();
         let mut buf = Vec::new();
-        let mut i = 0;
-        while i < wanted.len() {
-            let month = crate::month_of(wanted[i].1);
-            let mut j = i;
-            while j < wanted.len() && crate::month_of(wanted[j].1) == month {
-                j += 1;
-            }
-            for seg in self.segments(district, month)? {
-                for &(meter, day) in &wanted[i..j] {
+        let mut out = Vec::new();
+        for &(meter, first) in firsts {
+            for day in (first - back as Day..first).rev() {
+                let month = crate::month_of(day);
+                if let std::collections::btree_map::Entry::Vacant(e) = months.entry(month) {
+                    e.insert(self.segments(district, month)?);
+                }
+                let stored = months[&month].iter().find_map(|seg| {
                     let rows = seg.rows_of_meters(meter, meter + 1);
-                    let Some(k) = seg.days[rows.clone()].iter().position(|&d| d == day) else {
-                        continue;
-                    };
-                    let row = rows.start + k;
+                    let k = seg.days[rows.clone()].iter().position(|&d| d == day)?;
+                    Some((seg, rows.start + k))
+                });
+                let Some((seg, row)) = stored else { break };
+                if seg.missing[row] as usize >= seg.slots {
+                    continue;
+                }
+                if seg.missing[row] == 0 {
                     seg.read_values(row..row + 1, &mut buf)?;
                     out.push(StoredRow {
                         meter,
                         day,
                         scale: seg.scales[row],
-                        missing: seg.missing[row],
+                        missing: 0,
                         values: buf.clone(),
                     });
                 }
+                break;
             }
-            i = j;
         }
-        out.sort_by_key(|r| (r.meter, r.day));
+        out.sort_by_key(|r| r.meter);
         Ok(out)
     }
 

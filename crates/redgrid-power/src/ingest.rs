@@ -714,27 +714,17 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
     // file's first day (a head-end that delivers a file a day), and one that stalls repeats the
     // same day file after file — the fillers caught before are stored as missing, so the search
     // goes back through them (up to a week) to the day they all repeat.
-    let mut look: Vec<(u32, Day)> = Vec::new();
+    let mut firsts: Vec<(u32, Day)> = Vec::new();
     for r in &rows {
-        let day = r.minute.div_euclid(1440) as Day;
-        if look.last().is_none_or(|&(m, _)| m != r.meter) {
-            look.push((r.meter, day - 1));
+        if firsts.last().is_none_or(|&(m, _)| m != r.meter) {
+            firsts.push((r.meter, r.minute.div_euclid(1440) as Day));
         }
     }
-    let mut before: Vec<crate::format::StoredRow> = Vec::new();
-    for _ in 0..7 {
-        if slots < 2 || look.is_empty() {
-            break;
-        }
-        let found = store.stored_rows(&options.district, &look)?;
-        look = found
-            .iter()
-            .filter(|r| r.missing as usize >= slots)
-            .map(|r| (r.meter, r.day - 1))
-            .collect();
-        before.extend(found.into_iter().filter(|r| r.missing == 0));
-    }
-    before.sort_by_key(|r| r.meter);
+    let before = if slots >= 2 {
+        store.last_full_rows(&options.district, &firsts, 7)?
+    } else {
+        Vec::new()
+    };
     let repeated = repeated_days(&rows, slots, interval, &before, registry, &mut report);
     // Group into meter-days and write, month by month.
     rows.sort_by_key(|r| (month_of((r.minute / 1440) as Day), r.meter, r.minute));
