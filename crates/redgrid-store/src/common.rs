@@ -1576,6 +1576,26 @@ impl This {
             .map(|r| Ok(RequestId(r.try_get("id")?)))
             .collect()
     }
+    /// An administrator's write that returns one row: runs `query` in a write transaction (a
+    /// duplicate key is a conflict), reads the row with `read`, appends `action` with the details
+    /// `audit` gives to the audit chain, and commits.
+    async fn admin_write<T: Send>(
+        &self,
+        query: sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
+        read: fn(&DbRow) -> Result<T>,
+        by: Change,
+        action: &str,
+        audit: impl FnOnce(&T) -> serde_json::Value + Send,
+    ) -> Result<T> {
+        let mut tx = self.begin_write().await?;
+        let row = query
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unique_to_conflict)?;
+        let value = read(&row)?;
+        commit_admin(tx, &self.keyring(), by, action, audit(&value)).await?;
+        Ok(value)
+    }
 }
 
 #[async_trait]
@@ -1697,30 +1717,25 @@ impl DirectoryStore for This {
     }
 
     async fn create_area(&self, new: NewArea, by: Change) -> Result<Area> {
-        let mut tx = self.begin_write().await?;
-        let row = sql!(
+        let query = sql!(
             "INSERT INTO areas (parent_id, kind, code, name) VALUES ($1, $2, $3, $4) \
              RETURNING id, parent_id, kind, code, name",
             new.parent_id.map(|p| p.0),
             new.kind.as_str(),
             new.code,
             new.name
-        )
-        .fetch_one(&mut *tx)
+        );
+        self.admin_write(query, area_from_row, by, "create_area", |area| {
+            serde_json::json!({
+                "area_id": area.id.0, "parent_id": area.parent_id.map(|p| p.0), "kind": area.kind.as_str(),
+                "code": area.code, "name": area.name,
+            })
+        })
         .await
-        .map_err(unique_to_conflict)?;
-        let area = area_from_row(&row)?;
-        let details = serde_json::json!({
-            "area_id": area.id.0, "parent_id": area.parent_id.map(|p| p.0), "kind": area.kind.as_str(),
-            "code": area.code, "name": area.name,
-        });
-        commit_admin(tx, &self.keyring(), by, "create_area", details).await?;
-        Ok(area)
     }
 
     async fn create_unit(&self, new: NewUnit, by: Change) -> Result<Unit> {
-        let mut tx = self.begin_write().await?;
-        let row = sql!(
+        let query = sql!(
             "INSERT INTO units (name, kind, area_id, level, parent_id, active, code) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
              RETURNING id, name, kind, area_id, level, parent_id, active, code",
             new.name,
@@ -1729,53 +1744,46 @@ impl DirectoryStore for This {
             new.level.as_str(),
             new.parent_id.map(|p| p.0),
             new.code
-        )
-        .fetch_one(&mut *tx)
+        );
+        self.admin_write(query, unit_from_row, by, "create_unit", |unit| {
+            serde_json::json!({
+                "unit_id": unit.id.0, "name": unit.name, "kind": unit.kind.as_str(), "area_id": unit.area_id.0,
+                "level": unit.level.as_str(), "parent_id": unit.parent_id.map(|p| p.0),
+            })
+        })
         .await
-        .map_err(unique_to_conflict)?;
-        let unit = unit_from_row(&row)?;
-        let details = serde_json::json!({
-            "unit_id": unit.id.0, "name": unit.name, "kind": unit.kind.as_str(), "area_id": unit.area_id.0,
-            "level": unit.level.as_str(), "parent_id": unit.parent_id.map(|p| p.0),
-        });
-        commit_admin(tx, &self.keyring(), by, "create_unit", details).await?;
-        Ok(unit)
     }
 
     async fn create_class(&self, new: NewClass, by: Change) -> Result<CategoryClass> {
-        let mut tx = self.begin_write().await?;
-        let row = sql!(
+        let query = sql!(
             "INSERT INTO category_classes (code, name_zh, name_en, sort) VALUES ($1, $2, $3, $4) \
              RETURNING id, code, name_zh, name_en, sort",
             new.code,
             new.name_zh,
             new.name_en,
             new.sort
-        )
-        .fetch_one(&mut *tx)
+        );
+        self.admin_write(query, class_from_row, by, "create_class", |class| {
+            serde_json::json!({
+                "class_id": class.id.0, "code": class.code, "name_zh": class.name_zh, "sort": class.sort,
+            })
+        })
         .await
-        .map_err(unique_to_conflict)?;
-        let class = class_from_row(&row)?;
-        let details = serde_json::json!({
-            "class_id": class.id.0, "code": class.code, "name_zh": class.name_zh, "sort": class.sort,
-        });
-        commit_admin(tx, &self.keyring(), by, "create_class", details).await?;
-        Ok(class)
     }
 
     async fn create_item(&self, f: ItemFields, by: Change) -> Result<CategoryItem> {
-        let mut tx = self.begin_write().await?;
         let query = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO category_items (class_id, code, name_zh, name_en, default_tier, default_level, active, sort, \
              respond_limit, resolve_limit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {ITEM_COLUMNS}"
         )));
-        let row = bind_item(query, f)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(unique_to_conflict)?;
-        let item = item_from_row(&row)?;
-        commit_admin(tx, &self.keyring(), by, "create_item", item_details(&item)).await?;
-        Ok(item)
+        self.admin_write(
+            bind_item(query, f),
+            item_from_row,
+            by,
+            "create_item",
+            item_details,
+        )
+        .await
     }
 
     async fn update_item(&self, id: CategoryId, f: ItemFields, by: Change) -> Result<CategoryItem> {
@@ -2950,12 +2958,11 @@ impl AccountStore for This {
             serde_json::to_string(&roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let areas =
             serde_json::to_string(&areas).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.begin_write().await?;
-        let row = sql!(
+        let query = sql!(
             AssertSqlSafe(format!(
-            "INSERT INTO api_tokens (token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
+                "INSERT INTO api_tokens (token_hash, prefix, name, person_id, roles, area_ids, created_by, created_at, \
              expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {TOKEN_COLUMNS}"
-        )),
+            )),
             t.token_hash.clone(),
             t.prefix.clone(),
             t.name.clone(),
@@ -2965,18 +2972,15 @@ impl AccountStore for This {
             t.created_by.map(|p| p.0),
             t.created_at,
             t.expires_at
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(unique_to_conflict)?;
-        let stored = token_from_row(&row)?;
-        let details = serde_json::json!({
+        );
+        self.admin_write(query, token_from_row, by, "create_api_token", |stored| {
+            serde_json::json!({
             "token_id": stored.id, "prefix": stored.prefix, "name": stored.name,
             "person_id": stored.person_id.0, "roles": roles, "area_ids": areas,
             "expires_at": stored.expires_at,
-        });
-        commit_admin(tx, &self.keyring(), by, "create_api_token", details).await?;
-        Ok(stored)
+            })
+        })
+        .await
     }
 
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
