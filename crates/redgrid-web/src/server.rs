@@ -4,8 +4,9 @@
 //! Each connection is served by hyper's HTTP/1.1 machinery with a timer, so the header timeout
 //! covers both a client that is slow to send its request head and a keep-alive connection that
 //! sits idle between requests. A request's whole handling, body included, is bounded by the
-//! router's own timeout (408). At the cap the loop stops accepting until a connection closes, and
-//! says so in the log; the kernel's backlog holds new clients meanwhile.
+//! router's own timeout (408). Writing the answer is bounded too: a client that stops reading for
+//! `write_timeout` loses its connection. At the cap the loop stops accepting until a connection
+//! closes, and says so in the log; the kernel's backlog holds new clients meanwhile.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -13,8 +14,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -27,6 +32,9 @@ pub struct ServeOptions {
     /// How long a client may take to send a request head, and how long a keep-alive connection
     /// may sit idle between requests.
     pub idle_timeout: Duration,
+    /// How long a write of the answer may wait for a client that reads nothing, before the
+    /// connection is dropped.
+    pub write_timeout: Duration,
     /// At shutdown, how long requests in flight may take to finish before their connections are
     /// dropped.
     pub shutdown_grace: Duration,
@@ -37,6 +45,7 @@ impl Default for ServeOptions {
         ServeOptions {
             max_connections: 1000,
             idle_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(20),
         }
     }
@@ -122,7 +131,10 @@ pub async fn serve_app_sharing(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(options.idle_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(
+                TokioIo::new(WriteTimeout::new(stream, options.write_timeout)),
+                service,
+            );
         let connection = graceful.watch(connection);
         connections.spawn(async move {
             if let Err(e) = connection.await {
@@ -148,5 +160,93 @@ pub async fn serve_app_sharing(
             connections.shutdown().await;
             Ok(Stopped::GraceExpired)
         }
+    }
+}
+
+/// A stream whose writes fail once one has waited `limit` without progress: a client that stops
+/// reading its answer (its receive window full) cannot hold a connection, and a slot, for ever.
+/// Any progress starts the wait again, so a slow but living download goes on.
+struct WriteTimeout<S> {
+    inner: S,
+    limit: Duration,
+    /// Running while a write waits; dropped when one goes through.
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteTimeout<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        WriteTimeout {
+            inner,
+            limit,
+            waiting: None,
+        }
+    }
+
+    /// What a write that returned `polled` gives: its result (the wait is over), pending while the
+    /// wait lasts, or an error once it has lasted `limit`.
+    fn timed<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.waiting = None;
+            return polled;
+        }
+        let limit = self.limit;
+        let waiting = self
+            .waiting
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match waiting.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing of the answer within the write timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteTimeout<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.timed(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.timed(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.timed(cx, polled)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.timed(cx, polled)
     }
 }

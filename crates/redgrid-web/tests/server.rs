@@ -1,6 +1,7 @@
 //! The server loop over real sockets (issue 21, point 4): idle and half-sent connections are closed
-//! after the idle timeout, connections beyond the cap wait for a free slot, and shutdown lets a
-//! request in flight finish.
+//! after the idle timeout, a client that reads nothing loses its connection after the write
+//! timeout, connections beyond the cap wait for a free slot, and shutdown lets a request in flight
+//! finish.
 
 use redgrid_app::testing;
 use redgrid_web::AppState;
@@ -84,6 +85,56 @@ async fn idle_and_half_sent_connections_are_closed_after_the_idle_timeout() {
         .expect("the idle keep-alive connection is closed too");
     assert!(String::from_utf8_lossy(&served).starts_with("HTTP/1.1 200"));
     assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+/// A client that asks and asks but reads nothing fills the socket buffers; once the server's write
+/// has waited `write_timeout`, the connection is dropped and its slot serves someone else.
+#[tokio::test]
+async fn a_client_that_reads_nothing_loses_its_connection_after_the_write_timeout() {
+    let s = start(ServeOptions {
+        max_connections: 1,
+        idle_timeout: Duration::from_secs(30),
+        write_timeout: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .await;
+    // A small receive window, so that the answers back up quickly.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(s.addr).await.unwrap();
+    const ASKED: usize = 40_000;
+    let (mut reader, mut writer) = stalled.split();
+    let asking = async {
+        let many = HEALTH.repeat(ASKED);
+        // Fails once the server drops the connection; that is expected.
+        let _ = writer.write_all(&many).await;
+    };
+    // Ask for far more than the buffers hold, and read nothing for 3 s.
+    let _ = tokio::time::timeout(Duration::from_secs(3), asking).await;
+    // The only slot is free again: a new client is served.
+    let mut next = TcpStream::connect(s.addr).await.unwrap();
+    next.write_all(HEALTH).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), next.read(&mut buf))
+        .await
+        .expect("served within 5 s, in the stalled client's slot")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // The stalled client gets what was in flight, then the end: not every answer it asked for.
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), reader.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
+            Err(_) => panic!("the stalled connection was not closed"),
+        }
+    }
+    let answers = got.windows(12).filter(|w| w == b"HTTP/1.1 200").count();
+    assert!(
+        answers < ASKED,
+        "{answers} answers: the connection was cut short"
+    );
 }
 
 #[tokio::test]

@@ -71,6 +71,10 @@ pub struct ConfigArgs {
     /// (default 30).
     #[arg(long, env = "REDGRID_IDLE_TIMEOUT_SECS")]
     pub idle_timeout_secs: Option<u64>,
+    /// Seconds writing an answer may wait on a client that reads nothing, before the connection
+    /// is dropped (default 60).
+    #[arg(long, env = "REDGRID_WRITE_TIMEOUT_SECS")]
+    pub write_timeout_secs: Option<u64>,
     /// Seconds requests in flight get to finish at shutdown (default 20).
     #[arg(long, env = "REDGRID_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
@@ -106,6 +110,7 @@ struct FileConfig {
     sms_content_type: Option<String>,
     max_connections: Option<usize>,
     idle_timeout_secs: Option<u64>,
+    write_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     filings_per_person_hour: Option<usize>,
     filings_per_address_hour: Option<usize>,
@@ -143,6 +148,7 @@ pub struct Config {
     pub sms: Option<SmsConfig>,
     pub max_connections: usize,
     pub idle_timeout_secs: u64,
+    pub write_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     /// Limits per person and per address (TOML only; 0 switches one off).
     pub limits: redgrid_app::limits::Limits,
@@ -306,6 +312,12 @@ impl Config {
             30,
             1..=600,
         )?;
+        let write_timeout_secs = within(
+            "write_timeout_secs",
+            args.write_timeout_secs.or(file.write_timeout_secs),
+            60,
+            1..=3600,
+        )?;
         let shutdown_grace_secs = within(
             "shutdown_grace_secs",
             args.shutdown_grace_secs.or(file.shutdown_grace_secs),
@@ -362,6 +374,7 @@ impl Config {
             limits,
             max_connections,
             idle_timeout_secs,
+            write_timeout_secs,
             shutdown_grace_secs,
             sms,
             session_hours,
@@ -411,9 +424,10 @@ impl Config {
 }
 
 /// Settings that hold for the whole server, not per district.
-const SERVER_WIDE: [&str; 4] = [
+const SERVER_WIDE: [&str; 5] = [
     "max_connections",
     "idle_timeout_secs",
+    "write_timeout_secs",
     "shutdown_grace_secs",
     "districts",
 ];
@@ -515,6 +529,7 @@ impl Installation {
             config.listen = site.listen.clone().unwrap_or_else(|| server.listen.clone());
             config.max_connections = server.max_connections;
             config.idle_timeout_secs = server.idle_timeout_secs;
+            config.write_timeout_secs = server.write_timeout_secs;
             config.shutdown_grace_secs = server.shutdown_grace_secs;
             for other in &out {
                 let o = other.site.as_ref().map(|s| s.code.as_str()).unwrap_or("");

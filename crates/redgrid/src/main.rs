@@ -753,6 +753,7 @@ async fn serve(
     let options = redgrid_web::server::ServeOptions {
         max_connections: server.max_connections,
         idle_timeout: std::time::Duration::from_secs(server.idle_timeout_secs),
+        write_timeout: std::time::Duration::from_secs(server.write_timeout_secs),
         shutdown_grace: std::time::Duration::from_secs(server.shutdown_grace_secs),
     };
     // One stop signal for every listener.
