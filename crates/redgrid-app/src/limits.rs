@@ -108,42 +108,6 @@ impl Service {
         }
         Ok(())
     }
-
-    /// Refuses an upload of `size` bytes by `actor` when it would pass their hourly count or daily
-    /// bytes.
-    pub async fn admit_upload(&self, actor: &Actor, size: i64, at: DateTime<Utc>) -> Result<()> {
-        let Actor::Person(p) = actor else {
-            return Ok(());
-        };
-        let limits = self.limits();
-        if limits.uploads_per_person_hour > 0 {
-            let (n, _) = self
-                .store()
-                .uploads_since(p.id, at - Duration::hours(1))
-                .await?;
-            if n >= limits.uploads_per_person_hour {
-                return Err(CoreError::TooMany {
-                    limit: Limit::Uploads,
-                    retry_after: 3600,
-                }
-                .into());
-            }
-        }
-        if limits.upload_bytes_per_person_day > 0 {
-            let (_, bytes) = self
-                .store()
-                .uploads_since(p.id, at - Duration::days(1))
-                .await?;
-            if bytes + size > limits.upload_bytes_per_person_day {
-                return Err(CoreError::TooMany {
-                    limit: Limit::UploadQuota,
-                    retry_after: 24 * 3600,
-                }
-                .into());
-            }
-        }
-        Ok(())
-    }
 }
 
 fn too_many(wait: i64) -> CoreError {

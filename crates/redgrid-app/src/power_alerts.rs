@@ -93,7 +93,12 @@ impl Service {
         let key = format!("power-{}-{}-{}", a.detector, a.meter, a.since);
         let chart = self
             .store()
-            .put_attachment("image/svg+xml", a.chart_svg.as_bytes(), None)
+            .put_attachment(
+                "image/svg+xml",
+                a.chart_svg.as_bytes(),
+                None,
+                Default::default(),
+            )
             .await?;
         let input = SubmitInput {
             channel: Some(Channel::PowerAlert),
@@ -186,7 +191,12 @@ impl Service {
         // The chart redrawn with the new days, beside the one filed first.
         let chart = self
             .store()
-            .put_attachment("image/svg+xml", a.chart_svg.as_bytes(), None)
+            .put_attachment(
+                "image/svg+xml",
+                a.chart_svg.as_bytes(),
+                None,
+                Default::default(),
+            )
             .await?;
         let command = redgrid_core::command::Command::UpdateAlert {
             text: Some(text),

@@ -37,9 +37,6 @@ pub struct Service {
     /// The district code the configuration gives this database, if any: its root area must have
     /// this code.
     district_code: Option<String>,
-    /// Each uploading person's turn (see [`Service::upload`]).
-    upload_turns:
-        std::sync::Mutex<std::collections::HashMap<PersonId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How often the work commands leave for later (scorecard deltas, audit records) is done.
@@ -185,7 +182,6 @@ impl Service {
             limits: Default::default(),
             filings: Default::default(),
             district_code: None,
-            upload_turns: Default::default(),
         })
     }
 
@@ -252,25 +248,15 @@ impl Service {
             Actor::Person(p) => Some(p.id),
             Actor::System => None,
         };
-        // One upload at a time per person, from the quota check to the stored file, so that two
-        // uploads sent at once cannot both fit under a quota only one of them fits.
-        let turn = by.map(|p| self.upload_turn(p));
-        let _held = match &turn {
-            Some(t) => Some(t.lock().await),
-            None => None,
+        // The store counts the person's uploads in the same write as the file, so uploads sent at
+        // once, to this server or another on the same database, cannot together pass the quota.
+        let quota = redgrid_store::UploadQuota {
+            per_hour: self.limits.uploads_per_person_hour,
+            bytes_per_day: self.limits.upload_bytes_per_person_day,
         };
-        self.admit_upload(actor, data.len() as i64, now()).await?;
-        self.store.put_attachment(content_type, data, by).await
-    }
-
-    /// The lock a person's uploads take in turn (made when first needed, forgotten when unused).
-    fn upload_turn(&self, person: PersonId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut turns = match self.upload_turns.lock() {
-            Ok(t) => t,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        turns.retain(|_, t| Arc::strong_count(t) > 1);
-        turns.entry(person).or_default().clone()
+        self.store
+            .put_attachment(content_type, data, by, quota)
+            .await
     }
 
     /// Open requests (being handled or suspended) by light at `now`.

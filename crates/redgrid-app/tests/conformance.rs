@@ -1077,11 +1077,11 @@ async fn catalogue_is_editable_by_administrators_only(store: Arc<dyn Store>) {
 async fn attachments_are_stored_by_content(store: Arc<dyn Store>) {
     let (s, f) = testing::seed(store.clone()).await.unwrap();
     let meta = store
-        .put_attachment("image/png", b"\x89PNG fake", None)
+        .put_attachment("image/png", b"\x89PNG fake", None, Default::default())
         .await
         .unwrap();
     let again = store
-        .put_attachment("image/png", b"\x89PNG fake", None)
+        .put_attachment("image/png", b"\x89PNG fake", None, Default::default())
         .await
         .unwrap();
     assert_eq!(meta, again);

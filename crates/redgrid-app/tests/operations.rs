@@ -177,8 +177,9 @@ async fn uploads_have_an_hourly_count_and_a_daily_quota_per_person() {
     service.upload(&other, "image/png", &png(4)).await.unwrap();
 }
 
-/// Uploads sent at once by one person take turns at the quota: of ten files of which only four
-/// fit, exactly four are stored, whichever arrive first.
+/// Uploads sent at once by one person take turns at the quota, on one server and across two on
+/// the same database: of thirty files of which only four fit, exactly four are stored, whichever
+/// arrive first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_sent_at_once_cannot_overrun_the_quota() {
     use redgrid_app::limits::Limits;
@@ -189,17 +190,24 @@ async fn uploads_sent_at_once_cannot_overrun_the_quota() {
     .into_iter()
     .flatten()
     {
-        let (service, f) = testing::seed(db.store.clone()).await.unwrap();
-        let service = std::sync::Arc::new(service.with_limits(Limits {
+        let limits = Limits {
             uploads_per_person_hour: 100,
             upload_bytes_per_person_day: 4 * 40,
             ..Default::default()
-        }));
+        };
+        let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+        let one = std::sync::Arc::new(service.with_limits(limits));
+        // A second server on the same database.
+        let two = redgrid_app::Service::new(db.reopen().await.unwrap(), Default::default())
+            .await
+            .unwrap();
+        let two = std::sync::Arc::new(two.with_limits(limits));
         let resident = Actor::Person(f.resident.clone());
         let start = std::sync::Arc::new(tokio::sync::Barrier::new(30));
         let mut tasks = Vec::new();
         for n in 0..30u8 {
-            let (service, resident, start) = (service.clone(), resident.clone(), start.clone());
+            let service = if n % 2 == 0 { one.clone() } else { two.clone() };
+            let (resident, start) = (resident.clone(), start.clone());
             tasks.push(tokio::spawn(async move {
                 let file = [PNG, &[n; 22]].concat();
                 assert_eq!(file.len(), 40);
@@ -259,7 +267,7 @@ async fn uploads_no_request_used_are_deleted_after_a_day_and_used_ones_stay() {
         // The system's own charts count as used at once.
         let chart = db
             .store
-            .put_attachment("image/svg+xml", b"<svg/>", None)
+            .put_attachment("image/svg+xml", b"<svg/>", None, Default::default())
             .await
             .unwrap();
         assert_eq!(db.store.delete_unused_attachments(later).await.unwrap(), 0);

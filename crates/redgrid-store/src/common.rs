@@ -2,14 +2,14 @@
 //! their child module `common` (with `#[path]`), after defining the dialect: `type Db` (the sqlx
 //! database), `type This` (the store struct), `BACKEND`, the few statements that differ
 //! (`SQL_LOCK_REQUEST`, `SQL_NEXT_REQUEST_ID`, `SQL_FILE_REQUEST`, `SQL_MOVE_REQUEST`,
-//! `SQL_LOCK_AUDIT_HEAD`, `SQL_APPEND_AUDIT`, `SQL_TEXT_MATCH`, `SQL_MIGRATION_LOCK`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
+//! `SQL_LOCK_AUDIT_HEAD`, `SQL_APPEND_AUDIT`, `SQL_TEXT_MATCH`, `SQL_MIGRATION_LOCK`, `SQL_LOCK_PERSON`, `COMMAND_FACTS`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
 //! `write()` (one job: SQLite's writer task, PostgreSQL's pool) and `fail_point()`. Compiled twice with concrete types: no generic trait-bound puzzles, one behaviour,
 //! and rustfmt and clippy see it like any other module.
 
 use super::{
-    BACKEND, Db, MOVED_ROWS, SQL_APPEND_AUDIT, SQL_FILE_REQUEST, SQL_LOCK_AUDIT_HEAD,
-    SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK, SQL_MOVE_REQUEST, SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH,
-    This,
+    BACKEND, COMMAND_FACTS, Db, MOVED_ROWS, SQL_APPEND_AUDIT, SQL_FILE_REQUEST,
+    SQL_LOCK_AUDIT_HEAD, SQL_LOCK_PERSON, SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK, SQL_MOVE_REQUEST,
+    SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH, This,
 };
 pub(super) use crate::audit::{
     self, AuditKind, AuditRecord, AuditRow, ChainKey, EventRow, Keyring,
@@ -19,7 +19,7 @@ pub(super) use crate::{
     AccessEntry, AccessQuery, Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change,
     Decide, DirectGroup, ERASED, Erasure, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields,
     ListFilter, NewArea, NewClass, NewPerson, NewUnit, OutboxMessage, PhoneCode, Result,
-    SessionRow, StoreError, request_columns, request_params,
+    SessionRow, StoreError, UploadQuota, request_columns, request_params,
 };
 pub(super) use async_trait::async_trait;
 pub(super) use chrono::{DateTime, Utc};
@@ -334,13 +334,18 @@ pub(super) async fn collect_rows<'q, T>(
 /// The keys this store links the audit chain with ([`crate::AuditStore::set_keyring`]).
 pub(super) type ChainKeys = Arc<std::sync::RwLock<Arc<Keyring>>>;
 
+/// The keyring in force now (a copy of the pointer: a rotation affects later calls only).
+pub(super) fn keyring_of(keys: &ChainKeys) -> Arc<Keyring> {
+    match keys.read() {
+        Ok(k) => k.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
 impl This {
-    /// The keyring in force now (a copy of the pointer: a rotation affects later calls only).
+    /// The keyring in force now (see [`keyring_of`]).
     pub(super) fn keyring(&self) -> Arc<Keyring> {
-        match self.chain_keys.read() {
-            Ok(k) => k.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        keyring_of(&self.chain_keys)
     }
 }
 
@@ -812,13 +817,15 @@ pub(super) async fn add_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>
     insert_facts(conn, "scorecard_facts", delta).await
 }
 
-/// Leaves a command's scorecard delta for [`settle`] to fold in: rows of its own, so commands never
-/// wait on each other's counters. Reads add these rows until they are folded.
-pub(super) async fn add_facts_later(
+/// Adds a command's scorecard delta where the backend wants it ([`COMMAND_FACTS`]): on PostgreSQL
+/// rows of its own for [`settle`] to fold in, so commands never wait on each other's counters
+/// (reads add these rows until they are folded); on SQLite, whose one writer runs commands one
+/// after another anyway, straight into the facts.
+pub(super) async fn add_command_facts(
     conn: &mut Conn,
     delta: &BTreeMap<FactKey, Counts>,
 ) -> Result<()> {
-    insert_facts(conn, "scorecard_pending", delta).await
+    insert_facts(conn, COMMAND_FACTS, delta).await
 }
 
 /// Inserts fact rows into `table`: `scorecard_facts` adds to rows that exist, `scorecard_pending`
@@ -888,9 +895,6 @@ pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
         .bind(last)
         .fetch_all(&mut *conn)
         .await?;
-        if rows.is_empty() {
-            break;
-        }
         taken += rows.len() as u64;
         let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
         for row in &rows {
@@ -898,6 +902,9 @@ pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
             total.entry(key).or_default().add(&counts);
         }
         add_facts(conn, &total).await?;
+        if rows.len() < SETTLE_BATCH as usize {
+            break;
+        }
     }
     let before = seq;
     let (seq, _) = link_waiting(conn, keys, seq, prev).await?;
@@ -944,9 +951,7 @@ async fn link_waiting(
         .bind(last)
         .fetch_all(&mut *conn)
         .await?;
-        if rows.is_empty() {
-            break;
-        }
+        let short = rows.len() < SETTLE_BATCH as usize;
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
             let rec = audit_record_from(row)?;
@@ -1006,6 +1011,9 @@ async fn link_waiting(
                     .push_bind(key_id);
             });
             qb.build().execute(&mut *conn).await?;
+        }
+        if short {
+            break;
         }
     }
     if seq != before {
@@ -1321,6 +1329,56 @@ pub(super) async fn run_submit(
     Ok(request)
 }
 
+/// How many files and bytes `person` uploaded since `since`.
+async fn uploads_since(
+    conn: &mut Conn,
+    person: PersonId,
+    since: DateTime<Utc>,
+) -> Result<(i64, i64)> {
+    let row = sql!(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes \
+         FROM attachments WHERE uploaded_by = $1 AND created_at >= $2",
+        person.0,
+        since
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("bytes")?))
+}
+
+/// Refuses an upload of `size` bytes by `person` at `at` that would pass their hourly count or
+/// their day's bytes.
+async fn within_quota(
+    conn: &mut Conn,
+    person: PersonId,
+    at: DateTime<Utc>,
+    size: i64,
+    quota: UploadQuota,
+) -> Result<()> {
+    use redgrid_core::error::Limit;
+    if quota.per_hour > 0 {
+        let (n, _) = uploads_since(conn, person, at - chrono::Duration::hours(1)).await?;
+        if n >= quota.per_hour {
+            return Err(CoreError::TooMany {
+                limit: Limit::Uploads,
+                retry_after: 3600,
+            }
+            .into());
+        }
+    }
+    if quota.bytes_per_day > 0 {
+        let (_, bytes) = uploads_since(conn, person, at - chrono::Duration::days(1)).await?;
+        if bytes + size > quota.bytes_per_day {
+            return Err(CoreError::TooMany {
+                limit: Limit::UploadQuota,
+                retry_after: 24 * 3600,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Records that the event's files are used, so they are never cleaned up as unused uploads. A
 /// file gone meanwhile (deleted as unused between the service's check and this write) refuses
 /// the command, so no request ever names a missing file.
@@ -1394,7 +1452,7 @@ pub(super) async fn run_execute(
     }
     let facts = scorecard::delta(Some(&current), &next);
     if !facts.is_empty() {
-        add_facts_later(conn, &facts).await?;
+        add_command_facts(conn, &facts).await?;
     }
     add_notices(conn, &event, &next).await?;
     mark_attached(conn, &event).await?;
@@ -2405,9 +2463,18 @@ impl AttachmentStore for This {
         content_type: &str,
         data: &[u8],
         by: Option<PersonId>,
+        quota: UploadQuota,
     ) -> Result<AttachmentMeta> {
         let id = crate::sha256_hex(data);
-        let at = Utc::now();
+        let at = crate::now();
+        let mut tx = self.begin_write().await?;
+        if let Some(person) = by {
+            // Uploads by the same person take turns from here to the commit.
+            sql!(SQL_LOCK_PERSON, person.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            within_quota(&mut tx, person, at, data.len() as i64, quota).await?;
+        }
         sql!(
             "INSERT INTO attachments (id, content_type, size, data, created_at, uploaded_by, attached_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE \
@@ -2421,8 +2488,9 @@ impl AttachmentStore for This {
             by.map(|p| p.0),
             by.is_none().then_some(at)
         )
-        .execute(self.write_pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(AttachmentMeta {
             id,
             content_type: content_type.to_string(),
@@ -2431,15 +2499,8 @@ impl AttachmentStore for This {
     }
 
     async fn uploads_since(&self, person: PersonId, since: DateTime<Utc>) -> Result<(i64, i64)> {
-        let row = sql!(
-            "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes \
-             FROM attachments WHERE uploaded_by = $1 AND created_at >= $2",
-            person.0,
-            since
-        )
-        .fetch_one(self.read_pool())
-        .await?;
-        Ok((row.try_get("n")?, row.try_get("bytes")?))
+        let mut conn = self.read_pool().acquire().await?;
+        uploads_since(&mut conn, person, since).await
     }
 
     async fn delete_unused_attachments(&self, before: DateTime<Utc>) -> Result<u64> {

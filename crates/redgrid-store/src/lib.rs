@@ -547,15 +547,27 @@ pub trait OutboxStore: Send + Sync {
 }
 
 /// Attachments: pictures and charts, stored by content.
+/// The limits on one person's uploads; 0 is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadQuota {
+    /// Files in the last hour.
+    pub per_hour: i64,
+    /// Bytes in the last 24 hours.
+    pub bytes_per_day: i64,
+}
+
 #[async_trait]
 pub trait AttachmentStore: Send + Sync {
     /// Stores a file (once per content); `by` is who uploaded it (none for the system's own charts,
-    /// which count as used at once).
+    /// which count as used at once). A person's upload must stay within `quota`, counted in the
+    /// same write transaction as the file (with the person's row locked on PostgreSQL), so uploads
+    /// sent at once, to one server or to several, cannot together pass it: past it, `TooMany`.
     async fn put_attachment(
         &self,
         content_type: &str,
         data: &[u8],
         by: Option<PersonId>,
+        quota: UploadQuota,
     ) -> Result<AttachmentMeta>;
     /// How many files and bytes `person` uploaded since `since`.
     async fn uploads_since(&self, person: PersonId, since: DateTime<Utc>) -> Result<(i64, i64)>;

@@ -16,6 +16,10 @@ const SQL_LOCK_REQUEST: &str = concat!(
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id";
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+/// The first half of the running lock's key (the second is the schema): see
+/// [`PgStore::hold_running_lock`].
+const RUNNING_LOCK: i32 = 7212002;
+const SQL_LOCK_PERSON: &str = "SELECT id FROM people WHERE id = $1 FOR UPDATE";
 /// A request moves to its next state, its event is written and the event's audit record is left for
 /// settling, in one statement: the event and record only when the update changed the row, so a
 /// request already moved on writes nothing.
@@ -52,8 +56,15 @@ const SQL_APPEND_AUDIT: &str = concat!(
     "UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1"
 );
 const SQL_TEXT_MATCH: &str = " AND description ILIKE ";
+/// Commands leave their scorecard counts in rows of their own, folded in by settling, so
+/// concurrent commands never wait on the same counters.
+const COMMAND_FACTS: &str = "scorecard_pending";
 /// Serialises migrations when several servers start at once.
 const SQL_MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7212001)");
+
+/// The running lock of [`PgStore::hold_running_lock`]; dropping it closes its connection, which
+/// lets the lock go.
+pub struct RunningLock(#[allow(dead_code)] sqlx::PgConnection);
 
 /// A PostgreSQL database (or one schema of it).
 pub struct PgStore {
@@ -183,6 +194,27 @@ impl PgStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Takes the database's running lock on a connection of its own, held while the returned
+    /// guard lives: shared (`whole` false) by every server of the database, whole by `restore`.
+    /// `None` when it is held the other way: a restore under way (for a server), or a server
+    /// running, on any machine (for a restore). The lock is PostgreSQL's session-level advisory
+    /// lock, keyed by the schema, so it goes with the connection if the process dies.
+    pub async fn hold_running_lock(url: &str, whole: bool) -> Result<Option<RunningLock>> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect_with(&PgConnectOptions::from_str(url)?).await?;
+        let sql = if whole {
+            "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS got"
+        } else {
+            "SELECT pg_try_advisory_lock_shared($1, hashtext(current_schema())) AS got"
+        };
+        let got: bool = sqlx::query(sql)
+            .bind(RUNNING_LOCK)
+            .fetch_one(&mut conn)
+            .await?
+            .try_get("got")?;
+        Ok(got.then_some(RunningLock(conn)))
     }
 
     fn read_pool(&self) -> &PgPool {

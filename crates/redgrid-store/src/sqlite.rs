@@ -4,7 +4,10 @@
 //! in a single transaction (group commit), so concurrent clients share the cost of a transaction
 //! instead of queueing for one each. A job refused by the core writes nothing and the batch goes on;
 //! a job that fails after writing makes the batch roll back, and its jobs are then run one by one, so
-//! one failure never touches another job. Reads use a small pool of their own.
+//! one failure never touches another job. A batch also settles, before it commits, what its
+//! commands left for later (their audit records join the chain), and commands add their scorecard
+//! counts straight to the facts: one writer takes them in turn anyway. Reads use a small pool of
+//! their own.
 //!
 //! The WAL is kept bounded (docs/operators/backup.md, "The WAL"): a background task copies pages
 //! with a passive checkpoint every half second (blocking no one, but unable to reset the WAL while
@@ -47,6 +50,8 @@ const SQL_LOCK_REQUEST: &str = concat!(
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 AS id FROM requests";
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+/// `BEGIN IMMEDIATE` already holds the only write lock.
+const SQL_LOCK_PERSON: &str = "SELECT id FROM people WHERE id = $1";
 /// A request moves to its next state, its event is written and the event's audit record is left for
 /// settling, in one call: the event and record only when the update changed the row (`changes()`),
 /// so a request already moved on writes nothing.
@@ -84,6 +89,9 @@ const SQL_APPEND_AUDIT: &str = concat!(
     "UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1"
 );
 const SQL_TEXT_MATCH: &str = " AND description LIKE ";
+/// Commands add their scorecard counts straight to the facts: SQLite's one writer takes them in
+/// turn anyway, and a fold later would cost the writer as much again.
+const COMMAND_FACTS: &str = "scorecard_facts";
 /// `BEGIN IMMEDIATE` already takes SQLite's write lock.
 const SQL_MIGRATION_LOCK: Option<&str> = None;
 
@@ -113,6 +121,7 @@ impl Drop for SqliteStore {
 
 async fn writer_task(
     pool: SqlitePool,
+    keys: common::ChainKeys,
     fail: Arc<AtomicU8>,
     wal: Arc<PathBuf>,
     last_write: Arc<AtomicU64>,
@@ -137,7 +146,7 @@ async fn writer_task(
             }
         }
         let failing = fail.load(Ordering::SeqCst) == 1;
-        let results = run_batch(&pool, &batch, failing).await;
+        let results = run_batch(&pool, &keys, &batch, failing).await;
         last_write.store(millis_now(), Ordering::Relaxed);
         for (p, r) in batch.into_iter().zip(results) {
             let _ = p.reply.send(r);
@@ -208,9 +217,14 @@ async fn truncate_wal(pool: &SqlitePool) -> bool {
     }
 }
 
-async fn run_batch(pool: &SqlitePool, batch: &[Pending], fail: bool) -> Vec<Result<Done>> {
+async fn run_batch(
+    pool: &SqlitePool,
+    keys: &common::ChainKeys,
+    batch: &[Pending],
+    fail: bool,
+) -> Vec<Result<Done>> {
     if batch.len() > 1
-        && let Some(results) = run_together(pool, batch, fail).await
+        && let Some(results) = run_together(pool, keys, batch, fail).await
     {
         return results;
     }
@@ -221,9 +235,16 @@ async fn run_batch(pool: &SqlitePool, batch: &[Pending], fail: bool) -> Vec<Resu
     out
 }
 
-/// Runs the batch in one transaction; `None` when it had to roll back.
+/// Runs the batch in one transaction, and settles what it and earlier commands left (see
+/// [`common::settle`]) before committing; `None` when the batch had to roll back.
+///
+/// Settling here rather than from the service's settler keeps the cost even: the writer holds
+/// SQLite's only write lock anyway, so a settle a few times a second would stall every command for
+/// as long as it takes to fold a few hundred commands' rows, while a settle per batch folds only
+/// the batch's own rows, on pages the batch has just written.
 async fn run_together(
     pool: &SqlitePool,
+    keys: &common::ChainKeys,
     batch: &[Pending],
     fail: bool,
 ) -> Option<Vec<Result<Done>>> {
@@ -234,6 +255,16 @@ async fn run_together(
             Ok(done) => out.push(Ok(done)),
             Err(JobError::Refused(e)) => out.push(Err(e)),
             Err(JobError::Failed(_)) => return None,
+        }
+    }
+    // In a savepoint: a settle that cannot go on (a chain keyed with a key this process lacks)
+    // leaves its rows waiting, for the service's settler to report, and the batch commits.
+    let mut inner = sqlx::Acquire::begin(&mut *tx).await.ok()?;
+    match common::settle(&mut inner, &common::keyring_of(keys)).await {
+        Ok(_) => inner.commit().await.ok()?,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot settle with the batch; left waiting");
+            inner.rollback().await.ok()?;
         }
     }
     tx.commit().await.ok()?;
@@ -289,7 +320,10 @@ impl SqliteStore {
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000")
             .pragma("wal_autocheckpoint", "0")
-            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string());
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
+            // Room for the statements of varying length (a batch's audit records and counts,
+            // one to `MAX_BATCH` rows) beside the fixed ones, so none of them is prepared anew.
+            .statement_cache_capacity(500);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -311,9 +345,11 @@ impl SqliteStore {
         wal.push("-wal");
         let wal = Arc::new(PathBuf::from(wal));
         let last_write = Arc::new(AtomicU64::new(0));
+        let chain_keys = common::ChainKeys::default();
         let tasks = vec![
             tokio::spawn(writer_task(
                 writer.clone(),
+                chain_keys.clone(),
                 fail.clone(),
                 wal.clone(),
                 last_write.clone(),
@@ -322,7 +358,7 @@ impl SqliteStore {
             tokio::spawn(checkpoint_task(checkpointer, wal.clone(), last_write)),
         ];
         Ok(SqliteStore {
-            chain_keys: Default::default(),
+            chain_keys,
             wal,
             writer,
             reader,
