@@ -29,6 +29,30 @@ pub fn lock_path(config: &Config) -> PathBuf {
     config.data_dir.join("redgrid.lock")
 }
 
+/// On PostgreSQL, the database's own running lock, held while the returned guard lives: every
+/// server holds it shared, and `restore` whole, so a restore refuses while a server of the
+/// database runs anywhere, not only in this data folder (and a server does not start during a
+/// restore). `None` on SQLite, whose data folder lock ([`hold_lock`]) covers it.
+pub async fn hold_database_lock(
+    config: &Config,
+    whole: bool,
+) -> anyhow::Result<Option<redgrid_store::postgres::RunningLock>> {
+    if !redgrid_store::is_postgres_url(&config.database_url) {
+        return Ok(None);
+    }
+    let held = redgrid_store::postgres::PgStore::hold_running_lock(&config.database_url, whole)
+        .await
+        .context("cannot reach the PostgreSQL database to lock it")?;
+    match held {
+        Some(lock) => Ok(Some(lock)),
+        None if whole => bail!(
+            "a redgrid server is running against this PostgreSQL database (on this machine or \
+             another): stop every server of the district first; nothing was changed"
+        ),
+        None => bail!("a restore is under way on this PostgreSQL database: wait for it to end"),
+    }
+}
+
 /// Takes the data folder's lock for as long as the returned file lives: `serve` holds it, and
 /// `restore` refuses to run while anyone does.
 pub fn hold_lock(config: &Config) -> anyhow::Result<std::fs::File> {
@@ -264,6 +288,7 @@ fn set_aside(path: &Path, stamp: &str) -> anyhow::Result<Option<PathBuf>> {
 
 pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
     let _lock = hold_lock(config)?;
+    let _database_lock = hold_database_lock(config, true).await?;
     let f = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut zip = zip::ZipArchive::new(f).context("not a redgrid backup (not a zip file)")?;
     let mut manifest = String::new();

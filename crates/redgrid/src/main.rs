@@ -295,15 +295,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => (inst.server, inst.districts, inst.several),
             };
             let mut locks = Vec::new();
+            let mut database_locks = Vec::new();
             let mut opened = Vec::new();
             for c in list {
                 // Held from before the database is opened until the server stops, so that
                 // `redgrid restore` never replaces the data under a running server.
                 locks.push(backup_cmd::hold_lock(&c)?);
+                database_locks.extend(backup_cmd::hold_database_lock(&c, false).await?);
                 let service = open(&c).await?;
                 opened.push((c, service));
             }
             serve(&server, opened, several, cookies, None).await?;
+            drop(database_locks);
             drop(locks);
             Ok(ExitCode::SUCCESS)
         }
@@ -447,6 +450,7 @@ async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     // The demo serves too: the data folder is locked first, as for `serve`.
     let _lock = backup_cmd::hold_lock(&config)?;
+    let _database_lock = backup_cmd::hold_database_lock(&config, false).await?;
     let service = open(&config).await?;
     let existing = service.directory().district().cloned();
     let started = std::time::Instant::now();

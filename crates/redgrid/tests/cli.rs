@@ -1043,6 +1043,21 @@ async fn a_postgres_backup_restores_into_another_database_clean() {
         std::fs::set_permissions(b.join("chain.key"), std::fs::Permissions::from_mode(0o600))
             .unwrap();
     }
+    // A server of the target database, from another data folder or machine (it holds the
+    // database's running lock, as `serve` does): the restore refuses, and changes nothing.
+    let server = PgStore::hold_running_lock(&to, false)
+        .await
+        .unwrap()
+        .expect("a server takes the shared lock");
+    let busy = restore_to_b();
+    assert_eq!(busy.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("a redgrid server is running"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    assert!(!b.join("audit-anchors.txt").exists(), "nothing was changed");
+    drop(server);
     let out = restore_to_b();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
