@@ -9,7 +9,8 @@ use redgrid_core::error::FieldError;
 use redgrid_core::request::Attachment;
 use serde_json::{Map, Value};
 
-/// Parses a body as JSON; an empty body counts as `{}`. Too large is a 413, malformed JSON a 400.
+/// Parses a body as JSON; an empty body counts as `{}` (white space alone is malformed). Too large
+/// is a 413, malformed JSON a 400.
 pub fn parse_json(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -25,7 +26,9 @@ pub fn parse_json(
             ),
         )
     })?;
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
+    // No body at all is no fields (a command such as claim needs none); anything sent must be
+    // JSON, so a body of white space alone is malformed.
+    if body.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
     if !is_json_type(headers) {

@@ -64,8 +64,38 @@ pub fn document() -> utoipa::openapi::OpenApi {
             command_operation(kind, &name),
         );
     }
+    close_request_bodies(&mut doc);
     add_common_errors(&mut doc);
     doc
+}
+
+/// Request bodies as the server reads them: a field it does not know is refused
+/// (`unknown_field`), so no body takes properties beyond its own; a new request needs its
+/// description and area (the reader reports every missing field at once, which is why the core's
+/// `SubmitInput` keeps them optional), and `restricted` is the system's alone, refused from the API.
+fn close_request_bodies(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for (name, schema) in components.schemas.iter_mut() {
+        let is_body = name.ends_with("Body") && name != "ErrorBody";
+        if !(is_body || name == "SubmitInput") {
+            continue;
+        }
+        if let RefOr::T(Schema::Object(object)) = schema {
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            if name == "SubmitInput" {
+                object.properties.remove("restricted");
+                for field in ["description", "area_id"] {
+                    if !object.required.iter().any(|r| r == field) {
+                        object.required.push(field.to_string());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The answers any operation may give besides its own: a request that does not parse (400), no or
@@ -134,11 +164,14 @@ fn body_name(kind: CommandKind) -> String {
 
 /// A command's body, from its declared fields.
 fn command_body(kind: CommandKind) -> utoipa::openapi::schema::Schema {
-    let mut body = ObjectBuilder::new().description(Some(format!(
+    let body = ObjectBuilder::new().description(Some(format!(
         "{} {}",
         kind.label(Lang::Zh),
         kind.label(Lang::En)
     )));
+    let mut body = body.additional_properties(Some(
+        utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+    ));
     for f in kind.fields() {
         body = body.property(f.name, field_schema(f));
         if f.need == Need::Required {
@@ -157,6 +190,14 @@ fn field_schema(f: &FieldSpec) -> utoipa::openapi::RefOr<utoipa::openapi::schema
             .description(Some(help.clone()))
     };
     match f.kind {
+        // A required text must say something: blank (or only invisible characters) is refused.
+        FieldKind::Text { max } if f.need == Need::Required => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(max))
+            .pattern(Some(r"\S"))
+            .description(Some(help))
+            .into(),
         FieldKind::Text { max } => ObjectBuilder::new()
             .schema_type(Type::String)
             .max_length(Some(max))

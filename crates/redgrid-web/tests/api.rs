@@ -2835,6 +2835,10 @@ async fn strict_input_json_only_no_duplicate_keys_no_invisible_text_and_every_er
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
+    // White space alone is not JSON (no body at all is no fields, for commands that need none).
+    let (status, v, _) = send(Some("application/json"), "\n ".to_string(), "en").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["code"], "malformed_json");
     // A key named twice: neither value is taken.
     let twice = format!(
         r#"{{"channel": "app", "description": "路灯坏了", "description": "别的", "area_id": {}}}"#,

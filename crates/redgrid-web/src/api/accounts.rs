@@ -23,7 +23,9 @@ use std::sync::Arc;
 #[allow(dead_code)]
 pub struct LoginBody {
     /// A username, or the phone number on the person's record.
+    #[schema(min_length = 1)]
     login: String,
+    #[schema(min_length = 1)]
     password: String,
 }
 
@@ -544,13 +546,13 @@ const MAX_ACCESS_EXPORT: i64 = 100_000;
 /// Search by whose data (`person_id` or `phone`), by viewer (`viewer_id`) and by request;
 /// `format=xlsx` or `csv` exports every match (up to 100,000 rows).
 #[utoipa::path(get, path = "/api/audit/access-log", tag = "accounts",
-    params(("person_id" = Option<i64>, Query, description = "whose data"),
+    params(("person_id" = Option<i64>, Query, minimum = 1, description = "whose data"),
         ("phone" = Option<String>, Query, description = "whose data, by their phone"),
-        ("viewer_id" = Option<i64>, Query, description = "who saw it"),
-        ("request_id" = Option<i64>, Query),
-        ("limit" = Option<i64>, Query, description = "1–1000, default 200 (JSON pages)"),
+        ("viewer_id" = Option<i64>, Query, minimum = 1, description = "who saw it"),
+        ("request_id" = Option<i64>, Query, minimum = 1),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1–1000, default 200 (JSON pages)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
-        ("format" = Option<String>, Query, description = "json (default), xlsx or csv")),
+        ("format" = Option<String>, Query, pattern = "^(json|xlsx|csv)$", description = "json (default), xlsx or csv")),
     responses((status = 200, body = AccessPage), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn access_log(

@@ -162,9 +162,9 @@ pub async fn template(
 /// this year).
 #[utoipa::path(get, path = "/api/org/{register}", tag = "organisation",
     params(("register" = String, Path, description = "any register"),
-        ("format" = Option<String>, Query, description = "xlsx (default) or csv"),
-        ("from" = Option<String>, Query, description = "first day, e.g. 2026-01-01"),
-        ("to" = Option<String>, Query, description = "last day")),
+        ("format" = Option<String>, Query, pattern = "^(xlsx|csv)$", description = "xlsx (default) or csv"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "first day, e.g. 2026-01-01"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "last day")),
     responses((status = 200, description = "The register as a spreadsheet"), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn export(
     State(state): State<Arc<AppState>>,
@@ -217,9 +217,9 @@ pub async fn export(
 /// and per unit, and how many branches have no pairing.
 #[utoipa::path(get, path = "/api/org/campaigns/{code}/stats", tag = "organisation",
     params(("code" = String, Path, description = "the campaign's code"),
-        ("from" = Option<String>, Query, description = "first day (default: the campaign's start)"),
-        ("to" = Option<String>, Query, description = "last day (default: the campaign's end)"),
-        ("format" = Option<String>, Query, description = "json (default) or xlsx")),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "first day (default: the campaign's start)"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "last day (default: the campaign's end)"),
+        ("format" = Option<String>, Query, pattern = "^(json|xlsx)$", description = "json (default) or xlsx")),
     responses((status = 200, description = "The statistics"), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn campaign_stats(
@@ -465,9 +465,9 @@ pub async fn suggestion_to_request(
 
 /// `GET /api/org/activities`: the activity ledger as a spreadsheet (the export of that register).
 #[utoipa::path(get, path = "/api/org/activities", tag = "organisation",
-    params(("format" = Option<String>, Query, description = "xlsx (default) or csv"),
-        ("from" = Option<String>, Query, description = "first day, e.g. 2026-01-01"),
-        ("to" = Option<String>, Query, description = "last day")),
+    params(("format" = Option<String>, Query, pattern = "^(xlsx|csv)$", description = "xlsx (default) or csv"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "first day, e.g. 2026-01-01"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "last day")),
     responses((status = 200, description = "The activity ledger as a spreadsheet"), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn export_activities(
     state: State<Arc<AppState>>,
@@ -626,7 +626,7 @@ pub async fn end_alliance(
 
 /// `GET /api/org/alliances`: the alliances register (as `GET /api/org/{register}`).
 #[utoipa::path(get, path = "/api/org/alliances", tag = "organisation",
-    params(("format" = Option<String>, Query, description = "xlsx (default) or csv")),
+    params(("format" = Option<String>, Query, pattern = "^(xlsx|csv)$", description = "xlsx (default) or csv")),
     responses((status = 200, description = "The alliances register as a spreadsheet"), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn export_alliances(
     state: State<Arc<AppState>>,

@@ -140,8 +140,8 @@ pub fn item(dir: &Directory, r: &Request, lang: Lang) -> PublicItem {
 /// `format=xlsx` exports the newest rows (up to 5,000) with headers in the caller's language.
 #[utoipa::path(get, path = "/api/public/{list}", tag = "public", operation_id = "public_list",
     params(("list" = String, Path, description = "needs, results or rectifications"),
-        ("format" = Option<String>, Query, description = "json (default), csv or xlsx"),
-        ("limit" = Option<i64>, Query, description = "1–200, default 50 (JSON pages)"),
+        ("format" = Option<String>, Query, pattern = "^(json|xlsx|csv)$", description = "json (default), csv or xlsx"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1–200, default 50 (JSON pages)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     responses((status = 200, body = PublicPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn list(

@@ -21,8 +21,8 @@ use std::sync::Arc;
 #[utoipa::path(get, path = "/api/scorecard", tag = "scorecard",
     params(
         ("by" = Option<String>, Query, description = "unit (default), level, street, community, category, class or district"),
-        ("period" = String, Query, description = "2026-10-05 (day), 2026-10 (month), 2026-Q4 (quarter), 2026 (year) or 2026-10-01..2026-10-15 (days, both included)"),
-        ("format" = Option<String>, Query, description = "json (default), xlsx (an Excel workbook with Chinese headers) or csv")),
+        ("period" = String, Query, min_length = 1, description = "2026-10-05 (day), 2026-10 (month), 2026-Q4 (quarter), 2026 (year) or 2026-10-01..2026-10-15 (days, both included)"),
+        ("format" = Option<String>, Query, pattern = "^(json|xlsx|csv)$", description = "json (default), xlsx (an Excel workbook with Chinese headers) or csv")),
     responses((status = 200, description = "The scorecard: rows (ranked) and total; a rate without a denominator is null (shown as —). As xlsx or csv with `format`."),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn scorecard(
