@@ -193,6 +193,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A whole number that fits 32 bits; beyond that, `out_of_range` (never cut to fit).
+    pub fn i32(&mut self, key: &'static str) -> Option<i32> {
+        let n = self.i64(key)?;
+        match i32::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.errors.push(FieldError::new(key, "out_of_range"));
+                None
+            }
+        }
+    }
+
     pub fn f64(&mut self, key: &'static str) -> Option<f64> {
         match self.get(key)?.as_f64() {
             Some(n) if n.is_finite() => Some(n),

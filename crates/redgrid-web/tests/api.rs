@@ -550,6 +550,19 @@ async fn directory_and_catalogue_endpoints() {
         )
         .await;
     assert_eq!(r.body["code"], "category_not_found");
+    // A sort position beyond 32 bits is refused, not cut to fit, and nothing is created.
+    for (code, sort) in [("big", 2_147_483_648i64), ("small", -2_147_483_649)] {
+        let r = a
+            .post(
+                "/api/categories/classes",
+                "admin",
+                json!({"code": code, "name_zh": "排序", "name_en": "Sort", "sort": sort}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.body["fields"][0]["field"], "sort");
+        assert_eq!(r.body["fields"][0]["code"], "out_of_range");
+    }
     let r = a
         .post(
             "/api/categories/classes",
@@ -558,6 +571,12 @@ async fn directory_and_catalogue_endpoints() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
+    let listed = a.get("/api/categories", "admin").await.body.to_string();
+    assert!(listed.contains("\"safety\""), "{listed}");
+    assert!(
+        !listed.contains("\"big\"") && !listed.contains("\"small\""),
+        "the refused classes were not created"
+    );
     let r = a.get("/api/me", "verifier").await;
     assert_eq!(r.body["grants"][0]["role"], "verifier");
 }

@@ -416,6 +416,7 @@ pub async fn set_account(
 #[allow(dead_code)]
 pub struct TokenBody {
     person_id: i64,
+    #[schema(min_length = 1, pattern = r"\S")]
     name: String,
     /// Roles the person holds that the token may use.
     roles: Vec<String>,
@@ -553,7 +554,7 @@ const MAX_ACCESS_EXPORT: i64 = 100_000;
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1–1000, default 200 (JSON pages)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("format" = Option<String>, Query, pattern = "^(json|xlsx|csv)$", description = "json (default), xlsx or csv")),
-    responses((status = 200, body = AccessPage), (status = 401, body = crate::error::ErrorBody),
+    responses((status = 200, description = "A page of entries; csv or xlsx with `format`", content((AccessPage = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn access_log(
     State(state): State<Arc<AppState>>,

@@ -177,8 +177,11 @@ pub async fn categories(State(state): State<Arc<AppState>>) -> Json<Vec<ClassWit
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct ClassBody {
+    #[schema(pattern = "^[a-z0-9_.-]{1,48}$")]
     code: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     name_zh: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     name_en: String,
     sort: Option<i32>,
 }
@@ -195,7 +198,7 @@ pub async fn create_class(
         code: r.string("code").unwrap_or_default(),
         name_zh: r.string("name_zh").unwrap_or_default(),
         name_en: r.string("name_en").unwrap_or_default(),
-        sort: r.i64("sort").unwrap_or(0) as i32,
+        sort: r.i32("sort").unwrap_or(0),
     };
     r.done()?;
     let class = state.service.create_class(&who, new).await?;
@@ -208,8 +211,11 @@ pub async fn create_class(
 #[allow(dead_code)]
 pub struct ItemBody {
     class_id: i64,
+    #[schema(pattern = "^[a-z0-9_.-]{1,48}$")]
     code: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     name_zh: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     name_en: String,
     default_tier: Tier,
     /// Defaults to the tier's first level.
@@ -247,11 +253,7 @@ fn read_item(
         .nullable_choice("resolve_limit", Limit::parse)
         .unwrap_or(base.and_then(|b| b.resolve_limit));
     let active = r.bool("active").or(base.map(|b| b.active)).unwrap_or(true);
-    let sort = r
-        .i64("sort")
-        .map(|s| s as i32)
-        .or(base.map(|b| b.sort))
-        .unwrap_or(0);
+    let sort = r.i32("sort").or(base.map(|b| b.sort)).unwrap_or(0);
     let mut errors = r.finish();
     if class_id.is_none() {
         errors.push(redgrid_core::error::FieldError::new("class_id", "required"));
@@ -297,7 +299,8 @@ pub async fn create_item(
 
 /// `PATCH /api/categories/items/{id}` (district administrators).
 #[utoipa::path(patch, path = "/api/categories/items/{id}", tag = "directory", params(("id" = i64, Path)), request_body = ItemBody,
-    responses((status = 200, body = CategoryItem), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CategoryItem), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "Another item has that code"), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn update_item(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -25,7 +25,7 @@ pub struct GrantBody {
     name: Option<String>,
     /// One of the roles (`resident`, `volunteer`, `member`, `grid_worker`, `community_staff`,
     /// `street_staff`, `department_staff`, `verifier`, `supervisor`, `district_admin`).
-    role: String,
+    role: Role,
     /// Where the role is held: an area (and everything below it) …
     area_id: Option<i64>,
     /// … or a unit (exactly one of the two).

@@ -486,7 +486,7 @@ pub struct AllianceBody {
     name: String,
     /// Where the alliance works, and the level whose requests its unit takes (creating only).
     area_id: Option<i64>,
-    level: Option<String>,
+    level: Option<redgrid_core::area::Level>,
     lead_org_id: Option<i64>,
     goals: Option<String>,
     /// The units that belong to it (1–200).

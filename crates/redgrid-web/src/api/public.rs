@@ -143,7 +143,7 @@ pub fn item(dir: &Directory, r: &Request, lang: Lang) -> PublicItem {
         ("format" = Option<String>, Query, pattern = "^(json|xlsx|csv)$", description = "json (default), csv or xlsx"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1–200, default 50 (JSON pages)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = PublicPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "A page of the list; csv or xlsx with `format`", content((PublicPage = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

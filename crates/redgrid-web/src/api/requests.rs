@@ -291,7 +291,7 @@ pub const MAX_PAGE: i64 = 200;
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1–200, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("format" = Option<String>, Query, pattern = "^(json|xlsx|csv)$", description = "json (default); xlsx or csv: the request ledger (诉求台账) of every matching request the caller may list (at most 100,000), one row each with its level, unit, deadlines, on-time flag, rating and close-out, Chinese headers (English with Accept-Language: en)")),
-    responses((status = 200, body = RequestPage), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "A page of requests; the ledger as csv or xlsx with `format`", content((RequestPage = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
