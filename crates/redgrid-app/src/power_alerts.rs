@@ -91,15 +91,7 @@ impl Service {
             return self.update_episode(a, link).await;
         }
         let key = format!("power-{}-{}-{}", a.detector, a.meter, a.since);
-        let chart = self
-            .store()
-            .put_attachment(
-                "image/svg+xml",
-                a.chart_svg.as_bytes(),
-                None,
-                Default::default(),
-            )
-            .await?;
+        let chart = self.store_chart(a).await?;
         let input = SubmitInput {
             channel: Some(Channel::PowerAlert),
             description: Some(a.description.clone()),
@@ -138,6 +130,18 @@ impl Service {
         } else {
             Filing::Already
         })
+    }
+
+    /// Stores the alert's chart as the system's own file (used at once, never limited).
+    async fn store_chart(&self, a: &PowerAlert) -> Result<redgrid_store::AttachmentMeta> {
+        self.store()
+            .put_attachment(
+                "image/svg+xml",
+                a.chart_svg.as_bytes(),
+                None,
+                Default::default(),
+            )
+            .await
     }
 
     /// Adds an episode's new days or higher severity to its request (an `alert_updated` event, by
@@ -189,15 +193,7 @@ impl Service {
             return Ok(Filing::Already);
         }
         // The chart redrawn with the new days, beside the one filed first.
-        let chart = self
-            .store()
-            .put_attachment(
-                "image/svg+xml",
-                a.chart_svg.as_bytes(),
-                None,
-                Default::default(),
-            )
-            .await?;
+        let chart = self.store_chart(a).await?;
         let command = redgrid_core::command::Command::UpdateAlert {
             text: Some(text),
             chart: vec![Attachment {
