@@ -2498,11 +2498,6 @@ impl AttachmentStore for This {
         })
     }
 
-    async fn uploads_since(&self, person: PersonId, since: DateTime<Utc>) -> Result<(i64, i64)> {
-        let mut conn = self.read_pool().acquire().await?;
-        uploads_since(&mut conn, person, since).await
-    }
-
     async fn delete_unused_attachments(&self, before: DateTime<Utc>) -> Result<u64> {
         let done = sql!(
             "DELETE FROM attachments WHERE attached_at IS NULL AND created_at < $1",

@@ -569,8 +569,6 @@ pub trait AttachmentStore: Send + Sync {
         by: Option<PersonId>,
         quota: UploadQuota,
     ) -> Result<AttachmentMeta>;
-    /// How many files and bytes `person` uploaded since `since`.
-    async fn uploads_since(&self, person: PersonId, since: DateTime<Utc>) -> Result<(i64, i64)>;
     /// Deletes the files uploaded before `before` that no request or event ever used; how many.
     async fn delete_unused_attachments(&self, before: DateTime<Utc>) -> Result<u64>;
     async fn attachment(&self, id: &str) -> Result<Option<(AttachmentMeta, Vec<u8>)>>;
