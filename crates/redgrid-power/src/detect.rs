@@ -112,8 +112,16 @@ pub struct RoutineConfig {
     /// … and the night's share of the day's use above the usual share by this factor: a cold
     /// spell raises the heating by day and by night alike, unrest only the night.
     pub night_share_factor: f32,
-    /// A day below this share of the usual total.
+    /// … and at most this much above the base load: a person up at night (lights, television,
+    /// a kettle) draws a few hundred watts; a night of more than 1 kW above the base all night
+    /// long is a machine on a timer or a thermostat (storage or heat-pump heating, a car or a
+    /// water heater on night power), not what this alert looks for.
+    pub night_max_kwh: f32,
+    /// A day below this share of the usual total …
     pub drop_ratio: f32,
+    /// … on this many full days in a row: one low day is a day out or a timed heater that did
+    /// not run; a drop that lasts is a change in how the household lives.
+    pub drop_days: u32,
     /// Alert days of one household at most this many days apart are one episode (one request).
     pub episode_gap_days: u32,
     /// The least energy (Wh above the base load) a burst of activity needs to count as someone
@@ -183,7 +191,9 @@ impl Default for RoutineConfig {
             night_spread: 4.0,
             night_share_factor: 1.3,
             night_min_kwh: 0.5,
+            night_max_kwh: 6.0,
             drop_ratio: 0.35,
+            drop_days: 2,
             episode_gap_days: 3,
             burst_wh: 300.0,
         }
@@ -367,6 +377,9 @@ struct Routine {
     /// alerted (unrest of several nights is one episode, all of it).
     recent_nights: [(Day, f32); 7],
     night_alert_day: Day,
+    /// The last day below the usual total (`drop_ratio`) and how many such days ran to it.
+    drop_last: Day,
+    drop_run: u8,
 }
 
 /// The most normal days a routine remembers (`window_days` is capped here).
@@ -384,6 +397,8 @@ impl Default for Routine {
             next: 0,
             recent_nights: [(Day::MIN, 0.0); 7],
             night_alert_day: Day::MIN,
+            drop_last: Day::MIN,
+            drop_run: 0,
         }
     }
 }
@@ -471,6 +486,14 @@ impl Routine {
             let (d, n) = self.recent_nights[(day - k).rem_euclid(7) as usize];
             d == day - k && n - median >= 0.5 * (night - median)
         })
+    }
+
+    /// The highest total of all the normal days kept (unused places hold zero).
+    #[inline(always)]
+    fn total_max_all(&self) -> f32 {
+        self.total
+            .iter()
+            .fold(0.0f32, |a, &b| if b > a { b } else { a })
     }
 
     fn remember_night(&mut self, day: Day, night: f32, alerted: bool) {
@@ -949,15 +972,18 @@ impl Ctx<'_> {
         let weekend = weekday_of(day) >= 5;
         let mut reasons = Vec::new();
         let mut severity = 0u8;
+        // A low day that does not alert yet (the first of a drop) is not a normal day either.
+        let mut low_day = false;
         if r.len >= c.learn_days {
-            let u = r.usual(weekend, (c.learn_days / 3).max(4));
+            // The usual days of this kind are picked only when a check needs them.
+            let u = || r.usual(weekend, (c.learn_days / 3).max(4));
             let first_h = if f.first_active == NONE {
                 99.0
             } else {
                 f.first_active as f32 / 4.0
             };
             if first_h > c.morning_by && {
-                let (p10, p90) = u.first_p10_p90();
+                let (p10, p90) = u().first_p10_p90();
                 first_h > p90 + c.margin_hours && p90 - p10 <= c.regular_morning_hours
             } {
                 reasons.push("no_morning");
@@ -970,7 +996,7 @@ impl Ctx<'_> {
             if f.first_active != NONE
                 && f.flat_to_night
                 && flat_h >= c.flat_hours
-                && flat_h >= u.flat_max() + c.margin_hours
+                && flat_h >= u().flat_max() + c.margin_hours
             {
                 reasons.push("flat_line");
                 severity = severity.max(3);
@@ -978,7 +1004,8 @@ impl Ctx<'_> {
             // Night use above the base load, against the usual nights' (a household with a
             // large fridge and freezer is not held to a share of them).
             let extra = f.night - base_night;
-            if extra > c.night_min_kwh && {
+            if extra > c.night_min_kwh && extra <= c.night_max_kwh && {
+                let u = u();
                 let (median, spread) = u.night_median_spread();
                 let usual = (median - base_night).max(0.0);
                 extra > usual * c.night_factor
@@ -993,14 +1020,34 @@ impl Ctx<'_> {
                 reasons.push("night_use");
                 severity = severity.max(1);
             }
-            if f.total < u.total_max() * c.drop_ratio && f.total < u.total_median() * c.drop_ratio {
-                reasons.push("sharp_drop");
-                severity = severity.max(2);
+            // Below the highest of all the usual days first (no picking, and most days are not).
+            let low = f.total < r.total_max_all() * c.drop_ratio && {
+                let u = u();
+                f.total < u.total_max() * c.drop_ratio && f.total < u.total_median() * c.drop_ratio
+            };
+            if low {
+                r.drop_run = if r.drop_last == day - 1 {
+                    r.drop_run.saturating_add(1)
+                } else {
+                    1
+                };
+                r.drop_last = day;
+                low_day = true;
+                if r.drop_run as u32 >= c.drop_days {
+                    reasons.push("sharp_drop");
+                    severity = severity.max(2);
+                }
             }
         }
         r.remember_night(day, f.night, reasons.contains(&"night_use"));
+        // A lasting drop's episode starts on its first low day.
+        let since = if reasons.contains(&"sharp_drop") {
+            day - (r.drop_run as Day - 1)
+        } else {
+            day
+        };
         if reasons.is_empty() {
-            if f.first_active != NONE {
+            if f.first_active != NONE && !low_day {
                 r.push(c.window_days, f, weekend);
             }
         } else {
@@ -1009,7 +1056,7 @@ impl Ctx<'_> {
                 detector: DetectorKind::Routine,
                 reasons,
                 day,
-                since: day,
+                since,
                 ongoing: false,
                 for_grid: true,
                 days: 1,

@@ -657,6 +657,29 @@ fn a_damaged_parquet_file_is_refused_as_unreadable_not_a_crash() {
     }
 }
 
+/// A register made from the text of a register file.
+fn register_of(text: &str) -> Registry {
+    let mut reg = Registry::new();
+    for m in Registry::parse(text).unwrap() {
+        reg.upsert(m);
+    }
+    reg
+}
+
+/// Ingests `text` for district 120116 (every row good) and saves the register beside it.
+fn ingest_with_register(store: &PowerStore, reg: &Registry, text: &str) {
+    let r = ingest_csv(
+        store,
+        reg,
+        &mut text.as_bytes(),
+        &Options::new("120116"),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(r.ingested, "{}", r.render(false));
+    reg.save(&store.registry_path("120116")).unwrap();
+}
+
 /// A day of quarter-hours for `meter`: `base` kWh each, with `busy` kWh in the slots given.
 fn quarters(meter: &str, day: &str, base: f64, busy: &[(usize, f64)]) -> String {
     (0..96)
@@ -833,10 +856,7 @@ fn routine_alerts_stay_inside_consent_and_a_break_of_days_is_one_episode() {
     let register = "code,kind,grid_code,address,facts,consent\n\
                     M1,dwelling,12011600100100101,,elderly_alone,2026-01-21\n\
                     M2,dwelling,12011600100100101,,elderly_alone,\n";
-    let mut reg = Registry::new();
-    for m in Registry::parse(register).unwrap() {
-        reg.upsert(m);
-    }
+    let reg = register_of(register);
     let normal: Vec<(usize, f64)> = vec![
         (26, 0.45),
         (27, 0.4),
@@ -895,10 +915,7 @@ fn a_routine_and_a_base_load_that_drift_with_the_seasons_raise_nothing_and_an_ab
     let store = PowerStore::new(&dir);
     let register = "code,kind,grid_code,address,facts,consent\n\
                     M1,dwelling,12011600100100101,,elderly_alone,2026-01-01\n";
-    let mut reg = Registry::new();
-    for m in Registry::parse(register).unwrap() {
-        reg.upsert(m);
-    }
+    let reg = register_of(register);
     let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     let days = 150;
     let away = 129..150; // the last 21 days
@@ -925,16 +942,7 @@ fn a_routine_and_a_base_load_that_drift_with_the_seasons_raise_nothing_and_an_ab
         };
         text += &quarters("M1", &day, base, &busy);
     }
-    let r = ingest_csv(
-        &store,
-        &reg,
-        &mut text.as_bytes(),
-        &Options::new("120116"),
-        &mut |_| {},
-    )
-    .unwrap();
-    assert!(r.ingested, "{}", r.render(false));
-    reg.save(&store.registry_path("120116")).unwrap();
+    ingest_with_register(&store, &reg, &text);
     let a = detect::analyze(&store, "120116", &reg, &detect::Config::default(), None, 1).unwrap();
     let on = |d: i64| day_of(start + chrono::Duration::days(d));
     // No routine alert before the stay away: drift is not a break. The stay away is one episode
@@ -1030,5 +1038,61 @@ fn an_absence_on_a_tiny_base_load_is_found_though_its_days_vary_by_more_than_hal
     assert_eq!(spells.len(), 1, "{spells:?}");
     let on = |d: i64| day_of(start + chrono::Duration::days(d));
     assert_eq!((spells[0].from, spells[0].to), (on(21), on(34)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_low_day_and_a_heater_night_raise_nothing_but_a_lasting_drop_and_a_restless_night_do() {
+    // Forty days of an elderly person living alone, watched from the first day. Day 20 is one
+    // low day (out for the day: a little use at the usual times); days 30 and 31 are a drop
+    // that lasts. The night of day 25 runs a 2 kW heater for five hours (a machine on a timer,
+    // not a person up); the night of day 36 has a few hundred watts for two and a half hours.
+    let dir = temp("drop");
+    let store = PowerStore::new(&dir);
+    let register = "code,kind,grid_code,address,facts,consent\n\
+                    M1,dwelling,12011600100100101,,elderly_alone,2026-01-01\n";
+    let reg = register_of(register);
+    let times = [26, 27, 46, 47, 70, 71, 80];
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let mut text = String::from("meter,time,kwh\n");
+    for d in 0..40i64 {
+        let day = (start + chrono::Duration::days(d)).to_string();
+        let low = d == 20 || d == 30 || d == 31;
+        let mut busy: Vec<(usize, f64)> = times
+            .iter()
+            .map(|&q| (q, if low { 0.32 } else { 1.0 }))
+            .collect();
+        if d == 25 {
+            busy.extend((4..24).map(|q| (q, 0.5)));
+        }
+        if d == 36 {
+            busy.extend((5..15).map(|q| (q, 0.11)));
+        }
+        text += &quarters("M1", &day, 0.002 + d as f64 * 1e-5, &busy);
+    }
+    ingest_with_register(&store, &reg, &text);
+    let on = |d: i64| day_of(start + chrono::Duration::days(d));
+    let found = |cfg: &detect::Config| -> Vec<(i32, i32, Vec<&'static str>)> {
+        let a = detect::analyze(&store, "120116", &reg, cfg, None, 1).unwrap();
+        a.alerts
+            .iter()
+            .filter(|x| x.detector == DetectorKind::Routine)
+            .map(|x| (x.since, x.day, x.reasons.clone()))
+            .collect()
+    };
+    assert_eq!(
+        found(&detect::Config::default()),
+        vec![
+            (on(30), on(31), vec!["sharp_drop"]),
+            (on(36), on(36), vec!["night_use"])
+        ]
+    );
+    // The two rules, switched back off by thresholds: the single low day alerts, and so does
+    // the heater's night.
+    let mut loose = detect::Config::default();
+    loose.routine.drop_days = 1;
+    loose.routine.night_max_kwh = 100.0;
+    let days: Vec<i32> = found(&loose).iter().map(|x| x.0).collect();
+    assert!(days.contains(&on(20)) && days.contains(&on(25)), "{days:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
