@@ -39,8 +39,9 @@ pub struct SignUp {
     pub name: Option<String>,
 }
 
+/// The phone's digits, as the directory keeps them (`+86 138…` is `138…`).
 fn digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
+    crate::roles::normalize_phone(phone)
 }
 
 fn code_hash(phone: &str, code: &str) -> String {

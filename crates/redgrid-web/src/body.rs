@@ -133,6 +133,17 @@ impl<'de> serde::de::Visitor<'de> for StrictValue {
     }
 }
 
+/// A whole number, written as JSON writes integers (`3`) or with a zero fraction (`3.0`, which
+/// JSON Schema also counts as an integer); anything else, or beyond 64 bits, is not one.
+pub fn whole_number(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        let f = v.as_f64()?;
+        // 2^63 is exact in f64; the range below it holds only whole numbers that fit.
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+        (f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f)).then_some(f as i64)
+    })
+}
+
 /// Reads typed fields out of a JSON object, collecting a [`FieldError`] for each bad one.
 pub struct Reader<'a> {
     obj: Option<&'a Map<String, Value>>,
@@ -184,7 +195,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn i64(&mut self, key: &'static str) -> Option<i64> {
-        match self.get(key)?.as_i64() {
+        match whole_number(self.get(key)?) {
             Some(n) => Some(n),
             None => {
                 self.bad(key);
@@ -296,6 +307,13 @@ impl<'a> Reader<'a> {
             }
         }
         out
+    }
+
+    /// Reports `key` as required when it was not given (and not already reported as wrong).
+    pub fn require(&mut self, key: &'static str, given: bool) {
+        if !given && !self.errors.iter().any(|e| e.field == key) {
+            self.errors.push(FieldError::new(key, "required"));
+        }
     }
 
     /// The errors found, including one per field the endpoint does not know.

@@ -65,8 +65,40 @@ pub fn document() -> utoipa::openapi::OpenApi {
         );
     }
     close_request_bodies(&mut doc);
+    upload_types(&mut doc);
     add_common_errors(&mut doc);
     doc
+}
+
+/// `POST /api/attachments` takes the file itself, of one of the kinds the service accepts.
+fn upload_types(doc: &mut utoipa::openapi::OpenApi) {
+    let Some(op) = doc
+        .paths
+        .paths
+        .get_mut("/api/attachments")
+        .and_then(|item| item.post.as_mut())
+    else {
+        return;
+    };
+    let file = || {
+        ContentBuilder::new()
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))),
+            ))
+            .build()
+    };
+    let mut body = RequestBodyBuilder::new()
+        .description(Some(
+            "The file's bytes; `Content-Type` says what it is, and the bytes must begin as such \
+             a file does",
+        ))
+        .required(Some(Required::True));
+    for kind in redgrid_app::service::UPLOAD_TYPES {
+        body = body.content(kind, file());
+    }
+    op.request_body = Some(body.build());
 }
 
 /// Request bodies as the server reads them: a field it does not know is refused
@@ -92,9 +124,46 @@ fn close_request_bodies(doc: &mut utoipa::openapi::OpenApi) {
                     if !object.required.iter().any(|r| r == field) {
                         object.required.push(field.to_string());
                     }
+                    // Required, so not null either.
+                    if let Some(p) = object.properties.get_mut(field) {
+                        not_null(p);
+                    }
+                }
+                if let Some(RefOr::T(Schema::Object(d))) = object.properties.get_mut("description")
+                {
+                    d.min_length = Some(1);
+                    d.pattern = Some(r"\S".to_string());
                 }
             }
         }
+    }
+}
+
+/// Takes `null` out of a property's types (`["integer", "null"]`, or `oneOf` null and a schema).
+fn not_null(p: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{Schema, SchemaType};
+    let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+    match p {
+        RefOr::T(Schema::Object(o)) => {
+            if let SchemaType::Array(types) = &o.schema_type {
+                let types: Vec<Type> = types
+                    .iter()
+                    .filter(|t| **t != Type::Null)
+                    .cloned()
+                    .collect();
+                if let [only] = types.as_slice() {
+                    o.schema_type = SchemaType::Type(only.clone());
+                }
+            }
+        }
+        RefOr::T(Schema::OneOf(one)) => {
+            let rest: Vec<_> = one.items.iter().filter(|s| !is_null(s)).cloned().collect();
+            if let [only] = rest.as_slice() {
+                *p = only.clone();
+            }
+        }
+        _ => {}
     }
 }
 

@@ -563,14 +563,25 @@ async fn directory_and_catalogue_endpoints() {
         assert_eq!(r.body["fields"][0]["field"], "sort");
         assert_eq!(r.body["fields"][0]["code"], "out_of_range");
     }
+    // A whole number may be written with a zero fraction (JSON Schema counts 3.0 as an integer);
+    // a fraction is refused.
     let r = a
         .post(
             "/api/categories/classes",
             "admin",
-            json!({"code": "safety", "name_zh": "平安建设", "name_en": "Safety"}),
+            json!({"code": "half", "name_zh": "排序", "name_en": "Sort", "sort": 2.5}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["code"], "invalid_type");
+    let r = a
+        .post(
+            "/api/categories/classes",
+            "admin",
+            json!({"code": "safety", "name_zh": "平安建设", "name_en": "Safety", "sort": 3.0}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let listed = a.get("/api/categories", "admin").await.body.to_string();
     assert!(listed.contains("\"safety\""), "{listed}");
     assert!(
@@ -1711,6 +1722,38 @@ async fn organisation_registers_import_export_activities_and_campaign_figures_ov
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "party_org_id");
+    // Every missing field at once, and a field the ledger does not have.
+    let r = app
+        .post(
+            "/api/org/activities",
+            "admin",
+            json!({"kind": "visit", "colour": "red", "participants": ["x"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let mut refused: Vec<(String, String)> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().into(),
+                f["code"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    refused.sort();
+    let expect = [
+        ("colour", "unknown_field"),
+        ("held_on", "required"),
+        ("participants[0]", "invalid"),
+        ("party_org_id", "required"),
+    ];
+    assert_eq!(
+        refused,
+        expect.map(|(f, c)| (f.to_string(), c.to_string())).to_vec()
+    );
     let orgs = app._db.store.party_orgs().await.unwrap();
     let b1 = orgs.iter().find(|o| o.code == "B1").unwrap().id;
     let d1 = orgs.iter().find(|o| o.code == "D1").unwrap().id;
@@ -1727,8 +1770,22 @@ async fn organisation_registers_import_export_activities_and_campaign_figures_ov
     );
     let r = app.post("/api/org/activities", "grid", body).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    // A campaign's figures: JSON and xlsx; unknown campaign 404; not for community staff.
+    // The suggestion heard becomes a request; a body with a field it does not take is refused.
     let day = |s: &str| redgrid_core::org::parse_date(s).unwrap();
+    let heard = app
+        ._db
+        .store
+        .suggestions(day("2026-03-01"), day("2026-03-01"))
+        .await
+        .unwrap();
+    let path = format!("/api/org/suggestions/{}/request", heard[0].id);
+    let r = app.post(&path, "admin", json!({"colour": 1})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["code"], "unknown_field");
+    let r = app.post(&path, "admin", json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["channel"], "suggestion_box");
+    // A campaign's figures: JSON and xlsx; unknown campaign 404; not for community staff.
     app._db
         .store
         .create_campaign(
@@ -2460,12 +2517,13 @@ async fn residents_sign_up_over_http_and_too_many_codes_wait_with_retry_after() 
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    // The same phone written with the country code and dashes is the same phone.
     let again = a
         .call(
             "POST",
             "/api/signup/code",
             None,
-            Some(r#"{"phone": "13900090001"}"#),
+            Some(r#"{"phone": "+86 139-0009-0001"}"#),
             &[("accept-language", "en")],
         )
         .await;

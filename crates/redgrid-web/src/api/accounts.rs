@@ -160,6 +160,7 @@ fn address_of(extensions: &axum::http::Extensions) -> String {
 #[allow(dead_code)]
 pub struct CodeBody {
     /// An 11-digit mobile number.
+    #[schema(pattern = r"^\+?(86)?1[0-9]{10}$")]
     phone: String,
 }
 
@@ -194,10 +195,13 @@ pub async fn signup_code(
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct SignUpBody {
+    #[schema(pattern = r"^\+?(86)?1[0-9]{10}$")]
     phone: String,
     /// The code sent by `POST /api/signup/code`.
+    #[schema(pattern = r"^[0-9]{6}$")]
     code: String,
     /// At least 10 characters, of at least two kinds (letters, digits, others).
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
     /// For someone new (default 居民 and the phone's last four digits); a person already known
     /// keeps their name.
@@ -331,6 +335,7 @@ pub async fn logout(
 pub struct PasswordBody {
     current_password: String,
     /// At least 10 characters, of at least two kinds (letters, digits, others).
+    #[schema(min_length = 10, max_length = 128)]
     new_password: String,
 }
 
@@ -366,8 +371,12 @@ pub async fn change_password(
 #[allow(dead_code)]
 pub struct AccountBody {
     person_id: i64,
-    /// Optional: people can always log in with the phone on their record.
+    /// Optional: people can always log in with the phone on their record. 3–32 letters, digits,
+    /// `_`, `.` or `-`, starting with a letter.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9_.-]{2,31}$")]
     username: Option<String>,
+    /// At least 10 characters, of at least two kinds (letters, digits, others).
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
     /// Default true: the person must choose their own password at the next login.
     must_change: Option<bool>,
@@ -446,7 +455,7 @@ pub async fn create_token(
     let person: Option<PersonId> = r.id("person_id");
     let name = r.string("name").unwrap_or_default();
     let roles = r.list("roles", |v| v.as_str().and_then(Role::parse));
-    let areas = r.list("area_ids", |v| v.as_i64().map(AreaId));
+    let areas = r.list("area_ids", |v| crate::body::whole_number(v).map(AreaId));
     let valid_days = r.i64("valid_days");
     let mut invalid = r.finish();
     if person.is_none() {
@@ -706,6 +715,22 @@ pub struct ErasureResult {
     pub message: String,
 }
 
+/// The body of `POST /api/admin/people/{id}/erase` and `POST /api/requests/{id}/reveal`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReasonBody {
+    /// Why: the resident's request to be erased and its number, a callback to make. Kept in the
+    /// audit chain with who, whose and when (requesters seeing their own request may leave it
+    /// out).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "回访核实"
+    )]
+    reason: String,
+}
+
 /// `POST /api/admin/people/{id}/erase` `{"reason": "本人申请删除（工单 2026-118）"}`: erases the
 /// person's personal data on request (PIPL), for district administrators. Their name becomes
 /// `[已删除]`; their phone, login, sessions, tokens and roles go; the description, exact place and
@@ -714,7 +739,7 @@ pub struct ErasureResult {
 /// erasure does nothing and says so.
 #[utoipa::path(post, path = "/api/admin/people/{id}/erase", tag = "accounts",
     params(("id" = i64, Path)),
-    request_body(content = serde_json::Value, description = "{\"reason\": \"本人申请删除\"}"),
+    request_body = ReasonBody,
     responses((status = 200, body = ErasureResult), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::auth::actor;
-use crate::body::parse_json;
+use crate::body::{Reader, parse_json, whole_number};
 use crate::error::{ApiError, lang_of};
 use axum::Json;
 use axum::body::Bytes;
@@ -270,11 +270,41 @@ pub async fn campaign_stats(
     ))
 }
 
+/// The body of `POST /api/org/activities`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ActivityBody {
+    kind: redgrid_core::org::ActivityKind,
+    /// The day it was held (`2026-05-01`).
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    held_on: String,
+    /// The party organisation that held it.
+    #[schema(minimum = 1)]
+    party_org_id: i64,
+    /// The pairing (千个支部联基层) it served, if any.
+    #[schema(minimum = 1)]
+    pairing_id: Option<i64>,
+    /// The pairing's target it served, if any.
+    #[schema(minimum = 1)]
+    target_id: Option<i64>,
+    title: Option<String>,
+    /// The people who took part (person ids).
+    participants: Option<Vec<i64>>,
+    #[schema(minimum = 0)]
+    people_served: Option<i64>,
+    donation_items: Option<String>,
+    #[schema(minimum = 0)]
+    donation_value_fen: Option<i64>,
+    #[schema(minimum = 0)]
+    hours: Option<f64>,
+    /// Suggestions heard, each to be taken up in the suggestion box.
+    suggestions: Option<Vec<String>>,
+    /// Requests the activity handled.
+    request_ids: Option<Vec<i64>>,
+}
+
 /// `POST /api/org/activities`: records an activity of an organisation in the caller's scope.
-/// Body: `{kind, held_on, party_org_id, pairing_id?, target_id?, title, participants?: [person id],
-/// people_served?, donation_items?, donation_value_fen?, hours?, suggestions?: [text],
-/// request_ids?: [id]}`.
-#[utoipa::path(post, path = "/api/org/activities", tag = "organisation",
+#[utoipa::path(post, path = "/api/org/activities", tag = "organisation", request_body = ActivityBody,
     responses((status = 201, description = "`{id}` of the new activity"), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn record_activity(
@@ -285,130 +315,29 @@ pub async fn record_activity(
     let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     let v = parse_json(&headers, body)?;
-    let mut errors = Vec::new();
-    let obj = v.as_object();
-    let get = |k: &str| obj.and_then(|o| o.get(k));
-    let known = [
-        "kind",
-        "held_on",
-        "party_org_id",
-        "pairing_id",
-        "target_id",
-        "title",
-        "participants",
-        "people_served",
-        "donation_items",
-        "donation_value_fen",
-        "hours",
-        "suggestions",
-        "request_ids",
-    ];
-    if let Some(o) = obj {
-        for k in o.keys().filter(|k| !known.contains(&k.as_str())) {
-            errors.push(FieldError::new(k.clone(), "unknown_field"));
-        }
-    } else {
-        errors.push(FieldError::new("body", "invalid_type"));
-    }
-    let kind = match get("kind").and_then(|k| k.as_str()) {
-        Some(k) => ActivityKind::parse(k).or_else(|| {
-            errors.push(FieldError::new("kind", "invalid"));
-            None
-        }),
-        None => {
-            errors.push(FieldError::new("kind", "required"));
-            None
-        }
-    };
-    let held_on = match get("held_on").and_then(|k| k.as_str()) {
-        Some(d) => parse_date(d).or_else(|| {
-            errors.push(FieldError::new("held_on", "invalid"));
-            None
-        }),
-        None => {
-            errors.push(FieldError::new("held_on", "required"));
-            None
-        }
-    };
-    let int = |errors: &mut Vec<FieldError>, k: &str| -> Option<i64> {
-        match get(k) {
-            None | Some(serde_json::Value::Null) => None,
-            Some(x) => x.as_i64().or_else(|| {
-                errors.push(FieldError::new(k, "invalid_type"));
-                None
-            }),
-        }
-    };
-    let party_org_id = int(&mut errors, "party_org_id");
-    if party_org_id.is_none() && !errors.iter().any(|e| e.field == "party_org_id") {
-        errors.push(FieldError::new("party_org_id", "required"));
-    }
-    let pairing_id = int(&mut errors, "pairing_id");
-    let target_id = int(&mut errors, "target_id");
-    let people_served = int(&mut errors, "people_served").unwrap_or(0);
-    let donation_value_fen = int(&mut errors, "donation_value_fen").unwrap_or(0);
-    let text = |errors: &mut Vec<FieldError>, k: &str| -> String {
-        match get(k) {
-            None | Some(serde_json::Value::Null) => String::new(),
-            Some(x) => x.as_str().map(str::to_string).unwrap_or_else(|| {
-                errors.push(FieldError::new(k, "invalid_type"));
-                String::new()
-            }),
-        }
-    };
-    let title = text(&mut errors, "title");
-    let donation_items = text(&mut errors, "donation_items");
-    let hours = match get("hours") {
-        None | Some(serde_json::Value::Null) => 0.0,
-        Some(x) => x.as_f64().unwrap_or_else(|| {
-            errors.push(FieldError::new("hours", "invalid_type"));
-            0.0
-        }),
-    };
-    let ids = |errors: &mut Vec<FieldError>, k: &str| -> Vec<i64> {
-        match get(k) {
-            None | Some(serde_json::Value::Null) => Vec::new(),
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .filter_map(|(i, x)| {
-                    x.as_i64().or_else(|| {
-                        errors.push(FieldError::new(format!("{k}[{i}]"), "invalid_type"));
-                        None
-                    })
-                })
-                .collect(),
-            Some(_) => {
-                errors.push(FieldError::new(k, "invalid_type"));
-                Vec::new()
-            }
-        }
-    };
-    let participants = ids(&mut errors, "participants");
-    let request_ids = ids(&mut errors, "request_ids");
-    let suggestions: Vec<String> = match get("suggestions") {
-        None | Some(serde_json::Value::Null) => Vec::new(),
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| {
-                x.as_str().map(str::to_string).or_else(|| {
-                    errors.push(FieldError::new(format!("suggestions[{i}]"), "invalid_type"));
-                    None
-                })
-            })
-            .collect(),
-        Some(_) => {
-            errors.push(FieldError::new("suggestions", "invalid_type"));
-            Vec::new()
-        }
-    };
-    let (Some(kind), Some(held_on), Some(party_org_id)) = (kind, held_on, party_org_id) else {
+    let mut r = Reader::new(&v);
+    let kind = r.choice("kind", ActivityKind::parse);
+    let held_on = r.choice("held_on", parse_date);
+    let party_org_id = r.i64("party_org_id");
+    r.require("kind", kind.is_some());
+    r.require("held_on", held_on.is_some());
+    r.require("party_org_id", party_org_id.is_some());
+    let pairing_id = r.i64("pairing_id");
+    let target_id = r.i64("target_id");
+    let people_served = r.i64("people_served").unwrap_or(0);
+    let donation_value_fen = r.i64("donation_value_fen").unwrap_or(0);
+    let title = r.string("title").unwrap_or_default();
+    let donation_items = r.string("donation_items").unwrap_or_default();
+    let hours = r.f64("hours").unwrap_or(0.0);
+    let participants = r.list("participants", whole_number);
+    let request_ids = r.list("request_ids", whole_number);
+    let suggestions = r.list("suggestions", |x| x.as_str().map(str::to_string));
+    let errors = r.finish();
+    let (Some(kind), Some(held_on), Some(party_org_id), true) =
+        (kind, held_on, party_org_id, errors.is_empty())
+    else {
         return Err(ApiError::core(&CoreError::Validation(errors), lang));
     };
-    if !errors.is_empty() {
-        return Err(ApiError::core(&CoreError::Validation(errors), lang));
-    }
     let id = state
         .service
         .record_activity(
@@ -434,10 +363,20 @@ pub async fn record_activity(
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
 }
 
+/// The body of `POST /api/org/suggestions/{id}/request`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SuggestionRequestBody {
+    /// Where the request is filed: a grid or community in the suggestion's area (default: the
+    /// area the suggestion was heard in).
+    #[schema(minimum = 1)]
+    area_id: Option<i64>,
+}
+
 /// `POST /api/org/suggestions/{id}/request` with `{"area_id": …}` (optional): files the
 /// suggestion as a request (channel `suggestion_box`); a suggestion becomes at most one request.
 #[utoipa::path(post, path = "/api/org/suggestions/{id}/request", tag = "organisation",
-    params(("id" = i64, Path, description = "the suggestion")),
+    params(("id" = i64, Path, description = "the suggestion")), request_body = SuggestionRequestBody,
     responses((status = 201, description = "The new request"), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn suggestion_to_request(
@@ -446,18 +385,11 @@ pub async fn suggestion_to_request(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<redgrid_core::request::Request>), ApiError> {
-    let lang = lang_of(&headers);
     let who = actor(&state, &headers).await?;
     let v = parse_json(&headers, body)?;
-    let area = match v.get("area_id") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(x) => Some(AreaId(x.as_i64().ok_or_else(|| {
-            ApiError::core(
-                &CoreError::Validation(vec![FieldError::new("area_id", "invalid_type")]),
-                lang,
-            )
-        })?)),
-    };
+    let mut r = Reader::new(&v);
+    let area = r.id("area_id").map(AreaId);
+    r.done()?;
     let r = state.service.suggestion_to_request(&who, id, area).await?;
     let r = state.service.present_request(&who, r);
     Ok((StatusCode::CREATED, Json(r)))
@@ -483,6 +415,7 @@ pub async fn export_activities(
 pub struct AllianceBody {
     /// The register's natural key (creating only; an edit keeps it).
     code: Option<String>,
+    #[schema(min_length = 1, pattern = r"\S")]
     name: String,
     /// Where the alliance works, and the level whose requests its unit takes (creating only).
     area_id: Option<i64>,
@@ -490,6 +423,7 @@ pub struct AllianceBody {
     lead_org_id: Option<i64>,
     goals: Option<String>,
     /// The units that belong to it (1–200).
+    #[schema(min_items = 1, max_items = 200)]
     member_unit_ids: Vec<i64>,
     /// Its working groups: `[{name, focus, leader}]`.
     groups: Option<Vec<serde_json::Value>>,
@@ -502,14 +436,14 @@ fn alliance_body(
 ) -> (redgrid_store::org::NewAlliance, Vec<FieldError>) {
     use redgrid_core::area::Level;
     use redgrid_core::ids::UnitId;
-    let mut r = crate::body::Reader::new(json);
+    let mut r = Reader::new(json);
     let code = r.string("code").unwrap_or_default();
     let name = r.string("name").unwrap_or_default();
     let area_id: Option<AreaId> = r.id("area_id");
     let level = r.choice("level", Level::parse);
     let lead_org_id = r.i64("lead_org_id");
     let goals = r.string("goals").unwrap_or_default();
-    let member_unit_ids = r.list("member_unit_ids", |v| v.as_i64().map(UnitId));
+    let member_unit_ids = r.list("member_unit_ids", |v| whole_number(v).map(UnitId));
     let groups = r.list("groups", |v| {
         let text = |k: &str| {
             v.get(k)
@@ -607,7 +541,7 @@ pub async fn end_alliance(
         Ok(b) if b.is_empty() => serde_json::json!({}),
         _ => parse_json(&headers, body)?,
     };
-    let mut r = crate::body::Reader::new(&json);
+    let mut r = Reader::new(&json);
     let on = r.string("ended_on");
     let mut invalid = r.finish();
     let on = match on {

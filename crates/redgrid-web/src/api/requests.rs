@@ -228,7 +228,7 @@ pub struct RevealedView {
 /// is logged in the audit chain with who, whose, when and why.
 #[utoipa::path(post, path = "/api/requests/{id}/reveal", tag = "requests",
     params(("id" = i64, Path)),
-    request_body(content = serde_json::Value, description = "{\"reason\": \"回访核实\"}"),
+    request_body = crate::api::accounts::ReasonBody,
     responses((status = 200, body = RevealedView), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
