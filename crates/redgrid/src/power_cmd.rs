@@ -344,7 +344,7 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
                 let filed = tokio::runtime::Handle::current().block_on(async {
                     let service = crate::open(&conf).await?;
                     crate::power_file::file_alerts(
-                        &service, &store, &district, &registry, &a, since,
+                        &service, &store, &district, &registry, &a, &cfg, since,
                     )
                     .await
                 })?;
@@ -855,9 +855,16 @@ pub async fn demo_city(
         Ok((a, registry))
     })?;
     let since = analysis.last_day.map(|d| d - 13);
-    let filed =
-        crate::power_file::file_alerts(service, &store, &district, &registry, &analysis, since)
-            .await?;
+    let filed = crate::power_file::file_alerts(
+        service,
+        &store,
+        &district,
+        &registry,
+        &analysis,
+        &detect::Config::default(),
+        since,
+    )
+    .await?;
     Ok((registry.len(), filed))
 }
 
@@ -869,16 +876,17 @@ pub async fn scheduled(
     district: &str,
 ) -> anyhow::Result<crate::power_file::Filed> {
     let (s, d) = (store.clone(), district.to_string());
-    let (analysis, registry) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (analysis, registry, cfg) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let registry = Registry::load(&s.registry_path(&d))?;
         let file = s.root.join("thresholds.toml");
         let cfg = thresholds(&file.exists().then_some(file))?;
         let a = detect::analyze(&s, &d, &registry, &cfg, None, redgrid_power::threads())?;
-        Ok((a, registry))
+        Ok((a, registry, cfg))
     })
     .await??;
     let since = analysis.last_day.map(|d| d - 1);
-    crate::power_file::file_alerts(service, store, district, &registry, &analysis, since).await
+    crate::power_file::file_alerts(service, store, district, &registry, &analysis, &cfg, since)
+        .await
 }
 
 /// The resumption index over time: one line per day and sector or street, with Σ use ÷ Σ baseline

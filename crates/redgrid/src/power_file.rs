@@ -6,7 +6,7 @@ use anyhow::Context;
 use redgrid_app::Service;
 use redgrid_app::power_alerts::{Filing, Outcomes, PowerAlert};
 use redgrid_core::ids::RequestId;
-use redgrid_power::detect::{Alert, Analysis, DetectorKind, daily_series};
+use redgrid_power::detect::{Alert, Analysis, Config, DetectorKind, RoutineConfig, daily_series};
 use redgrid_power::format::PowerStore;
 use redgrid_power::{Registry, date_of};
 use redgrid_store::AlertLink;
@@ -29,9 +29,44 @@ fn reason_zh(r: &str) -> &'static str {
     }
 }
 
+/// Hours for a grid worker: `10` or `6.5`.
+fn hours(h: f32) -> String {
+    if h.fract() == 0.0 {
+        format!("{h:.0}")
+    } else {
+        format!("{h:.1}")
+    }
+}
+
+/// What a routine reason means, in a grid worker's words, with the thresholds in force.
+fn routine_meaning(reason: &str, c: &RoutineConfig) -> Option<String> {
+    Some(match reason {
+        "no_morning" => format!(
+            "到{}点（且比老人平时最晚的起床时间晚{}小时以上）仍不见烧水、做饭等用电",
+            hours(c.morning_by),
+            hours(c.margin_hours)
+        ),
+        "flat_line" => format!(
+            "白天有过用电后，连续{}小时以上（比老人平时最长的安静时段还长）不见任何活动用电，一直到晚上22点",
+            hours(c.flat_hours)
+        ),
+        "night_use" => format!(
+            "夜里0—6点的用电比平时多出{}千瓦时以上（超过平时的{}倍），像是有人半夜起来活动",
+            c.night_min_kwh, c.night_factor
+        ),
+        "sharp_drop" => format!(
+            "连续{}天用电量不到平时的{:.0}%",
+            c.drop_days,
+            c.drop_ratio * 100.0
+        ),
+        _ => return None,
+    })
+}
+
 /// The request text: what was seen, never the address (that goes in the request's place, which
-/// the policy masks) nor anything about the household beyond what the check needs.
-pub fn describe(a: &Alert) -> String {
+/// the policy masks) nor anything about the household beyond what the check needs. A routine
+/// alert says in plain words what each reason means, with the thresholds in force.
+pub fn describe(a: &Alert, cfg: &Config) -> String {
     let reasons: Vec<&str> = a.reasons.iter().map(|r| reason_zh(r)).collect();
     let what = match a.detector {
         DetectorKind::Vacancy => "请核实房屋是否长期空置",
@@ -45,8 +80,18 @@ pub fn describe(a: &Alert) -> String {
     } else {
         format!("{}至{}", date_of(a.since), date_of(a.day))
     };
+    let seen: Vec<String> = a
+        .reasons
+        .iter()
+        .filter_map(|r| routine_meaning(r, &cfg.routine))
+        .collect();
+    let seen = if seen.is_empty() {
+        String::new()
+    } else {
+        format!("用电情况：{}。", seen.join("；"))
+    };
     format!(
-        "电力预警·{}：{span}{}（{}）。{what}，并在办结时选择核查结果。",
+        "电力预警·{}：{span}{}（{}）。{seen}{what}，并在办结时选择核查结果。",
         a.detector.name_zh(),
         if a.ongoing { "，仍在持续" } else { "" },
         reasons.join("、"),
@@ -121,6 +166,7 @@ pub async fn file_alerts(
     district: &str,
     registry: &Registry,
     analysis: &Analysis,
+    cfg: &Config,
     since: Option<i32>,
 ) -> anyhow::Result<Filed> {
     import_legacy_ledger(service, store, district).await?;
@@ -151,7 +197,7 @@ pub async fn file_alerts(
             severity: a.severity,
             reasons: a.reasons.iter().map(|r| r.to_string()).collect(),
             reason_names: a.reasons.iter().map(|r| reason_zh(r).to_string()).collect(),
-            description: describe(a),
+            description: describe(a, cfg),
             restricted: a.detector == DetectorKind::Routine,
             chart_svg: redgrid_power::svg::daily_chart(
                 &days,
@@ -182,4 +228,42 @@ pub async fn outcomes(
 ) -> anyhow::Result<BTreeMap<String, Outcomes>> {
     import_legacy_ledger(service, store, district).await?;
     Ok(service.power_alert_outcomes(district).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(detector: DetectorKind, reasons: Vec<&'static str>) -> Alert {
+        Alert {
+            meter: 0,
+            detector,
+            reasons,
+            day: 20_000,
+            since: 19_999,
+            ongoing: false,
+            for_grid: true,
+            days: 2,
+            severity: 2,
+            score: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_routine_alert_says_what_was_seen_with_the_thresholds_in_force() {
+        let mut cfg = Config::default();
+        let a = alert(DetectorKind::Routine, vec!["no_morning", "sharp_drop"]);
+        let text = describe(&a, &cfg);
+        assert!(text.starts_with("电力预警·独居老人用电异常"), "{text}");
+        assert!(
+            text.contains("到10点（且比老人平时最晚的起床时间晚1小时以上）"),
+            "{text}"
+        );
+        assert!(text.contains("连续2天用电量不到平时的35%"), "{text}");
+        cfg.routine.morning_by = 9.5;
+        assert!(describe(&a, &cfg).contains("到9.5点"));
+        // Other detectors keep their one line.
+        let v = describe(&alert(DetectorKind::Vacancy, vec!["vacant_30d"]), &cfg);
+        assert!(!v.contains("用电情况"), "{v}");
+    }
 }
