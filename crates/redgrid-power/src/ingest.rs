@@ -582,11 +582,10 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
     let interval: i64 = if daily == Some(true) {
         1440
     } else {
+        // (Rows are in meter and time order from here on.)
         let mut step = i64::MAX;
-        let mut by_meter: Vec<usize> = (0..rows.len()).collect();
-        by_meter.sort_by_key(|&i| (rows[i].meter, rows[i].minute));
-        for w in by_meter.windows(2) {
-            let (a, b) = (&rows[w[0]], &rows[w[1]]);
+        for w in rows.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
             if a.meter == b.meter {
                 step = step.min(b.minute - a.minute);
             }
@@ -627,7 +626,6 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
             report.summed_from_minutes = Some(step as u16);
             rows = quarters;
             step = 15;
-            by_meter = (0..rows.len()).collect();
         }
         if ![15, 30, 60].contains(&step) {
             report.add(
@@ -640,15 +638,14 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
             return Ok(report);
         }
         let mut steps: BTreeMap<u32, i64> = BTreeMap::new();
-        for w in by_meter.windows(2) {
-            let (a, b) = (&rows[w[0]], &rows[w[1]]);
+        for w in rows.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
             if a.meter == b.meter {
                 let e = steps.entry(a.meter).or_insert(i64::MAX);
                 *e = (*e).min(b.minute - a.minute);
             }
         }
-        for &i in &by_meter {
-            let r = &rows[i];
+        for r in &rows {
             let own = steps.get(&r.meter).copied().unwrap_or(step);
             if r.minute % step != 0 || own != step {
                 report.add(
@@ -725,30 +722,27 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
     } else {
         Vec::new()
     };
-    let repeated = repeated_days(&rows, slots, interval, &before, registry, &mut report);
-    // Group into meter-days and write, month by month.
-    rows.sort_by_key(|r| (month_of((r.minute / 1440) as Day), r.meter, r.minute));
+    let days = MeterDays::of(&rows, slots, interval);
+    report.readings += rows.len() as u64;
+    drop(rows);
+    let repeated = repeated_days(&days, &before, registry, &mut report);
+    // Write month by month (a stable sort keeps meter and day order within a month).
+    let mut order: Vec<usize> = (0..days.keys.len()).collect();
+    order.sort_by_key(|&k| month_of(days.keys[k].1));
     let mut batch = store.begin(&options.district)?;
     let written: Result<()> = (|| {
-        let mut i = 0;
-        let mut wh = vec![f64::NAN; slots];
         let mut q = vec![0u16; slots];
-        while i < rows.len() {
-            let month = month_of((rows[i].minute / 1440) as Day);
+        let mut wh = vec![f64::NAN; slots];
+        let mut at = 0;
+        while at < order.len() {
+            let month = month_of(days.keys[order[at]].1);
             let mut w = batch.segment(month, interval as u16)?;
             report.segments += 1;
-            while i < rows.len() && month_of((rows[i].minute / 1440) as Day) == month {
-                let (meter, day) = (rows[i].meter, (rows[i].minute / 1440) as Day);
-                wh.fill(f64::NAN);
-                let first_line = rows[i].line;
-                while i < rows.len()
-                    && rows[i].meter == meter
-                    && (rows[i].minute / 1440) as Day == day
-                {
-                    wh[((rows[i].minute % 1440) / interval) as usize] = rows[i].wh;
-                    report.readings += 1;
-                    i += 1;
-                }
+            while at < order.len() && month_of(days.keys[order[at]].1) == month {
+                let k = order[at];
+                at += 1;
+                let (meter, day, first_line) = days.keys[k];
+                wh.copy_from_slice(days.values(k));
                 if repeated.binary_search(&(meter, day)).is_ok() {
                     wh.fill(f64::NAN);
                 }
@@ -794,26 +788,62 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
     }
 }
 
-/// The meter-days whose readings repeat the same meter's day before exactly (a head-end's
-/// filler), sorted; each is reported. `rows` are in meter and time order; `before` holds the
-/// last full day stored before each meter's first day in the file, where there is one (sorted by
-/// meter; only days stored as missing lie between it and the file). Across files the days are
-/// compared as stored (to the watt-hour for a dwelling); within a file, exactly.
-fn repeated_days(
-    rows: &[Parsed],
+/// A file's readings grouped into meter-days once, for the filler check and for writing: per
+/// meter-day its meter, day and first line, and its slots' Wh (NaN where missing), in meter and
+/// day order.
+struct MeterDays {
     slots: usize,
-    interval: i64,
+    keys: Vec<(u32, Day, u64)>,
+    wh: Vec<f64>,
+}
+
+impl MeterDays {
+    /// `rows` in meter and time order, each on the interval.
+    fn of(rows: &[Parsed], slots: usize, interval: i64) -> MeterDays {
+        let mut days = MeterDays {
+            slots,
+            keys: Vec::new(),
+            wh: Vec::new(),
+        };
+        for r in rows {
+            let day = r.minute.div_euclid(1440) as Day;
+            if days
+                .keys
+                .last()
+                .is_none_or(|&(m, d, _)| m != r.meter || d != day)
+            {
+                days.keys.push((r.meter, day, r.line));
+                days.wh.resize(days.wh.len() + slots, f64::NAN);
+            }
+            let base = days.wh.len() - slots;
+            days.wh[base + (r.minute.rem_euclid(1440) / interval) as usize] = r.wh;
+        }
+        days
+    }
+
+    fn values(&self, k: usize) -> &[f64] {
+        &self.wh[k * self.slots..(k + 1) * self.slots]
+    }
+}
+
+/// The meter-days whose readings repeat the same meter's day before exactly (a head-end's
+/// filler), sorted; each is reported. `before` holds the last full day stored before each
+/// meter's first day in the file, where there is one (sorted by meter; only days stored as
+/// missing lie between it and the file). Across files the days are compared as stored (to the
+/// watt-hour for a dwelling); within a file, exactly.
+fn repeated_days(
+    days: &MeterDays,
     before: &[crate::format::StoredRow],
     registry: &Registry,
     report: &mut Report,
 ) -> Vec<(u32, Day)> {
     let mut out = Vec::new();
-    if slots < 2 {
+    if days.slots < 2 {
         return out;
     }
     // A day the same as the stored day before it, compared as stored (16-bit values and their
     // row scale), full and not one value all through (a dead meter's zeros).
-    let mut q = vec![0u16; slots];
+    let mut q = vec![0u16; days.slots];
     let mut repeats_stored = |meter: u32, wh: &[f64]| -> bool {
         let Ok(k) = before.binary_search_by_key(&meter, |r| r.meter) else {
             return false;
@@ -826,25 +856,13 @@ fn repeated_days(
             && stored.values == q
             && q.iter().any(|&v| v != q[0])
     };
-    let mut prev: Option<(u32, Day)> = None;
-    let mut prev_wh = vec![f64::NAN; slots];
-    let mut wh = vec![f64::NAN; slots];
-    let mut i = 0;
-    while i < rows.len() {
-        let (meter, day) = (rows[i].meter, (rows[i].minute.div_euclid(1440)) as Day);
-        let line = rows[i].line;
-        wh.fill(f64::NAN);
-        while i < rows.len()
-            && rows[i].meter == meter
-            && rows[i].minute.div_euclid(1440) as Day == day
-        {
-            wh[(rows[i].minute.rem_euclid(1440) / interval) as usize] = rows[i].wh;
-            i += 1;
-        }
-        let repeated = if prev.is_some_and(|(m, _)| m == meter) {
-            prev == Some((meter, day - 1)) && crate::format::repeats_day(&wh, &prev_wh)
-        } else {
-            repeats_stored(meter, &wh)
+    for (k, &(meter, day, line)) in days.keys.iter().enumerate() {
+        let wh = days.values(k);
+        let repeated = match k.checked_sub(1).map(|p| (p, days.keys[p])) {
+            Some((p, (m, d, _))) if m == meter => {
+                d == day - 1 && crate::format::repeats_day(wh, days.values(p))
+            }
+            _ => repeats_stored(meter, wh),
         };
         if repeated {
             out.push((meter, day));
@@ -857,8 +875,6 @@ fn repeated_days(
                     .push((line, format!("{code} {}", crate::date_of(day))));
             }
         }
-        prev = Some((meter, day));
-        std::mem::swap(&mut prev_wh, &mut wh);
     }
     out.sort_unstable();
     out
