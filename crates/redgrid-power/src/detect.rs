@@ -972,8 +972,6 @@ impl Ctx<'_> {
         let weekend = weekday_of(day) >= 5;
         let mut reasons = Vec::new();
         let mut severity = 0u8;
-        // A low day that does not alert yet (the first of a drop) is not a normal day either.
-        let mut low_day = false;
         if r.len >= c.learn_days {
             // The usual days of this kind are picked only when a check needs them.
             let u = || r.usual(weekend, (c.learn_days / 3).max(4));
@@ -1032,7 +1030,6 @@ impl Ctx<'_> {
                     1
                 };
                 r.drop_last = day;
-                low_day = true;
                 if r.drop_run as u32 >= c.drop_days {
                     reasons.push("sharp_drop");
                     severity = severity.max(2);
@@ -1046,8 +1043,9 @@ impl Ctx<'_> {
         } else {
             day
         };
+        // A low day that does not alert yet (the first of a drop) is not a normal day either.
         if reasons.is_empty() {
-            if f.first_active != NONE && !low_day {
+            if f.first_active != NONE && r.drop_last != day {
                 r.push(c.window_days, f, weekend);
             }
         } else {
