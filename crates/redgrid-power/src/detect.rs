@@ -1245,6 +1245,7 @@ pub fn analyze(
                             let mut n_rows = 0usize;
                             for (seg, rr) in &parts {
                                 layout = Layout::new(seg.slots);
+                                let rows_before = n_rows;
                                 // Read in chunks that stay in the core's cache while they are
                                 // worked on.
                                 let mut at = rr.start;
@@ -1279,7 +1280,9 @@ pub fn analyze(
                                     }
                                     at = end;
                                 }
-                                n_read += rr.len() * seg.slots;
+                                // The readings of the days analysed (a range leaves out
+                                // the rest of its months).
+                                n_read += (n_rows - rows_before) * seg.slots;
                             }
                             if !streaming {
                                 feats.sort_by_key(|&(m, d, _)| (m, d));
@@ -1321,34 +1324,57 @@ pub fn analyze(
             *b = fresh(bi);
         }
     }
-    let near_end = |d: Day| last_day != Day::MIN && d + (cfg.vacancy.gap_days as Day) >= last_day;
+    // The day most meters' readings reach (half of those with any reach it or later): a meter is
+    // removed when it stops well before the others, not when one meter's file runs ahead of the
+    // rest (a delivery that lags for most meters).
+    let data_end = {
+        let mut ends: Vec<Day> = states
+            .iter()
+            .flatten()
+            .map(|s| s.last_day)
+            .filter(|&d| d != Day::MIN)
+            .collect();
+        let k = ends.len() / 2;
+        if ends.is_empty() {
+            last_day
+        } else {
+            *ends.select_nth_unstable_by(k, |a, b| b.cmp(a)).1
+        }
+    };
+    // An episode goes on when it reaches (near) the end of its own meter's readings: where they
+    // stop, nothing says it is over.
+    let near_end = |d: Day, own_last: Day| {
+        last_day != Day::MIN && d + (cfg.vacancy.gap_days as Day) >= own_last.min(last_day)
+    };
     for (i, s) in states.iter_mut().flatten().enumerate() {
         let m = i as u32;
         if s.full_days > 0 {
             analysis.dwellings.push((m, s.full_days, s.unoccupied_days));
         }
-        let run_ongoing = near_end(s.run_last);
+        let own_last = s.last_day;
+        let run_ongoing = near_end(s.run_last, own_last);
         ctx.close_run(m, s, &mut tail, run_ongoing);
-        let dead_ongoing = near_end(s.dead_start + s.dead_len as Day - 1);
+        let dead_ongoing = near_end(s.dead_start + s.dead_len as Day - 1, own_last);
         ctx.close_dead(m, s, &mut tail, dead_ongoing);
-        let gap_ongoing = near_end(s.gap_last);
+        let gap_ongoing = near_end(s.gap_last, own_last);
         ctx.close_gap(m, s, &mut tail, gap_ongoing);
-        // A meter that stopped reporting well before the end is removed (or its data is missing).
+        // A meter that stopped reporting well before the others is removed (or its data is
+        // missing).
         if s.last_day != Day::MIN
-            && last_day != Day::MIN
-            && s.last_day + (cfg.vacancy.fault_days as Day) < last_day
+            && data_end != Day::MIN
+            && s.last_day + (cfg.vacancy.fault_days as Day) < data_end
         {
             let spell = Spell {
                 meter: m,
                 from: s.last_day + 1,
-                to: last_day,
+                to: data_end,
                 mean_kwh: 0.0,
             };
             tail.alerts.push(Alert {
                 meter: m,
                 detector: DetectorKind::Fault,
                 reasons: vec!["no_data"],
-                day: last_day,
+                day: data_end,
                 since: s.last_day + 1,
                 ongoing: true,
                 for_grid: true,

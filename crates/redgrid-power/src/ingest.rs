@@ -167,6 +167,25 @@ pub struct Report {
 }
 
 impl Report {
+    /// Where the meter, time and value columns are among a file's column names, or a `columns`
+    /// problem (at `line`) when one is missing.
+    fn columns(&mut self, names: &[String], line: u64) -> Option<(usize, usize, usize)> {
+        let found = (
+            find_column(names, &METER_NAMES),
+            find_column(names, &TIME_NAMES),
+            find_column(names, &VALUE_NAMES),
+        );
+        if let (Some(m), Some(t), Some(v)) = found {
+            return Some((m, t, v));
+        }
+        let what = format!(
+            "need meter, time and kwh columns (户号, 时间, 电量); found {}",
+            names.join(",").trim()
+        );
+        self.add("columns", line, what);
+        None
+    }
+
     fn add(&mut self, kind: &str, line: u64, what: impl Into<String>) {
         let p = self.problems.entry(kind.to_string()).or_default();
         p.count += 1;
@@ -207,7 +226,11 @@ impl Report {
                 examples(&mut s, p);
             }
         }
-        if let Some(m) = self.summed_from_minutes {
+        // A refused file was not summed: it was not stored at all.
+        if let Some(m) = self
+            .summed_from_minutes
+            .filter(|_| !self.refused_for_file())
+        {
             s.push_str(&if zh {
                 format!("  每 {m} 分钟的读数已按 15 分钟汇总（缺任一分钟读数的时段按缺失保存）\n")
             } else {
@@ -485,19 +508,7 @@ pub fn ingest_csv(
         return Ok(checker.report);
     }
     let names = split_csv(line.trim_end_matches('\n'));
-    let (Some(mi), Some(ti), Some(vi)) = (
-        find_column(&names, &METER_NAMES),
-        find_column(&names, &TIME_NAMES),
-        find_column(&names, &VALUE_NAMES),
-    ) else {
-        checker.report.add(
-            "columns",
-            1,
-            format!(
-                "need meter, time and kwh columns (户号, 时间, 电量); found {}",
-                names.join(",").trim()
-            ),
-        );
+    let Some((mi, ti, vi)) = checker.report.columns(&names, 1) else {
         return Ok(checker.report);
     };
     let width = names.len();
@@ -555,7 +566,7 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
         ..
     } = checker;
     if rows.is_empty() && report.problems.is_empty() {
-        report.add("no_readings", 0, "nothing after the header");
+        report.add("no_readings", 1, "nothing after the header");
         return Ok(report);
     }
     // Rows may come in any order (a head-end may list the newest first): sorted by meter and
@@ -582,18 +593,42 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
     let interval: i64 = if daily == Some(true) {
         1440
     } else {
-        // (Rows are in meter and time order from here on.)
-        let mut step = i64::MAX;
+        // (Rows are in meter and time order from here on.) Each meter's own step, the least
+        // gap between its readings, with the line where it first shows.
+        let mut own: BTreeMap<u32, (i64, u64)> = BTreeMap::new();
         for w in rows.windows(2) {
             let (a, b) = (&w[0], &w[1]);
             if a.meter == b.meter {
-                step = step.min(b.minute - a.minute);
+                let e = own.entry(a.meter).or_insert((i64::MAX, b.line));
+                if b.minute - a.minute < e.0 {
+                    *e = (b.minute - a.minute, b.line);
+                }
             }
         }
-        if step == i64::MAX {
-            step = 60;
-        }
+        let first_line = rows.first().map_or(1, |r| r.line);
+        let (mut step, step_line) = own
+            .values()
+            .min_by_key(|&&(s, line)| (s, line))
+            .copied()
+            .unwrap_or((60, first_line));
         if matches!(step, 1 | 5) {
+            // Summing is for a file of minute readings only: a meter at another step among them
+            // (a quarter-hour meter would lose every reading as a short quarter) refuses it.
+            let mut odd = false;
+            for (m, &(s, line)) in own.iter().filter(|(_, (s, _))| *s != step) {
+                odd = true;
+                report.add(
+                    "mixed_intervals",
+                    line,
+                    format!(
+                        "{} reads every {s} minutes, the file every {step}",
+                        registry.get(*m).map_or("", |m| m.code.as_str())
+                    ),
+                );
+            }
+            if odd {
+                return Ok(report);
+            }
             // 1- and 5-minute readings are summed to quarter-hours; a quarter-hour that misses
             // any of its readings is left missing rather than counted short.
             let per = 15 / step as usize;
@@ -630,7 +665,7 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
         if ![15, 30, 60].contains(&step) {
             report.add(
                 "mixed_intervals",
-                rows.first().map_or(1, |r| r.line),
+                step_line,
                 format!(
                     "a step of {step} minutes (1, 5, 15, 30 or 60 expected, or one reading a day)"
                 ),
@@ -948,19 +983,7 @@ fn read_parquet<R: parquet::file::reader::ChunkReader + 'static>(
     let names: Vec<String> = (0..schema.num_columns())
         .map(|i| schema.column(i).name().to_string())
         .collect();
-    let (Some(mi), Some(ti), Some(vi)) = (
-        find_column(&names, &METER_NAMES),
-        find_column(&names, &TIME_NAMES),
-        find_column(&names, &VALUE_NAMES),
-    ) else {
-        checker.report.add(
-            "columns",
-            0,
-            format!(
-                "need meter, time and kwh columns (户号, 时间, 电量); found {}",
-                names.join(",")
-            ),
-        );
+    let Some((mi, ti, vi)) = checker.report.columns(&names, 0) else {
         return Ok(checker.report);
     };
     let utc = matches!(

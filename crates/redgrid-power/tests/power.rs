@@ -726,15 +726,59 @@ fn one_and_five_minute_readings_are_summed_to_quarter_hours_and_the_report_says_
         assert!(((t[0].1 as f64) - 95.0 * per_quarter).abs() < 1e-3, "{t:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
-    // Any other step is refused with the first line named, not line 0.
+    // Any other step is refused, named at the line where it shows (not line 0).
     let dir = temp("minutes7");
     let store = PowerStore::new(&dir);
     let text = "meter,time,kwh\nM1,2026-03-01T00:00:00+08:00,1\nM1,2026-03-01T00:07:00+08:00,1\n";
     let r = ingest(&store, text, false);
     let p = &r.problems["mixed_intervals"];
-    assert_eq!(p.examples[0].0, 2, "{p:?}");
+    assert_eq!(p.examples[0].0, 3, "{p:?}");
+    assert_eq!(stored(&store), 0);
+    // Deep in a file of 5-minute readings, a reading 2 minutes after the one before: its own
+    // line is named.
+    let mut text = String::from("meter,time,kwh\n");
+    for (k, m) in (0..120).step_by(5).enumerate() {
+        let m = if k == 16 { m - 3 } else { m };
+        text += &format!("M1,2026-03-01T{:02}:{:02}:00+08:00,0.01\n", m / 60, m % 60);
+    }
+    let r = ingest(&store, &text, false);
+    let p = &r.problems["mixed_intervals"];
+    assert_eq!(p.examples[0].0, 18, "{p:?}");
+    assert!(p.examples[0].1.contains("a step of 2 minutes"), "{p:?}");
+    assert!(!r.render(false).contains("summed"), "{}", r.render(false));
     assert_eq!(stored(&store), 0);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_minute_file_with_a_quarter_hour_meter_among_its_meters_is_refused_whole() {
+    // Summing minute readings to quarter-hours would find every quarter of a 15-minute meter
+    // short and drop it: the file is refused instead, naming that meter, and nothing is stored.
+    for fine in [1usize, 5] {
+        let dir = temp(&format!("mixed-minutes{fine}"));
+        let store = PowerStore::new(&dir);
+        let mut text = String::from("meter,time,kwh\n");
+        for m in (0..1440).step_by(fine) {
+            text += &format!("M1,2026-03-01T{:02}:{:02}:00+08:00,0.01\n", m / 60, m % 60);
+        }
+        for m in (0..1440).step_by(15) {
+            text += &format!("M2,2026-03-01T{:02}:{:02}:00+08:00,0.05\n", m / 60, m % 60);
+        }
+        let r = ingest(&store, &text, false);
+        assert!(!r.ingested, "{}", r.render(false));
+        let p = &r.problems["mixed_intervals"];
+        assert_eq!(p.count, 1, "{p:?}");
+        assert_eq!(p.examples[0].0, 1440 / fine as u64 + 3, "{p:?}");
+        assert!(
+            p.examples[0]
+                .1
+                .contains(&format!("M2 reads every 15 minutes, the file every {fine}")),
+            "{p:?}"
+        );
+        assert!(!r.render(false).contains("summed"), "{}", r.render(false));
+        assert_eq!(stored(&store), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]
@@ -1095,4 +1139,45 @@ fn one_low_day_and_a_heater_night_raise_nothing_but_a_lasting_drop_and_a_restles
     let days: Vec<i32> = found(&loose).iter().map(|x| x.0).collect();
     assert!(days.contains(&on(20)) && days.contains(&on(25)), "{days:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_meter_ahead_of_the_rest_does_not_make_the_rest_look_removed_but_one_behind_them_does() {
+    let reg = register_of(
+        "code,kind,grid_code,address,facts,consent\n\
+         D1,dwelling,12011600100100101,1号楼101,,\n\
+         D2,dwelling,12011600100100101,1号楼102,,\n\
+         D3,dwelling,12011600100100101,1号楼103,,\n\
+         D4,dwelling,12011600100100101,1号楼104,,\n",
+    );
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let days = |meter: &str, n: i64| -> String {
+        (0..n)
+            .map(|d| hourly(meter, &(start + chrono::Duration::days(d)).to_string(), 0.2))
+            .collect()
+    };
+    let removed = |lengths: [i64; 4]| -> Vec<(u32, i32)> {
+        let dir = temp(&format!("lag-{}", lengths[0]));
+        let store = PowerStore::new(&dir);
+        let mut text = String::from("meter,time,kwh\n");
+        for (m, n) in ["D1", "D2", "D3", "D4"].iter().zip(lengths) {
+            text += &days(m, n);
+        }
+        ingest_with_register(&store, &reg, &text);
+        let a =
+            detect::analyze(&store, "120116", &reg, &detect::Config::default(), None, 1).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        a.alerts
+            .iter()
+            .filter(|x| x.reasons.contains(&"no_data"))
+            .map(|x| (x.meter, x.day))
+            .collect()
+    };
+    // One meter's file runs 40 days ahead of the other three: a delivery that lags, not three
+    // meters removed.
+    assert_eq!(removed([20, 20, 20, 60]), vec![]);
+    // One meter stops 40 days before the other three: it is removed (or its data is missing),
+    // up to the day the others reach.
+    let last = day_of(start) + 59;
+    assert_eq!(removed([21, 60, 60, 60]), vec![(0, last)]);
 }
