@@ -29,6 +29,8 @@ pub struct PowerAlert {
     pub address: String,
     pub day: NaiveDate,
     pub since: NaiveDate,
+    /// Whether the episode goes on at the end of the readings (else `day` was its last day).
+    pub ongoing: bool,
     /// 1 low, 2 medium, 3 high.
     pub severity: u8,
     /// The reasons' codes (kept in the link), and the same in words a grid worker reads (for
@@ -53,6 +55,8 @@ pub enum Filing {
     Already,
     /// The episode was filed before and went on or grew worse: its request's timeline says so.
     Updated,
+    /// The episode filed before is over: its request's timeline says so, once.
+    Ended,
     /// The meter's grid is not an area of the district.
     NoGrid,
 }
@@ -123,6 +127,7 @@ impl Service {
             since: a.since,
             severity: i32::from(a.severity),
             reasons: a.reasons.join(";"),
+            ended: (!a.ongoing).then_some(a.day),
         };
         self.store().link_power_alert(&link, now()).await?;
         Ok(if created {
@@ -146,39 +151,27 @@ impl Service {
 
     /// Adds an episode's new days or higher severity to its request (an `alert_updated` event, by
     /// the system, with the chart redrawn) while the request is still being handled, and records
-    /// them in the link.
+    /// them in the link. An episode found over is said once, with its last day: the household is
+    /// back, the routine resumed, the readings came in again.
     async fn update_episode(&self, a: &PowerAlert, link: AlertLink) -> Result<Filing> {
         let severity = i32::from(a.severity);
-        if a.day <= link.day && severity <= link.severity {
+        let ends = !a.ongoing && link.ended.is_none();
+        if a.day <= link.day && severity <= link.severity && !ends {
             return Ok(Filing::Already);
         }
-        let days = (a.day - a.since).num_days() + 1;
-        let text = format!(
-            "预警持续：{}至{}共{}天{}，严重程度{}{} / the episode goes on: {} to {}, {} days, severity {}{}",
-            a.since,
-            a.day,
-            days,
-            if a.reason_names.is_empty() {
-                String::new()
-            } else {
-                format!("（{}）", a.reason_names.join("、"))
-            },
-            a.severity,
-            if severity > link.severity {
-                "（升高）"
-            } else {
-                ""
-            },
-            a.since,
-            a.day,
-            days,
-            a.severity,
-            if a.reasons.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", a.reasons.join(", "))
-            }
-        );
+        let ended = link.ended.or((!a.ongoing).then_some(a.day));
+        // Past the check, the link keeps its days and severity, and learns only of the end.
+        let checked = AlertLink {
+            ended,
+            ..link.clone()
+        };
+        let updated = AlertLink {
+            day: a.day.max(link.day),
+            severity: severity.max(link.severity),
+            reasons: a.reasons.join(";"),
+            ended,
+            ..link.clone()
+        };
         // Resolved, verified or closed: the check was done; nothing is reopened (and no chart is
         // uploaded for it).
         let open = self
@@ -190,8 +183,12 @@ impl Service {
                     .contains(&r.status)
             });
         if !open {
+            if ends {
+                self.store().update_power_alert_link(&checked).await?;
+            }
             return Ok(Filing::Already);
         }
+        let text = episode_text(a, severity > link.severity, ends);
         // The chart redrawn with the new days, beside the one filed first.
         let chart = self.store_chart(a).await?;
         let command = redgrid_core::command::Command::UpdateAlert {
@@ -208,18 +205,15 @@ impl Service {
             Ok(_) => {}
             // Resolved, verified or closed: the check was done; nothing is reopened.
             Err(StoreError::Core(CoreError::InvalidTransition { .. })) => {
+                if ends {
+                    self.store().update_power_alert_link(&checked).await?;
+                }
                 return Ok(Filing::Already);
             }
             Err(e) => return Err(e),
         }
-        let updated = AlertLink {
-            day: a.day.max(link.day),
-            severity: severity.max(link.severity),
-            reasons: a.reasons.join(";"),
-            ..link
-        };
         self.store().update_power_alert_link(&updated).await?;
-        Ok(Filing::Updated)
+        Ok(if ends { Filing::Ended } else { Filing::Updated })
     }
 
     /// Links requests filed before the links were kept in the database (the old `alerts.csv`);
@@ -255,5 +249,35 @@ impl Service {
             }
         }
         Ok(out)
+    }
+}
+
+/// The timeline's words for an episode that went on, grew worse or ended, in Chinese and English.
+fn episode_text(a: &PowerAlert, worse: bool, ended: bool) -> String {
+    let days = (a.day - a.since).num_days() + 1;
+    let (zh_names, en_names) = if a.reasons.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            format!("（{}）", a.reason_names.join("、")),
+            format!(" ({})", a.reasons.join(", ")),
+        )
+    };
+    let (zh_worse, en_worse) = if worse {
+        ("（升高）", " (higher)")
+    } else {
+        ("", "")
+    };
+    let s = a.severity;
+    if ended {
+        format!(
+            "预警结束：{}至{}共{}天{zh_names}，严重程度{s}{zh_worse}；此后的读数已恢复正常 / the episode is over: {} to {}, {days} days{en_names}, severity {s}{en_worse}; the readings since are back to normal",
+            a.since, a.day, days, a.since, a.day
+        )
+    } else {
+        format!(
+            "预警持续：{}至{}共{}天{zh_names}，严重程度{s}{zh_worse} / the episode goes on: {} to {}, {days} days, severity {s}{en_names}{en_worse}",
+            a.since, a.day, days, a.since, a.day
+        )
     }
 }

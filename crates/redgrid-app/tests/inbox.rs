@@ -123,6 +123,7 @@ async fn a_power_alert_names_the_household_to_those_in_charge_only(store: Arc<dy
         address: "幸福里小区7号楼1单元302".into(),
         day: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
         since: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        ongoing: true,
         severity: 2,
         reasons: vec!["vacant_30d".into()],
         reason_names: vec!["连续一个月以上只有冰箱和待机用电（无人居住迹象）".into()],
@@ -193,6 +194,7 @@ async fn an_episode_files_one_request_that_hears_its_new_days_until_it_is_resolv
         address: "幸福里小区3号楼2单元101".into(),
         day: to,
         since: day(20),
+        ongoing: true,
         severity,
         reasons: vec!["no_morning".into()],
         reason_names: vec!["早间无用电活动".into()],
@@ -325,4 +327,38 @@ async fn an_episode_files_one_request_that_hears_its_new_days_until_it_is_resolv
     next.since = day(30);
     assert_eq!(s.file_power_alert(&next).await.unwrap(), Filing::New);
     assert_eq!(store.power_alert_links("120116").await.unwrap().len(), 2);
+    // The first episode found over after its check: the link learns the end, the request hears
+    // nothing more.
+    let mut over = alert(day(28), 3);
+    over.ongoing = false;
+    assert_eq!(s.file_power_alert(&over).await.unwrap(), Filing::Already);
+    let links = store.power_alert_links("120116").await.unwrap();
+    assert_eq!((links[0].day, links[0].ended), (day(23), Some(day(28))));
+    assert_eq!(updates(&store.events(id).await.unwrap()).len(), 2);
+    // The second found over while it is handled: its request hears it once, with its last day.
+    let next_id = links[1].request_id;
+    assert_eq!(links[1].ended, None);
+    next.ongoing = false;
+    assert_eq!(s.file_power_alert(&next).await.unwrap(), Filing::Ended);
+    let said = updates(&store.events(next_id).await.unwrap());
+    assert!(
+        said.len() == 1
+            && said[0].starts_with("预警结束：2026-11-30至2026-11-30共1天")
+            && said[0].contains("the episode is over"),
+        "{said:?}"
+    );
+    assert_eq!(
+        store.power_alert_links("120116").await.unwrap()[1].ended,
+        Some(day(30))
+    );
+    assert_eq!(s.file_power_alert(&next).await.unwrap(), Filing::Already);
+    assert_eq!(updates(&store.events(next_id).await.unwrap()).len(), 1);
+    // An episode over before it was ever filed is filed as such, its link ended from the start.
+    let mut past = alert(day(12), 1);
+    past.since = day(10);
+    past.ongoing = false;
+    assert_eq!(s.file_power_alert(&past).await.unwrap(), Filing::New);
+    let links = store.power_alert_links("120116").await.unwrap();
+    assert_eq!(links[2].ended, Some(day(12)));
+    assert_eq!(s.file_power_alert(&past).await.unwrap(), Filing::Already);
 }

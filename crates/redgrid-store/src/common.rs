@@ -1957,9 +1957,16 @@ impl DirectoryStore for This {
 }
 
 /// A row of `power_alert_links`, selected as
-/// `request_id, district, detector, meter, day, since, severity, reasons`.
+/// `alert_link_columns!()`.
 fn alert_link_from_row(r: &DbRow) -> Result<AlertLink> {
-    from_row!(r, AlertLink { request_id: id RequestId, district, detector, meter, day, since, severity, reasons })
+    from_row!(r, AlertLink { request_id: id RequestId, district, detector, meter, day, since, severity, reasons, ended })
+}
+
+/// The columns of a selected [`AlertLink`], as a literal for `concat!`.
+macro_rules! alert_link_columns {
+    () => {
+        "SELECT request_id, district, detector, meter, day, since, severity, reasons, ended"
+    };
 }
 
 #[async_trait]
@@ -1967,8 +1974,8 @@ impl RequestStore for This {
     async fn link_power_alert(&self, link: &AlertLink, at: DateTime<Utc>) -> Result<bool> {
         let done = sql!(
             "INSERT INTO power_alert_links \
-             (request_id, district, detector, meter, day, since, severity, reasons, linked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id) DO NOTHING",
+             (request_id, district, detector, meter, day, since, severity, reasons, ended, linked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (request_id) DO NOTHING",
             link.request_id.0,
             &link.district,
             &link.detector,
@@ -1977,6 +1984,7 @@ impl RequestStore for This {
             link.since,
             link.severity,
             &link.reasons,
+            link.ended,
             at
         )
         .execute(self.write_pool())
@@ -1992,9 +2000,12 @@ impl RequestStore for This {
         since: chrono::NaiveDate,
     ) -> Result<Option<AlertLink>> {
         let row = sql!(
-            "SELECT request_id, district, detector, meter, day, since, severity, reasons \
-             FROM power_alert_links WHERE district = $1 AND detector = $2 AND meter = $3 AND since = $4 \
-             ORDER BY request_id DESC LIMIT 1",
+            concat!(
+                alert_link_columns!(),
+                " FROM power_alert_links \
+                 WHERE district = $1 AND detector = $2 AND meter = $3 AND since = $4 \
+                 ORDER BY request_id DESC LIMIT 1"
+            ),
             district,
             detector,
             meter,
@@ -2007,10 +2018,12 @@ impl RequestStore for This {
 
     async fn update_power_alert_link(&self, link: &AlertLink) -> Result<()> {
         sql!(
-            "UPDATE power_alert_links SET day = $1, severity = $2, reasons = $3 WHERE request_id = $4",
+            "UPDATE power_alert_links SET day = $1, severity = $2, reasons = $3, ended = $4 \
+             WHERE request_id = $5",
             link.day,
             link.severity,
             &link.reasons,
+            link.ended,
             link.request_id.0
         )
         .execute(self.write_pool())
@@ -2020,8 +2033,10 @@ impl RequestStore for This {
 
     async fn power_alert_links(&self, district: &str) -> Result<Vec<AlertLink>> {
         let rows = sql!(
-            "SELECT request_id, district, detector, meter, day, since, severity, reasons \
-             FROM power_alert_links WHERE district = $1 ORDER BY request_id",
+            concat!(
+                alert_link_columns!(),
+                " FROM power_alert_links WHERE district = $1 ORDER BY request_id"
+            ),
             district
         )
         .fetch_all(self.read_pool())

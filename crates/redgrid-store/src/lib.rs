@@ -346,6 +346,8 @@ pub struct AlertLink {
     pub severity: i32,
     /// The detector's reasons, separated by `;`.
     pub reasons: String,
+    /// The episode's last day once the detectors found it over; `None` while it goes on.
+    pub ended: Option<chrono::NaiveDate>,
 }
 
 /// Who makes an administrative change, and when: it joins the audit chain in the change's transaction.

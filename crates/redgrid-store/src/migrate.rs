@@ -38,6 +38,7 @@ migrations! {
     11 "keyed_chain" "0011_keyed_chain.sql";
     12 "access_log_reasons" "0012_access_log_reasons.sql";
     13 "pending_tags" "0013_pending_tags.sql";
+    14 "alert_link_ended" "0014_alert_link_ended.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -174,6 +175,10 @@ mod tests {
             (
                 "e398d94f165375c2fbfaea42c67e26376ed07736ec52ed8af96e8e887d7eab1c",
                 "e398d94f165375c2fbfaea42c67e26376ed07736ec52ed8af96e8e887d7eab1c",
+            ),
+            (
+                "873b685270fc4bd499dfc275e6f29e348b013aa892a75d882c6dd5dfc8684458",
+                "7ec40a0d77db5d276a4b178a0b54f864e62b8f194139633e32b6cd2e45ad1dcb",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -871,37 +871,26 @@ impl OrgStore for This {
             return Ok(out);
         };
         let index: HashMap<i64, usize> = out.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-        for r in sql!(
-            "SELECT activity_id, person_id FROM activity_participants WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY person_id",
-            first,
-            last
-        ).fetch_all(pool).await?
-            {
-                if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
-                    out[*i].participants.push(PersonId(r.try_get("person_id")?));
-                }
+        // The participants, requests and suggestions of the activities in the id range.
+        let children = |sql: &'static str| sql!(sql, first, last).fetch_all(pool);
+        let of = |r: &DbRow| -> Result<Option<usize>> {
+            Ok(index.get(&r.try_get::<i64, _>("activity_id")?).copied())
+        };
+        for r in children("SELECT activity_id, person_id FROM activity_participants WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY person_id").await? {
+            if let Some(i) = of(&r)? {
+                out[i].participants.push(PersonId(r.try_get("person_id")?));
             }
-        for r in sql!(
-            "SELECT activity_id, request_id FROM activity_requests WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY request_id",
-            first,
-            last
-        ).fetch_all(pool).await?
-            {
-                if let Some(i) = index.get(&r.try_get::<i64, _>("activity_id")?) {
-                    out[*i].request_ids.push(RequestId(r.try_get("request_id")?));
-                }
+        }
+        for r in children("SELECT activity_id, request_id FROM activity_requests WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY request_id").await? {
+            if let Some(i) = of(&r)? {
+                out[i].request_ids.push(RequestId(r.try_get("request_id")?));
             }
-        for r in sql!(
-            "SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY id",
-            first,
-            last
-        ).fetch_all(pool).await?
-            {
-                let s = suggestion_from_row(&r)?;
-                if let Some(i) = s.activity_id.and_then(|a| index.get(&a)) {
-                    out[*i].suggestions.push(s);
-                }
+        }
+        for r in children("SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE activity_id >= $1 AND activity_id <= $2 ORDER BY id").await? {
+            if let Some(i) = of(&r)? {
+                out[i].suggestions.push(suggestion_from_row(&r)?);
             }
+        }
         Ok(out)
     }
 

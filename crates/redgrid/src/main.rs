@@ -964,6 +964,8 @@ fn start_jobs(
                                     job = "power",
                                     %district,
                                     filed = f.new,
+                                    updated = f.updated,
+                                    ended = f.ended,
                                     "electricity detectors run; alerts filed as requests"
                                 )
                             }

@@ -7,7 +7,7 @@ use crate::config::{Config, ConfigArgs};
 use redgrid_power::detect::{self, Analysis, DetectorKind};
 use redgrid_power::format::PowerStore;
 use redgrid_power::synth::{self, SynthConfig};
-use redgrid_power::{Registry, date_of, day_of};
+use redgrid_power::{Day, Registry, date_of, day_of};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -301,7 +301,22 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
         } => {
             let (conf, store, district) = store_of(&config)?;
             let cfg = thresholds(&t)?;
+            if let Some(path) = &alerts {
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                if !["csv", "json"].iter().any(|k| ext.eq_ignore_ascii_case(k)) {
+                    anyhow::bail!(
+                        "--alerts {}: name a .csv file (opens in Excel) or a .json file",
+                        path.display()
+                    );
+                }
+            }
             let registry = Registry::load(&store.registry_path(&district))?;
+            if store.months(&district).is_empty() {
+                eprintln!(
+                    "note: no readings are stored for district {district} under {} (ingest some, or check --district)",
+                    store.root.display()
+                );
+            }
             // An open end is the edge of the dates readings may carry (2000–2099), never a day
             // no calendar date has.
             let earliest = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).map_or(0, day_of);
@@ -349,8 +364,8 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
                     .await
                 })?;
                 println!(
-                    "filed {} new requests (channel power_alert); {} episodes filed before went on and their requests were updated; {} had nothing new; {} have a grid that is not in the district",
-                    filed.new, filed.updated, filed.already, filed.no_grid
+                    "filed {} new requests (channel power_alert); {} episodes filed before went on and their requests were updated; {} filed before are over and their requests were told; {} had nothing new; {} have a grid that is not in the district",
+                    filed.new, filed.updated, filed.ended, filed.already, filed.no_grid
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -581,14 +596,20 @@ fn print_analysis(a: &Analysis, registry: &Registry, secs: f64) {
 /// `min_days` of the analysed days, over the dwellings with data.
 fn print_vacancy_rate(a: &Analysis, registry: &Registry, min_days: u32, window: u32) {
     let rates = vacancy_rates(a, registry, min_days, window);
-    let (Some(last), false) = (a.last_day, rates.is_empty()) else {
+    let (Some((first, last)), false) = (vacancy_window(a, window), rates.is_empty()) else {
         return;
     };
+    let days = last - first + 1;
     println!(
-        "  vacancy rate (空置率: dwellings unoccupied on ≥ {min_days} of the {window} days {} – {}, over dwellings with data):",
-        date_of(last - window as i32 + 1),
+        "  vacancy rate (空置率: dwellings unoccupied on ≥ {min_days} of the {days} days {} – {}, over dwellings with data):",
+        date_of(first),
         date_of(last)
     );
+    if days < min_days as i32 {
+        println!(
+            "    the readings analysed cover only {days} of the {window} days: no dwelling can reach {min_days} (analyse a longer range)"
+        );
+    }
     for (code, (vacant, with_data)) in &rates {
         let place = if code.len() == 9 {
             format!("street {code}")
@@ -602,6 +623,13 @@ fn print_vacancy_rate(a: &Analysis, registry: &Registry, min_days: u32, window: 
     }
 }
 
+/// The vacancy rate's days: the last `window` days analysed, never before the first day analysed.
+fn vacancy_window(a: &Analysis, window: u32) -> Option<(Day, Day)> {
+    let last = a.last_day?;
+    let first = (last - window as i32 + 1).max(a.first_day.unwrap_or(Day::MIN));
+    Some((first, last))
+}
+
 /// Per street (the grid code's first 9 digits) and community (its first 12), keyed by that code
 /// (so each street comes just before its communities): (vacant, with data).
 fn vacancy_rates(
@@ -611,10 +639,9 @@ fn vacancy_rates(
     window: u32,
 ) -> std::collections::BTreeMap<String, (u32, u32)> {
     let mut out: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
-    let Some(last) = a.last_day else {
+    let Some((first, last)) = vacancy_window(a, window) else {
         return out;
     };
-    let first = last - window as i32 + 1;
     // Unoccupied days in spells, per dwelling, within the window.
     let mut in_window: std::collections::HashMap<u32, u32> = Default::default();
     for sp in &a.vacancy {

@@ -134,6 +134,7 @@ pub async fn import_legacy_ledger(
                 since: date(4)?,
                 severity: c.get(5)?.parse().ok()?,
                 reasons: c.get(6).unwrap_or(&"").to_string(),
+                ended: None,
             })
         })();
         match parsed {
@@ -154,11 +155,14 @@ pub struct Filed {
     pub new: usize,
     /// Episodes filed before that went on: their requests' timelines were updated.
     pub updated: usize,
+    /// Episodes filed before that are over: their requests' timelines say so.
+    pub ended: usize,
     pub already: usize,
     pub no_grid: usize,
 }
 
-/// Files the alerts whose day is on or after `since` (all when `None`). An alert filed before
+/// Files the alerts whose day is on or after `since` (all when `None`), and tells the requests of
+/// episodes filed before and found over since, whatever their last day. An alert filed before
 /// (same detector, meter and first day) is not filed again.
 pub async fn file_alerts(
     service: &Service,
@@ -171,14 +175,25 @@ pub async fn file_alerts(
 ) -> anyhow::Result<Filed> {
     import_legacy_ledger(service, store, district).await?;
     let mut filed = Filed::default();
-    for a in analysis
-        .alerts
-        .iter()
-        .filter(|a| since.is_none_or(|s| a.day >= s) && a.for_grid)
-    {
+    // The episodes filed and not yet known to be over, by detector, meter and first day.
+    let going: std::collections::HashSet<(String, String, redgrid_power::Day)> = service
+        .store()
+        .power_alert_links(district)
+        .await?
+        .into_iter()
+        .filter(|l| l.ended.is_none())
+        .map(|l| (l.detector, l.meter, redgrid_power::day_of(l.since)))
+        .collect();
+    for a in analysis.alerts.iter().filter(|a| a.for_grid) {
         let Some(m) = registry.get(a.meter) else {
             continue;
         };
+        let recent = since.is_none_or(|s| a.day >= s);
+        let over = !a.ongoing
+            && going.contains(&(a.detector.as_str().to_string(), m.code.clone(), a.since));
+        if !recent && !over {
+            continue;
+        }
         let days = daily_series(
             store,
             district,
@@ -194,6 +209,7 @@ pub async fn file_alerts(
             address: m.address.clone(),
             day: date_of(a.day),
             since: date_of(a.since),
+            ongoing: a.ongoing,
             severity: a.severity,
             reasons: a.reasons.iter().map(|r| r.to_string()).collect(),
             reason_names: a.reasons.iter().map(|r| reason_zh(r).to_string()).collect(),
@@ -213,6 +229,7 @@ pub async fn file_alerts(
         {
             Filing::New => filed.new += 1,
             Filing::Updated => filed.updated += 1,
+            Filing::Ended => filed.ended += 1,
             Filing::Already => filed.already += 1,
             Filing::NoGrid => filed.no_grid += 1,
         }
