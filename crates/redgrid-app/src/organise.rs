@@ -770,6 +770,36 @@ fn clip(
     Ok((from, to))
 }
 
+/// The campaign's figures in one sentence, as the seed reports give them (the page's headline and
+/// the command line's summary).
+pub fn headline(s: &CampaignStats, lang: Lang) -> String {
+    let (from, to) = (s.from, s.to);
+    let Figures {
+        branches,
+        members,
+        targets_paired: paired,
+        visits,
+        publicity_sessions: publicity,
+        theme_days,
+        volunteer_services: services,
+        suggestions,
+        suggestions_to_requests: filed,
+        problems_solved: solved,
+        donated_value_fen: fen,
+        people_served: served,
+        ..
+    } = s.total;
+    let yuan = fen as f64 / 100.0;
+    match lang {
+        Lang::Zh => format!(
+            "{from}至{to}，{branches}个党组织、{members}名党员参与，联系服务对象{paired}个，走访调研{visits}次，收集意见建议{suggestions}条（转为诉求{filed}件），开展政策宣讲{publicity}场、主题党日{theme_days}次、志愿服务{services}次，解决问题{solved}件，捐赠价值{yuan:.2}元，服务群众{served}人次。"
+        ),
+        Lang::En => format!(
+            "From {from} to {to}: {branches} party organisations and {members} members took part; {paired} targets paired; {visits} visits; {suggestions} suggestions ({filed} filed as requests); {publicity} publicity sessions, {theme_days} theme days, {services} volunteer services; {solved} problems solved; donations worth {yuan:.2} yuan; {served} people served."
+        ),
+    }
+}
+
 /// The labels of the statistics' columns, in order.
 pub fn figure_headers(lang: Lang) -> Vec<String> {
     [

@@ -774,7 +774,7 @@ fn units(c: &mut Check<'_>) -> Plan {
                     return None;
                 }
             },
-            None => default_level(kind, area_kind),
+            None => kind.default_level(area_kind),
         };
         let parent = match parent {
             None => None,
@@ -1296,17 +1296,6 @@ fn level_from_cell(s: &str) -> Option<Level> {
             || (*l == Level::Street && (s == "街镇" || s == "部门"))
             || (*l == Level::Community && (s == "社区" || s == "村"))
     })
-}
-
-/// The level a unit of `kind` handles at, when the file leaves it empty.
-fn default_level(kind: UnitKind, area: Level) -> Level {
-    match kind {
-        UnitKind::Department | UnitKind::StreetOffice => Level::Street,
-        UnitKind::CommunityOffice => Level::Community,
-        UnitKind::GridTeam => Level::Grid,
-        UnitKind::DistrictOffice => Level::District,
-        _ => area,
-    }
 }
 
 /// Each row's code with its parent's code when that parent is written in the same file.

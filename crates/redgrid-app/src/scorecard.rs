@@ -296,35 +296,20 @@ fn rank_cell(r: &ScoreRow) -> Cell {
 }
 
 /// The columns of a scorecard export, in order.
+#[rustfmt::skip]
 pub const COLUMNS: &[Column] = &[
     ("排名", "rank", rank_cell),
     ("名称", "name", |r| Cell::Text(r.name_zh.clone())),
-    ("应响应", "responses due", |r| {
-        Cell::Count(r.counts.respond_due)
-    }),
-    ("按时响应", "on time", |r| {
-        Cell::Count(r.counts.responded_on_time)
-    }),
-    ("响应率", "response rate", |r| {
-        Cell::Rate(r.rates.response_rate)
-    }),
+    ("应响应", "responses due", |r| Cell::Count(r.counts.respond_due)),
+    ("按时响应", "on time", |r| Cell::Count(r.counts.responded_on_time)),
+    ("响应率", "response rate", |r| Cell::Rate(r.rates.response_rate)),
     ("评价数", "rated", |r| Cell::Count(r.counts.rated)),
-    ("解决率", "resolution rate", |r| {
-        Cell::Rate(r.rates.resolution_rate)
-    }),
-    ("满意率", "satisfaction rate", |r| {
-        Cell::Rate(r.rates.satisfaction_rate)
-    }),
+    ("解决率", "resolution rate", |r| Cell::Rate(r.rates.resolution_rate)),
+    ("满意率", "satisfaction rate", |r| Cell::Rate(r.rates.satisfaction_rate)),
     ("销号数", "closed", |r| Cell::Count(r.counts.closed)),
-    ("按时办结率", "on-time rate", |r| {
-        Cell::Rate(r.rates.on_time_rate)
-    }),
-    ("返工率", "rework rate", |r| {
-        Cell::Rate(r.rates.rework_rate)
-    }),
-    ("综合得分", "composite", |r| {
-        Cell::Rate(r.rates.composite)
-    }),
+    ("按时办结率", "on-time rate", |r| Cell::Rate(r.rates.on_time_rate)),
+    ("返工率", "rework rate", |r| Cell::Rate(r.rates.rework_rate)),
+    ("综合得分", "composite", |r| Cell::Rate(r.rates.composite)),
 ];
 
 /// The scorecard as an Excel workbook: a title line, Chinese headers with the English below, rates

@@ -103,18 +103,11 @@ pub async fn run(rows: usize, backends: &str, pg_url: &str) -> Result<(), String
 
 /// A member register of `rows` rows, as CSV and as xlsx.
 fn member_files(rows: usize) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let headers: Vec<String> = [
-        "姓名",
-        "手机号",
-        "所在党组织编码",
-        "党员类别",
-        "报到社区代码",
-        "所在网格代码",
-        "入党日期",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    // The register's first seven columns (name to joined on), as its declaration names them.
+    let headers: Vec<String> = Register::Members.columns()[..7]
+        .iter()
+        .map(|c| c.header(Lang::Zh).to_string())
+        .collect();
     let surnames = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
     let given = [
         "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰",

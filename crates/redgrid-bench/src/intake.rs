@@ -160,13 +160,7 @@ pub async fn intake(
             Ok::<_, String>(lat)
         }));
     }
-    gate.wait().await;
-    let started = Instant::now();
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.map_err(|e| e.to_string())??);
-    }
-    let ceiling = Figures::from(lat, started.elapsed());
+    let ceiling = measure(&gate, tasks).await?;
     ceiling.print(backend, "ceiling");
 
     // The API: a real server on a free port, keep-alive HTTP/1.1 clients.
@@ -245,13 +239,7 @@ pub async fn intake(
             Ok::<_, String>(lat)
         }));
     }
-    gate.wait().await;
-    let started = Instant::now();
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.map_err(|e| e.to_string())??);
-    }
-    let api = Figures::from(lat, started.elapsed());
+    let api = measure(&gate, tasks).await?;
     api.print(backend, "api");
     println!(
         "{backend:<9} ratio api/ceiling throughput = {:.2}",
@@ -298,4 +286,18 @@ async fn post(
         ));
     }
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+/// Opens the gate once every client has warmed up, and gathers the clients' latencies from then.
+async fn measure(
+    gate: &tokio::sync::Barrier,
+    tasks: Vec<tokio::task::JoinHandle<Result<Vec<Duration>, String>>>,
+) -> Result<Figures, String> {
+    gate.wait().await;
+    let started = Instant::now();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.map_err(|e| e.to_string())??);
+    }
+    Ok(Figures::from(lat, started.elapsed()))
 }

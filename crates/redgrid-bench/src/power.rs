@@ -66,16 +66,19 @@ pub fn run(b: BenchArgs) -> Result<(), String> {
     }
     let registry = Registry::load(&store.registry_path(district)).map_err(|e| e.to_string())?;
     let cfg_d = detect::Config::default();
+    let analyze = || {
+        detect::analyze(
+            &store,
+            district,
+            &registry,
+            &cfg_d,
+            None,
+            redgrid_power::threads(),
+        )
+        .map_err(|e| e.to_string())
+    };
     // Warm the page cache once, then measure.
-    let _ = detect::analyze(
-        &store,
-        district,
-        &registry,
-        &cfg_d,
-        None,
-        redgrid_power::threads(),
-    )
-    .map_err(|e| e.to_string())?;
+    let _ = analyze()?;
     // Three measured runs, as the references get; the best one counts, and all are printed.
     let mut runs = Vec::new();
     let mut peak = 0u64;
@@ -88,15 +91,7 @@ pub fn run(b: BenchArgs) -> Result<(), String> {
             base_rss = peak_rss().unwrap_or(0);
         }
         let started = Instant::now();
-        let run = detect::analyze(
-            &store,
-            district,
-            &registry,
-            &cfg_d,
-            None,
-            redgrid_power::threads(),
-        )
-        .map_err(|e| e.to_string())?;
+        let run = analyze()?;
         runs.push(started.elapsed().as_secs_f64());
         peak = peak.max(peak_rss().unwrap_or(0));
         a = Some(run);

@@ -47,31 +47,17 @@ pub struct Limits {
     pub resolve: Limit,
 }
 
-/// docs/design/lifecycle.md's defaults for a tier.
+/// docs/design/lifecycle.md's defaults for a tier: (respond, resolve).
 pub fn default_limits(tier: Tier) -> Limits {
     use Limit::*;
-    match tier {
-        Tier::Micro => Limits {
-            respond: WorkingHours(2),
-            resolve: WorkingDays(1),
-        },
-        Tier::Minor => Limits {
-            respond: WorkingHours(4),
-            resolve: WorkingDays(3),
-        },
-        Tier::Medium => Limits {
-            respond: WorkingDays(1),
-            resolve: WorkingDays(7),
-        },
-        Tier::Major => Limits {
-            respond: WorkingDays(1),
-            resolve: WorkingDays(15),
-        },
-        Tier::Hard => Limits {
-            respond: WorkingDays(1),
-            resolve: WorkingDays(30),
-        },
-    }
+    let (respond, resolve) = match tier {
+        Tier::Micro => (WorkingHours(2), WorkingDays(1)),
+        Tier::Minor => (WorkingHours(4), WorkingDays(3)),
+        Tier::Medium => (WorkingDays(1), WorkingDays(7)),
+        Tier::Major => (WorkingDays(1), WorkingDays(15)),
+        Tier::Hard => (WorkingDays(1), WorkingDays(30)),
+    };
+    Limits { respond, resolve }
 }
 
 /// Urgent requests, whatever their tier: 2 and 24 clock hours.

@@ -27,6 +27,21 @@ vocabulary!(
     }
 );
 
+impl UnitKind {
+    /// The level a unit of this kind handles at when nothing else says: a department or a street
+    /// office at the street/department level, a community office at the community's, a grid team
+    /// at the grid's, a district office at the district's; any other at its area's level `area`.
+    pub fn default_level(self, area: Level) -> Level {
+        match self {
+            UnitKind::Department | UnitKind::StreetOffice => Level::Street,
+            UnitKind::CommunityOffice => Level::Community,
+            UnitKind::GridTeam => Level::Grid,
+            UnitKind::DistrictOffice => Level::District,
+            _ => area,
+        }
+    }
+}
+
 /// A unit. `level` is the handling level whose requests it can be dispatched; `area_id` is where it
 /// serves (a department serves the whole district but handles at the street/department level).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -411,21 +411,12 @@ pub fn sheet_download(
     sheet: redgrid_app::tabular::OutSheet,
     lang: redgrid_core::error::Lang,
 ) -> Result<axum::response::Response, crate::error::ApiError> {
-    use axum::http::{StatusCode, header};
+    use axum::http::header;
     use axum::response::IntoResponse;
     let (ctype, bytes) = match format {
         "xlsx" => {
-            let bytes = redgrid_app::tabular::write_xlsx(&[sheet]).map_err(|e| {
-                tracing::error!(error = %e, "workbook");
-                crate::error::ApiError::plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    lang.pick(
-                        "服务器内部错误，请稍后重试",
-                        "internal error; please try again later",
-                    ),
-                )
-            })?;
+            let bytes = redgrid_app::tabular::write_xlsx(&[sheet])
+                .map_err(|e| crate::error::ApiError::failed("workbook", e, lang))?;
             (
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 bytes,

@@ -200,6 +200,12 @@ impl ApiError {
         }
     }
 
+    /// A 500 for a failure of `what` (logged with its cause; the answer says nothing more).
+    pub fn failed(what: &str, cause: impl std::fmt::Display, lang: Lang) -> Self {
+        tracing::error!(error = %cause, "{what}");
+        Self::internal(lang)
+    }
+
     fn internal(lang: Lang) -> Self {
         ApiError {
             source: Some(Box::new(Source::Internal)),

@@ -310,57 +310,21 @@ pub fn print_stats(
     unpaired: &[redgrid_core::org::PartyOrg],
     lang: Lang,
 ) {
-    let t = &s.total;
-    let yuan = t.donated_value_fen as f64 / 100.0;
-    match lang {
-        Lang::Zh => {
-            println!("{}（{} 至 {}）", s.campaign.name, s.from, s.to);
-            println!(
-                "{} 个党组织、{} 名党员参与，联系服务对象 {} 个，走访调研 {} 次，收集意见建议 {} 条（转为诉求 {} 件），\
-                 开展政策宣讲 {} 场、主题党日 {} 次、志愿服务 {} 次，解决问题 {} 件，捐赠价值 {:.2} 元，服务群众 {} 人次。",
-                t.branches,
-                t.members,
-                t.targets_paired,
-                t.visits,
-                t.suggestions,
-                t.suggestions_to_requests,
-                t.publicity_sessions,
-                t.theme_days,
-                t.volunteer_services,
-                t.problems_solved,
-                yuan,
-                t.people_served
-            );
-            println!(
+    println!("{}", s.campaign.name);
+    println!("{}", organise::headline(s, lang));
+    println!(
+        "{}",
+        match lang {
+            Lang::Zh => format!(
                 "应结对支部 {} 个，尚未结对 {} 个。",
                 s.branches_covered, s.branches_unpaired
-            );
-        }
-        Lang::En => {
-            println!("{} ({} to {})", s.campaign.name, s.from, s.to);
-            println!(
-                "{} party organisations and {} members took part; {} targets paired; {} visits; {} suggestions \
-                 ({} filed as requests); {} publicity sessions, {} theme days, {} volunteer services; {} problems \
-                 solved; donations worth {:.2} yuan; {} people served.",
-                t.branches,
-                t.members,
-                t.targets_paired,
-                t.visits,
-                t.suggestions,
-                t.suggestions_to_requests,
-                t.publicity_sessions,
-                t.theme_days,
-                t.volunteer_services,
-                t.problems_solved,
-                yuan,
-                t.people_served
-            );
-            println!(
+            ),
+            Lang::En => format!(
                 "{} branches covered, {} without a pairing.",
                 s.branches_covered, s.branches_unpaired
-            );
+            ),
         }
-    }
+    );
     let headers = figure_headers(lang);
     let short: Vec<&str> = [0usize, 1, 2, 3, 4, 9, 11]
         .iter()

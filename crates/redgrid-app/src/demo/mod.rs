@@ -211,12 +211,12 @@ async fn area(
         .await
 }
 
+/// A unit of `kind` serving `area`, handling at its kind's usual level.
 async fn unit(
     service: &Service,
     name: String,
     kind: UnitKind,
-    area: AreaId,
-    level: Level,
+    area: &Area,
     parent: Option<UnitId>,
 ) -> Result<Unit> {
     service
@@ -225,8 +225,8 @@ async fn unit(
             NewUnit {
                 name,
                 kind,
-                area_id: area,
-                level,
+                area_id: area.id,
+                level: kind.default_level(area.kind),
                 parent_id: parent,
                 code: None,
             },
@@ -272,8 +272,7 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
             service,
             format!("{street_name}办事处"),
             UnitKind::StreetOffice,
-            street.id,
-            Level::Street,
+            &street,
             None,
         )
         .await?;
@@ -302,8 +301,7 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
                 service,
                 format!("{community_name}{office_name}"),
                 UnitKind::CommunityOffice,
-                c.id,
-                Level::Community,
+                &c,
                 None,
             )
             .await?;
@@ -311,8 +309,7 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
                 service,
                 format!("{community_name}党员志愿服务队"),
                 UnitKind::Team,
-                c.id,
-                Level::Community,
+                &c,
                 Some(c_office.id),
             )
             .await?;
@@ -337,8 +334,7 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
                     service,
                     format!("{community_name}第{}网格党小组", gi + 1),
                     UnitKind::GridTeam,
-                    g.id,
-                    Level::Grid,
+                    &g,
                     None,
                 )
                 .await?;
@@ -377,8 +373,7 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
             service,
             zh.to_string(),
             UnitKind::Department,
-            district.id,
-            Level::Street,
+            &district,
             None,
         )
         .await?;
@@ -391,8 +386,7 @@ pub async fn build_district(service: &Service, seed: u64, residents: usize) -> R
         service,
         "区社会治理服务中心".into(),
         UnitKind::DistrictOffice,
-        district.id,
-        Level::District,
+        &district,
         None,
     )
     .await?;

@@ -92,6 +92,12 @@ const SERVICE_TITLES: &[&str] = &[
     "志愿服务：陪伴老人",
 ];
 
+/// A register's header line, as its declaration names the columns in Chinese.
+fn header(r: Register) -> String {
+    let names: Vec<&str> = r.columns().iter().map(|c| c.header(Lang::Zh)).collect();
+    csv_line(&names)
+}
+
 fn csv_line(cells: &[&str]) -> String {
     let mut out = cells.join(",");
     out.push('\n');
@@ -202,14 +208,7 @@ impl Builder<'_> {
     /// Gives every unit a code (the import adopts each existing unit by its area and name).
     async fn units(&mut self) -> Result<()> {
         // Units get codes (the import adopts each existing unit by its area and name).
-        let mut units = csv_line(&[
-            "单位编码",
-            "单位名称",
-            "单位类型",
-            "所在区划代码",
-            "处置层级",
-            "上级单位编码",
-        ]);
+        let mut units = header(Register::Units);
         let mut all_units: Vec<_> = self.dir.units().filter(|u| u.parent_id.is_none()).collect();
         all_units.sort_by_key(|u| u.id);
         for u in &all_units {
@@ -236,15 +235,7 @@ impl Builder<'_> {
         // Party organisations: the district committee; the organs' working committee with two branches
         // per department; a working committee per street; a committee and two branches per community;
         // a party group per grid.
-        let mut orgs = csv_line(&[
-            "组织编码",
-            "组织名称",
-            "组织类别",
-            "上级组织编码",
-            "所属单位编码",
-            "所在区划代码",
-            "书记",
-        ]);
+        let mut orgs = header(Register::PartyOrgs);
         orgs.push_str(&csv_line(&[
             "D",
             &format!("中共{}委员会", self.district.name),
@@ -337,14 +328,7 @@ impl Builder<'_> {
     /// The targets of pairings.
     async fn targets(&mut self) -> Result<()> {
         // Targets: each community, the enterprises of each street, and self.households in each grid.
-        let mut targets = csv_line(&[
-            "对象编码",
-            "对象名称",
-            "对象类别",
-            "所在区划代码",
-            "关联单位编码",
-            "标签",
-        ]);
+        let mut targets = header(Register::Targets);
         for c in &self.d.communities {
             targets.push_str(&csv_line(&[
                 &format!("T{}", c.area.code),
@@ -388,17 +372,7 @@ impl Builder<'_> {
     async fn members(&mut self) -> Result<()> {
         // Members: the communities' members in their first branch, serving in a grid; the departments'
         // staff in their organ branch, registered in a home community (双报到); some deployed as cadres.
-        let mut members = csv_line(&[
-            "姓名",
-            "手机号",
-            "所在党组织编码",
-            "党员类别",
-            "报到社区代码",
-            "所在网格代码",
-            "入党日期",
-            "下沉开始日期",
-            "下沉结束日期",
-        ]);
+        let mut members = header(Register::Members);
         for (ci, c) in self.d.communities.iter().enumerate() {
             let branch = format!("C{:03}-1", ci + 1);
             for (k, m) in c.members.iter().enumerate() {
@@ -472,7 +446,7 @@ impl Builder<'_> {
 
     /// The volunteers: the grids' helpers.
     async fn volunteers(&mut self) -> Result<()> {
-        let mut volunteers = csv_line(&["姓名", "手机号", "服务区划代码", "服务专长", "注册日期"]);
+        let mut volunteers = header(Register::Volunteers);
         for g in &self.d.grids {
             for h in &g.helpers {
                 let skill = *self.rng.pick(&[
@@ -501,16 +475,7 @@ impl Builder<'_> {
         // Pairings: every organ branch but two links a community or enterprise (千个支部联基层), the first
         // branch of each department co-builds with a community ("1+1"), members pair with self.households,
         // and each street committee takes a liaison for one community.
-        let mut pairings = csv_line(&[
-            "结对类型",
-            "党组织编码",
-            "党员手机号",
-            "对象编码",
-            "开始日期",
-            "结束日期",
-            "责任人",
-            "结对目标",
-        ]);
+        let mut pairings = header(Register::Pairings);
         let start = self.year_start.to_string();
         let unpaired = self.organ_branches.len().saturating_sub(2);
         for (n, (code, i, staff)) in self.organ_branches.iter().enumerate().take(unpaired) {

@@ -77,17 +77,8 @@ pub async fn scorecard(
     };
     Ok(match format {
         "xlsx" => {
-            let bytes = redgrid_app::scorecard::workbook(&card).map_err(|e| {
-                tracing::error!(error = %e, "scorecard workbook");
-                ApiError::plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    lang.pick(
-                        "服务器内部错误，请稍后重试",
-                        "internal error; please try again later",
-                    ),
-                )
-            })?;
+            let bytes = redgrid_app::scorecard::workbook(&card)
+                .map_err(|e| ApiError::failed("scorecard workbook", e, lang))?;
             file(
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "xlsx",

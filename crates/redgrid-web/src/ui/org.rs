@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use chrono::NaiveDate;
-use redgrid_app::organise::{figure_cells, figure_headers, today};
+use redgrid_app::organise::{figure_cells, figure_headers, headline, today};
 use redgrid_app::registers::{ImportReport, Register};
 use redgrid_app::tabular::Cell;
 use redgrid_core::error::{CoreError, FieldError, Lang};
@@ -699,28 +699,7 @@ pub async fn campaign(
         .collect();
     let mut total = vec![lang.pick("合计", "Total").to_string()];
     total.extend(texts(figure_cells(&stats.total)));
-    let (from, to) = (stats.from, stats.to);
-    let redgrid_core::org::Figures {
-        branches,
-        members,
-        targets_paired: paired,
-        visits,
-        publicity_sessions: publicity,
-        theme_days,
-        volunteer_services: services,
-        suggestions,
-        problems_solved: solved,
-        people_served: served,
-        ..
-    } = stats.total;
-    let headline = match lang {
-        Lang::Zh => format!(
-            "{from}至{to}，{branches}个党支部、{members}名党员参与，结对{paired}个基层对象，走访{visits}次，开展宣传{publicity}场、主题党日{theme_days}次、志愿服务{services}次，收集意见建议{suggestions}条，解决问题{solved}个，服务群众{served}人次。"
-        ),
-        Lang::En => format!(
-            "From {from} to {to}: {branches} branches and {members} members took part, {paired} targets paired, {visits} visits, {publicity} publicity sessions, {theme_days} theme days, {services} volunteer services, {suggestions} suggestions heard, {solved} problems solved, {served} people served."
-        ),
-    };
+    let headline = headline(&stats, lang);
     let refused = !from_error.is_empty() || !to_error.is_empty();
     let shown = |typed: String, actual: NaiveDate| {
         if refused || !typed.is_empty() {

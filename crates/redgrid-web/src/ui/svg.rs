@@ -56,6 +56,18 @@ pub struct Series<'a> {
     pub values: Vec<Option<f64>>,
 }
 
+/// An open chart of `w` × `h` with its accessible title; the caller adds the shapes and `</svg>`.
+fn open(w: f64, h: f64, title: &str) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="t-{id}" xmlns="http://www.w3.org/2000/svg"><title id="t-{id}">{t}</title>"#,
+        id = slug(title),
+        t = esc(title)
+    );
+    s
+}
+
 /// A line chart over labelled points (e.g. months), with a legend.
 pub fn line_chart(title: &str, labels: &[String], series: &[Series<'_>]) -> String {
     let (w, h) = (640.0, 260.0);
@@ -69,13 +81,7 @@ pub fn line_chart(title: &str, labels: &[String], series: &[Series<'_>]) -> Stri
     let n = labels.len().max(2);
     let x = |i: usize| left + (w - left - right) * i as f64 / (n - 1) as f64;
     let y = |v: f64| top + (h - top - bottom) * (1.0 - v / max);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="t-{id}" xmlns="http://www.w3.org/2000/svg"><title id="t-{id}">{t}</title>"#,
-        id = slug(title),
-        t = esc(title)
-    );
+    let mut s = open(w, h, title);
     for k in 0..=4 {
         let v = max * k as f64 / 4.0;
         let yy = y(v);
@@ -152,13 +158,7 @@ pub fn rate_bars(title: &str, rows: &[(String, Option<f64>)]) -> String {
     let row_h = 24.0;
     let (w, left, right, top) = (640.0, 190.0, 56.0, 8.0);
     let h = top * 2.0 + row_h * rows.len().max(1) as f64;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="t-{id}" xmlns="http://www.w3.org/2000/svg"><title id="t-{id}">{t}</title>"#,
-        id = slug(title),
-        t = esc(title)
-    );
+    let mut s = open(w, h, title);
     for (i, (label, v)) in rows.iter().enumerate() {
         let y = top + row_h * i as f64;
         let shown: String = label.chars().take(14).collect();
@@ -212,13 +212,7 @@ pub fn light_bars(title: &str, rows: &[(String, [i64; 3])]) -> String {
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="t-{id}" xmlns="http://www.w3.org/2000/svg"><title id="t-{id}">{t}</title>"#,
-        id = slug(title),
-        t = esc(title)
-    );
+    let mut s = open(w, h, title);
     for (i, (label, counts)) in rows.iter().enumerate() {
         let y = top + row_h * i as f64;
         let _ = write!(
