@@ -1433,7 +1433,12 @@ pub fn analyze(
     {
         for a in analysis.alerts.iter_mut() {
             if a.detector == DetectorKind::Routine {
-                a.ongoing = a.day + cfg.routine.episode_gap_days as Day >= last;
+                // Against the end of its own meter's readings: where they stop, nothing says
+                // the break is over.
+                let m = a.meter as usize;
+                let own = states[m / BLOCK][m % BLOCK].last_day;
+                let end = if own == Day::MIN { last } else { own.min(last) };
+                a.ongoing = a.day + cfg.routine.episode_gap_days as Day >= end;
             }
         }
     }

@@ -500,6 +500,7 @@ pub fn ingest_csv(
         }
     };
     let Some(n) = next_line(&mut raw, &mut line, 1, &mut checker.report)? else {
+        checker.report.lines = 1;
         return Ok(checker.report);
     };
     bytes += n as u64;
@@ -515,6 +516,8 @@ pub fn ingest_csv(
     let mut line_no = 1u64;
     loop {
         let Some(n) = next_line(&mut raw, &mut line, line_no + 1, &mut checker.report)? else {
+            // Read up to the line that is not UTF-8.
+            checker.report.lines = line_no + 1;
             return Ok(checker.report);
         };
         if n == 0 {

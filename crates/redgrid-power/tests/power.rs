@@ -592,6 +592,7 @@ fn a_file_that_is_not_utf8_is_refused_with_its_line_and_nothing_stored() {
     let r = ingest_csv(&store, &registry(), &mut bytes.as_slice(), &o, &mut |_| {}).unwrap();
     assert!(r.refused_for_file());
     assert!(r.problems.contains_key("encoding"), "{:?}", r.problems);
+    assert_eq!(r.lines, 1, "the report counts the lines read");
     assert_eq!(stored(&store), 0);
     // A bad byte further down names its line.
     let mut later = b"meter,time,kwh\n".to_vec();
@@ -604,6 +605,7 @@ fn a_file_that_is_not_utf8_is_refused_with_its_line_and_nothing_stored() {
         "{:?}",
         r.problems
     );
+    assert_eq!(r.lines, 26);
     assert_eq!(stored(&store), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1042,6 +1044,16 @@ fn five_minute_parquet_readings_are_summed_to_quarter_hours_like_csv() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The busy quarter-hours of an ordinary day at home (breakfast, lunch, the evening), in kWh.
+const ORDINARY_DAY: [(usize, f64); 6] = [
+    (28, 0.5),
+    (29, 0.4),
+    (48, 0.6),
+    (76, 0.4),
+    (77, 0.4),
+    (84, 0.3),
+];
+
 #[test]
 fn an_absence_on_a_tiny_base_load_is_found_though_its_days_vary_by_more_than_half() {
     // A flat whose fridge was switched off: a few tens of watt-hours a day, doubling and halving
@@ -1049,14 +1061,7 @@ fn an_absence_on_a_tiny_base_load_is_found_though_its_days_vary_by_more_than_hal
     let dir = temp("tiny-base");
     let store = PowerStore::new(&dir);
     let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-    let busy = [
-        (28, 0.5),
-        (29, 0.4),
-        (48, 0.6),
-        (76, 0.4),
-        (77, 0.4),
-        (84, 0.3),
-    ];
+    let busy = ORDINARY_DAY;
     let mut text = String::from("meter,time,kwh\n");
     for d in 0..35i64 {
         let day = (start + chrono::Duration::days(d)).to_string();
@@ -1141,15 +1146,16 @@ fn one_low_day_and_a_heater_night_raise_nothing_but_a_lasting_drop_and_a_restles
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Four dwellings in one grid.
+const FOUR_DWELLINGS: &str = "code,kind,grid_code,address,facts,consent\n\
+    D1,dwelling,12011600100100101,1号楼101,,\n\
+    D2,dwelling,12011600100100101,1号楼102,,\n\
+    D3,dwelling,12011600100100101,1号楼103,,\n\
+    D4,dwelling,12011600100100101,1号楼104,,\n";
+
 #[test]
 fn one_meter_ahead_of_the_rest_does_not_make_the_rest_look_removed_but_one_behind_them_does() {
-    let reg = register_of(
-        "code,kind,grid_code,address,facts,consent\n\
-         D1,dwelling,12011600100100101,1号楼101,,\n\
-         D2,dwelling,12011600100100101,1号楼102,,\n\
-         D3,dwelling,12011600100100101,1号楼103,,\n\
-         D4,dwelling,12011600100100101,1号楼104,,\n",
-    );
+    let reg = register_of(FOUR_DWELLINGS);
     let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
     let days = |meter: &str, n: i64| -> String {
         (0..n)
@@ -1180,4 +1186,36 @@ fn one_meter_ahead_of_the_rest_does_not_make_the_rest_look_removed_but_one_behin
     // up to the day the others reach.
     let last = day_of(start) + 59;
     assert_eq!(removed([21, 60, 60, 60]), vec![(0, last)]);
+}
+
+#[test]
+fn an_absence_up_to_the_end_of_its_meters_readings_goes_on_though_another_meter_reads_further() {
+    // D1's household left after three weeks and its readings stop on day 34; D4's file runs to
+    // day 59. Where D1's readings stop nothing says the absence is over: it is still going on
+    // (so its request is not told it ended), and D1 is not removed either.
+    let reg = register_of(FOUR_DWELLINGS);
+    let busy = ORDINARY_DAY;
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let mut text = String::from("meter,time,kwh\n");
+    for (m, n) in [("D1", 35), ("D2", 35), ("D3", 35), ("D4", 60)] {
+        for d in 0..n {
+            let day = (start + chrono::Duration::days(d)).to_string();
+            let away = m == "D1" && d >= 21;
+            text += &quarters(m, &day, 0.02, if away { &[] } else { &busy });
+        }
+    }
+    let dir = temp("own-end");
+    let store = PowerStore::new(&dir);
+    ingest_with_register(&store, &reg, &text);
+    let a = detect::analyze(&store, "120116", &reg, &detect::Config::default(), None, 1).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let d1: Vec<_> = a.alerts.iter().filter(|x| x.meter == 0).collect();
+    let vacancy: Vec<_> = d1
+        .iter()
+        .filter(|x| x.detector == detect::DetectorKind::Vacancy)
+        .collect();
+    assert_eq!(vacancy.len(), 1, "{d1:?}");
+    assert!(vacancy[0].ongoing, "{:?}", vacancy[0]);
+    assert_eq!(vacancy[0].day, day_of(start) + 34);
+    assert!(!d1.iter().any(|x| x.reasons.contains(&"no_data")), "{d1:?}");
 }
