@@ -955,9 +955,18 @@ impl Service {
         }
         fields.text("name", Some(&new.name), 50);
         fields.finish()?;
-        let area = self.store.create_area(new, Change::by(actor)).await?;
+        self.then_reload(self.store.create_area(new, Change::by(actor)))
+            .await
+    }
+
+    /// Waits for an administrator's change to the directory, then reloads the directory.
+    async fn then_reload<T>(
+        &self,
+        change: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let done = change.await?;
         self.reload().await?;
-        Ok(area)
+        Ok(done)
     }
 
     /// Adds a unit, checking that its area exists and its level fits.
@@ -977,9 +986,8 @@ impl Service {
         }
         fields.text("name", Some(&new.name), 80);
         fields.finish()?;
-        let unit = self.store.create_unit(new, Change::by(actor)).await?;
-        self.reload().await?;
-        Ok(unit)
+        self.then_reload(self.store.create_unit(new, Change::by(actor)))
+            .await
     }
 
     /// Adds a catalogue class (district administrators).
@@ -992,9 +1000,8 @@ impl Service {
         fields.text("name_zh", Some(&new.name_zh), 50);
         fields.text("name_en", Some(&new.name_en), 80);
         fields.finish()?;
-        let class = self.store.create_class(new, Change::by(actor)).await?;
-        self.reload().await?;
-        Ok(class)
+        self.then_reload(self.store.create_class(new, Change::by(actor)))
+            .await
     }
 
     fn check_item(&self, f: &ItemFields) -> Result<()> {
@@ -1016,9 +1023,8 @@ impl Service {
     pub async fn create_item(&self, actor: &Actor, f: ItemFields) -> Result<CategoryItem> {
         self.require_admin(actor)?;
         self.check_item(&f)?;
-        let item = self.store.create_item(f, Change::by(actor)).await?;
-        self.reload().await?;
-        Ok(item)
+        self.then_reload(self.store.create_item(f, Change::by(actor)))
+            .await
     }
 
     /// Changes a catalogue item (district administrators). Requests keep the item they were filed
@@ -1038,9 +1044,8 @@ impl Service {
             .into());
         }
         self.check_item(&f)?;
-        let item = self.store.update_item(id, f, Change::by(actor)).await?;
-        self.reload().await?;
-        Ok(item)
+        self.then_reload(self.store.update_item(id, f, Change::by(actor)))
+            .await
     }
 }
 

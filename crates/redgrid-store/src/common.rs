@@ -323,6 +323,15 @@ async fn lock_head(conn: &mut Conn) -> Result<(i64, String)> {
 }
 
 /// Runs a query and turns each row into a value with `f`.
+/// The first row `q` returns, if any, made into a record by `f`.
+pub(super) async fn one_row<'q, T>(
+    q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+    pool: &sqlx::Pool<Db>,
+    f: impl Fn(&DbRow) -> Result<T>,
+) -> Result<Option<T>> {
+    q.fetch_optional(pool).await?.as_ref().map(f).transpose()
+}
+
 pub(super) async fn collect_rows<'q, T>(
     q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
     pool: &sqlx::Pool<Db>,
@@ -1999,21 +2008,23 @@ impl RequestStore for This {
         meter: &str,
         since: chrono::NaiveDate,
     ) -> Result<Option<AlertLink>> {
-        let row = sql!(
-            concat!(
-                alert_link_columns!(),
-                " FROM power_alert_links \
+        one_row(
+            sql!(
+                concat!(
+                    alert_link_columns!(),
+                    " FROM power_alert_links \
                  WHERE district = $1 AND detector = $2 AND meter = $3 AND since = $4 \
                  ORDER BY request_id DESC LIMIT 1"
+                ),
+                district,
+                detector,
+                meter,
+                since
             ),
-            district,
-            detector,
-            meter,
-            since
+            self.read_pool(),
+            alert_link_from_row,
         )
-        .fetch_optional(self.read_pool())
-        .await?;
-        row.as_ref().map(alert_link_from_row).transpose()
+        .await
     }
 
     async fn update_power_alert_link(&self, link: &AlertLink) -> Result<()> {
@@ -2102,10 +2113,12 @@ impl RequestStore for This {
     }
 
     async fn request(&self, id: RequestId) -> Result<Option<Request>> {
-        let row = sql!(SQL_GET_REQUEST, id.0)
-            .fetch_optional(self.read_pool())
-            .await?;
-        row.as_ref().map(request_from_row).transpose()
+        one_row(
+            sql!(SQL_GET_REQUEST, id.0),
+            self.read_pool(),
+            request_from_row,
+        )
+        .await
     }
 
     async fn events(&self, id: RequestId) -> Result<Vec<Event>> {
@@ -2815,28 +2828,27 @@ impl AccountStore for This {
     }
 
     async fn account_by_login(&self, login: &str) -> Result<Option<Account>> {
-        let row = sql!(
+        one_row(sql!(
             AssertSqlSafe(format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN people p ON p.id = a.person_id \
              WHERE a.username = $1 OR p.phone = $1 ORDER BY CASE WHEN a.username = $1 THEN 0 ELSE 1 END LIMIT 1"
         )),
             login
-        )
-        .fetch_optional(self.read_pool())
-        .await?;
-        row.as_ref().map(account_from_row).transpose()
+        ), self.read_pool(), account_from_row).await
     }
 
     async fn account(&self, person: PersonId) -> Result<Option<Account>> {
-        let row = sql!(
-            AssertSqlSafe(format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.person_id = $1"
-            )),
-            person.0
+        one_row(
+            sql!(
+                AssertSqlSafe(format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.person_id = $1"
+                )),
+                person.0
+            ),
+            self.read_pool(),
+            account_from_row,
         )
-        .fetch_optional(self.read_pool())
-        .await?;
-        row.as_ref().map(account_from_row).transpose()
+        .await
     }
 
     async fn create_session(&self, s: &SessionRow) -> Result<()> {
@@ -2855,13 +2867,10 @@ impl AccountStore for This {
     }
 
     async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
-        let row = sql!(
+        one_row(sql!(
             "SELECT token_hash, person_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1",
             token_hash
-        )
-        .fetch_optional(self.read_pool())
-        .await?;
-        row.as_ref().map(session_from_row).transpose()
+        ), self.read_pool(), session_from_row).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
@@ -3055,15 +3064,17 @@ impl AccountStore for This {
     }
 
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
-        let row = sql!(
-            AssertSqlSafe(format!(
-                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
-            )),
-            token_hash
+        one_row(
+            sql!(
+                AssertSqlSafe(format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
+                )),
+                token_hash
+            ),
+            self.read_pool(),
+            token_from_row,
         )
-        .fetch_optional(self.read_pool())
-        .await?;
-        row.as_ref().map(token_from_row).transpose()
+        .await
     }
 
     async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
@@ -3150,13 +3161,10 @@ impl AuditStore for This {
 
     async fn last_keyed(&self) -> Result<Option<AuditRow>> {
         // Linked records only: settling here could link waiting ones before the key is set.
-        let row = sqlx::query(
+        one_row(sqlx::query(
             "SELECT seq, at, kind, actor_id, request_id, event_seq, payload, prev_hash, hash, key_id \
              FROM audit_chain WHERE key_id > 0 ORDER BY seq DESC LIMIT 1",
-        )
-        .fetch_optional(self.read_pool())
-        .await?;
-        row.as_ref().map(audit_row_from).transpose()
+        ), self.read_pool(), audit_row_from).await
     }
 
     async fn audit_head(&self) -> Result<(i64, String)> {

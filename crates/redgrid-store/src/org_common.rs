@@ -628,15 +628,10 @@ impl OrgStore for This {
     }
 
     async fn party_org(&self, id: i64) -> Result<Option<PartyOrg>> {
-        sql!(
+        one_row(sql!(
             "SELECT id, code, name, kind, parent_id, unit_id, area_id, secretary FROM party_orgs WHERE id = $1",
             id
-        )
-                .fetch_optional(self.read_pool())
-                .await?
-                .as_ref()
-                .map(org_from_row)
-                .transpose()
+        ), self.read_pool(), org_from_row).await
     }
 
     async fn members(&self, after: Option<PersonId>, limit: i64) -> Result<Vec<Member>> {
@@ -895,15 +890,10 @@ impl OrgStore for This {
     }
 
     async fn suggestion(&self, id: i64) -> Result<Option<Suggestion>> {
-        sql!(
+        one_row(sql!(
             "SELECT id, activity_id, area_id, text, taken_on, request_id FROM suggestions WHERE id = $1",
             id
-        )
-                .fetch_optional(self.read_pool())
-                .await?
-                .as_ref()
-                .map(suggestion_from_row)
-                .transpose()
+        ), self.read_pool(), suggestion_from_row).await
     }
 
     async fn suggestions(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<Suggestion>> {
