@@ -226,11 +226,8 @@ impl Report {
                 examples(&mut s, p);
             }
         }
-        // A refused file was not summed: it was not stored at all.
-        if let Some(m) = self
-            .summed_from_minutes
-            .filter(|_| !self.refused_for_file())
-        {
+        // Only a stored file was summed: a refused one was not stored at all.
+        if let Some(m) = self.summed_from_minutes.filter(|_| self.ingested) {
             s.push_str(&if zh {
                 format!("  每 {m} 分钟的读数已按 15 分钟汇总（缺任一分钟读数的时段按缺失保存）\n")
             } else {
@@ -629,8 +626,29 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
                     ),
                 );
             }
+            // Every time must sit on the file's step, as in any other file.
+            for r in rows.iter().filter(|r| r.minute % step != 0) {
+                odd = true;
+                report.add(
+                    "mixed_intervals",
+                    r.line,
+                    format!(
+                        "{} reads at a time off the file's {step}-minute step",
+                        registry.get(r.meter).map_or("", |m| m.code.as_str())
+                    ),
+                );
+            }
             if odd {
                 return Ok(report);
+            }
+            // The meter-days read, with the first line of each: a day left without one complete
+            // quarter-hour is reported below (it has nothing to store).
+            let mut read: BTreeMap<(u32, Day), (u64, usize)> = BTreeMap::new();
+            for r in &rows {
+                let e = read
+                    .entry((r.meter, r.minute.div_euclid(1440) as Day))
+                    .or_insert((r.line, 0));
+                e.1 += 1;
             }
             // 1- and 5-minute readings are summed to quarter-hours; a quarter-hour that misses
             // any of its readings is left missing rather than counted short.
@@ -660,6 +678,22 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
             }
             if n < per {
                 quarters.pop();
+            }
+            for q in &quarters {
+                read.remove(&(q.meter, q.minute.div_euclid(1440) as Day));
+            }
+            for ((meter, day), (line, n)) in read {
+                report.gaps.count += 96;
+                if report.gaps.examples.len() < 5 {
+                    let code = registry.get(meter).map_or("", |m| m.code.as_str());
+                    report.gaps.examples.push((
+                        line,
+                        format!(
+                            "{code} {}: 96 of 96 intervals missing (no complete quarter-hour among its {n} readings)",
+                            crate::date_of(day)
+                        ),
+                    ));
+                }
             }
             report.summed_from_minutes = Some(step as u16);
             rows = quarters;

@@ -1219,3 +1219,60 @@ fn an_absence_up_to_the_end_of_its_meters_readings_goes_on_though_another_meter_
     assert_eq!(vacancy[0].day, day_of(start) + 34);
     assert!(!d1.iter().any(|x| x.reasons.contains(&"no_data")), "{d1:?}");
 }
+
+#[test]
+fn minute_files_refuse_times_off_their_step_and_report_a_day_without_one_whole_quarter() {
+    let dir = temp("minute-edges");
+    let store = PowerStore::new(&dir);
+    let five = |meter: &str, shift_from: usize| -> String {
+        (0..288)
+            .map(|k| {
+                let m = k * 5 + if k >= shift_from { 2 } else { 0 };
+                format!(
+                    "{meter},2026-03-01T{:02}:{:02}:00+08:00,0.01\n",
+                    m / 60,
+                    m % 60
+                )
+            })
+            .collect()
+    };
+    // From reading 100 on, every time is two minutes off the 5-minute step: refused at the first.
+    let r = ingest(
+        &store,
+        &format!("meter,time,kwh\n{}", five("M1", 100)),
+        false,
+    );
+    assert!(!r.ingested);
+    let p = &r.problems["mixed_intervals"];
+    assert_eq!(p.examples[0].0, 102, "{p:?}");
+    assert!(
+        p.examples[0].1.contains("off the file's 5-minute step"),
+        "{p:?}"
+    );
+    assert!(!r.render(false).contains("summed"));
+    // A bad value (rows not skipped): refused, and nothing claims to have been summed.
+    let bad = format!("meter,time,kwh\n{}", five("M1", 999)).replacen(",0.01\n", ",abc\n", 1);
+    let r = ingest(&store, &bad, false);
+    assert!(!r.ingested && r.problems.contains_key("bad_value"), "{r:?}");
+    assert!(!r.render(false).contains("summed"), "{}", r.render(false));
+    assert_eq!(stored(&store), 0);
+    // A second meter with two 5-minute readings (no whole quarter-hour): its day is reported as
+    // a day without data, not lost without a word; the first meter's day is stored.
+    let text = format!(
+        "meter,time,kwh\n{}M2,2026-03-01T10:05:00+08:00,0.4\nM2,2026-03-01T10:10:00+08:00,0.5\n",
+        five("M1", 999)
+    );
+    let r = ingest(&store, &text, false);
+    assert!(r.ingested, "{}", r.render(false));
+    assert_eq!(r.meter_days, 1);
+    assert_eq!(r.gaps.count, 96);
+    assert!(
+        r.gaps.examples[0]
+            .1
+            .contains("M2 2026-03-01: 96 of 96 intervals missing (no complete quarter-hour among its 2 readings)"),
+        "{:?}",
+        r.gaps
+    );
+    assert!(r.render(false).contains("summed"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -338,6 +338,11 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
                 redgrid_power::threads(),
             )?;
             let secs = started.elapsed().as_secs_f64();
+            if a.rows == 0 && range.is_some() && !store.months(&district).is_empty() {
+                eprintln!(
+                    "note: no readings of district {district} fall in the days asked for (--from / --to)"
+                );
+            }
             print_analysis(&a, &registry, secs);
             print_vacancy_rate(&a, &registry, vacant_days, vacancy_window);
             if let Some(path) = alerts {
