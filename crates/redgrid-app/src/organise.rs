@@ -199,50 +199,40 @@ impl Service {
                     ]
                 })
                 .collect(),
-            Register::Members => {
-                let mut out = Vec::new();
-                let mut after = None;
-                loop {
-                    let page = store.members(after, 10_000).await?;
-                    let Some(last) = page.last() else { break };
-                    after = Some(last.person_id);
-                    for m in &page {
-                        out.push(vec![
-                            m.name.as_str().into(),
-                            m.phone.as_str().into(),
-                            code_of(Some(m.party_org_id)).into(),
-                            m.kind.label(lang).into(),
-                            m.home_community_id
-                                .map(area_code)
-                                .unwrap_or_default()
-                                .into(),
-                            m.grid_id.map(area_code).unwrap_or_default().into(),
-                            date(m.joined_on),
-                            date(m.period_from),
-                            date(m.period_to),
-                        ]);
-                    }
-                }
-                out
-            }
+            Register::Members => every_page(|after| store.members(after, PAGE), |m| m.person_id)
+                .await?
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.name.as_str().into(),
+                        m.phone.as_str().into(),
+                        code_of(Some(m.party_org_id)).into(),
+                        m.kind.label(lang).into(),
+                        m.home_community_id
+                            .map(area_code)
+                            .unwrap_or_default()
+                            .into(),
+                        m.grid_id.map(area_code).unwrap_or_default().into(),
+                        date(m.joined_on),
+                        date(m.period_from),
+                        date(m.period_to),
+                    ]
+                })
+                .collect(),
             Register::Volunteers => {
-                let mut out = Vec::new();
-                let mut after = None;
-                loop {
-                    let page = store.volunteers(after, 10_000).await?;
-                    let Some(last) = page.last() else { break };
-                    after = Some(last.person_id);
-                    for v in &page {
-                        out.push(vec![
+                every_page(|after| store.volunteers(after, PAGE), |v| v.person_id)
+                    .await?
+                    .iter()
+                    .map(|v| {
+                        vec![
                             v.name.as_str().into(),
                             v.phone.as_str().into(),
                             area_code(v.area_id).into(),
                             v.skills.as_str().into(),
                             date(v.registered_on),
-                        ]);
-                    }
-                }
-                out
+                        ]
+                    })
+                    .collect()
             }
             Register::Targets => store
                 .targets()
@@ -288,13 +278,9 @@ impl Service {
                 // Household pairings are held by members: their phones come from the member register.
                 let mut phones: HashMap<PersonId, String> = HashMap::new();
                 if pairings.iter().any(|p| p.member_id.is_some()) {
-                    let mut after = None;
-                    loop {
-                        let page = store.members(after, 10_000).await?;
-                        let Some(last) = page.last() else { break };
-                        after = Some(last.person_id);
-                        phones.extend(page.into_iter().map(|m| (m.person_id, m.phone)));
-                    }
+                    let members =
+                        every_page(|after| store.members(after, PAGE), |m| m.person_id).await?;
+                    phones.extend(members.into_iter().map(|m| (m.person_id, m.phone)));
                 }
                 pairings
                     .iter()
@@ -768,6 +754,27 @@ fn clip(
         return Err(invalid(vec![FieldError::new("to", "out_of_range")]));
     }
     Ok((from, to))
+}
+
+/// Rows a register is read in at a time, for the registers read page by page.
+const PAGE: i64 = 10_000;
+
+/// Every row of a register read page by page: `page(after)` gives the rows after the key `after`
+/// (from the start when `None`), in key order; `key` is a row's key.
+async fn every_page<T, K, P, F>(page: P, key: impl Fn(&T) -> K) -> Result<Vec<T>>
+where
+    P: Fn(Option<K>) -> F,
+    F: std::future::Future<Output = Result<Vec<T>>>,
+{
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let rows = page(after).await?;
+        let Some(last) = rows.last() else { break };
+        after = Some(key(last));
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// The campaign's figures in one sentence, as the seed reports give them (the page's headline and

@@ -302,6 +302,23 @@ impl Spell {
             .find(|&t| self.days() >= t)
             .unwrap_or(0)
     }
+
+    /// The spell as an episode of `detector` for `reason`, over its days, severity 1; the
+    /// caller changes what differs.
+    fn alert(&self, detector: DetectorKind, reason: &'static str, ongoing: bool) -> Alert {
+        Alert {
+            meter: self.meter,
+            detector,
+            reasons: vec![reason],
+            day: self.to,
+            since: self.from,
+            ongoing,
+            for_grid: true,
+            days: self.days(),
+            severity: 1,
+            score: 0.0,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -765,18 +782,8 @@ impl Ctx<'_> {
                 to: s.dead_start + s.dead_len as Day - 1,
                 mean_kwh: 0.0,
             };
-            out.alerts.push(Alert {
-                meter: m,
-                detector: DetectorKind::Fault,
-                reasons: vec!["dead_meter"],
-                day: spell.to,
-                since: spell.from,
-                ongoing,
-                for_grid: true,
-                days: spell.days(),
-                severity: 1,
-                score: 0.0,
-            });
+            out.alerts
+                .push(spell.alert(DetectorKind::Fault, "dead_meter", ongoing));
             out.faults.push(spell);
         }
         s.dead_len = 0;
@@ -799,16 +806,10 @@ impl Ctx<'_> {
             mean_kwh: 0.0,
         };
         out.alerts.push(Alert {
-            meter: m,
-            detector: DetectorKind::DataGap,
-            reasons: vec!["missing_readings"],
-            day: spell.to,
-            since: spell.from,
-            ongoing,
             for_grid: false,
             days: s.gap_len,
-            severity: 1,
             score: s.gap_len as f32,
+            ..spell.alert(DetectorKind::DataGap, "missing_readings", ongoing)
         });
         out.gaps.push(spell);
         s.gap_len = 0;
@@ -1100,16 +1101,11 @@ fn vacancy_alert(spell: &Spell, unoccupied: u32, ongoing: bool, file_days: u32, 
         _ => "vacant_14d",
     };
     out.alerts.push(Alert {
-        meter: spell.meter,
-        detector: DetectorKind::Vacancy,
-        reasons: vec![reason],
-        day: spell.to,
-        since: spell.from,
-        ongoing,
         for_grid: days >= file_days,
         days: unoccupied,
         severity: if days >= 30 { 2 } else { 1 },
         score: spell.mean_kwh,
+        ..spell.alert(DetectorKind::Vacancy, reason, ongoing)
     });
 }
 
@@ -1370,18 +1366,8 @@ pub fn analyze(
                 to: data_end,
                 mean_kwh: 0.0,
             };
-            tail.alerts.push(Alert {
-                meter: m,
-                detector: DetectorKind::Fault,
-                reasons: vec!["no_data"],
-                day: data_end,
-                since: s.last_day + 1,
-                ongoing: true,
-                for_grid: true,
-                days: spell.days(),
-                severity: 1,
-                score: 0.0,
-            });
+            tail.alerts
+                .push(spell.alert(DetectorKind::Fault, "no_data", true));
             tail.faults.push(spell);
         }
     }
