@@ -186,6 +186,25 @@ impl Report {
         None
     }
 
+    /// Counts a meter-day's missing intervals (`missing` of `slots`), with an example line.
+    fn gap(
+        &mut self,
+        registry: &Registry,
+        meter: u32,
+        day: Day,
+        line: u64,
+        (missing, slots): (u64, usize),
+        why: &str,
+    ) {
+        self.gaps.count += missing;
+        if self.gaps.examples.len() < 5 {
+            let code = registry.get(meter).map_or("", |m| m.code.as_str());
+            let date = crate::date_of(day);
+            let text = format!("{code} {date}: {missing} of {slots} intervals missing{why}");
+            self.gaps.examples.push((line, text));
+        }
+    }
+
     fn add(&mut self, kind: &str, line: u64, what: impl Into<String>) {
         let p = self.problems.entry(kind.to_string()).or_default();
         p.count += 1;
@@ -683,17 +702,8 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
                 read.remove(&(q.meter, q.minute.div_euclid(1440) as Day));
             }
             for ((meter, day), (line, n)) in read {
-                report.gaps.count += 96;
-                if report.gaps.examples.len() < 5 {
-                    let code = registry.get(meter).map_or("", |m| m.code.as_str());
-                    report.gaps.examples.push((
-                        line,
-                        format!(
-                            "{code} {}: 96 of 96 intervals missing (no complete quarter-hour among its {n} readings)",
-                            crate::date_of(day)
-                        ),
-                    ));
-                }
+                let why = format!(" (no complete quarter-hour among its {n} readings)");
+                report.gap(registry, meter, day, line, (96, 96), &why);
             }
             report.summed_from_minutes = Some(step as u16);
             rows = quarters;
@@ -820,17 +830,14 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
                 }
                 let (scale, missing) = encode_row(&wh, &mut q);
                 if missing > 0 {
-                    report.gaps.count += missing as u64;
-                    if report.gaps.examples.len() < 5 {
-                        let code = registry.get(meter).map_or("", |m| m.code.as_str());
-                        report.gaps.examples.push((
-                            first_line,
-                            format!(
-                                "{code} {}: {missing} of {slots} intervals missing",
-                                crate::date_of(day)
-                            ),
-                        ));
-                    }
+                    report.gap(
+                        registry,
+                        meter,
+                        day,
+                        first_line,
+                        (missing as u64, slots),
+                        "",
+                    );
                 }
                 if w.rows() >= crate::format::MAX_ROWS {
                     w.finish()?;
