@@ -152,21 +152,29 @@ impl Service {
     /// Adds an episode's new days or higher severity to its request (an `alert_updated` event, by
     /// the system, with the chart redrawn) while the request is still being handled, and records
     /// them in the link. An episode found over is said once, with its last day: the household is
-    /// back, the routine resumed, the readings came in again.
+    /// back, the routine resumed, the meter reads again. One found going on again after that (a
+    /// late file filled the days between) is going on again, and its later end is said in turn.
     async fn update_episode(&self, a: &PowerAlert, link: AlertLink) -> Result<Filing> {
         let severity = i32::from(a.severity);
-        let ends = !a.ongoing && link.ended.is_none();
-        if a.day <= link.day && severity <= link.severity && !ends {
+        let last = a.day.max(link.day);
+        let reopens = a.ongoing && link.ended.is_some();
+        let ends = !a.ongoing && link.ended.is_none_or(|e| last > e);
+        if a.day <= link.day && severity <= link.severity && !ends && !reopens {
             return Ok(Filing::Already);
         }
-        let ended = link.ended.or((!a.ongoing).then_some(a.day));
-        // Past the check, the link keeps its days and severity, and learns only of the end.
+        let ended = match (a.ongoing, ends) {
+            (true, _) => None,
+            (false, true) => Some(last),
+            (false, false) => link.ended,
+        };
+        // Past the check, the link keeps its days and severity, and learns only whether the
+        // episode is over.
         let checked = AlertLink {
             ended,
             ..link.clone()
         };
         let updated = AlertLink {
-            day: a.day.max(link.day),
+            day: last,
             severity: severity.max(link.severity),
             reasons: a.reasons.join(";"),
             ended,
@@ -183,9 +191,19 @@ impl Service {
                     .contains(&r.status)
             });
         if !open {
-            if ends {
+            if checked != link {
                 self.store().update_power_alert_link(&checked).await?;
             }
+            return Ok(Filing::Already);
+        }
+        // The end is announced by whoever marks it first (the daily run and a run by hand may
+        // find it at the same time).
+        if ends
+            && !self
+                .store()
+                .claim_power_alert_end(link.request_id, last)
+                .await?
+        {
             return Ok(Filing::Already);
         }
         let text = episode_text(a, severity > link.severity, ends);
@@ -205,9 +223,7 @@ impl Service {
             Ok(_) => {}
             // Resolved, verified or closed: the check was done; nothing is reopened.
             Err(StoreError::Core(CoreError::InvalidTransition { .. })) => {
-                if ends {
-                    self.store().update_power_alert_link(&checked).await?;
-                }
+                self.store().update_power_alert_link(&checked).await?;
                 return Ok(Filing::Already);
             }
             Err(e) => return Err(e),

@@ -353,6 +353,23 @@ async fn an_episode_files_one_request_that_hears_its_new_days_until_it_is_resolv
     );
     assert_eq!(s.file_power_alert(&next).await.unwrap(), Filing::Already);
     assert_eq!(updates(&store.events(next_id).await.unwrap()).len(), 1);
+    // Another process finding the same end finds it claimed already.
+    assert!(!store.claim_power_alert_end(next_id, day(30)).await.unwrap());
+    // Going on again after all (a late file filled the days between): the request hears it and
+    // the link is no longer over; its end, found again, is said again.
+    next.ongoing = true;
+    assert_eq!(s.file_power_alert(&next).await.unwrap(), Filing::Updated);
+    assert_eq!(
+        store.power_alert_links("120116").await.unwrap()[1].ended,
+        None
+    );
+    next.ongoing = false;
+    assert_eq!(s.file_power_alert(&next).await.unwrap(), Filing::Ended);
+    let said = updates(&store.events(next_id).await.unwrap());
+    assert!(
+        said.len() == 3 && said[1].starts_with("预警持续") && said[2].starts_with("预警结束"),
+        "{said:?}"
+    );
     // An episode over before it was ever filed is filed as such, its link ended from the start.
     let mut past = alert(day(12), 1);
     past.since = day(10);

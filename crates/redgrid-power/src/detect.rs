@@ -374,6 +374,9 @@ pub struct Analysis {
     pub readings: u64,
     pub first_day: Option<Day>,
     pub last_day: Option<Day>,
+    /// The day most meters' readings reach (half of the meters with data or more reach it): what
+    /// "the last days" means when one meter's file runs ahead of the rest.
+    pub data_end: Option<Day>,
 }
 
 #[derive(Clone, Debug)]
@@ -829,8 +832,9 @@ impl Ctx<'_> {
         }
         s.gap_last = day;
         s.gap_len += 1;
+        // A spell broken off by missing data is not known to be over: it stays going on.
         if s.run_len > 0 && day - s.run_last > self.cfg.vacancy.gap_days as Day {
-            self.end_run(m, s, out, false);
+            self.end_run(m, s, out, true);
         }
     }
 
@@ -886,11 +890,12 @@ impl Ctx<'_> {
         }
         let v = &self.cfg.vacancy;
         // Days with no rows at all: a short stretch is a gap in the data, a long one ends what
-        // was running (the meter may be gone; the end of the analysis says so).
+        // was running (the meter may be gone; the end of the analysis says so). What it ends is
+        // not known to be over: nothing was read meanwhile, so it stays going on.
         if s.last_day != Day::MIN && day > s.last_day + 1 {
             if day - s.last_day - 1 > v.gap_days as Day {
-                self.close_run(m, s, out, false);
-                self.close_dead(m, s, out, false);
+                self.close_run(m, s, out, true);
+                self.close_dead(m, s, out, true);
             }
             self.missing_days(m, s, s.last_day + 1, day - 1, out);
         }
@@ -901,7 +906,8 @@ impl Ctx<'_> {
                 s.dead_start = day;
             }
             s.dead_len += 1;
-            self.close_run(m, s, out, false);
+            // Zeros say nothing of the household: a spell they break off stays going on.
+            self.close_run(m, s, out, true);
             return;
         }
         self.close_dead(m, s, out, false);
@@ -926,8 +932,9 @@ impl Ctx<'_> {
                 s.learn_night(f.night / 6.0);
                 if vacant {
                     s.unoccupied_days += 1;
+                    // Only days without full data lay between: not known to be over.
                     if s.run_len > 0 && day - s.run_last > v.gap_days as Day + 1 {
-                        self.end_run(m, s, out, false);
+                        self.end_run(m, s, out, true);
                     }
                     if s.run_len == 0 {
                         s.run_start = day;
@@ -1330,7 +1337,7 @@ pub fn analyze(
             .map(|s| s.last_day)
             .filter(|&d| d != Day::MIN)
             .collect();
-        let k = ends.len() / 2;
+        let k = ends.len().saturating_sub(1) / 2;
         if ends.is_empty() {
             last_day
         } else {
@@ -1437,6 +1444,7 @@ pub fn analyze(
     analysis.faults.sort_by_key(|s| (s.meter, s.from));
     analysis.rows = rows.into_inner() as u64;
     analysis.readings = readings.into_inner() as u64;
+    analysis.data_end = (data_end != Day::MIN).then_some(data_end);
     if first_day <= last_day {
         analysis.first_day = Some(first_day);
         analysis.last_day = Some(last_day);

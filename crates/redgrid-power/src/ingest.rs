@@ -255,8 +255,9 @@ impl Report {
                 )
             });
         }
+        // What was stored as missing: nothing, for a refused file.
         for (kind, p) in [("gap", &self.gaps), ("repeated_day", &self.repeated_days)] {
-            if p.count == 0 {
+            if p.count == 0 || !self.ingested {
                 continue;
             }
             s.push_str(&format!(
@@ -353,6 +354,67 @@ fn parse_time(s: &str, zone_minutes: i32) -> std::result::Result<Time, &'static 
         }
     }
     Ok(Time::Minute(day_of(d) as i64 * 1440 + h * 60 + m))
+}
+
+/// Reports each meter whose own step is not the file's `step`, and each time off that step, at
+/// its line (`mixed_intervals`); true when there was any.
+fn off_step(
+    report: &mut Report,
+    registry: &Registry,
+    own: &BTreeMap<u32, (i64, u64)>,
+    rows: &[Parsed],
+    step: i64,
+) -> bool {
+    let code = |m: u32| registry.get(m).map_or("", |m| m.code.as_str());
+    let mut any = false;
+    for (&m, &(s, line)) in own.iter().filter(|(_, (s, _))| *s != step) {
+        any = true;
+        let what = format!("{} reads every {s} minutes, the file every {step}", code(m));
+        report.add("mixed_intervals", line, what);
+    }
+    for r in rows.iter().filter(|r| r.minute % step != 0) {
+        any = true;
+        let what = format!(
+            "{} reads at a time off the file's {step}-minute step",
+            code(r.meter)
+        );
+        report.add("mixed_intervals", r.line, what);
+    }
+    any
+}
+
+/// Each meter's step in `rows` (in meter and time order): the gap between consecutive readings
+/// seen most often, the smaller on a tie, with the line where it first shows. A meter with one
+/// reading has none.
+fn own_steps(rows: &[Parsed]) -> BTreeMap<u32, (i64, u64)> {
+    let mut out = BTreeMap::new();
+    // The current meter's gaps: gap -> (times seen, first line).
+    let mut gaps: BTreeMap<i64, (u32, u64)> = BTreeMap::new();
+    let mut flush = |meter: u32, gaps: &mut BTreeMap<i64, (u32, u64)>| {
+        // Most often first; on a tie the smaller gap (the map iterates in gap order).
+        let mut best: Option<(i64, u32, u64)> = None;
+        for (&g, &(n, line)) in gaps.iter() {
+            if best.is_none_or(|(_, bn, _)| n > bn) {
+                best = Some((g, n, line));
+            }
+        }
+        if let Some((g, _, line)) = best {
+            out.insert(meter, (g, line));
+        }
+        gaps.clear();
+    };
+    for w in rows.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        if a.meter != b.meter {
+            flush(a.meter, &mut gaps);
+            continue;
+        }
+        gaps.entry(b.minute - a.minute).or_insert((0, b.line)).0 += 1;
+    }
+    if let Some(last) = rows.last() {
+        flush(last.meter, &mut gaps);
+    }
+    out
 }
 
 fn find_column(names: &[String], options: &[&str]) -> Option<usize> {
@@ -612,18 +674,10 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
     let interval: i64 = if daily == Some(true) {
         1440
     } else {
-        // (Rows are in meter and time order from here on.) Each meter's own step, the least
-        // gap between its readings, with the line where it first shows.
-        let mut own: BTreeMap<u32, (i64, u64)> = BTreeMap::new();
-        for w in rows.windows(2) {
-            let (a, b) = (&w[0], &w[1]);
-            if a.meter == b.meter {
-                let e = own.entry(a.meter).or_insert((i64::MAX, b.line));
-                if b.minute - a.minute < e.0 {
-                    *e = (b.minute - a.minute, b.line);
-                }
-            }
-        }
+        // (Rows are in meter and time order from here on.) Each meter's own step: the gap
+        // between its readings seen most often (a stray reading does not set it), the smaller on
+        // a tie, with the line where it first shows.
+        let own = own_steps(&rows);
         let first_line = rows.first().map_or(1, |r| r.line);
         let (mut step, step_line) = own
             .values()
@@ -632,32 +686,9 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
             .unwrap_or((60, first_line));
         if matches!(step, 1 | 5) {
             // Summing is for a file of minute readings only: a meter at another step among them
-            // (a quarter-hour meter would lose every reading as a short quarter) refuses it.
-            let mut odd = false;
-            for (m, &(s, line)) in own.iter().filter(|(_, (s, _))| *s != step) {
-                odd = true;
-                report.add(
-                    "mixed_intervals",
-                    line,
-                    format!(
-                        "{} reads every {s} minutes, the file every {step}",
-                        registry.get(*m).map_or("", |m| m.code.as_str())
-                    ),
-                );
-            }
-            // Every time must sit on the file's step, as in any other file.
-            for r in rows.iter().filter(|r| r.minute % step != 0) {
-                odd = true;
-                report.add(
-                    "mixed_intervals",
-                    r.line,
-                    format!(
-                        "{} reads at a time off the file's {step}-minute step",
-                        registry.get(r.meter).map_or("", |m| m.code.as_str())
-                    ),
-                );
-            }
-            if odd {
+            // (a quarter-hour meter would lose every reading as a short quarter) refuses it, as
+            // does a time off the step.
+            if off_step(&mut report, registry, &own, &rows, step) {
                 return Ok(report);
             }
             // The meter-days read, with the first line of each: a day left without one complete
@@ -719,26 +750,10 @@ fn finish(store: &PowerStore, checker: Checker<'_>) -> Result<Report> {
             );
             return Ok(report);
         }
-        let mut steps: BTreeMap<u32, i64> = BTreeMap::new();
-        for w in rows.windows(2) {
-            let (a, b) = (&w[0], &w[1]);
-            if a.meter == b.meter {
-                let e = steps.entry(a.meter).or_insert(i64::MAX);
-                *e = (*e).min(b.minute - a.minute);
-            }
-        }
-        for r in &rows {
-            let own = steps.get(&r.meter).copied().unwrap_or(step);
-            if r.minute % step != 0 || own != step {
-                report.add(
-                    "mixed_intervals",
-                    r.line,
-                    format!(
-                        "{} reads every {own} minutes, the file every {step}",
-                        registry.get(r.meter).map_or("", |m| m.code.as_str())
-                    ),
-                );
-            }
+        // A meter reading at another step, and each time off the file's step (a summed minute
+        // file was checked before it was summed).
+        if report.summed_from_minutes.is_none() {
+            off_step(&mut report, registry, &own, &rows, step);
         }
         step
     };

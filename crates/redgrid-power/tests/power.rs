@@ -736,8 +736,8 @@ fn one_and_five_minute_readings_are_summed_to_quarter_hours_and_the_report_says_
     let p = &r.problems["mixed_intervals"];
     assert_eq!(p.examples[0].0, 3, "{p:?}");
     assert_eq!(stored(&store), 0);
-    // Deep in a file of 5-minute readings, a reading 2 minutes after the one before: its own
-    // line is named.
+    // Deep in a file of 5-minute readings, a reading 2 minutes after the one before: the file's
+    // step is still 5 (the gap seen most often), and the stray reading is named at its own line.
     let mut text = String::from("meter,time,kwh\n");
     for (k, m) in (0..120).step_by(5).enumerate() {
         let m = if k == 16 { m - 3 } else { m };
@@ -746,7 +746,10 @@ fn one_and_five_minute_readings_are_summed_to_quarter_hours_and_the_report_says_
     let r = ingest(&store, &text, false);
     let p = &r.problems["mixed_intervals"];
     assert_eq!(p.examples[0].0, 18, "{p:?}");
-    assert!(p.examples[0].1.contains("a step of 2 minutes"), "{p:?}");
+    assert!(
+        p.examples[0].1.contains("off the file's 5-minute step"),
+        "{p:?}"
+    );
     assert!(!r.render(false).contains("summed"), "{}", r.render(false));
     assert_eq!(stored(&store), 0);
     let _ = std::fs::remove_dir_all(&dir);
@@ -1163,7 +1166,7 @@ fn one_meter_ahead_of_the_rest_does_not_make_the_rest_look_removed_but_one_behin
             .collect()
     };
     let removed = |lengths: [i64; 4]| -> Vec<(u32, i32)> {
-        let dir = temp(&format!("lag-{}", lengths[0]));
+        let dir = temp(&format!("lag-{}-{}", lengths[0], lengths[2]));
         let store = PowerStore::new(&dir);
         let mut text = String::from("meter,time,kwh\n");
         for (m, n) in ["D1", "D2", "D3", "D4"].iter().zip(lengths) {
@@ -1186,6 +1189,8 @@ fn one_meter_ahead_of_the_rest_does_not_make_the_rest_look_removed_but_one_behin
     // up to the day the others reach.
     let last = day_of(start) + 59;
     assert_eq!(removed([21, 60, 60, 60]), vec![(0, last)]);
+    // Two meters with data: half of them reach the later end, and the one that stopped is removed.
+    assert_eq!(removed([21, 60, 0, 0]), vec![(0, last)]);
 }
 
 #[test]
@@ -1274,5 +1279,35 @@ fn minute_files_refuse_times_off_their_step_and_report_a_day_without_one_whole_q
         r.gaps
     );
     assert!(r.render(false).contains("summed"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_stray_reading_is_named_at_its_line_and_does_not_set_the_step() {
+    let dir = temp("stray");
+    let store = PowerStore::new(&dir);
+    // A day of quarter-hours for M1 with one extra reading at 10:07 (line 43): the step stays
+    // 15 (the gap seen most often), and the file is refused naming that line alone.
+    let mut text = String::from("meter,time,kwh\n");
+    for q in 0..96 {
+        text += &format!(
+            "M1,2026-03-01T{:02}:{:02}:00+08:00,0.05\n",
+            q / 4,
+            q % 4 * 15
+        );
+        if q == 40 {
+            text += "M1,2026-03-01T10:07:00+08:00,0.05\n";
+        }
+    }
+    let r = ingest(&store, &text, false);
+    assert!(!r.ingested);
+    let p = &r.problems["mixed_intervals"];
+    assert_eq!(p.count, 1, "{p:?}");
+    assert_eq!(p.examples[0].0, 43, "{p:?}");
+    assert!(
+        p.examples[0].1.contains("off the file's 15-minute step"),
+        "{p:?}"
+    );
+    assert_eq!(stored(&store), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }

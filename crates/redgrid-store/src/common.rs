@@ -322,7 +322,6 @@ async fn lock_head(conn: &mut Conn) -> Result<(i64, String)> {
     Ok((head.try_get("seq")?, head.try_get("hash")?))
 }
 
-/// Runs a query and turns each row into a value with `f`.
 /// The first row `q` returns, if any, made into a record by `f`.
 pub(super) async fn one_row<'q, T>(
     q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
@@ -332,6 +331,7 @@ pub(super) async fn one_row<'q, T>(
     q.fetch_optional(pool).await?.as_ref().map(f).transpose()
 }
 
+/// Runs a query and turns each row into a value with `f`.
 pub(super) async fn collect_rows<'q, T>(
     q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
     pool: &sqlx::Pool<Db>,
@@ -2040,6 +2040,22 @@ impl RequestStore for This {
         .execute(self.write_pool())
         .await?;
         Ok(())
+    }
+
+    async fn claim_power_alert_end(
+        &self,
+        request_id: RequestId,
+        ended: chrono::NaiveDate,
+    ) -> Result<bool> {
+        let done = sql!(
+            "UPDATE power_alert_links SET ended = $1 \
+             WHERE request_id = $2 AND (ended IS NULL OR ended < $1)",
+            ended,
+            request_id.0
+        )
+        .execute(self.write_pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn power_alert_links(&self, district: &str) -> Result<Vec<AlertLink>> {

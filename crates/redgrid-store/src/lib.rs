@@ -450,6 +450,13 @@ pub trait RequestStore: Send + Sync {
     ) -> Result<Option<AlertLink>>;
     /// Records that a filed episode went on to `day` with this severity and these reasons.
     async fn update_power_alert_link(&self, link: &AlertLink) -> Result<()>;
+    /// Marks a filed episode over on `ended` unless it was marked over on that day or later
+    /// already; true when this call marked it (so one process alone announces the end).
+    async fn claim_power_alert_end(
+        &self,
+        request_id: RequestId,
+        ended: chrono::NaiveDate,
+    ) -> Result<bool>;
     /// Files a request: writes the projection and its first event (and the requester's contact and
     /// the idempotency key, when given) in one transaction.
     async fn submit(

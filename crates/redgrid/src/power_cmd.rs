@@ -357,7 +357,7 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
                 );
             }
             if file {
-                let since = match (recent_days, a.last_day) {
+                let since = match (recent_days, a.data_end) {
                     (0, _) | (_, None) => None,
                     (n, Some(last)) => Some(last - n + 1),
                 };
@@ -886,7 +886,7 @@ pub async fn demo_city(
         )?;
         Ok((a, registry))
     })?;
-    let since = analysis.last_day.map(|d| d - 13);
+    let since = analysis.data_end.map(|d| d - 13);
     let filed = crate::power_file::file_alerts(
         service,
         &store,
@@ -916,7 +916,7 @@ pub async fn scheduled(
         Ok((a, registry, cfg))
     })
     .await??;
-    let since = analysis.last_day.map(|d| d - 1);
+    let since = analysis.data_end.map(|d| d - 1);
     crate::power_file::file_alerts(service, store, district, &registry, &analysis, &cfg, since)
         .await
 }

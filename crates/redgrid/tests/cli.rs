@@ -571,6 +571,91 @@ async fn the_demo_files_power_alerts_once_in_their_grids_and_precision_reads_the
         .await
         .unwrap();
     assert_eq!(store.power_alert_links(&district).await.unwrap(), links);
+    drop(store);
+    // A household back home: three days of ordinary use for one meter whose vacancy goes on at
+    // the end of the readings. The next filing tells that request, alone, that it is over, though
+    // the episode's last day is before the days filed; the other meters lag behind it and none of
+    // them is taken for removed.
+    let back = links
+        .iter()
+        .find(|l| l.detector == "vacancy" && l.ended.is_none())
+        .expect("a vacancy going on")
+        .clone();
+    let mut csv = String::from("meter,time,kwh\n");
+    for n in 1..=3u32 {
+        let day = back.day + chrono::Duration::days(n.into());
+        for q in 0..96u32 {
+            // Every day a little different: a day repeating the one before is a head-end filler.
+            let busy = [28, 29, 48, 72 + n, 76, 84].contains(&q);
+            let kwh = if busy {
+                0.3 + 0.01 * f64::from(n)
+            } else {
+                0.02
+            };
+            csv.push_str(&format!(
+                "{},{day}T{:02}:{:02}:00+08:00,{kwh}\n",
+                back.meter,
+                q / 4,
+                q % 4 * 15
+            ));
+        }
+    }
+    let file = dir.join("back.csv");
+    std::fs::write(&file, csv).unwrap();
+    let f = file.to_str().unwrap();
+    let out = redgrid(&[
+        "power",
+        "ingest",
+        f,
+        "--data-dir",
+        d,
+        "--district",
+        &district,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let file_recent = || {
+        redgrid(&[
+            "power",
+            "analyze",
+            "--data-dir",
+            d,
+            "--district",
+            &district,
+            "--file",
+            "--recent-days",
+            "2",
+        ])
+    };
+    let out = file_recent();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 new requests") && text.contains("1 filed before are over"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&file_recent().stdout).to_string();
+    assert!(text.contains("0 filed before are over"), "{text}");
+    let store = redgrid_store::open(&format!("sqlite://{d}/redgrid.db"))
+        .await
+        .unwrap();
+    let now: Vec<redgrid_store::AlertLink> = store.power_alert_links(&district).await.unwrap();
+    let expected: Vec<redgrid_store::AlertLink> = links
+        .iter()
+        .map(|l| redgrid_store::AlertLink {
+            ended: if l.request_id == back.request_id {
+                Some(back.day)
+            } else {
+                l.ended
+            },
+            ..l.clone()
+        })
+        .collect();
+    assert_eq!(now, expected);
+    let links = now;
     // An installation from before the links were in the database has them in alerts.csv: they are
     // moved in on the next run, and the file is renamed.
     store
