@@ -1311,3 +1311,47 @@ fn a_stray_reading_is_named_at_its_line_and_does_not_set_the_step() {
     assert_eq!(stored(&store), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_routine_break_at_the_end_of_its_meters_readings_goes_on_though_another_meter_reads_further() {
+    // M1's elderly person stays in bed on the last three days its readings hold (2–4 February);
+    // M2's file runs on to 1 March. Nothing says M1's break is over: its episode goes on.
+    let dir = temp("routine-own-end");
+    let store = PowerStore::new(&dir);
+    let reg = register_of(
+        "code,kind,grid_code,address,facts,consent\n\
+         M1,dwelling,12011600100100101,,elderly_alone,2026-01-01\n\
+         M2,dwelling,12011600100100101,,,\n",
+    );
+    let normal = [
+        (26, 0.45),
+        (27, 0.4),
+        (46, 0.3),
+        (47, 0.3),
+        (70, 0.3),
+        (71, 0.3),
+        (80, 0.2),
+    ];
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let mut text = String::from("meter,time,kwh\n");
+    for d in 0..60i64 {
+        let day = (start + chrono::Duration::days(d)).to_string();
+        let base = 0.01 + d as f64 * 1e-4;
+        if d < 35 {
+            let busy: &[(usize, f64)] = if d >= 32 { &[] } else { &normal };
+            text += &quarters("M1", &day, base, busy);
+        }
+        text += &quarters("M2", &day, base, &normal);
+    }
+    ingest_with_register(&store, &reg, &text);
+    let a = detect::analyze(&store, "120116", &reg, &detect::Config::default(), None, 1).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let routine: Vec<_> = a
+        .alerts
+        .iter()
+        .filter(|x| x.detector == DetectorKind::Routine)
+        .collect();
+    assert_eq!(routine.len(), 1, "{routine:?}");
+    assert_eq!(routine[0].day, day_of(start) + 34);
+    assert!(routine[0].ongoing, "{:?}", routine[0]);
+}
