@@ -1355,3 +1355,50 @@ fn a_routine_break_at_the_end_of_its_meters_readings_goes_on_though_another_mete
     assert_eq!(routine[0].day, day_of(start) + 34);
     assert!(routine[0].ongoing, "{:?}", routine[0]);
 }
+
+#[test]
+fn a_dead_meter_at_the_end_of_its_readings_stays_dead_and_is_then_removed_when_the_others_read_on()
+{
+    // D1 reads zeros from day 20 until its readings stop on day 34; the others read to day 59.
+    // Its dead spell is not over (zeros to its last reading), and its silence after is a removal.
+    let reg = register_of(FOUR_DWELLINGS);
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let mut text = String::from("meter,time,kwh\n");
+    for (m, n) in [("D1", 35), ("D2", 60), ("D3", 60), ("D4", 60)] {
+        for d in 0..n {
+            let day = (start + chrono::Duration::days(d)).to_string();
+            let base = if m == "D1" && d >= 20 {
+                0.0
+            } else {
+                0.02 + d as f64 * 1e-5
+            };
+            let busy: &[(usize, f64)] = if base == 0.0 { &[] } else { &ORDINARY_DAY };
+            text += &quarters(m, &day, base, busy);
+        }
+    }
+    let dir = temp("dead-own-end");
+    let store = PowerStore::new(&dir);
+    ingest_with_register(&store, &reg, &text);
+    let a = detect::analyze(&store, "120116", &reg, &detect::Config::default(), None, 1).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let faults: Vec<_> = a
+        .alerts
+        .iter()
+        .filter(|x| x.meter == 0 && x.detector == DetectorKind::Fault)
+        .map(|x| {
+            (
+                x.reasons.clone(),
+                x.since - day_of(start),
+                x.day - day_of(start),
+                x.ongoing,
+            )
+        })
+        .collect();
+    assert_eq!(
+        faults,
+        vec![
+            (vec!["dead_meter"], 20, 34, true),
+            (vec!["no_data"], 35, 59, true)
+        ]
+    );
+}
