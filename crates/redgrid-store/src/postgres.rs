@@ -209,12 +209,22 @@ impl PgStore {
         } else {
             "SELECT pg_try_advisory_lock_shared($1, hashtext(current_schema())) AS got"
         };
-        let got: bool = sqlx::query(sql)
-            .bind(RUNNING_LOCK)
-            .fetch_one(&mut conn)
-            .await?
-            .try_get("got")?;
-        Ok(got.then_some(RunningLock(conn)))
+        // A process that held the lock and has just exited leaves its session closing for a
+        // moment on the server: try for up to two seconds before saying someone holds it.
+        for attempt in 0..20 {
+            let got: bool = sqlx::query(sql)
+                .bind(RUNNING_LOCK)
+                .fetch_one(&mut conn)
+                .await?
+                .try_get("got")?;
+            if got {
+                return Ok(Some(RunningLock(conn)));
+            }
+            if attempt < 19 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        Ok(None)
     }
 
     fn read_pool(&self) -> &PgPool {
