@@ -72,6 +72,14 @@ impl Drop for TestDb {
 }
 
 impl TestDb {
+    /// The SQLite database file (`None` on PostgreSQL).
+    pub fn file(&self) -> Option<PathBuf> {
+        match &self.cleanup {
+            Cleanup::File(dir) => Some(dir.join("redgrid.db")),
+            Cleanup::Schema { .. } => None,
+        }
+    }
+
     /// A second, independent store on the same database (its own pool and, on SQLite, its own writer
     /// task): what a second server process would have.
     pub async fn reopen(&self) -> Result<Arc<dyn Store>> {

@@ -59,6 +59,63 @@ async fn a_quiet_sqlite_store_empties_its_wal_and_flush_empties_it_at_once() {
     assert_eq!(listed.len(), 25);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_sqlite_store_restarts_its_wal_instead_of_letting_it_grow() {
+    use redgrid_store::sqlite::WAL_RESTART_AT;
+    let db = testing::sqlite().await.unwrap();
+    let file = db.file().unwrap();
+    let wal = std::path::PathBuf::from(format!("{}-wal", file.display()));
+    let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let service = std::sync::Arc::new(service);
+    let resident = Actor::Person(f.resident.clone());
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    // Every page of the database file went through the WAL, so once the file is well past twice the
+    // mark while the WAL never reached it, the log was restarted under load, not only when quiet.
+    let target = 5 * WAL_RESTART_AT / 2;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for _ in 0..8 {
+        let (service, resident, stop) = (service.clone(), resident.clone(), stop.clone());
+        let area = f.grid_a1_1.id;
+        writers.push(tokio::spawn(async move {
+            let long = SubmitInput {
+                description: Some("楼道灯不亮".repeat(400)),
+                ..input(area)
+            };
+            let mut filed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && filed < 2_000 {
+                service
+                    .submit(&resident, &long, vec![], None, now())
+                    .await
+                    .unwrap();
+                filed += 1;
+            }
+            filed
+        }));
+    }
+    let mut largest = 0;
+    while size(&file) < target && writers.iter().any(|w| !w.is_finished()) {
+        largest = largest.max(size(&wal));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut filed = 0;
+    for w in writers {
+        filed += w.await.unwrap();
+    }
+    largest = largest.max(size(&wal));
+    assert!(
+        size(&file) >= target,
+        "{filed} requests made a {} byte database",
+        size(&file)
+    );
+    assert!(
+        largest < 2 * WAL_RESTART_AT,
+        "the WAL reached {largest} bytes while the database grew to {}",
+        size(&file)
+    );
+}
+
 #[tokio::test]
 async fn postgres_has_no_wal_to_report_and_flush_is_harmless() {
     let Some(db) = testing::postgres().await.unwrap() else {

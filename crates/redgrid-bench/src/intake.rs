@@ -250,9 +250,9 @@ pub async fn intake(
     sampler.abort();
     if store.wal_bytes().is_some() {
         let max = wal_max.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1048576.0;
-        let limit = redgrid_store::sqlite::WAL_TRUNCATE_AT as f64 / 1048576.0;
+        let limit = redgrid_store::sqlite::WAL_RESTART_AT as f64 / 1048576.0;
         println!(
-            "{backend:<9} WAL at most {max:.1} MB (truncated past {limit:.0} MB; target under 64 MB)"
+            "{backend:<9} WAL at most {max:.1} MB (restarted past {limit:.0} MB in use; target under 64 MB)"
         );
     }
     Ok(())

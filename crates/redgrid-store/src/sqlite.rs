@@ -10,12 +10,15 @@
 //! their own.
 //!
 //! The WAL is kept bounded (docs/operators/backup.md, "The WAL"): a background task copies pages
-//! with a passive checkpoint every half second (blocking no one, but unable to reset the WAL while
-//! writes keep coming). Once the WAL passes [`WAL_TRUNCATE_AT`], the writer truncates it between
-//! two batches, and a second after this process last wrote the background task does. A
-//! `TRUNCATE` checkpoint holds writers back while it waits for readers, so either waits at most
-//! 100 ms; after giving way to a long reader (a backup) the writer leaves it for a second.
-//! `journal_size_limit` caps what any reset leaves on disk.
+//! with a passive checkpoint every tenth of a second (blocking no one, but unable to reset the WAL
+//! while writes keep coming) and notes how much of the log is in use. Once that passes
+//! [`WAL_RESTART_AT`], the writer finishes the checkpoint between two batches and restarts the log,
+//! so the next batch writes from its start again: the file is reused rather than cut (cutting a
+//! file costs a filesystem tens of milliseconds, during which every client waits). A second after
+//! this process last wrote, the background task truncates the log to nothing. Finishing a
+//! checkpoint holds writers back while it waits for readers, so either waits at most 100 ms; after
+//! giving way to a long reader (a backup) the writer leaves it for a second, and the background task
+//! truncates once it can. `journal_size_limit` caps what any reset leaves on disk.
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -29,10 +32,11 @@ use tokio::task::JoinHandle;
 
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 256;
-/// How often the background task looks at the WAL's size (it checkpoints every fifth look).
+/// How often the background task checkpoints passively and notes how much of the WAL is in use.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// The WAL size past which the background task truncates it.
-pub const WAL_TRUNCATE_AT: u64 = 16 * 1024 * 1024;
+/// The WAL in use past which the writer restarts it between two batches (and past which the file
+/// never grows by more than what is written before the next look).
+pub const WAL_RESTART_AT: u64 = 16 * 1024 * 1024;
 /// How long a statement waits for a lock another connection holds.
 const WRITE_BUSY: Duration = Duration::from_secs(10);
 /// How long a truncating checkpoint may wait for readers (holding writers back meanwhile).
@@ -103,7 +107,7 @@ struct Pending {
 /// A SQLite database file.
 pub struct SqliteStore {
     chain_keys: common::ChainKeys,
-    wal: Arc<PathBuf>,
+    wal: Arc<WalState>,
     writer: SqlitePool,
     reader: SqlitePool,
     fail: Arc<AtomicU8>,
@@ -123,20 +127,23 @@ async fn writer_task(
     pool: SqlitePool,
     keys: common::ChainKeys,
     fail: Arc<AtomicU8>,
-    wal: Arc<PathBuf>,
-    last_write: Arc<AtomicU64>,
+    wal: Arc<WalState>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
-    // When the writer's own truncation last gave way to a long reader.
+    // When the writer's own restart last gave way to a long reader.
     let mut gave_way: Option<std::time::Instant> = None;
     while let Some(first) = rx.recv().await {
-        // Between two batches, past the mark: the writer truncates the WAL itself (it waits for
+        // Between two batches, past the mark: the writer restarts the WAL itself (it waits for
         // no writer, being the writer), waiting at most 100 ms for readers. When a long reader
         // (a backup) makes it give way, it leaves the WAL to the background task for a second.
-        if wal_size(&wal) >= WAL_TRUNCATE_AT
+        if wal.in_use.load(Ordering::Relaxed) >= WAL_RESTART_AT
             && gave_way.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
         {
-            gave_way = (!truncate_briefly(&pool).await).then(std::time::Instant::now);
+            let restarted = checkpoint_briefly(&pool, "PRAGMA wal_checkpoint(RESTART)").await;
+            if restarted {
+                wal.in_use.store(0, Ordering::Relaxed);
+            }
+            gave_way = (!restarted).then(std::time::Instant::now);
         }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -147,7 +154,7 @@ async fn writer_task(
         }
         let failing = fail.load(Ordering::SeqCst) == 1;
         let results = run_batch(&pool, &keys, &batch, failing).await;
-        last_write.store(millis_now(), Ordering::Relaxed);
+        wal.last_write.store(millis_now(), Ordering::Relaxed);
         for (p, r) in batch.into_iter().zip(results) {
             let _ = p.reply.send(r);
         }
@@ -160,18 +167,27 @@ fn millis_now() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// What the background checkpoint learns of the WAL, for the writer.
+struct WalState {
+    /// The WAL file.
+    path: PathBuf,
+    /// The bytes of the log in use at the last passive checkpoint (0 after a restart).
+    in_use: AtomicU64,
+    /// When this process last wrote (milliseconds since the epoch).
+    last_write: AtomicU64,
+}
+
 /// The WAL file's size in bytes (0 when there is none).
 fn wal_size(wal: &Path) -> u64 {
     std::fs::metadata(wal).map_or(0, |m| m.len())
 }
 
-/// Copies the whole WAL into the database and truncates it to nothing. It holds the write lock
-/// while it waits for readers still on older pages, so it waits at most [`CHECKPOINT_BUSY`] (its
-/// connection's busy timeout): a long reader (a backup's `VACUUM INTO`) makes it give up and try
-/// again later rather than stall the writer.
-/// [`truncate_wal`] on the writer's connection with its busy timeout lowered to
-/// [`CHECKPOINT_BUSY`] for the while.
-async fn truncate_briefly(pool: &SqlitePool) -> bool {
+/// Copies the whole WAL into the database and makes the log start again (`RESTART`), or also cuts
+/// it to nothing (`TRUNCATE`). It holds the write lock while it waits for readers still on older
+/// pages, so it waits at most [`CHECKPOINT_BUSY`] (the connection's busy timeout lowered for the
+/// while): a long reader (a backup's `VACUUM INTO`) makes it give up and try again later rather
+/// than stall the writer.
+async fn checkpoint_briefly(pool: &SqlitePool, checkpoint: &'static str) -> bool {
     let Ok(mut conn) = pool.acquire().await else {
         return false;
     };
@@ -183,7 +199,7 @@ async fn truncate_briefly(pool: &SqlitePool) -> bool {
     {
         return false;
     }
-    let done = match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+    let done = match sqlx::query_as::<_, (i64, i64, i64)>(checkpoint)
         .fetch_one(&mut *conn)
         .await
     {
@@ -271,7 +287,13 @@ async fn run_together(
     Some(out)
 }
 
-async fn checkpoint_task(pool: SqlitePool, wal: Arc<PathBuf>, last_write: Arc<AtomicU64>) {
+async fn checkpoint_task(pool: SqlitePool, wal: Arc<WalState>) {
+    let page = sqlx::query_scalar::<_, i64>("PRAGMA page_size")
+        .fetch_one(&pool)
+        .await
+        .map_or(4096, |p| p.max(512) as u64);
+    // Each WAL frame is a page and its 24-byte header.
+    let frame = page + 24;
     let mut tick: u32 = 0;
     let mut truncated_after: u64 = 0;
     loop {
@@ -280,24 +302,31 @@ async fn checkpoint_task(pool: SqlitePool, wal: Arc<PathBuf>, last_write: Arc<At
         if pool.is_closed() {
             return;
         }
-        let size = wal_size(&wal);
-        if size == 0 {
+        if wal_size(&wal.path) == 0 {
+            wal.in_use.store(0, Ordering::Relaxed);
             continue;
         }
-        // Past the mark, or quiet for a second after this process wrote: empty the WAL. (A process
-        // that only reads, such as `redgrid backup`, leaves a server's WAL to the server.)
-        let wrote = last_write.load(Ordering::Relaxed);
+        // Quiet for a second after this process wrote, or left far past the mark (the writer gave
+        // way to a long reader): empty the WAL, every half second at most. (A process that only
+        // reads, such as `redgrid backup`, leaves a server's WAL to the server.)
+        let wrote = wal.last_write.load(Ordering::Relaxed);
         let quiet = wrote > truncated_after && millis_now().saturating_sub(wrote) >= 1000;
-        if size >= WAL_TRUNCATE_AT || (quiet && tick.is_multiple_of(5)) {
+        let stuck = wrote > 0 && wal.in_use.load(Ordering::Relaxed) >= 2 * WAL_RESTART_AT;
+        if (quiet || stuck) && tick.is_multiple_of(5) {
             if truncate_wal(&pool).await {
                 truncated_after = wrote;
+                wal.in_use.store(0, Ordering::Relaxed);
             }
-        } else if tick.is_multiple_of(5)
-            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
-                .await
+            continue;
+        }
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
         {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+            Ok((_, log, _)) => wal
+                .in_use
+                .store(log.max(0) as u64 * frame, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
 }
@@ -343,8 +372,11 @@ impl SqliteStore {
         let (jobs, rx) = mpsc::channel(4096);
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        let wal = Arc::new(PathBuf::from(wal));
-        let last_write = Arc::new(AtomicU64::new(0));
+        let wal = Arc::new(WalState {
+            path: PathBuf::from(wal),
+            in_use: AtomicU64::new(0),
+            last_write: AtomicU64::new(0),
+        });
         let chain_keys = common::ChainKeys::default();
         let tasks = vec![
             tokio::spawn(writer_task(
@@ -352,10 +384,9 @@ impl SqliteStore {
                 chain_keys.clone(),
                 fail.clone(),
                 wal.clone(),
-                last_write.clone(),
                 rx,
             )),
-            tokio::spawn(checkpoint_task(checkpointer, wal.clone(), last_write)),
+            tokio::spawn(checkpoint_task(checkpointer, wal.clone())),
         ];
         Ok(SqliteStore {
             chain_keys,
@@ -395,7 +426,7 @@ impl SqliteStore {
     }
 
     fn dialect_wal_bytes(&self) -> Option<u64> {
-        Some(wal_size(&self.wal))
+        Some(wal_size(&self.wal.path))
     }
 
     /// `VACUUM INTO` on a reader: one read transaction, so a consistent copy however busy the
