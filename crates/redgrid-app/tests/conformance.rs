@@ -27,6 +27,7 @@ both_backends!(
     lists_filter_and_paginate_stably,
     concurrent_claims_let_exactly_one_win,
     concurrent_mixed_commands_land_or_leave_no_trace,
+    many_lives_at_once_count_exactly,
     check_finds_a_tampered_projection,
     catalogue_is_editable_by_administrators_only,
     attachments_are_stored_by_content,
@@ -953,6 +954,71 @@ async fn concurrent_mixed_commands_land_or_leave_no_trace(store: Arc<dyn Store>)
     assert_eq!(store.events(target.id).await.unwrap().len(), 2);
     let (checked, diffs) = s.check_all(|_| {}).await.unwrap();
     assert_eq!((checked, diffs.len()), (21, 0));
+}
+
+/// Many requests carried to closure at once, beside new filings: SQLite's writer runs the commands
+/// in shared batches (a request read once for the batch, ids handed out in turn, the counts summed
+/// and written once), PostgreSQL side by side. Every request ends where its commands took it, ids are
+/// unique, and the scorecard's facts equal the counts recomputed from the requests.
+async fn many_lives_at_once_count_exactly(store: Arc<dyn Store>) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let (s, f) = (Arc::new(s), Arc::new(f));
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (s, f) = (s.clone(), f.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = to_claimed(&s, &f).await;
+            let resolve = Command::Resolve {
+                public_summary: None,
+                outcome: None,
+                summary: Some("已清理".into()),
+                evidence: vec![],
+                cost_fen: None,
+            };
+            let r = run(&s, &r, &f.volunteer, resolve).await;
+            let verify = Command::Verify {
+                passed: Some(true),
+                reason: None,
+                reached: None,
+            };
+            let r = run(&s, &r, &f.verifier, verify).await;
+            let rate = Command::Rate {
+                resolved: Some(i % 2 == 0),
+                satisfaction: Some(if i % 3 == 0 {
+                    Satisfaction::Unsatisfied
+                } else {
+                    Satisfaction::Satisfied
+                }),
+                comment: None,
+            };
+            run(&s, &r, &f.resident, rate).await
+        }));
+    }
+    for _ in 0..16 {
+        let (s, f) = (s.clone(), f.clone());
+        tasks.push(tokio::spawn(async move { submit(&s, &f).await }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let r = t.await.unwrap();
+        assert!(ids.insert(r.id), "request {} handed out twice", r.id.0);
+        let stored = s.timeline(r.id).await.unwrap().0;
+        assert_eq!(
+            stored, r,
+            "the stored request is what its last command returned"
+        );
+        if i < 24 {
+            // Rated resolved and not unsatisfied: closed; otherwise back to be handled again.
+            let closes = i % 2 == 0 && i % 3 != 0;
+            assert_eq!(r.status == Status::Closed, closes, "{i}: {:?}", r.status);
+        } else {
+            assert_eq!(r.status, Status::Submitted);
+        }
+    }
+    assert_eq!(ids.len(), 40);
+    assert_eq!(s.check_facts().await.unwrap(), None);
+    let (checked, diffs) = s.check_all(|_| {}).await.unwrap();
+    assert_eq!((checked, diffs.len()), (40, 0));
 }
 
 async fn check_finds_a_tampered_projection(store: Arc<dyn Store>) {

@@ -1242,10 +1242,23 @@ impl JobError {
 }
 
 /// Runs one job inside an open transaction. `fail` injects a failure after the event write.
+/// What the jobs of one transaction share, so that each needs fewer statements of its own (SQLite's
+/// group commit; every statement is a round trip to the connection's thread): the requests the jobs
+/// move, read in one statement up front and then kept as each job leaves them; the next request id;
+/// and the scorecard counts the commands add, summed here and written once before the commit. A
+/// request read here is only a first guess: moving it still checks its version.
+#[derive(Default)]
+pub(super) struct Shared {
+    pub requests: std::collections::HashMap<i64, Request>,
+    pub next_id: Option<i64>,
+    pub facts: BTreeMap<FactKey, Counts>,
+}
+
 pub(super) async fn run_job(
     conn: &mut Conn,
     job: &Job,
     fail: bool,
+    shared: Option<&mut Shared>,
 ) -> std::result::Result<Done, JobError> {
     match job {
         Job::Submit {
@@ -1253,7 +1266,7 @@ pub(super) async fn run_job(
             at,
             key,
             chain,
-        } => run_submit(conn, decision, *at, key.as_ref(), chain, fail)
+        } => run_submit(conn, decision, *at, key.as_ref(), chain, fail, shared)
             .await
             .map(|r| Done::Submitted(Box::new(r))),
         Job::Execute {
@@ -1261,7 +1274,7 @@ pub(super) async fn run_job(
             at,
             decide,
             chain,
-        } => run_execute(conn, *id, *at, decide, chain, fail)
+        } => run_execute(conn, *id, *at, decide, chain, fail, shared)
             .await
             .map(|done| Done::Executed(Box::new(done))),
     }
@@ -1274,6 +1287,7 @@ pub(super) async fn run_submit(
     key: Option<&IdempotencyKey>,
     chain: &Keyring,
     fail: bool,
+    shared: Option<&mut Shared>,
 ) -> std::result::Result<Request, JobError> {
     let mut body = decision.body.clone();
     if let Some(contact) = crate::contact_of(decision) {
@@ -1291,10 +1305,15 @@ pub(super) async fn run_submit(
             *requester_id = Some(id);
         }
     }
-    let row = sqlx::query(SQL_NEXT_REQUEST_ID)
-        .fetch_one(&mut *conn)
-        .await?;
-    let id = RequestId(row.try_get("id")?);
+    let id = match shared.as_ref().and_then(|s| s.next_id) {
+        Some(id) => RequestId(id),
+        None => {
+            let row = sqlx::query(SQL_NEXT_REQUEST_ID)
+                .fetch_one(&mut *conn)
+                .await?;
+            RequestId(row.try_get("id")?)
+        }
+    };
     let event = Event {
         request_id: id,
         seq: 1,
@@ -1335,6 +1354,10 @@ pub(super) async fn run_submit(
         .await?;
     }
     mark_attached(conn, &event).await?;
+    if let Some(shared) = shared {
+        shared.next_id = Some(id.0 + 1);
+        shared.requests.insert(id.0, request.clone());
+    }
     Ok(request)
 }
 
@@ -1406,8 +1429,10 @@ async fn mark_attached(conn: &mut Conn, event: &Event) -> std::result::Result<()
         )
         .fetch_optional(&mut *conn)
         .await?;
+        // Refused after the command wrote: the transaction rolls back (a batch then runs its
+        // jobs one by one, so only this one is refused).
         if present.is_none() {
-            return Err(JobError::Refused(
+            return Err(JobError::Failed(
                 CoreError::validation("attachments", "unknown").into(),
             ));
         }
@@ -1422,18 +1447,25 @@ pub(super) async fn run_execute(
     decide: &Decide,
     chain: &Keyring,
     fail: bool,
+    mut shared: Option<&mut Shared>,
 ) -> std::result::Result<(Request, Event), JobError> {
-    let row = sql!(SQL_LOCK_REQUEST, id.0)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(JobError::Refused(
-            CoreError::NotFound {
-                entity: Entity::Request,
-                id: id.0,
-            }
-            .into(),
-        ))?;
-    let current = request_from_row(&row)?;
+    let known = shared.as_ref().and_then(|s| s.requests.get(&id.0).cloned());
+    let current = match known {
+        Some(request) => request,
+        None => {
+            let row = sql!(SQL_LOCK_REQUEST, id.0)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(JobError::Refused(
+                    CoreError::NotFound {
+                        entity: Entity::Request,
+                        id: id.0,
+                    }
+                    .into(),
+                ))?;
+            request_from_row(&row)?
+        }
+    };
     let decision = decide(&current).map_err(|e| JobError::Refused(e.into()))?;
     let event = decision.event_for(&current, at);
     let next =
@@ -1460,11 +1492,20 @@ pub(super) async fn run_execute(
         )));
     }
     let facts = scorecard::delta(Some(&current), &next);
-    if !facts.is_empty() {
-        add_command_facts(conn, &facts).await?;
+    match shared.as_deref_mut() {
+        Some(shared) => {
+            for (k, c) in facts {
+                shared.facts.entry(k).or_default().add(&c);
+            }
+        }
+        None if !facts.is_empty() => add_command_facts(conn, &facts).await?,
+        None => {}
     }
     add_notices(conn, &event, &next).await?;
     mark_attached(conn, &event).await?;
+    if let Some(shared) = shared {
+        shared.requests.insert(id.0, next.clone());
+    }
     Ok((next, event))
 }
 
@@ -1476,7 +1517,7 @@ pub(super) async fn run_alone(
     fail: bool,
 ) -> Result<Done> {
     let mut tx = pool.begin_with(begin).await?;
-    match run_job(&mut tx, job, fail).await {
+    match run_job(&mut tx, job, fail, None).await {
         Ok(done) => {
             tx.commit().await?;
             Ok(done)

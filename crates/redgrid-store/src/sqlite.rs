@@ -4,7 +4,9 @@
 //! in a single transaction (group commit), so concurrent clients share the cost of a transaction
 //! instead of queueing for one each. A job refused by the core writes nothing and the batch goes on;
 //! a job that fails after writing makes the batch roll back, and its jobs are then run one by one, so
-//! one failure never touches another job. A batch also settles, before it commits, what its
+//! one failure never touches another job. The jobs of a batch share their reads and counts
+//! ([`common::Shared`]): the requests they move are read in one statement, and their scorecard
+//! counts are summed and written once. A batch also settles, before it commits, what its
 //! commands left for later (their audit records join the chain), and commands add their scorecard
 //! counts straight to the facts: one writer takes them in turn anyway. Reads use a small pool of
 //! their own.
@@ -51,6 +53,12 @@ const SQL_LOCK_REQUEST: &str = concat!(
     "SELECT ",
     request_columns!(),
     " FROM requests WHERE id = $1"
+);
+/// The requests whose ids a JSON array lists (one statement whatever their number).
+const SQL_BATCH_REQUESTS: &str = concat!(
+    "SELECT ",
+    request_columns!(),
+    " FROM requests WHERE id IN (SELECT value FROM json_each($1))"
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 AS id FROM requests";
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
@@ -265,13 +273,22 @@ async fn run_together(
     fail: bool,
 ) -> Option<Vec<Result<Done>>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.ok()?;
+    let mut shared = common::Shared {
+        requests: requests_of(&mut tx, batch).await.ok()?,
+        ..Default::default()
+    };
     let mut out = Vec::with_capacity(batch.len());
     for p in batch {
-        match run_job(&mut tx, &p.job, fail).await {
+        match run_job(&mut tx, &p.job, fail, Some(&mut shared)).await {
             Ok(done) => out.push(Ok(done)),
             Err(JobError::Refused(e)) => out.push(Err(e)),
             Err(JobError::Failed(_)) => return None,
         }
+    }
+    if !shared.facts.is_empty() {
+        common::add_command_facts(&mut tx, &shared.facts)
+            .await
+            .ok()?;
     }
     // In a savepoint: a settle that cannot go on (a chain keyed with a key this process lacks)
     // leaves its rows waiting, for the service's settler to report, and the batch commits.
@@ -285,6 +302,34 @@ async fn run_together(
     }
     tx.commit().await.ok()?;
     Some(out)
+}
+
+/// The requests the batch's commands move, read in one statement.
+async fn requests_of(
+    conn: &mut common::Conn,
+    batch: &[Pending],
+) -> Result<std::collections::HashMap<i64, Request>> {
+    let ids: Vec<i64> = batch
+        .iter()
+        .filter_map(|p| match &p.job {
+            Job::Execute { id, .. } => Some(id.0),
+            Job::Submit { .. } => None,
+        })
+        .collect();
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    let list = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rows = sqlx::query(SQL_BATCH_REQUESTS)
+        .bind(list)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &rows {
+        let request = common::request_from_row(row)?;
+        found.insert(request.id.0, request);
+    }
+    Ok(found)
 }
 
 async fn checkpoint_task(pool: SqlitePool, wal: Arc<WalState>) {
