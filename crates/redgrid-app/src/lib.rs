@@ -29,3 +29,24 @@ pub mod testing;
 
 pub use redgrid_store::{Result, StoreError};
 pub use service::Service;
+
+/// Runs a command-line program's `main` future on a multi-threaded runtime: the program's exit code,
+/// or 2 with the error on stderr (with its context, `{:#}`) when it fails or the runtime cannot start.
+pub fn run_main<E: std::fmt::Display>(
+    main: impl std::future::Future<Output = std::result::Result<std::process::ExitCode, E>>,
+) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    runtime.block_on(main).unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        std::process::ExitCode::from(2)
+    })
+}

@@ -240,6 +240,19 @@ fn check_jurisdiction(
     }
 }
 
+/// What a GET names (before its `.json` or `.xml`), its format and the directory, once its
+/// `jurisdiction_id` is this district's.
+fn addressed<'a>(
+    state: &AppState,
+    file: &'a str,
+    params: &[(String, String)],
+) -> Result<(&'a str, Format, Arc<Directory>), Open311Error> {
+    let (name, format) = split_format(file)?;
+    let dir = state.service.directory();
+    check_jurisdiction(&dir, format, params)?;
+    Ok((name, format, dir))
+}
+
 /// The service code of a catalogue item: its own code.
 fn service(dir: &Directory, item: &redgrid_core::catalogue::CategoryItem, lang: Lang) -> Obj {
     let class = dir.class(item.class_id);
@@ -275,10 +288,8 @@ pub async fn resource(
     Path(file): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result311 {
-    let (name, format) = split_format(&file)?;
+    let (name, format, dir) = addressed(&state, &file, &params)?;
     let lang = lang_of(&headers);
-    let dir = state.service.directory();
-    check_jurisdiction(&dir, format, &params)?;
     match name {
         "discovery" => {
             let endpoint: Obj = vec![
@@ -335,10 +346,8 @@ pub async fn member(
     Path((collection, file)): Path<(String, String)>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result311 {
-    let (key, format) = split_format(&file)?;
+    let (key, format, dir) = addressed(&state, &file, &params)?;
     let lang = lang_of(&headers);
-    let dir = state.service.directory();
-    check_jurisdiction(&dir, format, &params)?;
     match collection.as_str() {
         "services" | "service" => {
             let item = dir

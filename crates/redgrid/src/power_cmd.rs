@@ -138,6 +138,27 @@ fn store_and_district(args: &ConfigArgs) -> anyhow::Result<(Config, PowerStore, 
     Ok((config, store, held))
 }
 
+/// Runs the detectors over the district's readings (in `range`, or all), on every core, and the
+/// seconds it took.
+fn analyze_timed(
+    store: &PowerStore,
+    district: &str,
+    registry: &Registry,
+    cfg: &detect::Config,
+    range: Option<(Day, Day)>,
+) -> anyhow::Result<(Analysis, f64)> {
+    let started = Instant::now();
+    let a = detect::analyze(
+        store,
+        district,
+        registry,
+        cfg,
+        range,
+        redgrid_power::threads(),
+    )?;
+    Ok((a, started.elapsed().as_secs_f64()))
+}
+
 fn thresholds(path: &Option<PathBuf>) -> anyhow::Result<detect::Config> {
     match path {
         None => Ok(detect::Config::default()),
@@ -328,16 +349,7 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
                 }
                 (f, t) => Some((f.map_or(earliest, day_of), t.map_or(latest, day_of))),
             };
-            let started = Instant::now();
-            let a = detect::analyze(
-                &store,
-                &district,
-                &registry,
-                &cfg,
-                range,
-                redgrid_power::threads(),
-            )?;
-            let secs = started.elapsed().as_secs_f64();
+            let (a, secs) = analyze_timed(&store, &district, &registry, &cfg, range)?;
             if a.rows == 0 && range.is_some() && !store.months(&district).is_empty() {
                 eprintln!(
                     "note: no readings of district {district} fall in the days asked for (--from / --to)"
@@ -410,16 +422,7 @@ pub fn run(cmd: PowerCmd) -> anyhow::Result<ExitCode> {
             let text = std::fs::read_to_string(&labels)
                 .with_context(|| format!("cannot read {}", labels.display()))?;
             let labels = redgrid_power::eval::Labels::parse(&text, &registry)?;
-            let started = Instant::now();
-            let a = detect::analyze(
-                &store,
-                &district,
-                &registry,
-                &cfg,
-                None,
-                redgrid_power::threads(),
-            )?;
-            let secs = started.elapsed().as_secs_f64();
+            let (a, secs) = analyze_timed(&store, &district, &registry, &cfg, None)?;
             let check = redgrid_power::eval::recount_index(&store, &district, &registry)?;
             let e = redgrid_power::eval::evaluate(&a, &labels, &registry, &check);
             println!(

@@ -37,25 +37,19 @@ redgrid_core::vocabulary!(plain
 
 impl PublicList {
     pub fn filter(self) -> ListFilter {
+        // Accepted and not yet closed: what the need list shows.
+        const OPEN: [Status; 6] = [
+            Status::Accepted,
+            Status::Dispatched,
+            Status::Claimed,
+            Status::Resolved,
+            Status::Verified,
+            Status::Suspended,
+        ];
         let statuses = match self {
-            PublicList::Needs => vec![
-                Status::Accepted,
-                Status::Dispatched,
-                Status::Claimed,
-                Status::Resolved,
-                Status::Verified,
-                Status::Suspended,
-            ],
+            PublicList::Needs => OPEN.to_vec(),
             PublicList::Results => vec![Status::Closed],
-            PublicList::Rectifications => vec![
-                Status::Accepted,
-                Status::Dispatched,
-                Status::Claimed,
-                Status::Resolved,
-                Status::Verified,
-                Status::Suspended,
-                Status::Closed,
-            ],
+            PublicList::Rectifications => OPEN.into_iter().chain([Status::Closed]).collect(),
         };
         ListFilter {
             statuses,
