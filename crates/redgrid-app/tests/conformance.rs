@@ -527,6 +527,7 @@ async fn a_failure_between_event_and_projection_rolls_back(store: Arc<dyn Store>
     .await;
     assert_eq!(done.version, before.version + 1);
     assert_eq!(s.check_one(r.id).await.unwrap(), None);
+    assert_eq!(s.check_facts().await.unwrap(), None);
 }
 
 async fn idempotency_keys_replay_or_refuse(store: Arc<dyn Store>) {

@@ -1241,7 +1241,6 @@ impl JobError {
     }
 }
 
-/// Runs one job inside an open transaction. `fail` injects a failure after the event write.
 /// What the jobs of one transaction share, so that each needs fewer statements of its own (SQLite's
 /// group commit; every statement is a round trip to the connection's thread): the requests the jobs
 /// move, read in one statement up front and then kept as each job leaves them; the next request id;
@@ -1254,6 +1253,8 @@ pub(super) struct Shared {
     pub facts: BTreeMap<FactKey, Counts>,
 }
 
+/// Runs one job inside an open transaction. `fail` injects a failure after the event write;
+/// `shared` is what the other jobs of a batch left (None: a job alone, or PostgreSQL).
 pub(super) async fn run_job(
     conn: &mut Conn,
     job: &Job,

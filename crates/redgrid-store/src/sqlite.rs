@@ -36,8 +36,9 @@ use tokio::task::JoinHandle;
 const MAX_BATCH: usize = 256;
 /// How often the background task checkpoints passively and notes how much of the WAL is in use.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// The WAL in use past which the writer restarts it between two batches (and past which the file
-/// never grows by more than what is written before the next look).
+/// The WAL in use past which the writer restarts it between two batches. The file grows past it by
+/// what is written before the writer's next batch after a look, unless a long reader (a backup)
+/// makes the writer give way.
 pub const WAL_RESTART_AT: u64 = 16 * 1024 * 1024;
 /// How long a statement waits for a lock another connection holds.
 const WRITE_BUSY: Duration = Duration::from_secs(10);
@@ -138,20 +139,20 @@ async fn writer_task(
     wal: Arc<WalState>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
-    // When the writer's own restart last gave way to a long reader.
-    let mut gave_way: Option<std::time::Instant> = None;
     while let Some(first) = rx.recv().await {
         // Between two batches, past the mark: the writer restarts the WAL itself (it waits for
         // no writer, being the writer), waiting at most 100 ms for readers. When a long reader
-        // (a backup) makes it give way, it leaves the WAL to the background task for a second.
+        // (a backup) makes it give way, it leaves the WAL to the background task for a second;
+        // when another connection is checkpointing, it tries again after the next batch.
+        let gave_way = wal.gave_way.load(Ordering::Relaxed);
         if wal.in_use.load(Ordering::Relaxed) >= WAL_RESTART_AT
-            && gave_way.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+            && millis_now().saturating_sub(gave_way) >= 1000
         {
-            let restarted = checkpoint_briefly(&pool, "PRAGMA wal_checkpoint(RESTART)").await;
-            if restarted {
-                wal.in_use.store(0, Ordering::Relaxed);
+            match checkpoint_briefly(&pool, "PRAGMA wal_checkpoint(RESTART)").await {
+                Checkpoint::Done => wal.in_use.store(0, Ordering::Relaxed),
+                Checkpoint::Readers => wal.gave_way.store(millis_now(), Ordering::Relaxed),
+                Checkpoint::Another => {}
             }
-            gave_way = (!restarted).then(std::time::Instant::now);
         }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -183,6 +184,8 @@ struct WalState {
     in_use: AtomicU64,
     /// When this process last wrote (milliseconds since the epoch).
     last_write: AtomicU64,
+    /// When the writer last gave way to readers instead of restarting the log (0: never).
+    gave_way: AtomicU64,
 }
 
 /// The WAL file's size in bytes (0 when there is none).
@@ -195,9 +198,19 @@ fn wal_size(wal: &Path) -> u64 {
 /// pages, so it waits at most [`CHECKPOINT_BUSY`] (the connection's busy timeout lowered for the
 /// while): a long reader (a backup's `VACUUM INTO`) makes it give up and try again later rather
 /// than stall the writer.
-async fn checkpoint_briefly(pool: &SqlitePool, checkpoint: &'static str) -> bool {
+/// How a checkpoint that must finish went.
+enum Checkpoint {
+    /// The WAL was copied in whole (and restarted or cut, as asked).
+    Done,
+    /// Readers on older pages held it back (or it failed): give way for a while.
+    Readers,
+    /// Another connection was checkpointing, or writing: try again soon.
+    Another,
+}
+
+async fn checkpoint_briefly(pool: &SqlitePool, checkpoint: &'static str) -> Checkpoint {
     let Ok(mut conn) = pool.acquire().await else {
-        return false;
+        return Checkpoint::Readers;
     };
     let brief = format!("PRAGMA busy_timeout = {}", CHECKPOINT_BUSY.as_millis());
     if sqlx::query(AssertSqlSafe(brief))
@@ -205,14 +218,16 @@ async fn checkpoint_briefly(pool: &SqlitePool, checkpoint: &'static str) -> bool
         .await
         .is_err()
     {
-        return false;
+        return Checkpoint::Readers;
     }
     let done = match sqlx::query_as::<_, (i64, i64, i64)>(checkpoint)
         .fetch_one(&mut *conn)
         .await
     {
-        Ok((busy, _, _)) => busy == 0,
-        Err(_) => false,
+        Ok((0, _, _)) => Checkpoint::Done,
+        // No log size: the checkpoint never started (SQLite does not wait for another one).
+        Ok((_, log, _)) if log < 0 => Checkpoint::Another,
+        Ok(_) | Err(_) => Checkpoint::Readers,
     };
     let restore = format!("PRAGMA busy_timeout = {}", WRITE_BUSY.as_millis());
     if let Err(e) = sqlx::query(AssertSqlSafe(restore))
@@ -364,13 +379,21 @@ async fn checkpoint_task(pool: SqlitePool, wal: Arc<WalState>) {
             }
             continue;
         }
+        // Past the mark, the writer restarts the log at its next batch: no passive checkpoint
+        // meanwhile, so the two never meet (SQLite runs one checkpoint at a time and makes the
+        // other give up) and the figure the writer reset is not overwritten by an older one.
+        let writer_gave_way =
+            millis_now().saturating_sub(wal.gave_way.load(Ordering::Relaxed)) < 2000;
+        if wal.in_use.load(Ordering::Relaxed) >= WAL_RESTART_AT && !writer_gave_way {
+            continue;
+        }
         match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&pool)
             .await
         {
-            Ok((_, log, _)) => wal
-                .in_use
-                .store(log.max(0) as u64 * frame, Ordering::Relaxed),
+            // A negative size: another connection was checkpointing; keep the last figure.
+            Ok((_, log, _)) if log < 0 => {}
+            Ok((_, log, _)) => wal.in_use.store(log as u64 * frame, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
@@ -421,6 +444,7 @@ impl SqliteStore {
             path: PathBuf::from(wal),
             in_use: AtomicU64::new(0),
             last_write: AtomicU64::new(0),
+            gave_way: AtomicU64::new(0),
         });
         let chain_keys = common::ChainKeys::default();
         let tasks = vec![
@@ -487,12 +511,24 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Empties the WAL on the writer's connection (so between two batches).
+    /// Empties the WAL on the writer's connection (so between two batches). A checkpoint another
+    /// connection is running, or a reader on older pages, makes it try again, for up to five
+    /// seconds: a backup or a shutdown must not go on as if the log were copied in when it is not.
     async fn dialect_flush(&self) -> Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        for _ in 0..50 {
+            let (busy, _, _) =
+                sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&self.writer)
+                    .await?;
+            if busy == 0 {
+                self.wal.in_use.store(0, Ordering::Relaxed);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Unavailable(
+            "the WAL could not be copied into the database: another connection kept it busy".into(),
+        ))
     }
 }
 
