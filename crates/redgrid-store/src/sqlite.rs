@@ -45,7 +45,7 @@ const WRITE_BUSY: Duration = Duration::from_secs(10);
 /// How long a truncating checkpoint may wait for readers (holding writers back meanwhile).
 const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
 /// The WAL size SQLite shrinks the file to whenever it resets the log (`journal_size_limit`).
-const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+pub const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
 type Db = sqlx::Sqlite;
 type This = SqliteStore;
