@@ -1717,6 +1717,10 @@ impl Schema for This {
         self.dialect_wal_bytes()
     }
 
+    fn wal_in_use_bytes(&self) -> Option<u64> {
+        self.dialect_wal_in_use()
+    }
+
     async fn flush(&self) -> Result<()> {
         self.dialect_flush().await
     }

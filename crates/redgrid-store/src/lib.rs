@@ -385,6 +385,9 @@ pub trait Schema: Send + Sync {
     async fn applied_migrations(&self) -> Result<Vec<i64>>;
     /// The size of SQLite's write-ahead log in bytes (`None` on PostgreSQL).
     fn wal_bytes(&self) -> Option<u64>;
+    /// How much of SQLite's write-ahead log is in use, as the last checkpoint found it (the file
+    /// is reused from its start after each restart, so it can be larger); `None` on PostgreSQL.
+    fn wal_in_use_bytes(&self) -> Option<u64>;
     /// Makes the database file complete on its own: SQLite copies its WAL into it and empties the
     /// WAL (at shutdown, before a file backup); nothing on PostgreSQL.
     async fn flush(&self) -> Result<()>;

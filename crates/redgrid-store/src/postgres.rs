@@ -243,6 +243,10 @@ impl PgStore {
         None
     }
 
+    fn dialect_wal_in_use(&self) -> Option<u64> {
+        None
+    }
+
     async fn dialect_snapshot_to(&self, _path: &std::path::Path) -> Result<()> {
         Err(StoreError::Corrupt(
             "a PostgreSQL database is copied with pg_dump (redgrid backup calls it)".into(),

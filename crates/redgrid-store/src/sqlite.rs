@@ -494,6 +494,10 @@ impl SqliteStore {
         &self.fail
     }
 
+    fn dialect_wal_in_use(&self) -> Option<u64> {
+        Some(self.wal.in_use.load(Ordering::Relaxed))
+    }
+
     fn dialect_wal_bytes(&self) -> Option<u64> {
         Some(wal_size(&self.wal.path))
     }

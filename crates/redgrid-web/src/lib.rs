@@ -195,8 +195,15 @@ async fn metrics(
     if let Some(wal) = store.wal_bytes() {
         gauges.push(Gauge::single(
             "redgrid_sqlite_wal_bytes",
-            "The size of SQLite's write-ahead log.",
+            "The size of SQLite's write-ahead log file.",
             wal as f64,
+        ));
+    }
+    if let Some(in_use) = store.wal_in_use_bytes() {
+        gauges.push(Gauge::single(
+            "redgrid_sqlite_wal_in_use_bytes",
+            "How much of SQLite's write-ahead log is in use (restarted once past 16 MB).",
+            in_use as f64,
         ));
     }
     let sms = service.sms();
