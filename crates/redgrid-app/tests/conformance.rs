@@ -2077,3 +2077,73 @@ async fn restricted_requests_reach_only_the_grid_and_the_community(store: Arc<dy
             .any(|x| x.id == plain.id)
     );
 }
+
+/// PostgreSQL runs a command without holding its request's row lock: it reads the request,
+/// decides, and writes the move only if the row is still the one it read. An erasure rewrites the
+/// row without a new version; a command decided on the row as it was before must be decided again
+/// on the erased row, or its move would write the resident's name back into the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_command_decided_before_an_erasure_is_decided_again() {
+    use redgrid_core::command::{Ctx, Facts, Settings, decide};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let Some(db) = testing::postgres().await.expect("postgres test database") else {
+        return;
+    };
+    let store = db.store.clone();
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let name = f.resident.name.clone();
+    let input = SubmitInput {
+        description: Some(format!("我是{name}，楼道灯坏了")),
+        ..garbage(&f)
+    };
+    let (r, _) = s
+        .submit(&a(&f.resident), &input, vec![], None, now())
+        .await
+        .unwrap();
+    let dir = store.load_directory().await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handle = tokio::runtime::Handle::current();
+    let (erase_store, resident, worker) = (store.clone(), f.resident.id, a(&f.grid_worker));
+    let cat = f.cat_garbage.id;
+    let counted = calls.clone();
+    let decide_fn: redgrid_store::Decide = Arc::new(move |req: &Request| {
+        if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+            // Between this read and the command's write, the resident is erased.
+            let erased = tokio::task::block_in_place(|| {
+                handle.block_on(erase_store.erase_person(
+                    resident,
+                    "test",
+                    redgrid_store::Change::system(),
+                ))
+            });
+            assert!(erased.is_ok(), "{erased:?}");
+        }
+        let (settings, facts) = (Settings::default(), Facts::default());
+        let ctx = Ctx {
+            dir: &dir,
+            now: now(),
+            settings: &settings,
+            facts: &facts,
+            deadlines: None,
+        };
+        let accept = Command::Accept {
+            public_summary: None,
+            category_id: Some(cat),
+            tier: None,
+            urgent: None,
+            level: None,
+        };
+        decide(req, &worker, &accept, vec![], &ctx)
+    });
+    let (moved, _) = store.execute(r.id, now(), decide_fn).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "decided again");
+    assert_eq!(moved.status, Status::Accepted);
+    let stored = store.request(r.id).await.unwrap().unwrap();
+    assert!(
+        !stored.description.contains(&name),
+        "{}",
+        stored.description
+    );
+    assert_eq!(stored, moved);
+    assert_eq!(s.check_one(r.id).await.unwrap(), None);
+}

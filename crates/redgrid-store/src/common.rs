@@ -296,7 +296,7 @@ pub(super) fn bind_request<B: Binder>(q: B, r: &Request) -> Result<B> {
         .bind(r.public_result.clone()))
 }
 
-fn event_payload(e: &Event) -> Result<String> {
+pub(super) fn event_payload(e: &Event) -> Result<String> {
     serde_json::to_string(&e.body).map_err(|err| StoreError::Corrupt(format!("event: {err}")))
 }
 
@@ -837,6 +837,26 @@ pub(super) async fn add_command_facts(
     insert_facts(conn, COMMAND_FACTS, delta).await
 }
 
+/// The columns [`push_fact_values`] gives, in its order.
+pub(super) const FACT_COLUMNS: &str = "(grain, dim, bucket, key, respond_due, responded_on_time, \
+     rated, rated_resolved, satisfied, basically_satisfied, closed, closed_on_time, closed_reworked)";
+
+/// Pushes `VALUES (...), ...` with one row of [`FACT_COLUMNS`] for each fact.
+pub(super) fn push_fact_values<'a>(
+    qb: &mut QueryBuilder<Db>,
+    facts: impl Iterator<Item = (&'a FactKey, &'a Counts)>,
+) {
+    qb.push_values(facts, |mut b, (k, c)| {
+        b.push_bind(k.grain as i16)
+            .push_bind(k.dim as i16)
+            .push_bind(k.bucket)
+            .push_bind(k.key);
+        for v in c.to_array() {
+            b.push_bind(v);
+        }
+    });
+}
+
 /// Inserts fact rows into `table`: `scorecard_facts` adds to rows that exist, `scorecard_pending`
 /// only appends.
 async fn insert_facts(
@@ -847,19 +867,8 @@ async fn insert_facts(
     // 13 parameters a row; stay well below both backends' parameter limits.
     let rows: Vec<_> = delta.iter().collect();
     for chunk in rows.chunks(2000) {
-        let mut qb = QueryBuilder::<Db>::new(format!(
-            "INSERT INTO {table} (grain, dim, bucket, key, respond_due, responded_on_time, \
-             rated, rated_resolved, satisfied, basically_satisfied, closed, closed_on_time, closed_reworked) ",
-        ));
-        qb.push_values(chunk.iter(), |mut b, (k, c)| {
-            b.push_bind(k.grain as i16)
-                .push_bind(k.dim as i16)
-                .push_bind(k.bucket)
-                .push_bind(k.key);
-            for v in c.to_array() {
-                b.push_bind(v);
-            }
-        });
+        let mut qb = QueryBuilder::<Db>::new(format!("INSERT INTO {table} {FACT_COLUMNS} "));
+        push_fact_values(&mut qb, chunk.iter().copied());
         if table == "scorecard_facts" {
             qb.push(" ON CONFLICT (grain, dim, bucket, key) DO UPDATE SET ");
             let mut sep = qb.separated(", ");
@@ -1040,85 +1049,98 @@ async fn link_waiting(
 /// Writes the notifications an event causes, resolving each target to people.
 pub(super) async fn add_notices(conn: &mut Conn, event: &Event, after: &Request) -> Result<()> {
     for (kind, target) in notices(event, after) {
-        let payload = serde_json::json!({
-            "request_id": after.id.0,
-            "seq": event.seq,
-            "kind": kind.as_str(),
-            "status": after.status.as_str(),
-            "title_zh": kind.title(redgrid_core::Lang::Zh),
-            "title_en": kind.title(redgrid_core::Lang::En),
-        })
-        .to_string();
-        let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO outbox (created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
-             next_attempt_at) SELECT DISTINCT ",
-        );
-        qb.push_bind(event.at)
-            .push(", ")
-            .push_bind(after.id.0)
-            .push(", ")
-            .push_bind(event.seq)
-            .push(", ")
-            .push_bind(kind.as_str())
-            .push(", ");
-        match &target {
-            Target::Person(p) => {
-                qb.push_bind(p.0)
-                    .push(", ")
-                    .push_bind(None::<i64>)
-                    .push(", ")
-                    .push_bind(payload)
-                    .push(", ")
-                    .push_bind(event.at)
-                    .push(" FROM people WHERE id = ")
-                    .push_bind(p.0);
-            }
-            Target::Unit(u) => {
-                qb.push("person_id, ")
-                    .push_bind(u.0)
-                    .push(", ")
-                    .push_bind(payload)
-                    .push(", ")
-                    .push_bind(event.at)
-                    .push(" FROM grants WHERE unit_id = ")
-                    .push_bind(u.0);
-            }
-            Target::AreaRoles(areas, roles) => {
-                qb.push("person_id, ")
-                    .push_bind(None::<i64>)
-                    .push(", ")
-                    .push_bind(payload)
-                    .push(", ")
-                    .push_bind(event.at)
-                    .push(" FROM grants WHERE role IN (");
-                let mut sep = qb.separated(", ");
-                for r in roles {
-                    sep.push_bind(r.as_str());
-                }
-                qb.push(")");
-                if !areas.is_empty() {
-                    // Granted on one of the areas, or on a unit located there.
-                    let list = |qb: &mut QueryBuilder<Db>| {
-                        qb.push("(");
-                        let mut sep = qb.separated(", ");
-                        for a in areas {
-                            sep.push_bind(a.0);
-                        }
-                        qb.push(")");
-                    };
-                    qb.push(" AND (area_id IN ");
-                    list(&mut qb);
-                    qb.push(" OR unit_id IN (SELECT id FROM units WHERE area_id IN ");
-                    list(&mut qb);
-                    qb.push("))");
-                } else {
-                    qb.push(" AND area_id IS NOT NULL");
-                }
-            }
-        }
+        let mut qb = QueryBuilder::<Db>::new("");
+        push_notice(&mut qb, event, after, kind, &target);
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Pushes the statement that writes one notice of `event` to the outbox, one row per recipient
+/// of `target`. It ends inside its `WHERE` clause, so a caller may add conditions with `AND`.
+pub(super) fn push_notice(
+    qb: &mut QueryBuilder<Db>,
+    event: &Event,
+    after: &Request,
+    kind: redgrid_core::notify::NoticeKind,
+    target: &Target,
+) {
+    let payload = serde_json::json!({
+        "request_id": after.id.0,
+        "seq": event.seq,
+        "kind": kind.as_str(),
+        "status": after.status.as_str(),
+        "title_zh": kind.title(redgrid_core::Lang::Zh),
+        "title_en": kind.title(redgrid_core::Lang::En),
+    })
+    .to_string();
+    qb.push(
+        "INSERT INTO outbox (created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
+         next_attempt_at) SELECT DISTINCT ",
+    );
+    qb.push_bind(event.at)
+        .push(", ")
+        .push_bind(after.id.0)
+        .push(", ")
+        .push_bind(event.seq)
+        .push(", ")
+        .push_bind(kind.as_str())
+        .push(", ");
+    match target {
+        Target::Person(p) => {
+            qb.push_bind(p.0)
+                .push(", ")
+                .push_bind(None::<i64>)
+                .push(", ")
+                .push_bind(payload)
+                .push(", ")
+                .push_bind(event.at)
+                .push(" FROM people WHERE id = ")
+                .push_bind(p.0);
+        }
+        Target::Unit(u) => {
+            qb.push("person_id, ")
+                .push_bind(u.0)
+                .push(", ")
+                .push_bind(payload)
+                .push(", ")
+                .push_bind(event.at)
+                .push(" FROM grants WHERE unit_id = ")
+                .push_bind(u.0);
+        }
+        Target::AreaRoles(areas, roles) => {
+            qb.push("person_id, ")
+                .push_bind(None::<i64>)
+                .push(", ")
+                .push_bind(payload)
+                .push(", ")
+                .push_bind(event.at)
+                .push(" FROM grants WHERE role IN (");
+            let mut sep = qb.separated(", ");
+            for r in roles {
+                sep.push_bind(r.as_str());
+            }
+            qb.push(")");
+            if !areas.is_empty() {
+                // Granted on one of the areas, or on a unit located there.
+                let list = |qb: &mut QueryBuilder<Db>| {
+                    qb.push("(");
+                    let mut sep = qb.separated(", ");
+                    for a in areas {
+                        sep.push_bind(a.0);
+                    }
+                    qb.push(")");
+                };
+                qb.push(" AND (area_id IN ");
+                list(qb);
+                qb.push(" OR unit_id IN (SELECT id FROM units WHERE area_id IN ");
+                list(qb);
+                qb.push("))");
+            } else {
+                qb.push(" AND area_id IS NOT NULL");
+            }
+        }
+    }
 }
 
 /// A fact row (`grain`, `dim`, `bucket`, `k` and the counters) with its key.
@@ -1203,7 +1225,7 @@ pub(super) enum Job {
 }
 
 /// The tag of a record left waiting (None without a key: the settler then links it plainly).
-fn pending_tag(chain: &Keyring, rec: &AuditRecord) -> Option<String> {
+pub(super) fn pending_tag(chain: &Keyring, rec: &AuditRecord) -> Option<String> {
     chain.current().map(|k| audit::record_tag(&k.secret, rec))
 }
 

@@ -1,5 +1,6 @@
-//! The PostgreSQL backend, for production. Commands lock their request row (`FOR UPDATE`) inside the
-//! transaction, so two servers sharing one database never interleave on one request.
+//! The PostgreSQL backend, for production. A command writes its request only if the row is still
+//! the one it was decided on ([`move_at_once`]), so two servers sharing one database never
+//! interleave on one request.
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -34,19 +35,47 @@ const SQL_MOVE_REQUEST: &str = concat!(
     "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
      SELECT $60, 'event', $58, $55, $56, $62, $63 FROM ev"
 );
+/// The start of [`SQL_FILE_REQUEST`]: the request (`$1`–`$53`) and its first event (`$54`–`$60`).
+macro_rules! file_request_ctes {
+    () => {
+        concat!(
+            "WITH filed AS (INSERT INTO requests (",
+            request_columns!(),
+            ") VALUES (",
+            request_params!(),
+            ") RETURNING id), ",
+            "ev AS (INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+             SELECT $54, $55, $56, $57, $58, $59, $60 FROM filed RETURNING request_id) "
+        )
+    };
+}
+/// The end of [`SQL_FILE_REQUEST`]: the event's audit record, `$61` its digest and `$62` its tag.
+macro_rules! file_request_audit {
+    () => {
+        "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+         SELECT $59, 'event', $57, $54, $55, $61, $62 FROM ev"
+    };
+}
 /// A new request, its first event and the event's audit record (left for settling), in one
 /// statement: `$1`–`$53` the request, `$54`–`$60` the event, `$61` the event's digest, `$62` its tag.
-const SQL_FILE_REQUEST: &str = concat!(
-    "WITH filed AS (INSERT INTO requests (",
-    request_columns!(),
-    ") VALUES (",
-    request_params!(),
-    ") RETURNING id), ",
-    "ev AS (INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
-     SELECT $54, $55, $56, $57, $58, $59, $60 FROM filed RETURNING request_id) ",
-    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
-     SELECT $59, 'event', $57, $54, $55, $61, $62 FROM ev"
+const SQL_FILE_REQUEST: &str = concat!(file_request_ctes!(), file_request_audit!());
+/// [`SQL_FILE_REQUEST`] with its idempotency key (`$63` the caller, `$64` the key, `$65` the
+/// body's hash): a key used before fails the whole statement, so nothing is filed twice.
+const SQL_FILE_REQUEST_KEYED: &str = concat!(
+    file_request_ctes!(),
+    ", keyed AS (INSERT INTO idempotency_keys (actor_key, key, body_hash, request_id, created_at) \
+     SELECT $63, $64, $65, request_id, $59 FROM ev) ",
+    file_request_audit!()
 );
+/// A request as [`move_at_once`] reads it: its columns, and its row version (`xmin`), which every
+/// write of the row changes, so the move can tell that nothing touched the row since.
+const SQL_READ_REQUEST: &str = concat!(
+    "SELECT xmin::text AS row_xmin, ",
+    request_columns!(),
+    " FROM requests WHERE id = $1"
+);
+/// How often [`move_at_once`] reads and decides again when the request changed under it.
+const MOVE_ATTEMPTS: usize = 16;
 /// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the audit record it left.
 const MOVED_ROWS: u64 = 1;
 /// A record joins the chain and becomes its head in one statement.
@@ -262,11 +291,169 @@ impl PgStore {
         &self.fail
     }
 
-    /// One transaction per job; concurrent jobs run in parallel on the pool's connections.
+    /// Each job on its own; concurrent jobs run in parallel on the pool's connections. The usual
+    /// filing and command take one statement each ([`file_at_once`], [`move_at_once`]); a job that
+    /// also records a contact or marks files used takes a transaction ([`run_alone`]), as does
+    /// every job while a test injects a failure.
     async fn write(&self, job: Job) -> Result<Done> {
         let fail = self.fail.load(Ordering::SeqCst) == 1;
+        if !fail {
+            match &job {
+                Job::Submit {
+                    decision,
+                    at,
+                    key,
+                    chain,
+                } if crate::contact_of(decision).is_none()
+                    && decision.body.attachment_ids().is_empty() =>
+                {
+                    let filed =
+                        file_at_once(&self.pool, decision, *at, key.as_ref(), chain).await?;
+                    return Ok(Done::Submitted(Box::new(filed)));
+                }
+                Job::Execute {
+                    id,
+                    at,
+                    decide,
+                    chain,
+                } => {
+                    if let Some(done) = move_at_once(&self.pool, *id, *at, decide, chain).await? {
+                        return Ok(Done::Executed(Box::new(done)));
+                    }
+                }
+                Job::Submit { .. } => {}
+            }
+        }
         run_alone(&self.pool, "BEGIN", &job, fail).await
     }
+}
+
+/// Files a request with no contact to record and no files to mark, in one statement outside any
+/// transaction: its number first (a sequence, which never waits), then the request, its first
+/// event, its audit record and its idempotency key together ([`SQL_FILE_REQUEST`]).
+async fn file_at_once(
+    pool: &PgPool,
+    decision: &SubmitDecision,
+    at: DateTime<Utc>,
+    key: Option<&IdempotencyKey>,
+    chain: &Keyring,
+) -> Result<Request> {
+    let row = sqlx::query(SQL_NEXT_REQUEST_ID).fetch_one(pool).await?;
+    let event = Event {
+        request_id: RequestId(row.try_get("id")?),
+        seq: 1,
+        at,
+        actor: decision.actor,
+        body: decision.body.clone(),
+    };
+    let request = apply(None, &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let payload = event_payload(&event)?;
+    let audit = AuditRecord::event(&event, &payload);
+    let tag = pending_tag(chain, &audit);
+    let sql = match key {
+        Some(_) => SQL_FILE_REQUEST_KEYED,
+        None => SQL_FILE_REQUEST,
+    };
+    let mut q = bind_event(bind_request(sqlx::query(sql), &request)?, &event, &payload)
+        .bind(audit.payload)
+        .bind(tag);
+    if let Some(k) = key {
+        q = q
+            .bind(k.actor_key.clone())
+            .bind(k.key.clone())
+            .bind(k.body_hash.clone());
+    }
+    q.execute(pool).await?;
+    Ok(request)
+}
+
+/// Runs a command in one statement outside any transaction: the request is read without a lock,
+/// the command decided on it, and the move written with everything it brings (event, audit record,
+/// scorecard counts, notices) only if the row is still the one read (same `xmin`); otherwise it is
+/// read and decided again, up to [`MOVE_ATTEMPTS`] times. So no row lock is held across a round
+/// trip, and a command costs two statements instead of five to seven. `None` when the command
+/// attaches files, which are marked in a transaction ([`run_alone`]).
+async fn move_at_once(
+    pool: &PgPool,
+    id: RequestId,
+    at: DateTime<Utc>,
+    decide: &Decide,
+    chain: &Keyring,
+) -> Result<Option<(Request, Event)>> {
+    for _ in 0..MOVE_ATTEMPTS {
+        let row = sqlx::query(SQL_READ_REQUEST)
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?
+            .ok_or(CoreError::NotFound {
+                entity: Entity::Request,
+                id: id.0,
+            })?;
+        let row_xmin: String = row.try_get("row_xmin")?;
+        let current = request_from_row(&row)?;
+        let decision = decide(&current)?;
+        let event = decision.event_for(&current, at);
+        if !event.body.attachment_ids().is_empty() {
+            return Ok(None);
+        }
+        let next =
+            apply(Some(current.clone()), &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let payload = event_payload(&event)?;
+        let audit = AuditRecord::event(&event, &payload);
+        let tag = pending_tag(chain, &audit);
+        let mut qb = QueryBuilder::<Db>::new(concat!(
+            "WITH moved AS (UPDATE requests SET (",
+            request_columns!(),
+            ") = ("
+        ));
+        bind_request(&mut qb.separated(", "), &next)?;
+        qb.push(") WHERE id = ")
+            .push_bind(id.0)
+            .push(" AND version = ")
+            .push_bind(current.version)
+            .push(" AND xmin::text = ")
+            .push_bind(row_xmin)
+            .push(
+                " RETURNING id), ev AS (INSERT INTO request_events (request_id, seq, kind, \
+                 actor_id, actor_role, at, payload) SELECT ",
+            );
+        bind_event(&mut qb.separated(", "), &event, &payload);
+        qb.push(
+            " FROM moved RETURNING request_id), au AS (INSERT INTO audit_pending (at, kind, \
+             actor_id, request_id, event_seq, payload, tag) SELECT ",
+        );
+        qb.push_bind(event.at)
+            .push(", 'event', ")
+            .push_bind(event.actor.person_id.map(|p| p.0))
+            .push(", ")
+            .push_bind(id.0)
+            .push(", ")
+            .push_bind(event.seq)
+            .push(", ")
+            .push_bind(audit.payload)
+            .push(", ")
+            .push_bind(tag)
+            .push(" FROM ev)");
+        let facts = scorecard::delta(Some(&current), &next);
+        if !facts.is_empty() {
+            qb.push(format!(
+                ", counted AS (INSERT INTO {COMMAND_FACTS} {FACT_COLUMNS} SELECT * FROM ("
+            ));
+            push_fact_values(&mut qb, facts.iter());
+            qb.push(") AS v WHERE EXISTS (SELECT 1 FROM moved))");
+        }
+        for (i, (kind, target)) in notices(&event, &next).into_iter().enumerate() {
+            qb.push(format!(", notice{i} AS ("));
+            push_notice(&mut qb, &event, &next, kind, &target);
+            qb.push(" AND EXISTS (SELECT 1 FROM moved))");
+        }
+        qb.push(" SELECT CAST(COUNT(*) AS BIGINT) AS moved FROM moved");
+        let moved: i64 = qb.build().fetch_one(pool).await?.try_get("moved")?;
+        if moved == 1 {
+            return Ok(Some((next, event)));
+        }
+    }
+    Err(CoreError::Conflict(Conflict::ConcurrentUpdate).into())
 }
 
 // The body shared by both backends: real modules, compiled once per backend with this file's
