@@ -184,6 +184,117 @@ async fn commands_queued_together_on_one_request_each_see_the_one_before() {
     assert_eq!(events.len(), 3);
 }
 
+/// A SQLite batch writes its plain moves and filings a few to a call, after deciding them all, and
+/// the notices to units the same way. Twenty requests are accepted and dispatched in one batch
+/// beside five new filings: each request ends dispatched with its three events, each new filing is
+/// stored once, the unit's two people each get one notice per dispatch, and `check` agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_writes_its_moves_filings_and_notices_together() {
+    use redgrid_core::command::Command;
+    use redgrid_core::request::Status;
+    use sqlx::Connection;
+    let db = testing::sqlite().await.unwrap();
+    let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let service = std::sync::Arc::new(service);
+    let resident = Actor::Person(f.resident.clone());
+    let worker = Actor::Person(f.grid_worker.clone());
+    let area = f.grid_a1_1.id;
+    let mut filed = Vec::new();
+    for _ in 0..20 {
+        let (r, _) = service
+            .submit(&resident, &input(area), vec![], None, now())
+            .await
+            .unwrap();
+        filed.push(r);
+    }
+    let url = format!("sqlite://{}", db.file().unwrap().display());
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
+    let submit = || {
+        let (service, resident) = (service.clone(), resident.clone());
+        tokio::spawn(async move {
+            service
+                .submit(&resident, &input(area), vec![], None, now())
+                .await
+        })
+    };
+    // The writer waits with this one; everything after it queues up for one batch.
+    let first = submit();
+    pause().await;
+    let run = |id, command: Command| {
+        let (service, worker) = (service.clone(), worker.clone());
+        tokio::spawn(async move { service.run(id, &worker, &command, vec![], now()).await })
+    };
+    let accepts: Vec<_> = filed
+        .iter()
+        .map(|r| {
+            let accept = Command::Accept {
+                public_summary: None,
+                category_id: Some(f.cat_garbage.id),
+                tier: None,
+                urgent: None,
+                level: None,
+            };
+            run(r.id, accept)
+        })
+        .collect();
+    let news: Vec<_> = (0..5).map(|_| submit()).collect();
+    pause().await;
+    let unit = f.unit_grid_a1_1.id;
+    let dispatches: Vec<_> = filed
+        .iter()
+        .map(|r| {
+            run(
+                r.id,
+                Command::Dispatch {
+                    unit_id: Some(unit),
+                },
+            )
+        })
+        .collect();
+    pause().await;
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    first.await.unwrap().unwrap();
+    for t in accepts {
+        assert_eq!(t.await.unwrap().unwrap().0.status, Status::Accepted);
+    }
+    let mut new_ids = std::collections::BTreeSet::new();
+    for t in news {
+        new_ids.insert(t.await.unwrap().unwrap().0.id);
+    }
+    assert_eq!(new_ids.len(), 5);
+    for (t, r) in dispatches.into_iter().zip(&filed) {
+        let (dispatched, _) = t.await.unwrap().unwrap();
+        let (stored, events) = service.timeline(r.id).await.unwrap();
+        assert_eq!((stored.status, events.len()), (Status::Dispatched, 3));
+        assert_eq!(stored, dispatched);
+    }
+    for id in &new_ids {
+        let (stored, events) = service.timeline(*id).await.unwrap();
+        assert_eq!((stored.status, events.len()), (Status::Submitted, 1));
+    }
+    for person in [&f.grid_worker, &f.volunteer] {
+        let messages = db.store.messages_for(person.id, 1000).await.unwrap();
+        for r in &filed {
+            let notices: Vec<_> = messages
+                .iter()
+                .filter(|m| m.request_id == r.id && m.kind == "dispatched")
+                .collect();
+            assert_eq!(notices.len(), 1, "{} about {}", person.name, r.id);
+            assert_eq!((notices[0].seq, notices[0].unit_id), (3, Some(unit)));
+            let payload: serde_json::Value = serde_json::from_str(&notices[0].payload).unwrap();
+            assert_eq!(payload["request_id"], r.id.0);
+            assert_eq!(payload["status"], "dispatched");
+        }
+    }
+    let (checked, diffs) = service.check_all(|_| {}).await.unwrap();
+    assert_eq!((checked, diffs.len()), (26, 0));
+}
+
 #[tokio::test]
 async fn postgres_has_no_wal_to_report_and_flush_is_harmless() {
     let Some(db) = testing::postgres().await.unwrap() else {

@@ -30,7 +30,7 @@ pub(super) use redgrid_core::deadline::Limit;
 pub(super) use redgrid_core::directory::Directory;
 pub(super) use redgrid_core::error::{Conflict, CoreError, Entity};
 pub(super) use redgrid_core::ids::*;
-pub(super) use redgrid_core::notify::{Target, notices};
+pub(super) use redgrid_core::notify::{NoticeKind, Target, notices};
 pub(super) use redgrid_core::person::{Grant, Person, Role, Scope};
 pub(super) use redgrid_core::request::Light;
 pub(super) use redgrid_core::request::{
@@ -1056,16 +1056,9 @@ pub(super) async fn add_notices(conn: &mut Conn, event: &Event, after: &Request)
     Ok(())
 }
 
-/// Pushes the statement that writes one notice of `event` to the outbox, one row per recipient
-/// of `target`. It ends inside its `WHERE` clause, so a caller may add conditions with `AND`.
-pub(super) fn push_notice(
-    qb: &mut QueryBuilder<Db>,
-    event: &Event,
-    after: &Request,
-    kind: redgrid_core::notify::NoticeKind,
-    target: &Target,
-) {
-    let payload = serde_json::json!({
+/// What a notice of `event` says (the outbox row's payload).
+fn notice_payload(event: &Event, after: &Request, kind: NoticeKind) -> String {
+    serde_json::json!({
         "request_id": after.id.0,
         "seq": event.seq,
         "kind": kind.as_str(),
@@ -1073,7 +1066,19 @@ pub(super) fn push_notice(
         "title_zh": kind.title(redgrid_core::Lang::Zh),
         "title_en": kind.title(redgrid_core::Lang::En),
     })
-    .to_string();
+    .to_string()
+}
+
+/// Pushes the statement that writes one notice of `event` to the outbox, one row per recipient
+/// of `target`. It ends inside its `WHERE` clause, so a caller may add conditions with `AND`.
+pub(super) fn push_notice(
+    qb: &mut QueryBuilder<Db>,
+    event: &Event,
+    after: &Request,
+    kind: NoticeKind,
+    target: &Target,
+) {
+    let payload = notice_payload(event, after, kind);
     qb.push(
         "INSERT INTO outbox (created_at, request_id, seq, kind, recipient_id, unit_id, payload, \
          next_attempt_at) SELECT DISTINCT ",
@@ -1268,11 +1273,163 @@ impl JobError {
 /// move, read in one statement up front and then kept as each job leaves them; the next request id;
 /// and the scorecard counts the commands add, summed here and written once before the commit. A
 /// request read here is only a first guess: moving it still checks its version.
+///
+/// With `defer` set, the plain moves and filings are not written at once but kept in `deferred`
+/// and written together by [`flush_writes`], a few to a call; a job that needs more than its
+/// move (a contact, an idempotency key, files) writes what is waiting first.
 #[derive(Default)]
 pub(super) struct Shared {
     pub requests: std::collections::HashMap<i64, Request>,
     pub next_id: Option<i64>,
     pub facts: BTreeMap<FactKey, Counts>,
+    pub defer: bool,
+    pub deferred: Vec<Deferred>,
+}
+
+/// A move or a filing decided in a batch and not yet written.
+pub(super) struct Deferred {
+    request: Request,
+    /// The version the move expects the stored request at; `None` for a filing.
+    version: Option<i64>,
+    event: Event,
+    payload: String,
+    audit_payload: String,
+    tag: Option<String>,
+}
+
+/// How many moves (or filings) one call of [`flush_writes`] may carry, largest first.
+const WRITES_PER_CALL: [usize; 5] = [16, 8, 4, 2, 1];
+
+/// `sql` (whose parameters are `$1`–`$params`) repeated `copies` times, each copy numbering its
+/// parameters after the one before, so one call binds the copies' values in turn. Made once per
+/// shape: a text made per batch would be prepared afresh each time, which costs more than the
+/// calls it saves.
+fn repeated(sql: &str, params: usize, copies: usize) -> String {
+    let mut out = String::with_capacity((sql.len() + 2) * copies);
+    for copy in 0..copies {
+        if copy > 0 {
+            out.push_str("; ");
+        }
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            out.push(c);
+            if c != '$' {
+                continue;
+            }
+            let mut n = 0usize;
+            let mut digits = false;
+            while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                n = n * 10 + d as usize;
+                digits = true;
+                chars.next();
+            }
+            if digits {
+                out.push_str(&(n + copy * params).to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A notice to a unit's people ([`push_notice`] for `Target::Unit`) as a fixed text, so that
+/// [`flush_writes`] can send several in one call: `$1` the time, `$2` the request, `$3` the
+/// event's number, `$4` the kind, `$5` the unit, `$6` the payload.
+const SQL_NOTICE_UNIT: &str = "INSERT INTO outbox (created_at, request_id, seq, kind, recipient_id, \
+     unit_id, payload, next_attempt_at) SELECT DISTINCT $1, $2, $3, $4, person_id, $5, $6, $1 \
+     FROM grants WHERE unit_id = $5";
+
+/// The texts of [`flush_writes`]: for filings, moves and notices to units, one per size in
+/// [`WRITES_PER_CALL`].
+fn write_texts() -> &'static [[String; 5]; 3] {
+    static TEXTS: std::sync::OnceLock<[[String; 5]; 3]> = std::sync::OnceLock::new();
+    TEXTS.get_or_init(|| {
+        [
+            (SQL_FILE_REQUEST, 62),
+            (SQL_MOVE_REQUEST, 63),
+            (SQL_NOTICE_UNIT, 6),
+        ]
+        .map(|(sql, params)| WRITES_PER_CALL.map(|k| repeated(sql, params, k)))
+    })
+}
+
+/// How many of `left` waiting writes the next call takes, and the index of that size in
+/// [`WRITES_PER_CALL`].
+fn call_size(left: usize) -> (usize, usize) {
+    WRITES_PER_CALL
+        .iter()
+        .enumerate()
+        .find(|(_, k)| **k <= left)
+        .map_or((WRITES_PER_CALL.len() - 1, 1), |(i, k)| (i, *k))
+}
+
+/// Writes the batch's deferred filings (first, in order) and moves (in order), up to 16 to a
+/// call, then the moves' notices. Each move still matches only its expected version: a call that
+/// wrote fewer rows than its copies promise fails, and the batch rolls back.
+pub(super) async fn flush_writes(
+    conn: &mut Conn,
+    shared: &mut Shared,
+) -> std::result::Result<(), JobError> {
+    if shared.deferred.is_empty() {
+        return Ok(());
+    }
+    let writes = std::mem::take(&mut shared.deferred);
+    let (filings, moves): (Vec<&Deferred>, Vec<&Deferred>) =
+        writes.iter().partition(|w| w.version.is_none());
+    let texts = write_texts();
+    for (texts, group) in texts.iter().zip([&filings, &moves]) {
+        let mut rest = &group[..];
+        while !rest.is_empty() {
+            let (size, k) = call_size(rest.len());
+            let mut q = sqlx::query(AssertSqlSafe(texts[size].as_str()));
+            for w in &rest[..k] {
+                q = bind_request(q, &w.request)?;
+                if let Some(v) = w.version {
+                    q = q.bind(v);
+                }
+                q = bind_event(q, &w.event, &w.payload)
+                    .bind(w.audit_payload.clone())
+                    .bind(w.tag.clone());
+            }
+            let done = q.execute(&mut *conn).await?;
+            if done.rows_affected() != MOVED_ROWS * k as u64 {
+                return Err(JobError::Failed(
+                    CoreError::Conflict(Conflict::ConcurrentUpdate).into(),
+                ));
+            }
+            rest = &rest[k..];
+        }
+    }
+    // Notices to units (a dispatch's, most often) a few to a call; the others one by one.
+    let mut to_units = Vec::new();
+    for w in &moves {
+        for (kind, target) in notices(&w.event, &w.request) {
+            match target {
+                Target::Unit(u) => to_units.push((w, kind, u)),
+                other => {
+                    let mut qb = QueryBuilder::<Db>::new("");
+                    push_notice(&mut qb, &w.event, &w.request, kind, &other);
+                    qb.build().execute(&mut *conn).await?;
+                }
+            }
+        }
+    }
+    let mut rest = &to_units[..];
+    while !rest.is_empty() {
+        let (size, k) = call_size(rest.len());
+        let mut q = sqlx::query(AssertSqlSafe(texts[2][size].as_str()));
+        for (w, kind, unit) in &rest[..k] {
+            q = q
+                .bind(w.event.at)
+                .bind(w.request.id.0)
+                .bind(w.event.seq)
+                .bind(kind.as_str())
+                .bind(unit.0)
+                .bind(notice_payload(&w.event, &w.request, *kind));
+        }
+        q.execute(&mut *conn).await?;
+        rest = &rest[k..];
+    }
+    Ok(())
 }
 
 /// Runs one job inside an open transaction. `fail` injects a failure after the event write;
@@ -1310,8 +1467,16 @@ pub(super) async fn run_submit(
     key: Option<&IdempotencyKey>,
     chain: &Keyring,
     fail: bool,
-    shared: Option<&mut Shared>,
+    mut shared: Option<&mut Shared>,
 ) -> std::result::Result<Request, JobError> {
+    let defer = !fail
+        && key.is_none()
+        && crate::contact_of(decision).is_none()
+        && decision.body.attachment_ids().is_empty()
+        && shared.as_ref().is_some_and(|s| s.defer);
+    if !defer && let Some(s) = shared.as_deref_mut() {
+        flush_writes(conn, s).await?;
+    }
     let mut body = decision.body.clone();
     if let Some(contact) = crate::contact_of(decision) {
         let found = sql!(
@@ -1349,6 +1514,19 @@ pub(super) async fn run_submit(
     let payload = event_payload(&event)?;
     let audit = AuditRecord::event(&event, &payload);
     let tag = pending_tag(chain, &audit);
+    if defer && let Some(shared) = shared {
+        shared.next_id = Some(id.0 + 1);
+        shared.requests.insert(id.0, request.clone());
+        shared.deferred.push(Deferred {
+            request: request.clone(),
+            version: None,
+            event,
+            payload,
+            audit_payload: audit.payload,
+            tag,
+        });
+        return Ok(request);
+    }
     bind_event(
         bind_request(sqlx::query(SQL_FILE_REQUEST), &request)?,
         &event,
@@ -1497,6 +1675,27 @@ pub(super) async fn run_execute(
     // call (SQL_MOVE_REQUEST): the event only when the request was still at the version read above.
     let payload = event_payload(&event)?;
     let audit = AuditRecord::event(&event, &payload);
+    let plain = !fail && event.body.attachment_ids().is_empty();
+    if let Some(shared) = shared.as_deref_mut()
+        && shared.defer
+    {
+        if plain {
+            for (k, c) in scorecard::delta(Some(&current), &next) {
+                shared.facts.entry(k).or_default().add(&c);
+            }
+            shared.requests.insert(id.0, next.clone());
+            shared.deferred.push(Deferred {
+                request: next.clone(),
+                version: Some(current.version),
+                tag: pending_tag(chain, &audit),
+                event: event.clone(),
+                payload,
+                audit_payload: audit.payload,
+            });
+            return Ok((next, event));
+        }
+        flush_writes(conn, shared).await?;
+    }
     let moved = bind_request(sqlx::query(SQL_MOVE_REQUEST), &next)?.bind(current.version);
     let tag = pending_tag(chain, &audit);
     let done = bind_event(moved, &event, &payload)
@@ -3415,5 +3614,29 @@ impl TestHooks for This {
             .execute(self.write_pool())
             .await?;
         Ok(r.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod repeated_tests {
+    #[test]
+    fn each_copy_numbers_its_parameters_after_the_one_before() {
+        let sql = "UPDATE t SET a = $1, b = $2 WHERE id = $1; SELECT $2, '$x', 1$";
+        assert_eq!(super::repeated(sql, 2, 1), sql);
+        assert_eq!(
+            super::repeated(sql, 2, 3),
+            "UPDATE t SET a = $1, b = $2 WHERE id = $1; SELECT $2, '$x', 1$; \
+             UPDATE t SET a = $3, b = $4 WHERE id = $3; SELECT $4, '$x', 1$; \
+             UPDATE t SET a = $5, b = $6 WHERE id = $5; SELECT $6, '$x', 1$"
+        );
+    }
+
+    #[test]
+    fn a_call_takes_the_largest_size_that_fits() {
+        let taken: Vec<usize> = [37usize, 16, 15, 3, 1]
+            .iter()
+            .map(|n| super::call_size(*n).1)
+            .collect();
+        assert_eq!(taken, [16, 16, 8, 2, 1]);
     }
 }

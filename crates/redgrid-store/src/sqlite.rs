@@ -290,6 +290,7 @@ async fn run_together(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.ok()?;
     let mut shared = common::Shared {
         requests: requests_of(&mut tx, batch).await.ok()?,
+        defer: !fail,
         ..Default::default()
     };
     let mut out = Vec::with_capacity(batch.len());
@@ -300,6 +301,7 @@ async fn run_together(
             Err(JobError::Failed(_)) => return None,
         }
     }
+    common::flush_writes(&mut tx, &mut shared).await.ok()?;
     if !shared.facts.is_empty() {
         common::add_command_facts(&mut tx, &shared.facts)
             .await
