@@ -1391,6 +1391,8 @@ pub(super) async fn flush_writes(
                     .bind(w.tag.clone());
             }
             let done = q.execute(&mut *conn).await?;
+            // Three rows a copy, a filing's as a move's: SQLite's texts (PostgreSQL never defers).
+            debug_assert!(matches!(BACKEND, Backend::Sqlite));
             if done.rows_affected() != MOVED_ROWS * k as u64 {
                 return Err(JobError::Failed(
                     CoreError::Conflict(Conflict::ConcurrentUpdate).into(),
