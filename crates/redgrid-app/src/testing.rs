@@ -80,6 +80,15 @@ impl TestDb {
         }
     }
 
+    /// The PostgreSQL URL and schema of a database made by [`postgres`] (None for SQLite), for tests
+    /// that act on the database from a connection of their own.
+    pub fn pg_schema(&self) -> Option<(&str, &str)> {
+        match &self.cleanup {
+            Cleanup::File(_) => None,
+            Cleanup::Schema { url, schema } => Some((url, schema)),
+        }
+    }
+
     /// A second, independent store on the same database (its own pool and, on SQLite, its own writer
     /// task): what a second server process would have.
     pub async fn reopen(&self) -> Result<Arc<dyn Store>> {

@@ -2084,7 +2084,6 @@ async fn restricted_requests_reach_only_the_grid_and_the_community(store: Arc<dy
 /// on the erased row, or its move would write the resident's name back into the request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_command_decided_before_an_erasure_is_decided_again() {
-    use redgrid_core::command::{Ctx, Facts, Settings, decide};
     use std::sync::atomic::{AtomicUsize, Ordering};
     let Some(db) = testing::postgres().await.expect("postgres test database") else {
         return;
@@ -2118,22 +2117,7 @@ async fn on_postgres_a_command_decided_before_an_erasure_is_decided_again() {
             });
             assert!(erased.is_ok(), "{erased:?}");
         }
-        let (settings, facts) = (Settings::default(), Facts::default());
-        let ctx = Ctx {
-            dir: &dir,
-            now: now(),
-            settings: &settings,
-            facts: &facts,
-            deadlines: None,
-        };
-        let accept = Command::Accept {
-            public_summary: None,
-            category_id: Some(cat),
-            tier: None,
-            urgent: None,
-            level: None,
-        };
-        decide(req, &worker, &accept, vec![], &ctx)
+        decide_accept(&dir, &worker, cat, req)
     });
     let (moved, _) = store.execute(r.id, now(), decide_fn).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2, "decided again");
@@ -2146,4 +2130,94 @@ async fn on_postgres_a_command_decided_before_an_erasure_is_decided_again() {
     );
     assert_eq!(stored, moved);
     assert_eq!(s.check_one(r.id).await.unwrap(), None);
+}
+
+/// The same on PostgreSQL when the other writer still holds the row while the command's write
+/// arrives: the write waits for it, then finds the row changed (another `xmin`, the same version)
+/// and writes nothing, and the command is decided again on what the other writer left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_command_that_waited_on_another_writer_is_decided_again() {
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let Some(db) = testing::postgres().await.expect("postgres test database") else {
+        return;
+    };
+    let store = db.store.clone();
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let r = submit(&s, &f).await;
+    let (url, schema) = db.pg_schema().unwrap();
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let other = sqlx::PgConnection::connect_with(&options.options([("search_path", schema)]))
+        .await
+        .unwrap();
+    let other = Arc::new(tokio::sync::Mutex::new(Some(other)));
+    let dir = store.load_directory().await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handle = tokio::runtime::Handle::current();
+    let (counted, worker, cat, id) = (calls.clone(), a(&f.grid_worker), f.cat_garbage.id, r.id.0);
+    let held = other.clone();
+    let decide_fn: redgrid_store::Decide = Arc::new(move |req: &Request| {
+        if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+            // Another writer changes the row and keeps it locked for half a second.
+            let held = held.clone();
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    let mut guard = held.lock().await;
+                    let conn = guard.as_mut().unwrap();
+                    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+                    sqlx::query("UPDATE requests SET address = 'changed meanwhile' WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await
+                        .unwrap();
+                })
+            });
+            let held = held.clone();
+            handle.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                let mut guard = held.lock().await;
+                let conn = guard.as_mut().unwrap();
+                sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+            });
+        }
+        decide_accept(&dir, &worker, cat, req)
+    });
+    let started = std::time::Instant::now();
+    let (moved, _) = store.execute(r.id, now(), decide_fn).await.unwrap();
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(400),
+        "it waited"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "decided again");
+    assert_eq!(moved.location.address.as_deref(), Some("changed meanwhile"));
+    let stored = store.request(r.id).await.unwrap().unwrap();
+    assert_eq!(stored, moved);
+    other.lock().await.take();
+}
+
+/// A grid worker's accept, decided as the service decides it, for tests that call the store with
+/// a decision of their own.
+fn decide_accept(
+    dir: &redgrid_core::directory::Directory,
+    worker: &Actor,
+    category: CategoryId,
+    request: &Request,
+) -> Result<redgrid_core::command::Decision, CoreError> {
+    use redgrid_core::command::{Ctx, Facts, Settings, decide};
+    let (settings, facts) = (Settings::default(), Facts::default());
+    let ctx = Ctx {
+        dir,
+        now: now(),
+        settings: &settings,
+        facts: &facts,
+        deadlines: None,
+    };
+    let accept = Command::Accept {
+        public_summary: None,
+        category_id: Some(category),
+        tier: None,
+        urgent: None,
+        level: None,
+    };
+    decide(request, worker, &accept, vec![], &ctx)
 }
