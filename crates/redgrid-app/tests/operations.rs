@@ -118,6 +118,20 @@ async fn a_busy_sqlite_store_restarts_its_wal_instead_of_letting_it_grow() {
     );
 }
 
+/// Another connection holding SQLite's write lock (until `ROLLBACK`), so the writer waits with a
+/// first command and the next ones queue up behind it; once the lock is let go they run as one
+/// batch.
+async fn hold_write_lock(db: &testing::TestDb) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", db.file().unwrap().display());
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other
+}
+
 /// SQLite's writer runs the commands that queued up meanwhile in one transaction, and reads the
 /// requests they move once for the batch: a command after another on the same request must be
 /// decided on what the one before left, not on the request as it was when the batch began.
@@ -125,7 +139,6 @@ async fn a_busy_sqlite_store_restarts_its_wal_instead_of_letting_it_grow() {
 async fn commands_queued_together_on_one_request_each_see_the_one_before() {
     use redgrid_core::command::Command;
     use redgrid_core::request::Status;
-    use sqlx::Connection;
     let db = testing::sqlite().await.unwrap();
     let (service, f) = testing::seed(db.store.clone()).await.unwrap();
     let service = std::sync::Arc::new(service);
@@ -136,14 +149,7 @@ async fn commands_queued_together_on_one_request_each_see_the_one_before() {
         .await
         .unwrap()
         .0;
-    // Another connection holds SQLite's write lock, so the writer waits with a first command and
-    // the next ones queue up behind it; once the lock is let go they run as one batch.
-    let url = format!("sqlite://{}", db.file().unwrap().display());
-    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let mut other = hold_write_lock(&db).await;
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(400));
     let first = {
         let (service, resident, area) = (service.clone(), resident.clone(), f.grid_a1_1.id);
@@ -192,7 +198,6 @@ async fn commands_queued_together_on_one_request_each_see_the_one_before() {
 async fn a_batch_writes_its_moves_filings_and_notices_together() {
     use redgrid_core::command::Command;
     use redgrid_core::request::Status;
-    use sqlx::Connection;
     let db = testing::sqlite().await.unwrap();
     let (service, f) = testing::seed(db.store.clone()).await.unwrap();
     let service = std::sync::Arc::new(service);
@@ -207,12 +212,7 @@ async fn a_batch_writes_its_moves_filings_and_notices_together() {
             .unwrap();
         filed.push(r);
     }
-    let url = format!("sqlite://{}", db.file().unwrap().display());
-    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let mut other = hold_write_lock(&db).await;
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
     let submit = || {
         let (service, resident) = (service.clone(), resident.clone());
