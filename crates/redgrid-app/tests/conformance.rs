@@ -2221,3 +2221,120 @@ fn decide_accept(
     };
     decide(request, worker, &accept, vec![], &ctx)
 }
+
+/// Runs `sql` (several statements) on the test database from a connection of its own.
+async fn raw_sql(db: &testing::TestDb, sql: &str) {
+    use sqlx::Connection;
+    if let Some(file) = db.file() {
+        let url = format!("sqlite://{}", file.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else if let Some((url, schema)) = db.pg_schema() {
+        let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let mut conn =
+            sqlx::PgConnection::connect_with(&options.options([("search_path", schema)]))
+                .await
+                .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// A database last migrated before the packed scorecard deltas (migration 15) may hold counts that
+/// commands left in `scorecard_pending`, one row per fact: the upgrade folds them into the facts
+/// (summing rows of the same fact) before it drops the table, so the scorecard reads the same.
+async fn an_upgrade_folds_the_counts_left_in_the_old_form(db: testing::TestDb) {
+    use redgrid_core::scorecard::{Counts, Dim, FactKey, Grain};
+    let store = db.store.clone();
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    // Deadlines as `serve` sets them, so a dispatched request counts a response due.
+    let policy = redgrid_core::deadline::WorkingTimePolicy::new(
+        redgrid_core::calendar::Calendar::new(vec![]),
+    );
+    let s = s.with_deadlines(Arc::new(policy));
+    to_claimed(&s, &f).await;
+    store.settle().await.unwrap();
+    let before = store.all_facts().await.unwrap();
+    let (&known, _) = before.iter().next().expect("a claimed request counts");
+    // The database as migration 14 left it, with three rows waiting in the old form: two for a
+    // fact that exists, one for a fact that does not.
+    raw_sql(
+        &db,
+        "DROP VIEW scorecard_delta_facts; DROP TABLE scorecard_deltas; \
+         DELETE FROM redgrid_migrations WHERE version = 15",
+    )
+    .await;
+    // The table exactly as migration 9 made it on this backend.
+    let settle_migration = redgrid_store::MIGRATIONS
+        .iter()
+        .find(|m| m.version == 9)
+        .unwrap()
+        .sql(store.backend());
+    let from = settle_migration
+        .find("CREATE TABLE scorecard_pending")
+        .unwrap();
+    let to = from + settle_migration[from..].find(");").unwrap() + 2;
+    raw_sql(&db, &settle_migration[from..to]).await;
+    let insert = format!(
+        "INSERT INTO scorecard_pending (grain, dim, bucket, key, respond_due, closed) VALUES \
+         ({g}, {d}, {b}, {k}, 1, 0), ({g}, {d}, {b}, {k}, 2, 0), (2, 3, 1999, 4242, 0, 5)",
+        g = known.grain as i16,
+        d = known.dim as i16,
+        b = known.bucket,
+        k = known.key
+    );
+    raw_sql(&db, &insert).await;
+    assert_eq!(store.migrate().await.unwrap(), vec![15]);
+    let mut expected = before.clone();
+    expected.entry(known).or_default().add(&Counts {
+        respond_due: 3,
+        ..Counts::default()
+    });
+    let new = FactKey {
+        grain: Grain::Year,
+        dim: Dim::Category,
+        bucket: 1999,
+        key: 4242,
+    };
+    expected.insert(
+        new,
+        Counts {
+            closed: 5,
+            ..Counts::default()
+        },
+    );
+    assert_eq!(store.all_facts().await.unwrap(), expected);
+    assert_eq!(store.waiting().await.unwrap(), (0, 0));
+    // Commands after the upgrade count in the new form, and settle into the same facts.
+    to_claimed(&s, &f).await;
+    let unsettled = store.all_facts().await.unwrap();
+    assert_ne!(
+        unsettled, expected,
+        "the new request counts before settling"
+    );
+    if db.file().is_none() {
+        assert!(store.waiting().await.unwrap().1 > 0, "packed rows wait");
+    }
+    store.settle().await.unwrap();
+    assert_eq!(store.waiting().await.unwrap(), (0, 0));
+    assert_eq!(store.all_facts().await.unwrap(), unsettled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_an_upgrade_folds_the_counts_left_in_the_old_form() {
+    let db = testing::sqlite().await.expect("sqlite test database");
+    an_upgrade_folds_the_counts_left_in_the_old_form(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_upgrade_folds_the_counts_left_in_the_old_form() {
+    let Some(db) = testing::postgres().await.expect("postgres test database") else {
+        return;
+    };
+    an_upgrade_folds_the_counts_left_in_the_old_form(db).await;
+}

@@ -336,6 +336,76 @@ pub fn delta(old: Option<&Request>, new: &Request) -> BTreeMap<FactKey, Counts> 
     out
 }
 
+/// One counted item of a request's change, packed: the local day it counts on, the request's keys
+/// in the four dimensions ([`Dim::ALL`]'s order) and its counts, negative for an item taken back.
+/// It stands for the twelve facts (three grains, four dimensions) that [`PackedDelta::facts`]
+/// gives, so a command appends one row for each item that changed rather than a row for each fact
+/// (PostgreSQL's `scorecard_deltas`, folded into the facts by settling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedDelta {
+    /// The day bucket (`yyyymmdd`); the month and year buckets are its leading digits.
+    pub day: i32,
+    /// The keys of [`Dim::ALL`], in its order.
+    pub keys: [i64; 4],
+    pub counts: Counts,
+}
+
+impl PackedDelta {
+    /// The facts this row stands for.
+    pub fn facts(&self) -> impl Iterator<Item = (FactKey, Counts)> + '_ {
+        [
+            (Grain::Day, self.day),
+            (Grain::Month, self.day / 100),
+            (Grain::Year, self.day / 10_000),
+        ]
+        .into_iter()
+        .flat_map(move |(grain, bucket)| {
+            Dim::ALL.into_iter().zip(self.keys).map(move |(dim, key)| {
+                let k = FactKey {
+                    grain,
+                    dim,
+                    bucket,
+                    key,
+                };
+                (k, self.counts)
+            })
+        })
+    }
+}
+
+/// [`delta`] packed: the items of `new` that `old` lacks, and those of `old` that `new` lacks with
+/// their counts negated; an item both have alike (the same day, keys and counts) is left out.
+/// Expanded and summed, it gives [`delta`] (with rows that sum to zero besides).
+pub fn packed_delta(old: Option<&Request>, new: &Request) -> Vec<PackedDelta> {
+    let packed = |r: &Request| -> Vec<PackedDelta> {
+        let keys = dim_keys(r).map(|(_, k)| k);
+        items(r)
+            .into_iter()
+            .map(|(at, counts)| PackedDelta {
+                day: day_bucket(local_date(at)),
+                keys,
+                counts,
+            })
+            .collect()
+    };
+    let mut added = packed(new);
+    let mut out = Vec::with_capacity(added.len() * 2);
+    for gone in old.map(packed).unwrap_or_default() {
+        match added.iter().position(|a| *a == gone) {
+            Some(i) => {
+                added.remove(i);
+            }
+            None => {
+                let mut counts = Counts::default();
+                counts.sub(&gone.counts);
+                out.push(PackedDelta { counts, ..gone });
+            }
+        }
+    }
+    out.extend(added);
+    out
+}
+
 /// A period of local dates, `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -482,6 +552,44 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_packed_row_stands_for_twelve_facts() {
+        let counts = Counts {
+            closed: -1,
+            ..Counts::default()
+        };
+        let row = PackedDelta {
+            day: 20261205,
+            keys: [2, 17, 5, 0],
+            counts,
+        };
+        let facts: Vec<_> = row.facts().collect();
+        assert_eq!(facts.len(), 12);
+        assert!(facts.iter().all(|(_, c)| *c == counts));
+        let keys: std::collections::BTreeSet<_> = facts.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys.len(), 12);
+        for (grain, bucket) in [
+            (Grain::Day, 20261205),
+            (Grain::Month, 202612),
+            (Grain::Year, 2026),
+        ] {
+            for (dim, key) in [
+                (Dim::Level, 2),
+                (Dim::Unit, 17),
+                (Dim::Community, 5),
+                (Dim::Category, 0),
+            ] {
+                let k = FactKey {
+                    grain,
+                    dim,
+                    bucket,
+                    key,
+                };
+                assert!(keys.contains(&k), "{k:?}");
+            }
+        }
     }
 
     #[test]

@@ -2162,7 +2162,7 @@ fn automatic_escalation_waits_for_the_set_working_days_of_red() {
 
 #[test]
 fn scorecard_deltas_add_up_to_the_final_contribution() {
-    use crate::scorecard::{Counts, Dim, Grain, contribution, delta};
+    use crate::scorecard::{Counts, Dim, Grain, contribution, delta, packed_delta};
     let mut w = World::timed();
     let steps: Vec<Request> = {
         let r = timed_dispatch(&mut w);
@@ -2191,6 +2191,32 @@ fn scorecard_deltas_add_up_to_the_final_contribution() {
     sum.retain(|_, c| !c.is_zero());
     let last = steps.last().unwrap_or_else(|| panic!("steps"));
     assert_eq!(sum, contribution(last));
+    // Packed, each step appends a row per item that changed, and the rows expand to the same sums.
+    let mut packed_sum: std::collections::BTreeMap<_, Counts> = Default::default();
+    let mut prev: Option<&Request> = None;
+    for s in &steps {
+        let mut step: std::collections::BTreeMap<_, Counts> = Default::default();
+        let rows = packed_delta(prev, s);
+        for row in &rows {
+            for (k, c) in row.facts() {
+                step.entry(k).or_default().add(&c);
+            }
+        }
+        step.retain(|_, c| !c.is_zero());
+        assert_eq!(step, delta(prev, s), "step {} packed", s.version);
+        assert!(
+            rows.len() <= 6,
+            "a step changes at most three items, both ways"
+        );
+        for (k, c) in step {
+            packed_sum.entry(k).or_default().add(&c);
+        }
+        prev = Some(s);
+    }
+    packed_sum.retain(|_, c| !c.is_zero());
+    assert_eq!(packed_sum, sum);
+    // A move that changes no counted item appends nothing.
+    assert_eq!(packed_delta(Some(last), last), vec![]);
     // The final request counts once everywhere: responded on time, its last rating, one reworked close.
     let unit_month: Counts = contribution(last)
         .iter()

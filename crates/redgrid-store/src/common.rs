@@ -2,12 +2,12 @@
 //! their child module `common` (with `#[path]`), after defining the dialect: `type Db` (the sqlx
 //! database), `type This` (the store struct), `BACKEND`, the few statements that differ
 //! (`SQL_LOCK_REQUEST`, `SQL_NEXT_REQUEST_ID`, `SQL_FILE_REQUEST`, `SQL_MOVE_REQUEST`,
-//! `SQL_LOCK_AUDIT_HEAD`, `SQL_APPEND_AUDIT`, `SQL_TEXT_MATCH`, `SQL_MIGRATION_LOCK`, `SQL_LOCK_PERSON`, `COMMAND_FACTS`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
+//! `SQL_LOCK_AUDIT_HEAD`, `SQL_APPEND_AUDIT`, `SQL_TEXT_MATCH`, `SQL_MIGRATION_LOCK`, `SQL_LOCK_PERSON`, `PACKED_COMMAND_FACTS`) and the inherent methods `read_pool()`, `write_pool()`, `begin_write()`,
 //! `write()` (one job: SQLite's writer task, PostgreSQL's pool) and `fail_point()`. Compiled twice with concrete types: no generic trait-bound puzzles, one behaviour,
 //! and rustfmt and clippy see it like any other module.
 
 use super::{
-    BACKEND, COMMAND_FACTS, Db, MOVED_ROWS, SQL_APPEND_AUDIT, SQL_FILE_REQUEST,
+    BACKEND, Db, MOVED_ROWS, PACKED_COMMAND_FACTS, SQL_APPEND_AUDIT, SQL_FILE_REQUEST,
     SQL_LOCK_AUDIT_HEAD, SQL_LOCK_PERSON, SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK, SQL_MOVE_REQUEST,
     SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH, This,
 };
@@ -823,69 +823,86 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<Db>, f: &ListFilter) {
 
 /// Adds a scorecard delta to the fact table (one statement; rows that exist are incremented).
 pub(super) async fn add_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>) -> Result<()> {
-    insert_facts(conn, "scorecard_facts", delta).await
+    insert_facts(conn, delta).await
 }
 
-/// Adds a command's scorecard delta where the backend wants it ([`COMMAND_FACTS`]): on PostgreSQL
-/// rows of its own for [`settle`] to fold in, so commands never wait on each other's counters
+/// Adds the scorecard change of a command that moved a request from `old` to `new` where the
+/// backend wants it ([`PACKED_COMMAND_FACTS`]): on PostgreSQL, packed rows of its own in
+/// `scorecard_deltas` for [`settle`] to fold in, so commands never wait on each other's counters
 /// (reads add these rows until they are folded); on SQLite, whose one writer runs commands one
 /// after another anyway, straight into the facts.
-pub(super) async fn add_command_facts(
-    conn: &mut Conn,
-    delta: &BTreeMap<FactKey, Counts>,
-) -> Result<()> {
-    insert_facts(conn, COMMAND_FACTS, delta).await
+pub(super) async fn add_command_facts(conn: &mut Conn, old: &Request, new: &Request) -> Result<()> {
+    if PACKED_COMMAND_FACTS {
+        let packed = scorecard::packed_delta(Some(old), new);
+        if !packed.is_empty() {
+            let mut qb =
+                QueryBuilder::<Db>::new(format!("INSERT INTO scorecard_deltas {PACKED_COLUMNS} "));
+            push_packed_values(&mut qb, &packed);
+            qb.build().execute(&mut *conn).await?;
+        }
+        return Ok(());
+    }
+    let facts = scorecard::delta(Some(old), new);
+    if facts.is_empty() {
+        return Ok(());
+    }
+    add_facts(conn, &facts).await
 }
 
-/// The columns [`push_fact_values`] gives, in its order.
-pub(super) const FACT_COLUMNS: &str = "(grain, dim, bucket, key, respond_due, responded_on_time, \
-     rated, rated_resolved, satisfied, basically_satisfied, closed, closed_on_time, closed_reworked)";
+/// The columns of `scorecard_deltas` that [`push_packed_values`] gives, in its order.
+pub(super) const PACKED_COLUMNS: &str = "(day, level_key, unit_key, community_key, category_key, \
+     respond_due, responded_on_time, rated, rated_resolved, satisfied, basically_satisfied, \
+     closed, closed_on_time, closed_reworked)";
 
-/// Pushes `VALUES (...), ...` with one row of [`FACT_COLUMNS`] for each fact.
-pub(super) fn push_fact_values<'a>(
-    qb: &mut QueryBuilder<Db>,
-    facts: impl Iterator<Item = (&'a FactKey, &'a Counts)>,
-) {
-    qb.push_values(facts, |mut b, (k, c)| {
-        b.push_bind(k.grain as i16)
-            .push_bind(k.dim as i16)
-            .push_bind(k.bucket)
-            .push_bind(k.key);
-        for v in c.to_array() {
+/// Pushes `VALUES (...), ...` with one row of [`PACKED_COLUMNS`] for each packed delta.
+pub(super) fn push_packed_values(qb: &mut QueryBuilder<Db>, rows: &[scorecard::PackedDelta]) {
+    qb.push_values(rows, |mut b, r| {
+        b.push_bind(r.day);
+        for k in r.keys {
+            b.push_bind(k);
+        }
+        for v in r.counts.to_array() {
             b.push_bind(v);
         }
     });
 }
 
-/// Inserts fact rows into `table`: `scorecard_facts` adds to rows that exist, `scorecard_pending`
-/// only appends.
-async fn insert_facts(
-    conn: &mut Conn,
-    table: &'static str,
-    delta: &BTreeMap<FactKey, Counts>,
-) -> Result<()> {
+/// The columns [`insert_facts`] writes, in its order.
+const FACT_COLUMNS: &str = "(grain, dim, bucket, key, respond_due, responded_on_time, \
+     rated, rated_resolved, satisfied, basically_satisfied, closed, closed_on_time, closed_reworked)";
+
+/// Adds fact rows to `scorecard_facts` (rows that exist are incremented).
+async fn insert_facts(conn: &mut Conn, delta: &BTreeMap<FactKey, Counts>) -> Result<()> {
     // 13 parameters a row; stay well below both backends' parameter limits.
     let rows: Vec<_> = delta.iter().collect();
     for chunk in rows.chunks(2000) {
-        let mut qb = QueryBuilder::<Db>::new(format!("INSERT INTO {table} {FACT_COLUMNS} "));
-        push_fact_values(&mut qb, chunk.iter().copied());
-        if table == "scorecard_facts" {
-            qb.push(" ON CONFLICT (grain, dim, bucket, key) DO UPDATE SET ");
-            let mut sep = qb.separated(", ");
-            for c in COUNTER_COLUMNS {
-                sep.push(format!("{c} = scorecard_facts.{c} + excluded.{c}"));
+        let mut qb =
+            QueryBuilder::<Db>::new(format!("INSERT INTO scorecard_facts {FACT_COLUMNS} "));
+        qb.push_values(chunk, |mut b, (k, c)| {
+            b.push_bind(k.grain as i16)
+                .push_bind(k.dim as i16)
+                .push_bind(k.bucket)
+                .push_bind(k.key);
+            for v in c.to_array() {
+                b.push_bind(v);
             }
+        });
+        qb.push(" ON CONFLICT (grain, dim, bucket, key) DO UPDATE SET ");
+        let mut sep = qb.separated(", ");
+        for c in COUNTER_COLUMNS {
+            sep.push(format!("{c} = scorecard_facts.{c} + excluded.{c}"));
         }
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// The scorecard's facts with the deltas not yet folded in (the same rows, to be summed), each
-/// with `columns`: reads see every command that committed, folded or not.
+/// The scorecard's facts with the commands' packed deltas not yet folded in, expanded to the
+/// facts they stand for (`scorecard_delta_facts`; the same rows, to be summed), each with
+/// `columns`: reads see every command that committed, folded or not.
 fn facts_with_pending(columns: &str) -> String {
     format!(
-        "SELECT {columns} FROM scorecard_facts UNION ALL SELECT {columns} FROM scorecard_pending"
+        "SELECT {columns} FROM scorecard_facts UNION ALL SELECT {columns} FROM scorecard_delta_facts"
     )
 }
 
@@ -900,15 +917,15 @@ pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
     let (seq, prev) = lock_head(conn).await?;
     let mut taken = 0u64;
     let cols = COUNTER_COLUMNS.join(", ");
-    let last = waiting_until(conn, "scorecard_pending").await?;
+    let last = waiting_until(conn, "scorecard_deltas").await?;
     loop {
         if last == 0 {
             break;
         }
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM scorecard_pending WHERE id IN \
-             (SELECT id FROM scorecard_pending WHERE id <= $1 ORDER BY id LIMIT {SETTLE_BATCH}) \
-             RETURNING grain, dim, bucket, key AS k, {cols}"
+            "DELETE FROM scorecard_deltas WHERE id IN \
+             (SELECT id FROM scorecard_deltas WHERE id <= $1 ORDER BY id LIMIT {SETTLE_BATCH}) \
+             RETURNING day, level_key, unit_key, community_key, category_key AS k, {cols}"
         )))
         .bind(last)
         .fetch_all(&mut *conn)
@@ -916,9 +933,23 @@ pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
         taken += rows.len() as u64;
         let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
         for row in &rows {
-            let (key, counts) = fact_from_row(row)?;
-            total.entry(key).or_default().add(&counts);
+            let (category, counts) = counts_from_row(row)?;
+            let packed = scorecard::PackedDelta {
+                day: row.try_get("day")?,
+                keys: [
+                    row.try_get("level_key")?,
+                    row.try_get("unit_key")?,
+                    row.try_get("community_key")?,
+                    category,
+                ],
+                counts,
+            };
+            for (key, counts) in packed.facts() {
+                total.entry(key).or_default().add(&counts);
+            }
         }
+        // Rows of one request that cancel out (a unit changed, say) leave nothing to add.
+        total.retain(|_, c| !c.is_zero());
         add_facts(conn, &total).await?;
         if rows.len() < SETTLE_BATCH as usize {
             break;
@@ -1715,15 +1746,13 @@ pub(super) async fn run_execute(
             FailPoint::AfterEventWrite,
         )));
     }
-    let facts = scorecard::delta(Some(&current), &next);
     match shared.as_deref_mut() {
         Some(shared) => {
-            for (k, c) in facts {
+            for (k, c) in scorecard::delta(Some(&current), &next) {
                 shared.facts.entry(k).or_default().add(&c);
             }
         }
-        None if !facts.is_empty() => add_command_facts(conn, &facts).await?,
-        None => {}
+        None => add_command_facts(conn, &current, &next).await?,
     }
     add_notices(conn, &event, &next).await?;
     mark_attached(conn, &event).await?;
@@ -3402,7 +3431,7 @@ impl AuditStore for This {
         // Nothing waiting (the usual answer when idle): a read, not a write transaction.
         let waiting: i64 = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM audit_pending LIMIT 1) AS a) \
-             + (SELECT COUNT(*) FROM (SELECT 1 FROM scorecard_pending LIMIT 1) AS s) AS n",
+             + (SELECT COUNT(*) FROM (SELECT 1 FROM scorecard_deltas LIMIT 1) AS s) AS n",
         )
         .fetch_one(self.read_pool())
         .await?
@@ -3419,7 +3448,7 @@ impl AuditStore for This {
     async fn waiting(&self) -> Result<(i64, i64)> {
         let row = sqlx::query(
             "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM audit_pending) AS a, \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM scorecard_pending) AS s",
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM scorecard_deltas) AS s",
         )
         .fetch_one(self.read_pool())
         .await?;
@@ -3541,7 +3570,7 @@ impl TestHooks for This {
         // Settlers take the chain's head first: holding it, no settle can fold deltas into the
         // facts while they are rebuilt (on PostgreSQL one could otherwise add to the new rows).
         lock_head(&mut tx).await?;
-        for table in ["scorecard_facts", "scorecard_pending"] {
+        for table in ["scorecard_facts", "scorecard_deltas"] {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}")))
                 .execute(&mut *tx)
                 .await?;

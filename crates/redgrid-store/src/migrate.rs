@@ -39,6 +39,7 @@ migrations! {
     12 "access_log_reasons" "0012_access_log_reasons.sql";
     13 "pending_tags" "0013_pending_tags.sql";
     14 "alert_link_ended" "0014_alert_link_ended.sql";
+    15 "packed_deltas" "0015_packed_deltas.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -179,6 +180,10 @@ mod tests {
             (
                 "873b685270fc4bd499dfc275e6f29e348b013aa892a75d882c6dd5dfc8684458",
                 "7ec40a0d77db5d276a4b178a0b54f864e62b8f194139633e32b6cd2e45ad1dcb",
+            ),
+            (
+                "5b68d9ea115882022c20cadd7d53b677c90cffd2591fe0332fb6dbb840236adc",
+                "ea2b00ef56141ca88d8cea4756e8bf522dd8718ef15a80afb6192b95ed8502c9",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -85,9 +85,10 @@ const SQL_APPEND_AUDIT: &str = concat!(
     "UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1"
 );
 const SQL_TEXT_MATCH: &str = " AND description ILIKE ";
-/// Commands leave their scorecard counts in rows of their own, folded in by settling, so
-/// concurrent commands never wait on the same counters.
-const COMMAND_FACTS: &str = "scorecard_pending";
+/// Commands leave their scorecard counts in rows of their own (`scorecard_deltas`, one for each
+/// counted item that changed), folded in by settling, so concurrent commands never wait on the
+/// same counters.
+const PACKED_COMMAND_FACTS: bool = true;
 /// Serialises migrations when several servers start at once.
 const SQL_MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7212001)");
 
@@ -434,12 +435,12 @@ async fn move_at_once(
             .push(", ")
             .push_bind(tag)
             .push(" FROM ev)");
-        let facts = scorecard::delta(Some(&current), &next);
-        if !facts.is_empty() {
+        let packed = scorecard::packed_delta(Some(&current), &next);
+        if !packed.is_empty() {
             qb.push(format!(
-                ", counted AS (INSERT INTO {COMMAND_FACTS} {FACT_COLUMNS} SELECT * FROM ("
+                ", counted AS (INSERT INTO scorecard_deltas {PACKED_COLUMNS} SELECT * FROM ("
             ));
-            push_fact_values(&mut qb, facts.iter());
+            push_packed_values(&mut qb, &packed);
             qb.push(") AS v WHERE EXISTS (SELECT 1 FROM moved))");
         }
         for (i, (kind, target)) in notices(&event, &next).into_iter().enumerate() {

@@ -104,7 +104,7 @@ const SQL_APPEND_AUDIT: &str = concat!(
 const SQL_TEXT_MATCH: &str = " AND description LIKE ";
 /// Commands add their scorecard counts straight to the facts: SQLite's one writer takes them in
 /// turn anyway, and a fold later would cost the writer as much again.
-const COMMAND_FACTS: &str = "scorecard_facts";
+const PACKED_COMMAND_FACTS: bool = false;
 /// `BEGIN IMMEDIATE` already takes SQLite's write lock.
 const SQL_MIGRATION_LOCK: Option<&str> = None;
 
@@ -303,9 +303,7 @@ async fn run_together(
     }
     common::flush_writes(&mut tx, &mut shared).await.ok()?;
     if !shared.facts.is_empty() {
-        common::add_command_facts(&mut tx, &shared.facts)
-            .await
-            .ok()?;
+        common::add_facts(&mut tx, &shared.facts).await.ok()?;
     }
     // In a savepoint: a settle that cannot go on (a chain keyed with a key this process lacks)
     // leaves its rows waiting, for the service's settler to report, and the batch commits.
