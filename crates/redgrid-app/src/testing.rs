@@ -221,6 +221,17 @@ impl Fixture {
     pub fn actor(p: &Person) -> Actor {
         Actor::Person(p.clone())
     }
+
+    /// An accept into the garbage category that changes nothing else: what most tests send.
+    pub fn accept_garbage(&self) -> redgrid_core::command::Command {
+        redgrid_core::command::Command::Accept {
+            public_summary: None,
+            category_id: Some(self.cat_garbage.id),
+            tier: None,
+            urgent: None,
+            level: None,
+        }
+    }
 }
 
 /// Seeds the fixture district through the service (so every admin check runs).

@@ -35,17 +35,7 @@ async fn a_dispatch_reaches_the_units_people_unread_and_by_sms_when_chosen(store
         let actor = Actor::Person(who.clone());
         async move { s.run(r.id, &actor, &cmd, vec![], now()).await.unwrap() }
     };
-    run(
-        &f.grid_worker,
-        Command::Accept {
-            public_summary: None,
-            category_id: Some(f.cat_garbage.id),
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-    )
-    .await;
+    run(&f.grid_worker, f.accept_garbage()).await;
     assert_eq!(store.unread_count(f.volunteer.id).await.unwrap(), 0);
     // The volunteer wants dispatches by SMS too; the grid worker does not.
     store
@@ -284,17 +274,7 @@ async fn an_episode_files_one_request_that_hears_its_new_days_until_it_is_resolv
         let actor = Fixture::actor(who);
         async move { s.run(id, &actor, &c, vec![], now()).await.unwrap() }
     };
-    go(
-        &f.grid_worker,
-        Command::Accept {
-            public_summary: None,
-            category_id: Some(f.cat_garbage.id),
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-    )
-    .await;
+    go(&f.grid_worker, f.accept_garbage()).await;
     go(
         &f.grid_worker,
         Command::Dispatch {

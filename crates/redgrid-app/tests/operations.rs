@@ -164,13 +164,7 @@ async fn commands_queued_together_on_one_request_each_see_the_one_before() {
         let (service, worker, id) = (service.clone(), worker.clone(), filed.id);
         tokio::spawn(async move { service.run(id, &worker, &command, vec![], now()).await })
     };
-    let accept = run(Command::Accept {
-        public_summary: None,
-        category_id: Some(f.cat_garbage.id),
-        tier: None,
-        urgent: None,
-        level: None,
-    });
+    let accept = run(f.accept_garbage());
     pause().await;
     let dispatch = run(Command::Dispatch {
         unit_id: Some(f.unit_grid_a1_1.id),
@@ -232,13 +226,7 @@ async fn a_batch_writes_its_moves_filings_and_notices_together() {
     let accepts: Vec<_> = filed
         .iter()
         .map(|r| {
-            let accept = Command::Accept {
-                public_summary: None,
-                category_id: Some(f.cat_garbage.id),
-                tier: None,
-                urgent: None,
-                level: None,
-            };
+            let accept = f.accept_garbage();
             run(r.id, accept)
         })
         .collect();

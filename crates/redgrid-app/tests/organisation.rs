@@ -726,21 +726,9 @@ async fn activities_suggestions_and_campaign_statistics(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let vol = Fixture::actor(&f.volunteer);
-    s.run(
-        solved.id,
-        &gw,
-        &Command::Accept {
-            public_summary: None,
-            category_id: Some(f.cat_garbage.id),
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-        vec![],
-        now(),
-    )
-    .await
-    .unwrap();
+    s.run(solved.id, &gw, &f.accept_garbage(), vec![], now())
+        .await
+        .unwrap();
     s.run(
         solved.id,
         &gw,
@@ -1142,21 +1130,9 @@ async fn an_alliance_claims_requests_like_a_unit(store: Arc<dyn Store>) {
     };
     let (r, _) = s.submit(&gw, &input, vec![], None, now()).await.unwrap();
     let cs = Fixture::actor(&f.community_staff);
-    s.run(
-        r.id,
-        &gw,
-        &Command::Accept {
-            public_summary: None,
-            category_id: Some(f.cat_garbage.id),
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-        vec![],
-        now(),
-    )
-    .await
-    .unwrap();
+    s.run(r.id, &gw, &f.accept_garbage(), vec![], now())
+        .await
+        .unwrap();
     s.run(
         r.id,
         &gw,

@@ -100,20 +100,7 @@ async fn dispatched(s: &Service, f: &Fixture, t: DateTime<Utc>) -> Request {
         .submit(&a(&f.resident), &input, vec![], None, t)
         .await
         .expect("submit");
-    let r = go(
-        s,
-        &r,
-        &f.grid_worker,
-        Command::Accept {
-            public_summary: None,
-            category_id: Some(f.cat_garbage.id),
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-        t,
-    )
-    .await;
+    let r = go(s, &r, &f.grid_worker, f.accept_garbage(), t).await;
     go(
         s,
         &r,
