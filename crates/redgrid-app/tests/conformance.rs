@@ -82,19 +82,7 @@ fn core_err(e: StoreError) -> CoreError {
 
 async fn to_claimed(s: &Service, f: &Fixture) -> Request {
     let r = submit(s, f).await;
-    let r = run(
-        s,
-        &r,
-        &f.grid_worker,
-        Command::Accept {
-            public_summary: None,
-            category_id: Some(f.cat_garbage.id),
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-    )
-    .await;
+    let r = run(s, &r, &f.grid_worker, f.accept_garbage()).await;
     let r = run(
         s,
         &r,
@@ -837,19 +825,7 @@ async fn concurrent_claims_let_exactly_one_win(store: Arc<dyn Store>) {
     let (s, f) = testing::seed(store.clone()).await.unwrap();
     let s = Arc::new(s);
     let r = submit(&s, &f).await;
-    let r = run(
-        &s,
-        &r,
-        &f.grid_worker,
-        Command::Accept {
-            public_summary: None,
-            category_id: Some(f.cat_garbage.id),
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-    )
-    .await;
+    let r = run(&s, &r, &f.grid_worker, f.accept_garbage()).await;
     let r = run(
         &s,
         &r,
@@ -920,13 +896,7 @@ async fn concurrent_mixed_commands_land_or_leave_no_trace(store: Arc<dyn Store>)
                     .run(
                         target.id,
                         &a(&f.grid_worker),
-                        &Command::Accept {
-                            public_summary: None,
-                            category_id: Some(f.cat_garbage.id),
-                            tier: None,
-                            urgent: None,
-                            level: None,
-                        },
+                        &f.accept_garbage(),
                         vec![],
                         now(),
                     )
@@ -1203,13 +1173,7 @@ async fn dispatch_stores_deadlines_in_working_time(store: Arc<dyn Store>) {
         .submit(&a(&f.resident), &garbage(&f), vec![], None, monday)
         .await
         .unwrap();
-    let accept = Command::Accept {
-        public_summary: None,
-        category_id: Some(f.cat_garbage.id),
-        tier: None,
-        urgent: None,
-        level: None,
-    };
+    let accept = f.accept_garbage();
     s.run(r.id, &a(&f.grid_worker), &accept, vec![], monday)
         .await
         .unwrap();
@@ -2027,19 +1991,7 @@ async fn restricted_requests_reach_only_the_grid_and_the_community(store: Arc<dy
         assert!(listed.iter().any(|x| x.id == plain.id), "{}", p.name);
     }
     // Handling opens it to the handling unit: dispatched to the grid's unit, its volunteer sees it.
-    let r = run(
-        &s,
-        &r,
-        &f.grid_worker,
-        Command::Accept {
-            public_summary: None,
-            category_id: Some(f.cat_garbage.id),
-            tier: None,
-            urgent: None,
-            level: None,
-        },
-    )
-    .await;
+    let r = run(&s, &r, &f.grid_worker, f.accept_garbage()).await;
     let r = run(
         &s,
         &r,
@@ -2337,4 +2289,88 @@ async fn on_postgres_an_upgrade_folds_the_counts_left_in_the_old_form() {
         return;
     };
     an_upgrade_folds_the_counts_left_in_the_old_form(db).await;
+}
+
+/// PostgreSQL keeps a copy of each request this process last wrote, and decides the next command
+/// on it without reading the row. Two servers share one database here: when the other one has
+/// moved the request meanwhile, the copy is stale, and neither what it would allow nor what it
+/// would refuse stands: the command is decided again on the row as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_copy_kept_of_a_request_never_decides_once_another_server_moved_it() {
+    let Some(db) = testing::postgres().await.expect("postgres test database") else {
+        return;
+    };
+    let (s, f) = testing::seed(db.store.clone()).await.unwrap();
+    let (url, schema) = db.pg_schema().unwrap();
+    let other_store: Arc<dyn Store> = Arc::new(
+        redgrid_store::postgres::PgStore::connect_schema(url, schema)
+            .await
+            .unwrap(),
+    );
+    other_store.set_keyring(testing::keyring());
+    let other = Service::new(other_store, redgrid_core::command::Settings::default())
+        .await
+        .unwrap();
+    let accept = f.accept_garbage();
+    let dispatch = Command::Dispatch {
+        unit_id: Some(f.unit_grid_a1_1.id),
+    };
+    // This server filed the request (and kept a copy: submitted); the other accepts it.
+    let r = submit(&s, &f).await;
+    run(&other, &r, &f.grid_worker, accept.clone()).await;
+    // Decided on the copy, a dispatch would be refused (not accepted yet): it goes through.
+    let (moved, event) = s
+        .run(r.id, &a(&f.grid_worker), &dispatch, vec![], now())
+        .await
+        .expect("dispatched on the row as it is");
+    assert_eq!(moved.status, Status::Dispatched);
+    assert_eq!(event.seq, 3, "after the other server's accept");
+    // This server now holds a copy (dispatched); the other claims the request.
+    run(&other, &moved, &f.volunteer, Command::Claim {}).await;
+    // Decided on the copy, an accept would be refused for the wrong status, a claim allowed: the
+    // claim is refused as already claimed, on the row as it is.
+    let claim = s
+        .run(r.id, &a(&f.volunteer), &Command::Claim {}, vec![], now())
+        .await
+        .expect_err("claimed already");
+    assert!(
+        matches!(core_err(claim), CoreError::InvalidTransition { .. }),
+        "refused for the request's real state"
+    );
+    let stored = db.store.request(r.id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.version), (Status::Claimed, 4));
+    assert_eq!(s.check_one(r.id).await.unwrap(), None);
+}
+
+/// PostgreSQL hands request numbers out of blocks it takes from the sequence; a filing with a
+/// contact to record (a transaction of its own) takes its number from the same block as a plain
+/// one, so requests filed one after another are numbered in that order, and lists that put the
+/// newest first show them so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_requests_are_numbered_in_the_order_they_are_filed() {
+    let Some(db) = testing::postgres().await.expect("postgres test database") else {
+        return;
+    };
+    let (s, f) = testing::seed(db.store.clone()).await.unwrap();
+    let on_behalf = SubmitInput {
+        channel: Some(Channel::Hotline),
+        requester_name: Some("刘大爷".into()),
+        requester_phone: Some("139 0000 1111".into()),
+        ..garbage(&f)
+    };
+    let mut numbers = Vec::new();
+    for i in 0..80 {
+        let filed = if i % 3 == 2 {
+            s.submit(&a(&f.community_staff), &on_behalf, vec![], None, now())
+                .await
+        } else {
+            s.submit(&a(&f.resident), &garbage(&f), vec![], None, now())
+                .await
+        };
+        numbers.push(filed.unwrap().0.id.0);
+    }
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "in filing order: {numbers:?}"
+    );
 }

@@ -1249,6 +1249,9 @@ pub(super) enum Job {
         decision: Box<SubmitDecision>,
         at: DateTime<Utc>,
         key: Option<IdempotencyKey>,
+        /// The request's number when given before the job runs (PostgreSQL hands numbers out of
+        /// a block it takes from the sequence at once); `None`: the job takes the next one.
+        number: Option<RequestId>,
         /// The chain's keys when the job was made: its audit record is tagged with the current one.
         chain: Arc<Keyring>,
     },
@@ -1478,10 +1481,20 @@ pub(super) async fn run_job(
             decision,
             at,
             key,
+            number,
             chain,
-        } => run_submit(conn, decision, *at, key.as_ref(), chain, fail, shared)
-            .await
-            .map(|r| Done::Submitted(Box::new(r))),
+        } => run_submit(
+            conn,
+            decision,
+            *at,
+            key.as_ref(),
+            *number,
+            chain,
+            fail,
+            shared,
+        )
+        .await
+        .map(|r| Done::Submitted(Box::new(r))),
         Job::Execute {
             id,
             at,
@@ -1493,11 +1506,13 @@ pub(super) async fn run_job(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run_submit(
     conn: &mut Conn,
     decision: &SubmitDecision,
     at: DateTime<Utc>,
     key: Option<&IdempotencyKey>,
+    number: Option<RequestId>,
     chain: &Keyring,
     fail: bool,
     mut shared: Option<&mut Shared>,
@@ -1526,8 +1541,8 @@ pub(super) async fn run_submit(
             *requester_id = Some(id);
         }
     }
-    let id = match shared.as_ref().and_then(|s| s.next_id) {
-        Some(id) => RequestId(id),
+    let id = match number.or(shared.as_ref().and_then(|s| s.next_id.map(RequestId))) {
+        Some(id) => id,
         None => {
             let row = sqlx::query(SQL_NEXT_REQUEST_ID)
                 .fetch_one(&mut *conn)
@@ -2380,6 +2395,7 @@ impl RequestStore for This {
                 decision: Box::new(decision),
                 at,
                 key,
+                number: None,
                 chain: self.keyring(),
             })
             .await?
@@ -3104,6 +3120,7 @@ impl AccountStore for This {
         )
         .await?;
         tx.commit().await?;
+        self.dialect_forget_recent();
         Ok(Erasure {
             already: false,
             requests: requests.len(),

@@ -3,7 +3,9 @@
 //! interleave on one request.
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU8;
 use std::time::Duration;
 
@@ -16,6 +18,9 @@ const SQL_LOCK_REQUEST: &str = concat!(
     " FROM requests WHERE id = $1 FOR UPDATE"
 );
 const SQL_NEXT_REQUEST_ID: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id";
+/// The request numbers [`Numbers`] takes from the sequence at once: 32, in one statement.
+const SQL_NUMBER_BLOCK: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id \
+     FROM generate_series(1, 32)";
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 /// The first half of the running lock's key (the second is the schema): see
 /// [`PgStore::hold_running_lock`].
@@ -43,17 +48,19 @@ macro_rules! file_request_ctes {
             request_columns!(),
             ") VALUES (",
             request_params!(),
-            ") RETURNING id), ",
+            ") RETURNING id, xmin::text AS row_xmin), ",
             "ev AS (INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
              SELECT $54, $55, $56, $57, $58, $59, $60 FROM filed RETURNING request_id) "
         )
     };
 }
-/// The end of [`SQL_FILE_REQUEST`]: the event's audit record, `$61` its digest and `$62` its tag.
+/// The end of [`SQL_FILE_REQUEST`]: the event's audit record, `$61` its digest and `$62` its tag;
+/// it returns the new row's version (`xmin`, see [`Recent`]).
 macro_rules! file_request_audit {
     () => {
         "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
-         SELECT $59, 'event', $57, $54, $55, $61, $62 FROM ev"
+         SELECT $59, 'event', $57, $54, $55, $61, $62 FROM ev \
+         RETURNING (SELECT row_xmin FROM filed) AS row_xmin"
     };
 }
 /// A new request, its first event and the event's audit record (left for settling), in one
@@ -101,6 +108,75 @@ pub struct PgStore {
     chain_keys: common::ChainKeys,
     pool: PgPool,
     fail: AtomicU8,
+    recent: Recent,
+    numbers: Numbers,
+}
+
+/// Request numbers taken from the sequence a block at a time and handed out smallest first, so a
+/// filing needs no statement of its own to learn its number. Every filing of this process takes
+/// its number here, so its requests are numbered in the order they were filed; servers sharing
+/// a database each hold a block of their own, so across servers numbers follow the order of
+/// filing only roughly (as with a sequence's own `CACHE`). Numbers of a block not used when the
+/// process stops are never given (a sequence has gaps anyway: a refused filing leaves one).
+#[derive(Default)]
+struct Numbers(Mutex<Vec<i64>>);
+
+impl Numbers {
+    /// The next number: the smallest left, or the first of a new block.
+    async fn next(&self, pool: &PgPool) -> Result<RequestId> {
+        if let Some(n) = self.0.lock().ok().and_then(|mut left| left.pop()) {
+            return Ok(RequestId(n));
+        }
+        let rows = sqlx::query(SQL_NUMBER_BLOCK).fetch_all(pool).await?;
+        let mut block = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut left = self
+            .0
+            .lock()
+            .map_err(|_| StoreError::Corrupt("request numbers poisoned".into()))?;
+        // Another filing may have taken a block meanwhile: keep both, smallest last (popped first).
+        left.append(&mut block);
+        left.sort_unstable_by(|a, b| b.cmp(a));
+        left.pop()
+            .map(RequestId)
+            .ok_or_else(|| StoreError::Corrupt("the sequence gave no number".into()))
+    }
+}
+
+/// The most requests [`Recent`] keeps; past that it starts afresh.
+const RECENT_MAX: usize = 1024;
+
+/// The requests this process last filed or moved, each as written with the row version (`xmin`)
+/// the write gave it. The next command on one of them is decided on this copy and written only
+/// if the row still has that `xmin` ([`move_at_once`]), which saves reading the row first: a
+/// request is usually accepted right after it is filed, and dispatched right after that. Any other
+/// write of the row (another server, an erasure, a contact noted, files marked) gives it another
+/// `xmin`, so the write finds nothing and the command reads the row and is decided again. A
+/// copy is taken out when a command uses it, and all are dropped when a person is erased.
+#[derive(Default)]
+struct Recent(Mutex<HashMap<i64, (Request, String)>>);
+
+impl Recent {
+    fn take(&self, id: RequestId) -> Option<(Request, String)> {
+        self.0.lock().ok()?.remove(&id.0)
+    }
+
+    fn keep(&self, request: &Request, row_xmin: String) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= RECENT_MAX {
+                map.clear();
+            }
+            map.insert(request.id.0, (request.clone(), row_xmin));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
 }
 
 impl PgStore {
@@ -124,6 +200,8 @@ impl PgStore {
             chain_keys: Default::default(),
             pool,
             fail: AtomicU8::new(0),
+            recent: Recent::default(),
+            numbers: Numbers::default(),
         })
     }
 
@@ -288,6 +366,12 @@ impl PgStore {
         Ok(())
     }
 
+    /// Drops the copies of requests kept for the next command ([`Recent`]): after an erasure,
+    /// none of them may hold what was erased.
+    fn dialect_forget_recent(&self) {
+        self.recent.clear();
+    }
+
     fn fail_point(&self) -> &AtomicU8 {
         &self.fail
     }
@@ -296,21 +380,27 @@ impl PgStore {
     /// filing and command take one statement each ([`file_at_once`], [`move_at_once`]); a job that
     /// also records a contact or marks files used takes a transaction ([`run_alone`]), as does
     /// every job while a test injects a failure.
-    async fn write(&self, job: Job) -> Result<Done> {
+    async fn write(&self, mut job: Job) -> Result<Done> {
         let fail = self.fail.load(Ordering::SeqCst) == 1;
+        if let Job::Submit { number, .. } = &mut job {
+            *number = Some(self.numbers.next(&self.pool).await?);
+        }
         if !fail {
             match &job {
                 Job::Submit {
                     decision,
                     at,
                     key,
+                    number: Some(number),
                     chain,
                 } if crate::contact_of(decision).is_none()
                     && decision.body.attachment_ids().is_empty() =>
                 {
                     let filed =
-                        file_at_once(&self.pool, decision, *at, key.as_ref(), chain).await?;
-                    return Ok(Done::Submitted(Box::new(filed)));
+                        file_at_once(&self.pool, decision, *at, key.as_ref(), *number, chain)
+                            .await?;
+                    self.recent.keep(&filed.0, filed.1);
+                    return Ok(Done::Submitted(Box::new(filed.0)));
                 }
                 Job::Execute {
                     id,
@@ -318,8 +408,11 @@ impl PgStore {
                     decide,
                     chain,
                 } => {
-                    if let Some(done) = move_at_once(&self.pool, *id, *at, decide, chain).await? {
-                        return Ok(Done::Executed(Box::new(done)));
+                    let recent = self.recent.take(*id);
+                    let moved = move_at_once(&self.pool, *id, *at, decide, chain, recent).await?;
+                    if let Some((request, event, row_xmin)) = moved {
+                        self.recent.keep(&request, row_xmin);
+                        return Ok(Done::Executed(Box::new((request, event))));
                     }
                 }
                 Job::Submit { .. } => {}
@@ -329,19 +422,19 @@ impl PgStore {
     }
 }
 
-/// Files a request with no contact to record and no files to mark, in one statement outside any
-/// transaction: its number first (a sequence, which never waits), then the request, its first
-/// event, its audit record and its idempotency key together ([`SQL_FILE_REQUEST`]).
+/// Files request `number` with no contact to record and no files to mark, in one statement
+/// outside any transaction: the request, its first event, its audit record and its idempotency
+/// key together ([`SQL_FILE_REQUEST`]). Returns the request and its row version ([`Recent`]).
 async fn file_at_once(
     pool: &PgPool,
     decision: &SubmitDecision,
     at: DateTime<Utc>,
     key: Option<&IdempotencyKey>,
+    number: RequestId,
     chain: &Keyring,
-) -> Result<Request> {
-    let row = sqlx::query(SQL_NEXT_REQUEST_ID).fetch_one(pool).await?;
+) -> Result<(Request, String)> {
     let event = Event {
-        request_id: RequestId(row.try_get("id")?),
+        request_id: number,
         seq: 1,
         at,
         actor: decision.actor,
@@ -364,35 +457,50 @@ async fn file_at_once(
             .bind(k.key.clone())
             .bind(k.body_hash.clone());
     }
-    q.execute(pool).await?;
-    Ok(request)
+    let row_xmin: String = q.fetch_one(pool).await?.try_get("row_xmin")?;
+    Ok((request, row_xmin))
 }
 
 /// Runs a command in one statement outside any transaction: the request is read without a lock,
 /// the command decided on it, and the move written with everything it brings (event, audit record,
 /// scorecard counts, notices) only if the row is still the one read (same `xmin`); otherwise it is
 /// read and decided again, up to [`MOVE_ATTEMPTS`] times. So no row lock is held across a round
-/// trip, and a command costs two statements instead of five to seven. `None` when the command
-/// attaches files, which are marked in a transaction ([`run_alone`]).
+/// trip, and a command costs two statements instead of five to seven. With `recent`, the copy
+/// this process kept of the request as it last wrote it ([`Recent`]), the first try is decided on
+/// that copy without reading the row: one statement. A refusal decided on the copy is decided
+/// again on the row as read, so a stale copy never refuses a command. Returns the request as
+/// moved, its event and the row's new version; `None` when the command attaches files, which are
+/// marked in a transaction ([`run_alone`]).
 async fn move_at_once(
     pool: &PgPool,
     id: RequestId,
     at: DateTime<Utc>,
     decide: &Decide,
     chain: &Keyring,
-) -> Result<Option<(Request, Event)>> {
+    mut recent: Option<(Request, String)>,
+) -> Result<Option<(Request, Event, String)>> {
     for _ in 0..MOVE_ATTEMPTS {
-        let row = sqlx::query(SQL_READ_REQUEST)
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await?
-            .ok_or(CoreError::NotFound {
-                entity: Entity::Request,
-                id: id.0,
-            })?;
-        let row_xmin: String = row.try_get("row_xmin")?;
-        let current = request_from_row(&row)?;
-        let decision = decide(&current)?;
+        let kept = recent.take();
+        let from_copy = kept.is_some();
+        let (current, row_xmin) = match kept {
+            Some(copy) => copy,
+            None => {
+                let row = sqlx::query(SQL_READ_REQUEST)
+                    .bind(id.0)
+                    .fetch_optional(pool)
+                    .await?
+                    .ok_or(CoreError::NotFound {
+                        entity: Entity::Request,
+                        id: id.0,
+                    })?;
+                (request_from_row(&row)?, row.try_get("row_xmin")?)
+            }
+        };
+        let decision = match decide(&current) {
+            Ok(decision) => decision,
+            Err(_) if from_copy => continue,
+            Err(e) => return Err(e.into()),
+        };
         let event = decision.event_for(&current, at);
         if !event.body.attachment_ids().is_empty() {
             return Ok(None);
@@ -415,7 +523,7 @@ async fn move_at_once(
             .push(" AND xmin::text = ")
             .push_bind(row_xmin)
             .push(
-                " RETURNING id), ev AS (INSERT INTO request_events (request_id, seq, kind, \
+                " RETURNING id, xmin::text AS row_xmin), ev AS (INSERT INTO request_events (request_id, seq, kind, \
                  actor_id, actor_role, at, payload) SELECT ",
             );
         bind_event(&mut qb.separated(", "), &event, &payload);
@@ -448,10 +556,10 @@ async fn move_at_once(
             push_notice(&mut qb, &event, &next, kind, &target);
             qb.push(" AND EXISTS (SELECT 1 FROM moved))");
         }
-        qb.push(" SELECT CAST(COUNT(*) AS BIGINT) AS moved FROM moved");
-        let moved: i64 = qb.build().fetch_one(pool).await?.try_get("moved")?;
-        if moved == 1 {
-            return Ok(Some((next, event)));
+        qb.push(" SELECT (SELECT row_xmin FROM moved) AS row_xmin");
+        let moved: Option<String> = qb.build().fetch_one(pool).await?.try_get("row_xmin")?;
+        if let Some(row_xmin) = moved {
+            return Ok(Some((next, event, row_xmin)));
         }
     }
     Err(CoreError::Conflict(Conflict::ConcurrentUpdate).into())
