@@ -160,8 +160,9 @@ pub async fn intake(
             Ok::<_, String>(lat)
         }));
     }
-    let ceiling = measure(&gate, tasks).await?;
+    let (ceiling, kinds) = measure(&gate, tasks).await?;
     ceiling.print(backend, "ceiling");
+    print_kinds(&kinds);
 
     // The API: a real server on a free port, keep-alive HTTP/1.1 clients.
     let resident_token = testing::api_token(&service, &f.resident)
@@ -239,8 +240,9 @@ pub async fn intake(
             Ok::<_, String>(lat)
         }));
     }
-    let api = measure(&gate, tasks).await?;
+    let (api, kinds) = measure(&gate, tasks).await?;
     api.print(backend, "api");
+    print_kinds(&kinds);
     println!(
         "{backend:<9} ratio api/ceiling throughput = {:.2}",
         api.rate() / ceiling.rate()
@@ -256,6 +258,13 @@ pub async fn intake(
         );
     }
     Ok(())
+}
+
+/// Each kind of command's latency, under the line of the mode it belongs to.
+fn print_kinds(kinds: &[(&str, Figures)]) {
+    for (kind, f) in kinds {
+        println!("  {kind:<16} {:>7} {:>30.2} {:>9.2}", f.ops, f.p50, f.p99);
+    }
 }
 
 async fn post(
@@ -288,16 +297,29 @@ async fn post(
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
-/// Opens the gate once every client has warmed up, and gathers the clients' latencies from then.
+/// Opens the gate once every client has warmed up, and gathers the clients' latencies from then:
+/// all of them, and each kind of command's.
 async fn measure(
     gate: &tokio::sync::Barrier,
     tasks: Vec<tokio::task::JoinHandle<Result<Vec<Duration>, String>>>,
-) -> Result<Figures, String> {
+) -> Result<(Figures, Vec<(&'static str, Figures)>), String> {
     gate.wait().await;
     let started = Instant::now();
     let mut lat = Vec::new();
+    // Each client records its submit, accept and dispatch in turn.
+    let mut kinds: [Vec<Duration>; 3] = Default::default();
     for t in tasks {
-        lat.extend(t.await.map_err(|e| e.to_string())??);
+        let client = t.await.map_err(|e| e.to_string())??;
+        for (i, d) in client.iter().enumerate() {
+            kinds[i % 3].push(*d);
+        }
+        lat.extend(client);
     }
-    Ok(Figures::from(lat, started.elapsed()))
+    let elapsed = started.elapsed();
+    let by_kind = ["submit", "accept", "dispatch"]
+        .into_iter()
+        .zip(kinds)
+        .map(|(kind, lat)| (kind, Figures::from(lat, elapsed)))
+        .collect();
+    Ok((Figures::from(lat, elapsed), by_kind))
 }
