@@ -2275,6 +2275,21 @@ async fn an_upgrade_folds_the_counts_left_in_the_old_form(db: testing::TestDb) {
     store.settle().await.unwrap();
     assert_eq!(store.waiting().await.unwrap(), (0, 0));
     assert_eq!(store.all_facts().await.unwrap(), unsettled);
+    // And they are what the requests themselves count, besides the two made-up rows.
+    store.rebuild_facts().await.unwrap();
+    let mut recounted = store.all_facts().await.unwrap();
+    recounted.entry(known).or_default().add(&Counts {
+        respond_due: 3,
+        ..Counts::default()
+    });
+    recounted.insert(
+        new,
+        Counts {
+            closed: 5,
+            ..Counts::default()
+        },
+    );
+    assert_eq!(recounted, unsettled);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2340,6 +2355,31 @@ async fn on_postgres_a_copy_kept_of_a_request_never_decides_once_another_server_
     let stored = db.store.request(r.id).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.version), (Status::Claimed, 4));
     assert_eq!(s.check_one(r.id).await.unwrap(), None);
+    // An erasure by the other server rewrites the request without a new version (only `xmin`
+    // tells): the accept decided on this server's copy, which still holds the resident's words,
+    // writes nothing, and the request moves from the erased row.
+    let r2 = submit(&s, &f).await;
+    other
+        .erase_person(&a(&f.admin), f.resident.id, Some("本人申请删除"))
+        .await
+        .unwrap();
+    let (accepted, _) = s
+        .run(
+            r2.id,
+            &a(&f.grid_worker),
+            &f.accept_garbage(),
+            vec![],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, Status::Accepted);
+    assert_eq!(accepted.description, redgrid_store::ERASED);
+    assert_eq!(
+        db.store.request(r2.id).await.unwrap().unwrap().description,
+        redgrid_store::ERASED
+    );
+    assert_eq!(s.check_one(r2.id).await.unwrap(), None);
 }
 
 /// PostgreSQL hands request numbers out of blocks it takes from the sequence; a filing with a
@@ -2352,6 +2392,7 @@ async fn on_postgres_requests_are_numbered_in_the_order_they_are_filed() {
         return;
     };
     let (s, f) = testing::seed(db.store.clone()).await.unwrap();
+    let s = Arc::new(s);
     let on_behalf = SubmitInput {
         channel: Some(Channel::Hotline),
         requester_name: Some("刘大爷".into()),
@@ -2372,5 +2413,27 @@ async fn on_postgres_requests_are_numbered_in_the_order_they_are_filed() {
     assert!(
         numbers.windows(2).all(|w| w[0] < w[1]),
         "in filing order: {numbers:?}"
+    );
+    // Filings at once take blocks one at a time: a filing after them all still comes last.
+    let mut tasks = Vec::new();
+    for _ in 0..48 {
+        let (s, input, who) = (s.clone(), garbage(&f), a(&f.resident));
+        tasks.push(tokio::spawn(async move {
+            s.submit(&who, &input, vec![], None, now())
+                .await
+                .unwrap()
+                .0
+                .id
+                .0
+        }));
+    }
+    let mut at_once = Vec::new();
+    for t in tasks {
+        at_once.push(t.await.unwrap());
+    }
+    let last = submit(&s, &f).await.id.0;
+    assert!(
+        at_once.iter().all(|n| *n < last),
+        "{last} after {at_once:?}"
     );
 }

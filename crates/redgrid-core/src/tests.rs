@@ -2217,6 +2217,22 @@ fn scorecard_deltas_add_up_to_the_final_contribution() {
     assert_eq!(packed_sum, sum);
     // A move that changes no counted item appends nothing.
     assert_eq!(packed_delta(Some(last), last), vec![]);
+    // One that moves every counted item to other keys (another unit, level and category) takes
+    // each back under the old keys and adds it under the new.
+    let mut moved = last.clone();
+    moved.unit_id = Some(UnitId(9_999));
+    moved.level = Level::Street;
+    moved.category_id = Some(CategoryId(8_888));
+    let rows = packed_delta(Some(last), &moved);
+    assert_eq!(rows.len(), 6, "three items, each out and in");
+    let mut expanded: std::collections::BTreeMap<_, Counts> = Default::default();
+    for row in &rows {
+        for (k, c) in row.facts() {
+            expanded.entry(k).or_default().add(&c);
+        }
+    }
+    expanded.retain(|_, c| !c.is_zero());
+    assert_eq!(expanded, delta(Some(last), &moved));
     // The final request counts once everywhere: responded on time, its last rating, one reworked close.
     let unit_month: Counts = contribution(last)
         .iter()

@@ -7,13 +7,18 @@
 -- scorecard_pending, up to two dozen rows a move. Settling expands these rows and folds them into
 -- scorecard_facts; reads add them through scorecard_delta_facts until then.
 
--- What still waits in the old form is folded in first, so nothing is lost.
+-- What still waits in the old form is folded in first, so nothing is lost. The table is renamed
+-- before it is read: on PostgreSQL that waits for a settle or a command of a server still running
+-- the old version, and makes any later one fail rather than write rows that would be dropped
+-- (stop every server before upgrading all the same).
+ALTER TABLE scorecard_pending RENAME TO scorecard_pending_folded;
+
 INSERT INTO scorecard_facts (grain, dim, bucket, key, respond_due, responded_on_time, rated,
     rated_resolved, satisfied, basically_satisfied, closed, closed_on_time, closed_reworked)
 SELECT grain, dim, bucket, key, SUM(respond_due), SUM(responded_on_time), SUM(rated),
     SUM(rated_resolved), SUM(satisfied), SUM(basically_satisfied), SUM(closed),
     SUM(closed_on_time), SUM(closed_reworked)
-FROM scorecard_pending WHERE 1 = 1 GROUP BY grain, dim, bucket, key
+FROM scorecard_pending_folded WHERE 1 = 1 GROUP BY grain, dim, bucket, key
 ON CONFLICT (grain, dim, bucket, key) DO UPDATE SET
     respond_due = scorecard_facts.respond_due + excluded.respond_due,
     responded_on_time = scorecard_facts.responded_on_time + excluded.responded_on_time,
@@ -25,7 +30,7 @@ ON CONFLICT (grain, dim, bucket, key) DO UPDATE SET
     closed_on_time = scorecard_facts.closed_on_time + excluded.closed_on_time,
     closed_reworked = scorecard_facts.closed_reworked + excluded.closed_reworked;
 
-DROP TABLE scorecard_pending;
+DROP TABLE scorecard_pending_folded;
 
 CREATE TABLE scorecard_deltas (
     id                  {serial} PRIMARY KEY,

@@ -182,8 +182,8 @@ mod tests {
                 "7ec40a0d77db5d276a4b178a0b54f864e62b8f194139633e32b6cd2e45ad1dcb",
             ),
             (
-                "5b68d9ea115882022c20cadd7d53b677c90cffd2591fe0332fb6dbb840236adc",
-                "ea2b00ef56141ca88d8cea4756e8bf522dd8718ef15a80afb6192b95ed8502c9",
+                "ef94d26bfcf3e2c308185c762a963d3efce2296965a67b4c91bbed4922c8ed3a",
+                "d1f4f0db8a10d8f28bce7c4f0ab5d165693fd8ba37af19568483afc707b8f1c9",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU8;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 type Db = sqlx::Postgres;
 type This = PgStore;
@@ -112,70 +112,110 @@ pub struct PgStore {
     numbers: Numbers,
 }
 
-/// Request numbers taken from the sequence a block at a time and handed out smallest first, so a
-/// filing needs no statement of its own to learn its number. Every filing of this process takes
-/// its number here, so its requests are numbered in the order they were filed; servers sharing
-/// a database each hold a block of their own, so across servers numbers follow the order of
-/// filing only roughly (as with a sequence's own `CACHE`). Numbers of a block not used when the
-/// process stops are never given (a sequence has gaps anyway: a refused filing leaves one).
-#[derive(Default)]
-struct Numbers(Mutex<Vec<i64>>);
-
-impl Numbers {
-    /// The next number: the smallest left, or the first of a new block.
-    async fn next(&self, pool: &PgPool) -> Result<RequestId> {
-        if let Some(n) = self.0.lock().ok().and_then(|mut left| left.pop()) {
-            return Ok(RequestId(n));
-        }
-        let rows = sqlx::query(SQL_NUMBER_BLOCK).fetch_all(pool).await?;
-        let mut block = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>("id"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut left = self
-            .0
-            .lock()
-            .map_err(|_| StoreError::Corrupt("request numbers poisoned".into()))?;
-        // Another filing may have taken a block meanwhile: keep both, smallest last (popped first).
-        left.append(&mut block);
-        left.sort_unstable_by(|a, b| b.cmp(a));
-        left.pop()
-            .map(RequestId)
-            .ok_or_else(|| StoreError::Corrupt("the sequence gave no number".into()))
-    }
-}
-
 /// The most requests [`Recent`] keeps; past that it starts afresh.
 const RECENT_MAX: usize = 1024;
+/// How long [`Recent`] keeps a copy, used or not.
+const RECENT_FOR: Duration = Duration::from_secs(60);
 
 /// The requests this process last filed or moved, each as written with the row version (`xmin`)
 /// the write gave it. The next command on one of them is decided on this copy and written only
 /// if the row still has that `xmin` ([`move_at_once`]), which saves reading the row first: a
 /// request is usually accepted right after it is filed, and dispatched right after that. Any other
 /// write of the row (another server, an erasure, a contact noted, files marked) gives it another
-/// `xmin`, so the write finds nothing and the command reads the row and is decided again. A
-/// copy is taken out when a command uses it, and all are dropped when a person is erased.
+/// `xmin`, so the write finds nothing and the command reads the row and is decided again. A copy
+/// is taken out when a command uses it, is never used after [`RECENT_FOR`], and is dropped at the
+/// next write after that; all are dropped when this process erases a person. (A copy never holds
+/// a person's data longer than that: an erasure by another server leaves this one's copies stale,
+/// never used, until they expire.)
 #[derive(Default)]
-struct Recent(Mutex<HashMap<i64, (Request, String)>>);
+struct Recent(Mutex<RecentCopies>);
+
+#[derive(Default)]
+struct RecentCopies {
+    copies: HashMap<i64, (Request, String, Instant)>,
+    swept: Option<Instant>,
+}
 
 impl Recent {
     fn take(&self, id: RequestId) -> Option<(Request, String)> {
-        self.0.lock().ok()?.remove(&id.0)
+        let (request, row_xmin, kept) = self.0.lock().ok()?.copies.remove(&id.0)?;
+        (kept.elapsed() < RECENT_FOR).then_some((request, row_xmin))
     }
 
     fn keep(&self, request: &Request, row_xmin: String) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= RECENT_MAX {
-                map.clear();
-            }
-            map.insert(request.id.0, (request.clone(), row_xmin));
+        let Ok(mut recent) = self.0.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if recent
+            .swept
+            .is_none_or(|t| now.duration_since(t) >= RECENT_FOR)
+        {
+            recent
+                .copies
+                .retain(|_, (_, _, kept)| now.duration_since(*kept) < RECENT_FOR);
+            recent.swept = Some(now);
         }
+        if recent.copies.len() >= RECENT_MAX {
+            recent.copies.clear();
+        }
+        recent
+            .copies
+            .insert(request.id.0, (request.clone(), row_xmin, now));
     }
 
     fn clear(&self) {
-        if let Ok(mut map) = self.0.lock() {
-            map.clear();
+        if let Ok(mut recent) = self.0.lock() {
+            recent.copies.clear();
         }
+    }
+}
+
+/// How long [`Numbers`] hands out numbers from one block.
+const NUMBERS_FOR: Duration = Duration::from_secs(2);
+
+/// Request numbers taken from the sequence a block at a time and handed out smallest first, so a
+/// filing needs no statement of its own to learn its number. Every filing of this process takes
+/// its number here, so its requests are numbered in the order they were filed. Servers sharing a
+/// database each hold a block of their own, so across servers numbers follow the order of filing
+/// only roughly: a block is given out for at most [`NUMBERS_FOR`], then what is left of it is
+/// dropped and the next filing takes a new one. Dropped numbers, and those of a block not used
+/// when the process stops, are never given (a sequence has gaps anyway: a refused filing leaves
+/// one). One filing at a time takes a block, the others waiting for it, so no block arrives after
+/// a later one.
+#[derive(Default)]
+struct Numbers(tokio::sync::Mutex<NumberBlock>);
+
+#[derive(Default)]
+struct NumberBlock {
+    /// What is left of the block, largest first (the smallest is popped).
+    left: Vec<i64>,
+    taken: Option<Instant>,
+}
+
+impl Numbers {
+    /// The next number: the smallest left, or the first of a new block.
+    async fn next(&self, pool: &PgPool) -> Result<RequestId> {
+        let mut block = self.0.lock().await;
+        if block.taken.is_some_and(|t| t.elapsed() < NUMBERS_FOR)
+            && let Some(n) = block.left.pop()
+        {
+            return Ok(RequestId(n));
+        }
+        let rows = sqlx::query(SQL_NUMBER_BLOCK).fetch_all(pool).await?;
+        let mut left = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        left.sort_unstable_by(|a, b| b.cmp(a));
+        let first = left
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("the sequence gave no number".into()))?;
+        *block = NumberBlock {
+            left,
+            taken: Some(Instant::now()),
+        };
+        Ok(RequestId(first))
     }
 }
 

@@ -515,12 +515,12 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Empties the WAL on the writer's connection (so between two batches). A checkpoint another
-    /// connection is running, or a reader on older pages, makes it try again, for up to five
-    /// seconds: a backup or a shutdown must not go on as if the log were copied in when it is not.
     /// SQLite's writer keeps no copies of requests between batches; nothing to forget.
     fn dialect_forget_recent(&self) {}
 
+    /// Empties the WAL on the writer's connection (so between two batches). A checkpoint another
+    /// connection is running, or a reader on older pages, makes it try again, for up to five
+    /// seconds: a backup or a shutdown must not go on as if the log were copied in when it is not.
     async fn dialect_flush(&self) -> Result<()> {
         for _ in 0..50 {
             let (busy, _, _) =
