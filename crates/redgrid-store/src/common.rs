@@ -917,7 +917,13 @@ pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
     let (seq, prev) = lock_head(conn).await?;
     let mut taken = 0u64;
     let cols = COUNTER_COLUMNS.join(", ");
-    let last = waiting_until(conn, "scorecard_deltas").await?;
+    // Only PostgreSQL's commands leave packed counts ([`PACKED_COMMAND_FACTS`]); SQLite's add to
+    // the facts, so a settle there (once per batch) skips the look.
+    let last = if PACKED_COMMAND_FACTS {
+        waiting_until(conn, "scorecard_deltas").await?
+    } else {
+        0
+    };
     loop {
         if last == 0 {
             break;
