@@ -188,6 +188,11 @@ async fn commands_queued_together_on_one_request_each_see_the_one_before() {
 /// the notices to units the same way. Twenty requests are accepted and dispatched in one batch
 /// beside five new filings: each request ends dispatched with its three events, each new filing is
 /// stored once, the unit's two people each get one notice per dispatch, and `check` agrees.
+///
+/// The batch links its own audit records into the chain. Filings with an idempotency key, which
+/// write at once and leave their records waiting, come between the deferred ones: the chain still
+/// holds every event once, in the order written (each request's events in turn), nothing is left
+/// waiting, and it verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_writes_its_moves_filings_and_notices_together() {
     use redgrid_core::command::Command;
@@ -231,6 +236,18 @@ async fn a_batch_writes_its_moves_filings_and_notices_together() {
         })
         .collect();
     let news: Vec<_> = (0..5).map(|_| submit()).collect();
+    let keyed: Vec<_> = (0..2)
+        .map(|i| {
+            let (service, resident) = (service.clone(), resident.clone());
+            tokio::spawn(async move {
+                let key = format!("batch-{i}");
+                service
+                    .submit(&resident, &input(area), vec![], Some(&key), now())
+                    .await
+            })
+        })
+        .collect();
+    let after_keyed: Vec<_> = (0..3).map(|_| submit()).collect();
     pause().await;
     let unit = f.unit_grid_a1_1.id;
     let dispatches: Vec<_> = filed
@@ -254,7 +271,10 @@ async fn a_batch_writes_its_moves_filings_and_notices_together() {
     for t in news {
         new_ids.insert(t.await.unwrap().unwrap().0.id);
     }
-    assert_eq!(new_ids.len(), 5);
+    for t in keyed.into_iter().chain(after_keyed) {
+        new_ids.insert(t.await.unwrap().unwrap().0.id);
+    }
+    assert_eq!(new_ids.len(), 10);
     for (t, r) in dispatches.into_iter().zip(&filed) {
         let (dispatched, _) = t.await.unwrap().unwrap();
         let (stored, events) = service.timeline(r.id).await.unwrap();
@@ -280,7 +300,24 @@ async fn a_batch_writes_its_moves_filings_and_notices_together() {
         }
     }
     let (checked, diffs) = service.check_all(|_| {}).await.unwrap();
-    assert_eq!((checked, diffs.len()), (26, 0));
+    assert_eq!((checked, diffs.len()), (31, 0));
+    // Every event linked once, in the order written, with nothing left to settle.
+    assert_eq!(db.store.waiting().await.unwrap(), (0, 0));
+    let chain = db.store.audit_rows(0, 1000).await.unwrap();
+    let mut last_seq = std::collections::HashMap::new();
+    for row in chain
+        .iter()
+        .filter_map(|r| r.record.request_id.zip(r.record.event_seq))
+    {
+        let before = last_seq.insert(row.0, row.1).unwrap_or(0);
+        assert_eq!(row.1, before + 1, "request {}'s events in order", (row.0).0);
+    }
+    assert_eq!(last_seq.len(), 31);
+    let v = redgrid_store::audit::verify(&db.store, &[], &testing::keyring())
+        .await
+        .unwrap();
+    assert_eq!(v.findings, vec![], "{v:?}");
+    assert_eq!(v.events, 20 * 3 + 11);
 }
 
 #[tokio::test]

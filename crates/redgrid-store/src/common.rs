@@ -7,9 +7,9 @@
 //! and rustfmt and clippy see it like any other module.
 
 use super::{
-    BACKEND, Db, MOVED_ROWS, PACKED_COMMAND_FACTS, SQL_APPEND_AUDIT, SQL_FILE_REQUEST,
-    SQL_LOCK_AUDIT_HEAD, SQL_LOCK_PERSON, SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK, SQL_MOVE_REQUEST,
-    SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH, This,
+    BACKEND, Db, MOVED_ROWS, PACKED_COMMAND_FACTS, SQL_APPEND_AUDIT, SQL_DEFERRED,
+    SQL_FILE_REQUEST, SQL_LOCK_AUDIT_HEAD, SQL_LOCK_PERSON, SQL_LOCK_REQUEST, SQL_MIGRATION_LOCK,
+    SQL_MOVE_REQUEST, SQL_NEXT_REQUEST_ID, SQL_TEXT_MATCH, This,
 };
 pub(super) use crate::audit::{
     self, AuditKind, AuditRecord, AuditRow, ChainKey, EventRow, Keyring,
@@ -980,7 +980,7 @@ async fn waiting_until(conn: &mut Conn, table: &'static str) -> Result<i64> {
 /// Links the audit records waiting in `audit_pending` (those written before the call) after the
 /// head `(seq, prev)`, oldest first, and moves the head on; the caller holds the head's lock.
 /// Returns the new head.
-async fn link_waiting(
+pub(super) async fn link_waiting(
     conn: &mut Conn,
     keys: &Keyring,
     mut seq: i64,
@@ -1049,23 +1049,7 @@ async fn link_waiting(
                     id,
                 ));
             }
-            let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, \
-                 prev_hash, hash, key_id) ",
-            );
-            qb.push_values(linked, |mut b, (seq, rec, prev, hash, key_id)| {
-                b.push_bind(seq)
-                    .push_bind(rec.at)
-                    .push_bind(rec.kind.as_str())
-                    .push_bind(rec.actor_id.map(|p| p.0))
-                    .push_bind(rec.request_id.map(|r| r.0))
-                    .push_bind(rec.event_seq)
-                    .push_bind(rec.payload.clone())
-                    .push_bind(prev)
-                    .push_bind(hash)
-                    .push_bind(key_id);
-            });
-            qb.build().execute(&mut *conn).await?;
+            chain_rows(linked).build().execute(&mut *conn).await?;
         }
         if short {
             break;
@@ -1081,6 +1065,30 @@ async fn link_waiting(
         .await?;
     }
     Ok((seq, prev))
+}
+
+/// The statement that adds linked records to the chain, each as `(seq, record, prev_hash, hash,
+/// key_id)`: ten parameters a row, so at most a thousand rows to a statement.
+pub(super) fn chain_rows<'r>(
+    linked: impl IntoIterator<Item = (i64, &'r AuditRecord, String, String, i64)>,
+) -> QueryBuilder<Db> {
+    let mut qb = QueryBuilder::<Db>::new(
+        "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, \
+         prev_hash, hash, key_id) ",
+    );
+    qb.push_values(linked, |mut b, (seq, rec, prev, hash, key_id)| {
+        b.push_bind(seq)
+            .push_bind(rec.at)
+            .push_bind(rec.kind.as_str())
+            .push_bind(rec.actor_id.map(|p| p.0))
+            .push_bind(rec.request_id.map(|r| r.0))
+            .push_bind(rec.event_seq)
+            .push_bind(rec.payload.clone())
+            .push_bind(prev)
+            .push_bind(hash)
+            .push_bind(key_id);
+    });
+    qb
 }
 
 /// Writes the notifications an event causes, resolving each target to people.
@@ -1333,8 +1341,23 @@ pub(super) struct Deferred {
     version: Option<i64>,
     event: Event,
     payload: String,
-    audit_payload: String,
+    audit: AuditRecord,
     tag: Option<String>,
+}
+
+/// The texts of a batch's deferred writes, each with the number of its parameters (see
+/// `SQL_DEFERRED`, which only SQLite has: PostgreSQL never defers).
+pub(super) struct DeferredTexts {
+    /// A filing, its event and the event's audit record left for settling (three rows).
+    pub file: (&'static str, usize),
+    /// A move, its event and the event's audit record left for settling (three rows).
+    pub mv: (&'static str, usize),
+    /// A filing and its event, its record left to the batch (two rows).
+    pub file_linked: (&'static str, usize),
+    /// A move and its event, its record left to the batch (two rows).
+    pub move_linked: (&'static str, usize),
+    /// A notice to a unit's people.
+    pub notice_unit: (&'static str, usize),
 }
 
 /// How many moves (or filings) one call of [`flush_writes`] may carry, largest first.
@@ -1371,25 +1394,18 @@ fn repeated(sql: &str, params: usize, copies: usize) -> String {
     out
 }
 
-/// A notice to a unit's people ([`push_notice`] for `Target::Unit`) as a fixed text, so that
-/// [`flush_writes`] can send several in one call: `$1` the time, `$2` the request, `$3` the
-/// event's number, `$4` the kind, `$5` the unit, `$6` the payload.
-const SQL_NOTICE_UNIT: &str = "INSERT INTO outbox (created_at, request_id, seq, kind, recipient_id, \
-     unit_id, payload, next_attempt_at) SELECT DISTINCT $1, $2, $3, $4, person_id, $5, $6, $1 \
-     FROM grants WHERE unit_id = $5";
-
-/// The texts of [`flush_writes`]: for filings, moves and notices to units, one per size in
-/// [`WRITES_PER_CALL`].
-fn write_texts() -> &'static [[String; 5]; 3] {
-    static TEXTS: std::sync::OnceLock<[[String; 5]; 3]> = std::sync::OnceLock::new();
-    TEXTS.get_or_init(|| {
-        [
-            (SQL_FILE_REQUEST, 62),
-            (SQL_MOVE_REQUEST, 63),
-            (SQL_NOTICE_UNIT, 6),
-        ]
-        .map(|(sql, params)| WRITES_PER_CALL.map(|k| repeated(sql, params, k)))
-    })
+/// The texts of [`flush_writes`], one per size in [`WRITES_PER_CALL`]: filings and moves leaving
+/// their records for settling, the same leaving them to the batch, and notices to units.
+fn write_texts() -> Option<&'static [[String; 5]; 5]> {
+    static TEXTS: std::sync::OnceLock<Option<[[String; 5]; 5]>> = std::sync::OnceLock::new();
+    TEXTS
+        .get_or_init(|| {
+            SQL_DEFERRED.map(|t| {
+                [t.file, t.mv, t.file_linked, t.move_linked, t.notice_unit]
+                    .map(|(sql, params)| WRITES_PER_CALL.map(|k| repeated(sql, params, k)))
+            })
+        })
+        .as_ref()
 }
 
 /// How many of `left` waiting writes the next call takes, and the index of that size in
@@ -1405,18 +1421,31 @@ fn call_size(left: usize) -> (usize, usize) {
 /// Writes the batch's deferred filings (first, in order) and moves (in order), up to 16 to a
 /// call, then the moves' notices. Each move still matches only its expected version: a call that
 /// wrote fewer rows than its copies promise fails, and the batch rolls back.
+///
+/// With `linked`, the writes leave their audit records there, in the order written, for the batch
+/// to link itself (SQLite's `link_batch`); without, they leave them in `audit_pending` for settling.
 pub(super) async fn flush_writes(
     conn: &mut Conn,
     shared: &mut Shared,
+    mut linked: Option<&mut Vec<AuditRecord>>,
 ) -> std::result::Result<(), JobError> {
     if shared.deferred.is_empty() {
         return Ok(());
     }
+    let Some(texts) = write_texts() else {
+        return Err(JobError::Failed(StoreError::Corrupt(
+            "this backend has no texts for deferred writes".into(),
+        )));
+    };
     let writes = std::mem::take(&mut shared.deferred);
     let (filings, moves): (Vec<&Deferred>, Vec<&Deferred>) =
         writes.iter().partition(|w| w.version.is_none());
-    let texts = write_texts();
-    for (texts, group) in texts.iter().zip([&filings, &moves]) {
+    // Rows a copy writes: the request, its event, and its audit record unless the batch links it.
+    let (groups, rows) = match linked {
+        Some(_) => ([&texts[2], &texts[3]], 2),
+        None => ([&texts[0], &texts[1]], 3),
+    };
+    for (texts, group) in groups.into_iter().zip([&filings, &moves]) {
         let mut rest = &group[..];
         while !rest.is_empty() {
             let (size, k) = call_size(rest.len());
@@ -1426,14 +1455,14 @@ pub(super) async fn flush_writes(
                 if let Some(v) = w.version {
                     q = q.bind(v);
                 }
-                q = bind_event(q, &w.event, &w.payload)
-                    .bind(w.audit_payload.clone())
-                    .bind(w.tag.clone());
+                q = bind_event(q, &w.event, &w.payload);
+                match linked.as_deref_mut() {
+                    Some(records) => records.push(w.audit.clone()),
+                    None => q = q.bind(w.audit.payload.clone()).bind(w.tag.clone()),
+                }
             }
             let done = q.execute(&mut *conn).await?;
-            // Three rows a copy, a filing's as a move's: SQLite's texts (PostgreSQL never defers).
-            debug_assert!(matches!(BACKEND, Backend::Sqlite));
-            if done.rows_affected() != MOVED_ROWS * k as u64 {
+            if done.rows_affected() != rows * k as u64 {
                 return Err(JobError::Failed(
                     CoreError::Conflict(Conflict::ConcurrentUpdate).into(),
                 ));
@@ -1458,7 +1487,7 @@ pub(super) async fn flush_writes(
     let mut rest = &to_units[..];
     while !rest.is_empty() {
         let (size, k) = call_size(rest.len());
-        let mut q = sqlx::query(AssertSqlSafe(texts[2][size].as_str()));
+        let mut q = sqlx::query(AssertSqlSafe(texts[4][size].as_str()));
         for (w, kind, unit) in &rest[..k] {
             q = q
                 .bind(w.event.at)
@@ -1529,7 +1558,7 @@ pub(super) async fn run_submit(
         && decision.body.attachment_ids().is_empty()
         && shared.as_ref().is_some_and(|s| s.defer);
     if !defer && let Some(s) = shared.as_deref_mut() {
-        flush_writes(conn, s).await?;
+        flush_writes(conn, s, None).await?;
     }
     let mut body = decision.body.clone();
     if let Some(contact) = crate::contact_of(decision) {
@@ -1576,7 +1605,7 @@ pub(super) async fn run_submit(
             version: None,
             event,
             payload,
-            audit_payload: audit.payload,
+            audit,
             tag,
         });
         return Ok(request);
@@ -1744,11 +1773,11 @@ pub(super) async fn run_execute(
                 tag: pending_tag(chain, &audit),
                 event: event.clone(),
                 payload,
-                audit_payload: audit.payload,
+                audit,
             });
             return Ok((next, event));
         }
-        flush_writes(conn, shared).await?;
+        flush_writes(conn, shared, None).await?;
     }
     let moved = bind_request(sqlx::query(SQL_MOVE_REQUEST), &next)?.bind(current.version);
     let tag = pending_tag(chain, &audit);

@@ -96,6 +96,9 @@ const SQL_TEXT_MATCH: &str = " AND description ILIKE ";
 /// counted item that changed), folded in by settling, so concurrent commands never wait on the
 /// same counters.
 const PACKED_COMMAND_FACTS: bool = true;
+/// PostgreSQL never defers a command's writes: each is decided on its own row version and written
+/// at once ([`move_at_once`]), so it has no texts for a batch's deferred writes.
+const SQL_DEFERRED: Option<common::DeferredTexts> = None;
 /// Serialises migrations when several servers start at once.
 const SQL_MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7212001)");
 

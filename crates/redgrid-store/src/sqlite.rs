@@ -6,10 +6,11 @@
 //! a job that fails after writing makes the batch roll back, and its jobs are then run one by one, so
 //! one failure never touches another job. The jobs of a batch share their reads and counts
 //! ([`common::Shared`]): the requests they move are read in one statement, and their scorecard
-//! counts are summed and written once. A batch also settles, before it commits, what its
-//! commands left for later (their audit records join the chain), and commands add their scorecard
-//! counts straight to the facts: one writer takes them in turn anyway. Reads use a small pool of
-//! their own.
+//! counts are summed and written once. A batch links its commands' audit records into the chain
+//! itself before it commits, after any left waiting (records only go to `audit_pending` when a
+//! job writes at once, or when this process lacks the chain's key), and commands add their
+//! scorecard counts straight to the facts: one writer takes them in turn anyway. Reads use a small
+//! pool of their own.
 //!
 //! The WAL is kept bounded (docs/operators/backup.md, "The WAL"): a background task copies pages
 //! with a passive checkpoint every tenth of a second (blocking no one, but unable to reset the WAL
@@ -65,33 +66,66 @@ const SQL_NEXT_REQUEST_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 AS id FROM re
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 /// `BEGIN IMMEDIATE` already holds the only write lock.
 const SQL_LOCK_PERSON: &str = "SELECT id FROM people WHERE id = $1";
-/// A request moves to its next state, its event is written and the event's audit record is left for
-/// settling, in one call: the event and record only when the update changed the row (`changes()`),
-/// so a request already moved on writes nothing.
+/// A request moves to its next state and its event is written, in one call: the event only when
+/// the update changed the row (`changes()`), so a request already moved on writes nothing.
+macro_rules! move_request {
+    () => {
+        concat!(
+            "UPDATE requests SET (",
+            request_columns!(),
+            ") = (",
+            request_params!(),
+            ") WHERE id = $1 AND version = $54; ",
+            "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+             SELECT $55, $56, $57, $58, $59, $60, $61 WHERE changes() = 1"
+        )
+    };
+}
+/// A new request and its first event, in one call: `$1`–`$53` the request, `$54`–`$60` the event.
+macro_rules! file_request {
+    () => {
+        concat!(
+            "INSERT INTO requests (",
+            request_columns!(),
+            ") VALUES (",
+            request_params!(),
+            "); ",
+            "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+             VALUES ($54, $55, $56, $57, $58, $59, $60)"
+        )
+    };
+}
+/// [`move_request!`] with the event's audit record left for settling (`$62` its digest, `$63` its
+/// tag), written only when the event was.
 const SQL_MOVE_REQUEST: &str = concat!(
-    "UPDATE requests SET (",
-    request_columns!(),
-    ") = (",
-    request_params!(),
-    ") WHERE id = $1 AND version = $54; ",
-    "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
-     SELECT $55, $56, $57, $58, $59, $60, $61 WHERE changes() = 1; ",
-    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+    move_request!(),
+    "; INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
      SELECT $60, 'event', $58, $55, $56, $62, $63 WHERE changes() = 1"
 );
-/// A new request, its first event and the event's audit record (left for settling), in one call:
-/// `$1`–`$53` the request, `$54`–`$60` the event, `$61` the event's digest, `$62` its tag.
+/// [`file_request!`] with the event's audit record left for settling: `$61` the event's digest,
+/// `$62` its tag.
 const SQL_FILE_REQUEST: &str = concat!(
-    "INSERT INTO requests (",
-    request_columns!(),
-    ") VALUES (",
-    request_params!(),
-    "); ",
-    "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
-     VALUES ($54, $55, $56, $57, $58, $59, $60); ",
-    "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+    file_request!(),
+    "; INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
      VALUES ($59, 'event', $57, $54, $55, $61, $62)"
 );
+/// A notice to a unit's people as a fixed text, so that a batch can send several in one call:
+/// `$1` the time, `$2` the request, `$3` the event's number, `$4` the kind, `$5` the unit, `$6` the
+/// payload.
+const SQL_NOTICE_UNIT: &str = "INSERT INTO outbox (created_at, request_id, seq, kind, recipient_id, \
+     unit_id, payload, next_attempt_at) SELECT DISTINCT $1, $2, $3, $4, person_id, $5, $6, $1 \
+     FROM grants WHERE unit_id = $5";
+/// What a batch defers and writes a few to a call ([`common::flush_writes`]), each text with the
+/// number of its parameters: filings and moves that leave their audit records for settling; the
+/// same without them, for a batch that links its records itself ([`link_batch`]); and
+/// notices to a unit's people.
+const SQL_DEFERRED: Option<common::DeferredTexts> = Some(common::DeferredTexts {
+    file: (SQL_FILE_REQUEST, 62),
+    mv: (SQL_MOVE_REQUEST, 63),
+    file_linked: (file_request!(), 60),
+    move_linked: (move_request!(), 61),
+    notice_unit: (SQL_NOTICE_UNIT, 6),
+});
 /// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the row updated, the event and its
 /// audit record.
 const MOVED_ROWS: u64 = 3;
@@ -301,22 +335,83 @@ async fn run_together(
             Err(JobError::Failed(_)) => return None,
         }
     }
-    common::flush_writes(&mut tx, &mut shared).await.ok()?;
+    // With the chain's key at hand, the batch links its own audit records (after any left
+    // waiting); without it, they wait in `audit_pending` for a settle that can find out whether
+    // the chain may be extended.
+    let keyring = common::keyring_of(keys);
+    let mut records = Vec::new();
+    let link = keyring.current().is_some();
+    common::flush_writes(&mut tx, &mut shared, link.then_some(&mut records))
+        .await
+        .ok()?;
     if !shared.facts.is_empty() {
         common::add_facts(&mut tx, &shared.facts).await.ok()?;
     }
-    // In a savepoint: a settle that cannot go on (a chain keyed with a key this process lacks)
-    // leaves its rows waiting, for the service's settler to report, and the batch commits.
-    let mut inner = sqlx::Acquire::begin(&mut *tx).await.ok()?;
-    match common::settle(&mut inner, &common::keyring_of(keys)).await {
-        Ok(_) => inner.commit().await.ok()?,
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot settle with the batch; left waiting");
-            inner.rollback().await.ok()?;
+    if link {
+        link_batch(&mut tx, &keyring, &records).await.ok()?;
+    } else {
+        // In a savepoint: a settle that cannot go on (a chain keyed with a key this process
+        // lacks) leaves its rows waiting, for the service's settler to report, and the batch
+        // commits.
+        let mut inner = sqlx::Acquire::begin(&mut *tx).await.ok()?;
+        match common::settle(&mut inner, &keyring).await {
+            Ok(_) => inner.commit().await.ok()?,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot settle with the batch; left waiting");
+                inner.rollback().await.ok()?;
+            }
         }
     }
     tx.commit().await.ok()?;
     Some(out)
+}
+
+/// The chain's head and the newest record waiting in `audit_pending` (0 when none), in one call.
+const SQL_HEAD_AND_WAITING: &str = "SELECT seq, hash, \
+     (SELECT COALESCE(MAX(id), 0) FROM audit_pending) AS waiting FROM audit_head WHERE id = 1";
+
+/// Links a batch's audit records (`records`, in the order written) into the chain with the key in
+/// force, after the records waiting in `audit_pending` (left by earlier jobs of the batch or by
+/// other writers), so the chain keeps the order of writing; then moves the head on. The writer
+/// holds SQLite's write lock, so nothing else extends the chain meanwhile. Two calls when nothing
+/// waits: the head, then the records and the new head together.
+async fn link_batch(
+    conn: &mut common::Conn,
+    keys: &Keyring,
+    records: &[AuditRecord],
+) -> Result<()> {
+    let head = sqlx::query(SQL_HEAD_AND_WAITING)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (mut seq, mut prev): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
+    if head.try_get::<i64, _>("waiting")? > 0 {
+        (seq, prev) = common::link_waiting(conn, keys, seq, prev).await?;
+    }
+    let key = keys.current().ok_or_else(|| {
+        StoreError::Corrupt("a batch links its records only with the chain's key".into())
+    })?;
+    for chunk in records.chunks(1000) {
+        let mut linked = Vec::with_capacity(chunk.len());
+        for rec in chunk {
+            seq += 1;
+            let hash = audit::chain_hash(&prev, seq, rec, Some(key.secret.as_slice()));
+            linked.push((
+                seq,
+                rec,
+                std::mem::replace(&mut prev, hash.clone()),
+                hash,
+                key.id,
+            ));
+        }
+        let mut qb = common::chain_rows(linked);
+        qb.push("; UPDATE audit_head SET seq = ")
+            .push_bind(seq)
+            .push(", hash = ")
+            .push_bind(prev.clone())
+            .push(" WHERE id = 1");
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The requests the batch's commands move, read in one statement.
