@@ -204,6 +204,48 @@ async fn writer_task(
     }
 }
 
+/// Starts the writer on a thread of its own, with a runtime of its own, so that each step of a
+/// batch (every statement is a hand-over to the connection's thread and back) goes on as soon as
+/// the connection answers, rather than after whatever else a busy server's runtime has queued
+/// (request handlers, page rendering). The writer ends when the store is dropped (its queue
+/// closes), after the batch in hand. Where no thread or runtime can be made, it runs on the
+/// caller's runtime instead, and the task is returned so that dropping the store stops it.
+fn spawn_writer(
+    writing: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Option<JoinHandle<()>> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::warn!(error = %e, "no runtime for the SQLite writer; it shares the server's");
+            return Some(tokio::spawn(writing));
+        }
+    };
+    let (start, started) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("redgrid-writer".into())
+        .spawn(move || {
+            if let Ok(writing) = started.recv() {
+                runtime.block_on(writing);
+            }
+        });
+    match thread {
+        Ok(_) => {
+            // The thread owns the runtime; the future follows it there.
+            let writing: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                Box::pin(writing);
+            let _ = start.send(writing);
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no thread for the SQLite writer; it shares the server's");
+            Some(tokio::spawn(writing))
+        }
+    }
+}
+
 fn millis_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -542,16 +584,17 @@ impl SqliteStore {
             gave_way: AtomicU64::new(0),
         });
         let chain_keys = common::ChainKeys::default();
-        let tasks = vec![
-            tokio::spawn(writer_task(
-                writer.clone(),
-                chain_keys.clone(),
-                fail.clone(),
-                wal.clone(),
-                rx,
-            )),
-            tokio::spawn(checkpoint_task(checkpointer, wal.clone())),
-        ];
+        let mut tasks = vec![tokio::spawn(checkpoint_task(checkpointer, wal.clone()))];
+        let writing = writer_task(
+            writer.clone(),
+            chain_keys.clone(),
+            fail.clone(),
+            wal.clone(),
+            rx,
+        );
+        if let Some(task) = spawn_writer(writing) {
+            tasks.push(task);
+        }
         Ok(SqliteStore {
             chain_keys,
             wal,
