@@ -238,14 +238,14 @@ impl Gauge {
         name: &'static str,
         help: &'static str,
         label: &'static str,
-        values: Vec<(String, f64)>,
+        values: impl IntoIterator<Item = (impl Into<String>, f64)>,
     ) -> Self {
         Gauge {
             name,
             help,
             values: values
                 .into_iter()
-                .map(|(k, v)| (vec![(label, k)], v))
+                .map(|(k, v)| (vec![(label, k.into())], v))
                 .collect(),
         }
     }
@@ -266,7 +266,7 @@ mod tests {
             "redgrid_open_requests",
             "Open requests by light.",
             "light",
-            vec![("red".into(), 3.0)],
+            [("red", 3.0)],
         )]);
         assert!(text.contains("redgrid_commands_total{kind=\"accept\",outcome=\"ok\"} 2\n"));
         assert!(text.contains(

@@ -318,6 +318,13 @@ async fn a_batch_writes_its_moves_filings_and_notices_together() {
         .unwrap();
     assert_eq!(v.findings, vec![], "{v:?}");
     assert_eq!(v.events, 20 * 3 + 11);
+    // All in batches that committed: none had to roll back and run its commands one by one (a
+    // request's accept and dispatch in one batch go in turn).
+    let (together, rolled_back) = db.store.batches().unwrap();
+    assert!(
+        together >= 1 && rolled_back == 0,
+        "{together} {rolled_back}"
+    );
 }
 
 #[tokio::test]

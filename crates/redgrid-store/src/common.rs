@@ -19,7 +19,7 @@ pub(super) use crate::{
     AccessEntry, AccessQuery, Account, AlertLink, ApiToken, AttachmentMeta, Backend, Change,
     Decide, DirectGroup, ERASED, Erasure, FailPoint, IdempotencyKey, IdempotencyRecord, ItemFields,
     ListFilter, NewArea, NewClass, NewPerson, NewUnit, OutboxMessage, PhoneCode, Result,
-    SessionRow, StoreError, UploadQuota, request_columns, request_params,
+    SessionRow, StoreError, UploadQuota, request_columns, request_columns_but_id, request_params,
 };
 pub(super) use async_trait::async_trait;
 pub(super) use chrono::{DateTime, Utc};
@@ -1343,6 +1343,8 @@ pub(super) struct Deferred {
     payload: String,
     audit: AuditRecord,
     tag: Option<String>,
+    /// For a move, which [`INDEXED`] columns it changes.
+    changes: u16,
 }
 
 /// The texts of a batch's deferred writes, each with the number of its parameters (see
@@ -1350,14 +1352,79 @@ pub(super) struct Deferred {
 pub(super) struct DeferredTexts {
     /// A filing, its event and the event's audit record left for settling (three rows).
     pub file: (&'static str, usize),
-    /// A move, its event and the event's audit record left for settling (three rows).
-    pub mv: (&'static str, usize),
     /// A filing and its event, its record left to the batch (two rows).
     pub file_linked: (&'static str, usize),
-    /// A move and its event, its record left to the batch (two rows).
-    pub move_linked: (&'static str, usize),
+    /// What follows the columns a move sets: the version it expects, its event and the event's
+    /// audit record left for settling (three rows, with the request's).
+    pub move_tail: (&'static str, usize),
+    /// The same with the record left to the batch (two rows).
+    pub move_linked_tail: (&'static str, usize),
     /// A notice to a unit's people.
     pub notice_unit: (&'static str, usize),
+}
+
+/// Whether a move from the first request to the second changed a column.
+type Changed = fn(&Request, &Request) -> bool;
+
+/// The columns of `requests` that its indexes cover (the migrations' `CREATE INDEX … ON
+/// requests`), each with a test of whether a move changed it. A deferred move names these in its
+/// `SET` only when they changed: SQLite rewrites the entries of every index whose column an
+/// `UPDATE` names, whatever the value. A column missing here is always set, so the list only
+/// decides how much work a move saves, never what it writes.
+pub(super) const INDEXED: [(&str, Changed); 13] = [
+    ("status", |a, b| a.status != b.status),
+    ("requester_id", |a, b| a.requester_id != b.requester_id),
+    ("street_id", |a, b| {
+        a.location.street_id != b.location.street_id
+    }),
+    ("community_id", |a, b| {
+        a.location.community_id != b.location.community_id
+    }),
+    ("grid_id", |a, b| a.location.grid_id != b.location.grid_id),
+    ("category_id", |a, b| a.category_id != b.category_id),
+    ("level", |a, b| a.level != b.level),
+    ("unit_id", |a, b| a.unit_id != b.unit_id),
+    ("respond_due_at", |a, b| {
+        a.respond_due_at != b.respond_due_at
+    }),
+    ("verified_at", |a, b| a.verified_at != b.verified_at),
+    ("created_at", |a, b| a.created_at != b.created_at),
+    ("updated_at", |a, b| a.updated_at != b.updated_at),
+    ("next_due_at", |a, b| a.next_due_at != b.next_due_at),
+];
+
+/// Which of the [`INDEXED`] columns a move from `old` to `new` changes, one bit each.
+fn indexed_changes(old: &Request, new: &Request) -> u16 {
+    INDEXED
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, changed))| changed(old, new))
+        .fold(0, |bits, (i, _)| bits | 1 << i)
+}
+
+/// The start of a move's text: every column but `id`, except the [`INDEXED`] ones whose bit
+/// `changes` lacks, each with its parameter (`$2`–`$53`, as [`bind_request`] binds them).
+fn move_set(changes: u16) -> String {
+    let (mut columns, mut params) = (Vec::new(), Vec::new());
+    for (i, column) in request_columns_but_id!()
+        .split(',')
+        .map(str::trim)
+        .enumerate()
+    {
+        let unchanged = INDEXED
+            .iter()
+            .position(|(c, _)| *c == column)
+            .is_some_and(|bit| changes & (1 << bit) == 0);
+        if !unchanged {
+            columns.push(column);
+            params.push(format!("${}", i + 2));
+        }
+    }
+    format!(
+        "UPDATE requests SET ({}) = ({})",
+        columns.join(", "),
+        params.join(", ")
+    )
 }
 
 /// How many moves (or filings) one call of [`flush_writes`] may carry, largest first.
@@ -1394,18 +1461,52 @@ fn repeated(sql: &str, params: usize, copies: usize) -> String {
     out
 }
 
-/// The texts of [`flush_writes`], one per size in [`WRITES_PER_CALL`]: filings and moves leaving
-/// their records for settling, the same leaving them to the batch, and notices to units.
-fn write_texts() -> Option<&'static [[String; 5]; 5]> {
-    static TEXTS: std::sync::OnceLock<Option<[[String; 5]; 5]>> = std::sync::OnceLock::new();
-    TEXTS
-        .get_or_init(|| {
-            SQL_DEFERRED.map(|t| {
-                [t.file, t.mv, t.file_linked, t.move_linked, t.notice_unit]
-                    .map(|(sql, params)| WRITES_PER_CALL.map(|k| repeated(sql, params, k)))
-            })
-        })
-        .as_ref()
+/// A text [`flush_writes`] sends, before it is repeated for a call.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum WriteText {
+    /// Filings; `linked`: their audit records left to the batch.
+    File { linked: bool },
+    /// Moves setting every column but the [`INDEXED`] ones they leave as they were.
+    Move { linked: bool, changes: u16 },
+    /// Notices to units.
+    NoticeUnit,
+}
+
+/// The most texts [`write_text`] keeps; past that (moves changing ever other columns) it makes
+/// the rest afresh for each call.
+const KEPT_TEXTS: usize = 512;
+
+/// The text of one call of [`flush_writes`]: `which`, repeated as often as the size numbered
+/// `size` in [`WRITES_PER_CALL`] says. Made once and kept: a text made for each batch would be
+/// prepared afresh each time, and sending a kept one copies nothing.
+fn write_text(texts: &DeferredTexts, which: WriteText, size: usize) -> Arc<str> {
+    type Kept = std::sync::Mutex<std::collections::HashMap<(WriteText, usize), Arc<str>>>;
+    static KEPT: std::sync::OnceLock<Kept> = std::sync::OnceLock::new();
+    let mut kept = KEPT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(text) = kept.get(&(which, size)) {
+        return text.clone();
+    }
+    let (sql, params) = match which {
+        WriteText::File { linked: false } => (texts.file.0.to_string(), texts.file.1),
+        WriteText::File { linked: true } => (texts.file_linked.0.to_string(), texts.file_linked.1),
+        WriteText::Move { linked, changes } => {
+            let (tail, params) = if linked {
+                texts.move_linked_tail
+            } else {
+                texts.move_tail
+            };
+            (format!("{}{tail}", move_set(changes)), params)
+        }
+        WriteText::NoticeUnit => (texts.notice_unit.0.to_string(), texts.notice_unit.1),
+    };
+    let text: Arc<str> = repeated(&sql, params, WRITES_PER_CALL[size]).into();
+    if kept.len() < KEPT_TEXTS {
+        kept.insert((which, size), text.clone());
+    }
+    text
 }
 
 /// How many of `left` waiting writes the next call takes, and the index of that size in
@@ -1432,7 +1533,7 @@ pub(super) async fn flush_writes(
     if shared.deferred.is_empty() {
         return Ok(());
     }
-    let Some(texts) = write_texts() else {
+    let Some(texts) = &SQL_DEFERRED else {
         return Err(JobError::Failed(StoreError::Corrupt(
             "this backend has no texts for deferred writes".into(),
         )));
@@ -1440,16 +1541,46 @@ pub(super) async fn flush_writes(
     let writes = std::mem::take(&mut shared.deferred);
     let (filings, moves): (Vec<&Deferred>, Vec<&Deferred>) =
         writes.iter().partition(|w| w.version.is_none());
+    // Moves go in rounds: each request's first move of the batch in the first, its second in the
+    // second, and so on, so each move finds the version it expects. Within a round, moves that
+    // change the same indexed columns share a text, a few to a call.
+    let mut round_of = std::collections::HashMap::new();
+    let mut ordered: Vec<(usize, u16, usize, &Deferred)> = moves
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let round = round_of.entry(w.request.id.0).or_insert(0usize);
+            *round += 1;
+            (*round, w.changes, i, *w)
+        })
+        .collect();
+    ordered.sort_by_key(|(round, changes, i, _)| (*round, *changes, *i));
+    let linking = linked.is_some();
+    // Runs of writes that share a text: the filings, then each round's moves by columns set.
+    let mut runs: Vec<((usize, WriteText), Vec<&Deferred>)> = Vec::new();
+    if !filings.is_empty() {
+        runs.push(((0, WriteText::File { linked: linking }), filings));
+    }
+    for (round, changes, _, w) in ordered {
+        let key = (
+            round,
+            WriteText::Move {
+                linked: linking,
+                changes,
+            },
+        );
+        match runs.last_mut() {
+            Some((k, run)) if *k == key => run.push(w),
+            _ => runs.push((key, vec![w])),
+        }
+    }
     // Rows a copy writes: the request, its event, and its audit record unless the batch links it.
-    let (groups, rows) = match linked {
-        Some(_) => ([&texts[2], &texts[3]], 2),
-        None => ([&texts[0], &texts[1]], 3),
-    };
-    for (texts, group) in groups.into_iter().zip([&filings, &moves]) {
-        let mut rest = &group[..];
+    let rows = if linking { 2 } else { 3 };
+    for ((_, text), run) in &runs {
+        let mut rest = &run[..];
         while !rest.is_empty() {
             let (size, k) = call_size(rest.len());
-            let mut q = sqlx::query(AssertSqlSafe(texts[size].as_str()));
+            let mut q = sqlx::query(AssertSqlSafe(write_text(texts, *text, size)));
             for w in &rest[..k] {
                 q = bind_request(q, &w.request)?;
                 if let Some(v) = w.version {
@@ -1487,7 +1618,11 @@ pub(super) async fn flush_writes(
     let mut rest = &to_units[..];
     while !rest.is_empty() {
         let (size, k) = call_size(rest.len());
-        let mut q = sqlx::query(AssertSqlSafe(texts[4][size].as_str()));
+        let mut q = sqlx::query(AssertSqlSafe(write_text(
+            texts,
+            WriteText::NoticeUnit,
+            size,
+        )));
         for (w, kind, unit) in &rest[..k] {
             q = q
                 .bind(w.event.at)
@@ -1607,6 +1742,7 @@ pub(super) async fn run_submit(
             payload,
             audit,
             tag,
+            changes: 0,
         });
         return Ok(request);
     }
@@ -1774,6 +1910,7 @@ pub(super) async fn run_execute(
                 event: event.clone(),
                 payload,
                 audit,
+                changes: indexed_changes(&current, &next),
             });
             return Ok((next, event));
         }
@@ -2021,6 +2158,10 @@ impl Schema for This {
 
     fn wal_in_use_bytes(&self) -> Option<u64> {
         self.dialect_wal_in_use()
+    }
+
+    fn batches(&self) -> Option<(u64, u64)> {
+        self.dialect_batches()
     }
 
     async fn flush(&self) -> Result<()> {
@@ -3721,5 +3862,170 @@ mod repeated_tests {
             .map(|n| super::call_size(*n).1)
             .collect();
         assert_eq!(taken, [16, 16, 8, 2, 1]);
+    }
+}
+
+#[cfg(test)]
+mod indexed_tests {
+    use super::*;
+
+    /// A request's values as a move binds them, each as text.
+    struct Bound(Vec<String>);
+
+    impl Binder for Bound {
+        fn bind<T: for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db>>(mut self, value: T) -> Self {
+            let mut args = <Db as sqlx::Database>::Arguments::default();
+            sqlx::Arguments::add(&mut args, value).unwrap_or_else(|e| panic!("{e}"));
+            self.0.push(format!("{args:?}"));
+            self
+        }
+    }
+
+    fn bound(r: &Request) -> Vec<String> {
+        bind_request(Bound(Vec::new()), r)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0
+    }
+
+    fn filed() -> Request {
+        let e = Event {
+            request_id: RequestId(7),
+            seq: 1,
+            at: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            actor: ActorRef::SYSTEM,
+            body: EventBody::Submitted {
+                restricted: false,
+                channel: Channel::App,
+                description: "楼道堆物".into(),
+                requester_id: Some(PersonId(3)),
+                location: Location {
+                    area_id: AreaId(4),
+                    street_id: AreaId(2),
+                    community_id: AreaId(3),
+                    grid_id: Some(AreaId(4)),
+                    address: None,
+                    lat: None,
+                    lon: None,
+                },
+                attachments: vec![],
+                level: Level::Grid,
+                category_id: Some(CategoryId(5)),
+            },
+        };
+        apply(None, &e).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Other values a field of a request's JSON might take: some of them fit the field's type.
+    fn others(v: &serde_json::Value) -> Vec<serde_json::Value> {
+        use serde_json::json;
+        let mut out = match v {
+            serde_json::Value::Bool(b) => vec![json!(!b)],
+            serde_json::Value::Number(n) => vec![json!(n.as_i64().unwrap_or(0) + 1), json!(0.5)],
+            _ => vec![],
+        };
+        out.extend([
+            json!(9),
+            json!("2031-02-03T04:05:06Z"),
+            json!("accepted"),
+            json!("district"),
+            json!("claimed"),
+            json!("a"),
+            json!(true),
+            json!([]),
+            serde_json::Value::Null,
+        ]);
+        out.retain(|o| o != v);
+        out
+    }
+
+    /// Every field of a request, changed one at a time to each other value it can take: a move
+    /// names each indexed column exactly when the value it binds there changed, and every indexed
+    /// column is seen changing.
+    #[test]
+    fn a_move_sets_every_indexed_column_whose_value_changed() {
+        let base = filed();
+        let json = serde_json::to_value(&base).unwrap_or_default();
+        let columns: Vec<&str> = request_columns!().split(',').map(str::trim).collect();
+        let positions: Vec<usize> = INDEXED
+            .iter()
+            .map(|(c, _)| {
+                columns
+                    .iter()
+                    .position(|x| x == c)
+                    .unwrap_or_else(|| panic!("{c} is not a request column"))
+            })
+            .collect();
+        let mut paths: Vec<Vec<String>> = Vec::new();
+        if let serde_json::Value::Object(fields) = &json {
+            for (k, v) in fields {
+                match v {
+                    serde_json::Value::Object(inner) => {
+                        paths.extend(inner.keys().map(|i| vec![k.clone(), i.clone()]))
+                    }
+                    _ => paths.push(vec![k.clone()]),
+                }
+            }
+        }
+        let (before, mut seen, mut tried) = (bound(&base), 0u16, 0);
+        for path in &paths {
+            let field = path.iter().fold(&json, |v, k| &v[k.as_str()]).clone();
+            for other in others(&field) {
+                let mut changed = json.clone();
+                let slot = path.iter().fold(&mut changed, |v, k| &mut v[k.as_str()]);
+                *slot = other;
+                let Ok(changed) = serde_json::from_value::<Request>(changed) else {
+                    continue;
+                };
+                tried += 1;
+                let after = bound(&changed);
+                let bits = indexed_changes(&base, &changed);
+                for (bit, p) in positions.iter().enumerate() {
+                    let differs = before[*p] != after[*p];
+                    assert_eq!(
+                        bits & (1 << bit) != 0,
+                        differs,
+                        "{} after changing {path:?}",
+                        INDEXED[bit].0
+                    );
+                    if differs {
+                        seen |= 1 << bit;
+                    }
+                }
+            }
+        }
+        assert!(tried > 60, "only {tried} changes tried");
+        assert_eq!(
+            seen,
+            (1 << INDEXED.len()) - 1,
+            "indexed columns never changed"
+        );
+    }
+
+    /// A move's text names every column but `id` when all indexed ones changed, and leaves out
+    /// exactly the indexed ones that did not; each column keeps its parameter.
+    #[test]
+    fn a_moves_set_names_the_columns_it_must() {
+        let all = move_set(u16::MAX);
+        assert_eq!(
+            all,
+            concat!(
+                "UPDATE requests SET (",
+                request_columns_but_id!(),
+                ") = (",
+                crate::request_params_but_id!(),
+                ")"
+            )
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+        );
+        let status_only = move_set(1);
+        assert!(status_only.contains("(status, channel,"), "{status_only}");
+        assert!(status_only.contains("= ($2, $3,"), "{status_only}");
+        for (column, _) in &INDEXED[1..] {
+            assert!(!status_only.contains(&format!(" {column},")), "{column}");
+            assert!(!status_only.contains(&format!(" {column})")), "{column}");
+        }
+        assert!(status_only.contains("version"), "{status_only}");
     }
 }

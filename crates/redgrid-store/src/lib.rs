@@ -388,6 +388,10 @@ pub trait Schema: Send + Sync {
     /// How much of SQLite's write-ahead log is in use, as the last checkpoint found it (the file
     /// is reused from its start after each restart, so it can be larger); `None` on PostgreSQL.
     fn wal_in_use_bytes(&self) -> Option<u64>;
+    /// SQLite's batches of more than one command: how many committed together, and how many had
+    /// to roll back and run their commands one by one (each a cost, never a loss); `None` on
+    /// PostgreSQL, which writes each command on its own.
+    fn batches(&self) -> Option<(u64, u64)>;
     /// Makes the database file complete on its own: SQLite copies its WAL into it and empties the
     /// WAL (at shutdown, before a file backup); nothing on PostgreSQL.
     async fn flush(&self) -> Result<()>;
@@ -806,10 +810,12 @@ pub(crate) fn contact_of(decision: &SubmitDecision) -> Option<&NewContact> {
     decision.contact.as_ref()
 }
 
-/// The columns of the `requests` table, in the order `common.rs` reads and writes them.
-macro_rules! request_columns {
+/// The columns of the `requests` table after `id`, in the order `common.rs` reads and writes them:
+/// what a move may set (it never changes `id`, and SQLite rewrites the row and every index when an
+/// UPDATE names the key, whatever its value).
+macro_rules! request_columns_but_id {
     () => {
-        "id, status, channel, description, requester_id, submitted_by, area_id, street_id, \
+        "status, channel, description, requester_id, submitted_by, area_id, street_id, \
          community_id, grid_id, address, lat, lon, attachments, category_id, tier, urgent, level, \
          unit_id, claimed_by, suspended_from, supervised, supervision_count, rework_count, \
          escalation_count, respond_due_at, resolve_due_at, responded_at, resolved_at, verified_at, \
@@ -819,14 +825,30 @@ macro_rules! request_columns {
          rated_at, restricted, public_need, public_result"
     };
 }
+pub(crate) use request_columns_but_id;
+
+/// The columns of the `requests` table, in the order `common.rs` reads and writes them.
+macro_rules! request_columns {
+    () => {
+        concat!("id, ", $crate::request_columns_but_id!())
+    };
+}
 pub(crate) use request_columns;
+
+/// The parameters `$2`–`$53`, for [`request_columns_but_id`].
+macro_rules! request_params_but_id {
+    () => {
+        "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, \
+         $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53"
+    };
+}
+pub(crate) use request_params_but_id;
 
 /// The parameters `$1`–`$53` in [`request_columns`]'s order.
 macro_rules! request_params {
     () => {
-        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, \
-         $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53"
+        concat!("$1, ", $crate::request_params_but_id!())
     };
 }
 pub(crate) use request_params;

@@ -394,6 +394,11 @@ impl PgStore {
         None
     }
 
+    /// PostgreSQL writes each command on its own (no batches).
+    fn dialect_batches(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     fn dialect_wal_in_use(&self) -> Option<u64> {
         None
     }

@@ -66,19 +66,22 @@ const SQL_NEXT_REQUEST_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 AS id FROM re
 const SQL_LOCK_AUDIT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 /// `BEGIN IMMEDIATE` already holds the only write lock.
 const SQL_LOCK_PERSON: &str = "SELECT id FROM people WHERE id = $1";
-/// A request moves to its next state and its event is written, in one call: the event only when
-/// the update changed the row (`changes()`), so a request already moved on writes nothing.
-macro_rules! move_request {
+/// What follows the columns a move sets: the version it expects (`$54`), and its event
+/// (`$55`–`$61`), written only when the update changed the row (`changes()`), so a request
+/// already moved on writes nothing.
+macro_rules! move_request_tail {
     () => {
-        concat!(
-            "UPDATE requests SET (",
-            request_columns!(),
-            ") = (",
-            request_params!(),
-            ") WHERE id = $1 AND version = $54; ",
-            "INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
-             SELECT $55, $56, $57, $58, $59, $60, $61 WHERE changes() = 1"
-        )
+        " WHERE id = $1 AND version = $54; \
+         INSERT INTO request_events (request_id, seq, kind, actor_id, actor_role, at, payload) \
+         SELECT $55, $56, $57, $58, $59, $60, $61 WHERE changes() = 1"
+    };
+}
+/// A move's audit record left for settling (`$62` the event's digest, `$63` its tag), written only
+/// when the event was.
+macro_rules! move_audit_pending {
+    () => {
+        "; INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+         SELECT $60, 'event', $58, $55, $56, $62, $63 WHERE changes() = 1"
     };
 }
 /// A new request and its first event, in one call: `$1`–`$53` the request, `$54`–`$60` the event.
@@ -95,12 +98,16 @@ macro_rules! file_request {
         )
     };
 }
-/// [`move_request!`] with the event's audit record left for settling (`$62` its digest, `$63` its
-/// tag), written only when the event was.
+/// A request moves to its next state (every column but `id`), its event is written and the
+/// event's audit record left for settling, in one call.
 const SQL_MOVE_REQUEST: &str = concat!(
-    move_request!(),
-    "; INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
-     SELECT $60, 'event', $58, $55, $56, $62, $63 WHERE changes() = 1"
+    "UPDATE requests SET (",
+    request_columns_but_id!(),
+    ") = (",
+    crate::request_params_but_id!(),
+    ")",
+    move_request_tail!(),
+    move_audit_pending!()
 );
 /// [`file_request!`] with the event's audit record left for settling: `$61` the event's digest,
 /// `$62` its tag.
@@ -116,14 +123,15 @@ const SQL_NOTICE_UNIT: &str = "INSERT INTO outbox (created_at, request_id, seq, 
      unit_id, payload, next_attempt_at) SELECT DISTINCT $1, $2, $3, $4, person_id, $5, $6, $1 \
      FROM grants WHERE unit_id = $5";
 /// What a batch defers and writes a few to a call ([`common::flush_writes`]), each text with the
-/// number of its parameters: filings and moves that leave their audit records for settling; the
-/// same without them, for a batch that links its records itself ([`link_batch`]); and
+/// number of its parameters: filings that leave their audit records for settling, and the same
+/// without them, for a batch that links its records itself ([`link_batch`]); what follows the
+/// columns a move sets (`flush_writes` names only those it must), with and without the record; and
 /// notices to a unit's people.
 const SQL_DEFERRED: Option<common::DeferredTexts> = Some(common::DeferredTexts {
     file: (SQL_FILE_REQUEST, 62),
-    mv: (SQL_MOVE_REQUEST, 63),
     file_linked: (file_request!(), 60),
-    move_linked: (move_request!(), 61),
+    move_tail: (concat!(move_request_tail!(), move_audit_pending!()), 63),
+    move_linked_tail: (move_request_tail!(), 61),
     notice_unit: (SQL_NOTICE_UNIT, 6),
 });
 /// What [`SQL_MOVE_REQUEST`] reports when it moved the request: the row updated, the event and its
@@ -196,7 +204,7 @@ async fn writer_task(
             }
         }
         let failing = fail.load(Ordering::SeqCst) == 1;
-        let results = run_batch(&pool, &keys, &batch, failing).await;
+        let results = run_batch(&pool, &keys, &batch, failing, &wal).await;
         wal.last_write.store(millis_now(), Ordering::Relaxed);
         for (p, r) in batch.into_iter().zip(results) {
             let _ = p.reply.send(r);
@@ -262,6 +270,10 @@ struct WalState {
     last_write: AtomicU64,
     /// When the writer last gave way to readers instead of restarting the log (0: never).
     gave_way: AtomicU64,
+    /// Batches of more than one job the writer committed in one transaction.
+    together: AtomicU64,
+    /// Batches of more than one job that had to roll back, their jobs then run one by one.
+    rolled_back: AtomicU64,
 }
 
 /// The WAL file's size in bytes (0 when there is none).
@@ -337,11 +349,14 @@ async fn run_batch(
     keys: &common::ChainKeys,
     batch: &[Pending],
     fail: bool,
+    counts: &WalState,
 ) -> Vec<Result<Done>> {
-    if batch.len() > 1
-        && let Some(results) = run_together(pool, keys, batch, fail).await
-    {
-        return results;
+    if batch.len() > 1 {
+        if let Some(results) = run_together(pool, keys, batch, fail).await {
+            counts.together.fetch_add(1, Ordering::Relaxed);
+            return results;
+        }
+        counts.rolled_back.fetch_add(1, Ordering::Relaxed);
     }
     let mut out = Vec::with_capacity(batch.len());
     for p in batch {
@@ -582,6 +597,8 @@ impl SqliteStore {
             in_use: AtomicU64::new(0),
             last_write: AtomicU64::new(0),
             gave_way: AtomicU64::new(0),
+            together: AtomicU64::new(0),
+            rolled_back: AtomicU64::new(0),
         });
         let chain_keys = common::ChainKeys::default();
         let mut tasks = vec![tokio::spawn(checkpoint_task(checkpointer, wal.clone()))];
@@ -640,6 +657,13 @@ impl SqliteStore {
         Some(wal_size(&self.wal.path))
     }
 
+    fn dialect_batches(&self) -> Option<(u64, u64)> {
+        Some((
+            self.wal.together.load(Ordering::Relaxed),
+            self.wal.rolled_back.load(Ordering::Relaxed),
+        ))
+    }
+
     /// `VACUUM INTO` on a reader: one read transaction, so a consistent copy however busy the
     /// writer is, and compact. The file must not exist yet.
     async fn dialect_snapshot_to(&self, path: &Path) -> Result<()> {
@@ -687,3 +711,37 @@ mod common;
 #[path = "org_common.rs"]
 mod org_common;
 use common::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Schema;
+
+    /// The columns a deferred move leaves out when unchanged are exactly those the schema's indexes
+    /// on `requests` cover (besides `id`, which no move sets): a new index joins the list, or
+    /// every move rewrites it.
+    #[tokio::test]
+    async fn the_indexed_columns_are_those_the_schema_indexes() {
+        let dir = std::env::temp_dir().join(format!("redgrid-indexed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SqliteStore::open(&dir.join("t.db"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        store.migrate().await.unwrap_or_else(|e| panic!("{e}"));
+        let columns: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT ii.name FROM pragma_index_list('requests') AS il, \
+             pragma_index_info(il.name) AS ii WHERE ii.name IS NOT NULL",
+        )
+        .fetch_all(store.read_pool())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut indexed: Vec<String> = columns.into_iter().map(|(c,)| c).collect();
+        indexed.retain(|c| c != "id");
+        indexed.sort();
+        let mut listed: Vec<String> = common::INDEXED.iter().map(|(c, _)| c.to_string()).collect();
+        listed.sort();
+        assert_eq!(indexed, listed);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

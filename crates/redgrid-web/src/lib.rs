@@ -163,10 +163,7 @@ async fn metrics(
             "redgrid_open_requests",
             "Open requests (being handled or suspended) by light.",
             "light",
-            lights
-                .into_iter()
-                .map(|(l, n)| (l.as_str().to_string(), n as f64))
-                .collect(),
+            lights.into_iter().map(|(l, n)| (l.as_str(), n as f64)),
         ));
     }
     if let Ok((delivered, waiting)) = store.outbox_counts().await {
@@ -186,10 +183,7 @@ async fn metrics(
             "redgrid_settle_waiting",
             "Rows commands left for settling (a few times a second): audit records, scorecard deltas.",
             "table",
-            vec![
-                ("audit".to_string(), audit as f64),
-                ("scorecard".to_string(), scorecard as f64),
-            ],
+            [("audit", audit as f64), ("scorecard", scorecard as f64)],
         ));
     }
     if let Some(wal) = store.wal_bytes() {
@@ -204,6 +198,14 @@ async fn metrics(
             "redgrid_sqlite_wal_in_use_bytes",
             "How much of SQLite's write-ahead log is in use (restarted once past 16 MB).",
             in_use as f64,
+        ));
+    }
+    if let Some((together, rolled_back)) = store.batches() {
+        gauges.push(Gauge::by(
+            "redgrid_sqlite_batches",
+            "SQLite's batches of several commands: committed together, or rolled back and run one by one.",
+            "outcome",
+            [("together", together as f64), ("rolled_back", rolled_back as f64)],
         ));
     }
     let sms = service.sms();

@@ -2850,6 +2850,10 @@ async fn metrics_count_commands_routes_and_lights_without_personal_data_and_read
     assert!(text.contains("redgrid_outbox_waiting "), "{text}");
     assert!(text.contains("redgrid_sqlite_wal_bytes "), "{text}");
     assert!(text.contains("redgrid_sqlite_wal_in_use_bytes "), "{text}");
+    assert!(
+        text.contains("redgrid_sqlite_batches{outcome=\"rolled_back\"} 0\n"),
+        "{text}"
+    );
     for person in [&a.f.resident, &a.f.grid_worker] {
         assert!(!text.contains(&person.name));
         if let Some(p) = &person.phone {
