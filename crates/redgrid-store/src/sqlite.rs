@@ -740,7 +740,10 @@ mod tests {
         indexed.sort();
         let mut listed: Vec<String> = common::INDEXED.iter().map(|(c, _)| c.to_string()).collect();
         listed.sort();
-        assert_eq!(indexed, listed);
+        assert_eq!(
+            indexed, listed,
+            "the columns indexed on requests differ from common::INDEXED: list a new index's column there"
+        );
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
