@@ -182,6 +182,63 @@ async fn commands_queued_together_on_one_request_each_see_the_one_before() {
     let (stored, events) = service.timeline(filed.id).await.unwrap();
     assert_eq!(stored, dispatched);
     assert_eq!(events.len(), 3);
+    // The accept and the dispatch were written in one batch, in turn: none rolled back.
+    assert_eq!(db.store.batches(), Some((1, 0)));
+}
+
+/// A batch links what others left waiting before its own records; when that cannot be done (a
+/// row slipped into `audit_pending` through the database alone), the batch still commits and its
+/// records wait after that row. Once the row is gone, a settle links them all and the chain
+/// verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_when_what_waits_before_it_cannot_be_linked() {
+    let db = testing::sqlite().await.unwrap();
+    let (service, f) = testing::seed(db.store.clone()).await.unwrap();
+    let service = std::sync::Arc::new(service);
+    let resident = Actor::Person(f.resident.clone());
+    let area = f.grid_a1_1.id;
+    db.store.settle().await.unwrap();
+    let mut other = hold_write_lock(&db).await;
+    sqlx::query(
+        "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) \
+         VALUES ('not a time', 'event', NULL, NULL, NULL, 'x', NULL)",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
+    let submit = || {
+        let (service, resident) = (service.clone(), resident.clone());
+        tokio::spawn(async move {
+            service
+                .submit(&resident, &input(area), vec![], None, now())
+                .await
+        })
+    };
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
+    // The first waits for the lock alone; the five after it make one batch.
+    let first = submit();
+    pause().await;
+    let rest: Vec<_> = (0..5).map(|_| submit()).collect();
+    pause().await;
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    first.await.unwrap().unwrap();
+    for t in rest {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(db.store.batches(), Some((1, 0)));
+    // The row, the first filing's record, and the batch's five.
+    assert_eq!(db.store.waiting().await.unwrap().0, 7);
+    assert!(db.store.settle().await.is_err(), "the row cannot be linked");
+    sqlx::query("DELETE FROM audit_pending WHERE at = 'not a time'")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(db.store.settle().await.unwrap(), 6);
+    let v = redgrid_store::audit::verify(&db.store, &[], &testing::keyring())
+        .await
+        .unwrap();
+    assert_eq!(v.findings, vec![], "{v:?}");
+    assert_eq!(v.events, 6);
 }
 
 /// A SQLite batch writes its plain moves and filings a few to a call, after deciding them all, and

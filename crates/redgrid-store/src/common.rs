@@ -1393,6 +1393,9 @@ pub(super) const INDEXED: [(&str, Changed); 13] = [
     ("next_due_at", |a, b| a.next_due_at != b.next_due_at),
 ];
 
+// One bit each in a `u16`.
+const _: () = assert!(INDEXED.len() <= 16);
+
 /// Which of the [`INDEXED`] columns a move from `old` to `new` changes, one bit each.
 fn indexed_changes(old: &Request, new: &Request) -> u16 {
     INDEXED

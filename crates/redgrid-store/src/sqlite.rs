@@ -7,10 +7,10 @@
 //! one failure never touches another job. The jobs of a batch share their reads and counts
 //! ([`common::Shared`]): the requests they move are read in one statement, and their scorecard
 //! counts are summed and written once. A batch links its commands' audit records into the chain
-//! itself before it commits, after any left waiting (records only go to `audit_pending` when a
-//! job writes at once, or when this process lacks the chain's key), and commands add their
-//! scorecard counts straight to the facts: one writer takes them in turn anyway. Reads use a small
-//! pool of their own.
+//! itself before it commits, after any left waiting (records go to `audit_pending` only from a
+//! job that writes at once and the deferred writes flushed before it, from single commands, or
+//! when this process lacks the chain's key), and commands add their scorecard counts straight to
+//! the facts: one writer takes them in turn anyway. Reads use a small pool of their own.
 //!
 //! The WAL is kept bounded (docs/operators/backup.md, "The WAL"): a background task copies pages
 //! with a passive checkpoint every tenth of a second (blocking no one, but unable to reset the WAL
@@ -216,8 +216,8 @@ async fn writer_task(
 /// batch (every statement is a hand-over to the connection's thread and back) goes on as soon as
 /// the connection answers, rather than after whatever else a busy server's runtime has queued
 /// (request handlers, page rendering). The writer ends when the store is dropped (its queue
-/// closes), after the batch in hand. Where no thread or runtime can be made, it runs on the
-/// caller's runtime instead, and the task is returned so that dropping the store stops it.
+/// closes), after running the jobs still queued. Where no thread or runtime can be made, it runs
+/// on the caller's runtime instead, and the task is returned so that dropping the store stops it.
 fn spawn_writer(
     writing: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Option<JoinHandle<()>> {
@@ -231,23 +231,30 @@ fn spawn_writer(
             return Some(tokio::spawn(writing));
         }
     };
-    let (start, started) = std::sync::mpsc::channel();
+    // The thread is given the runtime only once it runs: a runtime dropped here, inside the
+    // caller's, would panic, and a thread that could not start drops what it was given.
+    type Writing = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+    let (start, started) = std::sync::mpsc::channel::<(tokio::runtime::Runtime, Writing)>();
     let thread = std::thread::Builder::new()
         .name("redgrid-writer".into())
         .spawn(move || {
-            if let Ok(writing) = started.recv() {
+            if let Ok((runtime, writing)) = started.recv() {
                 runtime.block_on(writing);
             }
         });
     match thread {
         Ok(_) => {
-            // The thread owns the runtime; the future follows it there.
-            let writing: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
-                Box::pin(writing);
-            let _ = start.send(writing);
+            if let Err(std::sync::mpsc::SendError((runtime, _))) =
+                start.send((runtime, Box::pin(writing)))
+            {
+                // The thread ended before it was given its work (it cannot, short of a panic).
+                runtime.shutdown_background();
+                tracing::error!("the SQLite writer's thread ended before it started");
+            }
             None
         }
         Err(e) => {
+            runtime.shutdown_background();
             tracing::warn!(error = %e, "no thread for the SQLite writer; it shares the server's");
             Some(tokio::spawn(writing))
         }
@@ -365,13 +372,14 @@ async fn run_batch(
     out
 }
 
-/// Runs the batch in one transaction, and settles what it and earlier commands left (see
-/// [`common::settle`]) before committing; `None` when the batch had to roll back.
+/// Runs the batch in one transaction, and links its audit records and those left waiting before
+/// it into the chain ([`link_batch`]; without the chain's key, [`common::settle`] in a savepoint)
+/// before committing; `None` when the batch had to roll back.
 ///
-/// Settling here rather than from the service's settler keeps the cost even: the writer holds
+/// Linking here rather than from the service's settler keeps the cost even: the writer holds
 /// SQLite's only write lock anyway, so a settle a few times a second would stall every command for
-/// as long as it takes to fold a few hundred commands' rows, while a settle per batch folds only
-/// the batch's own rows, on pages the batch has just written.
+/// as long as it takes to link a few hundred commands' records, while a batch links only its own,
+/// in memory already.
 async fn run_together(
     pool: &SqlitePool,
     keys: &common::ChainKeys,
@@ -441,12 +449,26 @@ async fn link_batch(
         .fetch_one(&mut *conn)
         .await?;
     let (mut seq, mut prev): (i64, String) = (head.try_get("seq")?, head.try_get("hash")?);
-    if head.try_get::<i64, _>("waiting")? > 0 {
-        (seq, prev) = common::link_waiting(conn, keys, seq, prev).await?;
-    }
     let key = keys.current().ok_or_else(|| {
         StoreError::Corrupt("a batch links its records only with the chain's key".into())
     })?;
+    if head.try_get::<i64, _>("waiting")? > 0 {
+        // Records others left come first. Linking them can fail (a row slipped in through the
+        // database alone), so in a savepoint: on failure they stay waiting, the batch's own
+        // join them, and the batch commits; the service's settler reports what is wrong.
+        let mut inner = sqlx::Acquire::begin(&mut *conn).await?;
+        match common::link_waiting(&mut inner, keys, seq, prev.clone()).await {
+            Ok(head) => {
+                inner.commit().await?;
+                (seq, prev) = head;
+            }
+            Err(e) => {
+                inner.rollback().await?;
+                tracing::warn!(error = %e, "cannot link the audit records left waiting; the batch's wait with them");
+                return leave_waiting(conn, key, records).await;
+            }
+        }
+    }
     for chunk in records.chunks(1000) {
         let mut linked = Vec::with_capacity(chunk.len());
         for rec in chunk {
@@ -466,6 +488,31 @@ async fn link_batch(
             .push(", hash = ")
             .push_bind(prev.clone())
             .push(" WHERE id = 1");
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Leaves a batch's audit records waiting in `audit_pending`, each tagged with the chain's key as
+/// a command's own would be, for a settle to link after the ones before them.
+async fn leave_waiting(
+    conn: &mut common::Conn,
+    key: &audit::ChainKey,
+    records: &[AuditRecord],
+) -> Result<()> {
+    for chunk in records.chunks(1000) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO audit_pending (at, kind, actor_id, request_id, event_seq, payload, tag) ",
+        );
+        qb.push_values(chunk, |mut b, rec| {
+            b.push_bind(rec.at)
+                .push_bind(rec.kind.as_str())
+                .push_bind(rec.actor_id.map(|p| p.0))
+                .push_bind(rec.request_id.map(|r| r.0))
+                .push_bind(rec.event_seq)
+                .push_bind(rec.payload.clone())
+                .push_bind(audit::record_tag(&key.secret, rec));
+        });
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -571,8 +618,9 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
             // Room for the statements of varying length (a batch's audit records and counts,
-            // one to `MAX_BATCH` rows) beside the fixed ones, so none of them is prepared anew.
-            .statement_cache_capacity(500);
+            // one to `MAX_BATCH` rows; its moves, one text for each set of indexed columns they
+            // change and each size of call) beside the fixed ones, so none is prepared anew.
+            .statement_cache_capacity(800);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
