@@ -132,6 +132,22 @@ async fn hold_write_lock(db: &testing::TestDb) -> sqlx::SqliteConnection {
     other
 }
 
+/// Files a request for `resident` in `area` on a task of its own (with an idempotency key when
+/// given), so that several wait for SQLite's writer at once.
+fn spawn_submit(
+    service: &std::sync::Arc<redgrid_app::service::Service>,
+    resident: &Actor,
+    area: redgrid_core::ids::AreaId,
+    key: Option<String>,
+) -> tokio::task::JoinHandle<redgrid_store::Result<(redgrid_core::request::Request, bool)>> {
+    let (service, resident) = (service.clone(), resident.clone());
+    tokio::spawn(async move {
+        service
+            .submit(&resident, &input(area), vec![], key.as_deref(), now())
+            .await
+    })
+}
+
 /// SQLite's writer runs the commands that queued up meanwhile in one transaction, and reads the
 /// requests they move once for the batch: a command after another on the same request must be
 /// decided on what the one before left, not on the request as it was when the batch began.
@@ -151,14 +167,7 @@ async fn commands_queued_together_on_one_request_each_see_the_one_before() {
         .0;
     let mut other = hold_write_lock(&db).await;
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(400));
-    let first = {
-        let (service, resident, area) = (service.clone(), resident.clone(), f.grid_a1_1.id);
-        tokio::spawn(async move {
-            service
-                .submit(&resident, &input(area), vec![], None, now())
-                .await
-        })
-    };
+    let first = spawn_submit(&service, &resident, f.grid_a1_1.id, None);
     pause().await;
     let run = |command: Command| {
         let (service, worker, id) = (service.clone(), worker.clone(), filed.id);
@@ -206,14 +215,7 @@ async fn a_batch_commits_when_what_waits_before_it_cannot_be_linked() {
     .execute(&mut other)
     .await
     .unwrap();
-    let submit = || {
-        let (service, resident) = (service.clone(), resident.clone());
-        tokio::spawn(async move {
-            service
-                .submit(&resident, &input(area), vec![], None, now())
-                .await
-        })
-    };
+    let submit = || spawn_submit(&service, &resident, area, None);
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
     // The first waits for the lock alone; the five after it make one batch.
     let first = submit();
@@ -270,14 +272,7 @@ async fn a_batch_writes_its_moves_filings_and_notices_together() {
     }
     let mut other = hold_write_lock(&db).await;
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
-    let submit = || {
-        let (service, resident) = (service.clone(), resident.clone());
-        tokio::spawn(async move {
-            service
-                .submit(&resident, &input(area), vec![], None, now())
-                .await
-        })
-    };
+    let submit = || spawn_submit(&service, &resident, area, None);
     // The writer waits with this one; everything after it queues up for one batch.
     let first = submit();
     pause().await;
@@ -294,15 +289,7 @@ async fn a_batch_writes_its_moves_filings_and_notices_together() {
         .collect();
     let news: Vec<_> = (0..5).map(|_| submit()).collect();
     let keyed: Vec<_> = (0..2)
-        .map(|i| {
-            let (service, resident) = (service.clone(), resident.clone());
-            tokio::spawn(async move {
-                let key = format!("batch-{i}");
-                service
-                    .submit(&resident, &input(area), vec![], Some(&key), now())
-                    .await
-            })
-        })
+        .map(|i| spawn_submit(&service, &resident, area, Some(format!("batch-{i}"))))
         .collect();
     let after_keyed: Vec<_> = (0..3).map(|_| submit()).collect();
     pause().await;

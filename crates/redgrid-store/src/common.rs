@@ -1342,7 +1342,6 @@ pub(super) struct Deferred {
     event: Event,
     payload: String,
     audit: AuditRecord,
-    tag: Option<String>,
     /// For a move, which [`INDEXED`] columns it changes.
     changes: u16,
 }
@@ -1527,11 +1526,13 @@ fn call_size(left: usize) -> (usize, usize) {
 /// wrote fewer rows than its copies promise fails, and the batch rolls back.
 ///
 /// With `linked`, the writes leave their audit records there, in the order written, for the batch
-/// to link itself (SQLite's `link_batch`); without, they leave them in `audit_pending` for settling.
+/// to link itself (SQLite's `link_batch`); without, they leave them in `audit_pending` for settling,
+/// tagged with `chain`'s key.
 pub(super) async fn flush_writes(
     conn: &mut Conn,
     shared: &mut Shared,
     mut linked: Option<&mut Vec<AuditRecord>>,
+    chain: &Keyring,
 ) -> std::result::Result<(), JobError> {
     if shared.deferred.is_empty() {
         return Ok(());
@@ -1592,7 +1593,11 @@ pub(super) async fn flush_writes(
                 q = bind_event(q, &w.event, &w.payload);
                 match linked.as_deref_mut() {
                     Some(records) => records.push(w.audit.clone()),
-                    None => q = q.bind(w.audit.payload.clone()).bind(w.tag.clone()),
+                    None => {
+                        q = q
+                            .bind(w.audit.payload.clone())
+                            .bind(pending_tag(chain, &w.audit))
+                    }
                 }
             }
             let done = q.execute(&mut *conn).await?;
@@ -1696,7 +1701,7 @@ pub(super) async fn run_submit(
         && decision.body.attachment_ids().is_empty()
         && shared.as_ref().is_some_and(|s| s.defer);
     if !defer && let Some(s) = shared.as_deref_mut() {
-        flush_writes(conn, s, None).await?;
+        flush_writes(conn, s, None, chain).await?;
     }
     let mut body = decision.body.clone();
     if let Some(contact) = crate::contact_of(decision) {
@@ -1734,7 +1739,6 @@ pub(super) async fn run_submit(
     // The request, its event and the event's audit record, in one call (SQL_FILE_REQUEST).
     let payload = event_payload(&event)?;
     let audit = AuditRecord::event(&event, &payload);
-    let tag = pending_tag(chain, &audit);
     if defer && let Some(shared) = shared {
         shared.next_id = Some(id.0 + 1);
         shared.requests.insert(id.0, request.clone());
@@ -1744,11 +1748,11 @@ pub(super) async fn run_submit(
             event,
             payload,
             audit,
-            tag,
             changes: 0,
         });
         return Ok(request);
     }
+    let tag = pending_tag(chain, &audit);
     bind_event(
         bind_request(sqlx::query(SQL_FILE_REQUEST), &request)?,
         &event,
@@ -1909,7 +1913,6 @@ pub(super) async fn run_execute(
             shared.deferred.push(Deferred {
                 request: next.clone(),
                 version: Some(current.version),
-                tag: pending_tag(chain, &audit),
                 event: event.clone(),
                 payload,
                 audit,
@@ -1917,7 +1920,7 @@ pub(super) async fn run_execute(
             });
             return Ok((next, event));
         }
-        flush_writes(conn, shared, None).await?;
+        flush_writes(conn, shared, None, chain).await?;
     }
     let moved = bind_request(sqlx::query(SQL_MOVE_REQUEST), &next)?.bind(current.version);
     let tag = pending_tag(chain, &audit);

@@ -406,7 +406,7 @@ async fn run_together(
     let keyring = common::keyring_of(keys);
     let mut records = Vec::new();
     let link = keyring.current().is_some();
-    common::flush_writes(&mut tx, &mut shared, link.then_some(&mut records))
+    common::flush_writes(&mut tx, &mut shared, link.then_some(&mut records), &keyring)
         .await
         .ok()?;
     if !shared.facts.is_empty() {
