@@ -11,7 +11,7 @@ use redgrid_core::ids::*;
 use redgrid_core::person::Actor;
 use redgrid_core::request::{Attachment, Channel, Request, Satisfaction, Status};
 use redgrid_store::audit::{self, AuditRecord, Finding};
-use redgrid_store::{FailPoint, ItemFields, ListFilter, Store, StoreError};
+use redgrid_store::{Backend, FailPoint, ItemFields, ListFilter, Store, StoreError};
 use std::sync::Arc;
 
 use redgrid_app::both_backends;
@@ -29,6 +29,7 @@ both_backends!(
     concurrent_mixed_commands_land_or_leave_no_trace,
     many_lives_at_once_count_exactly,
     check_finds_a_tampered_projection,
+    no_row_a_request_names_is_deleted_and_check_finds_a_dangling_reference,
     catalogue_is_editable_by_administrators_only,
     attachments_are_stored_by_content,
     dispatch_stores_deadlines_in_working_time,
@@ -1022,6 +1023,72 @@ async fn check_finds_a_tampered_projection(store: Arc<dyn Store>) {
         diffs.len(),
         1,
         "the untouched request checks clean; {diffs:?}"
+    );
+}
+
+/// On PostgreSQL the tables every command writes keep no foreign keys (migration 16): a trigger
+/// refuses to delete what they name, as SQLite's foreign keys do, and `check` finds a reference
+/// broken behind the server's back.
+async fn no_row_a_request_names_is_deleted_and_check_finds_a_dangling_reference(
+    store: Arc<dyn Store>,
+) {
+    let (s, f) = testing::seed(store.clone()).await.unwrap();
+    let r = to_claimed(&s, &f).await;
+    assert!(s.check_references().await.unwrap().is_empty());
+    let category = r.category_id.expect("accepted with a category").0;
+    let unit = r.unit_id.expect("dispatched").0;
+    let claimer = r.claimed_by.expect("claimed").0;
+    let named = [
+        ("areas", r.location.area_id.0),
+        ("areas", r.location.street_id.0),
+        ("people", f.resident.id.0),
+        ("people", claimer),
+        ("units", unit),
+        ("category_items", category),
+        ("requests", r.id.0),
+    ];
+    for (table, id) in named {
+        let deleted = store
+            .execute_raw(&format!("DELETE FROM {table} WHERE id = {id}"))
+            .await;
+        assert!(deleted.is_err(), "{table} {id} was deleted: {deleted:?}");
+        let left = store
+            .execute_raw(&format!("UPDATE {table} SET id = id WHERE id = {id}"))
+            .await
+            .unwrap();
+        assert_eq!(left, 1, "{table} {id} is still there");
+    }
+    if store.backend() == Backend::Postgres {
+        for table in ["areas", "units", "people", "category_items", "requests"] {
+            let emptied = store
+                .execute_raw(&format!("TRUNCATE {table} CASCADE"))
+                .await;
+            assert!(emptied.is_err(), "{table} was truncated");
+        }
+    }
+    let (checked, _) = s.check_all(|_| {}).await.unwrap();
+    assert_eq!(checked, 1, "the request is still there");
+    // A reference broken behind the server's back (SQLite's keys turned off for the purpose).
+    let (off, on) = match store.backend() {
+        Backend::Sqlite => ("PRAGMA foreign_keys = OFF; ", "; PRAGMA foreign_keys = ON"),
+        Backend::Postgres => ("", ""),
+    };
+    store
+        .execute_raw(&format!(
+            "{off}UPDATE request_events SET actor_id = 987654 WHERE request_id = {}; \
+             UPDATE requests SET unit_id = 987655 WHERE id = {}{on}",
+            r.id, r.id
+        ))
+        .await
+        .unwrap();
+    let mut dangling = s.check_references().await.unwrap();
+    dangling.sort();
+    assert_eq!(
+        dangling,
+        vec![
+            ("request_events.actor_id".to_string(), 4),
+            ("requests.unit_id".to_string(), 1),
+        ]
     );
 }
 

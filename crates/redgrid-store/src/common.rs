@@ -2152,10 +2152,53 @@ impl This {
     }
 }
 
+/// The references [`Schema::dangling_references`] checks: table, column, the table it names.
+/// These are the foreign keys migration 16 drops on PostgreSQL.
+const HOT_REFERENCES: &[(&str, &str, &str)] = &[
+    ("requests", "requester_id", "people"),
+    ("requests", "submitted_by", "people"),
+    ("requests", "area_id", "areas"),
+    ("requests", "street_id", "areas"),
+    ("requests", "community_id", "areas"),
+    ("requests", "grid_id", "areas"),
+    ("requests", "category_id", "category_items"),
+    ("requests", "unit_id", "units"),
+    ("requests", "claimed_by", "people"),
+    ("request_events", "request_id", "requests"),
+    ("request_events", "actor_id", "people"),
+    ("outbox", "request_id", "requests"),
+    ("outbox", "recipient_id", "people"),
+    ("outbox", "unit_id", "units"),
+];
+
 #[async_trait]
 impl Schema for This {
     fn backend(&self) -> Backend {
         BACKEND
+    }
+
+    async fn dangling_references(&self) -> Result<Vec<(String, i64)>> {
+        let sql: Vec<String> = HOT_REFERENCES
+            .iter()
+            .map(|(table, column, names)| {
+                format!(
+                    "SELECT '{table}.{column}' AS reference, COUNT(*) AS n FROM {table} t \
+                     WHERE t.{column} IS NOT NULL AND NOT EXISTS \
+                     (SELECT 1 FROM {names} p WHERE p.id = t.{column})"
+                )
+            })
+            .collect();
+        let rows = sqlx::query(AssertSqlSafe(sql.join(" UNION ALL ")))
+            .fetch_all(self.read_pool())
+            .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let n: i64 = row.try_get("n")?;
+            if n > 0 {
+                out.push((row.try_get("reference")?, n));
+            }
+        }
+        Ok(out)
     }
 
     fn wal_bytes(&self) -> Option<u64> {

@@ -398,6 +398,10 @@ pub trait Schema: Send + Sync {
     /// Writes a consistent copy of the whole database to `path` while others go on writing
     /// (SQLite: `VACUUM INTO`). PostgreSQL is copied with its own tools (`pg_dump`), so it refuses.
     async fn snapshot_to(&self, path: &std::path::Path) -> Result<()>;
+    /// Each reference a request, an event or a notice makes that names no row (`"table.column"`
+    /// and how many), for `redgrid check`. On PostgreSQL these tables keep no foreign keys
+    /// (migration 16), so this is where a row removed behind the server's back shows.
+    async fn dangling_references(&self) -> Result<Vec<(String, i64)>>;
 }
 
 /// The district's directory (areas, units, the catalogue) and its people.

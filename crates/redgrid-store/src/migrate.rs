@@ -1,6 +1,7 @@
 //! The schema's migrations, embedded in the binary. Each is one text for both backends: a word in
 //! braces (`{int}`, `{time}`, …) stands for the type each dialect spells differently, and lines
-//! starting `--!` are notes for the reader that are not applied. A test checks that every file in
+//! starting `--!` are notes for the reader that are not applied; a line starting `{postgres}` is
+//! applied on PostgreSQL only (SQLite reads it as a comment). A test checks that every file in
 //! `migrations/` is listed and that no released migration's text changed.
 
 use crate::Backend;
@@ -40,6 +41,7 @@ migrations! {
     13 "pending_tags" "0013_pending_tags.sql";
     14 "alert_link_ended" "0014_alert_link_ended.sql";
     15 "packed_deltas" "0015_packed_deltas.sql";
+    16 "hot_references" "0016_hot_references.sql";
 }
 
 /// Each placeholder with its SQLite and PostgreSQL spelling.
@@ -58,6 +60,8 @@ const DIALECT_WORDS: &[(&str, &str, &str)] = &[
     ("{Dialect}", "SQLite", "PostgreSQL"),
     ("{dialect}", "sqlite", "postgres"),
     ("{other}", "postgres", "sqlite"),
+    // A line for PostgreSQL only: a comment on SQLite.
+    ("{postgres}", "-- ", ""),
 ];
 
 impl Migration {
@@ -184,6 +188,10 @@ mod tests {
             (
                 "ef94d26bfcf3e2c308185c762a963d3efce2296965a67b4c91bbed4922c8ed3a",
                 "d1f4f0db8a10d8f28bce7c4f0ab5d165693fd8ba37af19568483afc707b8f1c9",
+            ),
+            (
+                "c704c50379c49c6201b0ca0fe4b681fcf14f63b624884c90c1b3241399aefe3d",
+                "d87b56b6ede4766b75ab65fa7627e5909ee2b5b8e84b86378a72f8ad564eed94",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

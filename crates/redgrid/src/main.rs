@@ -56,7 +56,9 @@ enum Cmd {
     Serve(ConfigArgs),
     /// Apply any pending database migrations and exit.
     Migrate(ConfigArgs),
-    /// Replay every request's events and compare with the stored projection; exit 1 on any difference.
+    /// Replay every request's events and compare with the stored projection; check the scorecard
+    /// counts and that every reference of requests, events and notices names a row; exit 1 on any
+    /// difference.
     Check(ConfigArgs),
     /// Write a consistent backup (database, audit anchors, power/) to a new zip file while the
     /// server runs.
@@ -325,11 +327,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => println!("scorecard counts agree with the requests"),
                 Some(d) => println!("scorecard counts differ from the requests: {d}"),
             }
-            Ok(if diffs.is_empty() && facts.is_none() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            let dangling = service.check_references().await?;
+            for (reference, n) in &dangling {
+                println!("{reference}: {n} references name no row");
+            }
+            if dangling.is_empty() {
+                println!("every reference of requests, events and notices names a row");
+            }
+            Ok(
+                if diffs.is_empty() && facts.is_none() && dangling.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                },
+            )
         }
         Cmd::Demo(args) => demo_command(args).await,
         Cmd::Backup { file, config } => {

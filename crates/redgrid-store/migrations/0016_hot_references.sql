@@ -1,0 +1,60 @@
+--! One text for both backends: migrate.rs replaces each {word} with its SQLite or PostgreSQL type and
+--! drops these --! lines. Never edit a migration once released; add a new one.
+-- PostgreSQL only (each line below starts with {postgres}, a comment on SQLite): the tables every
+-- command writes stop checking their references by foreign key (issue 21). A foreign-key check on
+-- PostgreSQL locks the row it names (FOR KEY SHARE); every filing named the same few areas,
+-- category, unit and staff, so 64 commands at once queued on those few rows and wrote a lock record
+-- and a multixact for each, and the checks took a fifth of the server's time.
+--
+-- What the constraints guarded stays guarded:
+-- - a command writes only references it has decided on, against the directory read from these
+--   same tables, and its event and notices are written in the statement that writes the request,
+--   from that statement's own rows;
+-- - nothing deletes a row those references name: areas, units, people (an erasure blanks a
+--   person, never deletes them), category items and requests. The trigger below refuses a DELETE
+--   or TRUNCATE of them, as the constraints would have;
+-- - `redgrid check` counts references that name no row.
+-- SQLite keeps its constraints: its check is a key lookup with no lock, under its one writer.
+{postgres}ALTER TABLE requests
+{postgres}    DROP CONSTRAINT requests_requester_id_fkey,
+{postgres}    DROP CONSTRAINT requests_submitted_by_fkey,
+{postgres}    DROP CONSTRAINT requests_area_id_fkey,
+{postgres}    DROP CONSTRAINT requests_street_id_fkey,
+{postgres}    DROP CONSTRAINT requests_community_id_fkey,
+{postgres}    DROP CONSTRAINT requests_grid_id_fkey,
+{postgres}    DROP CONSTRAINT requests_category_id_fkey,
+{postgres}    DROP CONSTRAINT requests_unit_id_fkey,
+{postgres}    DROP CONSTRAINT requests_claimed_by_fkey;
+{postgres}ALTER TABLE request_events
+{postgres}    DROP CONSTRAINT request_events_request_id_fkey,
+{postgres}    DROP CONSTRAINT request_events_actor_id_fkey;
+{postgres}ALTER TABLE outbox
+{postgres}    DROP CONSTRAINT outbox_request_id_fkey,
+{postgres}    DROP CONSTRAINT outbox_recipient_id_fkey,
+{postgres}    DROP CONSTRAINT outbox_unit_id_fkey;
+{postgres}CREATE FUNCTION redgrid_never_deleted() RETURNS trigger LANGUAGE plpgsql AS $body$
+{postgres}BEGIN
+{postgres}    RAISE EXCEPTION 'rows of % are never deleted: requests, events and notices name them',
+{postgres}        TG_TABLE_NAME USING ERRCODE = 'foreign_key_violation';
+{postgres}END
+{postgres}$body$;
+{postgres}CREATE TRIGGER areas_never_deleted BEFORE DELETE ON areas
+{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER areas_never_truncated BEFORE TRUNCATE ON areas
+{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER units_never_deleted BEFORE DELETE ON units
+{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER units_never_truncated BEFORE TRUNCATE ON units
+{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER people_never_deleted BEFORE DELETE ON people
+{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER people_never_truncated BEFORE TRUNCATE ON people
+{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER category_items_never_deleted BEFORE DELETE ON category_items
+{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER category_items_never_truncated BEFORE TRUNCATE ON category_items
+{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER requests_never_deleted BEFORE DELETE ON requests
+{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}CREATE TRIGGER requests_never_truncated BEFORE TRUNCATE ON requests
+{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
