@@ -38,23 +38,14 @@
 {postgres}        TG_TABLE_NAME USING ERRCODE = 'foreign_key_violation';
 {postgres}END
 {postgres}$body$;
-{postgres}CREATE TRIGGER areas_never_deleted BEFORE DELETE ON areas
-{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER areas_never_truncated BEFORE TRUNCATE ON areas
-{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER units_never_deleted BEFORE DELETE ON units
-{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER units_never_truncated BEFORE TRUNCATE ON units
-{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER people_never_deleted BEFORE DELETE ON people
-{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER people_never_truncated BEFORE TRUNCATE ON people
-{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER category_items_never_deleted BEFORE DELETE ON category_items
-{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER category_items_never_truncated BEFORE TRUNCATE ON category_items
-{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER requests_never_deleted BEFORE DELETE ON requests
-{postgres}    FOR EACH ROW EXECUTE FUNCTION redgrid_never_deleted();
-{postgres}CREATE TRIGGER requests_never_truncated BEFORE TRUNCATE ON requests
-{postgres}    FOR EACH STATEMENT EXECUTE FUNCTION redgrid_never_deleted();
+{postgres}DO $do$
+{postgres}DECLARE t text;
+{postgres}BEGIN
+{postgres}    FOREACH t IN ARRAY ARRAY['areas', 'units', 'people', 'category_items', 'requests'] LOOP
+{postgres}        EXECUTE format('CREATE TRIGGER %I BEFORE DELETE ON %I FOR EACH ROW '
+{postgres}            'EXECUTE FUNCTION redgrid_never_deleted()', t || '_never_deleted', t);
+{postgres}        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT '
+{postgres}            'EXECUTE FUNCTION redgrid_never_deleted()', t || '_never_truncated', t);
+{postgres}    END LOOP;
+{postgres}END
+{postgres}$do$;

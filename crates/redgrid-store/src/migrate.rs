@@ -190,8 +190,8 @@ mod tests {
                 "d1f4f0db8a10d8f28bce7c4f0ab5d165693fd8ba37af19568483afc707b8f1c9",
             ),
             (
-                "c704c50379c49c6201b0ca0fe4b681fcf14f63b624884c90c1b3241399aefe3d",
-                "d87b56b6ede4766b75ab65fa7627e5909ee2b5b8e84b86378a72f8ad564eed94",
+                "e0368467946c3ec9d7898f99cc28302d0244a1825a2412ac1aab27391259f62e",
+                "03e618fa59fb9e9e43a996e6b2cc0b0d7e845ac64b86d55743fdcdb2f4d3da31",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]
