@@ -324,14 +324,14 @@ impl Service {
         self.deadlines.as_ref()
     }
 
-    /// Compares the scorecard's fact table with the contributions recomputed from every request;
-    /// describes the first differences, or None when they agree.
     /// Each reference a request, event or notice makes that names no row, with how many (see
     /// migration 16): empty when every one names a row.
     pub async fn check_references(&self) -> Result<Vec<(String, i64)>> {
         self.store.dangling_references().await
     }
 
+    /// Compares the scorecard's fact table with the contributions recomputed from every request;
+    /// describes the first differences, or None when they agree.
     pub async fn check_facts(&self) -> Result<Option<String>> {
         let mut expected: std::collections::BTreeMap<_, redgrid_core::scorecard::Counts> =
             Default::default();

@@ -190,8 +190,8 @@ mod tests {
                 "d1f4f0db8a10d8f28bce7c4f0ab5d165693fd8ba37af19568483afc707b8f1c9",
             ),
             (
-                "e0368467946c3ec9d7898f99cc28302d0244a1825a2412ac1aab27391259f62e",
-                "03e618fa59fb9e9e43a996e6b2cc0b0d7e845ac64b86d55743fdcdb2f4d3da31",
+                "5cc4889673a280da656610eebadd76994f467e65aa738050f8ea94d52689bf35",
+                "edd3b199a6a75a9e4707be30588f08cdb9f56bae538169ea13c5114b923aea2d",
             ),
         ];
         let unlisted: Vec<String> = MIGRATIONS[released.len().min(MIGRATIONS.len())..]

@@ -60,6 +60,40 @@ async fn demo_then_check_then_tamper_then_check() {
     // 60 filed requests, plus the suggestions the demo's organisation turned into requests.
     let checked = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(checked.contains("requests: 0 differences"), "{checked}");
+    assert!(
+        checked.contains("every reference of requests, events and notices names a row"),
+        "{checked}"
+    );
+
+    // A notice's unit removed behind the server's back (SQLite's keys off for the purpose).
+    let store = redgrid_store::open(&format!("sqlite://{d}/redgrid.db"))
+        .await
+        .unwrap();
+    let broken = store
+        .execute_raw(
+            "PRAGMA foreign_keys = OFF; UPDATE outbox SET unit_id = unit_id + 1000000 \
+             WHERE id = (SELECT MIN(id) FROM outbox WHERE unit_id IS NOT NULL); \
+             PRAGMA foreign_keys = ON",
+        )
+        .await
+        .unwrap();
+    assert!(broken > 0, "the demo sent a notice to a unit");
+    let out = redgrid(&["check", "--data-dir", d]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("outbox.unit_id: 1 references name no row")
+            && stdout.contains("requests: 0 differences"),
+        "{stdout}"
+    );
+    store
+        .execute_raw(
+            "PRAGMA foreign_keys = OFF; UPDATE outbox SET unit_id = unit_id - 1000000 \
+             WHERE unit_id > 1000000; PRAGMA foreign_keys = ON",
+        )
+        .await
+        .unwrap();
+    drop(store);
 
     // Running the demo again reuses the district.
     let out = redgrid(&["demo", "--no-serve", "--data-dir", d]);
@@ -1028,6 +1062,7 @@ fn a_backup_taken_under_write_load_restores_clean_and_restore_waits_for_the_serv
     );
     assert!(text.contains(", 0 differences"), "{text}");
     assert!(text.contains("scorecard: counts agree"), "{text}");
+    assert!(text.contains("references: 0 that name no row"), "{text}");
     assert!(text.contains(" 0 problems"), "{text}");
     assert!(fresh.join("power").is_dir(), "the power folder came back");
     // After the server stops, the live folder can be restored too, keeping what it replaced.
