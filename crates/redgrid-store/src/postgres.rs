@@ -176,50 +176,81 @@ impl Recent {
 
 /// How long [`Numbers`] hands out numbers from one block.
 const NUMBERS_FOR: Duration = Duration::from_secs(2);
+/// When no more than this many numbers are left in the block, [`Numbers`] fetches the next block
+/// in the background, so that a filing seldom waits for one.
+const NUMBERS_AHEAD: usize = 16;
 
 /// Request numbers taken from the sequence a block at a time and handed out smallest first, so a
 /// filing needs no statement of its own to learn its number. Every filing of this process takes
 /// its number here, so its requests are numbered in the order they were filed. Servers sharing a
 /// database each hold a block of their own, so across servers numbers follow the order of filing
-/// only roughly: a block is given out for at most [`NUMBERS_FOR`], then what is left of it is
-/// dropped and the next filing takes a new one. Dropped numbers, and those of a block not used
-/// when the process stops, are never given (a sequence has gaps anyway: a refused filing leaves
-/// one). One filing at a time takes a block, the others waiting for it, so no block arrives after
-/// a later one.
+/// only roughly: a block is given out for at most [`NUMBERS_FOR`] from when it was fetched, then
+/// what is left of it is dropped and the next filing takes a new one. Dropped numbers, and those
+/// of a block not used when the process stops, are never given (a sequence has gaps anyway: a
+/// refused filing leaves one). When the block runs low, the next one is fetched in the background
+/// (its numbers all come after the block's); a filing that finds the block empty waits for that
+/// fetch, or makes one itself, while the others wait for it, so no block arrives after a later one.
 #[derive(Default)]
 struct Numbers(tokio::sync::Mutex<NumberBlock>);
+
+type BlockFetch = tokio::task::JoinHandle<Result<(Vec<i64>, Instant)>>;
 
 #[derive(Default)]
 struct NumberBlock {
     /// What is left of the block, largest first (the smallest is popped).
     left: Vec<i64>,
+    /// When the block was fetched.
     taken: Option<Instant>,
+    /// The next block, being fetched.
+    ahead: Option<BlockFetch>,
 }
 
 impl Numbers {
-    /// The next number: the smallest left, or the first of a new block.
+    /// The next number: the smallest left, or the first of the next block.
     async fn next(&self, pool: &PgPool) -> Result<RequestId> {
         let mut block = self.0.lock().await;
         if block.taken.is_some_and(|t| t.elapsed() < NUMBERS_FOR)
             && let Some(n) = block.left.pop()
         {
+            if block.left.len() <= NUMBERS_AHEAD && block.ahead.is_none() {
+                let pool = pool.clone();
+                block.ahead = Some(tokio::spawn(async move { fetch_numbers(&pool).await }));
+            }
             return Ok(RequestId(n));
         }
-        let rows = sqlx::query(SQL_NUMBER_BLOCK).fetch_all(pool).await?;
-        let mut left = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>("id"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        left.sort_unstable_by(|a, b| b.cmp(a));
+        // The block fetched ahead, unless it failed or is too old to be given out.
+        let ahead = match block.ahead.take() {
+            Some(fetch) => match fetch.await {
+                Ok(Ok((left, taken))) if taken.elapsed() < NUMBERS_FOR => Some((left, taken)),
+                _ => None,
+            },
+            None => None,
+        };
+        let (mut left, taken) = match ahead {
+            Some(fetched) => fetched,
+            None => fetch_numbers(pool).await?,
+        };
         let first = left
             .pop()
             .ok_or_else(|| StoreError::Corrupt("the sequence gave no number".into()))?;
         *block = NumberBlock {
             left,
-            taken: Some(Instant::now()),
+            taken: Some(taken),
+            ahead: None,
         };
         Ok(RequestId(first))
     }
+}
+
+/// A block of numbers from the sequence, largest first, and when it was fetched.
+async fn fetch_numbers(pool: &PgPool) -> Result<(Vec<i64>, Instant)> {
+    let rows = sqlx::query(SQL_NUMBER_BLOCK).fetch_all(pool).await?;
+    let mut left = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    left.sort_unstable_by(|a, b| b.cmp(a));
+    Ok((left, Instant::now()))
 }
 
 impl PgStore {
