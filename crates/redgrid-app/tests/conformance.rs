@@ -2449,10 +2449,10 @@ async fn on_postgres_a_copy_kept_of_a_request_never_decides_once_another_server_
     assert_eq!(s.check_one(r2.id).await.unwrap(), None);
 }
 
-/// PostgreSQL hands request numbers out of blocks it takes from the sequence; a filing with a
-/// contact to record (a transaction of its own) takes its number from the same block as a plain
-/// one, so requests filed one after another are numbered in that order, and lists that put the
-/// newest first show them so.
+/// PostgreSQL hands request numbers out of blocks it takes from the sequence (the next one fetched
+/// ahead); a filing with a contact to record (a transaction of its own) takes its number from the
+/// same block as a plain one, so requests filed one after another are numbered in that order, and
+/// lists that put the newest first show them so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_requests_are_numbered_in_the_order_they_are_filed() {
     let Some(db) = testing::postgres().await.expect("postgres test database") else {
@@ -2502,5 +2502,17 @@ async fn on_postgres_requests_are_numbered_in_the_order_they_are_filed() {
     assert!(
         at_once.iter().all(|n| *n < last),
         "{last} after {at_once:?}"
+    );
+    // A block (and the one fetched ahead of it) given out for two seconds: a filing after that
+    // takes a new block, still numbered after every earlier one.
+    let mut before = vec![last];
+    for _ in 0..20 {
+        before.push(submit(&s, &f).await.id.0);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let later = submit(&s, &f).await.id.0;
+    assert!(
+        before.windows(2).all(|w| w[0] < w[1]) && before.iter().all(|n| *n < later),
+        "{later} after {before:?}"
     );
 }

@@ -188,8 +188,10 @@ const NUMBERS_AHEAD: usize = 16;
 /// what is left of it is dropped and the next filing takes a new one. Dropped numbers, and those
 /// of a block not used when the process stops, are never given (a sequence has gaps anyway: a
 /// refused filing leaves one). When the block runs low, the next one is fetched in the background
-/// (its numbers all come after the block's); a filing that finds the block empty waits for that
-/// fetch, or makes one itself, while the others wait for it, so no block arrives after a later one.
+/// (its numbers all come after the block's). A filing that finds the block empty or expired waits
+/// for that fetch and uses its block, whose two seconds count from its own fetch; if that fetch
+/// failed or its block is already too old, the filing fetches one itself. The others wait for it
+/// meanwhile, so no block used arrives after a later one.
 #[derive(Default)]
 struct Numbers(tokio::sync::Mutex<NumberBlock>);
 
@@ -201,7 +203,7 @@ struct NumberBlock {
     left: Vec<i64>,
     /// When the block was fetched.
     taken: Option<Instant>,
-    /// The next block, being fetched.
+    /// The next block, being fetched, or fetched and not yet used.
     ahead: Option<BlockFetch>,
 }
 
@@ -218,12 +220,17 @@ impl Numbers {
             }
             return Ok(RequestId(n));
         }
-        // The block fetched ahead, unless it failed or is too old to be given out.
-        let ahead = match block.ahead.take() {
-            Some(fetch) => match fetch.await {
-                Ok(Ok((left, taken))) if taken.elapsed() < NUMBERS_FOR => Some((left, taken)),
-                _ => None,
-            },
+        // The block fetched ahead, unless its fetch failed or it is too old to be given out. It is
+        // awaited in place, so a filing dropped meanwhile leaves it for the next one.
+        let ahead = match block.ahead.as_mut() {
+            Some(fetch) => {
+                let fetched = fetch.await;
+                block.ahead = None;
+                match fetched {
+                    Ok(Ok((left, taken))) if taken.elapsed() < NUMBERS_FOR => Some((left, taken)),
+                    _ => None,
+                }
+            }
             None => None,
         };
         let (mut left, taken) = match ahead {
