@@ -24,10 +24,37 @@ struct Figures {
     seconds: f64,
     p50: f64,
     p99: f64,
+    /// The share of the machine's CPU time the hypervisor gave to others while this ran, in
+    /// per cent (`steal` in `/proc/stat`); `None` where the system does not say.
+    steal: Option<f64>,
+}
+
+/// The machine's CPU time so far, all of it and the part stolen by the hypervisor, in ticks: the
+/// first line of `/proc/stat` (`cpu user nice system idle iowait irq softirq steal …`).
+fn cpu_ticks() -> Option<(u64, u64)> {
+    parse_cpu_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .take(8)
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    let steal = *ticks.get(7)?;
+    Some((ticks.iter().sum(), steal))
+}
+
+/// The stolen share of CPU time between two readings of [`cpu_ticks`], in per cent.
+fn steal_between(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((total0, steal0), (total1, steal1)) = (before?, after?);
+    let total = total1.checked_sub(total0).filter(|t| *t > 0)?;
+    Some(100.0 * steal1.saturating_sub(steal0) as f64 / total as f64)
 }
 
 impl Figures {
-    fn from(mut lat: Vec<Duration>, elapsed: Duration) -> Self {
+    fn from(mut lat: Vec<Duration>, elapsed: Duration, steal: Option<f64>) -> Self {
         lat.sort();
         let q = |p: f64| {
             lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
@@ -39,14 +66,18 @@ impl Figures {
             seconds: elapsed.as_secs_f64(),
             p50: q(0.5),
             p99: q(0.99),
+            steal,
         }
     }
     fn rate(&self) -> f64 {
         self.ops as f64 / self.seconds.max(1e-9)
     }
     fn print(&self, backend: &str, mode: &str) {
+        let steal = self
+            .steal
+            .map_or_else(|| "?".to_string(), |s| format!("{s:.1}"));
         println!(
-            "{backend:<9} {mode:<8} {:>7} {:>9.2} {:>10.0} {:>9.2} {:>9.2}",
+            "{backend:<9} {mode:<8} {:>7} {:>9.2} {:>10.0} {:>9.2} {:>9.2} {steal:>8}",
             self.ops,
             self.seconds,
             self.rate(),
@@ -67,13 +98,89 @@ fn input(f: &Fixture) -> SubmitInput {
     }
 }
 
+/// What one backend's run gave, for the targets' summary.
+pub struct Outcome {
+    backend: String,
+    api_rate: f64,
+    api_p99: f64,
+    ratio: f64,
+    /// The largest WAL seen, in MB (SQLite only).
+    wal_mb: Option<f64>,
+    /// The larger stolen share of the two modes, in per cent.
+    steal: Option<f64>,
+}
+
+/// Above this share of CPU time stolen by the hypervisor, a run does not show what the code does
+/// on a quiet machine, and the summary says so.
+const STEAL_NOTED: f64 = 5.0;
+
+/// Prints issue 21's targets against the runs' figures, each `met` or `MISSED`, and how much CPU
+/// the host took away meanwhile.
+pub fn print_targets(outcomes: &[Outcome]) {
+    println!("targets (issue 21):");
+    let line = |backend: &str, what: &str, figure: String, met: bool| {
+        let verdict = if met { "met" } else { "MISSED" };
+        println!("  {backend:<9} {what:<34} {figure:>8}  {verdict}");
+    };
+    for o in outcomes {
+        let b = o.backend.as_str();
+        if b == "postgres" {
+            line(
+                b,
+                "API ≥ 2,000 commands/s",
+                format!("{:.0}", o.api_rate),
+                o.api_rate >= 2000.0,
+            );
+            line(
+                b,
+                "API p99 ≤ 50 ms",
+                format!("{:.1}", o.api_p99),
+                o.api_p99 <= 50.0,
+            );
+        } else {
+            line(
+                b,
+                "API p99 ≤ 20 ms",
+                format!("{:.1}", o.api_p99),
+                o.api_p99 <= 20.0,
+            );
+        }
+        line(
+            b,
+            "API ≥ 0.6 of its ceiling",
+            format!("{:.2}", o.ratio),
+            o.ratio >= 0.6,
+        );
+        if let Some(wal) = o.wal_mb {
+            line(
+                b,
+                "WAL under 64 MB throughout",
+                format!("{wal:.1}"),
+                wal < 64.0,
+            );
+        }
+    }
+    let steal = outcomes
+        .iter()
+        .filter_map(|o| o.steal)
+        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+    match steal {
+        Some(s) if s > STEAL_NOTED => println!(
+            "the host took up to {s:.1} % of the CPU during these runs (steal): the figures are \
+             those of a busy host, not of a quiet machine"
+        ),
+        Some(s) => println!("the host took up to {s:.1} % of the CPU during these runs (steal)"),
+        None => println!("the CPU time the host took away is unknown here (no /proc/stat)"),
+    }
+}
+
 pub async fn intake(
     backend: &str,
     store: Arc<dyn Store>,
     count: usize,
     warmup: usize,
     clients: usize,
-) -> Result<(), String> {
+) -> Result<Outcome, String> {
     let (service, f) = testing::seed(store.clone())
         .await
         .map_err(|e| e.to_string())?;
@@ -250,14 +357,27 @@ pub async fn intake(
     let _ = stop_tx.send(());
     let _ = server.await;
     sampler.abort();
+    let mut wal_mb = None;
     if store.wal_bytes().is_some() {
         let max = wal_max.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1048576.0;
         let limit = redgrid_store::sqlite::WAL_RESTART_AT as f64 / 1048576.0;
         println!(
             "{backend:<9} WAL at most {max:.1} MB (restarted past {limit:.0} MB in use; target under 64 MB)"
         );
+        wal_mb = Some(max);
     }
-    Ok(())
+    let steal = match (ceiling.steal, api.steal) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(Outcome {
+        backend: backend.to_string(),
+        api_rate: api.rate(),
+        api_p99: api.p99,
+        ratio: api.rate() / ceiling.rate(),
+        wal_mb,
+        steal,
+    })
 }
 
 /// Each kind of command's latency, under the line of the mode it belongs to.
@@ -305,6 +425,7 @@ async fn measure(
 ) -> Result<(Figures, Vec<(&'static str, Figures)>), String> {
     gate.wait().await;
     let started = Instant::now();
+    let ticks = cpu_ticks();
     let mut lat = Vec::new();
     // Each client records its submit, accept and dispatch in turn.
     let mut kinds: [Vec<Duration>; 3] = Default::default();
@@ -316,10 +437,31 @@ async fn measure(
         lat.extend(client);
     }
     let elapsed = started.elapsed();
+    let steal = steal_between(ticks, cpu_ticks());
     let by_kind = ["submit", "accept", "dispatch"]
         .into_iter()
         .zip(kinds)
-        .map(|(kind, lat)| (kind, Figures::from(lat, elapsed)))
+        .map(|(kind, lat)| (kind, Figures::from(lat, elapsed, None)))
         .collect();
-    Ok((Figures::from(lat, elapsed), by_kind))
+    Ok((Figures::from(lat, elapsed, steal), by_kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stolen_share_is_read_from_the_first_line_of_proc_stat() {
+        let before = "cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 50 0 25 400 5 0 0 20 0 0\n";
+        let after = "cpu  200 0 100 1500 10 0 0 190 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n";
+        assert_eq!(parse_cpu_ticks(before), Some((1000, 40)));
+        assert_eq!(parse_cpu_ticks(after), Some((2000, 190)));
+        let steal = steal_between(parse_cpu_ticks(before), parse_cpu_ticks(after));
+        assert_eq!(steal, Some(15.0));
+        // A kernel too old to count steal, a garbled file, or no time passing: unknown.
+        assert_eq!(parse_cpu_ticks("cpu  1 2 3 4\n"), None);
+        assert_eq!(parse_cpu_ticks("intr 5\n"), None);
+        assert_eq!(steal_between(Some((10, 1)), Some((10, 1))), None);
+        assert_eq!(steal_between(None, Some((10, 1))), None);
+    }
 }

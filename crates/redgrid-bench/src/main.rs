@@ -21,6 +21,11 @@ use clap::{Parser, Subcommand};
 use redgrid_app::testing;
 use std::process::ExitCode;
 
+/// The product's allocator (`redgrid`'s `main.rs`), so that the server measured here allocates as
+/// the shipped one does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "redgrid-bench",
@@ -149,9 +154,10 @@ async fn run(cmd: BenchCmd) -> Result<(), String> {
                  after {warmup} unmeasured requests per client"
             );
             println!(
-                "{:<9} {:<8} {:>7} {:>9} {:>10} {:>9} {:>9}",
-                "backend", "mode", "ops", "seconds", "ops/s", "p50 ms", "p99 ms"
+                "{:<9} {:<8} {:>7} {:>9} {:>10} {:>9} {:>9} {:>8}",
+                "backend", "mode", "ops", "seconds", "ops/s", "p50 ms", "p99 ms", "steal %"
             );
+            let mut outcomes = Vec::new();
             for b in backends.split(',').map(str::trim) {
                 let db = match b {
                     "sqlite" => testing::sqlite().await.map_err(|e| e.to_string())?,
@@ -167,8 +173,11 @@ async fn run(cmd: BenchCmd) -> Result<(), String> {
                     },
                     other => return Err(format!("unknown backend {other:?}")),
                 };
-                crate::intake::intake(b, db.store.clone(), count, warmup, clients).await?;
+                outcomes.push(
+                    crate::intake::intake(b, db.store.clone(), count, warmup, clients).await?,
+                );
             }
+            crate::intake::print_targets(&outcomes);
             Ok(())
         }
     }
