@@ -177,7 +177,7 @@ async fn run(cmd: BenchCmd) -> Result<(), String> {
                     crate::intake::intake(b, db.store.clone(), count, warmup, clients).await?,
                 );
             }
-            crate::intake::print_targets(&outcomes);
+            crate::intake::print_targets(&outcomes, clients);
             Ok(())
         }
     }

@@ -26,8 +26,9 @@ use std::sync::Arc;
 
 /// mimalloc rather than the C library's allocator: a command allocates and frees many small
 /// values (JSON, rows, events), and with glibc's the API ran 13–31 % fewer commands a second on
-/// SQLite and 3–20 % fewer on PostgreSQL. Built without transparent huge pages (`no_thp`), which
-/// tripled the idle server's resident memory (docs/developers/benchmarks.md, "The allocator").
+/// SQLite and 3–20 % fewer on PostgreSQL. Built not to ask for transparent huge pages (`no_thp`),
+/// which tripled the idle server's resident memory; where the kernel gives them unasked, operators
+/// set `MIMALLOC_ALLOW_THP=0` (docs/operators/operations.md, "Memory").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
