@@ -47,6 +47,14 @@ fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     Some((ticks.iter().sum(), steal))
 }
 
+/// The larger of two figures either of which may be unknown.
+fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The stolen share of CPU time between two readings of [`cpu_ticks`], in per cent.
 fn steal_between(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
     let ((total0, steal0), (total1, steal1)) = (before?, after?);
@@ -115,6 +123,24 @@ pub struct Outcome {
 /// on a quiet machine, and the summary says so.
 const STEAL_NOTED: f64 = 5.0;
 
+/// What a target asks of its figure.
+#[derive(Clone, Copy)]
+enum Bound {
+    AtLeast(f64),
+    AtMost(f64),
+    Under(f64),
+}
+
+impl Bound {
+    fn met_by(self, figure: f64) -> bool {
+        match self {
+            Bound::AtLeast(limit) => figure >= limit,
+            Bound::AtMost(limit) => figure <= limit,
+            Bound::Under(limit) => figure < limit,
+        }
+    }
+}
+
 /// A target's figure as printed: rounded to `decimals` places towards missing the target (down
 /// for one that asks for at least, up for one that asks for at most), so that the figure shown
 /// never seems to meet a target its verdict says is missed, nor the reverse. The verdict is taken
@@ -138,38 +164,31 @@ pub fn print_targets(outcomes: &[Outcome], clients: usize) {
     } else {
         println!("targets (issues 2 and 21), set for 64 clients; this run had {clients}:");
     }
-    // (backend, what, figure, decimals, at least (else at most), the limit, strictly under)
-    type Target<'a> = (&'a str, &'a str, f64, i32, bool, f64, bool);
-    let mut targets: Vec<Target> = Vec::new();
+    // (backend, what, figure, decimals printed, what the target asks)
+    let mut targets: Vec<(&str, &str, f64, i32, Bound)> = Vec::new();
     for o in outcomes {
         let b = o.backend.as_str();
         if b == "postgres" {
-            targets.push((
-                b,
-                "API ≥ 2,000 commands/s",
-                o.api_rate,
-                0,
-                true,
-                2000.0,
-                false,
-            ));
-            targets.push((b, "API p99 ≤ 50 ms", o.api_p99, 1, false, 50.0, false));
+            let rate = "API ≥ 2,000 commands/s";
+            targets.push((b, rate, o.api_rate, 0, Bound::AtLeast(2000.0)));
+            targets.push((b, "API p99 ≤ 50 ms", o.api_p99, 1, Bound::AtMost(50.0)));
         } else {
-            targets.push((b, "API p99 ≤ 20 ms", o.api_p99, 1, false, 20.0, false));
+            targets.push((b, "API p99 ≤ 20 ms", o.api_p99, 1, Bound::AtMost(20.0)));
         }
-        targets.push((b, "API ≥ 0.6 of its ceiling", o.ratio, 2, true, 0.6, false));
+        targets.push((
+            b,
+            "API ≥ 0.6 of its ceiling",
+            o.ratio,
+            2,
+            Bound::AtLeast(0.6),
+        ));
         if let Some(wal) = o.wal_mb {
-            targets.push((b, "WAL under 64 MB throughout", wal, 1, false, 64.0, true));
+            targets.push((b, "WAL under 64 MB throughout", wal, 1, Bound::Under(64.0)));
         }
     }
-    for (backend, what, value, decimals, at_least, limit, strict) in targets {
-        let shown = towards_missing(value, decimals, at_least);
-        let met = match (at_least, strict) {
-            (true, _) => shown >= limit,
-            (false, false) => shown <= limit,
-            (false, true) => shown < limit,
-        };
-        let verdict = if met { "met" } else { "MISSED" };
+    for (backend, what, value, decimals, bound) in targets {
+        let shown = towards_missing(value, decimals, matches!(bound, Bound::AtLeast(_)));
+        let verdict = if bound.met_by(shown) { "met" } else { "MISSED" };
         let figure = format!("{shown:.prec$}", prec = decimals as usize);
         println!("  {backend:<9} {what:<34} {figure:>8}  {verdict}");
     }
@@ -178,11 +197,7 @@ pub fn print_targets(outcomes: &[Outcome], clients: usize) {
             println!("  {backend:<9} not measured");
         }
     }
-    let steal = outcomes
-        .iter()
-        .filter_map(|o| o.steal)
-        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
-    match steal {
+    match outcomes.iter().map(|o| o.steal).fold(None, larger) {
         Some(s) if s > STEAL_NOTED => println!(
             "the host took up to {s:.1} % of the CPU during these runs (steal): the figures are \
              those of a busy host, not of a quiet machine"
@@ -387,10 +402,7 @@ pub async fn intake(
         );
         wal_mb = Some(max);
     }
-    let steal = match (ceiling.steal, api.steal) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
+    let steal = larger(ceiling.steal, api.steal);
     Ok(Outcome {
         backend: backend.to_string(),
         api_rate: api.rate(),
@@ -484,6 +496,10 @@ mod tests {
         assert_eq!(parse_cpu_ticks("intr 5\n"), None);
         assert_eq!(steal_between(Some((10, 1)), Some((10, 1))), None);
         assert_eq!(steal_between(None, Some((10, 1))), None);
+        // A run's steal is the larger of its two modes', either of which may be unknown.
+        assert_eq!(larger(Some(0.1), Some(3.5)), Some(3.5));
+        assert_eq!(larger(None, Some(0.2)), Some(0.2));
+        assert_eq!(larger(None, None), None);
     }
 
     #[test]
