@@ -335,20 +335,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => println!("scorecard counts agree with the requests"),
                 Some(d) => println!("scorecard counts differ from the requests: {d}"),
             }
-            let dangling = service.check_references().await?;
-            for (reference, n) in &dangling {
-                println!("{reference}: {n} references name no row");
-            }
-            if dangling.is_empty() {
+            let dangling = print_dangling(&service, "").await?;
+            if dangling == 0 {
                 println!("every reference of requests, events and notices names a row");
             }
-            Ok(
-                if diffs.is_empty() && facts.is_none() && dangling.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                },
-            )
+            Ok(if diffs.is_empty() && facts.is_none() && dangling == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Cmd::Demo(args) => demo_command(args).await,
         Cmd::Backup { file, config } => {
@@ -426,6 +421,17 @@ fn calendar_check(files: &[std::path::PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Prints each column of requests, events and notices with references that name no row, and how
+/// many (each line after `indent`); returns how many such columns there are. For `check` and
+/// `restore`.
+pub(crate) async fn print_dangling(service: &Service, indent: &str) -> anyhow::Result<usize> {
+    let dangling = service.check_references().await?;
+    for (reference, n) in &dangling {
+        println!("{indent}{reference}: {n} references name no row");
+    }
+    Ok(dangling.len())
 }
 
 async fn demo_command(args: DemoArgs) -> anyhow::Result<ExitCode> {
