@@ -67,10 +67,10 @@ def count(rev: str) -> None:
         ).stdout
     lines = out.split("\n")
     rows = [l for l in lines if re.match(r"^D\d+ ", l)]
-    runs = sum(1 + int(m.group(1)) if (m := re.search(r"\(\+(\d+) more runs\)", r)) else 1 for r in rows)
+    runs = sum(1 + int(m.group(1)) if (m := re.search(r"\(\+(\d+) more runs?\)", r)) else 1 for r in rows)
     plain = [r for r in rows if "boilerplate" not in r]
     plain_runs = sum(
-        1 + int(m.group(1)) if (m := re.search(r"\(\+(\d+) more runs\)", r)) else 1 for r in plain
+        1 + int(m.group(1)) if (m := re.search(r"\(\+(\d+) more runs?\)", r)) else 1 for r in plain
     )
     print(f"{rev}: {len(rows)} pairs, {runs} runs; not boilerplate: {len(plain)} pairs, {plain_runs} runs")
     print("  " + lines[0])
