@@ -393,22 +393,56 @@ pub(super) async fn chain_append(
     let key = link_key(conn, keys, seq).await?;
     let seq = seq + 1;
     let hash = audit::chain_hash(&prev, seq, rec, key.map(|k| k.secret.as_slice()));
-    sql!(
-        SQL_APPEND_AUDIT,
-        seq,
-        rec.at,
-        rec.kind.as_str(),
-        rec.actor_id.map(|p| p.0),
-        rec.request_id.map(|r| r.0),
-        rec.event_seq,
-        rec.payload.clone(),
-        prev,
-        hash,
-        key.map_or(0, |k| k.id)
-    )
-    .execute(&mut *conn)
-    .await?;
+    bind_record(sqlx::query(SQL_APPEND_AUDIT), seq, rec)
+        .bind(prev)
+        .bind(hash)
+        .bind(key.map_or(0, |k| k.id))
+        .execute(&mut *conn)
+        .await?;
     Ok(seq)
+}
+
+/// Which of `ids` stand in the `id` column of `table`.
+async fn existing_ids<T>(
+    pool: &sqlx::Pool<Db>,
+    table: &'static str,
+    ids: Vec<T>,
+) -> Result<HashSet<T>>
+where
+    T: for<'q> sqlx::Encode<'q, Db>
+        + for<'r> sqlx::Decode<'r, Db>
+        + sqlx::Type<Db>
+        + Eq
+        + std::hash::Hash
+        + Send
+        + 'static,
+{
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut qb = QueryBuilder::<Db>::new(format!("SELECT id FROM {table} WHERE id IN ("));
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(id);
+    }
+    qb.push(")");
+    let rows = qb.build().fetch_all(pool).await?;
+    rows.iter().map(|r| Ok(r.try_get::<T, _>("id")?)).collect()
+}
+
+/// Binds a chain row's first seven columns: its `seq` and the record's six fields.
+fn bind_record<'q>(
+    q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+    seq: i64,
+    rec: &AuditRecord,
+) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
+    q.bind(seq)
+        .bind(rec.at)
+        .bind(rec.kind.as_str())
+        .bind(rec.actor_id.map(|p| p.0))
+        .bind(rec.request_id.map(|r| r.0))
+        .bind(rec.event_seq)
+        .bind(rec.payload.clone())
 }
 
 /// Records an administrative change in the audit chain and commits it with the change.
@@ -924,18 +958,12 @@ pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
     } else {
         0
     };
-    loop {
-        if last == 0 {
-            break;
-        }
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM scorecard_deltas WHERE id IN \
-             (SELECT id FROM scorecard_deltas WHERE id <= $1 ORDER BY id LIMIT {SETTLE_BATCH}) \
-             RETURNING day, level_key, unit_key, community_key, category_key AS k, {cols}"
-        )))
-        .bind(last)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut more = last != 0;
+    while more {
+        let returning =
+            format!("day, level_key, unit_key, community_key, category_key AS k, {cols}");
+        let rows = take_waiting(conn, "scorecard_deltas", last, &returning).await?;
+        more = rows.len() == SETTLE_BATCH as usize;
         taken += rows.len() as u64;
         let mut total: BTreeMap<FactKey, Counts> = BTreeMap::new();
         for row in &rows {
@@ -957,9 +985,6 @@ pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
         // Rows of one request that cancel out (a unit changed, say) leave nothing to add.
         total.retain(|_, c| !c.is_zero());
         add_facts(conn, &total).await?;
-        if rows.len() < SETTLE_BATCH as usize {
-            break;
-        }
     }
     let before = seq;
     let (seq, _) = link_waiting(conn, keys, seq, prev).await?;
@@ -975,6 +1000,24 @@ async fn waiting_until(conn: &mut Conn, table: &'static str) -> Result<i64> {
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get("last")?)
+}
+
+/// Takes (deletes and returns the columns `returning` of) the oldest batch of waiting rows of
+/// `table` written up to row `last`.
+async fn take_waiting(
+    conn: &mut Conn,
+    table: &'static str,
+    last: i64,
+    returning: &str,
+) -> Result<Vec<DbRow>> {
+    Ok(sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE id IN \
+         (SELECT id FROM {table} WHERE id <= $1 ORDER BY id LIMIT {SETTLE_BATCH}) \
+         RETURNING {returning}"
+    )))
+    .bind(last)
+    .fetch_all(&mut *conn)
+    .await?)
 }
 
 /// Links the audit records waiting in `audit_pending` (those written before the call) after the
@@ -994,19 +1037,11 @@ pub(super) async fn link_waiting(
         link_key(conn, keys, seq).await?
     };
     let (secret, key_id) = (key.map(|k| k.secret.as_slice()), key.map_or(0, |k| k.id));
-    loop {
-        if last == 0 {
-            break;
-        }
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM audit_pending WHERE id IN \
-             (SELECT id FROM audit_pending WHERE id <= $1 ORDER BY id LIMIT {SETTLE_BATCH}) \
-             RETURNING id, at, kind, actor_id, request_id, event_seq, payload, tag"
-        )))
-        .bind(last)
-        .fetch_all(&mut *conn)
-        .await?;
-        let short = rows.len() < SETTLE_BATCH as usize;
+    let mut more = last != 0;
+    while more {
+        let returning = "id, at, kind, actor_id, request_id, event_seq, payload, tag";
+        let rows = take_waiting(conn, "audit_pending", last, returning).await?;
+        more = rows.len() == SETTLE_BATCH as usize;
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
             let rec = audit_record_from(row)?;
@@ -1050,9 +1085,6 @@ pub(super) async fn link_waiting(
                 ));
             }
             chain_rows(linked).build().execute(&mut *conn).await?;
-        }
-        if short {
-            break;
         }
     }
     if seq != before {
@@ -2056,21 +2088,15 @@ pub(super) async fn chain_existing_events(conn: &mut Conn) -> Result<()> {
             let (seq, prev) = lock_head(conn).await?;
             let seq = seq + 1;
             let hash = audit::chain_hash(&prev, seq, &rec, None);
-            sql!(
+            let insert = sqlx::query(
                 "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, \
                  prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                seq,
-                rec.at,
-                rec.kind.as_str(),
-                rec.actor_id.map(|p| p.0),
-                rec.request_id.map(|r| r.0),
-                rec.event_seq,
-                rec.payload,
-                prev,
-                hash.clone()
-            )
-            .execute(&mut *conn)
-            .await?;
+            );
+            bind_record(insert, seq, &rec)
+                .bind(prev)
+                .bind(hash.clone())
+                .execute(&mut *conn)
+                .await?;
             sql!(
                 "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
                 seq,
@@ -2700,19 +2726,9 @@ impl RequestStore for This {
     }
 
     async fn existing_requests(&self, ids: &[RequestId]) -> Result<HashSet<RequestId>> {
-        if ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let mut qb = QueryBuilder::<Db>::new("SELECT id FROM requests WHERE id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(id.0);
-        }
-        qb.push(")");
-        let rows = qb.build().fetch_all(self.read_pool()).await?;
-        rows.iter()
-            .map(|r| Ok(RequestId(r.try_get("id")?)))
-            .collect()
+        let ids = ids.iter().map(|id| id.0).collect();
+        let found = existing_ids(self.read_pool(), "requests", ids).await?;
+        Ok(found.into_iter().map(RequestId).collect())
     }
 
     async fn request_ids(&self, after: Option<RequestId>, limit: i64) -> Result<Vec<RequestId>> {
@@ -3112,19 +3128,7 @@ impl AttachmentStore for This {
     }
 
     async fn existing_attachments(&self, ids: &[String]) -> Result<HashSet<String>> {
-        if ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let mut qb = QueryBuilder::<Db>::new("SELECT id FROM attachments WHERE id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(id.clone());
-        }
-        qb.push(")");
-        let rows = qb.build().fetch_all(self.read_pool()).await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get::<String, _>("id")?))
-            .collect()
+        existing_ids(self.read_pool(), "attachments", ids.to_vec()).await
     }
 
     async fn requests_with_attachment(&self, id: &str, limit: i64) -> Result<Vec<RequestId>> {

@@ -95,9 +95,9 @@ fn returned_codes(rows: Vec<DbRow>, written: &mut HashMap<String, i64>) -> Resul
 }
 
 /// Upserts people by phone; returns phone → id.
-async fn upsert_people(
+async fn upsert_people<'a>(
     conn: &mut Conn,
-    people: &[(&str, &str)],
+    people: impl IntoIterator<Item = (&'a str, &'a str)>,
     at: DateTime<Utc>,
 ) -> Result<HashMap<String, i64>> {
     let mut qb: QueryBuilder<Db> =
@@ -330,11 +330,8 @@ async fn apply_plan(conn: &mut Conn, keys: &Keyring, plan: &Plan, by: Change) ->
         }
         Plan::Members(rows) => {
             for batch in rows.chunks(CHUNK) {
-                let people: Vec<(&str, &str)> = batch
-                    .iter()
-                    .map(|r| (r.name.as_str(), r.phone.as_str()))
-                    .collect();
-                let ids = upsert_people(conn, &people, at).await?;
+                let people = batch.iter().map(|r| (r.name.as_str(), r.phone.as_str()));
+                let ids = upsert_people(conn, people, at).await?;
                 let mut qb: QueryBuilder<Db> = QueryBuilder::new(
                     "INSERT INTO members (person_id, party_org_id, kind, home_community_id, grid_id, joined_on, \
                          period_from, period_to, updated_at) ",
@@ -359,11 +356,8 @@ async fn apply_plan(conn: &mut Conn, keys: &Keyring, plan: &Plan, by: Change) ->
         }
         Plan::Volunteers(rows) => {
             for batch in rows.chunks(CHUNK) {
-                let people: Vec<(&str, &str)> = batch
-                    .iter()
-                    .map(|r| (r.name.as_str(), r.phone.as_str()))
-                    .collect();
-                let ids = upsert_people(conn, &people, at).await?;
+                let people = batch.iter().map(|r| (r.name.as_str(), r.phone.as_str()));
+                let ids = upsert_people(conn, people, at).await?;
                 let mut qb: QueryBuilder<Db> = QueryBuilder::new(
                     "INSERT INTO volunteers (person_id, area_id, skills, registered_on, updated_at) ",
                 );
@@ -413,7 +407,7 @@ async fn apply_plan(conn: &mut Conn, keys: &Keyring, plan: &Plan, by: Change) ->
                         people.push((r.name.as_str(), r.phone.as_str()));
                     }
                 }
-                let ids = upsert_people(conn, &people, at).await?;
+                let ids = upsert_people(conn, people, at).await?;
                 for r in batch {
                     let person = ids.get(&r.phone).copied().ok_or_else(|| {
                         StoreError::Corrupt(format!("no person for phone of row {}", r.name))
