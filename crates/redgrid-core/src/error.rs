@@ -489,6 +489,27 @@ impl Fields {
             self.push(FieldError::new(field, "too_long").with_limit(max as i64));
         }
     }
+    /// The record a reference field names, when it names one in use: `find` looks the id up,
+    /// and the field is reported `required` (no id), `unknown` (no such record) or `inactive` (a
+    /// record no longer in use).
+    pub fn in_use<I, T>(
+        &mut self,
+        field: &str,
+        id: Option<I>,
+        find: impl FnOnce(I) -> Option<T>,
+        active: impl FnOnce(&T) -> bool,
+    ) -> Option<T> {
+        let Some(id) = id else {
+            self.add(field, "required");
+            return None;
+        };
+        match find(id) {
+            None => self.add(field, "unknown"),
+            Some(t) if !active(&t) => self.add(field, "inactive"),
+            found => return found,
+        }
+        None
+    }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -374,12 +374,13 @@ pub fn decide_submit(
     if input.restricted && !matches!(actor, Actor::System) {
         fields.add("restricted", "not_allowed");
     }
-    if let Some(id) = input.category_id {
-        match ctx.dir.item(id) {
-            None => fields.add("category_id", "unknown"),
-            Some(i) if !i.active => fields.add("category_id", "inactive"),
-            Some(_) => {}
-        }
+    if input.category_id.is_some() {
+        fields.in_use(
+            "category_id",
+            input.category_id,
+            |id| ctx.dir.item(id),
+            |i| i.active,
+        );
     }
     fields.finish()?;
 
@@ -546,23 +547,12 @@ fn accept(
     // The tier the command named, before the category's default fills it in.
     let requested_tier = *tier;
     // Without a category, the one suggested on submission (if any) is taken.
-    let item = match category_id.or(d.request.category_id) {
-        None => {
-            d.fields.add("category_id", "required");
-            None
-        }
-        Some(id) => match d.ctx.dir.item(id) {
-            None => {
-                d.fields.add("category_id", "unknown");
-                None
-            }
-            Some(i) if !i.active => {
-                d.fields.add("category_id", "inactive");
-                None
-            }
-            Some(i) => Some(i),
-        },
-    };
+    let item = d.fields.in_use(
+        "category_id",
+        category_id.or(d.request.category_id),
+        |id| d.ctx.dir.item(id),
+        |i| i.active,
+    );
     let tier = tier.or(item.map(|i| i.default_tier));
     let level = level.or_else(|| match (requested_tier, item) {
         (Some(t), _) => Some(t.default_level()),
@@ -620,31 +610,22 @@ fn reject(
 
 /// `dispatch`: its fields, and the event it appends.
 fn dispatch(mut d: Deciding<'_>, unit_id: &Option<UnitId>) -> Result<EventBody, CoreError> {
-    let unit = match unit_id {
-        None => {
-            d.fields.add("unit_id", "required");
+    let found = d
+        .fields
+        .in_use("unit_id", *unit_id, |id| d.ctx.dir.unit(id), |u| u.active);
+    let unit = found.filter(|u| {
+        let misfit = if u.level != d.request.level {
+            Some("wrong_level")
+        } else if !d.ctx.dir.contains(u.area_id, d.request.location.area_id) {
+            Some("outside_area")
+        } else {
             None
+        };
+        if let Some(code) = misfit {
+            d.fields.add("unit_id", code);
         }
-        Some(id) => match d.ctx.dir.unit(*id) {
-            None => {
-                d.fields.add("unit_id", "unknown");
-                None
-            }
-            Some(u) if !u.active => {
-                d.fields.add("unit_id", "inactive");
-                None
-            }
-            Some(u) if u.level != d.request.level => {
-                d.fields.add("unit_id", "wrong_level");
-                None
-            }
-            Some(u) if !d.ctx.dir.contains(u.area_id, d.request.location.area_id) => {
-                d.fields.add("unit_id", "outside_area");
-                None
-            }
-            Some(u) => Some(u),
-        },
-    };
+        misfit.is_none()
+    });
     d.fields.finish()?;
     let unit = unit.ok_or_else(|| CoreError::validation("unit_id", "required"))?;
     // Deadlines are set at the first dispatch and kept when the d.request is re-routed, so a
