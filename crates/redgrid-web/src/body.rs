@@ -263,33 +263,27 @@ impl<'a> Reader<'a> {
     }
 
     pub fn attachments(&mut self, key: &'static str) -> Vec<Attachment> {
-        let Some(v) = self.get(key) else {
-            return Vec::new();
-        };
-        let Some(list) = v.as_array() else {
-            self.bad(key);
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (i, item) in list.iter().enumerate() {
-            match (
-                item.get("id").and_then(Value::as_str),
-                item.get("name").and_then(Value::as_str),
-            ) {
-                (Some(id), Some(name)) => out.push(Attachment {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                }),
-                _ => self
-                    .errors
-                    .push(FieldError::new(format!("{key}[{i}]"), "invalid_type")),
-            }
-        }
-        out
+        self.items(key, "invalid_type", |item| {
+            Some(Attachment {
+                id: item.get("id")?.as_str()?.to_string(),
+                name: item.get("name")?.as_str()?.to_string(),
+            })
+        })
     }
 
     /// An array whose every item `parse` accepts; a bad item is reported as `key[i]`.
     pub fn list<T>(&mut self, key: &'static str, parse: impl Fn(&Value) -> Option<T>) -> Vec<T> {
+        self.items(key, "invalid", parse)
+    }
+
+    /// The items of an array that `parse` accepts; each one it refuses is reported as `key[i]`
+    /// with `code`, and a value that is not an array as a wrong `key`.
+    fn items<T>(
+        &mut self,
+        key: &'static str,
+        code: &'static str,
+        parse: impl Fn(&Value) -> Option<T>,
+    ) -> Vec<T> {
         let Some(v) = self.get(key) else {
             return Vec::new();
         };
@@ -303,10 +297,17 @@ impl<'a> Reader<'a> {
                 Some(x) => out.push(x),
                 None => self
                     .errors
-                    .push(FieldError::new(format!("{key}[{i}]"), "invalid")),
+                    .push(FieldError::new(format!("{key}[{i}]"), code)),
             }
         }
         out
+    }
+
+    /// An id the body must carry: reported as required when absent (and as wrong when unreadable).
+    pub fn required_id<T: From<i64>>(&mut self, key: &'static str) -> Option<T> {
+        let id = self.id(key);
+        self.require(key, id.is_some());
+        id
     }
 
     /// Reports `key` as required when it was not given (and not already reported as wrong).

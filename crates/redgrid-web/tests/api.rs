@@ -1023,6 +1023,67 @@ fn session_of(r: &Resp) -> String {
 }
 
 #[tokio::test]
+async fn a_login_a_token_or_a_home_without_the_id_it_needs_is_refused_field_by_field() {
+    let a = app().await;
+    let fields = |r: &Resp| -> Vec<(String, String)> {
+        r.body["fields"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|f| {
+                        (
+                            f["field"].as_str().unwrap().into(),
+                            f["code"].as_str().unwrap().into(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let pair = |f: &str, c: &str| vec![(f.to_string(), c.to_string())];
+    // No person: the id is required; an unreadable one is said to be wrong, and only that.
+    for (body, expected) in [
+        (
+            json!({"password": "long enough 1"}),
+            pair("person_id", "required"),
+        ),
+        (
+            json!({"person_id": null, "password": "long enough 1"}),
+            pair("person_id", "required"),
+        ),
+        (
+            json!({"person_id": "seven", "password": "long enough 1"}),
+            pair("person_id", "invalid_type"),
+        ),
+    ] {
+        let r = a.post("/api/accounts", "admin", body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(fields(&r), expected);
+    }
+    let r = a
+        .post(
+            "/api/tokens",
+            "admin",
+            json!({"name": "hotline", "roles": ["grid_worker"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(fields(&r), pair("person_id", "required"));
+    let r = a
+        .call("PUT", "/api/me/home", Some("resident"), Some("{}"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(fields(&r), pair("area_id", "required"));
+    // Nothing was written: no login, no token.
+    let tokens = a.get("/api/tokens", "admin").await;
+    assert!(
+        !tokens.body.to_string().contains("hotline"),
+        "{}",
+        tokens.body
+    );
+}
+
+#[tokio::test]
 async fn logins_sessions_csrf_throttling_and_api_tokens() {
     let app = app().await;
     let f = &app.f;

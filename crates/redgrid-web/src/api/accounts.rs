@@ -256,11 +256,8 @@ pub async fn set_home(
     let who = actor(&state, &headers).await?;
     let json = parse_json(&headers, body)?;
     let mut r = Reader::new(&json);
-    let area: Option<AreaId> = r.id("area_id");
-    let mut invalid = r.finish();
-    if area.is_none() && invalid.is_empty() {
-        invalid.push(redgrid_core::error::FieldError::new("area_id", "required"));
-    }
+    let area: Option<AreaId> = r.required_id("area_id");
+    let invalid = r.finish();
     let Some(area) = area.filter(|_| invalid.is_empty()) else {
         return Err(validation(invalid, lang_of(&headers)));
     };
@@ -392,29 +389,17 @@ pub async fn set_account(
     AdminJson { who, json, lang }: AdminJson,
 ) -> Result<Response, ApiError> {
     let mut r = Reader::new(&json);
-    let person: Option<PersonId> = r.id("person_id");
+    let person: Option<PersonId> = r.required_id("person_id");
     let username = r.string("username");
     let password = r.string("password").unwrap_or_default();
     let must_change = r.bool("must_change").unwrap_or(true);
-    let mut invalid = r.finish();
-    if person.is_none() {
-        invalid.push(redgrid_core::error::FieldError::new(
-            "person_id",
-            "required",
-        ));
-    }
-    if !invalid.is_empty() {
+    let invalid = r.finish();
+    let Some(person) = person.filter(|_| invalid.is_empty()) else {
         return Err(validation(invalid, lang));
-    }
+    };
     state
         .service
-        .set_login(
-            &who,
-            person.unwrap_or(PersonId(0)),
-            username.as_deref(),
-            &password,
-            must_change,
-        )
+        .set_login(&who, person, username.as_deref(), &password, must_change)
         .await?;
     state.tokens.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -452,31 +437,18 @@ pub async fn create_token(
     AdminJson { who, json, lang }: AdminJson,
 ) -> Result<Response, ApiError> {
     let mut r = Reader::new(&json);
-    let person: Option<PersonId> = r.id("person_id");
+    let person: Option<PersonId> = r.required_id("person_id");
     let name = r.string("name").unwrap_or_default();
     let roles = r.list("roles", |v| v.as_str().and_then(Role::parse));
     let areas = r.list("area_ids", |v| crate::body::whole_number(v).map(AreaId));
     let valid_days = r.i64("valid_days");
-    let mut invalid = r.finish();
-    if person.is_none() {
-        invalid.push(redgrid_core::error::FieldError::new(
-            "person_id",
-            "required",
-        ));
-    }
-    if !invalid.is_empty() {
+    let invalid = r.finish();
+    let Some(person) = person.filter(|_| invalid.is_empty()) else {
         return Err(validation(invalid, lang));
-    }
+    };
     let (token, api_token) = state
         .service
-        .create_api_token(
-            &who,
-            person.unwrap_or(PersonId(0)),
-            &name,
-            &roles,
-            &areas,
-            valid_days,
-        )
+        .create_api_token(&who, person, &name, &roles, &areas, valid_days)
         .await?;
     Ok((StatusCode::CREATED, Json(NewToken { token, api_token })).into_response())
 }

@@ -1,23 +1,9 @@
 //! Charts drawn as SVG on the server: no script, no external library, readable without colour (each
 //! chart carries a title and its figures as text; a table of the same figures sits beside it).
 
+// SVG is XML: its text is escaped as Open311's XML is.
+use crate::open311::xml_escape as esc;
 use std::fmt::Write;
-
-/// Escapes text for SVG/HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The colours of the series (dark enough on white for text, WCAG AA).
 pub const RED: &str = "#b71c1c";
