@@ -393,12 +393,21 @@ pub(super) async fn chain_append(
     let key = link_key(conn, keys, seq).await?;
     let seq = seq + 1;
     let hash = audit::chain_hash(&prev, seq, rec, key.map(|k| k.secret.as_slice()));
-    bind_record(sqlx::query(SQL_APPEND_AUDIT), seq, rec)
-        .bind(prev)
-        .bind(hash)
-        .bind(key.map_or(0, |k| k.id))
-        .execute(&mut *conn)
-        .await?;
+    sql!(
+        SQL_APPEND_AUDIT,
+        seq,
+        rec.at,
+        rec.kind.as_str(),
+        rec.actor_id.map(|p| p.0),
+        rec.request_id.map(|r| r.0),
+        rec.event_seq,
+        rec.payload.clone(),
+        prev,
+        hash,
+        key.map_or(0, |k| k.id)
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(seq)
 }
 
@@ -428,21 +437,6 @@ where
     qb.push(")");
     let rows = qb.build().fetch_all(pool).await?;
     rows.iter().map(|r| Ok(r.try_get::<T, _>("id")?)).collect()
-}
-
-/// Binds a chain row's first seven columns: its `seq` and the record's six fields.
-fn bind_record<'q>(
-    q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
-    seq: i64,
-    rec: &AuditRecord,
-) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
-    q.bind(seq)
-        .bind(rec.at)
-        .bind(rec.kind.as_str())
-        .bind(rec.actor_id.map(|p| p.0))
-        .bind(rec.request_id.map(|r| r.0))
-        .bind(rec.event_seq)
-        .bind(rec.payload.clone())
 }
 
 /// Records an administrative change in the audit chain and commits it with the change.
@@ -2088,15 +2082,21 @@ pub(super) async fn chain_existing_events(conn: &mut Conn) -> Result<()> {
             let (seq, prev) = lock_head(conn).await?;
             let seq = seq + 1;
             let hash = audit::chain_hash(&prev, seq, &rec, None);
-            let insert = sqlx::query(
+            sql!(
                 "INSERT INTO audit_chain (seq, at, kind, actor_id, request_id, event_seq, payload, \
                  prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            );
-            bind_record(insert, seq, &rec)
-                .bind(prev)
-                .bind(hash.clone())
-                .execute(&mut *conn)
-                .await?;
+                seq,
+                rec.at,
+                rec.kind.as_str(),
+                rec.actor_id.map(|p| p.0),
+                rec.request_id.map(|r| r.0),
+                rec.event_seq,
+                rec.payload,
+                prev,
+                hash.clone()
+            )
+            .execute(&mut *conn)
+            .await?;
             sql!(
                 "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
                 seq,
