@@ -952,10 +952,9 @@ pub(super) async fn settle(conn: &mut Conn, keys: &Keyring) -> Result<u64> {
     } else {
         0
     };
+    let returning = format!("day, level_key, unit_key, community_key, category_key AS k, {cols}");
     let mut more = last != 0;
     while more {
-        let returning =
-            format!("day, level_key, unit_key, community_key, category_key AS k, {cols}");
         let rows = take_waiting(conn, "scorecard_deltas", last, &returning).await?;
         more = rows.len() == SETTLE_BATCH as usize;
         taken += rows.len() as u64;

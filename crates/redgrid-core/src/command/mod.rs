@@ -374,13 +374,9 @@ pub fn decide_submit(
     if input.restricted && !matches!(actor, Actor::System) {
         fields.add("restricted", "not_allowed");
     }
-    if input.category_id.is_some() {
-        fields.in_use(
-            "category_id",
-            input.category_id,
-            |id| ctx.dir.item(id),
-            |i| i.active,
-        );
+    // A category is optional on submission; one that is named must be known and in use.
+    if let Some(id) = input.category_id {
+        fields.in_use("category_id", Some(id), |id| ctx.dir.item(id), |i| i.active);
     }
     fields.finish()?;
 
