@@ -1074,12 +1074,63 @@ async fn a_login_a_token_or_a_home_without_the_id_it_needs_is_refused_field_by_f
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(fields(&r), pair("area_id", "required"));
-    // Nothing was written: no login, no token.
+    // A missing id is said beside the body's other faults.
+    let r = a
+        .call(
+            "PUT",
+            "/api/me/home",
+            Some("resident"),
+            Some(r#"{"x": 1}"#),
+            &[],
+        )
+        .await;
+    let mut both = pair("area_id", "required");
+    both.extend(pair("x", "unknown_field"));
+    assert_eq!(fields(&r), both);
+    // Where an id may come from the record being changed, a new record still needs it, and an
+    // unreadable one is said to be wrong, and only that.
+    let class = a.f.cat_garbage.class_id.0;
+    for (body, expected) in [
+        (
+            json!({"code": "env.dust", "name_zh": "扬尘", "name_en": "Dust", "default_tier": "minor"}),
+            pair("class_id", "required"),
+        ),
+        (
+            json!({"class_id": "one", "code": "env.dust", "name_zh": "扬尘", "name_en": "Dust", "default_tier": "minor"}),
+            pair("class_id", "invalid_type"),
+        ),
+        (
+            json!({"class_id": class, "code": "env.dust", "name_zh": "扬尘", "name_en": "Dust", "default_tier": "huge"}),
+            pair("default_tier", "invalid"),
+        ),
+    ] {
+        let r = a.post("/api/categories/items", "admin", body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(fields(&r), expected);
+    }
+    let alliance = |area: Value| {
+        json!({"code": "DOCK", "name": "码头联盟", "area_id": area, "level": "street",
+            "member_unit_ids": [a.f.unit_dept.id.0]})
+    };
+    for (area, code) in [(Value::Null, "required"), (json!("east"), "invalid_type")] {
+        let r = a.post("/api/org/alliances", "admin", alliance(area)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(fields(&r), pair("area_id", code));
+    }
+    // Nothing was written: no token, no category, no alliance.
     let tokens = a.get("/api/tokens", "admin").await;
     assert!(
         !tokens.body.to_string().contains("hotline"),
         "{}",
         tokens.body
+    );
+    let categories = a.call("GET", "/api/categories", None, None, &[]).await;
+    assert!(!categories.body.to_string().contains("env.dust"));
+    let alliances = a.get("/api/org/alliances", "admin").await;
+    assert!(
+        !alliances.body.to_string().contains("DOCK"),
+        "{}",
+        alliances.body
     );
 }
 

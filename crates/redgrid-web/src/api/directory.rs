@@ -254,16 +254,10 @@ fn read_item(
         .unwrap_or(base.and_then(|b| b.resolve_limit));
     let active = r.bool("active").or(base.map(|b| b.active)).unwrap_or(true);
     let sort = r.i32("sort").or(base.map(|b| b.sort)).unwrap_or(0);
-    let mut errors = r.finish();
-    if class_id.is_none() {
-        errors.push(redgrid_core::error::FieldError::new("class_id", "required"));
-    }
-    if tier.is_none() {
-        errors.push(redgrid_core::error::FieldError::new(
-            "default_tier",
-            "required",
-        ));
-    }
+    // A value that could not be read is reported as wrong, and not also as missing.
+    r.require("class_id", class_id.is_some());
+    r.require("default_tier", tier.is_some());
+    let errors = r.finish();
     let tier = tier.unwrap_or(Tier::Minor);
     (
         ItemFields {

@@ -457,10 +457,9 @@ fn alliance_body(
             leader: text("leader"),
         })
     });
-    let mut invalid = r.finish();
-    if keep.is_none() && area_id.is_none() {
-        invalid.push(FieldError::new("area_id", "required"));
-    }
+    // Only a new alliance needs an area; one that could not be read is reported as wrong only.
+    r.require("area_id", keep.is_some() || area_id.is_some());
+    let invalid = r.finish();
     let new = redgrid_store::org::NewAlliance {
         code: keep.map_or(code, str::to_string),
         name,
