@@ -5,8 +5,8 @@
     SHOW=code python3 scripts/dup_where.py      # also list the runs of one kind (table, decl, sig, code)
 
 `dup_outside_tests.py` counts runs as the `duplicates` tool reports them: each pair's named run
-plus its "+N more runs", which include other alignments of the same stretch of lines. This script
-finds the places themselves: it runs the tool over the revision (tests left out, as
+plus its "+N more runs", some of which overlap the named one (blanking it takes them away too).
+This script finds the places themselves: it runs the tool over the revision (tests left out, as
 `dup_outside_tests.py` does), records each row's named run, blanks those lines on both sides and
 runs the tool again, until no row is left. Each place is put under the kind that most of its lines
 belong to, by a plain line scanner (not a parser): word, command and message tables (macro
